@@ -1,0 +1,285 @@
+//! The kernel/user boundary: every struct and constant that swmon's eBPF
+//! program and its user space must agree on, byte for byte.
+//!
+//! Everything here is `#[repr(C)]`, `Copy`, with explicit padding and no
+//! `bool`, so the layout is the same under the BPF target and x86_64. The
+//! `layout` tests pin each struct's size and field offsets: a change here
+//! that moves a field fails them before it can corrupt a ring-buffer read.
+//! This crate holds no logic; the filter lives in `swmon-ebpf`, decoding in
+//! `swmon::ebpf`.
+
+#![no_std]
+
+/// Bytes of argv copied from `mm->arg_start` for one exec (at least 4 KiB
+/// and 128 arguments is the promise; 8 KiB keeps most real command lines whole).
+pub const ARGV_MAX: usize = 8192;
+/// Bytes of the exec'd filename as the tracepoint gives it.
+pub const FILENAME_MAX: usize = 256;
+/// Bytes of the executable's path as walked from its dentry chain.
+pub const PATH_MAX: usize = 512;
+/// Dentry components walked for the executable's path.
+pub const PATH_DEPTH: usize = 24;
+/// Bytes of a name stored in the installer-name trie.
+pub const NAME_MAX: usize = 32;
+
+/// Event kinds, the first `u32` of every ring-buffer record.
+pub const EVENT_EXEC: u32 = 1;
+pub const EVENT_EXIT: u32 = 2;
+
+/// Why an exec passed the in-kernel filter (bits of [`ExecEvent::reasons`]).
+pub mod reason {
+    /// The basename of the filename passed to exec is an installer name.
+    pub const FILENAME: u32 = 1 << 0;
+    /// The name of the executed file itself (its dentry, after symlinks and
+    /// for fexecve) is an installer name.
+    pub const EXE_NAME: u32 = 1 << 1;
+    /// The executed file's (device, inode) is an installer found on the host.
+    pub const INODE: u32 = 1 << 2;
+    /// An interpreter or loader whose argv names an installer.
+    pub const INTERPRETER_ARG: u32 = 1 << 3;
+    /// The executed file's size equals an installer's: a copy candidate that
+    /// user space confirms by content.
+    pub const SIZE: u32 = 1 << 4;
+    /// The executed file has no link left (memfd, deleted): a candidate that
+    /// user space identifies by content.
+    pub const FILELESS: u32 = 1 << 5;
+}
+
+/// Flags of [`ExecEvent::flags`].
+pub mod flag {
+    /// argv was longer than [`crate::ARGV_MAX`] and was cut.
+    pub const ARGV_TRUNCATED: u32 = 1 << 0;
+    /// The path walk stopped at [`crate::PATH_DEPTH`] components or filled
+    /// [`crate::PATH_MAX`].
+    pub const PATH_TRUNCATED: u32 = 1 << 1;
+    /// Reading argv from user memory failed (the pages were not resident).
+    pub const ARGV_UNREADABLE: u32 = 1 << 2;
+    /// The filename was longer than [`crate::FILENAME_MAX`].
+    pub const FILENAME_TRUNCATED: u32 = 1 << 3;
+}
+
+/// What a trie entry names (the `kind` of [`NameValue`]).
+pub mod name_kind {
+    pub const INSTALLER: u8 = 1;
+    /// Passes only when its argv names an installer.
+    pub const INTERPRETER: u8 = 2;
+    /// The dynamic loader: like an interpreter, its argv names the program.
+    pub const LOADER: u8 = 3;
+}
+
+/// What may follow a trie prefix for the name to match (the `suffix` of
+/// [`NameValue`]).
+pub mod suffix {
+    /// Nothing: the name must match exactly.
+    pub const EXACT: u8 = 0;
+    /// A version: digits and dots, or a dash before a digit (`pip3.11`, `dnf-3`).
+    pub const VERSION: u8 = 1;
+    /// Anything (`ld-linux-x86-64.so.2`).
+    pub const ANY: u8 = 2;
+}
+
+/// Indices of the per-CPU counter array.
+pub mod counter {
+    /// Every exec the program saw.
+    pub const SEEN: u32 = 0;
+    /// Execs sent to user space.
+    pub const PASSED: u32 = 1;
+    /// Exec events lost because the ring buffer was full.
+    pub const EXEC_RESERVE_FAILED: u32 = 2;
+    /// Exit events lost because the ring buffer was full.
+    pub const EXIT_RESERVE_FAILED: u32 = 3;
+    /// Interpreter execs whose argv named no installer (dropped in the kernel).
+    pub const INTERPRETER_DROPPED: u32 = 4;
+    /// Installer pids that could not be tracked for their exit (map full).
+    pub const TRACK_FAILED: u32 = 5;
+    /// Exit events sent.
+    pub const EXITS: u32 = 6;
+    pub const COUNT: u32 = 8;
+}
+
+/// Key of the installer-name LPM trie: the name's bytes, most significant
+/// first, as the kernel's `bpf_lpm_trie_key` wants.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameKey {
+    /// Length of the key in bits.
+    pub prefix_len: u32,
+    pub data: [u8; NAME_MAX],
+}
+
+/// Value of the installer-name trie.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameValue {
+    /// Index of the entry in swmon's installer catalogue.
+    pub id: u16,
+    /// One of [`name_kind`].
+    pub kind: u8,
+    /// One of [`suffix`].
+    pub suffix: u8,
+    /// Length of the stored name in bytes.
+    pub len: u8,
+    pub _pad: [u8; 3],
+}
+
+/// Key of the (device, inode) map: the kernel's `s_dev` encoding
+/// (`major << 20 | minor`) and the inode number.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InodeKey {
+    pub dev: u32,
+    pub _pad: u32,
+    pub ino: u64,
+}
+
+/// Offsets of kernel struct fields, read from BTF by user space at start,
+/// since rustc emits no CO-RE relocations. A zero offset that should not be
+/// zero means the loader did not fill it; user space refuses to load then.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelOffsets {
+    pub task_real_parent: u32,
+    pub task_tgid: u32,
+    pub task_mm: u32,
+    pub task_loginuid: u32,
+    pub task_sessionid: u32,
+    pub task_cred: u32,
+    pub task_exit_code: u32,
+    pub cred_euid: u32,
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    pub mm_exe_file: u32,
+    pub file_path: u32,
+    pub file_inode: u32,
+    pub path_mnt: u32,
+    pub path_dentry: u32,
+    pub inode_ino: u32,
+    pub inode_sb: u32,
+    pub inode_size: u32,
+    pub inode_nlink: u32,
+    pub sb_dev: u32,
+    pub dentry_name: u32,
+    pub dentry_parent: u32,
+    pub qstr_len: u32,
+    pub qstr_name: u32,
+    pub mount_parent: u32,
+    pub mount_mountpoint: u32,
+    pub mount_mnt: u32,
+    pub vfsmount_root: u32,
+}
+
+/// One exec that passed the filter, as written to the ring buffer.
+///
+/// `path` holds the executable's dentry names from the file up to the root,
+/// each ending in NUL (`dpkg\0bin\0usr\0`); user space reverses them.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExecEvent {
+    /// [`EVENT_EXEC`].
+    pub kind: u32,
+    pub tgid: u32,
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub loginuid: u32,
+    pub sessionid: u32,
+    /// Bits of [`reason`].
+    pub reasons: u32,
+    /// Bits of [`flag`].
+    pub flags: u32,
+    /// Catalogue index of the installer the filter matched, or `u16::MAX`.
+    pub installer_id: u16,
+    /// Catalogue index of the interpreter or loader, or `u16::MAX`.
+    pub interpreter_id: u16,
+    pub dev: u32,
+    pub nlink: u32,
+    pub ino: u64,
+    pub size: u64,
+    pub cgroup_id: u64,
+    /// `bpf_ktime_get_boot_ns` at the exec.
+    pub boot_ns: u64,
+    /// Bytes of argv copied into `argv`.
+    pub argv_len: u32,
+    /// Bytes of argv the process really has (`arg_end - arg_start`).
+    pub argv_total: u32,
+    /// Bytes used in `path`, and the components walked.
+    pub path_len: u32,
+    pub path_depth: u32,
+    /// Bytes of `filename` before its NUL.
+    pub filename_len: u32,
+    pub _pad: u32,
+    pub comm: [u8; 16],
+    pub filename: [u8; FILENAME_MAX],
+    pub path: [u8; PATH_MAX],
+    pub argv: [u8; ARGV_MAX],
+}
+
+/// The exit of a process whose exec passed the filter.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExitEvent {
+    /// [`EVENT_EXIT`].
+    pub kind: u32,
+    pub tgid: u32,
+    pub pid: u32,
+    /// `task_struct.exit_code`: the wait status (`code << 8`, or the signal).
+    pub exit_code: u32,
+    pub boot_ns: u64,
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: every type is repr(C), Copy, and made of integers and integer
+    // arrays with explicit padding, so any bit pattern is a valid value.
+    unsafe impl aya::Pod for super::NameKey {}
+    unsafe impl aya::Pod for super::NameValue {}
+    unsafe impl aya::Pod for super::InodeKey {}
+    unsafe impl aya::Pod for super::KernelOffsets {}
+}
+
+#[cfg(test)]
+mod layout {
+    use core::mem::{offset_of, size_of};
+
+    use super::*;
+
+    #[test]
+    fn exec_event() {
+        assert_eq!(offset_of!(ExecEvent, kind), 0);
+        assert_eq!(offset_of!(ExecEvent, tgid), 4);
+        assert_eq!(offset_of!(ExecEvent, reasons), 36);
+        assert_eq!(offset_of!(ExecEvent, installer_id), 44);
+        assert_eq!(offset_of!(ExecEvent, interpreter_id), 46);
+        assert_eq!(offset_of!(ExecEvent, dev), 48);
+        assert_eq!(offset_of!(ExecEvent, ino), 56);
+        assert_eq!(offset_of!(ExecEvent, size), 64);
+        assert_eq!(offset_of!(ExecEvent, cgroup_id), 72);
+        assert_eq!(offset_of!(ExecEvent, boot_ns), 80);
+        assert_eq!(offset_of!(ExecEvent, argv_len), 88);
+        assert_eq!(offset_of!(ExecEvent, filename_len), 104);
+        assert_eq!(offset_of!(ExecEvent, comm), 112);
+        assert_eq!(offset_of!(ExecEvent, filename), 128);
+        assert_eq!(offset_of!(ExecEvent, path), 128 + FILENAME_MAX);
+        assert_eq!(offset_of!(ExecEvent, argv), 128 + FILENAME_MAX + PATH_MAX);
+        assert_eq!(size_of::<ExecEvent>(), 128 + FILENAME_MAX + PATH_MAX + ARGV_MAX);
+    }
+
+    #[test]
+    fn exit_event() {
+        assert_eq!(offset_of!(ExitEvent, exit_code), 12);
+        assert_eq!(offset_of!(ExitEvent, boot_ns), 16);
+        assert_eq!(size_of::<ExitEvent>(), 24);
+    }
+
+    #[test]
+    fn map_types() {
+        assert_eq!(size_of::<NameKey>(), 4 + NAME_MAX);
+        assert_eq!(offset_of!(NameValue, len), 4);
+        assert_eq!(size_of::<NameValue>(), 8);
+        assert_eq!(offset_of!(InodeKey, ino), 8);
+        assert_eq!(size_of::<InodeKey>(), 16);
+        assert_eq!(size_of::<KernelOffsets>(), 28 * 4);
+    }
+}

@@ -1,0 +1,1 @@
+//! The audit stream: the kernel's audit records, parsed and assembled by serial.

@@ -1,0 +1,2 @@
+//! The `swmon` command line; everything it runs lives in the library.
+fn main() {}
