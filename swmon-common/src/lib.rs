@@ -263,7 +263,10 @@ mod layout {
         assert_eq!(offset_of!(ExecEvent, filename), 128);
         assert_eq!(offset_of!(ExecEvent, path), 128 + FILENAME_MAX);
         assert_eq!(offset_of!(ExecEvent, argv), 128 + FILENAME_MAX + PATH_MAX);
-        assert_eq!(size_of::<ExecEvent>(), 128 + FILENAME_MAX + PATH_MAX + ARGV_MAX);
+        assert_eq!(
+            size_of::<ExecEvent>(),
+            128 + FILENAME_MAX + PATH_MAX + ARGV_MAX
+        );
     }
 
     #[test]

@@ -7,3 +7,4 @@
 //! [`event`] shapes what a user reads, and [`sink`] writes it.
 
 pub mod audit;
+pub mod catalogue;
