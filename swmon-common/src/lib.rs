@@ -15,11 +15,12 @@
 pub const ARGV_MAX: usize = 8192;
 /// Bytes of the exec'd filename as the tracepoint gives it.
 pub const FILENAME_MAX: usize = 256;
-/// Bytes of the executable's path as walked from its dentry chain.
-pub const PATH_MAX: usize = 512;
-/// Dentry components walked for the executable's path.
-pub const PATH_DEPTH: usize = 24;
-/// Bytes of a name stored in the installer-name trie.
+/// Dentry components walked for the executable's path, one slot each.
+pub const PATH_DEPTH: usize = 16;
+/// Bytes of one path component's slot (with its NUL).
+pub const PATH_COMPONENT: usize = 64;
+/// Bytes of a name in the installer-name trie (keys are
+/// `{prefix_len: u32, data: [u8; NAME_MAX]}`, most significant byte first).
 pub const NAME_MAX: usize = 32;
 
 /// Event kinds, the first `u32` of every ring-buffer record.
@@ -49,8 +50,8 @@ pub mod reason {
 pub mod flag {
     /// argv was longer than [`crate::ARGV_MAX`] and was cut.
     pub const ARGV_TRUNCATED: u32 = 1 << 0;
-    /// The path walk stopped at [`crate::PATH_DEPTH`] components or filled
-    /// [`crate::PATH_MAX`].
+    /// The path walk stopped at [`crate::PATH_DEPTH`] components, or a
+    /// component was longer than its slot.
     pub const PATH_TRUNCATED: u32 = 1 << 1;
     /// Reading argv from user memory failed (the pages were not resident).
     pub const ARGV_UNREADABLE: u32 = 1 << 2;
@@ -94,20 +95,16 @@ pub mod counter {
     pub const TRACK_FAILED: u32 = 5;
     /// Exit events sent.
     pub const EXITS: u32 = 6;
+    /// Tail calls into a later stage that failed (the exec is lost).
+    pub const STAGE_FAILED: u32 = 7;
     pub const COUNT: u32 = 8;
 }
 
-/// Key of the installer-name LPM trie: the name's bytes, most significant
-/// first, as the kernel's `bpf_lpm_trie_key` wants.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NameKey {
-    /// Length of the key in bits.
-    pub prefix_len: u32,
-    pub data: [u8; NAME_MAX],
-}
-
 /// Value of the installer-name trie.
+///
+/// The kernel checks only the one byte after the matched prefix against
+/// `suffix` (cheap, loop-free); user space applies the full rule again and
+/// counts what it rejects.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NameValue {
@@ -168,10 +165,45 @@ pub struct KernelOffsets {
     pub vfsmount_root: u32,
 }
 
+impl KernelOffsets {
+    /// All offsets unset; the loader replaces this before the program runs.
+    pub const UNSET: KernelOffsets = KernelOffsets {
+        task_real_parent: 0,
+        task_tgid: 0,
+        task_mm: 0,
+        task_loginuid: 0,
+        task_sessionid: 0,
+        task_cred: 0,
+        task_exit_code: 0,
+        cred_euid: 0,
+        mm_arg_start: 0,
+        mm_arg_end: 0,
+        mm_exe_file: 0,
+        file_path: 0,
+        file_inode: 0,
+        path_mnt: 0,
+        path_dentry: 0,
+        inode_ino: 0,
+        inode_sb: 0,
+        inode_size: 0,
+        inode_nlink: 0,
+        sb_dev: 0,
+        dentry_name: 0,
+        dentry_parent: 0,
+        qstr_len: 0,
+        qstr_name: 0,
+        mount_parent: 0,
+        mount_mountpoint: 0,
+        mount_mnt: 0,
+        vfsmount_root: 0,
+    };
+}
+
 /// One exec that passed the filter, as written to the ring buffer.
 ///
 /// `path` holds the executable's dentry names from the file up to the root,
-/// each ending in NUL (`dpkg\0bin\0usr\0`); user space reverses them.
+/// one per slot (`dpkg`, `bin`, `usr`); an empty slot is a crossed mount
+/// point. User space reverses them.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct ExecEvent {
@@ -204,15 +236,15 @@ pub struct ExecEvent {
     pub argv_len: u32,
     /// Bytes of argv the process really has (`arg_end - arg_start`).
     pub argv_total: u32,
-    /// Bytes used in `path`, and the components walked.
-    pub path_len: u32,
+    /// Slots of `path` in use.
     pub path_depth: u32,
+    pub _pad0: u32,
     /// Bytes of `filename` before its NUL.
     pub filename_len: u32,
     pub _pad: u32,
     pub comm: [u8; 16],
     pub filename: [u8; FILENAME_MAX],
-    pub path: [u8; PATH_MAX],
+    pub path: [[u8; PATH_COMPONENT]; PATH_DEPTH],
     pub argv: [u8; ARGV_MAX],
 }
 
@@ -233,7 +265,6 @@ pub struct ExitEvent {
 mod pod {
     // SAFETY: every type is repr(C), Copy, and made of integers and integer
     // arrays with explicit padding, so any bit pattern is a valid value.
-    unsafe impl aya::Pod for super::NameKey {}
     unsafe impl aya::Pod for super::NameValue {}
     unsafe impl aya::Pod for super::InodeKey {}
     unsafe impl aya::Pod for super::KernelOffsets {}
@@ -262,11 +293,9 @@ mod layout {
         assert_eq!(offset_of!(ExecEvent, comm), 112);
         assert_eq!(offset_of!(ExecEvent, filename), 128);
         assert_eq!(offset_of!(ExecEvent, path), 128 + FILENAME_MAX);
-        assert_eq!(offset_of!(ExecEvent, argv), 128 + FILENAME_MAX + PATH_MAX);
-        assert_eq!(
-            size_of::<ExecEvent>(),
-            128 + FILENAME_MAX + PATH_MAX + ARGV_MAX
-        );
+        let path = PATH_DEPTH * PATH_COMPONENT;
+        assert_eq!(offset_of!(ExecEvent, argv), 128 + FILENAME_MAX + path);
+        assert_eq!(size_of::<ExecEvent>(), 128 + FILENAME_MAX + path + ARGV_MAX);
     }
 
     #[test]
@@ -278,7 +307,6 @@ mod layout {
 
     #[test]
     fn map_types() {
-        assert_eq!(size_of::<NameKey>(), 4 + NAME_MAX);
         assert_eq!(offset_of!(NameValue, len), 4);
         assert_eq!(size_of::<NameValue>(), 8);
         assert_eq!(offset_of!(InodeKey, ino), 8);

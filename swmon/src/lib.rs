@@ -1,10 +1,17 @@
 //! swmon: catches every software install on a Linux host and proves it.
 //!
-//! The modules follow the pipeline (see `ARCHITECTURE.md`):
-//! the installer [`catalogue`] is the data both streams filter on;
-//! [`ebpf`] loads the kernel program and turns its ring buffer into
-//! [`ebpf::ExecRecord`]s; [`audit`] reads the kernel's audit records;
-//! [`event`] shapes what a user reads, and [`sink`] writes it.
+//! The modules follow the pipeline (see `ARCHITECTURE.md`): the installer
+//! [`catalogue`] is the data the filter is made of; [`ebpf`] loads the
+//! kernel program and decodes its ring buffer; [`audit`] reads the kernel's
+//! audit records; [`correlate`] joins execs and exits into installer runs;
+//! [`enrich`] adds what the kernel record lacks; [`event`] is what a user
+//! reads and [`sink`] writes it; [`run`] is the `swmon run` loop.
 
 pub mod audit;
 pub mod catalogue;
+pub mod correlate;
+pub mod ebpf;
+pub mod enrich;
+pub mod event;
+pub mod run;
+pub mod sink;

@@ -1,0 +1,614 @@
+//! swmon's kernel side: a pre-filter on every exec that passes only installer
+//! runs to user space, and the exit of each process it passed.
+//!
+//! The filter runs on the classic `sched/sched_process_exec` tracepoint: it
+//! fires once for every successful exec, whatever the path (execve, execveat,
+//! fexecve, a memfd, a script through binfmt_script), after the new image is
+//! in place, so `current->mm` is the new program's. An exec passes when:
+//! - the base name of the filename given to exec, or the name of the file
+//!   really executed (its dentry: after symlinks, and for fexecve), is an
+//!   installer name from the trie user space fills from the catalogue;
+//! - the file's (device, inode) is an installer found on the host (hard
+//!   links, bind mounts);
+//! - the file's size equals a binary installer's (a renamed copy; nlink 0
+//!   for a memfd or deleted file): user space then confirms by content;
+//! - it is an interpreter or the loader and the first `ARGV_SCAN` bytes of its
+//!   argv hold an argument whose base name is an installer (`-m pip`,
+//!   `.../npm-cli.js`, `/usr/bin/dpkg` after `ld-linux`).
+//!
+//! Everything else costs a few map lookups and never leaves the kernel. The
+//! name checks here look at one byte after the matched prefix only; user
+//! space applies the catalogue's full rule again. Struct offsets come from
+//! user space (read from BTF), since rustc emits no CO-RE relocations.
+
+#![no_std]
+#![no_main]
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+        bpf_get_current_task, bpf_get_current_uid_gid, bpf_ktime_get_boot_ns,
+        bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes,
+        generated,
+    },
+    macros::{map, tracepoint},
+    maps::{lpm_trie::Key, HashMap, LpmTrie, PerCpuArray, ProgramArray, RingBuf},
+    programs::TracePointContext,
+    EbpfContext, Global,
+};
+use swmon_common::{
+    counter, flag, name_kind, reason, suffix, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
+    NameValue, ARGV_MAX, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT,
+    PATH_DEPTH,
+};
+
+/// Bytes of an interpreter's argv searched for an installer name.
+const ARGV_SCAN: usize = 512;
+const NONE: u16 = u16::MAX;
+
+#[no_mangle]
+static OFFSETS: Global<KernelOffsets> = Global::new(KernelOffsets::UNSET);
+/// Offset of `group_dead` in the `sched_process_exit` record, from its
+/// format file; 0 on kernels without the field (then the leader's exit counts).
+#[no_mangle]
+static EXIT_GROUP_DEAD: Global<u32> = Global::new(0);
+
+#[map]
+static EVENTS: RingBuf = RingBuf::with_byte_size(4 << 20, 0);
+#[map]
+static NAMES: LpmTrie<[u8; NAME_MAX], NameValue> = LpmTrie::with_max_entries(256, 0);
+#[map]
+static INODES: HashMap<InodeKey, u16> = HashMap::with_max_entries(1024, 0);
+/// Sizes of the binary installers found on the host.
+#[map]
+static SIZES: HashMap<u64, u16> = HashMap::with_max_entries(1024, 0);
+/// Processes that passed, by tgid (the value is the exec's boot time), so
+/// their exit is reported.
+#[map]
+static TRACKED: HashMap<u32, u64> = HashMap::with_max_entries(16384, 0);
+#[map]
+static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
+#[map]
+static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+/// The later stages of the exec program, filled by user space.
+#[map]
+static STAGES: ProgramArray = ProgramArray::with_max_entries(2, 0);
+
+/// Per-CPU working memory: the BPF stack has 512 bytes. Loop results also
+/// pass through here: a value read back from map memory is unknown to the
+/// verifier, so the many ways out of a loop merge into one state instead of
+/// each being verified through the rest of the program.
+///
+/// It also carries one exec's facts from stage to stage: the program is
+/// split by tail calls (filter, then argv scan, then emit) so that each
+/// stage's loops are verified on their own, within the verifier's budget.
+#[repr(C)]
+pub struct Scratch {
+    filename: [u8; FILENAME_MAX],
+    key: Key<[u8; NAME_MAX]>,
+    name_len: u32,
+    filename_len: u32,
+    reasons: u32,
+    installer: u16,
+    interpreter: u16,
+    argv_len: u32,
+    arg_start: u64,
+    argv: [u8; ARGV_SCAN],
+}
+
+/// Indices of the tail-call stages in `STAGES`.
+const STAGE_SCAN: u32 = 0;
+const STAGE_EMIT: u32 = 1;
+
+#[tracepoint]
+pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
+    match try_exec(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// Stage 2, for interpreters and the loader: does argv name an installer?
+#[tracepoint]
+pub fn swmon_scan(ctx: TracePointContext) -> u32 {
+    match try_scan(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// Stage 3: writes the event for an exec that passed.
+#[tracepoint]
+pub fn swmon_emit(ctx: TracePointContext) -> u32 {
+    match try_emit(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+#[tracepoint]
+pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
+    match try_exit(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+#[inline(always)]
+fn count(index: u32) {
+    if let Some(c) = COUNTERS.get_ptr_mut(index) {
+        // SAFETY: a per-CPU slot, not shared with another CPU.
+        unsafe { *c += 1 };
+    }
+}
+
+#[inline(always)]
+fn read<T>(base: *const u8, offset: u32) -> Result<T, u32> {
+    // SAFETY: bpf_probe_read_kernel checks the address; a bad one is an error.
+    unsafe { bpf_probe_read_kernel(base.wrapping_add(offset as usize).cast::<T>()) }.map_err(|_| 0)
+}
+
+#[inline(always)]
+fn read_ptr(base: *const u8, offset: u32) -> Result<*const u8, u32> {
+    let p: *const u8 = read(base, offset)?;
+    if p.is_null() {
+        Err(0)
+    } else {
+        Ok(p)
+    }
+}
+
+/// Looks `key` up in the installer-name trie; `name_len` is the length of
+/// the whole name (which may be longer than the key holds).
+#[inline(always)]
+fn lookup_name(key: &Key<[u8; NAME_MAX]>, name_len: usize) -> Option<NameValue> {
+    if name_len == 0 {
+        return None;
+    }
+    let v = *NAMES.get(key)?;
+    let len = v.len as usize;
+    let next = if len >= name_len {
+        0
+    } else {
+        key.data[len & (NAME_MAX - 1)]
+    };
+    let ok = match v.suffix {
+        suffix::EXACT => next == 0,
+        suffix::VERSION => next == 0 || next.is_ascii_digit() || next == b'.' || next == b'-',
+        _ => true,
+    };
+    ok.then_some(v)
+}
+
+/// Reads `scratch.name_len` back from map memory. The verifier knows
+/// nothing of a value read from a map, so the loops below can hand a length
+/// over without the states of their iterations staying apart (a length
+/// the verifier knew exactly would be marked precise at the first branch
+/// on it, and every iteration's state would then be verified on its own).
+#[inline(always)]
+fn opaque_name_len(scratch: &Scratch) -> usize {
+    // SAFETY: a read of this CPU's scratch slot.
+    unsafe { core::ptr::read_volatile(&scratch.name_len) as usize }
+}
+
+/// Sets the trie key's prefix length for a name of `len` bytes.
+#[inline(always)]
+fn set_prefix(key: &mut Key<[u8; NAME_MAX]>, len: usize) {
+    key.prefix_len = (if len < NAME_MAX { len } else { NAME_MAX } * 8) as u32;
+}
+
+/// Looks the base name of the filename (`scratch.filename[..len]`) up in
+/// the trie. The loop only finds where the base name starts; the name is
+/// then copied with one helper call.
+#[inline(always)]
+fn lookup_basename(scratch: &mut Scratch, len: usize) -> Option<NameValue> {
+    let mut base = 0usize;
+    let mut i = 0usize;
+    while i < FILENAME_MAX {
+        if i >= len {
+            break;
+        }
+        if scratch.filename[i] == b'/' {
+            base = i + 1;
+        }
+        i += 1;
+    }
+    scratch.name_len = (len - base) as u32;
+    let name_len = opaque_name_len(scratch);
+    let start = (len.saturating_sub(name_len)) & (FILENAME_MAX - 1);
+    let src = scratch.filename.as_ptr().wrapping_add(start);
+    // SAFETY: a kernel string read, bounded by the key.
+    let n = unsafe { bpf_probe_read_kernel_str_bytes(src, &mut scratch.key.data) }
+        .map(|s| s.len())
+        .unwrap_or(0);
+    set_prefix(&mut scratch.key, n);
+    lookup_name(&scratch.key, name_len)
+}
+
+/// Searches the NUL-separated arguments in `scratch.argv` (a copy of the
+/// user memory at `scratch.arg_start`) for one whose base name is an installer. argv[0] is
+/// searched too: it names the interpreter itself, and a forged one is
+/// rejected by user space, which looks from argv[1] on. Each name is read
+/// again from user memory by address, so no variable offset into a buffer
+/// is needed inside the loop.
+#[inline(always)]
+fn scan_argv(scratch: &mut Scratch) -> Option<NameValue> {
+    let len = scratch.argv_len as usize;
+    let user = scratch.arg_start;
+    let mut base = 0usize;
+    let mut i = 0usize;
+    while i < ARGV_SCAN {
+        if i >= len {
+            break;
+        }
+        let c = scratch.argv[i];
+        if c == 0 {
+            scratch.name_len = (i - base) as u32;
+            let name_len = opaque_name_len(scratch);
+            if name_len > 0 {
+                let src = user.wrapping_add(base as u64) as *const u8;
+                // SAFETY: a user string read, bounded by the key.
+                let n = unsafe { bpf_probe_read_user_str_bytes(src, &mut scratch.key.data) }
+                    .map(|s| s.len())
+                    .unwrap_or(0);
+                set_prefix(&mut scratch.key, n);
+                if let Some(v) = lookup_name(&scratch.key, name_len) {
+                    if v.kind == name_kind::INSTALLER {
+                        return Some(v);
+                    }
+                }
+            }
+            base = i + 1;
+        } else if c == b'/' {
+            base = i + 1;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Reports the end of a tracked process and stops tracking it. A tracked
+/// process that execs a program the filter does not pass stays tracked: an
+/// installer run is the whole life of the process (a pyenv shim execs
+/// env, bash, then python in one process), and it ends at its exit.
+#[inline(always)]
+fn untrack(tgid: u32, pid: u32, exit_code: u32) {
+    // SAFETY: the value is only read to test presence.
+    if unsafe { TRACKED.get(&tgid) }.is_none() {
+        return;
+    }
+    let _ = TRACKED.remove(&tgid);
+    match EVENTS.reserve::<ExitEvent>(0) {
+        Some(mut entry) => {
+            entry.write(ExitEvent {
+                kind: EVENT_EXIT,
+                tgid,
+                pid,
+                exit_code,
+                // SAFETY: a plain helper call.
+                boot_ns: unsafe { bpf_ktime_get_boot_ns() },
+            });
+            entry.submit(0);
+            count(counter::EXITS);
+        }
+        None => count(counter::EXIT_RESERVE_FAILED),
+    }
+}
+
+fn try_exec(ctx: &TracePointContext) -> Result<u32, u32> {
+    count(counter::SEEN);
+    let off = OFFSETS.load();
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tgid = (pid_tgid >> 32) as u32;
+    let pid = pid_tgid as u32;
+    // SAFETY: the scratch slot is this CPU's; the program is not re-entered.
+    let scratch = unsafe { &mut *SCRATCH.get_ptr_mut(0).ok_or(0u32)? };
+
+    // The filename as given to exec: `__data_loc char[] filename` at offset 8
+    // of the record, its low 16 bits the offset of the string.
+    // https://github.com/torvalds/linux/blob/v6.18/include/trace/events/sched.h#L420
+    let loc: u32 = unsafe { ctx.read_at(8) }.map_err(|_| 0u32)?;
+    let fname = (ctx.as_ptr() as *const u8).wrapping_add((loc & 0xFFFF) as usize);
+    // SAFETY: a kernel string read, bounded by the buffer.
+    let fname_len = unsafe { bpf_probe_read_kernel_str_bytes(fname, &mut scratch.filename) }
+        .map(|s| s.len())
+        .unwrap_or(0);
+    let by_filename = lookup_basename(scratch, fname_len);
+
+    // The file really executed: current->mm->exe_file.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let mm = read_ptr(task, off.task_mm)?;
+    let file = read_ptr(mm, off.mm_exe_file)?;
+    let inode = read_ptr(file, off.file_inode)?;
+    let dentry = read_ptr(file, off.file_path + off.path_dentry)?;
+    let qname = read_ptr(dentry, off.dentry_name + off.qstr_name)?;
+    let qlen: u32 = read(dentry, off.dentry_name + off.qstr_len)?;
+    // SAFETY: a kernel string read, bounded by the key.
+    let key_len = unsafe { bpf_probe_read_kernel_str_bytes(qname, &mut scratch.key.data) }
+        .map(|s| s.len())
+        .unwrap_or(0);
+    scratch.key.prefix_len = (key_len * 8) as u32;
+    let by_exe = lookup_name(&scratch.key, qlen as usize);
+
+    let sb = read_ptr(inode, off.inode_sb)?;
+    let dev: u32 = read(sb, off.sb_dev)?;
+    let ino: u64 = read(inode, off.inode_ino)?;
+    let size: u64 = read(inode, off.inode_size)?;
+    let nlink: u32 = read(inode, off.inode_nlink)?;
+
+    let mut reasons = 0u32;
+    let mut installer = NONE;
+    let mut interpreter = NONE;
+    for (found, why) in [(by_filename, reason::FILENAME), (by_exe, reason::EXE_NAME)] {
+        if let Some(v) = found {
+            if v.kind == name_kind::INSTALLER {
+                reasons |= why;
+                installer = v.id;
+            } else {
+                interpreter = v.id;
+            }
+        }
+    }
+    let ikey = InodeKey { dev, _pad: 0, ino };
+    // SAFETY: the value is copied out at once.
+    if let Some(id) = unsafe { INODES.get(&ikey) } {
+        reasons |= reason::INODE;
+        installer = *id;
+    }
+    // SAFETY: as above.
+    if reasons == 0 && unsafe { SIZES.get(&size) }.is_some() {
+        reasons |= reason::SIZE;
+        if nlink == 0 {
+            reasons |= reason::FILELESS;
+        }
+    }
+    if reasons == 0 && interpreter == NONE {
+        return Ok(0);
+    }
+    scratch.filename_len = fname_len as u32;
+    scratch.reasons = reasons;
+    scratch.installer = installer;
+    scratch.interpreter = interpreter;
+    if reasons != 0 {
+        // SAFETY: the stage has the same program type and context.
+        unsafe { STAGES.tail_call(ctx, STAGE_EMIT) };
+        count(counter::STAGE_FAILED);
+        return Err(0);
+    }
+    // An interpreter or the loader: copy the start of argv for the scan.
+    let arg_start: u64 = read(mm, off.mm_arg_start)?;
+    let arg_end: u64 = read(mm, off.mm_arg_end)?;
+    let total = arg_end.saturating_sub(arg_start) as usize;
+    let n = if total < ARGV_SCAN { total } else { ARGV_SCAN };
+    scratch.arg_start = arg_start;
+    scratch.argv_len = if read_user(&mut scratch.argv, n, arg_start) {
+        n as u32
+    } else {
+        0
+    };
+    // SAFETY: as above.
+    unsafe { STAGES.tail_call(ctx, STAGE_SCAN) };
+    count(counter::STAGE_FAILED);
+    Err(0)
+}
+
+fn try_scan(ctx: &TracePointContext) -> Result<u32, u32> {
+    // SAFETY: the scratch slot is this CPU's; stages run on the same CPU.
+    let scratch = unsafe { &mut *SCRATCH.get_ptr_mut(0).ok_or(0u32)? };
+    match scan_argv(scratch) {
+        Some(v) => {
+            scratch.reasons = reason::INTERPRETER_ARG;
+            scratch.installer = v.id;
+            // SAFETY: as in try_exec.
+            unsafe { STAGES.tail_call(ctx, STAGE_EMIT) };
+            count(counter::STAGE_FAILED);
+            Err(0)
+        }
+        None => {
+            count(counter::INTERPRETER_DROPPED);
+            Ok(0)
+        }
+    }
+}
+
+fn try_emit(_ctx: &TracePointContext) -> Result<u32, u32> {
+    let off = OFFSETS.load();
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tgid = (pid_tgid >> 32) as u32;
+    let pid = pid_tgid as u32;
+    // SAFETY: the scratch slot is this CPU's; stages run on the same CPU.
+    let scratch = unsafe { &mut *SCRATCH.get_ptr_mut(0).ok_or(0u32)? };
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let mm = read_ptr(task, off.task_mm)?;
+    let file = read_ptr(mm, off.mm_exe_file)?;
+    let inode = read_ptr(file, off.file_inode)?;
+    let dentry = read_ptr(file, off.file_path + off.path_dentry)?;
+    let sb = read_ptr(inode, off.inode_sb)?;
+
+    let Some(mut entry) = EVENTS.reserve::<ExecEvent>(0) else {
+        count(counter::EXEC_RESERVE_FAILED);
+        return Err(0);
+    };
+    // SAFETY: the reservation is ours until submit or discard; every field
+    // the reader uses is written below.
+    let ev = unsafe { &mut *entry.as_mut_ptr() };
+    ev.flags = 0;
+    let arg_start: u64 = read(mm, off.mm_arg_start).unwrap_or(0);
+    let arg_end: u64 = read(mm, off.mm_arg_end).unwrap_or(0);
+    let total = arg_end.saturating_sub(arg_start) as usize;
+    let n = if total > ARGV_MAX {
+        ev.flags |= flag::ARGV_TRUNCATED;
+        ARGV_MAX
+    } else {
+        total
+    };
+    if read_user(&mut ev.argv, n, arg_start) {
+        ev.argv_len = n as u32;
+    } else {
+        ev.flags |= flag::ARGV_UNREADABLE;
+        ev.argv_len = 0;
+    }
+    ev.argv_total = total as u32;
+
+    ev.kind = EVENT_EXEC;
+    ev.tgid = tgid;
+    ev.pid = pid;
+    let parent = read_ptr(task, off.task_real_parent).unwrap_or(core::ptr::null());
+    ev.ppid = if parent.is_null() {
+        0
+    } else {
+        read(parent, off.task_tgid).unwrap_or(0)
+    };
+    let uid_gid = bpf_get_current_uid_gid();
+    ev.uid = uid_gid as u32;
+    ev.gid = (uid_gid >> 32) as u32;
+    ev.euid = read_ptr(task, off.task_cred)
+        .and_then(|cred| read(cred, off.cred_euid))
+        .unwrap_or(u32::MAX);
+    ev.loginuid = read(task, off.task_loginuid).unwrap_or(u32::MAX);
+    ev.sessionid = read(task, off.task_sessionid).unwrap_or(u32::MAX);
+    ev.reasons = scratch.reasons;
+    ev.installer_id = scratch.installer;
+    ev.interpreter_id = scratch.interpreter;
+    ev.dev = read(sb, off.sb_dev).unwrap_or(0);
+    ev.nlink = read(inode, off.inode_nlink).unwrap_or(0);
+    ev.ino = read(inode, off.inode_ino).unwrap_or(0);
+    ev.size = read(inode, off.inode_size).unwrap_or(0);
+    // SAFETY: plain helper calls.
+    ev.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    let boot_ns = unsafe { bpf_ktime_get_boot_ns() };
+    ev.boot_ns = boot_ns;
+    ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    ev._pad = 0;
+    ev._pad0 = 0;
+    let fname_len = scratch.filename_len as usize;
+    if fname_len >= FILENAME_MAX - 1 {
+        ev.flags |= flag::FILENAME_TRUNCATED;
+    }
+    // SAFETY: a kernel string read of our own scratch copy, bounded by the buffer.
+    ev.filename_len =
+        unsafe { bpf_probe_read_kernel_str_bytes(scratch.filename.as_ptr(), &mut ev.filename) }
+            .map(|s| s.len() as u32)
+            .unwrap_or(0);
+    let vfsmount = read_ptr(file, off.file_path + off.path_mnt).unwrap_or(core::ptr::null());
+    walk_path(ev, &off, dentry, vfsmount);
+
+    entry.submit(0);
+    count(counter::PASSED);
+    if TRACKED.insert(&tgid, &boot_ns, 0).is_err() {
+        count(counter::TRACK_FAILED);
+    }
+    Ok(0)
+}
+
+/// Reads `n` bytes of user memory at `src` into `dst`; `n` is clamped to the
+/// buffer so the verifier can see the bound.
+#[inline(always)]
+fn read_user<const N: usize>(dst: &mut [u8; N], n: usize, src: u64) -> bool {
+    if n == 0 || n > N {
+        return n == 0;
+    }
+    // SAFETY: dst has N bytes and n <= N; the helper checks src.
+    let r = unsafe {
+        generated::bpf_probe_read_user(dst.as_mut_ptr().cast(), n as u32, src as *const _)
+    };
+    r == 0
+}
+
+/// Writes the executable's path into `ev.path` as its dentry names from the
+/// file up to the root, one per fixed slot (a crossed mount point leaves its
+/// slot empty), crossing mount points the way the kernel's `prepend_path`
+/// does. Fixed slots keep every write at a constant offset, which keeps the
+/// verifier's work linear in the depth.
+/// https://github.com/torvalds/linux/blob/v6.18/fs/d_path.c#L95
+#[inline(always)]
+fn walk_path(ev: &mut ExecEvent, off: &KernelOffsets, dentry: *const u8, vfsmount: *const u8) {
+    let mut dentry = dentry;
+    let mut vfsmount = vfsmount;
+    let mut done = false;
+    let mut slot = 0usize;
+    while slot < PATH_DEPTH {
+        ev.path[slot][0] = 0;
+        let Ok(parent) = read_ptr(dentry, off.dentry_parent) else {
+            done = true;
+            break;
+        };
+        let mnt_root = if vfsmount.is_null() {
+            core::ptr::null()
+        } else {
+            read_ptr(vfsmount, off.vfsmount_root).unwrap_or(core::ptr::null())
+        };
+        if dentry == mnt_root || dentry == parent {
+            let mount = vfsmount.wrapping_sub(off.mount_mnt as usize);
+            let mount_parent = if vfsmount.is_null() {
+                core::ptr::null()
+            } else {
+                read_ptr(mount, off.mount_parent).unwrap_or(core::ptr::null())
+            };
+            if mount_parent.is_null() || mount_parent == mount {
+                // The global root, or a file on an internal mount (a memfd):
+                // the latter has only its own name.
+                if dentry != mnt_root && slot == 0 {
+                    write_component(&mut ev.path[slot], dentry, off);
+                    slot += 1;
+                }
+                done = true;
+                break;
+            }
+            match read_ptr(mount, off.mount_mountpoint) {
+                Ok(mountpoint) => dentry = mountpoint,
+                Err(_) => {
+                    done = true;
+                    break;
+                }
+            }
+            vfsmount = mount_parent.wrapping_add(off.mount_mnt as usize);
+        } else {
+            if write_component(&mut ev.path[slot], dentry, off) {
+                ev.flags |= flag::PATH_TRUNCATED;
+            }
+            dentry = parent;
+        }
+        slot += 1;
+    }
+    if !done {
+        ev.flags |= flag::PATH_TRUNCATED;
+    }
+    ev.path_depth = slot as u32;
+}
+
+/// Writes one dentry name into its slot; true when the name was cut.
+#[inline(always)]
+fn write_component(dst: &mut [u8; PATH_COMPONENT], dentry: *const u8, off: &KernelOffsets) -> bool {
+    let Ok(name) = read_ptr(dentry, off.dentry_name + off.qstr_name) else {
+        return false;
+    };
+    // SAFETY: a kernel string read, bounded by dst.
+    match unsafe { bpf_probe_read_kernel_str_bytes(name, dst) } {
+        Ok(s) => s.len() >= PATH_COMPONENT - 1,
+        Err(_) => false,
+    }
+}
+
+fn try_exit(ctx: &TracePointContext) -> Result<u32, u32> {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tgid = (pid_tgid >> 32) as u32;
+    let pid = pid_tgid as u32;
+    let group_dead = EXIT_GROUP_DEAD.load();
+    let last = if group_dead != 0 {
+        // SAFETY: the offset comes from the tracepoint's format file.
+        unsafe { ctx.read_at::<u8>(group_dead as usize) }.map_err(|_| 0u32)? != 0
+    } else {
+        pid == tgid
+    };
+    if !last {
+        return Ok(0);
+    }
+    let off = OFFSETS.load();
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let code: u32 = read(task, off.task_exit_code).unwrap_or(u32::MAX);
+    untrack(tgid, pid, code);
+    Ok(0)
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}

@@ -1,0 +1,288 @@
+//! Joins the kernel stream's records into installer runs: the passing execs
+//! of one process, oldest first, and its exit.
+//!
+//! A run is the life of one process (tgid): a pyenv shim runs `env`, then
+//! `bash`, then `python3 -m pip` in the same process, and `/usr/bin/npm` runs
+//! `env` then `node npm-cli.js`; each is one run whose primary exec is the
+//! last one that passed. A run ends at the process's exit. If that exit
+//! record was lost (a full ring buffer), the sweep notices the process is
+//! gone and ends the run without an exit code; nothing waits forever, and
+//! the number of open runs is capped (the oldest is ended early, counted).
+
+use std::collections::HashMap;
+
+use crate::ebpf::decode::{ExecRecord, ExitRecord};
+
+/// Most execs kept per run (the first ones and the last one).
+const CHAIN_MAX: usize = 8;
+
+/// An installer run, open or finished.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// Passing execs of this process, oldest first; the last is primary.
+    pub execs: Vec<ExecRecord>,
+    /// Extra facts gathered when the primary exec arrived.
+    pub facts: Facts,
+    pub exit: Option<ExitRecord>,
+    /// Why the run ended without an exit record.
+    pub end: Option<&'static str>,
+}
+
+/// Facts user space read while the process was alive.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub installer_id: u16,
+    pub via: &'static str,
+    pub cwd: Option<Vec<u8>>,
+    pub sha256: Option<String>,
+}
+
+impl Run {
+    pub fn primary(&self) -> &ExecRecord {
+        // A run is created with one exec and execs are only appended or
+        // replaced, never all removed.
+        &self.execs[self.execs.len() - 1]
+    }
+}
+
+/// Counters of the correlate stage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CorrelateCounters {
+    pub runs_started: u64,
+    pub runs_finished: u64,
+    /// Runs ended because their process was gone with no exit record.
+    pub exits_missing: u64,
+    /// Runs ended early because too many were open.
+    pub evicted: u64,
+    /// Exit records for processes with no open run.
+    pub orphan_exits: u64,
+    /// Execs past the chain cap (the run keeps its first and last ones).
+    pub chain_trimmed: u64,
+}
+
+pub struct Correlator {
+    open: HashMap<u32, Run>,
+    order: u64,
+    started: HashMap<u32, u64>,
+    max_open: usize,
+    pub counters: CorrelateCounters,
+}
+
+impl Correlator {
+    pub fn new(max_open: usize) -> Correlator {
+        Correlator {
+            open: HashMap::new(),
+            order: 0,
+            started: HashMap::new(),
+            max_open,
+            counters: CorrelateCounters::default(),
+        }
+    }
+
+    pub fn open_runs(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Adds a passing exec; returns a run that had to be ended to make room.
+    pub fn on_exec(&mut self, rec: ExecRecord, facts: Facts) -> Option<Run> {
+        if let Some(run) = self.open.get_mut(&rec.tgid) {
+            if run.execs.len() >= CHAIN_MAX {
+                run.execs.remove(CHAIN_MAX - 2);
+                self.counters.chain_trimmed += 1;
+            }
+            run.execs.push(rec);
+            run.facts = facts;
+            return None;
+        }
+        let mut evicted = None;
+        if self.open.len() >= self.max_open {
+            if let Some((&oldest, _)) = self.started.iter().min_by_key(|(_, order)| **order) {
+                evicted = self.finish(oldest, None, Some("evicted"));
+                self.counters.evicted += 1;
+            }
+        }
+        self.order += 1;
+        self.started.insert(rec.tgid, self.order);
+        self.counters.runs_started += 1;
+        self.open.insert(
+            rec.tgid,
+            Run {
+                execs: vec![rec],
+                facts,
+                exit: None,
+                end: None,
+            },
+        );
+        evicted
+    }
+
+    /// Ends the run of the exiting process.
+    pub fn on_exit(&mut self, exit: ExitRecord) -> Option<Run> {
+        let run = self.finish(exit.tgid, Some(exit), None);
+        if run.is_none() {
+            self.counters.orphan_exits += 1;
+        }
+        run
+    }
+
+    fn finish(
+        &mut self,
+        tgid: u32,
+        exit: Option<ExitRecord>,
+        end: Option<&'static str>,
+    ) -> Option<Run> {
+        let mut run = self.open.remove(&tgid)?;
+        self.started.remove(&tgid);
+        run.exit = exit;
+        run.end = end;
+        self.counters.runs_finished += 1;
+        Some(run)
+    }
+
+    /// Ends runs whose process is gone (or is another process now: a reused
+    /// pid starts later than the run's exec). `alive` answers with the
+    /// process's boot-time start, or `None` when it is gone. Only runs
+    /// older than `min_age_ns` (boot time) are checked, so an exit record
+    /// still on its way is not overtaken.
+    pub fn sweep(
+        &mut self,
+        now_boot_ns: u64,
+        min_age_ns: u64,
+        alive: impl Fn(u32) -> Option<u64>,
+    ) -> Vec<Run> {
+        let gone: Vec<u32> = self
+            .open
+            .iter()
+            .filter(|(_, run)| now_boot_ns.saturating_sub(run.execs[0].boot_ns) >= min_age_ns)
+            .filter(|(tgid, run)| match alive(**tgid) {
+                None => true,
+                Some(start) => start > run.execs[0].boot_ns,
+            })
+            .map(|(tgid, _)| *tgid)
+            .collect();
+        gone.into_iter()
+            .filter_map(|tgid| {
+                self.counters.exits_missing += 1;
+                self.finish(tgid, None, Some("exit-not-seen"))
+            })
+            .collect()
+    }
+
+    /// Ends every open run (at shutdown); their processes still run.
+    pub fn drain(&mut self) -> Vec<Run> {
+        let tgids: Vec<u32> = self.open.keys().copied().collect();
+        tgids
+            .into_iter()
+            .filter_map(|t| self.finish(t, None, Some("still-running")))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec(tgid: u32, boot_ns: u64, exe: &str) -> ExecRecord {
+        ExecRecord {
+            tgid,
+            pid: tgid,
+            ppid: 1,
+            uid: 0,
+            euid: 0,
+            gid: 0,
+            loginuid: 0,
+            sessionid: 0,
+            reasons: 0,
+            flags: 0,
+            installer_id: None,
+            interpreter_id: None,
+            dev: 0,
+            ino: 0,
+            size: 0,
+            nlink: 1,
+            cgroup_id: 0,
+            boot_ns,
+            comm: vec![],
+            filename: exe.into(),
+            executable: exe.into(),
+            argv: vec![],
+            argv_total: 0,
+        }
+    }
+
+    fn exit(tgid: u32, boot_ns: u64) -> ExitRecord {
+        ExitRecord {
+            tgid,
+            pid: tgid,
+            status: 0,
+            boot_ns,
+        }
+    }
+
+    #[test]
+    fn execs_of_one_process_are_one_run() {
+        let mut c = Correlator::new(16);
+        assert!(c
+            .on_exec(exec(7, 10, "/usr/bin/env"), Facts::default())
+            .is_none());
+        assert!(c
+            .on_exec(exec(7, 20, "/usr/bin/node"), Facts::default())
+            .is_none());
+        let run = c.on_exit(exit(7, 30)).expect("run ends at exit");
+        assert_eq!(run.execs.len(), 2);
+        assert_eq!(run.primary().executable, b"/usr/bin/node");
+        assert_eq!(c.counters.runs_started, 1);
+        assert!(c.on_exit(exit(7, 31)).is_none());
+        assert_eq!(c.counters.orphan_exits, 1);
+    }
+
+    #[test]
+    fn chain_is_capped_keeping_first_and_last() {
+        let mut c = Correlator::new(16);
+        for i in 0..20 {
+            c.on_exec(exec(7, i, &format!("/e{i}")), Facts::default());
+        }
+        let run = c.on_exit(exit(7, 30)).expect("run");
+        assert_eq!(run.execs.len(), CHAIN_MAX);
+        assert_eq!(run.execs[0].executable, b"/e0");
+        assert_eq!(run.primary().executable, b"/e19");
+        assert_eq!(c.counters.chain_trimmed, 12);
+    }
+
+    #[test]
+    fn the_oldest_run_is_evicted_at_the_cap() {
+        let mut c = Correlator::new(2);
+        c.on_exec(exec(1, 1, "/a"), Facts::default());
+        c.on_exec(exec(2, 2, "/b"), Facts::default());
+        let evicted = c
+            .on_exec(exec(3, 3, "/c"), Facts::default())
+            .expect("evicted");
+        assert_eq!(evicted.primary().tgid, 1);
+        assert_eq!(evicted.end, Some("evicted"));
+        assert_eq!(c.counters.evicted, 1);
+        assert_eq!(c.open_runs(), 2);
+    }
+
+    #[test]
+    fn sweep_ends_gone_and_reused_pids_only_when_old_enough() {
+        let mut c = Correlator::new(16);
+        c.on_exec(exec(1, 100, "/gone"), Facts::default());
+        c.on_exec(exec(2, 100, "/reused"), Facts::default());
+        c.on_exec(exec(3, 100, "/alive"), Facts::default());
+        let alive = |t: u32| match t {
+            2 => Some(500),
+            3 => Some(50),
+            _ => None,
+        };
+        assert!(c.sweep(150, 100, alive).is_empty(), "too young to judge");
+        let mut ended: Vec<u32> = c
+            .sweep(1000, 100, alive)
+            .iter()
+            .map(|r| r.primary().tgid)
+            .collect();
+        ended.sort();
+        assert_eq!(ended, vec![1, 2]);
+        assert_eq!(c.counters.exits_missing, 2);
+        assert_eq!(c.drain().len(), 1);
+    }
+}

@@ -1,0 +1,235 @@
+//! Ring-buffer records into owned Rust values: the only place that reads the
+//! raw layout of `swmon_common`'s structs.
+//!
+//! A record of the wrong size or kind is an error, counted by the caller;
+//! lengths the kernel wrote are clamped to the buffers they index.
+
+use std::mem::size_of;
+
+use swmon_common::{
+    ExecEvent, ExitEvent, ARGV_MAX, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, PATH_DEPTH,
+};
+
+/// One exec that passed the kernel filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecRecord {
+    pub tgid: u32,
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub loginuid: u32,
+    pub sessionid: u32,
+    pub reasons: u32,
+    pub flags: u32,
+    pub installer_id: Option<u16>,
+    pub interpreter_id: Option<u16>,
+    pub dev: u32,
+    pub ino: u64,
+    pub size: u64,
+    pub nlink: u32,
+    pub cgroup_id: u64,
+    pub boot_ns: u64,
+    pub comm: Vec<u8>,
+    /// The filename as given to exec (`/dev/fd/3` for fexecve).
+    pub filename: Vec<u8>,
+    /// The executable's path from its dentries (`/usr/bin/dpkg`; a memfd's
+    /// is `/memfd:NAME`), with ` (deleted)` when it has no link left.
+    pub executable: Vec<u8>,
+    pub argv: Vec<Vec<u8>>,
+    /// Bytes of argv the process has; more than were copied when truncated.
+    pub argv_total: u32,
+}
+
+/// The exit of a process that passed the filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitRecord {
+    pub tgid: u32,
+    pub pid: u32,
+    /// The wait status: `code << 8`, or the terminating signal.
+    pub status: u32,
+    pub boot_ns: u64,
+}
+
+impl ExitRecord {
+    /// The exit code as a shell shows it: the code, or 128 + the signal.
+    pub fn exit_code(&self) -> i32 {
+        let sig = self.status & 0x7f;
+        if sig == 0 {
+            ((self.status >> 8) & 0xff) as i32
+        } else {
+            128 + sig as i32
+        }
+    }
+
+    /// The signal that ended the process, if one did.
+    pub fn signal(&self) -> Option<u32> {
+        Some(self.status & 0x7f).filter(|s| *s != 0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    Exec(Box<ExecRecord>),
+    Exit(ExitRecord),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("ring-buffer record of {0} bytes is too short")]
+    Short(usize),
+    #[error("ring-buffer record of unknown kind {0}")]
+    Kind(u32),
+}
+
+/// Decodes one ring-buffer record.
+pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+    let kind_bytes: [u8; 4] = bytes
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(DecodeError::Short(bytes.len()))?;
+    match u32::from_ne_bytes(kind_bytes) {
+        EVENT_EXEC => {
+            if bytes.len() < size_of::<ExecEvent>() {
+                return Err(DecodeError::Short(bytes.len()));
+            }
+            // SAFETY: the length is checked; ExecEvent is plain integers, so
+            // any bytes are a valid value; read_unaligned needs no alignment.
+            let ev: ExecEvent = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+            Ok(Record::Exec(Box::new(exec_record(&ev))))
+        }
+        EVENT_EXIT => {
+            if bytes.len() < size_of::<ExitEvent>() {
+                return Err(DecodeError::Short(bytes.len()));
+            }
+            // SAFETY: as above.
+            let ev: ExitEvent = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+            Ok(Record::Exit(ExitRecord {
+                tgid: ev.tgid,
+                pid: ev.pid,
+                status: ev.exit_code,
+                boot_ns: ev.boot_ns,
+            }))
+        }
+        other => Err(DecodeError::Kind(other)),
+    }
+}
+
+fn opt_id(id: u16) -> Option<u16> {
+    (id != u16::MAX).then_some(id)
+}
+
+fn until_nul(bytes: &[u8]) -> &[u8] {
+    bytes.split(|c| *c == 0).next().unwrap_or(bytes)
+}
+
+fn exec_record(ev: &ExecEvent) -> ExecRecord {
+    let filename_len = (ev.filename_len as usize).min(FILENAME_MAX);
+    let argv_len = (ev.argv_len as usize).min(ARGV_MAX);
+    ExecRecord {
+        tgid: ev.tgid,
+        pid: ev.pid,
+        ppid: ev.ppid,
+        uid: ev.uid,
+        euid: ev.euid,
+        gid: ev.gid,
+        loginuid: ev.loginuid,
+        sessionid: ev.sessionid,
+        reasons: ev.reasons,
+        flags: ev.flags,
+        installer_id: opt_id(ev.installer_id),
+        interpreter_id: opt_id(ev.interpreter_id),
+        dev: ev.dev,
+        ino: ev.ino,
+        size: ev.size,
+        nlink: ev.nlink,
+        cgroup_id: ev.cgroup_id,
+        boot_ns: ev.boot_ns,
+        comm: until_nul(&ev.comm).to_vec(),
+        filename: until_nul(&ev.filename[..filename_len]).to_vec(),
+        executable: join_path(
+            &ev.path[..(ev.path_depth as usize).min(PATH_DEPTH)],
+            ev.nlink == 0,
+        ),
+        argv: split_argv(&ev.argv[..argv_len]),
+        argv_total: ev.argv_total,
+    }
+}
+
+/// Joins dentry names written leaf first, one per slot (`dpkg`, `bin`,
+/// `usr`), into a path; empty slots are crossed mount points.
+pub fn join_path<S: AsRef<[u8]>>(slots: &[S], deleted: bool) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = slots
+        .iter()
+        .map(|s| until_nul(s.as_ref()))
+        .filter(|p| !p.is_empty())
+        .collect();
+    parts.reverse();
+    let mut path = Vec::with_capacity(64);
+    for p in parts {
+        path.push(b'/');
+        path.extend_from_slice(p);
+    }
+    if path.is_empty() {
+        path.push(b'/');
+    }
+    if deleted {
+        path.extend_from_slice(b" (deleted)");
+    }
+    path
+}
+
+/// Splits argv bytes at NULs. A last argument without its NUL (cut by
+/// truncation) is kept as it is.
+pub fn split_argv(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes.split(|c| *c == 0).map(<[u8]>::to_vec).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_reversed_components() {
+        let slots: [&[u8]; 4] = [b"dpkg\0junk", b"bin\0", b"\0", b"usr\0"];
+        assert_eq!(join_path(&slots, false), b"/usr/bin/dpkg");
+        assert_eq!(join_path(&[b"memfd:x\0"], true), b"/memfd:x (deleted)");
+        assert_eq!(join_path::<&[u8]>(&[], false), b"/");
+    }
+
+    #[test]
+    fn argv_keeps_empty_and_cut_arguments() {
+        assert_eq!(
+            split_argv(b"a\0\0b\0"),
+            vec![b"a".to_vec(), vec![], b"b".to_vec()]
+        );
+        assert_eq!(split_argv(b"a\0bc"), vec![b"a".to_vec(), b"bc".to_vec()]);
+        assert!(split_argv(b"").is_empty());
+    }
+
+    #[test]
+    fn exit_codes() {
+        let r = |status| ExitRecord {
+            tgid: 1,
+            pid: 1,
+            status,
+            boot_ns: 0,
+        };
+        assert_eq!(r(0).exit_code(), 0);
+        assert_eq!(r(2 << 8).exit_code(), 2);
+        assert_eq!(r(9).exit_code(), 137);
+        assert_eq!(r(9).signal(), Some(9));
+    }
+
+    #[test]
+    fn bad_records_are_errors() {
+        assert_eq!(decode(&[1, 0]), Err(DecodeError::Short(2)));
+        assert_eq!(decode(&[9, 0, 0, 0]), Err(DecodeError::Kind(9)));
+        assert_eq!(decode(&[1, 0, 0, 0, 0]), Err(DecodeError::Short(5)));
+    }
+}

@@ -1,0 +1,313 @@
+//! The kernel stream: loads swmon's eBPF program, fills its filter maps,
+//! attaches it to `sched_process_exec` and `sched_process_exit`, and yields
+//! the records it passes.
+//!
+//! Not here: what a record means (that is [`crate::run`] and [`crate::event`]).
+//! Loss is counted in the kernel (ring-buffer reservations that failed) and
+//! read back through [`KernelStream::counters`].
+
+pub mod btf;
+pub mod decode;
+pub mod filter;
+
+use std::{
+    fs, io,
+    path::{Path, PathBuf},
+};
+
+use aya::{
+    maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, PerCpuArray, ProgramArray, RingBuf},
+    programs::{ProgramError, TracePoint},
+    Ebpf, EbpfLoader,
+};
+use swmon_common::{counter, InodeKey, NameValue, NAME_MAX};
+use tokio::io::unix::AsyncFd;
+
+pub use self::{
+    decode::{ExecRecord, ExitRecord, Record},
+    filter::{FilterTables, FoundInstaller},
+};
+
+/// The compiled eBPF object, built by `build.rs`.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/swmon"));
+
+const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
+const TRACEFS: &str = "/sys/kernel/tracing";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("swmon must run as root (it loads BPF programs); euid is {0}")]
+    NotRoot(u32),
+    #[error("no kernel BTF at {BTF_PATH}: this kernel was built without CONFIG_DEBUG_INFO_BTF")]
+    NoBtf,
+    #[error(transparent)]
+    Btf(#[from] btf::BtfError),
+    #[error("tracefs is not mounted at {TRACEFS} and mounting it failed: {0}")]
+    Tracefs(nix::Error),
+    #[error("this swmon was built with AYA_BUILD_SKIP set and holds no eBPF program; rebuild without it")]
+    NoObject,
+    #[error("can't load the eBPF object: {0}")]
+    Object(#[from] aya::EbpfError),
+    #[error("the eBPF object has no {0}")]
+    Missing(&'static str),
+    #[error("the kernel rejected program {program}: {}", verifier_tail(error))]
+    Program {
+        program: &'static str,
+        error: ProgramError,
+    },
+    #[error("can't fill map {map}: {source}")]
+    Map {
+        map: &'static str,
+        source: aya::maps::MapError,
+    },
+    #[error("can't watch the ring buffer: {0}")]
+    Poll(io::Error),
+}
+
+/// A verifier log runs to megabytes; its end says why it gave up.
+fn verifier_tail(e: &ProgramError) -> String {
+    const LINES: usize = 40;
+    let text = e.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() <= LINES {
+        return text;
+    }
+    format!(
+        "{}\n[... {} lines of the verifier log left out ...]\n{}",
+        lines[0],
+        lines.len() - LINES - 1,
+        lines[lines.len() - LINES..].join("\n")
+    )
+}
+
+/// Options for loading the kernel side.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Ring-buffer size in bytes (a power of two, at least a page).
+    pub ring_buffer_bytes: u32,
+    /// Folders searched for installers beside the built-in ones.
+    pub extra_dirs: Vec<PathBuf>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            ring_buffer_bytes: 4 << 20,
+            extra_dirs: Vec::new(),
+        }
+    }
+}
+
+/// Counters kept by the eBPF program, summed over CPUs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelCounters {
+    pub seen: u64,
+    pub passed: u64,
+    pub exec_reserve_failed: u64,
+    pub exit_reserve_failed: u64,
+    pub interpreter_dropped: u64,
+    pub track_failed: u64,
+    pub exits: u64,
+    pub stage_failed: u64,
+}
+
+/// The loaded, attached program and its maps.
+pub struct KernelStream {
+    _ebpf: Ebpf,
+    ring: AsyncFd<RingBuf<MapData>>,
+    counters: PerCpuArray<MapData, u64>,
+    pub tables: FilterTables,
+}
+
+impl KernelStream {
+    /// Loads and attaches the program. Fails with a clear error for each
+    /// missing prerequisite.
+    pub fn load(options: &LoadOptions) -> Result<KernelStream, LoadError> {
+        let euid = nix::unistd::geteuid().as_raw();
+        if euid != 0 {
+            return Err(LoadError::NotRoot(euid));
+        }
+        if !Path::new(BTF_PATH).exists() {
+            return Err(LoadError::NoBtf);
+        }
+        if OBJECT.is_empty() {
+            return Err(LoadError::NoObject);
+        }
+        ensure_tracefs()?;
+        let offsets = btf::kernel_offsets(Path::new(BTF_PATH))?;
+        let group_dead = exit_group_dead_offset().unwrap_or(0);
+
+        let mut ebpf = EbpfLoader::new()
+            .override_global("OFFSETS", &offsets, true)
+            .override_global("EXIT_GROUP_DEAD", &group_dead, true)
+            .map_max_entries("EVENTS", options.ring_buffer_bytes)
+            .load(OBJECT)?;
+
+        let mut path_dirs: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        path_dirs.extend(options.extra_dirs.iter().cloned());
+        let tables = FilterTables::discover(&path_dirs);
+        fill_maps(&mut ebpf, &tables)?;
+
+        // The exec program tail-calls its later stages; they are loaded
+        // first and put in the STAGES array, then the entry points attach.
+        for (index, program) in [(0u32, "swmon_scan"), (1, "swmon_emit")] {
+            let tp: &mut TracePoint = ebpf
+                .program_mut(program)
+                .ok_or(LoadError::Missing(program))?
+                .try_into()
+                .map_err(|error| LoadError::Program { program, error })?;
+            tp.load()
+                .map_err(|error| LoadError::Program { program, error })?;
+            let fd = tp
+                .fd()
+                .map_err(|error| LoadError::Program { program, error })?
+                .try_clone()
+                .map_err(LoadError::Poll)?;
+            let mut stages =
+                ProgramArray::try_from(ebpf.map_mut("STAGES").ok_or(LoadError::Missing("STAGES"))?)
+                    .map_err(|source| LoadError::Map {
+                        map: "STAGES",
+                        source,
+                    })?;
+            stages.set(index, &fd, 0).map_err(|source| LoadError::Map {
+                map: "STAGES",
+                source,
+            })?;
+        }
+        for program in ["sched_process_exec", "sched_process_exit"] {
+            let tp: &mut TracePoint = ebpf
+                .program_mut(program)
+                .ok_or(LoadError::Missing(program))?
+                .try_into()
+                .map_err(|error| LoadError::Program { program, error })?;
+            tp.load()
+                .map_err(|error| LoadError::Program { program, error })?;
+            tp.attach("sched", program)
+                .map_err(|error| LoadError::Program { program, error })?;
+        }
+
+        let ring = RingBuf::try_from(
+            ebpf.take_map("EVENTS")
+                .ok_or(LoadError::Missing("EVENTS"))?,
+        )
+        .map_err(|source| LoadError::Map {
+            map: "EVENTS",
+            source,
+        })?;
+        // SAFETY: the ring buffer owns its map fd and keeps it open, unchanged,
+        // for as long as the AsyncFd that owns the ring buffer lives.
+        let ring = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
+            .map_err(|e| LoadError::Poll(e.into()))?;
+        let counters = PerCpuArray::try_from(
+            ebpf.take_map("COUNTERS")
+                .ok_or(LoadError::Missing("COUNTERS"))?,
+        )
+        .map_err(|source| LoadError::Map {
+            map: "COUNTERS",
+            source,
+        })?;
+        Ok(KernelStream {
+            _ebpf: ebpf,
+            ring,
+            counters,
+            tables,
+        })
+    }
+
+    /// Waits until records are ready, then hands each one's bytes to `f`.
+    /// Returns how many were read.
+    pub async fn read(&mut self, mut f: impl FnMut(&[u8])) -> io::Result<usize> {
+        let mut guard = self.ring.readable_mut().await?;
+        let ring = guard.get_inner_mut();
+        let mut n = 0;
+        while let Some(item) = ring.next() {
+            f(&item);
+            n += 1;
+        }
+        guard.clear_ready();
+        Ok(n)
+    }
+
+    /// Reads whatever is in the ring buffer now, without waiting.
+    pub fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
+        let ring = self.ring.get_mut();
+        let mut n = 0;
+        while let Some(item) = ring.next() {
+            f(&item);
+            n += 1;
+        }
+        n
+    }
+
+    pub fn counters(&self) -> KernelCounters {
+        let get = |i: u32| {
+            self.counters
+                .get(&i, 0)
+                .map(|v| v.iter().sum())
+                .unwrap_or(0)
+        };
+        KernelCounters {
+            seen: get(counter::SEEN),
+            passed: get(counter::PASSED),
+            exec_reserve_failed: get(counter::EXEC_RESERVE_FAILED),
+            exit_reserve_failed: get(counter::EXIT_RESERVE_FAILED),
+            interpreter_dropped: get(counter::INTERPRETER_DROPPED),
+            track_failed: get(counter::TRACK_FAILED),
+            exits: get(counter::EXITS),
+            stage_failed: get(counter::STAGE_FAILED),
+        }
+    }
+}
+
+fn fill_maps(ebpf: &mut Ebpf, tables: &FilterTables) -> Result<(), LoadError> {
+    let map_err = |map| move |source| LoadError::Map { map, source };
+    let mut names: LpmTrie<_, [u8; NAME_MAX], NameValue> =
+        LpmTrie::try_from(ebpf.map_mut("NAMES").ok_or(LoadError::Missing("NAMES"))?)
+            .map_err(map_err("NAMES"))?;
+    for (bits, data, value) in &tables.names {
+        names
+            .insert(&Key::new(*bits, *data), value, 0)
+            .map_err(map_err("NAMES"))?;
+    }
+    let mut inodes: HashMap<_, InodeKey, u16> =
+        HashMap::try_from(ebpf.map_mut("INODES").ok_or(LoadError::Missing("INODES"))?)
+            .map_err(map_err("INODES"))?;
+    for (key, id) in &tables.inodes {
+        inodes.insert(key, id, 0).map_err(map_err("INODES"))?;
+    }
+    let mut sizes: HashMap<_, u64, u16> =
+        HashMap::try_from(ebpf.map_mut("SIZES").ok_or(LoadError::Missing("SIZES"))?)
+            .map_err(map_err("SIZES"))?;
+    for (size, id) in &tables.sizes {
+        sizes.insert(size, id, 0).map_err(map_err("SIZES"))?;
+    }
+    Ok(())
+}
+
+/// Mounts tracefs where the kernel expects it, if it is not there.
+fn ensure_tracefs() -> Result<(), LoadError> {
+    if Path::new(TRACEFS).join("events").exists() {
+        return Ok(());
+    }
+    nix::mount::mount(
+        Some("tracefs"),
+        TRACEFS,
+        Some("tracefs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .map_err(LoadError::Tracefs)
+}
+
+/// The offset of `group_dead` in the `sched_process_exit` record, read from
+/// its format file (the field is new in 6.x kernels).
+fn exit_group_dead_offset() -> Option<u32> {
+    let format =
+        fs::read_to_string(Path::new(TRACEFS).join("events/sched/sched_process_exit/format"))
+            .ok()?;
+    let line = format.lines().find(|l| l.contains(" group_dead;"))?;
+    let off = line.split("offset:").nth(1)?.split(';').next()?;
+    off.trim().parse().ok()
+}

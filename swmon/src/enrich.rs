@@ -1,0 +1,278 @@
+//! Facts about a process that the kernel record does not carry: user and
+//! host names, the working directory, and how the installer was reached
+//! (`swmon.via`).
+//!
+//! `/proc` reads race with the process: an installer that has exited by the
+//! time its record is read has no cwd to read, so `working_directory` is
+//! read as soon as the exec record arrives and left out when it is gone.
+//! Names are looked up once per id (through NSS) and cached.
+
+use std::{collections::HashMap, path::Path};
+
+use swmon_common::reason;
+
+use crate::{
+    catalogue::{self, Interpreter, Role},
+    ebpf::{decode::ExecRecord, filter::basename},
+};
+
+/// Caches uid → user name.
+#[derive(Debug, Default)]
+pub struct Names {
+    users: HashMap<u32, Option<String>>,
+}
+
+impl Names {
+    pub fn user(&mut self, uid: u32) -> Option<String> {
+        if uid == u32::MAX {
+            return Some("unset".to_owned());
+        }
+        self.users
+            .entry(uid)
+            .or_insert_with(|| {
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+            })
+            .clone()
+    }
+}
+
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The working directory of a live process, as bytes.
+pub fn cwd(pid: u32) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::read_link(format!("/proc/{pid}/cwd"))
+        .ok()
+        .map(|p| p.as_os_str().as_bytes().to_vec())
+}
+
+/// What user space concluded about a record the kernel passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identified {
+    pub installer_id: u16,
+    pub via: &'static str,
+}
+
+fn installer_name(name: &[u8]) -> Option<u16> {
+    match catalogue::lookup(name) {
+        Some((id, p)) if matches!(p.role, Role::Installer(_)) => Some(id),
+        _ => None,
+    }
+}
+
+fn is_fd_path(filename: &[u8]) -> bool {
+    filename.starts_with(b"/dev/fd/")
+        || (filename.starts_with(b"/proc/") && filename.windows(4).any(|w| w == b"/fd/"))
+}
+
+/// Applies the catalogue's full name rules to a record the kernel passed
+/// (the kernel checks one byte of suffix) and says how the installer was
+/// reached. `None` means the kernel's match was too loose: the caller
+/// counts it and drops the record. A size or inode match is trusted here;
+/// a size match is confirmed by content before this is called.
+pub fn identify(rec: &ExecRecord) -> Option<Identified> {
+    let exe_name = basename(
+        rec.executable
+            .strip_suffix(b" (deleted)")
+            .unwrap_or(&rec.executable),
+    );
+    let file_name = basename(&rec.filename);
+    if rec.reasons & reason::INTERPRETER_ARG != 0 {
+        let interp = rec
+            .interpreter_id
+            .and_then(catalogue::program)
+            .map(|p| p.role);
+        let (i, id) = rec
+            .argv
+            .iter()
+            .enumerate()
+            .skip(1)
+            .find_map(|(i, a)| installer_name(basename(a)).map(|id| (i, id)))?;
+        let via = match interp {
+            Some(Role::Loader) => "loader",
+            Some(Role::Interpreter(Interpreter::Python))
+                if rec.argv.get(i - 1).is_some_and(|a| a == b"-m") =>
+            {
+                "python -m"
+            }
+            _ => "interpreter-script",
+        };
+        return Some(Identified {
+            installer_id: id,
+            via,
+        });
+    }
+    let by_file = installer_name(file_name);
+    let by_exe = installer_name(exe_name);
+    let id = by_file.or(by_exe).or(rec.installer_id)?;
+    let filter_only = by_file.is_none() && by_exe.is_none();
+    if filter_only && rec.reasons & (reason::INODE | reason::SIZE) == 0 {
+        return None;
+    }
+    let via = if rec.executable.starts_with(b"/memfd:") {
+        "memfd"
+    } else if is_fd_path(&rec.filename) {
+        "fexecve"
+    } else if by_file.is_some() {
+        "direct"
+    } else {
+        // Reached under another name: a symlink, hard link or copy.
+        "renamed"
+    };
+    Some(Identified {
+        installer_id: id,
+        via,
+    })
+}
+
+/// `/proc/PID/exe`, for reading a candidate's content.
+pub fn proc_exe(pid: u32) -> std::path::PathBuf {
+    Path::new("/proc").join(pid.to_string()).join("exe")
+}
+
+/// The boot-time start of a live process, from `/proc/PID/stat` (clock
+/// ticks), in nanoseconds; `None` when it is gone.
+pub fn start_boot_ns(pid: u32) -> Option<u64> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields follow the last ')'.
+    let after = stat.iter().rposition(|c| *c == b')')?;
+    let fields = std::str::from_utf8(&stat[after + 1..]).ok()?;
+    let ticks: u64 = fields.split_whitespace().nth(19)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .ok()
+        .filter(|h| *h > 0)?;
+    Some(ticks * (1_000_000_000 / hz))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(filename: &str, executable: &str, argv: &[&str], reasons: u32) -> ExecRecord {
+        ExecRecord {
+            tgid: 1,
+            pid: 1,
+            ppid: 0,
+            uid: 0,
+            euid: 0,
+            gid: 0,
+            loginuid: u32::MAX,
+            sessionid: u32::MAX,
+            reasons,
+            flags: 0,
+            installer_id: None,
+            interpreter_id: catalogue::lookup(basename(executable.as_bytes())).map(|(id, _)| id),
+            dev: 0,
+            ino: 0,
+            size: 0,
+            nlink: 1,
+            cgroup_id: 0,
+            boot_ns: 0,
+            comm: vec![],
+            filename: filename.into(),
+            executable: executable.into(),
+            argv: argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            argv_total: 0,
+        }
+    }
+
+    fn via(r: &ExecRecord) -> Option<(&'static str, &'static str)> {
+        identify(r).map(|i| (catalogue::PROGRAMS[usize::from(i.installer_id)].name, i.via))
+    }
+
+    #[test]
+    fn ways_to_reach_an_installer() {
+        use reason::*;
+        assert_eq!(
+            via(&rec(
+                "/usr/bin/dpkg",
+                "/usr/bin/dpkg",
+                &["dpkg"],
+                FILENAME | EXE_NAME
+            )),
+            Some(("dpkg", "direct"))
+        );
+        assert_eq!(
+            via(&rec(
+                "/usr/bin/python3",
+                "/usr/bin/python3.11",
+                &["python3", "-m", "pip", "install"],
+                INTERPRETER_ARG
+            )),
+            Some(("pip", "python -m"))
+        );
+        assert_eq!(
+            via(&rec(
+                "/lib64/ld-linux-x86-64.so.2",
+                "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                &["ld", "/usr/bin/dpkg", "-i"],
+                INTERPRETER_ARG
+            )),
+            Some(("dpkg", "loader"))
+        );
+        assert_eq!(
+            via(&rec(
+                "/usr/bin/node",
+                "/usr/bin/node",
+                &["node", "/usr/lib/node_modules/npm/bin/npm-cli.js"],
+                INTERPRETER_ARG
+            )),
+            Some(("npm-cli.js", "interpreter-script"))
+        );
+        assert_eq!(
+            via(&rec("/dev/fd/3", "/usr/bin/dpkg", &["dpkg"], EXE_NAME)),
+            Some(("dpkg", "fexecve"))
+        );
+        let dpkg = catalogue::lookup(b"dpkg").map(|(id, _)| id);
+        let hard_link = ExecRecord {
+            installer_id: dpkg,
+            ..rec("/tmp/x/mydpkg", "/tmp/x/mydpkg", &["mydpkg"], INODE)
+        };
+        assert_eq!(via(&hard_link), Some(("dpkg", "renamed")));
+        // Without the kernel's inode or size match, an unknown name is not
+        // an installer.
+        let no_match = ExecRecord {
+            installer_id: dpkg,
+            ..rec("/tmp/x/mydpkg", "/tmp/x/mydpkg", &["mydpkg"], 0)
+        };
+        assert_eq!(via(&no_match), None);
+    }
+
+    #[test]
+    fn loose_kernel_matches_are_rejected() {
+        use reason::*;
+        // The kernel checks one byte of suffix: `pip-audit` passes it.
+        assert_eq!(
+            via(&rec(
+                "/usr/bin/pip-audit",
+                "/usr/bin/python3.11",
+                &["python3"],
+                FILENAME
+            )),
+            None
+        );
+        assert_eq!(
+            via(&rec(
+                "/usr/bin/python3",
+                "/usr/bin/python3.11",
+                &["python3", "pip-audit.py"],
+                INTERPRETER_ARG
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn own_start_time_is_readable() {
+        assert!(start_boot_ns(std::process::id()).is_some());
+        assert!(start_boot_ns(u32::MAX).is_none());
+    }
+}

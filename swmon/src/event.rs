@@ -1,0 +1,289 @@
+//! What a user reads: the ECS-shaped event written as one JSON line (or one
+//! text line) per installer run and per change in the monitor's state.
+//!
+//! The field names are the contract in the design brief (`process.args`,
+//! `swmon.verdict`, ...). Untrusted bytes (argv, paths, names) are made into
+//! strings here, losslessly: valid UTF-8 is kept as it is (JSON escapes its
+//! control characters), and an argument that is not valid UTF-8 has its bad
+//! bytes written `\xNN` and its backslashes doubled, with its index listed in
+//! `swmon.args_escaped` so the raw bytes can be recovered exactly.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+/// One line of swmon's output.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    #[serde(rename = "@timestamp")]
+    pub timestamp: String,
+    pub event: EventMeta,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    pub host: Host,
+    pub swmon: Swmon,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EventMeta {
+    /// `event`, `alert` or `state`.
+    pub kind: &'static str,
+    pub category: Vec<&'static str>,
+    #[serde(rename = "type")]
+    pub kind_type: Vec<&'static str>,
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Process {
+    pub pid: u32,
+    pub parent: Parent,
+    pub executable: String,
+    pub name: String,
+    pub args: Vec<String>,
+    pub args_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_directory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    pub start: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    pub user: Id,
+    pub effective_user: Id,
+    pub group: GroupId,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Parent {
+    pub pid: u32,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Id {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct GroupId {
+    pub id: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    pub audit: Id,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Host {
+    pub name: String,
+}
+
+/// swmon's own fields.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Swmon {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manager: Option<&'static str>,
+    /// The catalogue name the run matched (`pip` for `pip3.11`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installer: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<&'static str>,
+    /// Why the kernel filter passed it (`filename`, `exe-name`, `inode`,
+    /// `interpreter-arg`, `size`, `fileless`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filter: Vec<&'static str>,
+    /// The filename given to exec, where it differs from the executable
+    /// (a script, a symlink, `/dev/fd/N`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec_filename: Option<String>,
+    /// Indices of `process.args` written with the `\xNN` / `\\` escapes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args_escaped: Vec<usize>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub args_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args_bytes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executable_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<u32>,
+    /// Earlier execs of the same process in this run (a shim's `env`,
+    /// `bash`), oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exec_chain: Vec<ChainLink>,
+    /// Why the run has no exit code, when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counters: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installers_found: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChainLink {
+    pub executable: String,
+    pub args: Vec<String>,
+}
+
+/// Makes untrusted bytes a string losslessly; the flag says whether the
+/// escapes were used (see the module doc).
+pub fn escape_bytes(bytes: &[u8]) -> (String, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_owned(), false),
+        Err(_) => {
+            let mut out = String::with_capacity(bytes.len() + 8);
+            for chunk in bytes.utf8_chunks() {
+                for c in chunk.valid().chars() {
+                    if c == '\\' {
+                        out.push_str("\\\\");
+                    } else {
+                        out.push(c);
+                    }
+                }
+                for b in chunk.invalid() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            (out, true)
+        }
+    }
+}
+
+/// [`escape_bytes`] where the flag is not needed (paths, names): invalid
+/// UTF-8 still comes out escaped, never replaced.
+pub fn lossless(bytes: &[u8]) -> String {
+    escape_bytes(bytes).0
+}
+
+/// Undoes [`escape_bytes`] for an argument flagged as escaped.
+pub fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
+            let hex = b
+                .get(i + 2..i + 4)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(v) => {
+                    out.push(v);
+                    i += 4;
+                }
+                None => {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// RFC 3339 with microseconds, UTC.
+pub fn timestamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_micros(t).to_string()
+}
+
+/// Converts the kernel's boot-time clock to wall-clock time, with the offset
+/// between the two measured once at start (NTP steps after that are not
+/// followed; events keep their order).
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    /// Wall-clock time at boot-time zero, in nanoseconds since the epoch.
+    boot_epoch_ns: i128,
+}
+
+impl Clock {
+    pub fn now() -> Clock {
+        let boot = clock_ns(nix::time::ClockId::CLOCK_BOOTTIME);
+        let real = clock_ns(nix::time::ClockId::CLOCK_REALTIME);
+        Clock {
+            boot_epoch_ns: i128::from(real) - i128::from(boot),
+        }
+    }
+
+    pub fn wall(&self, boot_ns: u64) -> SystemTime {
+        let ns = self.boot_epoch_ns + i128::from(boot_ns);
+        let ns = u64::try_from(ns).unwrap_or(0);
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)
+    }
+}
+
+/// A clock's reading in nanoseconds (these clocks cannot fail on Linux;
+/// a failure reads as 0).
+pub fn clock_ns(clock: nix::time::ClockId) -> u64 {
+    nix::time::clock_gettime(clock)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+/// Now on the kernel's boot-time clock, the clock of eBPF timestamps.
+pub fn boot_ns_now() -> u64 {
+    clock_ns(nix::time::ClockId::CLOCK_BOOTTIME)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_is_lossless() {
+        let cases: &[&[u8]] = &[
+            b"plain",
+            b"with space",
+            b"new\nline",
+            b"\x1b[31mred",
+            b"caf\xc3\xa9",
+            b"bad\xff\xfebyte",
+            b"back\\slash\xff",
+            b"\\x41\x80",
+            b"",
+        ];
+        for &c in cases {
+            let (s, escaped) = escape_bytes(c);
+            let back = if escaped {
+                unescape(&s)
+            } else {
+                s.as_bytes().to_vec()
+            };
+            assert_eq!(back, c, "{s:?}");
+            assert_eq!(escaped, std::str::from_utf8(c).is_err());
+        }
+        assert_eq!(escape_bytes(b"a\xffb\\").0, "a\\xffb\\\\");
+    }
+
+    #[test]
+    fn clock_maps_boot_time_to_now() {
+        let clock = Clock::now();
+        let wall = clock.wall(boot_ns_now());
+        let diff = SystemTime::now()
+            .duration_since(wall)
+            .unwrap_or_else(|e| e.duration());
+        assert!(diff < Duration::from_secs(1), "{diff:?}");
+    }
+}
