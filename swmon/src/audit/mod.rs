@@ -1,18 +1,22 @@
 //! The audit stream: the kernel's audit records, parsed and assembled by serial.
 //!
-//! This is the pure half of the audit side: text in, records out, with no
-//! socket, file or clock of its own, so all of it is tested on recorded
-//! input. [`parse_netlink`] reads a record as a multicast listener receives it
-//! (type in the netlink header, `audit(SECS.MSEC:SERIAL): k=v ...` as
-//! payload); [`parse_log_line`] reads auditd's log, enriched or not, for the
-//! comparison report. Both give a [`Record`] that keeps the text once and
+//! This is the pure half of the audit side: text in, [`AuditEvent`]s out,
+//! with no socket, file or clock of its own, so all of it is tested on
+//! recorded input. [`parse_netlink`] reads a record as a multicast listener
+//! receives it (type in the netlink header, `audit(SECS.MSEC:SERIAL): k=v ...`
+//! as payload); [`parse_log_line`] reads auditd's log, enriched or not, for
+//! the comparison report. Both give a [`Record`] that keeps the text once and
 //! decodes values only when asked ([`Value::text`] undoes the kernel's hex
 //! encoding; typed views such as [`SyscallRecord`] know what the fields
-//! mean, and [`reassemble_argv`] puts an exec's arguments back together).
+//! mean). The [`Assembler`] groups records by serial until EOE or a timeout,
+//! with bounded memory, and counts everything that points at loss (serial
+//! gaps, late records, evictions, parse errors) in [`AssemblerStats`].
 //!
 //! Not here: the netlink socket and audit status polling, rule management,
-//! and what an event means for an install.
+//! and what an event means for an install (correlation and classification
+//! come after this stage).
 
+mod assemble;
 mod error;
 mod execve;
 mod record;
@@ -21,6 +25,7 @@ mod value;
 mod views;
 
 pub use self::{
+    assemble::{Assembler, AssemblerConfig, AssemblerStats, AuditEvent, EventEnd},
     error::ParseError,
     execve::{reassemble_argv, Argv, ArgvFlags, MAX_MISSING_ARGS},
     record::{
