@@ -24,6 +24,9 @@ mod types;
 mod value;
 mod views;
 
+#[cfg(test)]
+mod golden_tests;
+
 pub use self::{
     assemble::{Assembler, AssemblerConfig, AssemblerStats, AuditEvent, EventEnd},
     error::ParseError,
