@@ -26,6 +26,8 @@ mod views;
 
 #[cfg(test)]
 mod golden_tests;
+#[cfg(test)]
+mod robustness_tests;
 
 pub use self::{
     assemble::{Assembler, AssemblerConfig, AssemblerStats, AuditEvent, EventEnd},
