@@ -270,10 +270,10 @@ fn scan_argv(scratch: &mut Scratch) -> Option<NameValue> {
 #[inline(always)]
 fn untrack(tgid: u32, pid: u32, exit_code: u32) {
     // SAFETY: the value is only read to test presence.
-    if unsafe { TRACKED.get(&tgid) }.is_none() {
+    if unsafe { TRACKED.get(tgid) }.is_none() {
         return;
     }
-    let _ = TRACKED.remove(&tgid);
+    let _ = TRACKED.remove(tgid);
     match EVENTS.reserve::<ExitEvent>(0) {
         Some(mut entry) => {
             entry.write(ExitEvent {
@@ -294,9 +294,6 @@ fn untrack(tgid: u32, pid: u32, exit_code: u32) {
 fn try_exec(ctx: &TracePointContext) -> Result<u32, u32> {
     count(counter::SEEN);
     let off = OFFSETS.load();
-    let pid_tgid = bpf_get_current_pid_tgid();
-    let tgid = (pid_tgid >> 32) as u32;
-    let pid = pid_tgid as u32;
     // SAFETY: the scratch slot is this CPU's; the program is not re-entered.
     let scratch = unsafe { &mut *SCRATCH.get_ptr_mut(0).ok_or(0u32)? };
 
@@ -347,12 +344,12 @@ fn try_exec(ctx: &TracePointContext) -> Result<u32, u32> {
     }
     let ikey = InodeKey { dev, _pad: 0, ino };
     // SAFETY: the value is copied out at once.
-    if let Some(id) = unsafe { INODES.get(&ikey) } {
+    if let Some(id) = unsafe { INODES.get(ikey) } {
         reasons |= reason::INODE;
         installer = *id;
     }
     // SAFETY: as above.
-    if reasons == 0 && unsafe { SIZES.get(&size) }.is_some() {
+    if reasons == 0 && unsafe { SIZES.get(size) }.is_some() {
         reasons |= reason::SIZE;
         if nlink == 0 {
             reasons |= reason::FILELESS;
@@ -491,7 +488,7 @@ fn try_emit(_ctx: &TracePointContext) -> Result<u32, u32> {
 
     entry.submit(0);
     count(counter::PASSED);
-    if TRACKED.insert(&tgid, &boot_ns, 0).is_err() {
+    if TRACKED.insert(tgid, boot_ns, 0).is_err() {
         count(counter::TRACK_FAILED);
     }
     Ok(0)

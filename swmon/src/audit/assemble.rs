@@ -565,10 +565,6 @@ impl Hasher for SerialHasher {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test should stop loudly at the first surprise"
-)]
 mod tests {
     use super::*;
     use crate::audit::record::parse_netlink;

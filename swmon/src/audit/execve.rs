@@ -280,10 +280,6 @@ fn append_decoded(value: &Value<'_>, out: &mut Vec<u8>, flags: &mut ArgvFlags) {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test should stop loudly at the first surprise"
-)]
 mod tests {
     use super::*;
     use crate::audit::record::parse_netlink;

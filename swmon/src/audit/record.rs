@@ -527,10 +527,6 @@ fn closing(input: &[u8], open: usize, close: u8) -> Result<usize, ParseError> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test should stop loudly at the first surprise"
-)]
 mod tests {
     use super::*;
     use crate::audit::value::{Text, ValueKind};

@@ -259,10 +259,6 @@ fn parse_unsigned(digits: &[u8], radix: u32) -> Option<u64> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test should stop loudly at the first surprise"
-)]
 mod tests {
     use super::*;
 

@@ -342,10 +342,6 @@ impl<'a> ExecveRecord<'a> {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test should stop loudly at the first surprise"
-)]
 mod tests {
     use super::*;
     use crate::audit::record::{parse_log_line, parse_netlink};
