@@ -1,1 +1,228 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers for swmon's end-to-end tests: start the real `swmon` binary on
+//! the real kernel, wait for its `monitor-started` line, stop it with
+//! SIGINT by pid, and read back every event it wrote.
+//!
+//! The binary is `$SWMON_BIN`, or `target/release/swmon` of this workspace
+//! (`cargo xtask test` builds it first). Kernel tests share host-wide state
+//! (BPF programs, audit), so they run one at a time (`--test-threads=1`).
+//! Waits are on a ready signal with a deadline, never a bare sleep.
+
+use std::{
+    fs,
+    io::Read,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+    thread,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+/// How long the monitor may take to load and attach.
+pub const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The swmon binary under test.
+pub fn swmon_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SWMON_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/swmon");
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo xtask test` (or set SWMON_BIN)",
+        p.display()
+    );
+    p
+}
+
+/// A fresh folder for one test, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "swmon-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).expect("create a temp folder");
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `swmon run`.
+pub struct Monitor {
+    child: Option<Child>,
+    pub output: PathBuf,
+    _dir: TempDir,
+}
+
+impl Monitor {
+    /// Starts `swmon run -o FILE EXTRA...` and waits for `monitor-started`.
+    pub fn start(extra: &[&str]) -> Monitor {
+        let dir = TempDir::new("monitor");
+        let output = dir.path().join("events.jsonl");
+        let child = Command::new(swmon_bin())
+            .arg("run")
+            .arg("--output")
+            .arg(&output)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn swmon");
+        let mut m = Monitor {
+            child: Some(child),
+            output,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if m.events().iter().any(|e| action(e) == "monitor-started") {
+                return m;
+            }
+            if let Some(status) = m.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!(
+                    "swmon exited before monitor-started ({status}): {}",
+                    m.stderr()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no monitor-started within {START_DEADLINE:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Every event written so far.
+    pub fn events(&self) -> Vec<Value> {
+        read_events(&self.output)
+    }
+
+    /// Waits until an event matching `pred` is written.
+    pub fn wait_for(&self, what: &str, deadline: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let end = Instant::now() + deadline;
+        loop {
+            if let Some(e) = self.events().into_iter().find(|e| pred(e)) {
+                return e;
+            }
+            assert!(
+                Instant::now() < end,
+                "no event for {what} within {deadline:?}: {:#?}",
+                self.events()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stderr(&mut self) -> String {
+        let mut s = String::new();
+        if let Some(e) = self.child.as_mut().and_then(|c| c.stderr.as_mut()) {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Stops the monitor with SIGINT and returns every event it wrote; the
+    /// last one must be `monitor-stopped` and the exit status 0.
+    pub fn stop(mut self) -> Vec<Value> {
+        let mut child = self.child.take().expect("running");
+        // SAFETY: a signal to the child we started, by its pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait for swmon") {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("swmon did not stop within 30 s of SIGINT");
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        assert!(status.success(), "swmon exited with {status}: {err}");
+        let events = self.events();
+        let last = events.last().expect("some events");
+        assert_eq!(action(last), "monitor-stopped", "last event: {last}");
+        events
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn read_events(path: &Path) -> Vec<Value> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    // A line still being written has no newline yet; leave it for later.
+    let complete = text.rfind('\n').map_or("", |i| &text[..i]);
+    complete
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// `event.action` of an event.
+pub fn action(e: &Value) -> &str {
+    e["event"]["action"].as_str().unwrap_or("")
+}
+
+/// Installer events of one process.
+pub fn runs_of(events: &[Value], pid: u32) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e.get("process").is_some() && e["process"]["pid"] == pid)
+        .cloned()
+        .collect()
+}
+
+/// The counters of the `monitor-stopped` event.
+pub fn counters(events: &[Value]) -> Value {
+    events
+        .iter()
+        .rev()
+        .find(|e| action(e) == "monitor-stopped")
+        .map(|e| e["swmon"]["counters"].clone())
+        .expect("monitor-stopped event")
+}
+
+/// Runs a command to completion and returns its pid and exit code.
+pub fn run(cmd: &mut Command) -> (u32, i32) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let status = child.wait().expect("wait");
+    (pid, status.code().unwrap_or(-1))
+}

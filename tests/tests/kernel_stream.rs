@@ -1,0 +1,411 @@
+//! The kernel stream end to end: the real eBPF program on the real kernel,
+//! driven through `swmon run`, asserting what a user reads in its output.
+
+use std::{
+    fs,
+    os::unix::{ffi::OsStrExt, fs::symlink},
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+use serde_json::Value;
+use tests::{action, counters, run, runs_of, swmon_bin, Monitor, TempDir};
+
+const PYTHON: &str = "/usr/bin/python3";
+const DPKG: &str = "/usr/bin/dpkg";
+
+fn one_run(events: &[Value], pid: u32) -> Value {
+    let runs = runs_of(events, pid);
+    assert_eq!(runs.len(), 1, "want one event for pid {pid}, got {runs:#?}");
+    runs[0].clone()
+}
+
+fn args(e: &Value) -> Vec<String> {
+    e["process"]["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("str").to_owned())
+        .collect()
+}
+
+#[test]
+fn dpkg_version_is_one_event() {
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new(DPKG).arg("--version"));
+    assert_eq!(code, 0);
+    m.wait_for("dpkg --version", Duration::from_secs(5), |e| {
+        e["process"]["pid"] == pid
+    });
+    let events = m.stop();
+    let e = one_run(&events, pid);
+    assert_eq!(action(&e), "installer-exec");
+    assert_eq!(e["process"]["executable"], DPKG);
+    assert_eq!(e["process"]["name"], "dpkg");
+    assert_eq!(args(&e), [DPKG, "--version"]);
+    assert_eq!(e["process"]["exit_code"], 0);
+    assert_eq!(e["event"]["outcome"], "success");
+    assert_eq!(e["process"]["parent"]["pid"], std::process::id());
+    assert_eq!(e["process"]["user"]["id"], "0");
+    assert_eq!(e["swmon"]["manager"], "dpkg");
+    assert_eq!(e["swmon"]["via"], "direct");
+    assert_eq!(e["swmon"]["verdict"], "ebpf_only");
+    assert!(e["swmon"]["duration_ns"].as_u64().expect("duration") > 0);
+    assert!(e["host"]["name"].as_str().is_some_and(|h| !h.is_empty()));
+}
+
+#[test]
+fn ordinary_execs_stay_in_the_kernel() {
+    let m = Monitor::start(&[]);
+    let mut pids = Vec::new();
+    for _ in 0..2000 {
+        let (pid, code) = run(&mut Command::new("/bin/true"));
+        assert_eq!(code, 0);
+        pids.push(pid);
+    }
+    // A marker run proves the monitor read everything up to here.
+    let (marker, _) = run(Command::new(DPKG).arg("--version"));
+    m.wait_for("marker", Duration::from_secs(5), |e| {
+        e["process"]["pid"] == marker
+    });
+    let events = m.stop();
+    for pid in &pids {
+        assert!(
+            runs_of(&events, *pid).is_empty(),
+            "/bin/true (pid {pid}) was reported"
+        );
+    }
+    let c = counters(&events);
+    assert!(c["seen"].as_u64().expect("seen") >= 2001, "{c}");
+    // Everything that passed is accounted for: as an event, or rejected
+    // by user space with a counter. Nothing near 2,000 crossed.
+    let passed = c["passed"].as_u64().expect("passed");
+    assert!(passed < 100, "{c}");
+    assert_eq!(c["lost"], 0, "{c}");
+}
+
+/// The same folder as /usr/bin when it can hold a hard link of dpkg there,
+/// else a folder beside it (a hard link cannot cross file systems).
+fn link_dir(tmp: &TempDir) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let dev = |p: &Path| fs::metadata(p).expect("stat").dev();
+    if dev(tmp.path()) == dev(Path::new(DPKG)) {
+        tmp.path().to_owned()
+    } else {
+        let d = PathBuf::from(format!("/usr/local/lib/swmon-test-{}", std::process::id()));
+        fs::create_dir_all(&d).expect("mkdir");
+        d
+    }
+}
+
+#[test]
+fn evasions_are_caught_with_how() {
+    let tmp = TempDir::new("evasion");
+    let links = link_dir(&tmp);
+    let hard = links.join("notdpkg");
+    fs::hard_link(DPKG, &hard).expect("hard link dpkg");
+    let soft = tmp.path().join("alsonotdpkg");
+    symlink(DPKG, &soft).expect("symlink dpkg");
+    let fexec = tmp.path().join("fexec.py");
+    fs::write(
+        &fexec,
+        "import os\nfd = os.open('/usr/bin/dpkg', os.O_RDONLY)\nos.execve(fd, ['dpkg', '--version'], dict(os.environ))\n",
+    )
+    .expect("write");
+    let npm_cli = [
+        "/usr/lib/node_modules/npm/bin/npm-cli.js",
+        "/usr/share/nodejs/npm/bin/npm-cli.js",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("npm-cli.js (npm) is installed");
+
+    let m = Monitor::start(&[]);
+    let cases: Vec<(&str, u32, &str, &str)> = vec![
+        (
+            "python -m pip",
+            run(Command::new(PYTHON).args(["-m", "pip", "--version"])).0,
+            "python -m",
+            "pip",
+        ),
+        (
+            "node npm-cli.js",
+            run(Command::new("node").args([npm_cli, "--version"])).0,
+            "interpreter-script",
+            "npm",
+        ),
+        (
+            "loader",
+            run(Command::new("/lib64/ld-linux-x86-64.so.2").args([DPKG, "--version"])).0,
+            "loader",
+            "dpkg",
+        ),
+        (
+            "hard link",
+            run(Command::new(&hard).arg("--version")).0,
+            "renamed",
+            "dpkg",
+        ),
+        (
+            "symlink",
+            run(Command::new(&soft).arg("--version")).0,
+            "renamed",
+            "dpkg",
+        ),
+        (
+            "fexecve",
+            run(Command::new(PYTHON).arg(&fexec)).0,
+            "fexecve",
+            "dpkg",
+        ),
+    ];
+    let last = cases.last().expect("cases").1;
+    m.wait_for("the last case", Duration::from_secs(5), |e| {
+        e["process"]["pid"] == last
+    });
+    let events = m.stop();
+    for (what, pid, via, manager) in &cases {
+        let e = one_run(&events, *pid);
+        assert_eq!(e["swmon"]["via"], *via, "{what}: {e:#}");
+        assert_eq!(e["swmon"]["manager"], *manager, "{what}: {e:#}");
+        assert_eq!(e["process"]["exit_code"], 0, "{what}: {e:#}");
+    }
+    let exe = |i: usize| {
+        one_run(&events, cases[i].1)["process"]["executable"]
+            .as_str()
+            .expect("exe")
+            .to_owned()
+    };
+    assert!(exe(0).starts_with("/usr/bin/python3"), "{}", exe(0));
+    assert_eq!(exe(1), "/usr/bin/node");
+    assert!(exe(2).ends_with("/ld-linux-x86-64.so.2"), "{}", exe(2));
+    assert_eq!(
+        exe(3),
+        hard.to_str().expect("utf-8"),
+        "a hard link is its own path"
+    );
+    assert_eq!(exe(4), DPKG, "a symlink resolves to the file");
+    assert_eq!(exe(5), DPKG, "fexecve shows the real file, not /dev/fd/N");
+    assert_eq!(
+        one_run(&events, cases[5].1)["swmon"]["exec_filename"],
+        "/dev/fd/3"
+    );
+    let _ = fs::remove_file(&hard);
+    if links != tmp.path() {
+        let _ = fs::remove_dir_all(&links);
+    }
+}
+
+#[test]
+fn copies_and_memfds_are_confirmed_by_content() {
+    let tmp = TempDir::new("copy");
+    let copy = tmp.path().join("mypkg");
+    fs::copy(DPKG, &copy).expect("copy dpkg");
+    let memfd = tmp.path().join("memfd.py");
+    fs::write(
+        &memfd,
+        "import os\ndata = open('/usr/bin/dpkg', 'rb').read()\nfd = os.memfd_create('pkg', 0)\n\
+         os.write(fd, data)\nos.execve(fd, ['pkg', '--version'], dict(os.environ))\n",
+    )
+    .expect("write");
+    let m = Monitor::start(&[]);
+    let (copied, _) = run(Command::new(&copy).arg("--version"));
+    let (fileless, _) = run(Command::new(PYTHON).arg(&memfd));
+    m.wait_for("memfd", Duration::from_secs(5), |e| {
+        e["process"]["pid"] == fileless
+    });
+    let events = m.stop();
+    let e = one_run(&events, copied);
+    assert_eq!(e["swmon"]["via"], "renamed");
+    assert_eq!(e["swmon"]["manager"], "dpkg");
+    assert!(e["swmon"]["executable_sha256"]
+        .as_str()
+        .is_some_and(|h| h.len() == 64));
+    let e = one_run(&events, fileless);
+    assert_eq!(e["swmon"]["via"], "memfd");
+    assert_eq!(e["process"]["executable"], "/memfd:pkg (deleted)");
+}
+
+#[test]
+fn hostile_argv_is_exact_and_escaped() {
+    let m = Monitor::start(&[]);
+    let hostile: Vec<&[u8]> = vec![
+        b"--version",
+        b"two words",
+        b"new\nline",
+        b"\x1b[31mred",
+        b"bad\xff\xfe",
+        b"back\\slash\xff",
+        b"",
+    ];
+    let (pid, _) =
+        run(Command::new(DPKG).args(hostile.iter().map(|a| std::ffi::OsStr::from_bytes(a))));
+    let many: Vec<String> = (0..10_000).map(|i| format!("arg{i}")).collect();
+    let (big, _) = run(Command::new(DPKG).arg("--version").args(&many));
+    m.wait_for("10,000 args", Duration::from_secs(5), |e| {
+        e["process"]["pid"] == big
+    });
+    let events = m.stop();
+
+    let e = one_run(&events, pid);
+    let got = args(&e);
+    let escaped: Vec<u64> = e["swmon"]["args_escaped"]
+        .as_array()
+        .expect("escaped list")
+        .iter()
+        .map(|v| v.as_u64().expect("index"))
+        .collect();
+    assert_eq!(escaped, [5, 6], "{e:#}");
+    assert_eq!(got[0], DPKG);
+    for (i, want) in hostile.iter().enumerate() {
+        let have = &got[i + 1];
+        let bytes = if escaped.contains(&(i as u64 + 1)) {
+            unescape(have)
+        } else {
+            have.as_bytes().to_vec()
+        };
+        assert_eq!(&bytes, want, "arg {}", i + 1);
+    }
+    assert_eq!(e["swmon"]["args_truncated"], Value::Null, "not truncated");
+
+    let e = one_run(&events, big);
+    assert_eq!(e["swmon"]["args_truncated"], true);
+    let n = e["process"]["args_count"].as_u64().expect("count");
+    assert!((128..10_002).contains(&n), "{n} args kept");
+    let total: u64 = std::iter::once(DPKG.len() + 1)
+        .chain(std::iter::once(10))
+        .chain(many.iter().map(|a| a.len() + 1))
+        .map(|n| n as u64)
+        .sum();
+    assert_eq!(e["swmon"]["args_bytes"], total);
+    let kept = args(&e);
+    assert_eq!(kept[2], "arg0");
+    assert!(kept.len() as u64 == n);
+}
+
+/// The inverse of swmon's escaping for arguments that are not UTF-8.
+fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1)) {
+            (b'\\', Some(b'\\')) => {
+                out.push(b'\\');
+                i += 2;
+            }
+            (b'\\', Some(b'x')) => {
+                out.push(u8::from_str_radix(&s[i + 2..i + 4], 16).expect("hex"));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn text_format_escapes_the_terminal() {
+    let dir = TempDir::new("text");
+    let out = dir.path().join("events.txt");
+    let mut child = Command::new(swmon_bin())
+        .args(["run", "--format", "text", "--output"])
+        .arg(&out)
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + tests::START_DEADLINE;
+    while !fs::read_to_string(&out).is_ok_and(|t| t.contains("monitor-started")) {
+        assert!(std::time::Instant::now() < deadline, "no monitor-started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (pid, _) =
+        run(Command::new(DPKG).args(["--version", "evil\n2026-01-01 forged line", "\x1b[2J"]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !fs::read_to_string(&out).is_ok_and(|t| t.contains(&format!("pid={pid}"))) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no line for pid {pid}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: a signal to the child we started, by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert!(child.wait().expect("wait").success());
+    let text = fs::read_to_string(&out).expect("read");
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!("pid={pid}")))
+        .expect("line");
+    assert!(
+        line.contains("'evil\\n2026-01-01 forged line' \\x1b[2J"),
+        "{line}"
+    );
+    assert!(!text.contains('\x1b'));
+    assert_eq!(text.lines().filter(|l| l.contains("forged")).count(), 1);
+    assert!(text
+        .lines()
+        .last()
+        .expect("last")
+        .contains("monitor-stopped"));
+}
+
+#[test]
+fn clear_errors() {
+    // Not root.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(swmon_bin())
+        .args(["run", "--output", "-"])
+        .output()
+        .expect("setpriv");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must run as root"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // An output path that cannot be written.
+    let out = Command::new(swmon_bin())
+        .args(["run", "--output", "/nonexistent/dir/events.jsonl"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("can't open output /nonexistent/dir/events.jsonl"),
+        "{err}"
+    );
+
+    // A bad ring-buffer size.
+    let out = Command::new(swmon_bin())
+        .args(["run", "--ring-buffer-size", "5000"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a power of two"));
+}
+
+#[test]
+fn tracefs_is_mounted_when_absent() {
+    let tracing = Path::new("/sys/kernel/tracing");
+    if tracing.join("events").exists() {
+        // Lazily: a tracer that has it open keeps working.
+        let status = Command::new("umount")
+            .arg("-l")
+            .arg(tracing)
+            .status()
+            .expect("umount");
+        assert!(status.success(), "umount tracefs");
+    }
+    assert!(!tracing.join("events").exists());
+    let m = Monitor::start(&[]);
+    assert!(tracing.join("events").exists(), "swmon mounted tracefs");
+    let (pid, _) = run(Command::new(DPKG).arg("--version"));
+    m.wait_for("dpkg", Duration::from_secs(5), |e| {
+        e["process"]["pid"] == pid
+    });
+    m.stop();
+}
