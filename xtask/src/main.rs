@@ -1,1 +1,137 @@
-fn main() {}
+//! swmon's developer tasks. `cargo xtask run` and `cargo xtask test` are the
+//! README's two commands for a fresh machine: each first installs what is
+//! missing (Debian packages, bpf-linker), idempotently and quickly when all
+//! is there, then builds with plain cargo. xtask orchestrates; the build
+//! itself is `cargo build` (swmon/build.rs builds the eBPF object).
+
+mod bench;
+mod setup;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install what building and testing need (Debian packages, bpf-linker).
+    Setup,
+    /// Set up, build, and run the monitor in the foreground.
+    Run {
+        /// Arguments for `swmon run`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Set up, then fmt check, clippy (both passes), unit tests, kernel tests.
+    Test,
+    /// Benchmarks, printed as side-by-side ratios and written to BENCHMARKS.md.
+    Bench {
+        #[command(subcommand)]
+        which: bench::Which,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Task::Setup => setup::setup(),
+        Task::Run { args } => {
+            setup::setup()?;
+            build_release()?;
+            let err = std::os::unix::process::CommandExt::exec(
+                Command::new(root().join("target/release/swmon")).arg("run").args(args),
+            );
+            Err(err).context("exec target/release/swmon")
+        }
+        Task::Test => test(),
+        Task::Bench { which } => {
+            setup::setup()?;
+            build_release()?;
+            bench::run(which)
+        }
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_owned()
+}
+
+/// Runs a command in the workspace root, failing with its name.
+pub fn sh(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: {shown}");
+    let status = cmd.current_dir_if_unset().status().with_context(|| format!("run {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed: {status}");
+    }
+    Ok(())
+}
+
+trait CurrentDir {
+    fn current_dir_if_unset(&mut self) -> &mut Self;
+}
+
+impl CurrentDir for Command {
+    fn current_dir_if_unset(&mut self) -> &mut Self {
+        if self.get_current_dir().is_none() {
+            self.current_dir(root());
+        }
+        self
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+pub fn build_release() -> Result<()> {
+    sh(cargo().args(["build", "--release", "-p", "swmon"]))
+}
+
+fn has_nightly_rustfmt() -> bool {
+    Command::new("cargo")
+        .args(["+nightly", "fmt", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn test() -> Result<()> {
+    setup::setup()?;
+    // Formatting: the nightly rustfmt honours rustfmt.toml's import options.
+    let fmt = |dir: PathBuf| -> Result<()> {
+        let mut cmd = Command::new("cargo");
+        if has_nightly_rustfmt() {
+            cmd.arg("+nightly");
+        }
+        sh(cmd.current_dir(dir).args(["fmt", "--all", "--", "--check"]))
+    };
+    fmt(root())?;
+    fmt(root().join("swmon-ebpf"))?;
+    // Clippy on user space (no eBPF object needed) and on the eBPF crate with
+    // Debian's clippy-driver, which matches the compiler that builds it.
+    sh(cargo().env("AYA_BUILD_SKIP", "1").args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    sh(Command::new("cargo")
+        .current_dir(root().join("swmon-ebpf"))
+        .env("RUSTC", "/usr/bin/rustc")
+        .env("RUSTC_WORKSPACE_WRAPPER", "/usr/bin/clippy-driver")
+        .env("CLIPPY_ARGS", "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__")
+        .args(["check", "--release", "--target-dir"])
+        .arg(root().join("target/ebpf-clippy")))?;
+    // Unit tests, then the release binary and the kernel tests, one at a time.
+    sh(cargo().args(["test", "--workspace", "--exclude", "tests"]))?;
+    build_release()?;
+    sh(cargo()
+        .env("SWMON_BIN", root().join("target/release/swmon"))
+        .args(["test", "-p", "tests", "--release", "--", "--test-threads=1"]))?;
+    eprintln!("xtask: all checks passed");
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! Benchmarks. Every figure is a ratio measured side by side in one run,
+//! configurations alternated round by round, on these noisy machines:
+//! compare, don't quote single absolute times. Results are printed and
+//! written into BENCHMARKS.md between markers, with the machine, kernel,
+//! date and the command.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+use crate::{root, sh};
+
+#[derive(Subcommand, Clone, Copy)]
+pub enum Which {
+    /// Exec storm of a static no-op binary, without and with swmon.
+    Exec {
+        /// Execs per round and configuration.
+        #[arg(long, default_value_t = 4000)]
+        count: u32,
+        /// Rounds (each runs every configuration once, alternating).
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+    },
+}
+
+pub fn run(which: Which) -> Result<()> {
+    match which {
+        Which::Exec { count, rounds } => exec(count, rounds),
+    }
+}
+
+/// A static binary that only exits: the cheapest exec there is, so the
+/// monitor's share of each exec is as visible as it can be.
+fn noop() -> Result<PathBuf> {
+    let dir = root().join("target/bench");
+    fs::create_dir_all(&dir)?;
+    let src = dir.join("noop.S");
+    let bin = dir.join("noop");
+    fs::write(&src, ".globl _start\n_start:\n  mov $60, %eax\n  xor %edi, %edi\n  syscall\n")?;
+    sh(Command::new("gcc").args(["-nostdlib", "-static", "-o"]).arg(&bin).arg(&src))?;
+    Ok(bin)
+}
+
+/// Runs `count` execs of `bin`, one after another; returns execs per second.
+fn storm(bin: &Path, count: u32) -> Result<f64> {
+    let start = Instant::now();
+    for _ in 0..count {
+        let status = Command::new(bin).status().context("exec the no-op")?;
+        if !status.success() {
+            bail!("the no-op failed: {status}");
+        }
+    }
+    Ok(f64::from(count) / start.elapsed().as_secs_f64())
+}
+
+struct Swmon {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Swmon {
+    fn start() -> Result<Swmon> {
+        let out = root().join("target/bench/events.jsonl");
+        let _ = fs::remove_file(&out);
+        let child = Command::new(root().join("target/release/swmon"))
+            .args(["run", "--output"])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .spawn()
+            .context("start swmon")?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !fs::read_to_string(&out).is_ok_and(|t| t.contains("monitor-started")) {
+            if Instant::now() > deadline {
+                bail!("swmon did not start");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Swmon { child, out })
+    }
+
+    /// CPU seconds (user + system) used so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let after = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11) + ticks(12)) / hz
+    }
+
+    /// Peak resident set in KiB.
+    fn peak_rss_kib(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Stops swmon; returns its monitor-stopped counters.
+    fn stop(mut self) -> Result<serde_json::Value> {
+        // SAFETY: a signal to the child we started, by its pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("swmon exited with {status}");
+        }
+        let text = fs::read_to_string(&self.out)?;
+        let last = text.lines().last().context("no events")?;
+        let v: serde_json::Value = serde_json::from_str(last)?;
+        Ok(v["swmon"]["counters"].clone())
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn exec(count: u32, rounds: u32) -> Result<()> {
+    let bin = noop()?;
+    storm(&bin, count / 4)?; // warm the page cache and the exec path
+    let mut none = Vec::new();
+    let mut with = Vec::new();
+    let mut cpu = 0.0;
+    let mut rss = 0;
+    let mut seen = 0u64;
+    let mut passed = 0u64;
+    let mut lost = 0u64;
+    for round in 0..rounds {
+        // Alternate which goes first, so drift in the machine hits both.
+        let order = if round % 2 == 0 { [false, true] } else { [true, false] };
+        for with_swmon in order {
+            if with_swmon {
+                let s = Swmon::start()?;
+                let cpu0 = s.cpu_seconds();
+                with.push(storm(&bin, count)?);
+                cpu += s.cpu_seconds() - cpu0;
+                rss = rss.max(s.peak_rss_kib());
+                let c = s.stop()?;
+                seen += c["seen"].as_u64().unwrap_or(0);
+                passed += c["passed"].as_u64().unwrap_or(0);
+                lost += c["lost"].as_u64().unwrap_or(0);
+            } else {
+                none.push(storm(&bin, count)?);
+            }
+        }
+        eprintln!("round {}: none {:.0}/s, swmon {:.0}/s", round + 1, none[none.len() - 1], with[with.len() - 1]);
+    }
+    let spread = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(0.0, f64::max);
+        format!("{lo:.0}–{hi:.0}")
+    };
+    let (n_spread, w_spread) = (spread(&none), spread(&with));
+    let (n, w) = (median(&mut none), median(&mut with));
+    let total = f64::from(count * rounds);
+    let table = format!(
+        "| configuration | execs/s (median of {rounds}) | spread | ratio to none |\n\
+         |---|---|---|---|\n\
+         | none | {n:.0} | {n_spread} | 1.000 |\n\
+         | swmon | {w:.0} | {w_spread} | {:.3} |\n\n\
+         swmon while it ran: {:.3} CPU seconds per 1,000 execs ({:.2} s for {total:.0} execs), \
+         peak RSS {:.1} MiB; the kernel filter saw {seen} execs, passed {passed} to user space, lost {lost}.\n",
+        w / n,
+        cpu * 1000.0 / total,
+        cpu,
+        rss as f64 / 1024.0,
+    );
+    println!("\n{table}");
+    let target = if w / n >= 0.98 { "met" } else { "MISSED" };
+    println!("target ratio >= 0.98: {target}");
+    write_section("exec", &format!("{table}\nTarget: ratio ≥ 0.98 — {target}.\n"), &format!("cargo xtask bench exec --count {count} --rounds {rounds}"))
+}
+
+/// Replaces the section between `<!-- bench:NAME -->` markers in BENCHMARKS.md.
+fn write_section(name: &str, body: &str, command: &str) -> Result<()> {
+    let path = root().join("BENCHMARKS.md");
+    let text = fs::read_to_string(&path).unwrap_or_else(|_| "# swmon benchmarks\n".to_owned());
+    let begin = format!("<!-- bench:{name} -->");
+    let end = format!("<!-- /bench:{name} -->");
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name\t: ").map(str::to_owned))
+        .unwrap_or_default();
+    let cores = thread::available_parallelism().map_or(0, usize::from);
+    let date = Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+    let section = format!(
+        "{begin}\nMeasured {date} on {cpu} ({cores} cores), kernel {}, with `{command}`.\n\n{body}{end}",
+        kernel.trim()
+    );
+    let new = match (text.find(&begin), text.find(&end)) {
+        (Some(a), Some(b)) if b > a => format!("{}{}{}", &text[..a], section, &text[b + end.len()..]),
+        _ => format!("{}\n{}\n", text.trim_end(), section),
+    };
+    fs::write(&path, new)?;
+    eprintln!("xtask: wrote the {name} section of {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Installs what building swmon needs, idempotently: Debian's rustc-web
+//! with a prebuilt `core` for `bpfel-unknown-none` (rustup here has no
+//! rust-src), its clippy, LLVM 22 for bpf-linker, and bpf-linker itself;
+//! plus the programs the tests drive. Quick when everything is there: one
+//! `dpkg-query` and one `bpf-linker --version`.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::sh;
+
+/// The LLVM major that Debian's rustc-web and bpf-linker must share.
+const LLVM_MAJOR: &str = "22";
+const BPF_LINKER: &str = "0.13.0";
+
+/// Debian packages: the eBPF toolchain, and what the tests run.
+const PACKAGES: &[&str] = &[
+    "rustc-web",
+    "libstd-rust-web-dev-bpf",
+    "rust-web-clippy",
+    "llvm-22-dev",
+    "python3-pip",
+    "util-linux",
+    "gcc",
+];
+
+pub fn setup() -> Result<()> {
+    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    if !missing.is_empty() {
+        if unsafe { libc::geteuid() } != 0 {
+            bail!("missing Debian packages {missing:?}, and installing them needs root");
+        }
+        sh(Command::new("apt-get").args(["update", "-q"]))?;
+        sh(Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing))?;
+    }
+    check_rustc()?;
+    let linker_ok = Command::new("bpf-linker").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !linker_ok {
+        sh(Command::new("cargo")
+            .env("LLVM_PREFIX", format!("/usr/lib/llvm-{LLVM_MAJOR}"))
+            .args(["install", &format!("bpf-linker@{BPF_LINKER}"), "--locked", "--no-default-features"])
+            .args(["--features", &format!("llvm-{LLVM_MAJOR}"), "-j2"]))?;
+    }
+    Ok(())
+}
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("install ok installed"))
+}
+
+/// Debian may move rustc-web to a new LLVM; then bpf-linker's feature and
+/// perhaps the aya versions must move too. Say so instead of failing late.
+fn check_rustc() -> Result<()> {
+    let out = Command::new("/usr/bin/rustc").arg("-vV").output().context("run /usr/bin/rustc -vV")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let llvm = text.lines().find_map(|l| l.strip_prefix("LLVM version: ")).unwrap_or("?");
+    if llvm.split('.').next() != Some(LLVM_MAJOR) {
+        bail!(
+            "Debian's /usr/bin/rustc now uses LLVM {llvm}, not {LLVM_MAJOR}: install llvm-N-dev, \
+             build bpf-linker with --features llvm-N, and check the aya versions (toolchain.md)\n{text}"
+        );
+    }
+    Ok(())
+}
