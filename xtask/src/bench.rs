@@ -43,8 +43,14 @@ fn noop() -> Result<PathBuf> {
     fs::create_dir_all(&dir)?;
     let src = dir.join("noop.S");
     let bin = dir.join("noop");
-    fs::write(&src, ".globl _start\n_start:\n  mov $60, %eax\n  xor %edi, %edi\n  syscall\n")?;
-    sh(Command::new("gcc").args(["-nostdlib", "-static", "-o"]).arg(&bin).arg(&src))?;
+    fs::write(
+        &src,
+        ".globl _start\n_start:\n  mov $60, %eax\n  xor %edi, %edi\n  syscall\n",
+    )?;
+    sh(Command::new("gcc")
+        .args(["-nostdlib", "-static", "-o"])
+        .arg(&bin)
+        .arg(&src))?;
     Ok(bin)
 }
 
@@ -87,7 +93,8 @@ impl Swmon {
 
     /// CPU seconds (user + system) used so far.
     fn cpu_seconds(&self) -> f64 {
-        let stat = fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let stat =
+            fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
         let after = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
         let f: Vec<&str> = after.split_whitespace().collect();
         let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
@@ -98,7 +105,8 @@ impl Swmon {
 
     /// Peak resident set in KiB.
     fn peak_rss_kib(&self) -> u64 {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status =
+            fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -138,7 +146,11 @@ fn exec(count: u32, rounds: u32) -> Result<()> {
     let mut lost = 0u64;
     for round in 0..rounds {
         // Alternate which goes first, so drift in the machine hits both.
-        let order = if round % 2 == 0 { [false, true] } else { [true, false] };
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
         for with_swmon in order {
             if with_swmon {
                 let s = Swmon::start()?;
@@ -154,7 +166,12 @@ fn exec(count: u32, rounds: u32) -> Result<()> {
                 none.push(storm(&bin, count)?);
             }
         }
-        eprintln!("round {}: none {:.0}/s, swmon {:.0}/s", round + 1, none[none.len() - 1], with[with.len() - 1]);
+        eprintln!(
+            "round {}: none {:.0}/s, swmon {:.0}/s",
+            round + 1,
+            none[none.len() - 1],
+            with[with.len() - 1]
+        );
     }
     let spread = |v: &[f64]| {
         let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
@@ -179,7 +196,11 @@ fn exec(count: u32, rounds: u32) -> Result<()> {
     println!("\n{table}");
     let target = if w / n >= 0.98 { "met" } else { "MISSED" };
     println!("target ratio >= 0.98: {target}");
-    write_section("exec", &format!("{table}\nTarget: ratio ≥ 0.98 — {target}.\n"), &format!("cargo xtask bench exec --count {count} --rounds {rounds}"))
+    write_section(
+        "exec",
+        &format!("{table}\nTarget: ratio ≥ 0.98 — {target}.\n"),
+        &format!("cargo xtask bench exec --count {count} --rounds {rounds}"),
+    )
 }
 
 /// Replaces the section between `<!-- bench:NAME -->` markers in BENCHMARKS.md.
@@ -195,13 +216,20 @@ fn write_section(name: &str, body: &str, command: &str) -> Result<()> {
         .find_map(|l| l.strip_prefix("model name\t: ").map(str::to_owned))
         .unwrap_or_default();
     let cores = thread::available_parallelism().map_or(0, usize::from);
-    let date = Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+    let date = Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
     let section = format!(
         "{begin}\nMeasured {date} on {cpu} ({cores} cores), kernel {}, with `{command}`.\n\n{body}{end}",
         kernel.trim()
     );
     let new = match (text.find(&begin), text.find(&end)) {
-        (Some(a), Some(b)) if b > a => format!("{}{}{}", &text[..a], section, &text[b + end.len()..]),
+        (Some(a), Some(b)) if b > a => {
+            format!("{}{}{}", &text[..a], section, &text[b + end.len()..])
+        }
         _ => format!("{}\n{}\n", text.trim_end(), section),
     };
     fs::write(&path, new)?;

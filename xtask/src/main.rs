@@ -47,7 +47,9 @@ fn main() -> Result<()> {
             setup::setup()?;
             build_release()?;
             let err = std::os::unix::process::CommandExt::exec(
-                Command::new(root().join("target/release/swmon")).arg("run").args(args),
+                Command::new(root().join("target/release/swmon"))
+                    .arg("run")
+                    .args(args),
             );
             Err(err).context("exec target/release/swmon")
         }
@@ -62,14 +64,20 @@ fn main() -> Result<()> {
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_owned()
 }
 
 /// Runs a command in the workspace root, failing with its name.
 pub fn sh(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
     eprintln!("xtask: {shown}");
-    let status = cmd.current_dir_if_unset().status().with_context(|| format!("run {shown}"))?;
+    let status = cmd
+        .current_dir_if_unset()
+        .status()
+        .with_context(|| format!("run {shown}"))?;
     if !status.success() {
         bail!("{shown} failed: {status}");
     }
@@ -118,12 +126,22 @@ fn test() -> Result<()> {
     fmt(root().join("swmon-ebpf"))?;
     // Clippy on user space (no eBPF object needed) and on the eBPF crate with
     // Debian's clippy-driver, which matches the compiler that builds it.
-    sh(cargo().env("AYA_BUILD_SKIP", "1").args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    sh(cargo().env("AYA_BUILD_SKIP", "1").args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     sh(Command::new("cargo")
         .current_dir(root().join("swmon-ebpf"))
         .env("RUSTC", "/usr/bin/rustc")
         .env("RUSTC_WORKSPACE_WRAPPER", "/usr/bin/clippy-driver")
-        .env("CLIPPY_ARGS", "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__")
+        .env(
+            "CLIPPY_ARGS",
+            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+        )
         .args(["check", "--release", "--target-dir"])
         .arg(root().join("target/ebpf-clippy")))?;
     // Unit tests, then the release binary and the kernel tests, one at a time.

@@ -38,11 +38,19 @@ pub fn setup() -> Result<()> {
             .args(&missing))?;
     }
     check_rustc()?;
-    let linker_ok = Command::new("bpf-linker").arg("--version").output().is_ok_and(|o| o.status.success());
+    let linker_ok = Command::new("bpf-linker")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !linker_ok {
         sh(Command::new("cargo")
             .env("LLVM_PREFIX", format!("/usr/lib/llvm-{LLVM_MAJOR}"))
-            .args(["install", &format!("bpf-linker@{BPF_LINKER}"), "--locked", "--no-default-features"])
+            .args([
+                "install",
+                &format!("bpf-linker@{BPF_LINKER}"),
+                "--locked",
+                "--no-default-features",
+            ])
             .args(["--features", &format!("llvm-{LLVM_MAJOR}"), "-j2"]))?;
     }
     Ok(())
@@ -58,9 +66,15 @@ fn installed(package: &str) -> bool {
 /// Debian may move rustc-web to a new LLVM; then bpf-linker's feature and
 /// perhaps the aya versions must move too. Say so instead of failing late.
 fn check_rustc() -> Result<()> {
-    let out = Command::new("/usr/bin/rustc").arg("-vV").output().context("run /usr/bin/rustc -vV")?;
+    let out = Command::new("/usr/bin/rustc")
+        .arg("-vV")
+        .output()
+        .context("run /usr/bin/rustc -vV")?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let llvm = text.lines().find_map(|l| l.strip_prefix("LLVM version: ")).unwrap_or("?");
+    let llvm = text
+        .lines()
+        .find_map(|l| l.strip_prefix("LLVM version: "))
+        .unwrap_or("?");
     if llvm.split('.').next() != Some(LLVM_MAJOR) {
         bail!(
             "Debian's /usr/bin/rustc now uses LLVM {llvm}, not {LLVM_MAJOR}: install llvm-N-dev, \
