@@ -2,10 +2,12 @@
 //! installers found on this host by (device, inode) and size.
 //!
 //! Discovery walks the usual program folders (and `$PATH`) once at start.
-//! A binary reached by hard links under names that are not installers (a
-//! rustup proxy: `cargo`, `rustc` and `rustfmt` are one file) is a
-//! multiplexer that decides by its name; its inode and size are left out of
-//! the filter so that `rustc` does not pass as `cargo`. Its name still matches.
+//! A binary hard-linked under several names that are not installers (a
+//! rustup proxy: `cargo`, `rustc`, `rustdoc` and `rustfmt` are one file) is
+//! a multiplexer that decides by its name; its inode and size are left out
+//! of the filter so that every `rustc` does not pass as `cargo`. Its name
+//! still matches. It takes [`MULTIPLEXER_NAMES`] such names: one stray hard
+//! link of dpkg under another name must not switch off dpkg's inode match.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -36,6 +38,9 @@ const PROGRAM_DIRS: &[&str] = &[
     "/root/.cargo/bin",
     "/root/.local/bin",
 ];
+
+/// Non-installer names a hard-linked binary needs to count as a multiplexer.
+pub const MULTIPLEXER_NAMES: usize = 3;
 
 /// An installer program found on this host.
 #[derive(Clone, Debug)]
@@ -293,6 +298,15 @@ mod tests {
         assert!(t.inodes.iter().any(|(k, _)| k.ino == dpkg.ino));
         assert!(t.sizes.iter().any(|(s, _)| *s == dpkg.size));
         assert_eq!(t.names.len(), PROGRAMS.len());
+    }
+
+    #[test]
+    fn rustup_proxies_are_multiplexers() {
+        let t = FilterTables::discover(&[]);
+        if let Some(cargo) = t.found.iter().find(|f| f.path.ends_with(".cargo/bin/cargo")) {
+            assert!(cargo.multiplexed, "{cargo:?}");
+            assert!(!t.inodes.iter().any(|(k, _)| k.ino == cargo.ino));
+        }
     }
 
     #[test]
