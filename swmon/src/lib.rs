@@ -8,3 +8,4 @@
 
 pub mod audit;
 pub mod catalogue;
+pub mod classify;
