@@ -9,13 +9,22 @@
 //! check that the named packages exist. Anything it cannot read becomes
 //! [`Operation::Other`]; it never panics, whatever the bytes.
 //!
-//! This first part holds the types the pipeline reads and the lossless
-//! escaping every name goes through.
+//! Each manager's command line is described as data: a grammar of verbs
+//! and options, and a spec parser that splits one operand into a name and a
+//! version. The per-family modules (`deb`, `rpm`, `python`, `node`, ...)
+//! hold those tables; the `grammar` module's engine walks argv once against
+//! them, and `spec` holds the splitting helpers they share.
 
 use std::{borrow::Cow, fmt};
 
 use crate::catalogue::Manager;
 
+mod deb;
+mod grammar;
+mod node;
+mod python;
+mod rpm;
+mod spec;
 #[cfg(test)]
 mod tests;
 
@@ -136,6 +145,32 @@ pub struct Classification {
     /// `-Syu`), or, for a verb this stage does not know, the word that
     /// stood in its place.
     pub subcommand: Option<String>,
+}
+
+/// Classifies one run of `manager` from its own arguments: argv after the
+/// program name, with any interpreter or loader prefix already removed.
+pub fn classify(manager: Manager, args: &[&[u8]]) -> Classification {
+    let run = match manager {
+        Manager::Apt => deb::apt,
+        Manager::Dpkg => deb::dpkg,
+        Manager::Dnf => rpm::dnf,
+        Manager::Rpm => rpm::rpm,
+        Manager::Zypper => rpm::zypper,
+        Manager::Pip => python::pip,
+        Manager::Pipx => python::pipx,
+        Manager::Uv => python::uv,
+        Manager::Npm => node::npm,
+        Manager::Yarn => node::yarn,
+        Manager::Pnpm => node::pnpm,
+        Manager::Bun => node::bun,
+        _ => unclassified,
+    };
+    run(args).finish(manager)
+}
+
+/// Managers whose grammar is not written yet: every run is Other.
+fn unclassified(_: &[&[u8]]) -> grammar::Parsed {
+    grammar::run(&grammar::Grammar::new(spec::literal), &[])
 }
 
 /// Argument bytes as a string, losslessly: valid UTF-8 comes through
