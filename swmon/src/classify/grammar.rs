@@ -74,6 +74,9 @@ pub(super) enum Effect {
     /// The value names what to install when no operand does (`cargo
     /// install --git URL`).
     Source,
+    /// The value is the version of every package that names none (`gem
+    /// install -v 1.2`, `cargo install --version`).
+    Version,
     /// Operands are taken as written, not split into name and version
     /// (`nix-env -A`, `dpkg -R` directories).
     Literal,
@@ -251,6 +254,7 @@ struct State<'a> {
     query: bool,
     query_if_bare: bool,
     literal: bool,
+    version: Option<&'a [u8]>,
     source: Option<&'a [u8]>,
     packages: Vec<&'a [u8]>,
     requirements: Vec<String>,
@@ -425,9 +429,18 @@ fn resolve(g: &Grammar, w: Walk<'_>) -> Parsed {
         }
         Args::Ignored | Args::Sub(_) => false,
     };
-    if takes_packages && found.specs.is_empty() {
-        if let Some(source) = st.source {
-            found.specs.push(literal(source));
+    if takes_packages {
+        if found.specs.is_empty() {
+            if let Some(source) = st.source {
+                found.specs.push(literal(source));
+            }
+        }
+        if let Some(v) = st.version {
+            for s in &mut found.specs {
+                if s.package.version.is_none() {
+                    s.package.version = Some(escape(v));
+                }
+            }
         }
     }
     // What a query names are search terms or files to look up, not
@@ -600,6 +613,7 @@ fn apply<'a>(o: &Opt, token: &'a [u8], value: Option<&'a [u8]>, st: &mut State<'
         Effect::Requirements => st.requirements.extend(value.map(escape)),
         Effect::Package => st.packages.extend(value),
         Effect::Source => st.source = value.or(st.source),
+        Effect::Version => st.version = value.or(st.version),
         Effect::Literal => st.literal = true,
         Effect::AptOption => {
             let Some((key, dir)) = value.map(split_eq) else {

@@ -19,11 +19,16 @@ use std::{borrow::Cow, fmt};
 
 use crate::catalogue::Manager;
 
+mod cargo;
+mod composer;
 mod deb;
+mod go;
 mod grammar;
 mod node;
+mod perl;
 mod python;
 mod rpm;
+mod ruby;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -163,6 +168,13 @@ pub fn classify(manager: Manager, args: &[&[u8]]) -> Classification {
         Manager::Yarn => node::yarn,
         Manager::Pnpm => node::pnpm,
         Manager::Bun => node::bun,
+        Manager::Gem => ruby::gem,
+        Manager::Bundler => ruby::bundler,
+        Manager::Cargo => cargo::cargo,
+        Manager::Go => go::go,
+        Manager::Cpan => perl::cpan,
+        Manager::Cpanm => perl::cpanm,
+        Manager::Composer => composer::composer,
         _ => unclassified,
     };
     run(args).finish(manager)
