@@ -84,8 +84,8 @@ pub(super) enum Effect {
     AptOption,
 }
 
-/// A scope an option or verb points to; [`Hint::Root`] and
-/// [`Hint::WeakRoot`] take the option's value.
+/// A scope an option or verb points to; [`Hint::Root`], [`Hint::WeakRoot`]
+/// and [`Hint::Env`] take the option's value.
 #[derive(Clone, Copy)]
 pub(super) enum Hint {
     System,
@@ -95,6 +95,7 @@ pub(super) enum Hint {
     /// A database directory (dpkg `--admindir`, rpm `--dbpath`): a root
     /// scope only when nothing stronger is given.
     WeakRoot,
+    Env,
 }
 
 #[derive(Clone, Copy)]
@@ -227,6 +228,9 @@ pub(super) struct Parsed {
     pub(super) requirements: Vec<String>,
     pub(super) scope: Option<Scope>,
     pub(super) subcommand: Option<String>,
+    /// Whether the first word was a verb of the grammar (nix tells `nix
+    /// profile` from `nix-env` by this).
+    pub(super) known_verb: bool,
 }
 
 impl Parsed {
@@ -272,7 +276,7 @@ fn plain_scope(hint: Hint) -> Option<Scope> {
         Hint::System => Some(Scope::System),
         Hint::User => Some(Scope::User),
         Hint::Global => Some(Scope::Global),
-        Hint::Root | Hint::WeakRoot => None,
+        Hint::Root | Hint::WeakRoot | Hint::Env => None,
     }
 }
 
@@ -280,6 +284,7 @@ impl State<'_> {
     fn set_scope(&mut self, hint: Hint, value: Option<&[u8]>) {
         let scope = match (hint, value) {
             (Hint::Root | Hint::WeakRoot, Some(v)) if !v.is_empty() => Scope::Root(escape(v)),
+            (Hint::Env, Some(v)) if !v.is_empty() => Scope::Env(escape(v)),
             _ => match plain_scope(hint) {
                 Some(s) => s,
                 None => return,
@@ -493,6 +498,7 @@ fn resolve(g: &Grammar, w: Walk<'_>) -> Parsed {
         requirements,
         scope,
         subcommand,
+        known_verb: verb.is_some() && !unknown,
     }
 }
 

@@ -19,16 +19,23 @@ use std::{borrow::Cow, fmt};
 
 use crate::catalogue::Manager;
 
+mod apk;
+mod brew;
 mod cargo;
 mod composer;
+mod conda;
 mod deb;
+mod flatpak;
 mod go;
 mod grammar;
+mod nix;
 mod node;
+mod pacman;
 mod perl;
 mod python;
 mod rpm;
 mod ruby;
+mod snap;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -175,14 +182,15 @@ pub fn classify(manager: Manager, args: &[&[u8]]) -> Classification {
         Manager::Cpan => perl::cpan,
         Manager::Cpanm => perl::cpanm,
         Manager::Composer => composer::composer,
-        _ => unclassified,
+        Manager::Snap => snap::snap,
+        Manager::Flatpak => flatpak::flatpak,
+        Manager::Conda => conda::conda,
+        Manager::Apk => apk::apk,
+        Manager::Pacman => pacman::pacman,
+        Manager::Nix => nix::nix,
+        Manager::Brew => brew::brew,
     };
     run(args).finish(manager)
-}
-
-/// Managers whose grammar is not written yet: every run is Other.
-fn unclassified(_: &[&[u8]]) -> grammar::Parsed {
-    grammar::run(&grammar::Grammar::new(spec::literal), &[])
 }
 
 /// Argument bytes as a string, losslessly: valid UTF-8 comes through

@@ -177,6 +177,16 @@ fn goldens_match() {
 }
 
 #[test]
+fn goldens_cover_every_manager() {
+    let cases = cases();
+    for m in Manager::ALL {
+        let n = cases.iter().filter(|c| c.manager == m).count();
+        assert!(n >= 3, "{m} has {n} golden cases");
+    }
+    assert!(cases.len() >= 150, "{} golden cases", cases.len());
+}
+
+#[test]
 fn escape_keeps_valid_utf8_as_is() {
     assert_eq!(escape(b"plain"), "plain");
     assert_eq!(escape(br"back\slash"), r"back\slash");
