@@ -4,6 +4,7 @@
 //! [`catalogue`] is the data the filter is made of; [`ebpf`] loads the
 //! kernel program and decodes its ring buffer; [`audit`] reads the kernel's
 //! audit records; [`correlate`] joins execs and exits into installer runs;
+//! [`classify`] reads an installer's argv (manager, operation, packages);
 //! [`enrich`] adds what the kernel record lacks; [`event`] is what a user
 //! reads and [`sink`] writes it; [`run`] is the `swmon run` loop.
 

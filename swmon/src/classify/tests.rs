@@ -1,0 +1,379 @@
+//! Tests for the classify stage: golden files of real argv, the escaping
+//! helper, and deterministic pseudo-random argv that must never panic.
+//!
+//! The goldens live in `swmon/tests/data/classify/`: `argv.txt` holds one
+//! case a line (the program name as typed, then its arguments as a JSON
+//! array; an argument written `{"b": "..."}` is raw bytes in the form
+//! [`escape`] produces, for invalid UTF-8), and `argv.golden.json` what
+//! classify made of each. Set `SWMON_WRITE_GOLDEN=1` to rewrite the
+//! golden file, then read the diff.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a broken fixture should fail the test where it is read"
+)]
+
+use std::{fs, path::PathBuf};
+
+use serde_json::{json, Value};
+
+use super::{classify, escape, Classification};
+use crate::catalogue::{lookup, Manager, Role};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/classify")
+        .join(name)
+}
+
+/// The inverse of [`escape`] for text it escaped: `\\` is a backslash and
+/// `\xNN` a byte.
+fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1)) {
+            (b'\\', Some(b'\\')) => {
+                out.push(b'\\');
+                i += 2;
+            }
+            (b'\\', Some(b'x')) => {
+                let hex = std::str::from_utf8(&b[i + 2..i + 4]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+struct Case {
+    line: usize,
+    program: String,
+    manager: Manager,
+    raw_args: Value,
+    args: Vec<Vec<u8>>,
+}
+
+fn cases() -> Vec<Case> {
+    let text = fs::read_to_string(data("argv.txt")).unwrap();
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (program, json) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("argv.txt:{}: no arguments", n + 1));
+        let manager = match lookup(program.as_bytes()) {
+            Some((_, p)) => match p.role {
+                Role::Installer(m) => m,
+                _ => panic!("argv.txt:{}: {program} is not an installer", n + 1),
+            },
+            None => panic!("argv.txt:{}: {program} is not catalogued", n + 1),
+        };
+        let raw_args: Value = serde_json::from_str(json)
+            .unwrap_or_else(|e| panic!("argv.txt:{}: bad JSON: {e}", n + 1));
+        let args = raw_args
+            .as_array()
+            .unwrap_or_else(|| panic!("argv.txt:{}: arguments are not an array", n + 1))
+            .iter()
+            .map(|a| match a {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Object(o) => unescape(o["b"].as_str().unwrap()),
+                _ => panic!("argv.txt:{}: bad argument {a}", n + 1),
+            })
+            .collect();
+        out.push(Case {
+            line: n + 1,
+            program: program.to_owned(),
+            manager,
+            raw_args,
+            args,
+        });
+    }
+    out
+}
+
+fn packages(list: &[super::Package]) -> Value {
+    list.iter()
+        .map(|p| match &p.version {
+            Some(v) => json!({"name": p.name, "version": v}),
+            None => json!({"name": p.name}),
+        })
+        .collect()
+}
+
+/// The golden form of one result; empty lists and absent values are left
+/// out so that the file reads as the interesting part.
+fn render(case: &Case, c: &Classification) -> Value {
+    let mut v = json!({
+        "program": case.program,
+        "args": case.raw_args,
+        "manager": c.manager.as_str(),
+        "operation": c.operation.as_str(),
+    });
+    let o = v.as_object_mut().unwrap();
+    if let Some(s) = &c.subcommand {
+        o.insert("subcommand".into(), json!(s));
+    }
+    if !c.packages.is_empty() {
+        o.insert("packages".into(), packages(&c.packages));
+    }
+    if !c.inverse.is_empty() {
+        o.insert("inverse".into(), packages(&c.inverse));
+    }
+    if !c.requirements.is_empty() {
+        o.insert("requirements".into(), json!(c.requirements));
+    }
+    if let Some(s) = &c.scope {
+        o.insert("scope".into(), json!(s.as_str()));
+    }
+    v
+}
+
+fn run_case(case: &Case) -> Classification {
+    let args: Vec<&[u8]> = case.args.iter().map(Vec::as_slice).collect();
+    classify(case.manager, &args)
+}
+
+#[test]
+fn goldens_match() {
+    let cases = cases();
+    let actual: Vec<Value> = cases.iter().map(|c| render(c, &run_case(c))).collect();
+    let path = data("argv.golden.json");
+    if std::env::var_os("SWMON_WRITE_GOLDEN").is_some() {
+        // One case a line: a reviewer reads the file, and a diff shows
+        // exactly the cases that changed.
+        let lines: Vec<String> = actual.iter().map(Value::to_string).collect();
+        fs::write(&path, format!("[\n{}\n]\n", lines.join(",\n"))).unwrap();
+        return;
+    }
+    let expected: Vec<Value> = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let mut wrong = Vec::new();
+    for (i, (case, got)) in cases.iter().zip(&actual).enumerate() {
+        match expected.get(i) {
+            Some(want) if want == got => {}
+            want => wrong.push(format!(
+                "argv.txt:{}:\n  want {}\n  got  {got}",
+                case.line,
+                want.map_or("(nothing)".to_owned(), Value::to_string)
+            )),
+        }
+    }
+    assert!(
+        wrong.is_empty() && expected.len() == actual.len(),
+        "{} of {} cases differ ({} expected); SWMON_WRITE_GOLDEN=1 rewrites\n{}",
+        wrong.len(),
+        actual.len(),
+        expected.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn goldens_cover_every_manager() {
+    let cases = cases();
+    for m in Manager::ALL {
+        let n = cases.iter().filter(|c| c.manager == m).count();
+        assert!(n >= 3, "{m} has {n} golden cases");
+    }
+    assert!(cases.len() >= 150, "{} golden cases", cases.len());
+}
+
+#[test]
+fn escape_keeps_valid_utf8_as_is() {
+    assert_eq!(escape(b"plain"), "plain");
+    assert_eq!(escape(br"back\slash"), r"back\slash");
+    assert_eq!(
+        escape("caf\u{e9}\n\x1b[31m".as_bytes()),
+        "caf\u{e9}\n\x1b[31m"
+    );
+    assert_eq!(escape(b""), "");
+}
+
+#[test]
+fn escape_marks_invalid_bytes_and_then_backslashes() {
+    assert_eq!(escape(b"a\xffb"), r"a\xffb");
+    assert_eq!(escape(b"\\\x80"), r"\\\x80");
+    // A truncated multi-byte sequence is escaped byte by byte.
+    assert_eq!(escape(b"\xe2\x82"), r"\xe2\x82");
+    assert_eq!(escape(b"\xe2\x82\xacok\xc0"), "\u{20ac}ok\\xc0");
+}
+
+#[test]
+fn escape_round_trips() {
+    let mut rng = Rng(0x5eed);
+    for _ in 0..5000 {
+        let bytes = rng.bytes(24);
+        let text = escape(&bytes);
+        if std::str::from_utf8(&bytes).is_ok() {
+            assert_eq!(text.as_bytes(), &bytes[..]);
+        } else {
+            assert_eq!(unescape(&text), bytes, "{text}");
+        }
+    }
+}
+
+/// xorshift64*: deterministic, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn bytes(&mut self, max: usize) -> Vec<u8> {
+        let len = self.below(max + 1);
+        // Mostly ASCII punctuation and letters, where the grammars split.
+        (0..len)
+            .map(|_| match self.below(4) {
+                0 => self.next() as u8,
+                1 => b"-=@/:.+!~[];,<> #_"[self.below(18)],
+                _ => b'a' + self.below(26) as u8,
+            })
+            .collect()
+    }
+
+    /// One argument: a word the grammars know, random bytes, or both.
+    fn arg(&mut self) -> Vec<u8> {
+        let word = VOCABULARY[self.below(VOCABULARY.len())].to_vec();
+        match self.below(4) {
+            0 => self.bytes(12),
+            1 => [word, self.bytes(6)].concat(),
+            _ => word,
+        }
+    }
+}
+
+const VOCABULARY: &[&[u8]] = &[
+    b"install",
+    b"i",
+    b"add",
+    b"remove",
+    b"rm",
+    b"uninstall",
+    b"update",
+    b"upgrade",
+    b"pip",
+    b"tool",
+    b"global",
+    b"group",
+    b"module",
+    b"profile",
+    b"env",
+    b"create",
+    b"require",
+    b"swap",
+    b"inject",
+    b"python",
+    b"self",
+    b"--",
+    b"-",
+    b"-i",
+    b"-e",
+    b"-U",
+    b"-S",
+    b"-Syu",
+    b"-Rns",
+    b"-Q",
+    b"-iR",
+    b"-ivh",
+    b"-iA",
+    b"-o",
+    b"-t",
+    b"-r",
+    b"-n",
+    b"-p",
+    b"-v",
+    b"-V",
+    b"-h",
+    b"--root",
+    b"--root=",
+    b"--prefix",
+    b"--user",
+    b"-g",
+    b"--version",
+    b"--help",
+    b"--arg",
+    b"--compare-versions",
+    b"--location",
+    b"--git",
+    b"-v1",
+    b"foo",
+    b"foo=1",
+    b"foo-",
+    b"g++",
+    b"!foo",
+    b"@s/x@1",
+    b"a@npm:b@2",
+    b"x_1_all.deb",
+    b"./x.deb",
+    b"x-1-1.x86_64.rpm",
+    b"x-1-1-any.pkg.tar.zst",
+    b"x-1-r0.apk",
+    b"n[e]==1; python_version<'3'",
+    b"n @ https://x",
+    b"git+https://x#egg=",
+    b"c::n=1",
+    b"app/x.y/a/b",
+    b"x.whl",
+    b"x-1.tar.gz",
+    b"@",
+    b"=",
+    b"#",
+    b"\xff",
+    b"\xff\xfe",
+    b"\x1b[31m",
+    b"a\nb",
+];
+
+fn check(m: Manager, args: &[&[u8]]) {
+    let c = classify(m, args);
+    assert_eq!(c.manager, m);
+    assert!(c.packages.len() + c.inverse.len() <= args.len());
+    assert!(c.requirements.len() <= args.len());
+    assert_eq!(c, classify(m, args), "not deterministic");
+}
+
+#[test]
+fn random_argv_never_panics() {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    for m in Manager::ALL {
+        check(m, &[]);
+        for _ in 0..1500 {
+            let n = rng.below(10);
+            let owned: Vec<Vec<u8>> = (0..n).map(|_| rng.arg()).collect();
+            let args: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+            check(m, &args);
+        }
+    }
+}
+
+#[test]
+fn huge_argv_does_not_panic() {
+    let mut rng = Rng(42);
+    let mut owned: Vec<Vec<u8>> = (0..100_000).map(|_| rng.arg()).collect();
+    owned.push((0..100_000).map(|_| rng.next() as u8).collect());
+    let args: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+    for m in Manager::ALL {
+        check(m, &args);
+        // The same with an install verb in front, so that every operand
+        // goes through the spec parsers.
+        let mut with_verb = vec![&b"install"[..]];
+        with_verb.extend_from_slice(&args);
+        check(m, &with_verb);
+    }
+}
