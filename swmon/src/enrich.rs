@@ -132,6 +132,39 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
     })
 }
 
+/// Where the installer's own arguments start in `argv`: after the first
+/// argument whose base name is an installer's (argv\[0\] for a direct run;
+/// `pip` in `python3 -m pip`; the script after a script's interpreter; the
+/// program after the loader). A renamed or fileless installer is argv\[0\].
+pub fn installer_args_start(argv: &[Vec<u8>], via: &str) -> usize {
+    if matches!(via, "renamed" | "memfd" | "fexecve") {
+        return 1.min(argv.len());
+    }
+    argv.iter()
+        .position(|a| installer_name(basename(a)).is_some())
+        .map_or(1.min(argv.len()), |i| i + 1)
+}
+
+/// The Python virtual environment a run belongs to: the folder holding
+/// `pyvenv.cfg` above the interpreter or script as exec named it (the
+/// resolved executable is the base interpreter, outside the venv).
+pub fn venv_of(rec: &ExecRecord) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let candidates = [Some(&rec.filename), rec.argv.first(), rec.argv.get(1)];
+    for c in candidates.into_iter().flatten() {
+        if !c.starts_with(b"/") {
+            continue;
+        }
+        let path = Path::new(std::ffi::OsStr::from_bytes(c));
+        if let Some(env) = path.parent().and_then(Path::parent) {
+            if env.join("pyvenv.cfg").is_file() {
+                return Some(env.as_os_str().as_bytes().to_vec());
+            }
+        }
+    }
+    None
+}
+
 /// `/proc/PID/exe`, for reading a candidate's content.
 pub fn proc_exe(pid: u32) -> std::path::PathBuf {
     Path::new("/proc").join(pid.to_string()).join("exe")

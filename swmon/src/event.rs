@@ -22,6 +22,9 @@ pub struct Event {
     pub process: Option<Process>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<User>,
+    /// ECS `package.*`, when the run names exactly one package.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageRef>,
     pub host: Host,
     pub swmon: Swmon,
 }
@@ -85,6 +88,14 @@ pub struct Host {
     pub name: String,
 }
 
+/// A package named by a run (`swmon.packages[]`, ECS `package`).
+#[derive(Clone, Debug, Serialize)]
+pub struct PackageRef {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
 /// swmon's own fields.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Swmon {
@@ -97,6 +108,23 @@ pub struct Swmon {
     pub installer: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<&'static str>,
+    /// `install`, `remove`, `upgrade`, `query` or `other`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<&'static str>,
+    /// The verb as written (`install`, `i`, `-i`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subcommand: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Vec<PackageRef>>,
+    /// Packages the run does the opposite to (apt's `pkg-` inside install).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inverse_packages: Vec<PackageRef>,
+    /// Requirement files the run installs from (`pip -r FILE`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requirements: Vec<String>,
+    /// `system`, `user`, `global`, `venv:<path>`, `root:<dir>`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// Why the kernel filter passed it (`filename`, `exe-name`, `inode`,
     /// `interpreter-arg`, `size`, `fileless`).
     #[serde(skip_serializing_if = "Vec::is_empty")]

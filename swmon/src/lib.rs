@@ -8,11 +8,12 @@
 //! [`enrich`] adds what the kernel record lacks; [`event`] is what a user
 //! reads and [`sink`] writes it; [`run`] is the `swmon run` loop.
 
-pub mod audit;
 pub mod catalogue;
-pub mod correlate;
 pub mod ebpf;
+pub mod audit;
+pub mod correlate;
+pub mod classify;
 pub mod enrich;
 pub mod event;
-pub mod run;
 pub mod sink;
+pub mod run;

@@ -14,7 +14,8 @@ use swmon_common::{flag, reason};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::{
-    catalogue::{self, Role},
+    catalogue::{self, Manager, Role},
+    classify::{self, Classification, Operation, Scope},
     correlate::{Correlator, Facts, Run},
     ebpf::{
         decode::{self, ExecRecord, Record},
@@ -22,7 +23,10 @@ use crate::{
         KernelStream, LoadError, LoadOptions,
     },
     enrich::{self, Names},
-    event::{self, ChainLink, Clock, Event, EventMeta, Host, Id, Parent, Process, Swmon, User},
+    event::{
+        self, ChainLink, Clock, Event, EventMeta, Host, Id, PackageRef, Parent, Process, Swmon,
+        User,
+    },
     sink::{Format, Sink, SinkError},
 };
 
@@ -203,9 +207,23 @@ impl Monitor {
         let rec = run.primary();
         let program = catalogue::program(run.facts.installer_id);
         let manager = program.and_then(|p| match p.role {
-            Role::Installer(m) => Some(m.as_str()),
+            Role::Installer(m) => Some(m),
             _ => None,
         });
+        let class = manager.map(|m| {
+            let start = enrich::installer_args_start(&rec.argv, run.facts.via);
+            let args: Vec<&[u8]> = rec.argv[start..].iter().map(Vec::as_slice).collect();
+            classify::classify(m, &args)
+        });
+        let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
+        let scope = class.as_ref().map(|c| scope_of(c, rec, run));
+        let packages: Option<Vec<PackageRef>> = class.as_ref().map(|c| refs(&c.packages));
+        let (action, kind_type) = match operation {
+            Operation::Install => ("package-install", "installation"),
+            Operation::Remove => ("package-remove", "deletion"),
+            Operation::Upgrade => ("package-upgrade", "change"),
+            Operation::Query | Operation::Other => ("installer-exec", "info"),
+        };
         let mut args = Vec::with_capacity(rec.argv.len());
         let mut escaped = Vec::new();
         for (i, a) in rec.argv.iter().enumerate() {
@@ -235,8 +253,8 @@ impl Monitor {
             event: EventMeta {
                 kind: "event",
                 category: vec!["package", "process"],
-                kind_type: vec!["start", "end"],
-                action: "installer-exec",
+                kind_type: vec![kind_type],
+                action,
                 outcome: Some(match exit_code {
                     Some(0) => "success",
                     Some(_) => "failure",
@@ -278,14 +296,27 @@ impl Monitor {
                     name: self.names.user(rec.loginuid),
                 },
             }),
+            package: packages
+                .as_ref()
+                .filter(|p| p.len() == 1)
+                .map(|p| p[0].clone()),
             host: Host {
                 name: self.host.clone(),
             },
             swmon: Swmon {
                 verdict: Some("ebpf_only"),
-                manager,
+                manager: manager.map(Manager::as_str),
                 installer: program.map(|p| p.name),
                 via: Some(run.facts.via),
+                operation: Some(operation.as_str()),
+                subcommand: class.as_ref().and_then(|c| c.subcommand.clone()),
+                packages,
+                inverse_packages: class.as_ref().map(|c| refs(&c.inverse)).unwrap_or_default(),
+                requirements: class
+                    .as_ref()
+                    .map(|c| c.requirements.clone())
+                    .unwrap_or_default(),
+                scope,
                 filter,
                 exec_filename: (rec.filename != rec.executable)
                     .then(|| event::lossless(&rec.filename)),
@@ -328,6 +359,7 @@ impl Monitor {
             },
             process: None,
             user: None,
+            package: None,
             host: Host {
                 name: self.host.clone(),
             },
@@ -369,5 +401,53 @@ impl Monitor {
             Value::Object(m) => m,
             _ => Map::new(),
         }
+    }
+}
+
+fn refs(packages: &[classify::Package]) -> Vec<PackageRef> {
+    packages
+        .iter()
+        .map(|p| PackageRef {
+            name: p.name.clone(),
+            version: p.version.clone(),
+        })
+        .collect()
+}
+
+/// `swmon.scope`: what argv says, else the run's environment: a Python
+/// venv, a language manager's project folder, or the manager's default.
+fn scope_of(c: &Classification, rec: &ExecRecord, run: &Run) -> String {
+    if let Some(venv) = enrich::venv_of(rec).filter(|_| matches!(c.manager, Manager::Pip)) {
+        if !matches!(c.scope, Some(Scope::Root(_))) {
+            return format!("venv:{}", event::lossless(&venv));
+        }
+    }
+    if let Some(s) = &c.scope {
+        return s.as_str().into_owned();
+    }
+    match c.manager {
+        Manager::Pip | Manager::Uv => {
+            if rec.executable.starts_with(b"/usr/") {
+                "system".to_owned()
+            } else {
+                "user".to_owned()
+            }
+        }
+        Manager::Npm
+        | Manager::Yarn
+        | Manager::Pnpm
+        | Manager::Bun
+        | Manager::Composer
+        | Manager::Bundler => match &run.facts.cwd {
+            Some(cwd) => format!("project:{}", event::lossless(cwd)),
+            None => "project".to_owned(),
+        },
+        Manager::Cargo
+        | Manager::Go
+        | Manager::Pipx
+        | Manager::Gem
+        | Manager::Cpan
+        | Manager::Cpanm => "user".to_owned(),
+        _ => "system".to_owned(),
     }
 }

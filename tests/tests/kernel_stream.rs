@@ -41,6 +41,7 @@ fn dpkg_version_is_one_event() {
     let events = m.stop();
     let e = one_run(&events, pid);
     assert_eq!(action(&e), "installer-exec");
+    assert_eq!(e["swmon"]["operation"], "query");
     assert_eq!(e["process"]["executable"], DPKG);
     assert_eq!(e["process"]["name"], "dpkg");
     assert_eq!(args(&e), [DPKG, "--version"]);
@@ -408,4 +409,73 @@ fn tracefs_is_mounted_when_absent() {
         e["process"]["pid"] == pid
     });
     m.stop();
+}
+
+/// Purges the test package however the test ends.
+struct DebGuard(&'static str);
+
+impl Drop for DebGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg").args(["--purge", self.0]).output();
+    }
+}
+
+#[test]
+fn a_real_deb_install_and_removal_are_classified() {
+    const PKG: &str = "swmon-e2e-test-pkg";
+    let tmp = TempDir::new("deb");
+    let root = tmp.path().join("pkg");
+    fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
+    fs::create_dir_all(root.join("usr/share/swmon-e2e-test-pkg")).expect("mkdir");
+    fs::write(root.join("usr/share/swmon-e2e-test-pkg/hello"), "hello\n").expect("write");
+    fs::write(
+        root.join("DEBIAN/control"),
+        format!(
+            "Package: {PKG}\nVersion: 1.2-3\nArchitecture: all\nMaintainer: swmon tests <t@example.invalid>\n\
+             Description: a package swmon's tests install and remove\n"
+        ),
+    )
+    .expect("write control");
+    let deb = tmp.path().join("pkg.deb");
+    let out = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "--build"])
+        .arg(&root)
+        .arg(&deb)
+        .output()
+        .expect("dpkg-deb");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _guard = DebGuard(PKG);
+
+    let m = Monitor::start(&[]);
+    let (install, code) = run(Command::new(DPKG).arg("-i").arg(&deb));
+    assert_eq!(code, 0);
+    let (remove, code) = run(Command::new(DPKG).args(["-r", PKG]));
+    assert_eq!(code, 0);
+    m.wait_for("dpkg -r", Duration::from_secs(5), |e| {
+        e["process"]["pid"] == remove
+    });
+    let events = m.stop();
+
+    let e = one_run(&events, install);
+    assert_eq!(action(&e), "package-install");
+    assert_eq!(e["swmon"]["operation"], "install");
+    assert_eq!(e["swmon"]["scope"], "system");
+    assert_eq!(e["process"]["exit_code"], 0);
+    let pkgs = e["swmon"]["packages"].as_array().expect("packages");
+    assert_eq!(pkgs.len(), 1, "{e:#}");
+    assert!(
+        pkgs[0]["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("pkg.deb")),
+        "{e:#}"
+    );
+
+    let e = one_run(&events, remove);
+    assert_eq!(action(&e), "package-remove");
+    assert_eq!(e["package"]["name"], PKG);
+    assert_eq!(e["swmon"]["manager"], "dpkg");
 }

@@ -145,11 +145,71 @@ fn test() -> Result<()> {
         .args(["check", "--release", "--target-dir"])
         .arg(root().join("target/ebpf-clippy")))?;
     // Unit tests, then the release binary and the kernel tests, one at a time.
-    sh(cargo().args(["test", "--workspace", "--exclude", "tests"]))?;
+    let mut tally = Tally::default();
+    tests(
+        cargo().args(["test", "--workspace", "--exclude", "tests"]),
+        &mut tally,
+    )?;
     build_release()?;
-    sh(cargo()
-        .env("SWMON_BIN", root().join("target/release/swmon"))
-        .args(["test", "-p", "tests", "--release", "--", "--test-threads=1"]))?;
+    tests(
+        cargo()
+            .env("SWMON_BIN", root().join("target/release/swmon"))
+            .args([
+                "test",
+                "-p",
+                "tests",
+                "--release",
+                "--tests",
+                "--",
+                "--test-threads=1",
+            ]),
+        &mut tally,
+    )?;
     eprintln!("xtask: all checks passed");
+    println!("swmon: {} passed, {} failed", tally.passed, tally.failed);
+    Ok(())
+}
+
+/// Test counts summed over every `cargo test` run.
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+/// Runs a `cargo test`, echoing its output and adding up its result lines.
+fn tests(cmd: &mut Command, tally: &mut Tally) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: {shown}");
+    let mut child = cmd
+        .current_dir_if_unset()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("run {shown}"))?;
+    let stdout = child.stdout.take().context("test output")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let count = |word: &str| {
+                rest.split(';')
+                    .find_map(|part| part.trim().strip_suffix(word).map(str::trim))
+                    .and_then(|n| n.rsplit(' ').next()?.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            tally.passed += count(" passed");
+            tally.failed += count(" failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        println!(
+            "swmon: {} passed, {} failed",
+            tally.passed,
+            tally.failed.max(1)
+        );
+        bail!("{shown} failed: {status}");
+    }
     Ok(())
 }

@@ -7,10 +7,6 @@
 //! [`escape`] produces, for invalid UTF-8), and `argv.golden.json` what
 //! classify made of each. Set `SWMON_WRITE_GOLDEN=1` to rewrite the
 //! golden file, then read the diff.
-#![expect(
-    clippy::unwrap_used,
-    reason = "a broken fixture should fail the test where it is read"
-)]
 
 use std::{fs, path::PathBuf};
 

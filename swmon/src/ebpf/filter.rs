@@ -2,7 +2,8 @@
 //! installers found on this host by (device, inode) and size.
 //!
 //! Discovery walks the usual program folders (and `$PATH`) once at start.
-//! A binary hard-linked under several names that are not installers (a
+//! An installer name that is a symlink to a file with another, non-installer
+//! name (`~/.cargo/bin/cargo -> rustup`), or a binary hard-linked under several names that are not installers (a
 //! rustup proxy: `cargo`, `rustc`, `rustdoc` and `rustfmt` are one file) is
 //! a multiplexer that decides by its name; its inode and size are left out
 //! of the filter so that every `rustc` does not pass as `cargo`. Its name
@@ -148,16 +149,23 @@ impl FilterTables {
             }
         }
         for (id, path, meta) in candidates {
-            let multiplexed = names_by_inode
+            let is_installer = |name: &[u8]| {
+                matches!(
+                    catalogue::lookup(name).map(|(_, p)| p.role),
+                    Some(Role::Installer(_))
+                )
+            };
+            // A symlink to a file whose own name is no installer's is a
+            // multiplexer's alias (`~/.cargo/bin/cargo -> rustup`).
+            let alias_of_other = fs::canonicalize(&path).ok().is_some_and(|target| {
+                target
+                    .file_name()
+                    .is_some_and(|n| !is_installer(n.as_bytes()))
+            });
+            let other_names = names_by_inode
                 .get(&(meta.dev(), meta.ino()))
-                .is_some_and(|names| {
-                    names.iter().any(|n| {
-                        !matches!(
-                            catalogue::lookup(n).map(|(_, p)| p.role),
-                            Some(Role::Installer(_))
-                        )
-                    })
-                });
+                .map_or(0, |names| names.iter().filter(|n| !is_installer(n)).count());
+            let multiplexed = alias_of_other || other_names >= MULTIPLEXER_NAMES;
             let elf = is_elf(&path);
             let found = FoundInstaller {
                 id,
@@ -303,7 +311,11 @@ mod tests {
     #[test]
     fn rustup_proxies_are_multiplexers() {
         let t = FilterTables::discover(&[]);
-        if let Some(cargo) = t.found.iter().find(|f| f.path.ends_with(".cargo/bin/cargo")) {
+        if let Some(cargo) = t
+            .found
+            .iter()
+            .find(|f| f.path.ends_with(".cargo/bin/cargo"))
+        {
             assert!(cargo.multiplexed, "{cargo:?}");
             assert!(!t.inodes.iter().any(|(k, _)| k.ino == cargo.ino));
         }
