@@ -35,6 +35,9 @@ pub struct Facts {
     pub via: &'static str,
     pub cwd: Option<Vec<u8>>,
     pub sha256: Option<String>,
+    pub ancestors: Vec<crate::enrich::Ancestor>,
+    pub placement: crate::enrich::Placement,
+    pub tty: Option<String>,
 }
 
 impl Run {

@@ -173,11 +173,7 @@ pub fn proc_exe(pid: u32) -> std::path::PathBuf {
 /// The boot-time start of a live process, from `/proc/PID/stat` (clock
 /// ticks), in nanoseconds; `None` when it is gone.
 pub fn start_boot_ns(pid: u32) -> Option<u64> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields follow the last ')'.
-    let after = stat.iter().rposition(|c| *c == b')')?;
-    let fields = std::str::from_utf8(&stat[after + 1..]).ok()?;
-    let ticks: u64 = fields.split_whitespace().nth(19)?.parse().ok()?;
+    let ticks = Stat::read(pid)?.start_ticks;
     // SAFETY: sysconf has no preconditions.
     let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
         .ok()
@@ -307,5 +303,242 @@ mod tests {
     fn own_start_time_is_readable() {
         assert!(start_boot_ns(std::process::id()).is_some());
         assert!(start_boot_ns(u32::MAX).is_none());
+    }
+}
+
+/// One process above an installer run (`swmon.ancestors[]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub executable: Vec<u8>,
+    pub args: Vec<Vec<u8>>,
+}
+
+/// Most ancestors read per run.
+pub const ANCESTORS_MAX: usize = 8;
+
+/// The parent chain from `ppid` up, to the session leader or
+/// [`ANCESTORS_MAX`] levels, whichever comes first. Read from `/proc` as
+/// the exec record arrives: the parents of a running installer are usually
+/// alive (they wait for it); one that is gone ends the chain early.
+pub fn ancestors(ppid: u32) -> Vec<Ancestor> {
+    let mut chain = Vec::new();
+    let mut pid = ppid;
+    while pid > 0 && chain.len() < ANCESTORS_MAX {
+        let Some(stat) = Stat::read(pid) else { break };
+        use std::os::unix::ffi::OsStrExt;
+        let executable = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|p| p.as_os_str().as_bytes().to_vec())
+            .unwrap_or_default();
+        let args = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| crate::ebpf::decode::split_argv(&b))
+            .unwrap_or_default();
+        chain.push(Ancestor {
+            pid,
+            executable,
+            args,
+        });
+        if stat.session == pid as i64 {
+            break;
+        }
+        pid = stat.ppid;
+    }
+    chain
+}
+
+/// The few `/proc/PID/stat` fields enrichment uses.
+#[derive(Clone, Copy, Debug)]
+pub struct Stat {
+    pub ppid: u32,
+    pub session: i64,
+    pub tty_nr: u32,
+    /// Start time in clock ticks since boot.
+    pub start_ticks: u64,
+}
+
+impl Stat {
+    pub fn read(pid: u32) -> Option<Stat> {
+        let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+        Stat::parse(&stat)
+    }
+
+    fn parse(stat: &[u8]) -> Option<Stat> {
+        // The command name may hold spaces and parentheses: fields follow the last ')'.
+        let after = stat.iter().rposition(|c| *c == b')')?;
+        let fields: Vec<&str> = std::str::from_utf8(&stat[after + 1..])
+            .ok()?
+            .split_whitespace()
+            .collect();
+        Some(Stat {
+            ppid: fields.get(1)?.parse().ok()?,
+            session: fields.get(3)?.parse().ok()?,
+            tty_nr: fields.get(4)?.parse().ok()?,
+            start_ticks: fields.get(19)?.parse().ok()?,
+        })
+    }
+}
+
+/// The terminal a `tty_nr` names (`pts/3`, `tty1`), if any.
+pub fn tty_name(tty_nr: u32) -> Option<String> {
+    if tty_nr == 0 {
+        return None;
+    }
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    Some(match major {
+        136..=143 => format!("pts/{}", (major - 136) * 256 + minor),
+        4 if minor < 64 => format!("tty{minor}"),
+        4 => format!("ttyS{}", minor - 64),
+        _ => format!("{major}:{minor}"),
+    })
+}
+
+/// Where a process runs: a container, or a systemd unit on the host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Placement {
+    pub cgroup: Option<String>,
+    pub container_id: Option<String>,
+    pub container_runtime: Option<&'static str>,
+    pub systemd_unit: Option<String>,
+}
+
+/// Reads `/proc/PID/cgroup` (the unified hierarchy's line).
+pub fn placement(pid: u32) -> Placement {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .map(|t| placement_of(&t))
+        .unwrap_or_default()
+}
+
+/// Container ids as the common runtimes name their cgroups: docker
+/// (`docker-ID.scope`, `/docker/ID`), containerd (`cri-containerd-ID.scope`),
+/// podman (`libpod-ID.scope`), CRI-O (`crio-ID.scope`), and kubepods paths
+/// ending in an ID. Otherwise the nearest systemd unit (`*.service`, `*.scope`).
+pub fn placement_of(cgroup_file: &str) -> Placement {
+    // Hybrid hosts list v1 hierarchies too; a runtime may have named its
+    // cgroup in any of them, so every line is read.
+    let paths: Vec<(&str, &str)> = cgroup_file
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let _id = parts.next()?;
+            let controllers = parts.next()?;
+            Some((controllers, parts.next()?.trim()))
+        })
+        .collect();
+    let unified = paths
+        .iter()
+        .find(|(c, _)| c.is_empty())
+        .or_else(|| paths.iter().find(|(c, _)| *c == "name=systemd"));
+    let mut p = Placement {
+        cgroup: unified.map(|(_, path)| (*path).to_owned()),
+        ..Placement::default()
+    };
+    for (_, path) in &paths {
+        if let Some((id, runtime)) = container_in(path) {
+            p.container_id = Some(id);
+            p.container_runtime = Some(runtime);
+            return p;
+        }
+    }
+    p.systemd_unit = unified.and_then(|(_, path)| {
+        path.split('/')
+            .rev()
+            .find(|c| c.ends_with(".service") || c.ends_with(".scope"))
+            .map(str::to_owned)
+    });
+    p
+}
+
+fn container_in(path: &str) -> Option<(String, &'static str)> {
+    let is_id = |s: &str| s.len() >= 12 && s.bytes().all(|c| c.is_ascii_hexdigit());
+    let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    for (i, c) in components.iter().enumerate().rev() {
+        let stem = c.strip_suffix(".scope").unwrap_or(c);
+        for (prefix, runtime) in [
+            ("docker-", "docker"),
+            ("cri-containerd-", "containerd"),
+            ("libpod-", "podman"),
+            ("crio-", "cri-o"),
+        ] {
+            if let Some(id) = stem.strip_prefix(prefix).filter(|id| is_id(id)) {
+                return Some((id.to_owned(), runtime));
+            }
+        }
+        if is_id(stem) && i > 0 {
+            let parent = components[i - 1];
+            if parent == "docker" {
+                return Some((stem.to_owned(), "docker"));
+            }
+            if parent.starts_with("kubepods") || parent.starts_with("pod") {
+                return Some((stem.to_owned(), "kubernetes"));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod placement_tests {
+    use super::*;
+
+    #[test]
+    fn container_ids_from_cgroups() {
+        let id = "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708";
+        let p = placement_of(&format!("0::/system.slice/docker-{id}.scope\n"));
+        assert_eq!(
+            (p.container_id.as_deref(), p.container_runtime),
+            (Some(id), Some("docker"))
+        );
+        let p = placement_of(&format!("0::/docker/{id}\n"));
+        assert_eq!(p.container_runtime, Some("docker"));
+        let p = placement_of(&format!(
+            "0::/kubepods.slice/kubepods-burstable.slice/pod1/cri-containerd-{id}.scope\n"
+        ));
+        assert_eq!(p.container_runtime, Some("containerd"));
+        let p = placement_of(&format!("0::/machine.slice/libpod-{id}.scope/container\n"));
+        assert_eq!(
+            (p.container_id.as_deref(), p.container_runtime),
+            (Some(id), Some("podman"))
+        );
+        let p = placement_of("0::/system.slice/cron.service\n");
+        assert_eq!(
+            (p.container_id, p.systemd_unit.as_deref()),
+            (None, Some("cron.service"))
+        );
+        let p = placement_of("0::/\n");
+        assert_eq!(
+            p,
+            Placement {
+                cgroup: Some("/".into()),
+                ..Placement::default()
+            }
+        );
+        assert_eq!(placement_of("garbage"), Placement::default());
+        // A hybrid host: the runtime named only a v1 hierarchy.
+        let p = placement_of(&format!("4:memory:/docker/{id}\n1:name=systemd:/\n0::/\n"));
+        assert_eq!(
+            (p.container_id.as_deref(), p.cgroup.as_deref()),
+            (Some(id), Some("/"))
+        );
+    }
+
+    #[test]
+    fn ttys() {
+        assert_eq!(tty_name(0), None);
+        assert_eq!(tty_name((136 << 8) | 3), Some("pts/3".into()));
+        assert_eq!(tty_name((4 << 8) | 1), Some("tty1".into()));
+    }
+
+    #[test]
+    fn own_ancestors_reach_a_session_leader_or_the_cap() {
+        let me = Stat::read(std::process::id()).expect("own stat");
+        let chain = ancestors(me.ppid);
+        assert!(!chain.is_empty());
+        assert_eq!(chain[0].pid, me.ppid);
+        assert!(chain.len() <= ANCESTORS_MAX);
+        let line = b"12 (a) b) c) S 1 12 12 34816 0 0 0 0 0 0 0 0 0 0 0 0 0 0 777 0";
+        assert!(Stat::parse(line)
+            .is_some_and(|s| s.ppid == 1 && s.session == 12 && s.start_ticks == 777));
+        assert!(Stat::parse(b"garbage").is_none());
     }
 }

@@ -154,6 +154,18 @@ pub struct Swmon {
     /// `bash`), oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exec_chain: Vec<ChainLink>,
+    /// The parent chain, nearest first, to the session leader or 8 levels.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ancestors: Vec<AncestorOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+    /// The systemd unit the run belongs to, on the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tty: Option<String>,
     /// Why the run has no exit code, when it has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end: Option<&'static str>,
@@ -163,6 +175,20 @@ pub struct Swmon {
     pub counters: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub installers_found: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AncestorOut {
+    pub pid: u32,
+    pub executable: String,
+    pub args: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Container {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]

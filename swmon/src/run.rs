@@ -175,6 +175,9 @@ impl Monitor {
             via: id.via,
             cwd: enrich::cwd(rec.pid),
             sha256,
+            ancestors: enrich::ancestors(rec.ppid),
+            placement: enrich::placement(rec.pid),
+            tty: enrich::Stat::read(rec.pid).and_then(|s| enrich::tty_name(s.tty_nr)),
         };
         if let Some(evicted) = self.correlator.on_exec(rec, facts) {
             READY.with(|r| r.borrow_mut().push(evicted));
@@ -338,6 +341,28 @@ impl Monitor {
                     })
                     .collect(),
                 end: run.end,
+                ancestors: run
+                    .facts
+                    .ancestors
+                    .iter()
+                    .map(|a| event::AncestorOut {
+                        pid: a.pid,
+                        executable: event::lossless(&a.executable),
+                        args: a.args.iter().map(|x| event::lossless(x)).collect(),
+                    })
+                    .collect(),
+                container: run
+                    .facts
+                    .placement
+                    .container_id
+                    .clone()
+                    .map(|id| event::Container {
+                        id,
+                        runtime: run.facts.placement.container_runtime,
+                    }),
+                systemd_unit: run.facts.placement.systemd_unit.clone(),
+                cgroup: run.facts.placement.cgroup.clone(),
+                tty: run.facts.tty.clone(),
                 ..Swmon::default()
             },
         }

@@ -479,3 +479,66 @@ fn a_real_deb_install_and_removal_are_classified() {
     assert_eq!(e["package"]["name"], PKG);
     assert_eq!(e["swmon"]["manager"], "dpkg");
 }
+
+/// The cgroup v2 mount (`/sys/fs/cgroup` or a hybrid host's `unified`).
+fn cgroup2_root() -> PathBuf {
+    let mounts = fs::read_to_string("/proc/mounts").expect("mounts");
+    mounts
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(f[1]))
+        })
+        .expect("a cgroup2 mount")
+}
+
+/// Removes the test's cgroups however the test ends (they are empty by then).
+struct CgroupGuard(Vec<PathBuf>);
+
+impl Drop for CgroupGuard {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+#[test]
+fn runs_carry_their_parents_and_container() {
+    let id = "5ca1ab1e".repeat(8);
+    let parent = cgroup2_root().join(format!("swmon-test-{}", std::process::id()));
+    let scope = parent.join(format!("docker-{id}.scope"));
+    fs::create_dir_all(&scope).expect("create a container-like cgroup");
+    let _guard = CgroupGuard(vec![scope.clone(), parent]);
+
+    let m = Monitor::start(&[]);
+    // A shell moves itself into the cgroup, then runs dpkg as its child.
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && {DPKG} --version >/dev/null && echo done",
+        scope.display()
+    );
+    let out = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .expect("sh");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("done"),
+        "{out:?}"
+    );
+    let e = m.wait_for("dpkg in the container", Duration::from_secs(5), |e| {
+        e["swmon"]["container"]["id"] == id.as_str()
+    });
+    m.stop();
+    assert_eq!(e["swmon"]["container"]["runtime"], "docker");
+    assert_eq!(
+        e["swmon"]["cgroup"],
+        format!(
+            "/{}/docker-{id}.scope",
+            _guard.0[1].file_name().unwrap().to_str().unwrap()
+        )
+    );
+    let ancestors = e["swmon"]["ancestors"].as_array().expect("ancestors");
+    assert_eq!(ancestors[0]["executable"], "/usr/bin/dash", "{e:#}");
+    assert_eq!(ancestors[0]["args"][0], "/bin/sh");
+    assert_eq!(ancestors[1]["pid"], std::process::id(), "then this test");
+}
