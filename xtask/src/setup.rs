@@ -21,6 +21,7 @@ const PACKAGES: &[&str] = &[
     "rust-web-clippy",
     "llvm-22-dev",
     "python3-pip",
+    "python3-venv",
     "util-linux",
     "gcc",
 ];
