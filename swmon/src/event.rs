@@ -175,6 +175,9 @@ pub struct Swmon {
     pub counters: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub installers_found: Option<Vec<String>>,
+    /// What a loss event lost: `count` since the last report, and where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -74,6 +74,8 @@ struct Monitor {
     matcher: ContentMatcher,
     correlator: Correlator,
     counters: Counters,
+    /// Kernel losses already reported as `ebpf-events-lost`.
+    reported_kernel_loss: u64,
 }
 
 pub async fn run(options: RunOptions) -> Result<(), RunError> {
@@ -90,6 +92,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         matcher: ContentMatcher::new(&kernel.tables.found),
         correlator: Correlator::new(MAX_OPEN_RUNS),
         counters: Counters::default(),
+        reported_kernel_loss: 0,
     };
     let found: Vec<String> = kernel
         .tables
@@ -111,6 +114,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             _ = sweep.tick() => {
                 monitor.sweep();
                 monitor.flush_ready()?;
+                monitor.report_kernel_loss(&kernel)?;
             }
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
@@ -119,6 +123,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
 
     kernel.drain(|bytes| monitor.on_record(bytes));
     monitor.flush_ready()?;
+    monitor.report_kernel_loss(&kernel)?;
     for run in monitor.correlator.drain() {
         monitor.emit_run(&run)?;
     }
@@ -366,6 +371,29 @@ impl Monitor {
                 ..Swmon::default()
             },
         }
+    }
+
+    /// Writes an `ebpf-events-lost` alert when the kernel counted events it
+    /// could not hand over (a full ring buffer, a failed tail call) since
+    /// the last report: a gap in coverage is an event too.
+    fn report_kernel_loss(&mut self, kernel: &KernelStream) -> Result<(), SinkError> {
+        let k = kernel.counters();
+        let lost = k.exec_reserve_failed + k.exit_reserve_failed + k.stage_failed;
+        if lost <= self.reported_kernel_loss {
+            return Ok(());
+        }
+        let mut e = self.state_event("ebpf-events-lost");
+        e.event.kind = "alert";
+        e.event.kind_type = vec!["info"];
+        let mut detail = Map::new();
+        detail.insert("count".into(), json!(lost - self.reported_kernel_loss));
+        detail.insert("total".into(), json!(lost));
+        detail.insert("exec_reserve_failed".into(), json!(k.exec_reserve_failed));
+        detail.insert("exit_reserve_failed".into(), json!(k.exit_reserve_failed));
+        detail.insert("stage_failed".into(), json!(k.stage_failed));
+        e.swmon.lost = Some(detail);
+        self.reported_kernel_loss = lost;
+        self.sink.write(&e)
     }
 
     fn state_event(&self, action: &'static str) -> Event {

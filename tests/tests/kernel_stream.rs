@@ -542,3 +542,30 @@ fn runs_carry_their_parents_and_container() {
     assert_eq!(ancestors[0]["args"][0], "/bin/sh");
     assert_eq!(ancestors[1]["pid"], std::process::id(), "then this test");
 }
+
+#[test]
+fn a_full_ring_buffer_is_counted_and_reported() {
+    // One page cannot hold an exec event (about 9.6 KiB): every installer
+    // exec is lost in the kernel, and that must show.
+    let m = Monitor::start(&["--ring-buffer-size", "4096"]);
+    let (pid, _) = run(Command::new(DPKG).arg("--version"));
+    let alert = m.wait_for("ebpf-events-lost", Duration::from_secs(5), |e| {
+        action(e) == "ebpf-events-lost"
+    });
+    let events = m.stop();
+    assert!(runs_of(&events, pid).is_empty());
+    assert_eq!(alert["event"]["kind"], "alert");
+    assert!(
+        alert["swmon"]["lost"]["count"].as_u64().expect("count") >= 1,
+        "{alert:#}"
+    );
+    assert!(
+        alert["swmon"]["lost"]["exec_reserve_failed"]
+            .as_u64()
+            .expect("count")
+            >= 1
+    );
+    let c = counters(&events);
+    assert!(c["lost"].as_u64().expect("lost") >= 1, "{c}");
+    assert!(c["exec_reserve_failed"].as_u64().expect("lost") >= 1, "{c}");
+}
