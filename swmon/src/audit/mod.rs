@@ -29,7 +29,11 @@
 mod assemble;
 mod error;
 mod execve;
+pub mod netlink;
 mod record;
+pub mod rules;
+pub mod status;
+mod stream;
 mod types;
 mod value;
 mod views;
@@ -41,12 +45,15 @@ mod robustness_tests;
 
 pub use self::{
     assemble::{Assembler, AssemblerConfig, AssemblerStats, AuditEvent, EventEnd},
-    error::ParseError,
+    error::{AuditError, ParseError},
     execve::{reassemble_argv, Argv, ArgvFlags, MAX_MISSING_ARGS},
     record::{
         parse_log_line, parse_log_line_bytes, parse_netlink, parse_netlink_bytes, Field, Fields,
         Record, Timestamp, ENRICHED_SEPARATOR, MAX_RECORD_LEN,
     },
+    rules::{AuditRule, RuleGuard, RulesRemoved, SEED_KEY},
+    status::{AuditStatus, Health, HealthTracker},
+    stream::{AuditCounters, AuditItem, AuditOptions, AuditStream, HealthChange, Loss, LossSource},
     types::RecordType,
     value::{decode_hex, split_keys, Text, Value, ValueKind, KEY_SEPARATOR},
     views::{
