@@ -140,6 +140,9 @@ fn need_root(what: &str) -> anyhow::Result<()> {
 }
 
 fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+
+    let mut text = String::new();
     need_root("swmon rules")?;
     let mut ctl = ControlSocket::open()?;
     let found = rules::host_installers();
@@ -148,27 +151,28 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
             let set_rules = set.map(|s| s.rules(&found));
             let report = RulesReport::build(&mut ctl, &found, set_rules.as_deref())?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                writeln!(text, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {
-                print!("{report}");
+                write!(text, "{report}")?;
             }
         }
         RulesCommand::Install { set, json } => {
             let wanted = set.rules(&found);
             let done = rules::install(&mut ctl, &wanted).context("can't install the rules")?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&done)?);
+                writeln!(text, "{}", serde_json::to_string_pretty(&done)?)?;
             } else {
-                println!(
+                writeln!(
+                    text,
                     "added {} rules, {} already loaded (left as they are)",
                     done.added.len(),
                     done.present.len()
-                );
+                )?;
                 for r in &done.added {
-                    println!("  added    {r}");
+                    writeln!(text, "  added    {r}")?;
                 }
                 for r in &done.present {
-                    println!("  present  {r}");
+                    writeln!(text, "  present  {r}")?;
                 }
             }
         }
@@ -176,20 +180,31 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
             let wanted = set.rules(&found);
             let done = rules::remove(&mut ctl, &wanted).context("can't remove the rules")?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&done)?);
+                writeln!(text, "{}", serde_json::to_string_pretty(&done)?)?;
             } else {
-                println!(
+                writeln!(
+                    text,
                     "removed {} rules, {} were not loaded",
                     done.removed.len(),
                     done.absent.len()
-                );
+                )?;
                 for r in &done.removed {
-                    println!("  removed  {r}");
+                    writeln!(text, "  removed  {r}")?;
                 }
             }
         }
     }
-    Ok(())
+    write_stdout(&text)
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 async fn audit_tail(rcvbuf: usize, key: Option<String>, count: Option<u64>) -> anyhow::Result<()> {

@@ -54,7 +54,10 @@ pub enum AuditError {
         what: &'static str,
         source: std::io::Error,
     },
-    #[error("the kernel refused {request}: {source}{}", refused_hint(source))]
+    #[error(
+        "the kernel refused {request}: {source}{}",
+        refused_hint(request, source)
+    )]
     Refused {
         request: String,
         source: std::io::Error,
@@ -91,8 +94,10 @@ fn open_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
-fn refused_hint(e: &std::io::Error) -> &'static str {
+fn refused_hint(request: &str, e: &std::io::Error) -> &'static str {
+    let adding = request.starts_with("adding");
     match e.raw_os_error() {
+        Some(libc::ENOENT) if adding => " (the folder of a path in the rule does not exist)",
         Some(libc::EPERM) => {
             " (needs root with CAP_AUDIT_CONTROL in the initial namespaces, and audit not locked with -e 2)"
         }
