@@ -659,8 +659,8 @@ fn write_num(f: &mut fmt::Formatter<'_>, field: u32, v: u32) -> fmt::Result {
             }
             Ok(())
         }
-        // Login uid and the uid family: -1 is "unset".
-        1..=9 | 109 | 110 if v == u32::MAX => f.write_str("unset"),
+        // Login uid and the uid family: unset is -1, as auditctl 3.0 prints it.
+        1..=9 | 109 | 110 if v == u32::MAX => f.write_str("-1"),
         // exit= and the syscall arguments are signed.
         103 => write!(f, "{}", v as i32),
         _ => write!(f, "{v}"),
@@ -1177,7 +1177,7 @@ mod tests {
         assert_eq!(back, r);
         assert_eq!(
             back.to_string(),
-            "-a always,exit -F arch=b64 -S all -F perm=x -F exe=/usr/bin/apt-get -F key=software-installer -F auid!=unset"
+            "-a always,exit -F arch=b64 -S all -F perm=x -F exe=/usr/bin/apt-get -F key=software-installer -F auid!=-1"
         );
     }
 
