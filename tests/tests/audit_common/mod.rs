@@ -185,10 +185,17 @@ pub async fn wait_for(
             }
             Ok(Err(e)) => panic!("the audit stream failed waiting for {what}: {e}"),
             Err(_) => panic!(
-                "no {what} within {deadline:?}; got {} items: {:#?}",
+                "no {what} within {deadline:?}; got {} items, the last ones: {:#?}",
                 seen.len(),
                 seen.iter()
-                    .map(|i| i.to_json().to_string())
+                    .rev()
+                    .take(10)
+                    .map(|i| i
+                        .to_json()
+                        .to_string()
+                        .chars()
+                        .take(300)
+                        .collect::<String>())
                     .collect::<Vec<_>>()
             ),
         }
