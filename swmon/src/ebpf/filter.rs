@@ -303,11 +303,7 @@ mod tests {
     #[test]
     fn rustup_proxies_are_multiplexers() {
         let t = FilterTables::discover(&[]);
-        if let Some(cargo) = t
-            .found
-            .iter()
-            .find(|f| f.path.ends_with(".cargo/bin/cargo"))
-        {
+        if let Some(cargo) = t.found.iter().find(|f| f.path.ends_with(".cargo/bin/cargo")) {
             assert!(cargo.multiplexed, "{cargo:?}");
             assert!(!t.inodes.iter().any(|(k, _)| k.ino == cargo.ino));
         }
