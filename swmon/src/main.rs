@@ -2,8 +2,14 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use swmon::{
+    audit::{
+        netlink::ControlSocket,
+        rules::{self, RuleSetName, RulesReport},
+        AuditOptions, AuditStream,
+    },
     ebpf::LoadOptions,
     run::{self, RunOptions},
     sink::Format,
@@ -31,6 +37,52 @@ enum Command {
         /// Kernel ring-buffer size in bytes (a power of two, at least 4096).
         #[arg(long, default_value_t = 4 << 20, value_parser = ring_size)]
         ring_buffer_size: u32,
+    },
+    /// Show, install or remove the audit rules swmon relies on.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Print the audit stream (assembled events, health and loss) as JSON
+    /// lines until SIGINT or `--count` items; for debugging.
+    #[command(hide = true)]
+    AuditTail {
+        /// Receive buffer to force, in bytes.
+        #[arg(long, default_value_t = AuditOptions::default().rcvbuf)]
+        rcvbuf: usize,
+        /// Only events with this rule key (gap items always print).
+        #[arg(long)]
+        key: Option<String>,
+        /// Stop after this many printed items.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// The audit status, the loaded rules, and which installers found on
+    /// this host they record.
+    Show {
+        /// Also show this set's rules and whether each is loaded.
+        #[arg(long, value_enum)]
+        set: Option<RuleSetName>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add the set's rules that are not loaded yet.
+    Install {
+        #[arg(long, value_enum, default_value = "seed")]
+        set: RuleSetName,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the set's rules where loaded exactly; nothing else is touched.
+    Remove {
+        #[arg(long, value_enum, default_value = "seed")]
+        set: RuleSetName,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -64,6 +116,12 @@ fn main() -> ExitCode {
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(run::run(options)).map_err(anyhow::Error::from))
         }
+        Command::Rules { command } => rules_command(command),
+        Command::AuditTail { rcvbuf, key, count } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(audit_tail(rcvbuf, key, count))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -72,4 +130,110 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn need_root(what: &str) -> anyhow::Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        anyhow::bail!("{what} needs root (CAP_AUDIT_CONTROL); run it with sudo");
+    }
+    Ok(())
+}
+
+fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+
+    let mut text = String::new();
+    need_root("swmon rules")?;
+    let mut ctl = ControlSocket::open()?;
+    let found = rules::host_installers();
+    match command {
+        RulesCommand::Show { set, json } => {
+            let set_rules = set.map(|s| s.rules(&found));
+            let report = RulesReport::build(&mut ctl, &found, set_rules.as_deref())?;
+            if json {
+                writeln!(text, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                write!(text, "{report}")?;
+            }
+        }
+        RulesCommand::Install { set, json } => {
+            let wanted = set.rules(&found);
+            let done = rules::install(&mut ctl, &wanted).context("can't install the rules")?;
+            if json {
+                writeln!(text, "{}", serde_json::to_string_pretty(&done)?)?;
+            } else {
+                writeln!(
+                    text,
+                    "added {} rules, {} already loaded (left as they are)",
+                    done.added.len(),
+                    done.present.len()
+                )?;
+                for r in &done.added {
+                    writeln!(text, "  added    {r}")?;
+                }
+                for r in &done.present {
+                    writeln!(text, "  present  {r}")?;
+                }
+            }
+        }
+        RulesCommand::Remove { set, json } => {
+            let wanted = set.rules(&found);
+            let done = rules::remove(&mut ctl, &wanted).context("can't remove the rules")?;
+            if json {
+                writeln!(text, "{}", serde_json::to_string_pretty(&done)?)?;
+            } else {
+                writeln!(
+                    text,
+                    "removed {} rules, {} were not loaded",
+                    done.removed.len(),
+                    done.absent.len()
+                )?;
+                for r in &done.removed {
+                    writeln!(text, "  removed  {r}")?;
+                }
+            }
+        }
+    }
+    write_stdout(&text)
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+async fn audit_tail(rcvbuf: usize, key: Option<String>, count: Option<u64>) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    need_root("swmon audit-tail")?;
+    let mut stream = AuditStream::open(AuditOptions {
+        rcvbuf,
+        ..AuditOptions::default()
+    })?;
+    let mut printed = 0u64;
+    let mut out = std::io::stdout().lock();
+    loop {
+        let item = tokio::select! {
+            item = stream.next() => item?,
+            _ = tokio::signal::ctrl_c() => break,
+        };
+        if let (Some(key), swmon::audit::AuditItem::Event(e)) = (&key, &item) {
+            if !e.keys().iter().any(|k| k == key.as_bytes()) {
+                continue;
+            }
+        }
+        writeln!(out, "{}", item.to_json())?;
+        out.flush()?;
+        printed += 1;
+        if count.is_some_and(|c| printed >= c) {
+            break;
+        }
+    }
+    eprintln!("{}", serde_json::to_string(&stream.counters())?);
+    Ok(())
 }

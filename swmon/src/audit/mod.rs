@@ -1,8 +1,8 @@
 //! The audit stream: the kernel's audit records, parsed and assembled by serial.
 //!
-//! This is the pure half of the audit side: text in, [`AuditEvent`]s out,
-//! with no socket, file or clock of its own, so all of it is tested on
-//! recorded input. [`parse_netlink`] reads a record as a multicast listener
+//! The parser and assembler are the pure half of the audit side: text in,
+//! [`AuditEvent`]s out, with no socket, file or clock of its own, so all of
+//! it is tested on recorded input. [`parse_netlink`] reads a record as a multicast listener
 //! receives it (type in the netlink header, `audit(SECS.MSEC:SERIAL): k=v ...`
 //! as payload); [`parse_log_line`] reads auditd's log, enriched or not, for
 //! the comparison report. Both give a [`Record`] that keeps the text once and
@@ -12,9 +12,12 @@
 //! with bounded memory, and counts everything that points at loss (serial
 //! gaps, late records, evictions, parse errors) in [`AssemblerStats`].
 //!
-//! Not here: the netlink socket and audit status polling, rule management,
-//! and what an event means for an install (correlation and classification
-//! come after this stage).
+//! The kernel-facing half lives in its own modules: [`netlink`] (the
+//! read-only multicast listener and the control socket), [`status`]
+//! (`AUDIT_GET` and health changes), [`rules`] (swmon's audit rules) and
+//! [`AuditStream`], which puts them together for the run loop. Not here:
+//! what an event means for an install (correlation and classification come
+//! after this stage).
 //!
 //! Throughput, measured ad hoc rather than as a test: a release build parses
 //! and assembles about 9 million records/s on one core of the development
@@ -29,7 +32,11 @@
 mod assemble;
 mod error;
 mod execve;
+pub mod netlink;
 mod record;
+pub mod rules;
+pub mod status;
+mod stream;
 mod types;
 mod value;
 mod views;
@@ -41,12 +48,15 @@ mod robustness_tests;
 
 pub use self::{
     assemble::{Assembler, AssemblerConfig, AssemblerStats, AuditEvent, EventEnd},
-    error::ParseError,
+    error::{AuditError, ParseError},
     execve::{reassemble_argv, Argv, ArgvFlags, MAX_MISSING_ARGS},
     record::{
         parse_log_line, parse_log_line_bytes, parse_netlink, parse_netlink_bytes, Field, Fields,
         Record, Timestamp, ENRICHED_SEPARATOR, MAX_RECORD_LEN,
     },
+    rules::{AuditRule, RuleGuard, RulesRemoved, SEED_KEY},
+    status::{AuditStatus, Health, HealthTracker},
+    stream::{AuditCounters, AuditItem, AuditOptions, AuditStream, HealthChange, Loss, LossSource},
     types::RecordType,
     value::{decode_hex, split_keys, Text, Value, ValueKind, KEY_SEPARATOR},
     views::{
