@@ -101,6 +101,13 @@ pub struct PackageRef {
 pub struct Swmon {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<&'static str>,
+    /// Why a run is `ebpf_only`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// The audit record that matched (`serial`, `key`), or audit details of
+    /// a health, loss or rules event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manager: Option<&'static str>,
     /// The catalogue name the run matched (`pip` for `pip3.11`).

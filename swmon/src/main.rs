@@ -11,7 +11,7 @@ use swmon::{
         AuditOptions, AuditStream,
     },
     ebpf::LoadOptions,
-    run::{self, RunOptions},
+    run::{self, AuditRunOptions, RulesMode, RunOptions},
     sink::Format,
 };
 
@@ -37,6 +37,23 @@ enum Command {
         /// Kernel ring-buffer size in bytes (a power of two, at least 4096).
         #[arg(long, default_value_t = 4 << 20, value_parser = ring_size)]
         ring_buffer_size: u32,
+        /// Audit rules to work with: the host's as they are, or the seed set
+        /// added for the run (and removed at stop).
+        #[arg(long, value_enum, default_value_t = RulesMode::Keep)]
+        audit_rules: RulesMode,
+        /// Put swmon's audit rules back when someone removes them.
+        #[arg(long)]
+        restore_rules: bool,
+        /// How long a run waits for its audit record before it is
+        /// `ebpf_only`, in milliseconds (at most 10000).
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+        audit_wait_ms: u64,
+        /// Audit receive buffer to force, in bytes.
+        #[arg(long, default_value_t = AuditOptions::default().rcvbuf)]
+        audit_rcvbuf: usize,
+        /// Watch with the kernel stream alone (no audit cross-check).
+        #[arg(long)]
+        no_audit: bool,
     },
     /// Show, install or remove the audit rules swmon relies on.
     Rules {
@@ -101,6 +118,11 @@ fn main() -> ExitCode {
             output,
             format,
             ring_buffer_size,
+            audit_rules,
+            restore_rules,
+            audit_wait_ms,
+            audit_rcvbuf,
+            no_audit,
         } => {
             let options = RunOptions {
                 output,
@@ -108,6 +130,13 @@ fn main() -> ExitCode {
                 load: LoadOptions {
                     ring_buffer_bytes: ring_buffer_size,
                     ..LoadOptions::default()
+                },
+                audit: AuditRunOptions {
+                    enabled: !no_audit,
+                    rules: audit_rules,
+                    restore: restore_rules,
+                    wait: std::time::Duration::from_millis(audit_wait_ms),
+                    rcvbuf: audit_rcvbuf,
                 },
             };
             tokio::runtime::Builder::new_current_thread()

@@ -1,11 +1,15 @@
-//! `swmon run`: the monitor's main loop. It loads the kernel stream, turns
-//! its records into installer runs, and writes one event per run, between a
-//! `monitor-started` line (written once the program is attached: scripts
+//! `swmon run`: the monitor's main loop. It loads the kernel stream and
+//! opens the audit stream, turns exec records into installer runs, checks
+//! each run against the audit trail, and writes one event per run, between
+//! a `monitor-started` line (written once the program is attached: scripts
 //! wait for it) and a `monitor-stopped` line carrying every loss counter.
+//! Changes in audit's health and every loss are events too.
 //!
-//! Nothing here blocks the kernel: the ring buffer is read as soon as it
-//! signals, and a slow sink only delays reading (the kernel counts what it
-//! could not reserve meanwhile).
+//! Nothing here blocks the kernel: the ring buffer and the audit socket are
+//! read as soon as they signal, and a slow sink only delays reading (the
+//! kernel counts what it could not reserve, and audit overruns are counted,
+//! meanwhile). The one blocking call is a rule-list request (2 s at most)
+//! when a removal of a guarded audit rule is seen.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -14,9 +18,18 @@ use swmon_common::{flag, reason};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::{
+    audit::{
+        netlink::ControlSocket,
+        rules::{self, RuleGuard},
+        status::Health,
+        AuditError, AuditItem, AuditOptions, AuditStream, HealthChange, Loss,
+    },
     catalogue::{self, Manager, Role},
     classify::{self, Classification, Operation, Scope},
-    correlate::{Correlator, Facts, Run},
+    correlate::{
+        verdict::{AuditExec, AuditState, CrossCheck, Decided, Verdict},
+        Correlator, Facts, Run,
+    },
     ebpf::{
         decode::{self, ExecRecord, Record},
         filter::{basename, ContentMatcher},
@@ -39,6 +52,42 @@ pub struct RunOptions {
     pub output: PathBuf,
     pub format: Format,
     pub load: LoadOptions,
+    pub audit: AuditRunOptions,
+}
+
+/// The audit side of `swmon run`.
+#[derive(Clone, Debug)]
+pub struct AuditRunOptions {
+    /// Read the audit stream at all (`--no-audit` turns it off).
+    pub enabled: bool,
+    pub rules: RulesMode,
+    /// Put swmon's rules back when someone removes them.
+    pub restore: bool,
+    /// How long a run waits for its audit record before it is `ebpf_only`.
+    pub wait: Duration,
+    pub rcvbuf: usize,
+}
+
+impl Default for AuditRunOptions {
+    fn default() -> Self {
+        AuditRunOptions {
+            enabled: true,
+            rules: RulesMode::Keep,
+            restore: false,
+            wait: Duration::from_secs(2),
+            rcvbuf: AuditOptions::default().rcvbuf,
+        }
+    }
+}
+
+/// Which audit rules `swmon run` works with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RulesMode {
+    /// The host's rules as they are.
+    Keep,
+    /// Add the seed set (`perm=x path=<installer> key=software-installer`)
+    /// for the run, and remove what was added at stop.
+    Seed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +100,10 @@ pub enum RunError {
     Ring(std::io::Error),
     #[error("can't install a signal handler: {0}")]
     Signal(std::io::Error),
+    #[error("can't set up the audit rules: {0}")]
+    Rules(AuditError),
+    #[error("the audit stream failed: {0}")]
+    Audit(AuditError),
 }
 
 /// Counters of user-space stages, reported at stop.
@@ -73,9 +126,53 @@ struct Monitor {
     names: Names,
     matcher: ContentMatcher,
     correlator: Correlator,
+    cross: CrossCheck,
     counters: Counters,
     /// Kernel losses already reported as `ebpf-events-lost`.
     reported_kernel_loss: u64,
+    /// Runs ended and not yet checked against the audit trail.
+    ready: Vec<Run>,
+}
+
+/// The audit stream with the control socket and rule guard that go with it.
+struct AuditSide {
+    stream: AuditStream,
+    ctl: ControlSocket,
+    guard: RuleGuard,
+    restore: bool,
+}
+
+impl AuditSide {
+    fn open(options: &AuditRunOptions) -> Result<AuditSide, RunError> {
+        let stream = AuditStream::open(AuditOptions {
+            rcvbuf: options.rcvbuf,
+            ..AuditOptions::default()
+        })
+        .map_err(RunError::Audit)?;
+        let mut ctl = ControlSocket::open().map_err(RunError::Audit)?;
+        let ours = match options.rules {
+            RulesMode::Keep => Vec::new(),
+            RulesMode::Seed => {
+                let seed = rules::seed_rules(&rules::host_installers());
+                rules::install(&mut ctl, &seed)
+                    .map_err(RunError::Rules)?
+                    .added
+            }
+        };
+        Ok(AuditSide {
+            stream,
+            ctl,
+            guard: RuleGuard::new(ours),
+            restore: options.restore,
+        })
+    }
+
+    async fn next(side: &mut Option<AuditSide>) -> Result<AuditItem, AuditError> {
+        match side {
+            Some(a) => a.stream.next().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 pub async fn run(options: RunOptions) -> Result<(), RunError> {
@@ -84,6 +181,33 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Signal)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Signal)?;
     let mut kernel = KernelStream::load(&options.load)?;
+    let mut audit_error = None;
+    let mut audit = if options.audit.enabled {
+        match AuditSide::open(&options.audit) {
+            Ok(a) => Some(a),
+            // Rules asked for and refused: the user asked for something we
+            // cannot do; say so and stop.
+            Err(e @ RunError::Rules(_)) => return Err(e),
+            Err(e) => {
+                audit_error = Some(e.to_string());
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let initial = match audit.as_ref().and_then(|a| a.stream.status()) {
+        Some(s) => AuditState {
+            available: true,
+            enabled: s.enabled != 0,
+            daemon: s.pid != 0,
+        },
+        None => AuditState {
+            available: audit.is_some(),
+            enabled: false,
+            daemon: false,
+        },
+    };
     let mut monitor = Monitor {
         sink,
         clock: Clock::now(),
@@ -91,8 +215,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         names: Names::default(),
         matcher: ContentMatcher::new(&kernel.tables.found),
         correlator: Correlator::new(MAX_OPEN_RUNS),
+        cross: CrossCheck::new(options.audit.wait.as_nanos() as u64, initial),
         counters: Counters::default(),
         reported_kernel_loss: 0,
+        ready: Vec::new(),
     };
     let found: Vec<String> = kernel
         .tables
@@ -102,39 +228,90 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         .collect();
     let mut started = monitor.state_event("monitor-started");
     started.swmon.installers_found = Some(found);
+    if let Some(a) = &audit {
+        started.swmon.audit = Some(json!({
+            "rules_added": a.guard.ours().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "rcvbuf": a.stream.rcvbuf(),
+            "wait_ms": options.audit.wait.as_millis() as u64,
+        }));
+    }
     monitor.sink.write(&started)?;
+    if let Some(error) = audit_error {
+        let mut e = monitor.state_event("audit-unavailable");
+        e.event.kind = "alert";
+        e.swmon.audit = Some(json!({ "error": error }));
+        monitor.sink.write(&e)?;
+    }
 
-    let mut sweep = tokio::time::interval(Duration::from_millis(500));
+    // Decisions wait on deadlines (a run's audit wait): checked often, so an
+    // ebpf_only verdict comes out soon after its wait. /proc sweeps are rarer.
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = 0u64;
     loop {
         tokio::select! {
             r = kernel.read(|bytes| monitor.on_record(bytes)) => {
                 r.map_err(RunError::Ring)?;
                 monitor.flush_ready()?;
             }
-            _ = sweep.tick() => {
-                monitor.sweep();
+            item = AuditSide::next(&mut audit) => match item {
+                Ok(item) => monitor.on_audit(item, &mut audit)?,
+                Err(e) => {
+                    // The audit socket failed for good: keep watching with
+                    // the kernel stream, and say so.
+                    audit = None;
+                    monitor.audit_lost(&e.to_string())?;
+                }
+            },
+            _ = tick.tick() => {
+                ticks += 1;
+                if ticks.is_multiple_of(25) {
+                    monitor.sweep();
+                    monitor.report_kernel_loss(&kernel)?;
+                }
                 monitor.flush_ready()?;
-                monitor.report_kernel_loss(&kernel)?;
+                monitor.decide_due()?;
             }
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
         }
     }
 
+    // Shutdown: read what is left, then decide every run.
     kernel.drain(|bytes| monitor.on_record(bytes));
+    if let Some(a) = audit.as_mut() {
+        for item in a.stream.finish() {
+            monitor.on_audit(item, &mut None)?;
+        }
+    }
     monitor.flush_ready()?;
     monitor.report_kernel_loss(&kernel)?;
-    for run in monitor.correlator.drain() {
-        monitor.emit_run(&run)?;
+    let open = monitor.correlator.drain();
+    monitor.ready.extend(open);
+    monitor.flush_ready()?;
+    for d in monitor.cross.drain(&monitor.clock) {
+        monitor.emit_decided(d)?;
     }
     let mut stopped = monitor.state_event("monitor-stopped");
-    stopped.swmon.counters = Some(monitor.counter_map(&kernel));
+    let mut counters = monitor.counter_map(&kernel);
+    if let Some(a) = audit.as_mut() {
+        let c = a.stream.counters();
+        counters.insert("audit".into(), serde_json::to_value(c).unwrap_or_default());
+        match a.guard.remove_ours(&mut a.ctl) {
+            Ok(removed) => {
+                counters.insert(
+                    "audit_rules_removed_at_stop".into(),
+                    json!(removed.removed.len()),
+                );
+            }
+            Err(e) => counters
+                .insert("audit_rules_remove_error".into(), json!(e.to_string()))
+                .map_or((), |_| ()),
+        }
+    }
+    stopped.swmon.counters = Some(counters);
     monitor.sink.write(&stopped)?;
     Ok(())
-}
-
-thread_local! {
-    static READY: std::cell::RefCell<Vec<Run>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Monitor {
@@ -143,7 +320,7 @@ impl Monitor {
             Ok(Record::Exec(rec)) => self.on_exec(*rec),
             Ok(Record::Exit(exit)) => {
                 if let Some(run) = self.correlator.on_exit(exit) {
-                    READY.with(|r| r.borrow_mut().push(run));
+                    self.ready.push(run);
                 }
             }
             Err(_) => self.counters.decode_errors += 1,
@@ -184,8 +361,13 @@ impl Monitor {
             placement: enrich::placement(rec.pid),
             tty: enrich::Stat::read(rec.pid).and_then(|s| enrich::tty_name(s.tty_nr)),
         };
+        let tgid = rec.tgid;
         if let Some(evicted) = self.correlator.on_exec(rec, facts) {
-            READY.with(|r| r.borrow_mut().push(evicted));
+            self.ready.push(evicted);
+        }
+        // The audit record of this exec may have come first.
+        if let Some(run) = self.correlator.open_run_mut(tgid) {
+            self.cross.attach(run, &self.clock);
         }
     }
 
@@ -194,24 +376,236 @@ impl Monitor {
         let ended =
             self.correlator
                 .sweep(now, SWEEP_MIN_AGE.as_nanos() as u64, enrich::start_boot_ns);
-        READY.with(|r| r.borrow_mut().extend(ended));
+        self.ready.extend(ended);
     }
 
+    fn now_wall_ns(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// Checks ended runs against the audit trail; writes those decided.
     fn flush_ready(&mut self) -> Result<(), SinkError> {
-        let ready = READY.with(|r| std::mem::take(&mut *r.borrow_mut()));
-        for run in ready {
-            self.emit_run(&run)?;
+        let now = self.now_wall_ns();
+        for run in std::mem::take(&mut self.ready) {
+            for d in self.cross.on_run(run, now, &self.clock) {
+                self.emit_decided(d)?;
+            }
         }
         Ok(())
     }
 
-    fn emit_run(&mut self, run: &Run) -> Result<(), SinkError> {
-        let e = self.run_event(run);
+    /// Writes runs whose audit wait is over, and audit-only installer execs.
+    fn decide_due(&mut self) -> Result<(), SinkError> {
+        let now = self.now_wall_ns();
+        let correlator = &self.correlator;
+        let decided = self
+            .cross
+            .tick(now, &self.clock, |tgid| correlator.is_open(tgid));
+        for d in decided {
+            self.emit_decided(d)?;
+        }
+        Ok(())
+    }
+
+    fn emit_decided(&mut self, d: Decided) -> Result<(), SinkError> {
+        let e = match d {
+            Decided::Run(run, verdict) => self.run_event(&run, verdict),
+            Decided::AuditOnly(exec) => self.audit_only_event(&exec),
+        };
         self.counters.events += 1;
         self.sink.write(&e)
     }
 
-    fn run_event(&mut self, run: &Run) -> Event {
+    fn on_audit(&mut self, item: AuditItem, side: &mut Option<AuditSide>) -> Result<(), SinkError> {
+        let now = self.now_wall_ns();
+        match item {
+            AuditItem::Event(ev) => {
+                if let Some(a) = side.as_mut() {
+                    if let Some(removed) = a.guard.check(&ev, Some(&mut a.ctl)) {
+                        let mut e = self.state_event("audit-rules-removed");
+                        e.event.kind = "alert";
+                        e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
+                        self.sink.write(&e)?;
+                        if a.restore {
+                            let (action, detail) = match a.guard.restore(&mut a.ctl) {
+                                Ok(put_back) => (
+                                    "audit-rules-restored",
+                                    json!({ "rules": put_back.iter().map(ToString::to_string).collect::<Vec<_>>() }),
+                                ),
+                                Err(err) => (
+                                    "audit-rules-restore-failed",
+                                    json!({ "error": err.to_string() }),
+                                ),
+                            };
+                            let mut e = self.state_event(action);
+                            e.swmon.audit = Some(detail);
+                            self.sink.write(&e)?;
+                        }
+                    }
+                }
+                let logged = self.cross.state().daemon;
+                if let Some(exec) = AuditExec::from_event(&ev, logged) {
+                    let pid = exec.pid;
+                    for d in self.cross.on_audit_exec(exec, &self.clock) {
+                        self.emit_decided(d)?;
+                    }
+                    if let Some(run) = self.correlator.open_run_mut(pid) {
+                        self.cross.attach(run, &self.clock);
+                    }
+                }
+            }
+            AuditItem::Health(h) => {
+                let mut state = self.cross.state();
+                state.enabled = h.status.enabled != 0;
+                match h.change {
+                    Health::AuditdStopped { .. } => state.daemon = false,
+                    Health::AuditdStarted { .. } => state.daemon = true,
+                    _ => {}
+                }
+                self.cross.set_state(now, state);
+                let e = self.health_event(&h);
+                self.sink.write(&e)?;
+            }
+            AuditItem::Loss(loss) => {
+                self.cross.note_loss(now);
+                let e = self.audit_loss_event(loss);
+                self.sink.write(&e)?;
+            }
+            AuditItem::RulesRemoved(removed) => {
+                let mut e = self.state_event("audit-rules-removed");
+                e.event.kind = "alert";
+                e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
+                self.sink.write(&e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The audit stream is gone for good: from now on nothing can be
+    /// confirmed.
+    fn audit_lost(&mut self, error: &str) -> Result<(), SinkError> {
+        let now = self.now_wall_ns();
+        let mut state = self.cross.state();
+        state.available = false;
+        self.cross.set_state(now, state);
+        let mut e = self.state_event("audit-unavailable");
+        e.event.kind = "alert";
+        e.swmon.audit = Some(json!({ "error": error }));
+        self.sink.write(&e)
+    }
+
+    fn health_event(&self, h: &HealthChange) -> Event {
+        let mut e = self.state_event(h.change.action());
+        if matches!(
+            h.change,
+            Health::AuditDisabled { .. } | Health::AuditdStopped { .. }
+        ) {
+            e.event.kind = "alert";
+        }
+        e.event.kind_type = vec!["change"];
+        e.swmon.audit = Some(serde_json::to_value(h).unwrap_or_default());
+        e
+    }
+
+    fn audit_loss_event(&self, loss: Loss) -> Event {
+        let mut e = self.state_event("audit-records-lost");
+        e.event.kind = "alert";
+        e.event.kind_type = vec!["info"];
+        let mut detail = Map::new();
+        detail.insert("count".into(), json!(loss.count));
+        detail.insert(
+            "counter".into(),
+            serde_json::to_value(loss.source).unwrap_or_default(),
+        );
+        e.swmon.lost = Some(detail);
+        e
+    }
+
+    /// An installer exec only the audit stream saw (the kernel stream lost it).
+    fn audit_only_event(&mut self, exec: &AuditExec) -> Event {
+        let program = exec.installer.and_then(catalogue::program);
+        let manager = program.and_then(|p| match p.role {
+            Role::Installer(m) => Some(m),
+            _ => None,
+        });
+        let via = if catalogue::lookup(basename(&exec.exe))
+            .is_some_and(|(_, p)| matches!(p.role, Role::Installer(_)))
+        {
+            "direct"
+        } else {
+            "interpreter-script"
+        };
+        let class = manager.map(|m| {
+            let start = enrich::installer_args_start(&exec.argv, via);
+            let args: Vec<&[u8]> = exec.argv[start.min(exec.argv.len())..]
+                .iter()
+                .map(Vec::as_slice)
+                .collect();
+            classify::classify(m, &args)
+        });
+        let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
+        let (action, kind_type) = action_of(operation);
+        let packages: Option<Vec<PackageRef>> = class.as_ref().map(|c| refs(&c.packages));
+        let when = std::time::UNIX_EPOCH + Duration::from_nanos(exec.wall_ns);
+        let uid = exec.uid.unwrap_or(u32::MAX);
+        let auid = exec.auid.unwrap_or(u32::MAX);
+        Event {
+            timestamp: event::timestamp(when),
+            event: EventMeta {
+                kind: "alert",
+                category: vec!["package", "process"],
+                kind_type: vec![kind_type],
+                action,
+                outcome: None,
+            },
+            process: Some(Process {
+                pid: exec.pid,
+                parent: Parent { pid: exec.ppid },
+                executable: event::lossless(&exec.exe),
+                name: event::lossless(basename(&exec.exe)),
+                args: exec.argv.iter().map(|a| event::lossless(a)).collect(),
+                args_count: exec.argv.len(),
+                working_directory: exec.cwd.as_deref().map(event::lossless),
+                exit_code: None,
+                start: event::timestamp(when),
+                end: None,
+                user: Id {
+                    id: uid.to_string(),
+                    name: self.names.user(uid),
+                },
+                effective_user: Id::default(),
+                group: event::GroupId::default(),
+            }),
+            user: Some(User {
+                audit: Id {
+                    id: auid.to_string(),
+                    name: self.names.user(auid),
+                },
+            }),
+            package: packages
+                .as_ref()
+                .filter(|p| p.len() == 1)
+                .map(|p| p[0].clone()),
+            host: Host {
+                name: self.host.clone(),
+            },
+            swmon: Swmon {
+                verdict: Some(Verdict::AuditOnly.as_str()),
+                manager: manager.map(Manager::as_str),
+                installer: program.map(|p| p.name),
+                via: Some(via),
+                operation: Some(operation.as_str()),
+                subcommand: class.as_ref().and_then(|c| c.subcommand.clone()),
+                packages,
+                audit: Some(json!({ "serial": exec.serial, "key": exec.key })),
+                ..Swmon::default()
+            },
+        }
+    }
+
+    fn run_event(&mut self, run: &Run, verdict: Verdict) -> Event {
         let rec = run.primary();
         let program = catalogue::program(run.facts.installer_id);
         let manager = program.and_then(|p| match p.role {
@@ -226,12 +620,7 @@ impl Monitor {
         let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
         let scope = class.as_ref().map(|c| scope_of(c, rec, run));
         let packages: Option<Vec<PackageRef>> = class.as_ref().map(|c| refs(&c.packages));
-        let (action, kind_type) = match operation {
-            Operation::Install => ("package-install", "installation"),
-            Operation::Remove => ("package-remove", "deletion"),
-            Operation::Upgrade => ("package-upgrade", "change"),
-            Operation::Query | Operation::Other => ("installer-exec", "info"),
-        };
+        let (action, kind_type) = action_of(operation);
         let mut args = Vec::with_capacity(rec.argv.len());
         let mut escaped = Vec::new();
         for (i, a) in rec.argv.iter().enumerate() {
@@ -259,7 +648,11 @@ impl Monitor {
         Event {
             timestamp: start.clone(),
             event: EventMeta {
-                kind: "event",
+                kind: if matches!(verdict, Verdict::Confirmed) {
+                    "event"
+                } else {
+                    "alert"
+                },
                 category: vec!["package", "process"],
                 kind_type: vec![kind_type],
                 action,
@@ -312,7 +705,12 @@ impl Monitor {
                 name: self.host.clone(),
             },
             swmon: Swmon {
-                verdict: Some("ebpf_only"),
+                verdict: Some(verdict.as_str()),
+                reason: verdict.reason(),
+                audit: run
+                    .audit
+                    .as_ref()
+                    .map(|m| json!({ "serial": m.serial, "key": m.key, "logged": m.logged })),
                 manager: manager.map(Manager::as_str),
                 installer: program.map(|p| p.name),
                 via: Some(run.facts.via),
@@ -449,11 +847,27 @@ impl Monitor {
             "orphan_exits": c.orphan_exits,
             "chain_trimmed": c.chain_trimmed,
             "events": u.events,
+            "confirmed": self.cross.counters.confirmed,
+            "ebpf_only": self.cross.counters.ebpf_only,
+            "audit_only": self.cross.counters.audit_only,
+            "audit_execs": self.cross.counters.audit_execs,
+            "audit_execs_dropped": self.cross.counters.audit_execs_dropped,
+            "decided_early": self.cross.counters.decided_early,
         });
         match v {
             Value::Object(m) => m,
             _ => Map::new(),
         }
+    }
+}
+
+/// `event.action` and `event.type` for an operation.
+fn action_of(operation: Operation) -> (&'static str, &'static str) {
+    match operation {
+        Operation::Install => ("package-install", "installation"),
+        Operation::Remove => ("package-remove", "deletion"),
+        Operation::Upgrade => ("package-upgrade", "change"),
+        Operation::Query | Operation::Other => ("installer-exec", "info"),
     }
 }
 

@@ -23,6 +23,7 @@ const PACKAGES: &[&str] = &[
     "python3-pip",
     "python3-venv",
     "util-linux",
+    "auditd",
     "gcc",
 ];
 

@@ -787,8 +787,11 @@ pub fn delete_rule(ctl: &mut ControlSocket, rule: &AuditRule) -> Result<(), Audi
 /// The seed set for these installers: one exec rule per canonical path,
 /// sorted, duplicates (symlinks to one file) once.
 pub fn seed_rules(found: &[FoundInstaller]) -> Vec<AuditRule> {
+    // A multiplexer (rustup behind `cargo`) would put every rustc run in
+    // the trail; its installer is watched by name in the kernel stream.
     let paths: BTreeSet<PathBuf> = found
         .iter()
+        .filter(|f| !f.multiplexed)
         .filter_map(|f| fs::canonicalize(&f.path).ok())
         .collect();
     paths

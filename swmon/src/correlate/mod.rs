@@ -1,5 +1,6 @@
-//! Joins the kernel stream's records into installer runs: the passing execs
-//! of one process, oldest first, and its exit.
+//! Joins the kernel stream's records into installer runs (the passing
+//! execs of one process, oldest first, and its exit), and each run with the
+//! audit trail ([`verdict`]).
 //!
 //! A run is the life of one process (tgid): a pyenv shim runs `env`, then
 //! `bash`, then `python3 -m pip` in the same process, and `/usr/bin/npm` runs
@@ -8,6 +9,8 @@
 //! record was lost (a full ring buffer), the sweep notices the process is
 //! gone and ends the run without an exit code; nothing waits forever, and
 //! the number of open runs is capped (the oldest is ended early, counted).
+
+pub mod verdict;
 
 use std::collections::HashMap;
 
@@ -26,6 +29,8 @@ pub struct Run {
     pub exit: Option<ExitRecord>,
     /// Why the run ended without an exit record.
     pub end: Option<&'static str>,
+    /// The audit record of one of its execs, once one matched.
+    pub audit: Option<verdict::AuditMatch>,
 }
 
 /// Facts user space read while the process was alive.
@@ -86,6 +91,15 @@ impl Correlator {
         self.open.len()
     }
 
+    pub fn is_open(&self, tgid: u32) -> bool {
+        self.open.contains_key(&tgid)
+    }
+
+    /// The open run of a process.
+    pub fn open_run_mut(&mut self, tgid: u32) -> Option<&mut Run> {
+        self.open.get_mut(&tgid)
+    }
+
     /// Adds a passing exec; returns a run that had to be ended to make room.
     pub fn on_exec(&mut self, rec: ExecRecord, facts: Facts) -> Option<Run> {
         if let Some(run) = self.open.get_mut(&rec.tgid) {
@@ -114,6 +128,7 @@ impl Correlator {
                 facts,
                 exit: None,
                 end: None,
+                audit: None,
             },
         );
         evicted

@@ -1,0 +1,425 @@
+//! The cross-check: each installer run the kernel stream saw is joined with
+//! the audit record of the same exec, and each installer exec the audit
+//! stream saw with a run, to say whether the host's audit trail has it.
+//!
+//! - `confirmed`: an audit record of one of the run's execs reached us while
+//!   an audit daemon was registered to write it to the trail.
+//! - `ebpf_only`: no record, or a record while no daemon was there: the run
+//!   slipped past the audit trail. `reason` says why, from the audit
+//!   stream's health at the exec: `audit-disabled`, `auditd-stopped`,
+//!   `audit-records-lost`, else `no-audit-rule`.
+//! - `audit_only`: an audit record of an installer exec that no run matched
+//!   within the wait: the kernel stream missed it.
+//!
+//! A join is: the same pid (audit's `pid=` is the tgid), exec times within
+//! [`MATCH_WINDOW_NS`] (boot-time ns converted to wall clock, against
+//! audit's millisecond wall clock), and the same executable when both name
+//! one. A run without a record is decided after a bounded wait (default 2 s
+//! after its exec), since the record may still be in flight. Memory is
+//! bounded: audit execs are kept [`KEEP_NS`] and at most [`MAX_AUDIT_EXECS`]
+//! (the oldest dropped first, counted); runs waiting for a decision at most
+//! [`MAX_DECIDING`] (the oldest decided early, counted).
+
+use std::collections::VecDeque;
+
+use super::Run;
+use crate::{
+    audit::AuditEvent,
+    catalogue::{self, Role},
+    ebpf::filter::basename,
+    event::Clock,
+};
+
+/// How far apart an exec's two clocks may put it.
+pub const MATCH_WINDOW_NS: u64 = 2_000_000_000;
+/// How long audit execs are kept for a run to match.
+pub const KEEP_NS: u64 = 30_000_000_000;
+pub const MAX_AUDIT_EXECS: usize = 65_536;
+pub const MAX_DECIDING: usize = 65_536;
+
+const EXECVE: u32 = 59;
+const EXECVEAT: u32 = 322;
+
+/// What a run learned from its audit record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditMatch {
+    pub serial: u64,
+    pub key: Option<String>,
+    /// An audit daemon was registered when the record arrived.
+    pub logged: bool,
+}
+
+/// The cross-check's answer for a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Confirmed,
+    EbpfOnly(&'static str),
+    AuditOnly,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Confirmed => "confirmed",
+            Verdict::EbpfOnly(_) => "ebpf_only",
+            Verdict::AuditOnly => "audit_only",
+        }
+    }
+
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            Verdict::EbpfOnly(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// One successful exec as the audit stream saw it.
+#[derive(Clone, Debug)]
+pub struct AuditExec {
+    pub serial: u64,
+    pub wall_ns: u64,
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: Option<u32>,
+    pub auid: Option<u32>,
+    pub exe: Vec<u8>,
+    pub argv: Vec<Vec<u8>>,
+    pub cwd: Option<Vec<u8>>,
+    pub key: Option<String>,
+    /// An audit daemon was registered when the record arrived.
+    pub logged: bool,
+    /// The catalogue's installer, if the exec looks like one.
+    pub installer: Option<u16>,
+    pub(crate) matched: bool,
+}
+
+impl AuditExec {
+    /// The exec in an assembled audit event, if it is a successful execve.
+    pub fn from_event(e: &AuditEvent, logged: bool) -> Option<AuditExec> {
+        let sc = e.syscall()?;
+        let nr = sc.syscall()?;
+        if nr != EXECVE && nr != EXECVEAT || sc.success() != Some(true) {
+            return None;
+        }
+        let text = |t: Option<crate::audit::Text<'_>>| {
+            t.and_then(|t| t.lossless_bytes().map(<[u8]>::to_vec))
+        };
+        let exe = text(sc.exe()).unwrap_or_default();
+        let argv = e.argv().map(|a| a.args).unwrap_or_default();
+        let key = e.keys().first().map(|k| crate::event::lossless(k));
+        let installer = installer_of(&exe, &argv);
+        Some(AuditExec {
+            serial: e.serial,
+            wall_ns: e.timestamp.secs * 1_000_000_000 + u64::from(e.timestamp.millis) * 1_000_000,
+            pid: sc.pid()?,
+            ppid: sc.ppid().unwrap_or(0),
+            uid: sc.uid(),
+            auid: sc.auid(),
+            exe,
+            argv,
+            cwd: text(e.cwd()),
+            key,
+            logged,
+            installer,
+            matched: false,
+        })
+    }
+}
+
+/// The installer an audit exec ran: by the executable's name, or an
+/// argument's (an interpreter's script, `-m pip`, the loader's program).
+pub fn installer_of(exe: &[u8], argv: &[Vec<u8>]) -> Option<u16> {
+    let installer = |name: &[u8]| match catalogue::lookup(name) {
+        Some((id, p)) if matches!(p.role, Role::Installer(_)) => Some(id),
+        _ => None,
+    };
+    if let Some(id) = installer(basename(exe)) {
+        return Some(id);
+    }
+    let runs_others = matches!(
+        catalogue::lookup(basename(exe)).map(|(_, p)| p.role),
+        Some(Role::Interpreter(_) | Role::Loader)
+    );
+    if runs_others {
+        return argv.iter().skip(1).find_map(|a| installer(basename(a)));
+    }
+    None
+}
+
+/// The audit side's state over time, for the reason of an `ebpf_only`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditState {
+    /// The audit stream is open at all.
+    pub available: bool,
+    pub enabled: bool,
+    pub daemon: bool,
+}
+
+/// Counters of the cross-check.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VerdictCounters {
+    pub confirmed: u64,
+    pub ebpf_only: u64,
+    pub audit_only: u64,
+    pub audit_execs: u64,
+    /// Audit execs dropped unmatched at the cap (their runs, if any, come
+    /// out `ebpf_only`; non-installer ones are not reported anyway).
+    pub audit_execs_dropped: u64,
+    /// Runs decided before their wait was over, at the cap.
+    pub decided_early: u64,
+}
+
+/// A decided run, or an audit-only exec.
+#[derive(Clone, Debug)]
+pub enum Decided {
+    Run(Box<Run>, Verdict),
+    AuditOnly(AuditExec),
+}
+
+pub struct CrossCheck {
+    wait_ns: u64,
+    execs: VecDeque<AuditExec>,
+    deciding: VecDeque<(u64, Run)>,
+    /// Health transitions: (wall ns, state from then on), oldest first.
+    timeline: VecDeque<(u64, AuditState)>,
+    /// Wall times of audit losses.
+    losses: VecDeque<u64>,
+    pub counters: VerdictCounters,
+}
+
+impl CrossCheck {
+    pub fn new(wait_ns: u64, initial: AuditState) -> CrossCheck {
+        CrossCheck {
+            wait_ns,
+            execs: VecDeque::new(),
+            deciding: VecDeque::new(),
+            timeline: VecDeque::from([(0, initial)]),
+            losses: VecDeque::new(),
+            counters: VerdictCounters::default(),
+        }
+    }
+
+    /// The audit state from `wall_ns` on.
+    pub fn set_state(&mut self, wall_ns: u64, state: AuditState) {
+        if self.timeline.back().is_some_and(|(_, s)| *s == state) {
+            return;
+        }
+        self.timeline.push_back((wall_ns, state));
+        while self.timeline.len() > 1024 {
+            self.timeline.pop_front();
+        }
+    }
+
+    pub fn state(&self) -> AuditState {
+        self.timeline.back().map(|(_, s)| *s).unwrap_or(AuditState {
+            available: false,
+            enabled: false,
+            daemon: false,
+        })
+    }
+
+    fn state_at(&self, wall_ns: u64) -> AuditState {
+        self.timeline
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= wall_ns)
+            .or(self.timeline.front())
+            .map(|(_, s)| *s)
+            .unwrap_or(AuditState {
+                available: false,
+                enabled: false,
+                daemon: false,
+            })
+    }
+
+    pub fn note_loss(&mut self, wall_ns: u64) {
+        self.losses.push_back(wall_ns);
+        while self.losses.len() > 1024 {
+            self.losses.pop_front();
+        }
+    }
+
+    /// Adds an audit exec; returns runs this decides (a waiting run it
+    /// matches). The caller first offers it to open runs with [`Self::attach`].
+    pub fn on_audit_exec(&mut self, exec: AuditExec, clock: &Clock) -> Vec<Decided> {
+        self.counters.audit_execs += 1;
+        let mut decided = Vec::new();
+        if let Some(i) = self
+            .deciding
+            .iter()
+            .position(|(_, run)| matches(&exec, run, clock))
+        {
+            if let Some((_, mut run)) = self.deciding.remove(i) {
+                run.audit = Some(AuditMatch {
+                    serial: exec.serial,
+                    key: exec.key.clone(),
+                    logged: exec.logged,
+                });
+                let v = self.verdict(&run, clock);
+                decided.push(Decided::Run(Box::new(run), v));
+            }
+            let mut exec = exec;
+            exec.matched = true;
+            self.push_exec(exec);
+        } else {
+            self.push_exec(exec);
+        }
+        decided
+    }
+
+    fn push_exec(&mut self, exec: AuditExec) {
+        if self.execs.len() >= MAX_AUDIT_EXECS {
+            if let Some(old) = self.execs.pop_front() {
+                if !old.matched && old.installer.is_some() {
+                    self.counters.audit_execs_dropped += 1;
+                }
+            }
+        }
+        self.execs.push_back(exec);
+    }
+
+    /// Gives `run` the audit record of one of its execs, if one is kept.
+    pub fn attach(&mut self, run: &mut Run, clock: &Clock) {
+        if run.audit.is_some() {
+            return;
+        }
+        if let Some(exec) = self
+            .execs
+            .iter_mut()
+            .rev()
+            .find(|e| !e.matched && matches(e, run, clock))
+        {
+            exec.matched = true;
+            run.audit = Some(AuditMatch {
+                serial: exec.serial,
+                key: exec.key.clone(),
+                logged: exec.logged,
+            });
+        }
+    }
+
+    /// A finished run: decided now if it has its record or cannot get one,
+    /// else held until its wait is over.
+    pub fn on_run(&mut self, mut run: Run, now_wall_ns: u64, clock: &Clock) -> Vec<Decided> {
+        self.attach(&mut run, clock);
+        let exec_ns = wall(&run, clock);
+        let state = self.state_at(exec_ns);
+        let may_come = state.available && state.enabled;
+        let deadline = exec_ns.saturating_add(self.wait_ns);
+        if run.audit.is_some() || !may_come || now_wall_ns >= deadline {
+            let v = self.verdict(&run, clock);
+            return vec![Decided::Run(Box::new(run), v)];
+        }
+        let mut out = Vec::new();
+        if self.deciding.len() >= MAX_DECIDING {
+            if let Some((_, early)) = self.deciding.pop_front() {
+                self.counters.decided_early += 1;
+                let v = self.verdict(&early, clock);
+                out.push(Decided::Run(Box::new(early), v));
+            }
+        }
+        self.deciding.push_back((deadline, run));
+        out
+    }
+
+    /// Decides waiting runs whose wait is over, and reports audit execs of
+    /// installers that no run matched within the wait.
+    pub fn tick(
+        &mut self,
+        now_wall_ns: u64,
+        clock: &Clock,
+        open_tgids: impl Fn(u32) -> bool,
+    ) -> Vec<Decided> {
+        let mut out = Vec::new();
+        let mut keep = VecDeque::with_capacity(self.deciding.len());
+        while let Some((deadline, run)) = self.deciding.pop_front() {
+            if now_wall_ns >= deadline {
+                let v = self.verdict(&run, clock);
+                out.push(Decided::Run(Box::new(run), v));
+            } else {
+                keep.push_back((deadline, run));
+            }
+        }
+        self.deciding = keep;
+        for exec in self.execs.iter_mut() {
+            let ripe = now_wall_ns >= exec.wall_ns.saturating_add(self.wait_ns);
+            if ripe && !exec.matched && exec.installer.is_some() && !open_tgids(exec.pid) {
+                // Not a run's, open or finished: the kernel stream missed it.
+                exec.matched = true;
+                self.counters.audit_only += 1;
+                out.push(Decided::AuditOnly(exec.clone()));
+            }
+        }
+        while self
+            .execs
+            .front()
+            .is_some_and(|e| now_wall_ns >= e.wall_ns.saturating_add(KEEP_NS))
+        {
+            self.execs.pop_front();
+        }
+        out
+    }
+
+    /// Decides everything still waiting (at shutdown).
+    pub fn drain(&mut self, clock: &Clock) -> Vec<Decided> {
+        let runs: Vec<_> = self.deciding.drain(..).collect();
+        runs.into_iter()
+            .map(|(_, run)| {
+                let v = self.verdict(&run, clock);
+                Decided::Run(Box::new(run), v)
+            })
+            .collect()
+    }
+
+    fn verdict(&mut self, run: &Run, clock: &Clock) -> Verdict {
+        let exec_ns = wall(run, clock);
+        let state = self.state_at(exec_ns);
+        let v = match &run.audit {
+            Some(m) if m.logged => Verdict::Confirmed,
+            Some(_) => Verdict::EbpfOnly("auditd-stopped"),
+            None if !state.available => Verdict::EbpfOnly("audit-unavailable"),
+            None if !state.enabled => Verdict::EbpfOnly("audit-disabled"),
+            None if self
+                .losses
+                .iter()
+                .any(|t| t.abs_diff(exec_ns) <= MATCH_WINDOW_NS) =>
+            {
+                Verdict::EbpfOnly("audit-records-lost")
+            }
+            None if !state.daemon => Verdict::EbpfOnly("auditd-stopped"),
+            None => Verdict::EbpfOnly("no-audit-rule"),
+        };
+        match v {
+            Verdict::Confirmed => self.counters.confirmed += 1,
+            Verdict::EbpfOnly(_) => self.counters.ebpf_only += 1,
+            Verdict::AuditOnly => self.counters.audit_only += 1,
+        }
+        v
+    }
+}
+
+/// The wall-clock time of a run's first exec.
+fn wall(run: &Run, clock: &Clock) -> u64 {
+    let t = clock.wall(run.execs[0].boot_ns);
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Whether an audit exec is one of the run's execs.
+fn matches(exec: &AuditExec, run: &Run, clock: &Clock) -> bool {
+    if exec.pid != run.primary().tgid {
+        return false;
+    }
+    run.execs.iter().any(|rec| {
+        let t = clock.wall(rec.boot_ns);
+        let ns = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(0));
+        let exe = rec
+            .executable
+            .strip_suffix(b" (deleted)")
+            .unwrap_or(&rec.executable);
+        ns.abs_diff(exec.wall_ns) <= MATCH_WINDOW_NS && (exec.exe.is_empty() || exec.exe == exe)
+    })
+}
