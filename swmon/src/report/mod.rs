@@ -23,6 +23,10 @@ mod input;
 mod markdown;
 mod model;
 
+#[cfg(test)]
+mod render_tests;
+#[cfg(test)]
+mod tests;
 
 use std::{collections::HashMap, path::PathBuf};
 
