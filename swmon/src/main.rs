@@ -69,7 +69,7 @@ fn time_bound(s: &str) -> Result<i64, String> {
 }
 
 /// Builds and writes a report; warnings go to standard error as well.
-fn report(
+fn write_report(
     options: &ReportOptions,
     format: ReportFormat,
     output: Option<&Path>,
@@ -147,7 +147,7 @@ fn main() -> ExitCode {
                 since,
                 until,
             };
-            report(&options, format, output.as_deref())
+            write_report(&options, format, output.as_deref())
         }
     };
     match result {
