@@ -16,4 +16,5 @@ pub mod classify;
 pub mod enrich;
 pub mod event;
 pub mod sink;
+pub mod report;
 pub mod run;

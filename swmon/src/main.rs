@@ -1,6 +1,10 @@
 //! The `swmon` command line; everything it runs lives in the library.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -11,6 +15,7 @@ use swmon::{
         AuditOptions, AuditStream,
     },
     ebpf::LoadOptions,
+    report::{self, ReportFormat, ReportOptions},
     run::{self, AuditRunOptions, RulesMode, RunOptions},
     sink::Format,
 };
@@ -74,6 +79,30 @@ enum Command {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Compare what pure auditd recorded (by rule key) with what swmon saw.
+    Report {
+        /// swmon's JSON Lines output; repeat for more files.
+        #[arg(long = "events", required = true, value_name = "PATH")]
+        events: Vec<PathBuf>,
+        /// auditd's log (raw or enriched) or `ausearch --raw` output;
+        /// repeat for rotated logs.
+        #[arg(long = "audit-log", required = true, value_name = "PATH")]
+        audit_logs: Vec<PathBuf>,
+        /// The audit rule key that means "pure auditd recorded it".
+        #[arg(long, default_value = report::DEFAULT_KEY)]
+        key: String,
+        /// Only runs from this time on (RFC 3339, UTC, or epoch seconds).
+        #[arg(long, value_parser = time_bound)]
+        since: Option<i64>,
+        /// Only runs up to this time.
+        #[arg(long, value_parser = time_bound)]
+        until: Option<i64>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+        /// Where the report goes (standard output when absent).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -101,6 +130,43 @@ enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+fn time_bound(s: &str) -> Result<i64, String> {
+    report::time_bound(s).map_err(|e| e.to_string())
+}
+
+/// Builds and writes a report; warnings go to standard error as well.
+fn write_report(
+    options: &ReportOptions,
+    format: ReportFormat,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    let r = report::build(options)?;
+    for w in &r.warnings {
+        eprintln!(
+            "swmon report: warning: {}",
+            swmon::sink::terminal_safe(&w.to_string())
+        );
+    }
+    if r.warnings_suppressed > 0 {
+        eprintln!(
+            "swmon report: warning: {} more warnings not listed",
+            r.warnings_suppressed
+        );
+    }
+    let text = report::render(&r, format)?;
+    match output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("can't write the report to {}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .context("can't write the report to standard output")?;
+        }
+    }
+    Ok(())
 }
 
 fn ring_size(s: &str) -> Result<u32, String> {
@@ -151,6 +217,24 @@ fn main() -> ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(audit_tail(rcvbuf, key, count))),
+        Command::Report {
+            events,
+            audit_logs,
+            key,
+            since,
+            until,
+            format,
+            output,
+        } => {
+            let options = ReportOptions {
+                events,
+                audit_logs,
+                key,
+                since,
+                until,
+            };
+            write_report(&options, format, output.as_deref())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

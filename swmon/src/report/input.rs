@@ -1,0 +1,535 @@
+//! Reads the report's two inputs into plain records: swmon's JSON Lines
+//! (installer runs and state events) and pure auditd's log (execs recorded
+//! with the key), each remembering the file and line it came from.
+//!
+//! Reading is forgiving line by line and strict about files: a line that
+//! does not parse (invalid JSON, a foreign or cut line, an event from a newer
+//! swmon) becomes a [`Warning`] with its file and line and the rest is still
+//! read, while a file that cannot be opened or read is an error. Unknown
+//! fields are fine: only the fields of the event contract are read. The audit
+//! text is parsed and grouped by [`crate::audit`]; nothing here parses audit
+//! records by hand. Matching the two sides is [`super::compare`]'s job.
+
+use std::{
+    collections::HashMap,
+    fs::File,
+    io::{BufRead, BufReader},
+    path::Path,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use serde_json::Value;
+
+use super::{
+    error::ReportError,
+    model::{PackageOut, UserRef, Warning},
+};
+use crate::audit::{Assembler, AssemblerConfig, AuditEvent, RecordType, Text, UNSET_ID};
+
+/// The newest `swmon.schema` this reader knows. Events from before the field
+/// existed have none and read as this version.
+pub const KNOWN_EVENT_SCHEMA: u64 = 1;
+
+/// Warnings listed per input file at most; the rest are counted.
+pub const MAX_WARNINGS_PER_FILE: u64 = 50;
+
+/// Microseconds since the epoch.
+pub type Micros = i64;
+
+/// Collects warnings, at most [`MAX_WARNINGS_PER_FILE`] listed per file.
+#[derive(Debug, Default)]
+pub struct Warnings {
+    pub list: Vec<Warning>,
+    pub suppressed: u64,
+    per_file: HashMap<String, u64>,
+}
+
+impl Warnings {
+    pub fn push(&mut self, file: &str, line: Option<u64>, message: impl Into<String>) {
+        let n = self.per_file.entry(file.to_owned()).or_default();
+        *n += 1;
+        if *n > MAX_WARNINGS_PER_FILE {
+            self.suppressed += 1;
+            return;
+        }
+        self.list.push(Warning {
+            file: file.to_owned(),
+            line,
+            message: message.into(),
+        });
+    }
+
+    /// Puts the listed warnings about `file` in line order (some are only
+    /// known at the end of the file).
+    pub fn sort_file(&mut self, file: &str) {
+        let start = self
+            .list
+            .iter()
+            .position(|w| w.file == file)
+            .unwrap_or(self.list.len());
+        self.list[start..].sort_by_key(|w| (w.file != file, w.line));
+    }
+
+    /// Warnings about `file`, listed or not.
+    pub fn count_for(&self, file: &str) -> u64 {
+        self.per_file.get(file).copied().unwrap_or(0)
+    }
+}
+
+/// An installer run as swmon's event describes it.
+#[derive(Clone, Debug)]
+pub struct SwmonRun {
+    pub start: Micros,
+    pub end: Option<Micros>,
+    pub host: Option<String>,
+    pub pid: u32,
+    pub ppid: Option<u32>,
+    pub executable: Option<String>,
+    pub args: Vec<String>,
+    /// Earlier execs of the same process (`swmon.exec_chain`): executable
+    /// and args, for matching an audit record of one of them.
+    pub chain: Vec<(Option<String>, Vec<String>)>,
+    pub exit_code: Option<i64>,
+    pub user: Option<UserRef>,
+    pub login_user: Option<UserRef>,
+    pub action: Option<String>,
+    pub manager: Option<String>,
+    pub operation: Option<String>,
+    pub packages: Vec<PackageOut>,
+    pub scope: Option<String>,
+    pub via: Option<String>,
+    pub verdict: Option<String>,
+    pub reason: Option<String>,
+    pub audit_serial: Option<u64>,
+    pub source: String,
+}
+
+/// A state or gap event (`audit-disabled`, `monitor-stopped`, ...).
+#[derive(Clone, Debug)]
+pub struct StateEvent {
+    pub time: Micros,
+    pub host: Option<String>,
+    pub action: String,
+    /// `swmon.lost.count` of a loss event.
+    pub lost: Option<u64>,
+    pub source: String,
+}
+
+/// What one events file held.
+#[derive(Debug, Default)]
+pub struct EventsFile {
+    pub lines: u64,
+    pub runs: Vec<SwmonRun>,
+    pub states: Vec<StateEvent>,
+}
+
+/// An exec that pure auditd recorded with the key.
+#[derive(Clone, Debug)]
+pub struct AuditRun {
+    pub serial: u64,
+    pub time_ms: u64,
+    pub node: Option<String>,
+    pub pid: Option<u32>,
+    pub ppid: Option<u32>,
+    pub uid: Option<u32>,
+    pub auid: Option<u32>,
+    /// auditd's enriched names (`UID="root"`), when the log has them.
+    pub uid_name: Option<String>,
+    pub auid_name: Option<String>,
+    pub exe: Option<Vec<u8>>,
+    pub argv: Vec<Vec<u8>>,
+    /// The file exec was asked to run (PATH item 0), which differs from
+    /// `exe` for scripts.
+    pub exec_path: Option<Vec<u8>>,
+    pub keys: Vec<String>,
+    pub source: String,
+}
+
+/// What one audit log held.
+#[derive(Debug, Default)]
+pub struct AuditFile {
+    pub lines: u64,
+    pub runs: Vec<AuditRun>,
+}
+
+/// Parses a time bound: RFC 3339 (`2026-11-26T08:11:38Z`, fractions and a
+/// space for `T` allowed, UTC only) or seconds since the epoch.
+pub fn parse_time(s: &str) -> Option<Micros> {
+    let s = s.trim();
+    if let Ok(t) = humantime::parse_rfc3339_weak(s) {
+        return micros_of(t);
+    }
+    let secs: f64 = s.strip_prefix('@').unwrap_or(s).parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| (secs * 1e6).round() as Micros)
+}
+
+fn micros_of(t: SystemTime) -> Option<Micros> {
+    let d = t.duration_since(UNIX_EPOCH).ok()?;
+    Micros::try_from(d.as_micros()).ok()
+}
+
+/// RFC 3339 UTC with microseconds, the events' own format.
+pub fn format_time(t: Micros) -> String {
+    let d = Duration::from_micros(u64::try_from(t).unwrap_or(0));
+    humantime::format_rfc3339_micros(UNIX_EPOCH + d).to_string()
+}
+
+/// Reads a file line by line, giving each line (without its newline), its
+/// 1-based number, and whether it was the last line with no newline (a file
+/// being written, or cut).
+fn for_each_line(
+    path: &Path,
+    what: &'static str,
+    mut f: impl FnMut(&[u8], u64, bool),
+) -> Result<u64, ReportError> {
+    let file = File::open(path).map_err(|error| ReportError::Open {
+        what,
+        path: path.to_owned(),
+        error,
+    })?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut buf = Vec::with_capacity(1024);
+    let mut n = 0u64;
+    loop {
+        buf.clear();
+        let read = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|error| ReportError::Read {
+                what,
+                path: path.to_owned(),
+                line: n + 1,
+                error,
+            })?;
+        if read == 0 {
+            return Ok(n);
+        }
+        n += 1;
+        let unterminated = buf.last() != Some(&b'\n');
+        let mut line = buf.as_slice();
+        while let [rest @ .., b'\n' | b'\r'] = line {
+            line = rest;
+        }
+        f(line, n, unterminated);
+    }
+}
+
+fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+fn string(v: &Value, path: &[&str]) -> Option<String> {
+    get(v, path).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn number(v: &Value, path: &[&str]) -> Option<u64> {
+    let v = get(v, path)?;
+    v.as_u64().or_else(|| v.as_str()?.parse().ok())
+}
+
+fn strings(v: &Value, path: &[&str]) -> Vec<String> {
+    get(v, path)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|x| match x {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn user_ref(v: &Value, path: &[&str]) -> Option<UserRef> {
+    let u = get(v, path)?;
+    let id = match u.get("id")? {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Some(UserRef {
+        id,
+        name: u.get("name").and_then(Value::as_str).map(str::to_owned),
+    })
+}
+
+/// Reads one of swmon's JSON Lines files.
+pub fn read_events(
+    path: &Path,
+    name: &str,
+    warnings: &mut Warnings,
+) -> Result<EventsFile, ReportError> {
+    let mut out = EventsFile::default();
+    let mut newer_schema: Option<(u64, u64)> = None;
+    out.lines = for_each_line(path, "events file", |line, n, unterminated| {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let cut = if unterminated {
+            " (the last line has no newline: the file may be cut)"
+        } else {
+            ""
+        };
+        let value: Value = match serde_json::from_slice(line) {
+            Ok(v) => v,
+            Err(e) => {
+                warnings.push(name, Some(n), format!("invalid JSON: {e}{cut}"));
+                return;
+            }
+        };
+        if !value.is_object() {
+            warnings.push(name, Some(n), "not a swmon event: not a JSON object");
+            return;
+        }
+        if let Some(schema) = number(&value, &["swmon", "schema"]) {
+            if schema > KNOWN_EVENT_SCHEMA && newer_schema.is_none() {
+                newer_schema = Some((n, schema));
+            }
+        }
+        let source = format!("{name}:{n}");
+        let Some(action) = string(&value, &["event", "action"]) else {
+            warnings.push(name, Some(n), "not a swmon event: no event.action");
+            return;
+        };
+        let time = string(&value, &["process", "start"])
+            .or_else(|| string(&value, &["@timestamp"]))
+            .and_then(|t| parse_time(&t));
+        let Some(time) = time else {
+            warnings.push(name, Some(n), "swmon event without a readable @timestamp");
+            return;
+        };
+        let host = string(&value, &["host", "name"]);
+        if value.get("process").is_none() {
+            out.states.push(StateEvent {
+                time,
+                host,
+                action,
+                lost: number(&value, &["swmon", "lost", "count"]),
+                source,
+            });
+            return;
+        }
+        let Some(pid) = number(&value, &["process", "pid"]).and_then(|p| u32::try_from(p).ok())
+        else {
+            warnings.push(name, Some(n), "installer run without process.pid");
+            return;
+        };
+        let packages = get(&value, &["swmon", "packages"])
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| {
+                        Some(PackageOut {
+                            name: p.get("name")?.as_str()?.to_owned(),
+                            version: p.get("version").and_then(Value::as_str).map(str::to_owned),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let chain = get(&value, &["swmon", "exec_chain"])
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|l| (string(l, &["executable"]), strings(l, &["args"])))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.runs.push(SwmonRun {
+            start: time,
+            end: string(&value, &["process", "end"]).and_then(|t| parse_time(&t)),
+            host,
+            pid,
+            ppid: number(&value, &["process", "parent", "pid"]).and_then(|p| u32::try_from(p).ok()),
+            executable: string(&value, &["process", "executable"]),
+            args: strings(&value, &["process", "args"]),
+            chain,
+            exit_code: get(&value, &["process", "exit_code"]).and_then(Value::as_i64),
+            user: user_ref(&value, &["process", "user"]),
+            login_user: user_ref(&value, &["user", "audit"]),
+            action: Some(action),
+            manager: string(&value, &["swmon", "manager"]),
+            operation: string(&value, &["swmon", "operation"]),
+            packages,
+            scope: string(&value, &["swmon", "scope"]),
+            via: string(&value, &["swmon", "via"]),
+            verdict: string(&value, &["swmon", "verdict"]),
+            reason: string(&value, &["swmon", "reason"]),
+            audit_serial: number(&value, &["swmon", "audit", "serial"]),
+            source,
+        });
+    })?;
+    if let Some((line, schema)) = newer_schema {
+        warnings.push(
+            name,
+            Some(line),
+            format!(
+                "events from a newer swmon (swmon.schema {schema}, this report knows \
+                 {KNOWN_EVENT_SCHEMA}): read as far as the known fields go"
+            ),
+        );
+    }
+    warnings.sort_file(name);
+    Ok(out)
+}
+
+/// Execve and execveat by audit arch (`AUDIT_ARCH_*`): x86_64, i386,
+/// aarch64, riscv64. Other arches are recognised by their EXECVE record.
+const EXEC_SYSCALLS: &[(u32, [u32; 2])] = &[
+    (0xc000_003e, [59, 322]),
+    (0x4000_0003, [11, 358]),
+    (0xc000_00b7, [221, 281]),
+    (0xc000_00f3, [221, 281]),
+];
+
+fn is_exec(event: &AuditEvent) -> bool {
+    let Some(s) = event.syscall() else {
+        return false;
+    };
+    if s.success() == Some(false) {
+        return false;
+    }
+    let by_number = match (s.arch(), s.syscall()) {
+        (Some(arch), Some(nr)) => EXEC_SYSCALLS
+            .iter()
+            .any(|(a, nrs)| *a == arch && nrs.contains(&nr)),
+        _ => false,
+    };
+    by_number || event.records_of(RecordType::EXECVE).next().is_some()
+}
+
+fn enriched_name(event: &AuditEvent, key: &str) -> Option<String> {
+    let s = event.syscall()?;
+    let v = s.record().get_enriched(key)?;
+    match v.text() {
+        Text::Bytes(b) => Some(crate::event::lossless(&b)),
+        _ => None,
+    }
+}
+
+/// Lines of `ausearch`'s default output that are not records.
+fn is_ausearch_decoration(line: &[u8]) -> bool {
+    line.starts_with(b"----") || line.starts_with(b"time->") || line == b"<no matches>"
+}
+
+/// Reads one audit log (auditd's, raw or enriched, or `ausearch` output),
+/// keeping the successful execs that carry `key`.
+pub fn read_audit_log(
+    path: &Path,
+    name: &str,
+    key: &str,
+    warnings: &mut Warnings,
+) -> Result<AuditFile, ReportError> {
+    let mut assembler = Assembler::new(AssemblerConfig::default());
+    // Where each event starts, for FILE:LINE: by (serial, time), since
+    // serials restart at boot and a log can span boots.
+    let mut first_line: HashMap<(u64, u64), u64> = HashMap::new();
+    let mut events: Vec<AuditEvent> = Vec::new();
+    let lines = for_each_line(path, "audit log", |line, n, unterminated| {
+        if line.iter().all(u8::is_ascii_whitespace) || is_ausearch_decoration(line) {
+            return;
+        }
+        match crate::audit::parse_log_line(line) {
+            Ok(record) => {
+                let at = record.timestamp().as_millis();
+                first_line.entry((record.serial(), at)).or_insert(n);
+                assembler.push(record, at);
+                events.extend(assembler.drain_ready());
+            }
+            Err(e) => {
+                assembler.count_parse_error();
+                let cut = if unterminated {
+                    " (the last line has no newline: the log may be cut)"
+                } else {
+                    ""
+                };
+                warnings.push(name, Some(n), format!("not an audit record: {e}{cut}"));
+            }
+        }
+    })?;
+    assembler.flush_all();
+    events.extend(assembler.drain_ready());
+
+    let mut out = AuditFile {
+        lines,
+        runs: Vec::new(),
+    };
+    for event in events {
+        let keys: Vec<String> = event
+            .keys()
+            .iter()
+            .map(|k| crate::event::lossless(k))
+            .collect();
+        if !keys.iter().any(|k| k == key) || !is_exec(&event) {
+            continue;
+        }
+        let Some(s) = event.syscall() else { continue };
+        let time_ms = event.timestamp.as_millis();
+        let line = first_line.get(&(event.serial, time_ms)).copied();
+        let argv = match event.argv() {
+            Some(argv) => {
+                if !argv.flags.is_clean() {
+                    warnings.push(
+                        name,
+                        line,
+                        format!(
+                            "argv of audit event {} is incomplete ({})",
+                            event.serial,
+                            argv.flags.names().join(", ")
+                        ),
+                    );
+                }
+                argv.args
+            }
+            None => {
+                // No EXECVE record: the proctitle (cut at 128 bytes) is
+                // the best left.
+                warnings.push(
+                    name,
+                    line,
+                    format!(
+                        "audit event {} has no EXECVE record; argv from its proctitle",
+                        event.serial
+                    ),
+                );
+                event.proctitle().map(|p| p.args()).unwrap_or_default()
+            }
+        };
+        let exec_path = event
+            .paths()
+            .find(|p| p.item() == Some(0))
+            .and_then(|p| p.name())
+            .and_then(|t| t.into_bytes())
+            .map(|b| b.into_owned());
+        out.runs.push(AuditRun {
+            serial: event.serial,
+            time_ms,
+            node: s.record().node().map(crate::event::lossless),
+            pid: s.pid(),
+            ppid: s.ppid(),
+            uid: s.uid(),
+            auid: s.auid(),
+            uid_name: enriched_name(&event, "UID"),
+            auid_name: enriched_name(&event, "AUID"),
+            exe: s.exe().and_then(|t| t.into_bytes()).map(|b| b.into_owned()),
+            argv,
+            exec_path,
+            keys,
+            source: format!("{name}:{}", line.unwrap_or(0)),
+        });
+    }
+    Ok(out)
+}
+
+/// The login uid as a [`UserRef`]: `unset` when the kernel has none.
+pub fn audit_user(id: Option<u32>, name: Option<&str>) -> Option<UserRef> {
+    let id = id?;
+    let name = match name {
+        Some(n) => Some(n.to_owned()),
+        None if id == UNSET_ID => Some("unset".to_owned()),
+        None => None,
+    };
+    Some(UserRef {
+        id: id.to_string(),
+        name,
+    })
+}

@@ -1,0 +1,236 @@
+//! `swmon report`: what pure auditd recorded, compared with what swmon saw.
+//!
+//! It reads swmon's JSON Lines (installer runs and state events) and one or
+//! more audit logs (auditd's `audit.log`, raw or enriched, rotated logs, or
+//! `ausearch` output), matches each run to the execve record the audit
+//! rules' key left for it, and renders, per run, who saw it, plus a summary:
+//! runs by manager and by verdict, each side's recall, the ways installs
+//! slipped past auditd, and the coverage gaps swmon reported. Markdown for
+//! terminals and tickets, one self-contained HTML file with a timeline for
+//! people, JSON for machines (schema in `SCHEMA.md`).
+//!
+//! It is pure apart from reading its inputs: no audit rules, no kernel, no
+//! clock, so the same inputs give the same bytes and every format is a
+//! golden test. It does not re-decide swmon's verdicts; it shows them next
+//! to what the audit log holds. Stages: [`input`] reads, [`compare`]
+//! matches and counts, [`markdown`], [`html`] and JSON (serde of
+//! [`Report`]) render.
+
+mod compare;
+mod error;
+mod html;
+mod input;
+mod markdown;
+mod model;
+
+#[cfg(test)]
+mod render_tests;
+#[cfg(test)]
+mod tests;
+
+use std::{collections::HashMap, path::PathBuf};
+
+pub use self::{
+    compare::MATCH_WINDOW_US,
+    error::ReportError,
+    input::{parse_time, KNOWN_EVENT_SCHEMA, MAX_WARNINGS_PER_FILE},
+    model::*,
+};
+use self::{
+    compare::{TimedGap, TimedRow},
+    input::{format_time, Micros, Warnings},
+};
+
+/// The key of the seed's rules (audit-userspace's `44-installers.rules`).
+pub const DEFAULT_KEY: &str = "software-installer";
+
+/// The output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown: tables for terminals and tickets.
+    Md,
+    /// One self-contained HTML file with a timeline.
+    Html,
+    /// JSON, see `SCHEMA.md`.
+    Json,
+}
+
+/// What to compare.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    /// swmon's JSON Lines files, in any order.
+    pub events: Vec<PathBuf>,
+    /// Audit logs, in any order (rotated ones too).
+    pub audit_logs: Vec<PathBuf>,
+    /// The rule key whose records count as "pure auditd recorded it".
+    pub key: String,
+    /// Only runs from this time on (microseconds since the epoch).
+    pub since: Option<i64>,
+    /// Only runs up to this time.
+    pub until: Option<i64>,
+}
+
+impl ReportOptions {
+    pub fn new(events: Vec<PathBuf>, audit_logs: Vec<PathBuf>) -> ReportOptions {
+        ReportOptions {
+            events,
+            audit_logs,
+            key: DEFAULT_KEY.to_owned(),
+            since: None,
+            until: None,
+        }
+    }
+}
+
+/// Parses a `--since`/`--until` value (see [`parse_time`]).
+pub fn time_bound(s: &str) -> Result<i64, ReportError> {
+    parse_time(s).ok_or_else(|| ReportError::Time {
+        value: s.to_owned(),
+    })
+}
+
+fn display(path: &std::path::Path) -> String {
+    path.display().to_string()
+}
+
+/// Reads the inputs and builds the report. Bad lines are warnings in the
+/// report; a file that cannot be read is an error.
+pub fn build(options: &ReportOptions) -> Result<Report, ReportError> {
+    if let (Some(since), Some(until)) = (options.since, options.until) {
+        if since > until {
+            return Err(ReportError::EmptyWindow {
+                since: format_time(since),
+                until: format_time(until),
+            });
+        }
+    }
+    let mut warnings = Warnings::default();
+    let mut inputs = Vec::new();
+
+    let mut runs = Vec::new();
+    let mut states = Vec::new();
+    let mut seen_runs = std::collections::HashSet::new();
+    let mut seen_states = std::collections::HashSet::new();
+    for path in &options.events {
+        let name = display(path);
+        let file = input::read_events(path, &name, &mut warnings)?;
+        let mut duplicates = 0;
+        let (n_runs, n_states) = (file.runs.len() as u64, file.states.len() as u64);
+        for run in file.runs {
+            let key = (run.host.clone(), run.pid, run.start, run.executable.clone());
+            if seen_runs.insert(key) {
+                runs.push(run);
+            } else {
+                duplicates += 1;
+            }
+        }
+        for s in file.states {
+            if seen_states.insert((s.host.clone(), s.time, s.action.clone())) {
+                states.push(s);
+            } else {
+                duplicates += 1;
+            }
+        }
+        inputs.push(Input {
+            kind: "events",
+            path: name.clone(),
+            lines: file.lines,
+            runs: n_runs,
+            states: n_states,
+            duplicates,
+            warnings: warnings.count_for(&name),
+        });
+    }
+
+    let mut audit = Vec::new();
+    let mut seen_audit = std::collections::HashSet::new();
+    for path in &options.audit_logs {
+        let name = display(path);
+        let file = input::read_audit_log(path, &name, &options.key, &mut warnings)?;
+        let mut duplicates = 0;
+        let n_runs = file.runs.len() as u64;
+        for a in file.runs {
+            if seen_audit.insert((a.node.clone(), a.serial, a.time_ms)) {
+                audit.push(a);
+            } else {
+                duplicates += 1;
+            }
+        }
+        inputs.push(Input {
+            kind: "audit-log",
+            path: name.clone(),
+            lines: file.lines,
+            runs: n_runs,
+            states: 0,
+            duplicates,
+            warnings: warnings.count_for(&name),
+        });
+    }
+
+    runs.sort_by_key(|r| (r.start, r.pid));
+    audit.sort_by_key(|a| (a.time_ms, a.serial));
+    let mut rows = compare::rows(&runs, &audit);
+
+    let mut last_seen: HashMap<Option<String>, Micros> = HashMap::new();
+    let times = runs
+        .iter()
+        .map(|r| (&r.host, r.end.unwrap_or(r.start).max(r.start)))
+        .chain(states.iter().map(|s| (&s.host, s.time)));
+    for (host, t) in times {
+        let e = last_seen.entry(host.clone()).or_insert(t);
+        *e = (*e).max(t);
+    }
+    let gaps = compare::gaps(&states, &last_seen);
+    compare::explain_by_gaps(&mut rows, &gaps);
+
+    let in_window =
+        |t: Micros| options.since.is_none_or(|s| t >= s) && options.until.is_none_or(|u| t <= u);
+    let rows: Vec<TimedRow> = rows.into_iter().filter(|r| in_window(r.time)).collect();
+    let gaps: Vec<TimedGap> = gaps
+        .into_iter()
+        .filter(|g| {
+            options.since.is_none_or(|s| g.end >= s) && options.until.is_none_or(|u| g.start <= u)
+        })
+        .collect();
+
+    let span = rows
+        .iter()
+        .map(|r| (r.time, r.time))
+        .chain(gaps.iter().map(|g| (g.start, g.end)))
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+        .map(|(start, end)| Span {
+            start: format_time(start),
+            end: format_time(end),
+        });
+    let rows: Vec<Row> = rows.into_iter().map(|r| r.row).collect();
+    let gaps: Vec<Gap> = gaps.into_iter().map(|g| g.gap).collect();
+    let summary = compare::summary(&rows, &gaps);
+    Ok(Report {
+        schema: SCHEMA_VERSION,
+        key: options.key.clone(),
+        window: Window {
+            since: options.since.map(format_time),
+            until: options.until.map(format_time),
+        },
+        span,
+        inputs,
+        summary,
+        gaps,
+        runs: rows,
+        warnings: warnings.list,
+        warnings_suppressed: warnings.suppressed,
+    })
+}
+
+/// Renders the report in `format`.
+pub fn render(report: &Report, format: ReportFormat) -> Result<String, ReportError> {
+    Ok(match format {
+        ReportFormat::Md => markdown::render(report),
+        ReportFormat::Html => html::render(report),
+        ReportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(report)?;
+            s.push('\n');
+            s
+        }
+    })
+}
