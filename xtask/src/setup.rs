@@ -24,6 +24,7 @@ const PACKAGES: &[&str] = &[
     "python3-venv",
     "util-linux",
     "auditd",
+    "chromium",
     "gcc",
 ];
 
