@@ -163,6 +163,8 @@ pub struct KernelOffsets {
     pub mount_mountpoint: u32,
     pub mount_mnt: u32,
     pub vfsmount_root: u32,
+    pub bprm_filename: u32,
+    pub _pad: u32,
 }
 
 impl KernelOffsets {
@@ -196,6 +198,8 @@ impl KernelOffsets {
         mount_mountpoint: 0,
         mount_mnt: 0,
         vfsmount_root: 0,
+        bprm_filename: 0,
+        _pad: 0,
     };
 }
 
@@ -311,6 +315,6 @@ mod layout {
         assert_eq!(size_of::<NameValue>(), 8);
         assert_eq!(offset_of!(InodeKey, ino), 8);
         assert_eq!(size_of::<InodeKey>(), 16);
-        assert_eq!(size_of::<KernelOffsets>(), 28 * 4);
+        assert_eq!(size_of::<KernelOffsets>(), 30 * 4);
     }
 }

@@ -1,10 +1,13 @@
 //! swmon's kernel side: a pre-filter on every exec that passes only installer
 //! runs to user space, and the exit of each process it passed.
 //!
-//! The filter runs on the classic `sched/sched_process_exec` tracepoint: it
-//! fires once for every successful exec, whatever the path (execve, execveat,
-//! fexecve, a memfd, a script through binfmt_script), after the new image is
-//! in place, so `current->mm` is the new program's. An exec passes when:
+//! The filter runs on the `sched_process_exec` tracepoint, attached raw (a
+//! raw tracepoint gets the tracepoint's arguments, `task` and `bprm`, with
+//! none of the classic tracepoint's record building, and needs no tracefs):
+//! it fires once for every successful exec, whatever the path (execve,
+//! execveat, fexecve, a memfd, a script through binfmt_script), after the
+//! new image is in place, so `current->mm` is the new program's. An exec
+//! passes when:
 //! - the base name of the filename given to exec, or the name of the file
 //!   really executed (its dentry: after symlinks, and for fexecve), is an
 //!   installer name from the trie user space fills from the catalogue;
@@ -31,10 +34,10 @@ use aya_ebpf::{
         bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes,
         generated,
     },
-    macros::{map, tracepoint},
+    macros::{map, raw_tracepoint},
     maps::{lpm_trie::Key, HashMap, LpmTrie, PerCpuArray, ProgramArray, RingBuf},
-    programs::TracePointContext,
-    EbpfContext, Global,
+    programs::RawTracePointContext,
+    Global,
 };
 use swmon_common::{
     counter, flag, name_kind, reason, suffix, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
@@ -48,8 +51,8 @@ const NONE: u16 = u16::MAX;
 
 #[no_mangle]
 static OFFSETS: Global<KernelOffsets> = Global::new(KernelOffsets::UNSET);
-/// Offset of `group_dead` in the `sched_process_exit` record, from its
-/// format file; 0 on kernels without the field (then the leader's exit counts).
+/// 1 when `sched_process_exit` passes `group_dead` (its second argument,
+/// 6.x kernels), from BTF; 0 otherwise (then the leader's exit counts).
 #[no_mangle]
 static EXIT_GROUP_DEAD: Global<u32> = Global::new(0);
 
@@ -100,31 +103,31 @@ pub struct Scratch {
 const STAGE_SCAN: u32 = 0;
 const STAGE_EMIT: u32 = 1;
 
-#[tracepoint]
-pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn sched_process_exec(ctx: RawTracePointContext) -> u32 {
     match try_exec(&ctx) {
         Ok(r) | Err(r) => r,
     }
 }
 
 /// Stage 2, for interpreters and the loader: does argv name an installer?
-#[tracepoint]
-pub fn swmon_scan(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn swmon_scan(ctx: RawTracePointContext) -> u32 {
     match try_scan(&ctx) {
         Ok(r) | Err(r) => r,
     }
 }
 
 /// Stage 3: writes the event for an exec that passed.
-#[tracepoint]
-pub fn swmon_emit(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn swmon_emit(ctx: RawTracePointContext) -> u32 {
     match try_emit(&ctx) {
         Ok(r) | Err(r) => r,
     }
 }
 
-#[tracepoint]
-pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
+#[raw_tracepoint(tracepoint = "sched_process_exit")]
+pub fn sched_process_exit(ctx: RawTracePointContext) -> u32 {
     match try_exit(&ctx) {
         Ok(r) | Err(r) => r,
     }
@@ -291,17 +294,17 @@ fn untrack(tgid: u32, pid: u32, exit_code: u32) {
     }
 }
 
-fn try_exec(ctx: &TracePointContext) -> Result<u32, u32> {
+fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     count(counter::SEEN);
     let off = OFFSETS.load();
     // SAFETY: the scratch slot is this CPU's; the program is not re-entered.
     let scratch = unsafe { &mut *SCRATCH.get_ptr_mut(0).ok_or(0u32)? };
 
-    // The filename as given to exec: `__data_loc char[] filename` at offset 8
-    // of the record, its low 16 bits the offset of the string.
-    // https://github.com/torvalds/linux/blob/v6.18/include/trace/events/sched.h#L420
-    let loc: u32 = unsafe { ctx.read_at(8) }.map_err(|_| 0u32)?;
-    let fname = (ctx.as_ptr() as *const u8).wrapping_add((loc & 0xFFFF) as usize);
+    // The filename as given to exec: `bprm->filename`, the tracepoint's
+    // third argument.
+    // https://github.com/torvalds/linux/blob/v6.18/fs/exec.c#L1775
+    let bprm = ctx.arg::<u64>(2) as *const u8;
+    let fname = read_ptr(bprm, off.bprm_filename)?;
     // SAFETY: a kernel string read, bounded by the buffer.
     let fname_len = unsafe { bpf_probe_read_kernel_str_bytes(fname, &mut scratch.filename) }
         .map(|s| s.len())
@@ -309,7 +312,7 @@ fn try_exec(ctx: &TracePointContext) -> Result<u32, u32> {
     let by_filename = lookup_basename(scratch, fname_len);
 
     // The file really executed: current->mm->exe_file.
-    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let task = ctx.arg::<u64>(0) as *const u8;
     let mm = read_ptr(task, off.task_mm)?;
     let file = read_ptr(mm, off.mm_exe_file)?;
     let inode = read_ptr(file, off.file_inode)?;
@@ -385,7 +388,7 @@ fn try_exec(ctx: &TracePointContext) -> Result<u32, u32> {
     Err(0)
 }
 
-fn try_scan(ctx: &TracePointContext) -> Result<u32, u32> {
+fn try_scan(ctx: &RawTracePointContext) -> Result<u32, u32> {
     // SAFETY: the scratch slot is this CPU's; stages run on the same CPU.
     let scratch = unsafe { &mut *SCRATCH.get_ptr_mut(0).ok_or(0u32)? };
     match scan_argv(scratch) {
@@ -404,7 +407,7 @@ fn try_scan(ctx: &TracePointContext) -> Result<u32, u32> {
     }
 }
 
-fn try_emit(_ctx: &TracePointContext) -> Result<u32, u32> {
+fn try_emit(_ctx: &RawTracePointContext) -> Result<u32, u32> {
     let off = OFFSETS.load();
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
@@ -583,14 +586,12 @@ fn write_component(dst: &mut [u8; PATH_COMPONENT], dentry: *const u8, off: &Kern
     }
 }
 
-fn try_exit(ctx: &TracePointContext) -> Result<u32, u32> {
+fn try_exit(ctx: &RawTracePointContext) -> Result<u32, u32> {
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
     let pid = pid_tgid as u32;
-    let group_dead = EXIT_GROUP_DEAD.load();
-    let last = if group_dead != 0 {
-        // SAFETY: the offset comes from the tracepoint's format file.
-        unsafe { ctx.read_at::<u8>(group_dead as usize) }.map_err(|_| 0u32)? != 0
+    let last = if EXIT_GROUP_DEAD.load() != 0 {
+        ctx.arg::<u64>(1) & 0xff != 0
     } else {
         pid == tgid
     };

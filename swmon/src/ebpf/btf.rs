@@ -5,16 +5,26 @@
 //! fix field offsets; instead user space looks each one up here at start and
 //! hands them over as a global. A missing field is an error naming it, never
 //! a zero that would make the program read the wrong memory.
+//!
+//! This is a small reader of the BTF format, not a general parser: it walks
+//! the type section once, keeping only where each type starts, and decodes
+//! the few structs it is asked for. The maintained `btf-rs` crate builds the
+//! whole type graph, which took swmon's peak memory from 6 to 41 MiB; the
+//! tests check this reader's answers against it.
 
-use std::path::Path;
+use std::{collections::HashMap, path::Path};
 
-use btf_rs::{Btf, BtfType, Type};
 use swmon_common::KernelOffsets;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BtfError {
     #[error("can't read kernel BTF from {path}: {source} (is CONFIG_DEBUG_INFO_BTF set?)")]
-    Read { path: String, source: btf_rs::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("kernel BTF is malformed: {0}")]
+    Malformed(&'static str),
     #[error("kernel BTF has no struct {0}")]
     NoStruct(String),
     #[error("kernel BTF has no field {field} in struct {strukt}")]
@@ -23,70 +33,192 @@ pub enum BtfError {
     Unaligned { strukt: String, field: String },
 }
 
-/// Reads every offset the eBPF program needs from the BTF at `path`.
-pub fn kernel_offsets(path: &Path) -> Result<KernelOffsets, BtfError> {
-    let btf = Btf::from_file(path).map_err(|source| BtfError::Read {
+/// What the eBPF program needs to know of the running kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelFacts {
+    pub offsets: KernelOffsets,
+    /// `sched_process_exit` passes `group_dead`.
+    pub exit_group_dead: bool,
+}
+
+/// Reads the kernel's BTF and takes what the eBPF program needs from it.
+pub fn kernel_facts(path: &Path) -> Result<KernelFacts, BtfError> {
+    let data = std::fs::read(path).map_err(|source| BtfError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    let r = Resolver { btf };
-    Ok(KernelOffsets {
-        task_real_parent: r.offset("task_struct", "real_parent")?,
-        task_tgid: r.offset("task_struct", "tgid")?,
-        task_mm: r.offset("task_struct", "mm")?,
-        task_loginuid: r.offset("task_struct", "loginuid")?,
-        task_sessionid: r.offset("task_struct", "sessionid")?,
-        task_cred: r.offset("task_struct", "cred")?,
-        task_exit_code: r.offset("task_struct", "exit_code")?,
-        cred_euid: r.offset("cred", "euid")?,
-        mm_arg_start: r.offset("mm_struct", "arg_start")?,
-        mm_arg_end: r.offset("mm_struct", "arg_end")?,
-        mm_exe_file: r.offset("mm_struct", "exe_file")?,
-        file_path: r.offset("file", "f_path")?,
-        file_inode: r.offset("file", "f_inode")?,
-        path_mnt: r.offset("path", "mnt")?,
-        path_dentry: r.offset("path", "dentry")?,
-        inode_ino: r.offset("inode", "i_ino")?,
-        inode_sb: r.offset("inode", "i_sb")?,
-        inode_size: r.offset("inode", "i_size")?,
-        inode_nlink: r.offset("inode", "__i_nlink")?,
-        sb_dev: r.offset("super_block", "s_dev")?,
-        dentry_name: r.offset("dentry", "d_name")?,
-        dentry_parent: r.offset("dentry", "d_parent")?,
-        qstr_len: r.offset("qstr", "len")?,
-        qstr_name: r.offset("qstr", "name")?,
-        mount_parent: r.offset("mount", "mnt_parent")?,
-        mount_mountpoint: r.offset("mount", "mnt_mountpoint")?,
-        mount_mnt: r.offset("mount", "mnt")?,
-        vfsmount_root: r.offset("vfsmount", "mnt_root")?,
+    let btf = Btf::parse(&data)?;
+    Ok(KernelFacts {
+        offsets: offsets(&btf)?,
+        exit_group_dead: btf.func_proto_params("btf_trace_sched_process_exit")? >= 3,
     })
 }
 
-struct Resolver {
-    btf: Btf,
+/// Reads every offset the eBPF program needs from the BTF at `path`.
+pub fn kernel_offsets(path: &Path) -> Result<KernelOffsets, BtfError> {
+    Ok(kernel_facts(path)?.offsets)
 }
 
-impl Resolver {
+fn offsets(b: &Btf<'_>) -> Result<KernelOffsets, BtfError> {
+    Ok(KernelOffsets {
+        task_real_parent: b.offset("task_struct", "real_parent")?,
+        task_tgid: b.offset("task_struct", "tgid")?,
+        task_mm: b.offset("task_struct", "mm")?,
+        task_loginuid: b.offset("task_struct", "loginuid")?,
+        task_sessionid: b.offset("task_struct", "sessionid")?,
+        task_cred: b.offset("task_struct", "cred")?,
+        task_exit_code: b.offset("task_struct", "exit_code")?,
+        cred_euid: b.offset("cred", "euid")?,
+        mm_arg_start: b.offset("mm_struct", "arg_start")?,
+        mm_arg_end: b.offset("mm_struct", "arg_end")?,
+        mm_exe_file: b.offset("mm_struct", "exe_file")?,
+        file_path: b.offset("file", "f_path")?,
+        file_inode: b.offset("file", "f_inode")?,
+        path_mnt: b.offset("path", "mnt")?,
+        path_dentry: b.offset("path", "dentry")?,
+        inode_ino: b.offset("inode", "i_ino")?,
+        inode_sb: b.offset("inode", "i_sb")?,
+        inode_size: b.offset("inode", "i_size")?,
+        inode_nlink: b.offset("inode", "__i_nlink")?,
+        sb_dev: b.offset("super_block", "s_dev")?,
+        dentry_name: b.offset("dentry", "d_name")?,
+        dentry_parent: b.offset("dentry", "d_parent")?,
+        qstr_len: b.offset("qstr", "len")?,
+        qstr_name: b.offset("qstr", "name")?,
+        mount_parent: b.offset("mount", "mnt_parent")?,
+        mount_mountpoint: b.offset("mount", "mnt_mountpoint")?,
+        mount_mnt: b.offset("mount", "mnt")?,
+        vfsmount_root: b.offset("vfsmount", "mnt_root")?,
+        bprm_filename: b.offset("linux_binprm", "filename")?,
+        _pad: 0,
+    })
+}
+
+const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
+const KIND_TYPEDEF: u32 = 8;
+const KIND_PTR: u32 = 2;
+const KIND_FUNC_PROTO: u32 = 13;
+
+/// One type's fixed header.
+#[derive(Clone, Copy)]
+struct Type {
+    name_off: u32,
+    kind: u32,
+    vlen: u32,
+    kind_flag: bool,
+    /// `size` or `type`, by kind.
+    size_type: u32,
+    /// Where the kind's trailing data starts in the type section.
+    extra: usize,
+}
+
+struct Btf<'a> {
+    types: &'a [u8],
+    strings: &'a [u8],
+    /// Start of each type in `types`, by id (id 0 is void and has none).
+    starts: Vec<u32>,
+    /// Named structs, typedefs: first id by name offset's string.
+    by_name: HashMap<&'a [u8], Vec<u32>>,
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+impl<'a> Btf<'a> {
+    fn parse(data: &'a [u8]) -> Result<Btf<'a>, BtfError> {
+        let bad = BtfError::Malformed;
+        if data.get(0..2) != Some(&[0x9f, 0xeb]) {
+            return Err(bad("no BTF magic (or not little-endian)"));
+        }
+        let hdr_len = u32_at(data, 4).ok_or(bad("short header"))? as usize;
+        let field = |at| {
+            u32_at(data, at)
+                .map(|v| v as usize)
+                .ok_or(bad("short header"))
+        };
+        let (type_off, type_len, str_off, str_len) =
+            (field(8)?, field(12)?, field(16)?, field(20)?);
+        let types = data
+            .get(hdr_len + type_off..hdr_len + type_off + type_len)
+            .ok_or(bad("type section out of bounds"))?;
+        let strings = data
+            .get(hdr_len + str_off..hdr_len + str_off + str_len)
+            .ok_or(bad("string section out of bounds"))?;
+        let mut btf = Btf {
+            types,
+            strings,
+            starts: vec![0],
+            by_name: HashMap::new(),
+        };
+        let mut at = 0usize;
+        while at < types.len() {
+            let t = btf.header(at).ok_or(bad("type cut short"))?;
+            let id = u32::try_from(btf.starts.len()).map_err(|_| bad("too many types"))?;
+            btf.starts
+                .push(u32::try_from(at).map_err(|_| bad("type section too large"))?);
+            if t.name_off != 0 && matches!(t.kind, KIND_STRUCT | KIND_UNION | KIND_TYPEDEF) {
+                btf.by_name
+                    .entry(btf.string(t.name_off))
+                    .or_default()
+                    .push(id);
+            }
+            let vlen = t.vlen as usize;
+            let extra = match t.kind {
+                1 | 14 | 17 => 4,              // int, var, decl tag
+                3 => 12,                       // array
+                4 | 5 | 15 | 19 => 12 * vlen,  // struct, union, datasec, enum64
+                6 | 13 => 8 * vlen,            // enum, func proto
+                0 | 2 | 7..=12 | 16 | 18 => 0, // the rest carry nothing more
+                _ => return Err(bad("unknown type kind")),
+            };
+            at = t.extra + extra;
+        }
+        Ok(btf)
+    }
+
+    fn header(&self, at: usize) -> Option<Type> {
+        let info = u32_at(self.types, at + 4)?;
+        Some(Type {
+            name_off: u32_at(self.types, at)?,
+            kind: (info >> 24) & 0x1f,
+            vlen: info & 0xffff,
+            kind_flag: info >> 31 == 1,
+            size_type: u32_at(self.types, at + 8)?,
+            extra: at + 12,
+        })
+    }
+
+    fn by_id(&self, id: u32) -> Option<Type> {
+        let at = *self.starts.get(id as usize).filter(|_| id != 0)?;
+        self.header(at as usize)
+    }
+
+    fn string(&self, off: u32) -> &'a [u8] {
+        let rest = self.strings.get(off as usize..).unwrap_or(&[]);
+        rest.split(|c| *c == 0).next().unwrap_or(&[])
+    }
+
     /// Byte offset of `field` in struct `strukt`, looking through anonymous
     /// structs and unions (`mm_struct`'s fields sit in one, `qstr.len` in two).
     fn offset(&self, strukt: &str, field: &str) -> Result<u32, BtfError> {
-        let types = self
-            .btf
-            .resolve_types_by_name(strukt)
-            .map_err(|_| BtfError::NoStruct(strukt.to_owned()))?;
-        let members = types
-            .iter()
-            .find_map(|t| match t {
-                Type::Struct(s) if !s.members.is_empty() => Some(s),
-                _ => None,
+        let id = self
+            .by_name
+            .get(strukt.as_bytes())
+            .and_then(|ids| {
+                ids.iter().copied().find(|id| {
+                    self.by_id(*id)
+                        .is_some_and(|t| t.kind == KIND_STRUCT && t.vlen > 0)
+                })
             })
             .ok_or_else(|| BtfError::NoStruct(strukt.to_owned()))?;
-        let bits = self
-            .find(&members.members, field, 0)
-            .ok_or_else(|| BtfError::NoField {
-                strukt: strukt.to_owned(),
-                field: field.to_owned(),
-            })?;
+        let no_field = || BtfError::NoField {
+            strukt: strukt.to_owned(),
+            field: field.to_owned(),
+        };
+        let bits = self.find(id, field.as_bytes(), 0, 0).ok_or_else(no_field)?;
         if bits % 8 != 0 {
             return Err(BtfError::Unaligned {
                 strukt: strukt.to_owned(),
@@ -96,36 +228,65 @@ impl Resolver {
         Ok(bits / 8)
     }
 
-    fn find(&self, members: &[btf_rs::Member], field: &str, base: u32) -> Option<u32> {
-        for m in members {
-            let name = self.btf.resolve_name(m).unwrap_or_default();
+    fn find(&self, id: u32, field: &[u8], base: u32, depth: u32) -> Option<u32> {
+        let t = self.by_id(id)?;
+        if !matches!(t.kind, KIND_STRUCT | KIND_UNION) || depth > 8 {
+            return None;
+        }
+        for i in 0..t.vlen as usize {
+            let at = t.extra + 12 * i;
+            let name = self.string(u32_at(self.types, at)?);
+            let member_type = u32_at(self.types, at + 4)?;
+            let raw = u32_at(self.types, at + 8)?;
+            let bit_offset = if t.kind_flag { raw & 0xff_ffff } else { raw };
             if name == field {
-                return Some(base + m.bit_offset());
+                return Some(base + bit_offset);
             }
             if name.is_empty() {
-                let inner = m
-                    .get_type_id()
-                    .and_then(|id| self.btf.resolve_type_by_id(id).ok());
-                if let Some(Type::Struct(s) | Type::Union(s)) = inner {
-                    if let Some(off) = self.find(&s.members, field, base + m.bit_offset()) {
-                        return Some(off);
-                    }
+                if let Some(off) = self.find(member_type, field, base + bit_offset, depth + 1) {
+                    return Some(off);
                 }
             }
         }
         None
     }
+
+    /// Parameters of the function prototype a typedef points to
+    /// (`btf_trace_*` typedefs: `void (*)(void *, args...)`).
+    fn func_proto_params(&self, typedef: &str) -> Result<u32, BtfError> {
+        let missing = || BtfError::NoStruct(typedef.to_owned());
+        let ids = self.by_name.get(typedef.as_bytes()).ok_or_else(missing)?;
+        for id in ids {
+            let Some(td) = self.by_id(*id).filter(|t| t.kind == KIND_TYPEDEF) else {
+                continue;
+            };
+            let Some(ptr) = self.by_id(td.size_type).filter(|t| t.kind == KIND_PTR) else {
+                continue;
+            };
+            if let Some(proto) = self
+                .by_id(ptr.size_type)
+                .filter(|t| t.kind == KIND_FUNC_PROTO)
+            {
+                return Ok(proto.vlen);
+            }
+        }
+        Err(missing())
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use btf_rs::{BtfType, Type as RsType};
+
     use super::*;
+
+    const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
 
     /// Every machine this project runs on has BTF; the offsets must be
     /// plausible (non-zero where the field cannot be first) and stable.
     #[test]
     fn offsets_from_this_kernel() {
-        let off = kernel_offsets(Path::new("/sys/kernel/btf/vmlinux")).expect("kernel BTF");
+        let off = kernel_offsets(Path::new(VMLINUX)).expect("kernel BTF");
         assert_ne!(off.task_mm, 0);
         assert_ne!(off.mm_exe_file, 0);
         assert_eq!(off.qstr_len, 4, "qstr.len follows the 32-bit hash");
@@ -134,17 +295,104 @@ mod tests {
         assert_eq!(off.path_dentry, 8);
         assert_ne!(off.mount_mnt, 0);
         assert!(off.inode_nlink > off.inode_sb);
+        assert_ne!(off.bprm_filename, 0);
+    }
+
+    /// The maintained btf-rs crate, as the reference for this reader.
+    fn reference(strukt: &str, field: &str) -> u32 {
+        fn find(
+            btf: &btf_rs::Btf,
+            members: &[btf_rs::Member],
+            field: &str,
+            base: u32,
+        ) -> Option<u32> {
+            for m in members {
+                let name = btf.resolve_name(m).unwrap_or_default();
+                if name == field {
+                    return Some(base + m.bit_offset());
+                }
+                if name.is_empty() {
+                    if let Some(RsType::Struct(s) | RsType::Union(s)) = m
+                        .get_type_id()
+                        .and_then(|id| btf.resolve_type_by_id(id).ok())
+                    {
+                        if let Some(off) = find(btf, &s.members, field, base + m.bit_offset()) {
+                            return Some(off);
+                        }
+                    }
+                }
+            }
+            None
+        }
+        let btf = btf_rs::Btf::from_file(VMLINUX).expect("btf-rs");
+        let types = btf.resolve_types_by_name(strukt).expect("struct");
+        let s = types
+            .iter()
+            .find_map(|t| match t {
+                RsType::Struct(s) if !s.members.is_empty() => Some(s),
+                _ => None,
+            })
+            .expect("struct with members");
+        find(&btf, &s.members, field, 0).expect("field") / 8
     }
 
     #[test]
-    fn missing_field_is_named() {
-        let r = Resolver {
-            btf: Btf::from_file("/sys/kernel/btf/vmlinux").expect("kernel BTF"),
-        };
-        let err = r.offset("task_struct", "no_such_field").unwrap_err();
+    fn agrees_with_btf_rs() {
+        let data = std::fs::read(VMLINUX).expect("read BTF");
+        let btf = Btf::parse(&data).expect("parse");
+        for (s, f) in [
+            ("task_struct", "real_parent"),
+            ("task_struct", "loginuid"),
+            ("task_struct", "exit_code"),
+            ("mm_struct", "arg_start"),
+            ("mm_struct", "exe_file"),
+            ("inode", "__i_nlink"),
+            ("qstr", "len"),
+            ("mount", "mnt"),
+            ("linux_binprm", "filename"),
+        ] {
+            assert_eq!(
+                btf.offset(s, f).expect("offset"),
+                reference(s, f),
+                "{s}.{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn this_kernel_passes_group_dead() {
+        assert!(
+            kernel_facts(Path::new(VMLINUX))
+                .expect("BTF")
+                .exit_group_dead
+        );
+    }
+
+    #[test]
+    fn missing_things_are_named() {
+        let data = std::fs::read(VMLINUX).expect("read BTF");
+        let btf = Btf::parse(&data).expect("parse");
+        let err = btf.offset("task_struct", "no_such_field").unwrap_err();
         assert_eq!(
             err.to_string(),
             "kernel BTF has no field no_such_field in struct task_struct"
         );
+        assert!(matches!(
+            btf.offset("no_such_struct", "x"),
+            Err(BtfError::NoStruct(_))
+        ));
+    }
+
+    #[test]
+    fn broken_btf_is_an_error_not_a_panic() {
+        assert!(matches!(Btf::parse(b""), Err(BtfError::Malformed(_))));
+        assert!(matches!(
+            Btf::parse(b"\x9f\xeb\x01\x00\x18\x00\x00\x00"),
+            Err(BtfError::Malformed(_))
+        ));
+        let data = std::fs::read(VMLINUX).expect("read BTF");
+        for cut in [30, 1000, data.len() / 2] {
+            let _ = Btf::parse(&data[..cut]);
+        }
     }
 }

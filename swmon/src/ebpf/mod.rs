@@ -11,13 +11,13 @@ pub mod decode;
 pub mod filter;
 
 use std::{
-    fs, io,
+    io,
     path::{Path, PathBuf},
 };
 
 use aya::{
     maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, PerCpuArray, ProgramArray, RingBuf},
-    programs::{ProgramError, TracePoint},
+    programs::{ProgramError, RawTracePoint},
     Ebpf, EbpfLoader,
 };
 use swmon_common::{counter, InodeKey, NameValue, NAME_MAX};
@@ -32,7 +32,6 @@ pub use self::{
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/swmon"));
 
 const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
-const TRACEFS: &str = "/sys/kernel/tracing";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -42,8 +41,6 @@ pub enum LoadError {
     NoBtf,
     #[error(transparent)]
     Btf(#[from] btf::BtfError),
-    #[error("tracefs is not mounted at {TRACEFS} and mounting it failed: {0}")]
-    Tracefs(nix::Error),
     #[error("this swmon was built with AYA_BUILD_SKIP set and holds no eBPF program; rebuild without it")]
     NoObject,
     #[error("can't load the eBPF object: {0}")]
@@ -133,11 +130,15 @@ impl KernelStream {
         if OBJECT.is_empty() {
             return Err(LoadError::NoObject);
         }
-        ensure_tracefs()?;
-        let offsets = btf::kernel_offsets(Path::new(BTF_PATH))?;
-        let group_dead = exit_group_dead_offset().unwrap_or(0);
+        let facts = btf::kernel_facts(Path::new(BTF_PATH))?;
+        let offsets = facts.offsets;
+        let group_dead = u32::from(facts.exit_group_dead);
 
+        // No kernel BTF for aya: the program has no CO-RE relocations (the
+        // offsets above stand in for them), and parsing it would double
+        // swmon's peak memory.
         let mut ebpf = EbpfLoader::new()
+            .btf(None)
             .override_global("OFFSETS", &offsets, true)
             .override_global("EXIT_GROUP_DEAD", &group_dead, true)
             .map_max_entries("EVENTS", options.ring_buffer_bytes)
@@ -153,7 +154,7 @@ impl KernelStream {
         // The exec program tail-calls its later stages; they are loaded
         // first and put in the STAGES array, then the entry points attach.
         for (index, program) in [(0u32, "swmon_scan"), (1, "swmon_emit")] {
-            let tp: &mut TracePoint = ebpf
+            let tp: &mut RawTracePoint = ebpf
                 .program_mut(program)
                 .ok_or(LoadError::Missing(program))?
                 .try_into()
@@ -177,14 +178,14 @@ impl KernelStream {
             })?;
         }
         for program in ["sched_process_exec", "sched_process_exit"] {
-            let tp: &mut TracePoint = ebpf
+            let tp: &mut RawTracePoint = ebpf
                 .program_mut(program)
                 .ok_or(LoadError::Missing(program))?
                 .try_into()
                 .map_err(|error| LoadError::Program { program, error })?;
             tp.load()
                 .map_err(|error| LoadError::Program { program, error })?;
-            tp.attach("sched", program)
+            tp.attach(program)
                 .map_err(|error| LoadError::Program { program, error })?;
         }
 
@@ -284,30 +285,4 @@ fn fill_maps(ebpf: &mut Ebpf, tables: &FilterTables) -> Result<(), LoadError> {
         sizes.insert(size, id, 0).map_err(map_err("SIZES"))?;
     }
     Ok(())
-}
-
-/// Mounts tracefs where the kernel expects it, if it is not there.
-fn ensure_tracefs() -> Result<(), LoadError> {
-    if Path::new(TRACEFS).join("events").exists() {
-        return Ok(());
-    }
-    nix::mount::mount(
-        Some("tracefs"),
-        TRACEFS,
-        Some("tracefs"),
-        nix::mount::MsFlags::empty(),
-        None::<&str>,
-    )
-    .map_err(LoadError::Tracefs)
-}
-
-/// The offset of `group_dead` in the `sched_process_exit` record, read from
-/// its format file (the field is new in 6.x kernels).
-fn exit_group_dead_offset() -> Option<u32> {
-    let format =
-        fs::read_to_string(Path::new(TRACEFS).join("events/sched/sched_process_exit/format"))
-            .ok()?;
-    let line = format.lines().find(|l| l.contains(" group_dead;"))?;
-    let off = line.split("offset:").nth(1)?.split(';').next()?;
-    off.trim().parse().ok()
 }
