@@ -25,6 +25,8 @@ const PACKAGES: &[&str] = &[
     "util-linux",
     "auditd",
     "chromium",
+    "dnf",
+    "rpm",
     "gcc",
 ];
 
