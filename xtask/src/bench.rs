@@ -28,6 +28,30 @@ pub enum Which {
         #[arg(long, default_value_t = 5)]
         rounds: u32,
     },
+    /// The exec storm under every configuration: none, swmon, auditd with
+    /// the seed rules or an execve-all rule, the hybrid, laurel, execsnoop.
+    Configs {
+        /// Execs per round and configuration.
+        #[arg(long, default_value_t = 4000)]
+        count: u32,
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+    },
+    /// Exec-to-event latency of installer runs, confirmed and ebpf_only.
+    Latency {
+        /// Confirmed runs (`dpkg --version`), and as many / 5 ebpf_only ones.
+        #[arg(long, default_value_t = 100)]
+        runs: u32,
+    },
+    /// Installer runs under a maximal exec storm: none lost; then buffers
+    /// shrunk until loss happens, and it is counted.
+    Loss {
+        /// Installer runs interleaved with the storm.
+        #[arg(long, default_value_t = 1000)]
+        runs: u32,
+    },
+    /// Everything above and the audit parser, in one go.
+    All,
     /// Audit parser and assembler throughput on recorded audit text.
     Audit {
         /// Passes over the recorded records.
@@ -40,12 +64,22 @@ pub fn run(which: Which) -> Result<()> {
     match which {
         Which::Exec { count, rounds } => exec(count, rounds),
         Which::Audit { passes } => audit(passes),
+        Which::Configs { count, rounds } => crate::suite::configs(count, rounds),
+        Which::Latency { runs } => crate::suite::latency(runs),
+        Which::Loss { runs } => crate::suite::loss(runs),
+        Which::All => {
+            exec(4000, 5)?;
+            crate::suite::configs(4000, 5)?;
+            crate::suite::latency(100)?;
+            crate::suite::loss(1000)?;
+            audit(4000)
+        }
     }
 }
 
 /// A static binary that only exits: the cheapest exec there is, so the
 /// monitor's share of each exec is as visible as it can be.
-fn noop() -> Result<PathBuf> {
+pub(crate) fn noop() -> Result<PathBuf> {
     let dir = root().join("target/bench");
     fs::create_dir_all(&dir)?;
     let src = dir.join("noop.S");
@@ -62,7 +96,7 @@ fn noop() -> Result<PathBuf> {
 }
 
 /// Runs `count` execs of `bin`, one after another; returns execs per second.
-fn storm(bin: &Path, count: u32) -> Result<f64> {
+pub(crate) fn storm(bin: &Path, count: u32) -> Result<f64> {
     let start = Instant::now();
     for _ in 0..count {
         let status = Command::new(bin).status().context("exec the no-op")?;
@@ -136,7 +170,7 @@ impl Swmon {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
@@ -275,7 +309,7 @@ fn audit(passes: u32) -> Result<()> {
 }
 
 /// Replaces the section between `<!-- bench:NAME -->` markers in BENCHMARKS.md.
-fn write_section(name: &str, body: &str, command: &str) -> Result<()> {
+pub(crate) fn write_section(name: &str, body: &str, command: &str) -> Result<()> {
     let path = root().join("BENCHMARKS.md");
     let text = fs::read_to_string(&path).unwrap_or_else(|_| "# swmon benchmarks\n".to_owned());
     let begin = format!("<!-- bench:{name} -->");

@@ -6,6 +6,7 @@
 
 mod bench;
 mod setup;
+mod suite;
 
 use std::{
     path::{Path, PathBuf},
