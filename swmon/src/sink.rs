@@ -32,12 +32,18 @@ pub enum SinkError {
 pub struct Sink {
     out: BufWriter<Box<dyn Write + Send>>,
     format: Format,
+    /// Colour the text form (standard output is a terminal).
+    colour: bool,
     pub written: u64,
 }
 
 impl Sink {
     /// Opens `path` for appending (`-` is standard output).
     pub fn open(path: &Path, format: Format) -> Result<Sink, SinkError> {
+        use std::io::IsTerminal;
+        let colour = path == Path::new("-")
+            && io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none();
         let out: Box<dyn Write + Send> = if path == Path::new("-") {
             Box::new(io::stdout())
         } else {
@@ -54,6 +60,7 @@ impl Sink {
         Ok(Sink {
             out: BufWriter::new(out),
             format,
+            colour,
             written: 0,
         })
     }
@@ -65,7 +72,13 @@ impl Sink {
                 self.out.write_all(b"\n")?;
             }
             Format::Text => {
-                self.out.write_all(text_line(event).as_bytes())?;
+                let line = text_line(event);
+                let line = if self.colour {
+                    coloured(event, &line)
+                } else {
+                    line
+                };
+                self.out.write_all(line.as_bytes())?;
                 self.out.write_all(b"\n")?;
             }
         }
@@ -98,6 +111,20 @@ fn shell_word(s: &str) -> String {
     } else {
         format!("'{}'", safe.replace('\'', "'\\''"))
     }
+}
+
+/// The whole line in the colour of what it says: red for a run that slipped
+/// past the audit trail and for every alert, yellow for audit-only, green
+/// for confirmed. The line's own text is already terminal-safe, so these
+/// are the only escape sequences in it.
+pub fn coloured(e: &Event, line: &str) -> String {
+    let code = match (e.swmon.verdict, e.event.kind) {
+        (Some("confirmed"), _) => "32",
+        (Some("audit_only"), _) => "33",
+        (Some("ebpf_only"), _) | (_, "alert") => "31",
+        _ => return line.to_owned(),
+    };
+    format!("\x1b[{code}m{line}\x1b[0m")
 }
 
 pub fn text_line(e: &Event) -> String {
@@ -151,6 +178,37 @@ pub fn text_line(e: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_marks_the_verdict_and_nothing_else() {
+        use crate::event::{EventMeta, Host, Swmon};
+        let mut e = Event {
+            timestamp: "t".into(),
+            event: EventMeta {
+                kind: "alert",
+                category: vec![],
+                kind_type: vec![],
+                action: "installer-exec",
+                outcome: None,
+            },
+            process: None,
+            user: None,
+            package: None,
+            host: Host { name: "h".into() },
+            swmon: Swmon {
+                verdict: Some("ebpf_only"),
+                ..Swmon::default()
+            },
+        };
+        let line = text_line(&e);
+        assert_eq!(coloured(&e, &line), format!("\x1b[31m{line}\x1b[0m"));
+        e.swmon.verdict = Some("confirmed");
+        e.event.kind = "event";
+        assert!(coloured(&e, &line).starts_with("\x1b[32m"));
+        e.swmon.verdict = None;
+        e.event.kind = "state";
+        assert_eq!(coloured(&e, &line), line);
+    }
 
     #[test]
     fn control_characters_are_escaped() {

@@ -299,3 +299,35 @@ fn cargo_install_of_a_local_crate() {
     );
     assert!(package_names(&e)[0].ends_with("swmon-e2e-crate"), "{e:#}");
 }
+
+#[test]
+fn a_benign_workload_yields_no_install_events() {
+    let m = Monitor::start(&[]);
+    let mut benign = Vec::new();
+    for _ in 0..1000 {
+        benign.push(run(&mut Command::new("/bin/true")).0);
+    }
+    let (version, _) = run(Command::new("/usr/bin/dpkg").arg("--version"));
+    let (listing, _) = run(Command::new(PYTHON).args(["-m", "pip", "list"]));
+    let (status, _) = run(Command::new("/usr/bin/dpkg").args(["-s", "dpkg"]));
+    m.wait_for("dpkg -s", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == status
+    });
+    let events = m.stop();
+    let ours = |e: &&Value| e["process"]["parent"]["pid"] == std::process::id();
+    assert!(
+        !events
+            .iter()
+            .filter(ours)
+            .any(|e| action(e).starts_with("package-")),
+        "an install event from a benign workload: {events:#?}"
+    );
+    for pid in benign {
+        assert!(runs_of(&events, pid).is_empty());
+    }
+    for pid in [version, listing, status] {
+        let e = one_run(&events, pid);
+        assert_eq!(action(&e), "installer-exec");
+        assert_eq!(e["swmon"]["operation"], "query", "{e:#}");
+    }
+}

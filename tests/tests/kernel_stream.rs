@@ -583,3 +583,69 @@ fn a_full_ring_buffer_is_counted_and_reported() {
     assert!(c["lost"].as_u64().expect("lost") >= 1, "{c}");
     assert!(c["exec_reserve_failed"].as_u64().expect("lost") >= 1, "{c}");
 }
+
+#[test]
+fn text_on_a_terminal_is_coloured() {
+    // `script` runs swmon on a pseudo-terminal, so its standard output is one.
+    let dir = TempDir::new("tty");
+    let typescript = dir.path().join("typescript");
+    let command = format!("{} run --format text --no-audit", swmon_bin().display());
+    let mut script = Command::new("script")
+        .args(["-q", "-f", "-e", "-c", &command])
+        .arg(&typescript)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("script");
+    let read = || {
+        fs::read(&typescript)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + tests::START_DEADLINE;
+    while !read().contains("monitor-started") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no monitor-started: {}",
+            read()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (pid, _) = run(Command::new(DPKG).arg("--version"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !read().contains(&format!("pid={pid}")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no line for pid {pid}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let children = fs::read_to_string(format!(
+        "/proc/{}/task/{}/children",
+        script.id(),
+        script.id()
+    ))
+    .expect("children");
+    let swmon: i32 = children
+        .split_whitespace()
+        .next()
+        .expect("swmon under script")
+        .parse()
+        .expect("pid");
+    // SAFETY: a signal to the swmon this test started, by its pid.
+    unsafe { libc::kill(swmon, libc::SIGINT) };
+    assert!(script.wait().expect("wait").success());
+    let text = read();
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!("pid={pid}")))
+        .expect("line");
+    // Without audit every run slipped past the trail: red, and reset at the end.
+    assert!(line.starts_with("\x1b[31m"), "{line:?}");
+    assert!(line.trim_end().ends_with("\x1b[0m"), "{line:?}");
+    assert_eq!(
+        line.matches('\x1b').count(),
+        2,
+        "no other escape in the line: {line:?}"
+    );
+}
