@@ -423,8 +423,14 @@ fn start_execsnoop(bin: &Path) -> Result<Child, String> {
         }
         if let Ok(Some(status)) = child.try_wait() {
             let text = fs::read_to_string(&err).unwrap_or_default();
-            let last: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            let why = last[last.len().saturating_sub(2)..].join(" / ");
+            let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            // BCC compiles its program against the kernel's headers at start;
+            // its first complaint says what is missing.
+            let why = lines
+                .iter()
+                .find(|l| l.contains("kernel headers"))
+                .map(|l| (*l).to_owned())
+                .unwrap_or_else(|| lines[lines.len().saturating_sub(2)..].join(" / "));
             return Err(format!("execsnoop exited ({status}): {why}"));
         }
         if Instant::now() > end {
