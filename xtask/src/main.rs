@@ -5,6 +5,7 @@
 //! itself is `cargo build` (swmon/build.rs builds the eBPF object).
 
 mod bench;
+mod scenarios;
 mod setup;
 
 use std::{
@@ -33,6 +34,9 @@ enum Task {
     },
     /// Set up, then fmt check, clippy (both passes), unit tests, kernel tests.
     Test,
+    /// Set up, build, and play the scenario corpus (`tests/scenarios.toml`)
+    /// beside a real auditd; the report goes to `target/scenarios/`.
+    Scenarios(scenarios::Options),
     /// Benchmarks, printed as side-by-side ratios and written to BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
@@ -54,6 +58,11 @@ fn main() -> Result<()> {
             Err(err).context("exec target/release/swmon")
         }
         Task::Test => test(),
+        Task::Scenarios(options) => {
+            setup::setup()?;
+            build_release()?;
+            scenarios::run(&options)
+        }
         Task::Bench { which } => {
             setup::setup()?;
             build_release()?;
