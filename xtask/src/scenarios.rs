@@ -41,6 +41,8 @@ pub const PLACEHOLDERS: &[&str] = &[
     "wheels",
     "sdist",
     "tgz",
+    "yarn",
+    "pnpm",
     "crate",
     "venv",
     "work",

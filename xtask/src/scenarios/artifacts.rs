@@ -4,6 +4,11 @@
 //! sdist for `--no-build-isolation`, an npm tarball from `npm pack`, a tiny
 //! crate, an rpm from a spec with `rpmbuild`, and a venv. Nothing here
 //! touches the host outside `target/scenarios/artifacts`.
+//!
+//! yarn and pnpm are the one exception to "offline": their tarballs come
+//! from the npm registry through `npm pack --prefer-offline`, so only the
+//! first run on a machine needs the network (later ones read npm's cache).
+//! Without them the yarn and pnpm scenarios fail and say why.
 
 use std::{
     collections::BTreeMap,
@@ -56,6 +61,14 @@ pub fn build(dir: &Path) -> Result<Artifacts> {
     a.insert("wheels", wheels);
     a.insert("sdist", sdist(dir).context("build the sdist")?);
     a.insert("tgz", npm(dir).context("npm pack")?);
+    for (name, tgz) in ["yarn", "pnpm"].into_iter().zip(registry_tarballs(dir)) {
+        match tgz {
+            Ok(p) => {
+                a.insert(name, p);
+            }
+            Err(e) => eprintln!("xtask: no {name} tarball, its scenarios will fail: {e:#}"),
+        }
+    }
     a.insert("crate", krate(dir).context("write the crate")?);
     a.insert("rpm", rpm(dir).context("rpmbuild")?);
     let venv = dir.join("venv");
@@ -155,6 +168,33 @@ fn npm(dir: &Path) -> Result<PathBuf> {
         bail!("npm pack wrote no {}", tgz.display());
     }
     Ok(tgz)
+}
+
+/// The pinned yarn and pnpm releases, from npm's cache or the registry.
+const REGISTRY: [(&str, &str); 2] = [("yarn", "1.22.22"), ("pnpm", "9.15.9")];
+
+fn registry_tarballs(dir: &Path) -> Vec<Result<PathBuf>> {
+    REGISTRY
+        .iter()
+        .map(|(name, version)| {
+            run(Command::new("timeout")
+                .args([
+                    "120",
+                    "npm",
+                    "pack",
+                    "-q",
+                    "--prefer-offline",
+                    "--pack-destination",
+                ])
+                .arg(dir)
+                .arg(format!("{name}@{version}")))?;
+            let tgz = dir.join(format!("{name}-{version}.tgz"));
+            if !tgz.exists() {
+                bail!("npm pack wrote no {}", tgz.display());
+            }
+            Ok(tgz)
+        })
+        .collect()
 }
 
 fn krate(dir: &Path) -> Result<PathBuf> {
