@@ -104,6 +104,22 @@ impl HostGuard {
                 saved.pid
             );
         }
+        // The corpus removes and restores seed rules and deletes the seed set
+        // at the end: that is only safe when none of them are the host's.
+        let rules = Command::new("auditctl")
+            .arg("-l")
+            .output()
+            .context("run auditctl -l")?;
+        let keyed = String::from_utf8_lossy(&rules.stdout)
+            .lines()
+            .filter(|l| l.contains("key=software-installer"))
+            .count();
+        if keyed > 0 {
+            bail!(
+                "this host already has {keyed} audit rules keyed software-installer: the corpus \
+                 adds, removes and deletes the seed's rules itself, so it would change the host's"
+            );
+        }
         Ok(HostGuard {
             saved,
             swmon,
