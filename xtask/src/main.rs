@@ -32,7 +32,8 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Set up, then fmt check, clippy (both passes), unit tests, kernel tests.
+    /// Set up, then fmt check, clippy (both passes), unit tests, kernel
+    /// tests, and the scenario corpus.
     Test,
     /// Set up, build, and play the scenario corpus (`tests/scenarios.toml`)
     /// beside a real auditd; the report goes to `target/scenarios/`.
@@ -174,6 +175,8 @@ fn test() -> Result<()> {
             ]),
         &mut tally,
     )?;
+    // The scenario corpus last: it plays real installs beside a real auditd.
+    scenarios::run(&scenarios::Options::default())?;
     eprintln!("xtask: all checks passed");
     println!("swmon: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
