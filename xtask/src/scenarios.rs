@@ -158,7 +158,7 @@ pub fn run(options: &Options) -> Result<()> {
         .scenarios
         .iter()
         .zip(&played)
-        .map(|(sc, p)| check::judge(sc, p, &check::runs_in(&lines, &p.dir), &by_line))
+        .map(|(sc, p)| check::judge(sc, p, &check::runs_in(&lines, &p.dir, p.window), &by_line))
         .collect();
     rows.push(unseen_row(&report));
     let table = check::table(&rows);
@@ -373,6 +373,7 @@ impl Ctx<'_> {
             }
         }
         p.container_id = during.cgroup.as_ref().map(|(_, id)| id.clone());
+        let first = self.monitor.lines().len();
         let line = self.expand(&self.sc.run).and_then(|line| {
             let line = match &during.cgroup {
                 // The shell moves itself into the cgroup, then becomes the
@@ -407,11 +408,12 @@ impl Ctx<'_> {
         let want = self.sc.expect.count;
         let decided = host::wait_until("the scenario's runs", DECIDE_DEADLINE, || {
             let lines = numbered(&self.monitor.events);
-            check::counted(&check::runs_in(&lines, self.work), &self.sc.expect) >= want
+            check::counted(&check::runs_in(&lines, self.work, (0, 0)), &self.sc.expect) >= want
         });
         if let Err(e) = decided {
             p.problems.push(format!("{e:#}"));
         }
+        p.window = (first, self.monitor.lines().len());
         for a in &self.sc.after {
             if let Err(e) = self.act(a, &mut during) {
                 p.problems.push(format!("{a}: {e:#}"));
