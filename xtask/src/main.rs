@@ -5,6 +5,7 @@
 //! itself is `cargo build` (swmon/build.rs builds the eBPF object).
 
 mod bench;
+mod scenarios;
 mod setup;
 mod suite;
 
@@ -32,8 +33,12 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Set up, then fmt check, clippy (both passes), unit tests, kernel tests.
+    /// Set up, then fmt check, clippy (both passes), unit tests, kernel
+    /// tests, and the scenario corpus.
     Test,
+    /// Set up, build, and play the scenario corpus (`tests/scenarios.toml`)
+    /// beside a real auditd; the report goes to `target/scenarios/`.
+    Scenarios(scenarios::Options),
     /// Benchmarks, printed as side-by-side ratios and written to BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
@@ -55,6 +60,11 @@ fn main() -> Result<()> {
             Err(err).context("exec target/release/swmon")
         }
         Task::Test => test(),
+        Task::Scenarios(options) => {
+            setup::setup()?;
+            build_release()?;
+            scenarios::run(&options)
+        }
         Task::Bench { which } => {
             setup::setup()?;
             build_release()?;
@@ -166,6 +176,8 @@ fn test() -> Result<()> {
             ]),
         &mut tally,
     )?;
+    // The scenario corpus last: it plays real installs beside a real auditd.
+    scenarios::run(&scenarios::Options::default())?;
     eprintln!("xtask: all checks passed");
     println!("swmon: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())

@@ -1,0 +1,210 @@
+//! The scenario corpus as data: `tests/scenarios.toml` read into typed
+//! scenarios, with its host actions and placeholders checked before
+//! anything runs, so a typo fails at once and names the scenario. This is
+//! not where scenarios are played (`scenarios.rs`) or judged (`check`).
+
+use std::{collections::BTreeMap, path::Path};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Corpus {
+    /// A shell line run at the end whatever happened.
+    #[serde(default)]
+    pub cleanup: Option<String>,
+    #[serde(rename = "scenario")]
+    pub scenarios: Vec<Scenario>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub setup: Option<String>,
+    #[serde(default)]
+    pub before: Vec<String>,
+    pub run: String,
+    #[serde(default)]
+    pub after: Vec<String>,
+    #[serde(default)]
+    pub cleanup: Option<String>,
+    pub expect: Expect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub manager: String,
+    #[serde(default)]
+    pub operation: Option<String>,
+    #[serde(default)]
+    pub verdict: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Pure auditd recorded the runs by the seed's key.
+    #[serde(default)]
+    pub auditd: Option<bool>,
+    #[serde(default)]
+    pub packages: Option<Vec<Package>>,
+    #[serde(default)]
+    pub via: Option<String>,
+    /// The runs carry the container id of the runner's cgroup.
+    #[serde(default)]
+    pub container: bool,
+    #[serde(default = "one")]
+    pub count: usize,
+    #[serde(default)]
+    pub allow_failure: bool,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub name: String,
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// A host action from the fixed set the runner implements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    AuditDisable,
+    AuditEnable,
+    AuditdStop,
+    AuditdStart,
+    RemoveSeedRule(String),
+    RestoreSeedRules,
+    EnterCgroup,
+    Storm(u64),
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Result<Action> {
+        Ok(match s {
+            "audit-disable" => Action::AuditDisable,
+            "audit-enable" => Action::AuditEnable,
+            "auditd-stop" => Action::AuditdStop,
+            "auditd-start" => Action::AuditdStart,
+            "restore-seed-rules" => Action::RestoreSeedRules,
+            "enter-cgroup" => Action::EnterCgroup,
+            _ => {
+                if let Some(p) = s.strip_prefix("remove-seed-rule:") {
+                    if !p.starts_with('/') {
+                        bail!("`{s}`: the rule's path must be absolute");
+                    }
+                    Action::RemoveSeedRule(p.to_owned())
+                } else if let Some(n) = s.strip_prefix("storm:") {
+                    Action::Storm(n.parse().with_context(|| format!("`{s}`: not a count"))?)
+                } else {
+                    bail!("unknown host action `{s}`")
+                }
+            }
+        })
+    }
+}
+
+impl Corpus {
+    pub fn load(path: &Path, placeholders: &[&str]) -> Result<Corpus> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        let corpus: Corpus =
+            toml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+        let mut names = BTreeMap::new();
+        for (i, s) in corpus.scenarios.iter().enumerate() {
+            if let Some(first) = names.insert(s.name.as_str(), i) {
+                bail!("scenarios {first} and {i} are both named `{}`", s.name);
+            }
+            let lines = [Some(&s.run), s.setup.as_ref(), s.cleanup.as_ref()];
+            for line in lines.into_iter().flatten() {
+                expand(line, &|_| Some(String::new()), placeholders)
+                    .with_context(|| format!("scenario `{}`", s.name))?;
+            }
+            for a in s.before.iter().chain(&s.after) {
+                Action::parse(a).with_context(|| format!("scenario `{}`", s.name))?;
+            }
+            if s.expect.reason.is_some() && s.expect.verdict.is_none() {
+                bail!("scenario `{}`: a reason needs a verdict", s.name);
+            }
+        }
+        Ok(corpus)
+    }
+}
+
+/// Replaces `{name}` placeholders; `{` followed by anything but a known
+/// lowercase name is left as it is (JSON, `${x}`), an unknown name is an
+/// error.
+pub fn expand(
+    line: &str,
+    value: &dyn Fn(&str) -> Option<String>,
+    known: &[&str],
+) -> Result<String> {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .unwrap_or(after.len());
+        let name = &after[..name_len];
+        let closed = after[name_len..].starts_with('}');
+        let preceded_by_dollar = out.ends_with('$');
+        if name.is_empty() || !closed || preceded_by_dollar {
+            out.push('{');
+            rest = after;
+            continue;
+        }
+        if !known.contains(&name) {
+            bail!("unknown placeholder {{{name}}} in `{line}`");
+        }
+        out.push_str(&value(name).with_context(|| format!("no value for {{{name}}}"))?);
+        rest = &after[name_len + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_expand_and_json_is_left_alone() {
+        let v = |n: &str| Some(format!("<{n}>"));
+        let known = ["deb", "work"];
+        assert_eq!(
+            expand("dpkg -i {deb} && cd {work}", &v, &known).unwrap(),
+            "dpkg -i <deb> && cd <work>"
+        );
+        assert_eq!(
+            expand(r#"printf '{"a":"{deb}"}' ${HOME} {}"#, &v, &known).unwrap(),
+            r#"printf '{"a":"<deb>"}' ${HOME} {}"#
+        );
+        assert!(expand("{dbe}", &v, &known).is_err());
+    }
+
+    #[test]
+    fn actions_parse() {
+        assert_eq!(Action::parse("storm:5000").unwrap(), Action::Storm(5000));
+        assert_eq!(
+            Action::parse("remove-seed-rule:/usr/bin/dpkg").unwrap(),
+            Action::RemoveSeedRule("/usr/bin/dpkg".into())
+        );
+        assert!(Action::parse("remove-seed-rule:dpkg").is_err());
+        assert!(Action::parse("reboot").is_err());
+    }
+
+    #[test]
+    fn the_corpus_loads() {
+        let path = crate::root().join("tests/scenarios.toml");
+        let c = Corpus::load(&path, super::super::PLACEHOLDERS).unwrap();
+        assert!(c.scenarios.len() >= 30, "{}", c.scenarios.len());
+    }
+}
