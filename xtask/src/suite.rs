@@ -423,7 +423,11 @@ fn start_execsnoop(bin: &Path) -> Result<Child, String> {
         }
         if let Ok(Some(status)) = child.try_wait() {
             let text = fs::read_to_string(&err).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
             // BCC compiles its program against the kernel's headers at start;
             // its first complaint says what is missing.
             let why = lines
