@@ -57,6 +57,10 @@ pub mod flag {
     pub const ARGV_UNREADABLE: u32 = 1 << 2;
     /// The filename was longer than [`crate::FILENAME_MAX`].
     pub const FILENAME_TRUNCATED: u32 = 1 << 3;
+    /// The working directory's walk stopped short, like `PATH_TRUNCATED`.
+    pub const CWD_TRUNCATED: u32 = 1 << 4;
+    /// The task's `fs` could not be read (an exiting or kernel task).
+    pub const CWD_UNREADABLE: u32 = 1 << 5;
 }
 
 /// What a trie entry names (the `kind` of [`NameValue`]).
@@ -164,6 +168,8 @@ pub struct KernelOffsets {
     pub mount_mnt: u32,
     pub vfsmount_root: u32,
     pub bprm_filename: u32,
+    pub task_fs: u32,
+    pub fs_pwd: u32,
     pub _pad: u32,
 }
 
@@ -199,6 +205,8 @@ impl KernelOffsets {
         mount_mnt: 0,
         vfsmount_root: 0,
         bprm_filename: 0,
+        task_fs: 0,
+        fs_pwd: 0,
         _pad: 0,
     };
 }
@@ -240,15 +248,17 @@ pub struct ExecEvent {
     pub argv_len: u32,
     /// Bytes of argv the process really has (`arg_end - arg_start`).
     pub argv_total: u32,
-    /// Slots of `path` in use.
+    /// Slots of `path` and of `cwd` in use.
     pub path_depth: u32,
-    pub _pad0: u32,
+    pub cwd_depth: u32,
     /// Bytes of `filename` before its NUL.
     pub filename_len: u32,
     pub _pad: u32,
     pub comm: [u8; 16],
     pub filename: [u8; FILENAME_MAX],
     pub path: [[u8; PATH_COMPONENT]; PATH_DEPTH],
+    /// The working directory at the exec, like `path`.
+    pub cwd: [[u8; PATH_COMPONENT]; PATH_DEPTH],
     pub argv: [u8; ARGV_MAX],
 }
 
@@ -298,8 +308,12 @@ mod layout {
         assert_eq!(offset_of!(ExecEvent, filename), 128);
         assert_eq!(offset_of!(ExecEvent, path), 128 + FILENAME_MAX);
         let path = PATH_DEPTH * PATH_COMPONENT;
-        assert_eq!(offset_of!(ExecEvent, argv), 128 + FILENAME_MAX + path);
-        assert_eq!(size_of::<ExecEvent>(), 128 + FILENAME_MAX + path + ARGV_MAX);
+        assert_eq!(offset_of!(ExecEvent, cwd), 128 + FILENAME_MAX + path);
+        assert_eq!(offset_of!(ExecEvent, argv), 128 + FILENAME_MAX + 2 * path);
+        assert_eq!(
+            size_of::<ExecEvent>(),
+            128 + FILENAME_MAX + 2 * path + ARGV_MAX
+        );
     }
 
     #[test]
@@ -315,6 +329,6 @@ mod layout {
         assert_eq!(size_of::<NameValue>(), 8);
         assert_eq!(offset_of!(InodeKey, ino), 8);
         assert_eq!(size_of::<InodeKey>(), 16);
-        assert_eq!(size_of::<KernelOffsets>(), 30 * 4);
+        assert_eq!(size_of::<KernelOffsets>(), 32 * 4);
     }
 }

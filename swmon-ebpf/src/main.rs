@@ -476,7 +476,6 @@ fn try_emit(_ctx: &RawTracePointContext) -> Result<u32, u32> {
     ev.boot_ns = boot_ns;
     ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
     ev._pad = 0;
-    ev._pad0 = 0;
     let fname_len = scratch.filename_len as usize;
     if fname_len >= FILENAME_MAX - 1 {
         ev.flags |= flag::FILENAME_TRUNCATED;
@@ -487,7 +486,30 @@ fn try_emit(_ctx: &RawTracePointContext) -> Result<u32, u32> {
             .map(|s| s.len() as u32)
             .unwrap_or(0);
     let vfsmount = read_ptr(file, off.file_path + off.path_mnt).unwrap_or(core::ptr::null());
-    walk_path(ev, &off, dentry, vfsmount);
+    let (depth, truncated) = walk_path(&mut ev.path, &off, dentry, vfsmount);
+    ev.path_depth = depth;
+    if truncated {
+        ev.flags |= flag::PATH_TRUNCATED;
+    }
+    // The working directory, read here: by the time user space could read
+    // /proc/PID/cwd, a short run has exited.
+    let fs = read_ptr(task, off.task_fs).unwrap_or(core::ptr::null());
+    let pwd_dentry = if fs.is_null() {
+        core::ptr::null()
+    } else {
+        read_ptr(fs, off.fs_pwd + off.path_dentry).unwrap_or(core::ptr::null())
+    };
+    if pwd_dentry.is_null() {
+        ev.cwd_depth = 0;
+        ev.flags |= flag::CWD_UNREADABLE;
+    } else {
+        let pwd_mnt = read_ptr(fs, off.fs_pwd + off.path_mnt).unwrap_or(core::ptr::null());
+        let (depth, truncated) = walk_path(&mut ev.cwd, &off, pwd_dentry, pwd_mnt);
+        ev.cwd_depth = depth;
+        if truncated {
+            ev.flags |= flag::CWD_TRUNCATED;
+        }
+    }
 
     entry.submit(0);
     count(counter::PASSED);
@@ -511,20 +533,26 @@ fn read_user<const N: usize>(dst: &mut [u8; N], n: usize, src: u64) -> bool {
     r == 0
 }
 
-/// Writes the executable's path into `ev.path` as its dentry names from the
-/// file up to the root, one per fixed slot (a crossed mount point leaves its
+/// Writes a path (the executable's, the working directory's) into `slots`
+/// as its dentry names from the leaf up to the root, one per fixed slot (a crossed mount point leaves its
 /// slot empty), crossing mount points the way the kernel's `prepend_path`
 /// does. Fixed slots keep every write at a constant offset, which keeps the
 /// verifier's work linear in the depth.
 /// https://github.com/torvalds/linux/blob/v6.18/fs/d_path.c#L95
 #[inline(always)]
-fn walk_path(ev: &mut ExecEvent, off: &KernelOffsets, dentry: *const u8, vfsmount: *const u8) {
+fn walk_path(
+    slots: &mut [[u8; PATH_COMPONENT]; PATH_DEPTH],
+    off: &KernelOffsets,
+    dentry: *const u8,
+    vfsmount: *const u8,
+) -> (u32, bool) {
     let mut dentry = dentry;
     let mut vfsmount = vfsmount;
     let mut done = false;
+    let mut truncated = false;
     let mut slot = 0usize;
     while slot < PATH_DEPTH {
-        ev.path[slot][0] = 0;
+        slots[slot][0] = 0;
         let Ok(parent) = read_ptr(dentry, off.dentry_parent) else {
             done = true;
             break;
@@ -545,7 +573,7 @@ fn walk_path(ev: &mut ExecEvent, off: &KernelOffsets, dentry: *const u8, vfsmoun
                 // The global root, or a file on an internal mount (a memfd):
                 // the latter has only its own name.
                 if dentry != mnt_root && slot == 0 {
-                    write_component(&mut ev.path[slot], dentry, off);
+                    write_component(&mut slots[slot], dentry, off);
                     slot += 1;
                 }
                 done = true;
@@ -560,17 +588,14 @@ fn walk_path(ev: &mut ExecEvent, off: &KernelOffsets, dentry: *const u8, vfsmoun
             }
             vfsmount = mount_parent.wrapping_add(off.mount_mnt as usize);
         } else {
-            if write_component(&mut ev.path[slot], dentry, off) {
-                ev.flags |= flag::PATH_TRUNCATED;
+            if write_component(&mut slots[slot], dentry, off) {
+                truncated = true;
             }
             dentry = parent;
         }
         slot += 1;
     }
-    if !done {
-        ev.flags |= flag::PATH_TRUNCATED;
-    }
-    ev.path_depth = slot as u32;
+    (slot as u32, truncated || !done)
 }
 
 /// Writes one dentry name into its slot; true when the name was cut.

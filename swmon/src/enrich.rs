@@ -210,6 +210,7 @@ mod tests {
             executable: executable.into(),
             argv: argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
             argv_total: 0,
+            cwd: vec![],
         }
     }
 

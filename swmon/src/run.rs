@@ -355,7 +355,13 @@ impl Monitor {
         let facts = Facts {
             installer_id: id.installer_id,
             via: id.via,
-            cwd: enrich::cwd(rec.pid),
+            // The kernel read it at the exec; /proc is the fallback (racy:
+            // gone when the run has already ended).
+            cwd: if rec.cwd.is_empty() {
+                enrich::cwd(rec.pid)
+            } else {
+                Some(rec.cwd.clone())
+            },
             sha256,
             ancestors: enrich::ancestors(rec.ppid),
             placement: enrich::placement(rec.pid),
@@ -422,6 +428,21 @@ impl Monitor {
         let now = self.now_wall_ns();
         match item {
             AuditItem::Event(ev) => {
+                // A rule with the installer key (back) in place: the end of an
+                // `audit-rules-removed` gap, whoever added it.
+                if let Some(cc) = ev.config_change() {
+                    let added = cc.op() == Some(b"add_rule".as_slice()) && cc.res() != Some(false);
+                    let keys = cc.keys();
+                    if added && keys.iter().any(|k| k == rules::SEED_KEY.as_bytes()) {
+                        let mut e = self.state_event("audit-rules-added");
+                        e.event.kind_type = vec!["change"];
+                        e.swmon.audit = Some(json!({
+                            "serial": ev.serial,
+                            "keys": keys.iter().map(|k| event::lossless(k)).collect::<Vec<_>>(),
+                        }));
+                        self.sink.write(&e)?;
+                    }
+                }
                 if let Some(a) = side.as_mut() {
                     if let Some(removed) = a.guard.check(&ev, Some(&mut a.ctl)) {
                         let mut e = self.state_event("audit-rules-removed");

@@ -53,6 +53,13 @@ fn dpkg_version_is_one_event() {
     assert_eq!(e["swmon"]["via"], "direct");
     assert_eq!(e["swmon"]["verdict"], "ebpf_only");
     assert!(e["swmon"]["duration_ns"].as_u64().expect("duration") > 0);
+    // Read by the kernel at the exec: a run this short is gone before /proc
+    // could be read.
+    let cwd = std::env::current_dir().expect("cwd");
+    assert_eq!(
+        e["process"]["working_directory"],
+        cwd.to_str().expect("utf-8")
+    );
     assert!(e["host"]["name"].as_str().is_some_and(|h| !h.is_empty()));
 }
 

@@ -225,6 +225,7 @@ mod tests {
             executable: exe.into(),
             argv: vec![],
             argv_total: 0,
+            cwd: vec![],
         }
     }
 

@@ -90,6 +90,8 @@ fn offsets(b: &Btf<'_>) -> Result<KernelOffsets, BtfError> {
         mount_mnt: b.offset("mount", "mnt")?,
         vfsmount_root: b.offset("vfsmount", "mnt_root")?,
         bprm_filename: b.offset("linux_binprm", "filename")?,
+        task_fs: b.offset("task_struct", "fs")?,
+        fs_pwd: b.offset("fs_struct", "pwd")?,
         _pad: 0,
     })
 }

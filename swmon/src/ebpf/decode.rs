@@ -37,6 +37,8 @@ pub struct ExecRecord {
     /// The executable's path from its dentries (`/usr/bin/dpkg`; a memfd's
     /// is `/memfd:NAME`), with ` (deleted)` when it has no link left.
     pub executable: Vec<u8>,
+    /// The working directory at the exec (empty when it could not be read).
+    pub cwd: Vec<u8>,
     pub argv: Vec<Vec<u8>>,
     /// Bytes of argv the process has; more than were copied when truncated.
     pub argv_total: u32,
@@ -152,6 +154,11 @@ fn exec_record(ev: &ExecEvent) -> ExecRecord {
             &ev.path[..(ev.path_depth as usize).min(PATH_DEPTH)],
             ev.nlink == 0,
         ),
+        cwd: if ev.flags & swmon_common::flag::CWD_UNREADABLE != 0 {
+            Vec::new()
+        } else {
+            join_path(&ev.cwd[..(ev.cwd_depth as usize).min(PATH_DEPTH)], false)
+        },
         argv: split_argv(&ev.argv[..argv_len]),
         argv_total: ev.argv_total,
     }
