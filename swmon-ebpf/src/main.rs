@@ -352,8 +352,9 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
         installer = *id;
     }
     // SAFETY: as above.
-    if reasons == 0 && unsafe { SIZES.get(size) }.is_some() {
+    if let Some(id) = unsafe { SIZES.get(size) }.filter(|_| reasons == 0) {
         reasons |= reason::SIZE;
+        installer = *id;
         if nlink == 0 {
             reasons |= reason::FILELESS;
         }

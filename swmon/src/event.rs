@@ -153,6 +153,10 @@ pub struct Swmon {
     pub cgroup_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub executable_sha256: Option<String>,
+    /// A fileless exec of an installer's size that exited before its
+    /// content could be read: reported on the size alone.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ns: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -32,7 +32,7 @@ use crate::{
     },
     ebpf::{
         decode::{self, ExecRecord, Record},
-        filter::{basename, ContentMatcher},
+        filter::{basename, Content, ContentMatcher},
         KernelStream, LoadError, LoadOptions,
     },
     enrich::{self, Names},
@@ -116,6 +116,8 @@ struct Counters {
     content_mismatch: u64,
     /// Size-matched candidates gone before their content could be read.
     content_unreadable: u64,
+    /// Fileless size-matched candidates reported without their content.
+    content_unverified: u64,
     events: u64,
 }
 
@@ -329,21 +331,36 @@ impl Monitor {
 
     fn on_exec(&mut self, rec: ExecRecord) {
         let mut sha256 = None;
+        let mut unverified = false;
         let mut rec = rec;
         if rec.reasons & reason::SIZE != 0 && rec.reasons & !(reason::SIZE | reason::FILELESS) == 0
         {
-            // A copy candidate: only its content can tell.
-            match self.matcher.identify(&enrich::proc_exe(rec.pid), rec.size) {
-                Some((id, hash)) => {
+            // A copy candidate: only its content can tell. The process may
+            // have exited already (`/proc/PID/exe` is gone); a file still on
+            // disk is read by its path then, if it is the same inode.
+            let mut content = self.matcher.identify(&enrich::proc_exe(rec.pid), rec.size);
+            if content == Content::Unreadable && rec.nlink != 0 {
+                if let Some(path) = same_file(&rec) {
+                    content = self.matcher.identify(&path, rec.size);
+                }
+            }
+            match content {
+                Content::Installer(id, hash) => {
                     rec.installer_id = Some(id);
                     sha256 = Some(hash);
                 }
-                None => {
-                    if enrich::start_boot_ns(rec.tgid).is_some() {
-                        self.counters.content_mismatch += 1;
-                    } else {
-                        self.counters.content_unreadable += 1;
-                    }
+                Content::Other => {
+                    self.counters.content_mismatch += 1;
+                    return;
+                }
+                // A fileless exec of an installer's size, gone before it could
+                // be read: reported, marked unverified, rather than dropped.
+                Content::Unreadable if rec.reasons & reason::FILELESS != 0 => {
+                    self.counters.content_unverified += 1;
+                    unverified = true;
+                }
+                Content::Unreadable => {
+                    self.counters.content_unreadable += 1;
                     return;
                 }
             }
@@ -363,6 +380,7 @@ impl Monitor {
                 Some(rec.cwd.clone())
             },
             sha256,
+            unverified,
             ancestors: enrich::ancestors(rec.ppid),
             placement: enrich::placement(rec.pid),
             tty: enrich::Stat::read(rec.pid).and_then(|s| enrich::tty_name(s.tty_nr)),
@@ -753,6 +771,7 @@ impl Monitor {
                 session_id: (rec.sessionid != u32::MAX).then_some(rec.sessionid),
                 cgroup_id: Some(rec.cgroup_id),
                 executable_sha256: run.facts.sha256.clone(),
+                unverified: run.facts.unverified,
                 duration_ns: run
                     .exit
                     .map(|e| e.boot_ns.saturating_sub(run.execs[0].boot_ns)),
@@ -861,6 +880,7 @@ impl Monitor {
             "rejected": u.rejected,
             "content_mismatch": u.content_mismatch,
             "content_unreadable": u.content_unreadable,
+            "content_unverified": u.content_unverified,
             "runs_started": c.runs_started,
             "runs_finished": c.runs_finished,
             "exits_missing": c.exits_missing,
@@ -880,6 +900,16 @@ impl Monitor {
             _ => Map::new(),
         }
     }
+}
+
+/// The executable's path, if the file there is still the one that was
+/// exec'd (same device and inode).
+fn same_file(rec: &ExecRecord) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let path = PathBuf::from(crate::ebpf::filter::os(&rec.executable));
+    let meta = std::fs::metadata(&path).ok()?;
+    (crate::ebpf::filter::kernel_dev(meta.dev()) == rec.dev && meta.ino() == rec.ino)
+        .then_some(path)
 }
 
 /// `event.action` and `event.type` for an operation.

@@ -321,6 +321,7 @@ struct Running {
     execsnoop: Option<Child>,
     seed: bool,
     execve: bool,
+    laurel: bool,
 }
 
 impl Running {
@@ -368,6 +369,12 @@ impl Running {
         }
         if let Some(a) = self.auditd {
             a.stop();
+        }
+        // laurel drains what auditd handed it before it exits; the next
+        // configuration must not run beside it.
+        let end = Instant::now() + Duration::from_secs(10);
+        while self.laurel && !pids_named("laurel").is_empty() && Instant::now() < end {
+            thread::sleep(Duration::from_millis(20));
         }
         Ok(())
     }
@@ -422,7 +429,9 @@ fn start_execsnoop(bin: &Path) -> Result<Child, String> {
             return Ok(child);
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let text = fs::read_to_string(&err).unwrap_or_default();
+            // BCC prints its complaint about headers on standard output.
+            let text = fs::read_to_string(&log).unwrap_or_default()
+                + &fs::read_to_string(&err).unwrap_or_default();
             let lines: Vec<&str> = text
                 .lines()
                 .map(str::trim)
@@ -456,6 +465,7 @@ fn start(
         execsnoop: None,
         seed: false,
         execve: false,
+        laurel: false,
     };
     match config {
         Config::None => {}
@@ -481,6 +491,7 @@ fn start(
             r.auditd = Some(Auditd::start(Some(bin))?);
             add_execve_rule()?;
             r.execve = true;
+            r.laurel = true;
             let end = Instant::now() + Duration::from_secs(10);
             while pids_named("laurel").is_empty() {
                 if Instant::now() > end {
@@ -532,17 +543,28 @@ pub fn configs(count: u32, rounds: u32) -> Result<()> {
                 }
             };
             let monitors = running.monitors();
-            let cpu0: f64 = monitors.iter().map(|(_, p)| proc_stat_seconds(*p)).sum();
+            let cpu0: Vec<f64> = monitors
+                .iter()
+                .map(|(_, p)| proc_stat_seconds(*p))
+                .collect();
             let rate = storm(&bin, count)?;
-            let cpu1: f64 = monitors.iter().map(|(_, p)| proc_stat_seconds(*p)).sum();
+            // A process gone meanwhile reads 0: count only what grew.
+            let cpu: f64 = monitors
+                .iter()
+                .zip(&cpu0)
+                .map(|((_, p), before)| (proc_stat_seconds(*p) - before).max(0.0))
+                .sum();
             for (name, pid) in &monitors {
                 let kib = peak_rss_kib(*pid);
+                if kib == 0 {
+                    continue; // a kernel thread, or a process already gone
+                }
                 let e = rows[i].rss_kib.entry(name.clone()).or_default();
                 *e = (*e).max(kib);
             }
             running.stop()?;
             rows[i].rates.push(rate);
-            rows[i].cpu += cpu1 - cpu0;
+            rows[i].cpu += cpu;
             rows[i].execs += f64::from(count);
             eprintln!(
                 "round {}: {:<40} {rate:.0} execs/s",

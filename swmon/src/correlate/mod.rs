@@ -40,6 +40,8 @@ pub struct Facts {
     pub via: &'static str,
     pub cwd: Option<Vec<u8>>,
     pub sha256: Option<String>,
+    /// A fileless candidate reported on its size alone.
+    pub unverified: bool,
     pub ancestors: Vec<crate::enrich::Ancestor>,
     pub placement: crate::enrich::Placement,
     pub tty: Option<String>,

@@ -222,6 +222,17 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         .collect())
 }
 
+/// What a size-matched candidate's content turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    /// An installer's (its catalogue id), with the SHA-256.
+    Installer(u16, String),
+    /// No installer's.
+    Other,
+    /// It could not be read (the process has exited).
+    Unreadable,
+}
+
 /// Identifies size-matched candidates by content, caching each installer's
 /// hash the first time a file of its size turns up.
 #[derive(Debug, Default)]
@@ -243,9 +254,17 @@ impl ContentMatcher {
         }
     }
 
-    /// The installer whose content `exe` (a path such as `/proc/PID/exe`)
-    /// has, if any, and the hash.
-    pub fn identify(&mut self, exe: &Path, size: u64) -> Option<(u16, String)> {
+    /// Whether `exe` (a path such as `/proc/PID/exe`) has an installer's
+    /// content.
+    pub fn identify(&mut self, exe: &Path, size: u64) -> Content {
+        match self.identify_inner(exe, size) {
+            Ok(Some((id, hash))) => Content::Installer(id, hash),
+            Ok(None) => Content::Other,
+            Err(()) => Content::Unreadable,
+        }
+    }
+
+    fn identify_inner(&mut self, exe: &Path, size: u64) -> Result<Option<(u16, String)>, ()> {
         let same_size: Vec<_> = self
             .installers
             .iter()
@@ -253,23 +272,25 @@ impl ContentMatcher {
             .cloned()
             .collect();
         if same_size.is_empty() {
-            return None;
+            return Ok(None);
         }
-        let hash = sha256_file(exe).ok()?;
+        let hash = sha256_file(exe).map_err(|_| ())?;
         for f in same_size {
             let known = match self.hashes.get(&f.path) {
                 Some(h) => h.clone(),
                 None => {
-                    let h = sha256_file(&f.path).ok()?;
+                    let Ok(h) = sha256_file(&f.path) else {
+                        continue;
+                    };
                     self.hashes.insert(f.path.clone(), h.clone());
                     h
                 }
             };
             if known == hash {
-                return Some((f.id, hash));
+                return Ok(Some((f.id, hash)));
             }
         }
-        None
+        Ok(None)
     }
 }
 
