@@ -169,6 +169,12 @@ impl AuditSide {
         })
     }
 
+    /// Whether any audit rule is loaded (a failed request counts as yes:
+    /// then runs wait for a record that may come).
+    fn rules_loaded(&mut self) -> bool {
+        rules::list_rules(&mut self.ctl).map_or(true, |r| !r.is_empty())
+    }
+
     async fn next(side: &mut Option<AuditSide>) -> Result<AuditItem, AuditError> {
         match side {
             Some(a) => a.stream.next().await,
@@ -198,16 +204,17 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     } else {
         None
     };
+    let rules_loaded = audit.as_mut().is_some_and(AuditSide::rules_loaded);
     let initial = match audit.as_ref().and_then(|a| a.stream.status()) {
         Some(s) => AuditState {
             available: true,
             enabled: s.enabled != 0,
             daemon: s.pid != 0,
+            rules: rules_loaded,
         },
         None => AuditState {
             available: audit.is_some(),
-            enabled: false,
-            daemon: false,
+            ..AuditState::default()
         },
     };
     let mut monitor = Monitor {
@@ -449,6 +456,11 @@ impl Monitor {
                 // A rule with the installer key (back) in place: the end of an
                 // `audit-rules-removed` gap, whoever added it.
                 if let Some(cc) = ev.config_change() {
+                    if let Some(a) = side.as_mut() {
+                        let mut state = self.cross.state();
+                        state.rules = a.rules_loaded();
+                        self.cross.set_state(now, state);
+                    }
                     let added = cc.op() == Some(b"add_rule".as_slice()) && cc.res() != Some(false);
                     let keys = cc.keys();
                     if added && keys.iter().any(|k| k == rules::SEED_KEY.as_bytes()) {
@@ -944,11 +956,14 @@ fn scope_of(c: &Classification, rec: &ExecRecord, run: &Run) -> String {
         return s.as_str().into_owned();
     }
     match c.manager {
+        // Where the pip that ran lives (the script exec named, else the
+        // interpreter): the system's, or a user's own (pyenv, ~/.local).
         Manager::Pip | Manager::Uv => {
-            if rec.executable.starts_with(b"/usr/") {
-                "system".to_owned()
-            } else {
+            let home = |p: &[u8]| p.starts_with(b"/root/") || p.starts_with(b"/home/");
+            if home(&rec.filename) || home(&rec.executable) {
                 "user".to_owned()
+            } else {
+                "system".to_owned()
             }
         }
         Manager::Npm

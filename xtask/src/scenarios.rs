@@ -359,6 +359,17 @@ impl Ctx<'_> {
     fn play(&mut self) -> Played {
         let started = Instant::now();
         let mut p = Played::default();
+        match self
+            .sc
+            .expect
+            .scope
+            .as_deref()
+            .map(|s| self.expand(s))
+            .transpose()
+        {
+            Ok(scope) => p.scope = scope,
+            Err(e) => p.problems.push(format!("scope: {e:#}")),
+        }
         if let Some(setup) = &self.sc.setup {
             match self.shell(setup, self.prep) {
                 Ok(r) if r.ok() => {}

@@ -148,12 +148,15 @@ pub fn installer_of(exe: &[u8], argv: &[Vec<u8>]) -> Option<u16> {
 }
 
 /// The audit side's state over time, for the reason of an `ebpf_only`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AuditState {
     /// The audit stream is open at all.
     pub available: bool,
     pub enabled: bool,
     pub daemon: bool,
+    /// Any audit rule is loaded: without one no exec record can come, so
+    /// nothing is worth waiting for.
+    pub rules: bool,
 }
 
 /// Counters of the cross-check.
@@ -212,11 +215,7 @@ impl CrossCheck {
     }
 
     pub fn state(&self) -> AuditState {
-        self.timeline.back().map(|(_, s)| *s).unwrap_or(AuditState {
-            available: false,
-            enabled: false,
-            daemon: false,
-        })
+        self.timeline.back().map(|(_, s)| *s).unwrap_or_default()
     }
 
     fn state_at(&self, wall_ns: u64) -> AuditState {
@@ -226,11 +225,7 @@ impl CrossCheck {
             .find(|(t, _)| *t <= wall_ns)
             .or(self.timeline.front())
             .map(|(_, s)| *s)
-            .unwrap_or(AuditState {
-                available: false,
-                enabled: false,
-                daemon: false,
-            })
+            .unwrap_or_default()
     }
 
     pub fn note_loss(&mut self, wall_ns: u64) {
@@ -305,7 +300,7 @@ impl CrossCheck {
         self.attach(&mut run, clock);
         let exec_ns = wall(&run, clock);
         let state = self.state_at(exec_ns);
-        let may_come = state.available && state.enabled;
+        let may_come = state.available && state.enabled && state.rules;
         let deadline = exec_ns.saturating_add(self.wait_ns);
         if run.audit.is_some() || !may_come || now_wall_ns >= deadline {
             let v = self.verdict(&run, clock);
@@ -422,4 +417,216 @@ fn matches(exec: &AuditExec, run: &Run, clock: &Clock) -> bool {
             .unwrap_or(&rec.executable);
         ns.abs_diff(exec.wall_ns) <= MATCH_WINDOW_NS && (exec.exe.is_empty() || exec.exe == exe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        correlate::Facts,
+        ebpf::decode::ExecRecord,
+        event::{boot_ns_now, Clock},
+    };
+
+    const WAIT: u64 = 2_000_000_000;
+
+    fn run(tgid: u32, exe: &str, boot_ns: u64) -> Run {
+        let rec = ExecRecord {
+            tgid,
+            pid: tgid,
+            ppid: 1,
+            uid: 0,
+            euid: 0,
+            gid: 0,
+            loginuid: 0,
+            sessionid: 0,
+            reasons: 0,
+            flags: 0,
+            installer_id: None,
+            interpreter_id: None,
+            dev: 0,
+            ino: 0,
+            size: 0,
+            nlink: 1,
+            cgroup_id: 0,
+            boot_ns,
+            comm: vec![],
+            filename: exe.into(),
+            executable: exe.into(),
+            cwd: vec![],
+            argv: vec![exe.into()],
+            argv_total: 0,
+        };
+        Run {
+            execs: vec![rec],
+            facts: Facts::default(),
+            exit: None,
+            end: None,
+            audit: None,
+        }
+    }
+
+    fn wall(clock: &Clock, boot_ns: u64) -> u64 {
+        clock
+            .wall(boot_ns)
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    }
+
+    fn exec(pid: u32, exe: &str, wall_ns: u64, logged: bool) -> AuditExec {
+        AuditExec {
+            serial: 42,
+            wall_ns,
+            pid,
+            ppid: 1,
+            uid: Some(0),
+            auid: Some(1000),
+            exe: exe.into(),
+            argv: vec![exe.into(), b"-i".to_vec()],
+            cwd: None,
+            key: Some("software-installer".into()),
+            logged,
+            installer: installer_of(exe.as_bytes(), &[]),
+            matched: false,
+        }
+    }
+
+    const ON: AuditState = AuditState {
+        available: true,
+        enabled: true,
+        daemon: true,
+        rules: true,
+    };
+
+    fn verdicts(d: &[Decided]) -> Vec<Verdict> {
+        d.iter()
+            .map(|d| match d {
+                Decided::Run(_, v) => *v,
+                Decided::AuditOnly(_) => Verdict::AuditOnly,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_record_before_the_run_ends_confirms_it() {
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let mut c = CrossCheck::new(WAIT, ON);
+        assert!(c
+            .on_audit_exec(exec(7, "/usr/bin/dpkg", wall(&clock, t), true), &clock)
+            .is_empty());
+        let d = c.on_run(run(7, "/usr/bin/dpkg", t), wall(&clock, t), &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+        assert_eq!(c.counters.confirmed, 1);
+    }
+
+    #[test]
+    fn a_record_while_the_run_waits_decides_it() {
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let mut c = CrossCheck::new(WAIT, ON);
+        assert!(
+            c.on_run(run(7, "/usr/bin/dpkg", t), wall(&clock, t), &clock)
+                .is_empty(),
+            "it waits"
+        );
+        let d = c.on_audit_exec(exec(7, "/usr/bin/dpkg", wall(&clock, t), false), &clock);
+        assert_eq!(
+            verdicts(&d),
+            [Verdict::EbpfOnly("auditd-stopped")],
+            "seen, but no daemon logged it"
+        );
+    }
+
+    #[test]
+    fn no_record_within_the_wait_is_ebpf_only() {
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let mut c = CrossCheck::new(WAIT, ON);
+        assert!(c
+            .on_run(run(7, "/tmp/mydpkg", t), wall(&clock, t), &clock)
+            .is_empty());
+        assert!(c
+            .tick(wall(&clock, t) + WAIT - 1, &clock, |_| false)
+            .is_empty());
+        let d = c.tick(wall(&clock, t) + WAIT, &clock, |_| false);
+        assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
+        // A record of another process, or of another time, does not match.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(exec(8, "/usr/bin/dpkg", wall(&clock, t), true), &clock);
+        c.on_audit_exec(
+            exec(
+                7,
+                "/usr/bin/dpkg",
+                wall(&clock, t) + 3 * MATCH_WINDOW_NS,
+                true,
+            ),
+            &clock,
+        );
+        assert!(c
+            .on_run(run(7, "/usr/bin/dpkg", t), wall(&clock, t), &clock)
+            .is_empty());
+    }
+
+    #[test]
+    fn nothing_to_wait_for_decides_at_once_with_the_reason() {
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        for (state, reason) in [
+            (AuditState { rules: false, ..ON }, "no-audit-rule"),
+            (
+                AuditState {
+                    enabled: false,
+                    ..ON
+                },
+                "audit-disabled",
+            ),
+            (AuditState::default(), "audit-unavailable"),
+        ] {
+            let mut c = CrossCheck::new(WAIT, state);
+            let d = c.on_run(run(7, "/usr/bin/dpkg", t), wall(&clock, t), &clock);
+            assert_eq!(verdicts(&d), [Verdict::EbpfOnly(reason)], "{state:?}");
+        }
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.note_loss(wall(&clock, t));
+        c.on_run(run(7, "/usr/bin/dpkg", t), wall(&clock, t), &clock);
+        let d = c.tick(wall(&clock, t) + WAIT, &clock, |_| false);
+        assert_eq!(verdicts(&d), [Verdict::EbpfOnly("audit-records-lost")]);
+    }
+
+    #[test]
+    fn an_installer_only_audit_saw_is_audit_only() {
+        let clock = Clock::now();
+        let t = wall(&clock, boot_ns_now());
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(exec(9, "/usr/bin/dpkg", t, true), &clock);
+        c.on_audit_exec(exec(10, "/usr/bin/true", t, true), &clock);
+        assert!(c.tick(t + WAIT - 1, &clock, |_| false).is_empty());
+        assert!(
+            c.tick(t + WAIT, &clock, |pid| pid == 9).is_empty(),
+            "its run is still open"
+        );
+        let d = c.tick(t + WAIT, &clock, |_| false);
+        assert_eq!(
+            verdicts(&d),
+            [Verdict::AuditOnly],
+            "dpkg only; /usr/bin/true is no installer"
+        );
+        assert!(
+            c.tick(t + 2 * WAIT, &clock, |_| false).is_empty(),
+            "reported once"
+        );
+    }
+
+    #[test]
+    fn installers_in_audit_records() {
+        let argv = |a: &[&str]| a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert!(installer_of(b"/usr/bin/dpkg", &[]).is_some());
+        assert!(installer_of(b"/usr/bin/python3.11", &argv(&["python3", "-m", "pip"])).is_some());
+        assert!(
+            installer_of(b"/usr/bin/python3.11", &argv(&["pip", "x.py"])).is_none(),
+            "argv[0] is not trusted"
+        );
+        assert!(installer_of(b"/usr/bin/true", &argv(&["true", "dpkg"])).is_none());
+    }
 }

@@ -109,6 +109,8 @@ pub struct Played {
     /// runs not decided by the deadline.
     pub problems: Vec<String>,
     pub container_id: Option<String>,
+    /// The expected `swmon.scope`, placeholders expanded.
+    pub scope: Option<String>,
     pub note: Option<String>,
     pub seconds: f64,
     /// Event lines written while it played: (before, after].
@@ -191,6 +193,9 @@ pub fn judge(
         }
         if let Some(w) = &e.via {
             miss(&mut misses, "via", got(&["swmon", "via"]), w);
+        }
+        if let Some(w) = &played.scope {
+            miss(&mut misses, "scope", got(&["swmon", "scope"]), w);
         }
         if e.container {
             let want = played.container_id.as_deref().unwrap_or("?");

@@ -51,6 +51,10 @@ pub struct Expect {
     pub packages: Option<Vec<Package>>,
     #[serde(default)]
     pub via: Option<String>,
+    /// `swmon.scope` of every run, placeholders expanded (`{work}` is the
+    /// scenario's folder).
+    #[serde(default)]
+    pub scope: Option<String>,
     /// The runs carry the container id of the runner's cgroup.
     #[serde(default)]
     pub container: bool,
