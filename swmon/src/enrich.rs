@@ -187,30 +187,11 @@ mod tests {
 
     fn rec(filename: &str, executable: &str, argv: &[&str], reasons: u32) -> ExecRecord {
         ExecRecord {
-            tgid: 1,
-            pid: 1,
-            ppid: 0,
-            uid: 0,
-            euid: 0,
-            gid: 0,
-            loginuid: u32::MAX,
-            sessionid: u32::MAX,
             reasons,
-            flags: 0,
-            installer_id: None,
             interpreter_id: catalogue::lookup(basename(executable.as_bytes())).map(|(id, _)| id),
-            dev: 0,
-            ino: 0,
-            size: 0,
-            nlink: 1,
-            cgroup_id: 0,
-            boot_ns: 0,
-            comm: vec![],
             filename: filename.into(),
-            executable: executable.into(),
             argv: argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
-            argv_total: 0,
-            cwd: vec![],
+            ..ExecRecord::sample(1, executable, 0)
         }
     }
 

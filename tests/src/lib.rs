@@ -205,6 +205,14 @@ pub fn runs_of(events: &[Value], pid: u32) -> Vec<Value> {
         .collect()
 }
 
+/// The one installer event of a process; fails the test unless there is
+/// exactly one.
+pub fn one_run(events: &[Value], pid: u32) -> Value {
+    let runs = runs_of(events, pid);
+    assert_eq!(runs.len(), 1, "want one event for pid {pid}, got {runs:#?}");
+    runs[0].clone()
+}
+
 /// The counters of the `monitor-stopped` event.
 pub fn counters(events: &[Value]) -> Value {
     events

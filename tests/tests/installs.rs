@@ -11,16 +11,10 @@ use std::{
 };
 
 use serde_json::Value;
-use tests::{action, run, runs_of, Monitor, TempDir};
+use tests::{action, one_run, run, runs_of, Monitor, TempDir};
 
 const PYTHON: &str = "/usr/bin/python3";
 const WHEEL_PKG: &str = "swmon-e2e-wheel";
-
-fn one_run(events: &[Value], pid: u32) -> Value {
-    let runs = runs_of(events, pid);
-    assert_eq!(runs.len(), 1, "want one event for pid {pid}, got {runs:#?}");
-    runs[0].clone()
-}
 
 fn package_names(e: &Value) -> Vec<String> {
     e["swmon"]["packages"]

@@ -10,16 +10,10 @@ use std::{
 };
 
 use serde_json::Value;
-use tests::{action, counters, run, runs_of, swmon_bin, Monitor, TempDir};
+use tests::{action, counters, one_run, run, runs_of, swmon_bin, Monitor, TempDir};
 
 const PYTHON: &str = "/usr/bin/python3";
 const DPKG: &str = "/usr/bin/dpkg";
-
-fn one_run(events: &[Value], pid: u32) -> Value {
-    let runs = runs_of(events, pid);
-    assert_eq!(runs.len(), 1, "want one event for pid {pid}, got {runs:#?}");
-    runs[0].clone()
-}
 
 fn args(e: &Value) -> Vec<String> {
     e["process"]["args"]

@@ -9,7 +9,7 @@ use std::{fs, path::Path, process::Command, time::Duration};
 
 use audit_common::{auditctl, auditctl_rules, Auditd, HostAudit};
 use serde_json::Value;
-use tests::{action, counters, run, runs_of, swmon_bin, Monitor, TempDir};
+use tests::{action, counters, one_run, run, swmon_bin, Monitor, TempDir};
 
 const DPKG: &str = "/usr/bin/dpkg";
 const PYTHON: &str = "/usr/bin/python3";
@@ -59,12 +59,6 @@ fn build_deb(dir: &Path) -> std::path::PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     deb
-}
-
-fn one_run(events: &[Value], pid: u32) -> Value {
-    let runs = runs_of(events, pid);
-    assert_eq!(runs.len(), 1, "want one event for pid {pid}, got {runs:#?}");
-    runs[0].clone()
 }
 
 fn verdict(e: &Value) -> (String, String) {

@@ -203,32 +203,7 @@ mod tests {
     use super::*;
 
     fn exec(tgid: u32, boot_ns: u64, exe: &str) -> ExecRecord {
-        ExecRecord {
-            tgid,
-            pid: tgid,
-            ppid: 1,
-            uid: 0,
-            euid: 0,
-            gid: 0,
-            loginuid: 0,
-            sessionid: 0,
-            reasons: 0,
-            flags: 0,
-            installer_id: None,
-            interpreter_id: None,
-            dev: 0,
-            ino: 0,
-            size: 0,
-            nlink: 1,
-            cgroup_id: 0,
-            boot_ns,
-            comm: vec![],
-            filename: exe.into(),
-            executable: exe.into(),
-            argv: vec![],
-            argv_total: 0,
-            cwd: vec![],
-        }
+        ExecRecord::sample(tgid, exe, boot_ns)
     }
 
     fn exit(tgid: u32, boot_ns: u64) -> ExitRecord {

@@ -431,32 +431,7 @@ mod tests {
     const WAIT: u64 = 2_000_000_000;
 
     fn run(tgid: u32, exe: &str, boot_ns: u64) -> Run {
-        let rec = ExecRecord {
-            tgid,
-            pid: tgid,
-            ppid: 1,
-            uid: 0,
-            euid: 0,
-            gid: 0,
-            loginuid: 0,
-            sessionid: 0,
-            reasons: 0,
-            flags: 0,
-            installer_id: None,
-            interpreter_id: None,
-            dev: 0,
-            ino: 0,
-            size: 0,
-            nlink: 1,
-            cgroup_id: 0,
-            boot_ns,
-            comm: vec![],
-            filename: exe.into(),
-            executable: exe.into(),
-            cwd: vec![],
-            argv: vec![exe.into()],
-            argv_total: 0,
-        };
+        let rec = ExecRecord::sample(tgid, exe, boot_ns);
         Run {
             execs: vec![rec],
             facts: Facts::default(),

@@ -44,6 +44,39 @@ pub struct ExecRecord {
     pub argv_total: u32,
 }
 
+#[cfg(test)]
+impl ExecRecord {
+    /// A plain exec of `exe` by process `tgid` (root, parent 1), for tests.
+    pub(crate) fn sample(tgid: u32, exe: &str, boot_ns: u64) -> ExecRecord {
+        ExecRecord {
+            tgid,
+            pid: tgid,
+            ppid: 1,
+            uid: 0,
+            euid: 0,
+            gid: 0,
+            loginuid: u32::MAX,
+            sessionid: u32::MAX,
+            reasons: 0,
+            flags: 0,
+            installer_id: None,
+            interpreter_id: None,
+            dev: 0,
+            ino: 0,
+            size: 0,
+            nlink: 1,
+            cgroup_id: 0,
+            boot_ns,
+            comm: vec![],
+            filename: exe.into(),
+            executable: exe.into(),
+            cwd: vec![],
+            argv: vec![exe.into()],
+            argv_total: 0,
+        }
+    }
+}
+
 /// The exit of a process that passed the filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExitRecord {
