@@ -32,9 +32,9 @@ pub enum Which {
     /// the seed rules or an execve-all rule, the hybrid, laurel, execsnoop.
     Configs {
         /// Execs per round and configuration.
-        #[arg(long, default_value_t = 4000)]
+        #[arg(long, default_value_t = 8000)]
         count: u32,
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 7)]
         rounds: u32,
     },
     /// Exec-to-event latency of installer runs, confirmed and ebpf_only.
@@ -69,7 +69,7 @@ pub fn run(which: Which) -> Result<()> {
         Which::Loss { runs } => crate::suite::loss(runs),
         Which::All => {
             exec(4000, 5)?;
-            crate::suite::configs(4000, 5)?;
+            crate::suite::configs(8000, 7)?;
             crate::suite::latency(100)?;
             crate::suite::loss(1000)?;
             audit(4000)
