@@ -11,7 +11,7 @@ use std::{
     fs,
     io::Read,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     sync::atomic::{AtomicU32, Ordering},
     thread,
     time::{Duration, Instant},
@@ -147,17 +147,7 @@ impl Monitor {
         let mut child = self.child.take().expect("running");
         // SAFETY: a signal to the child we started, by its pid.
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(s) = child.try_wait().expect("wait for swmon") {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("swmon did not stop within 30 s of SIGINT");
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
+        let status = wait_within(&mut child, Duration::from_secs(30), "swmon after SIGINT");
         let mut err = String::new();
         if let Some(mut e) = child.stderr.take() {
             let _ = e.read_to_string(&mut err);
@@ -223,6 +213,9 @@ pub fn counters(events: &[Value]) -> Value {
         .expect("monitor-stopped event")
 }
 
+/// How long a command a test runs may take before the test gives up on it.
+pub const RUN_DEADLINE: Duration = Duration::from_secs(300);
+
 /// Runs a command to completion and returns its pid and exit code.
 pub fn run(cmd: &mut Command) -> (u32, i32) {
     let mut child = cmd
@@ -231,6 +224,48 @@ pub fn run(cmd: &mut Command) -> (u32, i32) {
         .spawn()
         .expect("spawn");
     let pid = child.id();
-    let status = child.wait().expect("wait");
+    let status = wait_within(&mut child, RUN_DEADLINE, &format!("{cmd:?}"));
     (pid, status.code().unwrap_or(-1))
+}
+
+/// Waits for a child the test started; if it outlives `limit`, kills it (by
+/// its pid) and fails the test, so a hung child never hangs the whole run.
+pub fn wait_within(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for a child") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}; killed it");
+        }
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Every live descendant of a process, nearest first, read from
+/// `/proc/PID/task/TID/children`.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let path = task.path().join("children");
+            let Ok(children) = fs::read_to_string(path) else {
+                continue;
+            };
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                found.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    found
 }

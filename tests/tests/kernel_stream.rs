@@ -10,7 +10,9 @@ use std::{
 };
 
 use serde_json::Value;
-use tests::{action, counters, one_run, run, runs_of, swmon_bin, Monitor, TempDir};
+use tests::{
+    action, counters, descendants, one_run, run, runs_of, swmon_bin, wait_within, Monitor, TempDir,
+};
 
 const PYTHON: &str = "/usr/bin/python3";
 const DPKG: &str = "/usr/bin/dpkg";
@@ -336,7 +338,7 @@ fn text_format_escapes_the_terminal() {
     }
     // SAFETY: a signal to the child we started, by its pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    assert!(child.wait().expect("wait").success());
+    assert!(wait_within(&mut child, Duration::from_secs(30), "swmon after SIGINT").success());
     let text = fs::read_to_string(&out).expect("read");
     let line = text
         .lines()
@@ -588,16 +590,22 @@ fn a_full_ring_buffer_is_counted_and_reported() {
 #[test]
 fn text_on_a_terminal_is_coloured() {
     // `script` runs swmon on a pseudo-terminal, so its standard output is one.
+    // `exec`: whatever shell `script` picks (dash when $SHELL is unset, as
+    // under CI) must not stay between it and swmon.
     let dir = TempDir::new("tty");
     let typescript = dir.path().join("typescript");
-    let command = format!("{} run --format text --no-audit", swmon_bin().display());
-    let mut script = Command::new("script")
+    let command = format!(
+        "exec {} run --format text --no-audit",
+        swmon_bin().display()
+    );
+    let script = Command::new("script")
         .args(["-q", "-f", "-e", "-c", &command])
         .arg(&typescript)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("script");
+    let mut script = Script(script);
     let read = || {
         fs::read(&typescript)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -621,21 +629,15 @@ fn text_on_a_terminal_is_coloured() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let children = fs::read_to_string(format!(
-        "/proc/{}/task/{}/children",
-        script.id(),
-        script.id()
-    ))
-    .expect("children");
-    let swmon: i32 = children
-        .split_whitespace()
-        .next()
-        .expect("swmon under script")
-        .parse()
-        .expect("pid");
+    let swmon = script.swmon();
     // SAFETY: a signal to the swmon this test started, by its pid.
-    unsafe { libc::kill(swmon, libc::SIGINT) };
-    assert!(script.wait().expect("wait").success());
+    unsafe { libc::kill(swmon as i32, libc::SIGINT) };
+    assert!(wait_within(
+        &mut script.0,
+        Duration::from_secs(30),
+        "script after SIGINT"
+    )
+    .success());
     let text = read();
     let line = text
         .lines()
@@ -649,4 +651,33 @@ fn text_on_a_terminal_is_coloured() {
         2,
         "no other escape in the line: {line:?}"
     );
+}
+
+/// A `script` this test started; dropping it kills it and the swmon under
+/// it, by their pids, so a failed assertion leaves nothing running.
+struct Script(std::process::Child);
+
+impl Script {
+    /// The swmon process under `script`: the descendant running our binary.
+    fn swmon(&self) -> u32 {
+        let bin = fs::canonicalize(swmon_bin()).expect("swmon binary");
+        descendants(self.0.id())
+            .into_iter()
+            .find(|p| fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|exe| exe == bin))
+            .unwrap_or_else(|| panic!("no swmon under script {}", self.0.id()))
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        for p in descendants(self.0.id()) {
+            // SAFETY: a signal to a process under the `script` we started.
+            unsafe { libc::kill(p as i32, libc::SIGKILL) };
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

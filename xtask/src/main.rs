@@ -8,10 +8,12 @@ mod bench;
 mod scenarios;
 mod setup;
 mod suite;
+mod watchdog;
 
 use std::{
     path::{Path, PathBuf},
     process::Command,
+    time::Duration,
 };
 
 use anyhow::{bail, Context, Result};
@@ -190,7 +192,20 @@ struct Tally {
     failed: u64,
 }
 
+/// How long one `cargo test`, its build included, may take before it is
+/// judged hung and killed: far beyond the few minutes each takes, well
+/// inside CI's 90. `SWMON_TEST_LIMIT_SECS` overrides it (to try the
+/// watchdog, say).
+fn test_limit() -> Duration {
+    std::env::var("SWMON_TEST_LIMIT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(20 * 60), Duration::from_secs)
+}
+
 /// Runs a `cargo test`, echoing its output and adding up its result lines.
+/// Past [`test_limit`] it is killed with all under it; the last line echoed
+/// is then the `test NAME ...` that hung.
 fn tests(cmd: &mut Command, tally: &mut Tally) -> Result<()> {
     use std::io::{BufRead, BufReader};
     let shown = format!("{cmd:?}");
@@ -200,6 +215,8 @@ fn tests(cmd: &mut Command, tally: &mut Tally) -> Result<()> {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .with_context(|| format!("run {shown}"))?;
+    let limit = test_limit();
+    let watchdog = watchdog::Watchdog::start(&child, limit);
     let stdout = child.stdout.take().context("test output")?;
     for line in BufReader::new(stdout).lines() {
         let line = line?;
@@ -216,6 +233,14 @@ fn tests(cmd: &mut Command, tally: &mut Tally) -> Result<()> {
         }
     }
     let status = child.wait()?;
+    if watchdog.finish() {
+        println!(
+            "swmon: {} passed, {} failed",
+            tally.passed,
+            tally.failed + 1
+        );
+        bail!("{shown} hung: killed after {limit:?}; the last test line above is the one");
+    }
     if !status.success() {
         println!(
             "swmon: {} passed, {} failed",

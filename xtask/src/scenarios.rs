@@ -15,7 +15,7 @@
 mod artifacts;
 mod check;
 mod corpus;
-mod host;
+pub(crate) mod host;
 
 use std::{
     fs,
