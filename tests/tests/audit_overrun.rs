@@ -117,7 +117,7 @@ fn an_exec_storm_through_8_mib_loses_nothing() {
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
         let storm = thread::spawn(move || {
-            let r = storm(2000, 3, 2);
+            let r = storm(2000, 10, 2);
             flag.store(true, Ordering::Release);
             r
         });
