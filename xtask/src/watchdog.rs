@@ -16,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use crate::scenarios::host::{self, Status};
+use crate::scenarios::host::{self, signal, Status};
 
 /// Watches one child; dropping it (or calling [`Watchdog::finish`]) ends the
 /// watch.
@@ -82,14 +82,8 @@ impl Watchdog {
                 }
             }
         }
-        let (Some(saved), Ok(now)) = (self.saved, host::status()) else {
-            return;
-        };
-        if now.backlog_limit != saved.backlog_limit {
-            let _ = host::auditctl(&["-b", &saved.backlog_limit.to_string()]);
-        }
-        if now.enabled != saved.enabled {
-            let _ = host::auditctl(&["-e", &saved.enabled.to_string()]);
+        if let Some(saved) = self.saved {
+            host::put_back(saved);
         }
     }
 }
@@ -113,13 +107,6 @@ fn kill_tree(pid: u32) {
         signal(p, libc::SIGKILL);
     }
     signal(pid, libc::SIGKILL);
-}
-
-fn signal(pid: u32, sig: i32) {
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: a signal to a process under the `cargo test` xtask started.
-        unsafe { libc::kill(pid, sig) };
-    }
 }
 
 /// Every live descendant of a process, parents before their children.

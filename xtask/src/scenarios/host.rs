@@ -148,13 +148,19 @@ impl Drop for HostGuard {
         for d in self.cgroups.iter().rev() {
             let _ = fs::remove_dir(d);
         }
-        if let Ok(now) = status() {
-            if now.backlog_limit != self.saved.backlog_limit {
-                let _ = auditctl(&["-b", &self.saved.backlog_limit.to_string()]);
-            }
-            if now.enabled != self.saved.enabled {
-                let _ = auditctl(&["-e", &self.saved.enabled.to_string()]);
-            }
+        put_back(self.saved);
+    }
+}
+
+/// Sets the backlog limit and the enabled flag back to `saved` where they
+/// differ now; best effort, for clean-up paths.
+pub fn put_back(saved: Status) {
+    if let Ok(now) = status() {
+        if now.backlog_limit != saved.backlog_limit {
+            let _ = auditctl(&["-b", &saved.backlog_limit.to_string()]);
+        }
+        if now.enabled != saved.enabled {
+            let _ = auditctl(&["-e", &saved.enabled.to_string()]);
         }
     }
 }
@@ -258,9 +264,9 @@ impl Drop for Auditd {
     }
 }
 
-fn signal(pid: u32, sig: i32) {
+pub fn signal(pid: u32, sig: i32) {
     if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: a signal to a process this runner started, by its pid.
+        // SAFETY: a signal to a process xtask started, or one under it, by its pid.
         unsafe { libc::kill(pid, sig) };
     }
 }
