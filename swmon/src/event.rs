@@ -189,6 +189,13 @@ pub struct Swmon {
     /// What a loss event lost: `count` since the last report, and where.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lost: Option<serde_json::Map<String, serde_json::Value>>,
+    /// What the line cap cut (`line_bytes`: the line's real size; per
+    /// field: its real `count` and `bytes`, and the bytes `kept`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The rules swmon added for the run (`audit-rules-installed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -196,6 +203,12 @@ pub struct AncestorOut {
     pub pid: u32,
     pub executable: String,
     pub args: Vec<String>,
+    /// The args were cut to the per-string cap; `args_bytes` is the real
+    /// size of its command line.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub args_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args_bytes: Option<usize>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -277,28 +290,83 @@ pub fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_micros(t).to_string()
 }
 
-/// Converts the kernel's boot-time clock to wall-clock time, with the offset
-/// between the two measured once at start (NTP steps after that are not
-/// followed; events keep their order).
-#[derive(Clone, Copy, Debug)]
+/// Converts the kernel's boot-time clock to wall-clock time. The offset
+/// between the two is re-measured with [`Clock::refresh`] (every decide
+/// tick), and each change is kept with the boot time it was measured at, so
+/// a boot time converts with the offset of its own moment: after a clock
+/// step (NTP, an admin's `date -s`) new events carry the new wall time, as
+/// audit's records do, and joins keep working; older ones keep theirs.
+#[derive(Clone, Debug)]
 pub struct Clock {
-    /// Wall-clock time at boot-time zero, in nanoseconds since the epoch.
-    boot_epoch_ns: i128,
+    /// (boot ns when measured, wall ns at boot-time zero), oldest first.
+    offsets: std::collections::VecDeque<(u64, i128)>,
 }
 
+/// Offsets kept (one per change past [`Clock::STEP_NS`]).
+const CLOCK_HISTORY: usize = 256;
+
 impl Clock {
+    /// A change of the offset smaller than this is drift, not a step.
+    pub const STEP_NS: i128 = 1_000_000;
+
     pub fn now() -> Clock {
-        let boot = clock_ns(nix::time::ClockId::CLOCK_BOOTTIME);
-        let real = clock_ns(nix::time::ClockId::CLOCK_REALTIME);
+        let (boot, offset) = Clock::measure();
         Clock {
-            boot_epoch_ns: i128::from(real) - i128::from(boot),
+            offsets: std::collections::VecDeque::from([(boot, offset)]),
         }
     }
 
+    /// Both clocks read together (the tighter of two readings).
+    fn measure() -> (u64, i128) {
+        let mut best: Option<(u64, i128, u64)> = None;
+        for _ in 0..2 {
+            let b0 = clock_ns(nix::time::ClockId::CLOCK_BOOTTIME);
+            let real = clock_ns(nix::time::ClockId::CLOCK_REALTIME);
+            let b1 = clock_ns(nix::time::ClockId::CLOCK_BOOTTIME);
+            let width = b1.saturating_sub(b0);
+            let mid = b0 + width / 2;
+            if best.is_none_or(|(_, _, w)| width < w) {
+                best = Some((mid, i128::from(real) - i128::from(mid), width));
+            }
+        }
+        best.map_or((0, 0), |(b, o, _)| (b, o))
+    }
+
+    /// Re-measures the offset; returns the step (ns) when it changed.
+    pub fn refresh(&mut self) -> Option<i128> {
+        let (boot, offset) = Clock::measure();
+        let last = self.offsets.back().map_or(offset, |(_, o)| *o);
+        let step = offset - last;
+        if step.abs() < Clock::STEP_NS {
+            return None;
+        }
+        self.offsets.push_back((boot, offset));
+        while self.offsets.len() > CLOCK_HISTORY {
+            self.offsets.pop_front();
+        }
+        Some(step)
+    }
+
+    fn offset_at(&self, boot_ns: u64) -> i128 {
+        self.offsets
+            .iter()
+            .rev()
+            .find(|(b, _)| *b <= boot_ns)
+            .or(self.offsets.front())
+            .map_or(0, |(_, o)| *o)
+    }
+
     pub fn wall(&self, boot_ns: u64) -> SystemTime {
-        let ns = self.boot_epoch_ns + i128::from(boot_ns);
+        let ns = self.offset_at(boot_ns) + i128::from(boot_ns);
         let ns = u64::try_from(ns).unwrap_or(0);
         SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)
+    }
+
+    #[cfg(test)]
+    fn with_offsets(offsets: &[(u64, i128)]) -> Clock {
+        Clock {
+            offsets: offsets.iter().copied().collect(),
+        }
     }
 }
 
@@ -353,5 +421,25 @@ mod tests {
             .duration_since(wall)
             .unwrap_or_else(|e| e.duration());
         assert!(diff < Duration::from_secs(1), "{diff:?}");
+    }
+
+    #[test]
+    fn a_clock_step_moves_later_times_only() {
+        let secs = |n: u64| n * 1_000_000_000;
+        // Measured at boot 0: wall = boot + 1000 s; a step of +60 s
+        // measured at boot 50 s.
+        let c = Clock::with_offsets(&[
+            (0, i128::from(secs(1000))),
+            (secs(50), i128::from(secs(1060))),
+        ]);
+        let at = |b| {
+            c.wall(b)
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        };
+        assert_eq!(at(secs(10)), secs(1010), "before the step");
+        assert_eq!(at(secs(60)), secs(1120), "after it");
+        let mut now = Clock::now();
+        assert_eq!(now.refresh(), None, "no step between two readings");
     }
 }

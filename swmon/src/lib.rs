@@ -6,7 +6,8 @@
 //! audit records; [`correlate`] joins execs and exits into installer runs;
 //! [`classify`] reads an installer's argv (manager, operation, packages);
 //! [`enrich`] adds what the kernel record lacks; [`event`] is what a user
-//! reads and [`sink`] writes it; [`run`] is the `swmon run` loop.
+//! reads and [`sink`] writes it; [`run`] is `swmon run`: those
+//! stages joined by bounded queues, and its life cycle.
 
 pub mod catalogue;
 pub mod ebpf;

@@ -32,7 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Watch installer runs until SIGINT or SIGTERM.
+    /// Watch installer runs until SIGINT, SIGTERM or SIGQUIT (SIGHUP
+    /// reopens the output file).
     Run {
         /// Where events go (`-` for standard output).
         #[arg(long, short, default_value = "-")]
@@ -59,6 +60,10 @@ enum Command {
         /// Watch with the kernel stream alone (no audit cross-check).
         #[arg(long)]
         no_audit: bool,
+        /// Write a `heartbeat` event with every counter this often, in
+        /// seconds (0: never).
+        #[arg(long, default_value_t = 60)]
+        heartbeat_secs: u64,
     },
     /// Show, install or remove the audit rules swmon relies on.
     Rules {
@@ -189,6 +194,7 @@ fn main() -> ExitCode {
             audit_wait_ms,
             audit_rcvbuf,
             no_audit,
+            heartbeat_secs,
         } => {
             let options = RunOptions {
                 output,
@@ -204,6 +210,8 @@ fn main() -> ExitCode {
                     wait: std::time::Duration::from_millis(audit_wait_ms),
                     rcvbuf: audit_rcvbuf,
                 },
+                heartbeat: (heartbeat_secs > 0)
+                    .then(|| std::time::Duration::from_secs(heartbeat_secs)),
             };
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()

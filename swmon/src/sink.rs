@@ -1,17 +1,32 @@
 //! Where events go: JSON Lines (the contract) or one readable text line per
-//! event, to standard output or a file, flushed line by line so a reader
-//! following the file sees each event as it happens.
+//! event, to standard output or a file. [`Sink::encode`] makes an event one
+//! line of at most [`LINE_MAX`] bytes; [`Sink::write_line`] writes and
+//! flushes it, so a reader following the file sees each event as it
+//! happens; [`Sink::reopen`] opens the path anew (logrotate's `create`).
+//! The writer stage (`run::writer`) owns the sink on its own thread.
 //!
 //! Text output escapes every control character (newline, ESC) so argv can
 //! not forge lines or drive the terminal.
+//!
+//! A line is never cut silently: an event whose line would pass the cap has
+//! its biggest fields (`process.args`, `swmon.exec_chain`,
+//! `swmon.ancestors`, the package lists) shrunk, and `swmon.cut` says what
+//! was cut and the real sizes.
 
 use std::{
     fs::{File, OpenOptions},
     io::{self, BufWriter, Write},
+    os::fd::AsFd,
     path::{Path, PathBuf},
 };
 
+use serde_json::{json, Map, Value};
+
 use crate::event::Event;
+
+/// The longest line written, newline included (log shippers cut longer
+/// ones, often silently).
+pub const LINE_MAX: usize = 64 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -30,7 +45,8 @@ pub enum SinkError {
 }
 
 pub struct Sink {
-    out: BufWriter<Box<dyn Write + Send>>,
+    out: BufWriter<File>,
+    path: PathBuf,
     format: Format,
     /// Colour the text form (standard output is a terminal).
     colour: bool,
@@ -44,48 +60,234 @@ impl Sink {
         let colour = path == Path::new("-")
             && io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none();
-        let out: Box<dyn Write + Send> = if path == Path::new("-") {
-            Box::new(io::stdout())
-        } else {
-            let file: File = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|source| SinkError::Open {
-                    path: path.to_owned(),
-                    source,
-                })?;
-            Box::new(file)
-        };
         Ok(Sink {
-            out: BufWriter::new(out),
+            out: BufWriter::new(open_output(path)?),
+            path: path.to_owned(),
             format,
             colour,
             written: 0,
         })
     }
 
-    pub fn write(&mut self, event: &Event) -> Result<(), SinkError> {
-        match self.format {
-            Format::Json => {
-                serde_json::to_writer(&mut self.out, event)?;
-                self.out.write_all(b"\n")?;
-            }
-            Format::Text => {
-                let line = text_line(event);
-                let line = if self.colour {
-                    coloured(event, &line)
-                } else {
-                    line
-                };
-                self.out.write_all(line.as_bytes())?;
-                self.out.write_all(b"\n")?;
-            }
+    /// Opens the path again (after logrotate moved the file away): what was
+    /// written stays in the moved file, the next line goes to the new one.
+    /// Standard output is kept as it is.
+    pub fn reopen(&mut self) -> Result<(), SinkError> {
+        if self.path == Path::new("-") {
+            return Ok(());
         }
+        let file = open_output(&self.path)?;
+        self.out.flush()?;
+        self.out = BufWriter::new(file);
+        Ok(())
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Whether the text form is coloured (standard output is a terminal).
+    pub fn colour(&self) -> bool {
+        self.colour
+    }
+
+    /// The event as one line (newline included) of at most [`LINE_MAX`]
+    /// bytes; whether fields had to be cut.
+    pub fn encode(&self, event: &Event) -> Result<(Vec<u8>, bool), SinkError> {
+        encode(event, self.format, self.colour)
+    }
+
+    /// Writes one encoded line and flushes it.
+    pub fn write_line(&mut self, line: &[u8]) -> Result<(), SinkError> {
+        self.out.write_all(line)?;
         self.out.flush()?;
         self.written += 1;
         Ok(())
     }
+
+    pub fn write(&mut self, event: &Event) -> Result<(), SinkError> {
+        let (line, _) = self.encode(event)?;
+        self.write_line(&line)
+    }
+}
+
+/// Opens the output: standard output (a duplicate of fd 1, so no lock of
+/// Rust's `Stdout` is held by a blocked write), or the file for appending.
+fn open_output(path: &Path) -> Result<File, SinkError> {
+    let open_err = |source| SinkError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    if path == Path::new("-") {
+        let fd = io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(open_err)?;
+        return Ok(File::from(fd));
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(open_err)
+}
+
+/// One event as one line of at most [`LINE_MAX`] bytes (see the module
+/// doc); whether fields were cut.
+pub fn encode(event: &Event, format: Format, colour: bool) -> Result<(Vec<u8>, bool), SinkError> {
+    match format {
+        Format::Json => json_line(event),
+        Format::Text => {
+            let mut line = text_line(event);
+            let mut cut = false;
+            if line.len() > LINE_MAX - 64 {
+                let real = line.len();
+                let mut end = LINE_MAX - 64;
+                while !line.is_char_boundary(end) {
+                    end -= 1;
+                }
+                line.truncate(end);
+                line.push_str(&format!(" [line cut: {real} bytes]"));
+                cut = true;
+            }
+            let line = if colour { coloured(event, &line) } else { line };
+            let mut bytes = line.into_bytes();
+            bytes.push(b'\n');
+            Ok((bytes, cut))
+        }
+    }
+}
+
+fn json_line(event: &Event) -> Result<(Vec<u8>, bool), SinkError> {
+    let mut line = serde_json::to_vec(event)?;
+    if line.len() < LINE_MAX {
+        line.push(b'\n');
+        return Ok((line, false));
+    }
+    let real = line.len();
+    // Each shrinkable field gets `budget` bytes; halved until the line fits.
+    let mut budget = LINE_MAX / 4;
+    loop {
+        let mut e = event.clone();
+        let mut cut = shrink(&mut e, budget);
+        cut.insert("line_bytes".into(), json!(real));
+        e.swmon.cut = Some(cut);
+        line = serde_json::to_vec(&e)?;
+        if line.len() < LINE_MAX || budget == 0 {
+            break;
+        }
+        budget /= 2;
+    }
+    if line.len() >= LINE_MAX {
+        // Only fields with no cap of their own are left long: say that an
+        // event was here, and how big it was, rather than cut it blindly.
+        let mut e = event.clone();
+        e.process = None;
+        e.swmon = crate::event::Swmon {
+            verdict: event.swmon.verdict,
+            manager: event.swmon.manager,
+            cut: Some(Map::from_iter([
+                ("line_bytes".to_owned(), json!(real)),
+                ("all".to_owned(), json!(true)),
+            ])),
+            ..crate::event::Swmon::default()
+        };
+        line = serde_json::to_vec(&e)?;
+    }
+    line.push(b'\n');
+    Ok((line, true))
+}
+
+/// Cuts a list of strings to `budget` bytes in all (the last one kept may
+/// be cut short); returns what it was, if anything was cut.
+fn cut_strings(list: &mut Vec<String>, budget: usize) -> Option<Value> {
+    let bytes: usize = list.iter().map(String::len).sum();
+    if bytes <= budget {
+        return None;
+    }
+    let count = list.len();
+    let mut kept = 0;
+    let mut keep = 0;
+    for s in list.iter_mut() {
+        if kept >= budget {
+            break;
+        }
+        let room = budget - kept;
+        let cut = s.len() > room;
+        if cut {
+            let mut end = room;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+        }
+        kept += s.len();
+        keep += 1;
+        if cut {
+            break;
+        }
+    }
+    list.truncate(keep);
+    Some(json!({ "count": count, "bytes": bytes, "kept": kept }))
+}
+
+/// Shrinks the big fields of an event to `budget` bytes each (lists of
+/// runs' and ancestors' args share it); returns what was cut.
+fn shrink(e: &mut Event, budget: usize) -> Map<String, Value> {
+    let mut cut = Map::new();
+    if let Some(p) = e.process.as_mut() {
+        if let Some(c) = cut_strings(&mut p.args, budget) {
+            cut.insert("process.args".into(), c);
+        }
+    }
+    let s = &mut e.swmon;
+    let share = |n: usize| budget / n.max(1);
+    let n = s.exec_chain.len();
+    let mut chain = Vec::new();
+    for link in &mut s.exec_chain {
+        if let Some(c) = cut_strings(&mut link.args, share(n)) {
+            chain.push(c);
+        }
+    }
+    if !chain.is_empty() {
+        cut.insert("swmon.exec_chain".into(), Value::Array(chain));
+    }
+    let n = s.ancestors.len();
+    let mut anc = Vec::new();
+    for a in &mut s.ancestors {
+        if let Some(c) = cut_strings(&mut a.args, share(n)) {
+            anc.push(json!({ "pid": a.pid, "args": c }));
+        }
+    }
+    if !anc.is_empty() {
+        cut.insert("swmon.ancestors".into(), Value::Array(anc));
+    }
+    if let Some(c) = cut_strings(&mut s.requirements, budget) {
+        cut.insert("swmon.requirements".into(), c);
+    }
+    for (name, list) in [
+        ("swmon.packages", s.packages.as_mut()),
+        ("swmon.inverse_packages", Some(&mut s.inverse_packages)),
+    ] {
+        let Some(list) = list else { continue };
+        let bytes: usize = list
+            .iter()
+            .map(|p| p.name.len() + p.version.as_ref().map_or(0, String::len) + 24)
+            .sum();
+        if bytes > budget {
+            let count = list.len();
+            let mut kept = 0;
+            list.retain(|p| {
+                kept += p.name.len() + p.version.as_ref().map_or(0, String::len) + 24;
+                kept <= budget
+            });
+            cut.insert(
+                name.into(),
+                json!({ "count": count, "bytes": bytes, "kept": list.len() }),
+            );
+        }
+    }
+    cut
 }
 
 /// Escapes control characters for a terminal (`\n`, `\x1b`, ...).
@@ -208,6 +410,74 @@ mod tests {
         e.swmon.verdict = None;
         e.event.kind = "state";
         assert_eq!(coloured(&e, &line), line);
+    }
+
+    fn big_event() -> Event {
+        use crate::event::{AncestorOut, EventMeta, Host, Process, Swmon};
+        let arg = "a".repeat(4000);
+        Event {
+            timestamp: "t".into(),
+            event: EventMeta {
+                kind: "event",
+                category: vec![],
+                kind_type: vec![],
+                action: "installer-exec",
+                outcome: None,
+            },
+            process: Some(Process {
+                args: vec![arg.clone(); 100],
+                ..Process::default()
+            }),
+            user: None,
+            package: None,
+            host: Host { name: "h".into() },
+            swmon: Swmon {
+                ancestors: (0..8)
+                    .map(|pid| AncestorOut {
+                        pid,
+                        executable: "/bin/sh".into(),
+                        args: vec![arg.clone(); 3],
+                        args_truncated: false,
+                        args_bytes: None,
+                    })
+                    .collect(),
+                ..Swmon::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_line_never_passes_the_cap_and_says_what_was_cut() {
+        let e = big_event();
+        let (line, cut) = encode(&e, Format::Json, false).expect("encode");
+        assert!(cut);
+        assert!(line.len() <= LINE_MAX, "{}", line.len());
+        assert!(line.ends_with(b"\n"));
+        let v: Value = serde_json::from_slice(&line).expect("valid JSON");
+        let c = &v["swmon"]["cut"];
+        assert!(c["line_bytes"].as_u64().expect("size") > 400_000, "{c}");
+        assert_eq!(c["process.args"]["count"], 100);
+        assert_eq!(c["process.args"]["bytes"], 400_000);
+        assert!(c["swmon.ancestors"][0]["args"]["bytes"] == 12_000, "{c}");
+        // A small event is left alone.
+        let mut small = big_event();
+        small.process = None;
+        small.swmon.ancestors.truncate(1);
+        let (line, cut) = encode(&small, Format::Json, false).expect("encode");
+        assert!(!cut);
+        assert!(!String::from_utf8_lossy(&line).contains("\"cut\""));
+        let (text, cut) = encode(&big_event(), Format::Text, false).expect("text");
+        assert!(cut && text.len() <= LINE_MAX);
+    }
+
+    #[test]
+    fn strings_are_cut_on_char_boundaries() {
+        let mut l = vec!["ééé".to_owned(), "x".to_owned()];
+        let c = cut_strings(&mut l, 3).expect("cut");
+        assert_eq!(l, vec!["é".to_owned()]);
+        assert_eq!(c["count"], 2);
+        assert_eq!(c["bytes"], 7);
+        assert!(cut_strings(&mut l, 100).is_none());
     }
 
     #[test]

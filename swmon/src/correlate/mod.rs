@@ -8,7 +8,8 @@
 //! last one that passed. A run ends at the process's exit. If that exit
 //! record was lost (a full ring buffer), the sweep notices the process is
 //! gone and ends the run without an exit code; nothing waits forever, and
-//! the number of open runs is capped (the oldest is ended early, counted).
+//! the open runs are capped in number and in bytes (the oldest is ended
+//! early, counted).
 
 pub mod verdict;
 
@@ -43,11 +44,44 @@ pub struct Facts {
     /// A fileless candidate reported on its size alone.
     pub unverified: bool,
     pub ancestors: Vec<crate::enrich::Ancestor>,
+    /// Per ancestor: the real size of its command line when its args were
+    /// cut to the cap.
+    pub ancestor_args_bytes: Vec<Option<usize>>,
     pub placement: crate::enrich::Placement,
     pub tty: Option<String>,
 }
 
+impl Facts {
+    /// About how many bytes the facts hold.
+    pub fn bytes(&self) -> usize {
+        let ancestors: usize = self
+            .ancestors
+            .iter()
+            .map(|a| a.executable.len() + a.args.iter().map(|x| x.len() + 24).sum::<usize>() + 64)
+            .sum();
+        ancestors
+            + self.cwd.as_ref().map_or(0, Vec::len)
+            + self.placement.cgroup.as_ref().map_or(0, String::len)
+            + 256
+    }
+}
+
+/// About how many bytes an exec record holds (argv, paths).
+pub fn exec_bytes(rec: &ExecRecord) -> usize {
+    rec.argv.iter().map(|a| a.len() + 24).sum::<usize>()
+        + rec.executable.len()
+        + rec.filename.len()
+        + rec.cwd.len()
+        + rec.comm.len()
+        + std::mem::size_of::<ExecRecord>()
+}
+
 impl Run {
+    /// About how many bytes the run holds.
+    pub fn bytes(&self) -> usize {
+        self.execs.iter().map(exec_bytes).sum::<usize>() + self.facts.bytes()
+    }
+
     pub fn primary(&self) -> &ExecRecord {
         // A run is created with one exec and execs are only appended or
         // replaced, never all removed.
@@ -62,7 +96,7 @@ pub struct CorrelateCounters {
     pub runs_finished: u64,
     /// Runs ended because their process was gone with no exit record.
     pub exits_missing: u64,
-    /// Runs ended early because too many were open.
+    /// Runs ended early because too many were open (by number or bytes).
     pub evicted: u64,
     /// Exit records for processes with no open run.
     pub orphan_exits: u64,
@@ -75,18 +109,28 @@ pub struct Correlator {
     order: u64,
     started: HashMap<u32, u64>,
     max_open: usize,
+    max_bytes: usize,
+    /// Bytes of the open runs.
+    bytes: usize,
     pub counters: CorrelateCounters,
 }
 
 impl Correlator {
-    pub fn new(max_open: usize) -> Correlator {
+    pub fn new(max_open: usize, max_bytes: usize) -> Correlator {
         Correlator {
             open: HashMap::new(),
             order: 0,
             started: HashMap::new(),
             max_open,
+            max_bytes,
+            bytes: 0,
             counters: CorrelateCounters::default(),
         }
+    }
+
+    /// Bytes the open runs hold.
+    pub fn open_bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn open_runs(&self) -> usize {
@@ -102,27 +146,28 @@ impl Correlator {
         self.open.get_mut(&tgid)
     }
 
-    /// Adds a passing exec; returns a run that had to be ended to make room.
-    pub fn on_exec(&mut self, rec: ExecRecord, facts: Facts) -> Option<Run> {
+    /// Adds a passing exec; returns the runs that had to be ended to make
+    /// room (the oldest first, counted).
+    pub fn on_exec(&mut self, rec: ExecRecord, facts: Facts) -> Vec<Run> {
+        let size = exec_bytes(&rec) + facts.bytes();
         if let Some(run) = self.open.get_mut(&rec.tgid) {
+            let before = run.bytes();
             if run.execs.len() >= CHAIN_MAX {
                 run.execs.remove(CHAIN_MAX - 2);
                 self.counters.chain_trimmed += 1;
             }
             run.execs.push(rec);
             run.facts = facts;
-            return None;
+            let after = run.bytes();
+            self.bytes = (self.bytes + after).saturating_sub(before);
+            let tgid = run.primary().tgid;
+            return self.make_room(0, Some(tgid));
         }
-        let mut evicted = None;
-        if self.open.len() >= self.max_open {
-            if let Some((&oldest, _)) = self.started.iter().min_by_key(|(_, order)| **order) {
-                evicted = self.finish(oldest, None, Some("evicted"));
-                self.counters.evicted += 1;
-            }
-        }
+        let evicted = self.make_room(size, None);
         self.order += 1;
         self.started.insert(rec.tgid, self.order);
         self.counters.runs_started += 1;
+        self.bytes += size;
         self.open.insert(
             rec.tgid,
             Run {
@@ -133,6 +178,28 @@ impl Correlator {
                 audit: None,
             },
         );
+        evicted
+    }
+
+    /// Ends the oldest runs (never `keep`) until one more of `size` bytes
+    /// fits both caps.
+    fn make_room(&mut self, size: usize, keep: Option<u32>) -> Vec<Run> {
+        let mut evicted = Vec::new();
+        let new = usize::from(keep.is_none());
+        while self.open.len() + new > self.max_open || self.bytes + size > self.max_bytes {
+            let Some((&oldest, _)) = self
+                .started
+                .iter()
+                .filter(|(t, _)| Some(**t) != keep)
+                .min_by_key(|(_, order)| **order)
+            else {
+                break;
+            };
+            if let Some(run) = self.finish(oldest, None, Some("evicted")) {
+                evicted.push(run);
+            }
+            self.counters.evicted += 1;
+        }
         evicted
     }
 
@@ -153,6 +220,7 @@ impl Correlator {
     ) -> Option<Run> {
         let mut run = self.open.remove(&tgid)?;
         self.started.remove(&tgid);
+        self.bytes = self.bytes.saturating_sub(run.bytes());
         run.exit = exit;
         run.end = end;
         self.counters.runs_finished += 1;
@@ -217,13 +285,13 @@ mod tests {
 
     #[test]
     fn execs_of_one_process_are_one_run() {
-        let mut c = Correlator::new(16);
+        let mut c = Correlator::new(16, usize::MAX);
         assert!(c
             .on_exec(exec(7, 10, "/usr/bin/env"), Facts::default())
-            .is_none());
+            .is_empty());
         assert!(c
             .on_exec(exec(7, 20, "/usr/bin/node"), Facts::default())
-            .is_none());
+            .is_empty());
         let run = c.on_exit(exit(7, 30)).expect("run ends at exit");
         assert_eq!(run.execs.len(), 2);
         assert_eq!(run.primary().executable, b"/usr/bin/node");
@@ -234,7 +302,7 @@ mod tests {
 
     #[test]
     fn chain_is_capped_keeping_first_and_last() {
-        let mut c = Correlator::new(16);
+        let mut c = Correlator::new(16, usize::MAX);
         for i in 0..20 {
             c.on_exec(exec(7, i, &format!("/e{i}")), Facts::default());
         }
@@ -247,21 +315,44 @@ mod tests {
 
     #[test]
     fn the_oldest_run_is_evicted_at_the_cap() {
-        let mut c = Correlator::new(2);
+        let mut c = Correlator::new(2, usize::MAX);
         c.on_exec(exec(1, 1, "/a"), Facts::default());
         c.on_exec(exec(2, 2, "/b"), Facts::default());
-        let evicted = c
-            .on_exec(exec(3, 3, "/c"), Facts::default())
-            .expect("evicted");
-        assert_eq!(evicted.primary().tgid, 1);
-        assert_eq!(evicted.end, Some("evicted"));
+        let evicted = c.on_exec(exec(3, 3, "/c"), Facts::default());
+        assert_eq!(evicted.len(), 1);
+        assert_eq!(evicted[0].primary().tgid, 1);
+        assert_eq!(evicted[0].end, Some("evicted"));
         assert_eq!(c.counters.evicted, 1);
         assert_eq!(c.open_runs(), 2);
     }
 
     #[test]
+    fn the_oldest_runs_are_evicted_past_the_byte_budget() {
+        let big = |tgid: u32| {
+            let mut r = exec(tgid, u64::from(tgid), "/a");
+            r.argv = vec![vec![b'x'; 8000]];
+            r
+        };
+        let one = exec_bytes(&big(1)) + Facts::default().bytes();
+        let mut c = Correlator::new(100, one * 3);
+        for t in 1..=3 {
+            assert!(c.on_exec(big(t), Facts::default()).is_empty());
+        }
+        assert_eq!(c.open_bytes(), one * 3);
+        let evicted = c.on_exec(big(4), Facts::default());
+        assert_eq!(
+            evicted.iter().map(|r| r.primary().tgid).collect::<Vec<_>>(),
+            [1]
+        );
+        assert_eq!(c.counters.evicted, 1);
+        assert!(c.open_bytes() <= one * 3);
+        c.drain();
+        assert_eq!(c.open_bytes(), 0, "every byte is given back");
+    }
+
+    #[test]
     fn sweep_ends_gone_and_reused_pids_only_when_old_enough() {
-        let mut c = Correlator::new(16);
+        let mut c = Correlator::new(16, usize::MAX);
         c.on_exec(exec(1, 100, "/gone"), Facts::default());
         c.on_exec(exec(2, 100, "/reused"), Facts::default());
         c.on_exec(exec(3, 100, "/alive"), Facts::default());

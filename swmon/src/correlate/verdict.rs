@@ -16,9 +16,11 @@
 //! audit's millisecond wall clock), and the same executable when both name
 //! one. A run without a record is decided after a bounded wait (default 2 s
 //! after its exec), since the record may still be in flight. Memory is
-//! bounded: audit execs are kept [`KEEP_NS`] and at most [`MAX_AUDIT_EXECS`]
-//! (the oldest dropped first, counted); runs waiting for a decision at most
-//! [`MAX_DECIDING`] (the oldest decided early, counted).
+//! bounded: audit execs are kept [`KEEP_NS`], at most [`MAX_AUDIT_EXECS`]
+//! and [`MAX_AUDIT_EXEC_BYTES`] (the oldest dropped first, counted), each
+//! with its argv cut to [`ARGV_MAX`] bytes (flagged, with the real size);
+//! runs waiting for a decision at most [`MAX_DECIDING`] and
+//! [`MAX_DECIDING_BYTES`] (the oldest decided early, counted).
 
 use std::collections::VecDeque;
 
@@ -35,7 +37,12 @@ pub const MATCH_WINDOW_NS: u64 = 2_000_000_000;
 /// How long audit execs are kept for a run to match.
 pub const KEEP_NS: u64 = 30_000_000_000;
 pub const MAX_AUDIT_EXECS: usize = 65_536;
+pub const MAX_AUDIT_EXEC_BYTES: usize = 8 << 20;
 pub const MAX_DECIDING: usize = 65_536;
+pub const MAX_DECIDING_BYTES: usize = 16 << 20;
+/// An audit exec's argv is kept up to this many bytes, like the kernel
+/// side's.
+pub const ARGV_MAX: usize = swmon_common::ARGV_MAX;
 
 const EXECVE: u32 = 59;
 const EXECVEAT: u32 = 322;
@@ -84,7 +91,11 @@ pub struct AuditExec {
     pub uid: Option<u32>,
     pub auid: Option<u32>,
     pub exe: Vec<u8>,
+    /// The arguments, cut to [`ARGV_MAX`] bytes.
     pub argv: Vec<Vec<u8>>,
+    /// `argv` was cut; `argv_bytes` is the real size (NULs counted).
+    pub argv_truncated: bool,
+    pub argv_bytes: usize,
     pub cwd: Option<Vec<u8>>,
     pub key: Option<String>,
     /// An audit daemon was registered when the record arrived.
@@ -106,9 +117,11 @@ impl AuditExec {
             t.and_then(|t| t.lossless_bytes().map(<[u8]>::to_vec))
         };
         let exe = text(sc.exe()).unwrap_or_default();
-        let argv = e.argv().map(|a| a.args).unwrap_or_default();
-        let key = e.keys().first().map(|k| crate::event::lossless(k));
+        let mut argv = e.argv().map(|a| a.args).unwrap_or_default();
+        // Which installer is judged on the whole argv; what is kept is cut.
         let installer = installer_of(&exe, &argv);
+        let real = cap_argv(&mut argv, ARGV_MAX);
+        let key = e.keys().first().map(|k| crate::event::lossless(k));
         Some(AuditExec {
             serial: e.serial,
             wall_ns: e.timestamp.secs * 1_000_000_000 + u64::from(e.timestamp.millis) * 1_000_000,
@@ -117,6 +130,8 @@ impl AuditExec {
             uid: sc.uid(),
             auid: sc.auid(),
             exe,
+            argv_truncated: real.is_some(),
+            argv_bytes: real.unwrap_or_else(|| argv.iter().map(|a| a.len() + 1).sum()),
             argv,
             cwd: text(e.cwd()),
             key,
@@ -125,6 +140,42 @@ impl AuditExec {
             matched: false,
         })
     }
+}
+
+impl AuditExec {
+    /// About how many bytes it holds.
+    pub fn bytes(&self) -> usize {
+        self.argv.iter().map(|a| a.len() + 24).sum::<usize>()
+            + self.exe.len()
+            + self.cwd.as_ref().map_or(0, Vec::len)
+            + self.key.as_ref().map_or(0, String::len)
+            + std::mem::size_of::<AuditExec>()
+    }
+}
+
+/// Cuts argv to `max` bytes (NULs counted); the real size when it was cut.
+pub fn cap_argv(args: &mut Vec<Vec<u8>>, max: usize) -> Option<usize> {
+    let real: usize = args.iter().map(|a| a.len() + 1).sum();
+    if real <= max {
+        return None;
+    }
+    let mut left = max;
+    let mut keep = 0;
+    for a in args.iter_mut() {
+        if left == 0 {
+            break;
+        }
+        if a.len() + 1 > left {
+            a.truncate(left.saturating_sub(1));
+            left = 0;
+        } else {
+            left -= a.len() + 1;
+        }
+        keep += 1;
+    }
+    args.truncate(keep);
+    args.shrink_to_fit();
+    Some(real)
 }
 
 /// The installer an audit exec ran: by the executable's name, or an
@@ -183,7 +234,9 @@ pub enum Decided {
 pub struct CrossCheck {
     wait_ns: u64,
     execs: VecDeque<AuditExec>,
+    execs_bytes: usize,
     deciding: VecDeque<(u64, Run)>,
+    deciding_bytes: usize,
     /// Health transitions: (wall ns, state from then on), oldest first.
     timeline: VecDeque<(u64, AuditState)>,
     /// Wall times of audit losses.
@@ -196,7 +249,9 @@ impl CrossCheck {
         CrossCheck {
             wait_ns,
             execs: VecDeque::new(),
+            execs_bytes: 0,
             deciding: VecDeque::new(),
+            deciding_bytes: 0,
             timeline: VecDeque::from([(0, initial)]),
             losses: VecDeque::new(),
             counters: VerdictCounters::default(),
@@ -246,6 +301,7 @@ impl CrossCheck {
             .position(|(_, run)| matches(&exec, run, clock))
         {
             if let Some((_, mut run)) = self.deciding.remove(i) {
+                self.deciding_bytes = self.deciding_bytes.saturating_sub(run.bytes());
                 run.audit = Some(AuditMatch {
                     serial: exec.serial,
                     key: exec.key.clone(),
@@ -264,14 +320,28 @@ impl CrossCheck {
     }
 
     fn push_exec(&mut self, exec: AuditExec) {
-        if self.execs.len() >= MAX_AUDIT_EXECS {
-            if let Some(old) = self.execs.pop_front() {
-                if !old.matched && old.installer.is_some() {
-                    self.counters.audit_execs_dropped += 1;
-                }
+        let size = exec.bytes();
+        while self.execs.len() >= MAX_AUDIT_EXECS
+            || (!self.execs.is_empty() && self.execs_bytes + size > MAX_AUDIT_EXEC_BYTES)
+        {
+            let Some(old) = self.pop_exec() else { break };
+            if !old.matched && old.installer.is_some() {
+                self.counters.audit_execs_dropped += 1;
             }
         }
+        self.execs_bytes += size;
         self.execs.push_back(exec);
+    }
+
+    fn pop_exec(&mut self) -> Option<AuditExec> {
+        let old = self.execs.pop_front()?;
+        self.execs_bytes = self.execs_bytes.saturating_sub(old.bytes());
+        Some(old)
+    }
+
+    /// Bytes held by kept audit execs and waiting runs.
+    pub fn bytes(&self) -> (usize, usize) {
+        (self.execs_bytes, self.deciding_bytes)
     }
 
     /// Gives `run` the audit record of one of its execs, if one is kept.
@@ -307,13 +377,19 @@ impl CrossCheck {
             return vec![Decided::Run(Box::new(run), v)];
         }
         let mut out = Vec::new();
-        if self.deciding.len() >= MAX_DECIDING {
-            if let Some((_, early)) = self.deciding.pop_front() {
-                self.counters.decided_early += 1;
-                let v = self.verdict(&early, clock);
-                out.push(Decided::Run(Box::new(early), v));
-            }
+        let size = run.bytes();
+        while self.deciding.len() >= MAX_DECIDING
+            || (!self.deciding.is_empty() && self.deciding_bytes + size > MAX_DECIDING_BYTES)
+        {
+            let Some((_, early)) = self.deciding.pop_front() else {
+                break;
+            };
+            self.deciding_bytes = self.deciding_bytes.saturating_sub(early.bytes());
+            self.counters.decided_early += 1;
+            let v = self.verdict(&early, clock);
+            out.push(Decided::Run(Box::new(early), v));
         }
+        self.deciding_bytes += size;
         self.deciding.push_back((deadline, run));
         out
     }
@@ -330,6 +406,7 @@ impl CrossCheck {
         let mut keep = VecDeque::with_capacity(self.deciding.len());
         while let Some((deadline, run)) = self.deciding.pop_front() {
             if now_wall_ns >= deadline {
+                self.deciding_bytes = self.deciding_bytes.saturating_sub(run.bytes());
                 let v = self.verdict(&run, clock);
                 out.push(Decided::Run(Box::new(run), v));
             } else {
@@ -351,7 +428,7 @@ impl CrossCheck {
             .front()
             .is_some_and(|e| now_wall_ns >= e.wall_ns.saturating_add(KEEP_NS))
         {
-            self.execs.pop_front();
+            self.pop_exec();
         }
         out
     }
@@ -359,6 +436,7 @@ impl CrossCheck {
     /// Decides everything still waiting (at shutdown).
     pub fn drain(&mut self, clock: &Clock) -> Vec<Decided> {
         let runs: Vec<_> = self.deciding.drain(..).collect();
+        self.deciding_bytes = 0;
         runs.into_iter()
             .map(|(_, run)| {
                 let v = self.verdict(&run, clock);
@@ -458,6 +536,8 @@ mod tests {
             auid: Some(1000),
             exe: exe.into(),
             argv: vec![exe.into(), b"-i".to_vec()],
+            argv_truncated: false,
+            argv_bytes: 0,
             cwd: None,
             key: Some("software-installer".into()),
             logged,
@@ -591,6 +671,30 @@ mod tests {
             c.tick(t + 2 * WAIT, &clock, |_| false).is_empty(),
             "reported once"
         );
+    }
+
+    #[test]
+    fn audit_argv_is_capped_and_execs_are_bounded_in_bytes() {
+        let mut argv = vec![vec![b'a'; 5000], vec![b'b'; 5000], vec![b'c'; 10]];
+        assert_eq!(cap_argv(&mut argv, ARGV_MAX), Some(10_013));
+        assert!(argv.iter().map(|a| a.len() + 1).sum::<usize>() <= ARGV_MAX);
+        let clock = Clock::now();
+        let t = wall(&clock, boot_ns_now());
+        let mut c = CrossCheck::new(WAIT, ON);
+        let mut n = 0;
+        while c.bytes().0 + 20_000 < MAX_AUDIT_EXEC_BYTES {
+            let mut e = exec(1000 + n, "/usr/bin/dpkg", t, true);
+            e.argv = vec![vec![b'x'; 8000]];
+            c.on_audit_exec(e, &clock);
+            n += 1;
+        }
+        for i in 0..100 {
+            let mut e = exec(9000 + i, "/usr/bin/dpkg", t, true);
+            e.argv = vec![vec![b'x'; 8000]];
+            c.on_audit_exec(e, &clock);
+        }
+        assert!(c.bytes().0 <= MAX_AUDIT_EXEC_BYTES);
+        assert!(c.counters.audit_execs_dropped >= 90, "{:?}", c.counters);
     }
 
     #[test]

@@ -231,6 +231,24 @@ impl KernelStream {
         Ok(n)
     }
 
+    /// Waits until records are ready, then hands at most `max` of them to
+    /// `f` (the ring stays marked ready when more are left, so the caller
+    /// can yield between batches). Returns how many were read.
+    pub async fn read_batch(&mut self, max: usize, mut f: impl FnMut(&[u8])) -> io::Result<usize> {
+        let mut guard = self.ring.readable_mut().await?;
+        let ring = guard.get_inner_mut();
+        let mut n = 0;
+        while n < max {
+            let Some(item) = ring.next() else {
+                guard.clear_ready();
+                break;
+            };
+            f(&item);
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Reads whatever is in the ring buffer now, without waiting.
     pub fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
         let ring = self.ring.get_mut();

@@ -1,0 +1,136 @@
+//! The audit reader: polls the audit stream (multicast records, status
+//! polls) and hands what the decide stage needs to its bounded queue
+//! without waiting: installer-relevant execs (argv cut to the cap), health
+//! changes, losses. Rule changes (CONFIG_CHANGE) go to the rules stage,
+//! which may have to ask the kernel for the rule list. A full queue drops
+//! the item and counts it (`audit_queue_dropped`, `rules_queue_dropped`).
+
+use std::sync::{mpsc::SyncSender, Arc, Mutex, PoisonError};
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::{
+    counters::Counters,
+    queue::{Full, Tx},
+};
+use crate::{
+    audit::{
+        rules::RulesRemoved, status::Health, AuditEvent, AuditItem, AuditStream, HealthChange, Loss,
+    },
+    correlate::verdict::AuditExec,
+};
+
+/// The queue to the decide stage: items and bytes.
+pub const QUEUE_ITEMS: usize = 8192;
+pub const QUEUE_BYTES: usize = 8 << 20;
+
+/// What the decide stage hears from the audit side.
+#[derive(Debug)]
+pub enum AuditMsg {
+    Exec(Box<AuditExec>),
+    Health(Box<HealthChange>),
+    Loss(Loss),
+    RulesRemoved(Box<RulesRemoved>),
+    /// Whether any audit rule is loaded (from the rules stage).
+    RulesLoaded(bool),
+    /// The audit stream failed for good.
+    Failed(String),
+}
+
+impl AuditMsg {
+    pub fn size(&self) -> usize {
+        match self {
+            AuditMsg::Exec(e) => e.bytes(),
+            _ => 1024,
+        }
+    }
+}
+
+/// The audit stream's counters, as last published (for heartbeats).
+pub type AuditCountersCell = Arc<Mutex<Option<Value>>>;
+
+pub struct AuditReader {
+    pub stream: AuditStream,
+    pub tx: Tx<AuditMsg>,
+    /// CONFIG_CHANGE events for the rules stage.
+    pub rules: Option<SyncSender<Box<AuditEvent>>>,
+    pub counters: Arc<Counters>,
+    pub published: AuditCountersCell,
+    /// An audit daemon is registered (its records reach the trail).
+    pub daemon: bool,
+}
+
+impl AuditReader {
+    /// Reads until `stop` turns true or the stream fails; at stop, flushes
+    /// the events still being assembled.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut publish = tokio::time::interval(std::time::Duration::from_millis(500));
+        publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.changed() => break,
+                _ = publish.tick() => self.publish(),
+                item = self.stream.next() => match item {
+                    Ok(item) => self.forward(item),
+                    Err(e) => {
+                        self.publish();
+                        // Waits for room: this one must not be lost.
+                        let _ = self.tx.send(AuditMsg::Failed(e.to_string()), 0).await;
+                        return;
+                    }
+                },
+            }
+        }
+        for item in self.stream.finish() {
+            self.forward(item);
+        }
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let v = serde_json::to_value(self.stream.counters()).unwrap_or_default();
+        *self
+            .published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(v);
+    }
+
+    fn send(&self, m: AuditMsg) {
+        let size = m.size();
+        if let Err(Full::Full | Full::Closed) = self.tx.try_send(m, size) {
+            Counters::add(&self.counters.audit_queue_dropped, 1);
+        }
+    }
+
+    fn forward(&mut self, item: AuditItem) {
+        match item {
+            AuditItem::Event(ev) => {
+                if ev.config_change().is_some() {
+                    if let Some(rules) = &self.rules {
+                        if rules.try_send(Box::new(ev.clone())).is_err() {
+                            Counters::add(&self.counters.rules_queue_dropped, 1);
+                        }
+                    }
+                }
+                if let Some(exec) = AuditExec::from_event(&ev, self.daemon) {
+                    if exec.argv_truncated {
+                        Counters::add(&self.counters.audit_argv_cut, 1);
+                    }
+                    self.send(AuditMsg::Exec(Box::new(exec)));
+                }
+            }
+            AuditItem::Health(h) => {
+                match h.change {
+                    Health::AuditdStopped { .. } => self.daemon = false,
+                    Health::AuditdStarted { .. } => self.daemon = true,
+                    _ => {}
+                }
+                self.send(AuditMsg::Health(Box::new(h)));
+            }
+            AuditItem::Loss(loss) => self.send(AuditMsg::Loss(loss)),
+            AuditItem::RulesRemoved(r) => self.send(AuditMsg::RulesRemoved(Box::new(r))),
+        }
+    }
+}

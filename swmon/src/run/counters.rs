@@ -1,0 +1,157 @@
+//! Every counter of `swmon run`, in one shared struct of atomics: the
+//! stages add to it, and the `heartbeat`, the live loss alerts and
+//! `monitor-stopped` all read the same numbers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{json, Map, Value};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// The counters (see each field); all start at zero.
+        #[derive(Debug, Default)]
+        pub struct Counters {
+            $($(#[$doc])* pub $name: AtomicU64,)*
+        }
+
+        impl Counters {
+            /// Every counter by name, in declaration order.
+            pub fn all(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($name), self.$name.load(Ordering::Relaxed)),)*]
+            }
+        }
+    };
+}
+
+counters! {
+    // Kept by the eBPF program (copied here by the kernel reader).
+    seen,
+    passed,
+    exec_reserve_failed,
+    exit_reserve_failed,
+    interpreter_dropped,
+    track_failed,
+    exits,
+    stage_failed,
+    // The kernel reader.
+    /// Ring-buffer records read.
+    kernel_records,
+    /// Records dropped because the queue to the facts stage was full.
+    kernel_queue_dropped,
+    // The facts stage.
+    decode_errors,
+    /// Kernel matches the catalogue's full rules rejected.
+    rejected,
+    /// Size-matched candidates whose content was no installer's.
+    content_mismatch,
+    /// Size-matched candidates gone before their content could be read.
+    content_unreadable,
+    /// Fileless size-matched candidates reported without their content.
+    content_unverified,
+    /// Ancestors whose argv was cut to the per-string cap.
+    ancestor_args_cut,
+    // The audit reader.
+    /// Audit items dropped because the queue to the decide stage was full.
+    audit_queue_dropped,
+    /// Rule changes not checked because the rules stage was busy.
+    rules_queue_dropped,
+    /// Audit execs whose argv was cut to the per-exec cap.
+    audit_argv_cut,
+    // The decide stage.
+    runs_started,
+    runs_finished,
+    exits_missing,
+    runs_evicted,
+    orphan_exits,
+    chain_trimmed,
+    confirmed,
+    ebpf_only,
+    audit_only,
+    audit_execs,
+    audit_execs_dropped,
+    decided_early,
+    /// Run and audit-only events built.
+    events,
+    // The writer.
+    /// Lines written.
+    written,
+    /// Events dropped because the writer's queue was full (a stalled output).
+    writer_dropped,
+    /// Lines shrunk to the line cap (fields cut, flagged in the line).
+    lines_cut,
+    /// Output reopened (SIGHUP).
+    reopened,
+}
+
+impl Counters {
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn set(c: &AtomicU64, n: u64) {
+        c.store(n, Ordering::Relaxed);
+    }
+
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+
+    /// Kernel losses: reservations that failed and failed tail calls.
+    pub fn kernel_lost(&self) -> u64 {
+        Self::get(&self.exec_reserve_failed)
+            + Self::get(&self.exit_reserve_failed)
+            + Self::get(&self.stage_failed)
+    }
+
+    /// The counters as the `swmon.counters` object, with `lost` (kernel
+    /// losses and undecodable records) and `audit` (the audit stream's own
+    /// counters, when it is open).
+    pub fn to_map(&self, audit: Option<&Value>) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(
+            "lost".into(),
+            json!(self.kernel_lost() + Self::get(&self.decode_errors)),
+        );
+        for (name, v) in self.all() {
+            m.insert(name.into(), json!(v));
+        }
+        if let Some(a) = audit {
+            m.insert("audit".into(), a.clone());
+        }
+        m
+    }
+}
+
+/// The user-space loss counters that get a live alert (`events-lost`,
+/// rate-limited), with where the loss happened. Kernel losses have their
+/// own alert (`ebpf-events-lost`); the writer's drops are alerted by the
+/// writer itself once it drains (its queue may be full).
+pub const LIVE_LOSSES: &[(&str, &str)] = &[
+    ("decode_errors", "facts"),
+    ("kernel_queue_dropped", "kernel-reader"),
+    ("audit_queue_dropped", "audit-reader"),
+    ("rules_queue_dropped", "audit-reader"),
+    ("content_unreadable", "facts"),
+    ("runs_evicted", "decide"),
+    ("audit_execs_dropped", "decide"),
+    ("decided_early", "decide"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_live_loss_is_a_counter() {
+        let c = Counters::default();
+        Counters::add(&c.decode_errors, 2);
+        Counters::add(&c.exec_reserve_failed, 1);
+        let names: Vec<_> = c.all().into_iter().map(|(n, _)| n).collect();
+        for (name, _) in LIVE_LOSSES {
+            assert!(names.contains(name), "{name}");
+        }
+        let m = c.to_map(None);
+        assert_eq!(m["lost"], 3);
+        assert_eq!(m["decode_errors"], 2);
+    }
+}

@@ -1,0 +1,616 @@
+//! The decide stage: owns the correlator and the cross-check. It turns
+//! prepared kernel records (from the facts stage) into installer runs,
+//! joins each with the audit trail, and builds the events a user reads:
+//! one per run, one per installer exec only audit saw, and audit's health
+//! and loss items. Every event goes to the writer's queue without waiting
+//! (a full queue drops it, counted). It does no I/O of its own.
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::{json, Map};
+use swmon_common::{flag, reason};
+
+use super::{
+    audit_reader::AuditMsg, counters::Counters, facts::Prepared, queue::Rx, state_event,
+    writer::Writer,
+};
+use crate::{
+    audit::{status::Health, HealthChange, Loss},
+    catalogue::{self, Manager, Role},
+    classify::{self, Classification, Operation, Scope},
+    correlate::{
+        verdict::{AuditExec, AuditState, CrossCheck, Decided, Verdict},
+        Correlator, Run,
+    },
+    ebpf::{decode::ExecRecord, filter::basename},
+    enrich::{self, Names},
+    event::{
+        self, ChainLink, Clock, Event, EventMeta, Host, Id, PackageRef, Parent, Process, Swmon,
+        User,
+    },
+};
+
+/// Runs older than this are checked for a lost exit.
+const SWEEP_MIN_AGE: Duration = Duration::from_secs(2);
+/// Most open runs, and their bytes (argv, paths, ancestors): past either,
+/// the oldest is ended early (`runs_evicted`).
+pub const MAX_OPEN_RUNS: usize = 65_536;
+pub const MAX_OPEN_RUN_BYTES: usize = 16 << 20;
+
+pub struct Decide {
+    pub writer: Writer,
+    pub counters: Arc<Counters>,
+    pub clock: Clock,
+    pub host: String,
+    pub names: Names,
+    pub correlator: Correlator,
+    pub cross: CrossCheck,
+    /// Runs ended and not yet checked against the audit trail.
+    pub ready: Vec<Run>,
+    events: u64,
+}
+
+impl Decide {
+    pub fn new(
+        writer: Writer,
+        counters: Arc<Counters>,
+        host: String,
+        wait: Duration,
+        initial: AuditState,
+    ) -> Decide {
+        Decide {
+            writer,
+            counters,
+            clock: Clock::now(),
+            host,
+            names: Names::default(),
+            correlator: Correlator::new(MAX_OPEN_RUNS, MAX_OPEN_RUN_BYTES),
+            cross: CrossCheck::new(wait.as_nanos() as u64, initial),
+            ready: Vec::new(),
+            events: 0,
+        }
+    }
+
+    /// Runs until both inputs are closed (the readers stopped), then
+    /// decides every run still open or waiting.
+    pub async fn run(mut self, mut kernel: Rx<Prepared>, mut audit: Option<Rx<AuditMsg>>) {
+        // Decisions wait on deadlines (a run's audit wait): checked often,
+        // so an ebpf_only verdict comes out soon after its wait. /proc
+        // sweeps are rarer.
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = 0u64;
+        let mut kernel_open = true;
+        while kernel_open || audit.is_some() {
+            tokio::select! {
+                m = kernel.recv(), if kernel_open => match m {
+                    Some(p) => self.on_prepared(p),
+                    None => kernel_open = false,
+                },
+                m = recv(&mut audit), if audit.is_some() => match m {
+                    Some(m) => self.on_audit(m),
+                    None => audit = None,
+                },
+                _ = tick.tick() => {
+                    ticks += 1;
+                    self.clock.refresh();
+                    if ticks.is_multiple_of(25) {
+                        self.sweep();
+                    }
+                    self.decide_due();
+                    self.publish();
+                }
+            }
+            self.flush_ready();
+        }
+        // Shutdown: decide every run.
+        let open = self.correlator.drain();
+        self.ready.extend(open);
+        self.flush_ready();
+        for d in self.cross.drain(&self.clock) {
+            self.emit_decided(d);
+        }
+        self.publish();
+    }
+
+    fn on_prepared(&mut self, p: Prepared) {
+        match p {
+            Prepared::Exec(rec, facts) => {
+                let tgid = rec.tgid;
+                let evicted = self.correlator.on_exec(*rec, *facts);
+                self.ready.extend(evicted);
+                // The audit record of this exec may have come first.
+                if let Some(run) = self.correlator.open_run_mut(tgid) {
+                    self.cross.attach(run, &self.clock);
+                }
+            }
+            Prepared::Exit(exit) => {
+                if let Some(run) = self.correlator.on_exit(exit) {
+                    self.ready.push(run);
+                }
+            }
+        }
+    }
+
+    fn sweep(&mut self) {
+        let now = event::boot_ns_now();
+        let ended =
+            self.correlator
+                .sweep(now, SWEEP_MIN_AGE.as_nanos() as u64, enrich::start_boot_ns);
+        self.ready.extend(ended);
+    }
+
+    /// Copies the stage's counters to the shared ones.
+    fn publish(&self) {
+        let c = &self.counters;
+        let k = &self.correlator.counters;
+        let v = &self.cross.counters;
+        for (a, n) in [
+            (&c.runs_started, k.runs_started),
+            (&c.runs_finished, k.runs_finished),
+            (&c.exits_missing, k.exits_missing),
+            (&c.runs_evicted, k.evicted),
+            (&c.orphan_exits, k.orphan_exits),
+            (&c.chain_trimmed, k.chain_trimmed),
+            (&c.confirmed, v.confirmed),
+            (&c.ebpf_only, v.ebpf_only),
+            (&c.audit_only, v.audit_only),
+            (&c.audit_execs, v.audit_execs),
+            (&c.audit_execs_dropped, v.audit_execs_dropped),
+            (&c.decided_early, v.decided_early),
+            (&c.events, self.events),
+        ] {
+            Counters::set(a, n);
+        }
+    }
+
+    fn now_wall_ns() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// Checks ended runs against the audit trail; writes those decided.
+    fn flush_ready(&mut self) {
+        if self.ready.is_empty() {
+            return;
+        }
+        let now = Self::now_wall_ns();
+        for run in std::mem::take(&mut self.ready) {
+            for d in self.cross.on_run(run, now, &self.clock) {
+                self.emit_decided(d);
+            }
+        }
+    }
+
+    /// Writes runs whose audit wait is over, and audit-only installer execs.
+    fn decide_due(&mut self) {
+        let now = Self::now_wall_ns();
+        let correlator = &self.correlator;
+        let decided = self
+            .cross
+            .tick(now, &self.clock, |tgid| correlator.is_open(tgid));
+        for d in decided {
+            self.emit_decided(d);
+        }
+    }
+
+    fn emit_decided(&mut self, d: Decided) {
+        let e = match d {
+            Decided::Run(run, verdict) => self.run_event(&run, verdict),
+            Decided::AuditOnly(exec) => self.audit_only_event(&exec),
+        };
+        self.events += 1;
+        self.writer.push(&e);
+    }
+
+    fn state_event(&self, action: &'static str) -> Event {
+        state_event(&self.host, action)
+    }
+
+    fn on_audit(&mut self, m: AuditMsg) {
+        let now = Self::now_wall_ns();
+        match m {
+            AuditMsg::Exec(exec) => {
+                let pid = exec.pid;
+                for d in self.cross.on_audit_exec(*exec, &self.clock) {
+                    self.emit_decided(d);
+                }
+                if let Some(run) = self.correlator.open_run_mut(pid) {
+                    self.cross.attach(run, &self.clock);
+                }
+            }
+            AuditMsg::Health(h) => {
+                let mut state = self.cross.state();
+                state.enabled = h.status.enabled != 0;
+                match h.change {
+                    Health::AuditdStopped { .. } => state.daemon = false,
+                    Health::AuditdStarted { .. } => state.daemon = true,
+                    _ => {}
+                }
+                self.cross.set_state(now, state);
+                let e = self.health_event(&h);
+                self.writer.push_priority(&e);
+            }
+            AuditMsg::Loss(loss) => {
+                self.cross.note_loss(now);
+                let e = self.audit_loss_event(loss);
+                self.writer.push_priority(&e);
+            }
+            AuditMsg::RulesRemoved(removed) => {
+                let mut e = self.state_event("audit-rules-removed");
+                e.event.kind = "alert";
+                e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
+                self.writer.push_priority(&e);
+            }
+            AuditMsg::RulesLoaded(loaded) => {
+                let mut state = self.cross.state();
+                state.rules = loaded;
+                self.cross.set_state(now, state);
+            }
+            AuditMsg::Failed(error) => {
+                // The audit socket failed for good: from now on nothing can
+                // be confirmed; keep watching with the kernel stream.
+                let mut state = self.cross.state();
+                state.available = false;
+                self.cross.set_state(now, state);
+                let mut e = self.state_event("audit-unavailable");
+                e.event.kind = "alert";
+                e.swmon.audit = Some(json!({ "error": error }));
+                self.writer.push_priority(&e);
+            }
+        }
+    }
+
+    fn health_event(&self, h: &HealthChange) -> Event {
+        let mut e = self.state_event(h.change.action());
+        if matches!(
+            h.change,
+            Health::AuditDisabled { .. } | Health::AuditdStopped { .. }
+        ) {
+            e.event.kind = "alert";
+        }
+        e.event.kind_type = vec!["change"];
+        e.swmon.audit = Some(serde_json::to_value(h).unwrap_or_default());
+        e
+    }
+
+    fn audit_loss_event(&self, loss: Loss) -> Event {
+        let mut e = self.state_event("audit-records-lost");
+        e.event.kind = "alert";
+        e.event.kind_type = vec!["info"];
+        let mut detail = Map::new();
+        detail.insert("count".into(), json!(loss.count));
+        detail.insert(
+            "counter".into(),
+            serde_json::to_value(loss.source).unwrap_or_default(),
+        );
+        e.swmon.lost = Some(detail);
+        e
+    }
+
+    /// An installer exec only the audit stream saw (the kernel stream lost it).
+    fn audit_only_event(&mut self, exec: &AuditExec) -> Event {
+        let program = exec.installer.and_then(catalogue::program);
+        let manager = program.and_then(|p| match p.role {
+            Role::Installer(m) => Some(m),
+            _ => None,
+        });
+        let via = if catalogue::lookup(basename(&exec.exe))
+            .is_some_and(|(_, p)| matches!(p.role, Role::Installer(_)))
+        {
+            "direct"
+        } else {
+            "interpreter-script"
+        };
+        let class = manager.map(|m| {
+            let start = enrich::installer_args_start(&exec.argv, via);
+            let args: Vec<&[u8]> = exec.argv[start.min(exec.argv.len())..]
+                .iter()
+                .map(Vec::as_slice)
+                .collect();
+            classify::classify(m, &args)
+        });
+        let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
+        let (action, kind_type) = action_of(operation);
+        let packages: Option<Vec<PackageRef>> = class.as_ref().map(|c| refs(&c.packages));
+        let when = std::time::UNIX_EPOCH + Duration::from_nanos(exec.wall_ns);
+        let uid = exec.uid.unwrap_or(u32::MAX);
+        let auid = exec.auid.unwrap_or(u32::MAX);
+        Event {
+            timestamp: event::timestamp(when),
+            event: EventMeta {
+                kind: "alert",
+                category: vec!["package", "process"],
+                kind_type: vec![kind_type],
+                action,
+                outcome: None,
+            },
+            process: Some(Process {
+                pid: exec.pid,
+                parent: Parent { pid: exec.ppid },
+                executable: event::lossless(&exec.exe),
+                name: event::lossless(basename(&exec.exe)),
+                args: exec.argv.iter().map(|a| event::lossless(a)).collect(),
+                args_count: exec.argv.len(),
+                working_directory: exec.cwd.as_deref().map(event::lossless),
+                exit_code: None,
+                start: event::timestamp(when),
+                end: None,
+                user: Id {
+                    id: uid.to_string(),
+                    name: self.names.user(uid),
+                },
+                effective_user: Id::default(),
+                group: event::GroupId::default(),
+            }),
+            user: Some(User {
+                audit: Id {
+                    id: auid.to_string(),
+                    name: self.names.user(auid),
+                },
+            }),
+            package: packages
+                .as_ref()
+                .filter(|p| p.len() == 1)
+                .map(|p| p[0].clone()),
+            host: Host {
+                name: self.host.clone(),
+            },
+            swmon: Swmon {
+                verdict: Some(Verdict::AuditOnly.as_str()),
+                manager: manager.map(Manager::as_str),
+                installer: program.map(|p| p.name),
+                via: Some(via),
+                operation: Some(operation.as_str()),
+                subcommand: class.as_ref().and_then(|c| c.subcommand.clone()),
+                packages,
+                audit: Some(json!({ "serial": exec.serial, "key": exec.key })),
+                args_truncated: exec.argv_truncated,
+                args_bytes: Some(u32::try_from(exec.argv_bytes).unwrap_or(u32::MAX)),
+                ..Swmon::default()
+            },
+        }
+    }
+
+    fn run_event(&mut self, run: &Run, verdict: Verdict) -> Event {
+        let rec = run.primary();
+        let program = catalogue::program(run.facts.installer_id);
+        let manager = program.and_then(|p| match p.role {
+            Role::Installer(m) => Some(m),
+            _ => None,
+        });
+        let class = manager.map(|m| {
+            let start = enrich::installer_args_start(&rec.argv, run.facts.via);
+            let args: Vec<&[u8]> = rec.argv[start..].iter().map(Vec::as_slice).collect();
+            classify::classify(m, &args)
+        });
+        let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
+        let scope = class.as_ref().map(|c| scope_of(c, rec, run));
+        let packages: Option<Vec<PackageRef>> = class.as_ref().map(|c| refs(&c.packages));
+        let (action, kind_type) = action_of(operation);
+        let mut args = Vec::with_capacity(rec.argv.len());
+        let mut escaped = Vec::new();
+        for (i, a) in rec.argv.iter().enumerate() {
+            let (s, esc) = event::escape_bytes(a);
+            if esc {
+                escaped.push(i);
+            }
+            args.push(s);
+        }
+        let executable = event::lossless(&rec.executable);
+        let exit_code = run.exit.map(|e| e.exit_code());
+        let start = event::timestamp(self.clock.wall(run.execs[0].boot_ns));
+        let filter = [
+            (reason::FILENAME, "filename"),
+            (reason::EXE_NAME, "exe-name"),
+            (reason::INODE, "inode"),
+            (reason::INTERPRETER_ARG, "interpreter-arg"),
+            (reason::SIZE, "size"),
+            (reason::FILELESS, "fileless"),
+        ]
+        .into_iter()
+        .filter(|(bit, _)| rec.reasons & bit != 0)
+        .map(|(_, name)| name)
+        .collect();
+        Event {
+            timestamp: start.clone(),
+            event: EventMeta {
+                kind: if matches!(verdict, Verdict::Confirmed) {
+                    "event"
+                } else {
+                    "alert"
+                },
+                category: vec!["package", "process"],
+                kind_type: vec![kind_type],
+                action,
+                outcome: Some(match exit_code {
+                    Some(0) => "success",
+                    Some(_) => "failure",
+                    None => "unknown",
+                }),
+            },
+            process: Some(Process {
+                pid: rec.tgid,
+                parent: Parent { pid: rec.ppid },
+                name: event::lossless(basename(
+                    rec.executable
+                        .strip_suffix(b" (deleted)")
+                        .unwrap_or(&rec.executable),
+                )),
+                executable: executable.clone(),
+                args_count: rec.argv.len(),
+                args,
+                working_directory: run.facts.cwd.as_deref().map(event::lossless),
+                exit_code,
+                start,
+                end: run
+                    .exit
+                    .map(|e| event::timestamp(self.clock.wall(e.boot_ns))),
+                user: Id {
+                    id: rec.uid.to_string(),
+                    name: self.names.user(rec.uid),
+                },
+                effective_user: Id {
+                    id: rec.euid.to_string(),
+                    name: self.names.user(rec.euid),
+                },
+                group: event::GroupId {
+                    id: rec.gid.to_string(),
+                },
+            }),
+            user: Some(User {
+                audit: Id {
+                    id: rec.loginuid.to_string(),
+                    name: self.names.user(rec.loginuid),
+                },
+            }),
+            package: packages
+                .as_ref()
+                .filter(|p| p.len() == 1)
+                .map(|p| p[0].clone()),
+            host: Host {
+                name: self.host.clone(),
+            },
+            swmon: Swmon {
+                verdict: Some(verdict.as_str()),
+                reason: verdict.reason(),
+                audit: run
+                    .audit
+                    .as_ref()
+                    .map(|m| json!({ "serial": m.serial, "key": m.key, "logged": m.logged })),
+                manager: manager.map(Manager::as_str),
+                installer: program.map(|p| p.name),
+                via: Some(run.facts.via),
+                operation: Some(operation.as_str()),
+                subcommand: class.as_ref().and_then(|c| c.subcommand.clone()),
+                packages,
+                inverse_packages: class.as_ref().map(|c| refs(&c.inverse)).unwrap_or_default(),
+                requirements: class
+                    .as_ref()
+                    .map(|c| c.requirements.clone())
+                    .unwrap_or_default(),
+                scope,
+                filter,
+                exec_filename: (rec.filename != rec.executable)
+                    .then(|| event::lossless(&rec.filename)),
+                args_escaped: escaped,
+                args_truncated: rec.flags & flag::ARGV_TRUNCATED != 0,
+                args_bytes: Some(rec.argv_total),
+                session_id: (rec.sessionid != u32::MAX).then_some(rec.sessionid),
+                cgroup_id: Some(rec.cgroup_id),
+                executable_sha256: run.facts.sha256.clone(),
+                unverified: run.facts.unverified,
+                duration_ns: run
+                    .exit
+                    .map(|e| e.boot_ns.saturating_sub(run.execs[0].boot_ns)),
+                signal: run.exit.and_then(|e| e.signal()),
+                exec_chain: run.execs[..run.execs.len() - 1]
+                    .iter()
+                    .map(|e| ChainLink {
+                        executable: event::lossless(&e.executable),
+                        args: e.argv.iter().map(|a| event::lossless(a)).collect(),
+                    })
+                    .collect(),
+                end: run.end,
+                ancestors: run
+                    .facts
+                    .ancestors
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| {
+                        let real = run.facts.ancestor_args_bytes.get(i).copied().flatten();
+                        event::AncestorOut {
+                            pid: a.pid,
+                            executable: event::lossless(&a.executable),
+                            args: a.args.iter().map(|x| event::lossless(x)).collect(),
+                            args_truncated: real.is_some(),
+                            args_bytes: real,
+                        }
+                    })
+                    .collect(),
+                container: run
+                    .facts
+                    .placement
+                    .container_id
+                    .clone()
+                    .map(|id| event::Container {
+                        id,
+                        runtime: run.facts.placement.container_runtime,
+                    }),
+                systemd_unit: run.facts.placement.systemd_unit.clone(),
+                cgroup: run.facts.placement.cgroup.clone(),
+                tty: run.facts.tty.clone(),
+                ..Swmon::default()
+            },
+        }
+    }
+}
+
+/// `event.action` and `event.type` for an operation.
+fn action_of(operation: Operation) -> (&'static str, &'static str) {
+    match operation {
+        Operation::Install => ("package-install", "installation"),
+        Operation::Remove => ("package-remove", "deletion"),
+        Operation::Upgrade => ("package-upgrade", "change"),
+        Operation::Query | Operation::Other => ("installer-exec", "info"),
+    }
+}
+
+fn refs(packages: &[classify::Package]) -> Vec<PackageRef> {
+    packages
+        .iter()
+        .map(|p| PackageRef {
+            name: p.name.clone(),
+            version: p.version.clone(),
+        })
+        .collect()
+}
+
+/// `swmon.scope`: what argv says, else the run's environment: a Python
+/// venv, a language manager's project folder, or the manager's default.
+fn scope_of(c: &Classification, rec: &ExecRecord, run: &Run) -> String {
+    if let Some(venv) = enrich::venv_of(rec).filter(|_| matches!(c.manager, Manager::Pip)) {
+        if !matches!(c.scope, Some(Scope::Root(_))) {
+            return format!("venv:{}", event::lossless(&venv));
+        }
+    }
+    if let Some(s) = &c.scope {
+        return s.as_str().into_owned();
+    }
+    match c.manager {
+        // Where the pip that ran lives (the script exec named, else the
+        // interpreter): the system's, or a user's own (pyenv, ~/.local).
+        Manager::Pip | Manager::Uv => {
+            let home = |p: &[u8]| p.starts_with(b"/root/") || p.starts_with(b"/home/");
+            if home(&rec.filename) || home(&rec.executable) {
+                "user".to_owned()
+            } else {
+                "system".to_owned()
+            }
+        }
+        Manager::Npm
+        | Manager::Yarn
+        | Manager::Pnpm
+        | Manager::Bun
+        | Manager::Composer
+        | Manager::Bundler => match &run.facts.cwd {
+            Some(cwd) => format!("project:{}", event::lossless(cwd)),
+            None => "project".to_owned(),
+        },
+        Manager::Cargo
+        | Manager::Go
+        | Manager::Pipx
+        | Manager::Gem
+        | Manager::Cpan
+        | Manager::Cpanm => "user".to_owned(),
+        _ => "system".to_owned(),
+    }
+}
+
+async fn recv(rx: &mut Option<Rx<AuditMsg>>) -> Option<AuditMsg> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,199 @@
+//! The facts stage: on its own thread, off the readers' path, it decodes
+//! ring-buffer records, identifies size-matched copy candidates by content
+//! (SHA-256 of the file), applies the catalogue's full rules, and reads
+//! what the kernel record lacks from `/proc` (ancestors, cgroup, tty) while
+//! the process most likely still runs. Exits pass through in order, so an
+//! exit never overtakes its exec on the way to the decide stage.
+//!
+//! Its input queue is bounded (the kernel reader drops and counts when it
+//! is full); its output waits for room in the decide stage's queue (the
+//! decide stage never waits on anything).
+
+use std::{path::PathBuf, sync::Arc};
+
+use swmon_common::reason;
+
+use super::{
+    counters::Counters,
+    queue::{Rx, Tx},
+    Ended,
+};
+use crate::{
+    correlate::Facts,
+    ebpf::{
+        decode::{self, ExecRecord, ExitRecord, Record},
+        filter::{Content, ContentMatcher},
+    },
+    enrich,
+};
+
+/// The per-string cap on an ancestor's command line, like the kernel's
+/// argv cap.
+pub const ANCESTOR_ARGS_MAX: usize = swmon_common::ARGV_MAX;
+
+/// A record ready for the decide stage.
+#[derive(Debug)]
+pub enum Prepared {
+    Exec(Box<ExecRecord>, Box<Facts>),
+    Exit(ExitRecord),
+}
+
+impl Prepared {
+    /// About how many bytes it holds (for the queue's byte budget).
+    pub fn size(&self) -> usize {
+        match self {
+            Prepared::Exec(rec, facts) => crate::correlate::exec_bytes(rec) + facts.bytes(),
+            Prepared::Exit(_) => std::mem::size_of::<ExitRecord>(),
+        }
+    }
+}
+
+/// The stage's loop: runs until the kernel reader's queue closes (or the
+/// decide stage is gone).
+pub fn run(
+    mut input: Rx<Vec<u8>>,
+    output: Tx<Prepared>,
+    mut matcher: ContentMatcher,
+    counters: Arc<Counters>,
+    _ended: Ended,
+) {
+    while let Some(bytes) = input.blocking_recv() {
+        let prepared = match decode::decode(&bytes) {
+            Ok(Record::Exec(rec)) => prepare(*rec, &mut matcher, &counters),
+            Ok(Record::Exit(exit)) => Some(Prepared::Exit(exit)),
+            Err(_) => {
+                Counters::add(&counters.decode_errors, 1);
+                None
+            }
+        };
+        if let Some(p) = prepared {
+            let size = p.size();
+            if output.blocking_send(p, size).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Identifies an exec and gathers its facts; `None` when it is no
+/// installer's after all (counted).
+fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Option<Prepared> {
+    let mut sha256 = None;
+    let mut unverified = false;
+    let mut rec = rec;
+    if rec.reasons & reason::SIZE != 0 && rec.reasons & !(reason::SIZE | reason::FILELESS) == 0 {
+        // A copy candidate: only its content can tell. The process may
+        // have exited already (`/proc/PID/exe` is gone); a file still on
+        // disk is read by its path then, if it is the same inode.
+        let mut content = matcher.identify(&enrich::proc_exe(rec.pid), rec.size);
+        if content == Content::Unreadable && rec.nlink != 0 {
+            if let Some(path) = same_file(&rec) {
+                content = matcher.identify(&path, rec.size);
+            }
+        }
+        match content {
+            Content::Installer(id, hash) => {
+                rec.installer_id = Some(id);
+                sha256 = Some(hash);
+            }
+            Content::Other => {
+                Counters::add(&c.content_mismatch, 1);
+                return None;
+            }
+            // A fileless exec of an installer's size, gone before it could
+            // be read: reported, marked unverified, rather than dropped.
+            Content::Unreadable if rec.reasons & reason::FILELESS != 0 => {
+                Counters::add(&c.content_unverified, 1);
+                unverified = true;
+            }
+            Content::Unreadable => {
+                Counters::add(&c.content_unreadable, 1);
+                return None;
+            }
+        }
+    }
+    let Some(id) = enrich::identify(&rec) else {
+        Counters::add(&c.rejected, 1);
+        return None;
+    };
+    let mut ancestors = enrich::ancestors(rec.ppid);
+    let ancestor_args_bytes = ancestors
+        .iter_mut()
+        .map(|a| {
+            let real = cap_args(&mut a.args, ANCESTOR_ARGS_MAX);
+            if real.is_some() {
+                Counters::add(&c.ancestor_args_cut, 1);
+            }
+            real
+        })
+        .collect();
+    let facts = Facts {
+        installer_id: id.installer_id,
+        via: id.via,
+        // The kernel read it at the exec; /proc is the fallback (racy:
+        // gone when the run has already ended).
+        cwd: if rec.cwd.is_empty() {
+            enrich::cwd(rec.pid)
+        } else {
+            Some(rec.cwd.clone())
+        },
+        sha256,
+        unverified,
+        ancestors,
+        ancestor_args_bytes,
+        placement: enrich::placement(rec.pid),
+        tty: enrich::Stat::read(rec.pid).and_then(|s| enrich::tty_name(s.tty_nr)),
+    };
+    Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
+}
+
+/// Cuts a list of arguments to `max` bytes (NULs counted, as in
+/// `/proc/PID/cmdline`); the real size when it was cut.
+pub fn cap_args(args: &mut Vec<Vec<u8>>, max: usize) -> Option<usize> {
+    let real: usize = args.iter().map(|a| a.len() + 1).sum();
+    if real <= max {
+        return None;
+    }
+    let mut left = max;
+    let mut keep = 0;
+    for a in args.iter_mut() {
+        if left == 0 {
+            break;
+        }
+        if a.len() + 1 > left {
+            a.truncate(left.saturating_sub(1));
+            left = 0;
+        } else {
+            left -= a.len() + 1;
+        }
+        keep += 1;
+    }
+    args.truncate(keep);
+    args.shrink_to_fit();
+    Some(real)
+}
+
+/// The executable's path, if the file there is still the one that was
+/// exec'd (same device and inode).
+fn same_file(rec: &ExecRecord) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let path = PathBuf::from(crate::ebpf::filter::os(&rec.executable));
+    let meta = std::fs::metadata(&path).ok()?;
+    (crate::ebpf::filter::kernel_dev(meta.dev()) == rec.dev && meta.ino() == rec.ino)
+        .then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_are_capped_with_their_real_size() {
+        let mut a = vec![vec![b'x'; 10], vec![b'y'; 10], vec![b'z'; 10]];
+        assert_eq!(cap_args(&mut a, 100), None);
+        assert_eq!(cap_args(&mut a, 15), Some(33));
+        assert_eq!(a, vec![vec![b'x'; 10], vec![b'y'; 3]]);
+        let total: usize = a.iter().map(|x| x.len() + 1).sum();
+        assert!(total <= 15);
+    }
+}

@@ -1,0 +1,72 @@
+//! The kernel reader: copies ring-buffer records into the facts stage's
+//! bounded queue and nothing else, so the ring buffer is drained as fast as
+//! it signals. It reads in capped batches and yields between them (the
+//! other stages on the runtime thread get their turn). A full queue drops
+//! the record and counts it (`kernel_queue_dropped`, with a live alert); the
+//! reader never waits for room. It also copies the eBPF program's counters
+//! to the shared counters.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::watch;
+
+use super::{
+    counters::Counters,
+    queue::{Full, Tx},
+};
+use crate::ebpf::KernelStream;
+
+/// Most records read before yielding.
+pub const BATCH: usize = 256;
+/// The queue to the facts stage: records (about 9.6 KiB each for an exec)
+/// and bytes.
+pub const QUEUE_RECORDS: usize = 4096;
+pub const QUEUE_BYTES: usize = 8 << 20;
+
+/// Reads until `stop` turns true, then drains what is left; returns the
+/// stream (its program stays attached until it is dropped).
+pub async fn run(
+    mut kernel: KernelStream,
+    tx: Tx<Vec<u8>>,
+    counters: Arc<Counters>,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<KernelStream> {
+    let mut publish = tokio::time::interval(Duration::from_millis(250));
+    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let forward = |bytes: &[u8]| {
+        Counters::add(&counters.kernel_records, 1);
+        if let Err(Full::Full | Full::Closed) = tx.try_send(bytes.to_vec(), bytes.len()) {
+            Counters::add(&counters.kernel_queue_dropped, 1);
+        }
+    };
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            _ = publish.tick() => publish_counters(&kernel, &counters),
+            r = kernel.read_batch(BATCH, forward) => {
+                r?;
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    kernel.drain(forward);
+    publish_counters(&kernel, &counters);
+    Ok(kernel)
+}
+
+pub fn publish_counters(kernel: &KernelStream, c: &Counters) {
+    let k = kernel.counters();
+    for (a, n) in [
+        (&c.seen, k.seen),
+        (&c.passed, k.passed),
+        (&c.exec_reserve_failed, k.exec_reserve_failed),
+        (&c.exit_reserve_failed, k.exit_reserve_failed),
+        (&c.interpreter_dropped, k.interpreter_dropped),
+        (&c.track_failed, k.track_failed),
+        (&c.exits, k.exits),
+        (&c.stage_failed, k.stage_failed),
+    ] {
+        Counters::set(a, n);
+    }
+}

@@ -1,0 +1,563 @@
+//! `swmon run`: the monitor, as stages joined by bounded queues. This
+//! module starts them in order, runs until a signal (or a failure), and
+//! stops them in order; each stage is its own module:
+//!
+//! ```text
+//! ring buffer ─▶ kernel_reader ─q─▶ facts (thread) ─q─▶ ┐
+//!                                                       ├▶ decide ─q─▶ writer (thread) ─▶ output
+//! audit sockets ─▶ audit_reader ─q──────────────────────┘
+//!                        └─q─▶ rules (thread: rule list, guard, restore) ─▶ writer
+//! ```
+//!
+//! Readers never wait: a full queue drops the item and counts it, and each
+//! counted loss becomes a live, rate-limited alert ([`losses`]). Start-up
+//! order: the output is opened, the kernel stream loaded, the audit
+//! sockets opened and the seed rules installed; then threads are spawned
+//! and `monitor-started` is written. SIGHUP reopens the output; SIGINT,
+//! SIGTERM and SIGQUIT stop: the readers drain, every run is decided, the
+//! rules swmon added are removed, and `monitor-stopped` carries every
+//! counter. A stalled output gets a bounded grace at stop; what could not
+//! be written is said on standard error. The rules are removed on every
+//! way out of [`run`] ([`rules::RulesOnExit`]).
+
+pub mod audit_reader;
+pub mod counters;
+pub mod decide;
+pub mod facts;
+pub mod kernel_reader;
+pub mod losses;
+pub mod queue;
+pub mod rules;
+pub mod writer;
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use serde_json::json;
+use tokio::{
+    signal::unix::{signal, Signal, SignalKind},
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
+
+use self::{
+    audit_reader::{AuditCountersCell, AuditReader},
+    counters::Counters,
+    decide::Decide,
+    rules::{AuditControl, RulesOnExit},
+    writer::Writer,
+};
+use crate::{
+    audit::{
+        netlink::ControlSocket,
+        rules::{self as audit_rules, RuleGuard},
+        AuditError, AuditOptions, AuditStream,
+    },
+    correlate::verdict::AuditState,
+    ebpf::{filter::ContentMatcher, KernelStream, LoadError, LoadOptions},
+    enrich,
+    event::{self, Event, EventMeta, Host, Swmon},
+    sink::{Format, Sink, SinkError},
+};
+
+/// From a stop signal to exit, at most this long (rules removed first; the
+/// writer gets what is left of it).
+const STOP_BUDGET: Duration = Duration::from_millis(4500);
+/// Of that, the readers and the decide stage get at most this long.
+const DRAIN_BUDGET: Duration = Duration::from_secs(2);
+/// The queue from the facts stage to the decide stage.
+const FACTS_QUEUE: usize = 1024;
+const FACTS_QUEUE_BYTES: usize = 8 << 20;
+/// Rule changes waiting for the rules stage.
+const RULES_QUEUE: usize = 64;
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub output: PathBuf,
+    pub format: Format,
+    pub load: LoadOptions,
+    pub audit: AuditRunOptions,
+    /// How often a `heartbeat` event carries every counter (`None`: never).
+    pub heartbeat: Option<Duration>,
+}
+
+/// The audit side of `swmon run`.
+#[derive(Clone, Debug)]
+pub struct AuditRunOptions {
+    /// Read the audit stream at all (`--no-audit` turns it off).
+    pub enabled: bool,
+    pub rules: RulesMode,
+    /// Put swmon's rules back when someone removes them.
+    pub restore: bool,
+    /// How long a run waits for its audit record before it is `ebpf_only`.
+    pub wait: Duration,
+    pub rcvbuf: usize,
+}
+
+impl Default for AuditRunOptions {
+    fn default() -> Self {
+        AuditRunOptions {
+            enabled: true,
+            rules: RulesMode::Keep,
+            restore: false,
+            wait: Duration::from_secs(2),
+            rcvbuf: AuditOptions::default().rcvbuf,
+        }
+    }
+}
+
+/// Which audit rules `swmon run` works with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RulesMode {
+    /// The host's rules as they are.
+    Keep,
+    /// Add the seed set (`perm=x path=<installer> key=software-installer`)
+    /// for the run, and remove what was added at stop.
+    Seed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("can't read the ring buffer: {0}")]
+    Ring(std::io::Error),
+    #[error("can't install a signal handler: {0}")]
+    Signal(std::io::Error),
+    #[error("can't set up the audit rules: {0}")]
+    Rules(AuditError),
+    #[error("the audit stream failed: {0}")]
+    Audit(AuditError),
+    #[error("can't start a stage: {0}")]
+    Spawn(std::io::Error),
+    #[error("{0}; stopped")]
+    Stage(String),
+    #[error("can't write output: {0}")]
+    Output(String),
+    #[error("the output stalled at stop: {0} lines not written (see above)")]
+    OutputStalled(usize),
+}
+
+/// Tells the run's main loop that a stage's thread or task ended, when it
+/// is dropped (a panic unwinding through the stage drops it too).
+pub struct Ended {
+    name: &'static str,
+    tx: mpsc::UnboundedSender<(&'static str, bool)>,
+}
+
+impl Ended {
+    pub fn new(name: &'static str, tx: &mpsc::UnboundedSender<(&'static str, bool)>) -> Ended {
+        Ended {
+            name,
+            tx: tx.clone(),
+        }
+    }
+
+    /// A lone guard and its receiver (for tests).
+    pub fn channel(name: &'static str) -> (Ended, mpsc::UnboundedReceiver<(&'static str, bool)>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Ended::new(name, &tx), rx)
+    }
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let _ = self.tx.send((self.name, std::thread::panicking()));
+    }
+}
+
+/// A state event of the monitor itself (`monitor-started`, `heartbeat`,
+/// rule and health changes, losses).
+pub fn state_event(host: &str, action: &'static str) -> Event {
+    Event {
+        timestamp: event::timestamp(std::time::SystemTime::now()),
+        event: EventMeta {
+            kind: "state",
+            category: vec!["host"],
+            kind_type: vec![match action {
+                "monitor-started" => "start",
+                "heartbeat" | "audit-rules-installed" => "info",
+                _ => "end",
+            }],
+            action,
+            outcome: None,
+        },
+        process: None,
+        user: None,
+        package: None,
+        host: Host {
+            name: host.to_owned(),
+        },
+        swmon: Swmon {
+            version: Some(env!("CARGO_PKG_VERSION")),
+            ..Swmon::default()
+        },
+    }
+}
+
+/// The signals `swmon run` answers.
+struct Signals {
+    hup: Signal,
+    int: Signal,
+    term: Signal,
+    quit: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, RunError> {
+        let on = |k| signal(k).map_err(RunError::Signal);
+        Ok(Signals {
+            hup: on(SignalKind::hangup())?,
+            int: on(SignalKind::interrupt())?,
+            term: on(SignalKind::terminate())?,
+            quit: on(SignalKind::quit())?,
+        })
+    }
+}
+
+/// The audit stream and its control side, opened before any thread.
+struct AuditOpen {
+    stream: AuditStream,
+    control: Arc<Mutex<AuditControl>>,
+}
+
+impl AuditOpen {
+    fn open(options: &AuditRunOptions) -> Result<AuditOpen, RunError> {
+        let stream = AuditStream::open(AuditOptions {
+            rcvbuf: options.rcvbuf,
+            ..AuditOptions::default()
+        })
+        .map_err(RunError::Audit)?;
+        let mut ctl = ControlSocket::open().map_err(RunError::Audit)?;
+        let ours = match options.rules {
+            RulesMode::Keep => Vec::new(),
+            RulesMode::Seed => {
+                let seed = audit_rules::seed_rules(&audit_rules::host_installers());
+                audit_rules::install(&mut ctl, &seed)
+                    .map_err(RunError::Rules)?
+                    .added
+            }
+        };
+        Ok(AuditOpen {
+            stream,
+            control: Arc::new(Mutex::new(AuditControl::new(
+                ctl,
+                RuleGuard::new(ours),
+                options.restore,
+            ))),
+        })
+    }
+}
+
+/// Why the main loop ended.
+enum Stop {
+    Signal(&'static str),
+    Failed(RunError),
+}
+
+pub async fn run(options: RunOptions) -> Result<(), RunError> {
+    // 1. The output first: a bad path is reported before anything loads.
+    let sink = Sink::open(&options.output, options.format)?;
+    let colour = sink.colour();
+    let mut signals = Signals::install()?;
+    // 2. The kernel stream.
+    let kernel = KernelStream::load(&options.load)?;
+    // 3. The audit sockets, and the seed rules.
+    let mut audit_error = None;
+    let audit = if options.audit.enabled {
+        match AuditOpen::open(&options.audit) {
+            Ok(a) => Some(a),
+            // Rules asked for and refused: the user asked for something we
+            // cannot do; say so and stop.
+            Err(e @ RunError::Rules(_)) => return Err(e),
+            Err(e) => {
+                audit_error = Some(e.to_string());
+                None
+            }
+        }
+    } else {
+        None
+    };
+    // From here on, the rules swmon added are removed on every way out.
+    let _rules_on_exit = RulesOnExit(audit.as_ref().map(|a| a.control.clone()));
+    let rules_loaded = audit
+        .as_ref()
+        .is_some_and(|a| rules::lock(&a.control).rules_loaded());
+    let initial = match audit.as_ref().and_then(|a| a.stream.status()) {
+        Some(s) => AuditState {
+            available: true,
+            enabled: s.enabled != 0,
+            daemon: s.pid != 0,
+            rules: rules_loaded,
+        },
+        None => AuditState {
+            available: audit.is_some(),
+            ..AuditState::default()
+        },
+    };
+
+    // PRIVILEGE DROP HOOK: before any thread is spawned
+
+    // 4. The writer thread and the stages.
+    let counters = Arc::new(Counters::default());
+    let host = enrich::host_name();
+    let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
+    let drop_alert_host = host.clone();
+    let writer = Writer::spawn(
+        sink,
+        colour,
+        counters.clone(),
+        Box::new(move |count, total| {
+            losses::lost_alert(&drop_alert_host, "writer_dropped", "writer", count, total)
+        }),
+        Ended::new("writer", &ended_tx),
+    )
+    .map_err(RunError::Spawn)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let (kernel_tx, kernel_rx) =
+        queue::bounded(kernel_reader::QUEUE_RECORDS, kernel_reader::QUEUE_BYTES);
+    let (facts_tx, facts_rx) = queue::bounded(FACTS_QUEUE, FACTS_QUEUE_BYTES);
+    let matcher = ContentMatcher::new(&kernel.tables.found);
+    let found: Vec<String> = kernel
+        .tables
+        .found
+        .iter()
+        .map(|f| event::lossless(f.path.as_os_str().as_encoded_bytes()))
+        .collect();
+    {
+        let counters = counters.clone();
+        let ended = Ended::new("facts", &ended_tx);
+        std::thread::Builder::new()
+            .name("swmon-facts".into())
+            .spawn(move || facts::run(kernel_rx, facts_tx, matcher, counters, ended))
+            .map_err(RunError::Spawn)?;
+    }
+    let mut kernel_task = Some(tokio::spawn(kernel_reader::run(
+        kernel,
+        kernel_tx,
+        counters.clone(),
+        stop_rx.clone(),
+    )));
+
+    let audit_published: AuditCountersCell = Arc::new(Mutex::new(None));
+    let mut rules_added = Vec::new();
+    let mut audit_detail = None;
+    let mut control = None;
+    let (audit_task, audit_rx) = match audit {
+        Some(a) => {
+            rules_added = rules::lock(&a.control)
+                .guard
+                .ours()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>();
+            audit_detail = Some(json!({
+                "rules_added": rules_added,
+                "rcvbuf": a.stream.rcvbuf(),
+                "wait_ms": options.audit.wait.as_millis() as u64,
+            }));
+            let (audit_tx, audit_rx) =
+                queue::bounded(audit_reader::QUEUE_ITEMS, audit_reader::QUEUE_BYTES);
+            let (rules_tx, rules_rx) = std::sync::mpsc::sync_channel(RULES_QUEUE);
+            {
+                let (c, w, tx, h) = (
+                    a.control.clone(),
+                    writer.clone(),
+                    audit_tx.clone(),
+                    host.clone(),
+                );
+                let ended = Ended::new("rules", &ended_tx);
+                std::thread::Builder::new()
+                    .name("swmon-rules".into())
+                    .spawn(move || rules::run(rules_rx, c, w, tx, h, ended))
+                    .map_err(RunError::Spawn)?;
+            }
+            let reader = AuditReader {
+                daemon: initial.daemon,
+                stream: a.stream,
+                tx: audit_tx,
+                rules: Some(rules_tx),
+                counters: counters.clone(),
+                published: audit_published.clone(),
+            };
+            control = Some(a.control);
+            (
+                Some(tokio::spawn(reader.run(stop_rx.clone()))),
+                Some(audit_rx),
+            )
+        }
+        None => (None, None),
+    };
+    let decide = Decide::new(
+        writer.clone(),
+        counters.clone(),
+        host.clone(),
+        options.audit.wait,
+        initial,
+    );
+    let mut decide_task = Some(tokio::spawn(decide.run(facts_rx, audit_rx)));
+
+    // 5. `monitor-started`, first in the queue: no stage has run yet.
+    let mut started = state_event(&host, "monitor-started");
+    started.swmon.installers_found = Some(found);
+    started.swmon.audit = audit_detail;
+    writer.push_priority(&started);
+    if !rules_added.is_empty() {
+        let mut e = state_event(&host, "audit-rules-installed");
+        e.event.kind_type = vec!["change"];
+        e.swmon.rules = Some(rules_added);
+        writer.push_priority(&e);
+    }
+    if let Some(error) = audit_error {
+        let mut e = state_event(&host, "audit-unavailable");
+        e.event.kind = "alert";
+        e.swmon.audit = Some(json!({ "error": error }));
+        writer.push_priority(&e);
+    }
+
+    let mut losses = losses::Losses::new(host.clone());
+    let mut loss_tick = tokio::time::interval(Duration::from_secs(1));
+    loss_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let heartbeat_every = options.heartbeat.unwrap_or(Duration::from_secs(3600));
+    let mut heartbeat = tokio::time::interval_at(
+        tokio::time::Instant::now() + heartbeat_every,
+        heartbeat_every,
+    );
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut audit_task = audit_task;
+    let audit_snapshot = || {
+        audit_published
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    };
+
+    let stop = loop {
+        tokio::select! {
+            _ = signals.hup.recv() => writer.reopen(),
+            _ = signals.int.recv() => break Stop::Signal("SIGINT"),
+            _ = signals.term.recv() => break Stop::Signal("SIGTERM"),
+            _ = signals.quit.recv() => break Stop::Signal("SIGQUIT"),
+            r = join(&mut kernel_task) => {
+                kernel_task = None;
+                break Stop::Failed(match r {
+                    Ok(Err(e)) => RunError::Ring(e),
+                    Ok(Ok(_)) => RunError::Stage("the kernel reader ended".into()),
+                    Err(e) => RunError::Stage(format!("the kernel reader failed: {e}")),
+                });
+            }
+            r = join(&mut audit_task) => {
+                audit_task = None;
+                // A stream that failed for good has said so (`audit-unavailable`);
+                // the kernel stream goes on. A panic stops the monitor.
+                if let Err(e) = r {
+                    break Stop::Failed(RunError::Stage(format!("the audit reader failed: {e}")));
+                }
+            }
+            r = join(&mut decide_task) => {
+                decide_task = None;
+                let why = match r {
+                    Ok(()) => "ended".to_owned(),
+                    Err(e) => format!("failed: {e}"),
+                };
+                break Stop::Failed(RunError::Stage(format!("the decide stage {why}")));
+            }
+            Some((name, panicked)) = ended_rx.recv() => {
+                break Stop::Failed(if name == "writer" {
+                    RunError::Output(match writer.ended() {
+                        Some(Err(e)) => e,
+                        _ => "the writer stopped".into(),
+                    })
+                } else {
+                    RunError::Stage(format!(
+                        "the {name} stage {}",
+                        if panicked { "panicked" } else { "ended" }
+                    ))
+                });
+            }
+            _ = heartbeat.tick(), if options.heartbeat.is_some() => {
+                let mut e = state_event(&host, "heartbeat");
+                e.swmon.counters = Some(counters.to_map(audit_snapshot().as_ref()));
+                writer.push_priority(&e);
+            }
+            _ = loss_tick.tick() => losses.report(&counters, &writer),
+        }
+    };
+
+    // Stop: the readers drain, the facts stage and the decide stage finish
+    // (their queues close in turn), within a bounded time.
+    let stopping = tokio::time::Instant::now();
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(DRAIN_BUDGET, async {
+        if let Some(t) = kernel_task.take() {
+            let _ = t.await;
+        }
+        if let Some(t) = audit_task.take() {
+            let _ = t.await;
+        }
+        if let Some(t) = decide_task.take() {
+            let _ = t.await;
+        }
+    })
+    .await
+    .is_ok();
+    losses.report(&counters, &writer);
+    let mut c = counters.to_map(audit_snapshot().as_ref());
+    if !drained {
+        c.insert("stop_drain_timed_out".into(), json!(true));
+    }
+    if let Some(control) = &control {
+        match rules::lock(control).remove_ours() {
+            Some(Ok(removed)) => {
+                c.insert(
+                    "audit_rules_removed_at_stop".into(),
+                    json!(removed.removed.len()),
+                );
+            }
+            Some(Err(e)) => {
+                c.insert("audit_rules_remove_error".into(), json!(e.to_string()));
+            }
+            None => {}
+        }
+    }
+    let mut stopped = state_event(&host, "monitor-stopped");
+    stopped.swmon.counters = Some(c);
+    stopped.swmon.reason = Some(match &stop {
+        Stop::Signal(s) => s,
+        Stop::Failed(_) => "failure",
+    });
+    writer.push_last(&stopped);
+    writer.stop();
+    let grace = STOP_BUDGET
+        .saturating_sub(stopping.elapsed())
+        .max(Duration::from_millis(500));
+    let written = writer.wait(grace).await;
+    match (stop, written) {
+        (Stop::Failed(e), _) => Err(e),
+        (Stop::Signal(_), Some(Ok(()))) => Ok(()),
+        (Stop::Signal(_), Some(Err(e))) => Err(RunError::Output(e)),
+        (Stop::Signal(_), None) => {
+            let left = writer.queued();
+            eprintln!(
+                "swmon: the output is stalled: {left} lines not written, monitor-stopped among \
+                 them ({} dropped before, counted); the audit rules swmon added are removed",
+                Counters::get(&counters.writer_dropped)
+            );
+            Err(RunError::OutputStalled(left))
+        }
+    }
+}
+
+/// Waits for a task that may already be done (then never resolves).
+async fn join<T>(task: &mut Option<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
+    match task {
+        Some(t) => t.await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,146 @@
+//! The rules stage: the audit control socket and the [`RuleGuard`] of the
+//! rules swmon added. On its own thread it answers each rule change the
+//! audit reader saw (CONFIG_CHANGE): is any rule still loaded (for the
+//! cross-check), were guarded rules removed (an alert, and a restore with
+//! `--restore-rules`), was an installer-keyed rule added by someone else.
+//! Those answers need a rule-list request (up to 2 s), which must never
+//! hold up a reader.
+//!
+//! The control socket and the guard live behind a mutex that the run's
+//! start-stop code holds on to: whatever happens to this thread, the rules
+//! swmon added are removed when `run` returns ([`RulesOnExit`]).
+
+use std::sync::{mpsc::Receiver, Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::json;
+
+use super::{audit_reader::AuditMsg, queue::Tx, state_event, writer::Writer, Ended};
+use crate::{
+    audit::{
+        netlink::ControlSocket,
+        rules::{self, Removed, RuleGuard},
+        AuditError, AuditEvent,
+    },
+    event,
+};
+
+/// The audit control socket, and the rules swmon added for the run.
+pub struct AuditControl {
+    pub ctl: ControlSocket,
+    pub guard: RuleGuard,
+    /// Put swmon's rules back when someone removes them.
+    pub restore: bool,
+    /// The rules were removed at stop (so not again).
+    removed: bool,
+}
+
+impl AuditControl {
+    pub fn new(ctl: ControlSocket, guard: RuleGuard, restore: bool) -> AuditControl {
+        AuditControl {
+            ctl,
+            guard,
+            restore,
+            removed: false,
+        }
+    }
+
+    /// Whether any audit rule is loaded (a failed request counts as yes:
+    /// then runs wait for a record that may come).
+    pub fn rules_loaded(&mut self) -> bool {
+        rules::list_rules(&mut self.ctl).map_or(true, |r| !r.is_empty())
+    }
+
+    /// Removes swmon's rules (once).
+    pub fn remove_ours(&mut self) -> Option<Result<Removed, AuditError>> {
+        if self.removed {
+            return None;
+        }
+        self.removed = true;
+        Some(self.guard.remove_ours(&mut self.ctl))
+    }
+}
+
+pub type Shared = Arc<Mutex<AuditControl>>;
+
+pub fn lock(c: &Shared) -> MutexGuard<'_, AuditControl> {
+    // A panic while it was held leaves the socket and the guard as good
+    // as they were: the rules must still be removed.
+    c.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Removes swmon's rules when dropped: on every way out of `run` (a
+/// normal stop, an error returned with `?`, a panic unwinding through
+/// it). The stop sequence removes them earlier, to report it in
+/// `monitor-stopped`; then this does nothing.
+pub struct RulesOnExit(pub Option<Shared>);
+
+impl Drop for RulesOnExit {
+    fn drop(&mut self) {
+        if let Some(c) = &self.0 {
+            if let Some(Err(e)) = lock(c).remove_ours() {
+                eprintln!("swmon: can't remove the audit rules swmon added: {e}");
+            }
+        }
+    }
+}
+
+/// The stage's loop: one rule change at a time, until the audit reader
+/// is gone.
+pub fn run(
+    input: Receiver<Box<AuditEvent>>,
+    control: Shared,
+    writer: Writer,
+    decide: Tx<AuditMsg>,
+    host: String,
+    _ended: Ended,
+) {
+    let me = std::process::id();
+    for ev in input {
+        let mut c = lock(&control);
+        let loaded = c.rules_loaded();
+        let _ = decide.try_send(AuditMsg::RulesLoaded(loaded), 0);
+        if let Some(cc) = ev.config_change() {
+            let added = cc.op() == Some(b"add_rule".as_slice()) && cc.res() != Some(false);
+            let keys = cc.keys();
+            let by_us = cc
+                .get("pid")
+                .and_then(|v| v.to_u32())
+                .is_some_and(|pid| pid == me);
+            // A rule with the installer key (back) in place: the end of an
+            // `audit-rules-removed` gap, whoever added it. swmon's own
+            // additions at start are one `audit-rules-installed` event.
+            if added && !by_us && keys.iter().any(|k| k == rules::SEED_KEY.as_bytes()) {
+                let mut e = state_event(&host, "audit-rules-added");
+                e.event.kind_type = vec!["change"];
+                e.swmon.audit = Some(json!({
+                    "serial": ev.serial,
+                    "keys": keys.iter().map(|k| event::lossless(k)).collect::<Vec<_>>(),
+                    "auid": cc.auid(),
+                }));
+                writer.push_priority(&e);
+            }
+        }
+        let c = &mut *c;
+        if let Some(removed) = c.guard.check(&ev, Some(&mut c.ctl)) {
+            let mut e = state_event(&host, "audit-rules-removed");
+            e.event.kind = "alert";
+            e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
+            writer.push_priority(&e);
+            if c.restore {
+                let (action, detail) = match c.guard.restore(&mut c.ctl) {
+                    Ok(put_back) => (
+                        "audit-rules-restored",
+                        json!({ "rules": put_back.iter().map(ToString::to_string).collect::<Vec<_>>() }),
+                    ),
+                    Err(err) => (
+                        "audit-rules-restore-failed",
+                        json!({ "error": err.to_string() }),
+                    ),
+                };
+                let mut e = state_event(&host, action);
+                e.swmon.audit = Some(detail);
+                writer.push_priority(&e);
+            }
+        }
+    }
+}
