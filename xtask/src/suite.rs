@@ -878,6 +878,149 @@ fn storm_with_installs(noop: &Path, runs: u32, copy: &Path) -> Result<(Vec<u32>,
     Ok((pids, rate))
 }
 
+/// The audit rule that records the passing storm's execs; deleted when
+/// dropped, however the bench ends.
+struct StormRule(Vec<String>);
+
+impl StormRule {
+    fn add(path: &Path) -> Result<StormRule> {
+        let rule: Vec<String> = [
+            "always,exit",
+            "-F",
+            "arch=b64",
+            "-S",
+            "execve",
+            "-F",
+            &format!("path={}", path.display()),
+            "-k",
+            STORM_KEY,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let args: Vec<&str> = std::iter::once("-a")
+            .chain(rule.iter().map(String::as_str))
+            .collect();
+        auditctl(&args)?;
+        Ok(StormRule(rule))
+    }
+}
+
+impl Drop for StormRule {
+    fn drop(&mut self) {
+        let args: Vec<&str> = std::iter::once("-d")
+            .chain(self.0.iter().map(String::as_str))
+            .collect();
+        let _ = auditctl(&args);
+    }
+}
+
+const STORM_KEY: &str = "swmon-bench-storm";
+
+/// Two threads exec `bin` (which the kernel filter passes: it is named
+/// like an installer) as fast as they can for `secs`; returns every pid
+/// and the rate.
+fn passing_storm(bin: &Path, secs: u64) -> Result<(Vec<u32>, f64)> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let mut threads = Vec::new();
+    for _ in 0..2 {
+        let bin = bin.to_owned();
+        threads.push(thread::spawn(move || {
+            let mut pids = Vec::new();
+            while Instant::now() < end {
+                if let Ok(mut c) = Command::new(&bin).spawn() {
+                    pids.push(c.id());
+                    let _ = c.wait();
+                }
+            }
+            pids
+        }));
+    }
+    let mut pids = Vec::new();
+    for t in threads {
+        pids.extend(
+            t.join()
+                .map_err(|_| anyhow::anyhow!("a storm thread panicked"))?,
+        );
+    }
+    let rate = pids.len() as f64 / start.elapsed().as_secs_f64();
+    Ok((pids, rate))
+}
+
+/// The passing storm under swmon with default buffers: every exec is an
+/// installer run with an audit record, so the ring buffer, the audit
+/// socket, every stage and the writer all carry the full rate.
+fn passing_storm_section(noop: &Path, secs: u64) -> Result<String> {
+    let dir = work()?.join("storm");
+    fs::create_dir_all(&dir)?;
+    let fake = dir.join("dpkg");
+    fs::copy(noop, &fake)?;
+    let auditd = Auditd::start(None)?;
+    let swmon = Swmon::start(&["--audit-rules", "seed"])?;
+    let rule = StormRule::add(&fake)?;
+    let (pids, rate) = passing_storm(&fake, secs)?;
+    // Runs are decided at their exit (their record is there by then) or
+    // after the audit wait (2 s).
+    thread::sleep(Duration::from_millis(3000));
+    drop(rule);
+    let events = swmon.stop()?;
+    auditd.stop();
+    let mut verdicts: HashMap<u64, String> = HashMap::new();
+    for e in &events {
+        if let Some(pid) = e["process"]["pid"].as_u64() {
+            verdicts.insert(pid, e["swmon"]["verdict"].as_str().unwrap_or("").to_owned());
+        }
+    }
+    let missing = pids
+        .iter()
+        .filter(|p| !verdicts.contains_key(&u64::from(**p)))
+        .count();
+    let confirmed = pids
+        .iter()
+        .filter(|p| {
+            verdicts
+                .get(&u64::from(**p))
+                .is_some_and(|v| v == "confirmed")
+        })
+        .count();
+    let c = events
+        .iter()
+        .rev()
+        .find(|e| e["event"]["action"] == "monitor-stopped")
+        .map(|e| e["swmon"]["counters"].clone())
+        .unwrap_or_default();
+    let n = |k: &str| c[k].as_u64().unwrap_or(0);
+    let alerts = events
+        .iter()
+        .filter(|e| {
+            e["event"]["action"] == "events-lost" || e["event"]["action"] == "ebpf-events-lost"
+        })
+        .count();
+    Ok(format!(
+        "
+### A storm of passing execs
+
+         Two threads exec a static no-op named `dpkg` (the kernel filter passes it by name; an audit          rule `-S execve -F path=<it>` records each) as fast as they can for {secs} s, beside a          private auditd, swmon with `--audit-rules seed` and default buffers.
+
+         | execs/s | installer runs | reported | missing | confirmed | kernel lost | queue drops (kernel / audit / writer) | audit overruns | audit serial gaps | loss alerts |
+         |---|---|---|---|---|---|---|---|---|---|
+         | {rate:.0} | {} | {} | {missing} | {confirmed} | {} | {} / {} / {} | {} | {} | {alerts} |
+
+         Target: zero installer runs lost — {}.
+",
+        pids.len(),
+        pids.len() - missing,
+        n("lost"),
+        n("kernel_queue_dropped"),
+        n("audit_queue_dropped"),
+        n("writer_dropped"),
+        c["audit"]["overruns"].as_u64().unwrap_or(0),
+        c["audit"]["assembler"]["serial_gaps"].as_u64().unwrap_or(0),
+        if missing == 0 { "met" } else { "MISSED" },
+    ))
+}
+
 pub fn loss(runs: u32) -> Result<()> {
     let bin = noop()?;
     let _host = HostAudit::take()?;
@@ -947,6 +1090,7 @@ pub fn loss(runs: u32) -> Result<()> {
         m1,
         if m1 as u64 <= l1 { "every missing run is covered by the kernel's loss count" } else { "MISSED: loss not fully counted" },
     ));
+    body.push_str(&passing_storm_section(&bin, 10)?);
     println!("\n{body}");
     let _ = std::io::stdout().flush();
     write_section(

@@ -57,7 +57,7 @@ impl Facts {
         let ancestors: usize = self
             .ancestors
             .iter()
-            .map(|a| a.executable.len() + a.args.iter().map(|x| x.len() + 24).sum::<usize>() + 64)
+            .map(|a| vec_cost(a.executable.len()) + list_cost(&a.args) + 16)
             .sum();
         ancestors
             + self.cwd.as_ref().map_or(0, Vec::len)
@@ -66,13 +66,26 @@ impl Facts {
     }
 }
 
+/// What a byte string costs in memory: its `Vec` header and its heap
+/// chunk (the allocator's 16-byte granule and 8-byte header, 32 at least).
+/// Many one-byte arguments cost far more than their bytes: a hostile argv
+/// of 4,000 `0`s is about 220 KB kept, not 8 KB.
+pub fn vec_cost(len: usize) -> usize {
+    24 + (len + 8).max(32).next_multiple_of(16)
+}
+
+/// About how many bytes of memory a list of byte strings holds.
+pub fn list_cost(list: &[Vec<u8>]) -> usize {
+    list.iter().map(|a| vec_cost(a.len())).sum::<usize>() + vec_cost(0)
+}
+
 /// About how many bytes an exec record holds (argv, paths).
 pub fn exec_bytes(rec: &ExecRecord) -> usize {
-    rec.argv.iter().map(|a| a.len() + 24).sum::<usize>()
-        + rec.executable.len()
-        + rec.filename.len()
-        + rec.cwd.len()
-        + rec.comm.len()
+    list_cost(&rec.argv)
+        + vec_cost(rec.executable.len())
+        + vec_cost(rec.filename.len())
+        + vec_cost(rec.cwd.len())
+        + vec_cost(rec.comm.len())
         + std::mem::size_of::<ExecRecord>()
 }
 

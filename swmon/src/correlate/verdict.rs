@@ -37,9 +37,9 @@ pub const MATCH_WINDOW_NS: u64 = 2_000_000_000;
 /// How long audit execs are kept for a run to match.
 pub const KEEP_NS: u64 = 30_000_000_000;
 pub const MAX_AUDIT_EXECS: usize = 65_536;
-pub const MAX_AUDIT_EXEC_BYTES: usize = 8 << 20;
+pub const MAX_AUDIT_EXEC_BYTES: usize = 4 << 20;
 pub const MAX_DECIDING: usize = 65_536;
-pub const MAX_DECIDING_BYTES: usize = 16 << 20;
+pub const MAX_DECIDING_BYTES: usize = 8 << 20;
 /// An audit exec's argv is kept up to this many bytes, like the kernel
 /// side's.
 pub const ARGV_MAX: usize = swmon_common::ARGV_MAX;
@@ -145,7 +145,7 @@ impl AuditExec {
 impl AuditExec {
     /// About how many bytes it holds.
     pub fn bytes(&self) -> usize {
-        self.argv.iter().map(|a| a.len() + 24).sum::<usize>()
+        super::list_cost(&self.argv)
             + self.exe.len()
             + self.cwd.as_ref().map_or(0, Vec::len)
             + self.key.as_ref().map_or(0, String::len)
@@ -167,6 +167,7 @@ pub fn cap_argv(args: &mut Vec<Vec<u8>>, max: usize) -> Option<usize> {
         }
         if a.len() + 1 > left {
             a.truncate(left.saturating_sub(1));
+            a.shrink_to_fit();
             left = 0;
         } else {
             left -= a.len() + 1;

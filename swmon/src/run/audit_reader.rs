@@ -23,7 +23,7 @@ use crate::{
 
 /// The queue to the decide stage: items and bytes.
 pub const QUEUE_ITEMS: usize = 8192;
-pub const QUEUE_BYTES: usize = 8 << 20;
+pub const QUEUE_BYTES: usize = 4 << 20;
 
 /// What the decide stage hears from the audit side.
 #[derive(Debug)]

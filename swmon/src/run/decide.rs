@@ -35,7 +35,7 @@ const SWEEP_MIN_AGE: Duration = Duration::from_secs(2);
 /// Most open runs, and their bytes (argv, paths, ancestors): past either,
 /// the oldest is ended early (`runs_evicted`).
 pub const MAX_OPEN_RUNS: usize = 65_536;
-pub const MAX_OPEN_RUN_BYTES: usize = 16 << 20;
+pub const MAX_OPEN_RUN_BYTES: usize = 12 << 20;
 
 pub struct Decide {
     pub writer: Writer,

@@ -162,6 +162,7 @@ pub fn cap_args(args: &mut Vec<Vec<u8>>, max: usize) -> Option<usize> {
         }
         if a.len() + 1 > left {
             a.truncate(left.saturating_sub(1));
+            a.shrink_to_fit();
             left = 0;
         } else {
             left -= a.len() + 1;

@@ -21,7 +21,7 @@ pub const BATCH: usize = 256;
 /// The queue to the facts stage: records (about 9.6 KiB each for an exec)
 /// and bytes.
 pub const QUEUE_RECORDS: usize = 4096;
-pub const QUEUE_BYTES: usize = 8 << 20;
+pub const QUEUE_BYTES: usize = 4 << 20;
 
 /// Reads until `stop` turns true, then drains what is left; returns the
 /// stream (its program stays attached until it is dropped).

@@ -70,7 +70,7 @@ const STOP_BUDGET: Duration = Duration::from_millis(4500);
 const DRAIN_BUDGET: Duration = Duration::from_secs(2);
 /// The queue from the facts stage to the decide stage.
 const FACTS_QUEUE: usize = 1024;
-const FACTS_QUEUE_BYTES: usize = 8 << 20;
+const FACTS_QUEUE_BYTES: usize = 4 << 20;
 /// Rule changes waiting for the rules stage.
 const RULES_QUEUE: usize = 64;
 

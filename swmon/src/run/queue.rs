@@ -77,11 +77,20 @@ impl<T> Tx<T> {
         }
     }
 
-    /// Queues `item` from a plain thread, waiting for room in items (the
-    /// byte budget is not waited for: this is for stages whose items are
-    /// bounded in size already). For stages behind a reader, never a reader.
+    /// Queues `item` from a plain thread, waiting for room in bytes and
+    /// in items (an item bigger than the whole budget goes in alone). For
+    /// stages behind a reader, never a reader.
     pub fn blocking_send(&self, item: T, size: usize) -> Result<(), Full> {
-        self.used.fetch_add(size, Ordering::Relaxed);
+        while !self.reserve(size) {
+            if self.tx.is_closed() {
+                return Err(Full::Closed);
+            }
+            if self.used.load(Ordering::Relaxed) == 0 {
+                self.used.fetch_add(size, Ordering::Relaxed);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         self.tx.blocking_send((item, size)).map_err(|_| {
             self.used.fetch_sub(size, Ordering::Relaxed);
             Full::Closed

@@ -27,10 +27,10 @@ use crate::{
 /// Most lines queued.
 pub const QUEUE_LINES: usize = 8192;
 /// Most bytes queued.
-pub const QUEUE_BYTES: usize = 16 << 20;
+pub const QUEUE_BYTES: usize = 8 << 20;
 /// Lines and bytes kept for priority events.
 const RESERVE_LINES: usize = 256;
-const RESERVE_BYTES: usize = 2 << 20;
+const RESERVE_BYTES: usize = 1 << 20;
 
 /// Builds the `events-lost` alert for drops at the writer (count, total).
 pub type DropAlert = Box<dyn Fn(u64, u64) -> Event + Send>;
