@@ -998,19 +998,19 @@ fn passing_storm_section(noop: &Path, secs: u64) -> Result<String> {
         })
         .count();
     Ok(format!(
-        "
-### A storm of passing execs
-
-         Two threads exec a static no-op named `dpkg` (the kernel filter passes it by name; an audit          rule `-S execve -F path=<it>` records each) as fast as they can for {secs} s, beside a          private auditd, swmon with `--audit-rules seed` and default buffers.
-
-         | execs/s | installer runs | reported | missing | confirmed | kernel lost | queue drops (kernel / audit / writer) | audit overruns | audit serial gaps | loss alerts |
-         |---|---|---|---|---|---|---|---|---|---|
-         | {rate:.0} | {} | {} | {missing} | {confirmed} | {} | {} / {} / {} | {} | {} | {alerts} |
-
-         Target: zero installer runs lost — {}.
-",
+        "\n### A storm of passing execs\n\n\
+         Two threads exec a static no-op named `dpkg` (the kernel filter passes it by name; an \
+         audit rule `-S execve -F path=<it>` records each) as fast as they can for {secs} s, \
+         beside a private auditd, swmon with `--audit-rules seed` and default buffers. A run \
+         whose exit record was lost is still reported (without its exit code, ended by the \
+         sweep); `runs without exit` counts those.\n\n\
+         | execs/s | installer runs | reported | missing | confirmed | runs without exit | kernel lost | queue drops (kernel / audit / writer) | audit overruns | audit serial gaps | loss alerts |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n\
+         | {rate:.0} | {} | {} | {missing} | {confirmed} | {} | {} | {} / {} / {} | {} | {} | {alerts} |\n\n\
+         Target: zero installer runs lost — {}.\n",
         pids.len(),
         pids.len() - missing,
+        n("exits_missing"),
         n("lost"),
         n("kernel_queue_dropped"),
         n("audit_queue_dropped"),

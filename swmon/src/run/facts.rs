@@ -1,5 +1,5 @@
-//! The facts stage: on its own thread, off the readers' path, it decodes
-//! ring-buffer records, identifies size-matched copy candidates by content
+//! The facts stage: on its own thread, off the readers' path, it
+//! identifies size-matched copy candidates by content
 //! (SHA-256 of the file), applies the catalogue's full rules, and reads
 //! what the kernel record lacks from `/proc` (ancestors, cgroup, tty) while
 //! the process most likely still runs. Exits pass through in order, so an
@@ -21,7 +21,7 @@ use super::{
 use crate::{
     correlate::Facts,
     ebpf::{
-        decode::{self, ExecRecord, ExitRecord, Record},
+        decode::{ExecRecord, ExitRecord, Record},
         filter::{Content, ContentMatcher},
     },
     enrich,
@@ -51,20 +51,16 @@ impl Prepared {
 /// The stage's loop: runs until the kernel reader's queue closes (or the
 /// decide stage is gone).
 pub fn run(
-    mut input: Rx<Vec<u8>>,
+    mut input: Rx<Record>,
     output: Tx<Prepared>,
     mut matcher: ContentMatcher,
     counters: Arc<Counters>,
     _ended: Ended,
 ) {
-    while let Some(bytes) = input.blocking_recv() {
-        let prepared = match decode::decode(&bytes) {
-            Ok(Record::Exec(rec)) => prepare(*rec, &mut matcher, &counters),
-            Ok(Record::Exit(exit)) => Some(Prepared::Exit(exit)),
-            Err(_) => {
-                Counters::add(&counters.decode_errors, 1);
-                None
-            }
+    while let Some(record) = input.blocking_recv() {
+        let prepared = match record {
+            Record::Exec(rec) => prepare(*rec, &mut matcher, &counters),
+            Record::Exit(exit) => Some(Prepared::Exit(exit)),
         };
         if let Some(p) = prepared {
             let size = p.size();

@@ -1,6 +1,8 @@
-//! The kernel reader: copies ring-buffer records into the facts stage's
-//! bounded queue and nothing else, so the ring buffer is drained as fast as
-//! it signals. It reads in capped batches and yields between them (the
+//! The kernel reader: decodes ring-buffer records (a bounded parse, no
+//! system call) into the facts stage's bounded queue and nothing else, so
+//! the ring buffer is drained as fast as it signals. Decoding here keeps
+//! the queue compact: a ring record is a fixed 9.6 KiB, the decoded one
+//! what its argv and paths really hold. It reads in capped batches and yields between them (the
 //! other stages on the runtime thread get their turn). A full queue drops
 //! the record and counts it (`kernel_queue_dropped`, with a live alert); the
 //! reader never waits for room. It also copies the eBPF program's counters
@@ -14,20 +16,26 @@ use super::{
     counters::Counters,
     queue::{Full, Tx},
 };
-use crate::ebpf::KernelStream;
+use crate::{
+    correlate::exec_bytes,
+    ebpf::{
+        decode::{self, ExitRecord, Record},
+        KernelStream,
+    },
+};
 
 /// Most records read before yielding.
 pub const BATCH: usize = 256;
-/// The queue to the facts stage: records (about 9.6 KiB each for an exec)
-/// and bytes.
-pub const QUEUE_RECORDS: usize = 4096;
+/// The queue to the facts stage: records and bytes (counted at what the
+/// decoded record costs in memory).
+pub const QUEUE_RECORDS: usize = 16_384;
 pub const QUEUE_BYTES: usize = 4 << 20;
 
 /// Reads until `stop` turns true, then drains what is left; returns the
 /// stream (its program stays attached until it is dropped).
 pub async fn run(
     mut kernel: KernelStream,
-    tx: Tx<Vec<u8>>,
+    tx: Tx<Record>,
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<KernelStream> {
@@ -35,7 +43,18 @@ pub async fn run(
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let forward = |bytes: &[u8]| {
         Counters::add(&counters.kernel_records, 1);
-        if let Err(Full::Full | Full::Closed) = tx.try_send(bytes.to_vec(), bytes.len()) {
+        let record = match decode::decode(bytes) {
+            Ok(r) => r,
+            Err(_) => {
+                Counters::add(&counters.decode_errors, 1);
+                return;
+            }
+        };
+        let size = match &record {
+            Record::Exec(rec) => exec_bytes(rec),
+            Record::Exit(_) => std::mem::size_of::<ExitRecord>(),
+        };
+        if let Err(Full::Full | Full::Closed) = tx.try_send(record, size) {
             Counters::add(&counters.kernel_queue_dropped, 1);
         }
     };

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! ring buffer ─▶ kernel_reader ─q─▶ facts (thread) ─q─▶ ┐
-//!                                                       ├▶ decide ─q─▶ writer (thread) ─▶ output
+//!                                                       ├▶ decide (thread) ─q─▶ writer (thread) ─▶ output
 //! audit sockets ─▶ audit_reader ─q──────────────────────┘
 //!                        └─q─▶ rules (thread: rule list, guard, restore) ─▶ writer
 //! ```
@@ -117,6 +117,25 @@ pub enum RulesMode {
     /// Add the seed set (`perm=x path=<installer> key=software-installer`)
     /// for the run, and remove what was added at stop.
     Seed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_that_panics_is_heard_of() {
+        let (ended, mut rx) = Ended::channel("facts");
+        let t = std::thread::spawn(move || {
+            let _ended = ended;
+            panic!("a stage fails");
+        });
+        assert!(t.join().is_err());
+        assert_eq!(rx.try_recv().ok(), Some(("facts", true)));
+        let (ended, mut rx) = Ended::channel("writer");
+        drop(ended);
+        assert_eq!(rx.try_recv().ok(), Some(("writer", false)));
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -366,16 +385,17 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 queue::bounded(audit_reader::QUEUE_ITEMS, audit_reader::QUEUE_BYTES);
             let (rules_tx, rules_rx) = std::sync::mpsc::sync_channel(RULES_QUEUE);
             {
-                let (c, w, tx, h) = (
+                let (c, w, tx, h, n) = (
                     a.control.clone(),
                     writer.clone(),
                     audit_tx.clone(),
                     host.clone(),
+                    counters.clone(),
                 );
                 let ended = Ended::new("rules", &ended_tx);
                 std::thread::Builder::new()
                     .name("swmon-rules".into())
-                    .spawn(move || rules::run(rules_rx, c, w, tx, h, ended))
+                    .spawn(move || rules::run(rules_rx, c, w, tx, h, n, ended))
                     .map_err(RunError::Spawn)?;
             }
             let reader = AuditReader {
@@ -401,7 +421,26 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         options.audit.wait,
         initial,
     );
-    let mut decide_task = Some(tokio::spawn(decide.run(facts_rx, audit_rx)));
+    // The decide stage does the CPU work (joins, classification, JSON): on
+    // its own thread, with its own timer, so it never delays the readers.
+    let (decide_done_tx, mut decide_done) = tokio::sync::oneshot::channel::<()>();
+    {
+        let ended = Ended::new("decide", &ended_tx);
+        std::thread::Builder::new()
+            .name("swmon-decide".into())
+            .spawn(move || {
+                let _ended = ended;
+                let _done = decide_done_tx;
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(decide.run(facts_rx, audit_rx)),
+                    Err(e) => eprintln!("swmon: can't start the decide stage: {e}"),
+                }
+            })
+            .map_err(RunError::Spawn)?;
+    }
 
     // 5. `monitor-started`, first in the queue: no stage has run yet.
     let mut started = state_event(&host, "monitor-started");
@@ -460,14 +499,6 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                     break Stop::Failed(RunError::Stage(format!("the audit reader failed: {e}")));
                 }
             }
-            r = join(&mut decide_task) => {
-                decide_task = None;
-                let why = match r {
-                    Ok(()) => "ended".to_owned(),
-                    Err(e) => format!("failed: {e}"),
-                };
-                break Stop::Failed(RunError::Stage(format!("the decide stage {why}")));
-            }
             Some((name, panicked)) = ended_rx.recv() => {
                 break Stop::Failed(if name == "writer" {
                     RunError::Output(match writer.ended() {
@@ -494,19 +525,20 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // (their queues close in turn), within a bounded time.
     let stopping = tokio::time::Instant::now();
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(DRAIN_BUDGET, async {
-        if let Some(t) = kernel_task.take() {
-            let _ = t.await;
-        }
-        if let Some(t) = audit_task.take() {
-            let _ = t.await;
-        }
-        if let Some(t) = decide_task.take() {
-            let _ = t.await;
-        }
-    })
-    .await
-    .is_ok();
+    let drain_end = stopping + DRAIN_BUDGET;
+    let mut drained = true;
+    if let Some(t) = kernel_task.take() {
+        drained &= finish(t, drain_end).await;
+    }
+    if let Some(t) = audit_task.take() {
+        drained &= finish(t, drain_end).await;
+    }
+    // The decide stage ends once both its inputs have closed; past the
+    // deadline it is left (the writer takes nothing after
+    // `monitor-stopped`).
+    drained &= tokio::time::timeout_at(drain_end, &mut decide_done)
+        .await
+        .is_ok();
     losses.report(&counters, &writer);
     let mut c = counters.to_map(audit_snapshot().as_ref());
     if !drained {
@@ -550,6 +582,18 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 Counters::get(&counters.writer_dropped)
             );
             Err(RunError::OutputStalled(left))
+        }
+    }
+}
+
+/// Waits for a stopping task until `deadline`; past it, aborts it (so
+/// nothing it would still queue can follow `monitor-stopped`).
+async fn finish<T>(mut task: JoinHandle<T>, deadline: tokio::time::Instant) -> bool {
+    match tokio::time::timeout_at(deadline, &mut task).await {
+        Ok(_) => true,
+        Err(_) => {
+            task.abort();
+            false
         }
     }
 }

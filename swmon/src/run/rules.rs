@@ -14,7 +14,9 @@ use std::sync::{mpsc::Receiver, Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::json;
 
-use super::{audit_reader::AuditMsg, queue::Tx, state_event, writer::Writer, Ended};
+use super::{
+    audit_reader::AuditMsg, counters::Counters, queue::Tx, state_event, writer::Writer, Ended,
+};
 use crate::{
     audit::{
         netlink::ControlSocket,
@@ -92,19 +94,25 @@ pub fn run(
     writer: Writer,
     decide: Tx<AuditMsg>,
     host: String,
+    counters: Arc<Counters>,
     _ended: Ended,
 ) {
     let me = std::process::id();
     for ev in input {
         let mut c = lock(&control);
         let loaded = c.rules_loaded();
-        let _ = decide.try_send(AuditMsg::RulesLoaded(loaded), 0);
+        if decide.try_send(AuditMsg::RulesLoaded(loaded), 0).is_err() {
+            Counters::add(&counters.audit_queue_dropped, 1);
+        }
         if let Some(cc) = ev.config_change() {
             let added = cc.op() == Some(b"add_rule".as_slice()) && cc.res() != Some(false);
             let keys = cc.keys();
+            // The change was made in the context of the process that sent
+            // the request: its SYSCALL record (or the record) names it.
             let by_us = cc
                 .get("pid")
                 .and_then(|v| v.to_u32())
+                .or_else(|| ev.syscall().and_then(|s| s.pid()))
                 .is_some_and(|pid| pid == me);
             // A rule with the installer key (back) in place: the end of an
             // `audit-rules-removed` gap, whoever added it. swmon's own

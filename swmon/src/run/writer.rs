@@ -68,6 +68,8 @@ struct State {
     bytes: usize,
     reopen: bool,
     stop: bool,
+    /// The last line is queued: nothing more is taken.
+    closed: bool,
     /// The thread ended: `Some(Ok)` after a clean stop.
     ended: Option<Result<(), String>>,
 }
@@ -133,7 +135,9 @@ impl Writer {
         self.push_line(event, true, false)
     }
 
-    /// Queues the last line (`monitor-stopped`).
+    /// Queues the last line (`monitor-stopped`): it goes in whatever the
+    /// bounds (a long stall may have used the reserve), and nothing is
+    /// taken after it.
     pub fn push_last(&self, event: &Event) -> Pushed {
         self.push_line(event, true, true)
     }
@@ -159,12 +163,14 @@ impl Writer {
             (l.lines - l.reserve_lines, l.bytes - l.reserve_bytes)
         };
         let mut s = self.shared.lock();
-        if s.ended.is_some() || s.queue.len() >= lines || s.bytes + line.len() > bytes {
+        let full = !last && (s.queue.len() >= lines || s.bytes + line.len() > bytes);
+        if s.ended.is_some() || s.closed || full {
             drop(s);
             Counters::add(&c.writer_dropped, 1);
             return Pushed::Dropped;
         }
         s.bytes += line.len();
+        s.closed |= last;
         s.queue.push_back((line, last));
         drop(s);
         self.shared.wake.notify_one();
@@ -346,10 +352,16 @@ mod tests {
         assert_eq!(w.push(&event("b")), Pushed::Queued);
         assert_eq!(w.push(&event("c")), Pushed::Dropped, "runs stop short");
         assert_eq!(w.push_priority(&event("alert")), Pushed::Queued);
-        assert_eq!(w.push_last(&event("monitor-stopped")), Pushed::Queued);
-        assert_eq!(w.push_priority(&event("x")), Pushed::Dropped);
-        assert_eq!(Counters::get(&counters.writer_dropped), 2);
-        assert_eq!(w.queued(), 4);
+        assert_eq!(w.push_priority(&event("alert 1")), Pushed::Queued);
+        assert_eq!(w.push_priority(&event("alert 2")), Pushed::Dropped, "full");
+        assert_eq!(
+            w.push_last(&event("monitor-stopped")),
+            Pushed::Queued,
+            "the last line always goes in"
+        );
+        assert_eq!(w.push(&event("late")), Pushed::Dropped, "nothing after it");
+        assert_eq!(Counters::get(&counters.writer_dropped), 3);
+        assert_eq!(w.queued(), 5);
     }
 
     #[test]
