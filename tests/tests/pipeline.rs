@@ -24,6 +24,36 @@ use tests::{action, counters, descendants, runs_of, swmon_bin, wait_within, Moni
 
 const DPKG: &str = "/usr/bin/dpkg";
 
+/// Deletes, when dropped, the software-installer rules loaded since it was
+/// made: a test that fails while swmon runs with `--audit-rules seed` ends
+/// it with SIGKILL (the helpers' drop), which leaves its rules behind.
+struct SeedLeftovers(Vec<String>);
+
+impl SeedLeftovers {
+    fn save() -> SeedLeftovers {
+        SeedLeftovers(auditctl_rules())
+    }
+}
+
+impl Drop for SeedLeftovers {
+    fn drop(&mut self) {
+        for rule in auditctl_rules() {
+            if self.0.contains(&rule) || !rule.contains("key=software-installer") {
+                continue;
+            }
+            let Some(args) = rule.strip_prefix("-a ") else {
+                continue;
+            };
+            let _ = Command::new("auditctl")
+                .arg("-d")
+                .args(args.split_whitespace())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 fn signal(pid: u32, sig: i32) {
     // SAFETY: a signal to a process this test started, by its pid.
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0, "kill {pid}");
@@ -182,6 +212,7 @@ fn collect(mut stdout: BufReader<ChildStdout>) -> (Arc<Mutex<Vec<Value>>>, threa
 fn a_stalled_stdout_loses_no_run_silently() {
     let host = HostAudit::save();
     host.enable();
+    let _leftovers = SeedLeftovers::save();
     let mut m = PipedMonitor::start(&["--audit-rules", "seed"]);
     // The test reads nothing for 20 s (the stall is the scenario, not a
     // wait for something): 100 installer runs happen meanwhile.
@@ -247,6 +278,7 @@ fn sigterm_during_a_stall_stops_within_5_s_with_the_rules_removed() {
     let host = HostAudit::save();
     host.enable();
     let before = auditctl_rules();
+    let _leftovers = SeedLeftovers::save();
     let mut m = PipedMonitor::start(&["--audit-rules", "seed"]);
     assert!(
         auditctl_rules().len() > before.len(),
@@ -278,6 +310,7 @@ fn a_hostile_workload_keeps_memory_and_lines_bounded() {
     let dir = TempDir::new("hostile");
     let apt = dir.path().join("apt");
     symlink("/bin/sleep", &apt).expect("symlink");
+    let _leftovers = SeedLeftovers::save();
     let m = Monitor::start(&["--audit-rules", "seed", "--heartbeat-secs", "1"]);
     // 200 long-lived children named apt, each with a 16 KB argv, under a
     // shell whose own argv is 2 MiB, which also execs dpkg with that argv.

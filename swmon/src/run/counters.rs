@@ -38,8 +38,8 @@ counters! {
     kernel_records,
     /// Records dropped because the queue to the facts stage was full.
     kernel_queue_dropped,
-    decode_errors,
     // The facts stage.
+    decode_errors,
     /// Kernel matches the catalogue's full rules rejected.
     rejected,
     /// Size-matched candidates whose content was no installer's.
@@ -127,7 +127,7 @@ impl Counters {
 /// own alert (`ebpf-events-lost`); the writer's drops are alerted by the
 /// writer itself once it drains (its queue may be full).
 pub const LIVE_LOSSES: &[(&str, &str)] = &[
-    ("decode_errors", "kernel-reader"),
+    ("decode_errors", "facts"),
     ("kernel_queue_dropped", "kernel-reader"),
     ("audit_queue_dropped", "audit-reader"),
     ("rules_queue_dropped", "audit-reader"),

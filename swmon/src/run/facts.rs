@@ -15,13 +15,14 @@ use swmon_common::reason;
 
 use super::{
     counters::Counters,
+    kernel_reader::KernelItem,
     queue::{Rx, Tx},
     Ended,
 };
 use crate::{
     correlate::Facts,
     ebpf::{
-        decode::{ExecRecord, ExitRecord, Record},
+        decode::{self, ExecRecord, ExitRecord, Record},
         filter::{Content, ContentMatcher},
     },
     enrich,
@@ -51,16 +52,24 @@ impl Prepared {
 /// The stage's loop: runs until the kernel reader's queue closes (or the
 /// decide stage is gone).
 pub fn run(
-    mut input: Rx<Record>,
+    mut input: Rx<KernelItem>,
     output: Tx<Prepared>,
     mut matcher: ContentMatcher,
     counters: Arc<Counters>,
     _ended: Ended,
 ) {
-    while let Some(record) = input.blocking_recv() {
+    while let Some(item) = input.blocking_recv() {
+        let record = match item {
+            KernelItem::Decoded(r) => Ok(r),
+            KernelItem::Raw(bytes) => decode::decode(&bytes),
+        };
         let prepared = match record {
-            Record::Exec(rec) => prepare(*rec, &mut matcher, &counters),
-            Record::Exit(exit) => Some(Prepared::Exit(exit)),
+            Ok(Record::Exec(rec)) => prepare(*rec, &mut matcher, &counters),
+            Ok(Record::Exit(exit)) => Some(Prepared::Exit(exit)),
+            Err(_) => {
+                Counters::add(&counters.decode_errors, 1);
+                None
+            }
         };
         if let Some(p) = prepared {
             let size = p.size();

@@ -1,8 +1,10 @@
 //! The kernel reader: decodes ring-buffer records (a bounded parse, no
 //! system call) into the facts stage's bounded queue and nothing else, so
-//! the ring buffer is drained as fast as it signals. Decoding here keeps
-//! the queue compact: a ring record is a fixed 9.6 KiB, the decoded one
-//! what its argv and paths really hold. It reads in capped batches and yields between them (the
+//! the ring buffer is drained as fast as it signals. A decoded record is
+//! usually a few hundred bytes where the ring's is a fixed 9.6 KiB, so the
+//! queue holds many more; a record whose decoded form would cost more (a
+//! hostile argv of thousands of one-byte arguments costs twenty times its
+//! bytes) is queued raw instead, and decoded by the facts stage. It reads in capped batches and yields between them (the
 //! other stages on the runtime thread get their turn). A full queue drops
 //! the record and counts it (`kernel_queue_dropped`, with a live alert); the
 //! reader never waits for room. It also copies the eBPF program's counters
@@ -24,18 +26,25 @@ use crate::{
     },
 };
 
+/// A record on its way to the facts stage.
+#[derive(Debug)]
+pub enum KernelItem {
+    Decoded(Record),
+    /// Cheaper raw than decoded (see the module doc).
+    Raw(Vec<u8>),
+}
+
 /// Most records read before yielding.
 pub const BATCH: usize = 256;
-/// The queue to the facts stage: records and bytes (counted at what the
-/// decoded record costs in memory).
+/// The queue to the facts stage: records and bytes.
 pub const QUEUE_RECORDS: usize = 16_384;
-pub const QUEUE_BYTES: usize = 4 << 20;
+pub const QUEUE_BYTES: usize = 8 << 20;
 
 /// Reads until `stop` turns true, then drains what is left; returns the
 /// stream (its program stays attached until it is dropped).
 pub async fn run(
     mut kernel: KernelStream,
-    tx: Tx<Record>,
+    tx: Tx<KernelItem>,
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<KernelStream> {
@@ -43,18 +52,25 @@ pub async fn run(
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let forward = |bytes: &[u8]| {
         Counters::add(&counters.kernel_records, 1);
-        let record = match decode::decode(bytes) {
-            Ok(r) => r,
+        let (item, size) = match decode::decode(bytes) {
             Err(_) => {
                 Counters::add(&counters.decode_errors, 1);
                 return;
             }
+            Ok(Record::Exit(exit)) => (
+                KernelItem::Decoded(Record::Exit(exit)),
+                std::mem::size_of::<ExitRecord>(),
+            ),
+            Ok(Record::Exec(rec)) => {
+                let cost = exec_bytes(&rec);
+                if cost <= bytes.len() {
+                    (KernelItem::Decoded(Record::Exec(rec)), cost)
+                } else {
+                    (KernelItem::Raw(bytes.to_vec()), bytes.len())
+                }
+            }
         };
-        let size = match &record {
-            Record::Exec(rec) => exec_bytes(rec),
-            Record::Exit(_) => std::mem::size_of::<ExitRecord>(),
-        };
-        if let Err(Full::Full | Full::Closed) = tx.try_send(record, size) {
+        if let Err(Full::Full | Full::Closed) = tx.try_send(item, size) {
             Counters::add(&counters.kernel_queue_dropped, 1);
         }
     };

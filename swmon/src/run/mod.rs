@@ -500,6 +500,12 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 }
             }
             Some((name, panicked)) = ended_rx.recv() => {
+                // The rules stage ends with the audit reader (a stream
+                // that failed for good): the kernel stream goes on.
+                let audit_gone = audit_task.as_ref().is_none_or(JoinHandle::is_finished);
+                if name == "rules" && !panicked && audit_gone {
+                    continue;
+                }
                 break Stop::Failed(if name == "writer" {
                     RunError::Output(match writer.ended() {
                         Some(Err(e)) => e,
