@@ -213,17 +213,6 @@ impl Writer {
             }
         }
     }
-
-    /// Resolves when the thread ends (for the run's main loop).
-    pub async fn failed(&self) -> String {
-        loop {
-            let notified = self.shared.done.notified();
-            if let Some(r) = self.ended() {
-                return r.err().unwrap_or_else(|| "the writer stopped".into());
-            }
-            notified.await;
-        }
-    }
 }
 
 impl Shared {
