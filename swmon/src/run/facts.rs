@@ -121,6 +121,16 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         Counters::add(&c.rejected, 1);
         return None;
     };
+    // The exec'd process is the first to go (a `dpkg --version` lives a
+    // few milliseconds): its own /proc entries are read first, its
+    // parents' (usually waiting for it) after.
+    let placement = enrich::placement(rec.pid);
+    let tty = enrich::Stat::read(rec.pid).and_then(|s| enrich::tty_name(s.tty_nr));
+    let cwd = if rec.cwd.is_empty() {
+        enrich::cwd(rec.pid)
+    } else {
+        Some(rec.cwd.clone())
+    };
     let mut ancestors = enrich::ancestors(rec.ppid);
     let ancestor_args_bytes = ancestors
         .iter_mut()
@@ -137,17 +147,13 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         via: id.via,
         // The kernel read it at the exec; /proc is the fallback (racy:
         // gone when the run has already ended).
-        cwd: if rec.cwd.is_empty() {
-            enrich::cwd(rec.pid)
-        } else {
-            Some(rec.cwd.clone())
-        },
+        cwd,
         sha256,
         unverified,
         ancestors,
         ancestor_args_bytes,
-        placement: enrich::placement(rec.pid),
-        tty: enrich::Stat::read(rec.pid).and_then(|s| enrich::tty_name(s.tty_nr)),
+        placement,
+        tty,
     };
     Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
 }
