@@ -270,6 +270,19 @@ fn a_stalled_stdout_loses_no_run_silently() {
     if missing > 0 {
         assert!(events.iter().any(|e| action(e) == "events-lost"));
     }
+    // swmon's own rule additions are one state event with the rule texts,
+    // not one `audit-rules-added` line per rule.
+    let installed: Vec<&Value> = events
+        .iter()
+        .filter(|e| action(e) == "audit-rules-installed")
+        .collect();
+    assert_eq!(installed.len(), 1);
+    let texts = installed[0]["swmon"]["rules"].as_array().expect("rules");
+    assert!(!texts.is_empty());
+    assert!(texts.iter().all(|t| t
+        .as_str()
+        .is_some_and(|t| t.starts_with("-a always,exit") && t.contains("key=software-installer"))));
+    assert!(!events.iter().any(|e| action(e) == "audit-rules-added"));
     drop(host);
 }
 
