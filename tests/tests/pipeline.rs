@@ -376,6 +376,11 @@ fn a_hostile_workload_keeps_memory_and_lines_bounded() {
         .iter()
         .filter(|e| e["process"]["name"] == "apt" || e["swmon"]["installer"] == "apt")
         .count();
+    eprintln!(
+        "hostile: VmHWM {hwm} KiB with the runs open, {hwm_end} KiB after; longest line {longest} \
+         bytes; {apt_runs} apt runs reported; counters {}",
+        beat["swmon"]["counters"]
+    );
     assert!(
         apt_runs >= 200,
         "{apt_runs} apt runs reported; {}",
