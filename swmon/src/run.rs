@@ -146,25 +146,24 @@ struct AuditSide {
 
 impl AuditSide {
     fn open(options: &AuditRunOptions) -> Result<AuditSide, RunError> {
-        let stream = AuditStream::open(AuditOptions {
+        let mut stream = AuditStream::open(AuditOptions {
             rcvbuf: options.rcvbuf,
             ..AuditOptions::default()
         })
         .map_err(RunError::Audit)?;
         let mut ctl = ControlSocket::open().map_err(RunError::Audit)?;
-        let ours = match options.rules {
+        let set = match options.rules {
             RulesMode::Keep => Vec::new(),
-            RulesMode::Seed => {
-                let seed = rules::seed_rules(&rules::host_installers());
-                rules::install(&mut ctl, &seed)
-                    .map_err(RunError::Rules)?
-                    .added
-            }
+            RulesMode::Seed => rules::seed_rules(&rules::host_installers()),
         };
+        // audit-guard: leftovers of dead runs removed, ours recorded, guard
+        // removes them on drop, and the stream diffs them on every poll.
+        let guard = RuleGuard::start(&mut ctl, &set).map_err(RunError::Rules)?;
+        stream.watch_rules(guard.clone(), options.restore);
         Ok(AuditSide {
             stream,
             ctl,
-            guard: RuleGuard::new(ours),
+            guard,
             restore: options.restore,
         })
     }
@@ -204,6 +203,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     } else {
         None
     };
+    let mut _rules_kept: Option<RuleGuard> = None; // audit-guard
     let rules_loaded = audit.as_mut().is_some_and(AuditSide::rules_loaded);
     let initial = match audit.as_ref().and_then(|a| a.stream.status()) {
         Some(s) => AuditState {
@@ -240,6 +240,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     if let Some(a) = &audit {
         started.swmon.audit = Some(json!({
             "rules_added": a.guard.ours().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "leftovers": a.guard.leftovers(), // audit-guard
             "rcvbuf": a.stream.rcvbuf(),
             "wait_ms": options.audit.wait.as_millis() as u64,
         }));
@@ -268,7 +269,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 Err(e) => {
                     // The audit socket failed for good: keep watching with
                     // the kernel stream, and say so.
-                    audit = None;
+                    _rules_kept = audit.take().map(|a| a.guard); // audit-guard: rules stay to the end
                     monitor.audit_lost(&e.to_string())?;
                 }
             },

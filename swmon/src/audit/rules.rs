@@ -19,7 +19,9 @@
 use std::{
     collections::BTreeSet,
     fmt, fs,
+    io::Write,
     path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
@@ -34,6 +36,7 @@ use super::{
     assemble::AuditEvent,
     error::AuditError,
     netlink::{ControlSocket, Reply},
+    ownership::{liveness, Liveness, Owner, StateDir, STATE_DIR},
     types::RecordType,
     value::KEY_SEPARATOR,
 };
@@ -338,6 +341,16 @@ impl AuditRule {
         if let Some(last) = self.mask.last_mut() {
             *last &= class_bits_cleared();
         }
+    }
+
+    /// Whether swmon could have added this rule: an `always,exit` rule with
+    /// a key that the kernel would take. A state file naming anything else
+    /// is refused (see [`super::ownership`]).
+    pub fn swmon_could_add(&self) -> bool {
+        self.list == AUDIT_FILTER_EXIT
+            && self.action == AUDIT_ALWAYS
+            && !self.keys().is_empty()
+            && self.encode().is_ok()
     }
 
     /// Whether the rule names every syscall (`-S all`).
@@ -1016,53 +1029,336 @@ impl fmt::Display for RulesReport {
 /// Someone removed a rule swmon relies on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RulesRemoved {
-    /// The CONFIG_CHANGE event's serial and time.
-    pub serial: u64,
-    pub timestamp_ms: u64,
-    /// `remove_rule` (auditctl -d/-D), or the kernel's own when a watched
-    /// path's folder went away.
+    /// What saw it: `config-change` (the kernel's record of the removal) or
+    /// `status-poll` (the rule list compared on a status poll: removals the
+    /// kernel does not log, such as `auditctl -D` while audit is disabled).
+    pub detected_by: &'static str,
+    /// The CONFIG_CHANGE event's serial and time (`config-change` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_ms: Option<u64>,
+    /// `remove_rule` (auditctl -d/-D), the kernel's own when a watched
+    /// path's folder went away, or `rules-missing` for a poll.
     pub op: String,
-    /// The removed rules' keys, from the records.
+    /// The removed rules' keys, from the records (or from the rules a poll
+    /// found missing).
     pub keys: Vec<String>,
     /// `path=` when the kernel names it (watch removals only).
     pub path: Option<String>,
-    /// Who removed it: login uid and session.
+    /// Who removed it: login uid and session (`config-change` only).
     pub auid: Option<u32>,
     pub ses: Option<u32>,
-    /// swmon's own rules no longer loaded, when the guard could list them.
+    /// The guarded rules no longer loaded, when the guard could list them.
     pub rules: Vec<AuditRule>,
+    /// Put back at once (a poll with `--restore-rules`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restored: Vec<AuditRule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_error: Option<String>,
 }
 
-/// Watches for the removal of swmon's rules, or any seed-keyed rule, and
-/// puts swmon's back.
-#[derive(Clone, Debug, Default)]
-pub struct RuleGuard {
-    ours: Vec<AuditRule>,
+/// What `swmon run` found at start of the rules dead predecessors left
+/// loaded (see [`super::ownership`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Leftovers {
+    /// Rules a dead instance recorded and that were still loaded: deleted.
+    pub removed: Vec<AuditRule>,
+    /// The dead instances' pids.
+    pub dead_pids: Vec<u32>,
+    /// Recorded by a dead instance and no longer loaded.
+    pub absent: usize,
+    /// Recorded by a dead instance and also by a live one: left loaded.
+    pub kept_for_live: Vec<AuditRule>,
+    /// Running instances whose rules were left alone.
+    pub live_pids: Vec<u32>,
+    /// Records from an earlier boot, discarded without deleting anything.
+    pub other_boot: usize,
+    /// Records refused or unreadable, and deletes that failed: nothing
+    /// named there was deleted.
+    pub errors: Vec<String>,
+}
+
+/// One guarded rule and what the guard knows of it.
+#[derive(Clone, Debug)]
+struct Guarded {
+    rule: AuditRule,
+    /// swmon added it and has not seen it go since: swmon's to delete.
+    ours: bool,
+    /// swmon added it at start: put back by a restore.
+    restorable: bool,
+    /// Loaded when last looked at.
+    present: bool,
+}
+
+/// The guard's state, shared by the run loop and the audit stream's poll.
+/// Dropping the last handle deletes the rules swmon added and still owns,
+/// unless [`RuleGuard::remove_ours`] did already.
+#[derive(Debug)]
+struct GuardState {
+    rules: Vec<Guarded>,
     keys: BTreeSet<Vec<u8>>,
+    /// The state file this guard keeps, if any.
+    record: Option<(StateDir, Owner)>,
+    /// The guard's own control socket (polls, and removal on the way out).
+    ctl: Option<ControlSocket>,
+    leftovers: Leftovers,
+    /// The last failure to update the state file.
+    record_error: Option<String>,
+    finished: bool,
+}
+
+/// Guards the rules swmon added, and those with a guarded key loaded at
+/// start: notices their removal (from the kernel's CONFIG_CHANGE record, and
+/// by diffing the rule list on every status poll), puts swmon's back on
+/// request, and removes swmon's own on every way out (explicitly at stop,
+/// or when the last handle is dropped: an error return, a panic unwinding).
+///
+/// A handle is cheap to clone; all clones share one state.
+#[derive(Clone, Debug)]
+pub struct RuleGuard {
+    state: Arc<Mutex<GuardState>>,
+}
+
+impl Default for RuleGuard {
+    fn default() -> Self {
+        RuleGuard::new(Vec::new())
+    }
+}
+
+/// Deletes each rule that is loaded exactly, going on after a failure;
+/// returns (removed, absent, failed).
+fn remove_best_effort(
+    ctl: &mut ControlSocket,
+    rules: &[AuditRule],
+) -> Result<(Vec<AuditRule>, Vec<AuditRule>, Vec<(AuditRule, AuditError)>), AuditError> {
+    let loaded = list_rules(ctl)?;
+    let (mut removed, mut absent, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    for rule in rules {
+        if !loaded.iter().any(|l| l.same_as(rule)) || removed.iter().any(|r| rule.same_as(r)) {
+            absent.push(rule.clone());
+            continue;
+        }
+        match delete_rule(ctl, rule) {
+            Ok(()) => removed.push(rule.clone()),
+            Err(e) if e.errno() == Some(libc::ENOENT) => absent.push(rule.clone()),
+            Err(e) => failed.push((rule.clone(), e)),
+        }
+    }
+    Ok((removed, absent, failed))
+}
+
+/// Removes what dead predecessors recorded and left loaded, and only that:
+/// never a rule a live instance recorded, never anything from a record that
+/// cannot be read or trusted.
+fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Leftovers {
+    let mut out = Leftovers::default();
+    let scanned = match dir.scan() {
+        Ok(s) => s,
+        Err(e) => {
+            out.errors.push(e.to_string());
+            return out;
+        }
+    };
+    let mut live: Vec<AuditRule> = Vec::new();
+    let mut dead = Vec::new();
+    for rec in scanned {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                out.errors.push(e.to_string());
+                continue;
+            }
+        };
+        match liveness(&rec.owner, &me.boot_id) {
+            Liveness::Alive => {
+                out.live_pids.push(rec.owner.pid);
+                live.extend(rec.rules);
+            }
+            Liveness::OtherBoot => {
+                out.other_boot += 1;
+                if let Err(e) = fs::remove_file(&rec.path) {
+                    out.errors
+                        .push(format!("{}: can't remove: {e}", rec.path.display()));
+                }
+            }
+            Liveness::Dead => dead.push(rec),
+        }
+    }
+    for rec in dead {
+        out.dead_pids.push(rec.owner.pid);
+        let (mine, kept): (Vec<AuditRule>, Vec<AuditRule>) = rec
+            .rules
+            .into_iter()
+            .partition(|r| !live.iter().any(|l| l.same_as(r)));
+        out.kept_for_live.extend(kept);
+        match remove_best_effort(ctl, &mine) {
+            Ok((removed, absent, failed)) => {
+                out.removed.extend(removed);
+                out.absent += absent.len();
+                for (rule, e) in &failed {
+                    out.errors.push(format!(
+                        "{}: can't delete `{rule}`: {e}",
+                        rec.path.display()
+                    ));
+                }
+                if failed.is_empty() {
+                    if let Err(e) = fs::remove_file(&rec.path) {
+                        out.errors
+                            .push(format!("{}: can't remove: {e}", rec.path.display()));
+                    }
+                }
+            }
+            Err(e) => out
+                .errors
+                .push(format!("{}: can't list the rules: {e}", rec.path.display())),
+        }
+    }
+    out
 }
 
 impl RuleGuard {
-    /// Guards `ours` (what swmon added) and every rule keyed
-    /// [`SEED_KEY`] or with one of `ours`' keys.
+    /// Guards `ours` (what swmon added, kept in no state file) and every
+    /// rule keyed [`SEED_KEY`] or with one of `ours`' keys.
     pub fn new(ours: Vec<AuditRule>) -> RuleGuard {
-        let mut keys: BTreeSet<Vec<u8>> = ours.iter().flat_map(AuditRule::keys).collect();
-        keys.insert(SEED_KEY.as_bytes().to_vec());
-        RuleGuard { ours, keys }
+        RuleGuard::with(ours, Vec::new(), None, Leftovers::default())
     }
 
-    pub fn ours(&self) -> &[AuditRule] {
-        &self.ours
+    fn with(
+        ours: Vec<AuditRule>,
+        relied: Vec<AuditRule>,
+        record: Option<(StateDir, Owner)>,
+        leftovers: Leftovers,
+    ) -> RuleGuard {
+        let mut keys: BTreeSet<Vec<u8>> = ours.iter().flat_map(AuditRule::keys).collect();
+        keys.insert(SEED_KEY.as_bytes().to_vec());
+        let rules = ours
+            .into_iter()
+            .map(|rule| Guarded {
+                rule,
+                ours: true,
+                restorable: true,
+                present: true,
+            })
+            .chain(relied.into_iter().map(|rule| Guarded {
+                rule,
+                ours: false,
+                restorable: false,
+                present: true,
+            }))
+            .collect();
+        RuleGuard {
+            state: Arc::new(Mutex::new(GuardState {
+                rules,
+                keys,
+                record,
+                ctl: None,
+                leftovers,
+                record_error: None,
+                finished: false,
+            })),
+        }
+    }
+
+    /// `swmon run`'s start: removes dead predecessors' leftovers (recorded
+    /// under [`STATE_DIR`]), adds those of `set` not loaded yet, and records
+    /// them as this process's. Also guards the rules with a guarded key
+    /// already loaded (the host's; never deleted, never put back).
+    ///
+    /// With an empty `set`, problems with the state folder are reported in
+    /// [`RuleGuard::leftovers`] rather than failing.
+    pub fn start(ctl: &mut ControlSocket, set: &[AuditRule]) -> Result<RuleGuard, AuditError> {
+        RuleGuard::start_in(Path::new(STATE_DIR), ctl, set)
+    }
+
+    /// [`RuleGuard::start`] with another state folder.
+    pub fn start_in(
+        dir: &Path,
+        ctl: &mut ControlSocket,
+        set: &[AuditRule],
+    ) -> Result<RuleGuard, AuditError> {
+        let opened = StateDir::open(dir).and_then(|d| Ok((Owner::me()?, d)));
+        let (me, dir) = match opened {
+            Ok(x) => x,
+            Err(e) if set.is_empty() => {
+                let leftovers = Leftovers {
+                    errors: vec![e.to_string()],
+                    ..Leftovers::default()
+                };
+                let relied = relied_rules(ctl, &[]);
+                return Ok(RuleGuard::with(Vec::new(), relied, None, leftovers));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let lock = dir.lock();
+        let mut leftovers = clean_leftovers(&dir, &me, ctl);
+        if let Err(e) = &lock {
+            leftovers.errors.push(e.to_string());
+        }
+        let mut added = Vec::new();
+        if !set.is_empty() {
+            let loaded = list_rules(ctl)?;
+            let wanted: Vec<AuditRule> = set
+                .iter()
+                .filter(|r| !loaded.iter().any(|l| l.same_as(r)))
+                .cloned()
+                .collect();
+            // Ahead of the add: a crash in between leaves a record, not an
+            // unrecorded rule.
+            dir.record(&me, &wanted)?;
+            added = match install(ctl, &wanted) {
+                Ok(i) => i.added,
+                Err(e) => {
+                    // install() took back what it added.
+                    let _ = dir.record(&me, &[]);
+                    return Err(e);
+                }
+            };
+            if let Err(e) = dir.record(&me, &added) {
+                let _ = remove(ctl, &added);
+                let _ = dir.record(&me, &[]);
+                return Err(e.into());
+            }
+        }
+        let relied = relied_rules(ctl, &added);
+        drop(lock);
+        Ok(RuleGuard::with(added, relied, Some((dir, me)), leftovers))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GuardState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The rules swmon added at start (and puts back on request).
+    pub fn ours(&self) -> Vec<AuditRule> {
+        self.lock()
+            .rules
+            .iter()
+            .filter(|g| g.restorable)
+            .map(|g| g.rule.clone())
+            .collect()
+    }
+
+    /// What the start removed of dead predecessors' rules.
+    pub fn leftovers(&self) -> Leftovers {
+        self.lock().leftovers.clone()
+    }
+
+    /// The last failure to update the state file, if the last update failed.
+    pub fn record_error(&self) -> Option<String> {
+        self.lock().record_error.clone()
     }
 
     /// Looks at one assembled event: a successful `remove_rule`
     /// CONFIG_CHANGE for a guarded key gives an alert. With `ctl`, the guard
     /// lists the loaded rules (one request, a few microseconds) to say which
-    /// of its own are gone; the CONFIG_CHANGE record names only the key.
+    /// guarded rules are gone; the CONFIG_CHANGE record names only the key.
     pub fn check(
         &self,
         event: &AuditEvent,
         ctl: Option<&mut ControlSocket>,
     ) -> Option<RulesRemoved> {
+        let mut state = self.lock();
         let mut found: Option<RulesRemoved> = None;
         for change in event
             .records_of(RecordType::CONFIG_CHANGE)
@@ -1072,12 +1368,13 @@ impl RuleGuard {
                 continue;
             }
             let keys = change.keys();
-            if !keys.iter().any(|k| self.keys.contains(k)) {
+            if !keys.iter().any(|k| state.keys.contains(k)) {
                 continue;
             }
             let item = found.get_or_insert_with(|| RulesRemoved {
-                serial: event.serial,
-                timestamp_ms: event.timestamp.as_millis(),
+                detected_by: "config-change",
+                serial: Some(event.serial),
+                timestamp_ms: Some(event.timestamp.as_millis()),
                 op: "remove_rule".into(),
                 keys: Vec::new(),
                 path: change.get("path").and_then(|v| {
@@ -1088,6 +1385,8 @@ impl RuleGuard {
                 auid: change.auid(),
                 ses: change.ses(),
                 rules: Vec::new(),
+                restored: Vec::new(),
+                restore_error: None,
             });
             for k in keys {
                 let k = String::from_utf8_lossy(&k).into_owned();
@@ -1099,26 +1398,238 @@ impl RuleGuard {
         let mut item = found?;
         if let Some(ctl) = ctl {
             if let Ok(loaded) = list_rules(ctl) {
-                item.rules = self
-                    .ours
+                let (gone, _) = state.diff(&loaded);
+                item.rules = state
+                    .rules
                     .iter()
-                    .filter(|o| !loaded.iter().any(|l| l.same_as(o)))
-                    .cloned()
+                    .filter(|g| !loaded.iter().any(|l| l.same_as(&g.rule)))
+                    .map(|g| g.rule.clone())
                     .collect();
+                if gone.iter().any(|g| g.1) {
+                    state.save();
+                }
             }
         }
         Some(item)
     }
 
     /// Adds back those of swmon's rules that are no longer loaded; returns
-    /// them.
+    /// them. They are swmon's again (recorded ahead of the add).
     pub fn restore(&self, ctl: &mut ControlSocket) -> Result<Vec<AuditRule>, AuditError> {
-        Ok(install(ctl, &self.ours)?.added)
+        self.lock().restore(ctl)
     }
 
-    /// Deletes swmon's rules that are still loaded exactly (at shutdown).
+    /// Compares the guarded rules with the kernel's list (the audit
+    /// stream calls this on every status poll): rules gone since the last
+    /// look give an alert, and with `restore` swmon's are put back at once.
+    /// `None` when nothing went, or the list could not be read (counted by
+    /// the caller as a poll error).
+    pub fn poll(&self, restore: bool) -> Result<Option<RulesRemoved>, AuditError> {
+        let mut state = self.lock();
+        if state.rules.is_empty() || state.finished {
+            return Ok(None);
+        }
+        let mut ctl = match state.ctl.take() {
+            Some(c) => c,
+            None => ControlSocket::open()?,
+        };
+        let result = state.poll_with(&mut ctl, restore);
+        state.ctl = Some(ctl);
+        result
+    }
+
+    /// Deletes swmon's rules that are still loaded exactly and still its
+    /// own (at stop); the state file then records only those that could
+    /// not be deleted.
     pub fn remove_ours(&self, ctl: &mut ControlSocket) -> Result<Removed, AuditError> {
-        remove(ctl, &self.ours)
+        self.lock().remove_ours(ctl)
+    }
+}
+
+/// Loaded rules with a guarded key (the seed's, or one of `ours`') that
+/// are not `ours`: relied on, never deleted.
+fn relied_rules(ctl: &mut ControlSocket, ours: &[AuditRule]) -> Vec<AuditRule> {
+    let mut keys: BTreeSet<Vec<u8>> = ours.iter().flat_map(AuditRule::keys).collect();
+    keys.insert(SEED_KEY.as_bytes().to_vec());
+    list_rules(ctl)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| !ours.iter().any(|o| o.same_as(r)))
+        .filter(|r| r.keys().iter().any(|k| keys.contains(k)))
+        .collect()
+}
+
+impl GuardState {
+    /// Updates `present` from `loaded`; returns the rules that went since
+    /// the last look (with whether each was swmon's), and those that came
+    /// back. A rule of swmon's that went is no longer swmon's: if an
+    /// identical one appears later, someone else loaded it.
+    fn diff(&mut self, loaded: &[AuditRule]) -> (Vec<(AuditRule, bool)>, Vec<AuditRule>) {
+        let (mut gone, mut back) = (Vec::new(), Vec::new());
+        for g in &mut self.rules {
+            let now = loaded.iter().any(|l| l.same_as(&g.rule));
+            if g.present && !now {
+                gone.push((g.rule.clone(), g.ours));
+                g.ours = false;
+            } else if !g.present && now {
+                back.push(g.rule.clone());
+            }
+            g.present = now;
+        }
+        (gone, back)
+    }
+
+    fn owned(&self) -> Vec<AuditRule> {
+        self.rules
+            .iter()
+            .filter(|g| g.ours)
+            .map(|g| g.rule.clone())
+            .collect()
+    }
+
+    /// Rewrites the state file with the rules swmon owns now, plus `ahead`.
+    fn save_with(&mut self, ahead: &[AuditRule]) {
+        let mut rules = self.owned();
+        rules.extend(ahead.iter().cloned());
+        if let Some((dir, me)) = &self.record {
+            self.record_error = dir.record(me, &rules).err().map(|e| e.to_string());
+        }
+    }
+
+    fn save(&mut self) {
+        self.save_with(&[]);
+    }
+
+    fn restore(&mut self, ctl: &mut ControlSocket) -> Result<Vec<AuditRule>, AuditError> {
+        let loaded = list_rules(ctl)?;
+        let wanted: Vec<AuditRule> = self
+            .rules
+            .iter()
+            .filter(|g| g.restorable && !loaded.iter().any(|l| l.same_as(&g.rule)))
+            .map(|g| g.rule.clone())
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.save_with(&wanted);
+        let result = install(ctl, &wanted);
+        if let Ok(done) = &result {
+            for g in &mut self.rules {
+                if done.added.iter().any(|a| a.same_as(&g.rule)) {
+                    g.ours = true;
+                    g.present = true;
+                }
+            }
+        }
+        self.save();
+        Ok(result?.added)
+    }
+
+    fn poll_with(
+        &mut self,
+        ctl: &mut ControlSocket,
+        restore: bool,
+    ) -> Result<Option<RulesRemoved>, AuditError> {
+        let loaded = list_rules(ctl)?;
+        let (gone, _) = self.diff(&loaded);
+        if gone.is_empty() {
+            return Ok(None);
+        }
+        if gone.iter().any(|g| g.1) {
+            self.save();
+        }
+        let mut keys: Vec<String> = Vec::new();
+        for k in gone.iter().flat_map(|g| g.0.keys()) {
+            let k = String::from_utf8_lossy(&k).into_owned();
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        let mut item = RulesRemoved {
+            detected_by: "status-poll",
+            serial: None,
+            timestamp_ms: None,
+            op: "rules-missing".into(),
+            keys,
+            path: None,
+            auid: None,
+            ses: None,
+            rules: gone.into_iter().map(|g| g.0).collect(),
+            restored: Vec::new(),
+            restore_error: None,
+        };
+        if restore {
+            match self.restore(ctl) {
+                Ok(put_back) => item.restored = put_back,
+                Err(e) => item.restore_error = Some(e.to_string()),
+            }
+        }
+        Ok(Some(item))
+    }
+
+    fn remove_ours(&mut self, ctl: &mut ControlSocket) -> Result<Removed, AuditError> {
+        let restorable: Vec<AuditRule> = self
+            .rules
+            .iter()
+            .filter(|g| g.restorable && !g.ours)
+            .map(|g| g.rule.clone())
+            .collect();
+        let owned = self.owned();
+        let (removed, mut absent, failed) = remove_best_effort(ctl, &owned)?;
+        for g in &mut self.rules {
+            if removed.iter().any(|r| r.same_as(&g.rule))
+                || absent.iter().any(|r| r.same_as(&g.rule))
+            {
+                g.ours = false;
+            }
+        }
+        self.save();
+        absent.extend(restorable);
+        match failed.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => {
+                self.finished = true;
+                Ok(Removed { removed, absent })
+            }
+        }
+    }
+}
+
+impl Drop for GuardState {
+    /// The way out that was not a clean stop (an error returned, a panic
+    /// unwinding, the audit side dropped): deletes swmon's rules, best
+    /// effort, with the guard's own control socket.
+    fn drop(&mut self) {
+        if self.finished || !self.rules.iter().any(|g| g.ours) {
+            if let Some((dir, me)) = &self.record {
+                let _ = dir.record(me, &[]);
+            }
+            return;
+        }
+        let lock = self.record.as_ref().and_then(|(dir, _)| dir.lock().ok());
+        let Some(mut ctl) = self.ctl.take().or_else(|| ControlSocket::open().ok()) else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "swmon: can't open the audit socket to remove the rules it added; the next swmon run removes them"
+            );
+            return;
+        };
+        match self.remove_ours(&mut ctl) {
+            Ok(r) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "swmon: removed the {} audit rules it had added",
+                    r.removed.len()
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "swmon: can't remove all the audit rules it added ({e}); the next swmon run removes them"
+                );
+            }
+        }
+        drop(lock);
     }
 }
 
@@ -1249,11 +1760,90 @@ mod tests {
     }
 
     #[test]
+    fn the_diff_reports_each_removal_once_and_disowns_what_went() {
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let apt = AuditRule::exec_watch(Path::new("/usr/bin/apt-get"), SEED_KEY);
+        let host = AuditRule::exec_watch(Path::new("/usr/bin/rpm"), SEED_KEY);
+        let other = AuditRule::syscalls(&[59], "unrelated");
+        let guard = RuleGuard::with(
+            vec![dpkg.clone(), apt.clone()],
+            vec![host.clone()],
+            None,
+            Leftovers::default(),
+        );
+        let all = vec![other.clone(), dpkg.clone(), apt.clone(), host.clone()];
+        let mut s = guard.lock();
+        assert_eq!(s.diff(&all), (vec![], vec![]));
+        // `-D`: everything went, each reported once, with whether it was ours.
+        let (gone, back) = s.diff(std::slice::from_ref(&other));
+        assert_eq!(
+            gone,
+            vec![
+                (dpkg.clone(), true),
+                (apt.clone(), true),
+                (host.clone(), false)
+            ]
+        );
+        assert!(back.is_empty());
+        assert_eq!(s.diff(std::slice::from_ref(&other)), (vec![], vec![]));
+        assert!(s.owned().is_empty(), "what went is no longer ours");
+        // Someone else loads an identical rule: it is back, but not ours to
+        // delete at stop.
+        let (gone, back) = s.diff(&[dpkg.clone()]);
+        assert!(gone.is_empty());
+        assert_eq!(back, vec![dpkg.clone()]);
+        assert!(s.owned().is_empty());
+        // Its removal is reported again.
+        assert_eq!(s.diff(&[]).0, vec![(dpkg.clone(), false)]);
+        s.finished = true;
+        drop(s);
+        // Only what was added at start is put back by a restore.
+        assert_eq!(guard.ours(), vec![dpkg, apt]);
+    }
+
+    #[test]
+    fn a_removal_record_for_our_key_disowns_the_rules_gone() {
+        let guard = RuleGuard::new(vec![AuditRule::exec_watch(
+            Path::new("/usr/bin/dpkg"),
+            "mine",
+        )]);
+        guard.lock().finished = true;
+        let e = event(&[
+            "audit(1700000000.123:50): auid=0 ses=1 op=remove_rule key=\"mine\" list=4 res=1",
+        ]);
+        let alert = guard.check(&e, None).unwrap();
+        assert_eq!(alert.detected_by, "config-change");
+        assert_eq!(alert.rules, vec![], "no list without a socket");
+        let json = serde_json::to_value(&alert).unwrap();
+        assert_eq!(json["serial"], 50);
+        assert!(json.get("restored").is_none());
+    }
+
+    #[test]
+    fn config_change_records_of_the_enabled_flag_parse() {
+        // As this kernel (6.18) multicasts them: `auditctl -e 0` logs one;
+        // `-e 1` from 0 logs none (audit_do_config_change logs only while
+        // enabled), and `-D` while disabled logs no remove_rule either.
+        let e = event(&[
+            "audit(1796095736.734:22510): op=set audit_enabled=0 old=1 auid=4294967295 ses=4294967295 res=1",
+        ]);
+        let cc = e.config_change().unwrap();
+        assert_eq!(cc.op(), Some(b"set".as_slice()));
+        assert_eq!(
+            cc.record().get("audit_enabled").and_then(|v| v.to_u32()),
+            Some(0)
+        );
+        assert_eq!(cc.res(), Some(true));
+    }
+
+    #[test]
     fn the_guard_alerts_on_removal_of_guarded_keys_only() {
         let guard = RuleGuard::new(vec![AuditRule::exec_watch(
             Path::new("/usr/bin/dpkg"),
             "mine",
         )]);
+        // Not loaded: nothing to remove on drop (and no kernel in a unit test).
+        guard.lock().finished = true;
         let e = event(&[
             "audit(1700000000.123:42): auid=1000 ses=3 subj=unconfined op=remove_rule key=\"other\" list=4 res=1",
             "audit(1700000000.123:42): auid=1000 ses=3 subj=unconfined op=remove_rule key=\"software-installer\" list=4 res=1",
@@ -1262,7 +1852,8 @@ mod tests {
         assert_eq!(alert.keys, vec!["software-installer"]);
         assert_eq!(alert.auid, Some(1000));
         assert_eq!(alert.ses, Some(3));
-        assert_eq!(alert.serial, 42);
+        assert_eq!(alert.serial, Some(42));
+        assert_eq!(alert.detected_by, "config-change");
         let mine = event(&[
             "audit(1700000000.123:43): auid=0 ses=1 op=remove_rule key=\"mine\" list=4 res=1",
         ]);

@@ -177,6 +177,26 @@ impl HealthTracker {
         self.kernel_lost
     }
 
+    /// Takes the enabled flag a CONFIG_CHANGE record (`op=set
+    /// audit_enabled=N`) reported, at once rather than at the next poll;
+    /// returns the change and the last snapshot with the new flag. A later
+    /// poll that shows the same flag then reports nothing again.
+    pub fn observe_enabled(&mut self, enabled: u32) -> Option<(Health, AuditStatus)> {
+        let last = self.last.as_mut()?;
+        let was = last.enabled;
+        last.enabled = enabled;
+        let change = if was != 0 && enabled == 0 {
+            Health::AuditDisabled { at_start: false }
+        } else if was == 0 && enabled != 0 {
+            Health::AuditEnabled {
+                locked: enabled == 2,
+            }
+        } else {
+            return None;
+        };
+        Some((change, *last))
+    }
+
     /// Takes a snapshot; `daemon_alive` says whether `status.pid`'s process
     /// exists (ignored when the pid is 0).
     pub fn observe(&mut self, status: AuditStatus, daemon_alive: bool) -> Observed {
@@ -364,6 +384,26 @@ mod tests {
                 Health::AuditdStarted { pid: 903 }
             ]
         );
+    }
+
+    #[test]
+    fn a_config_change_record_changes_the_flag_at_once_and_once() {
+        let mut t = HealthTracker::default();
+        assert_eq!(t.observe_enabled(0), None, "nothing before the first poll");
+        t.observe(status(1, 0, 0), false);
+        let (h, s) = t.observe_enabled(0).unwrap();
+        assert_eq!(h, Health::AuditDisabled { at_start: false });
+        assert_eq!(s.enabled, 0);
+        // The poll that follows shows what the record said: no repeat.
+        assert!(t.observe(status(0, 0, 0), false).changes.is_empty());
+        assert_eq!(t.observe_enabled(0), None);
+        // `-e 1` from 0 logs no record; the poll sees it.
+        assert_eq!(
+            t.observe(status(1, 0, 0), false).changes,
+            vec![Health::AuditEnabled { locked: false }]
+        );
+        assert_eq!(t.observe_enabled(1), None, "a no-op -e 1");
+        assert_eq!(t.observe_enabled(2), None, "locking is no flip");
     }
 
     #[test]

@@ -23,6 +23,14 @@
 //!   full, rate limit): those records reached no listener and no auditd.
 //! - [`LossSource::Unparsable`]: records or datagrams we could not read.
 //!
+//! Tamper seen here: a CONFIG_CHANGE record `op=set audit_enabled=N` is a
+//! health change at once (it reaches multicast listeners even for `-e 0`;
+//! the kernel logs no record for `-e 1` from 0, which the next poll shows).
+//! With [`AuditStream::watch_rules`], every status poll also diffs the
+//! guarded rules against the kernel's list ([`super::RuleGuard::poll`]), so
+//! a removal the kernel does not log (`auditctl -D` while audit is
+//! disabled) is an [`AuditItem::RulesRemoved`] within one poll.
+//!
 //! Not here: rule management ([`super::rules`]; the run loop calls
 //! [`super::RuleGuard::check`] on each event) and what an event means.
 
@@ -44,7 +52,7 @@ use super::{
     error::AuditError,
     netlink::{ControlSocket, Datagram, MulticastSocket, DEFAULT_RCVBUF},
     parse_netlink_bytes,
-    rules::RulesRemoved,
+    rules::{RuleGuard, RulesRemoved},
     status::{pid_alive, AuditStatus, Health, HealthTracker},
 };
 
@@ -111,7 +119,8 @@ pub enum AuditItem {
     Event(AuditEvent),
     Health(HealthChange),
     Loss(Loss),
-    /// From [`super::RuleGuard::check`]; the stream itself never makes one.
+    /// From [`super::RuleGuard::check`], or from the stream's poll of the
+    /// rules it watches ([`AuditStream::watch_rules`]).
     RulesRemoved(RulesRemoved),
 }
 
@@ -143,6 +152,9 @@ pub struct AuditCounters {
     /// Status polls answered, and those that failed or went unanswered.
     pub polls: u64,
     pub poll_errors: u64,
+    /// Rule-list diffs done on a poll, and those that failed.
+    pub rule_polls: u64,
+    pub rule_poll_errors: u64,
     /// Records, events, serial gaps, parse errors, late and evicted.
     pub assembler: AssemblerStats,
 }
@@ -171,6 +183,8 @@ struct State {
     counters: AuditCounters,
     gaps_reported: u64,
     parse_errors_reported: u64,
+    /// The rules diffed on each poll, and whether to put swmon's back.
+    watch: Option<(RuleGuard, bool)>,
 }
 
 fn register<T: std::os::fd::AsRawFd>(inner: T) -> Result<AsyncFd<T>, AuditError> {
@@ -208,6 +222,7 @@ impl AuditStream {
             counters: AuditCounters::default(),
             gaps_reported: 0,
             parse_errors_reported: 0,
+            watch: None,
         };
         state.counters.polls += 1;
         state.observe(first);
@@ -218,6 +233,13 @@ impl AuditStream {
             flush,
             state,
         })
+    }
+
+    /// Diffs `guard`'s rules against the kernel's list on every status poll
+    /// from now on; with `restore`, swmon's missing rules are put back at
+    /// once. Each removal seen is an [`AuditItem::RulesRemoved`].
+    pub fn watch_rules(&mut self, guard: RuleGuard, restore: bool) {
+        self.state.watch = Some((guard, restore));
     }
 
     /// The receive buffer the kernel granted.
@@ -349,6 +371,26 @@ impl State {
                 count: observed.kernel_lost,
             }));
         }
+        if let Some((guard, restore)) = &self.watch {
+            self.counters.rule_polls += 1;
+            match guard.poll(*restore) {
+                Ok(Some(removed)) => self.pending.push_back(AuditItem::RulesRemoved(removed)),
+                Ok(None) => {}
+                Err(_) => self.counters.rule_poll_errors += 1,
+            }
+        }
+    }
+
+    /// A CONFIG_CHANGE record that set the enabled flag: the health change
+    /// now, not at the next poll.
+    fn enabled_change(&mut self, event: &AuditEvent) -> Option<HealthChange> {
+        let set = event
+            .records_of(super::RecordType::CONFIG_CHANGE)
+            .filter_map(|r| r.config_change())
+            .filter(|c| c.op() == Some(b"set".as_slice()) && c.res() != Some(false))
+            .find_map(|c| c.record().get("audit_enabled").and_then(|v| v.to_u32()))?;
+        let (change, status) = self.tracker.observe_enabled(set)?;
+        Some(HealthChange { change, status })
     }
 
     /// Takes up to `max_batch` datagrams; true when the socket is dry.
@@ -428,6 +470,9 @@ impl State {
     /// Moves finished events and new gaps and parse errors to `pending`.
     fn collect(&mut self) {
         while let Some(event) = self.assembler.pop_ready() {
+            if let Some(change) = self.enabled_change(&event) {
+                self.pending.push_back(AuditItem::Health(change));
+            }
             self.pending.push_back(AuditItem::Event(event));
         }
         let stats = *self.assembler.stats();
