@@ -111,6 +111,14 @@ pub struct HealthChange {
     #[serde(flatten)]
     pub change: Health,
     pub status: AuditStatus,
+    /// What showed it: `status-poll` (`AUDIT_GET`), or `config-change`
+    /// (the kernel's record of `auditctl -e`, at once).
+    pub source: &'static str,
+    /// The record's serial and who made the change (`config-change` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auid: Option<u32>,
 }
 
 /// What the audit side hands the run loop.
@@ -212,18 +220,7 @@ impl AuditStream {
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut flush = interval(options.flush_interval.max(Duration::from_millis(1)));
         flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut state = State {
-            options,
-            assembler: Assembler::new(options.assembler),
-            tracker: HealthTracker::default(),
-            pending: VecDeque::new(),
-            status_seq: None,
-            start: Instant::now(),
-            counters: AuditCounters::default(),
-            gaps_reported: 0,
-            parse_errors_reported: 0,
-            watch: None,
-        };
+        let mut state = State::new(options);
         state.counters.polls += 1;
         state.observe(first);
         Ok(AuditStream {
@@ -310,6 +307,21 @@ impl AuditStream {
 }
 
 impl State {
+    fn new(options: AuditOptions) -> State {
+        State {
+            options,
+            assembler: Assembler::new(options.assembler),
+            tracker: HealthTracker::default(),
+            pending: VecDeque::new(),
+            status_seq: None,
+            start: Instant::now(),
+            counters: AuditCounters::default(),
+            gaps_reported: 0,
+            parse_errors_reported: 0,
+            watch: None,
+        }
+    }
+
     fn now_ms(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -361,8 +373,13 @@ impl State {
         let alive = status.pid != 0 && pid_alive(status.pid);
         let observed = self.tracker.observe(status, alive);
         for change in observed.changes {
-            self.pending
-                .push_back(AuditItem::Health(HealthChange { change, status }));
+            self.pending.push_back(AuditItem::Health(HealthChange {
+                change,
+                status,
+                source: "status-poll",
+                serial: None,
+                auid: None,
+            }));
         }
         if observed.kernel_lost > 0 {
             self.counters.kernel_lost += observed.kernel_lost;
@@ -384,13 +401,22 @@ impl State {
     /// A CONFIG_CHANGE record that set the enabled flag: the health change
     /// now, not at the next poll.
     fn enabled_change(&mut self, event: &AuditEvent) -> Option<HealthChange> {
-        let set = event
+        let (set, auid) = event
             .records_of(super::RecordType::CONFIG_CHANGE)
             .filter_map(|r| r.config_change())
             .filter(|c| c.op() == Some(b"set".as_slice()) && c.res() != Some(false))
-            .find_map(|c| c.record().get("audit_enabled").and_then(|v| v.to_u32()))?;
+            .find_map(|c| {
+                let n = c.record().get("audit_enabled").and_then(|v| v.to_u32())?;
+                Some((n, c.auid()))
+            })?;
         let (change, status) = self.tracker.observe_enabled(set)?;
-        Some(HealthChange { change, status })
+        Some(HealthChange {
+            change,
+            status,
+            source: "config-change",
+            serial: Some(event.serial),
+            auid,
+        })
     }
 
     /// Takes up to `max_batch` datagrams; true when the socket is dry.
@@ -538,5 +564,102 @@ impl AuditItem {
                 v
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(serial: u64, lines: &[(u16, &str)]) -> Vec<(u16, bytes::Bytes)> {
+        lines
+            .iter()
+            .map(|(t, body)| {
+                let text = format!("audit(1796095736.734:{serial}): {body}");
+                (*t, bytes::Bytes::from(text.into_bytes()))
+            })
+            .collect()
+    }
+
+    /// `auditctl -e 0` as this kernel multicasts it (6.18, recorded with a
+    /// listener on group 1).
+    fn disable(serial: u64) -> Vec<(u16, bytes::Bytes)> {
+        records(
+            serial,
+            &[
+                (1305, "op=set audit_enabled=0 old=1 auid=1000 ses=4 res=1"),
+                (1300, "arch=c000003e syscall=44 success=yes exit=60 a0=4 a1=7ffd68222480 a2=3c a3=0 items=0 ppid=16722 pid=16855 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4 comm=\"auditctl\" exe=\"/usr/sbin/auditctl\" key=(null)"),
+                (1306, "saddr=100000000000000000000000"),
+                (1327, "proctitle=617564697463746C002D650030"),
+                (1320, ""),
+            ],
+        )
+    }
+
+    #[test]
+    fn the_disable_record_is_a_health_change_before_the_next_poll() {
+        let mut s = State::new(AuditOptions::default());
+        s.observe(AuditStatus {
+            enabled: 1,
+            pid: 0,
+            ..AuditStatus::default()
+        });
+        s.pending.clear();
+        s.push_records(disable(22510), 0);
+        s.collect();
+        let items: Vec<AuditItem> = s.pending.drain(..).collect();
+        assert_eq!(items.len(), 2, "{items:?}");
+        let AuditItem::Health(h) = &items[0] else {
+            panic!("want the health change first: {items:?}");
+        };
+        assert_eq!(h.change, Health::AuditDisabled { at_start: false });
+        assert_eq!(h.source, "config-change");
+        assert_eq!(h.serial, Some(22510));
+        assert_eq!(h.auid, Some(1000));
+        assert_eq!(h.status.enabled, 0);
+        assert!(matches!(items[1], AuditItem::Event(_)));
+        // The poll that shows the flag off says nothing more; the one that
+        // shows it back on (`-e 1` from 0 logs no record) does.
+        s.observe(AuditStatus::default());
+        assert!(s.pending.is_empty(), "{:?}", s.pending);
+        s.observe(AuditStatus {
+            enabled: 1,
+            ..AuditStatus::default()
+        });
+        assert!(matches!(
+            s.pending.pop_front(),
+            Some(AuditItem::Health(HealthChange {
+                change: Health::AuditEnabled { locked: false },
+                source: "status-poll",
+                ..
+            }))
+        ));
+        // A refused change (res=0) and a no-op `-e 1` change nothing.
+        s.push_records(
+            records(
+                22511,
+                &[
+                    (1305, "op=set audit_enabled=0 old=1 auid=0 ses=1 res=0"),
+                    (1320, ""),
+                ],
+            ),
+            0,
+        );
+        s.push_records(
+            records(
+                22512,
+                &[
+                    (1305, "op=set audit_enabled=1 old=1 auid=0 ses=1 res=1"),
+                    (1320, ""),
+                ],
+            ),
+            0,
+        );
+        s.collect();
+        assert!(
+            s.pending.iter().all(|i| matches!(i, AuditItem::Event(_))),
+            "{:?}",
+            s.pending
+        );
     }
 }
