@@ -1126,14 +1126,27 @@ impl Default for RuleGuard {
     }
 }
 
-/// Deletes each rule that is loaded exactly, going on after a failure;
-/// returns (removed, absent, failed).
+/// What [`remove_best_effort`] did.
+#[derive(Debug, Default)]
+struct BestEffort {
+    removed: Vec<AuditRule>,
+    /// Not loaded exactly.
+    absent: Vec<AuditRule>,
+    /// Loaded, and the kernel refused to delete it.
+    failed: Vec<(AuditRule, AuditError)>,
+}
+
+/// Deletes each rule that is loaded exactly, going on after a failure.
 fn remove_best_effort(
     ctl: &mut ControlSocket,
     rules: &[AuditRule],
-) -> Result<(Vec<AuditRule>, Vec<AuditRule>, Vec<(AuditRule, AuditError)>), AuditError> {
+) -> Result<BestEffort, AuditError> {
     let loaded = list_rules(ctl)?;
-    let (mut removed, mut absent, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    let BestEffort {
+        mut removed,
+        mut absent,
+        mut failed,
+    } = BestEffort::default();
     for rule in rules {
         if !loaded.iter().any(|l| l.same_as(rule)) || removed.iter().any(|r| rule.same_as(r)) {
             absent.push(rule.clone());
@@ -1145,7 +1158,11 @@ fn remove_best_effort(
             Err(e) => failed.push((rule.clone(), e)),
         }
     }
-    Ok((removed, absent, failed))
+    Ok(BestEffort {
+        removed,
+        absent,
+        failed,
+    })
 }
 
 /// Removes what dead predecessors recorded and left loaded, and only that:
@@ -1193,7 +1210,11 @@ fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Lefto
             .partition(|r| !live.iter().any(|l| l.same_as(r)));
         out.kept_for_live.extend(kept);
         match remove_best_effort(ctl, &mine) {
-            Ok((removed, absent, failed)) => {
+            Ok(BestEffort {
+                removed,
+                absent,
+                failed,
+            }) => {
                 out.removed.extend(removed);
                 out.absent += absent.len();
                 for (rule, e) in &failed {
@@ -1575,7 +1596,11 @@ impl GuardState {
             .map(|g| g.rule.clone())
             .collect();
         let owned = self.owned();
-        let (removed, mut absent, failed) = remove_best_effort(ctl, &owned)?;
+        let BestEffort {
+            removed,
+            mut absent,
+            failed,
+        } = remove_best_effort(ctl, &owned)?;
         for g in &mut self.rules {
             if removed.iter().any(|r| r.same_as(&g.rule))
                 || absent.iter().any(|r| r.same_as(&g.rule))
@@ -1759,6 +1784,25 @@ mod tests {
         a.pop_ready().unwrap()
     }
 
+    /// A panic in `swmon run` removes the rules only by unwinding through
+    /// the guard's drop: no profile may abort on panic.
+    #[test]
+    fn the_release_profile_unwinds_so_the_guard_drop_runs() {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for manifest in [here.join("Cargo.toml"), here.join("../Cargo.toml")] {
+            let text = fs::read_to_string(&manifest).unwrap();
+            let aborts = text.lines().any(|l| {
+                let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+                l.starts_with("panic=") && l.contains("abort")
+            });
+            assert!(
+                !aborts,
+                "{} sets panic = \"abort\": swmon's audit rules would stay loaded after a panic",
+                manifest.display()
+            );
+        }
+    }
+
     #[test]
     fn the_diff_reports_each_removal_once_and_disowns_what_went() {
         let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
@@ -1773,6 +1817,8 @@ mod tests {
         );
         let all = vec![other.clone(), dpkg.clone(), apt.clone(), host.clone()];
         let mut s = guard.lock();
+        // A unit test never touches the kernel: nothing to remove on drop.
+        s.finished = true;
         assert_eq!(s.diff(&all), (vec![], vec![]));
         // `-D`: everything went, each reported once, with whether it was ours.
         let (gone, back) = s.diff(std::slice::from_ref(&other));
@@ -1789,13 +1835,12 @@ mod tests {
         assert!(s.owned().is_empty(), "what went is no longer ours");
         // Someone else loads an identical rule: it is back, but not ours to
         // delete at stop.
-        let (gone, back) = s.diff(&[dpkg.clone()]);
+        let (gone, back) = s.diff(std::slice::from_ref(&dpkg));
         assert!(gone.is_empty());
         assert_eq!(back, vec![dpkg.clone()]);
         assert!(s.owned().is_empty());
         // Its removal is reported again.
         assert_eq!(s.diff(&[]).0, vec![(dpkg.clone(), false)]);
-        s.finished = true;
         drop(s);
         // Only what was added at start is put back by a restore.
         assert_eq!(guard.ours(), vec![dpkg, apt]);
