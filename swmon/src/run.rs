@@ -526,7 +526,7 @@ impl Monitor {
                 self.sink.write(&e)?;
             }
             AuditItem::RulesRemoved(removed) => {
-                let mut e = self.state_event("audit-rules-removed");
+                let mut e = self.state_event(removed.action()); // audit-guard: or audit-rules-suppressed
                 e.event.kind = "alert";
                 e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
                 self.sink.write(&e)?;

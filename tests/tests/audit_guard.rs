@@ -542,3 +542,46 @@ fn disable_flush_enable_in_one_line_is_an_alert_and_restore_puts_the_rules_back(
     assert!(loaded().is_empty(), "and removed them at stop");
     drop(host);
 }
+
+#[test]
+fn a_never_rule_put_ahead_of_the_seed_is_an_alert() {
+    let _host = HostAudit::save();
+    need_no_seed_rules_loaded();
+    let seed = seed_set();
+    let m = Monitor::start(&["--audit-rules", "seed"]);
+    let k = key("never");
+    let never = [
+        "exit,never",
+        "-F",
+        "arch=b64",
+        "-S",
+        "execve",
+        "-F",
+        &format!("key={k}"),
+    ];
+    // `-A`: first in the exit list, so it decides before any seed rule.
+    let mut add = vec!["-A"];
+    add.extend(never);
+    auditctl(&add);
+    let alert = m.wait_for("audit-rules-suppressed", Duration::from_secs(10), |e| {
+        action(e) == "audit-rules-suppressed"
+    });
+    let mut del = vec!["-d"];
+    del.extend(never);
+    auditctl(&del);
+    assert_eq!(alert["event"]["kind"], "alert");
+    assert_eq!(texts(&alert["swmon"]["audit"]["rules"]), seed, "{alert:#}");
+    let by = texts(&alert["swmon"]["audit"]["suppressed_by"]);
+    assert_eq!(by.len(), 1, "{alert:#}");
+    assert!(by.iter().all(|r| r.contains("never") && r.contains(&k)));
+    let events = m.stop();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| action(e) == "audit-rules-suppressed")
+            .count(),
+        1,
+        "alerted once"
+    );
+    assert!(seed.is_disjoint(&loaded()));
+}

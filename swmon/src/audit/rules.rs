@@ -1056,6 +1056,22 @@ pub struct RulesRemoved {
     pub restored: Vec<AuditRule>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore_error: Option<String>,
+    /// For `rules-suppressed`: the new rules that keep the guarded ones
+    /// (listed in `rules`) from recording: an exclude-list rule, a
+    /// `task,never` rule, or an `exit,never` rule ahead of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed_by: Vec<AuditRule>,
+}
+
+impl RulesRemoved {
+    /// The `event.action` this alert is written as.
+    pub fn action(&self) -> &'static str {
+        if self.suppressed_by.is_empty() {
+            "audit-rules-removed"
+        } else {
+            "audit-rules-suppressed"
+        }
+    }
 }
 
 /// What `swmon run` found at start of the rules dead predecessors left
@@ -1106,6 +1122,13 @@ struct GuardState {
     /// The last failure to update the state file.
     record_error: Option<String>,
     finished: bool,
+    /// Rules that could suppress the guarded ones, loaded before the guard
+    /// started (the host's own configuration: not alerted). `None` until
+    /// the first look.
+    baseline: Option<Vec<AuditRule>>,
+    /// New suppressing rules already alerted (again once they go and come
+    /// back).
+    suppressors: Vec<AuditRule>,
 }
 
 /// Guards the rules swmon added, and those with a guarded key loaded at
@@ -1277,6 +1300,8 @@ impl RuleGuard {
                 leftovers,
                 record_error: None,
                 finished: false,
+                baseline: None,
+                suppressors: Vec::new(),
             })),
         }
     }
@@ -1307,7 +1332,9 @@ impl RuleGuard {
                     ..Leftovers::default()
                 };
                 let relied = relied_rules(ctl, &[]);
-                return Ok(RuleGuard::with(Vec::new(), relied, None, leftovers));
+                let guard = RuleGuard::with(Vec::new(), relied, None, leftovers);
+                guard.set_baseline(ctl);
+                return Ok(guard);
             }
             Err(e) => return Err(e.into()),
         };
@@ -1343,7 +1370,17 @@ impl RuleGuard {
         }
         let relied = relied_rules(ctl, &added);
         drop(lock);
-        Ok(RuleGuard::with(added, relied, Some((dir, me)), leftovers))
+        let guard = RuleGuard::with(added, relied, Some((dir, me)), leftovers);
+        guard.set_baseline(ctl);
+        Ok(guard)
+    }
+
+    /// Takes the rules that could suppress the guarded ones now loaded as
+    /// the host's own (not alerted later).
+    fn set_baseline(&self, ctl: &mut ControlSocket) {
+        if let Ok(loaded) = list_rules(ctl) {
+            self.lock().baseline = Some(loaded.into_iter().filter(could_suppress).collect());
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, GuardState> {
@@ -1408,6 +1445,7 @@ impl RuleGuard {
                 rules: Vec::new(),
                 restored: Vec::new(),
                 restore_error: None,
+                suppressed_by: Vec::new(),
             });
             for k in keys {
                 let k = String::from_utf8_lossy(&k).into_owned();
@@ -1443,12 +1481,14 @@ impl RuleGuard {
     /// Compares the guarded rules with the kernel's list (the audit
     /// stream calls this on every status poll): rules gone since the last
     /// look give an alert, and with `restore` swmon's are put back at once.
-    /// `None` when nothing went, or the list could not be read (counted by
-    /// the caller as a poll error).
-    pub fn poll(&self, restore: bool) -> Result<Option<RulesRemoved>, AuditError> {
+    /// New rules that suppress the guarded ones (an exclude-list rule, a
+    /// `never` rule ahead of them) give an `audit-rules-suppressed` alert.
+    /// Empty when nothing changed; an error when the list could not be read
+    /// (counted by the caller as a poll error).
+    pub fn poll(&self, restore: bool) -> Result<Vec<RulesRemoved>, AuditError> {
         let mut state = self.lock();
         if state.rules.is_empty() || state.finished {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let mut ctl = match state.ctl.take() {
             Some(c) => c,
@@ -1465,6 +1505,16 @@ impl RuleGuard {
     pub fn remove_ours(&self, ctl: &mut ControlSocket) -> Result<Removed, AuditError> {
         self.lock().remove_ours(ctl)
     }
+}
+
+/// Whether a rule can keep exec rules from recording: any exclude-list
+/// rule (it drops record types before they are sent), a `never` rule on
+/// the task list (no audit context at all) or on the exit list (it wins
+/// over the rules after it).
+fn could_suppress(rule: &AuditRule) -> bool {
+    rule.list == AUDIT_FILTER_EXCLUDE
+        || (rule.action == AUDIT_NEVER
+            && (rule.list == AUDIT_FILTER_TASK || rule.list == AUDIT_FILTER_EXIT))
 }
 
 /// Loaded rules with a guarded key (the seed's, or one of `ours`') that
@@ -1550,11 +1600,111 @@ impl GuardState {
         &mut self,
         ctl: &mut ControlSocket,
         restore: bool,
-    ) -> Result<Option<RulesRemoved>, AuditError> {
+    ) -> Result<Vec<RulesRemoved>, AuditError> {
         let loaded = list_rules(ctl)?;
-        let (gone, _) = self.diff(&loaded);
+        let mut out = Vec::new();
+        if let Some(item) = self.removed(ctl, &loaded, restore) {
+            out.push(item);
+        }
+        if let Some(item) = self.suppressed(&loaded) {
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    /// New rules in `loaded` that keep guarded rules from recording, once
+    /// each; the baseline is the first look's.
+    fn suppressed(&mut self, loaded: &[AuditRule]) -> Option<RulesRemoved> {
+        let now: Vec<AuditRule> = loaded
+            .iter()
+            .filter(|r| could_suppress(r))
+            .cloned()
+            .collect();
+        let Some(baseline) = &self.baseline else {
+            self.baseline = Some(now);
+            return None;
+        };
+        let new: Vec<AuditRule> = now
+            .iter()
+            .filter(|r| !baseline.iter().any(|b| b.same_as(r)))
+            .cloned()
+            .collect();
+        // Forget those gone, so a rule that comes back is alerted again.
+        self.suppressors
+            .retain(|r| new.iter().any(|n| n.same_as(r)));
+        let mut by = Vec::new();
+        let mut hit: Vec<AuditRule> = Vec::new();
+        for r in new {
+            if self.suppressors.iter().any(|x| x.same_as(&r)) {
+                continue;
+            }
+            let victims = self.suppressed_by(&r, loaded);
+            if victims.is_empty() {
+                continue;
+            }
+            for v in victims {
+                if !hit.iter().any(|h| h.same_as(&v)) {
+                    hit.push(v);
+                }
+            }
+            self.suppressors.push(r.clone());
+            by.push(r);
+        }
+        if by.is_empty() {
+            return None;
+        }
+        let mut keys: Vec<String> = Vec::new();
+        for k in hit.iter().flat_map(AuditRule::keys) {
+            let k = String::from_utf8_lossy(&k).into_owned();
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        Some(RulesRemoved {
+            detected_by: "status-poll",
+            serial: None,
+            timestamp_ms: None,
+            op: "rules-suppressed".into(),
+            keys,
+            path: None,
+            auid: None,
+            ses: None,
+            rules: hit,
+            restored: Vec::new(),
+            restore_error: None,
+            suppressed_by: by,
+        })
+    }
+
+    /// The guarded rules loaded that `rule` can keep from recording: all of
+    /// them for an exclude-list or `task,never` rule, those listed after it
+    /// for an `exit,never` rule (the first matching exit rule decides).
+    fn suppressed_by(&self, rule: &AuditRule, loaded: &[AuditRule]) -> Vec<AuditRule> {
+        let at = loaded.iter().position(|l| l.same_as(rule));
+        self.rules
+            .iter()
+            .filter(|g| g.present)
+            .filter(|g| {
+                if rule.list != AUDIT_FILTER_EXIT {
+                    return true;
+                }
+                let theirs = loaded.iter().position(|l| l.same_as(&g.rule));
+                matches!((at, theirs), (Some(a), Some(t)) if a < t)
+            })
+            .map(|g| g.rule.clone())
+            .collect()
+    }
+
+    /// Rules gone since the last look, with a restore if asked.
+    fn removed(
+        &mut self,
+        ctl: &mut ControlSocket,
+        loaded: &[AuditRule],
+        restore: bool,
+    ) -> Option<RulesRemoved> {
+        let (gone, _) = self.diff(loaded);
         if gone.is_empty() {
-            return Ok(None);
+            return None;
         }
         if gone.iter().any(|g| g.1) {
             self.save();
@@ -1578,6 +1728,7 @@ impl GuardState {
             rules: gone.into_iter().map(|g| g.0).collect(),
             restored: Vec::new(),
             restore_error: None,
+            suppressed_by: Vec::new(),
         };
         if restore {
             match self.restore(ctl) {
@@ -1585,7 +1736,7 @@ impl GuardState {
                 Err(e) => item.restore_error = Some(e.to_string()),
             }
         }
-        Ok(Some(item))
+        Some(item)
     }
 
     fn remove_ours(&mut self, ctl: &mut ControlSocket) -> Result<Removed, AuditError> {
@@ -1844,6 +1995,46 @@ mod tests {
         drop(s);
         // Only what was added at start is put back by a restore.
         assert_eq!(guard.ours(), vec![dpkg, apt]);
+    }
+
+    #[test]
+    fn new_never_and_exclude_rules_ahead_of_ours_are_suppression() {
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let guard = RuleGuard::with(vec![dpkg.clone()], vec![], None, Leftovers::default());
+        let mut s = guard.lock();
+        s.finished = true;
+        let mut hosts_never = AuditRule::syscalls(&[159], "time");
+        hosts_never.action = AUDIT_NEVER;
+        let mut never = AuditRule::syscalls(&[59, 322], "quiet");
+        never.action = AUDIT_NEVER;
+        let mut exclude = AuditRule::syscalls(&[], "drop");
+        exclude.list = AUDIT_FILTER_EXCLUDE;
+        exclude.fields = vec![RuleField {
+            field: 12, // msgtype
+            op: op::EQUAL,
+            value: FieldValue::Num(1300),
+        }];
+        // The host's own `never` rule, there at the first look: no alert.
+        assert_eq!(s.suppressed(&[hosts_never.clone(), dpkg.clone()]), None);
+        // A `never` rule after ours wins nothing.
+        let after = [hosts_never.clone(), dpkg.clone(), never.clone()];
+        assert_eq!(s.suppressed(&after), None);
+        // Put ahead of ours (`auditctl -A`): an alert naming both, once.
+        let ahead = [never.clone(), hosts_never.clone(), dpkg.clone()];
+        let alert = s.suppressed(&ahead).unwrap();
+        assert_eq!(alert.action(), "audit-rules-suppressed");
+        assert_eq!(alert.rules, vec![dpkg.clone()]);
+        assert_eq!(alert.suppressed_by, vec![never.clone()]);
+        assert_eq!(alert.keys, vec![SEED_KEY]);
+        assert_eq!(s.suppressed(&ahead), None);
+        // Gone and back: alerted again. An exclude rule anywhere counts.
+        assert_eq!(s.suppressed(&[dpkg.clone()]), None);
+        assert!(s.suppressed(&ahead).is_some());
+        let with_exclude = [never, dpkg.clone(), exclude.clone()];
+        assert_eq!(
+            s.suppressed(&with_exclude).unwrap().suppressed_by,
+            vec![exclude]
+        );
     }
 
     #[test]

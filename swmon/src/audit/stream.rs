@@ -139,7 +139,7 @@ impl AuditItem {
             AuditItem::Event(_) => None,
             AuditItem::Health(h) => Some(h.change.action()),
             AuditItem::Loss(_) => Some("audit-records-lost"),
-            AuditItem::RulesRemoved(_) => Some("audit-rules-removed"),
+            AuditItem::RulesRemoved(r) => Some(r.action()),
         }
     }
 }
@@ -391,8 +391,9 @@ impl State {
         if let Some((guard, restore)) = &self.watch {
             self.counters.rule_polls += 1;
             match guard.poll(*restore) {
-                Ok(Some(removed)) => self.pending.push_back(AuditItem::RulesRemoved(removed)),
-                Ok(None) => {}
+                Ok(items) => self
+                    .pending
+                    .extend(items.into_iter().map(AuditItem::RulesRemoved)),
                 Err(_) => self.counters.rule_poll_errors += 1,
             }
         }
@@ -560,7 +561,7 @@ impl AuditItem {
             }
             AuditItem::RulesRemoved(r) => {
                 let mut v = serde_json::to_value(r).unwrap_or_default();
-                v["item"] = json!("audit-rules-removed");
+                v["item"] = json!(r.action());
                 v
             }
         }
