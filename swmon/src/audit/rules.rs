@@ -2028,7 +2028,7 @@ mod tests {
         assert_eq!(alert.keys, vec![SEED_KEY]);
         assert_eq!(s.suppressed(&ahead), None);
         // Gone and back: alerted again. An exclude rule anywhere counts.
-        assert_eq!(s.suppressed(&[dpkg.clone()]), None);
+        assert_eq!(s.suppressed(std::slice::from_ref(&dpkg)), None);
         assert!(s.suppressed(&ahead).is_some());
         let with_exclude = [never, dpkg.clone(), exclude.clone()];
         assert_eq!(
