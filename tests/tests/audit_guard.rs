@@ -585,3 +585,63 @@ fn a_never_rule_put_ahead_of_the_seed_is_an_alert() {
     );
     assert!(seed.is_disjoint(&loaded()));
 }
+
+/// A file the test planted in swmon's state folder, removed when dropped.
+struct Planted(PathBuf);
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn an_unreadable_record_of_a_running_pid_stops_leftover_removal_and_says_why() {
+    let _host = HostAudit::save();
+    need_no_seed_rules_loaded();
+    let seed = seed_set();
+    let a = Monitor::start(&["--audit-rules", "seed"]);
+    let a_pid = a.pid();
+    assert_eq!(rules_added(&started(&a.events())), seed);
+    drop(a); // SIGKILL: its rules stay, recorded.
+
+    // A record named for a running process (this test) that can't be read:
+    // it may name that process's rules, so nothing may be deleted.
+    let planted = Planted(state_file(std::process::id()));
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&planted.0)
+            .expect("plant a record");
+        f.write_all(b"{\"version\":1,\"pid\":\xff garbage")
+            .expect("write");
+    }
+    let b = Monitor::start(&["--audit-rules", "seed"]);
+    let leftovers = started(&b.events())["swmon"]["audit"]["leftovers"].clone();
+    assert_eq!(leftovers["removed"], serde_json::json!([]), "{leftovers:#}");
+    let errors = leftovers["errors"].to_string();
+    assert!(
+        errors.contains(&planted.0.display().to_string()) && errors.contains("no leftover deleted"),
+        "the error names the file and what was not done: {leftovers:#}"
+    );
+    let events = b.stop();
+    assert_eq!(counters(&events)["audit_rules_removed_at_stop"], 0);
+    assert!(
+        seed.is_subset(&loaded()),
+        "the dead run's rules are still loaded"
+    );
+
+    drop(planted);
+    let c = Monitor::start(&["--audit-rules", "seed"]);
+    let leftovers = started(&c.events())["swmon"]["audit"]["leftovers"].clone();
+    assert_eq!(texts(&leftovers["removed"]), seed, "{leftovers:#}");
+    assert!(leftovers["dead_pids"]
+        .as_array()
+        .expect("dead_pids")
+        .contains(&Value::from(a_pid)));
+    c.stop();
+    assert!(seed.is_disjoint(&loaded()));
+}

@@ -73,6 +73,28 @@ pub enum StateError {
     Corrupt { path: PathBuf, why: String },
 }
 
+impl StateError {
+    /// The file or folder concerned.
+    pub fn path(&self) -> &Path {
+        match self {
+            StateError::Io { path, .. }
+            | StateError::Unsafe { path, .. }
+            | StateError::Corrupt { path, .. } => path,
+        }
+    }
+}
+
+/// The pid a state file's name gives (`rules.PID.json`), whatever its
+/// content.
+pub fn pid_of_name(path: &Path) -> Option<u32> {
+    path.file_name()?
+        .to_str()?
+        .strip_prefix("rules.")?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
 fn io_err<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(io::Error) -> StateError + 'a {
     move |source| StateError::Io {
         path: path.to_owned(),
@@ -500,6 +522,8 @@ mod tests {
         assert!(text.contains("-F path=/usr/bin/dpkg -F key=software-installer"));
         let scanned = dir.scan().unwrap();
         assert_eq!(scanned.len(), 1);
+        assert_eq!(pid_of_name(&path), Some(me.pid));
+        assert_eq!(pid_of_name(Path::new("/run/swmon/rules.x.json")), None);
         // No temp file is left, and no rules means no file.
         assert_eq!(fs::read_dir(&t.0).unwrap().count(), 1);
         dir.record(&me, &[]).unwrap();

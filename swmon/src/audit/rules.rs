@@ -36,7 +36,7 @@ use super::{
     assemble::AuditEvent,
     error::AuditError,
     netlink::{ControlSocket, Reply},
-    ownership::{liveness, Liveness, Owner, StateDir, STATE_DIR},
+    ownership::{liveness, pid_of_name, Liveness, Owner, StateDir, STATE_DIR},
     types::RecordType,
     value::KEY_SEPARATOR,
 };
@@ -1202,10 +1202,16 @@ fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Lefto
     };
     let mut live: Vec<AuditRule> = Vec::new();
     let mut dead = Vec::new();
+    // A record that can't be read, named for a pid that is running, may be
+    // a live instance's: what it names is unknown, so nothing is deleted.
+    let mut blocked_by: Option<PathBuf> = None;
     for rec in scanned {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
+                if pid_of_name(e.path()).is_none_or(super::status::pid_alive) {
+                    blocked_by = Some(e.path().to_owned());
+                }
                 out.errors.push(e.to_string());
                 continue;
             }
@@ -1224,6 +1230,14 @@ fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Lefto
             }
             Liveness::Dead => dead.push(rec),
         }
+    }
+    if let Some(path) = blocked_by {
+        out.errors.push(format!(
+            "{}: unreadable, and its process may be running: no leftover deleted",
+            path.display()
+        ));
+        out.dead_pids.extend(dead.iter().map(|r| r.owner.pid));
+        return out;
     }
     for rec in dead {
         out.dead_pids.push(rec.owner.pid);
