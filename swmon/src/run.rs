@@ -464,7 +464,9 @@ impl Monitor {
                     }
                     let added = cc.op() == Some(b"add_rule".as_slice()) && cc.res() != Some(false);
                     let keys = cc.keys();
-                    if added && keys.iter().any(|k| k == rules::SEED_KEY.as_bytes()) {
+                    // audit-guard: swmon's own adds are in monitor-started / audit-rules-restored
+                    let by_us = ev.syscall().and_then(|s| s.pid()) == Some(std::process::id());
+                    if added && !by_us && keys.iter().any(|k| k == rules::SEED_KEY.as_bytes()) {
                         let mut e = self.state_event("audit-rules-added");
                         e.event.kind_type = vec!["change"];
                         e.swmon.audit = Some(json!({
@@ -526,8 +528,17 @@ impl Monitor {
                 self.sink.write(&e)?;
             }
             AuditItem::RulesRemoved(removed) => {
-                let mut e = self.state_event(removed.action()); // audit-guard: or audit-rules-suppressed
-                e.event.kind = "alert";
+                // audit-guard: the poll's removed / suppressed (alerts) or
+                // restored rules; the verdicts learn whether rules are loaded.
+                if let Some(a) = side.as_mut() {
+                    let mut state = self.cross.state();
+                    state.rules = a.rules_loaded();
+                    self.cross.set_state(now, state);
+                }
+                let mut e = self.state_event(removed.action());
+                if removed.is_alert() {
+                    e.event.kind = "alert";
+                }
                 e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
                 self.sink.write(&e)?;
             }

@@ -1026,7 +1026,10 @@ impl fmt::Display for RulesReport {
     }
 }
 
-/// Someone removed a rule swmon relies on.
+/// A change to the guarded rules: someone removed some (`remove_rule`,
+/// `rules-missing`) or put a rule ahead that keeps them from recording
+/// (`rules-suppressed`), or the poll put swmon's back (`rules-restored`,
+/// `rules-restore-failed`). [`RulesRemoved::action`] names the event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RulesRemoved {
     /// What saw it: `config-change` (the kernel's record of the removal) or
@@ -1038,8 +1041,9 @@ pub struct RulesRemoved {
     pub serial: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp_ms: Option<u64>,
-    /// `remove_rule` (auditctl -d/-D), the kernel's own when a watched
-    /// path's folder went away, or `rules-missing` for a poll.
+    /// `remove_rule` (auditctl -d/-D) or the kernel's own when a watched
+    /// path's folder went away; from a poll `rules-missing`,
+    /// `rules-suppressed`, `rules-restored`, `rules-restore-failed`.
     pub op: String,
     /// The removed rules' keys, from the records (or from the rules a poll
     /// found missing).
@@ -1049,11 +1053,10 @@ pub struct RulesRemoved {
     /// Who removed it: login uid and session (`config-change` only).
     pub auid: Option<u32>,
     pub ses: Option<u32>,
-    /// The guarded rules no longer loaded, when the guard could list them.
+    /// The guarded rules no longer loaded (when the guard could list
+    /// them), suppressed, or put back.
     pub rules: Vec<AuditRule>,
-    /// Put back at once (a poll with `--restore-rules`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub restored: Vec<AuditRule>,
+    /// For `rules-restore-failed`: why the poll could not put them back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore_error: Option<String>,
     /// For `rules-suppressed`: the new rules that keep the guarded ones
@@ -1064,13 +1067,22 @@ pub struct RulesRemoved {
 }
 
 impl RulesRemoved {
-    /// The `event.action` this alert is written as.
+    /// The `event.action` this change is written as.
     pub fn action(&self) -> &'static str {
-        if self.suppressed_by.is_empty() {
-            "audit-rules-removed"
-        } else {
-            "audit-rules-suppressed"
+        match self.op.as_str() {
+            "rules-suppressed" => "audit-rules-suppressed",
+            "rules-restored" => "audit-rules-restored",
+            "rules-restore-failed" => "audit-rules-restore-failed",
+            _ => "audit-rules-removed",
         }
+    }
+
+    /// Whether it is written as an alert (a loss of coverage).
+    pub fn is_alert(&self) -> bool {
+        matches!(
+            self.action(),
+            "audit-rules-removed" | "audit-rules-suppressed"
+        )
     }
 }
 
@@ -1457,7 +1469,6 @@ impl RuleGuard {
                 auid: change.auid(),
                 ses: change.ses(),
                 rules: Vec::new(),
-                restored: Vec::new(),
                 restore_error: None,
                 suppressed_by: Vec::new(),
             });
@@ -1616,10 +1627,7 @@ impl GuardState {
         restore: bool,
     ) -> Result<Vec<RulesRemoved>, AuditError> {
         let loaded = list_rules(ctl)?;
-        let mut out = Vec::new();
-        if let Some(item) = self.removed(ctl, &loaded, restore) {
-            out.push(item);
-        }
+        let mut out = self.removed(ctl, &loaded, restore);
         if let Some(item) = self.suppressed(&loaded) {
             out.push(item);
         }
@@ -1684,7 +1692,6 @@ impl GuardState {
             auid: None,
             ses: None,
             rules: hit,
-            restored: Vec::new(),
             restore_error: None,
             suppressed_by: by,
         })
@@ -1709,16 +1716,16 @@ impl GuardState {
             .collect()
     }
 
-    /// Rules gone since the last look, with a restore if asked.
+    /// Rules gone since the last look, then their restore if asked.
     fn removed(
         &mut self,
         ctl: &mut ControlSocket,
         loaded: &[AuditRule],
         restore: bool,
-    ) -> Option<RulesRemoved> {
+    ) -> Vec<RulesRemoved> {
         let (gone, _) = self.diff(loaded);
         if gone.is_empty() {
-            return None;
+            return Vec::new();
         }
         if gone.iter().any(|g| g.1) {
             self.save();
@@ -1730,7 +1737,7 @@ impl GuardState {
                 keys.push(k);
             }
         }
-        let mut item = RulesRemoved {
+        let item = RulesRemoved {
             detected_by: "status-poll",
             serial: None,
             timestamp_ms: None,
@@ -1740,17 +1747,24 @@ impl GuardState {
             auid: None,
             ses: None,
             rules: gone.into_iter().map(|g| g.0).collect(),
-            restored: Vec::new(),
             restore_error: None,
             suppressed_by: Vec::new(),
         };
+        let mut out = vec![item.clone()];
         if restore {
-            match self.restore(ctl) {
-                Ok(put_back) => item.restored = put_back,
-                Err(e) => item.restore_error = Some(e.to_string()),
-            }
+            let (op, rules, restore_error) = match self.restore(ctl) {
+                Ok(put_back) if put_back.is_empty() => return out,
+                Ok(put_back) => ("rules-restored", put_back, None),
+                Err(e) => ("rules-restore-failed", Vec::new(), Some(e.to_string())),
+            };
+            out.push(RulesRemoved {
+                op: op.into(),
+                rules,
+                restore_error,
+                ..item
+            });
         }
-        Some(item)
+        out
     }
 
     fn remove_ours(&mut self, ctl: &mut ControlSocket) -> Result<Removed, AuditError> {
@@ -2066,7 +2080,8 @@ mod tests {
         assert_eq!(alert.rules, vec![], "no list without a socket");
         let json = serde_json::to_value(&alert).unwrap();
         assert_eq!(json["serial"], 50);
-        assert!(json.get("restored").is_none());
+        assert!(json.get("restore_error").is_none());
+        assert!(alert.is_alert());
     }
 
     #[test]
