@@ -376,10 +376,6 @@ fn a_full_output_filesystem_ends_the_run_with_its_rules_removed() {
         err.contains("No space left on device"),
         "the error names the cause: {err}"
     );
-    assert!(
-        err.contains(&format!("removed the {} audit rules", seed.len())),
-        "the guard removed the rules on the way out: {err}"
-    );
     let after = loaded();
     assert!(seed.is_disjoint(&after), "rules left behind: {after:#?}");
     assert!(!state_file(pid).exists(), "no record left behind");
@@ -407,14 +403,13 @@ fn a_closed_output_pipe_ends_the_run_with_its_rules_removed() {
     drop(out);
     let status = exec_until_exit(&mut child, Duration::from_secs(60));
     let err = stderr_of(&mut child);
-    // swmon treats EPIPE as its reader going away (exit 0); the rules go
-    // with the guard either way.
-    assert!(
-        err.contains(&format!("removed the {} audit rules", seed.len())),
-        "the rules were removed on the way out ({status}): {err}"
-    );
+    // swmon takes EPIPE as its reader gone (exit 0): the rules go either
+    // way, at stop or with the guard on the error path.
     let after = loaded();
-    assert!(seed.is_disjoint(&after), "rules left behind: {after:#?}");
+    assert!(
+        seed.is_disjoint(&after),
+        "rules left behind ({status}, {err}): {after:#?}"
+    );
     assert!(!state_file(pid).exists(), "no record left behind");
 }
 
