@@ -567,6 +567,38 @@ mod tests {
     }
 
     #[test]
+    fn every_cut_and_flipped_byte_of_a_record_is_an_answer_not_a_panic() {
+        let t = Tmp::new("mutate");
+        let dir = StateDir::open(&t.0).unwrap();
+        let me = Owner::me().unwrap();
+        dir.record(&me, &rules()).unwrap();
+        let good = fs::read(dir.file_of(me.pid)).unwrap();
+        let p = Path::new("/run/swmon/rules.1.json");
+        assert!(parse_state(p, &good).is_ok());
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for cut in (0..good.len()).step_by(97) {
+            let _ = parse_state(p, &good[..cut]);
+        }
+        for _ in 0..3000 {
+            let mut b = good.clone();
+            for _ in 0..1 + next() % 4 {
+                let i = (next() % b.len() as u64) as usize;
+                b[i] = next() as u8;
+            }
+            // Ok only if it still names rules swmon could have added.
+            if let Ok(r) = parse_state(p, &b) {
+                assert!(r.rules.iter().all(AuditRule::swmon_could_add));
+            }
+        }
+    }
+
+    #[test]
     fn wrong_owner_mode_symlink_and_size_are_refused() {
         let t = Tmp::new("refuse");
         let dir = StateDir::open(&t.0).unwrap();
