@@ -582,13 +582,20 @@ impl AuditRule {
     /// Whether `other` is the same rule for the kernel (`audit_compare_rule`).
     /// The prepend flag is not part of the comparison, as in the kernel.
     pub fn same_as(&self, other: &AuditRule) -> bool {
-        let mut a = self.clone();
-        let mut b = other.clone();
-        a.normalize();
-        b.normalize();
-        a.prepend = false;
-        b.prepend = false;
-        a == b
+        // Compared in place (no clone, no allocation): this runs in the
+        // guard's loops over every loaded rule on every poll.
+        let word = |r: &AuditRule, i: usize| {
+            let w = r.mask.get(i).copied().unwrap_or(0);
+            if i == AUDIT_BITMASK_SIZE - 1 {
+                w & class_bits_cleared()
+            } else {
+                w
+            }
+        };
+        self.list == other.list
+            && self.action == other.action
+            && self.fields == other.fields
+            && (0..AUDIT_BITMASK_SIZE).all(|i| word(self, i) == word(other, i))
     }
 }
 
@@ -1064,6 +1071,12 @@ pub struct RulesRemoved {
     /// `task,never` rule, or an `exit,never` rule ahead of them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suppressed_by: Vec<AuditRule>,
+    /// Rules of swmon's still (or again) loaded that it no longer owns:
+    /// another process removed rules of their key and some are back, and
+    /// the kernel's record does not say which. swmon leaves them loaded at
+    /// stop rather than risk deleting a rule someone else loaded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disowned: Vec<AuditRule>,
 }
 
 impl RulesRemoved {
@@ -1434,16 +1447,46 @@ impl RuleGuard {
     }
 
     /// Looks at one assembled event: a successful `remove_rule`
-    /// CONFIG_CHANGE for a guarded key gives an alert. With `ctl`, the guard
-    /// lists the loaded rules (one request, a few microseconds) to say which
-    /// guarded rules are gone; the CONFIG_CHANGE record names only the key.
+    /// CONFIG_CHANGE for a guarded key, made by another process than this
+    /// one (swmon's own deletes of leftovers at start and of its rules at
+    /// stop are no tamper), gives an alert. With `ctl`, the guard lists the
+    /// loaded rules (one request) to say which guarded rules are gone; the
+    /// record names only the key and list, not the rule.
+    ///
+    /// Ownership: a rule of swmon's that another process removed is no
+    /// longer swmon's, even if an identical one is back before the list is
+    /// read (`augenrules --load` flushes and reloads within milliseconds).
+    /// When more rules of a key were removed than are now missing, some of
+    /// them came back, and the record cannot say which: every rule of
+    /// swmon's with that key is then disowned (`disowned` in the alert), so
+    /// swmon never deletes at stop a rule someone else loaded; the cost is
+    /// that those rules stay loaded after swmon stops.
+    ///
+    /// With the list read, nothing is returned when no guarded rule went
+    /// and none was disowned (a rule already reported gone by a poll, or
+    /// the second of the records one `auditctl -D` logs).
     pub fn check(
         &self,
         event: &AuditEvent,
         ctl: Option<&mut ControlSocket>,
     ) -> Option<RulesRemoved> {
+        self.check_with(event, || ctl.and_then(|c| list_rules(c).ok()))
+    }
+
+    /// [`RuleGuard::check`] with the rule list from `list` (called only
+    /// for a removal record of a guarded key; `None`: it could not be read).
+    fn check_with(
+        &self,
+        event: &AuditEvent,
+        list: impl FnOnce() -> Option<Vec<AuditRule>>,
+    ) -> Option<RulesRemoved> {
+        if event.syscall().and_then(|s| s.pid()) == Some(std::process::id()) {
+            return None;
+        }
         let mut state = self.lock();
         let mut found: Option<RulesRemoved> = None;
+        // Removal records per guarded key.
+        let mut removals: Vec<(Vec<u8>, usize)> = Vec::new();
         for change in event
             .records_of(RecordType::CONFIG_CHANGE)
             .filter_map(|r| r.config_change())
@@ -1471,8 +1514,15 @@ impl RuleGuard {
                 rules: Vec::new(),
                 restore_error: None,
                 suppressed_by: Vec::new(),
+                disowned: Vec::new(),
             });
             for k in keys {
+                if state.keys.contains(&k) {
+                    match removals.iter_mut().find(|(x, _)| *x == k) {
+                        Some((_, n)) => *n += 1,
+                        None => removals.push((k.clone(), 1)),
+                    }
+                }
                 let k = String::from_utf8_lossy(&k).into_owned();
                 if !item.keys.contains(&k) {
                     item.keys.push(k);
@@ -1480,19 +1530,41 @@ impl RuleGuard {
             }
         }
         let mut item = found?;
-        if let Some(ctl) = ctl {
-            if let Ok(loaded) = list_rules(ctl) {
-                let (gone, _) = state.diff(&loaded);
-                item.rules = state
+        let Some(loaded) = list() else {
+            // No list: which rules went can't be told; ownership of every
+            // rule of swmon's with a removed key ends.
+            item.disowned = state.disown_keys(&removals, |_, _| true);
+            if !item.disowned.is_empty() {
+                state.save();
+            }
+            return Some(item);
+        };
+        let (gone, _) = state.diff(&loaded);
+        let gone_ours = gone.iter().any(|g| g.1);
+        item.rules = gone.into_iter().map(|g| g.0).collect();
+        // Removed more than missing: some came back, unknown which.
+        let missing: Vec<(Vec<u8>, usize)> = removals
+            .iter()
+            .map(|(k, _)| {
+                let n = state
                     .rules
                     .iter()
-                    .filter(|g| !loaded.iter().any(|l| l.same_as(&g.rule)))
-                    .map(|g| g.rule.clone())
-                    .collect();
-                if gone.iter().any(|g| g.1) {
-                    state.save();
-                }
-            }
+                    .filter(|g| !g.present && g.rule.keys().contains(k))
+                    .count();
+                (k.clone(), n)
+            })
+            .collect();
+        item.disowned = state.disown_keys(&removals, |k, n| {
+            missing
+                .iter()
+                .find(|(m, _)| m == k)
+                .is_none_or(|(_, gone)| n > *gone)
+        });
+        if gone_ours || !item.disowned.is_empty() {
+            state.save();
+        }
+        if item.rules.is_empty() && item.disowned.is_empty() {
+            return None;
         }
         Some(item)
     }
@@ -1573,6 +1645,28 @@ impl GuardState {
             g.present = now;
         }
         (gone, back)
+    }
+
+    /// Ends ownership of the loaded rules of swmon's with a key in
+    /// `removals` for which `ambiguous(key, removed)` holds; returns them.
+    fn disown_keys(
+        &mut self,
+        removals: &[(Vec<u8>, usize)],
+        ambiguous: impl Fn(&[u8], usize) -> bool,
+    ) -> Vec<AuditRule> {
+        let mut out = Vec::new();
+        for (k, n) in removals {
+            if !ambiguous(k, *n) {
+                continue;
+            }
+            for g in &mut self.rules {
+                if g.ours && g.rule.keys().contains(k) {
+                    g.ours = false;
+                    out.push(g.rule.clone());
+                }
+            }
+        }
+        out
     }
 
     fn owned(&self) -> Vec<AuditRule> {
@@ -1694,6 +1788,7 @@ impl GuardState {
             rules: hit,
             restore_error: None,
             suppressed_by: by,
+            disowned: Vec::new(),
         })
     }
 
@@ -1749,6 +1844,7 @@ impl GuardState {
             rules: gone.into_iter().map(|g| g.0).collect(),
             restore_error: None,
             suppressed_by: Vec::new(),
+            disowned: Vec::new(),
         };
         let mut out = vec![item.clone()];
         if restore {
@@ -2082,6 +2178,103 @@ mod tests {
         assert_eq!(json["serial"], 50);
         assert!(json.get("restore_error").is_none());
         assert!(alert.is_alert());
+    }
+
+    /// A removal event as `auditctl -d` by process `pid` logs it: one
+    /// CONFIG_CHANGE record per rule, then the SYSCALL record.
+    fn removal_by(serial: u64, pid: u32, key: &str, rules: usize) -> AuditEvent {
+        let mut a = Assembler::default();
+        for _ in 0..rules {
+            let cc = format!(
+                "audit(1700000000.123:{serial}): auid=0 ses=1 op=remove_rule key=\"{key}\" list=4 res=1"
+            );
+            a.push(parse_netlink(1305, cc.as_bytes()).unwrap(), 0);
+        }
+        let sc = format!(
+            "audit(1700000000.123:{serial}): arch=c000003e syscall=44 success=yes exit=1096 a0=3 items=0 ppid=1 pid={pid} auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm=\"auditctl\" exe=\"/usr/sbin/auditctl\" key=(null)"
+        );
+        a.push(parse_netlink(1300, sc.as_bytes()).unwrap(), 0);
+        a.push(
+            parse_netlink(1320, format!("audit(1700000000.123:{serial}): ").as_bytes()).unwrap(),
+            0,
+        );
+        a.flush_all();
+        a.pop_ready().unwrap()
+    }
+
+    fn two_of_mine() -> (RuleGuard, AuditRule, AuditRule) {
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), "mine");
+        let apt = AuditRule::exec_watch(Path::new("/usr/bin/apt-get"), "mine");
+        let guard = RuleGuard::new(vec![dpkg.clone(), apt.clone()]);
+        // No kernel in a unit test: nothing to remove on drop.
+        guard.lock().finished = true;
+        (guard, dpkg, apt)
+    }
+
+    #[test]
+    fn a_rule_removed_and_re_added_by_another_process_is_no_longer_ours() {
+        let (guard, dpkg, apt) = two_of_mine();
+        // `auditctl -d` of the dpkg rule, then the same rule loaded again
+        // before swmon reads the list: both are listed, one removal logged.
+        let e = removal_by(60, 1, "mine", 1);
+        let alert = guard
+            .check_with(&e, || Some(vec![dpkg.clone(), apt.clone()]))
+            .expect("an alert");
+        assert_eq!(alert.rules, vec![], "nothing is missing");
+        assert_eq!(alert.disowned, vec![dpkg.clone(), apt.clone()]);
+        assert!(
+            guard.lock().owned().is_empty(),
+            "swmon deletes neither at stop"
+        );
+        assert_eq!(guard.ours().len(), 2, "still put back on request");
+        let json = serde_json::to_value(&alert).unwrap();
+        assert_eq!(json["disowned"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_plain_removal_disowns_only_the_rule_that_went() {
+        let (guard, dpkg, apt) = two_of_mine();
+        let e = removal_by(61, 1, "mine", 1);
+        let alert = guard.check_with(&e, || Some(vec![apt.clone()])).unwrap();
+        assert_eq!(alert.rules, vec![dpkg]);
+        assert_eq!(alert.disowned, vec![]);
+        assert_eq!(guard.lock().owned(), vec![apt], "the other stays ours");
+        // Without a list, nothing can be told apart: all of the key goes.
+        let (guard, dpkg, apt) = two_of_mine();
+        let alert = guard.check_with(&e, || None).unwrap();
+        assert_eq!(alert.disowned, vec![dpkg, apt]);
+    }
+
+    #[test]
+    fn swmons_own_removals_are_no_alert_and_keep_ownership() {
+        let (guard, dpkg, apt) = two_of_mine();
+        let e = removal_by(62, std::process::id(), "mine", 2);
+        let mut listed = false;
+        assert_eq!(
+            guard.check_with(&e, || {
+                listed = true;
+                Some(vec![])
+            }),
+            None
+        );
+        assert!(!listed, "no list for swmon's own records");
+        assert_eq!(guard.lock().owned(), vec![dpkg, apt]);
+    }
+
+    #[test]
+    fn a_flush_is_one_alert_and_its_other_records_none() {
+        let (guard, dpkg, apt) = two_of_mine();
+        // The poll or an earlier record already saw them go: nothing new.
+        let first = guard
+            .check_with(&removal_by(63, 1, "mine", 2), || Some(vec![]))
+            .unwrap();
+        assert_eq!(first.rules, vec![dpkg, apt]);
+        assert_eq!(first.disowned, vec![]);
+        assert_eq!(
+            guard.check_with(&removal_by(64, 1, "mine", 1), || Some(vec![])),
+            None,
+            "no empty alert"
+        );
     }
 
     #[test]
