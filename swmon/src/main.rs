@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use swmon::{
     audit::{
         netlink::ControlSocket,
+        ownership::HostTakeover,
         rules::{self, RuleSetName, RulesReport},
         AuditOptions, AuditStream,
     },
@@ -271,7 +272,10 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
         }
         RulesCommand::Install { set, json } => {
             let wanted = set.rules(&found);
+            // audit-guard: the host takes these rules over (see host_takeover).
+            let takeover = HostTakeover::begin().context("can't lock swmon's rule records")?;
             let done = rules::install(&mut ctl, &wanted).context("can't install the rules")?;
+            host_takeover(takeover, &wanted, (!json).then_some(&mut text))?;
             if json {
                 writeln!(text, "{}", serde_json::to_string_pretty(&done)?)?;
             } else {
@@ -291,7 +295,9 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
         }
         RulesCommand::Remove { set, json } => {
             let wanted = set.rules(&found);
+            let takeover = HostTakeover::begin().context("can't lock swmon's rule records")?;
             let done = rules::remove(&mut ctl, &wanted).context("can't remove the rules")?;
+            host_takeover(takeover, &wanted, (!json).then_some(&mut text))?;
             if json {
                 writeln!(text, "{}", serde_json::to_string_pretty(&done)?)?;
             } else {
@@ -308,6 +314,35 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
         }
     }
     write_stdout(&text)
+}
+
+/// audit-guard: rules an admin installs or removes with `swmon rules` are
+/// the host's from now on: dropped from the records of dead `swmon run`s,
+/// so the next run does not delete them as leftovers.
+fn host_takeover(
+    takeover: HostTakeover,
+    rules: &[rules::AuditRule],
+    text: Option<&mut String>,
+) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+
+    match (takeover.finish(rules), text) {
+        (Ok(0), _) | (Ok(_), None) => {}
+        (Ok(n), Some(text)) => writeln!(
+            text,
+            "{n} of these rules were recorded by a swmon run that died: now the host's"
+        )?,
+        (Err(errors), _) => {
+            for e in &errors {
+                eprintln!("swmon: {e}");
+            }
+            anyhow::bail!(
+                "can't update the records of dead swmon runs under {}: the next swmon run may remove these rules as their leftovers",
+                swmon::audit::ownership::STATE_DIR
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Writes to standard output; a closed pipe (`| head`) is not an error.

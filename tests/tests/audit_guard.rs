@@ -646,3 +646,123 @@ fn an_unreadable_record_of_a_running_pid_stops_leftover_removal_and_says_why() {
     c.stop();
     assert!(seed.is_disjoint(&loaded()));
 }
+
+/// `swmon rules ACTION --set seed`, checked to succeed; its stdout.
+fn swmon_rules(verb: &str) -> String {
+    let out = Command::new(swmon_bin())
+        .args(["rules", verb, "--set", "seed"])
+        .output()
+        .expect("run swmon rules");
+    assert!(
+        out.status.success(),
+        "swmon rules {verb}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Removes the seed set at the end (the test checked none was loaded
+/// before, so every seed rule left is the test's).
+struct SeedCleanup;
+
+impl Drop for SeedCleanup {
+    fn drop(&mut self) {
+        let _ = Command::new(swmon_bin())
+            .args(["rules", "remove", "--set", "seed"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn rules_an_admin_reinstalls_after_a_killed_run_are_not_its_leftovers() {
+    let _host = HostAudit::save();
+    need_no_seed_rules_loaded();
+    let _cleanup = SeedCleanup;
+    let seed = seed_set();
+    let a = Monitor::start(&["--audit-rules", "seed"]);
+    let a_pid = a.pid();
+    assert_eq!(rules_added(&started(&a.events())), seed);
+    drop(a); // SIGKILL: the record stays
+    assert!(state_file(a_pid).exists());
+
+    // The admin takes the rules over: removed, then loaded again.
+    let said = swmon_rules("remove");
+    assert!(
+        said.contains("recorded by a swmon run that died"),
+        "swmon rules says it took them over: {said}"
+    );
+    assert!(seed.is_disjoint(&loaded()));
+    swmon_rules("install");
+    assert_eq!(seed, &loaded() & &seed, "installed by the admin");
+    assert!(
+        !state_file(a_pid).exists(),
+        "the dead run's record no longer names them (and, empty, is gone)"
+    );
+
+    let b = Monitor::start(&["--audit-rules", "seed"]);
+    let b_started = started(&b.events());
+    let leftovers = &b_started["swmon"]["audit"]["leftovers"];
+    assert_eq!(leftovers["removed"], serde_json::json!([]), "{leftovers:#}");
+    assert!(rules_added(&b_started).is_empty(), "all already loaded");
+    let events = b.stop();
+    assert_eq!(counters(&events)["audit_rules_removed_at_stop"], 0);
+    assert_eq!(
+        seed,
+        &loaded() & &seed,
+        "the admin's rules survived the next run's start and stop"
+    );
+}
+
+#[test]
+fn a_rule_removed_and_reloaded_at_once_is_no_longer_swmons_to_delete() {
+    let host = HostAudit::save();
+    host.enable();
+    need_no_seed_rules_loaded();
+    let _cleanup = SeedCleanup;
+    let seed = seed_set();
+    let m = Monitor::start(&["--audit-rules", "seed"]);
+    assert_eq!(rules_added(&started(&m.events())), seed);
+    // As `augenrules --load` does it: deleted and loaded again within
+    // milliseconds, well inside one status poll.
+    let rule = plain_seed_rule(&seed);
+    let line = format!(
+        "auditctl {} && auditctl {rule}",
+        rule.replacen("-a ", "-d ", 1)
+    );
+    let mut sh = Command::new("sh")
+        .args(["-c", &line])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run sh");
+    assert!(wait_within(&mut sh, Duration::from_secs(30), "delete and reload").success());
+    let alert = m.wait_for("the disowning alert", Duration::from_secs(10), |e| {
+        action(e) == "audit-rules-removed" && e["swmon"]["audit"]["detected_by"] == "config-change"
+    });
+    assert_eq!(alert["event"]["kind"], "alert");
+    let disowned = texts(&alert["swmon"]["audit"]["disowned"]);
+    assert!(
+        disowned.contains(&rule),
+        "the reloaded rule is no longer swmon's: {alert:#}"
+    );
+    let events = m.stop();
+    assert_eq!(
+        counters(&events)["audit_rules_removed_at_stop"],
+        seed.len() - disowned.len(),
+        "{:#}",
+        counters(&events)
+    );
+    assert!(
+        loaded().contains(&rule),
+        "the rule someone else loaded survived swmon's stop"
+    );
+    let from_records = events
+        .iter()
+        .filter(|e| {
+            action(e) == "audit-rules-removed"
+                && e["swmon"]["audit"]["detected_by"] == "config-change"
+        })
+        .count();
+    assert_eq!(from_records, 1, "one removal, one alert");
+}

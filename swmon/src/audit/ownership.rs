@@ -472,6 +472,104 @@ impl StateDir {
     }
 }
 
+/// `swmon rules install` / `swmon rules remove`: the host (an admin) takes
+/// rules over. Holds the folder's lock from [`HostTakeover::begin`] (before
+/// the rules are touched, so no `swmon run` starts in between) to
+/// [`HostTakeover::finish`], which drops the rules from every dead
+/// instance's record: a later `swmon run` must not delete them as that
+/// instance's leftovers. A live instance's record is left as it is (that
+/// instance sees the removal itself, or the kernel refuses the duplicate
+/// add).
+#[derive(Debug)]
+pub struct HostTakeover {
+    /// `None`: no state folder, so no record to fix.
+    held: Option<(StateDir, DirLock)>,
+}
+
+impl HostTakeover {
+    pub fn begin() -> Result<HostTakeover, StateError> {
+        HostTakeover::begin_in(Path::new(STATE_DIR))
+    }
+
+    /// [`HostTakeover::begin`] with another folder. A folder that does not
+    /// exist is not created.
+    pub fn begin_in(path: &Path) -> Result<HostTakeover, StateError> {
+        match fs::symlink_metadata(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(HostTakeover { held: None })
+            }
+            Err(e) => return Err(io_err(path, "stat")(e)),
+            Ok(_) => {}
+        }
+        let dir = StateDir::open(path)?;
+        let lock = dir.lock()?;
+        Ok(HostTakeover {
+            held: Some((dir, lock)),
+        })
+    }
+
+    /// Drops `rules` from the dead instances' records (a record left with
+    /// none is removed); returns how many recorded rules were dropped.
+    /// Records that can't be read are left alone and are errors.
+    pub fn finish(self, rules: &[AuditRule]) -> Result<usize, Vec<StateError>> {
+        let Some((dir, _lock)) = &self.held else {
+            return Ok(0);
+        };
+        let this_boot = match boot_id() {
+            Ok(b) => b,
+            Err(e) => return Err(vec![e]),
+        };
+        let scanned = match dir.scan() {
+            Ok(s) => s,
+            Err(e) => return Err(vec![e]),
+        };
+        let (mut dropped, mut errors) = (0, Vec::new());
+        for rec in scanned {
+            let rec = match rec {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            if liveness(&rec.owner, &this_boot) == Liveness::Alive {
+                continue;
+            }
+            let kept: Vec<AuditRule> = rec
+                .rules
+                .iter()
+                .filter(|r| !rules.iter().any(|t| t.same_as(r)))
+                .cloned()
+                .collect();
+            if kept.len() == rec.rules.len() {
+                continue;
+            }
+            let written = if rec.path == dir.file_of(rec.owner.pid) {
+                dir.record(&rec.owner, &kept)
+            } else if kept.is_empty() {
+                fs::remove_file(&rec.path).map_err(io_err(&rec.path, "remove"))
+            } else {
+                // Named for another pid than it records: rewrite it
+                // under its own name is no option (that file may exist);
+                // refuse.
+                Err(StateError::Unsafe {
+                    path: rec.path.clone(),
+                    why: format!("records pid {}, not its name's", rec.owner.pid),
+                })
+            };
+            match written {
+                Ok(()) => dropped += rec.rules.len() - kept.len(),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(dropped)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -662,6 +760,53 @@ mod tests {
         std::os::unix::fs::symlink(&real.0, &link.0).unwrap();
         let e = StateDir::open(&link.0).unwrap_err();
         assert!(e.to_string().contains("symlink"), "{e}");
+    }
+
+    #[test]
+    fn a_host_takeover_drops_its_rules_from_dead_records_only() {
+        let t = Tmp::new("takeover");
+        let dir = StateDir::open(&t.0).unwrap();
+        let me = Owner::me().unwrap();
+        let dead = Owner {
+            pid: i32::MAX as u32,
+            ..me.clone()
+        };
+        let all = rules();
+        dir.record(&dead, &all).unwrap();
+        dir.record(&me, &all).unwrap();
+        // No folder: nothing to do, nothing created.
+        let none = t.0.join("absent");
+        assert_eq!(
+            HostTakeover::begin_in(&none).unwrap().finish(&all).unwrap(),
+            0
+        );
+        assert!(!none.exists());
+
+        let take = HostTakeover::begin_in(&t.0).unwrap();
+        // The lock is held until finish: a starting run would wait.
+        let e = std::thread::scope(|s| s.spawn(|| dir.lock().map(|_| ())).join().unwrap());
+        assert!(e.is_err(), "the folder is locked during the takeover");
+        assert_eq!(take.finish(&all[..1]).unwrap(), 1);
+        let back = read_state(&dir.file_of(dead.pid)).unwrap();
+        assert_eq!(
+            back.rules,
+            all[1..].to_vec(),
+            "the dead record lost the taken rule"
+        );
+        assert_eq!(
+            read_state(&dir.file_of(me.pid)).unwrap().rules,
+            all,
+            "a live instance's record is its own"
+        );
+        assert_eq!(
+            HostTakeover::begin_in(&t.0).unwrap().finish(&all).unwrap(),
+            1
+        );
+        assert!(
+            !dir.file_of(dead.pid).exists(),
+            "an empty record is removed"
+        );
+        assert!(dir.lock().is_ok(), "and the lock is released");
     }
 
     #[test]
