@@ -1077,12 +1077,57 @@ pub struct RulesRemoved {
     /// stop rather than risk deleting a rule someone else loaded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub disowned: Vec<AuditRule>,
+    /// For `rules-list-failed`: why the poll could not read the kernel's
+    /// rule list (the guarded rules are unverified until it can).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_error: Option<String>,
+    /// For `rules-list-back`: how many polls in a row had failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_failures: Option<u64>,
 }
 
 impl RulesRemoved {
+    fn from_poll(op: &str) -> RulesRemoved {
+        RulesRemoved {
+            detected_by: "status-poll",
+            serial: None,
+            timestamp_ms: None,
+            op: op.into(),
+            keys: Vec::new(),
+            path: None,
+            auid: None,
+            ses: None,
+            rules: Vec::new(),
+            restore_error: None,
+            suppressed_by: Vec::new(),
+            disowned: Vec::new(),
+            list_error: None,
+            list_failures: None,
+        }
+    }
+
+    /// The poll could not read the rule list (the first failure of a run
+    /// of them): the guarded rules are unverified.
+    pub fn list_failed(error: String) -> RulesRemoved {
+        RulesRemoved {
+            list_error: Some(error),
+            ..RulesRemoved::from_poll("rules-list-failed")
+        }
+    }
+
+    /// The poll reads the rule list again after `failures` failed polls.
+    pub fn list_back(failures: u64) -> RulesRemoved {
+        RulesRemoved {
+            list_failures: Some(failures),
+            ..RulesRemoved::from_poll("rules-list-back")
+        }
+    }
+
     /// The `event.action` this change is written as.
     pub fn action(&self) -> &'static str {
         match self.op.as_str() {
+            "rules-list-failed" => "audit-rules-unverifiable",
+            "rules-list-back" => "audit-rules-verifiable",
             "rules-suppressed" => "audit-rules-suppressed",
             "rules-restored" => "audit-rules-restored",
             "rules-restore-failed" => "audit-rules-restore-failed",
@@ -1094,7 +1139,7 @@ impl RulesRemoved {
     pub fn is_alert(&self) -> bool {
         matches!(
             self.action(),
-            "audit-rules-removed" | "audit-rules-suppressed"
+            "audit-rules-removed" | "audit-rules-suppressed" | "audit-rules-unverifiable"
         )
     }
 }
@@ -1116,7 +1161,8 @@ pub struct Leftovers {
     /// Records from an earlier boot, discarded without deleting anything.
     pub other_boot: usize,
     /// Records refused or unreadable, and deletes that failed: nothing
-    /// named there was deleted.
+    /// named there was deleted. Also a failed rule list at start (the
+    /// host's guarded rules or the suppression baseline not taken).
     pub errors: Vec<String>,
 }
 
@@ -1366,11 +1412,11 @@ impl RuleGuard {
         let (me, dir) = match opened {
             Ok(x) => x,
             Err(e) if set.is_empty() => {
-                let leftovers = Leftovers {
+                let mut leftovers = Leftovers {
                     errors: vec![e.to_string()],
                     ..Leftovers::default()
                 };
-                let relied = relied_rules(ctl, &[]);
+                let relied = relied_or_say(ctl, &[], &mut leftovers);
                 let guard = RuleGuard::with(Vec::new(), relied, None, leftovers);
                 guard.set_baseline(ctl);
                 return Ok(guard);
@@ -1407,7 +1453,7 @@ impl RuleGuard {
                 return Err(e.into());
             }
         }
-        let relied = relied_rules(ctl, &added);
+        let relied = relied_or_say(ctl, &added, &mut leftovers);
         drop(lock);
         let guard = RuleGuard::with(added, relied, Some((dir, me)), leftovers);
         guard.set_baseline(ctl);
@@ -1417,8 +1463,13 @@ impl RuleGuard {
     /// Takes the rules that could suppress the guarded ones now loaded as
     /// the host's own (not alerted later).
     fn set_baseline(&self, ctl: &mut ControlSocket) {
-        if let Ok(loaded) = list_rules(ctl) {
-            self.lock().baseline = Some(loaded.into_iter().filter(could_suppress).collect());
+        match list_rules(ctl) {
+            Ok(loaded) => {
+                self.lock().baseline = Some(loaded.into_iter().filter(could_suppress).collect());
+            }
+            Err(e) => self.lock().leftovers.errors.push(format!(
+                "can't list the rules for the suppression baseline (the first poll's list is taken): {e}"
+            )),
         }
     }
 
@@ -1515,6 +1566,8 @@ impl RuleGuard {
                 restore_error: None,
                 suppressed_by: Vec::new(),
                 disowned: Vec::new(),
+                list_error: None,
+                list_failures: None,
             });
             for k in keys {
                 if state.keys.contains(&k) {
@@ -1616,15 +1669,29 @@ fn could_suppress(rule: &AuditRule) -> bool {
 
 /// Loaded rules with a guarded key (the seed's, or one of `ours`') that
 /// are not `ours`: relied on, never deleted.
-fn relied_rules(ctl: &mut ControlSocket, ours: &[AuditRule]) -> Vec<AuditRule> {
+fn relied_rules(ctl: &mut ControlSocket, ours: &[AuditRule]) -> Result<Vec<AuditRule>, AuditError> {
     let mut keys: BTreeSet<Vec<u8>> = ours.iter().flat_map(AuditRule::keys).collect();
     keys.insert(SEED_KEY.as_bytes().to_vec());
-    list_rules(ctl)
-        .unwrap_or_default()
+    Ok(list_rules(ctl)?
         .into_iter()
         .filter(|r| !ours.iter().any(|o| o.same_as(r)))
         .filter(|r| r.keys().iter().any(|k| keys.contains(k)))
-        .collect()
+        .collect())
+}
+
+/// [`relied_rules`], or none and the failure said in `leftovers.errors`
+/// (the host's rules with a guarded key are then not watched).
+fn relied_or_say(
+    ctl: &mut ControlSocket,
+    ours: &[AuditRule],
+    leftovers: &mut Leftovers,
+) -> Vec<AuditRule> {
+    relied_rules(ctl, ours).unwrap_or_else(|e| {
+        leftovers.errors.push(format!(
+            "can't list the rules to watch the host's with a guarded key: {e}"
+        ));
+        Vec::new()
+    })
 }
 
 impl GuardState {
@@ -1789,6 +1856,8 @@ impl GuardState {
             restore_error: None,
             suppressed_by: by,
             disowned: Vec::new(),
+            list_error: None,
+            list_failures: None,
         })
     }
 
@@ -1845,6 +1914,8 @@ impl GuardState {
             restore_error: None,
             suppressed_by: Vec::new(),
             disowned: Vec::new(),
+            list_error: None,
+            list_failures: None,
         };
         let mut out = vec![item.clone()];
         if restore {

@@ -193,6 +193,8 @@ struct State {
     parse_errors_reported: u64,
     /// The rules diffed on each poll, and whether to put swmon's back.
     watch: Option<(RuleGuard, bool)>,
+    /// Rule-list reads failed in a row since the last that worked.
+    rule_poll_failing: Option<u64>,
 }
 
 fn register<T: std::os::fd::AsRawFd>(inner: T) -> Result<AsyncFd<T>, AuditError> {
@@ -269,7 +271,10 @@ impl AuditStream {
             }
             tokio::select! {
                 biased;
-                _ = self.poll.tick() => state.send_status_request(self.control.get_mut()),
+                _ = self.poll.tick() => {
+                    state.send_status_request(self.control.get_mut());
+                    state.poll_rules();
+                }
                 _ = self.flush.tick() => {
                     let now = state.now_ms();
                     state.assembler.tick(now);
@@ -319,6 +324,7 @@ impl State {
             gaps_reported: 0,
             parse_errors_reported: 0,
             watch: None,
+            rule_poll_failing: None,
         }
     }
 
@@ -388,13 +394,43 @@ impl State {
                 count: observed.kernel_lost,
             }));
         }
+    }
+
+    /// The rule diff of one poll tick (on its own, whether or not
+    /// `AUDIT_GET` is answered).
+    fn poll_rules(&mut self) {
         if let Some((guard, restore)) = &self.watch {
-            self.counters.rule_polls += 1;
-            match guard.poll(*restore) {
-                Ok(items) => self
-                    .pending
-                    .extend(items.into_iter().map(AuditItem::RulesRemoved)),
-                Err(_) => self.counters.rule_poll_errors += 1,
+            let result = guard.poll(*restore);
+            self.rules_polled(result);
+        }
+    }
+
+    /// Takes one rule diff's result: its items, or a failure to read the
+    /// list, alerted when it starts (`audit-rules-unverifiable`) and when
+    /// it ends, and counted every time.
+    fn rules_polled(&mut self, result: Result<Vec<RulesRemoved>, AuditError>) {
+        self.counters.rule_polls += 1;
+        match result {
+            Ok(items) => {
+                if let Some(failures) = self.rule_poll_failing.take() {
+                    self.pending
+                        .push_back(AuditItem::RulesRemoved(RulesRemoved::list_back(failures)));
+                }
+                self.pending
+                    .extend(items.into_iter().map(AuditItem::RulesRemoved));
+            }
+            Err(e) => {
+                self.counters.rule_poll_errors += 1;
+                match &mut self.rule_poll_failing {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.rule_poll_failing = Some(1);
+                        self.pending
+                            .push_back(AuditItem::RulesRemoved(RulesRemoved::list_failed(
+                                e.to_string(),
+                            )));
+                    }
+                }
             }
         }
     }
@@ -595,6 +631,46 @@ mod tests {
                 (1320, ""),
             ],
         )
+    }
+
+    #[test]
+    fn a_failing_rule_list_is_alerted_once_and_its_recovery_too() {
+        let mut s = State::new(AuditOptions::default());
+        let fail = || {
+            Err(AuditError::Timeout {
+                request: "AUDIT_LIST_RULES".into(),
+                ms: 1000,
+            })
+        };
+        s.rules_polled(Ok(Vec::new()));
+        assert!(s.pending.is_empty());
+        for _ in 0..3 {
+            s.rules_polled(fail());
+        }
+        assert_eq!(s.counters.rule_polls, 4);
+        assert_eq!(s.counters.rule_poll_errors, 3);
+        let items: Vec<AuditItem> = s.pending.drain(..).collect();
+        assert_eq!(items.len(), 1, "alerted once: {items:?}");
+        let AuditItem::RulesRemoved(r) = &items[0] else {
+            panic!("{items:?}");
+        };
+        assert_eq!(r.action(), "audit-rules-unverifiable");
+        assert!(r.is_alert());
+        assert!(r
+            .list_error
+            .as_deref()
+            .unwrap()
+            .contains("AUDIT_LIST_RULES"));
+        s.rules_polled(Ok(Vec::new()));
+        let items: Vec<AuditItem> = s.pending.drain(..).collect();
+        let [AuditItem::RulesRemoved(r)] = items.as_slice() else {
+            panic!("{items:?}");
+        };
+        assert_eq!(r.action(), "audit-rules-verifiable");
+        assert!(!r.is_alert());
+        assert_eq!(r.list_failures, Some(3));
+        s.rules_polled(Ok(Vec::new()));
+        assert!(s.pending.is_empty(), "said once");
     }
 
     #[test]
