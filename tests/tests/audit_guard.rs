@@ -544,47 +544,108 @@ fn disable_flush_enable_in_one_line_is_an_alert_and_restore_puts_the_rules_back(
     drop(host);
 }
 
+/// Runs `dpkg --version` under the monitor; whether its run event carries
+/// an audit record (the seed rule recorded it).
+fn dpkg_recorded(m: &Monitor) -> bool {
+    let (pid, _) = tests::run(Command::new("/usr/bin/dpkg").arg("--version"));
+    let e = m.wait_for("the dpkg run", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == pid
+    });
+    e["swmon"]["audit"]["serial"].as_u64().is_some()
+}
+
 #[test]
-fn a_never_rule_put_ahead_of_the_seed_is_an_alert() {
-    let _host = HostAudit::save();
+fn a_never_rule_that_keeps_the_seed_from_recording_is_an_alert_and_one_that_does_not_is_none() {
+    let host = HostAudit::save();
+    host.enable();
     need_no_seed_rules_loaded();
     let seed = seed_set();
-    let m = Monitor::start(&["--audit-rules", "seed"]);
-    let k = key("never");
-    let never = [
+    let dpkg_rule = seed
+        .iter()
+        .find(|r| r.contains("path=/usr/bin/dpkg "))
+        .expect("dpkg in the seed")
+        .clone();
+    let m = Monitor::start(&["--audit-rules", "seed", "--audit-wait-ms", "500"]);
+    assert!(dpkg_recorded(&m), "the seed records dpkg");
+
+    // A syscall `never` rule for execve, first in the exit list: the
+    // kernel applies the inode rules (the seed's watches) after the exit
+    // list, so the seed still records. No alert.
+    let k1 = key("never-syscall");
+    let syscall_never = [
         "exit,never",
         "-F",
         "arch=b64",
         "-S",
         "execve",
         "-F",
-        &format!("key={k}"),
+        &format!("key={k1}"),
     ];
-    // `-A`: first in the exit list, so it decides before any seed rule.
     let mut add = vec!["-A"];
-    add.extend(never);
+    add.extend(syscall_never);
+    auditctl(&add);
+    assert!(
+        dpkg_recorded(&m),
+        "a syscall never rule does not stop a watch"
+    );
+
+    // A `never` watch on dpkg itself, ahead of the seed's: no record, and
+    // an alert naming it (the poll that sees it sees the first one too).
+    let k2 = key("never-watch");
+    let watch_never = [
+        "exit,never",
+        "-F",
+        "arch=b64",
+        "-S",
+        "all",
+        "-F",
+        "perm=x",
+        "-F",
+        "path=/usr/bin/dpkg",
+        "-F",
+        &format!("key={k2}"),
+    ];
+    let mut add = vec!["-A"];
+    add.extend(watch_never);
     auditctl(&add);
     let alert = m.wait_for("audit-rules-suppressed", Duration::from_secs(10), |e| {
         action(e) == "audit-rules-suppressed"
     });
-    let mut del = vec!["-d"];
-    del.extend(never);
-    auditctl(&del);
+    let recorded = dpkg_recorded(&m);
+    for rule in [&syscall_never[..], &watch_never[..]] {
+        let mut del = vec!["-d"];
+        del.extend(rule);
+        auditctl(&del);
+    }
+    assert!(
+        !recorded,
+        "the never watch keeps dpkg's exec from the trail"
+    );
     assert_eq!(alert["event"]["kind"], "alert");
-    assert_eq!(texts(&alert["swmon"]["audit"]["rules"]), seed, "{alert:#}");
+    assert_eq!(
+        texts(&alert["swmon"]["audit"]["rules"]),
+        BTreeSet::from([dpkg_rule]),
+        "only the dpkg watch is suppressed: {alert:#}"
+    );
     let by = texts(&alert["swmon"]["audit"]["suppressed_by"]);
     assert_eq!(by.len(), 1, "{alert:#}");
-    assert!(by.iter().all(|r| r.contains("never") && r.contains(&k)));
+    assert!(
+        by.iter()
+            .all(|r| r.contains("path=/usr/bin/dpkg") && r.contains(&k2)),
+        "{alert:#}"
+    );
     let events = m.stop();
+    let alerts: Vec<&Value> = events
+        .iter()
+        .filter(|e| action(e) == "audit-rules-suppressed")
+        .collect();
     assert_eq!(
-        events
-            .iter()
-            .filter(|e| action(e) == "audit-rules-suppressed")
-            .count(),
+        alerts.len(),
         1,
-        "alerted once"
+        "alerted once, never for the syscall rule: {alerts:#?}"
     );
     assert!(seed.is_disjoint(&loaded()));
+    drop(host);
 }
 
 /// A file the test planted in swmon's state folder, removed when dropped.

@@ -58,6 +58,7 @@ const AUDIT_FILTER_EXCLUDE: u32 = 5;
 const AUDIT_FILTER_FS: u32 = 6;
 const AUDIT_FILTER_URING_EXIT: u32 = 7;
 const AUDIT_FILTER_PREPEND: u32 = 0x10;
+const AUDIT_FSTYPE: u32 = 26;
 const AUDIT_NEVER: u32 = 0;
 const AUDIT_POSSIBLE: u32 = 1;
 const AUDIT_ALWAYS: u32 = 2;
@@ -401,6 +402,40 @@ impl AuditRule {
                 FieldValue::Num(_) => Vec::new(),
             })
             .collect()
+    }
+
+    /// Whether the rule can match an x86_64 exec: no other arch named, and
+    /// `perm=x` or `execve`/`execveat` in its syscalls.
+    fn applies_to_exec(&self) -> bool {
+        if self
+            .number(AUDIT_ARCH)
+            .is_some_and(|a| a != AUDIT_ARCH_X86_64)
+        {
+            return false;
+        }
+        match self.number(AUDIT_PERM) {
+            Some(perm) => perm & AUDIT_PERM_EXEC != 0,
+            None => self.has_syscall(59) || self.has_syscall(322),
+        }
+    }
+
+    /// For a filesystem-list rule: whether the file system holding `path`
+    /// has the rule's `fstype=` (true when the rule names none, or when
+    /// the file system can't be asked: the alert errs on the safe side).
+    fn fstype_holds(&self, path: &[u8]) -> bool {
+        let Some(want) = self.number(AUDIT_FSTYPE) else {
+            return true;
+        };
+        let Ok(c) = std::ffi::CString::new(path) else {
+            return true;
+        };
+        // SAFETY: statfs is plain data; all-zero is a valid value.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a NUL-terminated path and a statfs buffer we own.
+        if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+            return true;
+        }
+        st.f_type as u32 == want
     }
 
     /// Whether an exec of the file at `canonical` (a canonical path) fires
@@ -1068,7 +1103,8 @@ pub struct RulesRemoved {
     pub restore_error: Option<String>,
     /// For `rules-suppressed`: the new rules that keep the guarded ones
     /// (listed in `rules`) from recording: an exclude-list rule, a
-    /// `task,never` rule, or an `exit,never` rule ahead of them.
+    /// `task,never` or `never,filesystem` rule, or an exit rule for exec
+    /// that the kernel applies first (see `suppresses`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suppressed_by: Vec<AuditRule>,
     /// Rules of swmon's still (or again) loaded that it no longer owns:
@@ -1657,14 +1693,56 @@ impl RuleGuard {
     }
 }
 
-/// Whether a rule can keep exec rules from recording: any exclude-list
-/// rule (it drops record types before they are sent), a `never` rule on
-/// the task list (no audit context at all) or on the exit list (it wins
-/// over the rules after it).
+/// Whether a rule can keep some exec rule from recording (see
+/// [`suppresses`] for which): any exclude-list rule, a `never` rule on the
+/// task, exit or filesystem list, or an exit watch for exec (with another
+/// key it takes the record's key).
 fn could_suppress(rule: &AuditRule) -> bool {
-    rule.list == AUDIT_FILTER_EXCLUDE
-        || (rule.action == AUDIT_NEVER
-            && (rule.list == AUDIT_FILTER_TASK || rule.list == AUDIT_FILTER_EXIT))
+    match rule.list {
+        AUDIT_FILTER_EXCLUDE => true,
+        AUDIT_FILTER_TASK | AUDIT_FILTER_FS => rule.action == AUDIT_NEVER,
+        AUDIT_FILTER_EXIT => {
+            rule.applies_to_exec() && (rule.action == AUDIT_NEVER || rule.path().is_some())
+        }
+        _ => false,
+    }
+}
+
+/// Whether `rule` (at `at` in the loaded list) keeps the guarded rule `g`
+/// (at `theirs`) from recording an exec with its key, as the kernel
+/// evaluates them at syscall exit: the exit list in order (first match
+/// sets the state and key), then the inode rules (watches, by the exec'd
+/// file's inode, in list order), whose match wins over the exit list's.
+/// So:
+/// - an exclude-list rule drops records, a `task,never` rule leaves the
+///   task without audit context: all guarded rules;
+/// - a `never,filesystem` rule keeps inodes of its fstype out: the
+///   guarded watches on such a file system;
+/// - on the exit list, only a rule for exec (syscall mask with `execve` or
+///   `execveat`, or `perm=x`) on a compatible arch: a watch on the same
+///   path ahead of a guarded watch (`never`, or another key); a watch
+///   beats a guarded syscall rule for its own file; a syscall `never` rule
+///   ahead beats a guarded syscall rule but not a guarded watch (the inode
+///   rules decide after it).
+fn suppresses(rule: &AuditRule, at: Option<usize>, g: &AuditRule, theirs: Option<usize>) -> bool {
+    let ahead = matches!((at, theirs), (Some(a), Some(t)) if a < t);
+    match rule.list {
+        AUDIT_FILTER_EXCLUDE => true,
+        AUDIT_FILTER_TASK => rule.action == AUDIT_NEVER,
+        AUDIT_FILTER_FS => {
+            rule.action == AUDIT_NEVER && g.path().is_some_and(|p| rule.fstype_holds(p))
+        }
+        AUDIT_FILTER_EXIT if rule.applies_to_exec() => {
+            let takes_over = rule.action == AUDIT_NEVER || rule.keys() != g.keys();
+            match (rule.path(), g.path()) {
+                (Some(p), Some(q)) => p == q && ahead && takes_over,
+                (Some(_), None) => takes_over,
+                (None, Some(_)) => false,
+                (None, None) => rule.action == AUDIT_NEVER && ahead,
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Loaded rules with a guarded key (the seed's, or one of `ours`') that
@@ -1861,20 +1939,16 @@ impl GuardState {
         })
     }
 
-    /// The guarded rules loaded that `rule` can keep from recording: all of
-    /// them for an exclude-list or `task,never` rule, those listed after it
-    /// for an `exit,never` rule (the first matching exit rule decides).
+    /// The guarded rules loaded that `rule` keeps from recording (see
+    /// [`suppresses`]).
     fn suppressed_by(&self, rule: &AuditRule, loaded: &[AuditRule]) -> Vec<AuditRule> {
         let at = loaded.iter().position(|l| l.same_as(rule));
         self.rules
             .iter()
-            .filter(|g| g.present)
+            .filter(|g| g.present && !g.rule.same_as(rule))
             .filter(|g| {
-                if rule.list != AUDIT_FILTER_EXIT {
-                    return true;
-                }
                 let theirs = loaded.iter().position(|l| l.same_as(&g.rule));
-                matches!((at, theirs), (Some(a), Some(t)) if a < t)
+                suppresses(rule, at, &g.rule, theirs)
             })
             .map(|g| g.rule.clone())
             .collect()
@@ -2200,8 +2274,8 @@ mod tests {
         s.finished = true;
         let mut hosts_never = AuditRule::syscalls(&[159], "time");
         hosts_never.action = AUDIT_NEVER;
-        let mut never = AuditRule::syscalls(&[59, 322], "quiet");
-        never.action = AUDIT_NEVER;
+        let mut never_watch = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), "quiet");
+        never_watch.action = AUDIT_NEVER;
         let mut exclude = AuditRule::syscalls(&[], "drop");
         exclude.list = AUDIT_FILTER_EXCLUDE;
         exclude.fields = vec![RuleField {
@@ -2211,24 +2285,94 @@ mod tests {
         }];
         // The host's own `never` rule, there at the first look: no alert.
         assert_eq!(s.suppressed(&[hosts_never.clone(), dpkg.clone()]), None);
-        // A `never` rule after ours wins nothing.
-        let after = [hosts_never.clone(), dpkg.clone(), never.clone()];
+        // A `never` watch on the same path after ours wins nothing.
+        let after = [hosts_never.clone(), dpkg.clone(), never_watch.clone()];
         assert_eq!(s.suppressed(&after), None);
         // Put ahead of ours (`auditctl -A`): an alert naming both, once.
-        let ahead = [never.clone(), hosts_never.clone(), dpkg.clone()];
+        let ahead = [never_watch.clone(), hosts_never.clone(), dpkg.clone()];
         let alert = s.suppressed(&ahead).unwrap();
         assert_eq!(alert.action(), "audit-rules-suppressed");
         assert_eq!(alert.rules, vec![dpkg.clone()]);
-        assert_eq!(alert.suppressed_by, vec![never.clone()]);
+        assert_eq!(alert.suppressed_by, vec![never_watch.clone()]);
         assert_eq!(alert.keys, vec![SEED_KEY]);
         assert_eq!(s.suppressed(&ahead), None);
         // Gone and back: alerted again. An exclude rule anywhere counts.
         assert_eq!(s.suppressed(std::slice::from_ref(&dpkg)), None);
         assert!(s.suppressed(&ahead).is_some());
-        let with_exclude = [never, dpkg.clone(), exclude.clone()];
+        let with_exclude = [never_watch, dpkg.clone(), exclude.clone()];
         assert_eq!(
             s.suppressed(&with_exclude).unwrap().suppressed_by,
             vec![exclude]
+        );
+    }
+
+    #[test]
+    fn suppression_follows_the_kernels_evaluation() {
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let apt = AuditRule::exec_watch(Path::new("/usr/bin/apt-get"), SEED_KEY);
+        let all = AuditRule::syscalls(&[59, 322], SEED_KEY);
+        let never = |mut r: AuditRule| {
+            r.action = AUDIT_NEVER;
+            r
+        };
+        let (at, after) = (Some(0), Some(1));
+        // A syscall `never` rule for execve ahead of a watch: the inode
+        // rules decide after it, the seed still records.
+        let never_exec = never(AuditRule::syscalls(&[59, 322], "k"));
+        assert!(!suppresses(&never_exec, at, &dpkg, after));
+        // ... but it beats a syscall rule after it, not one before it.
+        assert!(suppresses(&never_exec, at, &all, after));
+        assert!(!suppresses(&never_exec, after, &all, at));
+        // A `never` rule for another syscall only (adjtimex), or another
+        // arch, is no suppression.
+        assert!(!suppresses(
+            &never(AuditRule::syscalls(&[159], "k")),
+            at,
+            &all,
+            after
+        ));
+        let mut b32 = never_exec.clone();
+        b32.fields[0].value = FieldValue::Num(AUDIT_ARCH_I386);
+        assert!(!suppresses(&b32, at, &all, after));
+        // A watch competes only with watches on its own path, ahead of
+        // them: `never`, or `always` with another key (it takes the key).
+        let never_dpkg = never(AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), "k"));
+        assert!(suppresses(&never_dpkg, at, &dpkg, after));
+        assert!(!suppresses(&never_dpkg, after, &dpkg, at));
+        assert!(!suppresses(&never_dpkg, at, &apt, after));
+        let other_key = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), "other");
+        assert!(suppresses(&other_key, at, &dpkg, after));
+        assert!(!suppresses(&dpkg, at, &dpkg.clone(), after), "same key");
+        // A watch beats a syscall rule for its file, wherever it is.
+        assert!(suppresses(&never_dpkg, after, &all, at));
+        // A write-only watch is not for exec.
+        let mut write_only = never_dpkg.clone();
+        write_only.fields[1].value = FieldValue::Num(AUDIT_PERM_WRITE);
+        assert!(!suppresses(&write_only, at, &dpkg, after));
+        // task,never: everything; never,filesystem: watches on it.
+        let mut task = never(AuditRule::syscalls(&[], "k"));
+        task.list = AUDIT_FILTER_TASK;
+        assert!(suppresses(&task, after, &dpkg, at));
+        assert!(could_suppress(&task));
+        let mut fs_rule = never(AuditRule::syscalls(&[], "k"));
+        fs_rule.list = AUDIT_FILTER_FS;
+        assert!(could_suppress(&fs_rule));
+        assert!(suppresses(&fs_rule, after, &dpkg, at), "no fstype: any");
+        assert!(!suppresses(&fs_rule, at, &all, after), "no inode to drop");
+        fs_rule.fields = vec![RuleField {
+            field: AUDIT_FSTYPE,
+            op: op::EQUAL,
+            value: FieldValue::Num(0x0102_1994), // tmpfs
+        }];
+        let on_root = AuditRule::exec_watch(Path::new("/"), SEED_KEY);
+        // SAFETY: statfs is plain data; all-zero is a valid value.
+        let mut root_fs: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a NUL-terminated path and a buffer we own.
+        assert_eq!(unsafe { libc::statfs(c"/".as_ptr(), &mut root_fs) }, 0);
+        assert_eq!(
+            suppresses(&fs_rule, at, &on_root, after),
+            root_fs.f_type as u32 == 0x0102_1994,
+            "by the file system's type"
         );
     }
 
