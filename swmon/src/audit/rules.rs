@@ -419,6 +419,20 @@ impl AuditRule {
         }
     }
 
+    /// Whether the rule's file fields can match an exec of `path`: none
+    /// (any file), `path=` naming it, `dir=` holding it (`exe=` and other
+    /// fields are taken as matching: the alert errs on the safe side).
+    fn may_match_file(&self, path: &[u8]) -> bool {
+        if let Some(p) = self.path() {
+            return p == path;
+        }
+        if let Some(d) = self.string(AUDIT_DIR) {
+            let d = d.strip_suffix(b"/").unwrap_or(d);
+            return path.starts_with(d) && path.get(d.len()) == Some(&b'/');
+        }
+        true
+    }
+
     /// For a filesystem-list rule: whether the file system holding `path`
     /// has the rule's `fstype=` (true when the rule names none, or when
     /// the file system can't be asked: the alert errs on the safe side).
@@ -1695,35 +1709,32 @@ impl RuleGuard {
 
 /// Whether a rule can keep some exec rule from recording (see
 /// [`suppresses`] for which): any exclude-list rule, a `never` rule on the
-/// task, exit or filesystem list, or an exit watch for exec (with another
-/// key it takes the record's key).
+/// task or filesystem list, or an exit rule for exec (an `always` one with
+/// another key takes the record's key).
 fn could_suppress(rule: &AuditRule) -> bool {
     match rule.list {
         AUDIT_FILTER_EXCLUDE => true,
         AUDIT_FILTER_TASK | AUDIT_FILTER_FS => rule.action == AUDIT_NEVER,
-        AUDIT_FILTER_EXIT => {
-            rule.applies_to_exec() && (rule.action == AUDIT_NEVER || rule.path().is_some())
-        }
+        AUDIT_FILTER_EXIT => rule.applies_to_exec(),
         _ => false,
     }
 }
 
 /// Whether `rule` (at `at` in the loaded list) keeps the guarded rule `g`
-/// (at `theirs`) from recording an exec with its key, as the kernel
-/// evaluates them at syscall exit: the exit list in order (first match
-/// sets the state and key), then the inode rules (watches, by the exec'd
-/// file's inode, in list order), whose match wins over the exit list's.
-/// So:
+/// (at `theirs`) from recording an exec with its key. As the kernel
+/// evaluates them (checked on 6.18 with `dpkg --version` under a seed
+/// watch): the exit list in order, watches included, the first match
+/// setting the state and the key. So:
 /// - an exclude-list rule drops records, a `task,never` rule leaves the
 ///   task without audit context: all guarded rules;
 /// - a `never,filesystem` rule keeps inodes of its fstype out: the
 ///   guarded watches on such a file system;
-/// - on the exit list, only a rule for exec (syscall mask with `execve` or
-///   `execveat`, or `perm=x`) on a compatible arch: a watch on the same
-///   path ahead of a guarded watch (`never`, or another key); a watch
-///   beats a guarded syscall rule for its own file; a syscall `never` rule
-///   ahead beats a guarded syscall rule but not a guarded watch (the inode
-///   rules decide after it).
+/// - an exit rule ahead of `g`, for exec (syscall mask with `execve` or
+///   `execveat`, or `perm=x`), on a compatible arch, that can match the
+///   exec of `g`'s file (no `path=`/`dir=` or one naming it), `never` or
+///   `always` with another key (it takes the record's key). A syscall
+///   `never` rule for execve ahead of the seed's watches suppresses them
+///   all; one for another syscall, another arch, or after them, none.
 fn suppresses(rule: &AuditRule, at: Option<usize>, g: &AuditRule, theirs: Option<usize>) -> bool {
     let ahead = matches!((at, theirs), (Some(a), Some(t)) if a < t);
     match rule.list {
@@ -1732,14 +1743,11 @@ fn suppresses(rule: &AuditRule, at: Option<usize>, g: &AuditRule, theirs: Option
         AUDIT_FILTER_FS => {
             rule.action == AUDIT_NEVER && g.path().is_some_and(|p| rule.fstype_holds(p))
         }
-        AUDIT_FILTER_EXIT if rule.applies_to_exec() => {
-            let takes_over = rule.action == AUDIT_NEVER || rule.keys() != g.keys();
-            match (rule.path(), g.path()) {
-                (Some(p), Some(q)) => p == q && ahead && takes_over,
-                (Some(_), None) => takes_over,
-                (None, Some(_)) => false,
-                (None, None) => rule.action == AUDIT_NEVER && ahead,
-            }
+        AUDIT_FILTER_EXIT => {
+            ahead
+                && rule.applies_to_exec()
+                && (rule.action == AUDIT_NEVER || rule.keys() != g.keys())
+                && g.path().is_none_or(|q| rule.may_match_file(q))
         }
         _ => false,
     }
@@ -2316,39 +2324,49 @@ mod tests {
             r
         };
         let (at, after) = (Some(0), Some(1));
-        // A syscall `never` rule for execve ahead of a watch: the inode
-        // rules decide after it, the seed still records.
+        // A syscall `never` rule for execve ahead of a watch or a syscall
+        // rule wins (the exit list, watches included, first match), not
+        // after it.
         let never_exec = never(AuditRule::syscalls(&[59, 322], "k"));
-        assert!(!suppresses(&never_exec, at, &dpkg, after));
-        // ... but it beats a syscall rule after it, not one before it.
+        assert!(suppresses(&never_exec, at, &dpkg, after));
         assert!(suppresses(&never_exec, at, &all, after));
-        assert!(!suppresses(&never_exec, after, &all, at));
-        // A `never` rule for another syscall only (adjtimex), or another
-        // arch, is no suppression.
+        assert!(!suppresses(&never_exec, after, &dpkg, at));
+        // For another syscall only (adjtimex), or another arch: none.
         assert!(!suppresses(
             &never(AuditRule::syscalls(&[159], "k")),
             at,
-            &all,
+            &dpkg,
             after
         ));
         let mut b32 = never_exec.clone();
         b32.fields[0].value = FieldValue::Num(AUDIT_ARCH_I386);
-        assert!(!suppresses(&b32, at, &all, after));
-        // A watch competes only with watches on its own path, ahead of
-        // them: `never`, or `always` with another key (it takes the key).
+        assert!(!suppresses(&b32, at, &dpkg, after));
+        // A watch only for its own file: `never`, or `always` with another
+        // key (it takes the key), not the same key.
         let never_dpkg = never(AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), "k"));
         assert!(suppresses(&never_dpkg, at, &dpkg, after));
-        assert!(!suppresses(&never_dpkg, after, &dpkg, at));
         assert!(!suppresses(&never_dpkg, at, &apt, after));
+        assert!(suppresses(&never_dpkg, at, &all, after), "partly");
         let other_key = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), "other");
         assert!(suppresses(&other_key, at, &dpkg, after));
-        assert!(!suppresses(&dpkg, at, &dpkg.clone(), after), "same key");
-        // A watch beats a syscall rule for its file, wherever it is.
-        assert!(suppresses(&never_dpkg, after, &all, at));
+        assert!(!suppresses(&dpkg.clone(), at, &dpkg, after), "same key");
+        // `dir=` by path components.
+        let mut dir = never_exec.clone();
+        dir.fields.push(RuleField {
+            field: AUDIT_DIR,
+            op: op::EQUAL,
+            value: FieldValue::Str(b"/usr/bin".to_vec()),
+        });
+        assert!(suppresses(&dir, at, &dpkg, after));
+        if let Some(f) = dir.fields.last_mut() {
+            f.value = FieldValue::Str(b"/usr/bi".to_vec());
+        }
+        assert!(!suppresses(&dir, at, &dpkg, after));
         // A write-only watch is not for exec.
         let mut write_only = never_dpkg.clone();
         write_only.fields[1].value = FieldValue::Num(AUDIT_PERM_WRITE);
         assert!(!suppresses(&write_only, at, &dpkg, after));
+        assert!(!could_suppress(&write_only));
         // task,never: everything; never,filesystem: watches on it.
         let mut task = never(AuditRule::syscalls(&[], "k"));
         task.list = AUDIT_FILTER_TASK;
