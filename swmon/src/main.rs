@@ -7,6 +7,12 @@ use std::{
 };
 
 use anyhow::Context;
+
+// audit-guard: a panic in `swmon run` removes swmon's audit rules only by
+// unwinding through RuleGuard's drop; a build that aborts on panic (a
+// profile, RUSTFLAGS `-C panic=abort`) would leave them loaded.
+#[cfg(not(panic = "unwind"))]
+compile_error!("swmon must be built with panic = \"unwind\": RuleGuard removes the audit rules on a panic only by unwinding");
 use clap::{Parser, Subcommand};
 use swmon::{
     audit::{

@@ -134,6 +134,10 @@ pub enum Health {
     },
     /// A daemon registered (or a new one replaced the old).
     AuditdStarted { pid: u32 },
+    /// `enabled` went from 1 to 2 (`auditctl -e 2`), or was 2 when swmon
+    /// started: the audit configuration is locked until reboot; no rule
+    /// can be added, removed or restored (swmon's included).
+    AuditLocked { at_start: bool },
 }
 
 impl Health {
@@ -144,6 +148,7 @@ impl Health {
             Health::AuditEnabled { .. } => "audit-enabled",
             Health::AuditdStopped { .. } => "auditd-stopped",
             Health::AuditdStarted { .. } => "auditd-started",
+            Health::AuditLocked { .. } => "audit-locked",
         }
     }
 }
@@ -187,6 +192,8 @@ impl HealthTracker {
         last.enabled = enabled;
         let change = if was != 0 && enabled == 0 {
             Health::AuditDisabled { at_start: false }
+        } else if was == 1 && enabled == 2 {
+            Health::AuditLocked { at_start: false }
         } else if was == 0 && enabled != 0 {
             Health::AuditEnabled {
                 locked: enabled == 2,
@@ -215,6 +222,8 @@ impl HealthTracker {
             None => {
                 if status.enabled == 0 {
                     out.changes.push(Health::AuditDisabled { at_start: true });
+                } else if status.enabled == 2 {
+                    out.changes.push(Health::AuditLocked { at_start: true });
                 }
                 if daemon == 0 {
                     out.changes.push(Health::AuditdStopped {
@@ -227,6 +236,8 @@ impl HealthTracker {
             Some(last) => {
                 if last.enabled != 0 && status.enabled == 0 {
                     out.changes.push(Health::AuditDisabled { at_start: false });
+                } else if last.enabled == 1 && status.enabled == 2 {
+                    out.changes.push(Health::AuditLocked { at_start: false });
                 } else if last.enabled == 0 && status.enabled != 0 {
                     out.changes.push(Health::AuditEnabled {
                         locked: status.enabled == 2,
@@ -403,7 +414,37 @@ mod tests {
             vec![Health::AuditEnabled { locked: false }]
         );
         assert_eq!(t.observe_enabled(1), None, "a no-op -e 1");
-        assert_eq!(t.observe_enabled(2), None, "locking is no flip");
+        assert_eq!(
+            t.observe_enabled(2).map(|c| c.0),
+            Some(Health::AuditLocked { at_start: false }),
+            "-e 2 locks"
+        );
+        assert_eq!(t.observe_enabled(2), None, "once");
+        assert!(t.observe(status(2, 0, 0), false).changes.is_empty());
+    }
+
+    #[test]
+    fn a_locked_configuration_is_a_health_change() {
+        let mut t = HealthTracker::default();
+        let first = t.observe(status(2, 0, 0), false).changes;
+        assert!(
+            first.contains(&Health::AuditLocked { at_start: true }),
+            "{first:?}"
+        );
+        let mut t = HealthTracker::default();
+        t.observe(status(1, 0, 0), false);
+        assert_eq!(
+            t.observe(status(2, 0, 0), false).changes,
+            vec![Health::AuditLocked { at_start: false }]
+        );
+        assert_eq!(
+            Health::AuditLocked { at_start: false }.action(),
+            "audit-locked"
+        );
+        assert_eq!(
+            serde_json::to_value(Health::AuditLocked { at_start: true }).unwrap()["change"],
+            "audit-locked"
+        );
     }
 
     #[test]
