@@ -7,10 +7,17 @@ use std::{
 };
 
 use anyhow::Context;
+
+// audit-guard: a panic in `swmon run` removes swmon's audit rules only by
+// unwinding through RuleGuard's drop; a build that aborts on panic (a
+// profile, RUSTFLAGS `-C panic=abort`) would leave them loaded.
+#[cfg(not(panic = "unwind"))]
+compile_error!("swmon must be built with panic = \"unwind\": RuleGuard removes the audit rules on a panic only by unwinding");
 use clap::{Parser, Subcommand};
 use swmon::{
     audit::{
         netlink::ControlSocket,
+        ownership::HostTakeover,
         rules::{self, RuleSetName, RulesReport},
         AuditOptions, AuditStream,
     },
@@ -279,7 +286,10 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
         }
         RulesCommand::Install { set, json } => {
             let wanted = set.rules(&found);
+            // audit-guard: the host takes these rules over (see host_takeover).
+            let takeover = HostTakeover::begin().context("can't lock swmon's rule records")?;
             let done = rules::install(&mut ctl, &wanted).context("can't install the rules")?;
+            host_takeover(takeover, &wanted, (!json).then_some(&mut text))?;
             if json {
                 writeln!(text, "{}", serde_json::to_string_pretty(&done)?)?;
             } else {
@@ -299,7 +309,9 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
         }
         RulesCommand::Remove { set, json } => {
             let wanted = set.rules(&found);
+            let takeover = HostTakeover::begin().context("can't lock swmon's rule records")?;
             let done = rules::remove(&mut ctl, &wanted).context("can't remove the rules")?;
+            host_takeover(takeover, &wanted, (!json).then_some(&mut text))?;
             if json {
                 writeln!(text, "{}", serde_json::to_string_pretty(&done)?)?;
             } else {
@@ -316,6 +328,35 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
         }
     }
     write_stdout(&text)
+}
+
+/// audit-guard: rules an admin installs or removes with `swmon rules` are
+/// the host's from now on: dropped from the records of dead `swmon run`s,
+/// so the next run does not delete them as leftovers.
+fn host_takeover(
+    takeover: HostTakeover,
+    rules: &[rules::AuditRule],
+    text: Option<&mut String>,
+) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+
+    match (takeover.finish(rules), text) {
+        (Ok(0), _) | (Ok(_), None) => {}
+        (Ok(n), Some(text)) => writeln!(
+            text,
+            "{n} of these rules were recorded by a swmon run that died: now the host's"
+        )?,
+        (Err(errors), _) => {
+            for e in &errors {
+                eprintln!("swmon: {e}");
+            }
+            anyhow::bail!(
+                "can't update the records of dead swmon runs under {}: the next swmon run may remove these rules as their leftovers",
+                swmon::audit::ownership::STATE_DIR
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Writes to standard output; a closed pipe (`| head`) is not an error.

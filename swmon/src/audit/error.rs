@@ -66,6 +66,9 @@ pub enum AuditError {
     Timeout { request: String, ms: u64 },
     #[error("malformed answer to {request}: {why}")]
     Malformed { request: String, why: String },
+    /// swmon's record of the rules it added (see [`super::ownership`]).
+    #[error("can't keep the record of swmon's audit rules: {0}")]
+    State(#[from] super::ownership::StateError),
 }
 
 impl AuditError {

@@ -14,7 +14,8 @@
 //!
 //! The kernel-facing half lives in its own modules: [`netlink`] (the
 //! read-only multicast listener and the control socket), [`status`]
-//! (`AUDIT_GET` and health changes), [`rules`] (swmon's audit rules) and
+//! (`AUDIT_GET` and health changes), [`rules`] (swmon's audit rules),
+//! [`ownership`] (the record under `/run/swmon` of which rules are swmon's) and
 //! [`AuditStream`], which puts them together for the run loop. Not here:
 //! what an event means for an install (correlation and classification come
 //! after this stage).
@@ -33,6 +34,7 @@ mod assemble;
 mod error;
 mod execve;
 pub mod netlink;
+pub mod ownership;
 mod record;
 pub mod rules;
 pub mod status;
@@ -54,7 +56,7 @@ pub use self::{
         parse_log_line, parse_log_line_bytes, parse_netlink, parse_netlink_bytes, Field, Fields,
         Record, Timestamp, ENRICHED_SEPARATOR, MAX_RECORD_LEN,
     },
-    rules::{AuditRule, RuleGuard, RulesRemoved, SEED_KEY},
+    rules::{AuditRule, Leftovers, RuleGuard, RulesRemoved, SEED_KEY},
     status::{AuditStatus, Health, HealthTracker},
     stream::{AuditCounters, AuditItem, AuditOptions, AuditStream, HealthChange, Loss, LossSource},
     types::RecordType,

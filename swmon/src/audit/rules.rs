@@ -19,7 +19,9 @@
 use std::{
     collections::BTreeSet,
     fmt, fs,
+    io::Write,
     path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
@@ -34,6 +36,7 @@ use super::{
     assemble::AuditEvent,
     error::AuditError,
     netlink::{ControlSocket, Reply},
+    ownership::{liveness, pid_of_name, Liveness, Owner, StateDir, STATE_DIR},
     types::RecordType,
     value::KEY_SEPARATOR,
 };
@@ -55,6 +58,7 @@ const AUDIT_FILTER_EXCLUDE: u32 = 5;
 const AUDIT_FILTER_FS: u32 = 6;
 const AUDIT_FILTER_URING_EXIT: u32 = 7;
 const AUDIT_FILTER_PREPEND: u32 = 0x10;
+const AUDIT_FSTYPE: u32 = 26;
 const AUDIT_NEVER: u32 = 0;
 const AUDIT_POSSIBLE: u32 = 1;
 const AUDIT_ALWAYS: u32 = 2;
@@ -340,6 +344,16 @@ impl AuditRule {
         }
     }
 
+    /// Whether swmon could have added this rule: an `always,exit` rule with
+    /// a key that the kernel would take. A state file naming anything else
+    /// is refused (see [`super::ownership`]).
+    pub fn swmon_could_add(&self) -> bool {
+        self.list == AUDIT_FILTER_EXIT
+            && self.action == AUDIT_ALWAYS
+            && !self.keys().is_empty()
+            && self.encode().is_ok()
+    }
+
     /// Whether the rule names every syscall (`-S all`).
     pub fn all_syscalls(&self) -> bool {
         let n = self.mask.len();
@@ -388,6 +402,54 @@ impl AuditRule {
                 FieldValue::Num(_) => Vec::new(),
             })
             .collect()
+    }
+
+    /// Whether the rule can match an x86_64 exec: no other arch named, and
+    /// `perm=x` or `execve`/`execveat` in its syscalls.
+    fn applies_to_exec(&self) -> bool {
+        if self
+            .number(AUDIT_ARCH)
+            .is_some_and(|a| a != AUDIT_ARCH_X86_64)
+        {
+            return false;
+        }
+        match self.number(AUDIT_PERM) {
+            Some(perm) => perm & AUDIT_PERM_EXEC != 0,
+            None => self.has_syscall(59) || self.has_syscall(322),
+        }
+    }
+
+    /// Whether the rule's file fields can match an exec of `path`: none
+    /// (any file), `path=` naming it, `dir=` holding it (`exe=` and other
+    /// fields are taken as matching: the alert errs on the safe side).
+    fn may_match_file(&self, path: &[u8]) -> bool {
+        if let Some(p) = self.path() {
+            return p == path;
+        }
+        if let Some(d) = self.string(AUDIT_DIR) {
+            let d = d.strip_suffix(b"/").unwrap_or(d);
+            return path.starts_with(d) && path.get(d.len()) == Some(&b'/');
+        }
+        true
+    }
+
+    /// For a filesystem-list rule: whether the file system holding `path`
+    /// has the rule's `fstype=` (true when the rule names none, or when
+    /// the file system can't be asked: the alert errs on the safe side).
+    fn fstype_holds(&self, path: &[u8]) -> bool {
+        let Some(want) = self.number(AUDIT_FSTYPE) else {
+            return true;
+        };
+        let Ok(c) = std::ffi::CString::new(path) else {
+            return true;
+        };
+        // SAFETY: statfs is plain data; all-zero is a valid value.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a NUL-terminated path and a statfs buffer we own.
+        if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+            return true;
+        }
+        st.f_type as u32 == want
     }
 
     /// Whether an exec of the file at `canonical` (a canonical path) fires
@@ -569,13 +631,20 @@ impl AuditRule {
     /// Whether `other` is the same rule for the kernel (`audit_compare_rule`).
     /// The prepend flag is not part of the comparison, as in the kernel.
     pub fn same_as(&self, other: &AuditRule) -> bool {
-        let mut a = self.clone();
-        let mut b = other.clone();
-        a.normalize();
-        b.normalize();
-        a.prepend = false;
-        b.prepend = false;
-        a == b
+        // Compared in place (no clone, no allocation): this runs in the
+        // guard's loops over every loaded rule on every poll.
+        let word = |r: &AuditRule, i: usize| {
+            let w = r.mask.get(i).copied().unwrap_or(0);
+            if i == AUDIT_BITMASK_SIZE - 1 {
+                w & class_bits_cleared()
+            } else {
+                w
+            }
+        };
+        self.list == other.list
+            && self.action == other.action
+            && self.fields == other.fields
+            && (0..AUDIT_BITMASK_SIZE).all(|i| word(self, i) == word(other, i))
     }
 }
 
@@ -1013,57 +1082,512 @@ impl fmt::Display for RulesReport {
     }
 }
 
-/// Someone removed a rule swmon relies on.
+/// A change to the guarded rules: someone removed some (`remove_rule`,
+/// `rules-missing`) or put a rule ahead that keeps them from recording
+/// (`rules-suppressed`), or the poll put swmon's back (`rules-restored`,
+/// `rules-restore-failed`). [`RulesRemoved::action`] names the event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RulesRemoved {
-    /// The CONFIG_CHANGE event's serial and time.
-    pub serial: u64,
-    pub timestamp_ms: u64,
-    /// `remove_rule` (auditctl -d/-D), or the kernel's own when a watched
-    /// path's folder went away.
+    /// What saw it: `config-change` (the kernel's record of the removal) or
+    /// `status-poll` (the rule list compared on a status poll: removals the
+    /// kernel does not log, such as `auditctl -D` while audit is disabled).
+    pub detected_by: &'static str,
+    /// The CONFIG_CHANGE event's serial and time (`config-change` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_ms: Option<u64>,
+    /// `remove_rule` (auditctl -d/-D) or the kernel's own when a watched
+    /// path's folder went away; from a poll `rules-missing`,
+    /// `rules-suppressed`, `rules-restored`, `rules-restore-failed`.
     pub op: String,
-    /// The removed rules' keys, from the records.
+    /// The removed rules' keys, from the records (or from the rules a poll
+    /// found missing).
     pub keys: Vec<String>,
     /// `path=` when the kernel names it (watch removals only).
     pub path: Option<String>,
-    /// Who removed it: login uid and session.
+    /// Who removed it: login uid and session (`config-change` only).
     pub auid: Option<u32>,
     pub ses: Option<u32>,
-    /// swmon's own rules no longer loaded, when the guard could list them.
+    /// The guarded rules no longer loaded (when the guard could list
+    /// them), suppressed, or put back.
     pub rules: Vec<AuditRule>,
+    /// For `rules-restore-failed`: why the poll could not put them back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_error: Option<String>,
+    /// For `rules-suppressed`: the new rules that keep the guarded ones
+    /// (listed in `rules`) from recording: an exclude-list rule, a
+    /// `task,never` or `never,filesystem` rule, or an exit rule for exec
+    /// that the kernel applies first (see `suppresses`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed_by: Vec<AuditRule>,
+    /// Rules of swmon's still (or again) loaded that it no longer owns:
+    /// another process removed rules of their key and some are back, and
+    /// the kernel's record does not say which. swmon leaves them loaded at
+    /// stop rather than risk deleting a rule someone else loaded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disowned: Vec<AuditRule>,
+    /// For `rules-list-failed`: why the poll could not read the kernel's
+    /// rule list (the guarded rules are unverified until it can).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_error: Option<String>,
+    /// For `rules-list-back`: how many polls in a row had failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list_failures: Option<u64>,
 }
 
-/// Watches for the removal of swmon's rules, or any seed-keyed rule, and
-/// puts swmon's back.
-#[derive(Clone, Debug, Default)]
-pub struct RuleGuard {
-    ours: Vec<AuditRule>,
+impl RulesRemoved {
+    fn from_poll(op: &str) -> RulesRemoved {
+        RulesRemoved {
+            detected_by: "status-poll",
+            serial: None,
+            timestamp_ms: None,
+            op: op.into(),
+            keys: Vec::new(),
+            path: None,
+            auid: None,
+            ses: None,
+            rules: Vec::new(),
+            restore_error: None,
+            suppressed_by: Vec::new(),
+            disowned: Vec::new(),
+            list_error: None,
+            list_failures: None,
+        }
+    }
+
+    /// The poll could not read the rule list (the first failure of a run
+    /// of them): the guarded rules are unverified.
+    pub fn list_failed(error: String) -> RulesRemoved {
+        RulesRemoved {
+            list_error: Some(error),
+            ..RulesRemoved::from_poll("rules-list-failed")
+        }
+    }
+
+    /// The poll reads the rule list again after `failures` failed polls.
+    pub fn list_back(failures: u64) -> RulesRemoved {
+        RulesRemoved {
+            list_failures: Some(failures),
+            ..RulesRemoved::from_poll("rules-list-back")
+        }
+    }
+
+    /// The `event.action` this change is written as.
+    pub fn action(&self) -> &'static str {
+        match self.op.as_str() {
+            "rules-list-failed" => "audit-rules-unverifiable",
+            "rules-list-back" => "audit-rules-verifiable",
+            "rules-suppressed" => "audit-rules-suppressed",
+            "rules-restored" => "audit-rules-restored",
+            "rules-restore-failed" => "audit-rules-restore-failed",
+            _ => "audit-rules-removed",
+        }
+    }
+
+    /// Whether it is written as an alert (a loss of coverage).
+    pub fn is_alert(&self) -> bool {
+        matches!(
+            self.action(),
+            "audit-rules-removed" | "audit-rules-suppressed" | "audit-rules-unverifiable"
+        )
+    }
+}
+
+/// What `swmon run` found at start of the rules dead predecessors left
+/// loaded (see [`super::ownership`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Leftovers {
+    /// Rules a dead instance recorded and that were still loaded: deleted.
+    pub removed: Vec<AuditRule>,
+    /// The dead instances' pids.
+    pub dead_pids: Vec<u32>,
+    /// Recorded by a dead instance and no longer loaded.
+    pub absent: usize,
+    /// Recorded by a dead instance and also by a live one: left loaded.
+    pub kept_for_live: Vec<AuditRule>,
+    /// Running instances whose rules were left alone.
+    pub live_pids: Vec<u32>,
+    /// Records from an earlier boot, discarded without deleting anything.
+    pub other_boot: usize,
+    /// Records refused or unreadable, and deletes that failed: nothing
+    /// named there was deleted. Also a failed rule list at start (the
+    /// host's guarded rules or the suppression baseline not taken).
+    pub errors: Vec<String>,
+}
+
+/// One guarded rule and what the guard knows of it.
+#[derive(Clone, Debug)]
+struct Guarded {
+    rule: AuditRule,
+    /// swmon added it and has not seen it go since: swmon's to delete.
+    ours: bool,
+    /// swmon added it at start: put back by a restore.
+    restorable: bool,
+    /// Loaded when last looked at.
+    present: bool,
+}
+
+/// The guard's state, shared by the run loop and the audit stream's poll.
+/// Dropping the last handle deletes the rules swmon added and still owns,
+/// unless [`RuleGuard::remove_ours`] did already.
+#[derive(Debug)]
+struct GuardState {
+    rules: Vec<Guarded>,
     keys: BTreeSet<Vec<u8>>,
+    /// The state file this guard keeps, if any.
+    record: Option<(StateDir, Owner)>,
+    /// The guard's own control socket (polls, and removal on the way out).
+    ctl: Option<ControlSocket>,
+    leftovers: Leftovers,
+    /// The last failure to update the state file.
+    record_error: Option<String>,
+    finished: bool,
+    /// Rules that could suppress the guarded ones, loaded before the guard
+    /// started (the host's own configuration: not alerted). `None` until
+    /// the first look.
+    baseline: Option<Vec<AuditRule>>,
+    /// New suppressing rules already alerted (again once they go and come
+    /// back).
+    suppressors: Vec<AuditRule>,
+}
+
+/// Guards the rules swmon added, and those with a guarded key loaded at
+/// start: notices their removal (from the kernel's CONFIG_CHANGE record, and
+/// by diffing the rule list on every status poll), puts swmon's back on
+/// request, and removes swmon's own on every way out (explicitly at stop,
+/// or when the last handle is dropped: an error return, a panic unwinding).
+///
+/// A handle is cheap to clone; all clones share one state.
+#[derive(Clone, Debug)]
+pub struct RuleGuard {
+    state: Arc<Mutex<GuardState>>,
+}
+
+impl Default for RuleGuard {
+    fn default() -> Self {
+        RuleGuard::new(Vec::new())
+    }
+}
+
+/// What [`remove_best_effort`] did.
+#[derive(Debug, Default)]
+struct BestEffort {
+    removed: Vec<AuditRule>,
+    /// Not loaded exactly.
+    absent: Vec<AuditRule>,
+    /// Loaded, and the kernel refused to delete it.
+    failed: Vec<(AuditRule, AuditError)>,
+}
+
+/// Deletes each rule that is loaded exactly, going on after a failure.
+fn remove_best_effort(
+    ctl: &mut ControlSocket,
+    rules: &[AuditRule],
+) -> Result<BestEffort, AuditError> {
+    let loaded = list_rules(ctl)?;
+    let BestEffort {
+        mut removed,
+        mut absent,
+        mut failed,
+    } = BestEffort::default();
+    for rule in rules {
+        if !loaded.iter().any(|l| l.same_as(rule)) || removed.iter().any(|r| rule.same_as(r)) {
+            absent.push(rule.clone());
+            continue;
+        }
+        match delete_rule(ctl, rule) {
+            Ok(()) => removed.push(rule.clone()),
+            Err(e) if e.errno() == Some(libc::ENOENT) => absent.push(rule.clone()),
+            Err(e) => failed.push((rule.clone(), e)),
+        }
+    }
+    Ok(BestEffort {
+        removed,
+        absent,
+        failed,
+    })
+}
+
+/// Removes what dead predecessors recorded and left loaded, and only that:
+/// never a rule a live instance recorded, never anything from a record that
+/// cannot be read or trusted.
+fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Leftovers {
+    let mut out = Leftovers::default();
+    let scanned = match dir.scan() {
+        Ok(s) => s,
+        Err(e) => {
+            out.errors.push(e.to_string());
+            return out;
+        }
+    };
+    let mut live: Vec<AuditRule> = Vec::new();
+    let mut dead = Vec::new();
+    // A record that can't be read, named for a pid that is running, may be
+    // a live instance's: what it names is unknown, so nothing is deleted.
+    let mut blocked_by: Option<PathBuf> = None;
+    for rec in scanned {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                if pid_of_name(e.path()).is_none_or(super::status::pid_alive) {
+                    blocked_by = Some(e.path().to_owned());
+                }
+                out.errors.push(e.to_string());
+                continue;
+            }
+        };
+        match liveness(&rec.owner, &me.boot_id) {
+            Liveness::Alive => {
+                out.live_pids.push(rec.owner.pid);
+                live.extend(rec.rules);
+            }
+            Liveness::OtherBoot => {
+                out.other_boot += 1;
+                if let Err(e) = fs::remove_file(&rec.path) {
+                    out.errors
+                        .push(format!("{}: can't remove: {e}", rec.path.display()));
+                }
+            }
+            Liveness::Dead => dead.push(rec),
+        }
+    }
+    if let Some(path) = blocked_by {
+        out.errors.push(format!(
+            "{}: unreadable, and its process may be running: no leftover deleted",
+            path.display()
+        ));
+        out.dead_pids.extend(dead.iter().map(|r| r.owner.pid));
+        return out;
+    }
+    for rec in dead {
+        out.dead_pids.push(rec.owner.pid);
+        let (mine, kept): (Vec<AuditRule>, Vec<AuditRule>) = rec
+            .rules
+            .into_iter()
+            .partition(|r| !live.iter().any(|l| l.same_as(r)));
+        out.kept_for_live.extend(kept);
+        match remove_best_effort(ctl, &mine) {
+            Ok(BestEffort {
+                removed,
+                absent,
+                failed,
+            }) => {
+                out.removed.extend(removed);
+                out.absent += absent.len();
+                for (rule, e) in &failed {
+                    out.errors.push(format!(
+                        "{}: can't delete `{rule}`: {e}",
+                        rec.path.display()
+                    ));
+                }
+                if failed.is_empty() {
+                    if let Err(e) = fs::remove_file(&rec.path) {
+                        out.errors
+                            .push(format!("{}: can't remove: {e}", rec.path.display()));
+                    }
+                }
+            }
+            Err(e) => out
+                .errors
+                .push(format!("{}: can't list the rules: {e}", rec.path.display())),
+        }
+    }
+    out
 }
 
 impl RuleGuard {
-    /// Guards `ours` (what swmon added) and every rule keyed
-    /// [`SEED_KEY`] or with one of `ours`' keys.
+    /// Guards `ours` (what swmon added, kept in no state file) and every
+    /// rule keyed [`SEED_KEY`] or with one of `ours`' keys.
     pub fn new(ours: Vec<AuditRule>) -> RuleGuard {
-        let mut keys: BTreeSet<Vec<u8>> = ours.iter().flat_map(AuditRule::keys).collect();
-        keys.insert(SEED_KEY.as_bytes().to_vec());
-        RuleGuard { ours, keys }
+        RuleGuard::with(ours, Vec::new(), None, Leftovers::default())
     }
 
-    pub fn ours(&self) -> &[AuditRule] {
-        &self.ours
+    fn with(
+        ours: Vec<AuditRule>,
+        relied: Vec<AuditRule>,
+        record: Option<(StateDir, Owner)>,
+        leftovers: Leftovers,
+    ) -> RuleGuard {
+        let mut keys: BTreeSet<Vec<u8>> = ours.iter().flat_map(AuditRule::keys).collect();
+        keys.insert(SEED_KEY.as_bytes().to_vec());
+        let rules = ours
+            .into_iter()
+            .map(|rule| Guarded {
+                rule,
+                ours: true,
+                restorable: true,
+                present: true,
+            })
+            .chain(relied.into_iter().map(|rule| Guarded {
+                rule,
+                ours: false,
+                restorable: false,
+                present: true,
+            }))
+            .collect();
+        RuleGuard {
+            state: Arc::new(Mutex::new(GuardState {
+                rules,
+                keys,
+                record,
+                ctl: None,
+                leftovers,
+                record_error: None,
+                finished: false,
+                baseline: None,
+                suppressors: Vec::new(),
+            })),
+        }
+    }
+
+    /// `swmon run`'s start: removes dead predecessors' leftovers (recorded
+    /// under [`STATE_DIR`]), adds those of `set` not loaded yet, and records
+    /// them as this process's. Also guards the rules with a guarded key
+    /// already loaded (the host's; never deleted, never put back).
+    ///
+    /// With an empty `set`, problems with the state folder are reported in
+    /// [`RuleGuard::leftovers`] rather than failing.
+    pub fn start(ctl: &mut ControlSocket, set: &[AuditRule]) -> Result<RuleGuard, AuditError> {
+        RuleGuard::start_in(Path::new(STATE_DIR), ctl, set)
+    }
+
+    /// [`RuleGuard::start`] with another state folder.
+    pub fn start_in(
+        dir: &Path,
+        ctl: &mut ControlSocket,
+        set: &[AuditRule],
+    ) -> Result<RuleGuard, AuditError> {
+        let opened = StateDir::open(dir).and_then(|d| Ok((Owner::me()?, d)));
+        let (me, dir) = match opened {
+            Ok(x) => x,
+            Err(e) if set.is_empty() => {
+                let mut leftovers = Leftovers {
+                    errors: vec![e.to_string()],
+                    ..Leftovers::default()
+                };
+                let relied = relied_or_say(ctl, &[], &mut leftovers);
+                let guard = RuleGuard::with(Vec::new(), relied, None, leftovers);
+                guard.set_baseline(ctl);
+                return Ok(guard);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let lock = dir.lock();
+        let mut leftovers = clean_leftovers(&dir, &me, ctl);
+        if let Err(e) = &lock {
+            leftovers.errors.push(e.to_string());
+        }
+        let mut added = Vec::new();
+        if !set.is_empty() {
+            let loaded = list_rules(ctl)?;
+            let wanted: Vec<AuditRule> = set
+                .iter()
+                .filter(|r| !loaded.iter().any(|l| l.same_as(r)))
+                .cloned()
+                .collect();
+            // Ahead of the add: a crash in between leaves a record, not an
+            // unrecorded rule.
+            dir.record(&me, &wanted)?;
+            added = match install(ctl, &wanted) {
+                Ok(i) => i.added,
+                Err(e) => {
+                    // install() took back what it added.
+                    let _ = dir.record(&me, &[]);
+                    return Err(e);
+                }
+            };
+            if let Err(e) = dir.record(&me, &added) {
+                let _ = remove(ctl, &added);
+                let _ = dir.record(&me, &[]);
+                return Err(e.into());
+            }
+        }
+        let relied = relied_or_say(ctl, &added, &mut leftovers);
+        drop(lock);
+        let guard = RuleGuard::with(added, relied, Some((dir, me)), leftovers);
+        guard.set_baseline(ctl);
+        Ok(guard)
+    }
+
+    /// Takes the rules that could suppress the guarded ones now loaded as
+    /// the host's own (not alerted later).
+    fn set_baseline(&self, ctl: &mut ControlSocket) {
+        match list_rules(ctl) {
+            Ok(loaded) => {
+                self.lock().baseline = Some(loaded.into_iter().filter(could_suppress).collect());
+            }
+            Err(e) => self.lock().leftovers.errors.push(format!(
+                "can't list the rules for the suppression baseline (the first poll's list is taken): {e}"
+            )),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GuardState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The rules swmon added at start (and puts back on request).
+    pub fn ours(&self) -> Vec<AuditRule> {
+        self.lock()
+            .rules
+            .iter()
+            .filter(|g| g.restorable)
+            .map(|g| g.rule.clone())
+            .collect()
+    }
+
+    /// What the start removed of dead predecessors' rules.
+    pub fn leftovers(&self) -> Leftovers {
+        self.lock().leftovers.clone()
+    }
+
+    /// The last failure to update the state file, if the last update failed.
+    pub fn record_error(&self) -> Option<String> {
+        self.lock().record_error.clone()
     }
 
     /// Looks at one assembled event: a successful `remove_rule`
-    /// CONFIG_CHANGE for a guarded key gives an alert. With `ctl`, the guard
-    /// lists the loaded rules (one request, a few microseconds) to say which
-    /// of its own are gone; the CONFIG_CHANGE record names only the key.
+    /// CONFIG_CHANGE for a guarded key, made by another process than this
+    /// one (swmon's own deletes of leftovers at start and of its rules at
+    /// stop are no tamper), gives an alert. With `ctl`, the guard lists the
+    /// loaded rules (one request) to say which guarded rules are gone; the
+    /// record names only the key and list, not the rule.
+    ///
+    /// Ownership: a rule of swmon's that another process removed is no
+    /// longer swmon's, even if an identical one is back before the list is
+    /// read (`augenrules --load` flushes and reloads within milliseconds).
+    /// When more rules of a key were removed than are now missing, some of
+    /// them came back, and the record cannot say which: every rule of
+    /// swmon's with that key is then disowned (`disowned` in the alert), so
+    /// swmon never deletes at stop a rule someone else loaded; the cost is
+    /// that those rules stay loaded after swmon stops.
+    ///
+    /// With the list read, nothing is returned when no guarded rule went
+    /// and none was disowned (a rule already reported gone by a poll, or
+    /// the second of the records one `auditctl -D` logs).
     pub fn check(
         &self,
         event: &AuditEvent,
         ctl: Option<&mut ControlSocket>,
     ) -> Option<RulesRemoved> {
+        self.check_with(event, || ctl.and_then(|c| list_rules(c).ok()))
+    }
+
+    /// [`RuleGuard::check`] with the rule list from `list` (called only
+    /// for a removal record of a guarded key; `None`: it could not be read).
+    fn check_with(
+        &self,
+        event: &AuditEvent,
+        list: impl FnOnce() -> Option<Vec<AuditRule>>,
+    ) -> Option<RulesRemoved> {
+        if event.syscall().and_then(|s| s.pid()) == Some(std::process::id()) {
+            return None;
+        }
+        let mut state = self.lock();
         let mut found: Option<RulesRemoved> = None;
+        // Removal records per guarded key.
+        let mut removals: Vec<(Vec<u8>, usize)> = Vec::new();
         for change in event
             .records_of(RecordType::CONFIG_CHANGE)
             .filter_map(|r| r.config_change())
@@ -1072,12 +1596,13 @@ impl RuleGuard {
                 continue;
             }
             let keys = change.keys();
-            if !keys.iter().any(|k| self.keys.contains(k)) {
+            if !keys.iter().any(|k| state.keys.contains(k)) {
                 continue;
             }
             let item = found.get_or_insert_with(|| RulesRemoved {
-                serial: event.serial,
-                timestamp_ms: event.timestamp.as_millis(),
+                detected_by: "config-change",
+                serial: Some(event.serial),
+                timestamp_ms: Some(event.timestamp.as_millis()),
                 op: "remove_rule".into(),
                 keys: Vec::new(),
                 path: change.get("path").and_then(|v| {
@@ -1088,8 +1613,19 @@ impl RuleGuard {
                 auid: change.auid(),
                 ses: change.ses(),
                 rules: Vec::new(),
+                restore_error: None,
+                suppressed_by: Vec::new(),
+                disowned: Vec::new(),
+                list_error: None,
+                list_failures: None,
             });
             for k in keys {
+                if state.keys.contains(&k) {
+                    match removals.iter_mut().find(|(x, _)| *x == k) {
+                        Some((_, n)) => *n += 1,
+                        None => removals.push((k.clone(), 1)),
+                    }
+                }
                 let k = String::from_utf8_lossy(&k).into_owned();
                 if !item.keys.contains(&k) {
                     item.keys.push(k);
@@ -1097,28 +1633,456 @@ impl RuleGuard {
             }
         }
         let mut item = found?;
-        if let Some(ctl) = ctl {
-            if let Ok(loaded) = list_rules(ctl) {
-                item.rules = self
-                    .ours
-                    .iter()
-                    .filter(|o| !loaded.iter().any(|l| l.same_as(o)))
-                    .cloned()
-                    .collect();
+        let Some(loaded) = list() else {
+            // No list: which rules went can't be told; ownership of every
+            // rule of swmon's with a removed key ends.
+            item.disowned = state.disown_keys(&removals, |_, _| true);
+            if !item.disowned.is_empty() {
+                state.save();
             }
+            return Some(item);
+        };
+        let (gone, _) = state.diff(&loaded);
+        let gone_ours = gone.iter().any(|g| g.1);
+        item.rules = gone.into_iter().map(|g| g.0).collect();
+        // Removed more than missing: some came back, unknown which.
+        let missing: Vec<(Vec<u8>, usize)> = removals
+            .iter()
+            .map(|(k, _)| {
+                let n = state
+                    .rules
+                    .iter()
+                    .filter(|g| !g.present && g.rule.keys().contains(k))
+                    .count();
+                (k.clone(), n)
+            })
+            .collect();
+        item.disowned = state.disown_keys(&removals, |k, n| {
+            missing
+                .iter()
+                .find(|(m, _)| m == k)
+                .is_none_or(|(_, gone)| n > *gone)
+        });
+        if gone_ours || !item.disowned.is_empty() {
+            state.save();
+        }
+        if item.rules.is_empty() && item.disowned.is_empty() {
+            return None;
         }
         Some(item)
     }
 
     /// Adds back those of swmon's rules that are no longer loaded; returns
-    /// them.
+    /// them. They are swmon's again (recorded ahead of the add).
     pub fn restore(&self, ctl: &mut ControlSocket) -> Result<Vec<AuditRule>, AuditError> {
-        Ok(install(ctl, &self.ours)?.added)
+        self.lock().restore(ctl)
     }
 
-    /// Deletes swmon's rules that are still loaded exactly (at shutdown).
+    /// Compares the guarded rules with the kernel's list (the audit
+    /// stream calls this on every status poll): rules gone since the last
+    /// look give an alert, and with `restore` swmon's are put back at once.
+    /// New rules that suppress the guarded ones (an exclude-list rule, a
+    /// `never` rule ahead of them) give an `audit-rules-suppressed` alert.
+    /// Empty when nothing changed; an error when the list could not be read
+    /// (counted by the caller as a poll error).
+    pub fn poll(&self, restore: bool) -> Result<Vec<RulesRemoved>, AuditError> {
+        let mut state = self.lock();
+        if state.rules.is_empty() || state.finished {
+            return Ok(Vec::new());
+        }
+        let mut ctl = match state.ctl.take() {
+            Some(c) => c,
+            None => ControlSocket::open()?,
+        };
+        let result = state.poll_with(&mut ctl, restore);
+        state.ctl = Some(ctl);
+        result
+    }
+
+    /// Deletes swmon's rules that are still loaded exactly and still its
+    /// own (at stop); the state file then records only those that could
+    /// not be deleted.
     pub fn remove_ours(&self, ctl: &mut ControlSocket) -> Result<Removed, AuditError> {
-        remove(ctl, &self.ours)
+        self.lock().remove_ours(ctl)
+    }
+}
+
+/// Whether a rule can keep some exec rule from recording (see
+/// [`suppresses`] for which): any exclude-list rule, a `never` rule on the
+/// task or filesystem list, or an exit rule for exec (an `always` one with
+/// another key takes the record's key).
+fn could_suppress(rule: &AuditRule) -> bool {
+    match rule.list {
+        AUDIT_FILTER_EXCLUDE => true,
+        AUDIT_FILTER_TASK | AUDIT_FILTER_FS => rule.action == AUDIT_NEVER,
+        AUDIT_FILTER_EXIT => rule.applies_to_exec(),
+        _ => false,
+    }
+}
+
+/// Whether `rule` (at `at` in the loaded list) keeps the guarded rule `g`
+/// (at `theirs`) from recording an exec with its key. As the kernel
+/// evaluates them (checked on 6.18 with `dpkg --version` under a seed
+/// watch): the exit list in order, watches included, the first match
+/// setting the state and the key. So:
+/// - an exclude-list rule drops records, a `task,never` rule leaves the
+///   task without audit context: all guarded rules;
+/// - a `never,filesystem` rule keeps inodes of its fstype out: the
+///   guarded watches on such a file system;
+/// - an exit rule ahead of `g`, for exec (syscall mask with `execve` or
+///   `execveat`, or `perm=x`), on a compatible arch, that can match the
+///   exec of `g`'s file (no `path=`/`dir=` or one naming it), `never` or
+///   `always` with another key (it takes the record's key). A syscall
+///   `never` rule for execve ahead of the seed's watches suppresses them
+///   all; one for another syscall, another arch, or after them, none.
+fn suppresses(rule: &AuditRule, at: Option<usize>, g: &AuditRule, theirs: Option<usize>) -> bool {
+    let ahead = matches!((at, theirs), (Some(a), Some(t)) if a < t);
+    match rule.list {
+        AUDIT_FILTER_EXCLUDE => true,
+        AUDIT_FILTER_TASK => rule.action == AUDIT_NEVER,
+        AUDIT_FILTER_FS => {
+            rule.action == AUDIT_NEVER && g.path().is_some_and(|p| rule.fstype_holds(p))
+        }
+        AUDIT_FILTER_EXIT => {
+            ahead
+                && rule.applies_to_exec()
+                && (rule.action == AUDIT_NEVER || rule.keys() != g.keys())
+                && g.path().is_none_or(|q| rule.may_match_file(q))
+        }
+        _ => false,
+    }
+}
+
+/// Loaded rules with a guarded key (the seed's, or one of `ours`') that
+/// are not `ours`: relied on, never deleted.
+fn relied_rules(ctl: &mut ControlSocket, ours: &[AuditRule]) -> Result<Vec<AuditRule>, AuditError> {
+    let mut keys: BTreeSet<Vec<u8>> = ours.iter().flat_map(AuditRule::keys).collect();
+    keys.insert(SEED_KEY.as_bytes().to_vec());
+    Ok(list_rules(ctl)?
+        .into_iter()
+        .filter(|r| !ours.iter().any(|o| o.same_as(r)))
+        .filter(|r| r.keys().iter().any(|k| keys.contains(k)))
+        .collect())
+}
+
+/// [`relied_rules`], or none and the failure said in `leftovers.errors`
+/// (the host's rules with a guarded key are then not watched).
+fn relied_or_say(
+    ctl: &mut ControlSocket,
+    ours: &[AuditRule],
+    leftovers: &mut Leftovers,
+) -> Vec<AuditRule> {
+    relied_rules(ctl, ours).unwrap_or_else(|e| {
+        leftovers.errors.push(format!(
+            "can't list the rules to watch the host's with a guarded key: {e}"
+        ));
+        Vec::new()
+    })
+}
+
+impl GuardState {
+    /// Updates `present` from `loaded`; returns the rules that went since
+    /// the last look (with whether each was swmon's), and those that came
+    /// back. A rule of swmon's that went is no longer swmon's: if an
+    /// identical one appears later, someone else loaded it.
+    fn diff(&mut self, loaded: &[AuditRule]) -> (Vec<(AuditRule, bool)>, Vec<AuditRule>) {
+        let (mut gone, mut back) = (Vec::new(), Vec::new());
+        for g in &mut self.rules {
+            let now = loaded.iter().any(|l| l.same_as(&g.rule));
+            if g.present && !now {
+                gone.push((g.rule.clone(), g.ours));
+                g.ours = false;
+            } else if !g.present && now {
+                back.push(g.rule.clone());
+            }
+            g.present = now;
+        }
+        (gone, back)
+    }
+
+    /// Ends ownership of the loaded rules of swmon's with a key in
+    /// `removals` for which `ambiguous(key, removed)` holds; returns them.
+    fn disown_keys(
+        &mut self,
+        removals: &[(Vec<u8>, usize)],
+        ambiguous: impl Fn(&[u8], usize) -> bool,
+    ) -> Vec<AuditRule> {
+        let mut out = Vec::new();
+        for (k, n) in removals {
+            if !ambiguous(k, *n) {
+                continue;
+            }
+            for g in &mut self.rules {
+                if g.ours && g.rule.keys().contains(k) {
+                    g.ours = false;
+                    out.push(g.rule.clone());
+                }
+            }
+        }
+        out
+    }
+
+    fn owned(&self) -> Vec<AuditRule> {
+        self.rules
+            .iter()
+            .filter(|g| g.ours)
+            .map(|g| g.rule.clone())
+            .collect()
+    }
+
+    /// Rewrites the state file with the rules swmon owns now, plus `ahead`.
+    fn save_with(&mut self, ahead: &[AuditRule]) {
+        let mut rules = self.owned();
+        rules.extend(ahead.iter().cloned());
+        if let Some((dir, me)) = &self.record {
+            self.record_error = dir.record(me, &rules).err().map(|e| e.to_string());
+        }
+    }
+
+    fn save(&mut self) {
+        self.save_with(&[]);
+    }
+
+    fn restore(&mut self, ctl: &mut ControlSocket) -> Result<Vec<AuditRule>, AuditError> {
+        let loaded = list_rules(ctl)?;
+        let wanted: Vec<AuditRule> = self
+            .rules
+            .iter()
+            .filter(|g| g.restorable && !loaded.iter().any(|l| l.same_as(&g.rule)))
+            .map(|g| g.rule.clone())
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.save_with(&wanted);
+        let result = install(ctl, &wanted);
+        if let Ok(done) = &result {
+            for g in &mut self.rules {
+                if done.added.iter().any(|a| a.same_as(&g.rule)) {
+                    g.ours = true;
+                    g.present = true;
+                }
+            }
+        }
+        self.save();
+        Ok(result?.added)
+    }
+
+    fn poll_with(
+        &mut self,
+        ctl: &mut ControlSocket,
+        restore: bool,
+    ) -> Result<Vec<RulesRemoved>, AuditError> {
+        let loaded = list_rules(ctl)?;
+        let mut out = self.removed(ctl, &loaded, restore);
+        if let Some(item) = self.suppressed(&loaded) {
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    /// New rules in `loaded` that keep guarded rules from recording, once
+    /// each; the baseline is the first look's.
+    fn suppressed(&mut self, loaded: &[AuditRule]) -> Option<RulesRemoved> {
+        let now: Vec<AuditRule> = loaded
+            .iter()
+            .filter(|r| could_suppress(r))
+            .cloned()
+            .collect();
+        let Some(baseline) = &self.baseline else {
+            self.baseline = Some(now);
+            return None;
+        };
+        let new: Vec<AuditRule> = now
+            .iter()
+            .filter(|r| !baseline.iter().any(|b| b.same_as(r)))
+            .cloned()
+            .collect();
+        // Forget those gone, so a rule that comes back is alerted again.
+        self.suppressors
+            .retain(|r| new.iter().any(|n| n.same_as(r)));
+        let mut by = Vec::new();
+        let mut hit: Vec<AuditRule> = Vec::new();
+        for r in new {
+            if self.suppressors.iter().any(|x| x.same_as(&r)) {
+                continue;
+            }
+            let victims = self.suppressed_by(&r, loaded);
+            if victims.is_empty() {
+                continue;
+            }
+            for v in victims {
+                if !hit.iter().any(|h| h.same_as(&v)) {
+                    hit.push(v);
+                }
+            }
+            self.suppressors.push(r.clone());
+            by.push(r);
+        }
+        if by.is_empty() {
+            return None;
+        }
+        let mut keys: Vec<String> = Vec::new();
+        for k in hit.iter().flat_map(AuditRule::keys) {
+            let k = String::from_utf8_lossy(&k).into_owned();
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        Some(RulesRemoved {
+            detected_by: "status-poll",
+            serial: None,
+            timestamp_ms: None,
+            op: "rules-suppressed".into(),
+            keys,
+            path: None,
+            auid: None,
+            ses: None,
+            rules: hit,
+            restore_error: None,
+            suppressed_by: by,
+            disowned: Vec::new(),
+            list_error: None,
+            list_failures: None,
+        })
+    }
+
+    /// The guarded rules loaded that `rule` keeps from recording (see
+    /// [`suppresses`]).
+    fn suppressed_by(&self, rule: &AuditRule, loaded: &[AuditRule]) -> Vec<AuditRule> {
+        let at = loaded.iter().position(|l| l.same_as(rule));
+        self.rules
+            .iter()
+            .filter(|g| g.present && !g.rule.same_as(rule))
+            .filter(|g| {
+                let theirs = loaded.iter().position(|l| l.same_as(&g.rule));
+                suppresses(rule, at, &g.rule, theirs)
+            })
+            .map(|g| g.rule.clone())
+            .collect()
+    }
+
+    /// Rules gone since the last look, then their restore if asked.
+    fn removed(
+        &mut self,
+        ctl: &mut ControlSocket,
+        loaded: &[AuditRule],
+        restore: bool,
+    ) -> Vec<RulesRemoved> {
+        let (gone, _) = self.diff(loaded);
+        if gone.is_empty() {
+            return Vec::new();
+        }
+        if gone.iter().any(|g| g.1) {
+            self.save();
+        }
+        let mut keys: Vec<String> = Vec::new();
+        for k in gone.iter().flat_map(|g| g.0.keys()) {
+            let k = String::from_utf8_lossy(&k).into_owned();
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        let item = RulesRemoved {
+            detected_by: "status-poll",
+            serial: None,
+            timestamp_ms: None,
+            op: "rules-missing".into(),
+            keys,
+            path: None,
+            auid: None,
+            ses: None,
+            rules: gone.into_iter().map(|g| g.0).collect(),
+            restore_error: None,
+            suppressed_by: Vec::new(),
+            disowned: Vec::new(),
+            list_error: None,
+            list_failures: None,
+        };
+        let mut out = vec![item.clone()];
+        if restore {
+            let (op, rules, restore_error) = match self.restore(ctl) {
+                Ok(put_back) if put_back.is_empty() => return out,
+                Ok(put_back) => ("rules-restored", put_back, None),
+                Err(e) => ("rules-restore-failed", Vec::new(), Some(e.to_string())),
+            };
+            out.push(RulesRemoved {
+                op: op.into(),
+                rules,
+                restore_error,
+                ..item
+            });
+        }
+        out
+    }
+
+    fn remove_ours(&mut self, ctl: &mut ControlSocket) -> Result<Removed, AuditError> {
+        let restorable: Vec<AuditRule> = self
+            .rules
+            .iter()
+            .filter(|g| g.restorable && !g.ours)
+            .map(|g| g.rule.clone())
+            .collect();
+        let owned = self.owned();
+        let BestEffort {
+            removed,
+            mut absent,
+            failed,
+        } = remove_best_effort(ctl, &owned)?;
+        for g in &mut self.rules {
+            if removed.iter().any(|r| r.same_as(&g.rule))
+                || absent.iter().any(|r| r.same_as(&g.rule))
+            {
+                g.ours = false;
+            }
+        }
+        self.save();
+        absent.extend(restorable);
+        match failed.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => {
+                self.finished = true;
+                Ok(Removed { removed, absent })
+            }
+        }
+    }
+}
+
+impl Drop for GuardState {
+    /// The way out that was not a clean stop (an error returned, a panic
+    /// unwinding, the audit side dropped): deletes swmon's rules, best
+    /// effort, with the guard's own control socket.
+    fn drop(&mut self) {
+        if self.finished || !self.rules.iter().any(|g| g.ours) {
+            if let Some((dir, me)) = &self.record {
+                let _ = dir.record(me, &[]);
+            }
+            return;
+        }
+        let lock = self.record.as_ref().and_then(|(dir, _)| dir.lock().ok());
+        let Some(mut ctl) = self.ctl.take().or_else(|| ControlSocket::open().ok()) else {
+            let _ = writeln!(
+                std::io::stderr(),
+                "swmon: can't open the audit socket to remove the rules it added; the next swmon run removes them"
+            );
+            return;
+        };
+        match self.remove_ours(&mut ctl) {
+            Ok(r) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "swmon: removed the {} audit rules it had added",
+                    r.removed.len()
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "swmon: can't remove all the audit rules it added ({e}); the next swmon run removes them"
+                );
+            }
+        }
+        drop(lock);
     }
 }
 
@@ -1249,11 +2213,309 @@ mod tests {
     }
 
     #[test]
+    fn the_diff_reports_each_removal_once_and_disowns_what_went() {
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let apt = AuditRule::exec_watch(Path::new("/usr/bin/apt-get"), SEED_KEY);
+        let host = AuditRule::exec_watch(Path::new("/usr/bin/rpm"), SEED_KEY);
+        let other = AuditRule::syscalls(&[59], "unrelated");
+        let guard = RuleGuard::with(
+            vec![dpkg.clone(), apt.clone()],
+            vec![host.clone()],
+            None,
+            Leftovers::default(),
+        );
+        let all = vec![other.clone(), dpkg.clone(), apt.clone(), host.clone()];
+        let mut s = guard.lock();
+        // A unit test never touches the kernel: nothing to remove on drop.
+        s.finished = true;
+        assert_eq!(s.diff(&all), (vec![], vec![]));
+        // `-D`: everything went, each reported once, with whether it was ours.
+        let (gone, back) = s.diff(std::slice::from_ref(&other));
+        assert_eq!(
+            gone,
+            vec![
+                (dpkg.clone(), true),
+                (apt.clone(), true),
+                (host.clone(), false)
+            ]
+        );
+        assert!(back.is_empty());
+        assert_eq!(s.diff(std::slice::from_ref(&other)), (vec![], vec![]));
+        assert!(s.owned().is_empty(), "what went is no longer ours");
+        // Someone else loads an identical rule: it is back, but not ours to
+        // delete at stop.
+        let (gone, back) = s.diff(std::slice::from_ref(&dpkg));
+        assert!(gone.is_empty());
+        assert_eq!(back, vec![dpkg.clone()]);
+        assert!(s.owned().is_empty());
+        // Its removal is reported again.
+        assert_eq!(s.diff(&[]).0, vec![(dpkg.clone(), false)]);
+        drop(s);
+        // Only what was added at start is put back by a restore.
+        assert_eq!(guard.ours(), vec![dpkg, apt]);
+    }
+
+    #[test]
+    fn new_never_and_exclude_rules_ahead_of_ours_are_suppression() {
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let guard = RuleGuard::with(vec![dpkg.clone()], vec![], None, Leftovers::default());
+        let mut s = guard.lock();
+        s.finished = true;
+        let mut hosts_never = AuditRule::syscalls(&[159], "time");
+        hosts_never.action = AUDIT_NEVER;
+        let mut never_watch = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), "quiet");
+        never_watch.action = AUDIT_NEVER;
+        let mut exclude = AuditRule::syscalls(&[], "drop");
+        exclude.list = AUDIT_FILTER_EXCLUDE;
+        exclude.fields = vec![RuleField {
+            field: 12, // msgtype
+            op: op::EQUAL,
+            value: FieldValue::Num(1300),
+        }];
+        // The host's own `never` rule, there at the first look: no alert.
+        assert_eq!(s.suppressed(&[hosts_never.clone(), dpkg.clone()]), None);
+        // A `never` watch on the same path after ours wins nothing.
+        let after = [hosts_never.clone(), dpkg.clone(), never_watch.clone()];
+        assert_eq!(s.suppressed(&after), None);
+        // Put ahead of ours (`auditctl -A`): an alert naming both, once.
+        let ahead = [never_watch.clone(), hosts_never.clone(), dpkg.clone()];
+        let alert = s.suppressed(&ahead).unwrap();
+        assert_eq!(alert.action(), "audit-rules-suppressed");
+        assert_eq!(alert.rules, vec![dpkg.clone()]);
+        assert_eq!(alert.suppressed_by, vec![never_watch.clone()]);
+        assert_eq!(alert.keys, vec![SEED_KEY]);
+        assert_eq!(s.suppressed(&ahead), None);
+        // Gone and back: alerted again. An exclude rule anywhere counts.
+        assert_eq!(s.suppressed(std::slice::from_ref(&dpkg)), None);
+        assert!(s.suppressed(&ahead).is_some());
+        let with_exclude = [never_watch, dpkg.clone(), exclude.clone()];
+        assert_eq!(
+            s.suppressed(&with_exclude).unwrap().suppressed_by,
+            vec![exclude]
+        );
+    }
+
+    #[test]
+    fn suppression_follows_the_kernels_evaluation() {
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let apt = AuditRule::exec_watch(Path::new("/usr/bin/apt-get"), SEED_KEY);
+        let all = AuditRule::syscalls(&[59, 322], SEED_KEY);
+        let never = |mut r: AuditRule| {
+            r.action = AUDIT_NEVER;
+            r
+        };
+        let (at, after) = (Some(0), Some(1));
+        // A syscall `never` rule for execve ahead of a watch or a syscall
+        // rule wins (the exit list, watches included, first match), not
+        // after it.
+        let never_exec = never(AuditRule::syscalls(&[59, 322], "k"));
+        assert!(suppresses(&never_exec, at, &dpkg, after));
+        assert!(suppresses(&never_exec, at, &all, after));
+        assert!(!suppresses(&never_exec, after, &dpkg, at));
+        // For another syscall only (adjtimex), or another arch: none.
+        assert!(!suppresses(
+            &never(AuditRule::syscalls(&[159], "k")),
+            at,
+            &dpkg,
+            after
+        ));
+        let mut b32 = never_exec.clone();
+        b32.fields[0].value = FieldValue::Num(AUDIT_ARCH_I386);
+        assert!(!suppresses(&b32, at, &dpkg, after));
+        // A watch only for its own file: `never`, or `always` with another
+        // key (it takes the key), not the same key.
+        let never_dpkg = never(AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), "k"));
+        assert!(suppresses(&never_dpkg, at, &dpkg, after));
+        assert!(!suppresses(&never_dpkg, at, &apt, after));
+        assert!(suppresses(&never_dpkg, at, &all, after), "partly");
+        let other_key = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), "other");
+        assert!(suppresses(&other_key, at, &dpkg, after));
+        assert!(!suppresses(&dpkg.clone(), at, &dpkg, after), "same key");
+        // `dir=` by path components.
+        let mut dir = never_exec.clone();
+        dir.fields.push(RuleField {
+            field: AUDIT_DIR,
+            op: op::EQUAL,
+            value: FieldValue::Str(b"/usr/bin".to_vec()),
+        });
+        assert!(suppresses(&dir, at, &dpkg, after));
+        if let Some(f) = dir.fields.last_mut() {
+            f.value = FieldValue::Str(b"/usr/bi".to_vec());
+        }
+        assert!(!suppresses(&dir, at, &dpkg, after));
+        // A write-only watch is not for exec.
+        let mut write_only = never_dpkg.clone();
+        write_only.fields[1].value = FieldValue::Num(AUDIT_PERM_WRITE);
+        assert!(!suppresses(&write_only, at, &dpkg, after));
+        assert!(!could_suppress(&write_only));
+        // task,never: everything; never,filesystem: watches on it.
+        let mut task = never(AuditRule::syscalls(&[], "k"));
+        task.list = AUDIT_FILTER_TASK;
+        assert!(suppresses(&task, after, &dpkg, at));
+        assert!(could_suppress(&task));
+        let mut fs_rule = never(AuditRule::syscalls(&[], "k"));
+        fs_rule.list = AUDIT_FILTER_FS;
+        assert!(could_suppress(&fs_rule));
+        assert!(suppresses(&fs_rule, after, &dpkg, at), "no fstype: any");
+        assert!(!suppresses(&fs_rule, at, &all, after), "no inode to drop");
+        fs_rule.fields = vec![RuleField {
+            field: AUDIT_FSTYPE,
+            op: op::EQUAL,
+            value: FieldValue::Num(0x0102_1994), // tmpfs
+        }];
+        let on_root = AuditRule::exec_watch(Path::new("/"), SEED_KEY);
+        // SAFETY: statfs is plain data; all-zero is a valid value.
+        let mut root_fs: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a NUL-terminated path and a buffer we own.
+        assert_eq!(unsafe { libc::statfs(c"/".as_ptr(), &mut root_fs) }, 0);
+        assert_eq!(
+            suppresses(&fs_rule, at, &on_root, after),
+            root_fs.f_type as u32 == 0x0102_1994,
+            "by the file system's type"
+        );
+    }
+
+    #[test]
+    fn a_removal_record_for_our_key_disowns_the_rules_gone() {
+        let guard = RuleGuard::new(vec![AuditRule::exec_watch(
+            Path::new("/usr/bin/dpkg"),
+            "mine",
+        )]);
+        guard.lock().finished = true;
+        let e = event(&[
+            "audit(1700000000.123:50): auid=0 ses=1 op=remove_rule key=\"mine\" list=4 res=1",
+        ]);
+        let alert = guard.check(&e, None).unwrap();
+        assert_eq!(alert.detected_by, "config-change");
+        assert_eq!(alert.rules, vec![], "no list without a socket");
+        let json = serde_json::to_value(&alert).unwrap();
+        assert_eq!(json["serial"], 50);
+        assert!(json.get("restore_error").is_none());
+        assert!(alert.is_alert());
+    }
+
+    /// A removal event as `auditctl -d` by process `pid` logs it: one
+    /// CONFIG_CHANGE record per rule, then the SYSCALL record.
+    fn removal_by(serial: u64, pid: u32, key: &str, rules: usize) -> AuditEvent {
+        let mut a = Assembler::default();
+        for _ in 0..rules {
+            let cc = format!(
+                "audit(1700000000.123:{serial}): auid=0 ses=1 op=remove_rule key=\"{key}\" list=4 res=1"
+            );
+            a.push(parse_netlink(1305, cc.as_bytes()).unwrap(), 0);
+        }
+        let sc = format!(
+            "audit(1700000000.123:{serial}): arch=c000003e syscall=44 success=yes exit=1096 a0=3 items=0 ppid=1 pid={pid} auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm=\"auditctl\" exe=\"/usr/sbin/auditctl\" key=(null)"
+        );
+        a.push(parse_netlink(1300, sc.as_bytes()).unwrap(), 0);
+        a.push(
+            parse_netlink(1320, format!("audit(1700000000.123:{serial}): ").as_bytes()).unwrap(),
+            0,
+        );
+        a.flush_all();
+        a.pop_ready().unwrap()
+    }
+
+    fn two_of_mine() -> (RuleGuard, AuditRule, AuditRule) {
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), "mine");
+        let apt = AuditRule::exec_watch(Path::new("/usr/bin/apt-get"), "mine");
+        let guard = RuleGuard::new(vec![dpkg.clone(), apt.clone()]);
+        // No kernel in a unit test: nothing to remove on drop.
+        guard.lock().finished = true;
+        (guard, dpkg, apt)
+    }
+
+    #[test]
+    fn a_rule_removed_and_re_added_by_another_process_is_no_longer_ours() {
+        let (guard, dpkg, apt) = two_of_mine();
+        // `auditctl -d` of the dpkg rule, then the same rule loaded again
+        // before swmon reads the list: both are listed, one removal logged.
+        let e = removal_by(60, 1, "mine", 1);
+        let alert = guard
+            .check_with(&e, || Some(vec![dpkg.clone(), apt.clone()]))
+            .expect("an alert");
+        assert_eq!(alert.rules, vec![], "nothing is missing");
+        assert_eq!(alert.disowned, vec![dpkg.clone(), apt.clone()]);
+        assert!(
+            guard.lock().owned().is_empty(),
+            "swmon deletes neither at stop"
+        );
+        assert_eq!(guard.ours().len(), 2, "still put back on request");
+        let json = serde_json::to_value(&alert).unwrap();
+        assert_eq!(json["disowned"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_plain_removal_disowns_only_the_rule_that_went() {
+        let (guard, dpkg, apt) = two_of_mine();
+        let e = removal_by(61, 1, "mine", 1);
+        let alert = guard.check_with(&e, || Some(vec![apt.clone()])).unwrap();
+        assert_eq!(alert.rules, vec![dpkg]);
+        assert_eq!(alert.disowned, vec![]);
+        assert_eq!(guard.lock().owned(), vec![apt], "the other stays ours");
+        // Without a list, nothing can be told apart: all of the key goes.
+        let (guard, dpkg, apt) = two_of_mine();
+        let alert = guard.check_with(&e, || None).unwrap();
+        assert_eq!(alert.disowned, vec![dpkg, apt]);
+    }
+
+    #[test]
+    fn swmons_own_removals_are_no_alert_and_keep_ownership() {
+        let (guard, dpkg, apt) = two_of_mine();
+        let e = removal_by(62, std::process::id(), "mine", 2);
+        let mut listed = false;
+        assert_eq!(
+            guard.check_with(&e, || {
+                listed = true;
+                Some(vec![])
+            }),
+            None
+        );
+        assert!(!listed, "no list for swmon's own records");
+        assert_eq!(guard.lock().owned(), vec![dpkg, apt]);
+    }
+
+    #[test]
+    fn a_flush_is_one_alert_and_its_other_records_none() {
+        let (guard, dpkg, apt) = two_of_mine();
+        // The poll or an earlier record already saw them go: nothing new.
+        let first = guard
+            .check_with(&removal_by(63, 1, "mine", 2), || Some(vec![]))
+            .unwrap();
+        assert_eq!(first.rules, vec![dpkg, apt]);
+        assert_eq!(first.disowned, vec![]);
+        assert_eq!(
+            guard.check_with(&removal_by(64, 1, "mine", 1), || Some(vec![])),
+            None,
+            "no empty alert"
+        );
+    }
+
+    #[test]
+    fn config_change_records_of_the_enabled_flag_parse() {
+        // As this kernel (6.18) multicasts them: `auditctl -e 0` logs one;
+        // `-e 1` from 0 logs none (audit_do_config_change logs only while
+        // enabled), and `-D` while disabled logs no remove_rule either.
+        let e = event(&[
+            "audit(1796095736.734:22510): op=set audit_enabled=0 old=1 auid=4294967295 ses=4294967295 res=1",
+        ]);
+        let cc = e.config_change().unwrap();
+        assert_eq!(cc.op(), Some(b"set".as_slice()));
+        assert_eq!(
+            cc.record().get("audit_enabled").and_then(|v| v.to_u32()),
+            Some(0)
+        );
+        assert_eq!(cc.res(), Some(true));
+    }
+
+    #[test]
     fn the_guard_alerts_on_removal_of_guarded_keys_only() {
         let guard = RuleGuard::new(vec![AuditRule::exec_watch(
             Path::new("/usr/bin/dpkg"),
             "mine",
         )]);
+        // Not loaded: nothing to remove on drop (and no kernel in a unit test).
+        guard.lock().finished = true;
         let e = event(&[
             "audit(1700000000.123:42): auid=1000 ses=3 subj=unconfined op=remove_rule key=\"other\" list=4 res=1",
             "audit(1700000000.123:42): auid=1000 ses=3 subj=unconfined op=remove_rule key=\"software-installer\" list=4 res=1",
@@ -1262,7 +2524,8 @@ mod tests {
         assert_eq!(alert.keys, vec!["software-installer"]);
         assert_eq!(alert.auid, Some(1000));
         assert_eq!(alert.ses, Some(3));
-        assert_eq!(alert.serial, 42);
+        assert_eq!(alert.serial, Some(42));
+        assert_eq!(alert.detected_by, "config-change");
         let mine = event(&[
             "audit(1700000000.123:43): auid=0 ses=1 op=remove_rule key=\"mine\" list=4 res=1",
         ]);

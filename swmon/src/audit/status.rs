@@ -134,6 +134,10 @@ pub enum Health {
     },
     /// A daemon registered (or a new one replaced the old).
     AuditdStarted { pid: u32 },
+    /// `enabled` went from 1 to 2 (`auditctl -e 2`), or was 2 when swmon
+    /// started: the audit configuration is locked until reboot; no rule
+    /// can be added, removed or restored (swmon's included).
+    AuditLocked { at_start: bool },
 }
 
 impl Health {
@@ -144,6 +148,7 @@ impl Health {
             Health::AuditEnabled { .. } => "audit-enabled",
             Health::AuditdStopped { .. } => "auditd-stopped",
             Health::AuditdStarted { .. } => "auditd-started",
+            Health::AuditLocked { .. } => "audit-locked",
         }
     }
 }
@@ -177,6 +182,28 @@ impl HealthTracker {
         self.kernel_lost
     }
 
+    /// Takes the enabled flag a CONFIG_CHANGE record (`op=set
+    /// audit_enabled=N`) reported, at once rather than at the next poll;
+    /// returns the change and the last snapshot with the new flag. A later
+    /// poll that shows the same flag then reports nothing again.
+    pub fn observe_enabled(&mut self, enabled: u32) -> Option<(Health, AuditStatus)> {
+        let last = self.last.as_mut()?;
+        let was = last.enabled;
+        last.enabled = enabled;
+        let change = if was != 0 && enabled == 0 {
+            Health::AuditDisabled { at_start: false }
+        } else if was == 1 && enabled == 2 {
+            Health::AuditLocked { at_start: false }
+        } else if was == 0 && enabled != 0 {
+            Health::AuditEnabled {
+                locked: enabled == 2,
+            }
+        } else {
+            return None;
+        };
+        Some((change, *last))
+    }
+
     /// Takes a snapshot; `daemon_alive` says whether `status.pid`'s process
     /// exists (ignored when the pid is 0).
     pub fn observe(&mut self, status: AuditStatus, daemon_alive: bool) -> Observed {
@@ -195,6 +222,8 @@ impl HealthTracker {
             None => {
                 if status.enabled == 0 {
                     out.changes.push(Health::AuditDisabled { at_start: true });
+                } else if status.enabled == 2 {
+                    out.changes.push(Health::AuditLocked { at_start: true });
                 }
                 if daemon == 0 {
                     out.changes.push(Health::AuditdStopped {
@@ -207,6 +236,8 @@ impl HealthTracker {
             Some(last) => {
                 if last.enabled != 0 && status.enabled == 0 {
                     out.changes.push(Health::AuditDisabled { at_start: false });
+                } else if last.enabled == 1 && status.enabled == 2 {
+                    out.changes.push(Health::AuditLocked { at_start: false });
                 } else if last.enabled == 0 && status.enabled != 0 {
                     out.changes.push(Health::AuditEnabled {
                         locked: status.enabled == 2,
@@ -363,6 +394,56 @@ mod tests {
                 },
                 Health::AuditdStarted { pid: 903 }
             ]
+        );
+    }
+
+    #[test]
+    fn a_config_change_record_changes_the_flag_at_once_and_once() {
+        let mut t = HealthTracker::default();
+        assert_eq!(t.observe_enabled(0), None, "nothing before the first poll");
+        t.observe(status(1, 0, 0), false);
+        let (h, s) = t.observe_enabled(0).unwrap();
+        assert_eq!(h, Health::AuditDisabled { at_start: false });
+        assert_eq!(s.enabled, 0);
+        // The poll that follows shows what the record said: no repeat.
+        assert!(t.observe(status(0, 0, 0), false).changes.is_empty());
+        assert_eq!(t.observe_enabled(0), None);
+        // `-e 1` from 0 logs no record; the poll sees it.
+        assert_eq!(
+            t.observe(status(1, 0, 0), false).changes,
+            vec![Health::AuditEnabled { locked: false }]
+        );
+        assert_eq!(t.observe_enabled(1), None, "a no-op -e 1");
+        assert_eq!(
+            t.observe_enabled(2).map(|c| c.0),
+            Some(Health::AuditLocked { at_start: false }),
+            "-e 2 locks"
+        );
+        assert_eq!(t.observe_enabled(2), None, "once");
+        assert!(t.observe(status(2, 0, 0), false).changes.is_empty());
+    }
+
+    #[test]
+    fn a_locked_configuration_is_a_health_change() {
+        let mut t = HealthTracker::default();
+        let first = t.observe(status(2, 0, 0), false).changes;
+        assert!(
+            first.contains(&Health::AuditLocked { at_start: true }),
+            "{first:?}"
+        );
+        let mut t = HealthTracker::default();
+        t.observe(status(1, 0, 0), false);
+        assert_eq!(
+            t.observe(status(2, 0, 0), false).changes,
+            vec![Health::AuditLocked { at_start: false }]
+        );
+        assert_eq!(
+            Health::AuditLocked { at_start: false }.action(),
+            "audit-locked"
+        );
+        assert_eq!(
+            serde_json::to_value(Health::AuditLocked { at_start: true }).unwrap()["change"],
+            "audit-locked"
         );
     }
 

@@ -23,6 +23,14 @@
 //!   full, rate limit): those records reached no listener and no auditd.
 //! - [`LossSource::Unparsable`]: records or datagrams we could not read.
 //!
+//! Tamper seen here: a CONFIG_CHANGE record `op=set audit_enabled=N` is a
+//! health change at once (it reaches multicast listeners even for `-e 0`;
+//! the kernel logs no record for `-e 1` from 0, which the next poll shows).
+//! With [`AuditStream::watch_rules`], every status poll also diffs the
+//! guarded rules against the kernel's list ([`super::RuleGuard::poll`]), so
+//! a removal the kernel does not log (`auditctl -D` while audit is
+//! disabled) is an [`AuditItem::RulesRemoved`] within one poll.
+//!
 //! Not here: rule management ([`super::rules`]; the run loop calls
 //! [`super::RuleGuard::check`] on each event) and what an event means.
 
@@ -44,7 +52,7 @@ use super::{
     error::AuditError,
     netlink::{ControlSocket, Datagram, MulticastSocket, DEFAULT_RCVBUF},
     parse_netlink_bytes,
-    rules::RulesRemoved,
+    rules::{RuleGuard, RulesRemoved},
     status::{pid_alive, AuditStatus, Health, HealthTracker},
 };
 
@@ -103,6 +111,14 @@ pub struct HealthChange {
     #[serde(flatten)]
     pub change: Health,
     pub status: AuditStatus,
+    /// What showed it: `status-poll` (`AUDIT_GET`), or `config-change`
+    /// (the kernel's record of `auditctl -e`, at once).
+    pub source: &'static str,
+    /// The record's serial and who made the change (`config-change` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auid: Option<u32>,
 }
 
 /// What the audit side hands the run loop.
@@ -111,7 +127,8 @@ pub enum AuditItem {
     Event(AuditEvent),
     Health(HealthChange),
     Loss(Loss),
-    /// From [`super::RuleGuard::check`]; the stream itself never makes one.
+    /// From [`super::RuleGuard::check`], or from the stream's poll of the
+    /// rules it watches ([`AuditStream::watch_rules`]).
     RulesRemoved(RulesRemoved),
 }
 
@@ -122,7 +139,7 @@ impl AuditItem {
             AuditItem::Event(_) => None,
             AuditItem::Health(h) => Some(h.change.action()),
             AuditItem::Loss(_) => Some("audit-records-lost"),
-            AuditItem::RulesRemoved(_) => Some("audit-rules-removed"),
+            AuditItem::RulesRemoved(r) => Some(r.action()),
         }
     }
 }
@@ -143,6 +160,9 @@ pub struct AuditCounters {
     /// Status polls answered, and those that failed or went unanswered.
     pub polls: u64,
     pub poll_errors: u64,
+    /// Rule-list diffs done on a poll, and those that failed.
+    pub rule_polls: u64,
+    pub rule_poll_errors: u64,
     /// Records, events, serial gaps, parse errors, late and evicted.
     pub assembler: AssemblerStats,
 }
@@ -171,6 +191,10 @@ struct State {
     counters: AuditCounters,
     gaps_reported: u64,
     parse_errors_reported: u64,
+    /// The rules diffed on each poll, and whether to put swmon's back.
+    watch: Option<(RuleGuard, bool)>,
+    /// Rule-list reads failed in a row since the last that worked.
+    rule_poll_failing: Option<u64>,
 }
 
 fn register<T: std::os::fd::AsRawFd>(inner: T) -> Result<AsyncFd<T>, AuditError> {
@@ -198,17 +222,7 @@ impl AuditStream {
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut flush = interval(options.flush_interval.max(Duration::from_millis(1)));
         flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut state = State {
-            options,
-            assembler: Assembler::new(options.assembler),
-            tracker: HealthTracker::default(),
-            pending: VecDeque::new(),
-            status_seq: None,
-            start: Instant::now(),
-            counters: AuditCounters::default(),
-            gaps_reported: 0,
-            parse_errors_reported: 0,
-        };
+        let mut state = State::new(options);
         state.counters.polls += 1;
         state.observe(first);
         Ok(AuditStream {
@@ -218,6 +232,13 @@ impl AuditStream {
             flush,
             state,
         })
+    }
+
+    /// Diffs `guard`'s rules against the kernel's list on every status poll
+    /// from now on; with `restore`, swmon's missing rules are put back at
+    /// once. Each removal seen is an [`AuditItem::RulesRemoved`].
+    pub fn watch_rules(&mut self, guard: RuleGuard, restore: bool) {
+        self.state.watch = Some((guard, restore));
     }
 
     /// The receive buffer the kernel granted.
@@ -250,7 +271,10 @@ impl AuditStream {
             }
             tokio::select! {
                 biased;
-                _ = self.poll.tick() => state.send_status_request(self.control.get_mut()),
+                _ = self.poll.tick() => {
+                    state.send_status_request(self.control.get_mut());
+                    state.poll_rules();
+                }
                 _ = self.flush.tick() => {
                     let now = state.now_ms();
                     state.assembler.tick(now);
@@ -288,6 +312,22 @@ impl AuditStream {
 }
 
 impl State {
+    fn new(options: AuditOptions) -> State {
+        State {
+            options,
+            assembler: Assembler::new(options.assembler),
+            tracker: HealthTracker::default(),
+            pending: VecDeque::new(),
+            status_seq: None,
+            start: Instant::now(),
+            counters: AuditCounters::default(),
+            gaps_reported: 0,
+            parse_errors_reported: 0,
+            watch: None,
+            rule_poll_failing: None,
+        }
+    }
+
     fn now_ms(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -339,8 +379,13 @@ impl State {
         let alive = status.pid != 0 && pid_alive(status.pid);
         let observed = self.tracker.observe(status, alive);
         for change in observed.changes {
-            self.pending
-                .push_back(AuditItem::Health(HealthChange { change, status }));
+            self.pending.push_back(AuditItem::Health(HealthChange {
+                change,
+                status,
+                source: "status-poll",
+                serial: None,
+                auid: None,
+            }));
         }
         if observed.kernel_lost > 0 {
             self.counters.kernel_lost += observed.kernel_lost;
@@ -349,6 +394,66 @@ impl State {
                 count: observed.kernel_lost,
             }));
         }
+    }
+
+    /// The rule diff of one poll tick (on its own, whether or not
+    /// `AUDIT_GET` is answered).
+    fn poll_rules(&mut self) {
+        if let Some((guard, restore)) = &self.watch {
+            let result = guard.poll(*restore);
+            self.rules_polled(result);
+        }
+    }
+
+    /// Takes one rule diff's result: its items, or a failure to read the
+    /// list, alerted when it starts (`audit-rules-unverifiable`) and when
+    /// it ends, and counted every time.
+    fn rules_polled(&mut self, result: Result<Vec<RulesRemoved>, AuditError>) {
+        self.counters.rule_polls += 1;
+        match result {
+            Ok(items) => {
+                if let Some(failures) = self.rule_poll_failing.take() {
+                    self.pending
+                        .push_back(AuditItem::RulesRemoved(RulesRemoved::list_back(failures)));
+                }
+                self.pending
+                    .extend(items.into_iter().map(AuditItem::RulesRemoved));
+            }
+            Err(e) => {
+                self.counters.rule_poll_errors += 1;
+                match &mut self.rule_poll_failing {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.rule_poll_failing = Some(1);
+                        self.pending
+                            .push_back(AuditItem::RulesRemoved(RulesRemoved::list_failed(
+                                e.to_string(),
+                            )));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A CONFIG_CHANGE record that set the enabled flag: the health change
+    /// now, not at the next poll.
+    fn enabled_change(&mut self, event: &AuditEvent) -> Option<HealthChange> {
+        let (set, auid) = event
+            .records_of(super::RecordType::CONFIG_CHANGE)
+            .filter_map(|r| r.config_change())
+            .filter(|c| c.op() == Some(b"set".as_slice()) && c.res() != Some(false))
+            .find_map(|c| {
+                let n = c.record().get("audit_enabled").and_then(|v| v.to_u32())?;
+                Some((n, c.auid()))
+            })?;
+        let (change, status) = self.tracker.observe_enabled(set)?;
+        Some(HealthChange {
+            change,
+            status,
+            source: "config-change",
+            serial: Some(event.serial),
+            auid,
+        })
     }
 
     /// Takes up to `max_batch` datagrams; true when the socket is dry.
@@ -428,6 +533,9 @@ impl State {
     /// Moves finished events and new gaps and parse errors to `pending`.
     fn collect(&mut self) {
         while let Some(event) = self.assembler.pop_ready() {
+            if let Some(change) = self.enabled_change(&event) {
+                self.pending.push_back(AuditItem::Health(change));
+            }
             self.pending.push_back(AuditItem::Event(event));
         }
         let stats = *self.assembler.stats();
@@ -489,9 +597,146 @@ impl AuditItem {
             }
             AuditItem::RulesRemoved(r) => {
                 let mut v = serde_json::to_value(r).unwrap_or_default();
-                v["item"] = json!("audit-rules-removed");
+                v["item"] = json!(r.action());
                 v
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(serial: u64, lines: &[(u16, &str)]) -> Vec<(u16, bytes::Bytes)> {
+        lines
+            .iter()
+            .map(|(t, body)| {
+                let text = format!("audit(1796095736.734:{serial}): {body}");
+                (*t, bytes::Bytes::from(text.into_bytes()))
+            })
+            .collect()
+    }
+
+    /// `auditctl -e 0` as this kernel multicasts it (6.18, recorded with a
+    /// listener on group 1).
+    fn disable(serial: u64) -> Vec<(u16, bytes::Bytes)> {
+        records(
+            serial,
+            &[
+                (1305, "op=set audit_enabled=0 old=1 auid=1000 ses=4 res=1"),
+                (1300, "arch=c000003e syscall=44 success=yes exit=60 a0=4 a1=7ffd68222480 a2=3c a3=0 items=0 ppid=16722 pid=16855 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4 comm=\"auditctl\" exe=\"/usr/sbin/auditctl\" key=(null)"),
+                (1306, "saddr=100000000000000000000000"),
+                (1327, "proctitle=617564697463746C002D650030"),
+                (1320, ""),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_failing_rule_list_is_alerted_once_and_its_recovery_too() {
+        let mut s = State::new(AuditOptions::default());
+        let fail = || {
+            Err(AuditError::Timeout {
+                request: "AUDIT_LIST_RULES".into(),
+                ms: 1000,
+            })
+        };
+        s.rules_polled(Ok(Vec::new()));
+        assert!(s.pending.is_empty());
+        for _ in 0..3 {
+            s.rules_polled(fail());
+        }
+        assert_eq!(s.counters.rule_polls, 4);
+        assert_eq!(s.counters.rule_poll_errors, 3);
+        let items: Vec<AuditItem> = s.pending.drain(..).collect();
+        assert_eq!(items.len(), 1, "alerted once: {items:?}");
+        let AuditItem::RulesRemoved(r) = &items[0] else {
+            panic!("{items:?}");
+        };
+        assert_eq!(r.action(), "audit-rules-unverifiable");
+        assert!(r.is_alert());
+        assert!(r
+            .list_error
+            .as_deref()
+            .unwrap()
+            .contains("AUDIT_LIST_RULES"));
+        s.rules_polled(Ok(Vec::new()));
+        let items: Vec<AuditItem> = s.pending.drain(..).collect();
+        let [AuditItem::RulesRemoved(r)] = items.as_slice() else {
+            panic!("{items:?}");
+        };
+        assert_eq!(r.action(), "audit-rules-verifiable");
+        assert!(!r.is_alert());
+        assert_eq!(r.list_failures, Some(3));
+        s.rules_polled(Ok(Vec::new()));
+        assert!(s.pending.is_empty(), "said once");
+    }
+
+    #[test]
+    fn the_disable_record_is_a_health_change_before_the_next_poll() {
+        let mut s = State::new(AuditOptions::default());
+        s.observe(AuditStatus {
+            enabled: 1,
+            pid: 0,
+            ..AuditStatus::default()
+        });
+        s.pending.clear();
+        s.push_records(disable(22510), 0);
+        s.collect();
+        let items: Vec<AuditItem> = s.pending.drain(..).collect();
+        assert_eq!(items.len(), 2, "{items:?}");
+        let AuditItem::Health(h) = &items[0] else {
+            panic!("want the health change first: {items:?}");
+        };
+        assert_eq!(h.change, Health::AuditDisabled { at_start: false });
+        assert_eq!(h.source, "config-change");
+        assert_eq!(h.serial, Some(22510));
+        assert_eq!(h.auid, Some(1000));
+        assert_eq!(h.status.enabled, 0);
+        assert!(matches!(items[1], AuditItem::Event(_)));
+        // The poll that shows the flag off says nothing more; the one that
+        // shows it back on (`-e 1` from 0 logs no record) does.
+        s.observe(AuditStatus::default());
+        assert!(s.pending.is_empty(), "{:?}", s.pending);
+        s.observe(AuditStatus {
+            enabled: 1,
+            ..AuditStatus::default()
+        });
+        assert!(matches!(
+            s.pending.pop_front(),
+            Some(AuditItem::Health(HealthChange {
+                change: Health::AuditEnabled { locked: false },
+                source: "status-poll",
+                ..
+            }))
+        ));
+        // A refused change (res=0) and a no-op `-e 1` change nothing.
+        s.push_records(
+            records(
+                22511,
+                &[
+                    (1305, "op=set audit_enabled=0 old=1 auid=0 ses=1 res=0"),
+                    (1320, ""),
+                ],
+            ),
+            0,
+        );
+        s.push_records(
+            records(
+                22512,
+                &[
+                    (1305, "op=set audit_enabled=1 old=1 auid=0 ses=1 res=1"),
+                    (1320, ""),
+                ],
+            ),
+            0,
+        );
+        s.collect();
+        assert!(
+            s.pending.iter().all(|i| matches!(i, AuditItem::Event(_))),
+            "{:?}",
+            s.pending
+        );
     }
 }

@@ -13,11 +13,10 @@ use tokio::sync::watch;
 use super::{
     counters::Counters,
     queue::{Full, Tx},
+    rules::RulesMsg,
 };
 use crate::{
-    audit::{
-        rules::RulesRemoved, status::Health, AuditEvent, AuditItem, AuditStream, HealthChange, Loss,
-    },
+    audit::{rules::RulesRemoved, status::Health, AuditItem, AuditStream, HealthChange, Loss},
     correlate::verdict::AuditExec,
 };
 
@@ -53,8 +52,9 @@ pub type AuditCountersCell = Arc<Mutex<Option<Value>>>;
 pub struct AuditReader {
     pub stream: AuditStream,
     pub tx: Tx<AuditMsg>,
-    /// CONFIG_CHANGE events for the rules stage.
-    pub rules: Option<SyncSender<Box<AuditEvent>>>,
+    /// CONFIG_CHANGE events for the rules stage (`None`: only refresh
+    /// whether rules are loaded).
+    pub rules: Option<SyncSender<RulesMsg>>,
     pub counters: Arc<Counters>,
     pub published: AuditCountersCell,
     /// An audit daemon is registered (its records reach the trail).
@@ -109,7 +109,7 @@ impl AuditReader {
             AuditItem::Event(ev) => {
                 if ev.config_change().is_some() {
                     if let Some(rules) = &self.rules {
-                        if rules.try_send(Box::new(ev.clone())).is_err() {
+                        if rules.try_send(Some(Box::new(ev.clone()))).is_err() {
                             Counters::add(&self.counters.rules_queue_dropped, 1);
                         }
                     }
@@ -130,7 +130,16 @@ impl AuditReader {
                 self.send(AuditMsg::Health(Box::new(h)));
             }
             AuditItem::Loss(loss) => self.send(AuditMsg::Loss(loss)),
-            AuditItem::RulesRemoved(r) => self.send(AuditMsg::RulesRemoved(Box::new(r))),
+            AuditItem::RulesRemoved(r) => {
+                // The poll found guarded rules gone (or back): the rules
+                // stage tells the cross-check whether any rule is loaded.
+                if let Some(rules) = &self.rules {
+                    if rules.try_send(None).is_err() {
+                        Counters::add(&self.counters.rules_queue_dropped, 1);
+                    }
+                }
+                self.send(AuditMsg::RulesRemoved(Box::new(r)));
+            }
         }
     }
 }

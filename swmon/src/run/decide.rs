@@ -238,8 +238,13 @@ impl Decide {
                 self.writer.push_priority(&e);
             }
             AuditMsg::RulesRemoved(removed) => {
-                let mut e = self.state_event("audit-rules-removed");
-                e.event.kind = "alert";
+                // Removed, suppressed or unverifiable rules (alerts), or
+                // rules restored; the rules stage says whether any are
+                // still loaded (`RulesLoaded`).
+                let mut e = self.state_event(removed.action());
+                if removed.is_alert() {
+                    e.event.kind = "alert";
+                }
                 e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
                 self.writer.push_priority(&e);
             }

@@ -247,28 +247,24 @@ struct AuditOpen {
 
 impl AuditOpen {
     fn open(options: &AuditRunOptions) -> Result<AuditOpen, RunError> {
-        let stream = AuditStream::open(AuditOptions {
+        let mut stream = AuditStream::open(AuditOptions {
             rcvbuf: options.rcvbuf,
             ..AuditOptions::default()
         })
         .map_err(RunError::Audit)?;
         let mut ctl = ControlSocket::open().map_err(RunError::Audit)?;
-        let ours = match options.rules {
+        let set = match options.rules {
             RulesMode::Keep => Vec::new(),
-            RulesMode::Seed => {
-                let seed = audit_rules::seed_rules(&audit_rules::host_installers());
-                audit_rules::install(&mut ctl, &seed)
-                    .map_err(RunError::Rules)?
-                    .added
-            }
+            RulesMode::Seed => audit_rules::seed_rules(&audit_rules::host_installers()),
         };
+        // Leftovers of dead runs removed, ours recorded under /run/swmon;
+        // the guard removes them on drop, and the stream diffs them against
+        // the kernel's list on every status poll.
+        let guard = RuleGuard::start(&mut ctl, &set).map_err(RunError::Rules)?;
+        stream.watch_rules(guard.clone(), options.restore);
         Ok(AuditOpen {
             stream,
-            control: Arc::new(Mutex::new(AuditControl::new(
-                ctl,
-                RuleGuard::new(ours),
-                options.restore,
-            ))),
+            control: Arc::new(Mutex::new(AuditControl::new(ctl, guard, options.restore))),
         })
     }
 }
@@ -378,6 +374,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 .collect::<Vec<_>>();
             audit_detail = Some(json!({
                 "rules_added": rules_added,
+                "leftovers": rules::lock(&a.control).guard.leftovers(),
                 "rcvbuf": a.stream.rcvbuf(),
                 "wait_ms": options.audit.wait.as_millis() as u64,
             }));

@@ -86,10 +86,15 @@ impl Drop for RulesOnExit {
     }
 }
 
+/// What the rules stage is asked: a rule change the audit reader saw, or
+/// (`None`) only whether any rule is still loaded, after the stream's poll
+/// found guarded rules gone or back.
+pub type RulesMsg = Option<Box<AuditEvent>>;
+
 /// The stage's loop: one rule change at a time, until the audit reader
 /// is gone.
 pub fn run(
-    input: Receiver<Box<AuditEvent>>,
+    input: Receiver<RulesMsg>,
     control: Shared,
     writer: Writer,
     decide: Tx<AuditMsg>,
@@ -104,6 +109,7 @@ pub fn run(
         if decide.try_send(AuditMsg::RulesLoaded(loaded), 0).is_err() {
             Counters::add(&counters.audit_queue_dropped, 1);
         }
+        let Some(ev) = ev else { continue };
         if let Some(cc) = ev.config_change() {
             let added = cc.op() == Some(b"add_rule".as_slice()) && cc.res() != Some(false);
             let keys = cc.keys();
@@ -130,8 +136,10 @@ pub fn run(
         }
         let c = &mut *c;
         if let Some(removed) = c.guard.check(&ev, Some(&mut c.ctl)) {
-            let mut e = state_event(&host, "audit-rules-removed");
-            e.event.kind = "alert";
+            let mut e = state_event(&host, removed.action());
+            if removed.is_alert() {
+                e.event.kind = "alert";
+            }
             e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
             writer.push_priority(&e);
             if c.restore {
