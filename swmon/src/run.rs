@@ -388,8 +388,9 @@ impl Monitor {
             },
             sha256,
             unverified,
-            ancestors: enrich::ancestors(rec.ppid),
-            placement: enrich::placement(rec.pid),
+            // Both from what the kernel captured at the exec (issue 9).
+            ancestors: enrich::ancestors(&rec),
+            placement: enrich::placement(&rec),
             tty: enrich::Stat::read(rec.pid).and_then(|s| enrich::tty_name(s.tty_nr)),
         };
         let tgid = rec.tgid;
@@ -800,12 +801,9 @@ impl Monitor {
                     .facts
                     .ancestors
                     .iter()
-                    .map(|a| event::AncestorOut {
-                        pid: a.pid,
-                        executable: event::lossless(&a.executable),
-                        args: a.args.iter().map(|x| event::lossless(x)).collect(),
-                    })
+                    .map(enrich::Ancestor::to_out)
                     .collect(),
+                ancestors_truncated: rec.ancestors_truncated,
                 container: run
                     .facts
                     .placement
@@ -817,6 +815,7 @@ impl Monitor {
                     }),
                 systemd_unit: run.facts.placement.systemd_unit.clone(),
                 cgroup: run.facts.placement.cgroup.clone(),
+                cgroup_truncated: run.facts.placement.cgroup_truncated,
                 tty: run.facts.tty.clone(),
                 ..Swmon::default()
             },

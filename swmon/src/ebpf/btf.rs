@@ -92,7 +92,18 @@ fn offsets(b: &Btf<'_>) -> Result<KernelOffsets, BtfError> {
         bprm_filename: b.offset("linux_binprm", "filename")?,
         task_fs: b.offset("task_struct", "fs")?,
         fs_pwd: b.offset("fs_struct", "pwd")?,
-        _pad: 0,
+        task_group_leader: b.offset("task_struct", "group_leader")?,
+        task_start_boottime: b.offset("task_struct", "start_boottime")?,
+        task_comm: b.offset("task_struct", "comm")?,
+        task_cgroups: b.offset("task_struct", "cgroups")?,
+        cred_uid: b.offset("cred", "uid")?,
+        css_set_dfl_cgrp: b.offset("css_set", "dfl_cgrp")?,
+        cgroup_kn: b.offset("cgroup", "kn")?,
+        kernfs_node_name: b.offset("kernfs_node", "name")?,
+        // Renamed `__parent` in 6.15 (it became RCU-protected).
+        kernfs_node_parent: b
+            .offset("kernfs_node", "__parent")
+            .or_else(|_| b.offset("kernfs_node", "parent"))?,
     })
 }
 
@@ -298,6 +309,11 @@ mod tests {
         assert_ne!(off.mount_mnt, 0);
         assert!(off.inode_nlink > off.inode_sb);
         assert_ne!(off.bprm_filename, 0);
+        assert_ne!(off.task_group_leader, 0);
+        assert_ne!(off.task_start_boottime, 0);
+        assert_ne!(off.task_cgroups, 0);
+        assert_ne!(off.kernfs_node_name, 0);
+        assert_ne!(off.kernfs_node_parent, 0);
     }
 
     /// The maintained btf-rs crate, as the reference for this reader.
@@ -352,6 +368,15 @@ mod tests {
             ("qstr", "len"),
             ("mount", "mnt"),
             ("linux_binprm", "filename"),
+            ("task_struct", "group_leader"),
+            ("task_struct", "start_boottime"),
+            ("task_struct", "comm"),
+            ("task_struct", "cgroups"),
+            ("cred", "uid"),
+            ("css_set", "dfl_cgrp"),
+            ("cgroup", "kn"),
+            ("kernfs_node", "name"),
+            ("kernfs_node", "__parent"),
         ] {
             assert_eq!(
                 btf.offset(s, f).expect("offset"),

@@ -7,7 +7,8 @@
 use std::mem::size_of;
 
 use swmon_common::{
-    ExecEvent, ExitEvent, ARGV_MAX, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, PATH_DEPTH,
+    capture_flag, Capture, ExecEvent, ExitEvent, ANCESTORS_MAX, ARGV_MAX, CGROUP_DEPTH, EVENT_EXEC,
+    EVENT_EXIT, FILENAME_MAX, PATH_DEPTH,
 };
 
 /// One exec that passed the kernel filter.
@@ -42,6 +43,28 @@ pub struct ExecRecord {
     pub argv: Vec<Vec<u8>>,
     /// Bytes of argv the process has; more than were copied when truncated.
     pub argv_total: u32,
+    /// The cgroup (default hierarchy, from the root: `/system.slice/x.scope`)
+    /// as the kernel read it at the exec; `None` when it could not.
+    pub cgroup: Option<Vec<u8>>,
+    /// The cgroup path lost levels at the top or a cut name.
+    pub cgroup_truncated: bool,
+    /// The processes above this one at the exec, parent first.
+    pub ancestors: Vec<KernelAncestor>,
+    /// The chain went on above the last one kept.
+    pub ancestors_truncated: bool,
+}
+
+/// One process above an exec, as the kernel saw it at the exec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelAncestor {
+    pub pid: u32,
+    pub uid: u32,
+    /// `start_boottime` of the process (ns since boot): with `pid`, it names
+    /// one process even after its pid is reused.
+    pub start_ns: u64,
+    pub comm: Vec<u8>,
+    /// The base name of its executable; empty for a kernel thread.
+    pub exe_name: Vec<u8>,
 }
 
 #[cfg(test)]
@@ -73,6 +96,10 @@ impl ExecRecord {
             cwd: vec![],
             argv: vec![exe.into()],
             argv_total: 0,
+            cgroup: None,
+            cgroup_truncated: false,
+            ancestors: vec![],
+            ancestors_truncated: false,
         }
     }
 }
@@ -194,7 +221,37 @@ fn exec_record(ev: &ExecEvent) -> ExecRecord {
         },
         argv: split_argv(&ev.argv[..argv_len]),
         argv_total: ev.argv_total,
+        cgroup: cgroup(&ev.capture),
+        cgroup_truncated: ev.capture.flags & capture_flag::CGROUP_TRUNCATED != 0,
+        ancestors: ancestors(&ev.capture),
+        ancestors_truncated: ev.capture.flags & capture_flag::ANCESTORS_TRUNCATED != 0,
     }
+}
+
+fn cgroup(c: &Capture) -> Option<Vec<u8>> {
+    if c.flags & (capture_flag::MISSING | capture_flag::CGROUP_UNREADABLE) != 0 {
+        return None;
+    }
+    Some(join_path(
+        &c.cgroup[..(c.cgroup_depth as usize).min(CGROUP_DEPTH)],
+        false,
+    ))
+}
+
+fn ancestors(c: &Capture) -> Vec<KernelAncestor> {
+    if c.flags & capture_flag::MISSING != 0 {
+        return Vec::new();
+    }
+    c.ancestors[..(c.ancestor_count as usize).min(ANCESTORS_MAX)]
+        .iter()
+        .map(|a| KernelAncestor {
+            pid: a.tgid,
+            uid: a.uid,
+            start_ns: a.start_ns,
+            comm: until_nul(&a.comm).to_vec(),
+            exe_name: until_nul(&a.exe).to_vec(),
+        })
+        .collect()
 }
 
 /// Joins dentry names written leaf first, one per slot (`dpkg`, `bin`,

@@ -153,7 +153,12 @@ impl KernelStream {
 
         // The exec program tail-calls its later stages; they are loaded
         // first and put in the STAGES array, then the entry points attach.
-        for (index, program) in [(0u32, "swmon_scan"), (1, "swmon_emit")] {
+        for (index, program) in [
+            (0u32, "swmon_scan"),
+            (1, "swmon_emit"),
+            (2, "swmon_cgroup"),
+            (3, "swmon_parents"),
+        ] {
             let tp: &mut RawTracePoint = ebpf
                 .program_mut(program)
                 .ok_or(LoadError::Missing(program))?
