@@ -192,6 +192,10 @@ pub struct Swmon {
     pub counters: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub installers_found: Option<Vec<String>>,
+    /// The kernel side: link and program ids at start, what changed in a
+    /// tamper alert (`ebpf-detached`, `ebpf-stalled`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ebpf: Option<serde_json::Value>,
     /// What a loss event lost: `count` since the last report, and where.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lost: Option<serde_json::Map<String, serde_json::Value>>,

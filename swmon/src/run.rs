@@ -237,6 +237,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         .collect();
     let mut started = monitor.state_event("monitor-started");
     started.swmon.installers_found = Some(found);
+    started.swmon.ebpf = Some(kernel.attachment_ids());
     if let Some(a) = &audit {
         started.swmon.audit = Some(json!({
             "rules_added": a.guard.ours().iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -277,6 +278,13 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 if ticks.is_multiple_of(25) {
                     monitor.sweep();
                     monitor.report_kernel_loss(&kernel)?;
+                    // Kernel-side tamper (issue 9): links, stages, `seen`.
+                    for alert in kernel.tamper_alerts() {
+                        let mut e = monitor.state_event(alert.action);
+                        e.event.kind = "alert";
+                        e.swmon.ebpf = Some(alert.detail);
+                        monitor.sink.write(&e)?;
+                    }
                 }
                 monitor.flush_ready()?;
                 monitor.decide_due()?;
