@@ -526,12 +526,35 @@ pub struct Placement {
 /// `/proc/PID/cgroup` only when the kernel could not read it (that read
 /// races with the process's exit).
 pub fn placement(rec: &ExecRecord) -> Placement {
-    match &rec.cgroup {
-        Some(path) => placement_of_path(&String::from_utf8_lossy(path), rec.cgroup_truncated),
-        None => std::fs::read_to_string(format!("/proc/{}/cgroup", rec.pid))
-            .map(|t| placement_of(&t))
-            .unwrap_or_default(),
+    let proc_cgroup = || std::fs::read_to_string(format!("/proc/{}/cgroup", rec.pid)).ok();
+    let Some(path) = &rec.cgroup else {
+        return proc_cgroup().map(|t| placement_of(&t)).unwrap_or_default();
+    };
+    let mut p = placement_of_path(&String::from_utf8_lossy(path), rec.cgroup_truncated);
+    if p.container_id.is_none() {
+        // A hybrid host's v1 hierarchies are not captured by the kernel (a
+        // runtime with the cgroupfs driver names only those): looked up in
+        // /proc while the process lives, with the same trust rules.
+        let v1 = proc_cgroup().and_then(|t| container_in_v1(&t));
+        if let Some((id, runtime)) = v1 {
+            p.container_id = Some(id);
+            p.container_runtime = Some(runtime);
+            p.systemd_unit = None;
+        }
     }
+    p
+}
+
+/// A container named in a v1 hierarchy's line of `/proc/PID/cgroup`.
+fn container_in_v1(cgroup_file: &str) -> Option<(String, &'static str)> {
+    cgroup_file.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let _id = parts.next()?;
+        let controllers = parts.next()?;
+        (!controllers.is_empty())
+            .then(|| container_in(parts.next()?.trim()))
+            .flatten()
+    })
 }
 
 /// The placement of one cgroup path of the default hierarchy
@@ -736,6 +759,17 @@ mod placement_tests {
         ] {
             assert_eq!(runtime(&spoof), (None, None), "{spoof}");
         }
+        assert_eq!(
+            container_in_v1(&format!(
+                "4:memory:/docker/{id}\n0::/system.slice/docker.service\n"
+            )),
+            Some((id.clone(), "docker"))
+        );
+        assert_eq!(
+            container_in_v1(&format!("0::/system.slice/docker-{id}.scope\n")),
+            None,
+            "the v2 line is the kernel's to say"
+        );
         let p = placement_of_path(&format!("/system.slice/docker-{id}.scope"), true);
         assert_eq!((p.container_id, p.cgroup_truncated), (None, true));
         let p = placement_of_path(
