@@ -191,9 +191,12 @@ fn evasions_are_caught_with_how() {
     );
     assert_eq!(exe(4), DPKG, "a symlink resolves to the file");
     assert_eq!(exe(5), DPKG, "fexecve shows the real file, not /dev/fd/N");
-    assert_eq!(
-        one_run(&events, cases[5].1)["swmon"]["exec_filename"],
-        "/dev/fd/3"
+    // The memfd's number depends on what the test inherited (`flock` keeps
+    // the host lock on fd 3).
+    let fd_path = one_run(&events, cases[5].1)["swmon"]["exec_filename"].clone();
+    assert!(
+        fd_path.as_str().is_some_and(|p| p.starts_with("/dev/fd/")),
+        "{fd_path}"
     );
     let _ = fs::remove_file(&hard);
     if links != tmp.path() {
