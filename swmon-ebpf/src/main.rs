@@ -435,12 +435,19 @@ fn try_scan(ctx: &RawTracePointContext) -> Result<u32, u32> {
     }
 }
 
-/// The capture slot of this CPU, marked missing until the stages fill it.
+/// The capture slot of this CPU. Without it the exec is lost, and counted
+/// like a failed stage.
 #[inline(always)]
 fn capture_slot() -> Result<&'static mut Capture, u32> {
-    // SAFETY: the slot is this CPU's; the stages of one exec run on the same
-    // CPU, one after the other, and the program is not re-entered.
-    Ok(unsafe { &mut *CAPTURE.get_ptr_mut(0).ok_or(0u32)? })
+    match CAPTURE.get_ptr_mut(0) {
+        // SAFETY: the slot is this CPU's; the stages of one exec run on the
+        // same CPU, one after the other, and the program is not re-entered.
+        Some(p) => Ok(unsafe { &mut *p }),
+        None => {
+            count(counter::STAGE_FAILED);
+            Err(0)
+        }
+    }
 }
 
 /// Writes the names of the task's cgroup in the default hierarchy, from

@@ -632,6 +632,10 @@ const RUNTIMES: [(&str, &str); 4] = [
 ///   a bare ID right under a `pod*` or `kubepods*` level (cgroupfs driver);
 /// - `/docker/ID` (docker's cgroupfs driver): a top-level cgroup, which
 ///   only root can create.
+///
+/// Below a trusted container, its processes may make cgroups of any name
+/// (docker in docker, systemd in a container): the outermost id wins, so
+/// none of them can stand for another container.
 fn container_in(path: &str) -> Option<(String, &'static str)> {
     let is_id = |s: &str| s.len() >= 12 && s.bytes().all(|c| c.is_ascii_hexdigit());
     let runtime_id = |c: &str, scope: bool| {
@@ -651,7 +655,7 @@ fn container_in(path: &str) -> Option<(String, &'static str)> {
         "system.slice" | "machine.slice" => runtime_id(c.get(1)?, true),
         "docker" => c
             .get(1)
-            .filter(|id| is_id(id) && c.len() == 2)
+            .filter(|id| is_id(id))
             .map(|id| ((*id).to_owned(), "docker")),
         top if top == "kubepods" || top.starts_with("kubepods.") => {
             c.iter().enumerate().skip(1).find_map(|(i, comp)| {
@@ -752,7 +756,6 @@ mod placement_tests {
             format!("/user.slice/docker/{id}"),
             format!("/system.slice/user@1000.service/docker-{id}.scope"),
             format!("/system.slice/docker-{id}"),
-            format!("/docker/{id}/docker/{id}"),
             format!("/swmon-test/docker-{id}.scope"),
             format!("/docker-{id}.scope"),
             format!("/machine.slice/docker-{id}x.scope"),
@@ -770,6 +773,15 @@ mod placement_tests {
             None,
             "the v2 line is the kernel's to say"
         );
+        // Inside a container, names of its own making do not override it.
+        let other = "f00d".repeat(16);
+        for nested in [
+            format!("/docker/{id}/docker/{other}"),
+            format!("/system.slice/docker-{id}.scope/docker-{other}.scope"),
+            format!("/kubepods/burstable/pod1/{id}/docker-{other}.scope"),
+        ] {
+            assert_eq!(runtime(&nested).0, Some(id.clone()), "{nested}");
+        }
         let p = placement_of_path(&format!("/system.slice/docker-{id}.scope"), true);
         assert_eq!((p.container_id, p.cgroup_truncated), (None, true));
         let p = placement_of_path(
