@@ -20,21 +20,10 @@ use std::{
 };
 
 use serde_json::Value;
-use tests::{action, run, wait_within, Monitor};
+use tests::{action, cgroup2_root, run, wait_within, Monitor};
 
 const DPKG: &str = "/usr/bin/dpkg";
 const ROUNDS: usize = 100;
-
-fn cgroup2_root() -> PathBuf {
-    let mounts = fs::read_to_string("/proc/mounts").expect("mounts");
-    mounts
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(f[1]))
-        })
-        .expect("a cgroup2 mount")
-}
 
 /// Cgroups a test made (only those it made, deepest first), removed when
 /// dropped once they are empty.

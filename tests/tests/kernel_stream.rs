@@ -11,7 +11,8 @@ use std::{
 
 use serde_json::Value;
 use tests::{
-    action, counters, descendants, one_run, run, runs_of, swmon_bin, wait_within, Monitor, TempDir,
+    action, cgroup2_root, counters, descendants, one_run, run, runs_of, swmon_bin, wait_within,
+    Monitor, TempDir,
 };
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -501,17 +502,6 @@ fn a_real_deb_install_and_removal_are_classified() {
 }
 
 /// The cgroup v2 mount (`/sys/fs/cgroup` or a hybrid host's `unified`).
-fn cgroup2_root() -> PathBuf {
-    let mounts = fs::read_to_string("/proc/mounts").expect("mounts");
-    mounts
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(f[1]))
-        })
-        .expect("a cgroup2 mount")
-}
-
 /// Removes the test's cgroups however the test ends (they are empty by then).
 struct CgroupGuard(Vec<PathBuf>);
 

@@ -4,7 +4,8 @@
 //!
 //! Not here: what a record means (that is [`crate::run`] and [`crate::event`]).
 //! Loss is counted in the kernel (ring-buffer reservations that failed) and
-//! read back through [`KernelStream::counters`].
+//! read back through [`KernelStream::counters`]; whether the programs are
+//! still in place is [`KernelStream::tamper_alerts`] (see [`attach`]).
 
 pub mod attach;
 pub mod btf;
