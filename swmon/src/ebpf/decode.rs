@@ -323,6 +323,67 @@ mod tests {
         assert_eq!(r(9).signal(), Some(9));
     }
 
+    /// An exec event's bytes as the kernel writes them.
+    fn event_bytes(ev: &ExecEvent) -> Vec<u8> {
+        // SAFETY: ExecEvent is plain integers; its bytes are its value.
+        unsafe {
+            std::slice::from_raw_parts(std::ptr::from_ref(ev).cast::<u8>(), size_of::<ExecEvent>())
+        }
+        .to_vec()
+    }
+
+    #[test]
+    fn the_capture_is_decoded_and_clamped() {
+        // SAFETY: all-zero bytes are a valid ExecEvent (plain integers).
+        let mut ev: Box<ExecEvent> = Box::new(unsafe { std::mem::zeroed() });
+        ev.kind = EVENT_EXEC;
+        let c = &mut ev.capture;
+        c.cgroup[0][..16].copy_from_slice(b"docker-ab.scope\0");
+        c.cgroup[1][..13].copy_from_slice(b"system.slice\0");
+        c.cgroup_depth = 2;
+        c.ancestors[0].tgid = 42;
+        c.ancestors[0].uid = 1000;
+        c.ancestors[0].start_ns = 7;
+        c.ancestors[0].comm[..3].copy_from_slice(b"sh\0");
+        c.ancestors[0].exe[..5].copy_from_slice(b"dash\0");
+        c.ancestor_count = 1;
+        c.flags = capture_flag::ANCESTORS_TRUNCATED;
+        let Ok(Record::Exec(rec)) = decode(&event_bytes(&ev)) else {
+            panic!("an exec record");
+        };
+        assert_eq!(
+            rec.cgroup.as_deref(),
+            Some(&b"/system.slice/docker-ab.scope"[..])
+        );
+        assert!(rec.ancestors_truncated && !rec.cgroup_truncated);
+        assert_eq!(
+            rec.ancestors,
+            vec![KernelAncestor {
+                pid: 42,
+                uid: 1000,
+                start_ns: 7,
+                comm: b"sh".to_vec(),
+                exe_name: b"dash".to_vec(),
+            }]
+        );
+
+        // Counts past the arrays are clamped, never an out-of-bounds read.
+        ev.capture.cgroup_depth = u32::MAX;
+        ev.capture.ancestor_count = u32::MAX;
+        let Ok(Record::Exec(rec)) = decode(&event_bytes(&ev)) else {
+            panic!("an exec record");
+        };
+        assert_eq!(rec.ancestors.len(), ANCESTORS_MAX);
+        assert!(rec.cgroup.is_some());
+
+        // A capture the stages did not finish is no capture at all.
+        ev.capture.flags = capture_flag::MISSING;
+        let Ok(Record::Exec(rec)) = decode(&event_bytes(&ev)) else {
+            panic!("an exec record");
+        };
+        assert_eq!((rec.cgroup, rec.ancestors.len()), (None, 0));
+    }
+
     #[test]
     fn bad_records_are_errors() {
         assert_eq!(decode(&[1, 0]), Err(DecodeError::Short(2)));
