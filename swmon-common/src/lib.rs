@@ -194,15 +194,7 @@ pub struct KernelOffsets {
     pub bprm_filename: u32,
     pub task_fs: u32,
     pub fs_pwd: u32,
-    pub task_group_leader: u32,
-    pub task_start_boottime: u32,
-    pub task_comm: u32,
-    pub task_cgroups: u32,
-    pub cred_uid: u32,
-    pub css_set_dfl_cgrp: u32,
-    pub cgroup_kn: u32,
-    pub kernfs_node_name: u32,
-    pub kernfs_node_parent: u32,
+    pub _pad: u32,
 }
 
 impl KernelOffsets {
@@ -239,6 +231,31 @@ impl KernelOffsets {
         bprm_filename: 0,
         task_fs: 0,
         fs_pwd: 0,
+        _pad: 0,
+    };
+}
+
+/// Offsets only the capture stages use (the cgroup and the parent chain),
+/// kept apart from [`KernelOffsets`] so that the filter, which runs on
+/// every exec, loads no more than it did before them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureOffsets {
+    pub task_group_leader: u32,
+    pub task_start_boottime: u32,
+    pub task_comm: u32,
+    pub task_cgroups: u32,
+    pub cred_uid: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_name: u32,
+    pub kernfs_node_parent: u32,
+    pub _pad: u32,
+}
+
+impl CaptureOffsets {
+    /// All offsets unset; the loader replaces this before the program runs.
+    pub const UNSET: CaptureOffsets = CaptureOffsets {
         task_group_leader: 0,
         task_start_boottime: 0,
         task_comm: 0,
@@ -248,6 +265,7 @@ impl KernelOffsets {
         cgroup_kn: 0,
         kernfs_node_name: 0,
         kernfs_node_parent: 0,
+        _pad: 0,
     };
 }
 
@@ -363,6 +381,7 @@ mod pod {
     unsafe impl aya::Pod for super::NameValue {}
     unsafe impl aya::Pod for super::InodeKey {}
     unsafe impl aya::Pod for super::KernelOffsets {}
+    unsafe impl aya::Pod for super::CaptureOffsets {}
 }
 
 #[cfg(test)]
@@ -430,6 +449,7 @@ mod layout {
         assert_eq!(size_of::<NameValue>(), 8);
         assert_eq!(offset_of!(InodeKey, ino), 8);
         assert_eq!(size_of::<InodeKey>(), 16);
-        assert_eq!(size_of::<KernelOffsets>(), 40 * 4);
+        assert_eq!(size_of::<KernelOffsets>(), 32 * 4);
+        assert_eq!(size_of::<CaptureOffsets>(), 10 * 4);
     }
 }

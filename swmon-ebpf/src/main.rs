@@ -40,9 +40,9 @@ use aya_ebpf::{
     Global,
 };
 use swmon_common::{
-    capture_flag, counter, flag, name_kind, reason, suffix, Capture, ExecEvent, ExitEvent,
-    InodeKey, KernelOffsets, NameValue, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH,
-    EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
+    capture_flag, counter, flag, name_kind, reason, suffix, Capture, CaptureOffsets, ExecEvent,
+    ExitEvent, InodeKey, KernelOffsets, NameValue, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT,
+    CGROUP_DEPTH, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
 };
 
 /// Bytes of an interpreter's argv searched for an installer name.
@@ -51,6 +51,9 @@ const NONE: u16 = u16::MAX;
 
 #[no_mangle]
 static OFFSETS: Global<KernelOffsets> = Global::new(KernelOffsets::UNSET);
+/// Offsets only the capture stages read (the filter's load stays as small).
+#[no_mangle]
+static CAPTURE_OFFSETS: Global<CaptureOffsets> = Global::new(CaptureOffsets::UNSET);
 /// 1 when `sched_process_exit` passes `group_dead` (its second argument,
 /// 6.x kernels), from BTF; 0 otherwise (then the leader's exit counts).
 #[no_mangle]
@@ -455,7 +458,7 @@ fn capture_slot() -> Result<&'static mut Capture, u32> {
 /// here, not from `/proc/PID/cgroup` later: a short run has exited by then,
 /// and `/proc` shows the path relative to the reader's cgroup namespace.
 fn try_cgroup(ctx: &RawTracePointContext) -> Result<u32, u32> {
-    let off = OFFSETS.load();
+    let off = CAPTURE_OFFSETS.load();
     let cap = capture_slot()?;
     cap.flags = capture_flag::MISSING;
     cap.cgroup_depth = 0;
@@ -489,7 +492,7 @@ fn try_cgroup(ctx: &RawTracePointContext) -> Result<u32, u32> {
 #[inline(always)]
 fn walk_cgroup(
     slots: &mut [[u8; CGROUP_COMPONENT]; CGROUP_DEPTH],
-    off: &KernelOffsets,
+    off: &CaptureOffsets,
     kn: *const u8,
 ) -> (u32, bool) {
     let mut kn = kn;
@@ -525,6 +528,7 @@ fn walk_cgroup(
 /// and executable name, up to init or `ANCESTORS_MAX`.
 fn try_parents(ctx: &RawTracePointContext) -> Result<u32, u32> {
     let off = OFFSETS.load();
+    let cap_off = CAPTURE_OFFSETS.load();
     let cap = capture_slot()?;
     // SAFETY: a plain helper call.
     let task = unsafe { bpf_get_current_task() } as *const u8;
@@ -536,7 +540,7 @@ fn try_parents(ctx: &RawTracePointContext) -> Result<u32, u32> {
             done = true;
             break;
         };
-        let leader = read_ptr(parent, off.task_group_leader).unwrap_or(parent);
+        let leader = read_ptr(parent, cap_off.task_group_leader).unwrap_or(parent);
         let tgid: u32 = read(leader, off.task_tgid).unwrap_or(0);
         if tgid == 0 {
             // The idle task above init (or a bad read): the chain ends.
@@ -545,11 +549,11 @@ fn try_parents(ctx: &RawTracePointContext) -> Result<u32, u32> {
         }
         let a = &mut cap.ancestors[n];
         a.tgid = tgid;
-        a.start_ns = read(leader, off.task_start_boottime).unwrap_or(0);
+        a.start_ns = read(leader, cap_off.task_start_boottime).unwrap_or(0);
         a.uid = read_ptr(leader, off.task_cred)
-            .and_then(|cred| read(cred, off.cred_uid))
+            .and_then(|cred| read(cred, cap_off.cred_uid))
             .unwrap_or(u32::MAX);
-        a.comm = read(leader, off.task_comm).unwrap_or([0; 16]);
+        a.comm = read(leader, cap_off.task_comm).unwrap_or([0; 16]);
         a.exe[0] = 0;
         let name = read_ptr(leader, off.task_mm)
             .and_then(|mm| read_ptr(mm, off.mm_exe_file))
@@ -571,7 +575,7 @@ fn try_parents(ctx: &RawTracePointContext) -> Result<u32, u32> {
     if !done {
         // A full chain is whole when the last one's parent is the idle task.
         let above = read_ptr(t, off.task_real_parent)
-            .and_then(|p| read_ptr(p, off.task_group_leader))
+            .and_then(|p| read_ptr(p, cap_off.task_group_leader))
             .and_then(|l| read::<u32>(l, off.task_tgid))
             .unwrap_or(0);
         if above != 0 {

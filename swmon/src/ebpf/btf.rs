@@ -14,7 +14,7 @@
 
 use std::{collections::HashMap, path::Path};
 
-use swmon_common::KernelOffsets;
+use swmon_common::{CaptureOffsets, KernelOffsets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BtfError {
@@ -37,6 +37,8 @@ pub enum BtfError {
 #[derive(Clone, Copy, Debug)]
 pub struct KernelFacts {
     pub offsets: KernelOffsets,
+    /// For the capture stages only.
+    pub capture_offsets: CaptureOffsets,
     /// `sched_process_exit` passes `group_dead`.
     pub exit_group_dead: bool,
 }
@@ -50,6 +52,7 @@ pub fn kernel_facts(path: &Path) -> Result<KernelFacts, BtfError> {
     let btf = Btf::parse(&data)?;
     Ok(KernelFacts {
         offsets: offsets(&btf)?,
+        capture_offsets: capture_offsets(&btf)?,
         exit_group_dead: btf.func_proto_params("btf_trace_sched_process_exit")? >= 3,
     })
 }
@@ -92,6 +95,12 @@ fn offsets(b: &Btf<'_>) -> Result<KernelOffsets, BtfError> {
         bprm_filename: b.offset("linux_binprm", "filename")?,
         task_fs: b.offset("task_struct", "fs")?,
         fs_pwd: b.offset("fs_struct", "pwd")?,
+        _pad: 0,
+    })
+}
+
+fn capture_offsets(b: &Btf<'_>) -> Result<CaptureOffsets, BtfError> {
+    Ok(CaptureOffsets {
         task_group_leader: b.offset("task_struct", "group_leader")?,
         task_start_boottime: b.offset("task_struct", "start_boottime")?,
         task_comm: b.offset("task_struct", "comm")?,
@@ -104,6 +113,7 @@ fn offsets(b: &Btf<'_>) -> Result<KernelOffsets, BtfError> {
         kernfs_node_parent: b
             .offset("kernfs_node", "__parent")
             .or_else(|_| b.offset("kernfs_node", "parent"))?,
+        _pad: 0,
     })
 }
 
@@ -309,11 +319,14 @@ mod tests {
         assert_ne!(off.mount_mnt, 0);
         assert!(off.inode_nlink > off.inode_sb);
         assert_ne!(off.bprm_filename, 0);
-        assert_ne!(off.task_group_leader, 0);
-        assert_ne!(off.task_start_boottime, 0);
-        assert_ne!(off.task_cgroups, 0);
-        assert_ne!(off.kernfs_node_name, 0);
-        assert_ne!(off.kernfs_node_parent, 0);
+        let cap = kernel_facts(Path::new(VMLINUX))
+            .expect("kernel BTF")
+            .capture_offsets;
+        assert_ne!(cap.task_group_leader, 0);
+        assert_ne!(cap.task_start_boottime, 0);
+        assert_ne!(cap.task_cgroups, 0);
+        assert_ne!(cap.kernfs_node_name, 0);
+        assert_ne!(cap.kernfs_node_parent, 0);
     }
 
     /// The maintained btf-rs crate, as the reference for this reader.
