@@ -82,8 +82,9 @@ pub mod capture_flag {
     pub const CGROUP_UNREADABLE: u32 = 1 << 1;
     /// The parent chain went on above [`crate::ANCESTORS_MAX`].
     pub const ANCESTORS_TRUNCATED: u32 = 1 << 2;
-    /// The capture stage did not run or its memory was missing: nothing in
-    /// [`Capture`] is valid.
+    /// The capture stages did not all run (set by the first, cleared by
+    /// the last), its memory was missing, or it was another exec's: nothing
+    /// in [`Capture`] is valid.
     pub const MISSING: u32 = 1 << 3;
 }
 
@@ -304,6 +305,10 @@ pub struct Capture {
     /// Bits of [`capture_flag`].
     pub flags: u32,
     pub _pad: u32,
+    /// `bpf_get_current_pid_tgid()` of the exec the stages captured: the
+    /// emitter and the decoder take the capture only when it is the
+    /// event's own (`tgid << 32 | pid`), never a stale one of another exec.
+    pub pid_tgid: u64,
     pub cgroup: [[u8; CGROUP_COMPONENT]; CGROUP_DEPTH],
     pub ancestors: [AncestorEvent; ANCESTORS_MAX],
 }
@@ -427,12 +432,13 @@ mod layout {
         assert_eq!(offset_of!(AncestorEvent, exe), 32);
         assert_eq!(size_of::<AncestorEvent>(), 32 + ANCESTOR_NAME);
         assert_eq!(offset_of!(Capture, flags), 8);
-        assert_eq!(offset_of!(Capture, cgroup), 16);
+        assert_eq!(offset_of!(Capture, pid_tgid), 16);
+        assert_eq!(offset_of!(Capture, cgroup), 24);
         let cgroup = CGROUP_DEPTH * CGROUP_COMPONENT;
-        assert_eq!(offset_of!(Capture, ancestors), 16 + cgroup);
+        assert_eq!(offset_of!(Capture, ancestors), 24 + cgroup);
         assert_eq!(
             size_of::<Capture>(),
-            16 + cgroup + ANCESTORS_MAX * size_of::<AncestorEvent>()
+            24 + cgroup + ANCESTORS_MAX * size_of::<AncestorEvent>()
         );
     }
 

@@ -460,7 +460,10 @@ fn capture_slot() -> Result<&'static mut Capture, u32> {
 fn try_cgroup(ctx: &RawTracePointContext) -> Result<u32, u32> {
     let off = CAPTURE_OFFSETS.load();
     let cap = capture_slot()?;
+    // MISSING stays set until the parents stage has finished, and the
+    // capture names its exec: the emitter takes nothing half-done or stale.
     cap.flags = capture_flag::MISSING;
+    cap.pid_tgid = bpf_get_current_pid_tgid();
     cap.cgroup_depth = 0;
     cap.ancestor_count = 0;
     // SAFETY: a plain helper call.
@@ -468,7 +471,7 @@ fn try_cgroup(ctx: &RawTracePointContext) -> Result<u32, u32> {
     let kn = read_ptr(task, off.task_cgroups)
         .and_then(|cset| read_ptr(cset, off.css_set_dfl_cgrp))
         .and_then(|cgrp| read_ptr(cgrp, off.cgroup_kn));
-    let mut flags = 0u32;
+    let mut flags = capture_flag::MISSING;
     match kn {
         Ok(kn) => {
             let (depth, truncated) = walk_cgroup(&mut cap.cgroup, &off, kn);
@@ -571,7 +574,10 @@ fn try_parents(ctx: &RawTracePointContext) -> Result<u32, u32> {
         t = leader;
     }
     cap.ancestor_count = n as u32;
-    let mut flags = cap.flags & !capture_flag::MISSING;
+    let mut flags = cap.flags;
+    if cap.pid_tgid == bpf_get_current_pid_tgid() {
+        flags &= !capture_flag::MISSING;
+    }
     if !done {
         // A full chain is whole when the last one's parent is the idle task.
         let above = read_ptr(t, off.task_real_parent)
@@ -660,17 +666,24 @@ fn try_emit(_ctx: &RawTracePointContext) -> Result<u32, u32> {
     ev._pad = 0;
     // The capture stages' work, as one block. Marked missing if it cannot
     // be copied, so user space never reads stale bytes as facts.
-    let copied = match CAPTURE.get_ptr(0) {
+    // The slot is reset after the copy: the next exec on this CPU finds it
+    // missing unless its own stages fill it.
+    let copied = match CAPTURE.get_ptr_mut(0) {
         Some(src) => {
             // SAFETY: both sides are a Capture; the helper checks the source.
             let r = unsafe {
                 generated::bpf_probe_read_kernel(
                     (&mut ev.capture as *mut Capture).cast(),
                     core::mem::size_of::<Capture>() as u32,
-                    src.cast(),
+                    src.cast_const().cast(),
                 )
             };
-            r == 0
+            // SAFETY: this CPU's slot; the stages of one exec run in turn.
+            unsafe {
+                (*src).flags = capture_flag::MISSING;
+                (*src).pid_tgid = 0;
+            }
+            r == 0 && ev.capture.pid_tgid == pid_tgid
         }
         None => false,
     };

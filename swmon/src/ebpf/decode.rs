@@ -189,6 +189,7 @@ fn until_nul(bytes: &[u8]) -> &[u8] {
 fn exec_record(ev: &ExecEvent) -> ExecRecord {
     let filename_len = (ev.filename_len as usize).min(FILENAME_MAX);
     let argv_len = (ev.argv_len as usize).min(ARGV_MAX);
+    let own = own_capture(ev);
     ExecRecord {
         tgid: ev.tgid,
         pid: ev.pid,
@@ -221,15 +222,22 @@ fn exec_record(ev: &ExecEvent) -> ExecRecord {
         },
         argv: split_argv(&ev.argv[..argv_len]),
         argv_total: ev.argv_total,
-        cgroup: cgroup(&ev.capture),
-        cgroup_truncated: ev.capture.flags & capture_flag::CGROUP_TRUNCATED != 0,
-        ancestors: ancestors(&ev.capture),
-        ancestors_truncated: ev.capture.flags & capture_flag::ANCESTORS_TRUNCATED != 0,
+        cgroup: cgroup(&ev.capture, own),
+        cgroup_truncated: own && ev.capture.flags & capture_flag::CGROUP_TRUNCATED != 0,
+        ancestors: ancestors(&ev.capture, own),
+        ancestors_truncated: own && ev.capture.flags & capture_flag::ANCESTORS_TRUNCATED != 0,
     }
 }
 
-fn cgroup(c: &Capture) -> Option<Vec<u8>> {
-    if c.flags & (capture_flag::MISSING | capture_flag::CGROUP_UNREADABLE) != 0 {
+/// True when the capture is whole and this exec's own (stamped with its
+/// `tgid << 32 | pid`): anything else is no capture at all.
+fn own_capture(ev: &ExecEvent) -> bool {
+    ev.capture.flags & capture_flag::MISSING == 0
+        && ev.capture.pid_tgid == (u64::from(ev.tgid) << 32 | u64::from(ev.pid))
+}
+
+fn cgroup(c: &Capture, own: bool) -> Option<Vec<u8>> {
+    if !own || c.flags & capture_flag::CGROUP_UNREADABLE != 0 {
         return None;
     }
     Some(join_path(
@@ -238,8 +246,8 @@ fn cgroup(c: &Capture) -> Option<Vec<u8>> {
     ))
 }
 
-fn ancestors(c: &Capture) -> Vec<KernelAncestor> {
-    if c.flags & capture_flag::MISSING != 0 {
+fn ancestors(c: &Capture, own: bool) -> Vec<KernelAncestor> {
+    if !own {
         return Vec::new();
     }
     c.ancestors[..(c.ancestor_count as usize).min(ANCESTORS_MAX)]
@@ -337,7 +345,10 @@ mod tests {
         // SAFETY: all-zero bytes are a valid ExecEvent (plain integers).
         let mut ev: Box<ExecEvent> = Box::new(unsafe { std::mem::zeroed() });
         ev.kind = EVENT_EXEC;
+        ev.tgid = 4242;
+        ev.pid = 4243;
         let c = &mut ev.capture;
+        c.pid_tgid = 4242 << 32 | 4243;
         c.cgroup[0][..16].copy_from_slice(b"docker-ab.scope\0");
         c.cgroup[1][..13].copy_from_slice(b"system.slice\0");
         c.cgroup_depth = 2;
@@ -376,7 +387,18 @@ mod tests {
         assert_eq!(rec.ancestors.len(), ANCESTORS_MAX);
         assert!(rec.cgroup.is_some());
 
+        // Another exec's capture (a stale slot) is no capture at all, and
+        // its flags say nothing either.
+        ev.capture.flags = capture_flag::CGROUP_TRUNCATED;
+        ev.capture.pid_tgid = 4242 << 32 | 4242;
+        let Ok(Record::Exec(rec)) = decode(&event_bytes(&ev)) else {
+            panic!("an exec record");
+        };
+        assert_eq!((rec.cgroup, rec.ancestors.len()), (None, 0));
+        assert!(!rec.cgroup_truncated);
+
         // A capture the stages did not finish is no capture at all.
+        ev.capture.pid_tgid = 4242 << 32 | 4243;
         ev.capture.flags = capture_flag::MISSING;
         let Ok(Record::Exec(rec)) = decode(&event_bytes(&ev)) else {
             panic!("an exec record");
