@@ -19,6 +19,16 @@ pub const FILENAME_MAX: usize = 256;
 pub const PATH_DEPTH: usize = 16;
 /// Bytes of one path component's slot (with its NUL).
 pub const PATH_COMPONENT: usize = 64;
+/// Levels of the exec's cgroup captured, leaf first (`docker-ID.scope`,
+/// `system.slice`): enough for kubepods' four and a few more.
+pub const CGROUP_DEPTH: usize = 8;
+/// Bytes of one cgroup name's slot (with its NUL): `cri-containerd-<64 hex>.scope`
+/// is 85 bytes, a kubepods pod slice about 70.
+pub const CGROUP_COMPONENT: usize = 128;
+/// Processes above an installer captured at its exec, nearest first.
+pub const ANCESTORS_MAX: usize = 8;
+/// Bytes of an ancestor's executable name (its `mm->exe_file` dentry).
+pub const ANCESTOR_NAME: usize = 64;
 /// Bytes of a name in the installer-name trie (keys are
 /// `{prefix_len: u32, data: [u8; NAME_MAX]}`, most significant byte first).
 pub const NAME_MAX: usize = 32;
@@ -61,6 +71,21 @@ pub mod flag {
     pub const CWD_TRUNCATED: u32 = 1 << 4;
     /// The task's `fs` could not be read (an exiting or kernel task).
     pub const CWD_UNREADABLE: u32 = 1 << 5;
+}
+
+/// Flags of [`Capture::flags`].
+pub mod capture_flag {
+    /// The cgroup had more than [`crate::CGROUP_DEPTH`] levels (the top ones
+    /// are missing) or a name was longer than its slot.
+    pub const CGROUP_TRUNCATED: u32 = 1 << 0;
+    /// The task's cgroup could not be read.
+    pub const CGROUP_UNREADABLE: u32 = 1 << 1;
+    /// The parent chain went on above [`crate::ANCESTORS_MAX`].
+    pub const ANCESTORS_TRUNCATED: u32 = 1 << 2;
+    /// The capture stages did not all run (set by the first, cleared by
+    /// the last), its memory was missing, or it was another exec's: nothing
+    /// in [`Capture`] is valid.
+    pub const MISSING: u32 = 1 << 3;
 }
 
 /// What a trie entry names (the `kind` of [`NameValue`]).
@@ -211,6 +236,83 @@ impl KernelOffsets {
     };
 }
 
+/// Offsets only the capture stages use (the cgroup and the parent chain),
+/// kept apart from [`KernelOffsets`] so that the filter, which runs on
+/// every exec, loads no more than it did before them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureOffsets {
+    pub task_group_leader: u32,
+    pub task_start_boottime: u32,
+    pub task_comm: u32,
+    pub task_cgroups: u32,
+    pub cred_uid: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_name: u32,
+    pub kernfs_node_parent: u32,
+    pub _pad: u32,
+}
+
+impl CaptureOffsets {
+    /// All offsets unset; the loader replaces this before the program runs.
+    pub const UNSET: CaptureOffsets = CaptureOffsets {
+        task_group_leader: 0,
+        task_start_boottime: 0,
+        task_comm: 0,
+        task_cgroups: 0,
+        cred_uid: 0,
+        css_set_dfl_cgrp: 0,
+        cgroup_kn: 0,
+        kernfs_node_name: 0,
+        kernfs_node_parent: 0,
+        _pad: 0,
+    };
+}
+
+/// One process above an installer, as the kernel saw it at the exec.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct AncestorEvent {
+    /// The process id (`tgid`) in the initial pid namespace.
+    pub tgid: u32,
+    /// The real uid.
+    pub uid: u32,
+    /// `task_struct.start_boottime` of the thread-group leader (ns since
+    /// boot): with the pid, it names one process even after pid reuse.
+    pub start_ns: u64,
+    pub comm: [u8; 16],
+    /// The base name of the executable (`mm->exe_file`'s dentry); empty for
+    /// a kernel thread.
+    pub exe: [u8; ANCESTOR_NAME],
+}
+
+/// Where an exec ran and who ran it, captured by the kernel at the exec
+/// (only for execs that passed the filter), so that a short run whose
+/// parents have exited before user space looks keeps both.
+///
+/// `cgroup` holds the default hierarchy's kernfs names from the task's
+/// cgroup up, leaf first (`docker-ID.scope`, `system.slice`); the root's
+/// empty name is not written. `ancestors` holds the parent, its parent, and
+/// so on, up to init (pid 1, included) or [`ANCESTORS_MAX`].
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Capture {
+    /// Slots of `cgroup` in use.
+    pub cgroup_depth: u32,
+    /// Entries of `ancestors` in use.
+    pub ancestor_count: u32,
+    /// Bits of [`capture_flag`].
+    pub flags: u32,
+    pub _pad: u32,
+    /// `bpf_get_current_pid_tgid()` of the exec the stages captured: the
+    /// emitter and the decoder take the capture only when it is the
+    /// event's own (`tgid << 32 | pid`), never a stale one of another exec.
+    pub pid_tgid: u64,
+    pub cgroup: [[u8; CGROUP_COMPONENT]; CGROUP_DEPTH],
+    pub ancestors: [AncestorEvent; ANCESTORS_MAX],
+}
+
 /// One exec that passed the filter, as written to the ring buffer.
 ///
 /// `path` holds the executable's dentry names from the file up to the root,
@@ -259,6 +361,8 @@ pub struct ExecEvent {
     pub path: [[u8; PATH_COMPONENT]; PATH_DEPTH],
     /// The working directory at the exec, like `path`.
     pub cwd: [[u8; PATH_COMPONENT]; PATH_DEPTH],
+    /// The cgroup and the parent chain at the exec.
+    pub capture: Capture,
     pub argv: [u8; ARGV_MAX],
 }
 
@@ -282,6 +386,7 @@ mod pod {
     unsafe impl aya::Pod for super::NameValue {}
     unsafe impl aya::Pod for super::InodeKey {}
     unsafe impl aya::Pod for super::KernelOffsets {}
+    unsafe impl aya::Pod for super::CaptureOffsets {}
 }
 
 #[cfg(test)]
@@ -309,10 +414,31 @@ mod layout {
         assert_eq!(offset_of!(ExecEvent, path), 128 + FILENAME_MAX);
         let path = PATH_DEPTH * PATH_COMPONENT;
         assert_eq!(offset_of!(ExecEvent, cwd), 128 + FILENAME_MAX + path);
-        assert_eq!(offset_of!(ExecEvent, argv), 128 + FILENAME_MAX + 2 * path);
+        let capture = 128 + FILENAME_MAX + 2 * path;
+        assert_eq!(offset_of!(ExecEvent, capture), capture);
+        assert_eq!(capture % 8, 0, "the capture is copied as one block");
+        assert_eq!(offset_of!(ExecEvent, argv), capture + size_of::<Capture>());
         assert_eq!(
             size_of::<ExecEvent>(),
-            128 + FILENAME_MAX + 2 * path + ARGV_MAX
+            capture + size_of::<Capture>() + ARGV_MAX
+        );
+    }
+
+    #[test]
+    fn capture() {
+        assert_eq!(offset_of!(AncestorEvent, uid), 4);
+        assert_eq!(offset_of!(AncestorEvent, start_ns), 8);
+        assert_eq!(offset_of!(AncestorEvent, comm), 16);
+        assert_eq!(offset_of!(AncestorEvent, exe), 32);
+        assert_eq!(size_of::<AncestorEvent>(), 32 + ANCESTOR_NAME);
+        assert_eq!(offset_of!(Capture, flags), 8);
+        assert_eq!(offset_of!(Capture, pid_tgid), 16);
+        assert_eq!(offset_of!(Capture, cgroup), 24);
+        let cgroup = CGROUP_DEPTH * CGROUP_COMPONENT;
+        assert_eq!(offset_of!(Capture, ancestors), 24 + cgroup);
+        assert_eq!(
+            size_of::<Capture>(),
+            24 + cgroup + ANCESTORS_MAX * size_of::<AncestorEvent>()
         );
     }
 
@@ -330,5 +456,6 @@ mod layout {
         assert_eq!(offset_of!(InodeKey, ino), 8);
         assert_eq!(size_of::<InodeKey>(), 16);
         assert_eq!(size_of::<KernelOffsets>(), 32 * 4);
+        assert_eq!(size_of::<CaptureOffsets>(), 10 * 4);
     }
 }

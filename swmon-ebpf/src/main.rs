@@ -40,9 +40,9 @@ use aya_ebpf::{
     Global,
 };
 use swmon_common::{
-    counter, flag, name_kind, reason, suffix, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
-    NameValue, ARGV_MAX, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT,
-    PATH_DEPTH,
+    capture_flag, counter, flag, name_kind, reason, suffix, Capture, CaptureOffsets, ExecEvent,
+    ExitEvent, InodeKey, KernelOffsets, NameValue, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT,
+    CGROUP_DEPTH, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
 };
 
 /// Bytes of an interpreter's argv searched for an installer name.
@@ -51,6 +51,9 @@ const NONE: u16 = u16::MAX;
 
 #[no_mangle]
 static OFFSETS: Global<KernelOffsets> = Global::new(KernelOffsets::UNSET);
+/// Offsets only the capture stages read (the filter's load stays as small).
+#[no_mangle]
+static CAPTURE_OFFSETS: Global<CaptureOffsets> = Global::new(CaptureOffsets::UNSET);
 /// 1 when `sched_process_exit` passes `group_dead` (its second argument,
 /// 6.x kernels), from BTF; 0 otherwise (then the leader's exit counts).
 #[no_mangle]
@@ -73,9 +76,13 @@ static TRACKED: HashMap<u32, u64> = HashMap::with_max_entries(16384, 0);
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
 #[map]
 static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+/// The cgroup and parent chain of a passed exec, filled by the capture
+/// stages and copied into the event by the emitter (one block copy).
+#[map]
+static CAPTURE: PerCpuArray<Capture> = PerCpuArray::with_max_entries(1, 0);
 /// The later stages of the exec program, filled by user space.
 #[map]
-static STAGES: ProgramArray = ProgramArray::with_max_entries(2, 0);
+static STAGES: ProgramArray = ProgramArray::with_max_entries(STAGE_COUNT, 0);
 
 /// Per-CPU working memory: the BPF stack has 512 bytes. Loop results also
 /// pass through here: a value read back from map memory is unknown to the
@@ -99,9 +106,16 @@ pub struct Scratch {
     argv: [u8; ARGV_SCAN],
 }
 
-/// Indices of the tail-call stages in `STAGES`.
+/// Indices of the tail-call stages in `STAGES` (user space fills them in
+/// this order: `swmon_scan`, `swmon_emit`, `swmon_cgroup`, `swmon_parents`).
+/// A passed exec goes filter → (scan) → cgroup → parents → emit: each loop
+/// of the capture has a stage of its own, verified on its own, and none of
+/// it runs for an exec the filter drops.
 const STAGE_SCAN: u32 = 0;
 const STAGE_EMIT: u32 = 1;
+const STAGE_CGROUP: u32 = 2;
+const STAGE_PARENTS: u32 = 3;
+const STAGE_COUNT: u32 = 4;
 
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn sched_process_exec(ctx: RawTracePointContext) -> u32 {
@@ -118,7 +132,23 @@ pub fn swmon_scan(ctx: RawTracePointContext) -> u32 {
     }
 }
 
-/// Stage 3: writes the event for an exec that passed.
+/// Stage 3: the task's cgroup names, into `CAPTURE`.
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn swmon_cgroup(ctx: RawTracePointContext) -> u32 {
+    match try_cgroup(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// Stage 4: the parent chain, into `CAPTURE`.
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn swmon_parents(ctx: RawTracePointContext) -> u32 {
+    match try_parents(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// Stage 5: writes the event for an exec that passed.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn swmon_emit(ctx: RawTracePointContext) -> u32 {
     match try_emit(&ctx) {
@@ -368,7 +398,7 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     scratch.interpreter = interpreter;
     if reasons != 0 {
         // SAFETY: the stage has the same program type and context.
-        unsafe { STAGES.tail_call(ctx, STAGE_EMIT) };
+        unsafe { STAGES.tail_call(ctx, STAGE_CGROUP) };
         count(counter::STAGE_FAILED);
         return Err(0);
     }
@@ -397,7 +427,7 @@ fn try_scan(ctx: &RawTracePointContext) -> Result<u32, u32> {
             scratch.reasons = reason::INTERPRETER_ARG;
             scratch.installer = v.id;
             // SAFETY: as in try_exec.
-            unsafe { STAGES.tail_call(ctx, STAGE_EMIT) };
+            unsafe { STAGES.tail_call(ctx, STAGE_CGROUP) };
             count(counter::STAGE_FAILED);
             Err(0)
         }
@@ -406,6 +436,163 @@ fn try_scan(ctx: &RawTracePointContext) -> Result<u32, u32> {
             Ok(0)
         }
     }
+}
+
+/// The capture slot of this CPU. Without it the exec is lost, and counted
+/// like a failed stage.
+#[inline(always)]
+fn capture_slot() -> Result<&'static mut Capture, u32> {
+    match CAPTURE.get_ptr_mut(0) {
+        // SAFETY: the slot is this CPU's; the stages of one exec run on the
+        // same CPU, one after the other, and the program is not re-entered.
+        Some(p) => Ok(unsafe { &mut *p }),
+        None => {
+            count(counter::STAGE_FAILED);
+            Err(0)
+        }
+    }
+}
+
+/// Writes the names of the task's cgroup in the default hierarchy, from
+/// its kernfs node up to (not including) the root, one per slot. Read
+/// here, not from `/proc/PID/cgroup` later: a short run has exited by then,
+/// and `/proc` shows the path relative to the reader's cgroup namespace.
+fn try_cgroup(ctx: &RawTracePointContext) -> Result<u32, u32> {
+    let off = CAPTURE_OFFSETS.load();
+    let cap = capture_slot()?;
+    // MISSING stays set until the parents stage has finished, and the
+    // capture names its exec: the emitter takes nothing half-done or stale.
+    cap.flags = capture_flag::MISSING;
+    cap.pid_tgid = bpf_get_current_pid_tgid();
+    cap.cgroup_depth = 0;
+    cap.ancestor_count = 0;
+    // SAFETY: a plain helper call.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let kn = read_ptr(task, off.task_cgroups)
+        .and_then(|cset| read_ptr(cset, off.css_set_dfl_cgrp))
+        .and_then(|cgrp| read_ptr(cgrp, off.cgroup_kn));
+    let mut flags = capture_flag::MISSING;
+    match kn {
+        Ok(kn) => {
+            let (depth, truncated) = walk_cgroup(&mut cap.cgroup, &off, kn);
+            cap.cgroup_depth = depth;
+            if truncated {
+                flags |= capture_flag::CGROUP_TRUNCATED;
+            }
+        }
+        Err(_) => flags |= capture_flag::CGROUP_UNREADABLE,
+    }
+    cap.flags = flags;
+    // SAFETY: the stage has the same program type and context.
+    unsafe { STAGES.tail_call(ctx, STAGE_PARENTS) };
+    count(counter::STAGE_FAILED);
+    Err(0)
+}
+
+/// Writes kernfs names from `kn` up, one per slot, stopping below the root
+/// (the node without a parent). True in the second place when the walk
+/// stopped at the depth limit or a name was cut.
+#[inline(always)]
+fn walk_cgroup(
+    slots: &mut [[u8; CGROUP_COMPONENT]; CGROUP_DEPTH],
+    off: &CaptureOffsets,
+    kn: *const u8,
+) -> (u32, bool) {
+    let mut kn = kn;
+    let mut depth = 0usize;
+    let mut done = false;
+    let mut cut = false;
+    while depth < CGROUP_DEPTH {
+        let parent: *const u8 = read(kn, off.kernfs_node_parent).unwrap_or(core::ptr::null());
+        if parent.is_null() {
+            done = true;
+            break;
+        }
+        slots[depth][0] = 0;
+        if let Ok(name) = read_ptr(kn, off.kernfs_node_name) {
+            // SAFETY: a kernel string read, bounded by the slot.
+            if let Ok(s) = unsafe { bpf_probe_read_kernel_str_bytes(name, &mut slots[depth]) } {
+                cut |= s.len() >= CGROUP_COMPONENT - 1;
+            }
+        }
+        kn = parent;
+        depth += 1;
+    }
+    if !done {
+        // Exactly CGROUP_DEPTH levels is whole when the next node is the root.
+        let parent: *const u8 = read(kn, off.kernfs_node_parent).unwrap_or(core::ptr::null());
+        done = parent.is_null();
+    }
+    (depth as u32, cut || !done)
+}
+
+/// Writes the parent chain: for each process above the exec (the
+/// thread-group leader of `real_parent`), its pid, start time, uid, comm
+/// and executable name, up to init or `ANCESTORS_MAX`.
+fn try_parents(ctx: &RawTracePointContext) -> Result<u32, u32> {
+    let off = OFFSETS.load();
+    let cap_off = CAPTURE_OFFSETS.load();
+    let cap = capture_slot()?;
+    // SAFETY: a plain helper call.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let mut t = task;
+    let mut n = 0usize;
+    let mut done = false;
+    while n < ANCESTORS_MAX {
+        let Ok(parent) = read_ptr(t, off.task_real_parent) else {
+            done = true;
+            break;
+        };
+        let leader = read_ptr(parent, cap_off.task_group_leader).unwrap_or(parent);
+        let tgid: u32 = read(leader, off.task_tgid).unwrap_or(0);
+        if tgid == 0 {
+            // The idle task above init (or a bad read): the chain ends.
+            done = true;
+            break;
+        }
+        let a = &mut cap.ancestors[n];
+        a.tgid = tgid;
+        a.start_ns = read(leader, cap_off.task_start_boottime).unwrap_or(0);
+        a.uid = read_ptr(leader, off.task_cred)
+            .and_then(|cred| read(cred, cap_off.cred_uid))
+            .unwrap_or(u32::MAX);
+        a.comm = read(leader, cap_off.task_comm).unwrap_or([0; 16]);
+        a.exe[0] = 0;
+        let name = read_ptr(leader, off.task_mm)
+            .and_then(|mm| read_ptr(mm, off.mm_exe_file))
+            .and_then(|file| read_ptr(file, off.file_path + off.path_dentry))
+            .and_then(|dentry| read_ptr(dentry, off.dentry_name + off.qstr_name));
+        if let Ok(name) = name {
+            // SAFETY: a kernel string read, bounded by the slot.
+            let _ = unsafe { bpf_probe_read_kernel_str_bytes(name, &mut a.exe) };
+        }
+        n += 1;
+        if tgid == 1 {
+            done = true;
+            break;
+        }
+        t = leader;
+    }
+    cap.ancestor_count = n as u32;
+    let mut flags = cap.flags;
+    if cap.pid_tgid == bpf_get_current_pid_tgid() {
+        flags &= !capture_flag::MISSING;
+    }
+    if !done {
+        // A full chain is whole when the last one's parent is the idle task.
+        let above = read_ptr(t, off.task_real_parent)
+            .and_then(|p| read_ptr(p, cap_off.task_group_leader))
+            .and_then(|l| read::<u32>(l, off.task_tgid))
+            .unwrap_or(0);
+        if above != 0 {
+            flags |= capture_flag::ANCESTORS_TRUNCATED;
+        }
+    }
+    cap.flags = flags;
+    // SAFETY: the stage has the same program type and context.
+    unsafe { STAGES.tail_call(ctx, STAGE_EMIT) };
+    count(counter::STAGE_FAILED);
+    Err(0)
 }
 
 fn try_emit(_ctx: &RawTracePointContext) -> Result<u32, u32> {
@@ -477,6 +664,34 @@ fn try_emit(_ctx: &RawTracePointContext) -> Result<u32, u32> {
     ev.boot_ns = boot_ns;
     ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
     ev._pad = 0;
+    // The capture stages' work, as one block. Marked missing if it cannot
+    // be copied, so user space never reads stale bytes as facts.
+    // The slot is reset after the copy: the next exec on this CPU finds it
+    // missing unless its own stages fill it.
+    let copied = match CAPTURE.get_ptr_mut(0) {
+        Some(src) => {
+            // SAFETY: both sides are a Capture; the helper checks the source.
+            let r = unsafe {
+                generated::bpf_probe_read_kernel(
+                    (&mut ev.capture as *mut Capture).cast(),
+                    core::mem::size_of::<Capture>() as u32,
+                    src.cast_const().cast(),
+                )
+            };
+            // SAFETY: this CPU's slot; the stages of one exec run in turn.
+            unsafe {
+                (*src).flags = capture_flag::MISSING;
+                (*src).pid_tgid = 0;
+            }
+            r == 0 && ev.capture.pid_tgid == pid_tgid
+        }
+        None => false,
+    };
+    if !copied {
+        ev.capture.flags = capture_flag::MISSING;
+        ev.capture.cgroup_depth = 0;
+        ev.capture.ancestor_count = 0;
+    }
     let fname_len = scratch.filename_len as usize;
     if fname_len >= FILENAME_MAX - 1 {
         ev.flags |= flag::FILENAME_TRUNCATED;

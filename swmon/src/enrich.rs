@@ -174,11 +174,7 @@ pub fn proc_exe(pid: u32) -> std::path::PathBuf {
 /// ticks), in nanoseconds; `None` when it is gone.
 pub fn start_boot_ns(pid: u32) -> Option<u64> {
     let ticks = Stat::read(pid)?.start_ticks;
-    // SAFETY: sysconf has no preconditions.
-    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
-        .ok()
-        .filter(|h| *h > 0)?;
-    Some(ticks * (1_000_000_000 / hz))
+    ticks.checked_mul(tick_ns()?)
 }
 
 #[cfg(test)]
@@ -289,43 +285,177 @@ mod tests {
 }
 
 /// One process above an installer run (`swmon.ancestors[]`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `pid`, `uid`, `comm` and `name` are the kernel's, read at the exec, so
+/// they are there even when the process has exited since. The full
+/// `executable` path and `args` come from `/proc` and are only there when
+/// that pid is still the same process (its start time matches the
+/// kernel's): never another process's after pid reuse.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ancestor {
     pub pid: u32,
-    pub executable: Vec<u8>,
+    pub uid: u32,
+    /// Start time, ns since boot (the kernel's `start_boottime`).
+    pub start_ns: u64,
+    pub comm: Vec<u8>,
+    /// The base name of its executable, from the kernel.
+    pub name: Vec<u8>,
+    pub executable: Option<Vec<u8>>,
+    /// At most [`ANCESTOR_ARGS_MAX`] bytes of its command line.
     pub args: Vec<Vec<u8>>,
+    /// The command line was longer than was kept.
+    pub args_truncated: bool,
+    /// Bytes of the command line the process has (`arg_end - arg_start`).
+    pub args_bytes: Option<u64>,
 }
 
-/// Most ancestors read per run.
-pub const ANCESTORS_MAX: usize = 8;
-
-/// The parent chain from `ppid` up, to the session leader or
-/// [`ANCESTORS_MAX`] levels, whichever comes first. Read from `/proc` as
-/// the exec record arrives: the parents of a running installer are usually
-/// alive (they wait for it); one that is gone ends the chain early.
-pub fn ancestors(ppid: u32) -> Vec<Ancestor> {
-    let mut chain = Vec::new();
-    let mut pid = ppid;
-    while pid > 0 && chain.len() < ANCESTORS_MAX {
-        let Some(stat) = Stat::read(pid) else { break };
-        use std::os::unix::ffi::OsStrExt;
-        let executable = std::fs::read_link(format!("/proc/{pid}/exe"))
-            .map(|p| p.as_os_str().as_bytes().to_vec())
-            .unwrap_or_default();
-        let args = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| crate::ebpf::decode::split_argv(&b))
-            .unwrap_or_default();
-        chain.push(Ancestor {
-            pid,
-            executable,
-            args,
-        });
-        if stat.session == pid as i64 {
-            break;
+impl Ancestor {
+    /// The ancestor as the event shows it (untrusted bytes escaped).
+    pub fn to_out(&self) -> crate::event::AncestorOut {
+        use crate::event::lossless;
+        crate::event::AncestorOut {
+            pid: self.pid,
+            name: lossless(&self.name),
+            comm: lossless(&self.comm),
+            uid: self.uid,
+            executable: self.executable.as_deref().map(lossless),
+            args: self.args.iter().map(|a| lossless(a)).collect(),
+            args_truncated: self.args_truncated,
+            args_bytes: self.args_bytes,
         }
-        pid = stat.ppid;
     }
-    chain
+}
+
+/// Most ancestors per run (the kernel's capture).
+pub const ANCESTORS_MAX: usize = swmon_common::ANCESTORS_MAX;
+/// Bytes of an ancestor's command line kept, like the kernel's argv cap: an
+/// unprivileged parent with a 2 MiB argv must not make every event huge.
+pub const ANCESTOR_ARGS_MAX: usize = 8192;
+/// Bytes of command lines kept for the whole chain, so the ancestors of one
+/// run stay well under a 64 KiB line; the nearest ancestors come first.
+pub const ANCESTORS_ARGS_TOTAL: usize = 16384;
+
+/// The parent chain the kernel captured at the exec, parent first, with
+/// each one's command line and path added from `/proc` while it is the
+/// same process.
+pub fn ancestors(rec: &ExecRecord) -> Vec<Ancestor> {
+    let mut budget = ANCESTORS_ARGS_TOTAL;
+    rec.ancestors
+        .iter()
+        .map(|k| {
+            let mut a = Ancestor {
+                pid: k.pid,
+                uid: k.uid,
+                start_ns: k.start_ns,
+                comm: k.comm.clone(),
+                name: k.exe_name.clone(),
+                ..Ancestor::default()
+            };
+            if let Some(live) = LiveProcess::open(k.pid, k.start_ns) {
+                a.executable = live.executable();
+                if let Some(cmdline) = live.cmdline(ANCESTOR_ARGS_MAX.min(budget)) {
+                    budget -= cmdline.bytes.len();
+                    a.args = crate::ebpf::decode::split_argv(&cmdline.bytes);
+                    a.args_truncated = cmdline.truncated;
+                    a.args_bytes = cmdline.total;
+                }
+            }
+            a
+        })
+        .collect()
+}
+
+/// A `/proc/PID` folder opened while it was the process the kernel named
+/// (same start time). Files read through it belong to that process or
+/// fail: once it exits, its `/proc` folder answers ENOENT/ESRCH even if
+/// the pid is reused, since the folder is bound to the kernel's `struct
+/// pid`, not to the number.
+struct LiveProcess {
+    dir: std::fs::File,
+    stat: Stat,
+}
+
+/// A command line read from `/proc`, cut at a cap.
+#[derive(Debug, PartialEq, Eq)]
+struct Cmdline {
+    bytes: Vec<u8>,
+    truncated: bool,
+    total: Option<u64>,
+}
+
+impl LiveProcess {
+    fn open(pid: u32, start_ns: u64) -> Option<LiveProcess> {
+        if pid == 0 {
+            return None;
+        }
+        let dir = std::fs::File::open(format!("/proc/{pid}")).ok()?;
+        let stat = Stat::parse(&read_at(&dir, c"stat", 4096)?)?;
+        // The kernel shows `start_boottime` in /proc as whole clock ticks.
+        (start_ns != 0 && stat.start_ticks == start_ns / tick_ns()?)
+            .then_some(LiveProcess { dir, stat })
+    }
+
+    fn executable(&self) -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: the fd is open, the name NUL-terminated, the buffer sized.
+        let n = unsafe {
+            libc::readlinkat(
+                std::os::fd::AsRawFd::as_raw_fd(&self.dir),
+                c"exe".as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        let n = usize::try_from(n).ok().filter(|n| *n > 0)?;
+        buf.truncate(n);
+        Some(buf)
+    }
+
+    fn cmdline(&self, cap: usize) -> Option<Cmdline> {
+        let mut bytes = read_at(&self.dir, c"cmdline", cap + 1)?;
+        let total = self
+            .stat
+            .arg_end
+            .checked_sub(self.stat.arg_start)
+            .filter(|t| *t > 0);
+        let truncated = bytes.len() > cap || total.is_some_and(|t| t > cap as u64);
+        bytes.truncate(cap);
+        Some(Cmdline {
+            bytes,
+            truncated,
+            total,
+        })
+    }
+}
+
+/// Nanoseconds in one clock tick of `/proc/PID/stat` (USER_HZ).
+fn tick_ns() -> Option<u64> {
+    // SAFETY: sysconf has no preconditions.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .ok()
+        .filter(|h| *h > 0)?;
+    Some(1_000_000_000 / hz)
+}
+
+/// Reads at most `cap` bytes of `name` in the folder `dir`.
+fn read_at(dir: &std::fs::File, name: &std::ffi::CStr, cap: usize) -> Option<Vec<u8>> {
+    use std::{io::Read, os::fd::FromRawFd};
+    // SAFETY: the fd is open and the name NUL-terminated.
+    let fd = unsafe {
+        libc::openat(
+            std::os::fd::AsRawFd::as_raw_fd(dir),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a new fd that nothing else owns.
+    let file = unsafe { std::fs::File::from_raw_fd(fd) };
+    let mut out = Vec::with_capacity(cap.min(8192));
+    file.take(cap as u64).read_to_end(&mut out).ok()?;
+    Some(out)
 }
 
 /// The few `/proc/PID/stat` fields enrichment uses.
@@ -336,6 +466,9 @@ pub struct Stat {
     pub tty_nr: u32,
     /// Start time in clock ticks since boot.
     pub start_ticks: u64,
+    /// Where argv lies in the process's memory (0 when hidden).
+    pub arg_start: u64,
+    pub arg_end: u64,
 }
 
 impl Stat {
@@ -356,6 +489,8 @@ impl Stat {
             session: fields.get(3)?.parse().ok()?,
             tty_nr: fields.get(4)?.parse().ok()?,
             start_ticks: fields.get(19)?.parse().ok()?,
+            arg_start: fields.get(45).and_then(|f| f.parse().ok()).unwrap_or(0),
+            arg_end: fields.get(46).and_then(|f| f.parse().ok()).unwrap_or(0),
         })
     }
 }
@@ -379,25 +514,77 @@ pub fn tty_name(tty_nr: u32) -> Option<String> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Placement {
     pub cgroup: Option<String>,
+    /// The cgroup path lost its top levels or a cut name (the kernel keeps
+    /// [`swmon_common::CGROUP_DEPTH`] levels): no container is trusted then.
+    pub cgroup_truncated: bool,
     pub container_id: Option<String>,
     pub container_runtime: Option<&'static str>,
     pub systemd_unit: Option<String>,
 }
 
-/// Reads `/proc/PID/cgroup` (the unified hierarchy's line).
-pub fn placement(pid: u32) -> Placement {
-    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        .map(|t| placement_of(&t))
-        .unwrap_or_default()
+/// Where the exec ran, from the cgroup the kernel read at the exec; from
+/// `/proc/PID/cgroup` only when the kernel could not read it (that read
+/// races with the process's exit).
+pub fn placement(rec: &ExecRecord) -> Placement {
+    let proc_cgroup = || std::fs::read_to_string(format!("/proc/{}/cgroup", rec.pid)).ok();
+    let Some(path) = &rec.cgroup else {
+        return proc_cgroup().map(|t| placement_of(&t)).unwrap_or_default();
+    };
+    let mut p = placement_of_path(&String::from_utf8_lossy(path), rec.cgroup_truncated);
+    if p.container_id.is_none() {
+        // A hybrid host's v1 hierarchies are not captured by the kernel (a
+        // runtime with the cgroupfs driver names only those): looked up in
+        // /proc while the process lives, with the same trust rules.
+        let v1 = proc_cgroup().and_then(|t| container_in_v1(&t));
+        if let Some((id, runtime)) = v1 {
+            p.container_id = Some(id);
+            p.container_runtime = Some(runtime);
+            p.systemd_unit = None;
+        }
+    }
+    p
 }
 
-/// Container ids as the common runtimes name their cgroups: docker
-/// (`docker-ID.scope`, `/docker/ID`), containerd (`cri-containerd-ID.scope`),
-/// podman (`libpod-ID.scope`), CRI-O (`crio-ID.scope`), and kubepods paths
-/// ending in an ID. Otherwise the nearest systemd unit (`*.service`, `*.scope`).
+/// A container named in a v1 hierarchy's line of `/proc/PID/cgroup`.
+fn container_in_v1(cgroup_file: &str) -> Option<(String, &'static str)> {
+    cgroup_file.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let _id = parts.next()?;
+        let controllers = parts.next()?;
+        (!controllers.is_empty())
+            .then(|| container_in(parts.next()?.trim()))
+            .flatten()
+    })
+}
+
+/// The placement of one cgroup path of the default hierarchy
+/// (`/system.slice/docker-ID.scope`).
+pub fn placement_of_path(path: &str, truncated: bool) -> Placement {
+    let mut p = Placement {
+        cgroup: Some(path.to_owned()),
+        cgroup_truncated: truncated,
+        ..Placement::default()
+    };
+    if let Some((id, runtime)) = container_in(path).filter(|_| !truncated) {
+        p.container_id = Some(id);
+        p.container_runtime = Some(runtime);
+    } else {
+        p.systemd_unit = unit_in(path);
+    }
+    p
+}
+
+fn unit_in(path: &str) -> Option<String> {
+    path.split('/')
+        .rev()
+        .find(|c| c.ends_with(".service") || c.ends_with(".scope"))
+        .map(str::to_owned)
+}
+
+/// Parses `/proc/PID/cgroup` (the fallback): the unified hierarchy's line
+/// is the cgroup; on a hybrid host a runtime may have named its cgroup in
+/// a v1 hierarchy only, so every line is looked at for a container.
 pub fn placement_of(cgroup_file: &str) -> Placement {
-    // Hybrid hosts list v1 hierarchies too; a runtime may have named its
-    // cgroup in any of them, so every line is read.
     let paths: Vec<(&str, &str)> = cgroup_file
         .lines()
         .filter_map(|l| {
@@ -422,41 +609,65 @@ pub fn placement_of(cgroup_file: &str) -> Placement {
             return p;
         }
     }
-    p.systemd_unit = unified.and_then(|(_, path)| {
-        path.split('/')
-            .rev()
-            .find(|c| c.ends_with(".service") || c.ends_with(".scope"))
-            .map(str::to_owned)
-    });
+    p.systemd_unit = unified.and_then(|(_, path)| unit_in(path));
     p
 }
 
+/// Runtime prefixes of a container's cgroup name (`docker-ID.scope`).
+const RUNTIMES: [(&str, &str); 4] = [
+    ("docker-", "docker"),
+    ("cri-containerd-", "containerd"),
+    ("libpod-", "podman"),
+    ("crio-", "cri-o"),
+];
+
+/// The container a cgroup path names, trusted only where an unprivileged
+/// user cannot create cgroups: a user's delegated subtree
+/// (`user.slice/.../user@UID.service/...`) may hold a `docker-<64 hex>.scope`
+/// of the user's own making. Trusted shapes, by the path's first level:
+/// - `system.slice/<runtime>-ID.scope` (docker, containerd, CRI-O with the
+///   systemd driver): the scope right under `system.slice`;
+/// - `machine.slice/<runtime>-ID.scope[/...]` (podman, machined);
+/// - `kubepods[.slice]/...`: the first `<runtime>-ID[.scope]` below it, or
+///   a bare ID right under a `pod*` or `kubepods*` level (cgroupfs driver);
+/// - `/docker/ID` (docker's cgroupfs driver): a top-level cgroup, which
+///   only root can create.
+///
+/// Below a trusted container, its processes may make cgroups of any name
+/// (docker in docker, systemd in a container): the outermost id wins, so
+/// none of them can stand for another container.
 fn container_in(path: &str) -> Option<(String, &'static str)> {
     let is_id = |s: &str| s.len() >= 12 && s.bytes().all(|c| c.is_ascii_hexdigit());
-    let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-    for (i, c) in components.iter().enumerate().rev() {
-        let stem = c.strip_suffix(".scope").unwrap_or(c);
-        for (prefix, runtime) in [
-            ("docker-", "docker"),
-            ("cri-containerd-", "containerd"),
-            ("libpod-", "podman"),
-            ("crio-", "cri-o"),
-        ] {
-            if let Some(id) = stem.strip_prefix(prefix).filter(|id| is_id(id)) {
-                return Some((id.to_owned(), runtime));
-            }
+    let runtime_id = |c: &str, scope: bool| {
+        let stem = match c.strip_suffix(".scope") {
+            Some(stem) => stem,
+            None if scope => return None,
+            None => c,
+        };
+        RUNTIMES.iter().find_map(|(prefix, runtime)| {
+            stem.strip_prefix(prefix)
+                .filter(|id| is_id(id))
+                .map(|id| (id.to_owned(), *runtime))
+        })
+    };
+    let c: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    match c.first().copied()? {
+        "system.slice" | "machine.slice" => runtime_id(c.get(1)?, true),
+        "docker" => c
+            .get(1)
+            .filter(|id| is_id(id))
+            .map(|id| ((*id).to_owned(), "docker")),
+        top if top == "kubepods" || top.starts_with("kubepods.") => {
+            c.iter().enumerate().skip(1).find_map(|(i, comp)| {
+                runtime_id(comp, false).or_else(|| {
+                    let parent = c[i - 1];
+                    (is_id(comp) && (parent.starts_with("pod") || parent.starts_with("kubepods")))
+                        .then(|| ((*comp).to_owned(), "kubernetes"))
+                })
+            })
         }
-        if is_id(stem) && i > 0 {
-            let parent = components[i - 1];
-            if parent == "docker" {
-                return Some((stem.to_owned(), "docker"));
-            }
-            if parent.starts_with("kubepods") || parent.starts_with("pod") {
-                return Some((stem.to_owned(), "kubernetes"));
-            }
-        }
+        _ => None,
     }
-    None
 }
 
 #[cfg(test)]
@@ -512,12 +723,122 @@ mod placement_tests {
     }
 
     #[test]
-    fn own_ancestors_reach_a_session_leader_or_the_cap() {
+    fn trusted_places_only() {
+        let id = "5ca1ab1e".repeat(8);
+        let runtime = |path: &str| {
+            let p = placement_of_path(path, false);
+            (p.container_id, p.container_runtime)
+        };
+        let docker = (Some(id.clone()), Some("docker"));
+        assert_eq!(runtime(&format!("/system.slice/docker-{id}.scope")), docker);
+        assert_eq!(runtime(&format!("/docker/{id}")), docker);
+        assert_eq!(
+            runtime(&format!("/machine.slice/libpod-{id}.scope/container")),
+            (Some(id.clone()), Some("podman"))
+        );
+        assert_eq!(
+            runtime(&format!(
+                "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod0a1b.slice/cri-containerd-{id}.scope"
+            )),
+            (Some(id.clone()), Some("containerd"))
+        );
+        assert_eq!(
+            runtime(&format!(
+                "/kubepods/burstable/pod0a1b2c3d-1111-2222-3333-444455556666/{id}"
+            )),
+            (Some(id.clone()), Some("kubernetes"))
+        );
+        // The spoofs: the same names where a user can create cgroups, or
+        // deeper than the runtime puts them, or cut at the top.
+        for spoof in [
+            format!("/user.slice/user-1000.slice/user@1000.service/docker-{id}.scope"),
+            format!("/user.slice/user-1000.slice/user@1000.service/app.slice/system.slice/docker-{id}.scope"),
+            format!("/user.slice/docker/{id}"),
+            format!("/system.slice/user@1000.service/docker-{id}.scope"),
+            format!("/system.slice/docker-{id}"),
+            format!("/swmon-test/docker-{id}.scope"),
+            format!("/docker-{id}.scope"),
+            format!("/machine.slice/docker-{id}x.scope"),
+        ] {
+            assert_eq!(runtime(&spoof), (None, None), "{spoof}");
+        }
+        assert_eq!(
+            container_in_v1(&format!(
+                "4:memory:/docker/{id}\n0::/system.slice/docker.service\n"
+            )),
+            Some((id.clone(), "docker"))
+        );
+        assert_eq!(
+            container_in_v1(&format!("0::/system.slice/docker-{id}.scope\n")),
+            None,
+            "the v2 line is the kernel's to say"
+        );
+        // Inside a container, names of its own making do not override it.
+        let other = "f00d".repeat(16);
+        for nested in [
+            format!("/docker/{id}/docker/{other}"),
+            format!("/system.slice/docker-{id}.scope/docker-{other}.scope"),
+            format!("/kubepods/burstable/pod1/{id}/docker-{other}.scope"),
+        ] {
+            assert_eq!(runtime(&nested).0, Some(id.clone()), "{nested}");
+        }
+        let p = placement_of_path(&format!("/system.slice/docker-{id}.scope"), true);
+        assert_eq!((p.container_id, p.cgroup_truncated), (None, true));
+        let p = placement_of_path(
+            &format!("/user.slice/user-1000.slice/user@1000.service/docker-{id}.scope"),
+            false,
+        );
+        assert_eq!(p.systemd_unit, Some(format!("docker-{id}.scope")));
+    }
+
+    #[test]
+    fn a_live_parent_is_read_only_while_it_is_the_same_process() {
         let me = Stat::read(std::process::id()).expect("own stat");
-        let chain = ancestors(me.ppid);
-        assert!(!chain.is_empty());
-        assert_eq!(chain[0].pid, me.ppid);
-        assert!(chain.len() <= ANCESTORS_MAX);
+        let parent = Stat::read(me.ppid).expect("parent stat");
+        let tick = tick_ns().expect("USER_HZ");
+        // The kernel's start_boottime is finer than a tick: any ns in it.
+        let start_ns = parent.start_ticks * tick + tick / 2;
+        let live = LiveProcess::open(me.ppid, start_ns).expect("same process");
+        assert!(live.executable().is_some_and(|e| e.starts_with(b"/")));
+        let cmd = live.cmdline(ANCESTOR_ARGS_MAX).expect("cmdline");
+        assert!(!cmd.bytes.is_empty());
+        // Another start time: a reused pid. Nothing is read.
+        assert!(LiveProcess::open(me.ppid, start_ns + tick).is_none());
+        assert!(LiveProcess::open(me.ppid, 0).is_none());
+        assert!(LiveProcess::open(u32::MAX, start_ns).is_none());
+        // The cap: this process's own command line, cut at 4 bytes.
+        let mine = Stat::read(std::process::id()).expect("own stat");
+        let me_live =
+            LiveProcess::open(std::process::id(), mine.start_ticks * tick).expect("own /proc");
+        let cut = me_live.cmdline(4).expect("own cmdline");
+        assert_eq!(cut.bytes.len(), 4);
+        assert!(cut.truncated);
+        assert!(cut.total.is_some_and(|t| t > 4), "{cut:?}");
+    }
+
+    #[test]
+    fn ancestors_come_from_the_kernel_even_when_gone() {
+        use crate::ebpf::decode::KernelAncestor;
+        let rec = ExecRecord {
+            ancestors: vec![KernelAncestor {
+                // A pid that cannot be live: nothing from /proc.
+                pid: u32::MAX - 1,
+                uid: 1000,
+                start_ns: 5,
+                comm: b"sh".to_vec(),
+                exe_name: b"dash".to_vec(),
+            }],
+            ..ExecRecord::sample(7, "/usr/bin/dpkg", 0)
+        };
+        let a = ancestors(&rec);
+        assert_eq!(a.len(), 1);
+        assert_eq!((a[0].pid, a[0].uid), (u32::MAX - 1, 1000));
+        assert_eq!((&a[0].name[..], &a[0].comm[..]), (&b"dash"[..], &b"sh"[..]));
+        assert_eq!((a[0].executable.as_ref(), a[0].args.len()), (None, 0));
+    }
+
+    #[test]
+    fn stat_lines() {
         let line = b"12 (a) b) c) S 1 12 12 34816 0 0 0 0 0 0 0 0 0 0 0 0 0 0 777 0";
         assert!(Stat::parse(line)
             .is_some_and(|s| s.ppid == 1 && s.session == 12 && s.start_ticks == 777));

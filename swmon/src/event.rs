@@ -165,9 +165,12 @@ pub struct Swmon {
     /// `bash`), oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exec_chain: Vec<ChainLink>,
-    /// The parent chain, nearest first, to the session leader or 8 levels.
+    /// The parent chain at the exec, nearest first, to init or 8 levels.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ancestors: Vec<AncestorOut>,
+    /// The chain went on above the 8 kept.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ancestors_truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<Container>,
     /// The systemd unit the run belongs to, on the host.
@@ -175,6 +178,9 @@ pub struct Swmon {
     pub systemd_unit: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<String>,
+    /// The cgroup path lost top levels or a cut name (no container trusted).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cgroup_truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tty: Option<String>,
     /// Why the run has no exit code, when it has none.
@@ -186,6 +192,10 @@ pub struct Swmon {
     pub counters: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub installers_found: Option<Vec<String>>,
+    /// The kernel side: link and program ids at start, what changed in a
+    /// tamper alert (`ebpf-detached`, `ebpf-stalled`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ebpf: Option<serde_json::Value>,
     /// What a loss event lost: `count` since the last report, and where.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lost: Option<serde_json::Map<String, serde_json::Value>>,
@@ -198,17 +208,23 @@ pub struct Swmon {
     pub rules: Option<Vec<String>>,
 }
 
+/// One process above a run: `pid`, `name` (its executable's base name),
+/// `comm` and `uid` as the kernel saw them at the exec; `executable` and
+/// `args` only when the pid was still the same process when read.
 #[derive(Clone, Debug, Serialize)]
 pub struct AncestorOut {
     pub pid: u32,
-    pub executable: String,
+    pub name: String,
+    pub comm: String,
+    pub uid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executable: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
-    /// The args were cut to the per-string cap; `args_bytes` is the real
-    /// size of its command line.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub args_truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub args_bytes: Option<usize>,
+    pub args_bytes: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]

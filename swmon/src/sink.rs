@@ -435,7 +435,10 @@ mod tests {
                 ancestors: (0..8)
                     .map(|pid| AncestorOut {
                         pid,
-                        executable: "/bin/sh".into(),
+                        name: "sh".into(),
+                        comm: "sh".into(),
+                        uid: 0,
+                        executable: Some("/bin/sh".into()),
                         args: vec![arg.clone(); 3],
                         args_truncated: false,
                         args_bytes: None,

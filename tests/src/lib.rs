@@ -269,3 +269,15 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     }
     found
 }
+
+/// Where the cgroup2 (unified) hierarchy is mounted.
+pub fn cgroup2_root() -> PathBuf {
+    let mounts = fs::read_to_string("/proc/mounts").expect("mounts");
+    mounts
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(f[1]))
+        })
+        .expect("a cgroup2 mount")
+}

@@ -28,6 +28,7 @@ const PACKAGES: &[&str] = &[
     "dnf",
     "rpm",
     "gcc",
+    "bpftool",
 ];
 
 pub fn setup() -> Result<()> {

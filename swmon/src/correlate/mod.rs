@@ -43,10 +43,9 @@ pub struct Facts {
     pub sha256: Option<String>,
     /// A fileless candidate reported on its size alone.
     pub unverified: bool,
+    /// As the kernel captured them at the exec (args capped, see
+    /// [`crate::enrich::ancestors`]).
     pub ancestors: Vec<crate::enrich::Ancestor>,
-    /// Per ancestor: the real size of its command line when its args were
-    /// cut to the cap.
-    pub ancestor_args_bytes: Vec<Option<usize>>,
     pub placement: crate::enrich::Placement,
     pub tty: Option<String>,
 }
@@ -57,7 +56,13 @@ impl Facts {
         let ancestors: usize = self
             .ancestors
             .iter()
-            .map(|a| vec_cost(a.executable.len()) + list_cost(&a.args) + 16)
+            .map(|a| {
+                vec_cost(a.executable.as_ref().map_or(0, Vec::len))
+                    + vec_cost(a.comm.len())
+                    + vec_cost(a.name.len())
+                    + list_cost(&a.args)
+                    + 32
+            })
             .sum();
         ancestors
             + self.cwd.as_ref().map_or(0, Vec::len)

@@ -14,7 +14,7 @@
 
 use std::{collections::HashMap, path::Path};
 
-use swmon_common::KernelOffsets;
+use swmon_common::{CaptureOffsets, KernelOffsets};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BtfError {
@@ -37,6 +37,8 @@ pub enum BtfError {
 #[derive(Clone, Copy, Debug)]
 pub struct KernelFacts {
     pub offsets: KernelOffsets,
+    /// For the capture stages only.
+    pub capture_offsets: CaptureOffsets,
     /// `sched_process_exit` passes `group_dead`.
     pub exit_group_dead: bool,
 }
@@ -50,6 +52,7 @@ pub fn kernel_facts(path: &Path) -> Result<KernelFacts, BtfError> {
     let btf = Btf::parse(&data)?;
     Ok(KernelFacts {
         offsets: offsets(&btf)?,
+        capture_offsets: capture_offsets(&btf)?,
         exit_group_dead: btf.func_proto_params("btf_trace_sched_process_exit")? >= 3,
     })
 }
@@ -92,6 +95,24 @@ fn offsets(b: &Btf<'_>) -> Result<KernelOffsets, BtfError> {
         bprm_filename: b.offset("linux_binprm", "filename")?,
         task_fs: b.offset("task_struct", "fs")?,
         fs_pwd: b.offset("fs_struct", "pwd")?,
+        _pad: 0,
+    })
+}
+
+fn capture_offsets(b: &Btf<'_>) -> Result<CaptureOffsets, BtfError> {
+    Ok(CaptureOffsets {
+        task_group_leader: b.offset("task_struct", "group_leader")?,
+        task_start_boottime: b.offset("task_struct", "start_boottime")?,
+        task_comm: b.offset("task_struct", "comm")?,
+        task_cgroups: b.offset("task_struct", "cgroups")?,
+        cred_uid: b.offset("cred", "uid")?,
+        css_set_dfl_cgrp: b.offset("css_set", "dfl_cgrp")?,
+        cgroup_kn: b.offset("cgroup", "kn")?,
+        kernfs_node_name: b.offset("kernfs_node", "name")?,
+        // Renamed `__parent` in 6.15 (it became RCU-protected).
+        kernfs_node_parent: b
+            .offset("kernfs_node", "__parent")
+            .or_else(|_| b.offset("kernfs_node", "parent"))?,
         _pad: 0,
     })
 }
@@ -298,6 +319,14 @@ mod tests {
         assert_ne!(off.mount_mnt, 0);
         assert!(off.inode_nlink > off.inode_sb);
         assert_ne!(off.bprm_filename, 0);
+        let cap = kernel_facts(Path::new(VMLINUX))
+            .expect("kernel BTF")
+            .capture_offsets;
+        assert_ne!(cap.task_group_leader, 0);
+        assert_ne!(cap.task_start_boottime, 0);
+        assert_ne!(cap.task_cgroups, 0);
+        assert_ne!(cap.kernfs_node_name, 0);
+        assert_ne!(cap.kernfs_node_parent, 0);
     }
 
     /// The maintained btf-rs crate, as the reference for this reader.
@@ -352,6 +381,15 @@ mod tests {
             ("qstr", "len"),
             ("mount", "mnt"),
             ("linux_binprm", "filename"),
+            ("task_struct", "group_leader"),
+            ("task_struct", "start_boottime"),
+            ("task_struct", "comm"),
+            ("task_struct", "cgroups"),
+            ("cred", "uid"),
+            ("css_set", "dfl_cgrp"),
+            ("cgroup", "kn"),
+            ("kernfs_node", "name"),
+            ("kernfs_node", "__parent"),
         ] {
             assert_eq!(
                 btf.offset(s, f).expect("offset"),

@@ -7,7 +7,8 @@
 use std::mem::size_of;
 
 use swmon_common::{
-    ExecEvent, ExitEvent, ARGV_MAX, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, PATH_DEPTH,
+    capture_flag, Capture, ExecEvent, ExitEvent, ANCESTORS_MAX, ARGV_MAX, CGROUP_DEPTH, EVENT_EXEC,
+    EVENT_EXIT, FILENAME_MAX, PATH_DEPTH,
 };
 
 /// One exec that passed the kernel filter.
@@ -42,6 +43,28 @@ pub struct ExecRecord {
     pub argv: Vec<Vec<u8>>,
     /// Bytes of argv the process has; more than were copied when truncated.
     pub argv_total: u32,
+    /// The cgroup (default hierarchy, from the root: `/system.slice/x.scope`)
+    /// as the kernel read it at the exec; `None` when it could not.
+    pub cgroup: Option<Vec<u8>>,
+    /// The cgroup path lost levels at the top or a cut name.
+    pub cgroup_truncated: bool,
+    /// The processes above this one at the exec, parent first.
+    pub ancestors: Vec<KernelAncestor>,
+    /// The chain went on above the last one kept.
+    pub ancestors_truncated: bool,
+}
+
+/// One process above an exec, as the kernel saw it at the exec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelAncestor {
+    pub pid: u32,
+    pub uid: u32,
+    /// `start_boottime` of the process (ns since boot): with `pid`, it names
+    /// one process even after its pid is reused.
+    pub start_ns: u64,
+    pub comm: Vec<u8>,
+    /// The base name of its executable; empty for a kernel thread.
+    pub exe_name: Vec<u8>,
 }
 
 #[cfg(test)]
@@ -73,6 +96,10 @@ impl ExecRecord {
             cwd: vec![],
             argv: vec![exe.into()],
             argv_total: 0,
+            cgroup: None,
+            cgroup_truncated: false,
+            ancestors: vec![],
+            ancestors_truncated: false,
         }
     }
 }
@@ -162,6 +189,7 @@ fn until_nul(bytes: &[u8]) -> &[u8] {
 fn exec_record(ev: &ExecEvent) -> ExecRecord {
     let filename_len = (ev.filename_len as usize).min(FILENAME_MAX);
     let argv_len = (ev.argv_len as usize).min(ARGV_MAX);
+    let own = own_capture(ev);
     ExecRecord {
         tgid: ev.tgid,
         pid: ev.pid,
@@ -194,7 +222,44 @@ fn exec_record(ev: &ExecEvent) -> ExecRecord {
         },
         argv: split_argv(&ev.argv[..argv_len]),
         argv_total: ev.argv_total,
+        cgroup: cgroup(&ev.capture, own),
+        cgroup_truncated: own && ev.capture.flags & capture_flag::CGROUP_TRUNCATED != 0,
+        ancestors: ancestors(&ev.capture, own),
+        ancestors_truncated: own && ev.capture.flags & capture_flag::ANCESTORS_TRUNCATED != 0,
     }
+}
+
+/// True when the capture is whole and this exec's own (stamped with its
+/// `tgid << 32 | pid`): anything else is no capture at all.
+fn own_capture(ev: &ExecEvent) -> bool {
+    ev.capture.flags & capture_flag::MISSING == 0
+        && ev.capture.pid_tgid == (u64::from(ev.tgid) << 32 | u64::from(ev.pid))
+}
+
+fn cgroup(c: &Capture, own: bool) -> Option<Vec<u8>> {
+    if !own || c.flags & capture_flag::CGROUP_UNREADABLE != 0 {
+        return None;
+    }
+    Some(join_path(
+        &c.cgroup[..(c.cgroup_depth as usize).min(CGROUP_DEPTH)],
+        false,
+    ))
+}
+
+fn ancestors(c: &Capture, own: bool) -> Vec<KernelAncestor> {
+    if !own {
+        return Vec::new();
+    }
+    c.ancestors[..(c.ancestor_count as usize).min(ANCESTORS_MAX)]
+        .iter()
+        .map(|a| KernelAncestor {
+            pid: a.tgid,
+            uid: a.uid,
+            start_ns: a.start_ns,
+            comm: until_nul(&a.comm).to_vec(),
+            exe_name: until_nul(&a.exe).to_vec(),
+        })
+        .collect()
 }
 
 /// Joins dentry names written leaf first, one per slot (`dpkg`, `bin`,
@@ -264,6 +329,81 @@ mod tests {
         assert_eq!(r(2 << 8).exit_code(), 2);
         assert_eq!(r(9).exit_code(), 137);
         assert_eq!(r(9).signal(), Some(9));
+    }
+
+    /// An exec event's bytes as the kernel writes them.
+    fn event_bytes(ev: &ExecEvent) -> Vec<u8> {
+        // SAFETY: ExecEvent is plain integers; its bytes are its value.
+        unsafe {
+            std::slice::from_raw_parts(std::ptr::from_ref(ev).cast::<u8>(), size_of::<ExecEvent>())
+        }
+        .to_vec()
+    }
+
+    #[test]
+    fn the_capture_is_decoded_and_clamped() {
+        // SAFETY: all-zero bytes are a valid ExecEvent (plain integers).
+        let mut ev: Box<ExecEvent> = Box::new(unsafe { std::mem::zeroed() });
+        ev.kind = EVENT_EXEC;
+        ev.tgid = 4242;
+        ev.pid = 4243;
+        let c = &mut ev.capture;
+        c.pid_tgid = 4242 << 32 | 4243;
+        c.cgroup[0][..16].copy_from_slice(b"docker-ab.scope\0");
+        c.cgroup[1][..13].copy_from_slice(b"system.slice\0");
+        c.cgroup_depth = 2;
+        c.ancestors[0].tgid = 42;
+        c.ancestors[0].uid = 1000;
+        c.ancestors[0].start_ns = 7;
+        c.ancestors[0].comm[..3].copy_from_slice(b"sh\0");
+        c.ancestors[0].exe[..5].copy_from_slice(b"dash\0");
+        c.ancestor_count = 1;
+        c.flags = capture_flag::ANCESTORS_TRUNCATED;
+        let Ok(Record::Exec(rec)) = decode(&event_bytes(&ev)) else {
+            panic!("an exec record");
+        };
+        assert_eq!(
+            rec.cgroup.as_deref(),
+            Some(&b"/system.slice/docker-ab.scope"[..])
+        );
+        assert!(rec.ancestors_truncated && !rec.cgroup_truncated);
+        assert_eq!(
+            rec.ancestors,
+            vec![KernelAncestor {
+                pid: 42,
+                uid: 1000,
+                start_ns: 7,
+                comm: b"sh".to_vec(),
+                exe_name: b"dash".to_vec(),
+            }]
+        );
+
+        // Counts past the arrays are clamped, never an out-of-bounds read.
+        ev.capture.cgroup_depth = u32::MAX;
+        ev.capture.ancestor_count = u32::MAX;
+        let Ok(Record::Exec(rec)) = decode(&event_bytes(&ev)) else {
+            panic!("an exec record");
+        };
+        assert_eq!(rec.ancestors.len(), ANCESTORS_MAX);
+        assert!(rec.cgroup.is_some());
+
+        // Another exec's capture (a stale slot) is no capture at all, and
+        // its flags say nothing either.
+        ev.capture.flags = capture_flag::CGROUP_TRUNCATED;
+        ev.capture.pid_tgid = 4242 << 32 | 4242;
+        let Ok(Record::Exec(rec)) = decode(&event_bytes(&ev)) else {
+            panic!("an exec record");
+        };
+        assert_eq!((rec.cgroup, rec.ancestors.len()), (None, 0));
+        assert!(!rec.cgroup_truncated);
+
+        // A capture the stages did not finish is no capture at all.
+        ev.capture.pid_tgid = 4242 << 32 | 4243;
+        ev.capture.flags = capture_flag::MISSING;
+        let Ok(Record::Exec(rec)) = decode(&event_bytes(&ev)) else {
+            panic!("an exec record");
+        };
+        assert_eq!((rec.cgroup, rec.ancestors.len()), (None, 0));
     }
 
     #[test]

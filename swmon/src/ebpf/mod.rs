@@ -4,20 +4,23 @@
 //!
 //! Not here: what a record means (that is [`crate::run`] and [`crate::event`]).
 //! Loss is counted in the kernel (ring-buffer reservations that failed) and
-//! read back through [`KernelStream::counters`].
+//! read back through [`KernelStream::counters`]; whether the programs are
+//! still in place is [`KernelStream::tamper_alerts`] (see [`attach`]).
 
+pub mod attach;
 pub mod btf;
 pub mod decode;
 pub mod filter;
 
 use std::{
     io,
+    os::fd::AsFd,
     path::{Path, PathBuf},
 };
 
 use aya::{
-    maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, PerCpuArray, ProgramArray, RingBuf},
-    programs::{ProgramError, RawTracePoint},
+    maps::{lpm_trie::Key, HashMap, LpmTrie, Map, MapData, PerCpuArray, ProgramArray, RingBuf},
+    programs::{links::FdLink, ProgramError, RawTracePoint},
     Ebpf, EbpfLoader,
 };
 use swmon_common::{counter, InodeKey, NameValue, NAME_MAX};
@@ -59,6 +62,11 @@ pub enum LoadError {
     },
     #[error("can't watch the ring buffer: {0}")]
     Poll(io::Error),
+    #[error("can't read back the link of {program}: {error}")]
+    Link {
+        program: &'static str,
+        error: String,
+    },
 }
 
 /// A verifier log runs to megabytes; its end says why it gave up.
@@ -114,6 +122,8 @@ pub struct KernelStream {
     ring: AsyncFd<RingBuf<MapData>>,
     counters: PerCpuArray<MapData, u64>,
     pub tables: FilterTables,
+    attachments: attach::Attachments,
+    seen_watch: attach::SeenWatch,
 }
 
 impl KernelStream {
@@ -140,6 +150,7 @@ impl KernelStream {
         let mut ebpf = EbpfLoader::new()
             .btf(None)
             .override_global("OFFSETS", &offsets, true)
+            .override_global("CAPTURE_OFFSETS", &facts.capture_offsets, true)
             .override_global("EXIT_GROUP_DEAD", &group_dead, true)
             .map_max_entries("EVENTS", options.ring_buffer_bytes)
             .load(OBJECT)?;
@@ -153,7 +164,13 @@ impl KernelStream {
 
         // The exec program tail-calls its later stages; they are loaded
         // first and put in the STAGES array, then the entry points attach.
-        for (index, program) in [(0u32, "swmon_scan"), (1, "swmon_emit")] {
+        let mut stage_programs = Vec::new();
+        for (index, program) in [
+            (0u32, "swmon_scan"),
+            (1, "swmon_emit"),
+            (2, "swmon_cgroup"),
+            (3, "swmon_parents"),
+        ] {
             let tp: &mut RawTracePoint = ebpf
                 .program_mut(program)
                 .ok_or(LoadError::Missing(program))?
@@ -166,6 +183,10 @@ impl KernelStream {
                 .map_err(|error| LoadError::Program { program, error })?
                 .try_clone()
                 .map_err(LoadError::Poll)?;
+            let id = tp
+                .info()
+                .map_err(|error| LoadError::Program { program, error })?
+                .id();
             let mut stages =
                 ProgramArray::try_from(ebpf.map_mut("STAGES").ok_or(LoadError::Missing("STAGES"))?)
                     .map_err(|source| LoadError::Map {
@@ -176,6 +197,28 @@ impl KernelStream {
                 map: "STAGES",
                 source,
             })?;
+            stage_programs.push((index, program, fd, id));
+        }
+        let stages_map = ebpf
+            .take_map("STAGES")
+            .ok_or(LoadError::Missing("STAGES"))?;
+        let (stages_fd, stages_map_id) = match &stages_map {
+            Map::ProgramArray(data) => (
+                data.fd()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(LoadError::Poll)?,
+                data.info().map(|i| i.id()).unwrap_or(0),
+            ),
+            _ => return Err(LoadError::Missing("STAGES as a program array")),
+        };
+        let stages = ProgramArray::try_from(stages_map).map_err(|source| LoadError::Map {
+            map: "STAGES",
+            source,
+        })?;
+        let mut attachments = attach::Attachments::new(stages, stages_fd, stages_map_id);
+        for (index, program, fd, id) in stage_programs {
+            attachments.hold_stage(index, program, fd, id);
         }
         for program in ["sched_process_exec", "sched_process_exit"] {
             let tp: &mut RawTracePoint = ebpf
@@ -185,8 +228,17 @@ impl KernelStream {
                 .map_err(|error| LoadError::Program { program, error })?;
             tp.load()
                 .map_err(|error| LoadError::Program { program, error })?;
-            tp.attach(program)
+            let link_id = tp
+                .attach(program)
                 .map_err(|error| LoadError::Program { program, error })?;
+            // swmon holds the link itself, to check it on every poll.
+            let link: FdLink = tp
+                .take_link(link_id)
+                .map_err(|error| LoadError::Program { program, error })?
+                .into();
+            attachments
+                .hold_link(program, link)
+                .map_err(|error| LoadError::Link { program, error })?;
         }
 
         let ring = RingBuf::try_from(
@@ -214,7 +266,45 @@ impl KernelStream {
             ring,
             counters,
             tables,
+            attachments,
+            seen_watch: attach::SeenWatch::default(),
         })
+    }
+
+    /// The links and tail-call stages that are not as swmon left them at
+    /// load (see [`attach`]); a changed stage is put back at once. Meant
+    /// for every poll: a few syscalls on fds swmon holds.
+    pub fn check_attached(&mut self) -> Vec<attach::Detached> {
+        self.attachments.check()
+    }
+
+    /// The filter's `seen` counter standing still while the host forks,
+    /// confirmed by an exec of swmon's own (see [`attach::SeenWatch`]);
+    /// returned once when the stall starts.
+    pub fn check_seen(&mut self) -> Option<attach::Stall> {
+        let forks = attach::host_forks()?;
+        let seen = sum_counter(&self.counters, counter::SEEN);
+        let counters = &self.counters;
+        self.seen_watch.observe(seen, forks, || {
+            attach::canary_exec().then(|| sum_counter(counters, counter::SEEN))
+        })
+    }
+
+    /// Everything [`Self::check_attached`] and [`Self::check_seen`] found,
+    /// as alerts to write.
+    pub fn tamper_alerts(&mut self) -> Vec<attach::Alert> {
+        let mut alerts: Vec<attach::Alert> = self
+            .check_attached()
+            .iter()
+            .map(attach::Detached::alert)
+            .collect();
+        alerts.extend(self.check_seen().map(|s| s.alert()));
+        alerts
+    }
+
+    /// The ids of swmon's links and stage programs, as loaded.
+    pub fn attachment_ids(&self) -> serde_json::Value {
+        self.attachments.ids()
     }
 
     /// Waits until records are ready, then hands each one's bytes to `f`.
@@ -261,12 +351,7 @@ impl KernelStream {
     }
 
     pub fn counters(&self) -> KernelCounters {
-        let get = |i: u32| {
-            self.counters
-                .get(&i, 0)
-                .map(|v| v.iter().sum())
-                .unwrap_or(0)
-        };
+        let get = |i: u32| sum_counter(&self.counters, i);
         KernelCounters {
             seen: get(counter::SEEN),
             passed: get(counter::PASSED),
@@ -278,6 +363,11 @@ impl KernelStream {
             stage_failed: get(counter::STAGE_FAILED),
         }
     }
+}
+
+/// One kernel counter summed over CPUs (0 when unreadable).
+fn sum_counter(counters: &PerCpuArray<MapData, u64>, index: u32) -> u64 {
+    counters.get(&index, 0).map(|v| v.iter().sum()).unwrap_or(0)
 }
 
 fn fill_maps(ebpf: &mut Ebpf, tables: &FilterTables) -> Result<(), LoadError> {

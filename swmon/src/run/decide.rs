@@ -522,18 +522,9 @@ impl Decide {
                     .facts
                     .ancestors
                     .iter()
-                    .enumerate()
-                    .map(|(i, a)| {
-                        let real = run.facts.ancestor_args_bytes.get(i).copied().flatten();
-                        event::AncestorOut {
-                            pid: a.pid,
-                            executable: event::lossless(&a.executable),
-                            args: a.args.iter().map(|x| event::lossless(x)).collect(),
-                            args_truncated: real.is_some(),
-                            args_bytes: real,
-                        }
-                    })
+                    .map(enrich::Ancestor::to_out)
                     .collect(),
+                ancestors_truncated: rec.ancestors_truncated,
                 container: run
                     .facts
                     .placement
@@ -545,6 +536,7 @@ impl Decide {
                     }),
                 systemd_unit: run.facts.placement.systemd_unit.clone(),
                 cgroup: run.facts.placement.cgroup.clone(),
+                cgroup_truncated: run.facts.placement.cgroup_truncated,
                 tty: run.facts.tty.clone(),
                 ..Swmon::default()
             },

@@ -28,10 +28,6 @@ use crate::{
     enrich,
 };
 
-/// The per-string cap on an ancestor's command line, like the kernel's
-/// argv cap.
-pub const ANCESTOR_ARGS_MAX: usize = swmon_common::ARGV_MAX;
-
 /// A record ready for the decide stage.
 #[derive(Debug)]
 pub enum Prepared {
@@ -124,24 +120,18 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
     // The exec'd process is the first to go (a `dpkg --version` lives a
     // few milliseconds): its own /proc entries are read first, its
     // parents' (usually waiting for it) after.
-    let placement = enrich::placement(rec.pid);
+    // The cgroup and the parent chain come from what the kernel captured
+    // at the exec: right even when every process is gone by now.
+    let placement = enrich::placement(&rec);
     let tty = enrich::Stat::read(rec.pid).and_then(|s| enrich::tty_name(s.tty_nr));
     let cwd = if rec.cwd.is_empty() {
         enrich::cwd(rec.pid)
     } else {
         Some(rec.cwd.clone())
     };
-    let mut ancestors = enrich::ancestors(rec.ppid);
-    let ancestor_args_bytes = ancestors
-        .iter_mut()
-        .map(|a| {
-            let real = cap_args(&mut a.args, ANCESTOR_ARGS_MAX);
-            if real.is_some() {
-                Counters::add(&c.ancestor_args_cut, 1);
-            }
-            real
-        })
-        .collect();
+    let ancestors = enrich::ancestors(&rec);
+    let cut = ancestors.iter().filter(|a| a.args_truncated).count();
+    Counters::add(&c.ancestor_args_cut, cut as u64);
     let facts = Facts {
         installer_id: id.installer_id,
         via: id.via,
@@ -151,38 +141,10 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         sha256,
         unverified,
         ancestors,
-        ancestor_args_bytes,
         placement,
         tty,
     };
     Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
-}
-
-/// Cuts a list of arguments to `max` bytes (NULs counted, as in
-/// `/proc/PID/cmdline`); the real size when it was cut.
-pub fn cap_args(args: &mut Vec<Vec<u8>>, max: usize) -> Option<usize> {
-    let real: usize = args.iter().map(|a| a.len() + 1).sum();
-    if real <= max {
-        return None;
-    }
-    let mut left = max;
-    let mut keep = 0;
-    for a in args.iter_mut() {
-        if left == 0 {
-            break;
-        }
-        if a.len() + 1 > left {
-            a.truncate(left.saturating_sub(1));
-            a.shrink_to_fit();
-            left = 0;
-        } else {
-            left -= a.len() + 1;
-        }
-        keep += 1;
-    }
-    args.truncate(keep);
-    args.shrink_to_fit();
-    Some(real)
 }
 
 /// The executable's path, if the file there is still the one that was
@@ -193,19 +155,4 @@ fn same_file(rec: &ExecRecord) -> Option<PathBuf> {
     let meta = std::fs::metadata(&path).ok()?;
     (crate::ebpf::filter::kernel_dev(meta.dev()) == rec.dev && meta.ino() == rec.ino)
         .then_some(path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn args_are_capped_with_their_real_size() {
-        let mut a = vec![vec![b'x'; 10], vec![b'y'; 10], vec![b'z'; 10]];
-        assert_eq!(cap_args(&mut a, 100), None);
-        assert_eq!(cap_args(&mut a, 15), Some(33));
-        assert_eq!(a, vec![vec![b'x'; 10], vec![b'y'; 3]]);
-        let total: usize = a.iter().map(|x| x.len() + 1).sum();
-        assert!(total <= 15);
-    }
 }

@@ -8,7 +8,9 @@
 //! other stages on the runtime thread get their turn). A full queue drops
 //! the record and counts it (`kernel_queue_dropped`, with a live alert); the
 //! reader never waits for room. It also copies the eBPF program's counters
-//! to the shared counters.
+//! to the shared counters, and every 500 ms checks that the kernel side is
+//! still whole (links, tail-call stages, `seen` moving): a detach or a
+//! stall is an alert.
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,6 +19,8 @@ use tokio::sync::watch;
 use super::{
     counters::Counters,
     queue::{Full, Tx},
+    state_event,
+    writer::Writer,
 };
 use crate::{
     correlate::exec_bytes,
@@ -46,10 +50,14 @@ pub async fn run(
     mut kernel: KernelStream,
     tx: Tx<KernelItem>,
     counters: Arc<Counters>,
+    writer: Writer,
+    host: String,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<KernelStream> {
     let mut publish = tokio::time::interval(Duration::from_millis(250));
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut check = tokio::time::interval(Duration::from_millis(500));
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let forward = |bytes: &[u8]| {
         Counters::add(&counters.kernel_records, 1);
         let (item, size) = match decode::decode(bytes) {
@@ -79,6 +87,14 @@ pub async fn run(
             biased;
             _ = stop.changed() => break,
             _ = publish.tick() => publish_counters(&kernel, &counters),
+            _ = check.tick() => {
+                for alert in kernel.tamper_alerts() {
+                    let mut e = state_event(&host, alert.action);
+                    e.event.kind = "alert";
+                    e.swmon.ebpf = Some(alert.detail);
+                    writer.push_priority(&e);
+                }
+            }
             r = kernel.read_batch(BATCH, forward) => {
                 r?;
                 tokio::task::yield_now().await;

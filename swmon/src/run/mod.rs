@@ -353,10 +353,13 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             .spawn(move || facts::run(kernel_rx, facts_tx, matcher, counters, ended))
             .map_err(RunError::Spawn)?;
     }
+    let ebpf_ids = kernel.attachment_ids();
     let mut kernel_task = Some(tokio::spawn(kernel_reader::run(
         kernel,
         kernel_tx,
         counters.clone(),
+        writer.clone(),
+        host.clone(),
         stop_rx.clone(),
     )));
 
@@ -442,6 +445,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // 5. `monitor-started`, first in the queue: no stage has run yet.
     let mut started = state_event(&host, "monitor-started");
     started.swmon.installers_found = Some(found);
+    started.swmon.ebpf = Some(ebpf_ids);
     started.swmon.audit = audit_detail;
     writer.push_priority(&started);
     if !rules_added.is_empty() {
