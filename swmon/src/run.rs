@@ -50,6 +50,8 @@ const MAX_OPEN_RUNS: usize = 65_536;
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     pub output: PathBuf,
+    /// `--output-group`: the output file is 0640 with this group.
+    pub output_group: Option<u32>,
     pub format: Format,
     pub load: LoadOptions,
     pub audit: AuditRunOptions,
@@ -104,6 +106,8 @@ pub enum RunError {
     Rules(AuditError),
     #[error("the audit stream failed: {0}")]
     Audit(AuditError),
+    #[error(transparent)]
+    Privilege(#[from] crate::privilege::PrivilegeError),
 }
 
 /// Counters of user-space stages, reported at stop.
@@ -185,7 +189,7 @@ impl AuditSide {
 
 pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // Open the output first: a bad path is reported before anything loads.
-    let sink = Sink::open(&options.output, options.format)?;
+    let sink = Sink::open(&options.output, options.format, options.output_group)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Signal)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Signal)?;
     let mut kernel = KernelStream::load(&options.load)?;
@@ -204,6 +208,11 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     } else {
         None
     };
+    // Least privilege from here on, before any thread exists (privilege.rs).
+    let privileges = crate::privilege::drop_privileges(crate::privilege::Needs {
+        audit: audit.is_some(),
+        chown: options.output_group.is_some(),
+    })?;
     let rules_loaded = audit.as_mut().is_some_and(AuditSide::rules_loaded);
     let initial = match audit.as_ref().and_then(|a| a.stream.status()) {
         Some(s) => AuditState {
@@ -237,6 +246,11 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         .collect();
     let mut started = monitor.state_event("monitor-started");
     started.swmon.installers_found = Some(found);
+    started.swmon.privileges = Some(json!({
+        "kept": privileges.kept,
+        "no_new_privs": privileges.no_new_privs,
+        "untrusted_installer_dirs": kernel.tables.untrusted,
+    }));
     if let Some(a) = &audit {
         started.swmon.audit = Some(json!({
             "rules_added": a.guard.ours().iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -257,10 +271,13 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticks = 0u64;
+    // An installer run ended: discover the installers again (ebpf::filter).
+    let mut rediscover_due = false;
     loop {
         tokio::select! {
             r = kernel.read(|bytes| monitor.on_record(bytes)) => {
                 r.map_err(RunError::Ring)?;
+                rediscover_due |= !monitor.ready.is_empty();
                 monitor.flush_ready()?;
             }
             item = AuditSide::next(&mut audit) => match item {
@@ -277,6 +294,9 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 if ticks.is_multiple_of(25) {
                     monitor.sweep();
                     monitor.report_kernel_loss(&kernel)?;
+                    if std::mem::take(&mut rediscover_due) {
+                        monitor.rediscover(&mut kernel)?;
+                    }
                 }
                 monitor.flush_ready()?;
                 monitor.decide_due()?;
@@ -982,5 +1002,47 @@ fn scope_of(c: &Classification, rec: &ExecRecord, run: &Run) -> String {
         | Manager::Cpan
         | Manager::Cpanm => "user".to_owned(),
         _ => "system".to_owned(),
+    }
+}
+
+impl Monitor {
+    /// Discovers the installers again after a run ended and refreshes the
+    /// kernel's tables and the content matcher; a change is a state event.
+    fn rediscover(&mut self, kernel: &mut KernelStream) -> Result<(), SinkError> {
+        let done = match kernel.rediscover() {
+            Ok(done) => done,
+            Err(e) => {
+                let mut alert = self.state_event("installers-rediscovery-failed");
+                alert.event.kind = "alert";
+                alert.swmon.privileges = Some(json!({ "error": e.to_string() }));
+                return self.sink.write(&alert);
+            }
+        };
+        self.matcher = ContentMatcher::new(&kernel.tables.found);
+        if !done.changed() {
+            return Ok(());
+        }
+        let mut e = self.state_event("installers-rediscovered");
+        e.event.kind_type = vec!["change"];
+        e.swmon.installers_found = Some(
+            kernel
+                .tables
+                .found
+                .iter()
+                .map(|f| event::lossless(f.path.as_os_str().as_encoded_bytes()))
+                .collect(),
+        );
+        e.swmon.counters = Some(
+            [
+                ("inodes_added", done.inodes_added),
+                ("inodes_removed", done.inodes_removed),
+                ("sizes_added", done.sizes_added),
+                ("sizes_removed", done.sizes_removed),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), json!(v)))
+            .collect(),
+        );
+        self.sink.write(&e)
     }
 }

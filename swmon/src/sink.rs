@@ -6,9 +6,8 @@
 //! not forge lines or drive the terminal.
 
 use std::{
-    fs::{File, OpenOptions},
     io::{self, BufWriter, Write},
-    path::{Path, PathBuf},
+    path::Path,
 };
 
 use crate::event::Event;
@@ -21,8 +20,8 @@ pub enum Format {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("can't open output {path} for writing: {source}")]
-    Open { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Open(#[from] crate::safe_file::SafeFileError),
     #[error("can't write output: {0}")]
     Write(#[from] io::Error),
     #[error("can't encode an event: {0}")]
@@ -38,8 +37,9 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Opens `path` for appending (`-` is standard output).
-    pub fn open(path: &Path, format: Format) -> Result<Sink, SinkError> {
+    /// Opens `path` for appending (`-` is standard output), created 0600, or
+    /// 0640 with `group` ([`crate::safe_file::open_output`]).
+    pub fn open(path: &Path, format: Format, group: Option<u32>) -> Result<Sink, SinkError> {
         use std::io::IsTerminal;
         let colour = path == Path::new("-")
             && io::stdout().is_terminal()
@@ -47,15 +47,8 @@ impl Sink {
         let out: Box<dyn Write + Send> = if path == Path::new("-") {
             Box::new(io::stdout())
         } else {
-            let file: File = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|source| SinkError::Open {
-                    path: path.to_owned(),
-                    source,
-                })?;
-            Box::new(file)
+            // O_NOFOLLOW, 0600/0640, fstat-checked: see safe_file.
+            Box::new(crate::safe_file::open_output(path, group)?)
         };
         Ok(Sink {
             out: BufWriter::new(out),
