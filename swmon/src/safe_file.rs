@@ -4,9 +4,14 @@
 //!
 //! [`open_output`] is the one way `swmon run` opens its output, at start and
 //! on every reopen (SIGHUP, logrotate's `create`):
+//! - the folder it is in, and every folder above (links resolved), is owned
+//!   by root or by swmon's user and writable by no one else, unless sticky
+//!   (`/tmp`): otherwise whoever can write a folder on the way could swap it
+//!   for a link between two reopens and have root append to, and re-mode,
+//!   `/etc/passwd`. `/var/log/swmon/` passes; a user's folder does not.
 //! - `O_NOFOLLOW`: a symbolic link at the path is refused, naming the path
-//!   (a user who can write the folder can not point root's output at
-//!   `/etc/shadow`). Links in the folders above are followed as usual.
+//!   (a user who can write a sticky folder can not point root's output at
+//!   `/etc/shadow`).
 //! - `O_NONBLOCK` at open (cleared after): a FIFO planted at the path does not
 //!   hang the open; it is then refused as not a regular file.
 //! - `O_CLOEXEC`, `O_APPEND`; created with mode 0600, or 0640 and the
@@ -22,6 +27,7 @@
 //! [`replace`] writes a whole file through a temporary file in the same folder
 //! (`O_EXCL|O_NOFOLLOW`, 0600), then renames it over the path: a reader never
 //! sees half a report, and a symlink at the path is replaced, not followed.
+//! Its folder is checked the same way.
 
 use std::{
     fs::File,
@@ -55,6 +61,12 @@ pub enum SafeFileError {
     Links { path: PathBuf, links: u64 },
     #[error("can't open output {path} for writing: {source}")]
     Open { path: PathBuf, source: io::Error },
+    #[error("refusing output {path}: folder {folder} {why}; use a folder only root can write, such as /var/log/swmon")]
+    Folder {
+        path: PathBuf,
+        folder: PathBuf,
+        why: String,
+    },
     #[error("can't {what} output {path}: {source}")]
     Io {
         what: &'static str,
@@ -75,10 +87,45 @@ fn kind_of(mode: u32) -> &'static str {
     }
 }
 
+/// The folder `path` is in, if it and every folder above it (links
+/// resolved) is owned by root or `euid` and writable by no one else, or is
+/// sticky.
+fn check_folders(path: &Path) -> Result<(), SafeFileError> {
+    let parent = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let refuse = |folder: &Path, why: String| SafeFileError::Folder {
+        path: path.to_owned(),
+        folder: folder.to_owned(),
+        why,
+    };
+    let canonical = std::fs::canonicalize(parent).map_err(|e| refuse(parent, e.to_string()))?;
+    let euid = nix::unistd::geteuid().as_raw();
+    for folder in canonical.ancestors() {
+        let meta = std::fs::symlink_metadata(folder).map_err(|e| refuse(folder, e.to_string()))?;
+        if meta.uid() != 0 && meta.uid() != euid {
+            return Err(refuse(folder, format!("is owned by uid {}", meta.uid())));
+        }
+        let sticky = meta.mode() & libc::S_ISVTX != 0;
+        if meta.mode() & 0o022 != 0 && !sticky {
+            return Err(refuse(
+                folder,
+                format!(
+                    "is writable by group or others (mode {:o})",
+                    meta.mode() & 0o7777
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Opens `path` for appending, creating it 0600 (0640 with `group`); see the
 /// module doc for every check.
 pub fn open_output(path: &Path, group: Option<u32>) -> Result<File, SafeFileError> {
     let mode = if group.is_some() { GROUP_MODE } else { MODE };
+    check_folders(path)?;
     let file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -159,6 +206,7 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), SafeFileError> {
             source,
         }
     };
+    check_folders(path)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -317,6 +365,47 @@ mod tests {
             matches!(e, SafeFileError::Owner { owner: 65534, .. }),
             "{e}"
         );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_folder_others_can_write_or_swap_is_refused() {
+        let d = dir("folders");
+        // Owned by someone else, below sticky /tmp: they could swap it.
+        let theirs = d.join("theirs");
+        std::fs::create_dir(&theirs).expect("mkdir");
+        std::os::unix::fs::chown(&theirs, Some(65534), None).expect("chown");
+        let e = open_output(&theirs.join("out"), None).expect_err("refused");
+        assert!(
+            matches!(&e, SafeFileError::Folder { folder, .. } if *folder == theirs),
+            "{e}"
+        );
+        assert!(!theirs.join("out").exists());
+        // Root's but group-writable, and not sticky.
+        let open = d.join("open");
+        std::fs::create_dir(&open).expect("mkdir");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o775)).expect("chmod");
+        assert!(matches!(
+            open_output(&open.join("out"), None),
+            Err(SafeFileError::Folder { .. })
+        ));
+        assert!(matches!(
+            replace(&open.join("report"), b"x"),
+            Err(SafeFileError::Folder { .. })
+        ));
+        // Reached through a link: the folder the link names is checked.
+        let link = d.join("link");
+        symlink(&theirs, &link).expect("symlink");
+        assert!(matches!(
+            open_output(&link.join("out"), None),
+            Err(SafeFileError::Folder { .. })
+        ));
+        // Sticky and open to all (/tmp itself) is fine: the path checks do
+        // the rest.
+        let sticky = d.join("sticky");
+        std::fs::create_dir(&sticky).expect("mkdir");
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        open_output(&sticky.join("out"), None).expect("a sticky folder");
         let _ = std::fs::remove_dir_all(&d);
     }
 
