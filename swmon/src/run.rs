@@ -1014,14 +1014,17 @@ impl Monitor {
             Err(e) => {
                 let mut alert = self.state_event("installers-rediscovery-failed");
                 alert.event.kind = "alert";
-                alert.swmon.privileges = Some(json!({ "error": e.to_string() }));
+                let mut error = Map::new();
+                error.insert("rediscovery_error".into(), json!(e.to_string()));
+                alert.swmon.counters = Some(error);
                 return self.sink.write(&alert);
             }
         };
-        self.matcher = ContentMatcher::new(&kernel.tables.found);
         if !done.changed() {
             return Ok(());
         }
+        // Hashes cached by path are stale once a file changed.
+        self.matcher = ContentMatcher::new(&kernel.tables.found);
         let mut e = self.state_event("installers-rediscovered");
         e.event.kind_type = vec!["change"];
         e.swmon.installers_found = Some(

@@ -100,7 +100,11 @@ fn check_folders(path: &Path) -> Result<(), SafeFileError> {
         folder: folder.to_owned(),
         why,
     };
-    let canonical = std::fs::canonicalize(parent).map_err(|e| refuse(parent, e.to_string()))?;
+    // A folder that is not there: the open's own error says it best.
+    let canonical = std::fs::canonicalize(parent).map_err(|source| SafeFileError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
     let euid = nix::unistd::geteuid().as_raw();
     for folder in canonical.ancestors() {
         let meta = std::fs::symlink_metadata(folder).map_err(|e| refuse(folder, e.to_string()))?;
