@@ -36,7 +36,15 @@
 //! full root. [`drop_privileges`] refuses to run when the process has more
 //! than one thread. The sets are dropped from effective, permitted,
 //! inheritable and the bounding set; the ambient set is cleared; with
-//! `no_new_privs` an `execve` can not gain any back.
+//! `no_new_privs` an `execve` can not gain any back. Cutting the bounding
+//! set takes `CAP_SETPCAP`; started without it (a unit's
+//! `CapabilityBoundingSet=`), swmon leaves the bounding set as it is and
+//! says so (`bounding_reduced: false`).
+//!
+//! What the drop does not do: swmon's uid stays 0, and uid 0 still owns
+//! root's files (it may write a root-owned file whose owner bits allow it,
+//! and chmod it). Moving to a dedicated user after the drop would also
+//! need `/run/swmon` and the output folder to be that user's.
 
 use caps::{CapSet, Capability, CapsHashSet};
 use serde::Serialize;
@@ -75,6 +83,10 @@ pub struct Dropped {
     /// Kept capabilities, by their kernel names, sorted.
     pub kept: Vec<String>,
     pub no_new_privs: bool,
+    /// The bounding set was cut to `kept` too (it takes `CAP_SETPCAP`, which
+    /// a unit's `CapabilityBoundingSet=` may have taken away already; then
+    /// `no_new_privs` alone keeps an exec from gaining any back).
+    pub bounding_reduced: bool,
 }
 
 /// The capabilities `needs` calls for (see the module doc).
@@ -118,8 +130,13 @@ pub fn drop_privileges(needs: Needs) -> Result<Dropped, PrivilegeError> {
     // The bounding set first: dropping from it needs CAP_SETPCAP, which goes
     // with the effective set below.
     let bounding = caps::read(None, CapSet::Bounding).map_err(err("read the bounding set"))?;
-    for cap in bounding.difference(&keep) {
-        caps::drop(None, CapSet::Bounding, *cap).map_err(err("drop from the bounding set"))?;
+    let bounding_reduced = permitted.contains(&Capability::CAP_SETPCAP);
+    if bounding_reduced {
+        caps::raise(None, CapSet::Effective, Capability::CAP_SETPCAP)
+            .map_err(err("raise CAP_SETPCAP"))?;
+        for cap in bounding.difference(&keep) {
+            caps::drop(None, CapSet::Bounding, *cap).map_err(err("drop from the bounding set"))?;
+        }
     }
     caps::clear(None, CapSet::Ambient).map_err(err("clear the ambient set"))?;
     caps::clear(None, CapSet::Inheritable).map_err(err("clear the inheritable set"))?;
@@ -132,12 +149,17 @@ pub fn drop_privileges(needs: Needs) -> Result<Dropped, PrivilegeError> {
         return Err(PrivilegeError::NoNewPrivs(std::io::Error::last_os_error()));
     }
 
+    let wanted_bounding = if bounding_reduced {
+        keep.clone()
+    } else {
+        bounding
+    };
     for (set, name, wanted) in [
         (CapSet::Effective, "effective", &keep),
         (CapSet::Permitted, "permitted", &keep),
         (CapSet::Inheritable, "inheritable", &CapsHashSet::new()),
         (CapSet::Ambient, "ambient", &CapsHashSet::new()),
-        (CapSet::Bounding, "bounding", &keep),
+        (CapSet::Bounding, "bounding", &wanted_bounding),
     ] {
         let found = caps::read(None, set).map_err(err("read the sets back"))?;
         if found != *wanted {
@@ -153,6 +175,7 @@ pub fn drop_privileges(needs: Needs) -> Result<Dropped, PrivilegeError> {
     Ok(Dropped {
         kept: names(&keep),
         no_new_privs,
+        bounding_reduced,
     })
 }
 

@@ -249,6 +249,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     started.swmon.privileges = Some(json!({
         "kept": privileges.kept,
         "no_new_privs": privileges.no_new_privs,
+        "bounding_reduced": privileges.bounding_reduced,
         "untrusted_installer_dirs": kernel.tables.untrusted,
     }));
     if let Some(a) = &audit {

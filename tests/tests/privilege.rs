@@ -142,6 +142,7 @@ fn a_running_swmon_keeps_only_what_it_needs_and_still_works() {
         serde_json::json!(["CAP_AUDIT_CONTROL", "CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE"])
     );
     assert_eq!(s["swmon"]["privileges"]["no_new_privs"], true);
+    assert_eq!(s["swmon"]["privileges"]["bounding_reduced"], true);
     let added: Vec<String> = s["swmon"]["audit"]["rules_added"]
         .as_array()
         .expect("rules_added")
@@ -402,5 +403,53 @@ fn untrusted_folders_and_fifos_are_left_out_without_hanging() {
     assert!(
         runs_of(&events, renamed_run).is_empty(),
         "the untrusted copy passed"
+    );
+}
+
+#[test]
+fn without_cap_setpcap_it_still_drops_what_it_can() {
+    // A systemd unit's CapabilityBoundingSet= may have taken CAP_SETPCAP
+    // (needed to cut the bounding set): swmon still starts, drops its
+    // effective and permitted sets, and says the bounding set stayed.
+    let dir = TempDir::new("privilege-setpcap");
+    let output = dir.path().join("events.jsonl");
+    let mut child = Command::new("setpriv")
+        .args(["--bounding-set", "-setpcap", "--"])
+        .arg(swmon_bin())
+        .args(["run", "--no-audit", "--output"])
+        .arg(&output)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("setpriv swmon");
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + tests::START_DEADLINE;
+    let started = loop {
+        if let Some(s) = tests::read_events(&output)
+            .into_iter()
+            .find(|e| action(e) == "monitor-started")
+        {
+            break s;
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("swmon exited before monitor-started: {status}");
+        }
+        assert!(std::time::Instant::now() < deadline, "no monitor-started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let eff = status_field(pid, "CapEff");
+    let bnd = status_field(pid, "CapBnd");
+    // SAFETY: a signal to the child we started, by its pid.
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let status = wait_within(&mut child, Duration::from_secs(30), "swmon after SIGINT");
+    assert!(status.success(), "{status}");
+    assert_eq!(eff, (1 << 2) | (1 << 19), "CapEff without audit");
+    assert_eq!(bnd & (1 << 8), 0, "CAP_SETPCAP is out of the bounding set");
+    assert_ne!(bnd, eff, "the bounding set could not be cut");
+    assert_eq!(started["swmon"]["privileges"]["bounding_reduced"], false);
+    assert_eq!(started["swmon"]["privileges"]["no_new_privs"], true);
+    assert_eq!(
+        started["swmon"]["privileges"]["kept"],
+        serde_json::json!(["CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE"])
     );
 }
