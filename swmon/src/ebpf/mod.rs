@@ -241,6 +241,18 @@ impl KernelStream {
     /// missed), and `tables` keeps the old discovery.
     pub fn rediscover(&mut self) -> Result<Rediscovered, LoadError> {
         let new = FilterTables::discover(&self.extra_dirs);
+        self.apply_tables(new)
+    }
+
+    /// The `--installer-dir` folders, for a discovery run elsewhere (a
+    /// blocking task) and handed to [`KernelStream::apply_tables`].
+    pub fn extra_dirs(&self) -> &[PathBuf] {
+        &self.extra_dirs
+    }
+
+    /// Brings the INODES and SIZES maps from the current tables to `new`
+    /// (the map half of [`KernelStream::rediscover`]; no file is read).
+    pub fn apply_tables(&mut self, new: FilterTables) -> Result<Rediscovered, LoadError> {
         let mut done = Rediscovered::default();
         let map_err = |map| move |source| LoadError::Map { map, source };
         {
