@@ -108,6 +108,9 @@ pub struct Swmon {
     /// a health, loss or rules event.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<serde_json::Value>,
+    /// What `swmon run` kept after its capability drop (`monitor-started`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privileges: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manager: Option<&'static str>,
     /// The catalogue name the run matched (`pip` for `pip3.11`).

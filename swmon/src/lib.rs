@@ -17,5 +17,7 @@ pub mod classify;
 pub mod enrich;
 pub mod event;
 pub mod sink;
+pub mod safe_file;
+pub mod privilege;
 pub mod report;
 pub mod run;

@@ -45,6 +45,15 @@ enum Command {
         /// Where events go (`-` for standard output).
         #[arg(long, short, default_value = "-")]
         output: PathBuf,
+        /// Create the output file 0640 with this group (name or number)
+        /// instead of 0600.
+        #[arg(long, value_name = "GROUP")]
+        output_group: Option<String>,
+        /// Also look for installers in this folder (repeatable). Only a
+        /// folder owned by root and not writable by group or others, with
+        /// parents alike, is used; `$PATH` is never searched.
+        #[arg(long = "installer-dir", value_name = "DIR")]
+        installer_dirs: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
         /// Kernel ring-buffer size in bytes (a power of two, at least 4096).
@@ -111,7 +120,8 @@ enum Command {
         until: Option<i64>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
         format: ReportFormat,
-        /// Where the report goes (standard output when absent).
+        /// Where the report goes (standard output when absent): written to a
+        /// temporary file beside it (mode 0600), then renamed over it.
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
@@ -169,7 +179,7 @@ fn write_report(
     }
     let text = report::render(&r, format)?;
     match output {
-        Some(path) => std::fs::write(path, text)
+        Some(path) => swmon::safe_file::replace(path, text.as_bytes())
             .with_context(|| format!("can't write the report to {}", path.display()))?,
         None => {
             let mut out = std::io::stdout().lock();
@@ -179,6 +189,18 @@ fn write_report(
         }
     }
     Ok(())
+}
+
+/// A group by name or number.
+fn group_id(group: &str) -> anyhow::Result<u32> {
+    if let Ok(gid) = group.parse::<u32>() {
+        return Ok(gid);
+    }
+    match nix::unistd::Group::from_name(group) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        Ok(None) => anyhow::bail!("--output-group: no group named {group:?}"),
+        Err(e) => anyhow::bail!("--output-group: can't look up group {group:?}: {e}"),
+    }
 }
 
 fn ring_size(s: &str) -> Result<u32, String> {
@@ -194,6 +216,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run {
             output,
+            output_group,
+            installer_dirs,
             format,
             ring_buffer_size,
             audit_rules,
@@ -203,12 +227,20 @@ fn main() -> ExitCode {
             no_audit,
             heartbeat_secs,
         } => {
+            let output_group = match output_group.as_deref().map(group_id).transpose() {
+                Ok(g) => g,
+                Err(e) => {
+                    eprintln!("swmon: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let options = RunOptions {
                 output,
+                output_group,
                 format,
                 load: LoadOptions {
                     ring_buffer_bytes: ring_buffer_size,
-                    ..LoadOptions::default()
+                    extra_dirs: installer_dirs,
                 },
                 audit: AuditRunOptions {
                     enabled: !no_audit,

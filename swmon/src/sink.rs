@@ -14,7 +14,7 @@
 //! was cut and the real sizes.
 
 use std::{
-    fs::{File, OpenOptions},
+    fs::File,
     io::{self, BufWriter, Write},
     os::fd::AsFd,
     path::{Path, PathBuf},
@@ -36,8 +36,8 @@ pub enum Format {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("can't open output {path} for writing: {source}")]
-    Open { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Open(#[from] crate::safe_file::SafeFileError),
     #[error("can't write output: {0}")]
     Write(#[from] io::Error),
     #[error("can't encode an event: {0}")]
@@ -47,6 +47,8 @@ pub enum SinkError {
 pub struct Sink {
     out: BufWriter<File>,
     path: PathBuf,
+    /// The group a new output file is given (mode 0640), kept for reopens.
+    group: Option<u32>,
     format: Format,
     /// Colour the text form (standard output is a terminal).
     colour: bool,
@@ -54,15 +56,17 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Opens `path` for appending (`-` is standard output).
-    pub fn open(path: &Path, format: Format) -> Result<Sink, SinkError> {
+    /// Opens `path` for appending (`-` is standard output), created 0600, or
+    /// 0640 with `group` ([`crate::safe_file::open_output`]).
+    pub fn open(path: &Path, format: Format, group: Option<u32>) -> Result<Sink, SinkError> {
         use std::io::IsTerminal;
         let colour = path == Path::new("-")
             && io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none();
         Ok(Sink {
-            out: BufWriter::new(open_output(path)?),
+            out: BufWriter::new(open_output(path, group)?),
             path: path.to_owned(),
+            group,
             format,
             colour,
             written: 0,
@@ -76,7 +80,8 @@ impl Sink {
         if self.path == Path::new("-") {
             return Ok(());
         }
-        let file = open_output(&self.path)?;
+        // The same checks as at start: O_NOFOLLOW, 0600/0640, fstat.
+        let file = open_output(&self.path, self.group)?;
         self.out.flush()?;
         self.out = BufWriter::new(file);
         Ok(())
@@ -112,24 +117,15 @@ impl Sink {
 }
 
 /// Opens the output: standard output (a duplicate of fd 1, so no lock of
-/// Rust's `Stdout` is held by a blocked write), or the file for appending.
-fn open_output(path: &Path) -> Result<File, SinkError> {
-    let open_err = |source| SinkError::Open {
-        path: path.to_owned(),
-        source,
-    };
+/// Rust's `Stdout` is held by a blocked write), or the file for appending
+/// through [`crate::safe_file::open_output`] (O_NOFOLLOW, created 0600 or
+/// 0640 with `group`, fstat-checked).
+fn open_output(path: &Path, group: Option<u32>) -> Result<File, SinkError> {
     if path == Path::new("-") {
-        let fd = io::stdout()
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(open_err)?;
+        let fd = io::stdout().as_fd().try_clone_to_owned()?;
         return Ok(File::from(fd));
     }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(open_err)
+    Ok(crate::safe_file::open_output(path, group)?)
 }
 
 /// One event as one line of at most [`LINE_MAX`] bytes (see the module

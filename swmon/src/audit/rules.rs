@@ -953,12 +953,10 @@ pub fn coverage(loaded: &[AuditRule], found: &[FoundInstaller]) -> Vec<Coverage>
 }
 
 /// The catalogue's installers found on this host, searched as the eBPF
-/// filter searches them (the usual program folders and `$PATH`).
+/// filter searches them: trusted system folders only, never `$PATH` (see
+/// [`crate::ebpf::filter`]).
 pub fn host_installers() -> Vec<FoundInstaller> {
-    let path_dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    crate::ebpf::filter::FilterTables::discover(&path_dirs).found
+    crate::ebpf::filter::FilterTables::discover(&[]).found
 }
 
 /// A named rule set swmon knows how to install.

@@ -1,7 +1,25 @@
 //! What the in-kernel filter matches: the catalogue's names, and the
 //! installers found on this host by (device, inode) and size.
 //!
-//! Discovery walks the usual program folders (and `$PATH`) once at start.
+//! Discovery walks a fixed list of system program folders ([`PROGRAM_DIRS`])
+//! and the folders given with `--installer-dir`; never `$PATH`, which is the
+//! caller's to set (`sudo -E`, a unit's `Environment=`) and would let a
+//! folder a user writes decide what "dpkg's inode" is. Nothing it looks at
+//! is trusted blindly:
+//! - a folder counts only if it and every folder above it (after resolving
+//!   its links) is a directory owned by root and not writable by group or
+//!   others ([`trusted_dir`]); `/tmp`, a home folder or a `chmod 777` folder
+//!   is left out and named in [`FilterTables::untrusted`];
+//! - an entry that is a symbolic link is resolved one hop at a time, and
+//!   each hop's folder must be trusted the same way;
+//! - a candidate is opened with `O_NONBLOCK|O_NOFOLLOW` and `fstat`-checked:
+//!   a regular file, owned by root, not writable by group or others. A FIFO
+//!   named `dpkg` neither hangs discovery nor passes.
+//!
+//! Discovery runs at start and again after an installer run ends
+//! ([`crate::ebpf::KernelStream::rediscover`]): `apt upgrade dpkg` gives
+//! dpkg a new inode and size.
+//!
 //! An installer name that is a symlink to a file with another, non-installer
 //! name (`~/.cargo/bin/cargo -> rustup`), or a binary hard-linked under several names that are not installers (a
 //! rustup proxy: `cargo`, `rustc`, `rustdoc` and `rustfmt` are one file) is
@@ -15,7 +33,10 @@ use std::{
     ffi::OsStr,
     fs,
     io::Read,
-    os::unix::{ffi::OsStrExt, fs::MetadataExt},
+    os::unix::{
+        ffi::OsStrExt,
+        fs::{MetadataExt, OpenOptionsExt},
+    },
     path::{Path, PathBuf},
 };
 
@@ -24,7 +45,7 @@ use swmon_common::{name_kind, suffix, InodeKey, NameValue, NAME_MAX};
 
 use crate::catalogue::{self, Role, Suffix, PROGRAMS};
 
-/// Folders searched for installers, beside every folder of `$PATH`.
+/// Folders searched for installers (beside `--installer-dir`).
 const PROGRAM_DIRS: &[&str] = &[
     "/usr/local/sbin",
     "/usr/local/bin",
@@ -48,6 +69,8 @@ pub const MULTIPLEXER_NAMES: usize = 3;
 pub struct FoundInstaller {
     pub id: u16,
     pub path: PathBuf,
+    /// The file itself: `path` with its links resolved (each hop checked).
+    pub target: PathBuf,
     /// The kernel's encoding of the device (`major << 20 | minor`).
     pub dev: u32,
     pub ino: u64,
@@ -66,6 +89,8 @@ pub struct FilterTables {
     pub inodes: Vec<(InodeKey, u16)>,
     pub sizes: Vec<(u64, u16)>,
     pub found: Vec<FoundInstaller>,
+    /// Folders, link hops and candidates left out, each with why.
+    pub untrusted: Vec<String>,
 }
 
 /// The kernel's `dev_t` for a user-space `st_dev` (`new_encode_dev` undone).
@@ -75,24 +100,144 @@ pub fn kernel_dev(st_dev: u64) -> u32 {
     (major << 20) | (minor & 0xFFFFF)
 }
 
+/// Why a folder, a link hop or a file is not trusted for discovery.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Untrusted {
+    #[error("{0}: can't be read ({1})")]
+    Unreadable(PathBuf, String),
+    #[error("{0}: not a directory")]
+    NotDir(PathBuf),
+    #[error("{0}: not a regular file")]
+    NotFile(PathBuf),
+    #[error("{0}: owned by uid {1}, not root")]
+    Owner(PathBuf, u32),
+    #[error("{0}: writable by group or others (mode {1:o})")]
+    Writable(PathBuf, u32),
+    #[error("{0}: more than {MAX_HOPS} symbolic links")]
+    Loop(PathBuf),
+}
+
+/// Symbolic links followed from one entry before giving up.
+const MAX_HOPS: usize = 8;
+
+/// Owned by root and not writable by group or others (sticky or not).
+fn root_only(path: &Path, meta: &fs::Metadata) -> Result<(), Untrusted> {
+    if meta.uid() != 0 {
+        return Err(Untrusted::Owner(path.to_owned(), meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(Untrusted::Writable(path.to_owned(), meta.mode() & 0o7777));
+    }
+    Ok(())
+}
+
+/// `dir` with its links resolved, if it and every folder above it is a
+/// directory owned by root and not writable by group or others.
+pub fn trusted_dir(dir: &Path) -> Result<PathBuf, Untrusted> {
+    let canonical =
+        fs::canonicalize(dir).map_err(|e| Untrusted::Unreadable(dir.to_owned(), e.to_string()))?;
+    for a in canonical.ancestors() {
+        let meta = fs::symlink_metadata(a)
+            .map_err(|e| Untrusted::Unreadable(a.to_owned(), e.to_string()))?;
+        if !meta.is_dir() {
+            return Err(Untrusted::NotDir(a.to_owned()));
+        }
+        root_only(a, &meta)?;
+    }
+    Ok(canonical)
+}
+
+/// Trusted folders, each checked once per discovery.
+#[derive(Default)]
+struct DirCache(HashMap<PathBuf, Result<PathBuf, Untrusted>>);
+
+impl DirCache {
+    fn check(&mut self, dir: &Path) -> Result<PathBuf, Untrusted> {
+        self.0
+            .entry(dir.to_owned())
+            .or_insert_with(|| trusted_dir(dir))
+            .clone()
+    }
+
+    /// Follows `path`'s links one hop at a time, each hop's folder trusted;
+    /// `path`'s own folder is trusted already. Returns the file it names.
+    fn resolve(&mut self, path: &Path) -> Result<PathBuf, Untrusted> {
+        let mut p = path.to_owned();
+        for _ in 0..=MAX_HOPS {
+            let meta = fs::symlink_metadata(&p)
+                .map_err(|e| Untrusted::Unreadable(p.clone(), e.to_string()))?;
+            if !meta.file_type().is_symlink() {
+                return Ok(p);
+            }
+            let link =
+                fs::read_link(&p).map_err(|e| Untrusted::Unreadable(p.clone(), e.to_string()))?;
+            let parent = p.parent().unwrap_or(Path::new("/")).to_owned();
+            let next = parent.join(link);
+            let (Some(dir), Some(name)) = (next.parent(), next.file_name()) else {
+                return Err(Untrusted::NotFile(next));
+            };
+            // `..` and links in the folder part are resolved by the check.
+            p = self.check(dir)?.join(name);
+        }
+        Err(Untrusted::Loop(path.to_owned()))
+    }
+}
+
+/// Opens a file for reading without following a link at its last part and
+/// without blocking on a FIFO, and checks what was opened is a regular file.
+fn open_regular(path: &Path, nofollow: bool) -> std::io::Result<(fs::File, fs::Metadata)> {
+    let flags = libc::O_NONBLOCK | libc::O_CLOEXEC | if nofollow { libc::O_NOFOLLOW } else { 0 };
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok((f, meta))
+}
+
+/// An installer candidate, opened and checked (see the module doc).
+fn open_candidate(target: &Path) -> Result<(fs::Metadata, bool), Untrusted> {
+    let (mut f, meta) = open_regular(target, true).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidInput {
+            Untrusted::NotFile(target.to_owned())
+        } else {
+            Untrusted::Unreadable(target.to_owned(), e.to_string())
+        }
+    })?;
+    root_only(target, &meta)?;
+    let mut magic = [0u8; 4];
+    let elf = f.read_exact(&mut magic).is_ok() && magic == *b"\x7fELF";
+    Ok((meta, elf))
+}
+
 impl FilterTables {
-    /// Builds the tables from the catalogue and a scan of `dirs` (and
-    /// `extra_dirs`, such as `$PATH`).
+    /// Builds the tables from the catalogue and a scan of [`PROGRAM_DIRS`]
+    /// and `extra_dirs` (`--installer-dir`), trusted folders only.
     pub fn discover(extra_dirs: &[PathBuf]) -> FilterTables {
+        let mut tables = FilterTables::default();
+        let mut cache = DirCache::default();
         // Canonical folders, once each: /bin is /usr/bin on merged-/usr hosts.
         let mut dirs: Vec<PathBuf> = Vec::new();
-        for d in PROGRAM_DIRS
-            .iter()
-            .map(PathBuf::from)
-            .chain(extra_dirs.iter().cloned())
-        {
-            if let Ok(d) = fs::canonicalize(&d) {
-                if !dirs.contains(&d) {
-                    dirs.push(d);
+        let builtin = PROGRAM_DIRS.iter().map(PathBuf::from).map(|d| (d, false));
+        for (d, extra) in builtin.chain(extra_dirs.iter().map(|d| (d.clone(), true))) {
+            match cache.check(&d) {
+                Ok(d) => {
+                    if !dirs.contains(&d) {
+                        dirs.push(d);
+                    }
                 }
+                // A built-in folder this host lacks is no news; any other
+                // refusal is.
+                Err(Untrusted::Unreadable(..)) if !extra => {}
+                Err(e) => tables.untrusted.push(e.to_string()),
             }
         }
-        let mut tables = FilterTables::default();
         for (id, p) in PROGRAMS.iter().enumerate() {
             let mut key = [0u8; NAME_MAX];
             key[..p.name.len()].copy_from_slice(p.name.as_bytes());
@@ -116,6 +261,7 @@ impl FilterTables {
         }
 
         // Every hard-linked file in the folders, by inode, with its names.
+        // lstat only: nothing here opens a file or follows a link.
         let mut names_by_inode: HashMap<(u64, u64), BTreeSet<Vec<u8>>> = HashMap::new();
         let mut candidates = Vec::new();
         let mut seen_paths = BTreeSet::new();
@@ -126,16 +272,12 @@ impl FilterTables {
             for entry in entries.flatten() {
                 let name = entry.file_name();
                 let path = entry.path();
-                let Ok(meta) = fs::metadata(&path) else {
+                let Ok(lmeta) = fs::symlink_metadata(&path) else {
                     continue;
                 };
-                if !meta.is_file() {
-                    continue;
-                }
-                let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
-                if !is_link && meta.nlink() > 1 {
+                if lmeta.is_file() && lmeta.nlink() > 1 {
                     names_by_inode
-                        .entry((meta.dev(), meta.ino()))
+                        .entry((lmeta.dev(), lmeta.ino()))
                         .or_default()
                         .insert(name.as_bytes().to_vec());
                 }
@@ -143,12 +285,23 @@ impl FilterTables {
                     catalogue::lookup(name.as_bytes()).map(|(id, p)| (id, p.role))
                 {
                     if seen_paths.insert(path.clone()) {
-                        candidates.push((id, path, meta));
+                        candidates.push((id, path));
                     }
                 }
             }
         }
-        for (id, path, meta) in candidates {
+        for (id, path) in candidates {
+            let checked = cache
+                .resolve(&path)
+                .and_then(|target| open_candidate(&target).map(|(m, elf)| (target, m, elf)));
+            let (target, meta, elf) = match checked {
+                Ok(c) => c,
+                Err(Untrusted::Unreadable(..)) => continue,
+                Err(e) => {
+                    tables.untrusted.push(e.to_string());
+                    continue;
+                }
+            };
             let is_installer = |name: &[u8]| {
                 matches!(
                     catalogue::lookup(name).map(|(_, p)| p.role),
@@ -157,19 +310,17 @@ impl FilterTables {
             };
             // A symlink to a file whose own name is no installer's is a
             // multiplexer's alias (`~/.cargo/bin/cargo -> rustup`).
-            let alias_of_other = fs::canonicalize(&path).ok().is_some_and(|target| {
-                target
-                    .file_name()
-                    .is_some_and(|n| !is_installer(n.as_bytes()))
-            });
+            let alias_of_other = target
+                .file_name()
+                .is_some_and(|n| !is_installer(n.as_bytes()));
             let other_names = names_by_inode
                 .get(&(meta.dev(), meta.ino()))
                 .map_or(0, |names| names.iter().filter(|n| !is_installer(n)).count());
             let multiplexed = alias_of_other || other_names >= MULTIPLEXER_NAMES;
-            let elf = is_elf(&path);
             let found = FoundInstaller {
                 id,
                 path,
+                target,
                 dev: kernel_dev(meta.dev()),
                 ino: meta.ino(),
                 size: meta.size(),
@@ -195,17 +346,8 @@ impl FilterTables {
     }
 }
 
-fn is_elf(path: &Path) -> bool {
-    let mut magic = [0u8; 4];
-    fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
-        && magic == *b"\x7fELF"
-}
-
-/// SHA-256 of a file's content, hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = fs::File::open(path)?;
+/// SHA-256 of an open file's content, hex.
+fn sha256_of(mut f: fs::File) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -220,6 +362,12 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect())
+}
+
+/// SHA-256 of a file's content, hex. `path` may be a link (`/proc/PID/exe`
+/// is one); what it opens must be a regular file, and a FIFO does not block.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    sha256_of(open_regular(path, false)?.0)
 }
 
 /// What a size-matched candidate's content turned out to be.
@@ -276,13 +424,21 @@ impl ContentMatcher {
         }
         let hash = sha256_file(exe).map_err(|_| ())?;
         for f in same_size {
-            let known = match self.hashes.get(&f.path) {
+            let known = match self.hashes.get(&f.target) {
                 Some(h) => h.clone(),
                 None => {
-                    let Ok(h) = sha256_file(&f.path) else {
+                    // The file discovery checked, still the same inode: one
+                    // replaced since is rediscovered, not trusted by path.
+                    let Ok((file, meta)) = open_regular(&f.target, true) else {
                         continue;
                     };
-                    self.hashes.insert(f.path.clone(), h.clone());
+                    if meta.ino() != f.ino || meta.size() != f.size {
+                        continue;
+                    }
+                    let Ok(h) = sha256_of(file) else {
+                        continue;
+                    };
+                    self.hashes.insert(f.target.clone(), h.clone());
                     h
                 }
             };
@@ -340,6 +496,172 @@ mod tests {
             assert!(cargo.multiplexed, "{cargo:?}");
             assert!(!t.inodes.iter().any(|(k, _)| k.ino == cargo.ino));
         }
+    }
+
+    /// A folder under /run (root's, 0755, no sticky world-writable parent),
+    /// removed when dropped.
+    struct RootDir(PathBuf);
+
+    impl RootDir {
+        fn new(tag: &str) -> RootDir {
+            let p = PathBuf::from(format!("/run/swmon-unit-{tag}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(&p).expect("mkdir");
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod");
+            RootDir(p)
+        }
+    }
+
+    impl Drop for RootDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn only_root_folders_closed_to_others_are_trusted() {
+        assert_eq!(
+            trusted_dir(Path::new("/bin")).expect("trusted"),
+            fs::canonicalize("/bin").expect("canon")
+        );
+        assert!(matches!(
+            trusted_dir(Path::new("/tmp")),
+            Err(Untrusted::Writable(..))
+        ));
+        let d = RootDir::new("trust");
+        let open = d.0.join("open");
+        fs::create_dir(&open).expect("mkdir");
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).expect("chmod");
+        assert!(matches!(trusted_dir(&open), Err(Untrusted::Writable(..))));
+        // Below an open folder, a closed one is not trusted either.
+        let inner = open.join("inner");
+        fs::create_dir(&inner).expect("mkdir");
+        fs::set_permissions(&inner, fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(
+            trusted_dir(&inner),
+            Err(Untrusted::Writable(open.clone(), 0o777))
+        );
+        let group = d.0.join("group");
+        fs::create_dir(&group).expect("mkdir");
+        fs::set_permissions(&group, fs::Permissions::from_mode(0o775)).expect("chmod");
+        assert!(matches!(trusted_dir(&group), Err(Untrusted::Writable(..))));
+        let theirs = d.0.join("theirs");
+        fs::create_dir(&theirs).expect("mkdir");
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).expect("chown");
+        assert_eq!(
+            trusted_dir(&theirs),
+            Err(Untrusted::Owner(theirs.clone(), 65534))
+        );
+    }
+
+    #[test]
+    fn a_fifo_named_dpkg_neither_hangs_nor_passes() {
+        let d = RootDir::new("fifo");
+        nix::unistd::mkfifo(
+            &d.0.join("dpkg"),
+            nix::sys::stat::Mode::from_bits_truncate(0o755),
+        )
+        .expect("mkfifo");
+        // No reader or writer: a plain open would block for good.
+        let t = FilterTables::discover(std::slice::from_ref(&d.0));
+        assert!(
+            !t.found.iter().any(|f| f.path.starts_with(&d.0)),
+            "{:?}",
+            t.found
+        );
+        assert!(
+            t.untrusted.iter().any(|u| u.contains("not a regular file")),
+            "{:?}",
+            t.untrusted
+        );
+    }
+
+    #[test]
+    fn candidates_and_links_are_checked_like_folders() {
+        let d = RootDir::new("links");
+        let dpkg_size = fs::metadata("/usr/bin/dpkg").expect("dpkg").size();
+        // A copy root owns: found, by its own inode.
+        fs::copy("/usr/bin/dpkg", d.0.join("dpkg")).expect("copy");
+        fs::set_permissions(d.0.join("dpkg"), fs::Permissions::from_mode(0o755)).expect("chmod");
+        // A world-writable candidate: left out.
+        fs::copy("/usr/bin/dpkg", d.0.join("rpm")).expect("copy");
+        fs::set_permissions(d.0.join("rpm"), fs::Permissions::from_mode(0o757)).expect("chmod");
+        // A link into an open folder: left out, though the file is fine.
+        let open = RootDir::new("links-open");
+        fs::set_permissions(&open.0, fs::Permissions::from_mode(0o777)).expect("chmod");
+        fs::copy("/usr/bin/dpkg", open.0.join("apt")).expect("copy");
+        std::os::unix::fs::symlink(open.0.join("apt"), d.0.join("apt")).expect("symlink");
+        // A link to a trusted file, relative: resolved hop by hop.
+        std::os::unix::fs::symlink("dpkg", d.0.join("apt-get")).expect("symlink");
+        let t = FilterTables::discover(std::slice::from_ref(&d.0));
+        let ours: Vec<_> = t
+            .found
+            .iter()
+            .filter(|f| f.path.starts_with(&d.0))
+            .collect();
+        let names: Vec<_> = ours
+            .iter()
+            .map(|f| f.path.file_name().expect("name"))
+            .collect();
+        assert!(names.contains(&OsStr::new("dpkg")), "{ours:?}");
+        assert!(names.contains(&OsStr::new("apt-get")), "{ours:?}");
+        assert!(!names.contains(&OsStr::new("rpm")), "{ours:?}");
+        assert!(!names.contains(&OsStr::new("apt")), "{ours:?}");
+        let dpkg = ours
+            .iter()
+            .find(|f| f.path.ends_with("dpkg"))
+            .expect("dpkg");
+        assert_eq!((dpkg.size, dpkg.elf), (dpkg_size, true));
+        assert!(t.inodes.iter().any(|(k, _)| k.ino == dpkg.ino));
+        let apt_get = ours
+            .iter()
+            .find(|f| f.path.ends_with("apt-get"))
+            .expect("apt-get");
+        assert_eq!(apt_get.target, d.0.join("dpkg"));
+        assert!(
+            t.untrusted
+                .iter()
+                .any(|u| u.contains("rpm") && u.contains("writable")),
+            "{:?}",
+            t.untrusted
+        );
+        assert!(
+            t.untrusted
+                .iter()
+                .any(|u| u.contains("links-open") && u.contains("writable")),
+            "{:?}",
+            t.untrusted
+        );
+        // An untrusted extra folder is named.
+        let t = FilterTables::discover(std::slice::from_ref(&open.0));
+        assert!(
+            t.untrusted.iter().any(|u| u.contains("links-open")),
+            "{:?}",
+            t.untrusted
+        );
+        assert!(!t.found.iter().any(|f| f.path.starts_with(&open.0)));
+    }
+
+    #[test]
+    fn the_content_matcher_hashes_only_the_discovered_inode() {
+        let d = RootDir::new("matcher");
+        fs::copy("/usr/bin/true", d.0.join("dpkg")).expect("copy");
+        let t = FilterTables::discover(std::slice::from_ref(&d.0));
+        let mut m = ContentMatcher::new(&t.found);
+        let size = fs::metadata("/usr/bin/true").expect("true").size();
+        assert!(matches!(
+            m.identify(Path::new("/usr/bin/true"), size),
+            Content::Installer(..)
+        ));
+        // Replaced by another file of the same size: not trusted by path.
+        let mut other = fs::read("/usr/bin/true").expect("read");
+        other[100] ^= 0xff;
+        fs::write(d.0.join("dpkg.new"), &other).expect("write");
+        fs::rename(d.0.join("dpkg.new"), d.0.join("dpkg")).expect("rename");
+        let mut m = ContentMatcher::new(&t.found);
+        assert_eq!(m.identify(Path::new("/usr/bin/true"), size), Content::Other);
     }
 
     #[test]

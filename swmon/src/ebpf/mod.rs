@@ -118,12 +118,29 @@ pub struct KernelCounters {
 
 /// The loaded, attached program and its maps.
 pub struct KernelStream {
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
     ring: AsyncFd<RingBuf<MapData>>,
     counters: PerCpuArray<MapData, u64>,
     pub tables: FilterTables,
     attachments: attach::Attachments,
     seen_watch: attach::SeenWatch,
+    /// `--installer-dir` folders, for [`KernelStream::rediscover`].
+    extra_dirs: Vec<PathBuf>,
+}
+
+/// What a rediscovery changed in the kernel's inode and size tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rediscovered {
+    pub inodes_added: usize,
+    pub inodes_removed: usize,
+    pub sizes_added: usize,
+    pub sizes_removed: usize,
+}
+
+impl Rediscovered {
+    pub fn changed(&self) -> bool {
+        *self != Rediscovered::default()
+    }
 }
 
 impl KernelStream {
@@ -155,11 +172,8 @@ impl KernelStream {
             .map_max_entries("EVENTS", options.ring_buffer_bytes)
             .load(OBJECT)?;
 
-        let mut path_dirs: Vec<PathBuf> = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).collect())
-            .unwrap_or_default();
-        path_dirs.extend(options.extra_dirs.iter().cloned());
-        let tables = FilterTables::discover(&path_dirs);
+        // Trusted folders only, never $PATH (see filter).
+        let tables = FilterTables::discover(&options.extra_dirs);
         fill_maps(&mut ebpf, &tables)?;
 
         // The exec program tail-calls its later stages; they are loaded
@@ -262,13 +276,79 @@ impl KernelStream {
             source,
         })?;
         Ok(KernelStream {
-            _ebpf: ebpf,
+            ebpf,
             ring,
             counters,
             tables,
             attachments,
             seen_watch: attach::SeenWatch::default(),
+            extra_dirs: options.extra_dirs.clone(),
         })
+    }
+
+    /// Discovers the host's installers again and brings the kernel's INODES
+    /// and SIZES maps in line: new entries are added, stale ones removed.
+    /// Called after an installer run ends (an upgrade of dpkg gives it a new
+    /// inode and size). Works after the capability drop: updates through a
+    /// map fd that is already open are not capability-checked. On an error
+    /// the maps may hold both old and new entries (a superset: nothing is
+    /// missed), and `tables` keeps the old discovery.
+    pub fn rediscover(&mut self) -> Result<Rediscovered, LoadError> {
+        let new = FilterTables::discover(&self.extra_dirs);
+        self.apply_tables(new)
+    }
+
+    /// The `--installer-dir` folders, for a discovery run elsewhere (a
+    /// blocking task) and handed to [`KernelStream::apply_tables`].
+    pub fn extra_dirs(&self) -> &[PathBuf] {
+        &self.extra_dirs
+    }
+
+    /// Brings the INODES and SIZES maps from the current tables to `new`
+    /// (the map half of [`KernelStream::rediscover`]; no file is read).
+    pub fn apply_tables(&mut self, new: FilterTables) -> Result<Rediscovered, LoadError> {
+        let mut done = Rediscovered::default();
+        let map_err = |map| move |source| LoadError::Map { map, source };
+        {
+            let mut inodes: HashMap<_, InodeKey, u16> = HashMap::try_from(
+                self.ebpf
+                    .map_mut("INODES")
+                    .ok_or(LoadError::Missing("INODES"))?,
+            )
+            .map_err(map_err("INODES"))?;
+            for (key, id) in &new.inodes {
+                if !self.tables.inodes.contains(&(*key, *id)) {
+                    inodes.insert(key, id, 0).map_err(map_err("INODES"))?;
+                    done.inodes_added += 1;
+                }
+            }
+            for (key, _) in &self.tables.inodes {
+                if !new.inodes.iter().any(|(k, _)| k == key) {
+                    inodes.remove(key).map_err(map_err("INODES"))?;
+                    done.inodes_removed += 1;
+                }
+            }
+        }
+        let mut sizes: HashMap<_, u64, u16> = HashMap::try_from(
+            self.ebpf
+                .map_mut("SIZES")
+                .ok_or(LoadError::Missing("SIZES"))?,
+        )
+        .map_err(map_err("SIZES"))?;
+        for (size, id) in &new.sizes {
+            if !self.tables.sizes.contains(&(*size, *id)) {
+                sizes.insert(size, id, 0).map_err(map_err("SIZES"))?;
+                done.sizes_added += 1;
+            }
+        }
+        for (size, _) in &self.tables.sizes {
+            if !new.sizes.iter().any(|(s, _)| s == size) {
+                sizes.remove(size).map_err(map_err("SIZES"))?;
+                done.sizes_removed += 1;
+            }
+        }
+        self.tables = new;
+        Ok(done)
     }
 
     /// The links and tail-call stages that are not as swmon left them at

@@ -9,7 +9,10 @@
 //! is full); its output waits for room in the decide stage's queue (the
 //! decide stage never waits on anything).
 
-use std::{path::PathBuf, sync::Arc};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use swmon_common::reason;
 
@@ -27,6 +30,9 @@ use crate::{
     },
     enrich,
 };
+
+/// A new content matcher from a rediscovery, for the facts stage to take.
+pub type MatcherUpdate = Arc<Mutex<Option<ContentMatcher>>>;
 
 /// A record ready for the decide stage.
 #[derive(Debug)]
@@ -51,10 +57,16 @@ pub fn run(
     mut input: Rx<KernelItem>,
     output: Tx<Prepared>,
     mut matcher: ContentMatcher,
+    update: MatcherUpdate,
     counters: Arc<Counters>,
     _ended: Ended,
 ) {
     while let Some(item) = input.blocking_recv() {
+        // The installers were discovered again (the kernel reader's
+        // rediscovery): hashes cached by path are stale.
+        if let Some(m) = update.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            matcher = m;
+        }
         let record = match item {
             KernelItem::Decoded(r) => Ok(r),
             KernelItem::Raw(bytes) => decode::decode(&bytes),

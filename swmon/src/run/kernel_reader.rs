@@ -10,14 +10,26 @@
 //! reader never waits for room. It also copies the eBPF program's counters
 //! to the shared counters, and every 500 ms checks that the kernel side is
 //! still whole (links, tail-call stages, `seen` moving): a detach or a
-//! stall is an alert.
+//! stall is an alert. When an installer run has ended since the last check
+//! (an exit record came: only passed processes report theirs), the host's
+//! installers are discovered again off the thread (`spawn_blocking`: an
+//! `apt upgrade dpkg` changes its inode and size), and the kernel's tables
+//! and the facts stage's content matcher are brought up to date.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
-use tokio::sync::watch;
+use serde_json::json;
+use tokio::{sync::watch, task::JoinHandle};
 
 use super::{
     counters::Counters,
+    facts::MatcherUpdate,
     queue::{Full, Tx},
     state_event,
     writer::Writer,
@@ -26,8 +38,10 @@ use crate::{
     correlate::exec_bytes,
     ebpf::{
         decode::{self, ExitRecord, Record},
+        filter::{ContentMatcher, FilterTables},
         KernelStream,
     },
+    event,
 };
 
 /// A record on its way to the facts stage.
@@ -52,12 +66,16 @@ pub async fn run(
     counters: Arc<Counters>,
     writer: Writer,
     host: String,
+    matcher_update: MatcherUpdate,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<KernelStream> {
     let mut publish = tokio::time::interval(Duration::from_millis(250));
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut check = tokio::time::interval(Duration::from_millis(500));
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // An installer run ended since the last check; a discovery under way.
+    let run_ended = AtomicBool::new(false);
+    let mut discovering: Option<JoinHandle<FilterTables>> = None;
     let forward = |bytes: &[u8]| {
         Counters::add(&counters.kernel_records, 1);
         let (item, size) = match decode::decode(bytes) {
@@ -66,7 +84,10 @@ pub async fn run(
                 return;
             }
             Ok(Record::Exit(exit)) => (
-                KernelItem::Decoded(Record::Exit(exit)),
+                {
+                    run_ended.store(true, Ordering::Relaxed);
+                    KernelItem::Decoded(Record::Exit(exit))
+                },
                 std::mem::size_of::<ExitRecord>(),
             ),
             Ok(Record::Exec(rec)) => {
@@ -94,6 +115,19 @@ pub async fn run(
                     e.swmon.ebpf = Some(alert.detail);
                     writer.push_priority(&e);
                 }
+                if discovering.is_none() && run_ended.swap(false, Ordering::Relaxed) {
+                    let dirs = kernel.extra_dirs().to_vec();
+                    discovering = Some(tokio::task::spawn_blocking(move || {
+                        FilterTables::discover(&dirs)
+                    }));
+                }
+            }
+            found = join(&mut discovering) => {
+                discovering = None;
+                match found {
+                    Ok(tables) => rediscovered(&mut kernel, tables, &matcher_update, &writer, &host),
+                    Err(e) => failed(&writer, &host, &e.to_string()),
+                }
             }
             r = kernel.read_batch(BATCH, forward) => {
                 r?;
@@ -104,6 +138,68 @@ pub async fn run(
     kernel.drain(forward);
     publish_counters(&kernel, &counters);
     Ok(kernel)
+}
+
+/// Brings the kernel's tables (and the facts stage's matcher) to a new
+/// discovery; a change is an `installers-rediscovered` state event, a
+/// failure an alert.
+fn rediscovered(
+    kernel: &mut KernelStream,
+    tables: FilterTables,
+    matcher_update: &MatcherUpdate,
+    writer: &Writer,
+    host: &str,
+) {
+    let done = match kernel.apply_tables(tables) {
+        Ok(done) => done,
+        Err(e) => return failed(writer, host, &e.to_string()),
+    };
+    if !done.changed() {
+        return;
+    }
+    *matcher_update
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+        Some(ContentMatcher::new(&kernel.tables.found));
+    let mut e = state_event(host, "installers-rediscovered");
+    e.event.kind_type = vec!["change"];
+    e.swmon.installers_found = Some(
+        kernel
+            .tables
+            .found
+            .iter()
+            .map(|f| event::lossless(f.path.as_os_str().as_encoded_bytes()))
+            .collect(),
+    );
+    e.swmon.counters = Some(
+        [
+            ("inodes_added", done.inodes_added),
+            ("inodes_removed", done.inodes_removed),
+            ("sizes_added", done.sizes_added),
+            ("sizes_removed", done.sizes_removed),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .collect(),
+    );
+    writer.push_priority(&e);
+}
+
+fn failed(writer: &Writer, host: &str, error: &str) {
+    let mut e = state_event(host, "installers-rediscovery-failed");
+    e.event.kind = "alert";
+    let mut detail = serde_json::Map::new();
+    detail.insert("rediscovery_error".into(), json!(error));
+    e.swmon.counters = Some(detail);
+    writer.push_priority(&e);
+}
+
+/// Waits for a task that may not exist (then never resolves).
+async fn join<T>(task: &mut Option<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
+    match task {
+        Some(t) => t.await,
+        None => std::future::pending().await,
+    }
 }
 
 pub fn publish_counters(kernel: &KernelStream, c: &Counters) {

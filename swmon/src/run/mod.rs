@@ -77,6 +77,8 @@ const RULES_QUEUE: usize = 64;
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     pub output: PathBuf,
+    /// `--output-group`: the output file is 0640 with this group.
+    pub output_group: Option<u32>,
     pub format: Format,
     pub load: LoadOptions,
     pub audit: AuditRunOptions,
@@ -152,6 +154,8 @@ pub enum RunError {
     Rules(AuditError),
     #[error("the audit stream failed: {0}")]
     Audit(AuditError),
+    #[error(transparent)]
+    Privilege(#[from] crate::privilege::PrivilegeError),
     #[error("can't start a stage: {0}")]
     Spawn(std::io::Error),
     #[error("{0}; stopped")]
@@ -277,7 +281,7 @@ enum Stop {
 
 pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // 1. The output first: a bad path is reported before anything loads.
-    let sink = Sink::open(&options.output, options.format)?;
+    let sink = Sink::open(&options.output, options.format, options.output_group)?;
     let colour = sink.colour();
     let mut signals = Signals::install()?;
     // 2. The kernel stream.
@@ -316,7 +320,14 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         },
     };
 
-    // PRIVILEGE DROP HOOK: before any thread is spawned
+    // PRIVILEGE DROP HOOK: before any thread is spawned. Capabilities are
+    // per thread: every thread started after this has only the kept set
+    // (privilege.rs). A failure here returns with the rules removed
+    // (`_rules_on_exit`).
+    let privileges = crate::privilege::drop_privileges(crate::privilege::Needs {
+        audit: audit.is_some(),
+        chown: options.output_group.is_some(),
+    })?;
 
     // 4. The writer thread and the stages.
     let counters = Arc::new(Counters::default());
@@ -339,6 +350,9 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         queue::bounded(kernel_reader::QUEUE_RECORDS, kernel_reader::QUEUE_BYTES);
     let (facts_tx, facts_rx) = queue::bounded(FACTS_QUEUE, FACTS_QUEUE_BYTES);
     let matcher = ContentMatcher::new(&kernel.tables.found);
+    let matcher_update = Arc::new(Mutex::new(None));
+    let ebpf_ids = kernel.attachment_ids();
+    let untrusted_dirs = kernel.tables.untrusted.clone();
     let found: Vec<String> = kernel
         .tables
         .found
@@ -350,16 +364,19 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         let ended = Ended::new("facts", &ended_tx);
         std::thread::Builder::new()
             .name("swmon-facts".into())
-            .spawn(move || facts::run(kernel_rx, facts_tx, matcher, counters, ended))
+            .spawn({
+                let update = matcher_update.clone();
+                move || facts::run(kernel_rx, facts_tx, matcher, update, counters, ended)
+            })
             .map_err(RunError::Spawn)?;
     }
-    let ebpf_ids = kernel.attachment_ids();
     let mut kernel_task = Some(tokio::spawn(kernel_reader::run(
         kernel,
         kernel_tx,
         counters.clone(),
         writer.clone(),
         host.clone(),
+        matcher_update,
         stop_rx.clone(),
     )));
 
@@ -446,6 +463,12 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let mut started = state_event(&host, "monitor-started");
     started.swmon.installers_found = Some(found);
     started.swmon.ebpf = Some(ebpf_ids);
+    started.swmon.privileges = Some(json!({
+        "kept": privileges.kept,
+        "no_new_privs": privileges.no_new_privs,
+        "bounding_reduced": privileges.bounding_reduced,
+        "untrusted_installer_dirs": untrusted_dirs,
+    }));
     started.swmon.audit = audit_detail;
     writer.push_priority(&started);
     if !rules_added.is_empty() {

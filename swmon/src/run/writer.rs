@@ -358,7 +358,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("swmon-writer-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("out.jsonl");
-        let sink = Sink::open(&path, Format::Json).expect("open");
+        let sink = Sink::open(&path, Format::Json, None).expect("open");
         let counters = Arc::new(Counters::default());
         let (ended, _rx) = Ended::channel("writer");
         let w = Writer::spawn(

@@ -1,0 +1,441 @@
+//! Files swmon writes that others must not read, redirect or plant: the
+//! `--output` of `swmon run` (events carry argv, which carries tokens and
+//! passwords) and the `--output` of `swmon report`.
+//!
+//! [`open_output`] is the one way `swmon run` opens its output, at start and
+//! on every reopen (SIGHUP, logrotate's `create`):
+//! - the folder it is in, and every folder above (links resolved), is owned
+//!   by root or by swmon's user and writable by no one else, unless sticky
+//!   (`/tmp`): otherwise whoever can write a folder on the way could swap it
+//!   for a link between two reopens and have root append to, and re-mode,
+//!   `/etc/passwd`. `/var/log/swmon/` passes; a user's folder does not.
+//! - `O_NOFOLLOW`: a symbolic link at the path is refused, naming the path
+//!   (a user who can write a sticky folder can not point root's output at
+//!   `/etc/shadow`).
+//! - `O_NONBLOCK` at open (cleared after): a FIFO planted at the path does not
+//!   hang the open; it is then refused as not a regular file.
+//! - `O_CLOEXEC`, `O_APPEND`; created with mode 0600, or 0640 and the
+//!   `--output-group` group.
+//! - `fstat` of what was opened: it must be a regular file, owned by swmon's
+//!   effective uid, with one link (a hard link to another file is refused).
+//!   An existing file with a looser mode (say 0644 from logrotate's `create
+//!   0644`) is *tightened* with `fchmod` to 0600 (0640), and given the
+//!   group, rather than refused: a refused reopen would lose events, and the
+//!   file is provably swmon's own. What a reader had open before keeps its
+//!   access; new opens do not get it.
+//!
+//! [`replace`] writes a whole file through a temporary file in the same folder
+//! (`O_EXCL|O_NOFOLLOW`, 0600), then renames it over the path: a reader never
+//! sees half a report, and a symlink at the path is replaced, not followed.
+//! Its folder is checked the same way.
+
+use std::{
+    fs::File,
+    io::{self, Write},
+    os::{
+        fd::AsRawFd,
+        unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt},
+    },
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+/// Mode of an output file without a group.
+pub const MODE: u32 = 0o600;
+/// Mode of an output file shared with `--output-group`.
+pub const GROUP_MODE: u32 = 0o640;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SafeFileError {
+    #[error("refusing output {path}: it is a symbolic link (swmon does not follow links for its output)")]
+    Symlink { path: PathBuf },
+    #[error("refusing output {path}: it is {what}, not a regular file")]
+    NotRegular { path: PathBuf, what: &'static str },
+    #[error("refusing output {path}: it is owned by uid {owner}, not by swmon's uid {euid}")]
+    Owner {
+        path: PathBuf,
+        owner: u32,
+        euid: u32,
+    },
+    #[error("refusing output {path}: it has {links} hard links")]
+    Links { path: PathBuf, links: u64 },
+    #[error("can't open output {path} for writing: {source}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error("refusing output {path}: folder {folder} {why}; use a folder only root can write, such as /var/log/swmon")]
+    Folder {
+        path: PathBuf,
+        folder: PathBuf,
+        why: String,
+    },
+    #[error("can't {what} output {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+fn kind_of(mode: u32) -> &'static str {
+    match mode & libc::S_IFMT {
+        libc::S_IFDIR => "a directory",
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        libc::S_IFLNK => "a symbolic link",
+        _ => "something else",
+    }
+}
+
+/// The folder `path` is in, if it and every folder above it (links
+/// resolved) is owned by root or `euid` and writable by no one else, or is
+/// sticky.
+fn check_folders(path: &Path) -> Result<(), SafeFileError> {
+    let parent = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let refuse = |folder: &Path, why: String| SafeFileError::Folder {
+        path: path.to_owned(),
+        folder: folder.to_owned(),
+        why,
+    };
+    // A folder that is not there: the open's own error says it best.
+    let canonical = std::fs::canonicalize(parent).map_err(|source| SafeFileError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let euid = nix::unistd::geteuid().as_raw();
+    for folder in canonical.ancestors() {
+        let meta = std::fs::symlink_metadata(folder).map_err(|e| refuse(folder, e.to_string()))?;
+        if meta.uid() != 0 && meta.uid() != euid {
+            return Err(refuse(folder, format!("is owned by uid {}", meta.uid())));
+        }
+        let sticky = meta.mode() & libc::S_ISVTX != 0;
+        if meta.mode() & 0o022 != 0 && !sticky {
+            return Err(refuse(
+                folder,
+                format!(
+                    "is writable by group or others (mode {:o})",
+                    meta.mode() & 0o7777
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Opens `path` for appending, creating it 0600 (0640 with `group`); see the
+/// module doc for every check.
+pub fn open_output(path: &Path, group: Option<u32>) -> Result<File, SafeFileError> {
+    let mode = if group.is_some() { GROUP_MODE } else { MODE };
+    check_folders(path)?;
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|source| {
+            // ELOOP is what O_NOFOLLOW gives for a link as the last part.
+            let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            if source.raw_os_error() == Some(libc::ELOOP) && is_link {
+                SafeFileError::Symlink {
+                    path: path.to_owned(),
+                }
+            } else {
+                SafeFileError::Open {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+    let io_err = |what| {
+        move |source| SafeFileError::Io {
+            what,
+            path: path.to_owned(),
+            source,
+        }
+    };
+    let meta = file.metadata().map_err(io_err("stat"))?;
+    if !meta.file_type().is_file() {
+        return Err(SafeFileError::NotRegular {
+            path: path.to_owned(),
+            what: kind_of(meta.mode()),
+        });
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != euid {
+        return Err(SafeFileError::Owner {
+            path: path.to_owned(),
+            owner: meta.uid(),
+            euid,
+        });
+    }
+    if meta.nlink() > 1 {
+        return Err(SafeFileError::Links {
+            path: path.to_owned(),
+            links: meta.nlink(),
+        });
+    }
+    // Blocking writes from here on.
+    // SAFETY: fcntl on a descriptor this function owns, integer arguments.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, libc::O_APPEND) } != 0 {
+        return Err(io_err("clear O_NONBLOCK on")(io::Error::last_os_error()));
+    }
+    if let Some(gid) = group {
+        if meta.gid() != gid {
+            std::os::unix::fs::fchown(&file, None, Some(gid))
+                .map_err(io_err("set the group of"))?;
+        }
+    }
+    // Also after fchown: it clears nothing here, but the mode is what counts.
+    if meta.mode() & 0o7777 != mode {
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io_err("tighten the mode of"))?;
+    }
+    Ok(file)
+}
+
+/// Writes `bytes` as the whole content of `path`: through a temporary file
+/// in the same folder (mode 0600, `O_EXCL|O_NOFOLLOW`), synced, then renamed
+/// over `path`.
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), SafeFileError> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let io_err = |what, p: &Path| {
+        let p = p.to_owned();
+        move |source| SafeFileError::Io {
+            what,
+            path: p,
+            source,
+        }
+    };
+    check_folders(path)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| SafeFileError::Open {
+        path: path.to_owned(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "no file name"),
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".swmon-tmp-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = dir.join(tmp_name);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(MODE)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)
+        .map_err(|source| SafeFileError::Open {
+            path: tmp.clone(),
+            source,
+        })?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(io_err("write", &tmp))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(io_err("rename into place", path)));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // The rename is durable once the folder is synced; a folder that can't be
+    // opened for that still has the report.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("swmon-safe-file-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        d
+    }
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).expect("stat").mode() & 0o7777
+    }
+
+    #[test]
+    fn a_new_output_is_0600_and_appends() {
+        let d = dir("new");
+        let p = d.join("out");
+        open_output(&p, None)
+            .and_then(|mut f| f.write_all(b"one\n").map_err(io_err_for_test))
+            .expect("open");
+        assert_eq!(mode(&p), 0o600);
+        let mut f = open_output(&p, None).expect("reopen");
+        f.write_all(b"two\n").expect("write");
+        assert_eq!(std::fs::read(&p).expect("read"), b"one\ntwo\n");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    fn io_err_for_test(source: io::Error) -> SafeFileError {
+        SafeFileError::Io {
+            what: "write",
+            path: PathBuf::new(),
+            source,
+        }
+    }
+
+    #[test]
+    fn a_group_output_is_0640_with_the_group() {
+        let d = dir("group");
+        let p = d.join("out");
+        let gid = nix::unistd::getegid().as_raw();
+        open_output(&p, Some(gid)).expect("open");
+        assert_eq!(mode(&p), 0o640);
+        assert_eq!(std::fs::metadata(&p).expect("stat").gid(), gid);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_looser_mode_is_tightened() {
+        let d = dir("loose");
+        let p = d.join("out");
+        std::fs::write(&p, b"old\n").expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        open_output(&p, None).expect("open");
+        assert_eq!(mode(&p), 0o600);
+        assert_eq!(std::fs::read(&p).expect("read"), b"old\n");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_symlink_is_refused_naming_the_path() {
+        let d = dir("link");
+        let target = d.join("target");
+        std::fs::write(&target, b"").expect("write");
+        let p = d.join("out");
+        symlink(&target, &p).expect("symlink");
+        let e = open_output(&p, None).expect_err("refused");
+        assert!(matches!(e, SafeFileError::Symlink { .. }), "{e}");
+        assert!(e.to_string().contains(&p.display().to_string()), "{e}");
+        // A dangling link too: nothing is created at its target.
+        let dangling = d.join("dangling");
+        symlink(d.join("nowhere"), &dangling).expect("symlink");
+        assert!(matches!(
+            open_output(&dangling, None),
+            Err(SafeFileError::Symlink { .. })
+        ));
+        assert!(!d.join("nowhere").exists());
+        assert_eq!(std::fs::read(&target).expect("read"), b"");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_fifo_directory_or_hard_link_is_refused_without_hanging() {
+        let d = dir("fifo");
+        let fifo = d.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+        // No reader: O_NONBLOCK gives ENXIO at once instead of blocking.
+        assert!(open_output(&fifo, None).is_err());
+        let e = open_output(&d, None).expect_err("a directory");
+        assert!(e.to_string().contains("directory") || matches!(e, SafeFileError::Open { .. }));
+        let file = d.join("file");
+        std::fs::write(&file, b"").expect("write");
+        std::fs::hard_link(&file, d.join("alias")).expect("link");
+        assert!(matches!(
+            open_output(&file, None),
+            Err(SafeFileError::Links { links: 2, .. })
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn another_owner_is_refused() {
+        let d = dir("owner");
+        let p = d.join("out");
+        std::fs::write(&p, b"").expect("write");
+        // Only root can give a file away (swmon's tests run as root).
+        std::os::unix::fs::chown(&p, Some(65534), None).expect("chown");
+        let e = open_output(&p, None).expect_err("refused");
+        assert!(
+            matches!(e, SafeFileError::Owner { owner: 65534, .. }),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_folder_others_can_write_or_swap_is_refused() {
+        let d = dir("folders");
+        // Owned by someone else, below sticky /tmp: they could swap it.
+        let theirs = d.join("theirs");
+        std::fs::create_dir(&theirs).expect("mkdir");
+        std::os::unix::fs::chown(&theirs, Some(65534), None).expect("chown");
+        let e = open_output(&theirs.join("out"), None).expect_err("refused");
+        assert!(
+            matches!(&e, SafeFileError::Folder { folder, .. } if *folder == theirs),
+            "{e}"
+        );
+        assert!(!theirs.join("out").exists());
+        // Root's but group-writable, and not sticky.
+        let open = d.join("open");
+        std::fs::create_dir(&open).expect("mkdir");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o775)).expect("chmod");
+        assert!(matches!(
+            open_output(&open.join("out"), None),
+            Err(SafeFileError::Folder { .. })
+        ));
+        assert!(matches!(
+            replace(&open.join("report"), b"x"),
+            Err(SafeFileError::Folder { .. })
+        ));
+        // Reached through a link: the folder the link names is checked.
+        let link = d.join("link");
+        symlink(&theirs, &link).expect("symlink");
+        assert!(matches!(
+            open_output(&link.join("out"), None),
+            Err(SafeFileError::Folder { .. })
+        ));
+        // Sticky and open to all (/tmp itself) is fine: the path checks do
+        // the rest.
+        let sticky = d.join("sticky");
+        std::fs::create_dir(&sticky).expect("mkdir");
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        open_output(&sticky.join("out"), None).expect("a sticky folder");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn replace_renames_over_a_link_without_following_it() {
+        let d = dir("replace");
+        let target = d.join("target");
+        std::fs::write(&target, b"keep").expect("write");
+        let p = d.join("report.md");
+        symlink(&target, &p).expect("symlink");
+        replace(&p, b"# report\n").expect("replace");
+        assert_eq!(std::fs::read(&target).expect("read"), b"keep");
+        assert!(!std::fs::symlink_metadata(&p)
+            .expect("stat")
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&p).expect("read"), b"# report\n");
+        assert_eq!(mode(&p), 0o600);
+        // No temporary file is left behind.
+        let left: Vec<_> = std::fs::read_dir(&d)
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
