@@ -820,3 +820,60 @@ fn a_rule_removed_and_reloaded_at_once_is_no_longer_swmons_to_delete() {
         .count();
     assert_eq!(from_records, 1, "one removal, one alert");
 }
+
+#[test]
+fn a_second_instance_adopts_the_seed_when_the_first_stops() {
+    let host = HostAudit::save();
+    host.enable();
+    need_no_seed_rules_loaded();
+    let _cleanup = SeedCleanup;
+    let seed = seed_set();
+    let a = Monitor::start(&["--audit-rules", "seed"]);
+    assert_eq!(rules_added(&started(&a.events())), seed);
+    let b = Monitor::start(&["--audit-rules", "seed"]);
+    assert!(
+        rules_added(&started(&b.events())).is_empty(),
+        "B relies on A's rules"
+    );
+    let a_events = a.stop();
+    assert_eq!(
+        counters(&a_events)["audit_rules_removed_at_stop"],
+        seed.len()
+    );
+    // B adds them back as its own (in one poll, or over two if it saw A
+    // half-way through its deletes).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let adopted = loop {
+        let got: BTreeSet<String> = b
+            .events()
+            .iter()
+            .filter(|e| action(e) == "audit-rules-adopted")
+            .flat_map(|e| texts(&e["swmon"]["audit"]["rules"]))
+            .collect();
+        if got == seed || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(adopted, seed, "B adopted the whole seed");
+    assert_eq!(&loaded() & &seed, seed, "the seed is loaded again");
+    let b_pid = b.pid();
+    let record: Value =
+        serde_json::from_slice(&fs::read(state_file(b_pid)).expect("B's record")).expect("json");
+    assert_eq!(
+        record["rules"].as_array().map(Vec::len),
+        Some(seed.len()),
+        "B's record names them"
+    );
+    let b_events = b.stop();
+    let alerts: Vec<&Value> = b_events
+        .iter()
+        .filter(|e| action(e) == "audit-rules-removed")
+        .collect();
+    assert!(alerts.is_empty(), "A's stop is no tamper: {alerts:#?}");
+    assert_eq!(
+        counters(&b_events)["audit_rules_removed_at_stop"],
+        seed.len()
+    );
+    assert!(seed.is_disjoint(&loaded()), "B removed them at its stop");
+}

@@ -36,7 +36,10 @@ use super::{
     assemble::AuditEvent,
     error::AuditError,
     netlink::{ControlSocket, Reply},
-    ownership::{liveness, pid_of_name, Liveness, Owner, StateDir, STATE_DIR},
+    ownership::{
+        liveness, pid_of_name, read_state, Liveness, Owner, Recorded, StateDir, StateError,
+        STATE_DIR,
+    },
     types::RecordType,
     value::KEY_SEPARATOR,
 };
@@ -1099,7 +1102,10 @@ pub struct RulesRemoved {
     pub timestamp_ms: Option<u64>,
     /// `remove_rule` (auditctl -d/-D) or the kernel's own when a watched
     /// path's folder went away; from a poll `rules-missing`,
-    /// `rules-suppressed`, `rules-restored`, `rules-restore-failed`.
+    /// `rules-suppressed`, `rules-restored`, `rules-restore-failed`,
+    /// `rules-list-failed`, `rules-list-back`, `rules-adopted` (seed rules
+    /// another instance added and gave up at its stop, added back as this
+    /// one's), `rules-adopt-failed`.
     pub op: String,
     /// The removed rules' keys, from the records (or from the rules a poll
     /// found missing).
@@ -1177,6 +1183,8 @@ impl RulesRemoved {
     pub fn action(&self) -> &'static str {
         match self.op.as_str() {
             "rules-list-failed" => "audit-rules-unverifiable",
+            "rules-adopted" => "audit-rules-adopted",
+            "rules-adopt-failed" => "audit-rules-adopt-failed",
             "rules-list-back" => "audit-rules-verifiable",
             "rules-suppressed" => "audit-rules-suppressed",
             "rules-restored" => "audit-rules-restored",
@@ -1189,7 +1197,10 @@ impl RulesRemoved {
     pub fn is_alert(&self) -> bool {
         matches!(
             self.action(),
-            "audit-rules-removed" | "audit-rules-suppressed" | "audit-rules-unverifiable"
+            "audit-rules-removed"
+                | "audit-rules-suppressed"
+                | "audit-rules-unverifiable"
+                | "audit-rules-adopt-failed"
         )
     }
 }
@@ -1226,6 +1237,10 @@ struct Guarded {
     restorable: bool,
     /// Loaded when last looked at.
     present: bool,
+    /// A rule of swmon's seed set that a live instance had added when this
+    /// one started: when that instance gives it up (its record no longer
+    /// names it: it stopped), this one adds it back as its own.
+    adopt_from: Option<Owner>,
 }
 
 /// The guard's state, shared by the run loop and the audit stream's poll.
@@ -1312,13 +1327,18 @@ fn remove_best_effort(
 /// Removes what dead predecessors recorded and left loaded, and only that:
 /// never a rule a live instance recorded, never anything from a record that
 /// cannot be read or trusted.
-fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Leftovers {
+fn clean_leftovers(
+    dir: &StateDir,
+    me: &Owner,
+    ctl: &mut ControlSocket,
+) -> (Leftovers, Vec<Recorded>) {
     let mut out = Leftovers::default();
+    let mut live_records = Vec::new();
     let scanned = match dir.scan() {
         Ok(s) => s,
         Err(e) => {
             out.errors.push(e.to_string());
-            return out;
+            return (out, live_records);
         }
     };
     let mut live: Vec<AuditRule> = Vec::new();
@@ -1340,7 +1360,8 @@ fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Lefto
         match liveness(&rec.owner, &me.boot_id) {
             Liveness::Alive => {
                 out.live_pids.push(rec.owner.pid);
-                live.extend(rec.rules);
+                live.extend(rec.rules.iter().cloned());
+                live_records.push(rec);
             }
             Liveness::OtherBoot => {
                 out.other_boot += 1;
@@ -1358,7 +1379,7 @@ fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Lefto
             path.display()
         ));
         out.dead_pids.extend(dead.iter().map(|r| r.owner.pid));
-        return out;
+        return (out, live_records);
     }
     for rec in dead {
         out.dead_pids.push(rec.owner.pid);
@@ -1393,19 +1414,20 @@ fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Lefto
                 .push(format!("{}: can't list the rules: {e}", rec.path.display())),
         }
     }
-    out
+    (out, live_records)
 }
 
 impl RuleGuard {
     /// Guards `ours` (what swmon added, kept in no state file) and every
     /// rule keyed [`SEED_KEY`] or with one of `ours`' keys.
     pub fn new(ours: Vec<AuditRule>) -> RuleGuard {
-        RuleGuard::with(ours, Vec::new(), None, Leftovers::default())
+        RuleGuard::with(ours, Vec::new(), Vec::new(), None, Leftovers::default())
     }
 
     fn with(
         ours: Vec<AuditRule>,
         relied: Vec<AuditRule>,
+        adopt: Vec<(AuditRule, Owner)>,
         record: Option<(StateDir, Owner)>,
         leftovers: Leftovers,
     ) -> RuleGuard {
@@ -1418,12 +1440,19 @@ impl RuleGuard {
                 ours: true,
                 restorable: true,
                 present: true,
+                adopt_from: None,
             })
-            .chain(relied.into_iter().map(|rule| Guarded {
-                rule,
-                ours: false,
-                restorable: false,
-                present: true,
+            .chain(relied.into_iter().map(|rule| {
+                Guarded {
+                    adopt_from: adopt
+                        .iter()
+                        .find(|(r, _)| r.same_as(&rule))
+                        .map(|(_, o)| o.clone()),
+                    rule,
+                    ours: false,
+                    restorable: false,
+                    present: true,
+                }
             }))
             .collect();
         RuleGuard {
@@ -1467,14 +1496,14 @@ impl RuleGuard {
                     ..Leftovers::default()
                 };
                 let relied = relied_or_say(ctl, &[], &mut leftovers);
-                let guard = RuleGuard::with(Vec::new(), relied, None, leftovers);
+                let guard = RuleGuard::with(Vec::new(), relied, Vec::new(), None, leftovers);
                 guard.set_baseline(ctl);
                 return Ok(guard);
             }
             Err(e) => return Err(e.into()),
         };
         let lock = dir.lock();
-        let mut leftovers = clean_leftovers(&dir, &me, ctl);
+        let (mut leftovers, live_records) = clean_leftovers(&dir, &me, ctl);
         if let Err(e) = &lock {
             leftovers.errors.push(e.to_string());
         }
@@ -1505,7 +1534,18 @@ impl RuleGuard {
         }
         let relied = relied_or_say(ctl, &added, &mut leftovers);
         drop(lock);
-        let guard = RuleGuard::with(added, relied, Some((dir, me)), leftovers);
+        // Rules of the set a live instance added: this one's when it stops.
+        let adopt: Vec<(AuditRule, Owner)> = set
+            .iter()
+            .filter(|r| !added.iter().any(|a| a.same_as(r)))
+            .filter_map(|r| {
+                live_records
+                    .iter()
+                    .find(|rec| rec.rules.iter().any(|x| x.same_as(r)))
+                    .map(|rec| (r.clone(), rec.owner.clone()))
+            })
+            .collect();
+        let guard = RuleGuard::with(added, relied, adopt, Some((dir, me)), leftovers);
         guard.set_baseline(ctl);
         Ok(guard)
     }
@@ -1644,7 +1684,13 @@ impl RuleGuard {
         };
         let (gone, _) = state.diff(&loaded);
         let gone_ours = gone.iter().any(|g| g.1);
-        item.rules = gone.into_iter().map(|g| g.0).collect();
+        // Rules another instance gave up at its stop are no tamper: the
+        // next poll adopts them.
+        item.rules = gone
+            .into_iter()
+            .map(|g| g.0)
+            .filter(|r| !state.given_up(r))
+            .collect();
         // Removed more than missing: some came back, unknown which.
         let missing: Vec<(Vec<u8>, usize)> = removals
             .iter()
@@ -1822,6 +1868,79 @@ impl GuardState {
         out
     }
 
+    /// Whether `rule` is one to adopt whose live owner at start gave it
+    /// up: its record no longer names it (gone: the owner stopped), or now
+    /// belongs to another process.
+    fn given_up(&self, rule: &AuditRule) -> bool {
+        let Some(owner) = self
+            .rules
+            .iter()
+            .find(|g| g.rule.same_as(rule))
+            .and_then(|g| g.adopt_from.as_ref())
+        else {
+            return false;
+        };
+        let Some((dir, _)) = &self.record else {
+            return false;
+        };
+        match read_state(&dir.file_of(owner.pid)) {
+            Ok(rec) => rec.owner != *owner || !rec.rules.iter().any(|r| r.same_as(rule)),
+            Err(StateError::Io { source, .. }) => source.kind() == std::io::ErrorKind::NotFound,
+            // Unreadable: its owner may still hold it.
+            Err(_) => false,
+        }
+    }
+
+    /// Adds as swmon's own the seed rules a live instance had added, once
+    /// that instance gave them up and they are gone (it stopped): this
+    /// instance asked for them and relied on them. Tried once per rule.
+    fn adopt(&mut self, ctl: &mut ControlSocket) -> Option<RulesRemoved> {
+        let wanted: Vec<AuditRule> = self
+            .rules
+            .iter()
+            .filter(|g| !g.present && g.adopt_from.is_some() && self.given_up(&g.rule))
+            .map(|g| g.rule.clone())
+            .collect();
+        if wanted.is_empty() {
+            return None;
+        }
+        self.save_with(&wanted);
+        let result = install(ctl, &wanted);
+        for g in &mut self.rules {
+            if wanted.iter().any(|w| w.same_as(&g.rule)) {
+                g.adopt_from = None;
+                if let Ok(done) = &result {
+                    if done.added.iter().any(|a| a.same_as(&g.rule)) {
+                        g.ours = true;
+                        g.restorable = true;
+                        g.present = true;
+                    } else if done.present.iter().any(|a| a.same_as(&g.rule)) {
+                        // Someone loaded it meanwhile: theirs.
+                        g.present = true;
+                    }
+                }
+            }
+        }
+        self.save();
+        let (op, rules, restore_error) = match result {
+            Ok(done) => ("rules-adopted", done.added, None),
+            Err(e) => ("rules-adopt-failed", wanted, Some(e.to_string())),
+        };
+        let mut keys: Vec<String> = Vec::new();
+        for k in rules.iter().flat_map(AuditRule::keys) {
+            let k = String::from_utf8_lossy(&k).into_owned();
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        Some(RulesRemoved {
+            keys,
+            rules,
+            restore_error,
+            ..RulesRemoved::from_poll(op)
+        })
+    }
+
     fn owned(&self) -> Vec<AuditRule> {
         self.rules
             .iter()
@@ -1875,6 +1994,7 @@ impl GuardState {
     ) -> Result<Vec<RulesRemoved>, AuditError> {
         let loaded = list_rules(ctl)?;
         let mut out = self.removed(ctl, &loaded, restore);
+        out.extend(self.adopt(ctl));
         if let Some(item) = self.suppressed(&loaded) {
             out.push(item);
         }
@@ -1970,11 +2090,15 @@ impl GuardState {
         restore: bool,
     ) -> Vec<RulesRemoved> {
         let (gone, _) = self.diff(loaded);
-        if gone.is_empty() {
-            return Vec::new();
-        }
         if gone.iter().any(|g| g.1) {
             self.save();
+        }
+        // Given up by the instance that added them (it stopped): adopted,
+        // no alert.
+        let gone: Vec<(AuditRule, bool)> =
+            gone.into_iter().filter(|g| !self.given_up(&g.0)).collect();
+        if gone.is_empty() {
+            return Vec::new();
         }
         let mut keys: Vec<String> = Vec::new();
         for k in gone.iter().flat_map(|g| g.0.keys()) {
@@ -2024,11 +2148,24 @@ impl GuardState {
             .map(|g| g.rule.clone())
             .collect();
         let owned = self.owned();
+        // Given up ahead of the deletes: another instance relying on these
+        // rules sees from the record that their removal is this stop, not
+        // tamper (and adopts them). A crash in between leaves them loaded
+        // and unrecorded: never deleted by another, the safe side.
+        if let Some((dir, me)) = &self.record {
+            self.record_error = dir.record(me, &[]).err().map(|e| e.to_string());
+        }
         let BestEffort {
             removed,
             mut absent,
             failed,
-        } = remove_best_effort(ctl, &owned)?;
+        } = match remove_best_effort(ctl, &owned) {
+            Ok(r) => r,
+            Err(e) => {
+                self.save();
+                return Err(e);
+            }
+        };
         for g in &mut self.rules {
             if removed.iter().any(|r| r.same_as(&g.rule))
                 || absent.iter().any(|r| r.same_as(&g.rule))
@@ -2221,6 +2358,7 @@ mod tests {
         let guard = RuleGuard::with(
             vec![dpkg.clone(), apt.clone()],
             vec![host.clone()],
+            vec![],
             None,
             Leftovers::default(),
         );
@@ -2258,7 +2396,13 @@ mod tests {
     #[test]
     fn new_never_and_exclude_rules_ahead_of_ours_are_suppression() {
         let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
-        let guard = RuleGuard::with(vec![dpkg.clone()], vec![], None, Leftovers::default());
+        let guard = RuleGuard::with(
+            vec![dpkg.clone()],
+            vec![],
+            vec![],
+            None,
+            Leftovers::default(),
+        );
         let mut s = guard.lock();
         s.finished = true;
         let mut hosts_never = AuditRule::syscalls(&[159], "time");
@@ -2489,6 +2633,39 @@ mod tests {
             None,
             "no empty alert"
         );
+    }
+
+    #[test]
+    fn a_rule_is_given_up_when_its_live_owners_record_stops_naming_it() {
+        let dir = std::env::temp_dir().join(format!("swmon-adopt-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let state = StateDir::open(&dir).unwrap();
+        let me = Owner::me().unwrap();
+        let other = Owner {
+            pid: me.pid.wrapping_add(1),
+            ..me.clone()
+        };
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let apt = AuditRule::exec_watch(Path::new("/usr/bin/apt-get"), SEED_KEY);
+        state.record(&other, &[dpkg.clone(), apt.clone()]).unwrap();
+        let guard = RuleGuard::with(
+            vec![],
+            vec![dpkg.clone(), apt.clone()],
+            vec![(dpkg.clone(), other.clone())],
+            Some((state.clone(), me.clone())),
+            Leftovers::default(),
+        );
+        let mut s = guard.lock();
+        s.finished = true;
+        assert!(!s.given_up(&dpkg), "its owner still records it");
+        assert!(!s.given_up(&apt), "not one to adopt");
+        state.record(&other, std::slice::from_ref(&apt)).unwrap();
+        assert!(s.given_up(&dpkg), "the owner's record dropped it");
+        state.record(&other, &[]).unwrap();
+        assert!(s.given_up(&dpkg), "the owner stopped: no record");
+        drop(s);
+        drop(guard);
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
