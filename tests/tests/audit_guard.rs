@@ -743,6 +743,12 @@ fn rules_an_admin_reinstalls_after_a_killed_run_are_not_its_leftovers() {
         !state_file(a_pid).exists(),
         "the dead run's record no longer names them (and, empty, is gone)"
     );
+    assert!(
+        !Path::new(STATE_DIR)
+            .join(format!("rules.{a_pid}.lock"))
+            .exists(),
+        "and its life lock with it"
+    );
 
     let b = Monitor::start(&["--audit-rules", "seed"]);
     let b_started = started(&b.events());
@@ -876,4 +882,49 @@ fn a_second_instance_adopts_the_seed_when_the_first_stops() {
         seed.len()
     );
     assert!(seed.is_disjoint(&loaded()), "B removed them at its stop");
+}
+
+#[test]
+fn a_record_whose_life_lock_is_held_is_a_live_instances_whatever_proc_says() {
+    use std::os::fd::AsRawFd;
+
+    let _host = HostAudit::save();
+    need_no_seed_rules_loaded();
+    let _cleanup = SeedCleanup;
+    let seed = seed_set();
+    let a = Monitor::start(&["--audit-rules", "seed"]);
+    let a_pid = a.pid();
+    let lock_path = Path::new(STATE_DIR).join(format!("rules.{a_pid}.lock"));
+    assert!(lock_path.exists(), "a running instance holds its life lock");
+    drop(a); // SIGKILL: /proc no longer knows a_pid.
+
+    // As if A lived on where this pid namespace can't see it: its life
+    // lock is held (here by the test).
+    let held = fs::File::open(&lock_path).expect("A's lock file");
+    // SAFETY: flock on an fd the test owns.
+    assert_eq!(
+        unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    let b = Monitor::start(&["--audit-rules", "seed"]);
+    let leftovers = started(&b.events())["swmon"]["audit"]["leftovers"].clone();
+    assert_eq!(leftovers["removed"], serde_json::json!([]), "{leftovers:#}");
+    assert!(
+        leftovers["live_pids"]
+            .as_array()
+            .expect("live_pids")
+            .contains(&Value::from(a_pid)),
+        "{leftovers:#}"
+    );
+    b.stop();
+    assert!(seed.is_subset(&loaded()), "A's rules were left alone");
+
+    // The lock released: A is dead, its rules are leftovers.
+    drop(held);
+    let c = Monitor::start(&["--audit-rules", "seed"]);
+    let leftovers = started(&c.events())["swmon"]["audit"]["leftovers"].clone();
+    assert_eq!(texts(&leftovers["removed"]), seed, "{leftovers:#}");
+    assert!(!lock_path.exists(), "the dead instance's lock file is gone");
+    c.stop();
+    assert!(seed.is_disjoint(&loaded()));
 }

@@ -37,7 +37,7 @@ use super::{
     error::AuditError,
     netlink::{ControlSocket, Reply},
     ownership::{
-        liveness, pid_of_name, read_state, Liveness, Owner, Recorded, StateDir, StateError,
+        pid_of_name, read_state, LifeLock, Liveness, Owner, Recorded, StateDir, StateError,
         STATE_DIR,
     },
     types::RecordType,
@@ -354,6 +354,24 @@ impl AuditRule {
         self.list == AUDIT_FILTER_EXIT
             && self.action == AUDIT_ALWAYS
             && !self.keys().is_empty()
+            && self.encode().is_ok()
+    }
+
+    /// Whether the rule is exactly [`AuditRule::exec_watch`] of its path
+    /// and its one key: the only shape `swmon run` adds, so the only one a
+    /// state file may name.
+    pub fn is_exec_watch(&self) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let keys = self.keys();
+        let (Some(path), [key]) = (self.path(), keys.as_slice()) else {
+            return false;
+        };
+        let Ok(key) = std::str::from_utf8(key) else {
+            return false;
+        };
+        !self.prepend
+            && AuditRule::exec_watch(Path::new(std::ffi::OsStr::from_bytes(path)), key)
+                .same_as(self)
             && self.encode().is_ok()
     }
 
@@ -1252,6 +1270,9 @@ struct GuardState {
     keys: BTreeSet<Vec<u8>>,
     /// The state file this guard keeps, if any.
     record: Option<(StateDir, Owner)>,
+    /// This instance's life lock, held as long as the guard (released
+    /// after the drop removed the rules).
+    life: Option<LifeLock>,
     /// The guard's own control socket (polls, and removal on the way out).
     ctl: Option<ControlSocket>,
     leftovers: Leftovers,
@@ -1357,7 +1378,7 @@ fn clean_leftovers(
                 continue;
             }
         };
-        match liveness(&rec.owner, &me.boot_id) {
+        match dir.liveness_of(&rec.owner, &me.boot_id) {
             Liveness::Alive => {
                 out.live_pids.push(rec.owner.pid);
                 live.extend(rec.rules.iter().cloned());
@@ -1407,6 +1428,7 @@ fn clean_leftovers(
                         out.errors
                             .push(format!("{}: can't remove: {e}", rec.path.display()));
                     }
+                    let _ = fs::remove_file(dir.life_lock_of(rec.owner.pid));
                 }
             }
             Err(e) => out
@@ -1460,6 +1482,7 @@ impl RuleGuard {
                 rules,
                 keys,
                 record,
+                life: None,
                 ctl: None,
                 leftovers,
                 record_error: None,
@@ -1503,7 +1526,17 @@ impl RuleGuard {
             Err(e) => return Err(e.into()),
         };
         let lock = dir.lock();
+        let life = dir.hold_life_lock(me.pid);
         let (mut leftovers, live_records) = clean_leftovers(&dir, &me, ctl);
+        dir.remove_stale_life_locks();
+        let life = match life {
+            Ok(l) => Some(l),
+            Err(e) if set.is_empty() => {
+                leftovers.errors.push(e.to_string());
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Err(e) = &lock {
             leftovers.errors.push(e.to_string());
         }
@@ -1546,6 +1579,7 @@ impl RuleGuard {
             })
             .collect();
         let guard = RuleGuard::with(added, relied, adopt, Some((dir, me)), leftovers);
+        guard.lock().life = life;
         guard.set_baseline(ctl);
         Ok(guard)
     }
