@@ -928,3 +928,47 @@ fn a_record_whose_life_lock_is_held_is_a_live_instances_whatever_proc_says() {
     c.stop();
     assert!(seed.is_disjoint(&loaded()));
 }
+
+#[test]
+fn without_the_folders_lock_no_leftover_is_removed() {
+    use std::os::fd::AsRawFd;
+
+    let _host = HostAudit::save();
+    need_no_seed_rules_loaded();
+    let _cleanup = SeedCleanup;
+    let seed = seed_set();
+    let a = Monitor::start(&["--audit-rules", "seed"]);
+    let a_pid = a.pid();
+    drop(a); // SIGKILL: leftovers.
+
+    // Another swmon starting (here: the test) holds the folder's lock for
+    // longer than B waits.
+    let held = fs::File::open(Path::new(STATE_DIR).join("lock")).expect("the folder's lock");
+    // SAFETY: flock on an fd the test owns.
+    assert_eq!(
+        unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    let b = Monitor::start(&["--audit-rules", "seed"]);
+    let leftovers = started(&b.events())["swmon"]["audit"]["leftovers"].clone();
+    drop(held);
+    assert_eq!(leftovers["removed"], serde_json::json!([]), "{leftovers:#}");
+    assert!(
+        leftovers["errors"]
+            .to_string()
+            .contains("no leftover removed"),
+        "{leftovers:#}"
+    );
+    b.stop();
+    assert!(
+        seed.is_subset(&loaded()),
+        "the dead run's rules are untouched"
+    );
+    assert!(state_file(a_pid).exists(), "and its record");
+
+    let c = Monitor::start(&["--audit-rules", "seed"]);
+    let leftovers = started(&c.events())["swmon"]["audit"]["leftovers"].clone();
+    assert_eq!(texts(&leftovers["removed"]), seed, "{leftovers:#}");
+    c.stop();
+    assert!(seed.is_disjoint(&loaded()));
+}

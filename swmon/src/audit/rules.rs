@@ -1527,8 +1527,16 @@ impl RuleGuard {
         };
         let lock = dir.lock();
         let life = dir.hold_life_lock(me.pid);
-        let (mut leftovers, live_records) = clean_leftovers(&dir, &me, ctl);
-        dir.remove_stale_life_locks();
+        // Without the folder's lock another instance may be starting: what
+        // looks dead may be its rules half-recorded. Nothing is removed.
+        let (mut leftovers, live_records) = match &lock {
+            Ok(_) => {
+                let cleaned = clean_leftovers(&dir, &me, ctl);
+                dir.remove_stale_life_locks();
+                cleaned
+            }
+            Err(_) => (Leftovers::default(), Vec::new()),
+        };
         let life = match life {
             Ok(l) => Some(l),
             Err(e) if set.is_empty() => {
@@ -1538,7 +1546,9 @@ impl RuleGuard {
             Err(e) => return Err(e.into()),
         };
         if let Err(e) = &lock {
-            leftovers.errors.push(e.to_string());
+            leftovers.errors.push(format!(
+                "{e}: another swmon holds the folder's lock; no leftover removed"
+            ));
         }
         let mut added = Vec::new();
         if !set.is_empty() {
