@@ -1158,6 +1158,11 @@ pub struct RulesRemoved {
     /// For `rules-list-back`: how many polls in a row had failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub list_failures: Option<u64>,
+    /// For `rules-record-failed`: why the record of swmon's rules under
+    /// `/run/swmon` could not be updated (a successor may then remove
+    /// rules that are no longer swmon's, or miss some that are).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_error: Option<String>,
 }
 
 impl RulesRemoved {
@@ -1177,6 +1182,7 @@ impl RulesRemoved {
             disowned: Vec::new(),
             list_error: None,
             list_failures: None,
+            record_error: None,
         }
     }
 
@@ -1201,6 +1207,7 @@ impl RulesRemoved {
     pub fn action(&self) -> &'static str {
         match self.op.as_str() {
             "rules-list-failed" => "audit-rules-unverifiable",
+            "rules-record-failed" => "audit-rules-unrecorded",
             "rules-adopted" => "audit-rules-adopted",
             "rules-adopt-failed" => "audit-rules-adopt-failed",
             "rules-list-back" => "audit-rules-verifiable",
@@ -1219,6 +1226,7 @@ impl RulesRemoved {
                 | "audit-rules-suppressed"
                 | "audit-rules-unverifiable"
                 | "audit-rules-adopt-failed"
+                | "audit-rules-unrecorded"
         )
     }
 }
@@ -1278,6 +1286,8 @@ struct GuardState {
     leftovers: Leftovers,
     /// The last failure to update the state file.
     record_error: Option<String>,
+    /// The failure last alerted (each new one is alerted once).
+    record_error_said: Option<String>,
     finished: bool,
     /// Rules that could suppress the guarded ones, loaded before the guard
     /// started (the host's own configuration: not alerted). `None` until
@@ -1486,6 +1496,7 @@ impl RuleGuard {
                 ctl: None,
                 leftovers,
                 record_error: None,
+                record_error_said: None,
                 finished: false,
                 baseline: None,
                 suppressors: Vec::new(),
@@ -1702,6 +1713,7 @@ impl RuleGuard {
                 disowned: Vec::new(),
                 list_error: None,
                 list_failures: None,
+                record_error: None,
             });
             for k in keys {
                 if state.keys.contains(&k) {
@@ -1985,6 +1997,21 @@ impl GuardState {
         })
     }
 
+    /// A failure to update the record, alerted once per distinct failure
+    /// (it also fails a clean stop's update, so it is seen there too).
+    fn record_alert(&mut self) -> Option<RulesRemoved> {
+        if self.record_error == self.record_error_said {
+            return None;
+        }
+        self.record_error_said.clone_from(&self.record_error);
+        let error = self.record_error.clone()?;
+        Some(RulesRemoved {
+            record_error: Some(error),
+            rules: self.owned(),
+            ..RulesRemoved::from_poll("rules-record-failed")
+        })
+    }
+
     fn owned(&self) -> Vec<AuditRule> {
         self.rules
             .iter()
@@ -2039,6 +2066,7 @@ impl GuardState {
         let loaded = list_rules(ctl)?;
         let mut out = self.removed(ctl, &loaded, restore);
         out.extend(self.adopt(ctl));
+        out.extend(self.record_alert());
         if let Some(item) = self.suppressed(&loaded) {
             out.push(item);
         }
@@ -2108,6 +2136,7 @@ impl GuardState {
             disowned: Vec::new(),
             list_error: None,
             list_failures: None,
+            record_error: None,
         })
     }
 
@@ -2166,6 +2195,7 @@ impl GuardState {
             disowned: Vec::new(),
             list_error: None,
             list_failures: None,
+            record_error: None,
         };
         let mut out = vec![item.clone()];
         if restore {
@@ -2710,6 +2740,41 @@ mod tests {
         drop(s);
         drop(guard);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_updated_is_alerted_once() {
+        let dir = std::env::temp_dir().join(format!("swmon-recfail-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let state = StateDir::open(&dir).unwrap();
+        let me = Owner::me().unwrap();
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let guard = RuleGuard::with(
+            vec![dpkg.clone()],
+            vec![],
+            vec![],
+            Some((state, me)),
+            Leftovers::default(),
+        );
+        let mut s = guard.lock();
+        s.save();
+        assert_eq!(s.record_alert(), None, "written: nothing to say");
+        fs::remove_dir_all(&dir).unwrap();
+        s.save();
+        let alert = s.record_alert().expect("the failed update is alerted");
+        assert_eq!(alert.action(), "audit-rules-unrecorded");
+        assert!(alert.is_alert());
+        assert_eq!(alert.rules, vec![dpkg]);
+        assert!(alert
+            .record_error
+            .as_deref()
+            .unwrap()
+            .contains("swmon-recfail"));
+        s.save();
+        assert_eq!(s.record_alert(), None, "the same failure once");
+        s.finished = true;
+        drop(s);
+        drop(guard);
     }
 
     #[test]
