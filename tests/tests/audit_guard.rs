@@ -743,6 +743,12 @@ fn rules_an_admin_reinstalls_after_a_killed_run_are_not_its_leftovers() {
         !state_file(a_pid).exists(),
         "the dead run's record no longer names them (and, empty, is gone)"
     );
+    assert!(
+        !Path::new(STATE_DIR)
+            .join(format!("rules.{a_pid}.lock"))
+            .exists(),
+        "and its life lock with it"
+    );
 
     let b = Monitor::start(&["--audit-rules", "seed"]);
     let b_started = started(&b.events());
@@ -819,4 +825,150 @@ fn a_rule_removed_and_reloaded_at_once_is_no_longer_swmons_to_delete() {
         })
         .count();
     assert_eq!(from_records, 1, "one removal, one alert");
+}
+
+#[test]
+fn a_second_instance_adopts_the_seed_when_the_first_stops() {
+    let host = HostAudit::save();
+    host.enable();
+    need_no_seed_rules_loaded();
+    let _cleanup = SeedCleanup;
+    let seed = seed_set();
+    let a = Monitor::start(&["--audit-rules", "seed"]);
+    assert_eq!(rules_added(&started(&a.events())), seed);
+    let b = Monitor::start(&["--audit-rules", "seed"]);
+    assert!(
+        rules_added(&started(&b.events())).is_empty(),
+        "B relies on A's rules"
+    );
+    let a_events = a.stop();
+    assert_eq!(
+        counters(&a_events)["audit_rules_removed_at_stop"],
+        seed.len()
+    );
+    // B adds them back as its own (in one poll, or over two if it saw A
+    // half-way through its deletes).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let adopted = loop {
+        let got: BTreeSet<String> = b
+            .events()
+            .iter()
+            .filter(|e| action(e) == "audit-rules-adopted")
+            .flat_map(|e| texts(&e["swmon"]["audit"]["rules"]))
+            .collect();
+        if got == seed || Instant::now() > deadline {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(adopted, seed, "B adopted the whole seed");
+    assert_eq!(&loaded() & &seed, seed, "the seed is loaded again");
+    let b_pid = b.pid();
+    let record: Value =
+        serde_json::from_slice(&fs::read(state_file(b_pid)).expect("B's record")).expect("json");
+    assert_eq!(
+        record["rules"].as_array().map(Vec::len),
+        Some(seed.len()),
+        "B's record names them"
+    );
+    let b_events = b.stop();
+    let alerts: Vec<&Value> = b_events
+        .iter()
+        .filter(|e| action(e) == "audit-rules-removed")
+        .collect();
+    assert!(alerts.is_empty(), "A's stop is no tamper: {alerts:#?}");
+    assert_eq!(
+        counters(&b_events)["audit_rules_removed_at_stop"],
+        seed.len()
+    );
+    assert!(seed.is_disjoint(&loaded()), "B removed them at its stop");
+}
+
+#[test]
+fn a_record_whose_life_lock_is_held_is_a_live_instances_whatever_proc_says() {
+    use std::os::fd::AsRawFd;
+
+    let _host = HostAudit::save();
+    need_no_seed_rules_loaded();
+    let _cleanup = SeedCleanup;
+    let seed = seed_set();
+    let a = Monitor::start(&["--audit-rules", "seed"]);
+    let a_pid = a.pid();
+    let lock_path = Path::new(STATE_DIR).join(format!("rules.{a_pid}.lock"));
+    assert!(lock_path.exists(), "a running instance holds its life lock");
+    drop(a); // SIGKILL: /proc no longer knows a_pid.
+
+    // As if A lived on where this pid namespace can't see it: its life
+    // lock is held (here by the test).
+    let held = fs::File::open(&lock_path).expect("A's lock file");
+    // SAFETY: flock on an fd the test owns.
+    assert_eq!(
+        unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    let b = Monitor::start(&["--audit-rules", "seed"]);
+    let leftovers = started(&b.events())["swmon"]["audit"]["leftovers"].clone();
+    assert_eq!(leftovers["removed"], serde_json::json!([]), "{leftovers:#}");
+    assert!(
+        leftovers["live_pids"]
+            .as_array()
+            .expect("live_pids")
+            .contains(&Value::from(a_pid)),
+        "{leftovers:#}"
+    );
+    b.stop();
+    assert!(seed.is_subset(&loaded()), "A's rules were left alone");
+
+    // The lock released: A is dead, its rules are leftovers.
+    drop(held);
+    let c = Monitor::start(&["--audit-rules", "seed"]);
+    let leftovers = started(&c.events())["swmon"]["audit"]["leftovers"].clone();
+    assert_eq!(texts(&leftovers["removed"]), seed, "{leftovers:#}");
+    assert!(!lock_path.exists(), "the dead instance's lock file is gone");
+    c.stop();
+    assert!(seed.is_disjoint(&loaded()));
+}
+
+#[test]
+fn without_the_folders_lock_no_leftover_is_removed() {
+    use std::os::fd::AsRawFd;
+
+    let _host = HostAudit::save();
+    need_no_seed_rules_loaded();
+    let _cleanup = SeedCleanup;
+    let seed = seed_set();
+    let a = Monitor::start(&["--audit-rules", "seed"]);
+    let a_pid = a.pid();
+    drop(a); // SIGKILL: leftovers.
+
+    // Another swmon starting (here: the test) holds the folder's lock for
+    // longer than B waits.
+    let held = fs::File::open(Path::new(STATE_DIR).join("lock")).expect("the folder's lock");
+    // SAFETY: flock on an fd the test owns.
+    assert_eq!(
+        unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    let b = Monitor::start(&["--audit-rules", "seed"]);
+    let leftovers = started(&b.events())["swmon"]["audit"]["leftovers"].clone();
+    drop(held);
+    assert_eq!(leftovers["removed"], serde_json::json!([]), "{leftovers:#}");
+    assert!(
+        leftovers["errors"]
+            .to_string()
+            .contains("no leftover removed"),
+        "{leftovers:#}"
+    );
+    b.stop();
+    assert!(
+        seed.is_subset(&loaded()),
+        "the dead run's rules are untouched"
+    );
+    assert!(state_file(a_pid).exists(), "and its record");
+
+    let c = Monitor::start(&["--audit-rules", "seed"]);
+    let leftovers = started(&c.events())["swmon"]["audit"]["leftovers"].clone();
+    assert_eq!(texts(&leftovers["removed"]), seed, "{leftovers:#}");
+    c.stop();
+    assert!(seed.is_disjoint(&loaded()));
 }

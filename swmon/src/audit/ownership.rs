@@ -6,18 +6,22 @@
 //! The kernel keeps no owner for an audit rule, so this file is the only
 //! thing that says a rule is swmon's. What it guarantees:
 //! - A file names its writer by pid, process start time (clock ticks since
-//!   boot, `/proc/PID/stat` field 22) and boot id. A recorded process that
-//!   is alive with that start time is a live instance: its rules are never
-//!   touched, even when they are also recorded by a dead one. A pid that is
-//!   gone, a zombie, or reused by another process (other start time) marks
-//!   the file a leftover.
+//!   boot, `/proc/PID/stat` field 22) and boot id, and each instance holds
+//!   an exclusive `flock` on `rules.PID.lock` for its whole life. An
+//!   instance is dead only if a successor can take that lock (which holds
+//!   across pid and time namespaces); without a lock file, `/proc` decides:
+//!   alive with that start time is live, a pid that is gone, a zombie, or
+//!   reused by another process (other start time) is dead. A live
+//!   instance's rules are never touched, even when a dead one also recorded
+//!   them.
 //! - A file from another boot is discarded without deleting anything: the
 //!   rules it names died with that boot, and an identical rule loaded now
 //!   was loaded by this boot's host (auditd's rules files).
-//! - The folder is 0700 and the files 0600, owned by swmon's effective user;
+//! - The folder is 0700 and the files 0600, owned by root (uid 0);
 //!   anything else (a symlink, another owner, a group- or world-accessible
-//!   mode, an oversized or corrupt file) is refused with an error naming the
-//!   file, and nothing it names is deleted.
+//!   mode, an oversized or corrupt file, a rule of another shape than the
+//!   seed's `exec_watch`) is refused with an error naming the file, and
+//!   nothing it names is deleted.
 //! - Files are written atomically (a temp file, fsync, rename) and the
 //!   start sequence (leftovers, install, record) holds an exclusive `flock`
 //!   on `STATE_DIR/lock`, so two instances starting at once never delete
@@ -243,7 +247,7 @@ pub fn parse_state(path: &Path, bytes: &[u8]) -> Result<Recorded, StateError> {
             let mut rule =
                 AuditRule::decode(&data).map_err(|why| corrupt(format!("rule {i}: {why}")))?;
             rule.normalize();
-            if !rule.swmon_could_add() {
+            if !rule.is_exec_watch() {
                 return Err(corrupt(format!("rule {i}: `{rule}` is no rule swmon adds")));
             }
             Ok(rule)
@@ -261,17 +265,28 @@ fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Refuses what is not ours alone: another owner, group or other access.
+/// The owner state files and their folder must have: root (a process
+/// with capabilities but another uid could otherwise plant records in a
+/// folder of its own). Unit tests run as whoever runs them.
+fn required_owner() -> u32 {
+    if cfg!(test) {
+        euid()
+    } else {
+        0
+    }
+}
+
+/// Refuses what is not root's alone: another owner, group or other access.
 fn check_owner_mode(path: &Path, meta: &fs::Metadata, max_mode: u32) -> Result<(), StateError> {
     let refuse = |why: String| StateError::Unsafe {
         path: path.to_owned(),
         why,
     };
-    if meta.uid() != euid() {
+    if meta.uid() != required_owner() {
         return Err(refuse(format!(
             "owned by uid {}, not {}",
             meta.uid(),
-            euid()
+            required_owner()
         )));
     }
     let mode = meta.mode() & 0o7777;
@@ -334,6 +349,20 @@ pub struct DirLock {
     _file: fs::File,
 }
 
+/// An instance's life lock ([`StateDir::hold_life_lock`]); dropping it
+/// removes the file and releases the lock.
+#[derive(Debug)]
+pub struct LifeLock {
+    path: PathBuf,
+    _file: fs::File,
+}
+
+impl Drop for LifeLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
 impl StateDir {
     /// Opens (creating, mode 0700) and checks the folder: a real directory,
     /// not a symlink, ours, no group or other access.
@@ -387,6 +416,96 @@ impl StateDir {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// The lock file an instance holds for its whole life.
+    pub fn life_lock_of(&self, pid: u32) -> PathBuf {
+        self.path.join(format!("rules.{pid}.lock"))
+    }
+
+    /// Takes this instance's life lock (`rules.PID.lock`, an exclusive
+    /// `flock` held until the returned file is dropped): a successor takes
+    /// the instance as dead only if it can take that lock itself, which
+    /// holds across pid and time namespaces where `/proc` can't tell.
+    pub fn hold_life_lock(&self, pid: u32) -> Result<LifeLock, StateError> {
+        let path = self.life_lock_of(pid);
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(io_err(&path, "open"))?;
+        // SAFETY: flock on an fd we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(io_err(&path, "lock")(io::Error::last_os_error()));
+        }
+        Ok(LifeLock { path, _file: file })
+    }
+
+    /// Whether the instance `owner` is alive: by its life lock when it has
+    /// one (held: alive; free: dead), else by `/proc` ([`liveness`]).
+    pub fn liveness_of(&self, owner: &Owner, this_boot: &str) -> Liveness {
+        if owner.boot_id != this_boot {
+            return Liveness::OtherBoot;
+        }
+        let path = self.life_lock_of(owner.pid);
+        let file = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return liveness(owner, this_boot),
+            // Can't tell: its rules are left alone.
+            Err(_) => return Liveness::Alive,
+        };
+        // SAFETY: flock on an fd we own; released when `file` is dropped.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            Liveness::Dead
+        } else {
+            Liveness::Alive
+        }
+    }
+
+    /// Removes the life locks of dead instances that have no record left
+    /// (a killed run with nothing recorded, a record emptied by `swmon
+    /// rules`): a lock file nobody holds and no record names. Returns how
+    /// many.
+    pub fn remove_stale_life_locks(&self) -> usize {
+        let Ok(entries) = fs::read_dir(&self.path) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for path in entries.flatten().map(|e| e.path()) {
+            let Some(pid) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("rules.")?.strip_suffix(".lock"))
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if self.file_of(pid).exists() {
+                continue;
+            }
+            let Ok(file) = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+                .open(&path)
+            else {
+                continue;
+            };
+            // SAFETY: flock on an fd we own; released when `file` drops.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0
+                && fs::remove_file(&path).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        removed
     }
 
     /// This process's file.
@@ -532,7 +651,7 @@ impl HostTakeover {
                     continue;
                 }
             };
-            if liveness(&rec.owner, &this_boot) == Liveness::Alive {
+            if dir.liveness_of(&rec.owner, &this_boot) == Liveness::Alive {
                 continue;
             }
             let kept: Vec<AuditRule> = rec
@@ -562,6 +681,7 @@ impl HostTakeover {
                 Err(e) => errors.push(e),
             }
         }
+        dir.remove_stale_life_locks();
         if errors.is_empty() {
             Ok(dropped)
         } else {
@@ -691,7 +811,7 @@ mod tests {
             }
             // Ok only if it still names rules swmon could have added.
             if let Ok(r) = parse_state(p, &b) {
-                assert!(r.rules.iter().all(AuditRule::swmon_could_add));
+                assert!(r.rules.iter().all(AuditRule::is_exec_watch));
             }
         }
     }
@@ -807,6 +927,37 @@ mod tests {
             "an empty record is removed"
         );
         assert!(dir.lock().is_ok(), "and the lock is released");
+    }
+
+    #[test]
+    fn a_held_life_lock_is_alive_whatever_proc_says_and_a_free_one_dead() {
+        let t = Tmp::new("life");
+        let dir = StateDir::open(&t.0).unwrap();
+        let me = Owner::me().unwrap();
+        // A pid /proc does not know (another pid namespace): its lock held.
+        let elsewhere = Owner {
+            pid: i32::MAX as u32,
+            ..me.clone()
+        };
+        assert_eq!(liveness(&elsewhere, &me.boot_id), Liveness::Dead);
+        let held = dir.hold_life_lock(elsewhere.pid).unwrap();
+        assert_eq!(dir.liveness_of(&elsewhere, &me.boot_id), Liveness::Alive);
+        assert!(dir.hold_life_lock(elsewhere.pid).is_err(), "one holder");
+        // Its file left behind but not held (the holder died): dead.
+        let path = dir.life_lock_of(elsewhere.pid);
+        drop(held);
+        assert!(!path.exists(), "removed when released");
+        fs::File::create(&path).unwrap();
+        assert_eq!(dir.liveness_of(&elsewhere, &me.boot_id), Liveness::Dead);
+        // Not held and no record: stale, removed; a held one stays.
+        let mine = dir.hold_life_lock(me.pid).unwrap();
+        assert_eq!(dir.remove_stale_life_locks(), 1);
+        assert!(!path.exists());
+        assert!(dir.life_lock_of(me.pid).exists());
+        drop(mine);
+        // No lock file: /proc decides; another boot is another boot.
+        assert_eq!(dir.liveness_of(&me, &me.boot_id), Liveness::Alive);
+        assert_eq!(dir.liveness_of(&me, "other"), Liveness::OtherBoot);
     }
 
     #[test]

@@ -36,7 +36,10 @@ use super::{
     assemble::AuditEvent,
     error::AuditError,
     netlink::{ControlSocket, Reply},
-    ownership::{liveness, pid_of_name, Liveness, Owner, StateDir, STATE_DIR},
+    ownership::{
+        pid_of_name, read_state, LifeLock, Liveness, Owner, Recorded, StateDir, StateError,
+        STATE_DIR,
+    },
     types::RecordType,
     value::KEY_SEPARATOR,
 };
@@ -351,6 +354,24 @@ impl AuditRule {
         self.list == AUDIT_FILTER_EXIT
             && self.action == AUDIT_ALWAYS
             && !self.keys().is_empty()
+            && self.encode().is_ok()
+    }
+
+    /// Whether the rule is exactly [`AuditRule::exec_watch`] of its path
+    /// and its one key: the only shape `swmon run` adds, so the only one a
+    /// state file may name.
+    pub fn is_exec_watch(&self) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let keys = self.keys();
+        let (Some(path), [key]) = (self.path(), keys.as_slice()) else {
+            return false;
+        };
+        let Ok(key) = std::str::from_utf8(key) else {
+            return false;
+        };
+        !self.prepend
+            && AuditRule::exec_watch(Path::new(std::ffi::OsStr::from_bytes(path)), key)
+                .same_as(self)
             && self.encode().is_ok()
     }
 
@@ -1097,7 +1118,10 @@ pub struct RulesRemoved {
     pub timestamp_ms: Option<u64>,
     /// `remove_rule` (auditctl -d/-D) or the kernel's own when a watched
     /// path's folder went away; from a poll `rules-missing`,
-    /// `rules-suppressed`, `rules-restored`, `rules-restore-failed`.
+    /// `rules-suppressed`, `rules-restored`, `rules-restore-failed`,
+    /// `rules-list-failed`, `rules-list-back`, `rules-adopted` (seed rules
+    /// another instance added and gave up at its stop, added back as this
+    /// one's), `rules-adopt-failed`.
     pub op: String,
     /// The removed rules' keys, from the records (or from the rules a poll
     /// found missing).
@@ -1132,6 +1156,11 @@ pub struct RulesRemoved {
     /// For `rules-list-back`: how many polls in a row had failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub list_failures: Option<u64>,
+    /// For `rules-record-failed`: why the record of swmon's rules under
+    /// `/run/swmon` could not be updated (a successor may then remove
+    /// rules that are no longer swmon's, or miss some that are).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_error: Option<String>,
 }
 
 impl RulesRemoved {
@@ -1151,6 +1180,7 @@ impl RulesRemoved {
             disowned: Vec::new(),
             list_error: None,
             list_failures: None,
+            record_error: None,
         }
     }
 
@@ -1175,6 +1205,9 @@ impl RulesRemoved {
     pub fn action(&self) -> &'static str {
         match self.op.as_str() {
             "rules-list-failed" => "audit-rules-unverifiable",
+            "rules-record-failed" => "audit-rules-unrecorded",
+            "rules-adopted" => "audit-rules-adopted",
+            "rules-adopt-failed" => "audit-rules-adopt-failed",
             "rules-list-back" => "audit-rules-verifiable",
             "rules-suppressed" => "audit-rules-suppressed",
             "rules-restored" => "audit-rules-restored",
@@ -1187,7 +1220,11 @@ impl RulesRemoved {
     pub fn is_alert(&self) -> bool {
         matches!(
             self.action(),
-            "audit-rules-removed" | "audit-rules-suppressed" | "audit-rules-unverifiable"
+            "audit-rules-removed"
+                | "audit-rules-suppressed"
+                | "audit-rules-unverifiable"
+                | "audit-rules-adopt-failed"
+                | "audit-rules-unrecorded"
         )
     }
 }
@@ -1224,6 +1261,10 @@ struct Guarded {
     restorable: bool,
     /// Loaded when last looked at.
     present: bool,
+    /// A rule of swmon's seed set that a live instance had added when this
+    /// one started: when that instance gives it up (its record no longer
+    /// names it: it stopped), this one adds it back as its own.
+    adopt_from: Option<Owner>,
 }
 
 /// The guard's state, shared by the run loop and the audit stream's poll.
@@ -1235,11 +1276,16 @@ struct GuardState {
     keys: BTreeSet<Vec<u8>>,
     /// The state file this guard keeps, if any.
     record: Option<(StateDir, Owner)>,
+    /// This instance's life lock, held as long as the guard (released
+    /// after the drop removed the rules).
+    life: Option<LifeLock>,
     /// The guard's own control socket (polls, and removal on the way out).
     ctl: Option<ControlSocket>,
     leftovers: Leftovers,
     /// The last failure to update the state file.
     record_error: Option<String>,
+    /// The failure last alerted (each new one is alerted once).
+    record_error_said: Option<String>,
     finished: bool,
     /// Rules that could suppress the guarded ones, loaded before the guard
     /// started (the host's own configuration: not alerted). `None` until
@@ -1310,13 +1356,18 @@ fn remove_best_effort(
 /// Removes what dead predecessors recorded and left loaded, and only that:
 /// never a rule a live instance recorded, never anything from a record that
 /// cannot be read or trusted.
-fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Leftovers {
+fn clean_leftovers(
+    dir: &StateDir,
+    me: &Owner,
+    ctl: &mut ControlSocket,
+) -> (Leftovers, Vec<Recorded>) {
     let mut out = Leftovers::default();
+    let mut live_records = Vec::new();
     let scanned = match dir.scan() {
         Ok(s) => s,
         Err(e) => {
             out.errors.push(e.to_string());
-            return out;
+            return (out, live_records);
         }
     };
     let mut live: Vec<AuditRule> = Vec::new();
@@ -1335,10 +1386,11 @@ fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Lefto
                 continue;
             }
         };
-        match liveness(&rec.owner, &me.boot_id) {
+        match dir.liveness_of(&rec.owner, &me.boot_id) {
             Liveness::Alive => {
                 out.live_pids.push(rec.owner.pid);
-                live.extend(rec.rules);
+                live.extend(rec.rules.iter().cloned());
+                live_records.push(rec);
             }
             Liveness::OtherBoot => {
                 out.other_boot += 1;
@@ -1356,7 +1408,7 @@ fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Lefto
             path.display()
         ));
         out.dead_pids.extend(dead.iter().map(|r| r.owner.pid));
-        return out;
+        return (out, live_records);
     }
     for rec in dead {
         out.dead_pids.push(rec.owner.pid);
@@ -1384,6 +1436,7 @@ fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Lefto
                         out.errors
                             .push(format!("{}: can't remove: {e}", rec.path.display()));
                     }
+                    let _ = fs::remove_file(dir.life_lock_of(rec.owner.pid));
                 }
             }
             Err(e) => out
@@ -1391,19 +1444,20 @@ fn clean_leftovers(dir: &StateDir, me: &Owner, ctl: &mut ControlSocket) -> Lefto
                 .push(format!("{}: can't list the rules: {e}", rec.path.display())),
         }
     }
-    out
+    (out, live_records)
 }
 
 impl RuleGuard {
     /// Guards `ours` (what swmon added, kept in no state file) and every
     /// rule keyed [`SEED_KEY`] or with one of `ours`' keys.
     pub fn new(ours: Vec<AuditRule>) -> RuleGuard {
-        RuleGuard::with(ours, Vec::new(), None, Leftovers::default())
+        RuleGuard::with(ours, Vec::new(), Vec::new(), None, Leftovers::default())
     }
 
     fn with(
         ours: Vec<AuditRule>,
         relied: Vec<AuditRule>,
+        adopt: Vec<(AuditRule, Owner)>,
         record: Option<(StateDir, Owner)>,
         leftovers: Leftovers,
     ) -> RuleGuard {
@@ -1416,12 +1470,19 @@ impl RuleGuard {
                 ours: true,
                 restorable: true,
                 present: true,
+                adopt_from: None,
             })
-            .chain(relied.into_iter().map(|rule| Guarded {
-                rule,
-                ours: false,
-                restorable: false,
-                present: true,
+            .chain(relied.into_iter().map(|rule| {
+                Guarded {
+                    adopt_from: adopt
+                        .iter()
+                        .find(|(r, _)| r.same_as(&rule))
+                        .map(|(_, o)| o.clone()),
+                    rule,
+                    ours: false,
+                    restorable: false,
+                    present: true,
+                }
             }))
             .collect();
         RuleGuard {
@@ -1429,9 +1490,11 @@ impl RuleGuard {
                 rules,
                 keys,
                 record,
+                life: None,
                 ctl: None,
                 leftovers,
                 record_error: None,
+                record_error_said: None,
                 finished: false,
                 baseline: None,
                 suppressors: Vec::new(),
@@ -1465,16 +1528,36 @@ impl RuleGuard {
                     ..Leftovers::default()
                 };
                 let relied = relied_or_say(ctl, &[], &mut leftovers);
-                let guard = RuleGuard::with(Vec::new(), relied, None, leftovers);
+                let guard = RuleGuard::with(Vec::new(), relied, Vec::new(), None, leftovers);
                 guard.set_baseline(ctl);
                 return Ok(guard);
             }
             Err(e) => return Err(e.into()),
         };
         let lock = dir.lock();
-        let mut leftovers = clean_leftovers(&dir, &me, ctl);
+        let life = dir.hold_life_lock(me.pid);
+        // Without the folder's lock another instance may be starting: what
+        // looks dead may be its rules half-recorded. Nothing is removed.
+        let (mut leftovers, live_records) = match &lock {
+            Ok(_) => {
+                let cleaned = clean_leftovers(&dir, &me, ctl);
+                dir.remove_stale_life_locks();
+                cleaned
+            }
+            Err(_) => (Leftovers::default(), Vec::new()),
+        };
+        let life = match life {
+            Ok(l) => Some(l),
+            Err(e) if set.is_empty() => {
+                leftovers.errors.push(e.to_string());
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Err(e) = &lock {
-            leftovers.errors.push(e.to_string());
+            leftovers.errors.push(format!(
+                "{e}: another swmon holds the folder's lock; no leftover removed"
+            ));
         }
         let mut added = Vec::new();
         if !set.is_empty() {
@@ -1503,7 +1586,19 @@ impl RuleGuard {
         }
         let relied = relied_or_say(ctl, &added, &mut leftovers);
         drop(lock);
-        let guard = RuleGuard::with(added, relied, Some((dir, me)), leftovers);
+        // Rules of the set a live instance added: this one's when it stops.
+        let adopt: Vec<(AuditRule, Owner)> = set
+            .iter()
+            .filter(|r| !added.iter().any(|a| a.same_as(r)))
+            .filter_map(|r| {
+                live_records
+                    .iter()
+                    .find(|rec| rec.rules.iter().any(|x| x.same_as(r)))
+                    .map(|rec| (r.clone(), rec.owner.clone()))
+            })
+            .collect();
+        let guard = RuleGuard::with(added, relied, adopt, Some((dir, me)), leftovers);
+        guard.lock().life = life;
         guard.set_baseline(ctl);
         Ok(guard)
     }
@@ -1616,6 +1711,7 @@ impl RuleGuard {
                 disowned: Vec::new(),
                 list_error: None,
                 list_failures: None,
+                record_error: None,
             });
             for k in keys {
                 if state.keys.contains(&k) {
@@ -1642,7 +1738,13 @@ impl RuleGuard {
         };
         let (gone, _) = state.diff(&loaded);
         let gone_ours = gone.iter().any(|g| g.1);
-        item.rules = gone.into_iter().map(|g| g.0).collect();
+        // Rules another instance gave up at its stop are no tamper: the
+        // next poll adopts them.
+        item.rules = gone
+            .into_iter()
+            .map(|g| g.0)
+            .filter(|r| !state.given_up(r))
+            .collect();
         // Removed more than missing: some came back, unknown which.
         let missing: Vec<(Vec<u8>, usize)> = removals
             .iter()
@@ -1820,6 +1922,94 @@ impl GuardState {
         out
     }
 
+    /// Whether `rule` is one to adopt whose live owner at start gave it
+    /// up: its record no longer names it (gone: the owner stopped), or now
+    /// belongs to another process.
+    fn given_up(&self, rule: &AuditRule) -> bool {
+        let Some(owner) = self
+            .rules
+            .iter()
+            .find(|g| g.rule.same_as(rule))
+            .and_then(|g| g.adopt_from.as_ref())
+        else {
+            return false;
+        };
+        let Some((dir, _)) = &self.record else {
+            return false;
+        };
+        match read_state(&dir.file_of(owner.pid)) {
+            Ok(rec) => rec.owner != *owner || !rec.rules.iter().any(|r| r.same_as(rule)),
+            Err(StateError::Io { source, .. }) => source.kind() == std::io::ErrorKind::NotFound,
+            // Unreadable: its owner may still hold it.
+            Err(_) => false,
+        }
+    }
+
+    /// Adds as swmon's own the seed rules a live instance had added, once
+    /// that instance gave them up and they are gone (it stopped): this
+    /// instance asked for them and relied on them. Tried once per rule.
+    fn adopt(&mut self, ctl: &mut ControlSocket) -> Option<RulesRemoved> {
+        let wanted: Vec<AuditRule> = self
+            .rules
+            .iter()
+            .filter(|g| !g.present && g.adopt_from.is_some() && self.given_up(&g.rule))
+            .map(|g| g.rule.clone())
+            .collect();
+        if wanted.is_empty() {
+            return None;
+        }
+        self.save_with(&wanted);
+        let result = install(ctl, &wanted);
+        for g in &mut self.rules {
+            if wanted.iter().any(|w| w.same_as(&g.rule)) {
+                g.adopt_from = None;
+                if let Ok(done) = &result {
+                    if done.added.iter().any(|a| a.same_as(&g.rule)) {
+                        g.ours = true;
+                        g.restorable = true;
+                        g.present = true;
+                    } else if done.present.iter().any(|a| a.same_as(&g.rule)) {
+                        // Someone loaded it meanwhile: theirs.
+                        g.present = true;
+                    }
+                }
+            }
+        }
+        self.save();
+        let (op, rules, restore_error) = match result {
+            Ok(done) => ("rules-adopted", done.added, None),
+            Err(e) => ("rules-adopt-failed", wanted, Some(e.to_string())),
+        };
+        let mut keys: Vec<String> = Vec::new();
+        for k in rules.iter().flat_map(AuditRule::keys) {
+            let k = String::from_utf8_lossy(&k).into_owned();
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        Some(RulesRemoved {
+            keys,
+            rules,
+            restore_error,
+            ..RulesRemoved::from_poll(op)
+        })
+    }
+
+    /// A failure to update the record, alerted once per distinct failure
+    /// (it also fails a clean stop's update, so it is seen there too).
+    fn record_alert(&mut self) -> Option<RulesRemoved> {
+        if self.record_error == self.record_error_said {
+            return None;
+        }
+        self.record_error_said.clone_from(&self.record_error);
+        let error = self.record_error.clone()?;
+        Some(RulesRemoved {
+            record_error: Some(error),
+            rules: self.owned(),
+            ..RulesRemoved::from_poll("rules-record-failed")
+        })
+    }
+
     fn owned(&self) -> Vec<AuditRule> {
         self.rules
             .iter()
@@ -1873,6 +2063,8 @@ impl GuardState {
     ) -> Result<Vec<RulesRemoved>, AuditError> {
         let loaded = list_rules(ctl)?;
         let mut out = self.removed(ctl, &loaded, restore);
+        out.extend(self.adopt(ctl));
+        out.extend(self.record_alert());
         if let Some(item) = self.suppressed(&loaded) {
             out.push(item);
         }
@@ -1942,6 +2134,7 @@ impl GuardState {
             disowned: Vec::new(),
             list_error: None,
             list_failures: None,
+            record_error: None,
         })
     }
 
@@ -1968,11 +2161,15 @@ impl GuardState {
         restore: bool,
     ) -> Vec<RulesRemoved> {
         let (gone, _) = self.diff(loaded);
-        if gone.is_empty() {
-            return Vec::new();
-        }
         if gone.iter().any(|g| g.1) {
             self.save();
+        }
+        // Given up by the instance that added them (it stopped): adopted,
+        // no alert.
+        let gone: Vec<(AuditRule, bool)> =
+            gone.into_iter().filter(|g| !self.given_up(&g.0)).collect();
+        if gone.is_empty() {
+            return Vec::new();
         }
         let mut keys: Vec<String> = Vec::new();
         for k in gone.iter().flat_map(|g| g.0.keys()) {
@@ -1996,6 +2193,7 @@ impl GuardState {
             disowned: Vec::new(),
             list_error: None,
             list_failures: None,
+            record_error: None,
         };
         let mut out = vec![item.clone()];
         if restore {
@@ -2022,11 +2220,24 @@ impl GuardState {
             .map(|g| g.rule.clone())
             .collect();
         let owned = self.owned();
+        // Given up ahead of the deletes: another instance relying on these
+        // rules sees from the record that their removal is this stop, not
+        // tamper (and adopts them). A crash in between leaves them loaded
+        // and unrecorded: never deleted by another, the safe side.
+        if let Some((dir, me)) = &self.record {
+            self.record_error = dir.record(me, &[]).err().map(|e| e.to_string());
+        }
         let BestEffort {
             removed,
             mut absent,
             failed,
-        } = remove_best_effort(ctl, &owned)?;
+        } = match remove_best_effort(ctl, &owned) {
+            Ok(r) => r,
+            Err(e) => {
+                self.save();
+                return Err(e);
+            }
+        };
         for g in &mut self.rules {
             if removed.iter().any(|r| r.same_as(&g.rule))
                 || absent.iter().any(|r| r.same_as(&g.rule))
@@ -2219,6 +2430,7 @@ mod tests {
         let guard = RuleGuard::with(
             vec![dpkg.clone(), apt.clone()],
             vec![host.clone()],
+            vec![],
             None,
             Leftovers::default(),
         );
@@ -2256,7 +2468,13 @@ mod tests {
     #[test]
     fn new_never_and_exclude_rules_ahead_of_ours_are_suppression() {
         let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
-        let guard = RuleGuard::with(vec![dpkg.clone()], vec![], None, Leftovers::default());
+        let guard = RuleGuard::with(
+            vec![dpkg.clone()],
+            vec![],
+            vec![],
+            None,
+            Leftovers::default(),
+        );
         let mut s = guard.lock();
         s.finished = true;
         let mut hosts_never = AuditRule::syscalls(&[159], "time");
@@ -2487,6 +2705,74 @@ mod tests {
             None,
             "no empty alert"
         );
+    }
+
+    #[test]
+    fn a_rule_is_given_up_when_its_live_owners_record_stops_naming_it() {
+        let dir = std::env::temp_dir().join(format!("swmon-adopt-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let state = StateDir::open(&dir).unwrap();
+        let me = Owner::me().unwrap();
+        let other = Owner {
+            pid: me.pid.wrapping_add(1),
+            ..me.clone()
+        };
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let apt = AuditRule::exec_watch(Path::new("/usr/bin/apt-get"), SEED_KEY);
+        state.record(&other, &[dpkg.clone(), apt.clone()]).unwrap();
+        let guard = RuleGuard::with(
+            vec![],
+            vec![dpkg.clone(), apt.clone()],
+            vec![(dpkg.clone(), other.clone())],
+            Some((state.clone(), me.clone())),
+            Leftovers::default(),
+        );
+        let mut s = guard.lock();
+        s.finished = true;
+        assert!(!s.given_up(&dpkg), "its owner still records it");
+        assert!(!s.given_up(&apt), "not one to adopt");
+        state.record(&other, std::slice::from_ref(&apt)).unwrap();
+        assert!(s.given_up(&dpkg), "the owner's record dropped it");
+        state.record(&other, &[]).unwrap();
+        assert!(s.given_up(&dpkg), "the owner stopped: no record");
+        drop(s);
+        drop(guard);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_updated_is_alerted_once() {
+        let dir = std::env::temp_dir().join(format!("swmon-recfail-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let state = StateDir::open(&dir).unwrap();
+        let me = Owner::me().unwrap();
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let guard = RuleGuard::with(
+            vec![dpkg.clone()],
+            vec![],
+            vec![],
+            Some((state, me)),
+            Leftovers::default(),
+        );
+        let mut s = guard.lock();
+        s.save();
+        assert_eq!(s.record_alert(), None, "written: nothing to say");
+        fs::remove_dir_all(&dir).unwrap();
+        s.save();
+        let alert = s.record_alert().expect("the failed update is alerted");
+        assert_eq!(alert.action(), "audit-rules-unrecorded");
+        assert!(alert.is_alert());
+        assert_eq!(alert.rules, vec![dpkg]);
+        assert!(alert
+            .record_error
+            .as_deref()
+            .unwrap()
+            .contains("swmon-recfail"));
+        s.save();
+        assert_eq!(s.record_alert(), None, "the same failure once");
+        s.finished = true;
+        drop(s);
+        drop(guard);
     }
 
     #[test]
