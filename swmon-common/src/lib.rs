@@ -86,6 +86,13 @@ pub mod capture_flag {
     /// the last), its memory was missing, or it was another exec's: nothing
     /// in [`Capture`] is valid.
     pub const MISSING: u32 = 1 << 3;
+    /// `cgroup` holds the names from the top down (`system.slice`,
+    /// `docker-ID.scope`), read through `cgroup.ancestors`; without it
+    /// they are leaf first.
+    pub const CGROUP_TOP_DOWN: u32 = 1 << 4;
+    /// The cgroup is deeper than [`crate::CGROUP_DEPTH`] and its leaf
+    /// levels are missing: the top ones, which decide trust, are whole.
+    pub const CGROUP_LEAF_CUT: u32 = 1 << 5;
 }
 
 /// What a trie entry names (the `kind` of [`NameValue`]).
@@ -251,7 +258,12 @@ pub struct CaptureOffsets {
     pub cgroup_kn: u32,
     pub kernfs_node_name: u32,
     pub kernfs_node_parent: u32,
-    pub _pad: u32,
+    /// `cgroup.level` (the root is 0).
+    pub cgroup_level: u32,
+    /// `cgroup.ancestors` (6.1+: the cgroups from the root down to this
+    /// one, indexed by level); 0 when the kernel has none, and then the
+    /// names are walked from the leaf up.
+    pub cgroup_ancestors: u32,
 }
 
 impl CaptureOffsets {
@@ -266,7 +278,8 @@ impl CaptureOffsets {
         cgroup_kn: 0,
         kernfs_node_name: 0,
         kernfs_node_parent: 0,
-        _pad: 0,
+        cgroup_level: 0,
+        cgroup_ancestors: 0,
     };
 }
 
@@ -291,9 +304,10 @@ pub struct AncestorEvent {
 /// (only for execs that passed the filter), so that a short run whose
 /// parents have exited before user space looks keeps both.
 ///
-/// `cgroup` holds the default hierarchy's kernfs names from the task's
-/// cgroup up, leaf first (`docker-ID.scope`, `system.slice`); the root's
-/// empty name is not written. `ancestors` holds the parent, its parent, and
+/// `cgroup` holds the default hierarchy's kernfs names, from the top down
+/// (`system.slice`, `docker-ID.scope`) when [`capture_flag::CGROUP_TOP_DOWN`]
+/// is set, else from the task's cgroup up; the root's empty name is not
+/// written. `ancestors` holds the parent, its parent, and
 /// so on, up to init (pid 1, included) or [`ANCESTORS_MAX`].
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -456,6 +470,6 @@ mod layout {
         assert_eq!(offset_of!(InodeKey, ino), 8);
         assert_eq!(size_of::<InodeKey>(), 16);
         assert_eq!(size_of::<KernelOffsets>(), 32 * 4);
-        assert_eq!(size_of::<CaptureOffsets>(), 10 * 4);
+        assert_eq!(size_of::<CaptureOffsets>(), 11 * 4);
     }
 }

@@ -530,7 +530,11 @@ pub fn placement(rec: &ExecRecord) -> Placement {
     let Some(path) = &rec.cgroup else {
         return proc_cgroup().map(|t| placement_of(&t)).unwrap_or_default();
     };
-    let mut p = placement_of_path(&String::from_utf8_lossy(path), rec.cgroup_truncated);
+    let mut p = placement_of_path(
+        &String::from_utf8_lossy(path),
+        rec.cgroup_truncated,
+        rec.cgroup_leaf_cut,
+    );
     if p.container_id.is_none() {
         // A hybrid host's v1 hierarchies are not captured by the kernel (a
         // runtime with the cgroupfs driver names only those): looked up in
@@ -558,11 +562,13 @@ fn container_in_v1(cgroup_file: &str) -> Option<(String, &'static str)> {
 }
 
 /// The placement of one cgroup path of the default hierarchy
-/// (`/system.slice/docker-ID.scope`).
-pub fn placement_of_path(path: &str, truncated: bool) -> Placement {
+/// (`/system.slice/docker-ID.scope`). `truncated`: its top levels or a
+/// name are missing (nothing is trusted); `leaf_cut`: only levels below
+/// the path are missing (trust is decided by the top, which is whole).
+pub fn placement_of_path(path: &str, truncated: bool, leaf_cut: bool) -> Placement {
     let mut p = Placement {
         cgroup: Some(path.to_owned()),
-        cgroup_truncated: truncated,
+        cgroup_truncated: truncated || leaf_cut,
         ..Placement::default()
     };
     if let Some((id, runtime)) = container_in(path).filter(|_| !truncated) {
@@ -574,9 +580,13 @@ pub fn placement_of_path(path: &str, truncated: bool) -> Placement {
     p
 }
 
+/// The systemd unit of a cgroup path: its first `.service` or `.scope`
+/// from the top, where systemd puts it (`system.slice/x.service`,
+/// `user.slice/user-1000.slice/user@1000.service`). Levels below a unit are
+/// its own making (a user's delegated tree under `user@UID.service`), so a
+/// name there never stands for the unit.
 fn unit_in(path: &str) -> Option<String> {
     path.split('/')
-        .rev()
         .find(|c| c.ends_with(".service") || c.ends_with(".scope"))
         .map(str::to_owned)
 }
@@ -726,7 +736,7 @@ mod placement_tests {
     fn trusted_places_only() {
         let id = "5ca1ab1e".repeat(8);
         let runtime = |path: &str| {
-            let p = placement_of_path(path, false);
+            let p = placement_of_path(path, false, false);
             (p.container_id, p.container_runtime)
         };
         let docker = (Some(id.clone()), Some("docker"));
@@ -782,13 +792,33 @@ mod placement_tests {
         ] {
             assert_eq!(runtime(&nested).0, Some(id.clone()), "{nested}");
         }
-        let p = placement_of_path(&format!("/system.slice/docker-{id}.scope"), true);
+        let p = placement_of_path(&format!("/system.slice/docker-{id}.scope"), true, false);
         assert_eq!((p.container_id, p.cgroup_truncated), (None, true));
+        // Cut below the container: the top levels, which decide, are whole.
+        let p = placement_of_path(
+            &format!("/system.slice/docker-{id}.scope/a/b/c/d/e/f"),
+            false,
+            true,
+        );
+        assert_eq!(
+            (p.container_id, p.cgroup_truncated),
+            (Some(id.clone()), true)
+        );
+        // The unit is taken by position, never from a user's delegated tree.
         let p = placement_of_path(
             &format!("/user.slice/user-1000.slice/user@1000.service/docker-{id}.scope"),
             false,
+            false,
         );
-        assert_eq!(p.systemd_unit, Some(format!("docker-{id}.scope")));
+        assert_eq!(p.systemd_unit.as_deref(), Some("user@1000.service"));
+        let p = placement_of_path(
+            "/user.slice/user-1000.slice/user@1000.service/app.slice/sshd.service",
+            false,
+            false,
+        );
+        assert_eq!(p.systemd_unit.as_deref(), Some("user@1000.service"));
+        let p = placement_of_path("/system.slice/cron.service/sub.scope", false, false);
+        assert_eq!(p.systemd_unit.as_deref(), Some("cron.service"));
     }
 
     #[test]

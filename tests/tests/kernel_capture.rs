@@ -167,10 +167,9 @@ fn container_and_parent_survive_their_exit_100_of_100_and_a_user_slice_is_no_con
             .unwrap_or_else(|| panic!("no dpkg run under spoofing shell {shell}"));
         assert!(e["swmon"].get("container").is_none(), "{e:#}");
         assert_eq!(e["swmon"]["cgroup"], format!("/{spoof_rel}"));
-        assert_eq!(
-            e["swmon"]["systemd_unit"],
-            format!("docker-{spoof_id}.scope")
-        );
+        // The unit by position: the user's manager, never a name the user
+        // made below it.
+        assert_eq!(e["swmon"]["systemd_unit"], "user@4242.service", "{e:#}");
     }
 }
 
@@ -308,4 +307,36 @@ fn a_detached_kernel_side_is_an_alert_within_one_poll() {
         .filter(|e| action(e) == "ebpf-detached")
         .count();
     assert_eq!(alerts, 1, "one change, one alert");
+}
+
+#[test]
+fn a_container_deeper_than_the_capture_keeps_its_trusted_id() {
+    let id = container_id(3);
+    let mut cgroups = Cgroups::new();
+    // Ten levels: two more than the kernel keeps; the cut is at the leaf.
+    let rel = format!("system.slice/docker-{id}.scope/l3/l4/l5/l6/l7/l8/l9/l10");
+    let deep = cgroups.make(&rel);
+
+    let m = Monitor::start(&["--no-audit"]);
+    let shell = installer_in(&deep);
+    let shells = HashSet::from([shell]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut found = runs_by_parent(&m.events(), &shells);
+    while found.is_empty() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+        found = runs_by_parent(&m.events(), &shells);
+    }
+    m.stop();
+    let e = found
+        .remove(&shell)
+        .expect("the dpkg run in the deep container");
+
+    let s = &e["swmon"];
+    assert_eq!(s["container"]["id"], id.as_str(), "{e:#}");
+    assert_eq!(s["container"]["runtime"], "docker");
+    assert_eq!(
+        s["cgroup"],
+        format!("/system.slice/docker-{id}.scope/l3/l4/l5/l6/l7/l8")
+    );
+    assert_eq!(s["cgroup_truncated"], true, "{e:#}");
 }
