@@ -323,6 +323,11 @@ pub struct Capture {
     /// emitter and the decoder take the capture only when it is the
     /// event's own (`tgid << 32 | pid`), never a stale one of another exec.
     pub pid_tgid: u64,
+    /// `start_boottime` of the exec'ing task itself (ns since boot; 0 when
+    /// it could not be read), written by the emitter whether or not the
+    /// rest is valid: every later `/proc` read of the installer is bound
+    /// to it, so a reused pid never lends another process's data.
+    pub start_ns: u64,
     pub cgroup: [[u8; CGROUP_COMPONENT]; CGROUP_DEPTH],
     pub ancestors: [AncestorEvent; ANCESTORS_MAX],
 }
@@ -447,12 +452,13 @@ mod layout {
         assert_eq!(size_of::<AncestorEvent>(), 32 + ANCESTOR_NAME);
         assert_eq!(offset_of!(Capture, flags), 8);
         assert_eq!(offset_of!(Capture, pid_tgid), 16);
-        assert_eq!(offset_of!(Capture, cgroup), 24);
+        assert_eq!(offset_of!(Capture, start_ns), 24);
+        assert_eq!(offset_of!(Capture, cgroup), 32);
         let cgroup = CGROUP_DEPTH * CGROUP_COMPONENT;
-        assert_eq!(offset_of!(Capture, ancestors), 24 + cgroup);
+        assert_eq!(offset_of!(Capture, ancestors), 32 + cgroup);
         assert_eq!(
             size_of::<Capture>(),
-            24 + cgroup + ANCESTORS_MAX * size_of::<AncestorEvent>()
+            32 + cgroup + ANCESTORS_MAX * size_of::<AncestorEvent>()
         );
     }
 

@@ -752,6 +752,8 @@ fn try_emit(_ctx: &RawTracePointContext) -> Result<u32, u32> {
         ev.capture.cgroup_depth = 0;
         ev.capture.ancestor_count = 0;
     }
+    let cap_off = CAPTURE_OFFSETS.load();
+    ev.capture.start_ns = read(task, cap_off.task_start_boottime).unwrap_or(0);
     let fname_len = scratch.filename_len as usize;
     if fname_len >= FILENAME_MAX - 1 {
         ev.flags |= flag::FILENAME_TRUNCATED;

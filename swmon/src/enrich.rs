@@ -45,6 +45,20 @@ pub fn host_name() -> String {
         .unwrap_or_default()
 }
 
+/// The terminal of the exec'ing process, read from `/proc` only while the
+/// pid is still that process (its kernel-captured start time).
+pub fn tty(rec: &ExecRecord) -> Option<String> {
+    LiveProcess::open(rec.pid, rec.start_ns).and_then(|p| tty_name(p.stat.tty_nr))
+}
+
+/// The working directory of the exec'ing process from `/proc` (the
+/// fallback when the kernel could not read it), only while the pid is
+/// still that process.
+pub fn cwd_of(rec: &ExecRecord) -> Option<Vec<u8>> {
+    let live = LiveProcess::open(rec.pid, rec.start_ns)?;
+    live.readlink(c"cwd")
+}
+
 /// The working directory of a live process, as bytes.
 pub fn cwd(pid: u32) -> Option<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
@@ -282,6 +296,29 @@ mod tests {
         assert!(start_boot_ns(std::process::id()).is_some());
         assert!(start_boot_ns(u32::MAX).is_none());
     }
+
+    #[test]
+    fn installer_proc_reads_are_bound_to_its_start() {
+        let me = std::process::id();
+        let tick = tick_ns().expect("USER_HZ");
+        let start = start_boot_ns(me).expect("own start") + tick / 2;
+        let mut r = ExecRecord::sample(me, "/usr/bin/dpkg", 1);
+        r.start_ns = start;
+        let here = std::env::current_dir().expect("cwd");
+        assert_eq!(
+            cwd_of(&r),
+            Some(here.as_os_str().as_encoded_bytes().to_vec())
+        );
+        assert!(placement(&r).cgroup.is_some(), "own /proc/self/cgroup");
+        // The same pid with another start time is another process (pid
+        // reuse), and an unknown start binds to nothing: no /proc data.
+        for other in [start + 5 * tick, 0] {
+            r.start_ns = other;
+            assert_eq!(cwd_of(&r), None);
+            assert_eq!(tty(&r), None);
+            assert_eq!(placement(&r), Placement::default());
+        }
+    }
 }
 
 /// One process above an installer run (`swmon.ancestors[]`).
@@ -396,12 +433,17 @@ impl LiveProcess {
     }
 
     fn executable(&self) -> Option<Vec<u8>> {
+        self.readlink(c"exe")
+    }
+
+    /// The target of the link `name` in the process's folder.
+    fn readlink(&self, name: &std::ffi::CStr) -> Option<Vec<u8>> {
         let mut buf = vec![0u8; 4096];
         // SAFETY: the fd is open, the name NUL-terminated, the buffer sized.
         let n = unsafe {
             libc::readlinkat(
                 std::os::fd::AsRawFd::as_raw_fd(&self.dir),
-                c"exe".as_ptr(),
+                name.as_ptr(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
             )
@@ -526,7 +568,13 @@ pub struct Placement {
 /// `/proc/PID/cgroup` only when the kernel could not read it (that read
 /// races with the process's exit).
 pub fn placement(rec: &ExecRecord) -> Placement {
-    let proc_cgroup = || std::fs::read_to_string(format!("/proc/{}/cgroup", rec.pid)).ok();
+    // Only while the pid is still the exec'ing process: a reused pid's
+    // cgroup is another process's placement.
+    let proc_cgroup = || {
+        LiveProcess::open(rec.pid, rec.start_ns)
+            .and_then(|p| read_at(&p.dir, c"cgroup", 64 * 1024))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
     let Some(path) = &rec.cgroup else {
         return proc_cgroup().map(|t| placement_of(&t)).unwrap_or_default();
     };

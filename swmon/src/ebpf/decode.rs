@@ -52,6 +52,9 @@ pub struct ExecRecord {
     /// The cgroup path is whole from the root but its leaf levels (below
     /// [`CGROUP_DEPTH`]) are left out: the top ones still decide trust.
     pub cgroup_leaf_cut: bool,
+    /// `start_boottime` of the exec'ing process (ns since boot; 0 when
+    /// unknown): with `pid`, it names this process even after pid reuse.
+    pub start_ns: u64,
     /// The processes above this one at the exec, parent first.
     pub ancestors: Vec<KernelAncestor>,
     /// The chain went on above the last one kept.
@@ -103,6 +106,7 @@ impl ExecRecord {
             cgroup: None,
             cgroup_truncated: false,
             cgroup_leaf_cut: false,
+            start_ns: 0,
             ancestors: vec![],
             ancestors_truncated: false,
         }
@@ -230,6 +234,7 @@ fn exec_record(ev: &ExecEvent) -> ExecRecord {
         cgroup: cgroup(&ev.capture, own),
         cgroup_truncated: own && ev.capture.flags & capture_flag::CGROUP_TRUNCATED != 0,
         cgroup_leaf_cut: own && ev.capture.flags & capture_flag::CGROUP_LEAF_CUT != 0,
+        start_ns: ev.capture.start_ns,
         ancestors: ancestors(&ev.capture, own),
         ancestors_truncated: own && ev.capture.flags & capture_flag::ANCESTORS_TRUNCATED != 0,
     }
