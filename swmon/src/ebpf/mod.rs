@@ -281,12 +281,17 @@ impl KernelStream {
     /// The filter's `seen` counter standing still while the host forks,
     /// confirmed by an exec of swmon's own (see [`attach::SeenWatch`]);
     /// returned once when the stall starts.
+    ///
+    /// A counter that cannot be read is no evidence: nothing is concluded
+    /// (never a 0 that would look like a stall). `/proc/stat` is read only
+    /// when `seen` has not moved.
     pub fn check_seen(&mut self) -> Option<attach::Stall> {
-        let forks = attach::host_forks()?;
-        let seen = sum_counter(&self.counters, counter::SEEN);
+        let seen = read_counter(&self.counters, counter::SEEN)?;
         let counters = &self.counters;
-        self.seen_watch.observe(seen, forks, || {
-            attach::canary_exec().then(|| sum_counter(counters, counter::SEEN))
+        self.seen_watch.observe(seen, attach::host_forks, || {
+            attach::canary_exec()
+                .then(|| read_counter(counters, counter::SEEN))
+                .flatten()
         })
     }
 
@@ -347,9 +352,14 @@ impl KernelStream {
     }
 }
 
-/// One kernel counter summed over CPUs (0 when unreadable).
+/// One kernel counter summed over CPUs (0 when unreadable, for display).
 fn sum_counter(counters: &PerCpuArray<MapData, u64>, index: u32) -> u64 {
-    counters.get(&index, 0).map(|v| v.iter().sum()).unwrap_or(0)
+    read_counter(counters, index).unwrap_or(0)
+}
+
+/// One kernel counter summed over CPUs; `None` when it cannot be read.
+fn read_counter(counters: &PerCpuArray<MapData, u64>, index: u32) -> Option<u64> {
+    counters.get(&index, 0).ok().map(|v| v.iter().sum())
 }
 
 fn fill_maps(ebpf: &mut Ebpf, tables: &FilterTables) -> Result<(), LoadError> {
