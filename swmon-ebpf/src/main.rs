@@ -559,7 +559,11 @@ fn walk_cgroup(
     let mut done = false;
     let mut cut = false;
     while depth < CGROUP_DEPTH {
-        let parent: *const u8 = read(kn, off.kernfs_node_parent).unwrap_or(core::ptr::null());
+        // A parent that cannot be read is a hole, not the root.
+        let Ok(parent) = read::<*const u8>(kn, off.kernfs_node_parent) else {
+            cut = true;
+            break;
+        };
         if parent.is_null() {
             done = true;
             break;

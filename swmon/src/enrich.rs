@@ -372,6 +372,17 @@ pub const ANCESTOR_ARGS_MAX: usize = 8192;
 /// run stay well under a 64 KiB line; the nearest ancestors come first.
 pub const ANCESTORS_ARGS_TOTAL: usize = 16384;
 
+/// True when `/proc/PID/exe` (`exe`) is the program whose base name the
+/// kernel captured (`name`, cut to its slot): a process that exec'd since
+/// shows another. An empty `name` (unreadable at the exec) matches nothing.
+fn same_program(exe: Option<&[u8]>, name: &[u8]) -> bool {
+    let Some(exe) = exe else { return false };
+    let exe = exe.strip_suffix(b" (deleted)").unwrap_or(exe);
+    let base = exe.rsplit(|c| *c == b'/').next().unwrap_or(exe);
+    let cut = swmon_common::ANCESTOR_NAME - 1;
+    !name.is_empty() && (base == name || (name.len() == cut && base.starts_with(name)))
+}
+
 /// The parent chain the kernel captured at the exec, parent first, with
 /// each one's command line and path added from `/proc` while it is the
 /// same process.
@@ -388,10 +399,20 @@ pub fn ancestors(rec: &ExecRecord) -> Vec<Ancestor> {
                 name: k.exe_name.clone(),
                 ..Ancestor::default()
             };
-            if let Some(live) = LiveProcess::open(k.pid, k.start_ns) {
-                a.executable = live.executable();
-                if let Some(cmdline) = live.cmdline(ANCESTOR_ARGS_MAX.min(budget)) {
+            // Same process, and still running the program the kernel saw:
+            // one that has exec'd since shows another program's path and
+            // arguments, which were not what ran the installer. Checked
+            // before and after the command line is read.
+            let live = LiveProcess::open(k.pid, k.start_ns)
+                .filter(|l| same_program(l.executable().as_deref(), &k.exe_name));
+            if let Some(live) = live {
+                let exe = live.executable();
+                let cmdline = live.cmdline(ANCESTOR_ARGS_MAX.min(budget));
+                if let Some(cmdline) =
+                    cmdline.filter(|_| same_program(live.executable().as_deref(), &k.exe_name))
+                {
                     budget -= cmdline.bytes.len();
+                    a.executable = exe;
                     a.args = crate::ebpf::decode::split_argv(&cmdline.bytes);
                     a.args_truncated = cmdline.truncated;
                     a.args_bytes = cmdline.total;
@@ -892,6 +913,40 @@ mod placement_tests {
         assert_eq!(cut.bytes.len(), 4);
         assert!(cut.truncated);
         assert!(cut.total.is_some_and(|t| t > 4), "{cut:?}");
+    }
+
+    #[test]
+    fn an_ancestor_that_exec_d_since_lends_no_path_or_args() {
+        use crate::ebpf::decode::KernelAncestor;
+        let me = std::process::id();
+        let tick = tick_ns().expect("USER_HZ");
+        let exe = std::fs::read_link("/proc/self/exe").expect("own exe");
+        let name = exe.file_name().expect("name").as_encoded_bytes().to_vec();
+        let ancestor = |exe_name: &[u8]| KernelAncestor {
+            pid: me,
+            uid: 0,
+            start_ns: start_boot_ns(me).expect("own start") + tick / 2,
+            comm: b"x".to_vec(),
+            exe_name: exe_name.to_vec(),
+        };
+        let mut rec = ExecRecord::sample(1, "/usr/bin/dpkg", 1);
+        rec.ancestors = vec![ancestor(&name), ancestor(b"bash"), ancestor(b"")];
+        let a = ancestors(&rec);
+        assert_eq!(
+            a[0].executable.as_deref(),
+            Some(exe.as_os_str().as_encoded_bytes())
+        );
+        assert!(!a[0].args.is_empty());
+        // The kernel saw bash there: this pid now runs another program.
+        for other in &a[1..] {
+            assert_eq!((other.executable.as_deref(), other.args.len()), (None, 0));
+        }
+        assert!(same_program(Some(b"/usr/bin/dash (deleted)"), b"dash"));
+        let long = "n".repeat(80);
+        let cut = &long.as_bytes()[..swmon_common::ANCESTOR_NAME - 1];
+        assert!(same_program(Some(format!("/x/{long}").as_bytes()), cut));
+        assert!(!same_program(Some(b"/x/dashx"), b"dash"));
+        assert!(!same_program(None, b"dash"));
     }
 
     #[test]
