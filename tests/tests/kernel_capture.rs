@@ -340,3 +340,86 @@ fn a_container_deeper_than_the_capture_keeps_its_trusted_id() {
     );
     assert_eq!(s["cgroup_truncated"], true, "{e:#}");
 }
+
+/// The id of swmon's map named `name`, from its exec program's map ids.
+fn swmon_map_id(program_id: u64, name: &str) -> u64 {
+    let out = bpftool(&["-j", "prog", "show", "id", &program_id.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    let prog: Value = serde_json::from_slice(&out.stdout).expect("bpftool json");
+    prog["map_ids"]
+        .as_array()
+        .expect("map ids")
+        .iter()
+        .filter_map(Value::as_u64)
+        .find(|id| {
+            let out = bpftool(&["-j", "map", "show", "id", &id.to_string()]);
+            let map: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            map["name"] == name
+        })
+        .unwrap_or_else(|| panic!("no map {name} on program {program_id}"))
+}
+
+/// The raw key bytes of every entry of a map (`0x..` strings, as bpftool
+/// prints and takes them).
+fn map_keys(map_id: u64) -> Vec<Vec<String>> {
+    let out = bpftool(&["-j", "map", "dump", "id", &map_id.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    let entries: Value = serde_json::from_slice(&out.stdout).expect("bpftool json");
+    entries
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            e["key"]
+                .as_array()
+                .expect("raw key")
+                .iter()
+                .map(|b| b.as_str().expect("key byte").to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_filter_map_entry_deleted_from_outside_is_an_alert_and_put_back() {
+    let m = Monitor::start(&["--no-audit"]);
+    let started = m
+        .events()
+        .into_iter()
+        .find(|e| action(e) == "monitor-started")
+        .expect("started");
+    let prog = started["swmon"]["ebpf"]["links"]["sched_process_exec"]["program_id"]
+        .as_u64()
+        .expect("program id");
+    for name in ["INODES", "NAMES"] {
+        let map = swmon_map_id(prog, name);
+        let before = map_keys(map);
+        let key = before.first().unwrap_or_else(|| panic!("{name} is empty"));
+        let mut args = vec!["map", "delete", "id"];
+        let id = map.to_string();
+        args.push(&id);
+        args.push("key");
+        args.extend(key.iter().map(String::as_str));
+        let out = bpftool(&args);
+        assert!(out.status.success(), "{out:?}");
+        assert!(!map_keys(map).contains(key), "deleted");
+        // The maps are compared every 4 polls of 500 ms.
+        let alert = m.wait_for("ebpf-tampered", Duration::from_secs(6), |e| {
+            action(e) == "ebpf-tampered" && e["swmon"]["ebpf"]["map"] == name
+        });
+        let d = &alert["swmon"]["ebpf"];
+        assert_eq!(d["missing"], 1, "{alert:#}");
+        assert_eq!(d["restored"], true, "{alert:#}");
+        let mut after = map_keys(map);
+        let mut want = before.clone();
+        after.sort();
+        want.sort();
+        assert_eq!(after, want, "{name} put back as it was");
+    }
+    // Still filtering after the repair.
+    let (pid, _) = run(Command::new(DPKG).arg("--version"));
+    m.wait_for("dpkg after the repair", Duration::from_secs(5), |e| {
+        e["process"]["pid"] == pid
+    });
+    m.stop();
+}
