@@ -86,6 +86,13 @@ pub mod capture_flag {
     /// the last), its memory was missing, or it was another exec's: nothing
     /// in [`Capture`] is valid.
     pub const MISSING: u32 = 1 << 3;
+    /// `cgroup` holds the names from the top down (`system.slice`,
+    /// `docker-ID.scope`), read through `cgroup.ancestors`; without it
+    /// they are leaf first.
+    pub const CGROUP_TOP_DOWN: u32 = 1 << 4;
+    /// The cgroup is deeper than [`crate::CGROUP_DEPTH`] and its leaf
+    /// levels are missing: the top ones, which decide trust, are whole.
+    pub const CGROUP_LEAF_CUT: u32 = 1 << 5;
 }
 
 /// What a trie entry names (the `kind` of [`NameValue`]).
@@ -251,7 +258,12 @@ pub struct CaptureOffsets {
     pub cgroup_kn: u32,
     pub kernfs_node_name: u32,
     pub kernfs_node_parent: u32,
-    pub _pad: u32,
+    /// `cgroup.level` (the root is 0).
+    pub cgroup_level: u32,
+    /// `cgroup.ancestors` (6.1+: the cgroups from the root down to this
+    /// one, indexed by level); 0 when the kernel has none, and then the
+    /// names are walked from the leaf up.
+    pub cgroup_ancestors: u32,
 }
 
 impl CaptureOffsets {
@@ -266,7 +278,8 @@ impl CaptureOffsets {
         cgroup_kn: 0,
         kernfs_node_name: 0,
         kernfs_node_parent: 0,
-        _pad: 0,
+        cgroup_level: 0,
+        cgroup_ancestors: 0,
     };
 }
 
@@ -291,9 +304,10 @@ pub struct AncestorEvent {
 /// (only for execs that passed the filter), so that a short run whose
 /// parents have exited before user space looks keeps both.
 ///
-/// `cgroup` holds the default hierarchy's kernfs names from the task's
-/// cgroup up, leaf first (`docker-ID.scope`, `system.slice`); the root's
-/// empty name is not written. `ancestors` holds the parent, its parent, and
+/// `cgroup` holds the default hierarchy's kernfs names, from the top down
+/// (`system.slice`, `docker-ID.scope`) when [`capture_flag::CGROUP_TOP_DOWN`]
+/// is set, else from the task's cgroup up; the root's empty name is not
+/// written. `ancestors` holds the parent, its parent, and
 /// so on, up to init (pid 1, included) or [`ANCESTORS_MAX`].
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -309,6 +323,11 @@ pub struct Capture {
     /// emitter and the decoder take the capture only when it is the
     /// event's own (`tgid << 32 | pid`), never a stale one of another exec.
     pub pid_tgid: u64,
+    /// `start_boottime` of the exec'ing task itself (ns since boot; 0 when
+    /// it could not be read), written by the emitter whether or not the
+    /// rest is valid: every later `/proc` read of the installer is bound
+    /// to it, so a reused pid never lends another process's data.
+    pub start_ns: u64,
     pub cgroup: [[u8; CGROUP_COMPONENT]; CGROUP_DEPTH],
     pub ancestors: [AncestorEvent; ANCESTORS_MAX],
 }
@@ -433,12 +452,13 @@ mod layout {
         assert_eq!(size_of::<AncestorEvent>(), 32 + ANCESTOR_NAME);
         assert_eq!(offset_of!(Capture, flags), 8);
         assert_eq!(offset_of!(Capture, pid_tgid), 16);
-        assert_eq!(offset_of!(Capture, cgroup), 24);
+        assert_eq!(offset_of!(Capture, start_ns), 24);
+        assert_eq!(offset_of!(Capture, cgroup), 32);
         let cgroup = CGROUP_DEPTH * CGROUP_COMPONENT;
-        assert_eq!(offset_of!(Capture, ancestors), 24 + cgroup);
+        assert_eq!(offset_of!(Capture, ancestors), 32 + cgroup);
         assert_eq!(
             size_of::<Capture>(),
-            24 + cgroup + ANCESTORS_MAX * size_of::<AncestorEvent>()
+            32 + cgroup + ANCESTORS_MAX * size_of::<AncestorEvent>()
         );
     }
 
@@ -456,6 +476,6 @@ mod layout {
         assert_eq!(offset_of!(InodeKey, ino), 8);
         assert_eq!(size_of::<InodeKey>(), 16);
         assert_eq!(size_of::<KernelOffsets>(), 32 * 4);
-        assert_eq!(size_of::<CaptureOffsets>(), 10 * 4);
+        assert_eq!(size_of::<CaptureOffsets>(), 11 * 4);
     }
 }

@@ -468,18 +468,33 @@ fn try_cgroup(ctx: &RawTracePointContext) -> Result<u32, u32> {
     cap.ancestor_count = 0;
     // SAFETY: a plain helper call.
     let task = unsafe { bpf_get_current_task() } as *const u8;
-    let kn = read_ptr(task, off.task_cgroups)
-        .and_then(|cset| read_ptr(cset, off.css_set_dfl_cgrp))
-        .and_then(|cgrp| read_ptr(cgrp, off.cgroup_kn));
+    let cgrp =
+        read_ptr(task, off.task_cgroups).and_then(|cset| read_ptr(cset, off.css_set_dfl_cgrp));
     let mut flags = capture_flag::MISSING;
-    match kn {
-        Ok(kn) => {
-            let (depth, truncated) = walk_cgroup(&mut cap.cgroup, &off, kn);
-            cap.cgroup_depth = depth;
-            if truncated {
-                flags |= capture_flag::CGROUP_TRUNCATED;
+    match cgrp {
+        Ok(cgrp) if off.cgroup_ancestors != 0 => {
+            // From the top down: the levels that decide trust are the
+            // ones kept when the cgroup is deeper than the slots.
+            flags |= capture_flag::CGROUP_TOP_DOWN;
+            match read::<i32>(cgrp, off.cgroup_level) {
+                Ok(level) if level >= 0 => {
+                    let (depth, f) = top_down_cgroup(&mut cap.cgroup, &off, cgrp, level as u32);
+                    cap.cgroup_depth = depth;
+                    flags |= f;
+                }
+                _ => flags |= capture_flag::CGROUP_UNREADABLE,
             }
         }
+        Ok(cgrp) => match read_ptr(cgrp, off.cgroup_kn) {
+            Ok(kn) => {
+                let (depth, truncated) = walk_cgroup(&mut cap.cgroup, &off, kn);
+                cap.cgroup_depth = depth;
+                if truncated {
+                    flags |= capture_flag::CGROUP_TRUNCATED;
+                }
+            }
+            Err(_) => flags |= capture_flag::CGROUP_UNREADABLE,
+        },
         Err(_) => flags |= capture_flag::CGROUP_UNREADABLE,
     }
     cap.flags = flags;
@@ -487,6 +502,47 @@ fn try_cgroup(ctx: &RawTracePointContext) -> Result<u32, u32> {
     unsafe { STAGES.tail_call(ctx, STAGE_PARENTS) };
     count(counter::STAGE_FAILED);
     Err(0)
+}
+
+/// Writes the names of levels 1..=`level` of `cgrp` (level 0, the root, has
+/// none) through `cgroup.ancestors`, top first, one per slot; returns the
+/// slots used and the flags: `CGROUP_LEAF_CUT` when levels below the slots
+/// are left out, `CGROUP_TRUNCATED` when a name was cut or empty (a read
+/// failed), `CGROUP_UNREADABLE` when an ancestor could not be read.
+#[inline(always)]
+fn top_down_cgroup(
+    slots: &mut [[u8; CGROUP_COMPONENT]; CGROUP_DEPTH],
+    off: &CaptureOffsets,
+    cgrp: *const u8,
+    level: u32,
+) -> (u32, u32) {
+    let mut flags = 0u32;
+    let mut depth = 0usize;
+    while depth < CGROUP_DEPTH {
+        let lvl = depth as u32 + 1;
+        if lvl > level {
+            break;
+        }
+        slots[depth][0] = 0;
+        let at = off.cgroup_ancestors + lvl * 8;
+        let Ok(name) = read_ptr(cgrp, at)
+            .and_then(|c| read_ptr(c, off.cgroup_kn))
+            .and_then(|kn| read_ptr(kn, off.kernfs_node_name))
+        else {
+            flags |= capture_flag::CGROUP_UNREADABLE;
+            break;
+        };
+        // SAFETY: a kernel string read, bounded by the slot.
+        match unsafe { bpf_probe_read_kernel_str_bytes(name, &mut slots[depth]) } {
+            Ok(s) if !s.is_empty() && s.len() < CGROUP_COMPONENT - 1 => {}
+            _ => flags |= capture_flag::CGROUP_TRUNCATED,
+        }
+        depth += 1;
+    }
+    if level as usize > CGROUP_DEPTH {
+        flags |= capture_flag::CGROUP_LEAF_CUT;
+    }
+    (depth as u32, flags)
 }
 
 /// Writes kernfs names from `kn` up, one per slot, stopping below the root
@@ -503,17 +559,25 @@ fn walk_cgroup(
     let mut done = false;
     let mut cut = false;
     while depth < CGROUP_DEPTH {
-        let parent: *const u8 = read(kn, off.kernfs_node_parent).unwrap_or(core::ptr::null());
+        // A parent that cannot be read is a hole, not the root.
+        let Ok(parent) = read::<*const u8>(kn, off.kernfs_node_parent) else {
+            cut = true;
+            break;
+        };
         if parent.is_null() {
             done = true;
             break;
         }
         slots[depth][0] = 0;
-        if let Ok(name) = read_ptr(kn, off.kernfs_node_name) {
+        // A name that cannot be read, or is empty, is a hole in the path:
+        // counted as cut, so no container is trusted from it.
+        match read_ptr(kn, off.kernfs_node_name) {
             // SAFETY: a kernel string read, bounded by the slot.
-            if let Ok(s) = unsafe { bpf_probe_read_kernel_str_bytes(name, &mut slots[depth]) } {
-                cut |= s.len() >= CGROUP_COMPONENT - 1;
-            }
+            Ok(name) => match unsafe { bpf_probe_read_kernel_str_bytes(name, &mut slots[depth]) } {
+                Ok(s) => cut |= s.is_empty() || s.len() >= CGROUP_COMPONENT - 1,
+                Err(_) => cut = true,
+            },
+            Err(_) => cut = true,
         }
         kn = parent;
         depth += 1;
@@ -692,6 +756,8 @@ fn try_emit(_ctx: &RawTracePointContext) -> Result<u32, u32> {
         ev.capture.cgroup_depth = 0;
         ev.capture.ancestor_count = 0;
     }
+    let cap_off = CAPTURE_OFFSETS.load();
+    ev.capture.start_ns = read(task, cap_off.task_start_boottime).unwrap_or(0);
     let fname_len = scratch.filename_len as usize;
     if fname_len >= FILENAME_MAX - 1 {
         ev.flags |= flag::FILENAME_TRUNCATED;

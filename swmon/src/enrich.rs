@@ -45,6 +45,20 @@ pub fn host_name() -> String {
         .unwrap_or_default()
 }
 
+/// The terminal of the exec'ing process, read from `/proc` only while the
+/// pid is still that process (its kernel-captured start time).
+pub fn tty(rec: &ExecRecord) -> Option<String> {
+    LiveProcess::open(rec.pid, rec.start_ns).and_then(|p| tty_name(p.stat.tty_nr))
+}
+
+/// The working directory of the exec'ing process from `/proc` (the
+/// fallback when the kernel could not read it), only while the pid is
+/// still that process.
+pub fn cwd_of(rec: &ExecRecord) -> Option<Vec<u8>> {
+    let live = LiveProcess::open(rec.pid, rec.start_ns)?;
+    live.readlink(c"cwd")
+}
+
 /// The working directory of a live process, as bytes.
 pub fn cwd(pid: u32) -> Option<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
@@ -282,6 +296,29 @@ mod tests {
         assert!(start_boot_ns(std::process::id()).is_some());
         assert!(start_boot_ns(u32::MAX).is_none());
     }
+
+    #[test]
+    fn installer_proc_reads_are_bound_to_its_start() {
+        let me = std::process::id();
+        let tick = tick_ns().expect("USER_HZ");
+        let start = start_boot_ns(me).expect("own start") + tick / 2;
+        let mut r = ExecRecord::sample(me, "/usr/bin/dpkg", 1);
+        r.start_ns = start;
+        let here = std::env::current_dir().expect("cwd");
+        assert_eq!(
+            cwd_of(&r),
+            Some(here.as_os_str().as_encoded_bytes().to_vec())
+        );
+        assert!(placement(&r).cgroup.is_some(), "own /proc/self/cgroup");
+        // The same pid with another start time is another process (pid
+        // reuse), and an unknown start binds to nothing: no /proc data.
+        for other in [start + 5 * tick, 0] {
+            r.start_ns = other;
+            assert_eq!(cwd_of(&r), None);
+            assert_eq!(tty(&r), None);
+            assert_eq!(placement(&r), Placement::default());
+        }
+    }
 }
 
 /// One process above an installer run (`swmon.ancestors[]`).
@@ -335,6 +372,17 @@ pub const ANCESTOR_ARGS_MAX: usize = 8192;
 /// run stay well under a 64 KiB line; the nearest ancestors come first.
 pub const ANCESTORS_ARGS_TOTAL: usize = 16384;
 
+/// True when `/proc/PID/exe` (`exe`) is the program whose base name the
+/// kernel captured (`name`, cut to its slot): a process that exec'd since
+/// shows another. An empty `name` (unreadable at the exec) matches nothing.
+fn same_program(exe: Option<&[u8]>, name: &[u8]) -> bool {
+    let Some(exe) = exe else { return false };
+    let exe = exe.strip_suffix(b" (deleted)").unwrap_or(exe);
+    let base = exe.rsplit(|c| *c == b'/').next().unwrap_or(exe);
+    let cut = swmon_common::ANCESTOR_NAME - 1;
+    !name.is_empty() && (base == name || (name.len() == cut && base.starts_with(name)))
+}
+
 /// The parent chain the kernel captured at the exec, parent first, with
 /// each one's command line and path added from `/proc` while it is the
 /// same process.
@@ -351,10 +399,20 @@ pub fn ancestors(rec: &ExecRecord) -> Vec<Ancestor> {
                 name: k.exe_name.clone(),
                 ..Ancestor::default()
             };
-            if let Some(live) = LiveProcess::open(k.pid, k.start_ns) {
-                a.executable = live.executable();
-                if let Some(cmdline) = live.cmdline(ANCESTOR_ARGS_MAX.min(budget)) {
+            // Same process, and still running the program the kernel saw:
+            // one that has exec'd since shows another program's path and
+            // arguments, which were not what ran the installer. Checked
+            // before and after the command line is read.
+            let live = LiveProcess::open(k.pid, k.start_ns)
+                .filter(|l| same_program(l.executable().as_deref(), &k.exe_name));
+            if let Some(live) = live {
+                let exe = live.executable();
+                let cmdline = live.cmdline(ANCESTOR_ARGS_MAX.min(budget));
+                if let Some(cmdline) =
+                    cmdline.filter(|_| same_program(live.executable().as_deref(), &k.exe_name))
+                {
                     budget -= cmdline.bytes.len();
+                    a.executable = exe;
                     a.args = crate::ebpf::decode::split_argv(&cmdline.bytes);
                     a.args_truncated = cmdline.truncated;
                     a.args_bytes = cmdline.total;
@@ -396,12 +454,17 @@ impl LiveProcess {
     }
 
     fn executable(&self) -> Option<Vec<u8>> {
+        self.readlink(c"exe")
+    }
+
+    /// The target of the link `name` in the process's folder.
+    fn readlink(&self, name: &std::ffi::CStr) -> Option<Vec<u8>> {
         let mut buf = vec![0u8; 4096];
         // SAFETY: the fd is open, the name NUL-terminated, the buffer sized.
         let n = unsafe {
             libc::readlinkat(
                 std::os::fd::AsRawFd::as_raw_fd(&self.dir),
-                c"exe".as_ptr(),
+                name.as_ptr(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
             )
@@ -526,11 +589,21 @@ pub struct Placement {
 /// `/proc/PID/cgroup` only when the kernel could not read it (that read
 /// races with the process's exit).
 pub fn placement(rec: &ExecRecord) -> Placement {
-    let proc_cgroup = || std::fs::read_to_string(format!("/proc/{}/cgroup", rec.pid)).ok();
+    // Only while the pid is still the exec'ing process: a reused pid's
+    // cgroup is another process's placement.
+    let proc_cgroup = || {
+        LiveProcess::open(rec.pid, rec.start_ns)
+            .and_then(|p| read_at(&p.dir, c"cgroup", 64 * 1024))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
     let Some(path) = &rec.cgroup else {
         return proc_cgroup().map(|t| placement_of(&t)).unwrap_or_default();
     };
-    let mut p = placement_of_path(&String::from_utf8_lossy(path), rec.cgroup_truncated);
+    let mut p = placement_of_path(
+        &String::from_utf8_lossy(path),
+        rec.cgroup_truncated,
+        rec.cgroup_leaf_cut,
+    );
     if p.container_id.is_none() {
         // A hybrid host's v1 hierarchies are not captured by the kernel (a
         // runtime with the cgroupfs driver names only those): looked up in
@@ -558,11 +631,13 @@ fn container_in_v1(cgroup_file: &str) -> Option<(String, &'static str)> {
 }
 
 /// The placement of one cgroup path of the default hierarchy
-/// (`/system.slice/docker-ID.scope`).
-pub fn placement_of_path(path: &str, truncated: bool) -> Placement {
+/// (`/system.slice/docker-ID.scope`). `truncated`: its top levels or a
+/// name are missing (nothing is trusted); `leaf_cut`: only levels below
+/// the path are missing (trust is decided by the top, which is whole).
+pub fn placement_of_path(path: &str, truncated: bool, leaf_cut: bool) -> Placement {
     let mut p = Placement {
         cgroup: Some(path.to_owned()),
-        cgroup_truncated: truncated,
+        cgroup_truncated: truncated || leaf_cut,
         ..Placement::default()
     };
     if let Some((id, runtime)) = container_in(path).filter(|_| !truncated) {
@@ -574,9 +649,13 @@ pub fn placement_of_path(path: &str, truncated: bool) -> Placement {
     p
 }
 
+/// The systemd unit of a cgroup path: its first `.service` or `.scope`
+/// from the top, where systemd puts it (`system.slice/x.service`,
+/// `user.slice/user-1000.slice/user@1000.service`). Levels below a unit are
+/// its own making (a user's delegated tree under `user@UID.service`), so a
+/// name there never stands for the unit.
 fn unit_in(path: &str) -> Option<String> {
     path.split('/')
-        .rev()
         .find(|c| c.ends_with(".service") || c.ends_with(".scope"))
         .map(str::to_owned)
 }
@@ -726,7 +805,7 @@ mod placement_tests {
     fn trusted_places_only() {
         let id = "5ca1ab1e".repeat(8);
         let runtime = |path: &str| {
-            let p = placement_of_path(path, false);
+            let p = placement_of_path(path, false, false);
             (p.container_id, p.container_runtime)
         };
         let docker = (Some(id.clone()), Some("docker"));
@@ -782,13 +861,33 @@ mod placement_tests {
         ] {
             assert_eq!(runtime(&nested).0, Some(id.clone()), "{nested}");
         }
-        let p = placement_of_path(&format!("/system.slice/docker-{id}.scope"), true);
+        let p = placement_of_path(&format!("/system.slice/docker-{id}.scope"), true, false);
         assert_eq!((p.container_id, p.cgroup_truncated), (None, true));
+        // Cut below the container: the top levels, which decide, are whole.
+        let p = placement_of_path(
+            &format!("/system.slice/docker-{id}.scope/a/b/c/d/e/f"),
+            false,
+            true,
+        );
+        assert_eq!(
+            (p.container_id, p.cgroup_truncated),
+            (Some(id.clone()), true)
+        );
+        // The unit is taken by position, never from a user's delegated tree.
         let p = placement_of_path(
             &format!("/user.slice/user-1000.slice/user@1000.service/docker-{id}.scope"),
             false,
+            false,
         );
-        assert_eq!(p.systemd_unit, Some(format!("docker-{id}.scope")));
+        assert_eq!(p.systemd_unit.as_deref(), Some("user@1000.service"));
+        let p = placement_of_path(
+            "/user.slice/user-1000.slice/user@1000.service/app.slice/sshd.service",
+            false,
+            false,
+        );
+        assert_eq!(p.systemd_unit.as_deref(), Some("user@1000.service"));
+        let p = placement_of_path("/system.slice/cron.service/sub.scope", false, false);
+        assert_eq!(p.systemd_unit.as_deref(), Some("cron.service"));
     }
 
     #[test]
@@ -814,6 +913,40 @@ mod placement_tests {
         assert_eq!(cut.bytes.len(), 4);
         assert!(cut.truncated);
         assert!(cut.total.is_some_and(|t| t > 4), "{cut:?}");
+    }
+
+    #[test]
+    fn an_ancestor_that_exec_d_since_lends_no_path_or_args() {
+        use crate::ebpf::decode::KernelAncestor;
+        let me = std::process::id();
+        let tick = tick_ns().expect("USER_HZ");
+        let exe = std::fs::read_link("/proc/self/exe").expect("own exe");
+        let name = exe.file_name().expect("name").as_encoded_bytes().to_vec();
+        let ancestor = |exe_name: &[u8]| KernelAncestor {
+            pid: me,
+            uid: 0,
+            start_ns: start_boot_ns(me).expect("own start") + tick / 2,
+            comm: b"x".to_vec(),
+            exe_name: exe_name.to_vec(),
+        };
+        let mut rec = ExecRecord::sample(1, "/usr/bin/dpkg", 1);
+        rec.ancestors = vec![ancestor(&name), ancestor(b"bash"), ancestor(b"")];
+        let a = ancestors(&rec);
+        assert_eq!(
+            a[0].executable.as_deref(),
+            Some(exe.as_os_str().as_encoded_bytes())
+        );
+        assert!(!a[0].args.is_empty());
+        // The kernel saw bash there: this pid now runs another program.
+        for other in &a[1..] {
+            assert_eq!((other.executable.as_deref(), other.args.len()), (None, 0));
+        }
+        assert!(same_program(Some(b"/usr/bin/dash (deleted)"), b"dash"));
+        let long = "n".repeat(80);
+        let cut = &long.as_bytes()[..swmon_common::ANCESTOR_NAME - 1];
+        assert!(same_program(Some(format!("/x/{long}").as_bytes()), cut));
+        assert!(!same_program(Some(b"/x/dashx"), b"dash"));
+        assert!(!same_program(None, b"dash"));
     }
 
     #[test]

@@ -167,10 +167,9 @@ fn container_and_parent_survive_their_exit_100_of_100_and_a_user_slice_is_no_con
             .unwrap_or_else(|| panic!("no dpkg run under spoofing shell {shell}"));
         assert!(e["swmon"].get("container").is_none(), "{e:#}");
         assert_eq!(e["swmon"]["cgroup"], format!("/{spoof_rel}"));
-        assert_eq!(
-            e["swmon"]["systemd_unit"],
-            format!("docker-{spoof_id}.scope")
-        );
+        // The unit by position: the user's manager, never a name the user
+        // made below it.
+        assert_eq!(e["swmon"]["systemd_unit"], "user@4242.service", "{e:#}");
     }
 }
 
@@ -308,4 +307,119 @@ fn a_detached_kernel_side_is_an_alert_within_one_poll() {
         .filter(|e| action(e) == "ebpf-detached")
         .count();
     assert_eq!(alerts, 1, "one change, one alert");
+}
+
+#[test]
+fn a_container_deeper_than_the_capture_keeps_its_trusted_id() {
+    let id = container_id(3);
+    let mut cgroups = Cgroups::new();
+    // Ten levels: two more than the kernel keeps; the cut is at the leaf.
+    let rel = format!("system.slice/docker-{id}.scope/l3/l4/l5/l6/l7/l8/l9/l10");
+    let deep = cgroups.make(&rel);
+
+    let m = Monitor::start(&["--no-audit"]);
+    let shell = installer_in(&deep);
+    let shells = HashSet::from([shell]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut found = runs_by_parent(&m.events(), &shells);
+    while found.is_empty() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+        found = runs_by_parent(&m.events(), &shells);
+    }
+    m.stop();
+    let e = found
+        .remove(&shell)
+        .expect("the dpkg run in the deep container");
+
+    let s = &e["swmon"];
+    assert_eq!(s["container"]["id"], id.as_str(), "{e:#}");
+    assert_eq!(s["container"]["runtime"], "docker");
+    assert_eq!(
+        s["cgroup"],
+        format!("/system.slice/docker-{id}.scope/l3/l4/l5/l6/l7/l8")
+    );
+    assert_eq!(s["cgroup_truncated"], true, "{e:#}");
+}
+
+/// The id of swmon's map named `name`, from its exec program's map ids.
+fn swmon_map_id(program_id: u64, name: &str) -> u64 {
+    let out = bpftool(&["-j", "prog", "show", "id", &program_id.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    let prog: Value = serde_json::from_slice(&out.stdout).expect("bpftool json");
+    prog["map_ids"]
+        .as_array()
+        .expect("map ids")
+        .iter()
+        .filter_map(Value::as_u64)
+        .find(|id| {
+            let out = bpftool(&["-j", "map", "show", "id", &id.to_string()]);
+            let map: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            map["name"] == name
+        })
+        .unwrap_or_else(|| panic!("no map {name} on program {program_id}"))
+}
+
+/// The raw key bytes of every entry of a map (`0x..` strings, as bpftool
+/// prints and takes them).
+fn map_keys(map_id: u64) -> Vec<Vec<String>> {
+    let out = bpftool(&["-j", "map", "dump", "id", &map_id.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    let entries: Value = serde_json::from_slice(&out.stdout).expect("bpftool json");
+    entries
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            e["key"]
+                .as_array()
+                .expect("raw key")
+                .iter()
+                .map(|b| b.as_str().expect("key byte").to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_filter_map_entry_deleted_from_outside_is_an_alert_and_put_back() {
+    let m = Monitor::start(&["--no-audit"]);
+    let started = m
+        .events()
+        .into_iter()
+        .find(|e| action(e) == "monitor-started")
+        .expect("started");
+    let prog = started["swmon"]["ebpf"]["links"]["sched_process_exec"]["program_id"]
+        .as_u64()
+        .expect("program id");
+    for name in ["INODES", "NAMES"] {
+        let map = swmon_map_id(prog, name);
+        let before = map_keys(map);
+        let key = before.first().unwrap_or_else(|| panic!("{name} is empty"));
+        let mut args = vec!["map", "delete", "id"];
+        let id = map.to_string();
+        args.push(&id);
+        args.push("key");
+        args.extend(key.iter().map(String::as_str));
+        let out = bpftool(&args);
+        assert!(out.status.success(), "{out:?}");
+        assert!(!map_keys(map).contains(key), "deleted");
+        // The maps are compared every 4 polls of 500 ms.
+        let alert = m.wait_for("ebpf-tampered", Duration::from_secs(6), |e| {
+            action(e) == "ebpf-tampered" && e["swmon"]["ebpf"]["map"] == name
+        });
+        let d = &alert["swmon"]["ebpf"];
+        assert_eq!(d["missing"], 1, "{alert:#}");
+        assert_eq!(d["restored"], true, "{alert:#}");
+        let mut after = map_keys(map);
+        let mut want = before.clone();
+        after.sort();
+        want.sort();
+        assert_eq!(after, want, "{name} put back as it was");
+    }
+    // Still filtering after the repair.
+    let (pid, _) = run(Command::new(DPKG).arg("--version"));
+    m.wait_for("dpkg after the repair", Duration::from_secs(5), |e| {
+        e["process"]["pid"] == pid
+    });
+    m.stop();
 }

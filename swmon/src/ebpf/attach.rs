@@ -46,6 +46,9 @@ pub struct Detached {
     pub found_program_id: Option<u32>,
     /// The stage was put back.
     pub restored: bool,
+    /// The slot could not be read (the errno: `EPERM`, ...): nothing is
+    /// known about it, so nothing was put back. Reported once.
+    pub unverifiable: Option<i32>,
 }
 
 struct HeldLink {
@@ -71,6 +74,8 @@ pub struct Attachments {
     stage_programs: Vec<Stage>,
     /// Links already reported broken (reported once, not on every poll).
     reported: Vec<&'static str>,
+    /// Stage slots already reported unverifiable or not put back.
+    reported_stages: Vec<u32>,
 }
 
 impl Attachments {
@@ -86,6 +91,7 @@ impl Attachments {
             stages_map_id,
             stage_programs: Vec::new(),
             reported: Vec::new(),
+            reported_stages: Vec::new(),
         }
     }
 
@@ -150,16 +156,34 @@ impl Attachments {
                     expected_program_id: l.program_id,
                     found_program_id: found.map(|(_, p)| p).filter(|p| *p != 0),
                     restored: false,
+                    unverifiable: None,
                 });
             }
         }
         for s in &self.stage_programs {
-            let found = prog_array_id(self.stages_fd.as_fd(), s.index);
-            if found == Some(s.id) {
+            let was_reported = self.reported_stages.contains(&s.index);
+            let (found, restored, unverifiable) =
+                match prog_array_id(self.stages_fd.as_fd(), s.index) {
+                    Ok(Some(id)) if id == s.id => {
+                        self.reported_stages.retain(|i| *i != s.index);
+                        continue;
+                    }
+                    // Empty (ENOENT) or another program: put back at once.
+                    Ok(found) => {
+                        let restored = self.stages.set(s.index, &s.fd, 0).is_ok()
+                            && prog_array_id(self.stages_fd.as_fd(), s.index) == Ok(Some(s.id));
+                        (found, restored, None)
+                    }
+                    Err(errno) => (None, false, Some(errno)),
+                };
+            if restored {
+                // Each change put back is its own event.
+                self.reported_stages.retain(|i| *i != s.index);
+            } else if was_reported {
                 continue;
+            } else {
+                self.reported_stages.push(s.index);
             }
-            let restored = self.stages.set(s.index, &s.fd, 0).is_ok()
-                && prog_array_id(self.stages_fd.as_fd(), s.index) == Some(s.id);
             out.push(Detached {
                 kind: "stage",
                 program: s.program,
@@ -167,6 +191,7 @@ impl Attachments {
                 expected_program_id: s.id,
                 found_program_id: found,
                 restored,
+                unverifiable,
             });
         }
         out
@@ -174,8 +199,10 @@ impl Attachments {
 }
 
 /// The program id in slot `index` of a program array (the kernel answers
-/// a lookup from user space with the id), `None` when the slot is empty.
-fn prog_array_id(map: BorrowedFd<'_>, index: u32) -> Option<u32> {
+/// a lookup from user space with the id): `Ok(None)` when the slot is
+/// empty (`ENOENT`), `Err(errno)` when it could not be read at all
+/// (`EPERM`, ...: unverifiable, not gone).
+fn prog_array_id(map: BorrowedFd<'_>, index: u32) -> Result<Option<u32>, i32> {
     /// `bpf_attr` for `BPF_MAP_LOOKUP_ELEM`.
     #[repr(C)]
     struct Lookup {
@@ -189,7 +216,7 @@ fn prog_array_id(map: BorrowedFd<'_>, index: u32) -> Option<u32> {
     let key = index;
     let mut value = 0u32;
     let attr = Lookup {
-        map_fd: u32::try_from(map.as_raw_fd()).ok()?,
+        map_fd: u32::try_from(map.as_raw_fd()).map_err(|_| libc::EBADF)?,
         _pad: 0,
         key: std::ptr::from_ref(&key) as u64,
         value: std::ptr::from_mut(&mut value) as u64,
@@ -205,7 +232,14 @@ fn prog_array_id(map: BorrowedFd<'_>, index: u32) -> Option<u32> {
             std::mem::size_of::<Lookup>() as libc::c_uint,
         )
     };
-    (r == 0).then_some(value)
+    if r == 0 {
+        return Ok(Some(value));
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ENOENT) => Ok(None),
+        Some(errno) => Err(errno),
+        None => Err(libc::EIO),
+    }
 }
 
 /// A kernel-side tamper alert: `ebpf-detached` (a link or stage not as
@@ -227,6 +261,7 @@ impl Detached {
                 "expected_program_id": self.expected_program_id,
                 "found_program_id": self.found_program_id,
                 "restored": self.restored,
+                "unverifiable_errno": self.unverifiable,
             }),
         }
     }
@@ -266,17 +301,26 @@ pub struct SeenWatch {
 }
 
 impl SeenWatch {
-    /// Called each poll with the counter and the fork count; `canary` runs
-    /// an exec of swmon's own and returns `seen` after it (`None` when it
-    /// could not run). Returns a stall once, when it starts.
+    /// Called each poll with the counter; `forks` reads the host's fork
+    /// count (only when `seen` has not moved; `None`: unreadable, nothing
+    /// concluded); `canary` runs an exec of swmon's own and returns `seen`
+    /// after it (`None` when it could not run). Returns a stall once, when
+    /// it starts.
     pub fn observe(
         &mut self,
         seen: u64,
-        forks: u64,
+        forks: impl FnOnce() -> Option<u64>,
         canary: impl FnOnce() -> Option<u64>,
     ) -> Option<Stall> {
+        if seen != self.last_seen {
+            self.last_seen = seen;
+            self.forks_base = None;
+            self.stalled = false;
+            return None;
+        }
+        let forks = forks()?;
         let base = *self.forks_base.get_or_insert(forks);
-        if seen != self.last_seen || forks < base {
+        if forks < base {
             self.last_seen = seen;
             self.forks_base = Some(forks);
             self.stalled = false;
@@ -309,14 +353,27 @@ pub fn host_forks() -> Option<u64> {
         .and_then(|n| n.trim().parse().ok())
 }
 
-/// One exec of a program that does nothing, waited for.
+/// One exec of swmon's own executable (`/proc/self/exe --version`: always
+/// there, whatever the host has in `/bin`). True once the exec has
+/// happened: `spawn` returns only after the child's execve succeeded, and
+/// the filter runs inside that execve, so nothing is waited for on the
+/// caller's (tokio) thread; the child is reaped by a thread of its own.
 pub fn canary_exec() -> bool {
-    std::process::Command::new("/bin/true")
+    let child = std::process::Command::new("/proc/self/exe")
+        .arg("--version")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .spawn();
+    match child {
+        Ok(mut child) => {
+            let reaper = std::thread::Builder::new()
+                .name("swmon-canary".into())
+                .spawn(move || child.wait());
+            reaper.is_ok()
+        }
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -326,23 +383,43 @@ mod tests {
     #[test]
     fn seen_moving_is_fine() {
         let mut w = SeenWatch::default();
-        assert_eq!(w.observe(10, 1000, || panic!("no canary")), None);
-        assert_eq!(w.observe(11, 5000, || panic!("no canary")), None);
-        assert_eq!(w.observe(12, 9000, || panic!("no canary")), None);
+        assert_eq!(w.observe(10, || Some(1000), || panic!("no canary")), None);
+        // While seen moves, /proc/stat is not even read.
+        assert_eq!(
+            w.observe(11, || panic!("no read"), || panic!("no canary")),
+            None
+        );
+        assert_eq!(
+            w.observe(12, || panic!("no read"), || panic!("no canary")),
+            None
+        );
+        // An unreadable fork count concludes nothing.
+        assert_eq!(w.observe(12, || None, || panic!("no canary")), None);
     }
 
     #[test]
     fn forks_without_execs_are_checked_with_a_canary_not_alerted() {
         let mut w = SeenWatch::default();
-        assert_eq!(w.observe(10, 1000, || panic!("no canary yet")), None);
         assert_eq!(
-            w.observe(10, 1000 + STALL_FORKS - 1, || panic!("not yet")),
+            w.observe(10, || panic!("seen moved"), || panic!("no")),
+            None
+        );
+        // The first still poll takes the fork count as its base.
+        assert_eq!(
+            w.observe(10, || Some(1000), || panic!("no canary yet")),
+            None
+        );
+        assert_eq!(
+            w.observe(10, || Some(1000 + STALL_FORKS - 1), || panic!("not yet")),
             None
         );
         // The canary's exec was seen: a forking server, not a blind filter.
-        assert_eq!(w.observe(10, 1000 + STALL_FORKS, || Some(11)), None);
         assert_eq!(
-            w.observe(11, 1000 + STALL_FORKS + 1, || panic!("reset")),
+            w.observe(10, || Some(1000 + STALL_FORKS), || Some(11)),
+            None
+        );
+        assert_eq!(
+            w.observe(11, || Some(1000 + STALL_FORKS + 1), || panic!("reset")),
             None
         );
     }
@@ -350,8 +427,9 @@ mod tests {
     #[test]
     fn a_blind_filter_is_one_alert_until_it_sees_again() {
         let mut w = SeenWatch::default();
-        assert_eq!(w.observe(10, 1000, || None), None);
-        let stall = w.observe(10, 1000 + STALL_FORKS, || Some(10));
+        assert_eq!(w.observe(10, || None, || None), None);
+        assert_eq!(w.observe(10, || Some(1000), || None), None);
+        let stall = w.observe(10, || Some(1000 + STALL_FORKS), || Some(10));
         assert_eq!(
             stall,
             Some(Stall {
@@ -360,11 +438,27 @@ mod tests {
                 canary_ran: true
             })
         );
-        assert_eq!(w.observe(10, 5000, || panic!("alerted already")), None);
-        assert_eq!(w.observe(12, 5001, || panic!("seeing again")), None);
+        assert_eq!(
+            w.observe(10, || Some(5000), || panic!("alerted already")),
+            None
+        );
+        assert_eq!(
+            w.observe(12, || Some(5001), || panic!("seeing again")),
+            None
+        );
+        assert_eq!(w.observe(12, || Some(5001), || panic!("base")), None);
         // A canary that cannot run is no proof either way: alerted.
-        let stall = w.observe(12, 5001 + STALL_FORKS, || None);
+        let stall = w.observe(12, || Some(5001 + STALL_FORKS), || None);
         assert!(stall.is_some_and(|s| !s.canary_ran));
+    }
+
+    #[test]
+    fn an_unreadable_slot_is_unverifiable_not_empty() {
+        // Not a map at all: the kernel's answer is an error other than
+        // ENOENT, which must never read as "the stage is gone".
+        let f = std::fs::File::open("/proc/self/stat").expect("a file");
+        let r = prog_array_id(f.as_fd(), 0);
+        assert!(matches!(r, Err(e) if e != libc::ENOENT), "{r:?}");
     }
 
     #[test]
@@ -372,5 +466,8 @@ mod tests {
         let a = host_forks().expect("processes in /proc/stat");
         assert!(canary_exec());
         assert!(host_forks().expect("again") > a);
+        // A failed exec is no canary.
+        let missing = std::process::Command::new("/nonexistent/swmon").spawn();
+        assert!(missing.is_err());
     }
 }

@@ -113,7 +113,9 @@ fn capture_offsets(b: &Btf<'_>) -> Result<CaptureOffsets, BtfError> {
         kernfs_node_parent: b
             .offset("kernfs_node", "__parent")
             .or_else(|_| b.offset("kernfs_node", "parent"))?,
-        _pad: 0,
+        cgroup_level: b.offset("cgroup", "level")?,
+        // Before 6.1 the kernel kept only the ancestors' ids: 0 walks up.
+        cgroup_ancestors: b.offset("cgroup", "ancestors").unwrap_or(0),
     })
 }
 
@@ -327,6 +329,7 @@ mod tests {
         assert_ne!(cap.task_cgroups, 0);
         assert_ne!(cap.kernfs_node_name, 0);
         assert_ne!(cap.kernfs_node_parent, 0);
+        assert_ne!(cap.cgroup_level, 0);
     }
 
     /// The maintained btf-rs crate, as the reference for this reader.

@@ -46,8 +46,15 @@ pub struct ExecRecord {
     /// The cgroup (default hierarchy, from the root: `/system.slice/x.scope`)
     /// as the kernel read it at the exec; `None` when it could not.
     pub cgroup: Option<Vec<u8>>,
-    /// The cgroup path lost levels at the top or a cut name.
+    /// The cgroup path lost levels at the top or a cut name: no container
+    /// is trusted from it.
     pub cgroup_truncated: bool,
+    /// The cgroup path is whole from the root but its leaf levels (below
+    /// [`CGROUP_DEPTH`]) are left out: the top ones still decide trust.
+    pub cgroup_leaf_cut: bool,
+    /// `start_boottime` of the exec'ing process (ns since boot; 0 when
+    /// unknown): with `pid`, it names this process even after pid reuse.
+    pub start_ns: u64,
     /// The processes above this one at the exec, parent first.
     pub ancestors: Vec<KernelAncestor>,
     /// The chain went on above the last one kept.
@@ -98,6 +105,8 @@ impl ExecRecord {
             argv_total: 0,
             cgroup: None,
             cgroup_truncated: false,
+            cgroup_leaf_cut: false,
+            start_ns: 0,
             ancestors: vec![],
             ancestors_truncated: false,
         }
@@ -224,6 +233,8 @@ fn exec_record(ev: &ExecEvent) -> ExecRecord {
         argv_total: ev.argv_total,
         cgroup: cgroup(&ev.capture, own),
         cgroup_truncated: own && ev.capture.flags & capture_flag::CGROUP_TRUNCATED != 0,
+        cgroup_leaf_cut: own && ev.capture.flags & capture_flag::CGROUP_LEAF_CUT != 0,
+        start_ns: ev.capture.start_ns,
         ancestors: ancestors(&ev.capture, own),
         ancestors_truncated: own && ev.capture.flags & capture_flag::ANCESTORS_TRUNCATED != 0,
     }
@@ -240,10 +251,13 @@ fn cgroup(c: &Capture, own: bool) -> Option<Vec<u8>> {
     if !own || c.flags & capture_flag::CGROUP_UNREADABLE != 0 {
         return None;
     }
-    Some(join_path(
-        &c.cgroup[..(c.cgroup_depth as usize).min(CGROUP_DEPTH)],
-        false,
-    ))
+    let slots = &c.cgroup[..(c.cgroup_depth as usize).min(CGROUP_DEPTH)];
+    if c.flags & capture_flag::CGROUP_TOP_DOWN != 0 {
+        let leaf_first: Vec<_> = slots.iter().rev().collect();
+        Some(join_path(&leaf_first, false))
+    } else {
+        Some(join_path(slots, false))
+    }
 }
 
 fn ancestors(c: &Capture, own: bool) -> Vec<KernelAncestor> {
@@ -404,6 +418,27 @@ mod tests {
             panic!("an exec record");
         };
         assert_eq!((rec.cgroup, rec.ancestors.len()), (None, 0));
+    }
+
+    #[test]
+    fn a_top_down_cgroup_keeps_its_top_when_the_leaf_is_cut() {
+        // SAFETY: all-zero bytes are a valid ExecEvent (plain integers).
+        let mut ev: Box<ExecEvent> = Box::new(unsafe { std::mem::zeroed() });
+        ev.kind = EVENT_EXEC;
+        let c = &mut ev.capture;
+        c.cgroup[0][..13].copy_from_slice(b"system.slice\0");
+        c.cgroup[1][..16].copy_from_slice(b"docker-ab.scope\0");
+        c.cgroup[2][..2].copy_from_slice(b"a\0");
+        c.cgroup_depth = 3;
+        c.flags = capture_flag::CGROUP_TOP_DOWN | capture_flag::CGROUP_LEAF_CUT;
+        let Ok(Record::Exec(rec)) = decode(&event_bytes(&ev)) else {
+            panic!("an exec record");
+        };
+        assert_eq!(
+            rec.cgroup.as_deref(),
+            Some(&b"/system.slice/docker-ab.scope/a"[..])
+        );
+        assert!(rec.cgroup_leaf_cut && !rec.cgroup_truncated);
     }
 
     #[test]

@@ -124,6 +124,8 @@ pub struct KernelStream {
     pub tables: FilterTables,
     attachments: attach::Attachments,
     seen_watch: attach::SeenWatch,
+    /// Polls since the filter maps were last compared with `tables`.
+    polls: u32,
     /// `--installer-dir` folders, for [`KernelStream::rediscover`].
     extra_dirs: Vec<PathBuf>,
 }
@@ -283,6 +285,7 @@ impl KernelStream {
             attachments,
             seen_watch: attach::SeenWatch::default(),
             extra_dirs: options.extra_dirs.clone(),
+            polls: 0,
         })
     }
 
@@ -361,12 +364,17 @@ impl KernelStream {
     /// The filter's `seen` counter standing still while the host forks,
     /// confirmed by an exec of swmon's own (see [`attach::SeenWatch`]);
     /// returned once when the stall starts.
+    ///
+    /// A counter that cannot be read is no evidence: nothing is concluded
+    /// (never a 0 that would look like a stall). `/proc/stat` is read only
+    /// when `seen` has not moved.
     pub fn check_seen(&mut self) -> Option<attach::Stall> {
-        let forks = attach::host_forks()?;
-        let seen = sum_counter(&self.counters, counter::SEEN);
+        let seen = read_counter(&self.counters, counter::SEEN)?;
         let counters = &self.counters;
-        self.seen_watch.observe(seen, forks, || {
-            attach::canary_exec().then(|| sum_counter(counters, counter::SEEN))
+        self.seen_watch.observe(seen, attach::host_forks, || {
+            attach::canary_exec()
+                .then(|| read_counter(counters, counter::SEEN))
+                .flatten()
         })
     }
 
@@ -379,7 +387,39 @@ impl KernelStream {
             .map(attach::Detached::alert)
             .collect();
         alerts.extend(self.check_seen().map(|s| s.alert()));
+        self.polls += 1;
+        if self.polls >= MAP_CHECK_POLLS {
+            self.polls = 0;
+            alerts.extend(self.check_filter_maps());
+        }
         alerts
+    }
+
+    /// Compares the filter maps (NAMES, INODES, SIZES) with the tables
+    /// swmon filled them from; an entry removed, changed or added from
+    /// outside (`bpftool map delete/update`) is put back or removed, and
+    /// is an `ebpf-tampered` alert per map. An entry that cannot be read
+    /// (not "not found") is counted as unverifiable, never rewritten.
+    pub fn check_filter_maps(&mut self) -> Vec<attach::Alert> {
+        let tables = &self.tables;
+        let ebpf = &mut self.ebpf;
+        let mut out = Vec::new();
+        if let Some(map) = ebpf.map_mut("NAMES") {
+            if let Ok(mut trie) = LpmTrie::<_, [u8; NAME_MAX], NameValue>::try_from(map) {
+                out.extend(repair_trie(&mut trie, &tables.names));
+            }
+        }
+        if let Some(map) = ebpf.map_mut("INODES") {
+            if let Ok(mut m) = HashMap::<_, InodeKey, u16>::try_from(map) {
+                out.extend(repair_hash(&mut m, "INODES", &tables.inodes));
+            }
+        }
+        if let Some(map) = ebpf.map_mut("SIZES") {
+            if let Ok(mut m) = HashMap::<_, u64, u16>::try_from(map) {
+                out.extend(repair_hash(&mut m, "SIZES", &tables.sizes));
+            }
+        }
+        out
     }
 
     /// The ids of swmon's links and stage programs, as loaded.
@@ -445,9 +485,128 @@ impl KernelStream {
     }
 }
 
-/// One kernel counter summed over CPUs (0 when unreadable).
+/// Polls between two comparisons of the filter maps (a poll is 500 ms).
+const MAP_CHECK_POLLS: u32 = 4;
+
+/// What a comparison of one filter map found and did.
+#[derive(Default)]
+struct MapDiff {
+    missing: usize,
+    changed: usize,
+    extra: usize,
+    unverifiable: usize,
+}
+
+impl MapDiff {
+    fn alert(&self, map: &'static str, restored: bool) -> Option<attach::Alert> {
+        (self.missing + self.changed + self.extra + self.unverifiable > 0).then(|| attach::Alert {
+            action: "ebpf-tampered",
+            detail: serde_json::json!({
+                "map": map,
+                "missing": self.missing,
+                "changed": self.changed,
+                "extra": self.extra,
+                "unverifiable": self.unverifiable,
+                "restored": restored,
+            }),
+        })
+    }
+}
+
+fn repair_hash<K, V>(
+    m: &mut HashMap<&mut MapData, K, V>,
+    name: &'static str,
+    want: &[(K, V)],
+) -> Option<attach::Alert>
+where
+    K: aya::Pod + PartialEq,
+    V: aya::Pod + PartialEq,
+{
+    let mut d = MapDiff::default();
+    for (k, v) in want {
+        match m.get(k, 0) {
+            Ok(found) if found == *v => {}
+            Ok(_) => {
+                d.changed += 1;
+                let _ = m.insert(k, v, 0);
+            }
+            Err(aya::maps::MapError::KeyNotFound) => {
+                d.missing += 1;
+                let _ = m.insert(k, v, 0);
+            }
+            Err(_) => d.unverifiable += 1,
+        }
+    }
+    let extra: Vec<K> = m
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|k| !want.iter().any(|(w, _)| w == k))
+        .collect();
+    d.extra = extra.len();
+    for k in &extra {
+        let _ = m.remove(k);
+    }
+    let restored = d.unverifiable == 0
+        && want.iter().all(|(k, v)| m.get(k, 0).is_ok_and(|f| f == *v))
+        && m.keys().filter_map(Result::ok).count() == want.len();
+    d.alert(name, restored)
+}
+
+fn repair_trie(
+    m: &mut LpmTrie<&mut MapData, [u8; NAME_MAX], NameValue>,
+    want: &[(u32, [u8; NAME_MAX], NameValue)],
+) -> Option<attach::Alert> {
+    // A trie lookup is longest-prefix: presence is judged from its keys.
+    let present =
+        |m: &LpmTrie<&mut MapData, [u8; NAME_MAX], NameValue>| -> Vec<(u32, [u8; NAME_MAX])> {
+            m.keys()
+                .filter_map(Result::ok)
+                .map(|k| (k.prefix_len(), k.data()))
+                .collect()
+        };
+    let have = present(m);
+    let mut d = MapDiff::default();
+    for (bits, data, v) in want {
+        let key = Key::new(*bits, *data);
+        if !have.contains(&(*bits, *data)) {
+            d.missing += 1;
+            let _ = m.insert(&key, v, 0);
+            continue;
+        }
+        match m.get(&key, 0) {
+            Ok(found) if found == *v => {}
+            Ok(_) => {
+                d.changed += 1;
+                let _ = m.insert(&key, v, 0);
+            }
+            Err(_) => d.unverifiable += 1,
+        }
+    }
+    let extra: Vec<(u32, [u8; NAME_MAX])> = have
+        .into_iter()
+        .filter(|(b, k)| !want.iter().any(|(wb, wk, _)| wb == b && wk == k))
+        .collect();
+    d.extra = extra.len();
+    for (bits, data) in &extra {
+        let _ = m.remove(&Key::new(*bits, *data));
+    }
+    let now = present(m);
+    let restored = d.unverifiable == 0
+        && now.len() == want.len()
+        && want.iter().all(|(b, k, v)| {
+            now.contains(&(*b, *k)) && m.get(&Key::new(*b, *k), 0).is_ok_and(|f| f == *v)
+        });
+    d.alert("NAMES", restored)
+}
+
+/// One kernel counter summed over CPUs (0 when unreadable, for display).
 fn sum_counter(counters: &PerCpuArray<MapData, u64>, index: u32) -> u64 {
-    counters.get(&index, 0).map(|v| v.iter().sum()).unwrap_or(0)
+    read_counter(counters, index).unwrap_or(0)
+}
+
+/// One kernel counter summed over CPUs; `None` when it cannot be read.
+fn read_counter(counters: &PerCpuArray<MapData, u64>, index: u32) -> Option<u64> {
+    counters.get(&index, 0).ok().map(|v| v.iter().sum())
 }
 
 fn fill_maps(ebpf: &mut Ebpf, tables: &FilterTables) -> Result<(), LoadError> {

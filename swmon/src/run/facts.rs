@@ -135,9 +135,10 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
     // The cgroup and the parent chain come from what the kernel captured
     // at the exec: right even when every process is gone by now.
     let placement = enrich::placement(&rec);
-    let tty = enrich::Stat::read(rec.pid).and_then(|s| enrich::tty_name(s.tty_nr));
+    // Bound to the exec'ing process's start time: a reused pid lends nothing.
+    let tty = enrich::tty(&rec);
     let cwd = if rec.cwd.is_empty() {
-        enrich::cwd(rec.pid)
+        enrich::cwd_of(&rec)
     } else {
         Some(rec.cwd.clone())
     };
