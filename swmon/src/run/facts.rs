@@ -129,6 +129,9 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
     } else {
         Some(rec.cwd.clone())
     };
+    // Stats of paths the exec named (`pyvenv.cfg`): here, never on the
+    // decide stage.
+    let venv = enrich::venv_of(&rec);
     let ancestors = enrich::ancestors(&rec);
     let cut = ancestors.iter().filter(|a| a.args_truncated).count();
     Counters::add(&c.ancestor_args_cut, cut as u64);
@@ -143,6 +146,7 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         ancestors,
         placement,
         tty,
+        venv,
     };
     Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
 }
