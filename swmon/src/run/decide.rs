@@ -110,6 +110,7 @@ impl Decide {
                 }
             }
             self.flush_ready();
+            super::stages::mark(super::stages::Stage::Decide);
         }
         // Shutdown: decide every run.
         let open = self.correlator.drain();

@@ -73,6 +73,7 @@ pub fn run(
                 return;
             }
         }
+        super::stages::mark(super::stages::Stage::Facts);
     }
 }
 

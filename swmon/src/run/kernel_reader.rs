@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use super::{
     counters::Counters,
     queue::{Full, Tx},
+    stages::{self, Stage},
     state_event,
     writer::Writer,
 };
@@ -86,7 +87,10 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = stop.changed() => break,
-            _ = publish.tick() => publish_counters(&kernel, &counters),
+            _ = publish.tick() => {
+                publish_counters(&kernel, &counters);
+                stages::mark(Stage::KernelReader);
+            }
             _ = check.tick() => {
                 for alert in kernel.tamper_alerts() {
                     let mut e = state_event(&host, alert.action);
@@ -97,6 +101,7 @@ pub async fn run(
             }
             r = kernel.read_batch(BATCH, forward) => {
                 r?;
+                stages::mark(Stage::KernelReader);
                 tokio::task::yield_now().await;
             }
         }

@@ -28,6 +28,7 @@ pub mod kernel_reader;
 pub mod losses;
 pub mod queue;
 pub mod rules;
+pub mod stages;
 pub mod writer;
 
 use std::{
@@ -48,6 +49,7 @@ use self::{
     counters::Counters,
     decide::Decide,
     rules::{AuditControl, RulesOnExit},
+    stages::{Prog, Stage, Watch},
     writer::Writer,
 };
 use crate::{
@@ -338,6 +340,13 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let (kernel_tx, kernel_rx) =
         queue::bounded(kernel_reader::QUEUE_RECORDS, kernel_reader::QUEUE_BYTES);
     let (facts_tx, facts_rx) = queue::bounded(FACTS_QUEUE, FACTS_QUEUE_BYTES);
+    let mut stage_watch = Watch::new(Prog::Global);
+    stage_watch.queue_gauge(Stage::Facts, kernel_rx.gauge());
+    stage_watch.queue_gauge(Stage::Decide, facts_rx.gauge());
+    {
+        let w = writer.clone();
+        stage_watch.queue(Stage::Writer, move || w.depth());
+    }
     let matcher = ContentMatcher::new(&kernel.tables.found);
     let found: Vec<String> = kernel
         .tables
@@ -383,6 +392,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             }));
             let (audit_tx, audit_rx) =
                 queue::bounded(audit_reader::QUEUE_ITEMS, audit_reader::QUEUE_BYTES);
+            stage_watch.queue_gauge(Stage::Decide, audit_rx.gauge());
             let (rules_tx, rules_rx) = std::sync::mpsc::sync_channel(RULES_QUEUE);
             {
                 let (c, w, tx, h, n) = (
@@ -522,9 +532,15 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             _ = heartbeat.tick(), if options.heartbeat.is_some() => {
                 let mut e = state_event(&host, "heartbeat");
                 e.swmon.counters = Some(counters.to_map(audit_snapshot().as_ref()));
+                e.swmon.stages = Some(stage_watch.snapshot());
                 writer.push_priority(&e);
             }
-            _ = loss_tick.tick() => losses.report(&counters, &writer),
+            _ = loss_tick.tick() => {
+                losses.report(&counters, &writer);
+                for s in stage_watch.check() {
+                    writer.push_priority(&stalled_alert(&host, &s));
+                }
+            }
         }
     };
 
@@ -567,6 +583,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     }
     let mut stopped = state_event(&host, "monitor-stopped");
     stopped.swmon.counters = Some(c);
+    // What was still queued (lost with the stop, when the drain timed out).
+    stopped.swmon.stages = Some(stage_watch.snapshot());
     stopped.swmon.reason = Some(match &stop {
         Stop::Signal(s) => s,
         Stop::Failed(_) => "failure",
@@ -591,6 +609,20 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             Err(RunError::OutputStalled(left))
         }
     }
+}
+
+/// `stage-stalled`: a stage has had items waiting and made no progress for
+/// [`stages::STALL_AFTER`] (a hung thread: what it holds is not decided).
+fn stalled_alert(host: &str, s: &stages::Stalled) -> Event {
+    let mut e = state_event(host, "stage-stalled");
+    e.event.kind = "alert";
+    e.event.kind_type = vec!["info"];
+    e.swmon.stages = Some(json!({
+        "stage": s.stage,
+        "queued": s.queued,
+        "idle_ms": s.idle.as_millis() as u64,
+    }));
+    e
 }
 
 /// Waits for a stopping task until `deadline`; past it, aborts it (so

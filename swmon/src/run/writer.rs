@@ -194,6 +194,12 @@ impl Writer {
         self.shared.lock().ended.clone()
     }
 
+    /// Lines and bytes queued now.
+    pub fn depth(&self) -> (usize, usize) {
+        let s = self.shared.lock();
+        (s.queue.len(), s.bytes)
+    }
+
     /// Lines still queued.
     pub fn queued(&self) -> usize {
         self.shared.lock().queue.len()
@@ -276,6 +282,7 @@ fn write_loop(shared: &Shared, mut sink: Sink, alert: &DropAlert) -> Result<(), 
                 }
                 sink.write_line(&line)?;
                 Counters::add(&c.written, 1);
+                super::stages::mark(super::stages::Stage::Writer);
                 if shared.lock().queue.is_empty() {
                     report_drops(&mut sink, c, alert, &mut reported)?;
                 }
