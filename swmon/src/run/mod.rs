@@ -29,9 +29,11 @@ pub mod losses;
 pub mod queue;
 pub mod rules;
 pub mod stages;
+pub mod watchdog;
 pub mod writer;
 
 use std::{
+    io::Write,
     path::PathBuf,
     sync::{Arc, Mutex},
     time::Duration,
@@ -68,6 +70,8 @@ use crate::{
 /// From a stop signal to exit, at most this long (rules removed first; the
 /// writer gets what is left of it).
 const STOP_BUDGET: Duration = Duration::from_millis(4500);
+/// At stop, a writer that wrote no line for this long is given up on.
+const WRITER_GIVE_UP: Duration = Duration::from_millis(500);
 /// Of that, the readers and the decide stage get at most this long.
 const DRAIN_BUDGET: Duration = Duration::from_secs(2);
 /// The queue from the facts stage to the decide stage.
@@ -282,6 +286,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let sink = Sink::open(&options.output, options.format)?;
     let colour = sink.colour();
     let mut signals = Signals::install()?;
+    watchdog::ignore_signals().map_err(|e| RunError::Signal(e.into()))?;
     // 2. The kernel stream.
     let kernel = KernelStream::load(&options.load)?;
     // 3. The audit sockets, and the seed rules.
@@ -446,7 +451,12 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                     .build()
                 {
                     Ok(rt) => rt.block_on(decide.run(facts_rx, audit_rx)),
-                    Err(e) => eprintln!("swmon: can't start the decide stage: {e}"),
+                    Err(e) => {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "swmon: can't start the decide stage: {e}"
+                        );
+                    }
                 }
             })
             .map_err(RunError::Spawn)?;
@@ -547,6 +557,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // Stop: the readers drain, the facts stage and the decide stage finish
     // (their queues close in turn), within a bounded time.
     let stopping = tokio::time::Instant::now();
+    // Past the budget (or at a second signal) the process ends itself,
+    // rules removed, whatever the stop sequence is stuck on.
+    drop(signals);
+    watchdog::arm(control.clone(), STOP_BUDGET + Duration::from_secs(1));
     let _ = stop_tx.send(true);
     let drain_end = stopping + DRAIN_BUDGET;
     let mut drained = true;
@@ -594,14 +608,15 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let grace = STOP_BUDGET
         .saturating_sub(stopping.elapsed())
         .max(Duration::from_millis(500));
-    let written = writer.wait(grace).await;
+    let written = wait_writer(&writer, &counters, grace).await;
     match (stop, written) {
         (Stop::Failed(e), _) => Err(e),
         (Stop::Signal(_), Some(Ok(()))) => Ok(()),
         (Stop::Signal(_), Some(Err(e))) => Err(RunError::Output(e)),
         (Stop::Signal(_), None) => {
             let left = writer.queued();
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "swmon: the output is stalled: {left} lines not written, monitor-stopped among \
                  them ({} dropped before, counted); the audit rules swmon added are removed",
                 Counters::get(&counters.writer_dropped)
@@ -623,6 +638,29 @@ fn stalled_alert(host: &str, s: &stages::Stalled) -> Event {
         "idle_ms": s.idle.as_millis() as u64,
     }));
     e
+}
+
+/// Waits for the writer to end, at most `grace`, and gives up early when
+/// it wrote nothing for [`WRITER_GIVE_UP`] (a stalled output: the rest of
+/// the budget would change nothing).
+async fn wait_writer(
+    writer: &Writer,
+    counters: &Counters,
+    grace: Duration,
+) -> Option<Result<(), String>> {
+    let deadline = tokio::time::Instant::now() + grace;
+    let mut last = Counters::get(&counters.written);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if let Some(r) = writer.wait(left.min(WRITER_GIVE_UP)).await {
+            return Some(r);
+        }
+        let now = Counters::get(&counters.written);
+        if now == last || tokio::time::Instant::now() >= deadline {
+            return writer.ended();
+        }
+        last = now;
+    }
 }
 
 /// Waits for a stopping task until `deadline`; past it, aborts it (so
