@@ -70,6 +70,8 @@ use crate::{
 /// From a stop signal to exit, at most this long (rules removed first; the
 /// writer gets what is left of it).
 const STOP_BUDGET: Duration = Duration::from_millis(4500);
+/// Bytes of audit events being assembled (records not yet complete).
+const AUDIT_ASSEMBLY_BYTES: usize = 8 << 20;
 /// At stop, a writer that wrote no line for this long is given up on.
 const WRITER_GIVE_UP: Duration = Duration::from_millis(500);
 /// Of that, the readers and the decide stage get at most this long.
@@ -253,11 +255,14 @@ struct AuditOpen {
 
 impl AuditOpen {
     fn open(options: &AuditRunOptions) -> Result<AuditOpen, RunError> {
-        let mut stream = AuditStream::open(AuditOptions {
+        let mut audit_options = AuditOptions {
             rcvbuf: options.rcvbuf,
             ..AuditOptions::default()
-        })
-        .map_err(RunError::Audit)?;
+        };
+        // The events being assembled count in swmon's memory budget (64 MiB
+        // in all): 8 MiB, past which the oldest is flushed.
+        audit_options.assembler.max_open_bytes = AUDIT_ASSEMBLY_BYTES;
+        let mut stream = AuditStream::open(audit_options).map_err(RunError::Audit)?;
         let mut ctl = ControlSocket::open().map_err(RunError::Audit)?;
         let set = match options.rules {
             RulesMode::Keep => Vec::new(),
