@@ -59,6 +59,16 @@ fn signal(pid: u32, sig: i32) {
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0, "kill {pid}");
 }
 
+/// A workload that is killed when dropped.
+struct Storm(Child);
+
+impl Drop for Storm {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs `dpkg --version` `n` times; their pids.
 fn dpkg_runs(n: usize) -> Vec<u32> {
     (0..n)
@@ -259,9 +269,27 @@ fn a_stalled_stdout_loses_no_run_silently() {
     let stall_end = Instant::now() + Duration::from_secs(20);
     let pids = dpkg_runs(100);
     m.wait_writer_blocked();
+    // A storm of passing execs (each an installer run swmon reports, with
+    // its audit records) during the stall: more lines than the writer's
+    // queue holds, so the drop path is taken.
+    let storm: Vec<Storm> = (0..2)
+        .map(|_| {
+            Storm(
+                Command::new("sh")
+                    .args([
+                        "-c",
+                        "i=0; while [ $i -lt 3000 ]; do /usr/bin/dpkg --version >/dev/null; \
+                         i=$((i+1)); done",
+                    ])
+                    .spawn()
+                    .expect("storm"),
+            )
+        })
+        .collect();
     while Instant::now() < stall_end {
         thread::sleep(Duration::from_millis(100));
     }
+    drop(storm);
     let (lines, reader) = collect(m.stdout.take().expect("stdout"));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -307,9 +335,18 @@ fn a_stalled_stdout_loses_no_run_silently() {
         missing <= counted,
         "{missing} runs missing, {counted} counted: {c}"
     );
-    if missing > 0 {
-        assert!(events.iter().any(|e| action(e) == "events-lost"));
-    }
+    let writer_dropped = c["writer_dropped"].as_u64().expect("writer_dropped");
+    assert!(writer_dropped > 0, "the storm overflowed the writer: {c}");
+    assert!(
+        missing <= writer_dropped,
+        "{missing} runs missing, {writer_dropped} dropped by the writer"
+    );
+    assert!(
+        events.iter().any(
+            |e| action(e) == "events-lost" && e["swmon"]["lost"]["counter"] == "writer_dropped"
+        ),
+        "the writer's drops are alerted"
+    );
     // swmon's own rule additions are one state event with the rule texts,
     // not one `audit-rules-added` line per rule.
     let installed: Vec<&Value> = events
