@@ -205,16 +205,12 @@ fn last_resort(event: &Event, real: usize, keep: usize) -> Event {
     let mut e = event.clone();
     e.host = crate::event::Host {
         name: cut_to(&event.host.name, 256),
-        ..e.host
     };
     e.user = None;
     e.package = None;
     e.process = event.process.as_ref().map(|p| crate::event::Process {
         pid: p.pid,
-        parent: crate::event::Parent {
-            pid: p.parent.pid,
-            ..Default::default()
-        },
+        parent: crate::event::Parent { pid: p.parent.pid },
         executable: cut_to(&p.executable, keep),
         name: cut_to(&p.name, keep.min(256)),
         user: crate::event::Id {

@@ -588,7 +588,7 @@ fn scope_of(c: &Classification, rec: &ExecRecord, run: &Run) -> String {
         .filter(|_| matches!(c.manager, Manager::Pip))
     {
         if !matches!(c.scope, Some(Scope::Root(_))) {
-            return format!("venv:{}", event::lossless(&venv));
+            return format!("venv:{}", event::lossless(venv));
         }
     }
     if let Some(s) = &c.scope {
@@ -651,7 +651,8 @@ impl BoundedNames {
         name
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.users.len()
     }
 }

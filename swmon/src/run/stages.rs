@@ -103,7 +103,7 @@ impl Progress {
 /// each input queue.
 pub struct Watch {
     progress: Prog,
-    queues: Vec<(Stage, Box<dyn Fn() -> (usize, usize) + Send>)>,
+    queues: Vec<(Stage, Depth)>,
     /// Per stage: its mark and whether items waited at the last check, and
     /// whether a stall was already alerted (until it moves again).
     seen: [(u64, bool, bool); 5],
@@ -126,6 +126,9 @@ impl std::ops::Deref for Prog {
         }
     }
 }
+
+/// A queue's (items, bytes) now.
+type Depth = Box<dyn Fn() -> (usize, usize) + Send>;
 
 /// A stage found stalled.
 #[derive(Debug, PartialEq, Eq)]
