@@ -264,6 +264,38 @@ impl ContentMatcher {
         }
     }
 
+    /// The installer whose content has this SHA-256 and size, if any (the
+    /// candidate hashed by the caller, through the fd it checked).
+    pub fn installer_with(&mut self, hash: &str, size: u64) -> Option<u16> {
+        let same_size: Vec<_> = self
+            .installers
+            .iter()
+            .filter(|f| f.size == size)
+            .cloned()
+            .collect();
+        for f in same_size {
+            let known = match self.hashes.get(&f.path) {
+                Some(h) => h.clone(),
+                None => {
+                    let Ok(h) = sha256_file(&f.path) else {
+                        continue;
+                    };
+                    self.hashes.insert(f.path.clone(), h.clone());
+                    h
+                }
+            };
+            if known == hash {
+                return Some(f.id);
+            }
+        }
+        None
+    }
+
+    /// Whether any installer has this size (else no content is read).
+    pub fn has_size(&self, size: u64) -> bool {
+        self.installers.iter().any(|f| f.size == size)
+    }
+
     fn identify_inner(&mut self, exe: &Path, size: u64) -> Result<Option<(u16, String)>, ()> {
         let same_size: Vec<_> = self
             .installers
