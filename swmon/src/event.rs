@@ -99,6 +99,10 @@ pub struct PackageRef {
 /// swmon's own fields.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Swmon {
+    /// Each stage's input queue and age of last progress (`heartbeat`,
+    /// `monitor-stopped`), or the stalled stage (`stage-stalled`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<&'static str>,
     /// Why a run is `ebpf_only`.

@@ -78,7 +78,7 @@ enum Command {
         no_audit: bool,
         /// Write a `heartbeat` event with every counter this often, in
         /// seconds (0: never).
-        #[arg(long, default_value_t = 60)]
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
         heartbeat_secs: u64,
     },
     /// Show, install or remove the audit rules swmon relies on.
@@ -286,7 +286,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("swmon: {e:#}");
+            // Best effort: a closed or failing stderr must not panic here.
+            let _ = writeln!(std::io::stderr(), "swmon: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -175,23 +175,80 @@ fn json_line(event: &Event) -> Result<(Vec<u8>, bool), SinkError> {
         budget /= 2;
     }
     if line.len() >= LINE_MAX {
-        // Only fields with no cap of their own are left long: say that an
-        // event was here, and how big it was, rather than cut it blindly.
-        let mut e = event.clone();
-        e.process = None;
-        e.swmon = crate::event::Swmon {
-            verdict: event.swmon.verdict,
-            manager: event.swmon.manager,
-            cut: Some(Map::from_iter([
-                ("line_bytes".to_owned(), json!(real)),
-                ("all".to_owned(), json!(true)),
-            ])),
-            ..crate::event::Swmon::default()
-        };
-        line = serde_json::to_vec(&e)?;
+        // Still too long (fields with no cap of their own): keep who and
+        // what (pid, uid, a cut executable), drop the rest, and say so.
+        line = serde_json::to_vec(&last_resort(event, real, KEEP_EXECUTABLE))?;
+    }
+    if line.len() >= LINE_MAX {
+        line = serde_json::to_vec(&last_resort(event, real, 0))?;
+    }
+    // Hard cap: the last resort holds a few fixed fields only.
+    if line.len() >= LINE_MAX {
+        return Err(SinkError::Encode(serde::ser::Error::custom(format!(
+            "an event of {real} bytes could not be cut to the line cap"
+        ))));
     }
     line.push(b'\n');
     Ok((line, true))
+}
+
+/// Bytes of the executable the last resort keeps.
+const KEEP_EXECUTABLE: usize = 1024;
+
+/// The event reduced to who and what: pid, parent pid, uid (and euid), the
+/// executable cut to `keep` bytes, the verdict and the manager.
+fn last_resort(event: &Event, real: usize, keep: usize) -> Event {
+    let mut e = event.clone();
+    e.host = crate::event::Host {
+        name: cut_to(&event.host.name, 256),
+    };
+    e.user = None;
+    e.package = None;
+    e.process = event.process.as_ref().map(|p| crate::event::Process {
+        pid: p.pid,
+        parent: crate::event::Parent { pid: p.parent.pid },
+        executable: cut_to(&p.executable, keep),
+        name: cut_to(&p.name, keep.min(256)),
+        user: crate::event::Id {
+            id: cut_to(&p.user.id, 32),
+            name: None,
+        },
+        effective_user: crate::event::Id {
+            id: cut_to(&p.effective_user.id, 32),
+            name: None,
+        },
+        start: cut_to(&p.start, 64),
+        ..Default::default()
+    });
+    e.swmon = crate::event::Swmon {
+        verdict: event.swmon.verdict,
+        manager: event.swmon.manager,
+        cut: Some(Map::from_iter([
+            ("line_bytes".to_owned(), json!(real)),
+            ("all".to_owned(), json!(true)),
+        ])),
+        ..crate::event::Swmon::default()
+    };
+    e
+}
+
+/// `s` cut to at most `max` bytes, on a char boundary.
+fn cut_to(s: &str, max: usize) -> String {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// Cuts one string to `budget` bytes; what it was, if cut.
+fn cut_str(s: &mut String, budget: usize) -> Option<Value> {
+    if s.len() <= budget {
+        return None;
+    }
+    let bytes = s.len();
+    *s = cut_to(s, budget);
+    Some(json!({ "bytes": bytes, "kept": s.len() }))
 }
 
 /// Cuts a list of strings to `budget` bytes in all (the last one kept may
@@ -235,6 +292,15 @@ fn shrink(e: &mut Event, budget: usize) -> Map<String, Value> {
         if let Some(c) = cut_strings(&mut p.args, budget) {
             cut.insert("process.args".into(), c);
         }
+        for (name, field) in [
+            ("process.executable", Some(&mut p.executable)),
+            ("process.name", Some(&mut p.name)),
+            ("process.working_directory", p.working_directory.as_mut()),
+        ] {
+            if let Some(c) = field.and_then(|f| cut_str(f, budget)) {
+                cut.insert(name.into(), c);
+            }
+        }
     }
     let s = &mut e.swmon;
     let share = |n: usize| budget / n.max(1);
@@ -257,6 +323,31 @@ fn shrink(e: &mut Event, budget: usize) -> Map<String, Value> {
     }
     if !anc.is_empty() {
         cut.insert("swmon.ancestors".into(), Value::Array(anc));
+    }
+    for link in &mut s.exec_chain {
+        if let Some(c) = cut_str(&mut link.executable, share(n)) {
+            cut.insert("swmon.exec_chain.executable".into(), c);
+        }
+    }
+    let n = s.ancestors.len();
+    for a in &mut s.ancestors {
+        for f in [Some(&mut a.name), Some(&mut a.comm), a.executable.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(c) = cut_str(f, share(n)) {
+                cut.insert("swmon.ancestors.strings".into(), c);
+            }
+        }
+    }
+    for (name, field) in [
+        ("swmon.exec_filename", s.exec_filename.as_mut()),
+        ("swmon.scope", s.scope.as_mut()),
+        ("swmon.subcommand", s.subcommand.as_mut()),
+    ] {
+        if let Some(c) = field.and_then(|f| cut_str(f, budget)) {
+            cut.insert(name.into(), c);
+        }
     }
     if let Some(c) = cut_strings(&mut s.requirements, budget) {
         cut.insert("swmon.requirements".into(), c);
@@ -467,6 +558,55 @@ mod tests {
         assert!(!String::from_utf8_lossy(&line).contains("\"cut\""));
         let (text, cut) = encode(&big_event(), Format::Text, false).expect("text");
         assert!(cut && text.len() <= LINE_MAX);
+    }
+
+    #[test]
+    fn control_character_paths_are_cut_and_who_ran_it_is_kept() {
+        use crate::event::{ChainLink, Id};
+        // Each control character is 6 bytes in JSON (`\u0001`): three 4 KiB
+        // paths and long names on every field that has no cap of its own.
+        let ctl = "\u{1}".repeat(4096);
+        let mut e = big_event();
+        let p = e.process.as_mut().expect("process");
+        p.pid = 4242;
+        p.user = Id {
+            id: "1000".into(),
+            name: Some("mallory".into()),
+        };
+        p.executable = format!("/tmp/{ctl}/apt");
+        p.working_directory = Some(ctl.clone());
+        p.name = ctl.clone();
+        e.swmon.exec_filename = Some(ctl.clone());
+        e.swmon.scope = Some(ctl.clone());
+        e.swmon.subcommand = Some(ctl.clone());
+        e.swmon.exec_chain = (0..8)
+            .map(|_| ChainLink {
+                executable: ctl.clone(),
+                args: vec![ctl.clone(); 4],
+            })
+            .collect();
+        for a in &mut e.swmon.ancestors {
+            a.executable = Some(ctl.clone());
+            a.name = ctl.clone();
+            a.comm = ctl.clone();
+        }
+        let (line, cut) = encode(&e, Format::Json, false).expect("encode");
+        assert!(cut);
+        assert!(line.len() <= LINE_MAX, "{}", line.len());
+        let v: Value = serde_json::from_slice(&line).expect("valid JSON");
+        assert_eq!(v["process"]["pid"], 4242, "who ran it is kept");
+        assert_eq!(v["process"]["user"]["id"], "1000");
+        let exe = v["process"]["executable"].as_str().expect("executable");
+        assert!(exe.starts_with("/tmp/\u{1}"), "a cut executable is kept");
+        // Every field alone past the cap: the last resort still fits.
+        let mut huge = e.clone();
+        huge.host.name = ctl.repeat(8);
+        huge.process.as_mut().expect("process").executable = ctl.repeat(16);
+        let (line, _) = encode(&huge, Format::Json, false).expect("encode");
+        assert!(line.len() <= LINE_MAX, "{}", line.len());
+        let v: Value = serde_json::from_slice(&line).expect("valid JSON");
+        assert_eq!(v["process"]["pid"], 4242);
+        assert_eq!(v["process"]["user"]["id"], "1000");
     }
 
     #[test]

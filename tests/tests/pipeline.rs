@@ -59,6 +59,16 @@ fn signal(pid: u32, sig: i32) {
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0, "kill {pid}");
 }
 
+/// A workload that is killed when dropped.
+struct Storm(Child);
+
+impl Drop for Storm {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs `dpkg --version` `n` times; their pids.
 fn dpkg_runs(n: usize) -> Vec<u32> {
     (0..n)
@@ -124,7 +134,33 @@ fn heartbeats_carry_the_counters_and_sigquit_stops_cleanly() {
         assert!(c[name].is_u64(), "{name} in {c}");
     }
     assert!(c["seen"].as_u64() >= Some(1));
+    // Each stage's liveness: its input queue and how long since it moved.
+    let stages = &beat["swmon"]["stages"];
+    for stage in ["kernel-reader", "facts", "decide", "writer"] {
+        assert!(stages[stage]["idle_ms"].is_u64(), "{stage} in {stages}");
+    }
+    for stage in ["facts", "decide", "writer"] {
+        assert!(stages[stage]["queued"].is_u64(), "{stage} in {stages}");
+    }
     let child_pid = m.pid();
+    // Signals swmon gives no meaning are ignored (their default action
+    // would kill it with its rules loaded): it still writes heartbeats.
+    signal(child_pid, libc::SIGUSR1);
+    signal(child_pid, libc::SIGUSR2);
+    let after = m.events().len();
+    m.wait_for(
+        "a heartbeat after SIGUSR1 and SIGUSR2",
+        Duration::from_secs(10),
+        |e| action(e) == "heartbeat",
+    );
+    let later = Instant::now() + Duration::from_secs(10);
+    while m.events().len() <= after + 1 {
+        assert!(
+            Instant::now() < later,
+            "swmon stopped writing after SIGUSR1"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
     signal(child_pid, libc::SIGQUIT);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -136,6 +172,7 @@ fn heartbeats_carry_the_counters_and_sigquit_stops_cleanly() {
             let last = events.last().expect("last");
             assert_eq!(last["swmon"]["reason"], "SIGQUIT");
             assert!(last["swmon"]["counters"]["runs_finished"].as_u64() >= Some(1));
+            assert!(last["swmon"]["stages"]["writer"]["queued"].is_u64());
             break;
         }
         assert!(
@@ -146,10 +183,20 @@ fn heartbeats_carry_the_counters_and_sigquit_stops_cleanly() {
     }
 }
 
-/// `swmon run` writing to a pipe the test holds.
+/// `swmon run` writing to a pipe the test holds; killed when dropped (a
+/// failing test leaves nothing running).
 struct PipedMonitor {
     child: Child,
-    stdout: BufReader<ChildStdout>,
+    stdout: Option<BufReader<ChildStdout>>,
+}
+
+impl Drop for PipedMonitor {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl PipedMonitor {
@@ -165,7 +212,10 @@ impl PipedMonitor {
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read");
         assert!(line.contains("monitor-started"), "first line: {line:?}");
-        PipedMonitor { child, stdout }
+        PipedMonitor {
+            child,
+            stdout: Some(stdout),
+        }
     }
 
     /// Waits until swmon's writer thread is blocked writing to the pipe
@@ -219,10 +269,28 @@ fn a_stalled_stdout_loses_no_run_silently() {
     let stall_end = Instant::now() + Duration::from_secs(20);
     let pids = dpkg_runs(100);
     m.wait_writer_blocked();
+    // A storm of passing execs (each an installer run swmon reports, with
+    // its audit records) during the stall: more lines than the writer's
+    // queue holds, so the drop path is taken.
+    let storm: Vec<Storm> = (0..2)
+        .map(|_| {
+            Storm(
+                Command::new("sh")
+                    .args([
+                        "-c",
+                        "i=0; while [ $i -lt 3000 ]; do /usr/bin/dpkg --version >/dev/null; \
+                         i=$((i+1)); done",
+                    ])
+                    .spawn()
+                    .expect("storm"),
+            )
+        })
+        .collect();
     while Instant::now() < stall_end {
         thread::sleep(Duration::from_millis(100));
     }
-    let (lines, reader) = collect(m.stdout);
+    drop(storm);
+    let (lines, reader) = collect(m.stdout.take().expect("stdout"));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let events = lines.lock().expect("lock").clone();
@@ -267,9 +335,18 @@ fn a_stalled_stdout_loses_no_run_silently() {
         missing <= counted,
         "{missing} runs missing, {counted} counted: {c}"
     );
-    if missing > 0 {
-        assert!(events.iter().any(|e| action(e) == "events-lost"));
-    }
+    let writer_dropped = c["writer_dropped"].as_u64().expect("writer_dropped");
+    assert!(writer_dropped > 0, "the storm overflowed the writer: {c}");
+    assert!(
+        missing <= writer_dropped,
+        "{missing} runs missing, {writer_dropped} dropped by the writer"
+    );
+    assert!(
+        events.iter().any(
+            |e| action(e) == "events-lost" && e["swmon"]["lost"]["counter"] == "writer_dropped"
+        ),
+        "the writer's drops are alerted"
+    );
     // swmon's own rule additions are one state event with the rule texts,
     // not one `audit-rules-added` line per rule.
     let installed: Vec<&Value> = events
@@ -311,7 +388,43 @@ fn sigterm_during_a_stall_stops_within_5_s_with_the_rules_removed() {
     assert!(!status.success(), "lines were not written: a failure");
     assert!(err.contains("stalled"), "says so: {err}");
     assert_eq!(auditctl_rules(), before, "none of swmon's rules are left");
-    drop(m.stdout);
+    drop(m.stdout.take());
+    drop(host);
+}
+
+#[test]
+fn a_second_sigterm_during_a_stalled_stop_exits_at_once_with_the_rules_removed() {
+    let host = HostAudit::save();
+    host.enable();
+    let before = auditctl_rules();
+    let _leftovers = SeedLeftovers::save();
+    let mut m = PipedMonitor::start(&["--audit-rules", "seed"]);
+    dpkg_runs(100);
+    m.wait_writer_blocked();
+    let t = Instant::now();
+    signal(m.child.id(), libc::SIGTERM);
+    // The stop has begun once the rules are gone (removed before the
+    // writer is waited for); the second signal ends the wait.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while auditctl_rules() != before {
+        assert!(Instant::now() < deadline, "the rules were not removed");
+        thread::sleep(Duration::from_millis(10));
+    }
+    signal(m.child.id(), libc::SIGTERM);
+    let status = wait_within(
+        &mut m.child,
+        Duration::from_secs(10),
+        "swmon after 2 SIGTERMs",
+    );
+    let took = t.elapsed();
+    let mut err = String::new();
+    if let Some(mut e) = m.child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(!status.success(), "{status}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(auditctl_rules(), before, "none of swmon's rules are left");
+    drop(m.stdout.take());
     drop(host);
 }
 

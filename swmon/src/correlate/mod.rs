@@ -48,6 +48,8 @@ pub struct Facts {
     pub ancestors: Vec<crate::enrich::Ancestor>,
     pub placement: crate::enrich::Placement,
     pub tty: Option<String>,
+    /// The Python venv the exec ran from (found by the facts stage).
+    pub venv: Option<Vec<u8>>,
 }
 
 impl Facts {
@@ -66,6 +68,7 @@ impl Facts {
             .sum();
         ancestors
             + self.cwd.as_ref().map_or(0, Vec::len)
+            + self.venv.as_ref().map_or(0, Vec::len)
             + self.placement.cgroup.as_ref().map_or(0, String::len)
             + 256
     }
@@ -124,6 +127,8 @@ pub struct CorrelateCounters {
 
 pub struct Correlator {
     open: HashMap<u32, Run>,
+    /// Where the last bounded sweep stopped (a tgid).
+    sweep_cursor: u32,
     order: u64,
     started: HashMap<u32, u64>,
     max_open: usize,
@@ -137,6 +142,7 @@ impl Correlator {
     pub fn new(max_open: usize, max_bytes: usize) -> Correlator {
         Correlator {
             open: HashMap::new(),
+            sweep_cursor: 0,
             order: 0,
             started: HashMap::new(),
             max_open,
@@ -249,22 +255,38 @@ impl Correlator {
     /// pid starts later than the run's exec). `alive` answers with the
     /// process's boot-time start, or `None` when it is gone. Only runs
     /// older than `min_age_ns` (boot time) are checked, so an exit record
-    /// still on its way is not overtaken.
+    /// still on its way is not overtaken; at most `max` of them per call
+    /// (each check reads `/proc`), round-robin by tgid from where the last
+    /// call stopped, so a large table is covered over several calls.
     pub fn sweep(
         &mut self,
         now_boot_ns: u64,
         min_age_ns: u64,
+        max: usize,
         alive: impl Fn(u32) -> Option<u64>,
     ) -> Vec<Run> {
-        let gone: Vec<u32> = self
+        let mut old: Vec<u32> = self
             .open
             .iter()
             .filter(|(_, run)| now_boot_ns.saturating_sub(run.execs[0].boot_ns) >= min_age_ns)
-            .filter(|(tgid, run)| match alive(**tgid) {
-                None => true,
-                Some(start) => start > run.execs[0].boot_ns,
-            })
             .map(|(tgid, _)| *tgid)
+            .collect();
+        old.sort_unstable();
+        let start = old.partition_point(|t| *t <= self.sweep_cursor);
+        old.rotate_left(start);
+        old.truncate(max);
+        if let Some(last) = old.last() {
+            self.sweep_cursor = *last;
+        }
+        let gone: Vec<u32> = old
+            .into_iter()
+            .filter(|tgid| match alive(*tgid) {
+                None => true,
+                Some(start) => self
+                    .open
+                    .get(tgid)
+                    .is_some_and(|run| start > run.execs[0].boot_ns),
+            })
             .collect();
         gone.into_iter()
             .filter_map(|tgid| {
@@ -379,9 +401,12 @@ mod tests {
             3 => Some(50),
             _ => None,
         };
-        assert!(c.sweep(150, 100, alive).is_empty(), "too young to judge");
+        assert!(
+            c.sweep(150, 100, 16, alive).is_empty(),
+            "too young to judge"
+        );
         let mut ended: Vec<u32> = c
-            .sweep(1000, 100, alive)
+            .sweep(1000, 100, 16, alive)
             .iter()
             .map(|r| r.primary().tgid)
             .collect();
@@ -389,5 +414,23 @@ mod tests {
         assert_eq!(ended, vec![1, 2]);
         assert_eq!(c.counters.exits_missing, 2);
         assert_eq!(c.drain().len(), 1);
+    }
+
+    #[test]
+    fn sweep_checks_at_most_max_runs_per_call_round_robin() {
+        let mut c = Correlator::new(64, usize::MAX);
+        for t in 1..=10 {
+            c.on_exec(exec(t, 100, "/x"), Facts::default());
+        }
+        let asked = std::cell::RefCell::new(Vec::new());
+        let alive = |t: u32| {
+            asked.borrow_mut().push(t);
+            Some(50)
+        };
+        for _ in 0..4 {
+            assert!(c.sweep(1000, 100, 3, alive).is_empty());
+        }
+        let asked = asked.into_inner();
+        assert_eq!(asked, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2]);
     }
 }

@@ -412,6 +412,42 @@ impl ContentMatcher {
         }
     }
 
+    /// The installer whose content has this SHA-256 and size, if any (the
+    /// candidate hashed by the caller, through the fd it checked).
+    pub fn installer_with(&mut self, hash: &str, size: u64) -> Option<u16> {
+        let same_size: Vec<_> = self
+            .installers
+            .iter()
+            .filter(|f| f.size == size)
+            .cloned()
+            .collect();
+        same_size
+            .iter()
+            .find(|f| self.known_hash(f).is_some_and(|h| h == hash))
+            .map(|f| f.id)
+    }
+
+    /// An installer's own hash, read once from the file discovery checked
+    /// (still the same inode and size: one replaced since is rediscovered,
+    /// not trusted by path).
+    fn known_hash(&mut self, f: &FoundInstaller) -> Option<String> {
+        if let Some(h) = self.hashes.get(&f.target) {
+            return Some(h.clone());
+        }
+        let (file, meta) = open_regular(&f.target, true).ok()?;
+        if meta.ino() != f.ino || meta.size() != f.size {
+            return None;
+        }
+        let h = sha256_of(file).ok()?;
+        self.hashes.insert(f.target.clone(), h.clone());
+        Some(h)
+    }
+
+    /// Whether any installer has this size (else no content is read).
+    pub fn has_size(&self, size: u64) -> bool {
+        self.installers.iter().any(|f| f.size == size)
+    }
+
     fn identify_inner(&mut self, exe: &Path, size: u64) -> Result<Option<(u16, String)>, ()> {
         let same_size: Vec<_> = self
             .installers
@@ -424,25 +460,7 @@ impl ContentMatcher {
         }
         let hash = sha256_file(exe).map_err(|_| ())?;
         for f in same_size {
-            let known = match self.hashes.get(&f.target) {
-                Some(h) => h.clone(),
-                None => {
-                    // The file discovery checked, still the same inode: one
-                    // replaced since is rediscovered, not trusted by path.
-                    let Ok((file, meta)) = open_regular(&f.target, true) else {
-                        continue;
-                    };
-                    if meta.ino() != f.ino || meta.size() != f.size {
-                        continue;
-                    }
-                    let Ok(h) = sha256_of(file) else {
-                        continue;
-                    };
-                    self.hashes.insert(f.target.clone(), h.clone());
-                    h
-                }
-            };
-            if known == hash {
+            if self.known_hash(&f).is_some_and(|h| h == hash) {
                 return Ok(Some((f.id, hash)));
             }
         }

@@ -71,9 +71,15 @@ impl AuditReader {
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
-                _ = publish.tick() => self.publish(),
+                _ = publish.tick() => {
+                    self.publish();
+                    super::stages::mark(super::stages::Stage::AuditReader);
+                }
                 item = self.stream.next() => match item {
-                    Ok(item) => self.forward(item),
+                    Ok(item) => {
+                        self.forward(item);
+                        super::stages::mark(super::stages::Stage::AuditReader);
+                    }
                     Err(e) => {
                         self.publish();
                         // Waits for room: this one must not be lost.

@@ -3,7 +3,10 @@
 //! joins each with the audit trail, and builds the events a user reads:
 //! one per run, one per installer exec only audit saw, and audit's health
 //! and loss items. Every event goes to the writer's queue without waiting
-//! (a full queue drops it, counted). It does no I/O of its own.
+//! (a full queue drops it, counted). It reads no path an exec named (the
+//! venv lookup is the facts stage's); what it still reads is bounded:
+//! `/proc/PID/stat` of at most [`SWEEP_MAX`] runs per sweep, and user
+//! names through a cache of at most [`MAX_NAMES`] entries.
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,7 +26,7 @@ use crate::{
         Correlator, Run,
     },
     ebpf::{decode::ExecRecord, filter::basename},
-    enrich::{self, Names},
+    enrich,
     event::{
         self, ChainLink, Clock, Event, EventMeta, Host, Id, PackageRef, Parent, Process, Swmon,
         User,
@@ -32,6 +35,11 @@ use crate::{
 
 /// Runs older than this are checked for a lost exit.
 const SWEEP_MIN_AGE: Duration = Duration::from_secs(2);
+/// Most open runs checked against `/proc` per sweep (every 500 ms), so a
+/// full table never holds the stage for long.
+const SWEEP_MAX: usize = 256;
+/// Most user names remembered; past it the cache starts over.
+const MAX_NAMES: usize = 4096;
 /// Most open runs, and their bytes (argv, paths, ancestors): past either,
 /// the oldest is ended early (`runs_evicted`).
 pub const MAX_OPEN_RUNS: usize = 65_536;
@@ -42,7 +50,7 @@ pub struct Decide {
     pub counters: Arc<Counters>,
     pub clock: Clock,
     pub host: String,
-    pub names: Names,
+    pub names: BoundedNames,
     pub correlator: Correlator,
     pub cross: CrossCheck,
     /// Runs ended and not yet checked against the audit trail.
@@ -63,7 +71,7 @@ impl Decide {
             counters,
             clock: Clock::now(),
             host,
-            names: Names::default(),
+            names: BoundedNames::default(),
             correlator: Correlator::new(MAX_OPEN_RUNS, MAX_OPEN_RUN_BYTES),
             cross: CrossCheck::new(wait.as_nanos() as u64, initial),
             ready: Vec::new(),
@@ -102,6 +110,7 @@ impl Decide {
                 }
             }
             self.flush_ready();
+            super::stages::mark(super::stages::Stage::Decide);
         }
         // Shutdown: decide every run.
         let open = self.correlator.drain();
@@ -134,9 +143,12 @@ impl Decide {
 
     fn sweep(&mut self) {
         let now = event::boot_ns_now();
-        let ended =
-            self.correlator
-                .sweep(now, SWEEP_MIN_AGE.as_nanos() as u64, enrich::start_boot_ns);
+        let ended = self.correlator.sweep(
+            now,
+            SWEEP_MIN_AGE.as_nanos() as u64,
+            SWEEP_MAX,
+            enrich::start_boot_ns,
+        );
         self.ready.extend(ended);
     }
 
@@ -567,9 +579,16 @@ fn refs(packages: &[classify::Package]) -> Vec<PackageRef> {
 /// `swmon.scope`: what argv says, else the run's environment: a Python
 /// venv, a language manager's project folder, or the manager's default.
 fn scope_of(c: &Classification, rec: &ExecRecord, run: &Run) -> String {
-    if let Some(venv) = enrich::venv_of(rec).filter(|_| matches!(c.manager, Manager::Pip)) {
+    // Found by the facts stage (it stats paths the exec named: I/O that
+    // does not belong here).
+    if let Some(venv) = run
+        .facts
+        .venv
+        .as_ref()
+        .filter(|_| matches!(c.manager, Manager::Pip))
+    {
         if !matches!(c.scope, Some(Scope::Root(_))) {
-            return format!("venv:{}", event::lossless(&venv));
+            return format!("venv:{}", event::lossless(venv));
         }
     }
     if let Some(s) = &c.scope {
@@ -605,9 +624,63 @@ fn scope_of(c: &Classification, rec: &ExecRecord, run: &Run) -> String {
     }
 }
 
+/// User names by uid, at most [`MAX_NAMES`] of them: a host with many
+/// uids (or a workload cycling through them) cannot grow the cache without
+/// bound; past the cap it starts over.
+#[derive(Default)]
+pub struct BoundedNames {
+    users: std::collections::HashMap<u32, Option<String>>,
+}
+
+impl BoundedNames {
+    pub fn user(&mut self, uid: u32) -> Option<String> {
+        if uid == u32::MAX {
+            return Some("unset".to_owned());
+        }
+        if let Some(name) = self.users.get(&uid) {
+            return name.clone();
+        }
+        if self.users.len() >= MAX_NAMES {
+            self.users.clear();
+        }
+        let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map(|u| u.name);
+        self.users.insert(uid, name.clone());
+        name
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.users.len()
+    }
+}
+
 async fn recv(rx: &mut Option<Rx<AuditMsg>>) -> Option<AuditMsg> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_name_cache_never_holds_more_than_its_cap() {
+        let mut names = BoundedNames::default();
+        assert_eq!(names.user(0).as_deref(), Some("root"));
+        for uid in 100_000..100_000 + MAX_NAMES as u32 * 2 {
+            names.user(uid);
+            assert!(names.len() <= MAX_NAMES);
+        }
+        assert_eq!(names.user(u32::MAX).as_deref(), Some("unset"));
+        assert_eq!(
+            names.user(0).as_deref(),
+            Some("root"),
+            "still right after a reset"
+        );
     }
 }

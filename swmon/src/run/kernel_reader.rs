@@ -31,6 +31,7 @@ use super::{
     counters::Counters,
     facts::MatcherUpdate,
     queue::{Full, Tx},
+    stages::{self, Stage},
     state_event,
     writer::Writer,
 };
@@ -107,7 +108,10 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = stop.changed() => break,
-            _ = publish.tick() => publish_counters(&kernel, &counters),
+            _ = publish.tick() => {
+                publish_counters(&kernel, &counters);
+                stages::mark(Stage::KernelReader);
+            }
             _ = check.tick() => {
                 for alert in kernel.tamper_alerts() {
                     let mut e = state_event(&host, alert.action);
@@ -131,6 +135,7 @@ pub async fn run(
             }
             r = kernel.read_batch(BATCH, forward) => {
                 r?;
+                stages::mark(Stage::KernelReader);
                 tokio::task::yield_now().await;
             }
         }

@@ -28,9 +28,12 @@ pub mod kernel_reader;
 pub mod losses;
 pub mod queue;
 pub mod rules;
+pub mod stages;
+pub mod watchdog;
 pub mod writer;
 
 use std::{
+    io::Write,
     path::PathBuf,
     sync::{Arc, Mutex},
     time::Duration,
@@ -48,6 +51,7 @@ use self::{
     counters::Counters,
     decide::Decide,
     rules::{AuditControl, RulesOnExit},
+    stages::{Prog, Stage, Watch},
     writer::Writer,
 };
 use crate::{
@@ -66,6 +70,10 @@ use crate::{
 /// From a stop signal to exit, at most this long (rules removed first; the
 /// writer gets what is left of it).
 const STOP_BUDGET: Duration = Duration::from_millis(4500);
+/// Bytes of audit events being assembled (records not yet complete).
+const AUDIT_ASSEMBLY_BYTES: usize = 8 << 20;
+/// At stop, a writer that wrote no line for this long is given up on.
+const WRITER_GIVE_UP: Duration = Duration::from_millis(500);
 /// Of that, the readers and the decide stage get at most this long.
 const DRAIN_BUDGET: Duration = Duration::from_secs(2);
 /// The queue from the facts stage to the decide stage.
@@ -251,11 +259,14 @@ struct AuditOpen {
 
 impl AuditOpen {
     fn open(options: &AuditRunOptions) -> Result<AuditOpen, RunError> {
-        let mut stream = AuditStream::open(AuditOptions {
+        let mut audit_options = AuditOptions {
             rcvbuf: options.rcvbuf,
             ..AuditOptions::default()
-        })
-        .map_err(RunError::Audit)?;
+        };
+        // The events being assembled count in swmon's memory budget (64 MiB
+        // in all): 8 MiB, past which the oldest is flushed.
+        audit_options.assembler.max_open_bytes = AUDIT_ASSEMBLY_BYTES;
+        let mut stream = AuditStream::open(audit_options).map_err(RunError::Audit)?;
         let mut ctl = ControlSocket::open().map_err(RunError::Audit)?;
         let set = match options.rules {
             RulesMode::Keep => Vec::new(),
@@ -284,6 +295,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let sink = Sink::open(&options.output, options.format, options.output_group)?;
     let colour = sink.colour();
     let mut signals = Signals::install()?;
+    watchdog::ignore_signals().map_err(|e| RunError::Signal(e.into()))?;
     // 2. The kernel stream.
     let kernel = KernelStream::load(&options.load)?;
     // 3. The audit sockets, and the seed rules.
@@ -349,6 +361,13 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let (kernel_tx, kernel_rx) =
         queue::bounded(kernel_reader::QUEUE_RECORDS, kernel_reader::QUEUE_BYTES);
     let (facts_tx, facts_rx) = queue::bounded(FACTS_QUEUE, FACTS_QUEUE_BYTES);
+    let mut stage_watch = Watch::new(Prog::Global);
+    stage_watch.queue_gauge(Stage::Facts, kernel_rx.gauge());
+    stage_watch.queue_gauge(Stage::Decide, facts_rx.gauge());
+    {
+        let w = writer.clone();
+        stage_watch.queue(Stage::Writer, move || w.depth());
+    }
     let matcher = ContentMatcher::new(&kernel.tables.found);
     let matcher_update = Arc::new(Mutex::new(None));
     let ebpf_ids = kernel.attachment_ids();
@@ -400,6 +419,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             }));
             let (audit_tx, audit_rx) =
                 queue::bounded(audit_reader::QUEUE_ITEMS, audit_reader::QUEUE_BYTES);
+            stage_watch.queue_gauge(Stage::Decide, audit_rx.gauge());
             let (rules_tx, rules_rx) = std::sync::mpsc::sync_channel(RULES_QUEUE);
             {
                 let (c, w, tx, h, n) = (
@@ -453,7 +473,12 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                     .build()
                 {
                     Ok(rt) => rt.block_on(decide.run(facts_rx, audit_rx)),
-                    Err(e) => eprintln!("swmon: can't start the decide stage: {e}"),
+                    Err(e) => {
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "swmon: can't start the decide stage: {e}"
+                        );
+                    }
                 }
             })
             .map_err(RunError::Spawn)?;
@@ -545,15 +570,25 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             _ = heartbeat.tick(), if options.heartbeat.is_some() => {
                 let mut e = state_event(&host, "heartbeat");
                 e.swmon.counters = Some(counters.to_map(audit_snapshot().as_ref()));
+                e.swmon.stages = Some(stage_watch.snapshot());
                 writer.push_priority(&e);
             }
-            _ = loss_tick.tick() => losses.report(&counters, &writer),
+            _ = loss_tick.tick() => {
+                losses.report(&counters, &writer);
+                for s in stage_watch.check() {
+                    writer.push_priority(&stalled_alert(&host, &s));
+                }
+            }
         }
     };
 
     // Stop: the readers drain, the facts stage and the decide stage finish
     // (their queues close in turn), within a bounded time.
     let stopping = tokio::time::Instant::now();
+    // Past the budget (or at a second signal) the process ends itself,
+    // rules removed, whatever the stop sequence is stuck on.
+    drop(signals);
+    watchdog::arm(control.clone(), STOP_BUDGET + Duration::from_secs(1));
     let _ = stop_tx.send(true);
     let drain_end = stopping + DRAIN_BUDGET;
     let mut drained = true;
@@ -590,6 +625,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     }
     let mut stopped = state_event(&host, "monitor-stopped");
     stopped.swmon.counters = Some(c);
+    // What was still queued (lost with the stop, when the drain timed out).
+    stopped.swmon.stages = Some(stage_watch.snapshot());
     stopped.swmon.reason = Some(match &stop {
         Stop::Signal(s) => s,
         Stop::Failed(_) => "failure",
@@ -599,20 +636,58 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let grace = STOP_BUDGET
         .saturating_sub(stopping.elapsed())
         .max(Duration::from_millis(500));
-    let written = writer.wait(grace).await;
+    let written = wait_writer(&writer, &counters, grace).await;
     match (stop, written) {
         (Stop::Failed(e), _) => Err(e),
         (Stop::Signal(_), Some(Ok(()))) => Ok(()),
         (Stop::Signal(_), Some(Err(e))) => Err(RunError::Output(e)),
         (Stop::Signal(_), None) => {
             let left = writer.queued();
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "swmon: the output is stalled: {left} lines not written, monitor-stopped among \
                  them ({} dropped before, counted); the audit rules swmon added are removed",
                 Counters::get(&counters.writer_dropped)
             );
             Err(RunError::OutputStalled(left))
         }
+    }
+}
+
+/// `stage-stalled`: a stage has had items waiting and made no progress for
+/// [`stages::STALL_AFTER`] (a hung thread: what it holds is not decided).
+fn stalled_alert(host: &str, s: &stages::Stalled) -> Event {
+    let mut e = state_event(host, "stage-stalled");
+    e.event.kind = "alert";
+    e.event.kind_type = vec!["info"];
+    e.swmon.stages = Some(json!({
+        "stage": s.stage,
+        "queued": s.queued,
+        "idle_ms": s.idle.as_millis() as u64,
+    }));
+    e
+}
+
+/// Waits for the writer to end, at most `grace`, and gives up early when
+/// it wrote nothing for [`WRITER_GIVE_UP`] (a stalled output: the rest of
+/// the budget would change nothing).
+async fn wait_writer(
+    writer: &Writer,
+    counters: &Counters,
+    grace: Duration,
+) -> Option<Result<(), String>> {
+    let deadline = tokio::time::Instant::now() + grace;
+    let mut last = Counters::get(&counters.written);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if let Some(r) = writer.wait(left.min(WRITER_GIVE_UP)).await {
+            return Some(r);
+        }
+        let now = Counters::get(&counters.written);
+        if now == last || tokio::time::Instant::now() >= deadline {
+            return writer.ended();
+        }
+        last = now;
     }
 }
 

@@ -20,19 +20,39 @@ use tokio::sync::mpsc;
 pub fn bounded<T>(items: usize, bytes: usize) -> (Tx<T>, Rx<T>) {
     let (tx, rx) = mpsc::channel(items.max(1));
     let used = Arc::new(AtomicUsize::new(0));
+    let items = Arc::new(AtomicUsize::new(0));
     (
         Tx {
             tx,
             used: used.clone(),
+            items: items.clone(),
             budget: bytes,
         },
-        Rx { rx, used },
+        Rx { rx, used, items },
     )
+}
+
+/// A queue's depth, readable from anywhere (it holds neither end open).
+#[derive(Clone, Debug)]
+pub struct Gauge {
+    used: Arc<AtomicUsize>,
+    items: Arc<AtomicUsize>,
+}
+
+impl Gauge {
+    /// Items and bytes queued now.
+    pub fn depth(&self) -> (usize, usize) {
+        (
+            self.items.load(Ordering::Relaxed),
+            self.used.load(Ordering::Relaxed),
+        )
+    }
 }
 
 pub struct Tx<T> {
     tx: mpsc::Sender<(T, usize)>,
     used: Arc<AtomicUsize>,
+    items: Arc<AtomicUsize>,
     budget: usize,
 }
 
@@ -41,6 +61,7 @@ impl<T> Clone for Tx<T> {
         Tx {
             tx: self.tx.clone(),
             used: self.used.clone(),
+            items: self.items.clone(),
             budget: self.budget,
         }
     }
@@ -65,9 +86,11 @@ impl<T> Tx<T> {
                 Full::Full
             });
         }
+        self.items.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send((item, size)) {
             Ok(()) => Ok(()),
             Err(e) => {
+                self.items.fetch_sub(1, Ordering::Relaxed);
                 self.used.fetch_sub(size, Ordering::Relaxed);
                 Err(match e {
                     mpsc::error::TrySendError::Full(_) => Full::Full,
@@ -91,7 +114,9 @@ impl<T> Tx<T> {
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
+        self.items.fetch_add(1, Ordering::Relaxed);
         self.tx.blocking_send((item, size)).map_err(|_| {
+            self.items.fetch_sub(1, Ordering::Relaxed);
             self.used.fetch_sub(size, Ordering::Relaxed);
             Full::Closed
         })
@@ -101,7 +126,9 @@ impl<T> Tx<T> {
     /// must not be lost and come from no reader's hot path).
     pub async fn send(&self, item: T, size: usize) -> Result<(), Full> {
         self.used.fetch_add(size, Ordering::Relaxed);
+        self.items.fetch_add(1, Ordering::Relaxed);
         self.tx.send((item, size)).await.map_err(|_| {
+            self.items.fetch_sub(1, Ordering::Relaxed);
             self.used.fetch_sub(size, Ordering::Relaxed);
             Full::Closed
         })
@@ -134,20 +161,34 @@ impl<T> Tx<T> {
 pub struct Rx<T> {
     rx: mpsc::Receiver<(T, usize)>,
     used: Arc<AtomicUsize>,
+    items: Arc<AtomicUsize>,
 }
 
 impl<T> Rx<T> {
     pub async fn recv(&mut self) -> Option<T> {
         let (item, size) = self.rx.recv().await?;
-        self.used.fetch_sub(size, Ordering::Relaxed);
-        Some(item)
+        Some(self.took(item, size))
     }
 
     /// For a stage on a plain thread.
     pub fn blocking_recv(&mut self) -> Option<T> {
         let (item, size) = self.rx.blocking_recv()?;
+        Some(self.took(item, size))
+    }
+
+    fn took(&self, item: T, size: usize) -> T {
         self.used.fetch_sub(size, Ordering::Relaxed);
-        Some(item)
+        // Counted by the sender before it queued the item.
+        self.items.fetch_sub(1, Ordering::Relaxed);
+        item
+    }
+
+    /// The queue's depth, for the heartbeat and the stall check.
+    pub fn gauge(&self) -> Gauge {
+        Gauge {
+            used: self.used.clone(),
+            items: self.items.clone(),
+        }
     }
 }
 
@@ -211,6 +252,7 @@ mod tests {
         }
         assert_eq!(tx.try_send(99, 1), Err(Full::Full), "past the item bound");
         assert_eq!(tx.bytes(), 43, "a refused item holds no bytes");
+        assert_eq!(rx.gauge().depth(), (4, 43));
         drop(rx);
         assert_eq!(tx.try_send(5, 1000), Err(Full::Closed));
     }

@@ -10,7 +10,10 @@
 //! start-stop code holds on to: whatever happens to this thread, the rules
 //! swmon added are removed when `run` returns ([`RulesOnExit`]).
 
-use std::sync::{mpsc::Receiver, Arc, Mutex, MutexGuard, PoisonError};
+use std::{
+    io::Write,
+    sync::{mpsc::Receiver, Arc, Mutex, MutexGuard, PoisonError},
+};
 
 use serde_json::json;
 
@@ -80,7 +83,10 @@ impl Drop for RulesOnExit {
     fn drop(&mut self) {
         if let Some(c) = &self.0 {
             if let Some(Err(e)) = lock(c).remove_ours() {
-                eprintln!("swmon: can't remove the audit rules swmon added: {e}");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "swmon: can't remove the audit rules swmon added: {e}"
+                );
             }
         }
     }
@@ -142,7 +148,9 @@ pub fn run(
             }
             e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
             writer.push_priority(&e);
-            if c.restore {
+            // Not once the stop has removed them (checked under the lock):
+            // a restore then would leave them loaded after exit.
+            if c.restore && !c.removed {
                 let (action, detail) = match c.guard.restore(&mut c.ctl) {
                     Ok(put_back) => (
                         "audit-rules-restored",

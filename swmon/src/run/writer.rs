@@ -12,6 +12,7 @@
 
 use std::{
     collections::VecDeque,
+    io::Write,
     sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
@@ -30,6 +31,9 @@ pub const QUEUE_LINES: usize = 8192;
 pub const QUEUE_BYTES: usize = 8 << 20;
 /// Lines and bytes kept for priority events.
 const RESERVE_LINES: usize = 256;
+/// While lines keep being dropped and the queue never empties, the drop
+/// alert is written this often.
+const DROP_ALERT_EVERY: Duration = Duration::from_secs(10);
 const RESERVE_BYTES: usize = 1 << 20;
 
 /// Builds the `events-lost` alert for drops at the writer (count, total).
@@ -194,6 +198,12 @@ impl Writer {
         self.shared.lock().ended.clone()
     }
 
+    /// Lines and bytes queued now.
+    pub fn depth(&self) -> (usize, usize) {
+        let s = self.shared.lock();
+        (s.queue.len(), s.bytes)
+    }
+
     /// Lines still queued.
     pub fn queued(&self) -> usize {
         self.shared.lock().queue.len()
@@ -245,6 +255,7 @@ enum Next {
 fn write_loop(shared: &Shared, mut sink: Sink, alert: &DropAlert) -> Result<(), SinkError> {
     let c = &shared.counters;
     let mut reported = 0u64;
+    let mut last_report = std::time::Instant::now();
     loop {
         let next = {
             let mut s = shared.lock();
@@ -267,7 +278,12 @@ fn write_loop(shared: &Shared, mut sink: Sink, alert: &DropAlert) -> Result<(), 
             Next::Reopen => match sink.reopen() {
                 Ok(()) => Counters::add(&c.reopened, 1),
                 // The old file is still open: keep writing there, and say so.
-                Err(e) => eprintln!("swmon: {e}; still writing to the old file"),
+                Err(e) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "swmon: {e}; still writing to the old file"
+                    );
+                }
             },
             Next::Stop => return Ok(()),
             Next::Line(line, last) => {
@@ -276,8 +292,12 @@ fn write_loop(shared: &Shared, mut sink: Sink, alert: &DropAlert) -> Result<(), 
                 }
                 sink.write_line(&line)?;
                 Counters::add(&c.written, 1);
-                if shared.lock().queue.is_empty() {
+                super::stages::mark(super::stages::Stage::Writer);
+                // Once the queue is empty, and under sustained overload
+                // (the queue never empties) every DROP_ALERT_EVERY.
+                if shared.lock().queue.is_empty() || last_report.elapsed() >= DROP_ALERT_EVERY {
                     report_drops(&mut sink, c, alert, &mut reported)?;
+                    last_report = std::time::Instant::now();
                 }
             }
         }
