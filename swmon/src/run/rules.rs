@@ -152,6 +152,9 @@ pub fn run(
             // a restore then would leave them loaded after exit.
             if c.restore && !c.removed {
                 let (action, detail) = match c.guard.restore(&mut c.ctl) {
+                    // Nothing of swmon's to put back (the alert named only
+                    // disowned rules): no empty `audit-rules-restored`.
+                    Ok(put_back) if put_back.is_empty() => continue,
                     Ok(put_back) => (
                         "audit-rules-restored",
                         json!({ "rules": put_back.iter().map(ToString::to_string).collect::<Vec<_>>() }),
