@@ -26,7 +26,7 @@ use crate::{
     correlate::Facts,
     ebpf::{
         decode::{self, ExecRecord, ExitRecord, Record},
-        filter::{Content, ContentMatcher},
+        filter::{Content, ContentMatcher, ExecFile},
     },
     enrich,
 };
@@ -97,12 +97,17 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
     if rec.reasons & reason::SIZE != 0 && rec.reasons & !(reason::SIZE | reason::FILELESS) == 0 {
         // A copy candidate: only its content can tell. The process may
         // have exited already (`/proc/PID/exe` is gone); a file still on
-        // disk is read by its path then, if it is the same inode.
-        let mut content = matcher.identify(&enrich::proc_exe(rec.pid), rec.size);
+        // disk is read by its path then. Either is opened once and must be
+        // the exec'd (device, inode, size), checked on the open descriptor.
+        let exec = ExecFile {
+            dev: rec.dev,
+            ino: rec.ino,
+            size: rec.size,
+        };
+        let mut content = matcher.identify(&enrich::proc_exe(rec.pid), exec);
         if content == Content::Unreadable && rec.nlink != 0 {
-            if let Some(path) = same_file(&rec) {
-                content = matcher.identify(&path, rec.size);
-            }
+            let path = PathBuf::from(crate::ebpf::filter::os(&rec.executable));
+            content = matcher.identify(&path, exec);
         }
         match content {
             Content::Installer(id, hash) => {
@@ -157,14 +162,4 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         tty,
     };
     Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
-}
-
-/// The executable's path, if the file there is still the one that was
-/// exec'd (same device and inode).
-fn same_file(rec: &ExecRecord) -> Option<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let path = PathBuf::from(crate::ebpf::filter::os(&rec.executable));
-    let meta = std::fs::metadata(&path).ok()?;
-    (crate::ebpf::filter::kernel_dev(meta.dev()) == rec.dev && meta.ino() == rec.ino)
-        .then_some(path)
 }
