@@ -1,6 +1,7 @@
 //! Least privilege: once `swmon run` has loaded its BPF programs, opened its
 //! sockets and installed its seed rules, it gives up every capability it no
-//! longer needs and sets `no_new_privs`.
+//! longer needs, sets `no_new_privs` and installs a seccomp filter. Its uid
+//! stays 0: see "What the drop does not bound" below before relying on it.
 //!
 //! What is kept, and why (each found by experiment on Linux 6.18 with
 //! `kernel.unprivileged_bpf_disabled = 2`, dropping one capability at a time
@@ -19,17 +20,23 @@
 //! - `CAP_DAC_READ_SEARCH`: the SHA-256 of a size-matched candidate is read
 //!   through `/proc/PID/exe`; a user's copy of an installer may be mode
 //!   0700 in a home folder. Read and search only (no write override).
-//! - `CAP_CHOWN`, only with `--output-group`: a reopened output file (SIGHUP)
-//!   is given that group, which root is not a member of.
+//! - `--output-group` takes no capability: the group is added to swmon's
+//!   supplementary groups before the drop, and a file's owner may give it a
+//!   group it is a member of (`CAP_CHOWN` is not kept).
 //!
 //! Not needed after the drop, so dropped: `CAP_BPF`, `CAP_PERFMON` and
-//! `CAP_SYS_ADMIN` (map lookups and updates, and object info, on fds that are
-//! already open are not capability-checked since Linux 6.5 moved the
-//! `unprivileged_bpf_disabled` check to map and program creation),
+//! `CAP_SYS_ADMIN` on a kernel that checks `kernel.unprivileged_bpf_disabled`
+//! only where maps and programs are created (map lookups and updates, and
+//! object info, on descriptors already open are then not capability-checked).
+//! Older kernels check it on every `bpf()` call: before the drop, swmon reads
+//! one of its maps with those three out of its effective set; refused, it
+//! keeps `CAP_BPF` (`CAP_SYS_ADMIN` on a kernel without `CAP_BPF`) and says
+//! so (`bpf_kept: true`). After the drop it reads a map once more and stops
+//! with an error naming the kernel and the sysctl if that fails.
 //! `CAP_AUDIT_READ` (checked at `bind` of the multicast group only),
 //! `CAP_NET_ADMIN` (`SO_RCVBUFFORCE` is set at open), `CAP_DAC_OVERRIDE`
 //! (the output file and `/run/swmon` are root's own; swmon's euid stays 0),
-//! and everything else.
+//! `CAP_CHOWN`, and everything else.
 //!
 //! Capabilities belong to a thread, not a process: the drop must happen on
 //! the main thread before any other thread exists, or those threads keep
@@ -41,10 +48,39 @@
 //! `CapabilityBoundingSet=`), swmon leaves the bounding set as it is and
 //! says so (`bounding_reduced: false`).
 //!
-//! What the drop does not do: swmon's uid stays 0, and uid 0 still owns
-//! root's files (it may write a root-owned file whose owner bits allow it,
-//! and chmod it). Moving to a dedicated user after the drop would also
-//! need `/run/swmon` and the output folder to be that user's.
+//! Then a seccomp filter ([`install_seccomp`]) makes `ptrace`,
+//! `process_vm_readv`, `process_vm_writev` and `pidfd_getfd` fail with
+//! `EPERM` for swmon and every thread it starts (`Seccomp: 2` in
+//! `/proc/PID/status`); system calls through another architecture's entry
+//! (x86's `int 0x80`, x32) are refused whole.
+//!
+//! # What the drop does not bound
+//!
+//! Read this before counting on it: the drop makes mistakes in swmon's own
+//! code harder to turn into damage; it does **not** contain an attacker who
+//! takes over the swmon process.
+//! - swmon's uid, euid and fsuid stay 0. With no capability at all, uid 0
+//!   still owns every root-owned file and folder: it may create files in
+//!   `/etc/cron.d`, write `/usr/bin/*`, and `chmod` then write
+//!   `/etc/shadow`. A compromised swmon is root for the file system. Moving
+//!   to a dedicated uid (keeping capabilities across `setresuid` with
+//!   `SECBIT_KEEP_CAPS`, then locking the securebits) is not done: `/run/
+//!   swmon`, the output folder and the audit state file would have to be
+//!   that user's.
+//! - `CAP_SYS_PTRACE` with uid 0 is root-equivalent: it passes
+//!   `ptrace_may_access()` for every process, pid 1 included. The seccomp
+//!   filter closes the `ptrace`, `process_vm_*` and `pidfd_getfd` calls,
+//!   but not `/proc/PID/mem`, which opens with the same check: a
+//!   compromised swmon can still write any process's memory through it. It
+//!   is kept because `/proc/PID/exe` (the content of a size-matched copy of
+//!   an installer) and `/proc/PID/cwd` (the fallback when the kernel did
+//!   not capture the folder) need it for other users' processes.
+//! - `CAP_DAC_READ_SEARCH` reads every file on the host.
+//! - `CAP_AUDIT_CONTROL` can switch kernel audit off and delete every rule.
+//!
+//! What it does bound: no module loading, no mounts, no new BPF programs
+//! (unless `bpf_kept`), no raw network, no `setuid` to another user, no
+//! capability regained through an `execve`.
 
 use caps::{CapSet, Capability, CapsHashSet};
 use serde::Serialize;
@@ -62,6 +98,8 @@ pub enum PrivilegeError {
     NoNewPrivs(std::io::Error),
     #[error("after the capability drop this kernel ({kernel}) refuses bpf() on swmon's own maps: {0}; kernel.unprivileged_bpf_disabled is {sysctl}", kernel = kernel_release(), sysctl = unprivileged_bpf_disabled())]
     Bpf(std::io::Error),
+    #[error("can't install the seccomp filter: {0}")]
+    Seccomp(std::io::Error),
     #[error("can't add the --output-group group to swmon's groups: {0}")]
     Groups(std::io::Error),
     #[error("the capability drop did not hold: {set} is {found:?}, wanted {wanted:?}")]
@@ -110,6 +148,8 @@ pub struct Dropped {
     /// this kernel checks `kernel.unprivileged_bpf_disabled` on every
     /// `bpf()` call, map lookups on open descriptors included.
     pub bpf_kept: bool,
+    /// The seccomp filter ([`install_seccomp`]) is in place.
+    pub seccomp: bool,
 }
 
 /// The capabilities `needs` calls for (see the module doc).
@@ -232,6 +272,104 @@ fn bpf_needs_capability() -> Result<bool, PrivilegeError> {
     }
 }
 
+/// The system calls the seccomp filter refuses with `EPERM`: with
+/// `CAP_SYS_PTRACE` kept and uid 0, these would let a compromised swmon
+/// control or read any process (attach to pid 1, write its memory, take its
+/// descriptors). swmon itself never makes them.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const DENIED: [libc::c_long; 4] = [
+    libc::SYS_ptrace,
+    libc::SYS_process_vm_readv,
+    libc::SYS_process_vm_writev,
+    libc::SYS_pidfd_getfd,
+];
+
+/// The architecture the filter is built for (`AUDIT_ARCH_*`); a system call
+/// made through another one (x86's `int 0x80`) is refused whole, since its
+/// numbers differ.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7;
+
+/// The classic BPF seccomp program: the architecture must be ours (and on
+/// x86_64 not the x32 ABI), and [`DENIED`] calls return `EPERM`; everything
+/// else is allowed.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn seccomp_program() -> Vec<libc::sock_filter> {
+    const LD_ABS_W: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+    const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    let stmt = |code, k| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |code, k, jt, jf| libc::sock_filter { code, jt, jf, k };
+    let eperm = libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32 & libc::SECCOMP_RET_DATA);
+    // struct seccomp_data: nr at 0, arch at 4.
+    let mut p = vec![
+        stmt(LD_ABS_W, 4),
+        // Our architecture: skip the refusal.
+        jump(JEQ_K, AUDIT_ARCH, 1, 0),
+        stmt(RET_K, eperm),
+        stmt(LD_ABS_W, 0),
+    ];
+    if cfg!(target_arch = "x86_64") {
+        // x32 numbers carry bit 30.
+        p.push(jump(JGE_K, 0x4000_0000, 0, 1));
+        p.push(stmt(RET_K, eperm));
+    }
+    let n = DENIED.len();
+    for (i, nr) in DENIED.iter().enumerate() {
+        // Match: jump to the EPERM return after the remaining tests and
+        // the ALLOW.
+        let to_eperm = u8::try_from(n - i).unwrap_or(u8::MAX);
+        p.push(jump(JEQ_K, *nr as u32, to_eperm, 0));
+    }
+    p.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+    p.push(stmt(RET_K, eperm));
+    p
+}
+
+/// Installs the seccomp filter of [`seccomp_program`] on the calling thread
+/// (threads started after inherit it). Needs `no_new_privs`, set by then.
+/// `false` on an architecture the filter is not built for.
+pub fn install_seccomp() -> Result<bool, PrivilegeError> {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        install_program(&seccomp_program()).map_err(PrivilegeError::Seccomp)?;
+        Ok(true)
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    Ok(false)
+}
+
+/// `prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)` with `program`; allocates
+/// nothing (the test calls it in a forked child).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn install_program(program: &[libc::sock_filter]) -> std::io::Result<()> {
+    let prog = libc::sock_fprog {
+        len: u16::try_from(program.len()).unwrap_or(u16::MAX),
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: `prog` points at `program`, alive for the call; the kernel
+    // copies the filter and never writes through the pointer.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            std::ptr::from_ref(&prog),
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Makes `gid` one of this process's supplementary groups (see
 /// [`Needs::output_group`]).
 fn join_group(gid: u32) -> Result<(), PrivilegeError> {
@@ -336,11 +474,14 @@ pub fn drop_privileges(needs: Needs) -> Result<Dropped, PrivilegeError> {
     let no_new_privs = unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) } == 1;
     // What the run does next with its maps, once, with what is left.
     probe_bpf().map_err(PrivilegeError::Bpf)?;
+    // Before any thread: every thread started after inherits it.
+    let seccomp = install_seccomp()?;
     Ok(Dropped {
         kept: names(&keep),
         no_new_privs,
         bounding_reduced,
         bpf_kept,
+        seccomp,
     })
 }
 
@@ -462,5 +603,43 @@ mod tests {
         let groups = nix::unistd::getgroups().expect("groups");
         let n = groups.iter().filter(|g| g.as_raw() == 4242).count();
         assert_eq!(n, 1, "{groups:?}");
+    }
+
+    #[test]
+    fn the_seccomp_filter_refuses_ptrace_and_allows_the_rest() {
+        // In a child process: the filter can not be taken off again. The
+        // program is built before the fork; the child allocates nothing.
+        let program = seccomp_program();
+        // SAFETY: the child only makes system calls and exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork");
+        if pid == 0 {
+            // SAFETY: prctl and syscall with integer arguments; _exit.
+            unsafe {
+                let code = if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                    || install_program(&program).is_err()
+                {
+                    10
+                } else if libc::syscall(libc::SYS_ptrace, libc::PTRACE_ATTACH, 1, 0, 0) != -1
+                    || *libc::__errno_location() != libc::EPERM
+                {
+                    11
+                } else if libc::syscall(libc::SYS_pidfd_getfd, -1, 0, 0) != -1
+                    || *libc::__errno_location() != libc::EPERM
+                {
+                    12
+                } else if libc::getpid() <= 0 {
+                    13
+                } else {
+                    0
+                };
+                libc::_exit(code);
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child forked above.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status), "{status}");
+        assert_eq!(libc::WEXITSTATUS(status), 0, "see the codes above");
     }
 }

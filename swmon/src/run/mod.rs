@@ -468,6 +468,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         "no_new_privs": privileges.no_new_privs,
         "bounding_reduced": privileges.bounding_reduced,
         "bpf_kept": privileges.bpf_kept,
+        "seccomp": privileges.seccomp,
         "untrusted_installer_dirs": untrusted_dirs,
     }));
     started.swmon.audit = audit_detail;
