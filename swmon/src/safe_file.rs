@@ -50,10 +50,7 @@ use std::{
         },
     },
     path::{Component, Path, PathBuf},
-    sync::{
-        atomic::{AtomicU32, Ordering},
-        Arc, Mutex, PoisonError,
-    },
+    sync::{Arc, Mutex, PoisonError},
 };
 
 /// Mode of an output file without a group.
@@ -375,11 +372,28 @@ pub fn open_output(path: &Path, group: Option<u32>) -> Result<File, SafeFileErro
     Ok(file)
 }
 
+/// How many temporary names [`replace`] tries before it gives up.
+const TMP_ATTEMPTS: u32 = 16;
+
+/// 64 random bits from the kernel (`getrandom`); on the off chance that
+/// fails, the time and pid, which the retries make do.
+fn random_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` is writable for its length.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n == 8 {
+        return u64::from_ne_bytes(buf);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    now ^ (u64::from(std::process::id()) << 32)
+}
+
 /// Writes `bytes` as the whole content of `path`: through a temporary file
 /// in the same folder (mode 0600, `O_EXCL|O_NOFOLLOW`), synced, then renamed
 /// over `path`.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), SafeFileError> {
-    static N: AtomicU32 = AtomicU32::new(0);
     let io_err = |what, p: &Path| {
         let p = p.to_owned();
         move |source| SafeFileError::Io {
@@ -399,24 +413,28 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), SafeFileError> {
         path: path.to_owned(),
         source: io::Error::new(io::ErrorKind::InvalidInput, "no file name"),
     })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(
-        ".swmon-tmp-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = dir.join(tmp_name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(MODE)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(|source| SafeFileError::Open {
-            path: tmp.clone(),
-            source,
-        })?;
+    // A random name, retried if taken: in a sticky folder anyone may have
+    // made a file of a name that can be guessed, to make the report fail.
+    let mut attempt = 0;
+    let (tmp, mut file) = loop {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".swmon-tmp-{:016x}", random_u64()));
+        let tmp = dir.join(tmp_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(MODE)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < TMP_ATTEMPTS => {
+                attempt += 1;
+            }
+            Err(source) => return Err(SafeFileError::Open { path: tmp, source }),
+        }
+    };
     let written = file
         .write_all(bytes)
         .and_then(|()| file.sync_all())
@@ -625,6 +643,26 @@ mod tests {
         std::fs::rename(&theirs, &in_sticky).expect("move");
         let e = open_output(&in_sticky.join("out3"), None).expect_err("refused");
         assert!(e.to_string().contains("sticky"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn replace_does_not_use_a_guessable_temporary_name() {
+        let d = dir("names");
+        let p = d.join("report.md");
+        // The old scheme's names, planted in advance, block nothing.
+        for n in 0..8 {
+            std::fs::write(
+                d.join(format!(".report.md.swmon-tmp-{}-{n}", std::process::id())),
+                b"",
+            )
+            .expect("plant");
+        }
+        replace(&p, b"one").expect("replace");
+        replace(&p, b"two").expect("replace again");
+        assert_eq!(std::fs::read(&p).expect("read"), b"two");
+        // Two names drawn are not the same.
+        assert_ne!(random_u64(), random_u64());
         let _ = std::fs::remove_dir_all(&d);
     }
 
