@@ -486,6 +486,21 @@ impl ContentMatcher {
     }
 }
 
+/// A map delete's result with "not there" (`ENOENT`) counted as done: an
+/// earlier rediscovery that failed half-way may have removed the entry
+/// already, and must not make every later one fail.
+pub fn removed(r: Result<(), aya::maps::MapError>) -> Result<(), aya::maps::MapError> {
+    match r {
+        Err(aya::maps::MapError::SyscallError(e))
+            if e.io_error.raw_os_error() == Some(libc::ENOENT) =>
+        {
+            Ok(())
+        }
+        Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+        r => r,
+    }
+}
+
 /// The base name of a path given as bytes.
 pub fn basename(path: &[u8]) -> &[u8] {
     path.rsplit(|c| *c == b'/').next().unwrap_or(path)
