@@ -366,9 +366,14 @@ fn a_replaced_installer_is_rediscovered_when_a_run_ends() {
     fs::rename(bin.join("dpkg.new"), &installer).expect("rename");
     let (_, code) = run(Command::new(DPKG).arg("--version"));
     assert_eq!(code, 0);
-    m.wait_for("installers-rediscovered", Duration::from_secs(15), |e| {
+    let re = m.wait_for("installers-rediscovered", Duration::from_secs(15), |e| {
         action(e) == "installers-rediscovered"
     });
+    // What discovery left out is listed again, as at start.
+    assert!(
+        re["swmon"]["privileges"]["untrusted_installer_dirs"].is_array(),
+        "{re:#}"
+    );
     let (after, code) = run(&mut Command::new(&copy));
     assert_eq!(code, 0);
     m.wait_for("the renamed new dpkg", Duration::from_secs(15), |e| {
