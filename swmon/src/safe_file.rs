@@ -4,11 +4,19 @@
 //!
 //! [`open_output`] is the one way `swmon run` opens its output, at start and
 //! on every reopen (SIGHUP, logrotate's `create`):
-//! - the folder it is in, and every folder above (links resolved), is owned
-//!   by root or by swmon's user and writable by no one else, unless sticky
-//!   (`/tmp`): otherwise whoever can write a folder on the way could swap it
-//!   for a link between two reopens and have root append to, and re-mode,
-//!   `/etc/passwd`. `/var/log/swmon/` passes; a user's folder does not.
+//! - the path is walked as given, one component at a time with
+//!   `openat(O_PATH|O_NOFOLLOW)`: every folder passed (`/` and those a link
+//!   leads through included) is owned by root or by swmon's user and
+//!   writable by no one else, unless sticky (`/tmp`); a link is followed
+//!   only from a folder that passed (and, in a sticky folder, only a link
+//!   root or swmon owns). Otherwise whoever can write a folder on the way
+//!   could swap it for a link between two reopens and have root append to,
+//!   and re-mode, `/etc/passwd`. `/var/log/swmon/` passes; a user's folder,
+//!   or a link in one (`/home/bob/logs -> /var/log/swmon`), does not.
+//! - the file is opened with `openat` in the folder descriptor that walk
+//!   ended on, and that descriptor is kept for reopens (SIGHUP): a reopen
+//!   re-checks the folder's owner and mode but does not walk the path again,
+//!   so nothing on the way can be repointed after start.
 //! - `O_NOFOLLOW`: a symbolic link at the path is refused, naming the path
 //!   (a user who can write a sticky folder can not point root's output at
 //!   `/etc/shadow`).
@@ -30,14 +38,19 @@
 //! Its folder is checked the same way.
 
 use std::{
+    collections::VecDeque,
+    ffi::CString,
     fs::File,
     io::{self, Write},
     os::{
-        fd::AsRawFd,
-        unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt},
+        fd::{AsRawFd, FromRawFd, OwnedFd},
+        unix::{
+            ffi::{OsStrExt, OsStringExt},
+            fs::{MetadataExt, OpenOptionsExt, PermissionsExt},
+        },
     },
-    path::{Path, PathBuf},
-    sync::atomic::{AtomicU32, Ordering},
+    path::{Component, Path, PathBuf},
+    sync::{Arc, Mutex, PoisonError},
 };
 
 /// Mode of an output file without a group.
@@ -87,13 +100,83 @@ fn kind_of(mode: u32) -> &'static str {
     }
 }
 
-/// The folder `path` is in, if it and every folder above it (links
-/// resolved) is owned by root or `euid` and writable by no one else, or is
+/// The most symbolic links followed on the way to a folder (the kernel's
+/// own limit).
+const MAX_HOPS: u32 = 40;
+
+fn cstring(name: &std::ffi::OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `openat(dir, name, flags)`, `dir` `None` for the current folder.
+fn openat(
+    dir: Option<&OwnedFd>,
+    name: &std::ffi::OsStr,
+    flags: i32,
+    mode: u32,
+) -> io::Result<OwnedFd> {
+    let c = cstring(name)?;
+    let dirfd = dir.map_or(libc::AT_FDCWD, AsRawFd::as_raw_fd);
+    // SAFETY: a NUL-terminated name that outlives the call, integer
+    // arguments; the returned descriptor is owned by nothing else.
+    let fd = unsafe { libc::openat(dirfd, c.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned only here.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The target of the link `link` (an `O_PATH|O_NOFOLLOW` descriptor of it).
+fn readlink(link: &OwnedFd) -> io::Result<std::ffi::OsString> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: `buf` is writable for its length; an empty name reads the link
+    // the descriptor itself refers to (Linux 2.6.39+).
+    let n = unsafe {
+        libc::readlinkat(
+            link.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+    buf.truncate(n);
+    Ok(std::ffi::OsString::from_vec(buf))
+}
+
+/// Why a folder on the way may not hold swmon's output, if it may not:
+/// owned by neither root nor `euid`, or writable by group or others and not
 /// sticky.
-fn check_folders(path: &Path) -> Result<(), SafeFileError> {
+fn folder_fault(meta: &std::fs::Metadata, euid: u32) -> Option<String> {
+    if !meta.is_dir() {
+        return Some(format!("is {}, not a folder", kind_of(meta.mode())));
+    }
+    if meta.uid() != 0 && meta.uid() != euid {
+        return Some(format!("is owned by uid {}", meta.uid()));
+    }
+    let sticky = meta.mode() & libc::S_ISVTX != 0;
+    if meta.mode() & 0o022 != 0 && !sticky {
+        return Some(format!(
+            "is writable by group or others (mode {:o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    None
+}
+
+/// Opens the folder `path` is in by walking the path as given, one
+/// component at a time with `openat(O_PATH|O_NOFOLLOW)`: every folder passed
+/// (`/` included, those a link leads through too) must be owned by root or
+/// `euid` and writable by no one else, or sticky; a link is followed only
+/// if the folder holding it passed, and, in a sticky folder, only if it is
+/// root's or swmon's. `/home/bob/logs -> /var/log/swmon` is refused at
+/// `/home/bob`. The descriptor returned is the folder the file is opened in,
+/// so nothing can repoint the path between the checks and the open.
+fn open_folder(path: &Path) -> Result<OwnedFd, SafeFileError> {
     let parent = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
     };
     let refuse = |folder: &Path, why: String| SafeFileError::Folder {
         path: path.to_owned(),
@@ -101,55 +184,147 @@ fn check_folders(path: &Path) -> Result<(), SafeFileError> {
         why,
     };
     // A folder that is not there: the open's own error says it best.
-    let canonical = std::fs::canonicalize(parent).map_err(|source| SafeFileError::Open {
+    let open_err = |source| SafeFileError::Open {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    // A relative path starts at the current folder, and its folders above
+    // count as well.
+    let start = if parent.is_absolute() {
+        parent
+    } else {
+        std::env::current_dir().map_err(open_err)?.join(parent)
+    };
     let euid = nix::unistd::geteuid().as_raw();
-    for folder in canonical.ancestors() {
-        let meta = std::fs::symlink_metadata(folder).map_err(|e| refuse(folder, e.to_string()))?;
-        if meta.uid() != 0 && meta.uid() != euid {
-            return Err(refuse(folder, format!("is owned by uid {}", meta.uid())));
+    let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
+    let root = || -> Result<OwnedFd, SafeFileError> {
+        let fd = openat(None, std::ffi::OsStr::new("/"), dir_flags, 0).map_err(open_err)?;
+        let meta = fstat(&fd).map_err(open_err)?;
+        match folder_fault(&meta, euid) {
+            Some(why) => Err(refuse(Path::new("/"), why)),
+            None => Ok(fd),
         }
-        let sticky = meta.mode() & libc::S_ISVTX != 0;
-        if meta.mode() & 0o022 != 0 && !sticky {
-            return Err(refuse(
-                folder,
-                format!(
-                    "is writable by group or others (mode {:o})",
-                    meta.mode() & 0o7777
-                ),
-            ));
+    };
+    let mut todo: VecDeque<std::ffi::OsString> = start
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir | Component::CurDir))
+        .map(|c| c.as_os_str().to_owned())
+        .collect();
+    let mut dir = root()?;
+    let mut dir_meta = fstat(&dir).map_err(open_err)?;
+    let mut walked = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(name) = todo.pop_front() {
+        let next =
+            openat(Some(&dir), &name, libc::O_PATH | libc::O_NOFOLLOW, 0).map_err(open_err)?;
+        let meta = fstat(&next).map_err(open_err)?;
+        let here = if name == ".." {
+            walked
+                .parent()
+                .map_or_else(|| PathBuf::from("/"), Path::to_owned)
+        } else {
+            walked.join(&name)
+        };
+        if meta.file_type().is_symlink() {
+            let sticky = dir_meta.mode() & libc::S_ISVTX != 0;
+            if sticky && meta.uid() != 0 && meta.uid() != euid {
+                return Err(refuse(
+                    &here,
+                    format!("is a link owned by uid {} in a sticky folder", meta.uid()),
+                ));
+            }
+            hops += 1;
+            if hops > MAX_HOPS {
+                return Err(open_err(io::Error::from_raw_os_error(libc::ELOOP)));
+            }
+            let target = PathBuf::from(readlink(&next).map_err(open_err)?);
+            for c in target.components().rev() {
+                match c {
+                    Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+                    c => todo.push_front(c.as_os_str().to_owned()),
+                }
+            }
+            if target.is_absolute() {
+                dir = root()?;
+                dir_meta = fstat(&dir).map_err(open_err)?;
+                walked = PathBuf::from("/");
+            }
+            continue;
         }
+        if let Some(why) = folder_fault(&meta, euid) {
+            return Err(refuse(&here, why));
+        }
+        dir = next;
+        dir_meta = meta;
+        walked = here;
     }
-    Ok(())
+    Ok(dir)
+}
+
+fn fstat(fd: &OwnedFd) -> io::Result<std::fs::Metadata> {
+    // A duplicate as a File, for std's fstat; O_PATH descriptors allow it.
+    File::from(fd.try_clone()?).metadata()
+}
+
+/// The folder descriptors of output paths opened before, by path: a reopen
+/// (SIGHUP) opens the file in the folder the first open checked, not by
+/// walking the path anew.
+static FOLDERS: Mutex<Vec<(PathBuf, Arc<OwnedFd>)>> = Mutex::new(Vec::new());
+
+/// The checked folder of `path`: the one kept from an earlier open, or a
+/// new walk ([`open_folder`]).
+fn folder_of(path: &Path) -> Result<Arc<OwnedFd>, SafeFileError> {
+    let mut kept = FOLDERS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, fd)) = kept.iter().find(|(p, _)| p == path) {
+        // Still root's (or swmon's) and closed to others?
+        let meta = fstat(fd).map_err(|source| SafeFileError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        if let Some(why) = folder_fault(&meta, nix::unistd::geteuid().as_raw()) {
+            return Err(SafeFileError::Folder {
+                path: path.to_owned(),
+                folder: path.parent().map(Path::to_owned).unwrap_or_default(),
+                why,
+            });
+        }
+        return Ok(Arc::clone(fd));
+    }
+    let fd = Arc::new(open_folder(path)?);
+    kept.push((path.to_owned(), Arc::clone(&fd)));
+    Ok(fd)
 }
 
 /// Opens `path` for appending, creating it 0600 (0640 with `group`); see the
 /// module doc for every check.
 pub fn open_output(path: &Path, group: Option<u32>) -> Result<File, SafeFileError> {
     let mode = if group.is_some() { GROUP_MODE } else { MODE };
-    check_folders(path)?;
-    let file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|source| {
-            // ELOOP is what O_NOFOLLOW gives for a link as the last part.
-            let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-            if source.raw_os_error() == Some(libc::ELOOP) && is_link {
-                SafeFileError::Symlink {
-                    path: path.to_owned(),
-                }
-            } else {
-                SafeFileError::Open {
-                    path: path.to_owned(),
-                    source,
-                }
+    let folder = folder_of(path)?;
+    let name = path.file_name().ok_or_else(|| SafeFileError::Open {
+        path: path.to_owned(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "no file name"),
+    })?;
+    let file = openat(
+        Some(&*folder),
+        name,
+        libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        mode,
+    )
+    .map(File::from)
+    .map_err(|source| {
+        // ELOOP is what O_NOFOLLOW gives for a link as the last part.
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if source.raw_os_error() == Some(libc::ELOOP) && is_link {
+            SafeFileError::Symlink {
+                path: path.to_owned(),
             }
-        })?;
+        } else {
+            SafeFileError::Open {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })?;
     let io_err = |what| {
         move |source| SafeFileError::Io {
             what,
@@ -197,11 +372,28 @@ pub fn open_output(path: &Path, group: Option<u32>) -> Result<File, SafeFileErro
     Ok(file)
 }
 
+/// How many temporary names [`replace`] tries before it gives up.
+const TMP_ATTEMPTS: u32 = 16;
+
+/// 64 random bits from the kernel (`getrandom`); on the off chance that
+/// fails, the time and pid, which the retries make do.
+fn random_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    // SAFETY: `buf` is writable for its length.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n == 8 {
+        return u64::from_ne_bytes(buf);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    now ^ (u64::from(std::process::id()) << 32)
+}
+
 /// Writes `bytes` as the whole content of `path`: through a temporary file
 /// in the same folder (mode 0600, `O_EXCL|O_NOFOLLOW`), synced, then renamed
 /// over `path`.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), SafeFileError> {
-    static N: AtomicU32 = AtomicU32::new(0);
     let io_err = |what, p: &Path| {
         let p = p.to_owned();
         move |source| SafeFileError::Io {
@@ -210,7 +402,9 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), SafeFileError> {
             source,
         }
     };
-    check_folders(path)?;
+    // The folder as given is walked and checked; the temporary file is
+    // made and renamed by its path in it.
+    open_folder(path)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -219,24 +413,28 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), SafeFileError> {
         path: path.to_owned(),
         source: io::Error::new(io::ErrorKind::InvalidInput, "no file name"),
     })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(
-        ".swmon-tmp-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = dir.join(tmp_name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(MODE)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(|source| SafeFileError::Open {
-            path: tmp.clone(),
-            source,
-        })?;
+    // A random name, retried if taken: in a sticky folder anyone may have
+    // made a file of a name that can be guessed, to make the report fail.
+    let mut attempt = 0;
+    let (tmp, mut file) = loop {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".swmon-tmp-{:016x}", random_u64()));
+        let tmp = dir.join(tmp_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(MODE)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < TMP_ATTEMPTS => {
+                attempt += 1;
+            }
+            Err(source) => return Err(SafeFileError::Open { path: tmp, source }),
+        }
+    };
     let written = file
         .write_all(bytes)
         .and_then(|()| file.sync_all())
@@ -411,6 +609,60 @@ mod tests {
         std::fs::create_dir(&sticky).expect("mkdir");
         std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
         open_output(&sticky.join("out"), None).expect("a sticky folder");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_folder_on_the_given_path_is_checked_not_only_the_canonical_one() {
+        let d = dir("given");
+        // Root's, closed to others: where the link finally leads.
+        let good = d.join("good");
+        std::fs::create_dir(&good).expect("mkdir");
+        std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        open_output(&good.join("out"), None).expect("a root folder");
+        // Bob's home, holding a link to the good folder: bob could repoint
+        // the link between the check and a reopen.
+        let bob = d.join("bob");
+        std::fs::create_dir(&bob).expect("mkdir");
+        symlink(&good, bob.join("logs")).expect("symlink");
+        std::os::unix::fs::chown(&bob, Some(65534), Some(65534)).expect("chown");
+        let e = open_output(&bob.join("logs").join("out2"), None).expect_err("refused");
+        assert!(
+            matches!(&e, SafeFileError::Folder { folder, .. } if *folder == bob),
+            "{e}"
+        );
+        assert!(!good.join("out2").exists());
+        // A link owned by another user in a sticky folder (/tmp) is theirs.
+        let theirs = d.join("theirs-link");
+        symlink(&good, &theirs).expect("symlink");
+        std::os::unix::fs::lchown(&theirs, Some(65534), None).expect("chown link");
+        let sticky = d.join("sticky");
+        std::fs::create_dir(&sticky).expect("mkdir");
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        let in_sticky = sticky.join("link");
+        std::fs::rename(&theirs, &in_sticky).expect("move");
+        let e = open_output(&in_sticky.join("out3"), None).expect_err("refused");
+        assert!(e.to_string().contains("sticky"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn replace_does_not_use_a_guessable_temporary_name() {
+        let d = dir("names");
+        let p = d.join("report.md");
+        // The old scheme's names, planted in advance, block nothing.
+        for n in 0..8 {
+            std::fs::write(
+                d.join(format!(".report.md.swmon-tmp-{}-{n}", std::process::id())),
+                b"",
+            )
+            .expect("plant");
+        }
+        replace(&p, b"one").expect("replace");
+        replace(&p, b"two").expect("replace again");
+        assert_eq!(std::fs::read(&p).expect("read"), b"two");
+        // Two names drawn are not the same.
+        assert_ne!(random_u64(), random_u64());
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -346,10 +346,13 @@ impl FilterTables {
     }
 }
 
-/// SHA-256 of an open file's content, hex.
-fn sha256_of(mut f: fs::File) -> std::io::Result<String> {
+/// SHA-256 of at most `limit` bytes of an open file, hex. The limit is
+/// the size the kernel recorded (or discovery saw): a file grown since
+/// (`truncate -s 100G` on the same inode) costs no more than that.
+fn sha256_of(f: fs::File, limit: u64) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut f = f.take(limit);
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
@@ -364,10 +367,14 @@ fn sha256_of(mut f: fs::File) -> std::io::Result<String> {
         .collect())
 }
 
-/// SHA-256 of a file's content, hex. `path` may be a link (`/proc/PID/exe`
-/// is one); what it opens must be a regular file, and a FIFO does not block.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    sha256_of(open_regular(path, false)?.0)
+/// The file an exec ran, as the kernel recorded it: what a candidate opened
+/// later must still be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExecFile {
+    /// The kernel's encoding of the device (`major << 20 | minor`).
+    pub dev: u32,
+    pub ino: u64,
+    pub size: u64,
 }
 
 /// What a size-matched candidate's content turned out to be.
@@ -377,17 +384,26 @@ pub enum Content {
     Installer(u16, String),
     /// No installer's.
     Other,
-    /// It could not be read (the process has exited).
+    /// It could not be read (the process has exited), or what the path
+    /// opens now is not the file that was exec'd (replaced, or resized).
     Unreadable,
 }
 
-/// Identifies size-matched candidates by content, caching each installer's
-/// hash the first time a file of its size turns up.
+/// A hash cache key: a file's identity and the state its content was read
+/// in. A write that keeps the size changes the modification time.
+type HashKey = (u32, u64, u64, i64, i64);
+
+/// Identifies size-matched candidates by content, caching each hash by the
+/// file's (device, inode, size, mtime).
 #[derive(Debug, Default)]
 pub struct ContentMatcher {
     installers: Vec<FoundInstaller>,
-    hashes: HashMap<PathBuf, String>,
+    hashes: HashMap<HashKey, String>,
 }
+
+/// The cached hash limit: entries beyond are dropped all at once (a new
+/// inode per exec of a copied installer could grow it without bound).
+const HASH_CACHE_MAX: usize = 4096;
 
 impl ContentMatcher {
     pub fn new(found: &[FoundInstaller]) -> ContentMatcher {
@@ -402,69 +418,86 @@ impl ContentMatcher {
         }
     }
 
-    /// Whether `exe` (a path such as `/proc/PID/exe`) has an installer's
-    /// content.
-    pub fn identify(&mut self, exe: &Path, size: u64) -> Content {
-        match self.identify_inner(exe, size) {
+    /// Whether `exe` (`/proc/PID/exe`, or the exec'd path as a fallback)
+    /// has an installer's content. The candidate is opened once; the same
+    /// descriptor is `fstat`-checked against `exec` (device, inode, size)
+    /// and hashed, at most `exec.size` bytes.
+    pub fn identify(&mut self, exe: &Path, exec: ExecFile) -> Content {
+        match self.identify_inner(exe, exec) {
             Ok(Some((id, hash))) => Content::Installer(id, hash),
             Ok(None) => Content::Other,
             Err(()) => Content::Unreadable,
         }
     }
 
-    /// The installer whose content has this SHA-256 and size, if any (the
-    /// candidate hashed by the caller, through the fd it checked).
-    pub fn installer_with(&mut self, hash: &str, size: u64) -> Option<u16> {
-        let same_size: Vec<_> = self
-            .installers
-            .iter()
-            .filter(|f| f.size == size)
-            .cloned()
-            .collect();
-        same_size
-            .iter()
-            .find(|f| self.known_hash(f).is_some_and(|h| h == hash))
-            .map(|f| f.id)
-    }
-
-    /// An installer's own hash, read once from the file discovery checked
-    /// (still the same inode and size: one replaced since is rediscovered,
-    /// not trusted by path).
-    fn known_hash(&mut self, f: &FoundInstaller) -> Option<String> {
-        if let Some(h) = self.hashes.get(&f.target) {
+    /// The hash of an opened file whose identity was checked, cached.
+    fn hash(&mut self, file: fs::File, meta: &fs::Metadata) -> Option<String> {
+        let key = (
+            kernel_dev(meta.dev()),
+            meta.ino(),
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+        );
+        if let Some(h) = self.hashes.get(&key) {
             return Some(h.clone());
         }
-        let (file, meta) = open_regular(&f.target, true).ok()?;
-        if meta.ino() != f.ino || meta.size() != f.size {
-            return None;
+        let h = sha256_of(file, meta.size()).ok()?;
+        if self.hashes.len() >= HASH_CACHE_MAX {
+            self.hashes.clear();
         }
-        let h = sha256_of(file).ok()?;
-        self.hashes.insert(f.target.clone(), h.clone());
+        self.hashes.insert(key, h.clone());
         Some(h)
     }
 
-    /// Whether any installer has this size (else no content is read).
-    pub fn has_size(&self, size: u64) -> bool {
-        self.installers.iter().any(|f| f.size == size)
-    }
-
-    fn identify_inner(&mut self, exe: &Path, size: u64) -> Result<Option<(u16, String)>, ()> {
+    fn identify_inner(&mut self, exe: &Path, exec: ExecFile) -> Result<Option<(u16, String)>, ()> {
         let same_size: Vec<_> = self
             .installers
             .iter()
-            .filter(|f| f.size == size)
+            .filter(|f| f.size == exec.size)
             .cloned()
             .collect();
         if same_size.is_empty() {
             return Ok(None);
         }
-        let hash = sha256_file(exe).map_err(|_| ())?;
+        let (file, meta) = open_regular(exe, false).map_err(|_| ())?;
+        if kernel_dev(meta.dev()) != exec.dev || meta.ino() != exec.ino || meta.size() != exec.size
+        {
+            return Err(());
+        }
+        let hash = self.hash(file, &meta).ok_or(())?;
         for f in same_size {
-            if self.known_hash(&f).is_some_and(|h| h == hash) {
+            // The file discovery checked, still the same inode and size:
+            // one replaced since is rediscovered, not trusted by path.
+            let Ok((file, meta)) = open_regular(&f.target, true) else {
+                continue;
+            };
+            if kernel_dev(meta.dev()) != f.dev || meta.ino() != f.ino || meta.size() != f.size {
+                continue;
+            }
+            let Some(known) = self.hash(file, &meta) else {
+                continue;
+            };
+            if known == hash {
                 return Ok(Some((f.id, hash)));
             }
         }
         Ok(None)
+    }
+}
+
+/// A map delete's result with "not there" (`ENOENT`) counted as done: an
+/// earlier rediscovery that failed half-way may have removed the entry
+/// already, and must not make every later one fail.
+pub fn removed(r: Result<(), aya::maps::MapError>) -> Result<(), aya::maps::MapError> {
+    match r {
+        Err(aya::maps::MapError::SyscallError(e))
+            if e.io_error.raw_os_error() == Some(libc::ENOENT) =>
+        {
+            Ok(())
+        }
+        Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+        r => r,
     }
 }
 
@@ -662,15 +695,24 @@ mod tests {
         assert!(!t.found.iter().any(|f| f.path.starts_with(&open.0)));
     }
 
+    fn exec_file(path: &Path) -> ExecFile {
+        let meta = fs::metadata(path).expect("stat");
+        ExecFile {
+            dev: kernel_dev(meta.dev()),
+            ino: meta.ino(),
+            size: meta.size(),
+        }
+    }
+
     #[test]
     fn the_content_matcher_hashes_only_the_discovered_inode() {
         let d = RootDir::new("matcher");
         fs::copy("/usr/bin/true", d.0.join("dpkg")).expect("copy");
         let t = FilterTables::discover(std::slice::from_ref(&d.0));
         let mut m = ContentMatcher::new(&t.found);
-        let size = fs::metadata("/usr/bin/true").expect("true").size();
+        let exe = Path::new("/usr/bin/true");
         assert!(matches!(
-            m.identify(Path::new("/usr/bin/true"), size),
+            m.identify(exe, exec_file(exe)),
             Content::Installer(..)
         ));
         // Replaced by another file of the same size: not trusted by path.
@@ -679,7 +721,48 @@ mod tests {
         fs::write(d.0.join("dpkg.new"), &other).expect("write");
         fs::rename(d.0.join("dpkg.new"), d.0.join("dpkg")).expect("rename");
         let mut m = ContentMatcher::new(&t.found);
-        assert_eq!(m.identify(Path::new("/usr/bin/true"), size), Content::Other);
+        assert_eq!(m.identify(exe, exec_file(exe)), Content::Other);
+    }
+
+    #[test]
+    fn a_candidate_grown_after_the_exec_is_not_read_to_its_end() {
+        let d = RootDir::new("grown");
+        fs::copy("/usr/bin/true", d.0.join("dpkg")).expect("copy");
+        let t = FilterTables::discover(std::slice::from_ref(&d.0));
+        // A copy of dpkg's content, as the kernel saw it at the exec.
+        let copy = d.0.join("copy");
+        fs::copy("/usr/bin/true", &copy).expect("copy");
+        let exec = exec_file(&copy);
+        let mut m = ContentMatcher::new(&t.found);
+        assert!(matches!(m.identify(&copy, exec), Content::Installer(..)));
+        // The same inode grown to 100 GB (sparse) after the exec: refused at
+        // the fstat, not hashed (the test would take minutes if it were).
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(&copy)
+            .expect("open");
+        f.set_len(100 << 30).expect("grow");
+        drop(f);
+        let mut m = ContentMatcher::new(&t.found);
+        let started = std::time::Instant::now();
+        assert_eq!(m.identify(&copy, exec), Content::Unreadable);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // Another inode at that path (the old one kept, so that its number
+        // is not reused): refused too, same content and size or not.
+        fs::rename(&copy, d.0.join("old")).expect("move");
+        fs::copy("/usr/bin/true", &copy).expect("copy");
+        assert_eq!(m.identify(&copy, exec), Content::Unreadable);
+    }
+
+    #[test]
+    fn the_hash_reads_at_most_the_limit() {
+        let d = RootDir::new("limit");
+        let p = d.0.join("f");
+        fs::write(&p, b"abcdef").expect("write");
+        let limited = sha256_of(fs::File::open(&p).expect("open"), 3).expect("hash");
+        fs::write(&p, b"abc").expect("write");
+        let whole = sha256_of(fs::File::open(&p).expect("open"), 100).expect("hash");
+        assert_eq!(limited, whole);
     }
 
     #[test]

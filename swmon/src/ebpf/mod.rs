@@ -327,7 +327,7 @@ impl KernelStream {
             }
             for (key, _) in &self.tables.inodes {
                 if !new.inodes.iter().any(|(k, _)| k == key) {
-                    inodes.remove(key).map_err(map_err("INODES"))?;
+                    filter::removed(inodes.remove(key)).map_err(map_err("INODES"))?;
                     done.inodes_removed += 1;
                 }
             }
@@ -346,7 +346,7 @@ impl KernelStream {
         }
         for (size, _) in &self.tables.sizes {
             if !new.sizes.iter().any(|(s, _)| s == size) {
-                sizes.remove(size).map_err(map_err("SIZES"))?;
+                filter::removed(sizes.remove(size)).map_err(map_err("SIZES"))?;
                 done.sizes_removed += 1;
             }
         }

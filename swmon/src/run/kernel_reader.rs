@@ -187,14 +187,48 @@ fn rediscovered(
         .map(|(k, v)| (k.to_owned(), json!(v)))
         .collect(),
     );
+    // What was left out, as at start (`monitor-started`).
+    e.swmon.privileges = Some(json!({
+        "untrusted_installer_dirs": kernel.tables.untrusted,
+    }));
     writer.push_priority(&e);
 }
 
+/// The least time between two `installers-rediscovery-failed` alerts: a
+/// failure that repeats at every installer run's end is one alert a minute,
+/// with how many were held back.
+const FAILED_ALERT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When the last failure alert went out, and the failures since.
+static LAST_FAILED: std::sync::Mutex<Option<(std::time::Instant, u64)>> =
+    std::sync::Mutex::new(None);
+
 fn failed(writer: &Writer, host: &str, error: &str) {
+    let now = std::time::Instant::now();
+    let held_back = {
+        let mut last = LAST_FAILED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match *last {
+            Some((at, ref mut n)) if now.duration_since(at) < FAILED_ALERT_EVERY => {
+                *n += 1;
+                return;
+            }
+            Some((_, n)) => {
+                *last = Some((now, 0));
+                n
+            }
+            None => {
+                *last = Some((now, 0));
+                0
+            }
+        }
+    };
     let mut e = state_event(host, "installers-rediscovery-failed");
     e.event.kind = "alert";
     let mut detail = serde_json::Map::new();
     detail.insert("rediscovery_error".into(), json!(error));
+    detail.insert("rediscovery_failures_held_back".into(), json!(held_back));
     e.swmon.counters = Some(detail);
     writer.push_priority(&e);
 }

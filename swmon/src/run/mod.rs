@@ -338,7 +338,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // (`_rules_on_exit`).
     let privileges = crate::privilege::drop_privileges(crate::privilege::Needs {
         audit: audit.is_some(),
-        chown: options.output_group.is_some(),
+        output_group: options.output_group,
     })?;
 
     // 4. The writer thread and the stages.
@@ -492,6 +492,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         "kept": privileges.kept,
         "no_new_privs": privileges.no_new_privs,
         "bounding_reduced": privileges.bounding_reduced,
+        "bpf_kept": privileges.bpf_kept,
+        "seccomp": privileges.seccomp,
         "untrusted_installer_dirs": untrusted_dirs,
     }));
     started.swmon.audit = audit_detail;
