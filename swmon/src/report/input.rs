@@ -12,8 +12,7 @@
 
 use std::{
     collections::HashMap,
-    fs::File,
-    io::{BufRead, BufReader},
+    io::{BufRead, ErrorKind},
     path::Path,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -35,6 +34,20 @@ pub const MAX_WARNINGS_PER_FILE: u64 = 50;
 
 /// Microseconds since the epoch.
 pub type Micros = i64;
+
+/// The last time the report can hold: 9999-12-31T23:59:59.999999Z (RFC 3339
+/// has four-digit years). Every time read from an input is checked against
+/// `0..=MAX_TIME_US`, so sums and differences of times cannot overflow.
+pub const MAX_TIME_US: Micros = 253_402_300_799_999_999;
+
+/// The last audit stamp the report can hold, in seconds.
+const MAX_AUDIT_SECS: u64 = 253_402_300_799;
+
+/// Longest input line read; a longer one is skipped with a warning, so one
+/// line without a newline cannot make the reader hold a whole file. swmon
+/// writes lines of at most 64 KiB and the kernel records of at most
+/// [`crate::audit::MAX_RECORD_LEN`].
+pub const MAX_LINE_BYTES: usize = 4 << 20;
 
 /// Collects warnings, at most [`MAX_WARNINGS_PER_FILE`] listed per file.
 #[derive(Debug, Default)]
@@ -160,57 +173,108 @@ pub fn parse_time(s: &str) -> Option<Micros> {
         return micros_of(t);
     }
     let secs: f64 = s.strip_prefix('@').unwrap_or(s).parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| (secs * 1e6).round() as Micros)
+    // Checked before the cast: `as` would saturate a huge value silently.
+    let micros = (secs * 1e6).round();
+    (micros.is_finite() && (0.0..=MAX_TIME_US as f64).contains(&micros))
+        .then_some(micros as Micros)
+        .filter(|t| in_range(*t))
+}
+
+/// Whether `t` is a time the report can hold (`0..=MAX_TIME_US`).
+pub fn in_range(t: Micros) -> bool {
+    (0..=MAX_TIME_US).contains(&t)
 }
 
 fn micros_of(t: SystemTime) -> Option<Micros> {
     let d = t.duration_since(UNIX_EPOCH).ok()?;
-    Micros::try_from(d.as_micros()).ok()
+    Micros::try_from(d.as_micros()).ok().filter(|t| in_range(*t))
 }
 
-/// RFC 3339 UTC with microseconds, the events' own format.
+/// RFC 3339 UTC with microseconds, the events' own format. Total: a time
+/// outside `0..=MAX_TIME_US` (only computed ones can be: every time read is
+/// checked) is shown at the nearest end rather than panicking the formatter.
 pub fn format_time(t: Micros) -> String {
-    let d = Duration::from_micros(u64::try_from(t).unwrap_or(0));
-    humantime::format_rfc3339_micros(UNIX_EPOCH + d).to_string()
+    let d = Duration::from_micros(u64::try_from(t.clamp(0, MAX_TIME_US)).unwrap_or(0));
+    UNIX_EPOCH
+        .checked_add(d)
+        .map(|t| humantime::format_rfc3339_micros(t).to_string())
+        .unwrap_or_else(|| "9999-12-31T23:59:59.999999Z".to_owned())
 }
 
-/// Reads a file line by line, giving each line (without its newline), its
+/// What [`for_each_line`] hands over for one line.
+enum Line<'a> {
+    /// The line without its newline (and any `\r` before it).
+    Text(&'a [u8]),
+    /// A line longer than [`MAX_LINE_BYTES`], skipped; its length.
+    TooLong(u64),
+}
+
+/// Reads an input line by line, giving each line (without its newline), its
 /// 1-based number, and whether it was the last line with no newline (a file
-/// being written, or cut).
+/// being written, or cut). At most [`MAX_LINE_BYTES`] of a line are held; a
+/// longer one is handed over as [`Line::TooLong`].
 fn for_each_line(
+    reader: &mut dyn BufRead,
     path: &Path,
     what: &'static str,
-    mut f: impl FnMut(&[u8], u64, bool),
+    mut f: impl FnMut(Line<'_>, u64, bool),
 ) -> Result<u64, ReportError> {
-    let file = File::open(path).map_err(|error| ReportError::Open {
-        what,
-        path: path.to_owned(),
-        error,
-    })?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut buf = Vec::with_capacity(1024);
     let mut n = 0u64;
     loop {
         buf.clear();
-        let read = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|error| ReportError::Read {
-                what,
-                path: path.to_owned(),
-                line: n + 1,
-                error,
-            })?;
-        if read == 0 {
+        let mut len = 0u64;
+        let mut terminated = false;
+        while !terminated {
+            let chunk = match reader.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    return Err(ReportError::Read {
+                        what,
+                        path: path.to_owned(),
+                        line: n.saturating_add(1),
+                        error,
+                    })
+                }
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            let take = match chunk.iter().position(|c| *c == b'\n') {
+                Some(i) => {
+                    terminated = true;
+                    i + 1
+                }
+                None => chunk.len(),
+            };
+            len = len.saturating_add(take as u64);
+            if len <= MAX_LINE_BYTES as u64 {
+                buf.extend_from_slice(&chunk[..take]);
+            } else {
+                buf = Vec::new();
+            }
+            reader.consume(take);
+        }
+        if len == 0 {
             return Ok(n);
         }
-        n += 1;
-        let unterminated = buf.last() != Some(&b'\n');
+        n = n.saturating_add(1);
+        if len > MAX_LINE_BYTES as u64 {
+            f(Line::TooLong(len), n, !terminated);
+            continue;
+        }
         let mut line = buf.as_slice();
         while let [rest @ .., b'\n' | b'\r'] = line {
             line = rest;
         }
-        f(line, n, unterminated);
+        f(Line::Text(line), n, !terminated);
     }
+}
+
+/// The warning for a line longer than [`MAX_LINE_BYTES`].
+fn too_long(len: u64) -> String {
+    format!("a line of {len} bytes, longer than the {MAX_LINE_BYTES} read: skipped")
 }
 
 fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -252,15 +316,24 @@ fn user_ref(v: &Value, path: &[&str]) -> Option<UserRef> {
     })
 }
 
-/// Reads one of swmon's JSON Lines files.
+/// Reads one of swmon's JSON Lines files from `reader` (`path` names it in
+/// errors).
 pub fn read_events(
+    reader: &mut dyn BufRead,
     path: &Path,
     name: &str,
     warnings: &mut Warnings,
 ) -> Result<EventsFile, ReportError> {
     let mut out = EventsFile::default();
     let mut newer_schema: Option<(u64, u64)> = None;
-    out.lines = for_each_line(path, "events file", |line, n, unterminated| {
+    out.lines = for_each_line(reader, path, "events file", |line, n, unterminated| {
+        let line = match line {
+            Line::Text(line) => line,
+            Line::TooLong(len) => {
+                warnings.push(name, Some(n), too_long(len));
+                return;
+            }
+        };
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
@@ -294,7 +367,11 @@ pub fn read_events(
             .or_else(|| string(&value, &["@timestamp"]))
             .and_then(|t| parse_time(&t));
         let Some(time) = time else {
-            warnings.push(name, Some(n), "swmon event without a readable @timestamp");
+            warnings.push(
+                name,
+                Some(n),
+                "swmon event without a readable @timestamp (RFC 3339 up to year 9999)",
+            );
             return;
         };
         let host = string(&value, &["host", "name"]);
@@ -334,9 +411,18 @@ pub fn read_events(
                     .collect()
             })
             .unwrap_or_default();
+        let end = string(&value, &["process", "end"]);
+        let end_time = end.as_deref().and_then(parse_time);
+        if let (Some(end), None) = (&end, end_time) {
+            warnings.push(
+                name,
+                Some(n),
+                format!("process.end {end:?} is not a readable time: the run is read without it"),
+            );
+        }
         out.runs.push(SwmonRun {
             start: time,
-            end: string(&value, &["process", "end"]).and_then(|t| parse_time(&t)),
+            end: end_time,
             host,
             pid,
             ppid: number(&value, &["process", "parent", "pid"]).and_then(|p| u32::try_from(p).ok()),
@@ -411,9 +497,11 @@ fn is_ausearch_decoration(line: &[u8]) -> bool {
     line.starts_with(b"----") || line.starts_with(b"time->") || line == b"<no matches>"
 }
 
-/// Reads one audit log (auditd's, raw or enriched, or `ausearch` output),
-/// keeping the successful execs that carry `key`.
+/// Reads one audit log (auditd's, raw or enriched, or `ausearch` output)
+/// from `reader` (`path` names it in errors), keeping the successful execs
+/// that carry `key`.
 pub fn read_audit_log(
+    reader: &mut dyn BufRead,
     path: &Path,
     name: &str,
     key: &str,
@@ -424,13 +512,42 @@ pub fn read_audit_log(
     // serials restart at boot and a log can span boots.
     let mut first_line: HashMap<(u64, u64), u64> = HashMap::new();
     let mut events: Vec<AuditEvent> = Vec::new();
-    let lines = for_each_line(path, "audit log", |line, n, unterminated| {
+    // Events whose stamp is out of range, by (serial, stamp): warned about
+    // once, at their first line; their other records are skipped with them.
+    let mut out_of_range: HashMap<(u64, u64), u64> = HashMap::new();
+    let lines = for_each_line(reader, path, "audit log", |line, n, unterminated| {
+        let line = match line {
+            Line::Text(line) => line,
+            Line::TooLong(len) => {
+                assembler.count_parse_error();
+                warnings.push(name, Some(n), too_long(len));
+                return;
+            }
+        };
         if line.iter().all(u8::is_ascii_whitespace) || is_ausearch_decoration(line) {
             return;
         }
         match crate::audit::parse_log_line(line) {
             Ok(record) => {
-                let at = record.timestamp().as_millis();
+                let stamp = record.timestamp();
+                if stamp.secs > MAX_AUDIT_SECS {
+                    // Kept out of the assembler: its clock would jump
+                    // to the stamp and time out every open event.
+                    let key = (record.serial(), stamp.secs);
+                    if !out_of_range.contains_key(&key) {
+                        out_of_range.insert(key, n);
+                        warnings.push(
+                            name,
+                            Some(n),
+                            format!(
+                                "audit event {} has the time {stamp}, past year 9999: skipped",
+                                record.serial()
+                            ),
+                        );
+                    }
+                    return;
+                }
+                let at = stamp.as_millis();
                 first_line.entry((record.serial(), at)).or_insert(n);
                 assembler.push(record, at);
                 events.extend(assembler.drain_ready());
