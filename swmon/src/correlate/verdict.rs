@@ -111,7 +111,7 @@ impl AuditExec {
         let installer = installer_of(&exe, &argv);
         Some(AuditExec {
             serial: e.serial,
-            wall_ns: e.timestamp.secs * 1_000_000_000 + u64::from(e.timestamp.millis) * 1_000_000,
+            wall_ns: e.timestamp.as_nanos(),
             pid: sc.pid()?,
             ppid: sc.ppid().unwrap_or(0),
             uid: sc.uid(),

@@ -182,7 +182,9 @@ fn match_runs(runs: &[SwmonRun], audit: &[AuditRun]) -> Matching {
 
 fn audit_time(a: &AuditRun) -> Micros {
     // Saturating: the reader keeps stamps to year 9999, far below the edge.
-    i64::try_from(a.time_ms).unwrap_or(i64::MAX).saturating_mul(1000)
+    i64::try_from(a.time_ms)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000)
 }
 
 fn auditd_side(a: &AuditRun, how: Option<&'static str>) -> AuditdSide {

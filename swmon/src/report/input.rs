@@ -187,7 +187,9 @@ pub fn in_range(t: Micros) -> bool {
 
 fn micros_of(t: SystemTime) -> Option<Micros> {
     let d = t.duration_since(UNIX_EPOCH).ok()?;
-    Micros::try_from(d.as_micros()).ok().filter(|t| in_range(*t))
+    Micros::try_from(d.as_micros())
+        .ok()
+        .filter(|t| in_range(*t))
 }
 
 /// RFC 3339 UTC with microseconds, the events' own format. Total: a time

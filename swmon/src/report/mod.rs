@@ -24,6 +24,8 @@ mod markdown;
 mod model;
 
 #[cfg(test)]
+mod bad_input_tests;
+#[cfg(test)]
 mod render_tests;
 #[cfg(test)]
 mod tests;
@@ -118,16 +120,17 @@ pub fn build_in_memory(
     options: &ReportOptions,
     files: &[(PathBuf, &[u8])],
 ) -> Result<Report, ReportError> {
-    build_with(options, &mut |path, what| {
-        match files.iter().find(|(p, _)| p == path) {
+    build_with(
+        options,
+        &mut |path, what| match files.iter().find(|(p, _)| p == path) {
             Some((_, bytes)) => Ok(Box::new(*bytes)),
             None => Err(ReportError::Open {
                 what,
                 path: path.to_owned(),
                 error: std::io::ErrorKind::NotFound.into(),
             }),
-        }
-    })
+        },
+    )
 }
 
 /// Opens one input for reading; `what` names its kind in errors.
