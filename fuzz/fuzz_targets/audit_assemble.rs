@@ -41,7 +41,11 @@ fuzz_target!(|data: &[u8]| {
         };
         match parsed {
             Ok(r) => {
-                let now = if own_stamps { r.timestamp().as_millis() } else { clock };
+                let now = if own_stamps {
+                    r.timestamp().as_millis()
+                } else {
+                    clock
+                };
                 a.push(r, now);
             }
             Err(_) => {

@@ -11,7 +11,9 @@ use swmon::audit::{netlink::split_messages, parse_netlink, AuditRule, AuditStatu
 fuzz_target!(|data: &[u8]| {
     let (messages, _malformed) = split_messages(data);
     for m in &messages {
-        let payload = data.get(m.payload.0..m.payload.1).expect("payload inside the datagram");
+        let payload = data
+            .get(m.payload.0..m.payload.1)
+            .expect("payload inside the datagram");
         if let Ok(r) = parse_netlink(m.msg_type, payload) {
             swmon_fuzz::exercise_record(&r);
         }

@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
         Some(i) => (&data[..i], &data[i + CUT.len()..]),
         None => (data, &data[..0]),
     };
-    let (ev, al) = (PathBuf::from("fuzz.events.jsonl"), PathBuf::from("fuzz.audit.log"));
+    let (ev, al) = (
+        PathBuf::from("fuzz.events.jsonl"),
+        PathBuf::from("fuzz.audit.log"),
+    );
     let mut options = ReportOptions::new(vec![ev.clone()], vec![al.clone()]);
     // A window around the fixtures' times, or the widest one, or none.
     match mode & 3 {

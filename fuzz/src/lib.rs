@@ -39,7 +39,15 @@ pub fn exercise_record(r: &Record) {
     }
     if let Some(s) = r.syscall() {
         let _ = (s.arch(), s.syscall(), s.success(), s.exit(), s.items());
-        let _ = (s.ppid(), s.pid(), s.auid(), s.uid(), s.gid(), s.euid(), s.ses());
+        let _ = (
+            s.ppid(),
+            s.pid(),
+            s.auid(),
+            s.uid(),
+            s.gid(),
+            s.euid(),
+            s.ses(),
+        );
         let _ = (s.tty(), s.comm(), s.exe(), s.key(), s.keys());
         for n in 0..5 {
             let _ = s.arg(n);
@@ -55,7 +63,15 @@ pub fn exercise_record(r: &Record) {
         let _ = p.maybe_truncated();
     }
     if let Some(c) = r.config_change() {
-        let _ = (c.op(), c.key(), c.keys(), c.list(), c.res(), c.auid(), c.ses());
+        let _ = (
+            c.op(),
+            c.key(),
+            c.keys(),
+            c.list(),
+            c.res(),
+            c.auid(),
+            c.ses(),
+        );
     }
     if let Some(e) = r.execve() {
         let _ = e.argc();

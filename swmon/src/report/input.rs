@@ -11,7 +11,7 @@
 //! records by hand. Matching the two sides is [`super::compare`]'s job.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     io::{BufRead, ErrorKind},
     path::Path,
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -516,7 +516,7 @@ pub fn read_audit_log(
     let mut events: Vec<AuditEvent> = Vec::new();
     // Events whose stamp is out of range, by (serial, stamp): warned about
     // once, at their first line; their other records are skipped with them.
-    let mut out_of_range: HashMap<(u64, u64), u64> = HashMap::new();
+    let mut out_of_range: HashSet<(u64, u64)> = HashSet::new();
     let lines = for_each_line(reader, path, "audit log", |line, n, unterminated| {
         let line = match line {
             Line::Text(line) => line,
@@ -536,8 +536,7 @@ pub fn read_audit_log(
                     // Kept out of the assembler: its clock would jump
                     // to the stamp and time out every open event.
                     let key = (record.serial(), stamp.secs);
-                    if !out_of_range.contains_key(&key) {
-                        out_of_range.insert(key, n);
+                    if out_of_range.insert(key) {
                         warnings.push(
                             name,
                             Some(n),
