@@ -37,6 +37,9 @@ const RSS_LIMIT_MB: u64 = 2048;
 /// One allocation larger than this is a bug (no reader may allocate by a
 /// length it read).
 const MALLOC_LIMIT_MB: u64 = 512;
+/// Inputs kept in the repository's corpus are cut to this many bytes, so
+/// the corpus stays a few MB (the fixtures' whole files read as seeds too).
+const KEEP_MAX_LEN: u64 = 4096;
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -139,7 +142,11 @@ fn keep(target: &str) -> Result<()> {
         let entry = entry?;
         std::fs::copy(entry.path(), corpus.join(entry.file_name()))?;
     }
-    sh(cargo_fuzz().args(["cmin", target]).arg(&corpus))
+    sh(cargo_fuzz()
+        .args(["cmin", target])
+        .arg(&corpus)
+        .arg("--")
+        .arg(format!("-max_len={KEEP_MAX_LEN}")))
 }
 
 /// `cargo xtask fuzz [TARGET] [--seconds N] [--keep]`.
