@@ -419,7 +419,10 @@ pub fn read_events(
             warnings.push(
                 name,
                 Some(n),
-                format!("process.end {end:?} is not a readable time: the run is read without it"),
+                format!(
+                    "process.end {:?} is not a readable time: the run is read without it",
+                    end.chars().take(64).collect::<String>()
+                ),
             );
         }
         out.runs.push(SwmonRun {
@@ -510,10 +513,11 @@ pub fn read_audit_log(
     warnings: &mut Warnings,
 ) -> Result<AuditFile, ReportError> {
     let mut assembler = Assembler::new(AssemblerConfig::default());
-    // Where each event starts, for FILE:LINE: by (serial, time), since
-    // serials restart at boot and a log can span boots.
-    let mut first_line: HashMap<(u64, u64), u64> = HashMap::new();
-    let mut events: Vec<AuditEvent> = Vec::new();
+    // Where each open event starts, for FILE:LINE, by serial as the
+    // assembler groups them; an entry leaves with its event, so this holds
+    // no more than the assembler's open events.
+    let mut first_line: HashMap<u64, u64> = HashMap::new();
+    let mut runs: Vec<AuditRun> = Vec::new();
     // Events whose stamp is out of range, by (serial, stamp): warned about
     // once, at their first line; their other records are skipped with them.
     let mut out_of_range: HashSet<(u64, u64)> = HashSet::new();
@@ -534,9 +538,13 @@ pub fn read_audit_log(
                 let stamp = record.timestamp();
                 if stamp.secs > MAX_AUDIT_SECS {
                     // Kept out of the assembler: its clock would jump
-                    // to the stamp and time out every open event.
-                    let key = (record.serial(), stamp.secs);
-                    if out_of_range.insert(key) {
+                    // to the stamp and time out every open event. The set
+                    // is bounded: past the cap an event may warn twice
+                    // (and warnings past MAX_WARNINGS_PER_FILE are counted).
+                    if out_of_range.len() >= 4096 {
+                        out_of_range.clear();
+                    }
+                    if out_of_range.insert((record.serial(), stamp.secs)) {
                         warnings.push(
                             name,
                             Some(n),
@@ -548,10 +556,12 @@ pub fn read_audit_log(
                     }
                     return;
                 }
-                let at = stamp.as_millis();
-                first_line.entry((record.serial(), at)).or_insert(n);
-                assembler.push(record, at);
-                events.extend(assembler.drain_ready());
+                first_line.entry(record.serial()).or_insert(n);
+                assembler.push(record, stamp.as_millis());
+                for event in assembler.drain_ready() {
+                    let line = first_line.remove(&event.serial);
+                    runs.extend(audit_run(event, line, name, key, warnings));
+                }
             }
             Err(e) => {
                 assembler.count_parse_error();
@@ -565,77 +575,85 @@ pub fn read_audit_log(
         }
     })?;
     assembler.flush_all();
-    events.extend(assembler.drain_ready());
+    for event in assembler.drain_ready() {
+        let line = first_line.remove(&event.serial);
+        runs.extend(audit_run(event, line, name, key, warnings));
+    }
+    // Warnings about an event are known when it ends, after later lines.
+    warnings.sort_file(name);
+    Ok(AuditFile { lines, runs })
+}
 
-    let mut out = AuditFile {
-        lines,
-        runs: Vec::new(),
-    };
-    for event in events {
-        let keys: Vec<String> = event
-            .keys()
-            .iter()
-            .map(|k| crate::event::lossless(k))
-            .collect();
-        if !keys.iter().any(|k| k == key) || !is_exec(&event) {
-            continue;
-        }
-        let Some(s) = event.syscall() else { continue };
-        let time_ms = event.timestamp.as_millis();
-        let line = first_line.get(&(event.serial, time_ms)).copied();
-        let argv = match event.argv() {
-            Some(argv) => {
-                if !argv.flags.is_clean() {
-                    warnings.push(
-                        name,
-                        line,
-                        format!(
-                            "argv of audit event {} is incomplete ({})",
-                            event.serial,
-                            argv.flags.names().join(", ")
-                        ),
-                    );
-                }
-                argv.args
-            }
-            None => {
-                // No EXECVE record: the proctitle (cut at 128 bytes) is
-                // the best left.
+/// The keyed exec an audit event is, if it is one; `line` is where it
+/// starts.
+fn audit_run(
+    event: AuditEvent,
+    line: Option<u64>,
+    name: &str,
+    key: &str,
+    warnings: &mut Warnings,
+) -> Option<AuditRun> {
+    let keys: Vec<String> = event
+        .keys()
+        .iter()
+        .map(|k| crate::event::lossless(k))
+        .collect();
+    if !keys.iter().any(|k| k == key) || !is_exec(&event) {
+        return None;
+    }
+    let s = event.syscall()?;
+    let time_ms = event.timestamp.as_millis();
+    let argv = match event.argv() {
+        Some(argv) => {
+            if !argv.flags.is_clean() {
                 warnings.push(
                     name,
                     line,
                     format!(
-                        "audit event {} has no EXECVE record; argv from its proctitle",
-                        event.serial
+                        "argv of audit event {} is incomplete ({})",
+                        event.serial,
+                        argv.flags.names().join(", ")
                     ),
                 );
-                event.proctitle().map(|p| p.args()).unwrap_or_default()
             }
-        };
-        let exec_path = event
-            .paths()
-            .find(|p| p.item() == Some(0))
-            .and_then(|p| p.name())
-            .and_then(|t| t.into_bytes())
-            .map(|b| b.into_owned());
-        out.runs.push(AuditRun {
-            serial: event.serial,
-            time_ms,
-            node: s.record().node().map(crate::event::lossless),
-            pid: s.pid(),
-            ppid: s.ppid(),
-            uid: s.uid(),
-            auid: s.auid(),
-            uid_name: enriched_name(&event, "UID"),
-            auid_name: enriched_name(&event, "AUID"),
-            exe: s.exe().and_then(|t| t.into_bytes()).map(|b| b.into_owned()),
-            argv,
-            exec_path,
-            keys,
-            source: format!("{name}:{}", line.unwrap_or(0)),
-        });
-    }
-    Ok(out)
+            argv.args
+        }
+        None => {
+            // No EXECVE record: the proctitle (cut at 128 bytes) is
+            // the best left.
+            warnings.push(
+                name,
+                line,
+                format!(
+                    "audit event {} has no EXECVE record; argv from its proctitle",
+                    event.serial
+                ),
+            );
+            event.proctitle().map(|p| p.args()).unwrap_or_default()
+        }
+    };
+    let exec_path = event
+        .paths()
+        .find(|p| p.item() == Some(0))
+        .and_then(|p| p.name())
+        .and_then(|t| t.into_bytes())
+        .map(|b| b.into_owned());
+    Some(AuditRun {
+        serial: event.serial,
+        time_ms,
+        node: s.record().node().map(crate::event::lossless),
+        pid: s.pid(),
+        ppid: s.ppid(),
+        uid: s.uid(),
+        auid: s.auid(),
+        uid_name: enriched_name(&event, "UID"),
+        auid_name: enriched_name(&event, "AUID"),
+        exe: s.exe().and_then(|t| t.into_bytes()).map(|b| b.into_owned()),
+        argv,
+        exec_path,
+        keys,
+        source: format!("{name}:{}", line.unwrap_or(0)),
+    })
 }
 
 /// The login uid as a [`UserRef`]: `unset` when the kernel has none.
