@@ -18,9 +18,10 @@ use anyhow::{bail, Context, Result};
 
 use crate::{root, sh};
 
-/// The fuzz targets, in `fuzz/Cargo.toml`'s order.
+/// The fuzz targets (`fuzz/fuzz_targets/`).
 pub const TARGETS: &[&str] = &[
     "audit_record",
+    "audit_netlink",
     "audit_assemble",
     "report_inputs",
     "report_build",
