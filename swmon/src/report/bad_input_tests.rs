@@ -136,3 +136,31 @@ fn loss_counts_add_up_without_overflow() {
     let lost: Vec<Option<u64>> = r.summary.gaps.iter().map(|g| g.lost).collect();
     assert_eq!(lost, [Some(u64::MAX)]);
 }
+
+/// Found by reading, outside the report: the live audit side turned a
+/// record's stamp into nanoseconds with unchecked `*` and `+` (a forged
+/// stamp overflowed), and `/proc/PID/stat`'s start ticks were multiplied
+/// unchecked.
+#[test]
+fn stamp_and_tick_arithmetic_saturates_or_fails() {
+    use crate::audit::Timestamp;
+    let t = Timestamp {
+        secs: 1_795_680_698,
+        millis: 722,
+    };
+    assert_eq!(t.as_nanos(), 1_795_680_698_722_000_000);
+    let forged = Timestamp {
+        secs: 300_000_000_000,
+        millis: 999,
+    };
+    assert_eq!(forged.as_nanos(), u64::MAX);
+    assert_eq!(crate::enrich::ticks_to_ns(100, 100), Some(1_000_000_000));
+    assert_eq!(crate::enrich::ticks_to_ns(u64::MAX, 100), None);
+    assert_eq!(crate::enrich::ticks_to_ns(1, 0), None);
+    let stat =
+        b"42 (a) b)) S 1 42 42 34816 42 4194304 0 0 0 0 0 0 0 0 20 0 1 0 99999999999999999999 0 0";
+    assert!(
+        crate::enrich::Stat::parse(stat).is_none(),
+        "start ticks past u64 are no Stat"
+    );
+}
