@@ -164,3 +164,16 @@ fn stamp_and_tick_arithmetic_saturates_or_fails() {
         "start ticks past u64 are no Stat"
     );
 }
+
+/// Found by `report_inputs`: an event whose serial reappeared after it timed
+/// out (the assembler's clock jumped with a later record) lost its line, and
+/// its warning named no place.
+#[test]
+fn a_reopened_serial_keeps_its_line() {
+    let input = include_bytes!("../../tests/data/fuzz/report_inputs-warning-without-line.log");
+    let r = build_and_render(b"", input);
+    assert!(!r.warnings.is_empty());
+    for w in &r.warnings {
+        assert!(w.line.is_some(), "{w:?}");
+    }
+}

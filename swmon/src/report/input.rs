@@ -514,9 +514,9 @@ pub fn read_audit_log(
 ) -> Result<AuditFile, ReportError> {
     let mut assembler = Assembler::new(AssemblerConfig::default());
     // Where each open event starts, for FILE:LINE, by serial as the
-    // assembler groups them; an entry leaves with its event, so this holds
-    // no more than the assembler's open events.
-    let mut first_line: HashMap<u64, u64> = HashMap::new();
+    // assembler groups them, with the records pushed since; an entry leaves
+    // with its event, so this holds no more than the open events.
+    let mut first_line: HashMap<u64, (u64, usize)> = HashMap::new();
     let mut runs: Vec<AuditRun> = Vec::new();
     // Events whose stamp is out of range, by (serial, stamp): warned about
     // once, at their first line; their other records are skipped with them.
@@ -556,10 +556,10 @@ pub fn read_audit_log(
                     }
                     return;
                 }
-                first_line.entry(record.serial()).or_insert(n);
+                first_line.entry(record.serial()).or_insert((n, 0)).1 += 1;
                 assembler.push(record, stamp.as_millis());
                 for event in assembler.drain_ready() {
-                    let line = first_line.remove(&event.serial);
+                    let line = take_line(&mut first_line, &event, n);
                     runs.extend(audit_run(event, line, name, key, warnings));
                 }
             }
@@ -576,12 +576,35 @@ pub fn read_audit_log(
     })?;
     assembler.flush_all();
     for event in assembler.drain_ready() {
-        let line = first_line.remove(&event.serial);
+        let line = take_line(&mut first_line, &event, lines);
         runs.extend(audit_run(event, line, name, key, warnings));
     }
     // Warnings about an event are known when it ends, after later lines.
     warnings.sort_file(name);
     Ok(AuditFile { lines, runs })
+}
+
+/// The line an emitted event started on. When the event holds fewer records
+/// than were pushed with its serial, the rest opened a new event with the
+/// same serial (the old one timed out as the record at `line_now` arrived):
+/// that one starts at `line_now`.
+fn take_line(
+    open: &mut HashMap<u64, (u64, usize)>,
+    event: &AuditEvent,
+    line_now: u64,
+) -> Option<u64> {
+    let Some(&(line, pushed)) = open.get(&event.serial) else {
+        return Some(line_now);
+    };
+    match pushed.checked_sub(event.records.len()) {
+        Some(rest) if rest > 0 => {
+            open.insert(event.serial, (line_now, rest));
+        }
+        _ => {
+            open.remove(&event.serial);
+        }
+    }
+    Some(line)
 }
 
 /// The keyed exec an audit event is, if it is one; `line` is where it
