@@ -191,6 +191,12 @@ pub fn start_boot_ns(pid: u32) -> Option<u64> {
     ticks.checked_mul(tick_ns()?)
 }
 
+/// Clock ticks since boot in nanoseconds; `None` for a tick count no boot
+/// time can have (checked: the count comes from `/proc`).
+pub fn ticks_to_ns(ticks: u64, hz: u64) -> Option<u64> {
+    ticks.checked_mul(1_000_000_000u64.checked_div(hz)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,7 +546,9 @@ impl Stat {
         Stat::parse(&stat)
     }
 
-    fn parse(stat: &[u8]) -> Option<Stat> {
+    /// Parses the text of `/proc/PID/stat`; `None` when a field is missing
+    /// or out of range.
+    pub fn parse(stat: &[u8]) -> Option<Stat> {
         // The command name may hold spaces and parentheses: fields follow the last ')'.
         let after = stat.iter().rposition(|c| *c == b')')?;
         let fields: Vec<&str> = std::str::from_utf8(&stat[after + 1..])

@@ -5,6 +5,7 @@
 //! itself is `cargo build` (swmon/build.rs builds the eBPF object).
 
 mod bench;
+mod fuzz;
 mod scenarios;
 mod setup;
 mod suite;
@@ -27,7 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Install what building and testing need (Debian packages, bpf-linker).
+    /// Install what building and testing need (Debian packages, bpf-linker,
+    /// the nightly toolchain and cargo-fuzz).
     Setup,
     /// Set up, build, and run the monitor in the foreground.
     Run {
@@ -35,9 +37,12 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Set up, then fmt check, clippy (both passes), unit tests, kernel
-    /// tests, and the scenario corpus.
+    /// Set up, then fmt check, clippy (both passes), unit tests, a short run
+    /// of every fuzz target, kernel tests, and the scenario corpus.
     Test,
+    /// Fuzz swmon's readers of outside input (cargo-fuzz, `fuzz/`): every
+    /// target one after another, or one, 10 minutes each by default.
+    Fuzz(fuzz::Options),
     /// Set up, build, and play the scenario corpus (`tests/scenarios.toml`)
     /// beside a real auditd; the report goes to `target/scenarios/`.
     Scenarios(scenarios::Options),
@@ -50,7 +55,10 @@ enum Task {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Task::Setup => setup::setup(),
+        Task::Setup => {
+            setup::setup()?;
+            fuzz::setup()
+        }
         Task::Run { args } => {
             setup::setup()?;
             build_release()?;
@@ -62,6 +70,7 @@ fn main() -> Result<()> {
             Err(err).context("exec target/release/swmon")
         }
         Task::Test => test(),
+        Task::Fuzz(options) => fuzz::run(&options),
         Task::Scenarios(options) => {
             setup::setup()?;
             build_release()?;
@@ -163,6 +172,9 @@ fn test() -> Result<()> {
         cargo().args(["test", "--workspace", "--exclude", "tests"]),
         &mut tally,
     )?;
+    // A short run of each fuzz target: a crash, hang or runaway allocation
+    // fails the run.
+    fuzz::short_runs()?;
     build_release()?;
     tests(
         cargo()

@@ -45,6 +45,15 @@ impl Timestamp {
             .saturating_mul(1000)
             .saturating_add(u64::from(self.millis))
     }
+
+    /// Nanoseconds since the epoch, saturating like [`Timestamp::as_millis`]:
+    /// a stamp past year 2554 (forged; the kernel's clock cannot say it)
+    /// reads as `u64::MAX` instead of overflowing.
+    pub fn as_nanos(&self) -> u64 {
+        self.secs
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(self.millis).saturating_mul(1_000_000))
+    }
 }
 
 impl fmt::Display for Timestamp {

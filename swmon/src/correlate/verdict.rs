@@ -124,7 +124,7 @@ impl AuditExec {
         let key = e.keys().first().map(|k| crate::event::lossless(k));
         Some(AuditExec {
             serial: e.serial,
-            wall_ns: e.timestamp.secs * 1_000_000_000 + u64::from(e.timestamp.millis) * 1_000_000,
+            wall_ns: e.timestamp.as_nanos(),
             pid: sc.pid()?,
             ppid: sc.ppid().unwrap_or(0),
             uid: sc.uid(),

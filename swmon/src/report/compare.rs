@@ -94,7 +94,7 @@ fn process_match(run: &SwmonRun, a: &AuditRun) -> Option<&'static str> {
     }
     let t = i64::try_from(a.time_ms).ok()?.saturating_mul(1000);
     let last = run.end.unwrap_or(run.start).max(run.start);
-    if t < run.start - MATCH_WINDOW_US || t > last + MATCH_WINDOW_US {
+    if t < run.start.saturating_sub(MATCH_WINDOW_US) || t > last.saturating_add(MATCH_WINDOW_US) {
         return None;
     }
     let exe = a.exe.as_deref().map(lossless);
@@ -111,8 +111,7 @@ fn process_match(run: &SwmonRun, a: &AuditRun) -> Option<&'static str> {
 }
 
 fn distance(run: &SwmonRun, a: &AuditRun) -> i64 {
-    let t = i64::try_from(a.time_ms).unwrap_or(i64::MAX / 2000) * 1000;
-    (t - run.start).abs()
+    audit_time(a).saturating_sub(run.start).saturating_abs()
 }
 
 /// Per run, the index of its audit record and how it matched; per record,
@@ -182,7 +181,10 @@ fn match_runs(runs: &[SwmonRun], audit: &[AuditRun]) -> Matching {
 }
 
 fn audit_time(a: &AuditRun) -> Micros {
-    i64::try_from(a.time_ms).unwrap_or(i64::MAX / 1000) * 1000
+    // Saturating: the reader keeps stamps to year 9999, far below the edge.
+    i64::try_from(a.time_ms)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000)
 }
 
 fn auditd_side(a: &AuditRun, how: Option<&'static str>) -> AuditdSide {
@@ -393,7 +395,7 @@ pub fn rows(runs: &[SwmonRun], audit: &[AuditRun]) -> Vec<TimedRow> {
 }
 
 fn seconds(start: Micros, end: Micros) -> f64 {
-    (end - start).max(0) as f64 / 1e6
+    end.saturating_sub(start).max(0) as f64 / 1e6
 }
 
 /// Coverage gaps from swmon's state events, per host. `last_seen` gives,
@@ -604,7 +606,7 @@ pub fn summary(rows: &[Row], gaps: &[Gap]) -> Summary {
         c.count += 1;
         c.seconds += g.seconds;
         if let Some(n) = g.lost {
-            c.lost = Some(c.lost.unwrap_or(0) + n);
+            c.lost = Some(c.lost.unwrap_or(0).saturating_add(n));
         }
     }
 

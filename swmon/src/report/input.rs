@@ -11,9 +11,8 @@
 //! records by hand. Matching the two sides is [`super::compare`]'s job.
 
 use std::{
-    collections::HashMap,
-    fs::File,
-    io::{BufRead, BufReader},
+    collections::{HashMap, HashSet},
+    io::{BufRead, ErrorKind},
     path::Path,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -35,6 +34,20 @@ pub const MAX_WARNINGS_PER_FILE: u64 = 50;
 
 /// Microseconds since the epoch.
 pub type Micros = i64;
+
+/// The last time the report can hold: 9999-12-31T23:59:59.999999Z (RFC 3339
+/// has four-digit years). Every time read from an input is checked against
+/// `0..=MAX_TIME_US`, so sums and differences of times cannot overflow.
+pub const MAX_TIME_US: Micros = 253_402_300_799_999_999;
+
+/// The last audit stamp the report can hold, in seconds.
+const MAX_AUDIT_SECS: u64 = 253_402_300_799;
+
+/// Longest input line read; a longer one is skipped with a warning, so one
+/// line without a newline cannot make the reader hold a whole file. swmon
+/// writes lines of at most 64 KiB and the kernel records of at most
+/// [`crate::audit::MAX_RECORD_LEN`].
+pub const MAX_LINE_BYTES: usize = 4 << 20;
 
 /// Collects warnings, at most [`MAX_WARNINGS_PER_FILE`] listed per file.
 #[derive(Debug, Default)]
@@ -160,57 +173,110 @@ pub fn parse_time(s: &str) -> Option<Micros> {
         return micros_of(t);
     }
     let secs: f64 = s.strip_prefix('@').unwrap_or(s).parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| (secs * 1e6).round() as Micros)
+    // Checked before the cast: `as` would saturate a huge value silently.
+    let micros = (secs * 1e6).round();
+    (micros.is_finite() && (0.0..=MAX_TIME_US as f64).contains(&micros))
+        .then_some(micros as Micros)
+        .filter(|t| in_range(*t))
+}
+
+/// Whether `t` is a time the report can hold (`0..=MAX_TIME_US`).
+pub fn in_range(t: Micros) -> bool {
+    (0..=MAX_TIME_US).contains(&t)
 }
 
 fn micros_of(t: SystemTime) -> Option<Micros> {
     let d = t.duration_since(UNIX_EPOCH).ok()?;
-    Micros::try_from(d.as_micros()).ok()
+    Micros::try_from(d.as_micros())
+        .ok()
+        .filter(|t| in_range(*t))
 }
 
-/// RFC 3339 UTC with microseconds, the events' own format.
+/// RFC 3339 UTC with microseconds, the events' own format. Total: a time
+/// outside `0..=MAX_TIME_US` (only computed ones can be: every time read is
+/// checked) is shown at the nearest end rather than panicking the formatter.
 pub fn format_time(t: Micros) -> String {
-    let d = Duration::from_micros(u64::try_from(t).unwrap_or(0));
-    humantime::format_rfc3339_micros(UNIX_EPOCH + d).to_string()
+    let d = Duration::from_micros(u64::try_from(t.clamp(0, MAX_TIME_US)).unwrap_or(0));
+    UNIX_EPOCH
+        .checked_add(d)
+        .map(|t| humantime::format_rfc3339_micros(t).to_string())
+        .unwrap_or_else(|| "9999-12-31T23:59:59.999999Z".to_owned())
 }
 
-/// Reads a file line by line, giving each line (without its newline), its
+/// What [`for_each_line`] hands over for one line.
+enum Line<'a> {
+    /// The line without its newline (and any `\r` before it).
+    Text(&'a [u8]),
+    /// A line longer than [`MAX_LINE_BYTES`], skipped; its length.
+    TooLong(u64),
+}
+
+/// Reads an input line by line, giving each line (without its newline), its
 /// 1-based number, and whether it was the last line with no newline (a file
-/// being written, or cut).
+/// being written, or cut). At most [`MAX_LINE_BYTES`] of a line are held; a
+/// longer one is handed over as [`Line::TooLong`].
 fn for_each_line(
+    reader: &mut dyn BufRead,
     path: &Path,
     what: &'static str,
-    mut f: impl FnMut(&[u8], u64, bool),
+    mut f: impl FnMut(Line<'_>, u64, bool),
 ) -> Result<u64, ReportError> {
-    let file = File::open(path).map_err(|error| ReportError::Open {
-        what,
-        path: path.to_owned(),
-        error,
-    })?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut buf = Vec::with_capacity(1024);
     let mut n = 0u64;
     loop {
         buf.clear();
-        let read = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|error| ReportError::Read {
-                what,
-                path: path.to_owned(),
-                line: n + 1,
-                error,
-            })?;
-        if read == 0 {
+        let mut len = 0u64;
+        let mut terminated = false;
+        while !terminated {
+            let chunk = match reader.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    return Err(ReportError::Read {
+                        what,
+                        path: path.to_owned(),
+                        line: n.saturating_add(1),
+                        error,
+                    })
+                }
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            let take = match chunk.iter().position(|c| *c == b'\n') {
+                Some(i) => {
+                    terminated = true;
+                    i + 1
+                }
+                None => chunk.len(),
+            };
+            len = len.saturating_add(take as u64);
+            if len <= MAX_LINE_BYTES as u64 {
+                buf.extend_from_slice(&chunk[..take]);
+            } else {
+                buf = Vec::new();
+            }
+            reader.consume(take);
+        }
+        if len == 0 {
             return Ok(n);
         }
-        n += 1;
-        let unterminated = buf.last() != Some(&b'\n');
+        n = n.saturating_add(1);
+        if len > MAX_LINE_BYTES as u64 {
+            f(Line::TooLong(len), n, !terminated);
+            continue;
+        }
         let mut line = buf.as_slice();
         while let [rest @ .., b'\n' | b'\r'] = line {
             line = rest;
         }
-        f(line, n, unterminated);
+        f(Line::Text(line), n, !terminated);
     }
+}
+
+/// The warning for a line longer than [`MAX_LINE_BYTES`].
+fn too_long(len: u64) -> String {
+    format!("a line of {len} bytes, longer than the {MAX_LINE_BYTES} read: skipped")
 }
 
 fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -252,15 +318,24 @@ fn user_ref(v: &Value, path: &[&str]) -> Option<UserRef> {
     })
 }
 
-/// Reads one of swmon's JSON Lines files.
+/// Reads one of swmon's JSON Lines files from `reader` (`path` names it in
+/// errors).
 pub fn read_events(
+    reader: &mut dyn BufRead,
     path: &Path,
     name: &str,
     warnings: &mut Warnings,
 ) -> Result<EventsFile, ReportError> {
     let mut out = EventsFile::default();
     let mut newer_schema: Option<(u64, u64)> = None;
-    out.lines = for_each_line(path, "events file", |line, n, unterminated| {
+    out.lines = for_each_line(reader, path, "events file", |line, n, unterminated| {
+        let line = match line {
+            Line::Text(line) => line,
+            Line::TooLong(len) => {
+                warnings.push(name, Some(n), too_long(len));
+                return;
+            }
+        };
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
@@ -294,7 +369,11 @@ pub fn read_events(
             .or_else(|| string(&value, &["@timestamp"]))
             .and_then(|t| parse_time(&t));
         let Some(time) = time else {
-            warnings.push(name, Some(n), "swmon event without a readable @timestamp");
+            warnings.push(
+                name,
+                Some(n),
+                "swmon event without a readable @timestamp (RFC 3339 up to year 9999)",
+            );
             return;
         };
         let host = string(&value, &["host", "name"]);
@@ -334,9 +413,21 @@ pub fn read_events(
                     .collect()
             })
             .unwrap_or_default();
+        let end = string(&value, &["process", "end"]);
+        let end_time = end.as_deref().and_then(parse_time);
+        if let (Some(end), None) = (&end, end_time) {
+            warnings.push(
+                name,
+                Some(n),
+                format!(
+                    "process.end {:?} is not a readable time: the run is read without it",
+                    end.chars().take(64).collect::<String>()
+                ),
+            );
+        }
         out.runs.push(SwmonRun {
             start: time,
-            end: string(&value, &["process", "end"]).and_then(|t| parse_time(&t)),
+            end: end_time,
             host,
             pid,
             ppid: number(&value, &["process", "parent", "pid"]).and_then(|p| u32::try_from(p).ok()),
@@ -411,29 +502,66 @@ fn is_ausearch_decoration(line: &[u8]) -> bool {
     line.starts_with(b"----") || line.starts_with(b"time->") || line == b"<no matches>"
 }
 
-/// Reads one audit log (auditd's, raw or enriched, or `ausearch` output),
-/// keeping the successful execs that carry `key`.
+/// Reads one audit log (auditd's, raw or enriched, or `ausearch` output)
+/// from `reader` (`path` names it in errors), keeping the successful execs
+/// that carry `key`.
 pub fn read_audit_log(
+    reader: &mut dyn BufRead,
     path: &Path,
     name: &str,
     key: &str,
     warnings: &mut Warnings,
 ) -> Result<AuditFile, ReportError> {
     let mut assembler = Assembler::new(AssemblerConfig::default());
-    // Where each event starts, for FILE:LINE: by (serial, time), since
-    // serials restart at boot and a log can span boots.
-    let mut first_line: HashMap<(u64, u64), u64> = HashMap::new();
-    let mut events: Vec<AuditEvent> = Vec::new();
-    let lines = for_each_line(path, "audit log", |line, n, unterminated| {
+    // Where each open event starts, for FILE:LINE, by serial as the
+    // assembler groups them, with the records pushed since; an entry leaves
+    // with its event, so this holds no more than the open events.
+    let mut first_line: HashMap<u64, (u64, usize)> = HashMap::new();
+    let mut runs: Vec<AuditRun> = Vec::new();
+    // Events whose stamp is out of range, by (serial, stamp): warned about
+    // once, at their first line; their other records are skipped with them.
+    let mut out_of_range: HashSet<(u64, u64)> = HashSet::new();
+    let lines = for_each_line(reader, path, "audit log", |line, n, unterminated| {
+        let line = match line {
+            Line::Text(line) => line,
+            Line::TooLong(len) => {
+                assembler.count_parse_error();
+                warnings.push(name, Some(n), too_long(len));
+                return;
+            }
+        };
         if line.iter().all(u8::is_ascii_whitespace) || is_ausearch_decoration(line) {
             return;
         }
         match crate::audit::parse_log_line(line) {
             Ok(record) => {
-                let at = record.timestamp().as_millis();
-                first_line.entry((record.serial(), at)).or_insert(n);
-                assembler.push(record, at);
-                events.extend(assembler.drain_ready());
+                let stamp = record.timestamp();
+                if stamp.secs > MAX_AUDIT_SECS {
+                    // Kept out of the assembler: its clock would jump
+                    // to the stamp and time out every open event. The set
+                    // is bounded: past the cap an event may warn twice
+                    // (and warnings past MAX_WARNINGS_PER_FILE are counted).
+                    if out_of_range.len() >= 4096 {
+                        out_of_range.clear();
+                    }
+                    if out_of_range.insert((record.serial(), stamp.secs)) {
+                        warnings.push(
+                            name,
+                            Some(n),
+                            format!(
+                                "audit event {} has the time {stamp}, past year 9999: skipped",
+                                record.serial()
+                            ),
+                        );
+                    }
+                    return;
+                }
+                first_line.entry(record.serial()).or_insert((n, 0)).1 += 1;
+                assembler.push(record, stamp.as_millis());
+                for event in assembler.drain_ready() {
+                    let line = take_line(&mut first_line, &event, n);
+                    runs.extend(audit_run(event, line, name, key, warnings));
+                }
             }
             Err(e) => {
                 assembler.count_parse_error();
@@ -447,77 +575,108 @@ pub fn read_audit_log(
         }
     })?;
     assembler.flush_all();
-    events.extend(assembler.drain_ready());
+    for event in assembler.drain_ready() {
+        let line = take_line(&mut first_line, &event, lines);
+        runs.extend(audit_run(event, line, name, key, warnings));
+    }
+    // Warnings about an event are known when it ends, after later lines.
+    warnings.sort_file(name);
+    Ok(AuditFile { lines, runs })
+}
 
-    let mut out = AuditFile {
-        lines,
-        runs: Vec::new(),
+/// The line an emitted event started on. When the event holds fewer records
+/// than were pushed with its serial, the rest opened a new event with the
+/// same serial (the old one timed out as the record at `line_now` arrived):
+/// that one starts at `line_now`.
+fn take_line(
+    open: &mut HashMap<u64, (u64, usize)>,
+    event: &AuditEvent,
+    line_now: u64,
+) -> Option<u64> {
+    let Some(&(line, pushed)) = open.get(&event.serial) else {
+        return Some(line_now);
     };
-    for event in events {
-        let keys: Vec<String> = event
-            .keys()
-            .iter()
-            .map(|k| crate::event::lossless(k))
-            .collect();
-        if !keys.iter().any(|k| k == key) || !is_exec(&event) {
-            continue;
+    match pushed.checked_sub(event.records.len()) {
+        Some(rest) if rest > 0 => {
+            open.insert(event.serial, (line_now, rest));
         }
-        let Some(s) = event.syscall() else { continue };
-        let time_ms = event.timestamp.as_millis();
-        let line = first_line.get(&(event.serial, time_ms)).copied();
-        let argv = match event.argv() {
-            Some(argv) => {
-                if !argv.flags.is_clean() {
-                    warnings.push(
-                        name,
-                        line,
-                        format!(
-                            "argv of audit event {} is incomplete ({})",
-                            event.serial,
-                            argv.flags.names().join(", ")
-                        ),
-                    );
-                }
-                argv.args
-            }
-            None => {
-                // No EXECVE record: the proctitle (cut at 128 bytes) is
-                // the best left.
+        _ => {
+            open.remove(&event.serial);
+        }
+    }
+    Some(line)
+}
+
+/// The keyed exec an audit event is, if it is one; `line` is where it
+/// starts.
+fn audit_run(
+    event: AuditEvent,
+    line: Option<u64>,
+    name: &str,
+    key: &str,
+    warnings: &mut Warnings,
+) -> Option<AuditRun> {
+    let keys: Vec<String> = event
+        .keys()
+        .iter()
+        .map(|k| crate::event::lossless(k))
+        .collect();
+    if !keys.iter().any(|k| k == key) || !is_exec(&event) {
+        return None;
+    }
+    let s = event.syscall()?;
+    let time_ms = event.timestamp.as_millis();
+    let argv = match event.argv() {
+        Some(argv) => {
+            if !argv.flags.is_clean() {
                 warnings.push(
                     name,
                     line,
                     format!(
-                        "audit event {} has no EXECVE record; argv from its proctitle",
-                        event.serial
+                        "argv of audit event {} is incomplete ({})",
+                        event.serial,
+                        argv.flags.names().join(", ")
                     ),
                 );
-                event.proctitle().map(|p| p.args()).unwrap_or_default()
             }
-        };
-        let exec_path = event
-            .paths()
-            .find(|p| p.item() == Some(0))
-            .and_then(|p| p.name())
-            .and_then(|t| t.into_bytes())
-            .map(|b| b.into_owned());
-        out.runs.push(AuditRun {
-            serial: event.serial,
-            time_ms,
-            node: s.record().node().map(crate::event::lossless),
-            pid: s.pid(),
-            ppid: s.ppid(),
-            uid: s.uid(),
-            auid: s.auid(),
-            uid_name: enriched_name(&event, "UID"),
-            auid_name: enriched_name(&event, "AUID"),
-            exe: s.exe().and_then(|t| t.into_bytes()).map(|b| b.into_owned()),
-            argv,
-            exec_path,
-            keys,
-            source: format!("{name}:{}", line.unwrap_or(0)),
-        });
-    }
-    Ok(out)
+            argv.args
+        }
+        None => {
+            // No EXECVE record: the proctitle (cut at 128 bytes) is
+            // the best left.
+            warnings.push(
+                name,
+                line,
+                format!(
+                    "audit event {} has no EXECVE record; argv from its proctitle",
+                    event.serial
+                ),
+            );
+            event.proctitle().map(|p| p.args()).unwrap_or_default()
+        }
+    };
+    let exec_path = event
+        .paths()
+        .find(|p| p.item() == Some(0))
+        .and_then(|p| p.name())
+        .and_then(|t| t.into_bytes())
+        .map(|b| b.into_owned());
+    Some(AuditRun {
+        serial: event.serial,
+        time_ms,
+        node: s.record().node().map(crate::event::lossless),
+        pid: s.pid(),
+        ppid: s.ppid(),
+        uid: s.uid(),
+        auid: s.auid(),
+        uid_name: enriched_name(&event, "UID"),
+        auid_name: enriched_name(&event, "AUID"),
+        exe: s.exe().and_then(|t| t.into_bytes()).map(|b| b.into_owned()),
+        argv,
+        exec_path,
+        keys,
+        source: format!("{name}:{}", line.unwrap_or(0)),
+    })
 }
 
 /// The login uid as a [`UserRef`]: `unset` when the kernel has none.

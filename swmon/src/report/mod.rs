@@ -24,16 +24,23 @@ mod markdown;
 mod model;
 
 #[cfg(test)]
+mod bad_input_tests;
+#[cfg(test)]
 mod render_tests;
 #[cfg(test)]
 mod tests;
 
-use std::{collections::HashMap, path::PathBuf};
+use std::{
+    collections::HashMap,
+    fs::File,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+};
 
 pub use self::{
     compare::MATCH_WINDOW_US,
     error::ReportError,
-    input::{parse_time, KNOWN_EVENT_SCHEMA, MAX_WARNINGS_PER_FILE},
+    input::{parse_time, KNOWN_EVENT_SCHEMA, MAX_LINE_BYTES, MAX_TIME_US, MAX_WARNINGS_PER_FILE},
     model::*,
 };
 use self::{
@@ -96,6 +103,40 @@ fn display(path: &std::path::Path) -> String {
 /// Reads the inputs and builds the report. Bad lines are warnings in the
 /// report; a file that cannot be read is an error.
 pub fn build(options: &ReportOptions) -> Result<Report, ReportError> {
+    build_with(options, &mut |path, what| {
+        let file = File::open(path).map_err(|error| ReportError::Open {
+            what,
+            path: path.to_owned(),
+            error,
+        })?;
+        Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+    })
+}
+
+/// [`build`] on inputs already in memory: each path of `options` is looked
+/// up in `files` (a path not there is an [`ReportError::Open`] error). For
+/// tests and the fuzz targets, which drive the same readers without files.
+pub fn build_in_memory(
+    options: &ReportOptions,
+    files: &[(PathBuf, &[u8])],
+) -> Result<Report, ReportError> {
+    build_with(
+        options,
+        &mut |path, what| match files.iter().find(|(p, _)| p == path) {
+            Some((_, bytes)) => Ok(Box::new(*bytes)),
+            None => Err(ReportError::Open {
+                what,
+                path: path.to_owned(),
+                error: std::io::ErrorKind::NotFound.into(),
+            }),
+        },
+    )
+}
+
+/// Opens one input for reading; `what` names its kind in errors.
+type Opener<'a> = dyn FnMut(&Path, &'static str) -> Result<Box<dyn BufRead + 'a>, ReportError> + 'a;
+
+fn build_with<'a>(options: &ReportOptions, open: &mut Opener<'a>) -> Result<Report, ReportError> {
     if let (Some(since), Some(until)) = (options.since, options.until) {
         if since > until {
             return Err(ReportError::EmptyWindow {
@@ -113,7 +154,8 @@ pub fn build(options: &ReportOptions) -> Result<Report, ReportError> {
     let mut seen_states = std::collections::HashSet::new();
     for path in &options.events {
         let name = display(path);
-        let file = input::read_events(path, &name, &mut warnings)?;
+        let mut reader = open(path, "events file")?;
+        let file = input::read_events(&mut reader, path, &name, &mut warnings)?;
         let mut duplicates = 0;
         let (n_runs, n_states) = (file.runs.len() as u64, file.states.len() as u64);
         for run in file.runs {
@@ -146,7 +188,8 @@ pub fn build(options: &ReportOptions) -> Result<Report, ReportError> {
     let mut seen_audit = std::collections::HashSet::new();
     for path in &options.audit_logs {
         let name = display(path);
-        let file = input::read_audit_log(path, &name, &options.key, &mut warnings)?;
+        let mut reader = open(path, "audit log")?;
+        let file = input::read_audit_log(&mut reader, path, &name, &options.key, &mut warnings)?;
         let mut duplicates = 0;
         let n_runs = file.runs.len() as u64;
         for a in file.runs {
