@@ -390,8 +390,9 @@ pub enum Content {
 }
 
 /// A hash cache key: a file's identity and the state its content was read
-/// in. A write that keeps the size changes the modification time.
-type HashKey = (u32, u64, u64, i64, i64);
+/// in. A write that keeps the size changes the modification time, which
+/// its owner can set back (`touch -d`); the change time no one can.
+type HashKey = (u32, u64, u64, i64, i64, i64, i64);
 
 /// Identifies size-matched candidates by content, caching each hash by the
 /// file's (device, inode, size, mtime).
@@ -438,6 +439,8 @@ impl ContentMatcher {
             meta.size(),
             meta.mtime(),
             meta.mtime_nsec(),
+            meta.ctime(),
+            meta.ctime_nsec(),
         );
         if let Some(h) = self.hashes.get(&key) {
             return Some(h.clone());
@@ -752,6 +755,48 @@ mod tests {
         fs::rename(&copy, d.0.join("old")).expect("move");
         fs::copy("/usr/bin/true", &copy).expect("copy");
         assert_eq!(m.identify(&copy, exec), Content::Unreadable);
+    }
+
+    #[test]
+    fn content_rewritten_in_place_with_its_mtime_set_back_is_hashed_again() {
+        use std::os::unix::fs::MetadataExt;
+        let d = RootDir::new("rewritten");
+        fs::copy("/usr/bin/true", d.0.join("dpkg")).expect("copy");
+        let t = FilterTables::discover(std::slice::from_ref(&d.0));
+        let size = fs::metadata("/usr/bin/true").expect("meta").len();
+        // Junk of the installer's size, exec'd first: cached as no installer.
+        let copy = d.0.join("copy");
+        fs::write(&copy, vec![0u8; usize::try_from(size).expect("size")]).expect("junk");
+        let exec = exec_file(&copy);
+        let mut m = ContentMatcher::new(&t.found);
+        assert_eq!(m.identify(&copy, exec), Content::Other);
+        let before = fs::metadata(&copy).expect("meta");
+        // The installer's bytes written over it, same inode and size, and
+        // the mtime put back as it was (what `touch -d` can do).
+        fs::write(&copy, fs::read("/usr/bin/true").expect("read")).expect("rewrite");
+        let times = [
+            libc::timespec {
+                tv_sec: before.atime(),
+                tv_nsec: before.atime_nsec(),
+            },
+            libc::timespec {
+                tv_sec: before.mtime(),
+                tv_nsec: before.mtime_nsec(),
+            },
+        ];
+        let c = std::ffi::CString::new(copy.as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: a valid path and two timespecs.
+        assert_eq!(
+            unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) },
+            0
+        );
+        let after = fs::metadata(&copy).expect("meta");
+        assert_eq!(
+            (after.mtime(), after.mtime_nsec()),
+            (before.mtime(), before.mtime_nsec())
+        );
+        // The change time moved: not the cached answer.
+        assert!(matches!(m.identify(&copy, exec), Content::Installer(..)));
     }
 
     #[test]

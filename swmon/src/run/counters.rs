@@ -81,6 +81,9 @@ counters! {
     lines_cut,
     /// Output reopened (SIGHUP).
     reopened,
+    /// A SIGHUP reopen that failed: lines still go to the old file, which
+    /// logrotate may delete (a live alert).
+    reopen_failed,
 }
 
 impl Counters {
@@ -135,6 +138,7 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("runs_evicted", "decide"),
     ("audit_execs_dropped", "decide"),
     ("decided_early", "decide"),
+    ("reopen_failed", "writer"),
 ];
 
 #[cfg(test)]

@@ -279,6 +279,7 @@ fn write_loop(shared: &Shared, mut sink: Sink, alert: &DropAlert) -> Result<(), 
                 Ok(()) => Counters::add(&c.reopened, 1),
                 // The old file is still open: keep writing there, and say so.
                 Err(e) => {
+                    Counters::add(&c.reopen_failed, 1);
                     let _ = writeln!(
                         std::io::stderr(),
                         "swmon: {e}; still writing to the old file"
