@@ -489,13 +489,22 @@ impl Ctx<'_> {
                 Ok(())
             }
             Action::EnterCgroup => {
+                // Where a runtime puts it: right under `system.slice` (swmon
+                // trusts a container id only there, where users cannot make
+                // cgroups). The slice is made, and removed, only if this
+                // host has none (no systemd).
                 let id = "5c4e0a10".repeat(8);
-                let parent =
-                    host::cgroup2_root()?.join(format!("swmon-scn-{}", std::process::id()));
-                let scope = parent.join(format!("docker-{id}.scope"));
+                let slice = host::cgroup2_root()?.join("system.slice");
+                let scope = slice.join(format!("docker-{id}.scope"));
+                let made_slice = !slice.exists();
                 fs::create_dir_all(&scope)
                     .with_context(|| format!("create {}", scope.display()))?;
-                for d in [&parent, &scope] {
+                let made: Vec<&PathBuf> = if made_slice {
+                    vec![&slice, &scope]
+                } else {
+                    vec![&scope]
+                };
+                for d in made {
                     if !self.guard.cgroups.contains(d) {
                         self.guard.cgroups.push(d.clone());
                     }

@@ -974,8 +974,8 @@ pub fn coverage(loaded: &[AuditRule], found: &[FoundInstaller]) -> Vec<Coverage>
 }
 
 /// The catalogue's installers found on this host, searched as the eBPF
-/// filter searches them: trusted system folders only, never `$PATH` (see
-/// [`crate::ebpf::filter`]).
+/// filter searches them: trusted folders only (system folders and
+/// `$PATH`'s, see [`crate::ebpf::filter`]).
 pub fn host_installers() -> Vec<FoundInstaller> {
     crate::ebpf::filter::FilterTables::discover(&[]).found
 }

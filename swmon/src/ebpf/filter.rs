@@ -1,11 +1,14 @@
 //! What the in-kernel filter matches: the catalogue's names, and the
 //! installers found on this host by (device, inode) and size.
 //!
-//! Discovery walks a fixed list of system program folders ([`PROGRAM_DIRS`])
-//! and the folders given with `--installer-dir`; never `$PATH`, which is the
-//! caller's to set (`sudo -E`, a unit's `Environment=`) and would let a
-//! folder a user writes decide what "dpkg's inode" is. Nothing it looks at
-//! is trusted blindly:
+//! Discovery walks a fixed list of system program folders ([`PROGRAM_DIRS`]),
+//! the folders of `$PATH` and those given with `--installer-dir`. `$PATH`
+//! is the caller's to set (`sudo -E`, a unit's `Environment=`), so its
+//! folders pass the same checks as any other: a folder a user writes never
+//! decides what "dpkg's inode" is (one that fails is named in
+//! [`FilterTables::untrusted`]), while a root-owned one such as pyenv's
+//! shims under `/root` still counts. Nothing it looks at is trusted
+//! blindly:
 //! - a folder counts only if it and every folder above it (after resolving
 //!   its links) is a directory owned by root and not writable by group or
 //!   others ([`trusted_dir`]); `/tmp`, a home folder or a `chmod 777` folder
@@ -217,15 +220,25 @@ fn open_candidate(target: &Path) -> Result<(fs::Metadata, bool), Untrusted> {
 }
 
 impl FilterTables {
-    /// Builds the tables from the catalogue and a scan of [`PROGRAM_DIRS`]
-    /// and `extra_dirs` (`--installer-dir`), trusted folders only.
+    /// Builds the tables from the catalogue and a scan of [`PROGRAM_DIRS`],
+    /// `$PATH` and `extra_dirs` (`--installer-dir`), trusted folders only.
     pub fn discover(extra_dirs: &[PathBuf]) -> FilterTables {
         let mut tables = FilterTables::default();
         let mut cache = DirCache::default();
         // Canonical folders, once each: /bin is /usr/bin on merged-/usr hosts.
         let mut dirs: Vec<PathBuf> = Vec::new();
         let builtin = PROGRAM_DIRS.iter().map(PathBuf::from).map(|d| (d, false));
-        for (d, extra) in builtin.chain(extra_dirs.iter().map(|d| (d.clone(), true))) {
+        // `$PATH`'s folders: a missing one is no news, an untrusted one is.
+        let path: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .filter(|d| d.is_absolute())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let from_path = path.into_iter().map(|d| (d, false));
+        let extra = extra_dirs.iter().map(|d| (d.clone(), true));
+        for (d, extra) in builtin.chain(from_path).chain(extra) {
             match cache.check(&d) {
                 Ok(d) => {
                     if !dirs.contains(&d) {

@@ -174,7 +174,7 @@ impl KernelStream {
             .map_max_entries("EVENTS", options.ring_buffer_bytes)
             .load(OBJECT)?;
 
-        // Trusted folders only, never $PATH (see filter).
+        // Trusted folders only, `$PATH`'s included (see filter).
         let tables = FilterTables::discover(&options.extra_dirs);
         fill_maps(&mut ebpf, &tables)?;
 
