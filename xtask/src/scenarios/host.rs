@@ -286,6 +286,10 @@ impl Monitor {
             .arg("--output")
             .arg(events)
             .args(args)
+            // swmon discovers installers in its `$PATH`'s trusted folders:
+            // the same PATH whatever the caller's, with pyenv's shims (the
+            // corpus plays a pyenv pip and expects the seed to watch it).
+            .env("PATH", swmon_path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err)
@@ -508,4 +512,17 @@ pub fn shell(
         timed_out,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The PATH `swmon run` gets in the corpus: the system's folders, cargo's,
+/// and pyenv's shims where this host has them.
+fn swmon_path() -> String {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let mut path =
+        format!("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:{home}/.cargo/bin");
+    let shims = format!("{home}/.pyenv/shims");
+    if std::path::Path::new(&shims).is_dir() {
+        path = format!("{shims}:{path}");
+    }
+    path
 }
