@@ -16,7 +16,11 @@ use super::{
     rules::RulesMsg,
 };
 use crate::{
-    audit::{rules::RulesRemoved, status::Health, AuditItem, AuditStream, HealthChange, Loss},
+    audit::{
+        rules::{AuditRule, RulesRemoved},
+        status::Health,
+        AuditItem, AuditStream, HealthChange, Loss,
+    },
     correlate::verdict::AuditExec,
 };
 
@@ -33,6 +37,9 @@ pub enum AuditMsg {
     RulesRemoved(Box<RulesRemoved>),
     /// Whether any audit rule is loaded (from the rules stage).
     RulesLoaded(bool),
+    /// The loaded rules, in the kernel's order (from the rules stage, each
+    /// time it lists them), for the cross-check's `audit-record-missing`.
+    RuleList(Arc<Vec<AuditRule>>),
     /// The audit stream failed for good.
     Failed(String),
 }

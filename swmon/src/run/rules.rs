@@ -111,9 +111,20 @@ pub fn run(
     let me = std::process::id();
     for ev in input {
         let mut c = lock(&control);
-        let loaded = c.rules_loaded();
+        // The list also goes to the cross-check (`audit-record-missing`);
+        // a failed request counts as "rules loaded".
+        let listed = rules::list_rules(&mut c.ctl).ok();
+        let loaded = listed.as_ref().is_none_or(|r| !r.is_empty());
         if decide.try_send(AuditMsg::RulesLoaded(loaded), 0).is_err() {
             Counters::add(&counters.audit_queue_dropped, 1);
+        }
+        if let Some(list) = listed {
+            if decide
+                .try_send(AuditMsg::RuleList(Arc::new(list)), 0)
+                .is_err()
+            {
+                Counters::add(&counters.audit_queue_dropped, 1);
+            }
         }
         let Some(ev) = ev else { continue };
         if let Some(cc) = ev.config_change() {
