@@ -401,9 +401,11 @@ impl Decide {
     fn amended_event(&mut self, a: &Amended) -> Event {
         let mut e = self.state_event("verdict-amended");
         e.timestamp = event::timestamp(std::time::SystemTime::now());
-        if !matches!(a.verdict, Verdict::Confirmed) {
-            e.event.kind = "alert";
-        }
+        e.event.kind = if matches!(a.verdict, Verdict::Confirmed) {
+            "event"
+        } else {
+            "alert"
+        };
         e.event.category = vec!["package", "process"];
         e.event.kind_type = vec!["change"];
         e.swmon.run_id = Some(a.run_id.clone());
