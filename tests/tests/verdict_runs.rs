@@ -358,3 +358,77 @@ fn a_chroot_install_joins_its_record() {
     assert_eq!(runs_of(&events, pid).len(), 1);
     assert!(audit_only_of(&events, pid).is_empty());
 }
+
+#[test]
+fn a_covered_exec_without_its_record_is_audit_record_missing() {
+    use std::io::{BufRead, BufReader, Write};
+    let host = HostAudit::save();
+    host.enable();
+    let auditd = Auditd::start();
+    // A process forked while a `never,task` rule matches it gets no audit
+    // context: none of its syscalls is ever recorded, whatever rules come
+    // later. The rule matches a login uid only this test's shell takes.
+    const AUID: &str = "73737";
+    let task_rule = AuditRule {
+        list: 1, // AUDIT_FILTER_TASK
+        prepend: false,
+        action: 0, // AUDIT_NEVER
+        mask: vec![u32::MAX; 64],
+        fields: vec![
+            RuleField {
+                field: 9, // AUDIT_LOGINUID
+                op: op::EQUAL,
+                value: FieldValue::Num(AUID.parse().expect("a uid")),
+            },
+            RuleField {
+                field: 210, // AUDIT_FILTERKEY
+                op: op::EQUAL,
+                value: FieldValue::Str(key("task").into_bytes()),
+            },
+        ],
+    };
+    add(&task_rule);
+    let mut sh = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!(
+            "echo {AUID} > /proc/self/loginuid || exit 9\n\
+             (echo ready; read x; exec {DPKG} --version >/dev/null)"
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh");
+    let mut line = String::new();
+    BufReader::new(sh.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "ready", "the subshell forked under the rule");
+    // The rule is gone; a watch covers dpkg: its exec should be recorded.
+    let mut ctl = swmon::audit::netlink::ControlSocket::open().expect("control socket");
+    swmon::audit::rules::delete_rule(&mut ctl, &task_rule).expect("delete the task rule");
+    add(&AuditRule::exec_watch(Path::new(DPKG), &key("missing")));
+    let m = Monitor::start(&["--audit-wait-ms", "300"]);
+    sh.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"go\n")
+        .expect("write");
+    let status = tests::wait_within(&mut sh, Duration::from_secs(60), "sh");
+    assert!(status.success(), "{status}");
+    let e = m.wait_for("the dpkg run", Duration::from_secs(30), |e| {
+        e["process"]["executable"] == DPKG
+            && e["user"]["audit"]["id"] == AUID
+            && e["swmon"]["verdict"].is_string()
+    });
+    let events = m.stop();
+    let log = auditd.log_lines();
+    drop(auditd);
+    assert_eq!(verdict(&e), ("ebpf_only", "audit-record-missing"), "{e:#}");
+    let pid = e["process"]["pid"].as_u64().expect("pid") as u32;
+    assert_eq!(runs_of(&events, pid).len(), 1);
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("type=SYSCALL") && l.contains(&format!(" pid={pid} "))),
+        "the kernel did record it after all"
+    );
+}
