@@ -150,46 +150,70 @@ impl Drop for Cont {
     }
 }
 
+/// How a record is made late: auditd is stopped and its socket filled, so
+/// kauditd blocks sending it the next record. The kernel's audit socket
+/// gives up after 100 ms (`sk_sndtimeo = HZ / 10`), then resets the daemon
+/// and sends everything held: for those 100 ms the multicast copies
+/// (swmon's) wait in the kernel's queue. An installer that runs and exits
+/// inside that window is decided (`--audit-wait-ms 0`: at its exit) before
+/// its record arrives. Whether a run falls inside the window is not up to
+/// the test, so it tries a few times; every attempt is checked (one event
+/// per run, no `audit_only`, a correction exactly when the first verdict
+/// missed the record), and at least one must have been amended.
 #[test]
 fn a_record_that_comes_after_the_decision_amends_the_run_once() {
     let host = HostAudit::save();
     host.enable();
     host.set_backlog_limit(8192);
-    let auditd = Auditd::start();
     add(&exec_rule("late", true));
-    let m = Monitor::start(&["--audit-wait-ms", "100", "--heartbeat-secs", "1"]);
-
-    // auditd stopped: once its socket is full, kauditd blocks sending to
-    // it, and the multicast copies (swmon's) wait in the kernel's queue.
-    let stopped = Cont(auditd.pid());
-    // SAFETY: a signal to the auditd this test started, by its pid.
-    unsafe { libc::kill(auditd.pid() as i32, libc::SIGSTOP) };
-    let end = Instant::now() + Duration::from_secs(120);
-    let mut fillers = 0;
-    while status().backlog < 32 {
-        assert!(
-            Instant::now() < end,
-            "the audit queue never backed up ({fillers} execs, backlog {})",
-            status().backlog
-        );
-        let (_, code) = run(&mut Command::new("/bin/true"));
+    let m = Monitor::start(&["--audit-wait-ms", "0", "--heartbeat-secs", "1"]);
+    let mut attempts = Vec::new();
+    for n in 1..=5 {
+        let auditd = Auditd::start();
+        // swmon knows a daemon logs what it gets (each attempt's auditd is
+        // unregistered by the kernel at the end of its window).
+        m.wait_for("auditd-started", Duration::from_secs(10), |_| {
+            m.events()
+                .iter()
+                .filter(|e| action(e) == "auditd-started")
+                .count()
+                >= n
+        });
+        let stopped = Cont(auditd.pid());
+        // SAFETY: a signal to the auditd this test started, by its pid.
+        unsafe { libc::kill(auditd.pid() as i32, libc::SIGSTOP) };
+        let end = Instant::now() + Duration::from_secs(60);
+        // The queue grows: kauditd is blocked on auditd right now.
+        while status().backlog < 8 {
+            assert!(Instant::now() < end, "the audit queue never backed up");
+            let (_, code) = run(&mut Command::new("/bin/true"));
+            assert_eq!(code, 0);
+        }
+        let (pid, code) = run(Command::new(DPKG).arg("--version"));
         assert_eq!(code, 0);
-        fillers += 1;
+        let first = m.wait_for("the dpkg run", Duration::from_secs(30), |e| {
+            e["process"]["pid"] == pid && e["swmon"]["verdict"].is_string()
+        });
+        drop(stopped);
+        drop(auditd);
+        let late = verdict(&first).0 == "ebpf_only";
+        attempts.push((pid, first));
+        if late {
+            break;
+        }
     }
-    let (pid, code) = run(Command::new(DPKG).arg("--version"));
-    assert_eq!(code, 0);
-    let first = m.wait_for(
-        "the run decided without its record",
-        Duration::from_secs(30),
-        |e| e["process"]["pid"] == pid && e["swmon"]["verdict"].is_string(),
+    eprintln!("late after {} attempt(s)", attempts.len());
+    let (pid, first) = attempts.last().cloned().expect("an attempt");
+    assert_eq!(
+        verdict(&first).0,
+        "ebpf_only",
+        "no record came late in {} attempts",
+        attempts.len()
     );
-    assert_eq!(verdict(&first).0, "ebpf_only", "{first:#}");
     let run_id = first["swmon"]["run_id"]
         .as_str()
         .expect("run_id")
         .to_owned();
-    // The queue drains: the record arrives, late.
-    drop(stopped);
     let amended = m.wait_for("verdict-amended", Duration::from_secs(60), |e| {
         action(e) == "verdict-amended" && e["swmon"]["run_id"] == run_id.as_str()
     });
@@ -199,9 +223,15 @@ fn a_record_that_comes_after_the_decision_amends_the_run_once() {
         Duration::from_secs(2),
     );
     let events = m.stop();
-    drop(auditd);
 
-    assert_eq!(verdict(&amended), ("confirmed", ""), "{amended:#}");
+    // The record was logged by the daemon, or came as the kernel reset it.
+    assert!(
+        matches!(
+            verdict(&amended),
+            ("confirmed", "") | ("ebpf_only", "auditd-stopped")
+        ),
+        "{amended:#}"
+    );
     assert_eq!(amended["swmon"]["previous_verdict"], "ebpf_only");
     assert_eq!(
         amended["swmon"]["previous_reason"], first["swmon"]["reason"],
@@ -209,21 +239,24 @@ fn a_record_that_comes_after_the_decision_amends_the_run_once() {
     );
     assert_eq!(amended["swmon"]["audit"]["pid"], pid);
     assert_eq!(amended["swmon"]["audit"]["key"], key("late"));
-    assert_eq!(amended["event"]["kind"], "event");
     assert!(
         amended.get("process").is_none(),
         "no second run: {amended:#}"
     );
-    let corrections: Vec<_> = events
-        .iter()
-        .filter(|e| action(e) == "verdict-amended" && e["swmon"]["run_id"] == run_id.as_str())
-        .collect();
-    assert_eq!(corrections.len(), 1, "{corrections:#?}");
-    assert_eq!(runs_of(&events, pid).len(), 1, "the run reported once");
-    assert!(
-        audit_only_of(&events, pid).is_empty(),
-        "never an opposite audit_only"
-    );
+    for (pid, first) in &attempts {
+        let id = first["swmon"]["run_id"].as_str().expect("run_id");
+        let corrections = events
+            .iter()
+            .filter(|e| action(e) == "verdict-amended" && e["swmon"]["run_id"] == id)
+            .count();
+        let want = usize::from(verdict(first).0 == "ebpf_only");
+        assert_eq!(corrections, want, "pid {pid}: {first:#}");
+        assert_eq!(runs_of(&events, *pid).len(), 1, "pid {pid} reported once");
+        assert!(
+            audit_only_of(&events, *pid).is_empty(),
+            "never an opposite audit_only"
+        );
+    }
     assert!(counters(&events)["verdicts_amended"].as_u64() >= Some(1));
 }
 
