@@ -1312,4 +1312,31 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_recorded_exec_carries_its_files_in_the_kernels_dev_encoding() {
+        // auditd's own log of `dpkg --version` under the seed (dev=fe:00).
+        let log = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/audit/auditd-log-seed-rules.log"
+        ))
+        .expect("fixture");
+        let mut a = crate::audit::Assembler::default();
+        for line in log.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            a.push_log_line(line, 0).expect("a record");
+        }
+        a.flush_all();
+        let exec = a
+            .drain_ready()
+            .find_map(|e| AuditExec::from_event(&e, true))
+            .expect("an exec");
+        assert_eq!(exec.exe, b"/usr/bin/dpkg");
+        // Item 0 the file named, item 1 its loader; major 0xfe is 254 << 20
+        // in the kernel's s_dev, as swmon's eBPF side reads it.
+        assert_eq!(exec.files, [(254 << 20, 247_111), (254 << 20, 325_843)]);
+        let kernel = key("/srv/chroot/usr/bin/dpkg", 254 << 20, 247_111, false);
+        assert_eq!(join(&exec.files, b"/elsewhere", &kernel), Some(Join::Inode));
+        let st_dev = key("/srv/x", 0xfe00, 247_111, false);
+        assert_eq!(join(&exec.files, b"/elsewhere", &st_dev), None);
+    }
 }
