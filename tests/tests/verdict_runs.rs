@@ -151,10 +151,9 @@ impl Drop for Cont {
 }
 
 /// How a record is made late: auditd is stopped and its socket filled, so
-/// kauditd blocks sending it the next record. The kernel's audit socket
-/// gives up after 100 ms (`sk_sndtimeo = HZ / 10`), then resets the daemon
-/// and sends everything held: for those 100 ms the multicast copies
-/// (swmon's) wait in the kernel's queue. An installer that runs and exits
+/// kauditd blocks sending it the next record (about 100 ms here: the
+/// kernel's audit socket has a send timeout), and the multicast copies
+/// (swmon's) of the records queued behind wait in the kernel meanwhile. An installer that runs and exits
 /// inside that window is decided (`--audit-wait-ms 0`: at its exit) before
 /// its record arrives. Whether a run falls inside the window is not up to
 /// the test, so it tries a few times; every attempt is checked (one event
@@ -170,8 +169,8 @@ fn a_record_that_comes_after_the_decision_amends_the_run_once() {
     let mut attempts = Vec::new();
     for n in 1..=5 {
         let auditd = Auditd::start();
-        // swmon knows a daemon logs what it gets (each attempt's auditd is
-        // unregistered by the kernel at the end of its window).
+        // swmon knows a daemon logs what it gets (each attempt has its
+        // own auditd, stopped at the end of the attempt).
         m.wait_for("auditd-started", Duration::from_secs(10), |_| {
             m.events()
                 .iter()
