@@ -46,7 +46,10 @@
 //! runs waiting for a decision at most [`MAX_DECIDING`] and
 //! [`MAX_DECIDING_BYTES`] (the oldest decided early, counted).
 
-use std::{collections::VecDeque, sync::Arc};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+};
 
 use swmon_common::flag;
 
@@ -467,6 +470,9 @@ pub struct CrossCheck {
     /// Decided runs, oldest first.
     reported: VecDeque<Reported>,
     reported_bytes: usize,
+    /// How many decided runs each pid has (most audit execs have none, and
+    /// skip the scan).
+    reported_pids: HashMap<u32, u32>,
     /// Health transitions: (wall ns, state from then on), oldest first.
     timeline: VecDeque<(u64, AuditState)>,
     /// Wall times of audit losses.
@@ -488,6 +494,7 @@ impl CrossCheck {
             deciding_bytes: 0,
             reported: VecDeque::new(),
             reported_bytes: 0,
+            reported_pids: HashMap::new(),
             timeline: VecDeque::from([(0, initial)]),
             losses: VecDeque::new(),
             rules: None,
@@ -578,6 +585,9 @@ impl CrossCheck {
     /// (else to one of its process), `Some` then; with a correction when
     /// it changes that run's verdict.
     fn amend(&mut self, exec: &AuditExec) -> Option<Option<Decided>> {
+        if !self.reported_pids.contains_key(&exec.pid) {
+            return None;
+        }
         let joins = |r: &Reported| reported_join(exec, r);
         let i = self
             .reported
@@ -739,9 +749,7 @@ impl CrossCheck {
             .front()
             .is_some_and(|r| now_wall_ns >= r.forget_at)
         {
-            if let Some(r) = self.reported.pop_front() {
-                self.reported_bytes = self.reported_bytes.saturating_sub(r.bytes());
-            }
+            self.forget_front();
         }
         out
     }
@@ -780,15 +788,30 @@ impl CrossCheck {
         while self.reported.len() >= MAX_DECIDED
             || (!self.reported.is_empty() && self.reported_bytes + size > MAX_DECIDED_BYTES)
         {
-            let Some(old) = self.reported.pop_front() else {
+            if !self.forget_front() {
                 break;
-            };
-            self.reported_bytes = self.reported_bytes.saturating_sub(old.bytes());
+            }
             self.counters.decided_forgotten += 1;
         }
         self.reported_bytes += size;
+        *self.reported_pids.entry(r.tgid).or_default() += 1;
         self.reported.push_back(r);
         Decided::Run(Box::new(run), v)
+    }
+
+    /// Forgets the oldest decided run; false when there is none.
+    fn forget_front(&mut self) -> bool {
+        let Some(r) = self.reported.pop_front() else {
+            return false;
+        };
+        self.reported_bytes = self.reported_bytes.saturating_sub(r.bytes());
+        if let Some(n) = self.reported_pids.get_mut(&r.tgid) {
+            *n -= 1;
+            if *n == 0 {
+                self.reported_pids.remove(&r.tgid);
+            }
+        }
+        true
     }
 
     /// Whether the loaded rules promise a record of one of the run's
@@ -1269,6 +1292,7 @@ mod tests {
         // Past the keep, the run is forgotten (and its memory given back).
         c.tick(w + KEEP_DECIDED_NS + 10 * WAIT, &clock, |_| false);
         assert_eq!(c.bytes(), (0, 0, 0));
+        assert!(c.reported_pids.is_empty());
     }
 
     #[test]
@@ -1288,6 +1312,10 @@ mod tests {
             "every run forgotten early is counted"
         );
         assert!(c.counters.decided_forgotten >= 10);
+        assert_eq!(
+            c.reported_pids.values().map(|n| *n as usize).sum::<usize>(),
+            c.reported.len()
+        );
     }
 
     #[test]
