@@ -1294,6 +1294,9 @@ struct GuardState {
     /// New suppressing rules already alerted (again once they go and come
     /// back).
     suppressors: Vec<AuditRule>,
+    /// What [`Emergency`] removes: the rules swmon owns (or is adding),
+    /// kept up to date by every save, behind a lock never held across I/O.
+    emergency: Arc<Mutex<Vec<AuditRule>>>,
 }
 
 /// Guards the rules swmon added, and those with a guarded key loaded at
@@ -1484,9 +1487,15 @@ impl RuleGuard {
                     present: true,
                 }
             }))
+            .collect::<Vec<Guarded>>();
+        let owned = rules
+            .iter()
+            .filter(|g| g.ours)
+            .map(|g| g.rule.clone())
             .collect();
         RuleGuard {
             state: Arc::new(Mutex::new(GuardState {
+                emergency: Arc::new(Mutex::new(owned)),
                 rules,
                 keys,
                 record,
@@ -1805,6 +1814,17 @@ impl RuleGuard {
     pub fn remove_ours(&self, ctl: &mut ControlSocket) -> Result<Removed, AuditError> {
         self.lock().remove_ours(ctl)
     }
+
+    /// A handle that removes swmon's rules without this guard's lock: for
+    /// the stop watchdog, when the stop sequence is stuck holding it (a
+    /// slow removal, a netlink request that does not answer).
+    pub fn emergency(&self) -> Emergency {
+        let state = self.lock();
+        Emergency {
+            rules: state.emergency.clone(),
+            record: state.record.clone(),
+        }
+    }
 }
 
 /// Whether a rule can keep some exec rule from recording (see
@@ -1878,6 +1898,48 @@ fn relied_or_say(
         ));
         Vec::new()
     })
+}
+
+/// Removes the rules swmon owns, as last saved, with a control socket of
+/// its own and no lock of the guard's: the way out of a stop that is stuck
+/// (see [`RuleGuard::emergency`]). A rule already gone is no error; the
+/// state file is emptied only once every rule is gone, so a rule left
+/// loaded stays recorded for the next start to remove.
+#[derive(Clone, Debug)]
+pub struct Emergency {
+    rules: Arc<Mutex<Vec<AuditRule>>>,
+    record: Option<(StateDir, Owner)>,
+}
+
+impl Emergency {
+    /// Whether every rule is gone (or there were none).
+    pub fn remove(&self) -> bool {
+        let rules = self
+            .rules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if rules.is_empty() {
+            return true;
+        }
+        let Ok(mut ctl) = ControlSocket::open() else {
+            return false;
+        };
+        let mut all = true;
+        for rule in &rules {
+            match delete_rule(&mut ctl, rule) {
+                Ok(()) => {}
+                Err(e) if e.errno() == Some(libc::ENOENT) => {}
+                Err(_) => all = false,
+            }
+        }
+        if all {
+            if let Some((dir, me)) = &self.record {
+                let _ = dir.record(me, &[]);
+            }
+        }
+        all
+    }
 }
 
 impl GuardState {
@@ -2022,6 +2084,7 @@ impl GuardState {
     fn save_with(&mut self, ahead: &[AuditRule]) {
         let mut rules = self.owned();
         rules.extend(ahead.iter().cloned());
+        rules.clone_into(&mut self.emergency.lock().unwrap_or_else(PoisonError::into_inner));
         if let Some((dir, me)) = &self.record {
             self.record_error = dir.record(me, &rules).err().map(|e| e.to_string());
         }

@@ -403,8 +403,11 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let mut rules_added = Vec::new();
     let mut audit_detail = None;
     let mut control = None;
+    // Taken now: at stop, the guard's lock may be held by a stuck stage.
+    let mut emergency = None;
     let (audit_task, audit_rx) = match audit {
         Some(a) => {
+            emergency = Some(rules::lock(&a.control).guard.emergency());
             rules_added = rules::lock(&a.control)
                 .guard
                 .ours()
@@ -590,7 +593,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // Past the budget (or at a second signal) the process ends itself,
     // rules removed, whatever the stop sequence is stuck on.
     drop(signals);
-    watchdog::arm(control.clone(), STOP_BUDGET + Duration::from_secs(1));
+    watchdog::arm(
+        control.clone().zip(emergency),
+        STOP_BUDGET + Duration::from_secs(1),
+    );
     let _ = stop_tx.send(true);
     let drain_end = stopping + DRAIN_BUDGET;
     let mut drained = true;

@@ -22,6 +22,7 @@ use std::{
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
 use super::rules::Shared;
+use crate::audit::rules::Emergency;
 
 /// Set by the signal handler installed at stop.
 static AGAIN: AtomicBool = AtomicBool::new(false);
@@ -54,7 +55,7 @@ pub fn ignore_signals() -> nix::Result<()> {
 /// Called when the stop begins: from now on SIGINT, SIGTERM and SIGQUIT
 /// end the process at once, and so does `budget` passing; either way the
 /// rules swmon added are removed first (when their lock can be had).
-pub fn arm(control: Option<Shared>, budget: Duration) {
+pub fn arm(control: Option<(Shared, Emergency)>, budget: Duration) {
     let handler = SigAction::new(
         SigHandler::Handler(on_again),
         SaFlags::SA_RESTART,
@@ -96,10 +97,14 @@ pub fn arm(control: Option<Shared>, budget: Duration) {
     }
 }
 
-/// Removes the rules if the lock comes free within 200 ms; whether they
-/// are gone (or there were none).
-fn remove_now(control: Option<&Shared>) -> bool {
-    let Some(c) = control else { return true };
+/// Removes the rules through the stop's own path if its lock comes free
+/// within 200 ms, else (the stop is stuck holding it, maybe half way
+/// through a slow removal) with the guard's [`Emergency`] handle; whether
+/// they are gone (or there were none).
+fn remove_now(control: Option<&(Shared, Emergency)>) -> bool {
+    let Some((c, emergency)) = control else {
+        return true;
+    };
     for _ in 0..10 {
         let mut guard = match c.try_lock() {
             Ok(g) => g,
@@ -111,5 +116,5 @@ fn remove_now(control: Option<&Shared>) -> bool {
         };
         return !matches!(guard.remove_ours(), Some(Err(_)));
     }
-    false
+    emergency.remove()
 }
