@@ -2804,6 +2804,25 @@ mod tests {
     }
 
     #[test]
+    fn the_emergency_handle_follows_what_swmon_owns() {
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let guard = RuleGuard::new(vec![dpkg.clone()]);
+        let emergency = guard.emergency();
+        let snapshot = || emergency.rules.lock().unwrap().clone();
+        assert_eq!(snapshot(), vec![dpkg.clone()], "owned from the start");
+        {
+            let mut s = guard.lock();
+            let apt = AuditRule::exec_watch(Path::new("/usr/bin/apt"), SEED_KEY);
+            s.save_with(std::slice::from_ref(&apt));
+            assert_eq!(snapshot(), vec![dpkg.clone(), apt], "being added counts");
+            s.rules[0].ours = false;
+            s.save();
+        }
+        assert!(snapshot().is_empty(), "given up: never removed by the watchdog");
+        assert!(emergency.remove(), "nothing to remove needs no socket");
+    }
+
+    #[test]
     fn a_record_that_cannot_be_updated_is_alerted_once() {
         let dir = std::env::temp_dir().join(format!("swmon-recfail-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
