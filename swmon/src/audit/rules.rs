@@ -2084,7 +2084,12 @@ impl GuardState {
     fn save_with(&mut self, ahead: &[AuditRule]) {
         let mut rules = self.owned();
         rules.extend(ahead.iter().cloned());
-        rules.clone_into(&mut self.emergency.lock().unwrap_or_else(PoisonError::into_inner));
+        rules.clone_into(
+            &mut self
+                .emergency
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         if let Some((dir, me)) = &self.record {
             self.record_error = dir.record(me, &rules).err().map(|e| e.to_string());
         }
@@ -2818,7 +2823,10 @@ mod tests {
             s.rules[0].ours = false;
             s.save();
         }
-        assert!(snapshot().is_empty(), "given up: never removed by the watchdog");
+        assert!(
+            snapshot().is_empty(),
+            "given up: never removed by the watchdog"
+        );
         assert!(emergency.remove(), "nothing to remove needs no socket");
     }
 

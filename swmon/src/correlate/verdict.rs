@@ -340,6 +340,11 @@ impl CrossCheck {
         Some(old)
     }
 
+    /// Runs waiting for their audit record.
+    pub fn deciding(&self) -> usize {
+        self.deciding.len()
+    }
+
     /// Bytes held by kept audit execs and waiting runs.
     pub fn bytes(&self) -> (usize, usize) {
         (self.execs_bytes, self.deciding_bytes)

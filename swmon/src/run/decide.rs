@@ -171,6 +171,10 @@ impl Decide {
             (&c.audit_execs_dropped, v.audit_execs_dropped),
             (&c.decided_early, v.decided_early),
             (&c.events, self.events),
+            (
+                &c.runs_open,
+                (self.correlator.open_runs() + self.cross.deciding() + self.ready.len()) as u64,
+            ),
         ] {
             Counters::set(a, n);
         }

@@ -81,6 +81,8 @@ const FACTS_QUEUE: usize = 1024;
 const FACTS_QUEUE_BYTES: usize = 4 << 20;
 /// Rule changes waiting for the rules stage.
 const RULES_QUEUE: usize = 64;
+/// How often the rules stage diffs the guarded rules against the kernel's.
+const RULE_POLL: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -266,17 +268,16 @@ impl AuditOpen {
         // The events being assembled count in swmon's memory budget (64 MiB
         // in all): 8 MiB, past which the oldest is flushed.
         audit_options.assembler.max_open_bytes = AUDIT_ASSEMBLY_BYTES;
-        let mut stream = AuditStream::open(audit_options).map_err(RunError::Audit)?;
+        let stream = AuditStream::open(audit_options).map_err(RunError::Audit)?;
         let mut ctl = ControlSocket::open().map_err(RunError::Audit)?;
         let set = match options.rules {
             RulesMode::Keep => Vec::new(),
             RulesMode::Seed => audit_rules::seed_rules(&audit_rules::host_installers()),
         };
         // Leftovers of dead runs removed, ours recorded under /run/swmon;
-        // the guard removes them on drop, and the stream diffs them against
-        // the kernel's list on every status poll.
+        // the guard removes them on drop, and the rules stage diffs them
+        // against the kernel's list every poll interval.
         let guard = RuleGuard::start(&mut ctl, &set).map_err(RunError::Rules)?;
-        stream.watch_rules(guard.clone(), options.restore);
         Ok(AuditOpen {
             stream,
             control: Arc::new(Mutex::new(AuditControl::new(ctl, guard, options.restore))),
@@ -424,6 +425,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 queue::bounded(audit_reader::QUEUE_ITEMS, audit_reader::QUEUE_BYTES);
             stage_watch.queue_gauge(Stage::Decide, audit_rx.gauge());
             let (rules_tx, rules_rx) = std::sync::mpsc::sync_channel(RULES_QUEUE);
+            // Its rule-list diff is always due: a rules stage that has not
+            // moved for the stall time is stuck (a netlink request that
+            // does not end), and its tamper checks with it.
+            stage_watch.queue(Stage::Rules, || (1, 0));
             {
                 let (c, w, tx, h, n) = (
                     a.control.clone(),
@@ -435,7 +440,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 let ended = Ended::new("rules", &ended_tx);
                 std::thread::Builder::new()
                     .name("swmon-rules".into())
-                    .spawn(move || rules::run(rules_rx, c, w, tx, h, n, ended))
+                    .spawn(move || rules::run(rules_rx, c, RULE_POLL, w, tx, h, n, ended))
                     .map_err(RunError::Spawn)?;
             }
             let reader = AuditReader {
@@ -445,6 +450,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 rules: Some(rules_tx),
                 counters: counters.clone(),
                 published: audit_published.clone(),
+                held: std::collections::VecDeque::new(),
             };
             control = Some(a.control);
             (
@@ -616,6 +622,11 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let mut c = counters.to_map(audit_snapshot().as_ref());
     if !drained {
         c.insert("stop_drain_timed_out".into(), json!(true));
+        // What the decide stage still held: never reported.
+        c.insert(
+            "runs_lost_at_stop".into(),
+            json!(Counters::get(&counters.runs_open)),
+        );
     }
     if let Some(control) = &control {
         match rules::lock(control).remove_ours() {

@@ -3,8 +3,13 @@
 //! audit reader saw (CONFIG_CHANGE): is any rule still loaded (for the
 //! cross-check), were guarded rules removed (an alert, and a restore with
 //! `--restore-rules`), was an installer-keyed rule added by someone else.
+//! Every poll interval it also diffs the guarded rules against the
+//! kernel's list ([`RuleGuard::poll`]), so a removal the kernel does not
+//! log (`auditctl -D` while audit is disabled) is an alert within one poll.
 //! Those answers need a rule-list request (up to 2 s), which must never
-//! hold up a reader.
+//! hold up a reader. What it tells the decide stage (rules loaded or gone)
+//! waits for room in the queue rather than being dropped: this stage is no
+//! reader, and those messages are few.
 //!
 //! The control socket and the guard live behind a mutex that the run's
 //! start-stop code holds on to: whatever happens to this thread, the rules
@@ -12,18 +17,28 @@
 
 use std::{
     io::Write,
-    sync::{mpsc::Receiver, Arc, Mutex, MutexGuard, PoisonError},
+    sync::{
+        mpsc::{Receiver, RecvTimeoutError},
+        Arc, Mutex, MutexGuard, PoisonError,
+    },
+    time::{Duration, Instant},
 };
 
 use serde_json::json;
 
 use super::{
-    audit_reader::AuditMsg, counters::Counters, queue::Tx, state_event, writer::Writer, Ended,
+    audit_reader::AuditMsg,
+    counters::Counters,
+    queue::Tx,
+    stages::{self, Stage},
+    state_event,
+    writer::Writer,
+    Ended,
 };
 use crate::{
     audit::{
         netlink::ControlSocket,
-        rules::{self, Removed, RuleGuard},
+        rules::{self, Removed, RuleGuard, RulesRemoved},
         AuditError, AuditEvent,
     },
     event,
@@ -97,77 +112,208 @@ impl Drop for RulesOnExit {
 /// found guarded rules gone or back.
 pub type RulesMsg = Option<Box<AuditEvent>>;
 
-/// The stage's loop: one rule change at a time, until the audit reader
-/// is gone.
+/// The rule-list diffs of the stage, and whether the list could be read:
+/// a failure is alerted when it starts (`audit-rules-unverifiable`) and
+/// when it ends, and counted every time.
+#[derive(Debug, Default)]
+pub struct RulePoll {
+    /// Rule-list reads failed in a row since the last that worked.
+    failing: Option<u64>,
+}
+
+impl RulePoll {
+    /// Takes one diff's result; returns what to tell.
+    pub fn polled(
+        &mut self,
+        result: Result<Vec<RulesRemoved>, AuditError>,
+        counters: &Counters,
+    ) -> Vec<RulesRemoved> {
+        Counters::add(&counters.rule_polls, 1);
+        match result {
+            Ok(mut items) => {
+                if let Some(failures) = self.failing.take() {
+                    items.insert(0, RulesRemoved::list_back(failures));
+                }
+                items
+            }
+            Err(e) => {
+                Counters::add(&counters.rule_poll_errors, 1);
+                match &mut self.failing {
+                    Some(n) => {
+                        *n += 1;
+                        Vec::new()
+                    }
+                    None => {
+                        self.failing = Some(1);
+                        vec![RulesRemoved::list_failed(e.to_string())]
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Tells the decide stage, waiting for room (see the module doc); a
+/// decide stage gone is counted as a drop.
+fn tell(decide: &Tx<AuditMsg>, m: AuditMsg, counters: &Counters) {
+    let size = m.size();
+    if decide.blocking_send(m, size).is_err() {
+        Counters::add(&counters.audit_queue_dropped, 1);
+    }
+}
+
+/// The stage's loop: one rule change at a time, and a rule-list diff every
+/// `every`, until the audit reader is gone.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     input: Receiver<RulesMsg>,
     control: Shared,
+    every: Duration,
     writer: Writer,
     decide: Tx<AuditMsg>,
     host: String,
     counters: Arc<Counters>,
     _ended: Ended,
 ) {
+    let (guard, restore) = {
+        let c = lock(&control);
+        (c.guard.clone(), c.restore)
+    };
+    let mut poll = RulePoll::default();
+    let mut next = Instant::now() + every;
+    loop {
+        match input.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            Ok(ev) => on_change(ev, &control, &writer, &decide, &host, &counters),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        stages::mark(Stage::Rules);
+        if Instant::now() >= next {
+            next = Instant::now() + every;
+            let items = poll.polled(guard.poll(restore), &counters);
+            if items.is_empty() {
+                continue;
+            }
+            // Guarded rules gone or back: whether any rule is still loaded
+            // (for the cross-check), then the changes themselves.
+            let loaded = lock(&control).rules_loaded();
+            tell(&decide, AuditMsg::RulesLoaded(loaded), &counters);
+            for r in items {
+                tell(&decide, AuditMsg::RulesRemoved(Box::new(r)), &counters);
+            }
+            stages::mark(Stage::Rules);
+        }
+    }
+}
+
+/// One rule change the audit reader saw (`None`: only whether any rule is
+/// still loaded).
+fn on_change(
+    ev: RulesMsg,
+    control: &Shared,
+    writer: &Writer,
+    decide: &Tx<AuditMsg>,
+    host: &str,
+    counters: &Counters,
+) {
     let me = std::process::id();
-    for ev in input {
-        let mut c = lock(&control);
-        let loaded = c.rules_loaded();
-        if decide.try_send(AuditMsg::RulesLoaded(loaded), 0).is_err() {
-            Counters::add(&counters.audit_queue_dropped, 1);
-        }
-        let Some(ev) = ev else { continue };
-        if let Some(cc) = ev.config_change() {
-            let added = cc.op() == Some(b"add_rule".as_slice()) && cc.res() != Some(false);
-            let keys = cc.keys();
-            // The change was made in the context of the process that sent
-            // the request: its SYSCALL record (or the record) names it.
-            let by_us = cc
-                .get("pid")
-                .and_then(|v| v.to_u32())
-                .or_else(|| ev.syscall().and_then(|s| s.pid()))
-                .is_some_and(|pid| pid == me);
-            // A rule with the installer key (back) in place: the end of an
-            // `audit-rules-removed` gap, whoever added it. swmon's own
-            // additions at start are one `audit-rules-installed` event.
-            if added && !by_us && keys.iter().any(|k| k == rules::SEED_KEY.as_bytes()) {
-                let mut e = state_event(&host, "audit-rules-added");
-                e.event.kind_type = vec!["change"];
-                e.swmon.audit = Some(json!({
-                    "serial": ev.serial,
-                    "keys": keys.iter().map(|k| event::lossless(k)).collect::<Vec<_>>(),
-                    "auid": cc.auid(),
-                }));
-                writer.push_priority(&e);
-            }
-        }
-        let c = &mut *c;
-        if let Some(removed) = c.guard.check(&ev, Some(&mut c.ctl)) {
-            let mut e = state_event(&host, removed.action());
-            if removed.is_alert() {
-                e.event.kind = "alert";
-            }
-            e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
+    let loaded = lock(control).rules_loaded();
+    tell(decide, AuditMsg::RulesLoaded(loaded), counters);
+    let Some(ev) = ev else { return };
+    let mut c = lock(control);
+    if let Some(cc) = ev.config_change() {
+        let added = cc.op() == Some(b"add_rule".as_slice()) && cc.res() != Some(false);
+        let keys = cc.keys();
+        // The change was made in the context of the process that sent
+        // the request: its SYSCALL record (or the record) names it.
+        let by_us = cc
+            .get("pid")
+            .and_then(|v| v.to_u32())
+            .or_else(|| ev.syscall().and_then(|s| s.pid()))
+            .is_some_and(|pid| pid == me);
+        // A rule with the installer key (back) in place: the end of an
+        // `audit-rules-removed` gap, whoever added it. swmon's own
+        // additions at start are one `audit-rules-installed` event.
+        if added && !by_us && keys.iter().any(|k| k == rules::SEED_KEY.as_bytes()) {
+            let mut e = state_event(host, "audit-rules-added");
+            e.event.kind_type = vec!["change"];
+            e.swmon.audit = Some(json!({
+                "serial": ev.serial,
+                "keys": keys.iter().map(|k| event::lossless(k)).collect::<Vec<_>>(),
+                "auid": cc.auid(),
+            }));
             writer.push_priority(&e);
-            // Not once the stop has removed them (checked under the lock):
-            // a restore then would leave them loaded after exit.
-            if c.restore && !c.removed {
-                let (action, detail) = match c.guard.restore(&mut c.ctl) {
-                    // Nothing of swmon's to put back (the alert named only
-                    // disowned rules): no empty `audit-rules-restored`.
-                    Ok(put_back) if put_back.is_empty() => continue,
-                    Ok(put_back) => (
-                        "audit-rules-restored",
-                        json!({ "rules": put_back.iter().map(ToString::to_string).collect::<Vec<_>>() }),
-                    ),
-                    Err(err) => (
-                        "audit-rules-restore-failed",
-                        json!({ "error": err.to_string() }),
-                    ),
-                };
-                let mut e = state_event(&host, action);
-                e.swmon.audit = Some(detail);
-                writer.push_priority(&e);
-            }
         }
+    }
+    let c = &mut *c;
+    if let Some(removed) = c.guard.check(&ev, Some(&mut c.ctl)) {
+        let mut e = state_event(host, removed.action());
+        if removed.is_alert() {
+            e.event.kind = "alert";
+        }
+        e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
+        writer.push_priority(&e);
+        // Not once the stop has removed them (checked under the lock):
+        // a restore then would leave them loaded after exit.
+        if c.restore && !c.removed {
+            let (action, detail) = match c.guard.restore(&mut c.ctl) {
+                // Nothing of swmon's to put back (the alert named only
+                // disowned rules): no empty `audit-rules-restored`.
+                Ok(put_back) if put_back.is_empty() => return,
+                Ok(put_back) => (
+                    "audit-rules-restored",
+                    json!({ "rules": put_back.iter().map(ToString::to_string).collect::<Vec<_>>() }),
+                ),
+                Err(err) => (
+                    "audit-rules-restore-failed",
+                    json!({ "error": err.to_string() }),
+                ),
+            };
+            let mut e = state_event(host, action);
+            e.swmon.audit = Some(detail);
+            writer.push_priority(&e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_rule_list_is_alerted_once_and_its_recovery_too() {
+        let counters = Counters::default();
+        let mut p = RulePoll::default();
+        let fail = || {
+            Err(AuditError::Timeout {
+                request: "AUDIT_LIST_RULES".into(),
+                ms: 1000,
+            })
+        };
+        assert!(p.polled(Ok(Vec::new()), &counters).is_empty());
+        let mut items = Vec::new();
+        for _ in 0..3 {
+            items.extend(p.polled(fail(), &counters));
+        }
+        assert_eq!(Counters::get(&counters.rule_polls), 4);
+        assert_eq!(Counters::get(&counters.rule_poll_errors), 3);
+        let [r] = items.as_slice() else {
+            panic!("alerted once: {items:?}");
+        };
+        assert_eq!(r.action(), "audit-rules-unverifiable");
+        assert!(r.is_alert());
+        assert!(r
+            .list_error
+            .as_deref()
+            .unwrap()
+            .contains("AUDIT_LIST_RULES"));
+        let items = p.polled(Ok(Vec::new()), &counters);
+        let [r] = items.as_slice() else {
+            panic!("{items:?}");
+        };
+        assert_eq!(r.action(), "audit-rules-verifiable");
+        assert!(!r.is_alert());
+        assert_eq!(r.list_failures, Some(3));
+        assert!(p.polled(Ok(Vec::new()), &counters).is_empty(), "said once");
     }
 }
