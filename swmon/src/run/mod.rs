@@ -61,7 +61,10 @@ use crate::{
         AuditError, AuditOptions, AuditStream,
     },
     correlate::verdict::AuditState,
-    ebpf::{filter::ContentMatcher, KernelStream, LoadError, LoadOptions},
+    ebpf::{
+        filter::{ContentMatcher, FoundInstaller},
+        KernelStream, LoadError, LoadOptions,
+    },
     enrich,
     event::{self, Event, EventMeta, Host, Swmon},
     sink::{Format, Sink, SinkError},
@@ -260,7 +263,9 @@ struct AuditOpen {
 }
 
 impl AuditOpen {
-    fn open(options: &AuditRunOptions) -> Result<AuditOpen, RunError> {
+    /// `found`: the installers the kernel stream watches (discovery with
+    /// `--installer-dir`), which the seed rules watch too.
+    fn open(options: &AuditRunOptions, found: &[FoundInstaller]) -> Result<AuditOpen, RunError> {
         let mut audit_options = AuditOptions {
             rcvbuf: options.rcvbuf,
             ..AuditOptions::default()
@@ -272,7 +277,7 @@ impl AuditOpen {
         let mut ctl = ControlSocket::open().map_err(RunError::Audit)?;
         let set = match options.rules {
             RulesMode::Keep => Vec::new(),
-            RulesMode::Seed => audit_rules::seed_rules(&audit_rules::host_installers()),
+            RulesMode::Seed => audit_rules::seed_rules(found),
         };
         // Leftovers of dead runs removed, ours recorded under /run/swmon;
         // the guard removes them on drop, and the rules stage diffs them
@@ -302,7 +307,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // 3. The audit sockets, and the seed rules.
     let mut audit_error = None;
     let audit = if options.audit.enabled {
-        match AuditOpen::open(&options.audit) {
+        match AuditOpen::open(&options.audit, &kernel.tables.found) {
             Ok(a) => Some(a),
             // Rules asked for and refused: the user asked for something we
             // cannot do; say so and stop.
