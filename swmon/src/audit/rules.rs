@@ -1295,8 +1295,12 @@ struct GuardState {
     /// back).
     suppressors: Vec<AuditRule>,
     /// What [`Emergency`] removes: the rules swmon owns (or is adding),
-    /// kept up to date by every save, behind a lock never held across I/O.
+    /// kept up to date by every save and by each delete at stop, behind a
+    /// lock never held across I/O.
     emergency: Arc<Mutex<Vec<AuditRule>>>,
+    /// The stop's removal has begun: polls, checks and restores do nothing
+    /// (the stop's own deletes are no tamper, and nothing is put back).
+    stopping: bool,
 }
 
 /// Guards the rules swmon added, and those with a guarded key loaded at
@@ -1331,6 +1335,7 @@ struct BestEffort {
 fn remove_best_effort(
     ctl: &mut ControlSocket,
     rules: &[AuditRule],
+    mut on_gone: impl FnMut(&AuditRule),
 ) -> Result<BestEffort, AuditError> {
     let loaded = list_rules(ctl)?;
     let BestEffort {
@@ -1340,12 +1345,19 @@ fn remove_best_effort(
     } = BestEffort::default();
     for rule in rules {
         if !loaded.iter().any(|l| l.same_as(rule)) || removed.iter().any(|r| rule.same_as(r)) {
+            on_gone(rule);
             absent.push(rule.clone());
             continue;
         }
         match delete_rule(ctl, rule) {
-            Ok(()) => removed.push(rule.clone()),
-            Err(e) if e.errno() == Some(libc::ENOENT) => absent.push(rule.clone()),
+            Ok(()) => {
+                on_gone(rule);
+                removed.push(rule.clone());
+            }
+            Err(e) if e.errno() == Some(libc::ENOENT) => {
+                on_gone(rule);
+                absent.push(rule.clone());
+            }
             Err(e) => failed.push((rule.clone(), e)),
         }
     }
@@ -1420,7 +1432,7 @@ fn clean_leftovers(
             .into_iter()
             .partition(|r| !live.iter().any(|l| l.same_as(r)));
         out.kept_for_live.extend(kept);
-        match remove_best_effort(ctl, &mine) {
+        match remove_best_effort(ctl, &mine, |_| {}) {
             Ok(BestEffort {
                 removed,
                 absent,
@@ -1496,6 +1508,7 @@ impl RuleGuard {
         RuleGuard {
             state: Arc::new(Mutex::new(GuardState {
                 emergency: Arc::new(Mutex::new(owned)),
+                stopping: false,
                 rules,
                 keys,
                 record,
@@ -1687,6 +1700,9 @@ impl RuleGuard {
             return None;
         }
         let mut state = self.lock();
+        if state.stopping {
+            return None;
+        }
         let mut found: Option<RulesRemoved> = None;
         // Removal records per guarded key.
         let mut removals: Vec<(Vec<u8>, usize)> = Vec::new();
@@ -1796,7 +1812,7 @@ impl RuleGuard {
     /// (counted by the caller as a poll error).
     pub fn poll(&self, restore: bool) -> Result<Vec<RulesRemoved>, AuditError> {
         let mut state = self.lock();
-        if state.rules.is_empty() || state.finished {
+        if state.rules.is_empty() || state.finished || state.stopping {
             return Ok(Vec::new());
         }
         let mut ctl = match state.ctl.take() {
@@ -1912,7 +1928,8 @@ pub struct Emergency {
 }
 
 impl Emergency {
-    /// Whether every rule is gone (or there were none).
+    /// Whether every rule is gone (or there were none). What could not be
+    /// deleted stays recorded in the state file, for the next start.
     pub fn remove(&self) -> bool {
         let rules = self
             .rules
@@ -1922,23 +1939,24 @@ impl Emergency {
         if rules.is_empty() {
             return true;
         }
-        let Ok(mut ctl) = ControlSocket::open() else {
-            return false;
+        let left = match ControlSocket::open() {
+            Ok(mut ctl) => {
+                match remove_best_effort(&mut ctl, &rules, |gone| {
+                    self.rules
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .retain(|r| !r.same_as(gone));
+                }) {
+                    Ok(done) => done.failed.into_iter().map(|(r, _)| r).collect(),
+                    Err(_) => rules,
+                }
+            }
+            Err(_) => rules,
         };
-        let mut all = true;
-        for rule in &rules {
-            match delete_rule(&mut ctl, rule) {
-                Ok(()) => {}
-                Err(e) if e.errno() == Some(libc::ENOENT) => {}
-                Err(_) => all = false,
-            }
+        if let Some((dir, me)) = &self.record {
+            let _ = dir.record(me, &left);
         }
-        if all {
-            if let Some((dir, me)) = &self.record {
-                let _ = dir.record(me, &[]);
-            }
-        }
-        all
+        left.is_empty()
     }
 }
 
@@ -2100,6 +2118,9 @@ impl GuardState {
     }
 
     fn restore(&mut self, ctl: &mut ControlSocket) -> Result<Vec<AuditRule>, AuditError> {
+        if self.stopping {
+            return Ok(Vec::new());
+        }
         let loaded = list_rules(ctl)?;
         let wanted: Vec<AuditRule> = self
             .rules
@@ -2295,11 +2316,22 @@ impl GuardState {
         if let Some((dir, me)) = &self.record {
             self.record_error = dir.record(me, &[]).err().map(|e| e.to_string());
         }
+        // From here on the rules are going: no poll, check or restore
+        // acts on them. Each one gone leaves the emergency list at once, so
+        // a watchdog that cuts this short deletes only what is still ours
+        // (not an identical rule someone loads once ours is gone).
+        self.stopping = true;
+        let emergency = self.emergency.clone();
         let BestEffort {
             removed,
             mut absent,
             failed,
-        } = match remove_best_effort(ctl, &owned) {
+        } = match remove_best_effort(ctl, &owned, |gone| {
+            emergency
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|r| !r.same_as(gone));
+        }) {
             Ok(r) => r,
             Err(e) => {
                 self.save();

@@ -57,6 +57,73 @@ impl AuditMsg {
     }
 }
 
+/// The reader's side of the queue to decide: control messages (health,
+/// loss, rules, failure) are held back in order when the queue is full and
+/// go first once it has room; execs are dropped and counted when it is
+/// full, and while anything is held (an exec taking the room a held message
+/// waits for would hold it back for a whole storm).
+#[derive(Debug, Default)]
+pub struct Outbox {
+    held: VecDeque<AuditMsg>,
+}
+
+impl Outbox {
+    /// Sends what was held back, oldest first, while the queue has room.
+    pub fn release(&mut self, tx: &Tx<AuditMsg>, c: &Counters) {
+        while let Some(m) = self.held.pop_front() {
+            let size = m.size();
+            match tx.try_send_or_return(m, size) {
+                Ok(()) => {}
+                Err((Full::Full, m)) => {
+                    self.held.push_front(m);
+                    return;
+                }
+                Err((Full::Closed, _)) => Counters::add(&c.audit_queue_dropped, 1),
+            }
+        }
+    }
+
+    /// A control message: sent, or held back behind those already held.
+    pub fn control(&mut self, tx: &Tx<AuditMsg>, m: AuditMsg, c: &Counters) {
+        self.release(tx, c);
+        if !self.held.is_empty() {
+            return self.hold(m, c);
+        }
+        let size = m.size();
+        match tx.try_send_or_return(m, size) {
+            Ok(()) => {}
+            Err((Full::Full, m)) => self.hold(m, c),
+            Err((Full::Closed, _)) => Counters::add(&c.audit_queue_dropped, 1),
+        }
+    }
+
+    /// An exec: sent when nothing is held and the queue has room.
+    pub fn exec(&mut self, tx: &Tx<AuditMsg>, m: AuditMsg, c: &Counters) {
+        self.release(tx, c);
+        if !self.held.is_empty() {
+            Counters::add(&c.audit_queue_dropped, 1);
+            return;
+        }
+        let size = m.size();
+        if tx.try_send(m, size).is_err() {
+            Counters::add(&c.audit_queue_dropped, 1);
+        }
+    }
+
+    fn hold(&mut self, m: AuditMsg, c: &Counters) {
+        if self.held.len() < HELD_MAX {
+            self.held.push_back(m);
+        } else {
+            Counters::add(&c.audit_queue_dropped, 1);
+        }
+    }
+
+    /// What is held, for a last send that may wait.
+    pub fn take(&mut self) -> VecDeque<AuditMsg> {
+        std::mem::take(&mut self.held)
+    }
+}
+
 /// The audit stream's counters, as last published (for heartbeats).
 pub type AuditCountersCell = Arc<Mutex<Option<Value>>>;
 
@@ -70,8 +137,13 @@ pub struct AuditReader {
     pub published: AuditCountersCell,
     /// An audit daemon is registered (its records reach the trail).
     pub daemon: bool,
-    /// Control messages the full queue could not take yet (oldest first).
-    pub held: VecDeque<AuditMsg>,
+    /// What goes to the decide stage, control messages first.
+    pub out: Outbox,
+    /// What the rules stage tells the decide stage (rules loaded, rules
+    /// gone): through this reader, so decide's queue has one sender (it
+    /// closes when this reader ends) and those messages go in order with
+    /// the other control messages.
+    pub from_rules: tokio::sync::mpsc::Receiver<AuditMsg>,
 }
 
 impl AuditReader {
@@ -84,8 +156,9 @@ impl AuditReader {
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
+                Some(m) = self.from_rules.recv() => self.send_control(m),
                 _ = publish.tick() => {
-                    self.release();
+                    self.out.release(&self.tx, &self.counters);
                     self.publish();
                     super::stages::mark(super::stages::Stage::AuditReader);
                 }
@@ -96,7 +169,7 @@ impl AuditReader {
                     }
                     Err(e) => {
                         self.publish();
-                        for m in std::mem::take(&mut self.held) {
+                        for m in self.out.take() {
                             let size = m.size();
                             let _ = self.tx.send(m, size).await;
                         }
@@ -110,53 +183,20 @@ impl AuditReader {
         for item in self.stream.finish() {
             self.forward(item);
         }
+        while let Ok(m) = self.from_rules.try_recv() {
+            self.send_control(m);
+        }
         // At stop the decide stage drains its queue: what is held waits
         // for room (bounded by the stop's own deadline).
-        for m in std::mem::take(&mut self.held) {
+        for m in self.out.take() {
             let size = m.size();
             let _ = self.tx.send(m, size).await;
         }
         self.publish();
     }
 
-    /// Sends what was held back, oldest first, while the queue has room.
-    fn release(&mut self) {
-        while let Some(m) = self.held.pop_front() {
-            let size = m.size();
-            match self.tx.try_send_or_return(m, size) {
-                Ok(()) => {}
-                Err((Full::Full, m)) => {
-                    self.held.push_front(m);
-                    return;
-                }
-                Err((Full::Closed, _)) => {
-                    Counters::add(&self.counters.audit_queue_dropped, 1);
-                }
-            }
-        }
-    }
-
-    /// A control message (health, loss, rules gone, failure): sent, or
-    /// held back in order when the queue is full.
     fn send_control(&mut self, m: AuditMsg) {
-        self.release();
-        if !self.held.is_empty() {
-            return self.hold(m);
-        }
-        let size = m.size();
-        match self.tx.try_send_or_return(m, size) {
-            Ok(()) => {}
-            Err((Full::Full, m)) => self.hold(m),
-            Err((Full::Closed, _)) => Counters::add(&self.counters.audit_queue_dropped, 1),
-        }
-    }
-
-    fn hold(&mut self, m: AuditMsg) {
-        if self.held.len() < HELD_MAX {
-            self.held.push_back(m);
-        } else {
-            Counters::add(&self.counters.audit_queue_dropped, 1);
-        }
+        self.out.control(&self.tx, m, &self.counters);
     }
 
     fn publish(&self) {
@@ -176,13 +216,8 @@ impl AuditReader {
             .unwrap_or_else(PoisonError::into_inner) = Some(v);
     }
 
-    /// An exec: dropped and counted when the queue is full.
     fn send(&mut self, m: AuditMsg) {
-        self.release();
-        let size = m.size();
-        if let Err(Full::Full | Full::Closed) = self.tx.try_send(m, size) {
-            Counters::add(&self.counters.audit_queue_dropped, 1);
-        }
+        self.out.exec(&self.tx, m, &self.counters);
     }
 
     fn forward(&mut self, item: AuditItem) {
@@ -222,5 +257,60 @@ impl AuditReader {
                 self.send_control(AuditMsg::RulesRemoved(Box::new(r)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::queue;
+
+    fn exec(pid: u32) -> AuditMsg {
+        AuditMsg::Exec(Box::new(AuditExec {
+            serial: u64::from(pid),
+            wall_ns: 0,
+            pid,
+            ppid: 1,
+            uid: None,
+            auid: None,
+            exe: b"/usr/bin/dpkg".to_vec(),
+            argv: Vec::new(),
+            argv_truncated: false,
+            argv_bytes: 0,
+            cwd: None,
+            key: None,
+            logged: false,
+            installer: None,
+            matched: false,
+        }))
+    }
+
+    #[test]
+    fn control_messages_wait_in_order_and_go_before_execs() {
+        let c = Counters::default();
+        let (tx, mut rx) = queue::bounded(2, 1 << 20);
+        let mut out = Outbox::default();
+        out.exec(&tx, exec(1), &c);
+        out.exec(&tx, exec(2), &c);
+        // Full: the control messages wait, in order; execs are dropped.
+        out.control(&tx, AuditMsg::RulesLoaded(false), &c);
+        out.control(&tx, AuditMsg::Failed("x".into()), &c);
+        out.exec(&tx, exec(3), &c);
+        assert_eq!(Counters::get(&c.audit_queue_dropped), 1);
+        assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Exec(e)) if e.pid == 1));
+        // Room for one: the first held goes, an exec still does not.
+        out.exec(&tx, exec(4), &c);
+        assert_eq!(Counters::get(&c.audit_queue_dropped), 2);
+        assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Exec(e)) if e.pid == 2));
+        assert!(matches!(
+            rx.blocking_recv(),
+            Some(AuditMsg::RulesLoaded(false))
+        ));
+        out.release(&tx, &c);
+        assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Failed(_))));
+        // Nothing held: execs flow again.
+        out.exec(&tx, exec(5), &c);
+        assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Exec(e)) if e.pid == 5));
+        assert_eq!(Counters::get(&c.audit_queue_dropped), 2);
     }
 }

@@ -433,19 +433,40 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             // Its rule-list diff is always due: a rules stage that has not
             // moved for the stall time is stuck (a netlink request that
             // does not end), and its tamper checks with it.
-            stage_watch.queue(Stage::Rules, || (1, 0));
+            let rules_alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
             {
-                let (c, w, tx, h, n) = (
+                let alive = rules_alive.clone();
+                stage_watch.queue(Stage::Rules, move || {
+                    (
+                        usize::from(alive.load(std::sync::atomic::Ordering::Relaxed)),
+                        0,
+                    )
+                });
+            }
+            let (to_decide, from_rules) = mpsc::channel(RULES_QUEUE);
+            {
+                let (c, w, h, n) = (
                     a.control.clone(),
                     writer.clone(),
-                    audit_tx.clone(),
                     host.clone(),
                     counters.clone(),
                 );
                 let ended = Ended::new("rules", &ended_tx);
                 std::thread::Builder::new()
                     .name("swmon-rules".into())
-                    .spawn(move || rules::run(rules_rx, c, RULE_POLL, w, tx, h, n, ended))
+                    .spawn(move || {
+                        rules::run(
+                            rules_rx,
+                            c,
+                            RULE_POLL,
+                            w,
+                            to_decide,
+                            h,
+                            n,
+                            rules_alive,
+                            ended,
+                        )
+                    })
                     .map_err(RunError::Spawn)?;
             }
             let reader = AuditReader {
@@ -455,7 +476,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 rules: Some(rules_tx),
                 counters: counters.clone(),
                 published: audit_published.clone(),
-                held: std::collections::VecDeque::new(),
+                out: audit_reader::Outbox::default(),
+                from_rules,
             };
             control = Some(a.control);
             (
@@ -604,10 +626,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // Past the budget (or at a second signal) the process ends itself,
     // rules removed, whatever the stop sequence is stuck on.
     drop(signals);
-    watchdog::arm(
-        control.clone().zip(emergency),
-        STOP_BUDGET + Duration::from_secs(1),
-    );
+    watchdog::arm(emergency, STOP_BUDGET + Duration::from_secs(1));
     let _ = stop_tx.send(true);
     let drain_end = stopping + DRAIN_BUDGET;
     let mut drained = true;

@@ -29,7 +29,6 @@ use serde_json::json;
 use super::{
     audit_reader::AuditMsg,
     counters::Counters,
-    queue::Tx,
     stages::{self, Stage},
     state_event,
     writer::Writer,
@@ -153,13 +152,15 @@ impl RulePoll {
     }
 }
 
-/// Tells the decide stage, waiting for room (see the module doc); a
-/// decide stage gone is counted as a drop.
-fn tell(decide: &Tx<AuditMsg>, m: AuditMsg, counters: &Counters) {
-    let size = m.size();
-    if decide.blocking_send(m, size).is_err() {
-        Counters::add(&counters.audit_queue_dropped, 1);
-    }
+/// What the rules stage tells the decide stage, through the audit reader.
+pub type ToDecide = tokio::sync::mpsc::Sender<AuditMsg>;
+
+/// Tells the decide stage, waiting for room (see the module doc). Only a
+/// reader that is gone refuses: the stop, or an audit stream that failed
+/// for good (decide has heard `Failed`; there is no audit state left to
+/// tell it about).
+fn tell(decide: &ToDecide, m: AuditMsg) {
+    let _ = decide.blocking_send(m);
 }
 
 /// The stage's loop: one rule change at a time, and a rule-list diff every
@@ -170,11 +171,20 @@ pub fn run(
     control: Shared,
     every: Duration,
     writer: Writer,
-    decide: Tx<AuditMsg>,
+    decide: ToDecide,
     host: String,
     counters: Arc<Counters>,
+    alive: Arc<std::sync::atomic::AtomicBool>,
     _ended: Ended,
 ) {
+    // Not watched for stalls once it has ended (with the audit reader).
+    struct Alive(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Alive {
+        fn drop(&mut self) {
+            self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let _alive = Alive(alive);
     let (guard, restore) = {
         let c = lock(&control);
         (c.guard.clone(), c.restore)
@@ -183,7 +193,7 @@ pub fn run(
     let mut next = Instant::now() + every;
     loop {
         match input.recv_timeout(next.saturating_duration_since(Instant::now())) {
-            Ok(ev) => on_change(ev, &control, &writer, &decide, &host, &counters),
+            Ok(ev) => on_change(ev, &control, &writer, &decide, &host),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -197,9 +207,9 @@ pub fn run(
             // Guarded rules gone or back: whether any rule is still loaded
             // (for the cross-check), then the changes themselves.
             let loaded = lock(&control).rules_loaded();
-            tell(&decide, AuditMsg::RulesLoaded(loaded), &counters);
+            tell(&decide, AuditMsg::RulesLoaded(loaded));
             for r in items {
-                tell(&decide, AuditMsg::RulesRemoved(Box::new(r)), &counters);
+                tell(&decide, AuditMsg::RulesRemoved(Box::new(r)));
             }
             stages::mark(Stage::Rules);
         }
@@ -208,17 +218,10 @@ pub fn run(
 
 /// One rule change the audit reader saw (`None`: only whether any rule is
 /// still loaded).
-fn on_change(
-    ev: RulesMsg,
-    control: &Shared,
-    writer: &Writer,
-    decide: &Tx<AuditMsg>,
-    host: &str,
-    counters: &Counters,
-) {
+fn on_change(ev: RulesMsg, control: &Shared, writer: &Writer, decide: &ToDecide, host: &str) {
     let me = std::process::id();
     let loaded = lock(control).rules_loaded();
-    tell(decide, AuditMsg::RulesLoaded(loaded), counters);
+    tell(decide, AuditMsg::RulesLoaded(loaded));
     let Some(ev) = ev else { return };
     let mut c = lock(control);
     if let Some(cc) = ev.config_change() {

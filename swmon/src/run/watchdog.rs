@@ -12,16 +12,12 @@
 
 use std::{
     io::Write,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        TryLockError,
-    },
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
-use super::rules::Shared;
 use crate::audit::rules::Emergency;
 
 /// Set by the signal handler installed at stop.
@@ -54,8 +50,9 @@ pub fn ignore_signals() -> nix::Result<()> {
 
 /// Called when the stop begins: from now on SIGINT, SIGTERM and SIGQUIT
 /// end the process at once, and so does `budget` passing; either way the
-/// rules swmon added are removed first (when their lock can be had).
-pub fn arm(control: Option<(Shared, Emergency)>, budget: Duration) {
+/// rules swmon added and still hold are removed first (within
+/// [`REMOVE_WAIT`]).
+pub fn arm(emergency: Option<Emergency>, budget: Duration) {
     let handler = SigAction::new(
         SigHandler::Handler(on_again),
         SaFlags::SA_RESTART,
@@ -76,7 +73,7 @@ pub fn arm(control: Option<(Shared, Emergency)>, budget: Duration) {
                 } else {
                     "the stop took too long"
                 };
-                let removed = remove_now(control.as_ref());
+                let removed = remove_now(emergency.as_ref());
                 let _ = writeln!(
                     std::io::stderr(),
                     "swmon: {why}: exiting now{}",
@@ -97,24 +94,24 @@ pub fn arm(control: Option<(Shared, Emergency)>, budget: Duration) {
     }
 }
 
-/// Removes the rules through the stop's own path if its lock comes free
-/// within 200 ms, else (the stop is stuck holding it, maybe half way
-/// through a slow removal) with the guard's [`Emergency`] handle; whether
-/// they are gone (or there were none).
-fn remove_now(control: Option<&(Shared, Emergency)>) -> bool {
-    let Some((c, emergency)) = control else {
+/// How long the watchdog waits for the rules' removal before it exits
+/// anyway (each delete is a netlink request; a kernel that does not answer
+/// must not hold the process up).
+const REMOVE_WAIT: Duration = Duration::from_secs(1);
+
+/// Removes the rules with the guard's [`Emergency`] handle (its own socket,
+/// no lock the stuck stop may hold), waiting at most [`REMOVE_WAIT`];
+/// whether they are gone (or there were none). What was not deleted stays
+/// recorded for the next start.
+fn remove_now(emergency: Option<&Emergency>) -> bool {
+    let Some(emergency) = emergency.cloned() else {
         return true;
     };
-    for _ in 0..10 {
-        let mut guard = match c.try_lock() {
-            Ok(g) => g,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            }
-        };
-        return !matches!(guard.remove_ours(), Some(Err(_)));
-    }
-    emergency.remove()
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("swmon-remove".into())
+        .spawn(move || {
+            let _ = tx.send(emergency.remove());
+        });
+    spawned.is_ok() && rx.recv_timeout(REMOVE_WAIT).unwrap_or(false)
 }
