@@ -1928,8 +1928,10 @@ pub struct Emergency {
 }
 
 impl Emergency {
-    /// Whether every rule is gone (or there were none). What could not be
-    /// deleted stays recorded in the state file, for the next start.
+    /// Whether every rule is gone (or there were none). The rules are
+    /// recorded first (a local write: the stop may have emptied the record
+    /// before its deletes), so whatever this does not get to delete (the
+    /// watchdog exits after a bound) is removed by the next start.
     pub fn remove(&self) -> bool {
         let rules = self
             .rules
@@ -1939,20 +1941,22 @@ impl Emergency {
         if rules.is_empty() {
             return true;
         }
-        let left = match ControlSocket::open() {
+        if let Some((dir, me)) = &self.record {
+            let _ = dir.record(me, &rules);
+        }
+        let mut left = Vec::new();
+        match ControlSocket::open() {
             Ok(mut ctl) => {
-                match remove_best_effort(&mut ctl, &rules, |gone| {
-                    self.rules
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .retain(|r| !r.same_as(gone));
-                }) {
-                    Ok(done) => done.failed.into_iter().map(|(r, _)| r).collect(),
-                    Err(_) => rules,
+                for rule in &rules {
+                    match delete_rule(&mut ctl, rule) {
+                        Ok(()) => {}
+                        Err(e) if e.errno() == Some(libc::ENOENT) => {}
+                        Err(_) => left.push(rule.clone()),
+                    }
                 }
             }
-            Err(_) => rules,
-        };
+            Err(_) => left = rules,
+        }
         if let Some((dir, me)) = &self.record {
             let _ = dir.record(me, &left);
         }

@@ -169,6 +169,7 @@ impl AuditReader {
                     }
                     Err(e) => {
                         self.publish();
+                        self.take_from_rules().await;
                         for m in self.out.take() {
                             let size = m.size();
                             let _ = self.tx.send(m, size).await;
@@ -183,9 +184,7 @@ impl AuditReader {
         for item in self.stream.finish() {
             self.forward(item);
         }
-        while let Ok(m) = self.from_rules.try_recv() {
-            self.send_control(m);
-        }
+        self.take_from_rules().await;
         // At stop the decide stage drains its queue: what is held waits
         // for room (bounded by the stop's own deadline).
         for m in self.out.take() {
@@ -193,6 +192,15 @@ impl AuditReader {
             let _ = self.tx.send(m, size).await;
         }
         self.publish();
+    }
+
+    /// At the reader's end: the rules stage can tell no more (its sends
+    /// fail, counted), and what it told already is taken in.
+    async fn take_from_rules(&mut self) {
+        self.from_rules.close();
+        while let Some(m) = self.from_rules.recv().await {
+            self.send_control(m);
+        }
     }
 
     fn send_control(&mut self, m: AuditMsg) {

@@ -66,6 +66,9 @@ counters! {
     /// Rule-list diffs done, and those that could not read the list.
     rule_polls,
     rule_poll_errors,
+    /// What the rules stage had to tell the decide stage after the audit
+    /// reader was gone (at stop, or after the stream failed).
+    rules_told_dropped,
     // The decide stage.
     runs_started,
     runs_finished,
@@ -148,6 +151,7 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("audit_events_evicted", "audit-reader"),
     ("audit_parse_errors", "audit-reader"),
     ("rules_queue_dropped", "audit-reader"),
+    ("rules_told_dropped", "rules"),
     ("content_unreadable", "facts"),
     ("runs_evicted", "decide"),
     ("audit_execs_dropped", "decide"),

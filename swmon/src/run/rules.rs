@@ -156,11 +156,12 @@ impl RulePoll {
 pub type ToDecide = tokio::sync::mpsc::Sender<AuditMsg>;
 
 /// Tells the decide stage, waiting for room (see the module doc). Only a
-/// reader that is gone refuses: the stop, or an audit stream that failed
-/// for good (decide has heard `Failed`; there is no audit state left to
-/// tell it about).
-fn tell(decide: &ToDecide, m: AuditMsg) {
-    let _ = decide.blocking_send(m);
+/// reader that is gone refuses (the stop, or an audit stream that failed
+/// for good): counted (`rules_told_dropped`), never silent.
+fn tell(decide: &ToDecide, m: AuditMsg, counters: &Counters) {
+    if decide.blocking_send(m).is_err() {
+        Counters::add(&counters.rules_told_dropped, 1);
+    }
 }
 
 /// The stage's loop: one rule change at a time, and a rule-list diff every
@@ -193,7 +194,7 @@ pub fn run(
     let mut next = Instant::now() + every;
     loop {
         match input.recv_timeout(next.saturating_duration_since(Instant::now())) {
-            Ok(ev) => on_change(ev, &control, &writer, &decide, &host),
+            Ok(ev) => on_change(ev, &control, &writer, &decide, &host, &counters),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -207,9 +208,9 @@ pub fn run(
             // Guarded rules gone or back: whether any rule is still loaded
             // (for the cross-check), then the changes themselves.
             let loaded = lock(&control).rules_loaded();
-            tell(&decide, AuditMsg::RulesLoaded(loaded));
+            tell(&decide, AuditMsg::RulesLoaded(loaded), &counters);
             for r in items {
-                tell(&decide, AuditMsg::RulesRemoved(Box::new(r)));
+                tell(&decide, AuditMsg::RulesRemoved(Box::new(r)), &counters);
             }
             stages::mark(Stage::Rules);
         }
@@ -218,10 +219,17 @@ pub fn run(
 
 /// One rule change the audit reader saw (`None`: only whether any rule is
 /// still loaded).
-fn on_change(ev: RulesMsg, control: &Shared, writer: &Writer, decide: &ToDecide, host: &str) {
+fn on_change(
+    ev: RulesMsg,
+    control: &Shared,
+    writer: &Writer,
+    decide: &ToDecide,
+    host: &str,
+    counters: &Counters,
+) {
     let me = std::process::id();
     let loaded = lock(control).rules_loaded();
-    tell(decide, AuditMsg::RulesLoaded(loaded));
+    tell(decide, AuditMsg::RulesLoaded(loaded), counters);
     let Some(ev) = ev else { return };
     let mut c = lock(control);
     if let Some(cc) = ev.config_change() {
