@@ -111,8 +111,9 @@ pub enum Scope {
     /// A named environment (`conda -n NAME`).
     Env(String),
     /// An explicit directory: `--root`, `--prefix`, `--target`,
-    /// `--instdir`, `--installroot`, `-t`, and database directories such
-    /// as dpkg's `--admindir` when nothing stronger is given.
+    /// `--instdir`, `--installroot`, `-t`. A database directory alone
+    /// (dpkg's `--admindir`, rpm's `--dbpath`) is no root: the files
+    /// still go under `/`.
     Root(String),
 }
 

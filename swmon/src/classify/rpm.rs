@@ -10,7 +10,8 @@
 use super::{
     grammar::{flag, run, value, verb, Args, Effect::*, Found, Grammar, Hint, Opt, Parsed, Verb},
     spec::{
-        basename, find_any, is_location, literal, pin, rfind, starts_with_digit, trim, Mark, Spec,
+        basename, find_any, is_file_pattern, is_location, literal, pin, rfind, starts_with_digit,
+        trim, Mark, Spec,
     },
     Operation::{Install, Other, Query, Remove, Upgrade},
 };
@@ -377,6 +378,9 @@ fn nevra_or_literal(arg: &[u8], b: &[u8]) -> Spec {
 /// A `.rpm` file or URL: its NEVRA file name gives name and version.
 fn rpm_file(arg: &[u8]) -> Option<Spec> {
     let stem = basename(arg).strip_suffix(b".rpm")?;
+    if is_file_pattern(stem) {
+        return Some(literal(arg).marked(Mark::Nothing));
+    }
     Some(match nevra(stem) {
         Some((name, version)) => Spec::new(arg, name, Some(version)),
         None => literal(arg),

@@ -1,18 +1,22 @@
 //! Tests for the classify stage: golden files of real argv, the escaping
 //! helper, and deterministic pseudo-random argv that must never panic.
 //!
-//! The goldens live in `swmon/tests/data/classify/`: `argv.txt` holds one
-//! case a line (the program name as typed, then its arguments as a JSON
-//! array; an argument written `{"b": "..."}` is raw bytes in the form
-//! [`escape`] produces, for invalid UTF-8), and `argv.golden.json` what
-//! classify made of each. Set `SWMON_WRITE_GOLDEN=1` to rewrite the
-//! golden file, then read the diff.
+//! The goldens live in `swmon/tests/data/classify/` and go through
+//! [`explain`], the code path of `swmon classify`:
+//! - `real.txt`: real command lines from public Dockerfiles, CI files and
+//!   install guides, each with its source and the answer a person wrote
+//!   down by hand. Never rewritten by code.
+//! - `argv.txt` and `argv.golden.json`: a snapshot (one case a line: the
+//!   program name, then its arguments as a JSON array; an argument
+//!   written `{"b": "..."}` is raw bytes in the form [`escape`] produces)
+//!   and what classify made of each. `SWMON_WRITE_GOLDEN=1` (exactly `1`)
+//!   rewrites the golden file; read the diff.
 
 use std::{fs, path::PathBuf};
 
 use serde_json::{json, Value};
 
-use super::{classify, escape, Classification};
+use super::{classify, command::explain, escape};
 use crate::catalogue::{lookup, Manager, Role};
 
 fn data(name: &str) -> PathBuf {
@@ -96,54 +100,49 @@ fn cases() -> Vec<Case> {
     out
 }
 
-fn packages(list: &[super::Package]) -> Value {
-    list.iter()
-        .map(|p| match &p.version {
-            Some(v) => json!({"name": p.name, "version": v}),
-            None => json!({"name": p.name}),
-        })
-        .collect()
-}
-
-/// The golden form of one result; empty lists and absent values are left
-/// out so that the file reads as the interesting part.
-fn render(case: &Case, c: &Classification) -> Value {
+/// The golden form of one result: the case as given and what `swmon
+/// classify --json` prints for it (the same code path).
+fn render(case: &Case) -> Value {
+    let mut argv: Vec<&[u8]> = vec![case.program.as_bytes()];
+    argv.extend(case.args.iter().map(Vec::as_slice));
     let mut v = json!({
         "program": case.program,
         "args": case.raw_args,
-        "manager": c.manager.as_str(),
-        "operation": c.operation.as_str(),
     });
     let o = v.as_object_mut().unwrap();
-    if let Some(s) = &c.subcommand {
-        o.insert("subcommand".into(), json!(s));
-    }
-    if !c.packages.is_empty() {
-        o.insert("packages".into(), packages(&c.packages));
-    }
-    if !c.inverse.is_empty() {
-        o.insert("inverse".into(), packages(&c.inverse));
-    }
-    if !c.requirements.is_empty() {
-        o.insert("requirements".into(), json!(c.requirements));
-    }
-    if let Some(s) = &c.scope {
-        o.insert("scope".into(), json!(s.as_str()));
+    let explained = explain(&argv).json();
+    for (k, val) in explained.as_object().unwrap() {
+        if k != "program" {
+            o.insert(k.clone(), val.clone());
+        }
     }
     v
 }
 
-fn run_case(case: &Case) -> Classification {
-    let args: Vec<&[u8]> = case.args.iter().map(Vec::as_slice).collect();
-    classify(case.manager, &args)
+/// Whether the golden files are to be rewritten: only with the variable
+/// set to exactly `1` (`0`, empty or anything else checks).
+fn rewrite_goldens() -> bool {
+    rewrite_asked(std::env::var_os("SWMON_WRITE_GOLDEN").as_deref())
+}
+
+fn rewrite_asked(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| v == "1")
 }
 
 #[test]
 fn goldens_match() {
     let cases = cases();
-    let actual: Vec<Value> = cases.iter().map(|c| render(c, &run_case(c))).collect();
+    for c in &cases {
+        assert_eq!(
+            explain(&[c.program.as_bytes()]).target.map(|t| t.manager),
+            Some(c.manager),
+            "argv.txt:{}",
+            c.line
+        );
+    }
+    let actual: Vec<Value> = cases.iter().map(render).collect();
     let path = data("argv.golden.json");
-    if std::env::var_os("SWMON_WRITE_GOLDEN").is_some() {
+    if rewrite_goldens() {
         // One case a line: a reviewer reads the file, and a diff shows
         // exactly the cases that changed.
         let lines: Vec<String> = actual.iter().map(Value::to_string).collect();
@@ -170,6 +169,15 @@ fn goldens_match() {
         expected.len(),
         wrong.join("\n")
     );
+}
+
+#[test]
+fn only_exactly_1_rewrites() {
+    assert!(rewrite_asked(Some("1".as_ref())));
+    for other in ["0", "", "yes", "true", " 1", "1 ", "01"] {
+        assert!(!rewrite_asked(Some(other.as_ref())), "{other:?}");
+    }
+    assert!(!rewrite_asked(None));
 }
 
 #[test]
