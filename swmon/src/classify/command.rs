@@ -279,9 +279,15 @@ pub fn explain(argv: &[&[u8]]) -> Explained {
     }
 }
 
-/// The scope of a run whose argv names none: the manager's own default.
-/// `installer` is the installer's argument as written and `program` the
-/// program run (the interpreter for `python3 -m pip`).
+/// The scope of a run whose argv names none: the manager's own default
+/// (`swmon.scope`; the run's Python venv and working folder, which the
+/// decide stage adds, are not known here). `installer` is the installer's
+/// argument as written and `program` the program run (the interpreter for
+/// `python3 -m pip`): a pip or uv under `/root` or `/home` is a user's own.
+///
+/// gem, cpan and cpanm install into the interpreter's own (system-wide)
+/// folders unless told otherwise (`--user-install`, `-l`, `-I`); cargo,
+/// go and pipx into the user's home.
 pub fn default_scope(manager: Manager, installer: &[u8], program: &[u8]) -> &'static str {
     let home = |p: &[u8]| p.starts_with(b"/root/") || p.starts_with(b"/home/");
     match manager {
@@ -292,12 +298,7 @@ pub fn default_scope(manager: Manager, installer: &[u8], program: &[u8]) -> &'st
         | Manager::Bun
         | Manager::Composer
         | Manager::Bundler => "project",
-        Manager::Cargo
-        | Manager::Go
-        | Manager::Pipx
-        | Manager::Gem
-        | Manager::Cpan
-        | Manager::Cpanm => "user",
+        Manager::Cargo | Manager::Go | Manager::Pipx => "user",
         _ => "system",
     }
 }

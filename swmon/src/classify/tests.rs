@@ -381,3 +381,194 @@ fn huge_argv_does_not_panic() {
         check(m, &with_verb);
     }
 }
+
+/// Splits a command line as a POSIX shell would, for the quoting found in
+/// the sources (`'...'`, `"..."` with `\` escapes, `\` outside quotes); no
+/// expansion.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    cur.push(q);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(q) = chars.next() {
+                    match q {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some(e @ ('"' | '\\' | '$' | '`')) => cur.push(e),
+                            Some(e) => {
+                                cur.push('\\');
+                                cur.push(e);
+                            }
+                            None => cur.push('\\'),
+                        },
+                        q => cur.push(q),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                cur.extend(chars.next());
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+}
+
+/// One hand-checked case of `real.txt`.
+struct RealCase {
+    line: usize,
+    source: String,
+    argv: Vec<String>,
+    want: Value,
+}
+
+/// The answer as `real.txt` writes it, in the JSON form `explain` gives.
+fn parse_want(text: &str) -> Value {
+    if text.trim() == "none" {
+        return json!({"manager": null, "operation": null, "packages": [], "scope": null});
+    }
+    let (head, scope) = text.rsplit_once('|').expect("`| SCOPE` at the end");
+    let words = shell_words(head);
+    let (manager, operation) = (&words[0], &words[1]);
+    let mut packages = Vec::new();
+    let mut requirements = Vec::new();
+    for w in &words[2..] {
+        if let Some(file) = w.strip_prefix('<') {
+            requirements.push(json!(file));
+        } else {
+            packages.push(match w.split_once('=') {
+                Some((name, version)) => json!({"name": name, "version": version}),
+                None => json!({"name": w}),
+            });
+        }
+    }
+    let mut v = json!({
+        "manager": manager,
+        "operation": operation,
+        "packages": packages,
+        "scope": scope.trim(),
+    });
+    if !requirements.is_empty() {
+        v["requirements"] = json!(requirements);
+    }
+    v
+}
+
+fn real_cases() -> Vec<RealCase> {
+    let text = fs::read_to_string(data("real.txt")).unwrap();
+    let mut out = Vec::new();
+    let mut source = None;
+    let mut command: Option<(usize, Vec<String>)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let n = n + 1;
+        if let Some(s) = line.strip_prefix("src: ") {
+            source = Some(s.trim().to_owned());
+        } else if let Some(c) = line.strip_prefix("$ ") {
+            assert!(command.is_none(), "real.txt:{n}: command without answer");
+            command = Some((n, shell_words(c)));
+        } else if let Some(w) = line.strip_prefix("= ") {
+            let (line, argv) = command
+                .take()
+                .unwrap_or_else(|| panic!("real.txt:{n}: answer without command"));
+            out.push(RealCase {
+                line,
+                source: source
+                    .clone()
+                    .unwrap_or_else(|| panic!("real.txt:{n}: no src: line before")),
+                argv,
+                want: parse_want(w),
+            });
+        } else {
+            assert!(
+                line.is_empty() || line.starts_with('#'),
+                "real.txt:{n}: unreadable line"
+            );
+        }
+    }
+    assert!(command.is_none(), "real.txt: last command has no answer");
+    out
+}
+
+/// The fields a person checked, from `swmon classify --json`'s object.
+fn checked_fields(got: &Value) -> Value {
+    let mut v = json!({
+        "manager": got["manager"],
+        "operation": got["operation"],
+        "packages": got["packages"],
+        "scope": got["scope"],
+    });
+    if let Some(r) = got.get("requirements") {
+        v["requirements"] = r.clone();
+    }
+    v
+}
+
+#[test]
+fn real_command_lines_match_the_hand_checked_answers() {
+    let cases = real_cases();
+    let mut wrong = Vec::new();
+    for c in &cases {
+        let argv: Vec<&[u8]> = c.argv.iter().map(String::as_bytes).collect();
+        let got = checked_fields(&explain(&argv).json());
+        if got != c.want {
+            wrong.push(format!(
+                "real.txt:{} ({}): {:?}\n  want {}\n  got  {got}",
+                c.line, c.source, c.argv, c.want
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} differ\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn real_command_lines_cover_every_manager() {
+    let cases = real_cases();
+    let mut missing = Vec::new();
+    for m in Manager::ALL {
+        if !cases.iter().any(|c| c.want["manager"] == m.as_str()) {
+            missing.push(m.as_str());
+        }
+    }
+    assert!(missing.is_empty(), "no real case for {missing:?}");
+    assert!(cases.len() >= 150, "{} real cases", cases.len());
+}
+
+#[test]
+fn shell_words_split_like_a_shell() {
+    assert_eq!(
+        shell_words(r#"a 'b c' "d \"e\" \$f" g\ h  "" x"#),
+        ["a", "b c", r#"d "e" $f"#, "g h", "", "x"]
+    );
+}

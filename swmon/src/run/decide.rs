@@ -595,16 +595,6 @@ fn scope_of(c: &Classification, rec: &ExecRecord, run: &Run) -> String {
         return s.as_str().into_owned();
     }
     match c.manager {
-        // Where the pip that ran lives (the script exec named, else the
-        // interpreter): the system's, or a user's own (pyenv, ~/.local).
-        Manager::Pip | Manager::Uv => {
-            let home = |p: &[u8]| p.starts_with(b"/root/") || p.starts_with(b"/home/");
-            if home(&rec.filename) || home(&rec.executable) {
-                "user".to_owned()
-            } else {
-                "system".to_owned()
-            }
-        }
         Manager::Npm
         | Manager::Yarn
         | Manager::Pnpm
@@ -614,13 +604,8 @@ fn scope_of(c: &Classification, rec: &ExecRecord, run: &Run) -> String {
             Some(cwd) => format!("project:{}", event::lossless(cwd)),
             None => "project".to_owned(),
         },
-        Manager::Cargo
-        | Manager::Go
-        | Manager::Pipx
-        | Manager::Gem
-        | Manager::Cpan
-        | Manager::Cpanm => "user".to_owned(),
-        _ => "system".to_owned(),
+        // The same default `swmon classify` prints.
+        m => classify::command::default_scope(m, &rec.filename, &rec.executable).to_owned(),
     }
 }
 
