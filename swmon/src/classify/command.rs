@@ -283,22 +283,27 @@ pub fn explain(argv: &[&[u8]]) -> Explained {
 /// (`swmon.scope`; the run's Python venv and working folder, which the
 /// decide stage adds, are not known here). `installer` is the installer's
 /// argument as written and `program` the program run (the interpreter for
-/// `python3 -m pip`): a pip or uv under `/root` or `/home` is a user's own.
+/// `python3 -m pip`): a pip under `/root` or `/home` is a user's own.
 ///
 /// gem, cpan and cpanm install into the interpreter's own (system-wide)
 /// folders unless told otherwise (`--user-install`, `-l`, `-I`); cargo,
-/// go and pipx into the user's home.
+/// go, pipx and nix into the user's home or profile; uv into the project's
+/// virtual environment.
 pub fn default_scope(manager: Manager, installer: &[u8], program: &[u8]) -> &'static str {
     let home = |p: &[u8]| p.starts_with(b"/root/") || p.starts_with(b"/home/");
     match manager {
-        Manager::Pip | Manager::Uv if home(installer) || home(program) => "user",
+        Manager::Pip if home(installer) || home(program) => "user",
         Manager::Npm
         | Manager::Yarn
         | Manager::Pnpm
         | Manager::Bun
         | Manager::Composer
         | Manager::Bundler => "project",
-        Manager::Cargo | Manager::Go | Manager::Pipx => "user",
+        // uv works in the project's (or the active) virtual environment;
+        // `uv pip` outside one needs `--system`.
+        Manager::Uv => "project",
+        // nix-env and `nix profile` change the user's own profile.
+        Manager::Cargo | Manager::Go | Manager::Pipx | Manager::Nix => "user",
         _ => "system",
     }
 }
