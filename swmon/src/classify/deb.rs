@@ -270,6 +270,12 @@ fn deb_file(arg: &[u8]) -> Spec {
                 .then_some(&version[..]);
             Spec::new(arg, name, version)
         }
+        // The older `name_version.deb`, with no architecture.
+        (Some(name), Some(version), None, None)
+            if !name.is_empty() && version.first().is_some_and(u8::is_ascii_digit) =>
+        {
+            Spec::new(arg, name, Some(&unescape_epoch(version)))
+        }
         _ => literal(arg),
     }
 }

@@ -371,7 +371,14 @@ fn nevra(b: &[u8]) -> Option<(&[u8], &[u8])> {
 fn nevra_or_literal(arg: &[u8], b: &[u8]) -> Spec {
     match nevra(b) {
         Some((name, version)) => Spec::new(arg, name, Some(version)),
-        None => Spec::new(arg, b, None),
+        // `name.arch` (`device-mapper-libs.x86_64`): the package, on one
+        // architecture.
+        None => match rfind(b, b'.') {
+            Some(i) if i > 0 && ARCHES.contains(&b.get(i + 1..).unwrap_or_default()) => {
+                Spec::new(arg, &b[..i], None)
+            }
+            _ => Spec::new(arg, b, None),
+        },
     }
 }
 
