@@ -1,0 +1,270 @@
+//! Local package files: the name and version a `.deb`, `.rpm`, wheel,
+//! sdist or npm tarball says it holds, read from the file itself while it
+//! is there, so that `dpkg -i /tmp/x/alpha.deb` is reported as the package
+//! inside (`swmon.packages`) and not as the file name that was typed
+//! (kept as `swmon.requested`).
+//!
+//! The files are the user's and hostile until read: every length field is
+//! capped before anything is allocated, every decompressed stream is
+//! capped, only the metadata member is read (never the payload), and a
+//! file that breaks a rule is rejected with a reason ([`Rejected`]), never
+//! a panic. [`open`] refuses what is not a regular file the run's user
+//! could read itself (a FIFO, a device, a symbolic link as the last
+//! component, a file bigger than [`MAX_FILE`]). The parsers work on any
+//! [`Read`] (+ [`Seek`] for the formats that need it) and do no other I/O,
+//! so they are fuzzed on bytes alone.
+//!
+//! It is not a package manager: signatures, digests and payloads are not
+//! checked; what the file claims is what is reported.
+
+use std::{
+    fmt,
+    fs::File,
+    io::{self, Read, Seek},
+    os::unix::{ffi::OsStrExt, fs::MetadataExt, fs::OpenOptionsExt},
+    path::{Path, PathBuf},
+};
+
+mod deb;
+mod fields;
+mod rpm;
+mod tar;
+mod zip;
+
+/// The biggest file opened at all.
+pub const MAX_FILE: u64 = 1 << 30;
+/// The most bytes a compressed stream may inflate to before it is given up.
+pub const MAX_INFLATED: u64 = 32 << 20;
+/// The most bytes of one metadata member (`control`, `METADATA`,
+/// `PKG-INFO`, `package.json`) that are read.
+pub const MAX_MEMBER: u64 = 1 << 20;
+/// The most local files read for one run.
+pub const MAX_FILES_PER_RUN: usize = 8;
+
+/// Which kind of package file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Deb,
+    Rpm,
+    Wheel,
+    /// A Python source distribution (`.tar.gz`), read for `PKG-INFO`.
+    Sdist,
+    /// An npm tarball (`.tgz`), read for `package/package.json`.
+    NpmTarball,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Deb => "deb",
+            Format::Rpm => "rpm",
+            Format::Wheel => "wheel",
+            Format::Sdist => "sdist",
+            Format::NpmTarball => "npm-tarball",
+        }
+    }
+
+    /// The format a file operand names by its extension, for the
+    /// managers that take such files. A `.tar.gz` is an sdist for the
+    /// Python managers and an npm tarball for the Node ones.
+    pub fn of(manager: crate::catalogue::Manager, operand: &[u8]) -> Option<Format> {
+        use crate::catalogue::Manager as M;
+        let lower = operand.to_ascii_lowercase();
+        let ends = |s: &[u8]| lower.ends_with(s) && lower.len() > s.len();
+        match manager {
+            M::Dpkg | M::Apt if ends(b".deb") => Some(Format::Deb),
+            M::Rpm | M::Dnf | M::Zypper if ends(b".rpm") => Some(Format::Rpm),
+            M::Pip | M::Uv | M::Pipx if ends(b".whl") => Some(Format::Wheel),
+            M::Pip | M::Uv | M::Pipx if ends(b".tar.gz") => Some(Format::Sdist),
+            M::Npm | M::Yarn | M::Pnpm | M::Bun if ends(b".tgz") || ends(b".tar.gz") => {
+                Some(Format::NpmTarball)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What a package file says it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    /// As the format writes it: Debian's `[epoch:]upstream[-revision]`,
+    /// rpm's `[epoch:]version-release`, the wheel's and npm's version.
+    pub version: Option<String>,
+}
+
+/// Why a file's identity was not read: the file was refused or hostile.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    #[error("can't open it: {0}")]
+    Open(#[source] io::Error),
+    #[error("not a regular file")]
+    NotRegular,
+    #[error("the run's user could not read it")]
+    NotReadable,
+    #[error("bigger than {MAX_FILE} bytes")]
+    TooBig,
+    #[error("read error: {0}")]
+    Read(#[source] io::Error),
+    #[error("not a {0} file")]
+    BadMagic(&'static str),
+    #[error("malformed: {0}")]
+    Malformed(&'static str),
+    #[error("over a limit: {0}")]
+    Limit(&'static str),
+    #[error("no {0} in it")]
+    Missing(&'static str),
+}
+
+impl Rejected {
+    /// A short stable word for `swmon.package_files[].rejected`.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            Rejected::Open(_) => "open-failed",
+            Rejected::NotRegular => "not-regular",
+            Rejected::NotReadable => "not-readable-by-user",
+            Rejected::TooBig => "too-big",
+            Rejected::Read(_) => "read-failed",
+            Rejected::BadMagic(_) => "bad-magic",
+            Rejected::Malformed(_) => "malformed",
+            Rejected::Limit(_) => "over-limit",
+            Rejected::Missing(_) => "no-metadata",
+        }
+    }
+}
+
+impl From<io::Error> for Rejected {
+    fn from(e: io::Error) -> Rejected {
+        match e.kind() {
+            io::ErrorKind::UnexpectedEof => Rejected::Malformed("cut short"),
+            _ => Rejected::Read(e),
+        }
+    }
+}
+
+/// Reads the identity of a package file from its bytes.
+pub fn read<R: Read + Seek>(format: Format, file: &mut R) -> Result<Identity, Rejected> {
+    match format {
+        Format::Deb => deb::read(file),
+        Format::Rpm => rpm::read(file),
+        Format::Wheel => zip::read_wheel(file),
+        Format::Sdist => tar::read_sdist(file),
+        Format::NpmTarball => tar::read_npm(file),
+    }
+}
+
+/// Who ran the installer: the file must be one they could read.
+#[derive(Clone, Copy, Debug)]
+pub struct Reader {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Opens a file an installer run named, as the root daemon reading a
+/// user-controlled path: relative to the run's working folder, never
+/// through a symbolic link as the last component (`O_NOFOLLOW`), without
+/// blocking on a FIFO (`O_NONBLOCK`), and only a regular file of at most
+/// [`MAX_FILE`] bytes that `reader` could read by its mode bits (root
+/// reads anything). The checks are made on the open descriptor.
+pub fn open(cwd: Option<&[u8]>, operand: &[u8], reader: Reader) -> Result<File, Rejected> {
+    let typed = Path::new(std::ffi::OsStr::from_bytes(operand));
+    let path: PathBuf = match cwd {
+        _ if typed.is_absolute() => typed.to_path_buf(),
+        Some(cwd) => Path::new(std::ffi::OsStr::from_bytes(cwd)).join(typed),
+        None => return Err(Rejected::Open(io::Error::other("relative path, no cwd"))),
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(Rejected::Open)?;
+    let meta = file.metadata().map_err(Rejected::Open)?;
+    if !meta.file_type().is_file() {
+        return Err(Rejected::NotRegular);
+    }
+    if meta.len() > MAX_FILE {
+        return Err(Rejected::TooBig);
+    }
+    let mode = meta.mode();
+    let readable = reader.uid == 0
+        || (meta.uid() == reader.uid && mode & 0o400 != 0)
+        || (meta.gid() == reader.gid && mode & 0o040 != 0)
+        || mode & 0o004 != 0;
+    if !readable {
+        return Err(Rejected::NotReadable);
+    }
+    Ok(file)
+}
+
+/// One local package file a run named, and what was read from it.
+#[derive(Debug)]
+pub struct FileFact {
+    /// The operand as typed.
+    pub operand: Vec<u8>,
+    pub format: Format,
+    pub identity: Result<Identity, Rejected>,
+}
+
+impl FileFact {
+    /// About how many bytes it holds.
+    pub fn bytes(&self) -> usize {
+        64 + self.operand.len()
+            + match &self.identity {
+                Ok(i) => i.name.len() + i.version.as_ref().map_or(0, String::len),
+                Err(_) => 0,
+            }
+    }
+}
+
+/// Reads every local package file among `args` (the installer's own
+/// arguments) that `manager` takes, at most [`MAX_FILES_PER_RUN`].
+pub fn read_operands(
+    manager: crate::catalogue::Manager,
+    args: &[Vec<u8>],
+    cwd: Option<&[u8]>,
+    reader: Reader,
+) -> Vec<FileFact> {
+    args.iter()
+        .filter(|a| !a.starts_with(b"-") && !a.windows(3).any(|w| w == b"://"))
+        .filter_map(|a| Some((a, Format::of(manager, a)?)))
+        .take(MAX_FILES_PER_RUN)
+        .map(|(a, format)| FileFact {
+            operand: a.clone(),
+            format,
+            identity: open(cwd, a, reader).and_then(|mut f| read(format, &mut f)),
+        })
+        .collect()
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.version {
+            Some(v) => write!(f, "{} {v}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// Reads at most `cap` bytes; more is [`Rejected::Limit`].
+fn read_capped<R: Read>(r: R, cap: u64, what: &'static str) -> Result<Vec<u8>, Rejected> {
+    let mut out = Vec::new();
+    r.take(cap + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > cap {
+        return Err(Rejected::Limit(what));
+    }
+    Ok(out)
+}
+
+/// A name or version as text: valid UTF-8 with no control characters, at
+/// most 512 bytes.
+fn text(bytes: &[u8], what: &'static str) -> Result<String, Rejected> {
+    let s = std::str::from_utf8(bytes).map_err(|_| Rejected::Malformed(what))?;
+    let s = s.trim();
+    if s.is_empty() || s.len() > 512 || s.chars().any(char::is_control) {
+        return Err(Rejected::Malformed(what));
+    }
+    Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests;
