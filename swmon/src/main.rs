@@ -84,7 +84,9 @@ enum Command {
     /// Print what swmon makes of a command line, without running it: the
     /// manager, operation, packages with versions, and scope. Exits 0 when
     /// the command line runs an installer (whatever the operation), 3 when
-    /// it runs none (`"manager": null` with `--json`).
+    /// it runs none (`"manager": null` with `--json`). Local package files
+    /// it names (`dpkg -i ./x.deb`) are read for their real name and
+    /// version, as the caller can read them; nothing is run.
     Classify {
         /// One JSON object with the event's field names (`manager`,
         /// `operation`, `packages[].name`, `packages[].version`, `scope`).
@@ -177,7 +179,17 @@ fn time_bound(s: &str) -> Result<i64, String> {
 fn classify_command(json: bool, argv: &[std::ffi::OsString]) -> anyhow::Result<ExitCode> {
     use std::os::unix::ffi::OsStrExt;
     let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
-    let explained = swmon::classify::command::explain(&argv);
+    // Local package files are read as the caller could read them.
+    let cwd = std::env::current_dir().ok();
+    let reader = swmon::package_file::Reader {
+        uid: nix::unistd::geteuid().as_raw(),
+        gid: nix::unistd::getegid().as_raw(),
+    };
+    let explained = swmon::classify::command::explain_reading_files(
+        &argv,
+        cwd.as_deref().map(|p| p.as_os_str().as_bytes()),
+        reader,
+    );
     let text = if json {
         format!("{}\n", explained.json())
     } else {

@@ -247,6 +247,9 @@ pub struct Explained {
     /// run of this program (a run's venv or working folder is not known
     /// here).
     pub scope: Option<String>,
+    /// Local package files read ([`explain_reading_files`]); empty for
+    /// [`explain`], which reads nothing.
+    pub files: Vec<crate::package_file::FileFact>,
 }
 
 /// Reads a whole command line: argv\[0\] is the program (a path or a name).
@@ -258,6 +261,7 @@ pub fn explain(argv: &[&[u8]]) -> Explained {
             target: None,
             class: None,
             scope: None,
+            files: Vec::new(),
         };
     };
     let args = argv.get(target.args_start()..).unwrap_or_default();
@@ -276,7 +280,29 @@ pub fn explain(argv: &[&[u8]]) -> Explained {
         target: Some(target),
         class: Some(class),
         scope,
+        files: Vec::new(),
     }
+}
+
+/// [`explain`], then the local package files the command line names read
+/// for their real name and version (relative paths from `cwd`), as
+/// `reader` could read them: what `swmon classify` prints.
+pub fn explain_reading_files(
+    argv: &[&[u8]],
+    cwd: Option<&[u8]>,
+    reader: crate::package_file::Reader,
+) -> Explained {
+    let mut e = explain(argv);
+    if let Some(t) = &e.target {
+        let args: Vec<Vec<u8>> = argv
+            .get(t.args_start()..)
+            .unwrap_or_default()
+            .iter()
+            .map(|a| a.to_vec())
+            .collect();
+        e.files = crate::package_file::read_operands(t.manager, &args, cwd, reader);
+    }
+    e
 }
 
 /// The scope of a run whose argv names none: the manager's own default
@@ -308,7 +334,7 @@ pub fn default_scope(manager: Manager, installer: &[u8], program: &[u8]) -> &'st
     }
 }
 
-fn packages_json(list: &[super::Package]) -> serde_json::Value {
+fn packages_json(list: &[crate::event::PackageRef]) -> serde_json::Value {
     list.iter()
         .map(|p| match &p.version {
             Some(v) => serde_json::json!({"name": p.name, "version": v}),
@@ -317,7 +343,22 @@ fn packages_json(list: &[super::Package]) -> serde_json::Value {
         .collect()
 }
 
+fn refs(list: &[super::Package]) -> Vec<crate::event::PackageRef> {
+    list.iter()
+        .map(|p| crate::event::PackageRef {
+            name: p.name.clone(),
+            version: p.version.clone(),
+        })
+        .collect()
+}
+
 impl Explained {
+    /// The packages with the identity read from local files in place, and
+    /// the operands as typed for those.
+    fn resolved(&self, c: &super::Classification) -> (Vec<crate::event::PackageRef>, Vec<String>) {
+        crate::package_file::resolve(&c.packages, refs(&c.packages), &self.files)
+    }
+
     /// One JSON object with the event's field names (`swmon.manager`,
     /// `swmon.operation`, `swmon.packages[]`, `swmon.scope`, ...), without
     /// the `swmon.` prefix; `manager` is `null` for a command line that
@@ -340,12 +381,22 @@ impl Explained {
             "via": t.via,
             "operation": c.operation.as_str(),
             "subcommand": c.subcommand,
-            "packages": packages_json(&c.packages),
+            "packages": packages_json(&self.resolved(c).0),
             "scope": self.scope,
         });
         if let Some(o) = v.as_object_mut() {
+            let requested = self.resolved(c).1;
+            if !requested.is_empty() {
+                o.insert("requested".into(), json!(requested));
+            }
+            if !self.files.is_empty() {
+                o.insert(
+                    "package_files".into(),
+                    json!(crate::package_file::report(&self.files)),
+                );
+            }
             if !c.inverse.is_empty() {
-                o.insert("inverse_packages".into(), packages_json(&c.inverse));
+                o.insert("inverse_packages".into(), packages_json(&refs(&c.inverse)));
             }
             if !c.requirements.is_empty() {
                 o.insert("requirements".into(), json!(c.requirements));
@@ -376,7 +427,7 @@ impl Explained {
             Some(s) => writeln!(out, "operation:  {} ({})", c.operation, safe(s)),
             None => writeln!(out, "operation:  {}", c.operation),
         };
-        let mut list = |label: &str, ps: &[super::Package]| {
+        let mut list = |label: &str, ps: &[crate::event::PackageRef]| {
             for (i, p) in ps.iter().enumerate() {
                 let head = if i == 0 { label } else { "" };
                 let _ = match &p.version {
@@ -385,10 +436,25 @@ impl Explained {
                 };
             }
         };
-        list("packages:", &c.packages);
-        list("inverse:", &c.inverse);
+        let (packages, requested) = self.resolved(c);
+        list("packages:", &packages);
+        list("inverse:", &refs(&c.inverse));
         if c.packages.is_empty() {
             out.push_str("packages:   (none named)\n");
+        }
+        for r in &requested {
+            let _ = writeln!(out, "requested:  {} (read from the file)", safe(r));
+        }
+        for f in &self.files {
+            if let Err(r) = &f.identity {
+                let _ = writeln!(
+                    out,
+                    "rejected:   {} ({}: {})",
+                    safe(&super::escape(&f.operand)),
+                    r.flag,
+                    safe(&r.reason)
+                );
+            }
         }
         for r in &c.requirements {
             let _ = writeln!(out, "requires:   {}", safe(r));

@@ -94,6 +94,9 @@ pub struct Package {
     /// operand gives a range (`>=1,<2`, `^1.2`, `latest`). Absent when the
     /// operand names no version.
     pub version: Option<String>,
+    /// The operand it was read from, as typed (escaped): the file a
+    /// local package's identity is read from (`swmon.requested`).
+    pub operand: String,
 }
 
 /// Where a run installs, as far as its argv says (`swmon.scope`).

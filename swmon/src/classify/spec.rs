@@ -42,6 +42,7 @@ impl Spec {
             package: Package {
                 name: escape(name),
                 version: version.map(escape),
+                operand: escape(arg),
             },
             mark: Mark::Same,
         }

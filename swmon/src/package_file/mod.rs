@@ -196,13 +196,30 @@ pub fn open(cwd: Option<&[u8]>, operand: &[u8], reader: Reader) -> Result<File, 
     Ok(file)
 }
 
+/// A file's rejection as the event reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// [`Rejected::flag`].
+    pub flag: &'static str,
+    pub reason: String,
+}
+
+impl From<Rejected> for Refusal {
+    fn from(e: Rejected) -> Refusal {
+        Refusal {
+            flag: e.flag(),
+            reason: e.to_string(),
+        }
+    }
+}
+
 /// One local package file a run named, and what was read from it.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileFact {
     /// The operand as typed.
     pub operand: Vec<u8>,
     pub format: Format,
-    pub identity: Result<Identity, Rejected>,
+    pub identity: Result<Identity, Refusal>,
 }
 
 impl FileFact {
@@ -211,7 +228,7 @@ impl FileFact {
         64 + self.operand.len()
             + match &self.identity {
                 Ok(i) => i.name.len() + i.version.as_ref().map_or(0, String::len),
-                Err(_) => 0,
+                Err(r) => r.reason.len(),
             }
     }
 }
@@ -231,7 +248,9 @@ pub fn read_operands(
         .map(|(a, format)| FileFact {
             operand: a.clone(),
             format,
-            identity: open(cwd, a, reader).and_then(|mut f| read(format, &mut f)),
+            identity: open(cwd, a, reader)
+                .and_then(|mut f| read(format, &mut f))
+                .map_err(Refusal::from),
         })
         .collect()
 }
@@ -268,3 +287,73 @@ fn text(bytes: &[u8], what: &'static str) -> Result<String, Rejected> {
 
 #[cfg(test)]
 mod tests;
+
+/// The local package files an installer exec named, read for the facts
+/// stage: the installer's own arguments as classify reads them, the run's
+/// working folder for relative paths, its effective uid and gid for the
+/// readability check.
+pub fn for_exec(
+    rec: &crate::ebpf::decode::ExecRecord,
+    id: &crate::enrich::Identified,
+    cwd: Option<&[u8]>,
+) -> Vec<FileFact> {
+    let manager = match crate::catalogue::program(id.installer_id).map(|p| p.role) {
+        Some(crate::catalogue::Role::Installer(m)) => m,
+        _ => return Vec::new(),
+    };
+    let start = crate::enrich::installer_args_start(&rec.argv, id.via);
+    let args = rec.argv.get(start..).unwrap_or_default();
+    let reader = Reader {
+        uid: rec.euid,
+        gid: rec.gid,
+    };
+    read_operands(manager, args, cwd, reader)
+}
+
+/// The packages of a run with the identity read from each local file in
+/// place of what its file name said, and the operands as typed for those
+/// (`swmon.requested`). `classified` and `refs` are the same packages.
+pub fn resolve(
+    classified: &[crate::classify::Package],
+    mut refs: Vec<crate::event::PackageRef>,
+    files: &[FileFact],
+) -> (Vec<crate::event::PackageRef>, Vec<String>) {
+    let mut requested = Vec::new();
+    for (p, r) in classified.iter().zip(refs.iter_mut()) {
+        let read = files.iter().find_map(|f| match &f.identity {
+            Ok(i) if crate::classify::escape(&f.operand) == p.operand => Some(i),
+            _ => None,
+        });
+        if let Some(i) = read {
+            requested.push(p.operand.clone());
+            r.name.clone_from(&i.name);
+            r.version.clone_from(&i.version);
+        }
+    }
+    (refs, requested)
+}
+
+/// `swmon.package_files`: one object per file read.
+pub fn report(files: &[FileFact]) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    files
+        .iter()
+        .map(|f| {
+            let file = crate::classify::escape(&f.operand);
+            match &f.identity {
+                Ok(i) => json!({
+                    "file": file,
+                    "format": f.format.as_str(),
+                    "name": i.name,
+                    "version": i.version,
+                }),
+                Err(r) => json!({
+                    "file": file,
+                    "format": f.format.as_str(),
+                    "rejected": r.flag,
+                    "reason": r.reason,
+                }),
+            }
+        })
+        .collect()
+}

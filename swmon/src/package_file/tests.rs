@@ -373,6 +373,47 @@ fn mutated_files_never_panic() {
 }
 
 #[test]
+fn classify_reports_the_identity_read_and_what_was_typed() {
+    use super::Reader;
+    let dir = std::env::temp_dir().join(format!("swmon-pf-cl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("renamed_9_all.deb"), deb(".xz")).unwrap();
+    std::fs::write(dir.join("junk.deb"), b"not a deb").unwrap();
+    let argv: Vec<&[u8]> = vec![
+        b"dpkg",
+        b"-i",
+        b"renamed_9_all.deb",
+        b"./junk.deb",
+        b"gone.deb",
+    ];
+    let reader = Reader {
+        uid: nix::unistd::geteuid().as_raw(),
+        gid: nix::unistd::getegid().as_raw(),
+    };
+    let e = crate::classify::command::explain_reading_files(
+        &argv,
+        Some(dir.as_os_str().as_encoded_bytes()),
+        reader,
+    );
+    let j = e.json();
+    assert_eq!(
+        j["packages"],
+        serde_json::json!([
+            {"name": "alpha", "version": "1:2.0-3"},
+            {"name": "./junk.deb"},
+            {"name": "gone.deb"}
+        ]),
+        "{j}"
+    );
+    assert_eq!(j["requested"], serde_json::json!(["renamed_9_all.deb"]));
+    assert_eq!(j["package_files"][1]["rejected"], "bad-magic");
+    assert_eq!(j["package_files"][2]["rejected"], "open-failed");
+    assert!(e.text().contains("alpha 1:2.0-3"), "{}", e.text());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn formats_by_manager_and_extension() {
     use crate::catalogue::Manager as M;
     assert_eq!(Format::of(M::Dpkg, b"/tmp/x/alpha.deb"), Some(Format::Deb));

@@ -405,6 +405,14 @@ impl Decide {
         let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
         let scope = class.as_ref().map(|c| scope_of(c, rec, run));
         let packages: Option<Vec<PackageRef>> = class.as_ref().map(|c| refs(&c.packages));
+        // Local package files: the name and version read from the file.
+        let (packages, requested) = match (packages, class.as_ref()) {
+            (Some(p), Some(c)) => {
+                let (p, r) = crate::package_file::resolve(&c.packages, p, &run.facts.package_files);
+                (Some(p), r)
+            }
+            (p, _) => (p, Vec::new()),
+        };
         let (action, kind_type) = action_of(operation);
         let mut args = Vec::with_capacity(rec.argv.len());
         let mut escaped = Vec::new();
@@ -503,6 +511,8 @@ impl Decide {
                 subcommand: class.as_ref().and_then(|c| c.subcommand.clone()),
                 packages,
                 inverse_packages: class.as_ref().map(|c| refs(&c.inverse)).unwrap_or_default(),
+                requested,
+                package_files: crate::package_file::report(&run.facts.package_files),
                 requirements: class
                     .as_ref()
                     .map(|c| c.requirements.clone())
