@@ -30,7 +30,7 @@ fn os(s: &str) -> &std::ffi::OsStr {
     std::ffi::OsStr::new(s)
 }
 
-fn words<'a>(line: &'a str) -> Vec<&'a std::ffi::OsStr> {
+fn words(line: &str) -> Vec<&std::ffi::OsStr> {
     line.split(' ').map(os).collect()
 }
 
