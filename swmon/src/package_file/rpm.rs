@@ -7,7 +7,7 @@
 
 use std::io::Read;
 
-use super::{text, Identity, Rejected};
+use super::{read_capped, text, Identity, Rejected};
 
 const HEADER_MAGIC: [u8; 4] = [0x8e, 0xad, 0xe8, 0x01];
 /// rpm's own limits (`hdrchkTags`, `hdrchkData` in lib/header.c).
@@ -85,14 +85,24 @@ fn header<R: Read>(file: &mut R, budget: &mut u64) -> Result<Header, Rejected> {
     *budget = budget
         .checked_sub(bytes)
         .ok_or(Rejected::Limit("rpm header bytes"))?;
-    let mut index = vec![0u8; count as usize * 16];
-    file.read_exact(&mut index)?;
+    // Read as the bytes arrive, never allocated by the lengths read.
+    let index_len = u64::from(count) * 16;
+    let index = read_capped(file.by_ref().take(index_len), index_len, "rpm index")?;
+    if (index.len() as u64) < index_len {
+        return Err(Rejected::Malformed("rpm index cut short"));
+    }
     let entries = index
         .chunks_exact(16)
         .map(|e| [be32(&e[0..]), be32(&e[4..]), be32(&e[8..]), be32(&e[12..])])
         .collect();
-    let mut data = vec![0u8; size as usize];
-    file.read_exact(&mut data)?;
+    let data = read_capped(
+        file.by_ref().take(u64::from(size)),
+        u64::from(size),
+        "rpm data",
+    )?;
+    if data.len() < size as usize {
+        return Err(Rejected::Malformed("rpm data cut short"));
+    }
     Ok(Header { entries, data })
 }
 
