@@ -573,6 +573,52 @@ mod tests {
     }
 
     #[test]
+    fn any_argv_resolves_without_panic_and_inside_bounds() {
+        const WORDS: &[&[u8]] = &[
+            b"python3",
+            b"node",
+            b"perl",
+            b"ruby",
+            b"php",
+            b"ld.so",
+            b"/lib64/ld-linux-x86-64.so.2",
+            b"pip",
+            b"npm",
+            b"-m",
+            b"-mpip",
+            b"-c",
+            b"-e",
+            b"-",
+            b"--",
+            b"-W",
+            b"-Im",
+            b"-f",
+            b"--require",
+            b"--library-path",
+            b"--list",
+            b"tool.py",
+            b"/usr/bin/pip",
+            b"\xff",
+            b"",
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut argv = Vec::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for i in 0..(x % 9) {
+                argv.push(WORDS[((x >> (i * 5)) % WORDS.len() as u64) as usize]);
+            }
+            if let Some(t) = resolve(&argv) {
+                assert!(t.index < argv.len(), "{argv:?}");
+            }
+            let e = explain(&argv);
+            let _ = (e.json(), e.text());
+        }
+    }
+
+    #[test]
     fn explained_as_json_and_text() {
         let e = explain(&words("/usr/bin/python3 -m pip install requests==2.31.0"));
         assert_eq!(
