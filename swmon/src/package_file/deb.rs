@@ -69,35 +69,22 @@ fn inflate(compression: &[u8], member: &[u8]) -> Result<Vec<u8>, Rejected> {
             read_capped(d, MAX_INFLATED, "inflated control")
         }
         b".xz" => {
-            let mut out = Capped(Vec::new());
-            lzma_rs::xz_decompress(&mut &member[..], &mut out).map_err(|e| match e {
-                lzma_rs::error::Error::IoError(e) if e.kind() == std::io::ErrorKind::Other => {
-                    Rejected::Limit("inflated control")
-                }
-                _ => Rejected::Malformed("xz control"),
-            })?;
-            Ok(out.0)
+            // liblzma refuses a stream whose dictionary needs more memory.
+            let stream = liblzma::stream::Stream::new_stream_decoder(XZ_MEMORY, 0)
+                .map_err(|_| Rejected::Malformed("xz control"))?;
+            let d = liblzma::read::XzDecoder::new_stream(member, stream);
+            read_capped(d, MAX_INFLATED, "inflated control").map_err(|e| match e {
+                Rejected::Read(_) => Rejected::Malformed("xz control"),
+                e => e,
+            })
         }
         _ => Err(Rejected::Malformed("control member compression")),
     }
 }
 
-/// A writer that refuses to grow past [`MAX_INFLATED`].
-struct Capped(Vec<u8>);
-
-impl std::io::Write for Capped {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.0.len() as u64 + buf.len() as u64 > MAX_INFLATED {
-            return Err(std::io::Error::other("inflated past the cap"));
-        }
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+/// The most memory the xz decoder may use (dpkg-deb's own control members
+/// use 8 MiB dictionaries at most).
+const XZ_MEMORY: u64 = 64 << 20;
 
 fn identity(control: &[u8]) -> Result<Identity, Rejected> {
     if control.len() as u64 > MAX_MEMBER {
