@@ -12,7 +12,7 @@ use std::{collections::HashMap, path::Path};
 use swmon_common::reason;
 
 use crate::{
-    catalogue::{self, Interpreter, Role},
+    catalogue::{self, Role},
     ebpf::{decode::ExecRecord, filter::basename},
 };
 
@@ -99,28 +99,18 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
     );
     let file_name = basename(&rec.filename);
     if rec.reasons & reason::INTERPRETER_ARG != 0 {
-        let interp = rec
+        // Only the program the interpreter runs (its script or `-m`
+        // module) decides: an installer's name among the script's own
+        // arguments is not a run of that installer.
+        let role = rec
             .interpreter_id
             .and_then(catalogue::program)
-            .map(|p| p.role);
-        let (i, id) = rec
-            .argv
-            .iter()
-            .enumerate()
-            .skip(1)
-            .find_map(|(i, a)| installer_name(basename(a)).map(|id| (i, id)))?;
-        let via = match interp {
-            Some(Role::Loader) => "loader",
-            Some(Role::Interpreter(Interpreter::Python))
-                if rec.argv.get(i - 1).is_some_and(|a| a == b"-m") =>
-            {
-                "python -m"
-            }
-            _ => "interpreter-script",
-        };
+            .map(|p| p.role)?;
+        let argv: Vec<&[u8]> = rec.argv.iter().map(Vec::as_slice).collect();
+        let t = crate::classify::command::through(role, &argv)?;
         return Some(Identified {
-            installer_id: id,
-            via,
+            installer_id: t.installer_id,
+            via: t.via,
         });
     }
     let by_file = installer_name(file_name);
@@ -146,13 +136,20 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
     })
 }
 
-/// Where the installer's own arguments start in `argv`: after the first
-/// argument whose base name is an installer's (argv\[0\] for a direct run;
-/// `pip` in `python3 -m pip`; the script after a script's interpreter; the
-/// program after the loader). A renamed or fileless installer is argv\[0\].
+/// Where the installer's own arguments start in `argv`: after argv\[0\]
+/// for a renamed or fileless run; otherwise as `swmon classify` reads the
+/// command line (after argv\[0\] naming an installer, after the program an
+/// interpreter or the loader runs: `pip` in `python3 -m pip`, the script,
+/// the program after the loader). When argv\[0\] names neither (forged, or
+/// `env` running a script's `#!`), after the first argument whose base
+/// name is an installer's.
 pub fn installer_args_start(argv: &[Vec<u8>], via: &str) -> usize {
     if matches!(via, "renamed" | "memfd" | "fexecve") {
         return 1.min(argv.len());
+    }
+    let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    if let Some(t) = crate::classify::command::resolve(&args) {
+        return t.args_start().min(argv.len());
     }
     argv.iter()
         .position(|a| installer_name(basename(a)).is_some())
@@ -291,6 +288,17 @@ mod tests {
                 "/usr/bin/python3",
                 "/usr/bin/python3.11",
                 &["python3", "pip-audit.py"],
+                INTERPRETER_ARG
+            )),
+            None
+        );
+        // An installer's name among a script's own arguments is not a run
+        // of that installer.
+        assert_eq!(
+            via(&rec(
+                "/usr/bin/python3",
+                "/usr/bin/python3.11",
+                &["python3", "tool.py", "npm", "install", "x"],
                 INTERPRETER_ARG
             )),
             None

@@ -145,6 +145,14 @@ pub struct Swmon {
     /// Packages the run does the opposite to (apt's `pkg-` inside install).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inverse_packages: Vec<PackageRef>,
+    /// The operands as typed for the packages whose name and version were
+    /// read from the local file they named (`dpkg -i ./x.deb`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requested: Vec<String>,
+    /// Each local package file read: `file`, `format`, and the `name` and
+    /// `version` inside, or `rejected` (a flag) and `reason`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub package_files: Vec<serde_json::Value>,
     /// Requirement files the run installs from (`pip -r FILE`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub requirements: Vec<String>,

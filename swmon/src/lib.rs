@@ -14,6 +14,7 @@ pub mod ebpf;
 pub mod audit;
 pub mod correlate;
 pub mod classify;
+pub mod package_file;
 pub mod enrich;
 pub mod event;
 pub mod sink;

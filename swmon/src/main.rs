@@ -81,6 +81,22 @@ enum Command {
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
         heartbeat_secs: u64,
     },
+    /// Print what swmon makes of a command line, without running it: the
+    /// manager, operation, packages with versions, and scope. Exits 0 when
+    /// the command line runs an installer (whatever the operation), 3 when
+    /// it runs none (`"manager": null` with `--json`). Local package files
+    /// it names (`dpkg -i ./x.deb`) are read for their real name and
+    /// version, as the caller can read them; nothing is run.
+    Classify {
+        /// One JSON object with the event's field names (`manager`,
+        /// `operation`, `packages[].name`, `packages[].version`, `scope`).
+        #[arg(long)]
+        json: bool,
+        /// The command line: PROGRAM (a path or a name) and its arguments,
+        /// after `--`.
+        #[arg(last = true, required = true, value_name = "PROGRAM ARGS")]
+        argv: Vec<std::ffi::OsString>,
+    },
     /// Show, install or remove the audit rules swmon relies on.
     Rules {
         #[command(subcommand)]
@@ -156,6 +172,38 @@ enum RulesCommand {
 
 fn time_bound(s: &str) -> Result<i64, String> {
     report::time_bound(s).map_err(|e| e.to_string())
+}
+
+/// `swmon classify`: exit 0 when the command line runs an installer, 3
+/// when it runs none.
+fn classify_command(json: bool, argv: &[std::ffi::OsString]) -> anyhow::Result<ExitCode> {
+    use std::os::unix::ffi::OsStrExt;
+    let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+    // Local package files are read as the caller could read them.
+    let cwd = std::env::current_dir().ok();
+    let reader = swmon::package_file::Reader {
+        uid: nix::unistd::geteuid().as_raw(),
+        gid: nix::unistd::getegid().as_raw(),
+    };
+    let explained = swmon::classify::command::explain_reading_files(
+        &argv,
+        cwd.as_deref().map(|p| p.as_os_str().as_bytes()),
+        reader,
+    );
+    let text = if json {
+        format!("{}\n", explained.json())
+    } else {
+        explained.text()
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("can't write to standard output")?;
+    Ok(if explained.target.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }
 
 /// Builds and writes a report; warnings go to standard error as well.
@@ -259,6 +307,15 @@ fn main() -> ExitCode {
                 .and_then(|rt| rt.block_on(run::run(options)).map_err(anyhow::Error::from))
         }
         Command::Rules { command } => rules_command(command),
+        Command::Classify { json, argv } => {
+            return match classify_command(json, &argv) {
+                Ok(code) => code,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "swmon: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::AuditTail { rcvbuf, key, count } => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -484,14 +484,13 @@ fn a_real_deb_install_and_removal_are_classified() {
     assert_eq!(e["swmon"]["operation"], "install");
     assert_eq!(e["swmon"]["scope"], "system");
     assert_eq!(e["process"]["exit_code"], 0);
+    // The package inside the file, not the file's name (issue 10); what
+    // was typed is kept as swmon.requested.
     let pkgs = e["swmon"]["packages"].as_array().expect("packages");
     assert_eq!(pkgs.len(), 1, "{e:#}");
-    assert!(
-        pkgs[0]["name"]
-            .as_str()
-            .is_some_and(|n| n.ends_with("pkg.deb")),
-        "{e:#}"
-    );
+    assert_eq!(pkgs[0]["name"], PKG, "{e:#}");
+    assert_eq!(pkgs[0]["version"], "1.2-3", "{e:#}");
+    assert_eq!(e["swmon"]["requested"][0].as_str(), deb.to_str(), "{e:#}");
 
     let e = one_run(&events, remove);
     assert_eq!(action(&e), "package-remove");

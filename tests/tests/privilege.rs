@@ -504,3 +504,60 @@ fn without_cap_setpcap_it_still_drops_what_it_can() {
         serde_json::json!(["CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE"])
     );
 }
+
+/// Deletes every loaded rule naming `dir` (a test that fails before swmon's
+/// stop leaves none behind).
+struct RulesUnder(PathBuf);
+
+impl Drop for RulesUnder {
+    fn drop(&mut self) {
+        let dir = self.0.to_string_lossy().into_owned();
+        for rule in auditctl_rules().iter().filter(|r| r.contains(&dir)) {
+            let Some(rest) = rule.strip_prefix("-a ") else {
+                continue;
+            };
+            let mut args = vec!["-d"];
+            args.extend(rest.split(' '));
+            let _ = Command::new("auditctl").args(&args).output();
+        }
+    }
+}
+
+#[test]
+fn the_seed_rules_watch_the_installers_of_installer_dir_too() {
+    let dir = RootDir::new("seed-dir");
+    let bin = dir.0.join("bin");
+    fs::create_dir(&bin).expect("mkdir");
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let installer = bin.join("dpkg");
+    true_with(&installer, b"swmon test: a dpkg in an extra folder");
+    let path = installer.to_str().expect("utf-8").to_owned();
+    let _cleanup = RulesUnder(bin.clone());
+    let _seed = SeedGuard;
+    let m = Monitor::start(&[
+        "--audit-rules",
+        "seed",
+        "--installer-dir",
+        bin.to_str().expect("utf-8"),
+    ]);
+    let installed = m.wait_for("audit-rules-installed", Duration::from_secs(10), |e| {
+        action(e) == "audit-rules-installed"
+    });
+    let named = installed["swmon"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .any(|r| r.as_str().is_some_and(|r| r.contains(&path)));
+    assert!(named, "no seed rule for {path}: {installed:#}");
+    assert!(
+        auditctl_rules().iter().any(|r| r.contains(&path)),
+        "not loaded: {:?}",
+        auditctl_rules()
+    );
+    m.stop();
+    assert!(
+        !auditctl_rules().iter().any(|r| r.contains(&path)),
+        "left loaded after the stop: {:?}",
+        auditctl_rules()
+    );
+}

@@ -26,6 +26,7 @@ pub const TARGETS: &[&str] = &[
     "report_inputs",
     "report_build",
     "proc_parsers",
+    "package_files",
 ];
 
 /// Seconds per target in `cargo xtask test`.

@@ -991,6 +991,14 @@ fn passing_storm_section(noop: &Path, secs: u64) -> Result<String> {
         .map(|e| e["swmon"]["counters"].clone())
         .unwrap_or_default();
     let n = |k: &str| c[k].as_u64().unwrap_or(0);
+    let audit_only = pids
+        .iter()
+        .filter(|p| {
+            verdicts
+                .get(&u64::from(**p))
+                .is_some_and(|v| v == "audit_only")
+        })
+        .count();
     let alerts = events
         .iter()
         .filter(|e| {
@@ -1003,15 +1011,18 @@ fn passing_storm_section(noop: &Path, secs: u64) -> Result<String> {
          audit rule `-S execve -F path=<it>` records each) as fast as they can for {secs} s, \
          beside a private auditd, swmon with `--audit-rules seed` and default buffers. A run \
          whose exit record was lost is still reported (without its exit code, ended by the \
-         sweep); `runs without exit` counts those.\n\n\
-         | execs/s | installer runs | reported | missing | confirmed | runs without exit | kernel lost | queue drops (kernel / audit / writer) | audit overruns | audit serial gaps | loss alerts |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n\
-         | {rate:.0} | {} | {} | {missing} | {confirmed} | {} | {} | {} / {} / {} | {} | {} | {alerts} |\n\n\
+         sweep); `runs without exit` counts those. A run whose exec record the ring buffer \
+         could not take (`kernel lost`, exec / exit) is reported from its audit record alone \
+         (`audit_only`).\n\n\
+         | execs/s | installer runs | reported | missing | confirmed | audit_only | runs without exit | kernel lost (exec / exit) | queue drops (kernel / audit / writer) | audit overruns | audit serial gaps | loss alerts |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n\
+         | {rate:.0} | {} | {} | {missing} | {confirmed} | {audit_only} | {} | {} / {} | {} / {} / {} | {} | {} | {alerts} |\n\n\
          Target: zero installer runs lost — {}.\n",
         pids.len(),
         pids.len() - missing,
         n("exits_missing"),
-        n("lost"),
+        n("exec_reserve_failed"),
+        n("exit_reserve_failed"),
         n("kernel_queue_dropped"),
         n("audit_queue_dropped"),
         n("writer_dropped"),

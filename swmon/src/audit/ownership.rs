@@ -547,7 +547,14 @@ impl StateDir {
             path: path.clone(),
             why: e.to_string(),
         })?;
-        let tmp = self.path.join(format!(".rules.{}.json.tmp", owner.pid));
+        // One temp file per writing thread: the stop watchdog's emergency
+        // removal may write while the stop itself does (never the same
+        // temp file; the last rename wins, each one whole).
+        let tmp = self.path.join(format!(
+            ".rules.{}.{}.json.tmp",
+            owner.pid,
+            nix::unistd::gettid()
+        ));
         match fs::remove_file(&tmp) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -1294,6 +1294,13 @@ struct GuardState {
     /// New suppressing rules already alerted (again once they go and come
     /// back).
     suppressors: Vec<AuditRule>,
+    /// What [`Emergency`] removes: the rules swmon owns (or is adding),
+    /// kept up to date by every save and by each delete at stop, behind a
+    /// lock never held across I/O.
+    emergency: Arc<Mutex<Vec<AuditRule>>>,
+    /// The stop's removal has begun: polls, checks and restores do nothing
+    /// (the stop's own deletes are no tamper, and nothing is put back).
+    stopping: bool,
 }
 
 /// Guards the rules swmon added, and those with a guarded key loaded at
@@ -1328,6 +1335,7 @@ struct BestEffort {
 fn remove_best_effort(
     ctl: &mut ControlSocket,
     rules: &[AuditRule],
+    mut on_gone: impl FnMut(&AuditRule),
 ) -> Result<BestEffort, AuditError> {
     let loaded = list_rules(ctl)?;
     let BestEffort {
@@ -1337,12 +1345,19 @@ fn remove_best_effort(
     } = BestEffort::default();
     for rule in rules {
         if !loaded.iter().any(|l| l.same_as(rule)) || removed.iter().any(|r| rule.same_as(r)) {
+            on_gone(rule);
             absent.push(rule.clone());
             continue;
         }
         match delete_rule(ctl, rule) {
-            Ok(()) => removed.push(rule.clone()),
-            Err(e) if e.errno() == Some(libc::ENOENT) => absent.push(rule.clone()),
+            Ok(()) => {
+                on_gone(rule);
+                removed.push(rule.clone());
+            }
+            Err(e) if e.errno() == Some(libc::ENOENT) => {
+                on_gone(rule);
+                absent.push(rule.clone());
+            }
             Err(e) => failed.push((rule.clone(), e)),
         }
     }
@@ -1417,7 +1432,7 @@ fn clean_leftovers(
             .into_iter()
             .partition(|r| !live.iter().any(|l| l.same_as(r)));
         out.kept_for_live.extend(kept);
-        match remove_best_effort(ctl, &mine) {
+        match remove_best_effort(ctl, &mine, |_| {}) {
             Ok(BestEffort {
                 removed,
                 absent,
@@ -1484,9 +1499,16 @@ impl RuleGuard {
                     present: true,
                 }
             }))
+            .collect::<Vec<Guarded>>();
+        let owned = rules
+            .iter()
+            .filter(|g| g.ours)
+            .map(|g| g.rule.clone())
             .collect();
         RuleGuard {
             state: Arc::new(Mutex::new(GuardState {
+                emergency: Arc::new(Mutex::new(owned)),
+                stopping: false,
                 rules,
                 keys,
                 record,
@@ -1678,6 +1700,9 @@ impl RuleGuard {
             return None;
         }
         let mut state = self.lock();
+        if state.stopping {
+            return None;
+        }
         let mut found: Option<RulesRemoved> = None;
         // Removal records per guarded key.
         let mut removals: Vec<(Vec<u8>, usize)> = Vec::new();
@@ -1787,7 +1812,7 @@ impl RuleGuard {
     /// (counted by the caller as a poll error).
     pub fn poll(&self, restore: bool) -> Result<Vec<RulesRemoved>, AuditError> {
         let mut state = self.lock();
-        if state.rules.is_empty() || state.finished {
+        if state.rules.is_empty() || state.finished || state.stopping {
             return Ok(Vec::new());
         }
         let mut ctl = match state.ctl.take() {
@@ -1804,6 +1829,17 @@ impl RuleGuard {
     /// not be deleted.
     pub fn remove_ours(&self, ctl: &mut ControlSocket) -> Result<Removed, AuditError> {
         self.lock().remove_ours(ctl)
+    }
+
+    /// A handle that removes swmon's rules without this guard's lock: for
+    /// the stop watchdog, when the stop sequence is stuck holding it (a
+    /// slow removal, a netlink request that does not answer).
+    pub fn emergency(&self) -> Emergency {
+        let state = self.lock();
+        Emergency {
+            rules: state.emergency.clone(),
+            record: state.record.clone(),
+        }
     }
 }
 
@@ -1922,6 +1958,54 @@ fn relied_or_say(
         ));
         Vec::new()
     })
+}
+
+/// Removes the rules swmon owns, as last saved, with a control socket of
+/// its own and no lock of the guard's: the way out of a stop that is stuck
+/// (see [`RuleGuard::emergency`]). A rule already gone is no error; the
+/// state file is emptied only once every rule is gone, so a rule left
+/// loaded stays recorded for the next start to remove.
+#[derive(Clone, Debug)]
+pub struct Emergency {
+    rules: Arc<Mutex<Vec<AuditRule>>>,
+    record: Option<(StateDir, Owner)>,
+}
+
+impl Emergency {
+    /// Whether every rule is gone (or there were none). The rules are
+    /// recorded first (a local write: the stop may have emptied the record
+    /// before its deletes), so whatever this does not get to delete (the
+    /// watchdog exits after a bound) is removed by the next start.
+    pub fn remove(&self) -> bool {
+        let rules = self
+            .rules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if rules.is_empty() {
+            return true;
+        }
+        if let Some((dir, me)) = &self.record {
+            let _ = dir.record(me, &rules);
+        }
+        let mut left = Vec::new();
+        match ControlSocket::open() {
+            Ok(mut ctl) => {
+                for rule in &rules {
+                    match delete_rule(&mut ctl, rule) {
+                        Ok(()) => {}
+                        Err(e) if e.errno() == Some(libc::ENOENT) => {}
+                        Err(_) => left.push(rule.clone()),
+                    }
+                }
+            }
+            Err(_) => left = rules,
+        }
+        if let Some((dir, me)) = &self.record {
+            let _ = dir.record(me, &left);
+        }
+        left.is_empty()
+    }
 }
 
 impl GuardState {
@@ -2066,6 +2150,12 @@ impl GuardState {
     fn save_with(&mut self, ahead: &[AuditRule]) {
         let mut rules = self.owned();
         rules.extend(ahead.iter().cloned());
+        rules.clone_into(
+            &mut self
+                .emergency
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         if let Some((dir, me)) = &self.record {
             self.record_error = dir.record(me, &rules).err().map(|e| e.to_string());
         }
@@ -2076,6 +2166,9 @@ impl GuardState {
     }
 
     fn restore(&mut self, ctl: &mut ControlSocket) -> Result<Vec<AuditRule>, AuditError> {
+        if self.stopping {
+            return Ok(Vec::new());
+        }
         let loaded = list_rules(ctl)?;
         let wanted: Vec<AuditRule> = self
             .rules
@@ -2271,11 +2364,22 @@ impl GuardState {
         if let Some((dir, me)) = &self.record {
             self.record_error = dir.record(me, &[]).err().map(|e| e.to_string());
         }
+        // From here on the rules are going: no poll, check or restore
+        // acts on them. Each one gone leaves the emergency list at once, so
+        // a watchdog that cuts this short deletes only what is still ours
+        // (not an identical rule someone loads once ours is gone).
+        self.stopping = true;
+        let emergency = self.emergency.clone();
         let BestEffort {
             removed,
             mut absent,
             failed,
-        } = match remove_best_effort(ctl, &owned) {
+        } = match remove_best_effort(ctl, &owned, |gone| {
+            emergency
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|r| !r.same_as(gone));
+        }) {
             Ok(r) => r,
             Err(e) => {
                 self.save();
@@ -2782,6 +2886,28 @@ mod tests {
         drop(s);
         drop(guard);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_emergency_handle_follows_what_swmon_owns() {
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let guard = RuleGuard::new(vec![dpkg.clone()]);
+        let emergency = guard.emergency();
+        let snapshot = || emergency.rules.lock().unwrap().clone();
+        assert_eq!(snapshot(), vec![dpkg.clone()], "owned from the start");
+        {
+            let mut s = guard.lock();
+            let apt = AuditRule::exec_watch(Path::new("/usr/bin/apt"), SEED_KEY);
+            s.save_with(std::slice::from_ref(&apt));
+            assert_eq!(snapshot(), vec![dpkg.clone(), apt], "being added counts");
+            s.rules[0].ours = false;
+            s.save();
+        }
+        assert!(
+            snapshot().is_empty(),
+            "given up: never removed by the watchdog"
+        );
+        assert!(emergency.remove(), "nothing to remove needs no socket");
     }
 
     #[test]

@@ -26,13 +26,11 @@
 //! Tamper seen here: a CONFIG_CHANGE record `op=set audit_enabled=N` is a
 //! health change at once (it reaches multicast listeners even for `-e 0`;
 //! the kernel logs no record for `-e 1` from 0, which the next poll shows).
-//! With [`AuditStream::watch_rules`], every status poll also diffs the
-//! guarded rules against the kernel's list ([`super::RuleGuard::poll`]), so
-//! a removal the kernel does not log (`auditctl -D` while audit is
-//! disabled) is an [`AuditItem::RulesRemoved`] within one poll.
 //!
-//! Not here: rule management ([`super::rules`]; the run loop calls
-//! [`super::RuleGuard::check`] on each event) and what an event means.
+//! Not here: rule management and the rule-list diff ([`super::rules`]; `swmon
+//! run`'s rules stage polls [`super::RuleGuard::poll`] on its own thread,
+//! so a slow rule-list answer never holds up this stream) and what an
+//! event means.
 
 use std::{
     collections::VecDeque,
@@ -52,7 +50,7 @@ use super::{
     error::AuditError,
     netlink::{ControlSocket, Datagram, MulticastSocket, DEFAULT_RCVBUF},
     parse_netlink_bytes,
-    rules::{RuleGuard, RulesRemoved},
+    rules::RulesRemoved,
     status::{pid_alive, AuditStatus, Health, HealthTracker},
 };
 
@@ -127,8 +125,7 @@ pub enum AuditItem {
     Event(AuditEvent),
     Health(HealthChange),
     Loss(Loss),
-    /// From [`super::RuleGuard::check`], or from the stream's poll of the
-    /// rules it watches ([`AuditStream::watch_rules`]).
+    /// From [`super::RuleGuard::check`] or [`super::RuleGuard::poll`].
     RulesRemoved(RulesRemoved),
 }
 
@@ -160,9 +157,6 @@ pub struct AuditCounters {
     /// Status polls answered, and those that failed or went unanswered.
     pub polls: u64,
     pub poll_errors: u64,
-    /// Rule-list diffs done on a poll, and those that failed.
-    pub rule_polls: u64,
-    pub rule_poll_errors: u64,
     /// Records, events, serial gaps, parse errors, late and evicted.
     pub assembler: AssemblerStats,
 }
@@ -191,10 +185,6 @@ struct State {
     counters: AuditCounters,
     gaps_reported: u64,
     parse_errors_reported: u64,
-    /// The rules diffed on each poll, and whether to put swmon's back.
-    watch: Option<(RuleGuard, bool)>,
-    /// Rule-list reads failed in a row since the last that worked.
-    rule_poll_failing: Option<u64>,
 }
 
 fn register<T: std::os::fd::AsRawFd>(inner: T) -> Result<AsyncFd<T>, AuditError> {
@@ -234,13 +224,6 @@ impl AuditStream {
         })
     }
 
-    /// Diffs `guard`'s rules against the kernel's list on every status poll
-    /// from now on; with `restore`, swmon's missing rules are put back at
-    /// once. Each removal seen is an [`AuditItem::RulesRemoved`].
-    pub fn watch_rules(&mut self, guard: RuleGuard, restore: bool) {
-        self.state.watch = Some((guard, restore));
-    }
-
     /// The receive buffer the kernel granted.
     pub fn rcvbuf(&self) -> usize {
         self.multicast.get_ref().rcvbuf()
@@ -273,7 +256,6 @@ impl AuditStream {
                 biased;
                 _ = self.poll.tick() => {
                     state.send_status_request(self.control.get_mut());
-                    state.poll_rules();
                 }
                 _ = self.flush.tick() => {
                     let now = state.now_ms();
@@ -323,8 +305,6 @@ impl State {
             counters: AuditCounters::default(),
             gaps_reported: 0,
             parse_errors_reported: 0,
-            watch: None,
-            rule_poll_failing: None,
         }
     }
 
@@ -393,45 +373,6 @@ impl State {
                 source: LossSource::Kernel,
                 count: observed.kernel_lost,
             }));
-        }
-    }
-
-    /// The rule diff of one poll tick (on its own, whether or not
-    /// `AUDIT_GET` is answered).
-    fn poll_rules(&mut self) {
-        if let Some((guard, restore)) = &self.watch {
-            let result = guard.poll(*restore);
-            self.rules_polled(result);
-        }
-    }
-
-    /// Takes one rule diff's result: its items, or a failure to read the
-    /// list, alerted when it starts (`audit-rules-unverifiable`) and when
-    /// it ends, and counted every time.
-    fn rules_polled(&mut self, result: Result<Vec<RulesRemoved>, AuditError>) {
-        self.counters.rule_polls += 1;
-        match result {
-            Ok(items) => {
-                if let Some(failures) = self.rule_poll_failing.take() {
-                    self.pending
-                        .push_back(AuditItem::RulesRemoved(RulesRemoved::list_back(failures)));
-                }
-                self.pending
-                    .extend(items.into_iter().map(AuditItem::RulesRemoved));
-            }
-            Err(e) => {
-                self.counters.rule_poll_errors += 1;
-                match &mut self.rule_poll_failing {
-                    Some(n) => *n += 1,
-                    None => {
-                        self.rule_poll_failing = Some(1);
-                        self.pending
-                            .push_back(AuditItem::RulesRemoved(RulesRemoved::list_failed(
-                                e.to_string(),
-                            )));
-                    }
-                }
-            }
         }
     }
 
@@ -631,46 +572,6 @@ mod tests {
                 (1320, ""),
             ],
         )
-    }
-
-    #[test]
-    fn a_failing_rule_list_is_alerted_once_and_its_recovery_too() {
-        let mut s = State::new(AuditOptions::default());
-        let fail = || {
-            Err(AuditError::Timeout {
-                request: "AUDIT_LIST_RULES".into(),
-                ms: 1000,
-            })
-        };
-        s.rules_polled(Ok(Vec::new()));
-        assert!(s.pending.is_empty());
-        for _ in 0..3 {
-            s.rules_polled(fail());
-        }
-        assert_eq!(s.counters.rule_polls, 4);
-        assert_eq!(s.counters.rule_poll_errors, 3);
-        let items: Vec<AuditItem> = s.pending.drain(..).collect();
-        assert_eq!(items.len(), 1, "alerted once: {items:?}");
-        let AuditItem::RulesRemoved(r) = &items[0] else {
-            panic!("{items:?}");
-        };
-        assert_eq!(r.action(), "audit-rules-unverifiable");
-        assert!(r.is_alert());
-        assert!(r
-            .list_error
-            .as_deref()
-            .unwrap()
-            .contains("AUDIT_LIST_RULES"));
-        s.rules_polled(Ok(Vec::new()));
-        let items: Vec<AuditItem> = s.pending.drain(..).collect();
-        let [AuditItem::RulesRemoved(r)] = items.as_slice() else {
-            panic!("{items:?}");
-        };
-        assert_eq!(r.action(), "audit-rules-verifiable");
-        assert!(!r.is_alert());
-        assert_eq!(r.list_failures, Some(3));
-        s.rules_polled(Ok(Vec::new()));
-        assert!(s.pending.is_empty(), "said once");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::{
 const BREW_VERBS: &[Verb] = &[
     verb(&["install", "reinstall"], Install, Args::Packages),
     // Installs what a Brewfile lists.
-    verb(&["bundle"], Install, Args::Ignored),
+    verb(&["bundle"], Install, Args::Ignored).opts(BREW_BUNDLE),
     verb(&["uninstall", "remove", "rm"], Remove, Args::Packages),
     verb(&["autoremove"], Remove, Args::Ignored),
     verb(&["upgrade"], Upgrade, Args::Packages),
@@ -27,6 +27,8 @@ const BREW_VERBS: &[Verb] = &[
         Args::Ignored,
     ),
 ];
+
+const BREW_BUNDLE: &[Opt] = &[value(&["--file"], Requirements)];
 
 const BREW_OPTS: &[Opt] = &[
     value(

@@ -7,7 +7,7 @@
 
 use super::{
     grammar::{flag, run, value, values, verb, Args, Effect::*, Grammar, Hint, Opt, Parsed, Verb},
-    spec::{basename, is_location, literal, split_at_byte, Mark, Spec},
+    spec::{basename, is_file_pattern, is_location, literal, split_at_byte, Mark, Spec},
     Operation::{Install, Other, Query, Remove, Upgrade},
 };
 
@@ -255,9 +255,25 @@ fn dpkg_spec(arg: &[u8]) -> Spec {
 fn deb_file(arg: &[u8]) -> Spec {
     let stem = basename(arg);
     let stem = stem.strip_suffix(b".deb").unwrap_or(stem);
+    if is_file_pattern(stem) {
+        return literal(arg).marked(Mark::Nothing);
+    }
     let mut parts = stem.split(|&c| c == b'_');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        // A Debian version starts with a digit (Debian Policy 5.6.12):
+        // `google-chrome-stable_current_amd64.deb` names no version.
         (Some(name), Some(version), Some(_arch), None) if !name.is_empty() => {
+            let version = unescape_epoch(version);
+            let version = version
+                .first()
+                .is_some_and(u8::is_ascii_digit)
+                .then_some(&version[..]);
+            Spec::new(arg, name, version)
+        }
+        // The older `name_version.deb`, with no architecture.
+        (Some(name), Some(version), None, None)
+            if !name.is_empty() && version.first().is_some_and(u8::is_ascii_digit) =>
+        {
             Spec::new(arg, name, Some(&unescape_epoch(version)))
         }
         _ => literal(arg),

@@ -92,8 +92,9 @@ pub(super) enum Hint {
     User,
     Global,
     Root,
-    /// A database directory (dpkg `--admindir`, rpm `--dbpath`): a root
-    /// scope only when nothing stronger is given.
+    /// A database directory (dpkg `--admindir`, rpm and pacman
+    /// `--dbpath`): the files still go under the root (`/` unless
+    /// `--root`/`--instdir` says otherwise), so it sets no scope.
     WeakRoot,
     Env,
 }
@@ -254,6 +255,9 @@ struct State<'a> {
     explicit: Option<Scope>,
     weak: Option<Scope>,
     upgrade: bool,
+    /// Two different operation options (`dpkg -r foo -i x.deb`, `rpm -e
+    /// foo -i x.rpm`): the manager refuses the command line.
+    conflict: bool,
     dry: bool,
     query: bool,
     query_if_bare: bool,
@@ -283,7 +287,10 @@ fn plain_scope(hint: Hint) -> Option<Scope> {
 impl State<'_> {
     fn set_scope(&mut self, hint: Hint, value: Option<&[u8]>) {
         let scope = match (hint, value) {
-            (Hint::Root | Hint::WeakRoot, Some(v)) if !v.is_empty() => Scope::Root(escape(v)),
+            // A database directory moves where the run records what it
+            // installed, not where the files go: no scope of its own.
+            (Hint::WeakRoot, _) => return,
+            (Hint::Root, Some(v)) if !v.is_empty() => Scope::Root(escape(v)),
             (Hint::Env, Some(v)) if !v.is_empty() => Scope::Env(escape(v)),
             _ => match plain_scope(hint) {
                 Some(s) => s,
@@ -408,7 +415,7 @@ fn resolve(g: &Grammar, w: Walk<'_>) -> Parsed {
     let nothing_named = words.is_empty() && st.op.is_none() && operands.is_empty();
     let operation = if st.query || (nothing_named && st.query_if_bare) {
         Operation::Query
-    } else if changes(base) && st.dry {
+    } else if changes(base) && (st.dry || (st.conflict && verb.is_none())) {
         Operation::Other
     } else if base == Operation::Install && st.upgrade {
         Operation::Upgrade
@@ -459,6 +466,7 @@ fn resolve(g: &Grammar, w: Walk<'_>) -> Parsed {
     let mut inverse = Vec::new();
     for s in found.specs {
         let opposite = match s.mark {
+            Mark::Nothing => continue,
             Mark::Same => false,
             Mark::Install => base == Operation::Remove,
             Mark::Remove => matches!(base, Operation::Install | Operation::Upgrade),
@@ -601,11 +609,15 @@ fn take<'a>(
 fn apply<'a>(o: &Opt, token: &'a [u8], value: Option<&'a [u8]>, st: &mut State<'a>) {
     match o.effect {
         Effect::Plain => {}
-        Effect::Op(op) => {
-            if st.op.is_none() {
+        Effect::Op(op) => match st.op {
+            None => st.op = Some((op, token)),
+            // `--help`, `--version` answer whatever else was asked.
+            Some((prev, _)) if prev != op && op == Operation::Query => {
                 st.op = Some((op, token));
             }
-        }
+            Some((prev, _)) if prev != op && prev != Operation::Query => st.conflict = true,
+            Some(_) => {}
+        },
         Effect::Scope(hint) => st.set_scope(hint, value),
         Effect::ScopeIf(table) => {
             if let Some(&(_, hint)) = table.iter().find(|(w, _)| Some(w.as_bytes()) == value) {

@@ -22,6 +22,7 @@ use crate::catalogue::Manager;
 mod apk;
 mod brew;
 mod cargo;
+pub mod command;
 mod composer;
 mod conda;
 mod deb;
@@ -93,6 +94,9 @@ pub struct Package {
     /// operand gives a range (`>=1,<2`, `^1.2`, `latest`). Absent when the
     /// operand names no version.
     pub version: Option<String>,
+    /// The operand it was read from, as typed (escaped): the file a
+    /// local package's identity is read from (`swmon.requested`).
+    pub operand: String,
 }
 
 /// Where a run installs, as far as its argv says (`swmon.scope`).
@@ -110,8 +114,9 @@ pub enum Scope {
     /// A named environment (`conda -n NAME`).
     Env(String),
     /// An explicit directory: `--root`, `--prefix`, `--target`,
-    /// `--instdir`, `--installroot`, `-t`, and database directories such
-    /// as dpkg's `--admindir` when nothing stronger is given.
+    /// `--instdir`, `--installroot`, `-t`. A database directory alone
+    /// (dpkg's `--admindir`, rpm's `--dbpath`) is no root: the files
+    /// still go under `/`.
     Root(String),
 }
 

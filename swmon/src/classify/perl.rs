@@ -23,6 +23,8 @@ const CPAN_OPTS: &[Opt] = &[
     ),
     flag(&["-a", "-t", "-m", "-c", "-g", "-r", "-p", "-P"], Op(Other)),
     value(&["-j", "-M"], Plain),
+    // Installs through local::lib, into the user's ~/perl5.
+    flag(&["-I"], Scope(Hint::User)),
 ];
 
 const CPAN: Grammar = Grammar {

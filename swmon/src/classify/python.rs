@@ -247,11 +247,16 @@ const UV_TOOL_INSTALL: &[Opt] = &[
 ];
 
 const UV_TOOL: &[Verb] = &[
-    verb(&["install"], Install, Args::Packages).opts(UV_TOOL_INSTALL),
-    verb(&["uninstall"], Remove, Args::Packages),
-    verb(&["upgrade"], Upgrade, Args::Packages),
-    verb(&["list", "dir"], Query, Args::Ignored),
-    verb(&["run"], Other, Args::Ignored).opts(UV_TOOL_INSTALL),
+    // Tools live in the user's own uv folders (~/.local/share/uv/tools).
+    verb(&["install"], Install, Args::Packages)
+        .opts(UV_TOOL_INSTALL)
+        .scope(Hint::User),
+    verb(&["uninstall"], Remove, Args::Packages).scope(Hint::User),
+    verb(&["upgrade"], Upgrade, Args::Packages).scope(Hint::User),
+    verb(&["list", "dir"], Query, Args::Ignored).scope(Hint::User),
+    verb(&["run"], Other, Args::Ignored)
+        .opts(UV_TOOL_INSTALL)
+        .scope(Hint::User),
 ];
 
 const UV_ADD: &[Opt] = &[
@@ -280,9 +285,9 @@ const UV_SELF: &[Verb] = &[
 /// `uv python install 3.12` installs an interpreter; its operands are
 /// version requests, kept as written.
 const UV_PYTHON: &[Verb] = &[
-    verb(&["install", "upgrade"], Install, Args::Spec(literal)),
-    verb(&["uninstall"], Remove, Args::Spec(literal)),
-    verb(&["list", "find", "dir"], Query, Args::Ignored),
+    verb(&["install", "upgrade"], Install, Args::Spec(literal)).scope(Hint::User),
+    verb(&["uninstall"], Remove, Args::Spec(literal)).scope(Hint::User),
+    verb(&["list", "find", "dir"], Query, Args::Ignored).scope(Hint::User),
 ];
 
 const UV_VERBS: &[Verb] = &[

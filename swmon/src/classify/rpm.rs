@@ -10,7 +10,8 @@
 use super::{
     grammar::{flag, run, value, verb, Args, Effect::*, Found, Grammar, Hint, Opt, Parsed, Verb},
     spec::{
-        basename, find_any, is_location, literal, pin, rfind, starts_with_digit, trim, Mark, Spec,
+        basename, find_any, is_file_pattern, is_location, literal, pin, rfind, starts_with_digit,
+        trim, Mark, Spec,
     },
     Operation::{Install, Other, Query, Remove, Upgrade},
 };
@@ -370,13 +371,23 @@ fn nevra(b: &[u8]) -> Option<(&[u8], &[u8])> {
 fn nevra_or_literal(arg: &[u8], b: &[u8]) -> Spec {
     match nevra(b) {
         Some((name, version)) => Spec::new(arg, name, Some(version)),
-        None => Spec::new(arg, b, None),
+        // `name.arch` (`device-mapper-libs.x86_64`): the package, on one
+        // architecture.
+        None => match rfind(b, b'.') {
+            Some(i) if i > 0 && ARCHES.contains(&b.get(i + 1..).unwrap_or_default()) => {
+                Spec::new(arg, &b[..i], None)
+            }
+            _ => Spec::new(arg, b, None),
+        },
     }
 }
 
 /// A `.rpm` file or URL: its NEVRA file name gives name and version.
 fn rpm_file(arg: &[u8]) -> Option<Spec> {
     let stem = basename(arg).strip_suffix(b".rpm")?;
+    if is_file_pattern(stem) {
+        return Some(literal(arg).marked(Mark::Nothing));
+    }
     Some(match nevra(stem) {
         Some((name, version)) => Spec::new(arg, name, Some(version)),
         None => literal(arg),

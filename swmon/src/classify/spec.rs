@@ -15,6 +15,10 @@ pub(super) enum Mark {
     Same,
     Install,
     Remove,
+    /// Names no package: a file pattern the shell left unexpanded
+    /// (`rpm -Fvh *.rpm` in a folder with no `.rpm` file reaches rpm as
+    /// the literal `*.rpm`, which opens nothing).
+    Nothing,
 }
 
 /// One parsed operand.
@@ -38,6 +42,7 @@ impl Spec {
             package: Package {
                 name: escape(name),
                 version: version.map(escape),
+                operand: escape(arg),
             },
             mark: Mark::Same,
         }
@@ -46,6 +51,11 @@ impl Spec {
     pub(super) fn marked(self, mark: Mark) -> Spec {
         Spec { mark, ..self }
     }
+}
+
+/// Whether a package file's name is a shell pattern, not a file name.
+pub(super) fn is_file_pattern(file_name: &[u8]) -> bool {
+    file_name.iter().any(|c| matches!(c, b'*' | b'?' | b'['))
 }
 
 /// The operand as written, with no version: paths, URLs, attribute paths,

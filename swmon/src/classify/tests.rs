@@ -1,18 +1,22 @@
 //! Tests for the classify stage: golden files of real argv, the escaping
 //! helper, and deterministic pseudo-random argv that must never panic.
 //!
-//! The goldens live in `swmon/tests/data/classify/`: `argv.txt` holds one
-//! case a line (the program name as typed, then its arguments as a JSON
-//! array; an argument written `{"b": "..."}` is raw bytes in the form
-//! [`escape`] produces, for invalid UTF-8), and `argv.golden.json` what
-//! classify made of each. Set `SWMON_WRITE_GOLDEN=1` to rewrite the
-//! golden file, then read the diff.
+//! The goldens live in `swmon/tests/data/classify/` and go through
+//! [`explain`], the code path of `swmon classify`:
+//! - `real.txt`: real command lines from public Dockerfiles, CI files and
+//!   install guides, each with its source and the answer a person wrote
+//!   down by hand. Never rewritten by code.
+//! - `argv.txt` and `argv.golden.json`: a snapshot (one case a line: the
+//!   program name, then its arguments as a JSON array; an argument
+//!   written `{"b": "..."}` is raw bytes in the form [`escape`] produces)
+//!   and what classify made of each. `SWMON_WRITE_GOLDEN=1` (exactly `1`)
+//!   rewrites the golden file; read the diff.
 
 use std::{fs, path::PathBuf};
 
 use serde_json::{json, Value};
 
-use super::{classify, escape, Classification};
+use super::{classify, command::explain, escape};
 use crate::catalogue::{lookup, Manager, Role};
 
 fn data(name: &str) -> PathBuf {
@@ -96,54 +100,49 @@ fn cases() -> Vec<Case> {
     out
 }
 
-fn packages(list: &[super::Package]) -> Value {
-    list.iter()
-        .map(|p| match &p.version {
-            Some(v) => json!({"name": p.name, "version": v}),
-            None => json!({"name": p.name}),
-        })
-        .collect()
-}
-
-/// The golden form of one result; empty lists and absent values are left
-/// out so that the file reads as the interesting part.
-fn render(case: &Case, c: &Classification) -> Value {
+/// The golden form of one result: the case as given and what `swmon
+/// classify --json` prints for it (the same code path).
+fn render(case: &Case) -> Value {
+    let mut argv: Vec<&[u8]> = vec![case.program.as_bytes()];
+    argv.extend(case.args.iter().map(Vec::as_slice));
     let mut v = json!({
         "program": case.program,
         "args": case.raw_args,
-        "manager": c.manager.as_str(),
-        "operation": c.operation.as_str(),
     });
     let o = v.as_object_mut().unwrap();
-    if let Some(s) = &c.subcommand {
-        o.insert("subcommand".into(), json!(s));
-    }
-    if !c.packages.is_empty() {
-        o.insert("packages".into(), packages(&c.packages));
-    }
-    if !c.inverse.is_empty() {
-        o.insert("inverse".into(), packages(&c.inverse));
-    }
-    if !c.requirements.is_empty() {
-        o.insert("requirements".into(), json!(c.requirements));
-    }
-    if let Some(s) = &c.scope {
-        o.insert("scope".into(), json!(s.as_str()));
+    let explained = explain(&argv).json();
+    for (k, val) in explained.as_object().unwrap() {
+        if k != "program" {
+            o.insert(k.clone(), val.clone());
+        }
     }
     v
 }
 
-fn run_case(case: &Case) -> Classification {
-    let args: Vec<&[u8]> = case.args.iter().map(Vec::as_slice).collect();
-    classify(case.manager, &args)
+/// Whether the golden files are to be rewritten: only with the variable
+/// set to exactly `1` (`0`, empty or anything else checks).
+fn rewrite_goldens() -> bool {
+    rewrite_asked(std::env::var_os("SWMON_WRITE_GOLDEN").as_deref())
+}
+
+fn rewrite_asked(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| v == "1")
 }
 
 #[test]
 fn goldens_match() {
     let cases = cases();
-    let actual: Vec<Value> = cases.iter().map(|c| render(c, &run_case(c))).collect();
+    for c in &cases {
+        assert_eq!(
+            explain(&[c.program.as_bytes()]).target.map(|t| t.manager),
+            Some(c.manager),
+            "argv.txt:{}",
+            c.line
+        );
+    }
+    let actual: Vec<Value> = cases.iter().map(render).collect();
     let path = data("argv.golden.json");
-    if std::env::var_os("SWMON_WRITE_GOLDEN").is_some() {
+    if rewrite_goldens() {
         // One case a line: a reviewer reads the file, and a diff shows
         // exactly the cases that changed.
         let lines: Vec<String> = actual.iter().map(Value::to_string).collect();
@@ -170,6 +169,15 @@ fn goldens_match() {
         expected.len(),
         wrong.join("\n")
     );
+}
+
+#[test]
+fn only_exactly_1_rewrites() {
+    assert!(rewrite_asked(Some("1".as_ref())));
+    for other in ["0", "", "yes", "true", " 1", "1 ", "01"] {
+        assert!(!rewrite_asked(Some(other.as_ref())), "{other:?}");
+    }
+    assert!(!rewrite_asked(None));
 }
 
 #[test]
@@ -372,4 +380,195 @@ fn huge_argv_does_not_panic() {
         with_verb.extend_from_slice(&args);
         check(m, &with_verb);
     }
+}
+
+/// Splits a command line as a POSIX shell would, for the quoting found in
+/// the sources (`'...'`, `"..."` with `\` escapes, `\` outside quotes); no
+/// expansion.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    cur.push(q);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(q) = chars.next() {
+                    match q {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some(e @ ('"' | '\\' | '$' | '`')) => cur.push(e),
+                            Some(e) => {
+                                cur.push('\\');
+                                cur.push(e);
+                            }
+                            None => cur.push('\\'),
+                        },
+                        q => cur.push(q),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                cur.extend(chars.next());
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+}
+
+/// One hand-checked case of `real.txt`.
+struct RealCase {
+    line: usize,
+    source: String,
+    argv: Vec<String>,
+    want: Value,
+}
+
+/// The answer as `real.txt` writes it, in the JSON form `explain` gives.
+fn parse_want(text: &str) -> Value {
+    if text.trim() == "none" {
+        return json!({"manager": null, "operation": null, "packages": [], "scope": null});
+    }
+    let (head, scope) = text.rsplit_once('|').expect("`| SCOPE` at the end");
+    let words = shell_words(head);
+    let (manager, operation) = (&words[0], &words[1]);
+    let mut packages = Vec::new();
+    let mut requirements = Vec::new();
+    for w in &words[2..] {
+        if let Some(file) = w.strip_prefix('<') {
+            requirements.push(json!(file));
+        } else {
+            packages.push(match w.split_once('=') {
+                Some((name, version)) => json!({"name": name, "version": version}),
+                None => json!({"name": w}),
+            });
+        }
+    }
+    let mut v = json!({
+        "manager": manager,
+        "operation": operation,
+        "packages": packages,
+        "scope": scope.trim(),
+    });
+    if !requirements.is_empty() {
+        v["requirements"] = json!(requirements);
+    }
+    v
+}
+
+fn real_cases() -> Vec<RealCase> {
+    let text = fs::read_to_string(data("real.txt")).unwrap();
+    let mut out = Vec::new();
+    let mut source = None;
+    let mut command: Option<(usize, Vec<String>)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let n = n + 1;
+        if let Some(s) = line.strip_prefix("src: ") {
+            source = Some(s.trim().to_owned());
+        } else if let Some(c) = line.strip_prefix("$ ") {
+            assert!(command.is_none(), "real.txt:{n}: command without answer");
+            command = Some((n, shell_words(c)));
+        } else if let Some(w) = line.strip_prefix("= ") {
+            let (line, argv) = command
+                .take()
+                .unwrap_or_else(|| panic!("real.txt:{n}: answer without command"));
+            out.push(RealCase {
+                line,
+                source: source
+                    .clone()
+                    .unwrap_or_else(|| panic!("real.txt:{n}: no src: line before")),
+                argv,
+                want: parse_want(w),
+            });
+        } else {
+            assert!(
+                line.is_empty() || line.starts_with('#'),
+                "real.txt:{n}: unreadable line"
+            );
+        }
+    }
+    assert!(command.is_none(), "real.txt: last command has no answer");
+    out
+}
+
+/// The fields a person checked, from `swmon classify --json`'s object.
+fn checked_fields(got: &Value) -> Value {
+    let mut v = json!({
+        "manager": got["manager"],
+        "operation": got["operation"],
+        "packages": got["packages"],
+        "scope": got["scope"],
+    });
+    if let Some(r) = got.get("requirements") {
+        v["requirements"] = r.clone();
+    }
+    v
+}
+
+#[test]
+fn real_command_lines_match_the_hand_checked_answers() {
+    let cases = real_cases();
+    let mut wrong = Vec::new();
+    for c in &cases {
+        let argv: Vec<&[u8]> = c.argv.iter().map(String::as_bytes).collect();
+        let got = checked_fields(&explain(&argv).json());
+        if got != c.want {
+            wrong.push(format!(
+                "real.txt:{} ({}): {:?}\n  want {}\n  got  {got}",
+                c.line, c.source, c.argv, c.want
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} differ\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn real_command_lines_cover_every_manager() {
+    let cases = real_cases();
+    let mut missing = Vec::new();
+    for m in Manager::ALL {
+        if !cases.iter().any(|c| c.want["manager"] == m.as_str()) {
+            missing.push(m.as_str());
+        }
+    }
+    assert!(missing.is_empty(), "no real case for {missing:?}");
+    assert!(cases.len() >= 150, "{} real cases", cases.len());
+}
+
+#[test]
+fn shell_words_split_like_a_shell() {
+    assert_eq!(
+        shell_words(r#"a 'b c' "d \"e\" \$f" g\ h  "" x"#),
+        ["a", "b c", r#"d "e" $f"#, "g h", "", "x"]
+    );
 }

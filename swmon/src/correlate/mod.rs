@@ -51,6 +51,8 @@ pub struct Facts {
     pub tty: Option<String>,
     /// The Python venv the exec ran from (found by the facts stage).
     pub venv: Option<Vec<u8>>,
+    /// Local package files the run named, read by the facts stage.
+    pub package_files: Vec<crate::package_file::FileFact>,
 }
 
 impl Facts {
@@ -70,6 +72,7 @@ impl Facts {
         ancestors
             + self.cwd.as_ref().map_or(0, Vec::len)
             + self.venv.as_ref().map_or(0, Vec::len)
+            + self.package_files.iter().map(|f| f.bytes()).sum::<usize>()
             + self.placement.cgroup.as_ref().map_or(0, String::len)
             + 256
     }

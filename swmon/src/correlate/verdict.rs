@@ -648,6 +648,11 @@ impl CrossCheck {
         Some(old)
     }
 
+    /// Runs waiting for their audit record.
+    pub fn deciding(&self) -> usize {
+        self.deciding.len()
+    }
+
     /// Bytes held by kept audit execs, waiting runs and decided runs.
     pub fn bytes(&self) -> (usize, usize, usize) {
         (self.execs_bytes, self.deciding_bytes, self.reported_bytes)

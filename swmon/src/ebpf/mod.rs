@@ -310,8 +310,13 @@ impl KernelStream {
     /// Brings the INODES and SIZES maps from the current tables to `new`
     /// (the map half of [`KernelStream::rediscover`]; no file is read).
     pub fn apply_tables(&mut self, new: FilterTables) -> Result<Rediscovered, LoadError> {
+        // `self.tables` follows the maps entry by entry: a failure half way
+        // leaves it equal to what the maps hold, so the next map check sees
+        // no difference and raises no false `ebpf-tampered` (the half-new
+        // tables are what swmon wrote, not an outsider).
         let mut done = Rediscovered::default();
         let map_err = |map| move |source| LoadError::Map { map, source };
+        let tables = &mut self.tables;
         {
             let mut inodes: HashMap<_, InodeKey, u16> = HashMap::try_from(
                 self.ebpf
@@ -320,16 +325,23 @@ impl KernelStream {
             )
             .map_err(map_err("INODES"))?;
             for (key, id) in &new.inodes {
-                if !self.tables.inodes.contains(&(*key, *id)) {
+                if !tables.inodes.contains(&(*key, *id)) {
                     inodes.insert(key, id, 0).map_err(map_err("INODES"))?;
+                    tables.inodes.retain(|(k, _)| k != key);
+                    tables.inodes.push((*key, *id));
                     done.inodes_added += 1;
                 }
             }
-            for (key, _) in &self.tables.inodes {
-                if !new.inodes.iter().any(|(k, _)| k == key) {
-                    filter::removed(inodes.remove(key)).map_err(map_err("INODES"))?;
-                    done.inodes_removed += 1;
-                }
+            let gone: Vec<InodeKey> = tables
+                .inodes
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| !new.inodes.iter().any(|(n, _)| n == k))
+                .collect();
+            for key in gone {
+                filter::removed(inodes.remove(&key)).map_err(map_err("INODES"))?;
+                tables.inodes.retain(|(k, _)| *k != key);
+                done.inodes_removed += 1;
             }
         }
         let mut sizes: HashMap<_, u64, u16> = HashMap::try_from(
@@ -339,17 +351,26 @@ impl KernelStream {
         )
         .map_err(map_err("SIZES"))?;
         for (size, id) in &new.sizes {
-            if !self.tables.sizes.contains(&(*size, *id)) {
+            if !tables.sizes.contains(&(*size, *id)) {
                 sizes.insert(size, id, 0).map_err(map_err("SIZES"))?;
+                tables.sizes.retain(|(s, _)| s != size);
+                tables.sizes.push((*size, *id));
                 done.sizes_added += 1;
             }
         }
-        for (size, _) in &self.tables.sizes {
-            if !new.sizes.iter().any(|(s, _)| s == size) {
-                filter::removed(sizes.remove(size)).map_err(map_err("SIZES"))?;
-                done.sizes_removed += 1;
-            }
+        let gone: Vec<u64> = tables
+            .sizes
+            .iter()
+            .map(|(s, _)| *s)
+            .filter(|s| !new.sizes.iter().any(|(n, _)| n == s))
+            .collect();
+        for size in gone {
+            filter::removed(sizes.remove(&size)).map_err(map_err("SIZES"))?;
+            tables.sizes.retain(|(s, _)| *s != size);
+            done.sizes_removed += 1;
         }
+        // The maps now hold `new`'s entries (the order of the lists is not
+        // compared).
         self.tables = new;
         Ok(done)
     }

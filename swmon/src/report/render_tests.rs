@@ -6,7 +6,7 @@
 //! `cargo test -p swmon`. It needs the `chromium` binary: when missing, the
 //! test installs it with `apt-get install -y chromium` (idempotent), and
 //! fails with the reason if that is impossible; it never skips. The
-//! screenshot is left at `$TMPDIR/swmon-report-tests/chromium/report.png`
+//! screenshot is left at `$TMPDIR/swmon-report-tests-PID/chromium/report.png`
 //! for a person to look at.
 
 use std::{

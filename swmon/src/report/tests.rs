@@ -21,7 +21,10 @@ fn data(name: &str) -> PathBuf {
 /// A fresh scratch directory for one test, emptied at its start and left
 /// behind for a person to look at (one per test, reused by the next run).
 pub(super) fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join("swmon-report-tests").join(test);
+    // Per process: two test runs at once (two checkouts) never share it.
+    let dir = std::env::temp_dir()
+        .join(format!("swmon-report-tests-{}", std::process::id()))
+        .join(test);
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir

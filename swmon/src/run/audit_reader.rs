@@ -3,9 +3,16 @@
 //! without waiting: installer-relevant execs (argv cut to the cap), health
 //! changes, losses. Rule changes (CONFIG_CHANGE) go to the rules stage,
 //! which may have to ask the kernel for the rule list. A full queue drops
-//! the item and counts it (`audit_queue_dropped`, `rules_queue_dropped`).
+//! an exec and counts it (`audit_queue_dropped`, `rules_queue_dropped`);
+//! health changes, losses and failures are few and are what a gap in
+//! coverage is told by, so they are held back (in order, up to
+//! [`HELD_MAX`]) and sent first once the queue has room, never dropped
+//! behind an exec storm.
 
-use std::sync::{mpsc::SyncSender, Arc, Mutex, PoisonError};
+use std::{
+    collections::VecDeque,
+    sync::{mpsc::SyncSender, Arc, Mutex, PoisonError},
+};
 
 use serde_json::Value;
 use tokio::sync::watch;
@@ -27,6 +34,10 @@ use crate::{
 /// The queue to the decide stage: items and bytes.
 pub const QUEUE_ITEMS: usize = 8192;
 pub const QUEUE_BYTES: usize = 4 << 20;
+
+/// Control messages held back at most (past it, counted drops: a stream of
+/// health changes this long means a queue that never drains).
+pub const HELD_MAX: usize = 4096;
 
 /// What the decide stage hears from the audit side.
 #[derive(Debug)]
@@ -53,6 +64,73 @@ impl AuditMsg {
     }
 }
 
+/// The reader's side of the queue to decide: control messages (health,
+/// loss, rules, failure) are held back in order when the queue is full and
+/// go first once it has room; execs are dropped and counted when it is
+/// full, and while anything is held (an exec taking the room a held message
+/// waits for would hold it back for a whole storm).
+#[derive(Debug, Default)]
+pub struct Outbox {
+    held: VecDeque<AuditMsg>,
+}
+
+impl Outbox {
+    /// Sends what was held back, oldest first, while the queue has room.
+    pub fn release(&mut self, tx: &Tx<AuditMsg>, c: &Counters) {
+        while let Some(m) = self.held.pop_front() {
+            let size = m.size();
+            match tx.try_send_or_return(m, size) {
+                Ok(()) => {}
+                Err((Full::Full, m)) => {
+                    self.held.push_front(m);
+                    return;
+                }
+                Err((Full::Closed, _)) => Counters::add(&c.audit_queue_dropped, 1),
+            }
+        }
+    }
+
+    /// A control message: sent, or held back behind those already held.
+    pub fn control(&mut self, tx: &Tx<AuditMsg>, m: AuditMsg, c: &Counters) {
+        self.release(tx, c);
+        if !self.held.is_empty() {
+            return self.hold(m, c);
+        }
+        let size = m.size();
+        match tx.try_send_or_return(m, size) {
+            Ok(()) => {}
+            Err((Full::Full, m)) => self.hold(m, c),
+            Err((Full::Closed, _)) => Counters::add(&c.audit_queue_dropped, 1),
+        }
+    }
+
+    /// An exec: sent when nothing is held and the queue has room.
+    pub fn exec(&mut self, tx: &Tx<AuditMsg>, m: AuditMsg, c: &Counters) {
+        self.release(tx, c);
+        if !self.held.is_empty() {
+            Counters::add(&c.audit_queue_dropped, 1);
+            return;
+        }
+        let size = m.size();
+        if tx.try_send(m, size).is_err() {
+            Counters::add(&c.audit_queue_dropped, 1);
+        }
+    }
+
+    fn hold(&mut self, m: AuditMsg, c: &Counters) {
+        if self.held.len() < HELD_MAX {
+            self.held.push_back(m);
+        } else {
+            Counters::add(&c.audit_queue_dropped, 1);
+        }
+    }
+
+    /// What is held, for a last send that may wait.
+    pub fn take(&mut self) -> VecDeque<AuditMsg> {
+        std::mem::take(&mut self.held)
+    }
+}
+
 /// The audit stream's counters, as last published (for heartbeats).
 pub type AuditCountersCell = Arc<Mutex<Option<Value>>>;
 
@@ -66,6 +144,13 @@ pub struct AuditReader {
     pub published: AuditCountersCell,
     /// An audit daemon is registered (its records reach the trail).
     pub daemon: bool,
+    /// What goes to the decide stage, control messages first.
+    pub out: Outbox,
+    /// What the rules stage tells the decide stage (rules loaded, rules
+    /// gone): through this reader, so decide's queue has one sender (it
+    /// closes when this reader ends) and those messages go in order with
+    /// the other control messages.
+    pub from_rules: tokio::sync::mpsc::Receiver<AuditMsg>,
 }
 
 impl AuditReader {
@@ -78,7 +163,9 @@ impl AuditReader {
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
+                Some(m) = self.from_rules.recv() => self.send_control(m),
                 _ = publish.tick() => {
+                    self.out.release(&self.tx, &self.counters);
                     self.publish();
                     super::stages::mark(super::stages::Stage::AuditReader);
                 }
@@ -89,6 +176,11 @@ impl AuditReader {
                     }
                     Err(e) => {
                         self.publish();
+                        self.take_from_rules().await;
+                        for m in self.out.take() {
+                            let size = m.size();
+                            let _ = self.tx.send(m, size).await;
+                        }
                         // Waits for room: this one must not be lost.
                         let _ = self.tx.send(AuditMsg::Failed(e.to_string()), 0).await;
                         return;
@@ -99,22 +191,48 @@ impl AuditReader {
         for item in self.stream.finish() {
             self.forward(item);
         }
+        self.take_from_rules().await;
+        // At stop the decide stage drains its queue: what is held waits
+        // for room (bounded by the stop's own deadline).
+        for m in self.out.take() {
+            let size = m.size();
+            let _ = self.tx.send(m, size).await;
+        }
         self.publish();
     }
 
+    /// At the reader's end: the rules stage can tell no more (its sends
+    /// fail, counted), and what it told already is taken in.
+    async fn take_from_rules(&mut self) {
+        self.from_rules.close();
+        while let Some(m) = self.from_rules.recv().await {
+            self.send_control(m);
+        }
+    }
+
+    fn send_control(&mut self, m: AuditMsg) {
+        self.out.control(&self.tx, m, &self.counters);
+    }
+
     fn publish(&self) {
-        let v = serde_json::to_value(self.stream.counters()).unwrap_or_default();
+        let counters = self.stream.counters();
+        Counters::set(
+            &self.counters.audit_events_evicted,
+            counters.assembler.evicted,
+        );
+        Counters::set(
+            &self.counters.audit_parse_errors,
+            counters.assembler.parse_errors,
+        );
+        let v = serde_json::to_value(counters).unwrap_or_default();
         *self
             .published
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(v);
     }
 
-    fn send(&self, m: AuditMsg) {
-        let size = m.size();
-        if let Err(Full::Full | Full::Closed) = self.tx.try_send(m, size) {
-            Counters::add(&self.counters.audit_queue_dropped, 1);
-        }
+    fn send(&mut self, m: AuditMsg) {
+        self.out.exec(&self.tx, m, &self.counters);
     }
 
     fn forward(&mut self, item: AuditItem) {
@@ -140,9 +258,9 @@ impl AuditReader {
                     Health::AuditdStarted { .. } => self.daemon = true,
                     _ => {}
                 }
-                self.send(AuditMsg::Health(Box::new(h)));
+                self.send_control(AuditMsg::Health(Box::new(h)));
             }
-            AuditItem::Loss(loss) => self.send(AuditMsg::Loss(loss)),
+            AuditItem::Loss(loss) => self.send_control(AuditMsg::Loss(loss)),
             AuditItem::RulesRemoved(r) => {
                 // The poll found guarded rules gone (or back): the rules
                 // stage tells the cross-check whether any rule is loaded.
@@ -151,8 +269,64 @@ impl AuditReader {
                         Counters::add(&self.counters.rules_queue_dropped, 1);
                     }
                 }
-                self.send(AuditMsg::RulesRemoved(Box::new(r)));
+                self.send_control(AuditMsg::RulesRemoved(Box::new(r)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::queue;
+
+    fn exec(pid: u32) -> AuditMsg {
+        AuditMsg::Exec(Box::new(AuditExec {
+            serial: u64::from(pid),
+            wall_ns: 0,
+            pid,
+            ppid: 1,
+            uid: None,
+            auid: None,
+            exe: b"/usr/bin/dpkg".to_vec(),
+            files: Vec::new(),
+            argv: Vec::new(),
+            argv_truncated: false,
+            argv_bytes: 0,
+            cwd: None,
+            key: None,
+            logged: false,
+            installer: None,
+            matched: false,
+        }))
+    }
+
+    #[test]
+    fn control_messages_wait_in_order_and_go_before_execs() {
+        let c = Counters::default();
+        let (tx, mut rx) = queue::bounded(2, 1 << 20);
+        let mut out = Outbox::default();
+        out.exec(&tx, exec(1), &c);
+        out.exec(&tx, exec(2), &c);
+        // Full: the control messages wait, in order; execs are dropped.
+        out.control(&tx, AuditMsg::RulesLoaded(false), &c);
+        out.control(&tx, AuditMsg::Failed("x".into()), &c);
+        out.exec(&tx, exec(3), &c);
+        assert_eq!(Counters::get(&c.audit_queue_dropped), 1);
+        assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Exec(e)) if e.pid == 1));
+        // Room for one: the first held goes, an exec still does not.
+        out.exec(&tx, exec(4), &c);
+        assert_eq!(Counters::get(&c.audit_queue_dropped), 2);
+        assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Exec(e)) if e.pid == 2));
+        assert!(matches!(
+            rx.blocking_recv(),
+            Some(AuditMsg::RulesLoaded(false))
+        ));
+        out.release(&tx, &c);
+        assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Failed(_))));
+        // Nothing held: execs flow again.
+        out.exec(&tx, exec(5), &c);
+        assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Exec(e)) if e.pid == 5));
+        assert_eq!(Counters::get(&c.audit_queue_dropped), 2);
     }
 }

@@ -57,6 +57,18 @@ counters! {
     rules_queue_dropped,
     /// Audit execs whose argv was cut to the per-exec cap.
     audit_argv_cut,
+    /// Audit events flushed before they were complete (the assembler's
+    /// byte budget), and records that did not parse (copied from the
+    /// audit stream's counters, for the live loss alert).
+    audit_events_evicted,
+    audit_parse_errors,
+    // The rules stage.
+    /// Rule-list diffs done, and those that could not read the list.
+    rule_polls,
+    rule_poll_errors,
+    /// What the rules stage had to tell the decide stage after the audit
+    /// reader was gone (at stop, or after the stream failed).
+    rules_told_dropped,
     // The decide stage.
     runs_started,
     runs_finished,
@@ -76,6 +88,9 @@ counters! {
     decided_forgotten,
     /// Run and audit-only events built.
     events,
+    /// Runs not decided yet (a gauge): at a stop whose drain timed out,
+    /// these are lost (`runs_lost_at_stop` in `monitor-stopped`).
+    runs_open,
     // The writer.
     /// Lines written.
     written,
@@ -137,7 +152,10 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("decode_errors", "facts"),
     ("kernel_queue_dropped", "kernel-reader"),
     ("audit_queue_dropped", "audit-reader"),
+    ("audit_events_evicted", "audit-reader"),
+    ("audit_parse_errors", "audit-reader"),
     ("rules_queue_dropped", "audit-reader"),
+    ("rules_told_dropped", "rules"),
     ("content_unreadable", "facts"),
     ("runs_evicted", "decide"),
     ("audit_execs_dropped", "decide"),

@@ -173,6 +173,10 @@ impl Decide {
             (&c.verdicts_amended, v.verdicts_amended),
             (&c.decided_forgotten, v.decided_forgotten),
             (&c.events, self.events),
+            (
+                &c.runs_open,
+                (self.correlator.open_runs() + self.cross.deciding() + self.ready.len()) as u64,
+            ),
         ] {
             Counters::set(a, n);
         }
@@ -441,6 +445,14 @@ impl Decide {
         let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
         let scope = class.as_ref().map(|c| scope_of(c, rec, run));
         let packages: Option<Vec<PackageRef>> = class.as_ref().map(|c| refs(&c.packages));
+        // Local package files: the name and version read from the file.
+        let (packages, requested) = match (packages, class.as_ref()) {
+            (Some(p), Some(c)) => {
+                let (p, r) = crate::package_file::resolve(&c.packages, p, &run.facts.package_files);
+                (Some(p), r)
+            }
+            (p, _) => (p, Vec::new()),
+        };
         let (action, kind_type) = action_of(operation);
         let mut args = Vec::with_capacity(rec.argv.len());
         let mut escaped = Vec::new();
@@ -537,6 +549,8 @@ impl Decide {
                 subcommand: class.as_ref().and_then(|c| c.subcommand.clone()),
                 packages,
                 inverse_packages: class.as_ref().map(|c| refs(&c.inverse)).unwrap_or_default(),
+                requested,
+                package_files: crate::package_file::report(&run.facts.package_files),
                 requirements: class
                     .as_ref()
                     .map(|c| c.requirements.clone())
@@ -647,16 +661,6 @@ fn scope_of(c: &Classification, rec: &ExecRecord, run: &Run) -> String {
         return s.as_str().into_owned();
     }
     match c.manager {
-        // Where the pip that ran lives (the script exec named, else the
-        // interpreter): the system's, or a user's own (pyenv, ~/.local).
-        Manager::Pip | Manager::Uv => {
-            let home = |p: &[u8]| p.starts_with(b"/root/") || p.starts_with(b"/home/");
-            if home(&rec.filename) || home(&rec.executable) {
-                "user".to_owned()
-            } else {
-                "system".to_owned()
-            }
-        }
         Manager::Npm
         | Manager::Yarn
         | Manager::Pnpm
@@ -666,13 +670,8 @@ fn scope_of(c: &Classification, rec: &ExecRecord, run: &Run) -> String {
             Some(cwd) => format!("project:{}", event::lossless(cwd)),
             None => "project".to_owned(),
         },
-        Manager::Cargo
-        | Manager::Go
-        | Manager::Pipx
-        | Manager::Gem
-        | Manager::Cpan
-        | Manager::Cpanm => "user".to_owned(),
-        _ => "system".to_owned(),
+        // The same default `swmon classify` prints.
+        m => classify::command::default_scope(m, &rec.filename, &rec.executable).to_owned(),
     }
 }
 

@@ -151,6 +151,9 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
     // Stats of paths the exec named (`pyvenv.cfg`): here, never on the
     // decide stage.
     let venv = enrich::venv_of(&rec);
+    // Local package files the run named (`dpkg -i ./x.deb`), read while
+    // they are there: capped, regular files the run's user could read.
+    let package_files = crate::package_file::for_exec(&rec, &id, cwd.as_deref());
     let ancestors = enrich::ancestors(&rec);
     let cut = ancestors.iter().filter(|a| a.args_truncated).count();
     Counters::add(&c.ancestor_args_cut, cut as u64);
@@ -166,6 +169,7 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         placement,
         tty,
         venv,
+        package_files,
     };
     Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
 }

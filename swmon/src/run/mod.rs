@@ -61,7 +61,10 @@ use crate::{
         AuditError, AuditOptions, AuditStream,
     },
     correlate::verdict::AuditState,
-    ebpf::{filter::ContentMatcher, KernelStream, LoadError, LoadOptions},
+    ebpf::{
+        filter::{ContentMatcher, FoundInstaller},
+        KernelStream, LoadError, LoadOptions,
+    },
     enrich,
     event::{self, Event, EventMeta, Host, Swmon},
     sink::{Format, Sink, SinkError},
@@ -81,6 +84,8 @@ const FACTS_QUEUE: usize = 1024;
 const FACTS_QUEUE_BYTES: usize = 4 << 20;
 /// Rule changes waiting for the rules stage.
 const RULES_QUEUE: usize = 64;
+/// How often the rules stage diffs the guarded rules against the kernel's.
+const RULE_POLL: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -258,7 +263,9 @@ struct AuditOpen {
 }
 
 impl AuditOpen {
-    fn open(options: &AuditRunOptions) -> Result<AuditOpen, RunError> {
+    /// `found`: the installers the kernel stream watches (discovery with
+    /// `--installer-dir`), which the seed rules watch too.
+    fn open(options: &AuditRunOptions, found: &[FoundInstaller]) -> Result<AuditOpen, RunError> {
         let mut audit_options = AuditOptions {
             rcvbuf: options.rcvbuf,
             ..AuditOptions::default()
@@ -266,17 +273,16 @@ impl AuditOpen {
         // The events being assembled count in swmon's memory budget (64 MiB
         // in all): 8 MiB, past which the oldest is flushed.
         audit_options.assembler.max_open_bytes = AUDIT_ASSEMBLY_BYTES;
-        let mut stream = AuditStream::open(audit_options).map_err(RunError::Audit)?;
+        let stream = AuditStream::open(audit_options).map_err(RunError::Audit)?;
         let mut ctl = ControlSocket::open().map_err(RunError::Audit)?;
         let set = match options.rules {
             RulesMode::Keep => Vec::new(),
-            RulesMode::Seed => audit_rules::seed_rules(&audit_rules::host_installers()),
+            RulesMode::Seed => audit_rules::seed_rules(found),
         };
         // Leftovers of dead runs removed, ours recorded under /run/swmon;
-        // the guard removes them on drop, and the stream diffs them against
-        // the kernel's list on every status poll.
+        // the guard removes them on drop, and the rules stage diffs them
+        // against the kernel's list every poll interval.
         let guard = RuleGuard::start(&mut ctl, &set).map_err(RunError::Rules)?;
-        stream.watch_rules(guard.clone(), options.restore);
         Ok(AuditOpen {
             stream,
             control: Arc::new(Mutex::new(AuditControl::new(ctl, guard, options.restore))),
@@ -301,7 +307,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // 3. The audit sockets, and the seed rules.
     let mut audit_error = None;
     let audit = if options.audit.enabled {
-        match AuditOpen::open(&options.audit) {
+        match AuditOpen::open(&options.audit, &kernel.tables.found) {
             Ok(a) => Some(a),
             // Rules asked for and refused: the user asked for something we
             // cannot do; say so and stop.
@@ -405,8 +411,11 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let mut rules_added = Vec::new();
     let mut audit_detail = None;
     let mut control = None;
+    // Taken now: at stop, the guard's lock may be held by a stuck stage.
+    let mut emergency = None;
     let (audit_task, audit_rx) = match audit {
         Some(a) => {
+            emergency = Some(rules::lock(&a.control).guard.emergency());
             rules_added = rules::lock(&a.control)
                 .guard
                 .ours()
@@ -423,18 +432,43 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 queue::bounded(audit_reader::QUEUE_ITEMS, audit_reader::QUEUE_BYTES);
             stage_watch.queue_gauge(Stage::Decide, audit_rx.gauge());
             let (rules_tx, rules_rx) = std::sync::mpsc::sync_channel(RULES_QUEUE);
+            // Its rule-list diff is always due: a rules stage that has not
+            // moved for the stall time is stuck (a netlink request that
+            // does not end), and its tamper checks with it.
+            let rules_alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
             {
-                let (c, w, tx, h, n) = (
+                let alive = rules_alive.clone();
+                stage_watch.queue(Stage::Rules, move || {
+                    (
+                        usize::from(alive.load(std::sync::atomic::Ordering::Relaxed)),
+                        0,
+                    )
+                });
+            }
+            let (to_decide, from_rules) = mpsc::channel(RULES_QUEUE);
+            {
+                let (c, w, h, n) = (
                     a.control.clone(),
                     writer.clone(),
-                    audit_tx.clone(),
                     host.clone(),
                     counters.clone(),
                 );
                 let ended = Ended::new("rules", &ended_tx);
                 std::thread::Builder::new()
                     .name("swmon-rules".into())
-                    .spawn(move || rules::run(rules_rx, c, w, tx, h, n, ended))
+                    .spawn(move || {
+                        rules::run(
+                            rules_rx,
+                            c,
+                            RULE_POLL,
+                            w,
+                            to_decide,
+                            h,
+                            n,
+                            rules_alive,
+                            ended,
+                        )
+                    })
                     .map_err(RunError::Spawn)?;
             }
             let reader = AuditReader {
@@ -444,6 +478,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 rules: Some(rules_tx),
                 counters: counters.clone(),
                 published: audit_published.clone(),
+                out: audit_reader::Outbox::default(),
+                from_rules,
             };
             control = Some(a.control);
             (
@@ -595,7 +631,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     // Past the budget (or at a second signal) the process ends itself,
     // rules removed, whatever the stop sequence is stuck on.
     drop(signals);
-    watchdog::arm(control.clone(), STOP_BUDGET + Duration::from_secs(1));
+    watchdog::arm(emergency, STOP_BUDGET + Duration::from_secs(1));
     let _ = stop_tx.send(true);
     let drain_end = stopping + DRAIN_BUDGET;
     let mut drained = true;
@@ -615,6 +651,11 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let mut c = counters.to_map(audit_snapshot().as_ref());
     if !drained {
         c.insert("stop_drain_timed_out".into(), json!(true));
+        // What the decide stage still held: never reported.
+        c.insert(
+            "runs_lost_at_stop".into(),
+            json!(Counters::get(&counters.runs_open)),
+        );
     }
     if let Some(control) = &control {
         match rules::lock(control).remove_ours() {

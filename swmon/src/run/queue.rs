@@ -79,25 +79,28 @@ pub enum Full {
 impl<T> Tx<T> {
     /// Queues `item` (about `size` bytes) if both bounds allow; never waits.
     pub fn try_send(&self, item: T, size: usize) -> Result<(), Full> {
+        self.try_send_or_return(item, size).map_err(|(why, _)| why)
+    }
+
+    /// [`Tx::try_send`] that hands the item back when it is not queued.
+    pub fn try_send_or_return(&self, item: T, size: usize) -> Result<(), (Full, T)> {
         if !self.reserve(size) {
-            return Err(if self.tx.is_closed() {
+            let why = if self.tx.is_closed() {
                 Full::Closed
             } else {
                 Full::Full
-            });
+            };
+            return Err((why, item));
         }
         self.items.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send((item, size)) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.items.fetch_sub(1, Ordering::Relaxed);
-                self.used.fetch_sub(size, Ordering::Relaxed);
-                Err(match e {
-                    mpsc::error::TrySendError::Full(_) => Full::Full,
-                    mpsc::error::TrySendError::Closed(_) => Full::Closed,
-                })
+        self.tx.try_send((item, size)).map_err(|e| {
+            self.items.fetch_sub(1, Ordering::Relaxed);
+            self.used.fetch_sub(size, Ordering::Relaxed);
+            match e {
+                mpsc::error::TrySendError::Full((item, _)) => (Full::Full, item),
+                mpsc::error::TrySendError::Closed((item, _)) => (Full::Closed, item),
             }
-        }
+        })
     }
 
     /// Queues `item` from a plain thread, waiting for room in bytes and

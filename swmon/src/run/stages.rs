@@ -27,14 +27,16 @@ pub enum Stage {
     AuditReader,
     Decide,
     Writer,
+    Rules,
 }
 
-const ALL: [Stage; 5] = [
+const ALL: [Stage; 6] = [
     Stage::KernelReader,
     Stage::Facts,
     Stage::AuditReader,
     Stage::Decide,
     Stage::Writer,
+    Stage::Rules,
 ];
 
 impl Stage {
@@ -45,6 +47,7 @@ impl Stage {
             Stage::AuditReader => "audit-reader",
             Stage::Decide => "decide",
             Stage::Writer => "writer",
+            Stage::Rules => "rules",
         }
     }
 }
@@ -62,7 +65,7 @@ pub fn mark(stage: Stage) {
 #[derive(Debug)]
 pub struct Progress {
     start: Instant,
-    last: [AtomicU64; 5],
+    last: [AtomicU64; 6],
 }
 
 impl Progress {
@@ -106,7 +109,7 @@ pub struct Watch {
     queues: Vec<(Stage, Depth)>,
     /// Per stage: its mark and whether items waited at the last check, and
     /// whether a stall was already alerted (until it moves again).
-    seen: [(u64, bool, bool); 5],
+    seen: [(u64, bool, bool); 6],
 }
 
 /// The progress a [`Watch`] reads: the monitor's, or a test's own.
@@ -143,7 +146,7 @@ impl Watch {
         Watch {
             progress,
             queues: Vec::new(),
-            seen: [(0, false, false); 5],
+            seen: [(0, false, false); 6],
         }
     }
 

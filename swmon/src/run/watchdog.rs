@@ -12,16 +12,13 @@
 
 use std::{
     io::Write,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        TryLockError,
-    },
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
-use super::rules::Shared;
+use crate::audit::rules::Emergency;
 
 /// Set by the signal handler installed at stop.
 static AGAIN: AtomicBool = AtomicBool::new(false);
@@ -53,8 +50,9 @@ pub fn ignore_signals() -> nix::Result<()> {
 
 /// Called when the stop begins: from now on SIGINT, SIGTERM and SIGQUIT
 /// end the process at once, and so does `budget` passing; either way the
-/// rules swmon added are removed first (when their lock can be had).
-pub fn arm(control: Option<Shared>, budget: Duration) {
+/// rules swmon added and still hold are removed first (within
+/// [`REMOVE_WAIT`]).
+pub fn arm(emergency: Option<Emergency>, budget: Duration) {
     let handler = SigAction::new(
         SigHandler::Handler(on_again),
         SaFlags::SA_RESTART,
@@ -75,7 +73,7 @@ pub fn arm(control: Option<Shared>, budget: Duration) {
                 } else {
                     "the stop took too long"
                 };
-                let removed = remove_now(control.as_ref());
+                let removed = remove_now(emergency.as_ref());
                 let _ = writeln!(
                     std::io::stderr(),
                     "swmon: {why}: exiting now{}",
@@ -96,20 +94,24 @@ pub fn arm(control: Option<Shared>, budget: Duration) {
     }
 }
 
-/// Removes the rules if the lock comes free within 200 ms; whether they
-/// are gone (or there were none).
-fn remove_now(control: Option<&Shared>) -> bool {
-    let Some(c) = control else { return true };
-    for _ in 0..10 {
-        let mut guard = match c.try_lock() {
-            Ok(g) => g,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            }
-        };
-        return !matches!(guard.remove_ours(), Some(Err(_)));
-    }
-    false
+/// How long the watchdog waits for the rules' removal before it exits
+/// anyway (each delete is a netlink request; a kernel that does not answer
+/// must not hold the process up).
+const REMOVE_WAIT: Duration = Duration::from_secs(1);
+
+/// Removes the rules with the guard's [`Emergency`] handle (its own socket,
+/// no lock the stuck stop may hold), waiting at most [`REMOVE_WAIT`];
+/// whether they are gone (or there were none). What was not deleted stays
+/// recorded for the next start.
+fn remove_now(emergency: Option<&Emergency>) -> bool {
+    let Some(emergency) = emergency.cloned() else {
+        return true;
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("swmon-remove".into())
+        .spawn(move || {
+            let _ = tx.send(emergency.remove());
+        });
+    spawned.is_ok() && rx.recv_timeout(REMOVE_WAIT).unwrap_or(false)
 }

@@ -1,0 +1,22 @@
+//! The local package file readers (`.deb`, `.rpm`, wheel, sdist, npm
+//! tarball) on hostile bytes: the first byte picks the format, the rest is
+//! the file. Every answer is an identity or a rejection; no allocation by a
+//! length read, no inflation past the caps.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use swmon::package_file::{read, Format};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, file)) = data.split_first() else {
+        return;
+    };
+    let format = match pick % 5 {
+        0 => Format::Deb,
+        1 => Format::Rpm,
+        2 => Format::Wheel,
+        3 => Format::Sdist,
+        _ => Format::NpmTarball,
+    };
+    let _ = read(format, &mut std::io::Cursor::new(file));
+});

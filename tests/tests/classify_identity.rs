@@ -1,0 +1,421 @@
+//! `swmon classify` and local package identity, with the real binary on the
+//! real kernel: what swmon makes of a command line without running it
+//! (text and `--json`, exit codes, hostile bytes), and installs of local
+//! package files whose names differ from the package inside (`dpkg -i`,
+//! `rpm -i`, `pip install ./x.whl`, `npm install ./x.tgz`) reported with
+//! the real name and version, what was typed kept as `swmon.requested`.
+//! An installer's name among a script's arguments is no install.
+
+use std::{
+    fs,
+    os::unix::ffi::OsStrExt,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    time::Duration,
+};
+
+use serde_json::{json, Value};
+use tests::{action, counters, one_run, run, runs_of, swmon_bin, Monitor, TempDir};
+
+fn classify(args: &[&std::ffi::OsStr], cwd: Option<&Path>) -> Output {
+    let mut cmd = Command::new(swmon_bin());
+    cmd.arg("classify").args(args);
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    cmd.output().expect("swmon classify")
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    std::ffi::OsStr::new(s)
+}
+
+fn words(line: &str) -> Vec<&std::ffi::OsStr> {
+    line.split(' ').map(os).collect()
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON object ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Builds a `.deb` with `dpkg-deb` holding package `name` at `version`,
+/// written as `file` (a name that is not the package's).
+fn build_deb(dir: &Path, name: &str, version: &str, file: &str) -> PathBuf {
+    let root = dir.join(format!("{name}-root"));
+    fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
+    fs::write(
+        root.join("DEBIAN/control"),
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: all\n\
+             Maintainer: swmon tests <t@example.invalid>\nDescription: swmon e2e\n"
+        ),
+    )
+    .expect("control");
+    let out_path = dir.join(file);
+    let out = Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group"])
+        .arg(&root)
+        .arg(&out_path)
+        .output()
+        .expect("dpkg-deb");
+    assert!(
+        out.status.success(),
+        "dpkg-deb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out_path
+}
+
+#[test]
+fn classify_prints_text_and_json_and_says_when_nothing_installs() {
+    // A path or a name, an interpreter running pip as a module.
+    let out = classify(
+        &words("-- /usr/bin/python3 -m pip install requests==2.31.0 flask"),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("manager:    pip (installer pip, via python -m)"),
+        "{text}"
+    );
+    assert!(text.contains("operation:  install"), "{text}");
+    assert!(text.contains("requests 2.31.0"), "{text}");
+    assert!(text.contains("scope:      system"), "{text}");
+
+    let out = classify(&words("--json -- npm i -g left-pad@1.3.0"), None);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let j = json_of(&out);
+    assert_eq!(j["manager"], "npm");
+    assert_eq!(j["operation"], "install");
+    assert_eq!(
+        j["packages"],
+        json!([{"name": "left-pad", "version": "1.3.0"}])
+    );
+    assert_eq!(j["scope"], "global");
+
+    // No installer runs: an installer's word among a script's arguments.
+    for line in [
+        "--json -- python3 tool.py npm install x",
+        "--json -- node build.js pip install x",
+        "--json -- ls -l",
+    ] {
+        let out = classify(&words(line), None);
+        assert_eq!(out.status.code(), Some(3), "{line}: {out:?}");
+        let j = json_of(&out);
+        assert_eq!(j["manager"], Value::Null, "{line}: {j}");
+        assert_eq!(j["packages"], json!([]), "{line}");
+    }
+    let out = classify(&words("-- python3 tool.py npm install x"), None);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("runs no installer"));
+
+    // Hostile bytes: invalid UTF-8 and control characters come out escaped.
+    let hostile = std::ffi::OsStr::from_bytes(b"evil\n\x1b[31m\xff");
+    let out = classify(&[os("--"), os("apt-get"), os("install"), hostile], None);
+    assert_eq!(out.status.code(), Some(0));
+    let text = &out.stdout;
+    assert!(!text.contains(&0x1b) && !text.contains(&0xff), "{text:?}");
+    assert_eq!(text.iter().filter(|&&c| c == b'\n').count(), 4, "{text:?}");
+    let out = classify(
+        &[
+            os("--json"),
+            os("--"),
+            os("apt-get"),
+            os("install"),
+            hostile,
+        ],
+        None,
+    );
+    let j = json_of(&out);
+    assert_eq!(j["packages"][0]["name"], "evil\n\u{1b}[31m\\xff");
+    assert_eq!(out.stdout.iter().filter(|&&c| c == b'\n').count(), 1);
+
+    // A local file is read for its real name and version.
+    let tmp = TempDir::new("classify-cli");
+    build_deb(tmp.path(), "swmon-e2e-cli", "4.2-1", "other_1_all.deb");
+    let out = classify(
+        &words("--json -- dpkg -i ./other_1_all.deb"),
+        Some(tmp.path()),
+    );
+    let j = json_of(&out);
+    assert_eq!(
+        j["packages"],
+        json!([{"name": "swmon-e2e-cli", "version": "4.2-1"}]),
+        "{j}"
+    );
+    assert_eq!(j["requested"], json!(["./other_1_all.deb"]));
+}
+
+struct DpkgGuard(&'static str);
+
+impl Drop for DpkgGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg").args(["--purge", self.0]).output();
+    }
+}
+
+#[test]
+fn dpkg_install_of_a_renamed_deb_reports_the_package_inside() {
+    const PKG: &str = "swmon-e2e-alpha";
+    let tmp = TempDir::new("classify-deb");
+    build_deb(tmp.path(), PKG, "2.5-1", "zeta.deb");
+    let _guard = DpkgGuard(PKG);
+
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new("dpkg")
+        .args(["-i", "zeta.deb"])
+        .current_dir(tmp.path()));
+    assert_eq!(code, 0, "dpkg -i");
+    m.wait_for("dpkg -i", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == pid
+    });
+    let events = m.stop();
+    let e = one_run(&events, pid);
+    assert_eq!(action(&e), "package-install", "{e:#}");
+    assert_eq!(e["swmon"]["manager"], "dpkg");
+    assert_eq!(
+        e["swmon"]["packages"],
+        json!([{"name": PKG, "version": "2.5-1"}]),
+        "{e:#}"
+    );
+    assert_eq!(e["package"]["name"], PKG);
+    assert_eq!(e["swmon"]["requested"], json!(["zeta.deb"]));
+    assert_eq!(e["swmon"]["package_files"][0]["format"], "deb");
+    assert_eq!(e["swmon"]["package_files"][0]["file"], "zeta.deb");
+}
+
+/// Builds an empty noarch rpm with `rpmbuild` and renames it `file`.
+fn build_rpm(dir: &Path, name: &str, version: &str, release: &str, file: &str) -> PathBuf {
+    let top = dir.join("rpmbuild");
+    fs::create_dir_all(top.join("SPECS")).expect("mkdir");
+    let spec = top.join("SPECS/e2e.spec");
+    fs::write(
+        &spec,
+        format!(
+            "Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: swmon e2e\n\
+             License: MIT\nBuildArch: noarch\n\n%description\nswmon e2e\n\n%files\n"
+        ),
+    )
+    .expect("spec");
+    let out = Command::new("rpmbuild")
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()))
+        .arg("--define")
+        .arg(format!("_dbpath {}", dir.join("builddb").display()))
+        .args(["--quiet", "-bb"])
+        .arg(&spec)
+        .output()
+        .expect("rpmbuild");
+    assert!(
+        out.status.success(),
+        "rpmbuild: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = top.join(format!("RPMS/noarch/{name}-{version}-{release}.noarch.rpm"));
+    let renamed = dir.join(file);
+    fs::rename(&built, &renamed).expect("rename");
+    renamed
+}
+
+#[test]
+fn rpm_install_of_a_renamed_rpm_reports_the_package_inside() {
+    let tmp = TempDir::new("classify-rpm");
+    build_rpm(tmp.path(), "swmon-e2e-beta", "3.1", "2", "q.rpm");
+    // A private database: nothing of the host's rpm state is touched.
+    let db = tmp.path().join("db");
+    fs::create_dir_all(&db).expect("mkdir");
+    let dbpath = db.to_str().expect("utf-8");
+    let out = Command::new("rpm")
+        .args(["--initdb", "--dbpath", dbpath])
+        .output()
+        .expect("rpm --initdb");
+    assert!(out.status.success(), "{out:?}");
+
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new("rpm")
+        .args(["-i", "--nodeps", "--dbpath", dbpath, "q.rpm"])
+        .current_dir(tmp.path()));
+    assert_eq!(code, 0, "rpm -i");
+    m.wait_for("rpm -i", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == pid
+    });
+    let events = m.stop();
+    let e = one_run(&events, pid);
+    assert_eq!(action(&e), "package-install", "{e:#}");
+    assert_eq!(e["swmon"]["manager"], "rpm");
+    assert_eq!(
+        e["swmon"]["packages"],
+        json!([{"name": "swmon-e2e-beta", "version": "3.1-2"}]),
+        "{e:#}"
+    );
+    assert_eq!(e["swmon"]["requested"], json!(["q.rpm"]));
+    // A database folder is no root: the files would go under /.
+    assert_eq!(e["swmon"]["scope"], "system");
+}
+
+struct PipGuard;
+
+impl Drop for PipGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("/usr/bin/python3")
+            .args([
+                "-m",
+                "pip",
+                "uninstall",
+                "-y",
+                "--break-system-packages",
+                "swmon-e2e-gamma",
+            ])
+            .output();
+    }
+}
+
+#[test]
+fn pip_install_of_a_wheel_reports_the_metadata_inside() {
+    // pip refuses a wheel whose file name names another project or
+    // version than its METADATA; it accepts one whose name is only
+    // spelled differently (`swmon_e2e_gamma` for `swmon-e2e-gamma`). The
+    // event reports the name as METADATA spells it and the version read
+    // there, not what the file name says.
+    let tmp = TempDir::new("classify-whl");
+    let script = r#"
+import zipfile, sys
+path = sys.argv[1] + "/swmon_e2e_gamma-0.7-py3-none-any.whl"
+info = "swmon_e2e_gamma-0.7.dist-info"
+files = {
+    "swmon_e2e_gamma/__init__.py": "",
+    info + "/METADATA": "Metadata-Version: 2.1\nName: swmon-e2e-gamma\nVersion: 0.7\n",
+    info + "/WHEEL": "Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = "".join(p + ",,\n" for p in files) + info + "/RECORD,,\n"
+with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+    for p, t in files.items():
+        z.writestr(p, t)
+    z.writestr(info + "/RECORD", record)
+"#;
+    let out = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(script)
+        .arg(tmp.path())
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{out:?}");
+    let _guard = PipGuard;
+
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new("/usr/bin/python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--break-system-packages",
+            "./swmon_e2e_gamma-0.7-py3-none-any.whl",
+        ])
+        .current_dir(tmp.path()));
+    assert_eq!(code, 0, "pip install ./x.whl");
+    m.wait_for("pip install", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == pid
+    });
+    let events = m.stop();
+    let e = one_run(&events, pid);
+    assert_eq!(action(&e), "package-install", "{e:#}");
+    assert_eq!(e["swmon"]["via"], "python -m");
+    assert_eq!(
+        e["swmon"]["packages"],
+        json!([{"name": "swmon-e2e-gamma", "version": "0.7"}]),
+        "{e:#}"
+    );
+    assert_eq!(
+        e["swmon"]["requested"],
+        json!(["./swmon_e2e_gamma-0.7-py3-none-any.whl"])
+    );
+}
+
+#[test]
+fn npm_install_of_a_renamed_tarball_reports_the_package_inside() {
+    let tmp = TempDir::new("classify-npm");
+    let src = tmp.path().join("src");
+    fs::create_dir_all(&src).expect("mkdir");
+    fs::write(
+        src.join("package.json"),
+        r#"{"name":"swmon-e2e-delta","version":"5.6.7","main":"index.js"}"#,
+    )
+    .expect("write");
+    fs::write(src.join("index.js"), "module.exports = 1;\n").expect("write");
+    let out = Command::new("npm")
+        .arg("pack")
+        .current_dir(&src)
+        .output()
+        .expect("npm pack");
+    assert!(out.status.success(), "{out:?}");
+    let project = tmp.path().join("project");
+    fs::create_dir_all(&project).expect("mkdir");
+    fs::write(
+        project.join("package.json"),
+        r#"{"name":"p","version":"1.0.0"}"#,
+    )
+    .expect("write");
+    fs::rename(
+        src.join("swmon-e2e-delta-5.6.7.tgz"),
+        project.join("zz-1.0.0.tgz"),
+    )
+    .expect("rename");
+
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new("npm")
+        .args([
+            "install",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+            "./zz-1.0.0.tgz",
+        ])
+        .current_dir(&project));
+    assert_eq!(code, 0, "npm install ./x.tgz");
+    m.wait_for("npm install", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == pid
+    });
+    let events = m.stop();
+    let e = one_run(&events, pid);
+    assert_eq!(action(&e), "package-install", "{e:#}");
+    assert_eq!(
+        e["swmon"]["packages"],
+        json!([{"name": "swmon-e2e-delta", "version": "5.6.7"}]),
+        "{e:#}"
+    );
+    assert_eq!(e["swmon"]["requested"], json!(["./zz-1.0.0.tgz"]));
+}
+
+#[test]
+fn an_installer_word_in_a_scripts_arguments_is_no_install() {
+    let tmp = TempDir::new("classify-false");
+    fs::write(tmp.path().join("tool.py"), "import sys\n").expect("write");
+    let m = Monitor::start(&[]);
+    let (tool, code) = run(Command::new("/usr/bin/python3")
+        .args(["tool.py", "npm", "install", "x"])
+        .current_dir(tmp.path()));
+    assert_eq!(code, 0, "python3 tool.py");
+    // A real installer run after it: once its event is out, the script's
+    // exec has been through the pipeline too (one facts stage, in order).
+    let (marker, code) = run(Command::new("dpkg").arg("--version"));
+    assert_eq!(code, 0);
+    m.wait_for("dpkg --version", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == marker
+    });
+    let events = m.stop();
+    assert!(
+        runs_of(&events, tool).is_empty(),
+        "python3 tool.py npm install x gave an event: {:#?}",
+        runs_of(&events, tool)
+    );
+    // The kernel passed it (its argv scan saw `npm`); user space rejected it.
+    let rejected = counters(&events)["rejected"].as_u64().unwrap_or(0);
+    assert!(rejected >= 1, "rejected = {rejected}");
+}
