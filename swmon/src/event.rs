@@ -108,8 +108,20 @@ pub struct Swmon {
     /// Why a run is `ebpf_only`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
-    /// The audit record that matched (`serial`, `key`), or audit details of
-    /// a health, loss or rules event.
+    /// The run's id, `TGID-START` (the process's start, ns since boot): on
+    /// a run's event and on its `verdict-amended` correction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// `verdict-amended`: the run's verdict (and reason) as first reported;
+    /// `verdict` and `reason` are the new ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_verdict: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_reason: Option<&'static str>,
+    /// The audit records attached to a run (`serial`, `key`, `logged` and
+    /// `join` of the first that joined one of its execs; `serials` and
+    /// `records` of all), or audit details of a health, loss or rules
+    /// event.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<serde_json::Value>,
     /// What `swmon run` kept after its capability drop (`monitor-started`).

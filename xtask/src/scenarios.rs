@@ -152,7 +152,8 @@ pub fn run(options: &Options) -> Result<()> {
     )
     .context("parse report.json")?;
     let by_line = check::report_by_line(&report, &paths.events);
-    let lines = numbered(&paths.events);
+    let mut lines = numbered(&paths.events);
+    check::apply_amendments(&mut lines);
 
     let mut rows: Vec<Row> = corpus
         .scenarios
@@ -516,9 +517,40 @@ impl Ctx<'_> {
                 during.storm = Some(Storm::start(n, self.prep));
                 Ok(())
             }
+            Action::ExecRuleAll => self.add_rule(EXEC_ALL_RULE),
+            Action::ExecRuleAllRemove => self.delete_rule(EXEC_ALL_RULE),
         }
     }
+
+    fn add_rule(&mut self, rule: &[&str]) -> Result<()> {
+        let args: Vec<&str> = std::iter::once("-a").chain(rule.iter().copied()).collect();
+        host::auditctl(&args)?;
+        self.guard
+            .rules
+            .push(rule.iter().map(|a| (*a).to_owned()).collect());
+        Ok(())
+    }
+
+    fn delete_rule(&mut self, rule: &[&str]) -> Result<()> {
+        let args: Vec<&str> = std::iter::once("-d").chain(rule.iter().copied()).collect();
+        host::auditctl(&args)?;
+        self.guard
+            .rules
+            .retain(|r| !r.iter().map(String::as_str).eq(rule.iter().copied()));
+        Ok(())
+    }
 }
+
+/// `exec-rule-all`: every execve and execveat, as a host might log them.
+const EXEC_ALL_RULE: &[&str] = &[
+    "always,exit",
+    "-F",
+    "arch=b64",
+    "-S",
+    "execve,execveat",
+    "-F",
+    "key=swmon-scn-all",
+];
 
 /// Single-quotes a string for sh.
 fn quote(s: &str) -> String {

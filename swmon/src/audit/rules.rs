@@ -1889,6 +1889,50 @@ fn suppresses(rule: &AuditRule, at: Option<usize>, g: &AuditRule, theirs: Option
     }
 }
 
+/// Whether the loaded rules (in the kernel's order) record an exec of the
+/// file at `path` (the path from the namespace's root), judged as
+/// [`suppresses`] does: an exclude-list rule or a `task,never` rule keeps
+/// it from recording; a `never,filesystem` rule may (its fstype is not
+/// asked: that would stat a path an exec named); on the exit list the
+/// first rule for exec (on x86_64 or any arch) that can match the file
+/// (no `path=`/`dir=`/`exe=`, or one naming it) decides: `always`
+/// records. A rule with any other field (`auid>=1000`, `uid=0`, ...)
+/// cannot be judged without the process: an `always` one is passed over
+/// (no promise), a `never` one ends the judgment (it may suppress). So a
+/// `true` is a promise the kernel made a record; `false` is "no rule, or
+/// can't tell".
+pub fn records_exec_of(loaded: &[AuditRule], path: &[u8]) -> bool {
+    let judged = |f: &RuleField| {
+        matches!(
+            f.field,
+            AUDIT_ARCH | AUDIT_PERM | AUDIT_WATCH | AUDIT_DIR | AUDIT_EXE | AUDIT_FILTERKEY
+        )
+    };
+    for rule in loaded {
+        match rule.list {
+            AUDIT_FILTER_EXCLUDE => return false,
+            AUDIT_FILTER_TASK | AUDIT_FILTER_FS if rule.action == AUDIT_NEVER => return false,
+            AUDIT_FILTER_EXIT => {
+                if !rule.applies_to_exec() || !rule.may_match_file(path) {
+                    continue;
+                }
+                if rule.string(AUDIT_EXE).is_some_and(|e| e != path) {
+                    continue;
+                }
+                if !rule.fields.iter().all(judged) {
+                    if rule.action == AUDIT_NEVER {
+                        return false;
+                    }
+                    continue;
+                }
+                return rule.action == AUDIT_ALWAYS;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Loaded rules with a guarded key (the seed's, or one of `ours`') that
 /// are not `ours`: relied on, never deleted.
 fn relied_rules(ctl: &mut ControlSocket, ours: &[AuditRule]) -> Result<Vec<AuditRule>, AuditError> {
@@ -2947,5 +2991,73 @@ mod tests {
         ] {
             assert_eq!(guard.check(&event(&[quiet]), None), None, "{quiet}");
         }
+    }
+
+    #[test]
+    fn an_exec_is_recorded_by_the_first_exit_rule_that_can_judge_it() {
+        let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let all = AuditRule::syscalls(&[59, 322], "swmon-test-all");
+        let never = |mut r: AuditRule| {
+            r.action = AUDIT_NEVER;
+            r
+        };
+        assert!(records_exec_of(
+            std::slice::from_ref(&dpkg),
+            b"/usr/bin/dpkg"
+        ));
+        assert!(!records_exec_of(
+            std::slice::from_ref(&dpkg),
+            b"/tmp/mydpkg"
+        ));
+        assert!(!records_exec_of(&[], b"/usr/bin/dpkg"), "no rule");
+        assert!(records_exec_of(std::slice::from_ref(&all), b"/tmp/mydpkg"));
+        // A `never` ahead wins; after, it is too late.
+        let never_all = never(AuditRule::syscalls(&[59], "k"));
+        assert!(!records_exec_of(
+            &[never_all.clone(), dpkg.clone()],
+            b"/usr/bin/dpkg"
+        ));
+        assert!(records_exec_of(
+            &[dpkg.clone(), never_all],
+            b"/usr/bin/dpkg"
+        ));
+        // A rule with a field only the process could answer: an `always` one
+        // promises nothing, a `never` one may suppress.
+        let mut by_auid = all.clone();
+        by_auid.fields.push(RuleField {
+            field: 9, // AUDIT_LOGINUID
+            op: op::EQUAL,
+            value: FieldValue::Num(1000),
+        });
+        assert!(!records_exec_of(
+            std::slice::from_ref(&by_auid),
+            b"/usr/bin/dpkg"
+        ));
+        assert!(!records_exec_of(
+            &[never(by_auid), dpkg.clone()],
+            b"/usr/bin/dpkg"
+        ));
+        // `exe=` names the executable; another arch or syscall records none.
+        let mut by_exe = all.clone();
+        by_exe.fields.push(RuleField {
+            field: AUDIT_EXE,
+            op: op::EQUAL,
+            value: FieldValue::Str(b"/usr/bin/dpkg".to_vec()),
+        });
+        assert!(records_exec_of(
+            std::slice::from_ref(&by_exe),
+            b"/usr/bin/dpkg"
+        ));
+        assert!(!records_exec_of(
+            std::slice::from_ref(&by_exe),
+            b"/usr/bin/rpm"
+        ));
+        let mut b32 = all.clone();
+        b32.fields[0].value = FieldValue::Num(AUDIT_ARCH_I386);
+        assert!(!records_exec_of(&[b32], b"/usr/bin/dpkg"));
+        assert!(!records_exec_of(
+            &[AuditRule::syscalls(&[159], "k")],
+            b"/usr/bin/dpkg"
+        ));
     }
 }

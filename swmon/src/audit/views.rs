@@ -201,6 +201,16 @@ impl<'a> PathRecord<'a> {
         dev_pair(self.0.get("dev")?.raw())
     }
 
+    /// The file's identity as the kernel holds it in memory: `dev` in the
+    /// kernel-internal encoding (`MKDEV`: `major << 20 | minor`, what
+    /// `super_block.s_dev` and so swmon's eBPF side read), and the inode.
+    /// `None` when either is missing or the numbers do not fit the
+    /// encoding (a major past 12 bits, a minor past 20).
+    pub fn file_id(&self) -> Option<(u32, u64)> {
+        let (major, minor) = self.dev()?;
+        Some((kernel_dev(major, minor)?, self.inode()?))
+    }
+
     pub fn rdev(&self) -> Option<(u32, u32)> {
         dev_pair(self.0.get("rdev")?.raw())
     }
@@ -226,6 +236,13 @@ impl<'a> PathRecord<'a> {
     pub fn get(&self, key: &str) -> Option<Value<'a>> {
         self.0.get(key)
     }
+}
+
+/// The kernel-internal `dev_t` (`MKDEV(major, minor)`, 12 and 20 bits), as
+/// opposed to user space's `st_dev` (glibc's `makedev`) or the hex pair
+/// audit prints (`dev=fd:01` is major 0xfd, minor 1).
+pub fn kernel_dev(major: u32, minor: u32) -> Option<u32> {
+    (major < 1 << 12 && minor < 1 << 20).then_some(major << 20 | minor)
 }
 
 fn dev_pair(raw: &[u8]) -> Option<(u32, u32)> {
@@ -401,6 +418,11 @@ mod tests {
         assert_eq!(p.dev(), Some((0xfe, 0)));
         assert_eq!(p.rdev(), Some((0, 0)));
         assert_eq!(p.mode(), Some(0o100_755));
+        // fe:00 is major 254: the kernel's s_dev is 254 << 20, not st_dev's 0xfe00.
+        assert_eq!(p.file_id(), Some((254 << 20, 325_843)));
+        assert_eq!(kernel_dev(0xfd, 1), Some(0x0fd0_0001));
+        assert_eq!(kernel_dev(1 << 12, 0), None, "a major past 12 bits");
+        assert_eq!(kernel_dev(0, 1 << 20), None, "a minor past 20 bits");
         assert_eq!((p.ouid(), p.ogid()), (Some(0), Some(0)));
         assert_eq!(p.nametype(), Some(&b"NORMAL"[..]));
         let r = parse_netlink(

@@ -30,7 +30,8 @@ pub struct Run {
     pub exit: Option<ExitRecord>,
     /// Why the run ended without an exit record.
     pub end: Option<&'static str>,
-    /// The audit record of one of its execs, once one matched.
+    /// The audit records attached to it (of its execs, and of its process
+    /// within its life), once one came.
     pub audit: Option<verdict::AuditMatch>,
 }
 
@@ -106,6 +107,20 @@ impl Run {
         self.execs.iter().map(exec_bytes).sum::<usize>() + self.facts.bytes()
     }
 
+    /// The run's id (`swmon.run_id`): its process, `TGID-START` with the
+    /// process's start (`start_boottime`, ns since boot; the first exec's
+    /// time when the kernel could not read it). One process, one run, one
+    /// id for its whole life, never the same for a reused pid.
+    pub fn id(&self) -> String {
+        let first = &self.execs[0];
+        let start = if first.start_ns != 0 {
+            first.start_ns
+        } else {
+            first.boot_ns
+        };
+        format!("{}-{start}", first.tgid)
+    }
+
     pub fn primary(&self) -> &ExecRecord {
         // A run is created with one exec and execs are only appended or
         // replaced, never all removed.
@@ -174,9 +189,20 @@ impl Correlator {
     }
 
     /// Adds a passing exec; returns the runs that had to be ended to make
-    /// room (the oldest first, counted).
+    /// room (the oldest first, counted), and an open run of the same pid
+    /// that is another process (its exit was lost and the pid reused: the
+    /// kernel's process start times differ), ended `exit-not-seen`.
     pub fn on_exec(&mut self, rec: ExecRecord, facts: Facts) -> Vec<Run> {
         let size = exec_bytes(&rec) + facts.bytes();
+        let mut ended = Vec::new();
+        let reused = self.open.get(&rec.tgid).is_some_and(|run| {
+            let old = run.execs[0].start_ns;
+            old != 0 && rec.start_ns != 0 && old != rec.start_ns
+        });
+        if reused {
+            self.counters.exits_missing += 1;
+            ended.extend(self.finish(rec.tgid, None, Some("exit-not-seen")));
+        }
         if let Some(run) = self.open.get_mut(&rec.tgid) {
             let before = run.bytes();
             if run.execs.len() >= CHAIN_MAX {
@@ -190,7 +216,8 @@ impl Correlator {
             let tgid = run.primary().tgid;
             return self.make_room(0, Some(tgid));
         }
-        let evicted = self.make_room(size, None);
+        let mut evicted = self.make_room(size, None);
+        evicted.splice(0..0, ended);
         self.order += 1;
         self.started.insert(rec.tgid, self.order);
         self.counters.runs_started += 1;
@@ -341,6 +368,32 @@ mod tests {
         assert_eq!(c.counters.runs_started, 1);
         assert!(c.on_exit(exit(7, 31)).is_none());
         assert_eq!(c.counters.orphan_exits, 1);
+    }
+
+    #[test]
+    fn a_reused_pid_starts_a_new_run_and_ends_the_old_one() {
+        let mut c = Correlator::new(16, usize::MAX);
+        let mut a = exec(7, 10, "/usr/bin/dpkg");
+        a.start_ns = 5;
+        let mut same = exec(7, 20, "/usr/bin/dpkg");
+        same.start_ns = 5;
+        assert!(c.on_exec(a, Facts::default()).is_empty());
+        assert!(c.on_exec(same, Facts::default()).is_empty(), "one process");
+        // Its exit was lost; another process now has pid 7.
+        let mut b = exec(7, 900, "/usr/bin/apt-get");
+        b.start_ns = 880;
+        let ended = c.on_exec(b, Facts::default());
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].execs.len(), 2);
+        assert_eq!(ended[0].end, Some("exit-not-seen"));
+        assert_eq!(ended[0].id(), "7-5");
+        assert_eq!(c.counters.exits_missing, 1);
+        let run = c.on_exit(exit(7, 950)).expect("the new run");
+        assert_eq!(run.execs.len(), 1);
+        assert_eq!(run.primary().executable, b"/usr/bin/apt-get");
+        assert_eq!(run.id(), "7-880");
+        assert_eq!(c.counters.runs_started, 2);
+        assert_eq!(c.open_bytes(), 0);
     }
 
     #[test]

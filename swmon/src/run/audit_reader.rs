@@ -23,7 +23,11 @@ use super::{
     rules::RulesMsg,
 };
 use crate::{
-    audit::{rules::RulesRemoved, status::Health, AuditItem, AuditStream, HealthChange, Loss},
+    audit::{
+        rules::{AuditRule, RulesRemoved},
+        status::Health,
+        AuditItem, AuditStream, HealthChange, Loss,
+    },
     correlate::verdict::AuditExec,
 };
 
@@ -44,6 +48,9 @@ pub enum AuditMsg {
     RulesRemoved(Box<RulesRemoved>),
     /// Whether any audit rule is loaded (from the rules stage).
     RulesLoaded(bool),
+    /// The loaded rules, in the kernel's order (from the rules stage, each
+    /// time it lists them), for the cross-check's `audit-record-missing`.
+    RuleList(Arc<Vec<AuditRule>>),
     /// The audit stream failed for good.
     Failed(String),
 }
@@ -282,6 +289,7 @@ mod tests {
             uid: None,
             auid: None,
             exe: b"/usr/bin/dpkg".to_vec(),
+            files: Vec::new(),
             argv: Vec::new(),
             argv_truncated: false,
             argv_bytes: 0,

@@ -82,6 +82,10 @@ counters! {
     audit_execs,
     audit_execs_dropped,
     decided_early,
+    /// Decided runs a late audit record corrected (`verdict-amended`).
+    verdicts_amended,
+    /// Decided runs forgotten at the cap before a late record could come.
+    decided_forgotten,
     /// Run and audit-only events built.
     events,
     /// Runs not decided yet (a gauge): at a stop whose drain timed out,
@@ -156,6 +160,7 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("runs_evicted", "decide"),
     ("audit_execs_dropped", "decide"),
     ("decided_early", "decide"),
+    ("decided_forgotten", "decide"),
     ("reopen_failed", "writer"),
 ];
 

@@ -22,7 +22,7 @@ use crate::{
     catalogue::{self, Manager, Role},
     classify::{self, Classification, Operation, Scope},
     correlate::{
-        verdict::{AuditExec, AuditState, CrossCheck, Decided, Verdict},
+        verdict::{Amended, AuditExec, AuditMatch, AuditState, CrossCheck, Decided, Verdict},
         Correlator, Run,
     },
     ebpf::{decode::ExecRecord, filter::basename},
@@ -170,6 +170,8 @@ impl Decide {
             (&c.audit_execs, v.audit_execs),
             (&c.audit_execs_dropped, v.audit_execs_dropped),
             (&c.decided_early, v.decided_early),
+            (&c.verdicts_amended, v.verdicts_amended),
+            (&c.decided_forgotten, v.decided_forgotten),
             (&c.events, self.events),
             (
                 &c.runs_open,
@@ -215,6 +217,7 @@ impl Decide {
         let e = match d {
             Decided::Run(run, verdict) => self.run_event(&run, verdict),
             Decided::AuditOnly(exec) => self.audit_only_event(&exec),
+            Decided::Amended(a) => self.amended_event(&a),
         };
         self.events += 1;
         self.writer.push(&e);
@@ -264,6 +267,7 @@ impl Decide {
                 e.swmon.audit = Some(serde_json::to_value(&removed).unwrap_or_default());
                 self.writer.push_priority(&e);
             }
+            AuditMsg::RuleList(list) => self.cross.set_rules(list),
             AuditMsg::RulesLoaded(loaded) => {
                 let mut state = self.cross.state();
                 state.rules = loaded;
@@ -394,6 +398,38 @@ impl Decide {
         }
     }
 
+    /// A correction of a run already reported: a late audit record changed
+    /// its verdict. No `process` (the run's event has it; `swmon report`
+    /// reads this as a state event, never as a second run): the run is
+    /// named by `swmon.run_id`.
+    fn amended_event(&mut self, a: &Amended) -> Event {
+        let mut e = self.state_event("verdict-amended");
+        e.timestamp = event::timestamp(std::time::SystemTime::now());
+        e.event.kind = if matches!(a.verdict, Verdict::Confirmed) {
+            "event"
+        } else {
+            "alert"
+        };
+        e.event.category = vec!["package", "process"];
+        e.event.kind_type = vec!["change"];
+        e.swmon.run_id = Some(a.run_id.clone());
+        e.swmon.verdict = Some(a.verdict.as_str());
+        e.swmon.reason = a.verdict.reason();
+        e.swmon.previous_verdict = Some(a.previous.as_str());
+        e.swmon.previous_reason = a.previous.reason();
+        let mut audit = audit_json(&a.audit);
+        if let Some(m) = audit.as_object_mut() {
+            m.insert("pid".into(), json!(a.pid));
+            m.insert("executable".into(), json!(event::lossless(&a.executable)));
+            m.insert(
+                "run_start".into(),
+                json!(event::timestamp(self.clock.wall(a.boot_ns))),
+            );
+        }
+        e.swmon.audit = Some(audit);
+        e
+    }
+
     fn run_event(&mut self, run: &Run, verdict: Verdict) -> Event {
         let rec = run.primary();
         let program = catalogue::program(run.facts.installer_id);
@@ -504,10 +540,8 @@ impl Decide {
             swmon: Swmon {
                 verdict: Some(verdict.as_str()),
                 reason: verdict.reason(),
-                audit: run
-                    .audit
-                    .as_ref()
-                    .map(|m| json!({ "serial": m.serial, "key": m.key, "logged": m.logged })),
+                run_id: Some(run.id()),
+                audit: run.audit.as_ref().map(audit_json),
                 manager: manager.map(Manager::as_str),
                 installer: program.map(|p| p.name),
                 via: Some(run.facts.via),
@@ -568,6 +602,24 @@ impl Decide {
             },
         }
     }
+}
+
+/// `swmon.audit` of a run: the first record that joined one of its execs
+/// (`serial`, `key`, `logged`, `join`: `inode` or `path`), and every record
+/// attached (`serials`, at most 16, and their count, `records`).
+fn audit_json(m: &AuditMatch) -> serde_json::Value {
+    let mut v = json!({
+        "logged": m.logged,
+        "serials": m.serials,
+        "records": m.records,
+    });
+    if m.joined > 0 {
+        v["serial"] = json!(m.serial);
+        v["key"] = json!(m.key);
+        v["join"] = json!(m.join);
+        v["joined"] = json!(m.joined);
+    }
+    v
 }
 
 /// `event.action` and `event.type` for an operation.

@@ -322,9 +322,11 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     };
     // From here on, the rules swmon added are removed on every way out.
     let _rules_on_exit = RulesOnExit(audit.as_ref().map(|a| a.control.clone()));
-    let rules_loaded = audit
+    // The rule list also goes to the cross-check (`audit-record-missing`).
+    let rule_list = audit
         .as_ref()
-        .is_some_and(|a| rules::lock(&a.control).rules_loaded());
+        .and_then(|a| crate::audit::rules::list_rules(&mut rules::lock(&a.control).ctl).ok());
+    let rules_loaded = audit.is_some() && rule_list.as_ref().is_none_or(|r| !r.is_empty());
     let initial = match audit.as_ref().and_then(|a| a.stream.status()) {
         Some(s) => AuditState {
             available: true,
@@ -487,13 +489,16 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         }
         None => (None, None),
     };
-    let decide = Decide::new(
+    let mut decide = Decide::new(
         writer.clone(),
         counters.clone(),
         host.clone(),
         options.audit.wait,
         initial,
     );
+    if let Some(list) = rule_list {
+        decide.cross.set_rules(Arc::new(list));
+    }
     // The decide stage does the CPU work (joins, classification, JSON): on
     // its own thread, with its own timer, so it never delays the readers.
     let (decide_done_tx, mut decide_done) = tokio::sync::oneshot::channel::<()>();

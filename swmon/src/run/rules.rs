@@ -164,6 +164,18 @@ fn tell(decide: &ToDecide, m: AuditMsg, counters: &Counters) {
     }
 }
 
+/// Tells the decide stage whether any rule is loaded (a failed request
+/// counts as yes: runs then wait for a record that may come), and the list
+/// itself, for the cross-check's `audit-record-missing`.
+fn tell_rules(control: &Shared, decide: &ToDecide, counters: &Counters) {
+    let listed = rules::list_rules(&mut lock(control).ctl).ok();
+    let loaded = listed.as_ref().is_none_or(|r| !r.is_empty());
+    tell(decide, AuditMsg::RulesLoaded(loaded), counters);
+    if let Some(list) = listed {
+        tell(decide, AuditMsg::RuleList(Arc::new(list)), counters);
+    }
+}
+
 /// The stage's loop: one rule change at a time, and a rule-list diff every
 /// `every`, until the audit reader is gone.
 #[allow(clippy::too_many_arguments)]
@@ -207,8 +219,7 @@ pub fn run(
             }
             // Guarded rules gone or back: whether any rule is still loaded
             // (for the cross-check), then the changes themselves.
-            let loaded = lock(&control).rules_loaded();
-            tell(&decide, AuditMsg::RulesLoaded(loaded), &counters);
+            tell_rules(&control, &decide, &counters);
             for r in items {
                 tell(&decide, AuditMsg::RulesRemoved(Box::new(r)), &counters);
             }
@@ -228,8 +239,7 @@ fn on_change(
     counters: &Counters,
 ) {
     let me = std::process::id();
-    let loaded = lock(control).rules_loaded();
-    tell(decide, AuditMsg::RulesLoaded(loaded), counters);
+    tell_rules(control, decide, counters);
     let Some(ev) = ev else { return };
     let mut c = lock(control);
     if let Some(cc) = ev.config_change() {

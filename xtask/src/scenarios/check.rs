@@ -74,6 +74,35 @@ pub fn runs_in<'a>(lines: &'a [Line], dir: &Path, window: (usize, usize)) -> Run
 }
 
 /// The runs the expectation counts: top-level runs of its manager.
+/// Applies each `verdict-amended` to the run it corrects (same
+/// `swmon.run_id`): the run's `swmon.verdict`/`reason` become the amended
+/// ones, `swmon.amended` counts the corrections, `swmon.first_verdict`
+/// keeps what was reported first.
+pub fn apply_amendments(lines: &mut [Line]) {
+    let amendments: Vec<Value> = lines
+        .iter()
+        .filter(|l| l.event["event"]["action"] == "verdict-amended")
+        .map(|l| l.event.clone())
+        .collect();
+    for a in amendments {
+        let Some(id) = a["swmon"]["run_id"].as_str() else {
+            continue;
+        };
+        if let Some(run) = lines.iter_mut().find(|l| {
+            l.event.get("process").is_some() && l.event["swmon"]["run_id"].as_str() == Some(id)
+        }) {
+            let sw = &mut run.event["swmon"];
+            if sw["first_verdict"].is_null() {
+                sw["first_verdict"] = sw["verdict"].clone();
+            }
+            sw["verdict"] = a["swmon"]["verdict"].clone();
+            sw["reason"] = a["swmon"]["reason"].clone();
+            let n = sw["amended"].as_u64().unwrap_or(0);
+            sw["amended"] = Value::from(n + 1);
+        }
+    }
+}
+
 pub fn counted(runs: &Runs<'_>, e: &Expect) -> usize {
     runs.top
         .iter()
@@ -190,6 +219,17 @@ pub fn judge(
                     want_reason.unwrap_or("none")
                 ));
             }
+        }
+        let amended = ev["swmon"]["amended"].as_u64().unwrap_or(0);
+        if amended != u64::from(e.amended) {
+            misses.push(format!(
+                "pid {pid}: {amended} verdict-amended, want {} (first {})",
+                u64::from(e.amended),
+                got(&["swmon", "first_verdict"]).unwrap_or("-")
+            ));
+        }
+        if e.amended && got(&["swmon", "first_verdict"]) != Some("ebpf_only") {
+            misses.push(format!("pid {pid}: first verdict not ebpf_only"));
         }
         if let Some(w) = &e.via {
             miss(&mut misses, "via", got(&["swmon", "via"]), w);

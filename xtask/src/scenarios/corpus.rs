@@ -62,6 +62,11 @@ pub struct Expect {
     pub count: usize,
     #[serde(default)]
     pub allow_failure: bool,
+    /// Each run was decided first `ebpf_only`, then amended by one
+    /// `verdict-amended` (`verdict`/`reason` are the amended ones); without
+    /// it (the default), a run must have no correction.
+    #[serde(default)]
+    pub amended: bool,
 }
 
 fn one() -> usize {
@@ -87,6 +92,9 @@ pub enum Action {
     RestoreSeedRules,
     EnterCgroup,
     Storm(u64),
+    /// An audit rule recording every execve/execveat (key `swmon-scn-all`).
+    ExecRuleAll,
+    ExecRuleAllRemove,
 }
 
 impl Action {
@@ -98,6 +106,8 @@ impl Action {
             "auditd-start" => Action::AuditdStart,
             "restore-seed-rules" => Action::RestoreSeedRules,
             "enter-cgroup" => Action::EnterCgroup,
+            "exec-rule-all" => Action::ExecRuleAll,
+            "exec-rule-all-remove" => Action::ExecRuleAllRemove,
             _ => {
                 if let Some(p) = s.strip_prefix("remove-seed-rule:") {
                     if !p.starts_with('/') {

@@ -90,6 +90,9 @@ pub struct HostGuard {
     saved: Status,
     swmon: PathBuf,
     pub cgroups: Vec<PathBuf>,
+    /// Audit rules a scenario added (`auditctl -a` arguments after the
+    /// list,action): deleted at the end if still there.
+    pub rules: Vec<Vec<String>>,
 }
 
 impl HostGuard {
@@ -124,6 +127,7 @@ impl HostGuard {
             saved,
             swmon,
             cgroups: Vec::new(),
+            rules: Vec::new(),
         })
     }
 
@@ -147,6 +151,12 @@ impl Drop for HostGuard {
             .status();
         for d in self.cgroups.iter().rev() {
             let _ = fs::remove_dir(d);
+        }
+        for r in &self.rules {
+            let args: Vec<&str> = std::iter::once("-d")
+                .chain(r.iter().map(String::as_str))
+                .collect();
+            let _ = auditctl(&args);
         }
         put_back(self.saved);
     }
