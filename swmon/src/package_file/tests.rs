@@ -752,3 +752,84 @@ fn fuzz_finds_are_rejected() {
     assert_eq!(pick % 5, 0, "a .deb");
     assert!(parse(Format::Deb, file).is_err());
 }
+
+/// What a mount namespace of its own shows: a FUSE mount nobody answers
+/// (every lookup in it blocks) and one of another user (its statfs says
+/// FUSE without asking the server). Both in a namespace of one thread, so
+/// the host sees neither; the thread lives (and so its namespace and
+/// mounts) until `end` is dropped.
+struct Fuse {
+    place_hung: super::Place,
+    place_foreign: super::Place,
+    /// The servers' ends; closing them aborts the connections.
+    devs: Vec<std::fs::File>,
+    end: std::sync::mpsc::Sender<()>,
+}
+
+fn fuse_mounts(dir: std::path::PathBuf) -> Fuse {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (end, ended) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        use nix::mount::{mount, MsFlags};
+        use std::os::fd::AsRawFd;
+        // SAFETY: integer argument; this thread's namespace only.
+        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNS) }, 0);
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .unwrap();
+        let mut devs = Vec::new();
+        for (name, owner) in [("hung", 0), ("foreign", 4242)] {
+            let target = dir.join(name);
+            std::fs::create_dir(&target).unwrap();
+            let dev = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/fuse")
+                .unwrap();
+            let data = format!(
+                "fd={},rootmode=40000,user_id={owner},group_id={owner}",
+                dev.as_raw_fd()
+            );
+            mount(
+                Some("swmon-test"),
+                &target,
+                Some("fuse"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some(data.as_str()),
+            )
+            .unwrap();
+            devs.push(dev);
+        }
+        tx.send(Fuse {
+            place_hung: super::Place::at(&dir, &dir, None),
+            place_foreign: super::Place::at(&dir.join("foreign"), &dir.join("foreign"), None),
+            devs,
+            end,
+        })
+        .unwrap();
+        // The namespace's last task: its mounts go when it ends.
+        let _ = ended.recv();
+    });
+    rx.recv().unwrap()
+}
+
+/// A read that would block for ever (a hung FUSE or NFS server) costs the
+/// caller the deadline, not the stage; a FUSE file system is not read.
+#[test]
+fn a_hung_or_fuse_file_system_does_not_hold_the_reader() {
+    let s = Scratch::new("fuse");
+    let fuse = fuse_mounts(s.0.clone());
+    let started = std::time::Instant::now();
+    assert_eq!(read_in(fuse.place_hung, &["hung/p.deb"], false), ["timed-out"]);
+    let took = started.elapsed();
+    assert!(took >= super::DEADLINE && took < super::DEADLINE * 3, "{took:?}");
+    assert_eq!(read_in(fuse.place_foreign, &["p.deb"], false), ["remote-fs"]);
+    // The servers' ends closed: the stuck worker gets its error and ends.
+    drop(fuse.devs);
+    drop(fuse.end);
+}
