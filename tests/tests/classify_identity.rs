@@ -435,7 +435,10 @@ fn set_mode(path: &Path, mode: u32) {
 }
 
 fn sha256_of(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().expect("sha256sum");
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
     String::from_utf8_lossy(&out.stdout)
         .split(' ')
         .next()
@@ -504,7 +507,14 @@ fn a_users_install_reads_only_what_that_user_could_read() {
     // install all the same.
     let (pid, _code) = run(Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .args(["/usr/bin/python3", "-m", "pip", "install", "--no-index", "--no-deps"])
+        .args([
+            "/usr/bin/python3",
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--no-deps",
+        ])
         .arg("--target")
         .arg(&target)
         .arg(&secret)

@@ -117,7 +117,11 @@ fn a_running_swmon_keeps_only_what_it_needs_and_still_works() {
     // CAP_SETUID and CAP_SETGID: permitted only, for the package-file
     // reader's switch to a run's credentials.
     for set in ["CapPrm", "CapBnd"] {
-        assert_eq!(status_field(pid, set), KEPT_MASK | HELD_MASK, "{set} of swmon");
+        assert_eq!(
+            status_field(pid, set),
+            KEPT_MASK | HELD_MASK,
+            "{set} of swmon"
+        );
     }
     assert_eq!(status_field(pid, "CapInh"), 0);
     assert_eq!(status_field(pid, "CapAmb"), 0);

@@ -300,13 +300,8 @@ pub fn explain_reading_files(
             .iter()
             .map(|a| a.to_vec())
             .collect();
-        e.files = crate::package_file::read_operands(
-            t.manager,
-            class.operation,
-            &args,
-            place(),
-            false,
-        );
+        e.files =
+            crate::package_file::read_operands(t.manager, class.operation, &args, place(), false);
     }
     e
 }

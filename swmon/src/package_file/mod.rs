@@ -210,7 +210,9 @@ impl<R: Read> Read for Capped<R> {
         if self.left == 0 {
             return Err(io::Error::other(InputCap));
         }
-        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         self.left -= n as u64;
         Ok(n)
@@ -272,10 +274,7 @@ fn read_file(
     if place::remote(place.start(operand)) {
         return Err(Rejected::RemoteFs);
     }
-    let fd = place.open(
-        operand,
-        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
-    )?;
+    let fd = place.open(operand, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?;
     let mut file = File::from(fd);
     let meta = file.metadata().map_err(Rejected::Open)?;
     if !meta.file_type().is_file() {

@@ -81,7 +81,12 @@ fn openat(dir: &impl AsRawFd, name: &[u8], flags: i32) -> io::Result<OwnedFd> {
 }
 
 /// `openat2(dir, path, flags, resolve)`.
-pub(super) fn openat2(dir: &impl AsRawFd, path: &[u8], flags: i32, resolve: u64) -> io::Result<OwnedFd> {
+pub(super) fn openat2(
+    dir: &impl AsRawFd,
+    path: &[u8],
+    flags: i32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
     let path = CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: open_how is plain data; zeroed is a valid value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
@@ -109,8 +114,17 @@ fn readlinkat(dir: &impl AsRawFd, name: &[u8]) -> Option<Vec<u8>> {
     let name = CString::new(name).ok()?;
     let mut buf = vec![0u8; 4096];
     // SAFETY: the fd is open, the name NUL-terminated, the buffer sized.
-    let n = unsafe { libc::readlinkat(dir.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    let n = usize::try_from(n).ok().filter(|n| *n > 0 && *n < buf.len())?;
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|n| *n > 0 && *n < buf.len())?;
     buf.truncate(n);
     Some(buf)
 }
@@ -142,9 +156,11 @@ fn identity(fd: &impl AsRawFd) -> Option<(u64, u64, u64)> {
 pub(super) fn parse_creds(status: &[u8]) -> Option<Creds> {
     let text = std::str::from_utf8(status).ok()?;
     let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.split_whitespace().map(str::parse::<u32>).collect::<Result<Vec<_>, _>>())
+        text.lines().find_map(|l| l.strip_prefix(name)).map(|v| {
+            v.split_whitespace()
+                .map(str::parse::<u32>)
+                .collect::<Result<Vec<_>, _>>()
+        })
     };
     let uids = field("Uid:")?.ok()?;
     let gids = field("Gid:")?.ok()?;
@@ -258,9 +274,18 @@ impl Place {
                 .map(|r| r.get(1..).unwrap_or_default().to_vec())
         }
         .ok_or(Rejected::CwdMoved)?;
-        let rel_dir = if rel.is_empty() { b".".to_vec() } else { rel.clone() };
-        let dir = openat2(&self.root, &rel_dir, libc::O_PATH | libc::O_DIRECTORY, in_root)
-            .map_err(|_| Rejected::CwdMoved)?;
+        let rel_dir = if rel.is_empty() {
+            b".".to_vec()
+        } else {
+            rel.clone()
+        };
+        let dir = openat2(
+            &self.root,
+            &rel_dir,
+            libc::O_PATH | libc::O_DIRECTORY,
+            in_root,
+        )
+        .map_err(|_| Rejected::CwdMoved)?;
         if identity(&dir).is_none() || identity(&dir) != identity(&self.cwd) {
             return Err(Rejected::CwdMoved);
         }

@@ -438,7 +438,10 @@ fn deb_named(name: &str) -> Vec<u8> {
     let control = format!("Package: {name}\nVersion: 1.0\nArchitecture: all\n");
     ar(&[
         ("debian-binary", b"2.0\n"),
-        ("control.tar.gz", &gzip(&tar(&[("./control", control.as_bytes())]))),
+        (
+            "control.tar.gz",
+            &gzip(&tar(&[("./control", control.as_bytes())])),
+        ),
         ("data.tar.gz", &gzip(&tar(&[]))),
     ])
 }
@@ -540,14 +543,23 @@ fn paths_resolve_beneath_the_process_root() {
     assert_eq!(
         read_in(
             place(),
-            &[abs, "../p.deb", "/link/p.deb", "/up/link/p.deb", "../../../../../../p.deb"],
+            &[
+                abs,
+                "../p.deb",
+                "/link/p.deb",
+                "/up/link/p.deb",
+                "../../../../../../p.deb"
+            ],
             false
         ),
         ["inside", "inside", "inside", "inside", "open-failed"]
     );
     // A relative path from the working folder.
     let place = super::Place::at(&root.0, &inside, None);
-    assert_eq!(read_in(place, &["p.deb", "./sub/../p.deb"], false), ["inside", "inside"]);
+    assert_eq!(
+        read_in(place, &["p.deb", "./sub/../p.deb"], false),
+        ["inside", "inside"]
+    );
 }
 
 /// A process's working folder is the folder it is in, not its name: a
@@ -664,7 +676,11 @@ fn files_the_user_cannot_reach_give_a_flag_and_no_name() {
         groups: vec![],
     };
     assert_eq!(
-        read_in(super::Place::at(&s.0, &s.0, Some(root)), &["closed/p.deb", "own.deb"], false),
+        read_in(
+            super::Place::at(&s.0, &s.0, Some(root)),
+            &["closed/p.deb", "own.deb"],
+            false
+        ),
         ["secret", "own"]
     );
     let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
@@ -684,7 +700,10 @@ fn proc_status_credentials() {
         })
     );
     let none = b"Uid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\nGroups:\n";
-    assert_eq!(super::place::parse_creds(none).unwrap().groups, Vec::<u32>::new());
+    assert_eq!(
+        super::place::parse_creds(none).unwrap().groups,
+        Vec::<u32>::new()
+    );
     assert_eq!(super::place::parse_creds(b"Uid:\t1\n"), None);
 }
 
@@ -694,7 +713,10 @@ fn proc_status_credentials() {
 fn reads_stop_at_the_input_cap() {
     // An npm tarball whose package.json comes after 2 MiB of padding.
     let pad = vec![0u8; 2 << 20];
-    let tgz = gzip(&tar(&[("package/pad", &pad), ("package/package.json", br#"{"name":"x","version":"1"}"#)]));
+    let tgz = gzip(&tar(&[
+        ("package/pad", &pad),
+        ("package/package.json", br#"{"name":"x","version":"1"}"#),
+    ]));
     assert!(parse(Format::NpmTarball, &tgz).is_ok());
     let mut capped = super::Capped {
         inner: Cursor::new(&tgz),
@@ -735,8 +757,24 @@ fn what_is_not_a_regular_file_is_refused() {
     // a link through /proc (refused, RESOLVE_NO_MAGICLINKS); a link in
     // the folder is followed as the installer would.
     assert_eq!(
-        read_in(root(), &["fifo.deb", "/dev/zero.deb", "dir.deb", "magic.deb", "link.deb"], false),
-        ["not-regular", "open-failed", "not-regular", "open-failed", "alpha"]
+        read_in(
+            root(),
+            &[
+                "fifo.deb",
+                "/dev/zero.deb",
+                "dir.deb",
+                "magic.deb",
+                "link.deb"
+            ],
+            false
+        ),
+        [
+            "not-regular",
+            "open-failed",
+            "not-regular",
+            "open-failed",
+            "alpha"
+        ]
     );
 }
 
@@ -770,8 +808,9 @@ fn fuse_mounts(dir: std::path::PathBuf) -> Fuse {
     let (tx, rx) = std::sync::mpsc::channel();
     let (end, ended) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
-        use nix::mount::{mount, MsFlags};
         use std::os::fd::AsRawFd;
+
+        use nix::mount::{mount, MsFlags};
         // SAFETY: integer argument; this thread's namespace only.
         assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNS) }, 0);
         mount(
@@ -825,10 +864,19 @@ fn a_hung_or_fuse_file_system_does_not_hold_the_reader() {
     let s = Scratch::new("fuse");
     let fuse = fuse_mounts(s.0.clone());
     let started = std::time::Instant::now();
-    assert_eq!(read_in(fuse.place_hung, &["hung/p.deb"], false), ["timed-out"]);
+    assert_eq!(
+        read_in(fuse.place_hung, &["hung/p.deb"], false),
+        ["timed-out"]
+    );
     let took = started.elapsed();
-    assert!(took >= super::DEADLINE && took < super::DEADLINE * 3, "{took:?}");
-    assert_eq!(read_in(fuse.place_foreign, &["p.deb"], false), ["remote-fs"]);
+    assert!(
+        took >= super::DEADLINE && took < super::DEADLINE * 3,
+        "{took:?}"
+    );
+    assert_eq!(
+        read_in(fuse.place_foreign, &["p.deb"], false),
+        ["remote-fs"]
+    );
     // The servers' ends closed: the stuck worker gets its error and ends.
     drop(fuse.devs);
     drop(fuse.end);
