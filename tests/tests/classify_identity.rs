@@ -585,3 +585,45 @@ fn an_install_in_another_mount_namespace_reads_that_namespaces_file() {
     let typed = format!("{}/pkg.deb", host.display());
     assert_eq!(e["swmon"]["requested"], json!([typed]));
 }
+
+/// `swmon classify` run by a user reads local files as that user: one in
+/// a folder only root may search is flagged, never named.
+#[test]
+fn classify_as_a_user_reads_only_what_it_could_read() {
+    let tmp = TempDir::new("classify-cli-user");
+    let closed = tmp.path().join("closed");
+    fs::create_dir(&closed).expect("mkdir");
+    build_deb(&closed, "swmon-e2e-hidden", "1.0", "cover.deb");
+    set_mode(&closed.join("cover.deb"), 0o644);
+    set_mode(&closed, 0o700);
+    let classify_as = |user: Option<&str>| {
+        let mut cmd = match user {
+            Some(id) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={id}"))
+                    .arg(format!("--regid={id}"))
+                    .args(["--clear-groups", "--"])
+                    .arg(swmon_bin());
+                c
+            }
+            None => Command::new(swmon_bin()),
+        };
+        let out = cmd
+            .args(["classify", "--json", "--", "dpkg", "-i", "closed/cover.deb"])
+            .current_dir(tmp.path())
+            .output()
+            .expect("swmon classify");
+        json_of(&out)
+    };
+    let j = classify_as(Some("65534"));
+    assert_eq!(j["packages"], json!([{"name": "closed/cover.deb"}]), "{j}");
+    assert_eq!(j["package_files"][0]["rejected"], "not-readable-by-user");
+    assert!(!j.to_string().contains("swmon-e2e-hidden"), "{j}");
+    // Root may.
+    let j = classify_as(None);
+    assert_eq!(
+        j["packages"],
+        json!([{"name": "swmon-e2e-hidden", "version": "1.0"}]),
+        "{j}"
+    );
+}
