@@ -627,3 +627,117 @@ fn classify_as_a_user_reads_only_what_it_could_read() {
         "{j}"
     );
 }
+
+/// A FUSE mount nobody answers, in a mount namespace of one thread of this
+/// test (the host never sees it), with `dpkg -i hung/p.deb` started from
+/// that thread (so in that namespace). Every lookup in the mount blocks.
+struct HungInstall {
+    child: std::process::Child,
+    /// The server's end: closing it aborts the connection.
+    dev: Option<fs::File>,
+    end: Option<std::sync::mpsc::Sender<()>>,
+}
+
+fn hung_install(dir: PathBuf) -> HungInstall {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (end, ended) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        // SAFETY: integer argument; this thread's namespace only.
+        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNS) }, 0);
+        let status = Command::new("mount")
+            .args(["--make-rprivate", "/"])
+            .status()
+            .expect("mount");
+        assert!(status.success());
+        let target = dir.join("hung");
+        fs::create_dir(&target).expect("mkdir");
+        let dev = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .expect("/dev/fuse");
+        let data = std::ffi::CString::new(format!(
+            "fd={},rootmode=40000,user_id=0,group_id=0",
+            dev.as_raw_fd()
+        ))
+        .expect("cstring");
+        let target_c = std::ffi::CString::new(target.as_os_str().as_bytes()).expect("cstring");
+        // SAFETY: every pointer is a NUL-terminated string that outlives
+        // the call.
+        let r = unsafe {
+            libc::mount(
+                c"swmon-test".as_ptr(),
+                target_c.as_ptr(),
+                c"fuse".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                data.as_ptr().cast(),
+            )
+        };
+        assert_eq!(r, 0, "mount fuse: {}", std::io::Error::last_os_error());
+        let child = Command::new("dpkg")
+            .args(["-i", "hung/p.deb"])
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dpkg");
+        tx.send(HungInstall {
+            child,
+            dev: Some(dev),
+            end: Some(end),
+        })
+        .expect("send");
+        // The namespace's last task: its mounts go when it ends.
+        let _ = ended.recv();
+    });
+    rx.recv().expect("the namespace thread")
+}
+
+impl Drop for HungInstall {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        self.dev.take();
+        let _ = self.child.wait();
+        self.end.take();
+    }
+}
+
+/// A read that would block for ever (a hung FUSE or NFS server) is given
+/// up at the deadline: counted and alerted, the file flagged, and the
+/// facts stage goes on with the next exec meanwhile.
+#[test]
+fn a_read_stuck_on_a_hung_file_system_is_given_up_and_alerted() {
+    let tmp = TempDir::new("classify-hung");
+    let m = Monitor::start(&[]);
+    let mut hung = hung_install(tmp.path().to_path_buf());
+    let pid = hung.child.id();
+    let alert = m.wait_for("package_file_stuck alert", Duration::from_secs(30), |e| {
+        action(e) == "events-lost" && e["swmon"]["lost"]["counter"] == "package_file_stuck"
+    });
+    assert_eq!(alert["swmon"]["lost"]["stage"], "facts", "{alert:#}");
+    // Still hung: the next install's exec goes through.
+    assert!(hung.child.try_wait().expect("try_wait").is_none());
+    let (marker, code) = run(Command::new("dpkg").arg("--version"));
+    assert_eq!(code, 0);
+    m.wait_for("dpkg --version", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == marker
+    });
+    assert!(hung.child.try_wait().expect("try_wait").is_none());
+    // The connection aborted: dpkg's lookup, which waits (uninterruptibly)
+    // on the stuck worker's lookup of the same name, fails, and dpkg ends.
+    hung.child.kill().expect("kill");
+    hung.dev.take();
+    hung.child.wait().expect("wait");
+    m.wait_for("the hung dpkg -i", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == pid
+    });
+    drop(hung);
+    let events = m.stop();
+    let e = one_run(&events, pid);
+    assert_eq!(
+        e["swmon"]["package_files"][0]["rejected"], "timed-out",
+        "{e:#}"
+    );
+    assert!(counters(&events)["package_file_stuck"].as_u64() >= Some(1));
+}
