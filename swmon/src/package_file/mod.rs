@@ -8,11 +8,23 @@
 //! capped before anything is allocated, every decompressed stream is
 //! capped, only the metadata member is read (never the payload), and a
 //! file that breaks a rule is rejected with a reason ([`Rejected`]), never
-//! a panic. [`open`] refuses what is not a regular file the run's user
-//! could read itself (a FIFO, a device, a symbolic link as the last
-//! component, a file bigger than [`MAX_FILE`]). The parsers work on any
-//! [`Read`] (+ [`Seek`] for the formats that need it) and do no other I/O,
-//! so they are fuzzed on bytes alone.
+//! a panic. Only an install's or an upgrade's files are read. A file is
+//! the one the installing process sees and may read ([`Place`]): opened
+//! beneath its own root from its own working folder, with its own fsuid,
+//! fsgid and groups, on a worker thread the caller waits for at most
+//! [`DEADLINE`]; only a regular file of at most [`MAX_FILE`] bytes on no
+//! FUSE or network file system, read through a budget ([`MAX_INPUT`] a
+//! file, [`MAX_EXEC_INPUT`] an exec) so empty compressed blocks cannot
+//! make a parser read a whole big file. What was opened is identified
+//! ([`FileStat`]: device, inode, size, mtime, SHA-256) so a file swapped
+//! before or after the read shows. The parsers work on any [`Read`] (+
+//! [`Seek`] for the formats that need it) and do no other I/O, so they
+//! are fuzzed on bytes alone.
+//!
+//! The view is the process's when the facts stage reads it, a few
+//! milliseconds after the exec: a process that changed folder or root in
+//! between is read in its new one; one that has exited is not read
+//! (`process-gone`).
 //!
 //! It is not a package manager: signatures, digests and payloads are not
 //! checked; what the file claims is what is reported.
