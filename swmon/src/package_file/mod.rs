@@ -442,21 +442,28 @@ pub fn read_operands(
         Ok(p) => p,
         Err(e) => return refuse_all(e),
     };
+    /// One worker counted in [`WORKERS`] until dropped (also by an unwind).
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            WORKERS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let slot = Slot;
     if WORKERS.fetch_add(1, Ordering::SeqCst) >= MAX_WORKERS {
-        WORKERS.fetch_sub(1, Ordering::SeqCst);
         return refuse_all(Rejected::Busy);
     }
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let jobs = todo.clone();
+    // A failed spawn drops the closure, and the slot with it.
     let spawned = std::thread::Builder::new()
         .name("swmon-pkgfile".into())
         .spawn(move || {
+            let _slot = slot;
             let facts = read_all(&place, &jobs, cwd_truncated);
-            WORKERS.fetch_sub(1, Ordering::SeqCst);
             let _ = tx.send(facts);
         });
     if spawned.is_err() {
-        WORKERS.fetch_sub(1, Ordering::SeqCst);
         return refuse_all(Rejected::Busy);
     }
     match rx.recv_timeout(DEADLINE) {
