@@ -59,6 +59,13 @@ pub fn cwd_of(rec: &ExecRecord) -> Option<Vec<u8>> {
     live.readlink(c"cwd")
 }
 
+/// The `/proc/PID` folder of the exec'ing process, opened only while the
+/// pid is still that process (its kernel-captured start time); reads
+/// through it fail once the process exits, even if the pid is reused.
+pub fn live_proc_dir(rec: &ExecRecord) -> Option<std::fs::File> {
+    LiveProcess::open(rec.pid, rec.start_ns).map(|p| p.dir)
+}
+
 /// The working directory of a live process, as bytes.
 pub fn cwd(pid: u32) -> Option<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;

@@ -179,17 +179,9 @@ fn time_bound(s: &str) -> Result<i64, String> {
 fn classify_command(json: bool, argv: &[std::ffi::OsString]) -> anyhow::Result<ExitCode> {
     use std::os::unix::ffi::OsStrExt;
     let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
-    // Local package files are read as the caller could read them.
-    let cwd = std::env::current_dir().ok();
-    let reader = swmon::package_file::Reader {
-        uid: nix::unistd::geteuid().as_raw(),
-        gid: nix::unistd::getegid().as_raw(),
-    };
-    let explained = swmon::classify::command::explain_reading_files(
-        &argv,
-        cwd.as_deref().map(|p| p.as_os_str().as_bytes()),
-        reader,
-    );
+    // Local package files are read as the caller sees and may read them.
+    let explained =
+        swmon::classify::command::explain_reading_files(&argv, swmon::package_file::Place::of_self);
     let text = if json {
         format!("{}\n", explained.json())
     } else {

@@ -20,6 +20,23 @@
 //! - `CAP_DAC_READ_SEARCH`: the SHA-256 of a size-matched candidate is read
 //!   through `/proc/PID/exe`; a user's copy of an installer may be mode
 //!   0700 in a home folder. Read and search only (no write override).
+//! - `CAP_SETUID` and `CAP_SETGID`, in the permitted set only (out of the
+//!   effective set of every thread; `held` in `swmon.privileges`): a local
+//!   package file an install names (`dpkg -i /tmp/x/a.deb`) is opened as
+//!   the run's user, so that the kernel, not a reading of mode bits,
+//!   decides whether that user could reach and read it (folder search
+//!   permission, ACLs, LSMs) and swmon never tells a user the name inside
+//!   a file it could not read. The reading worker thread raises both into
+//!   its own effective set, takes the run's fsuid, fsgid and groups with
+//!   the raw `setfsuid`, `setfsgid` and `setgroups` system calls (which
+//!   change the calling thread only), drops both again before the open,
+//!   and puts its own credentials back after. A non-zero fsuid also
+//!   clears `CAP_DAC_READ_SEARCH` from that thread's effective set, which
+//!   is what makes the open the user's. No other way gives the kernel's
+//!   answer: `faccessat2(AT_EACCESS)` checks the caller's credentials, and
+//!   mode bits miss folders, ACLs and LSMs. With uid 0 and
+//!   `CAP_SYS_PTRACE` kept these add little to what a compromised swmon
+//!   could do (see below).
 //! - `--output-group` takes no capability: the group is added to swmon's
 //!   supplementary groups before the drop, and a file's owner may give it a
 //!   group it is a member of (`CAP_CHOWN` is not kept).
@@ -150,6 +167,18 @@ pub struct Dropped {
     pub bpf_kept: bool,
     /// The seccomp filter ([`install_seccomp`]) is in place.
     pub seccomp: bool,
+    /// Capabilities in the permitted set only, raised by one thread around
+    /// one switch of credentials ([`held`]).
+    pub held: Vec<String>,
+}
+
+/// The capabilities kept out of the effective set, in the permitted set
+/// only: the package-file reader's switch to the run's credentials (see
+/// the module doc).
+pub fn held() -> CapsHashSet {
+    [Capability::CAP_SETUID, Capability::CAP_SETGID]
+        .into_iter()
+        .collect()
 }
 
 /// The capabilities `needs` calls for (see the module doc).
@@ -399,6 +428,8 @@ pub fn drop_privileges(needs: Needs) -> Result<Dropped, PrivilegeError> {
     // Only what we hold can be kept.
     let permitted = caps::read(None, CapSet::Permitted).map_err(err("read the permitted set"))?;
     let mut keep: CapsHashSet = kept(needs).intersection(&permitted).copied().collect();
+    let held: CapsHashSet = held().intersection(&permitted).copied().collect();
+    let keep_permitted: CapsHashSet = keep.union(&held).copied().collect();
     // A kernel that checks unprivileged_bpf_disabled on every bpf() call
     // needs CAP_BPF (CAP_SYS_ADMIN before CAP_BPF existed) for the counter
     // reads and the rediscovery's map updates.
@@ -421,7 +452,7 @@ pub fn drop_privileges(needs: Needs) -> Result<Dropped, PrivilegeError> {
     if bounding_reduced {
         caps::raise(None, CapSet::Effective, Capability::CAP_SETPCAP)
             .map_err(err("raise CAP_SETPCAP"))?;
-        for cap in bounding.difference(&keep) {
+        for cap in bounding.difference(&keep_permitted) {
             caps::drop(None, CapSet::Bounding, *cap).map_err(err("drop from the bounding set"))?;
         }
     }
@@ -429,7 +460,7 @@ pub fn drop_privileges(needs: Needs) -> Result<Dropped, PrivilegeError> {
     caps::clear(None, CapSet::Inheritable).map_err(err("clear the inheritable set"))?;
     // Effective before permitted: the kernel wants effective ⊆ permitted.
     caps::set(None, CapSet::Effective, &keep).map_err(err("set the effective set"))?;
-    caps::set(None, CapSet::Permitted, &keep).map_err(err("set the permitted set"))?;
+    caps::set(None, CapSet::Permitted, &keep_permitted).map_err(err("set the permitted set"))?;
 
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
@@ -437,7 +468,7 @@ pub fn drop_privileges(needs: Needs) -> Result<Dropped, PrivilegeError> {
     }
 
     let wanted_bounding = if bounding_reduced {
-        keep.clone()
+        keep_permitted.clone()
     } else {
         bounding
     };
@@ -446,7 +477,7 @@ pub fn drop_privileges(needs: Needs) -> Result<Dropped, PrivilegeError> {
     // parent may have left a kept capability out of the bounding set).
     for (set, name, wanted, exact) in [
         (CapSet::Effective, "effective", &keep, true),
-        (CapSet::Permitted, "permitted", &keep, true),
+        (CapSet::Permitted, "permitted", &keep_permitted, true),
         (
             CapSet::Inheritable,
             "inheritable",
@@ -482,6 +513,7 @@ pub fn drop_privileges(needs: Needs) -> Result<Dropped, PrivilegeError> {
         bounding_reduced,
         bpf_kept,
         seccomp,
+        held: names(&held),
     })
 }
 

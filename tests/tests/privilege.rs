@@ -21,6 +21,8 @@ const DPKG: &str = "/usr/bin/dpkg";
 
 /// CAP_DAC_READ_SEARCH (2), CAP_SYS_PTRACE (19), CAP_AUDIT_CONTROL (30).
 const KEPT_MASK: u64 = (1 << 2) | (1 << 19) | (1 << 30);
+/// CAP_SETGID and CAP_SETUID, held in the permitted set only.
+const HELD_MASK: u64 = (1 << 6) | (1 << 7);
 
 /// Removes the seed rules however the test ends (swmon removes what it
 /// added at stop; this covers a test that fails before that).
@@ -111,8 +113,15 @@ fn a_running_swmon_keeps_only_what_it_needs_and_still_works() {
     let pid = m.pid();
 
     // The drop as the kernel sees it.
-    for set in ["CapEff", "CapPrm", "CapBnd"] {
-        assert_eq!(status_field(pid, set), KEPT_MASK, "{set} of swmon");
+    assert_eq!(status_field(pid, "CapEff"), KEPT_MASK, "CapEff of swmon");
+    // CAP_SETUID and CAP_SETGID: permitted only, for the package-file
+    // reader's switch to a run's credentials.
+    for set in ["CapPrm", "CapBnd"] {
+        assert_eq!(
+            status_field(pid, set),
+            KEPT_MASK | HELD_MASK,
+            "{set} of swmon"
+        );
     }
     assert_eq!(status_field(pid, "CapInh"), 0);
     assert_eq!(status_field(pid, "CapAmb"), 0);
@@ -142,6 +151,10 @@ fn a_running_swmon_keeps_only_what_it_needs_and_still_works() {
     assert_eq!(
         s["swmon"]["privileges"]["kept"],
         serde_json::json!(["CAP_AUDIT_CONTROL", "CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE"])
+    );
+    assert_eq!(
+        s["swmon"]["privileges"]["held"],
+        serde_json::json!(["CAP_SETGID", "CAP_SETUID"])
     );
     assert_eq!(s["swmon"]["privileges"]["no_new_privs"], true);
     assert_eq!(s["swmon"]["privileges"]["bounding_reduced"], true);

@@ -285,22 +285,23 @@ pub fn explain(argv: &[&[u8]]) -> Explained {
 }
 
 /// [`explain`], then the local package files the command line names read
-/// for their real name and version (relative paths from `cwd`), as
-/// `reader` could read them: what `swmon classify` prints.
+/// for their real name and version (an install or upgrade only), as the
+/// process `place` describes sees and may read them: what `swmon
+/// classify` prints.
 pub fn explain_reading_files(
     argv: &[&[u8]],
-    cwd: Option<&[u8]>,
-    reader: crate::package_file::Reader,
+    place: impl FnOnce() -> Result<crate::package_file::Place, crate::package_file::Rejected>,
 ) -> Explained {
     let mut e = explain(argv);
-    if let Some(t) = &e.target {
+    if let (Some(t), Some(class)) = (&e.target, &e.class) {
         let args: Vec<Vec<u8>> = argv
             .get(t.args_start()..)
             .unwrap_or_default()
             .iter()
             .map(|a| a.to_vec())
             .collect();
-        e.files = crate::package_file::read_operands(t.manager, &args, cwd, reader);
+        e.files =
+            crate::package_file::read_operands(t.manager, class.operation, &args, place(), false);
     }
     e
 }

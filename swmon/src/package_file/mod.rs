@@ -8,11 +8,23 @@
 //! capped before anything is allocated, every decompressed stream is
 //! capped, only the metadata member is read (never the payload), and a
 //! file that breaks a rule is rejected with a reason ([`Rejected`]), never
-//! a panic. [`open`] refuses what is not a regular file the run's user
-//! could read itself (a FIFO, a device, a symbolic link as the last
-//! component, a file bigger than [`MAX_FILE`]). The parsers work on any
-//! [`Read`] (+ [`Seek`] for the formats that need it) and do no other I/O,
-//! so they are fuzzed on bytes alone.
+//! a panic. Only an install's or an upgrade's files are read. A file is
+//! the one the installing process sees and may read ([`Place`]): opened
+//! beneath its own root from its own working folder, with its own fsuid,
+//! fsgid and groups, on a worker thread the caller waits for at most
+//! [`DEADLINE`]; only a regular file of at most [`MAX_FILE`] bytes on no
+//! FUSE or network file system, read through a budget ([`MAX_INPUT`] a
+//! file, [`MAX_EXEC_INPUT`] an exec) so empty compressed blocks cannot
+//! make a parser read a whole big file. What was opened is identified
+//! ([`FileStat`]: device, inode, size, mtime, SHA-256) so a file swapped
+//! before or after the read shows. The parsers work on any [`Read`] (+
+//! [`Seek`] for the formats that need it) and do no other I/O, so they
+//! are fuzzed on bytes alone.
+//!
+//! The view is the process's when the facts stage reads it, a few
+//! milliseconds after the exec: a process that changed folder or root in
+//! between is read in its new one; one that has exited is not read
+//! (`process-gone`).
 //!
 //! It is not a package manager: signatures, digests and payloads are not
 //! checked; what the file claims is what is reported.
@@ -21,12 +33,15 @@ use std::{
     fmt,
     fs::File,
     io::{self, Read, Seek},
-    os::unix::{ffi::OsStrExt, fs::MetadataExt, fs::OpenOptionsExt},
-    path::{Path, PathBuf},
+    os::unix::fs::MetadataExt,
+    sync::atomic::{AtomicUsize, Ordering},
 };
+
+pub use place::{Creds, Place};
 
 mod deb;
 mod fields;
+mod place;
 mod rpm;
 mod tar;
 mod zip;
@@ -40,6 +55,19 @@ pub const MAX_INFLATED: u64 = 32 << 20;
 pub const MAX_MEMBER: u64 = 1 << 20;
 /// The most local files read for one run.
 pub const MAX_FILES_PER_RUN: usize = 8;
+/// The most bytes read from one file (its parse and its digest each):
+/// compressed input included, so empty deflate blocks cannot make a
+/// parser read a whole big file.
+pub const MAX_INPUT: u64 = 64 << 20;
+/// The biggest file whose SHA-256 is taken.
+pub const MAX_HASHED: u64 = 64 << 20;
+/// The most bytes read from all the files of one exec.
+pub const MAX_EXEC_INPUT: u64 = 128 << 20;
+/// How long the facts stage waits for one exec's files.
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+/// Reads stuck past their deadline (a hung FUSE or NFS server) keep their
+/// thread; past this many, no more files are read until one ends.
+pub const MAX_WORKERS: usize = 4;
 
 /// Which kind of package file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,15 +124,31 @@ pub struct Identity {
 /// Why a file's identity was not read: the file was refused or hostile.
 #[derive(Debug, thiserror::Error)]
 pub enum Rejected {
-    #[error("can't open it: {0}")]
+    /// The errno stays out of the text (and the event): it would tell a
+    /// user whether a path it cannot search exists.
+    #[error("can't open it")]
     Open(#[source] io::Error),
+    #[error("the process had exited (its root and working folder are gone)")]
+    ProcessGone,
+    #[error("the kernel's copy of the working folder was cut short")]
+    CwdTruncated,
+    #[error("the working folder is no longer where the process's links say")]
+    CwdMoved,
+    #[error("the run's credentials could not be taken")]
+    Credentials,
+    #[error("on a FUSE or network file system")]
+    RemoteFs,
+    #[error("not read within the deadline")]
+    TimedOut,
+    #[error("too many reads still stuck")]
+    Busy,
     #[error("not a regular file")]
     NotRegular,
     #[error("the run's user could not read it")]
     NotReadable,
     #[error("bigger than {MAX_FILE} bytes")]
     TooBig,
-    #[error("read error: {0}")]
+    #[error("read error")]
     Read(#[source] io::Error),
     #[error("not a {0} file")]
     BadMagic(&'static str),
@@ -121,6 +165,13 @@ impl Rejected {
     pub fn flag(&self) -> &'static str {
         match self {
             Rejected::Open(_) => "open-failed",
+            Rejected::ProcessGone => "process-gone",
+            Rejected::CwdTruncated => "cwd-truncated",
+            Rejected::CwdMoved => "cwd-moved",
+            Rejected::Credentials => "credentials-failed",
+            Rejected::RemoteFs => "remote-fs",
+            Rejected::TimedOut => "timed-out",
+            Rejected::Busy => "reader-busy",
             Rejected::NotRegular => "not-regular",
             Rejected::NotReadable => "not-readable-by-user",
             Rejected::TooBig => "too-big",
@@ -133,8 +184,64 @@ impl Rejected {
     }
 }
 
+impl Rejected {
+    /// An open refused: by permission (as the run's user), or otherwise.
+    fn open(e: io::Error) -> Rejected {
+        match e.raw_os_error() {
+            Some(libc::EACCES | libc::EPERM) => Rejected::NotReadable,
+            _ => Rejected::Open(e),
+        }
+    }
+}
+
+/// The input cap of [`Capped`] was reached.
+#[derive(Debug)]
+struct InputCap;
+
+impl fmt::Display for InputCap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("input cap")
+    }
+}
+
+impl std::error::Error for InputCap {}
+
+/// A file read through a budget of bytes: past it, reads fail
+/// ([`Rejected::Limit`]), so a compressed stream of empty blocks cannot
+/// make a parser read a whole big file.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            return Err(io::Error::other(InputCap));
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Capped<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
 impl From<io::Error> for Rejected {
     fn from(e: io::Error) -> Rejected {
+        if e.get_ref().is_some_and(|i| i.is::<InputCap>()) {
+            return Rejected::Limit("bytes read from the file");
+        }
         match e.kind() {
             io::ErrorKind::UnexpectedEof => Rejected::Malformed("cut short"),
             _ => Rejected::Read(e),
@@ -153,47 +260,79 @@ pub fn read<R: Read + Seek>(format: Format, file: &mut R) -> Result<Identity, Re
     }
 }
 
-/// Who ran the installer: the file must be one they could read.
-#[derive(Clone, Copy, Debug)]
-pub struct Reader {
-    pub uid: u32,
-    pub gid: u32,
+/// Opens and reads one file the run named, on the calling thread (the
+/// worker, already holding the run's credentials): resolved beneath the
+/// process's root ([`Place::open`]), without blocking on a FIFO
+/// (`O_NONBLOCK`), only a regular file of at most [`MAX_FILE`] bytes on
+/// no FUSE or network file system, through a budget of bytes.
+fn read_one(place: &Place, operand: &[u8], format: Format, budget: &mut u64) -> FileFact {
+    let mut stat = None;
+    let identity = read_file(place, operand, format, budget, &mut stat).map_err(Refusal::from);
+    FileFact {
+        operand: operand.to_vec(),
+        format,
+        identity,
+        stat,
+    }
 }
 
-/// Opens a file an installer run named, as the root daemon reading a
-/// user-controlled path: relative to the run's working folder, never
-/// through a symbolic link as the last component (`O_NOFOLLOW`), without
-/// blocking on a FIFO (`O_NONBLOCK`), and only a regular file of at most
-/// [`MAX_FILE`] bytes that `reader` could read by its mode bits (root
-/// reads anything). The checks are made on the open descriptor.
-pub fn open(cwd: Option<&[u8]>, operand: &[u8], reader: Reader) -> Result<File, Rejected> {
-    let typed = Path::new(std::ffi::OsStr::from_bytes(operand));
-    let path: PathBuf = match cwd {
-        _ if typed.is_absolute() => typed.to_path_buf(),
-        Some(cwd) => Path::new(std::ffi::OsStr::from_bytes(cwd)).join(typed),
-        None => return Err(Rejected::Open(io::Error::other("relative path, no cwd"))),
-    };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(Rejected::Open)?;
+fn read_file(
+    place: &Place,
+    operand: &[u8],
+    format: Format,
+    budget: &mut u64,
+    stat: &mut Option<FileStat>,
+) -> Result<Identity, Rejected> {
+    if place::remote(place.start(operand)) {
+        return Err(Rejected::RemoteFs);
+    }
+    let fd = place.open(operand, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?;
+    let mut file = File::from(fd);
     let meta = file.metadata().map_err(Rejected::Open)?;
     if !meta.file_type().is_file() {
         return Err(Rejected::NotRegular);
     }
+    if place::remote(&file) {
+        return Err(Rejected::RemoteFs);
+    }
+    let mut st = FileStat {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        size: meta.len(),
+        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        sha256: None,
+    };
     if meta.len() > MAX_FILE {
+        *stat = Some(st);
         return Err(Rejected::TooBig);
     }
-    let mode = meta.mode();
-    let readable = reader.uid == 0
-        || (meta.uid() == reader.uid && mode & 0o400 != 0)
-        || (meta.gid() == reader.gid && mode & 0o040 != 0)
-        || mode & 0o004 != 0;
-    if !readable {
-        return Err(Rejected::NotReadable);
+    let mut capped = Capped {
+        inner: &mut file,
+        left: (*budget).min(MAX_INPUT),
+    };
+    let before = capped.left;
+    let identity = read(format, &mut capped);
+    *budget -= before - capped.left;
+    // The whole file's digest, when it is small enough for the budget.
+    if meta.len() <= MAX_HASHED && meta.len() <= *budget {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        let hashed = file
+            .seek(io::SeekFrom::Start(0))
+            .and_then(|_| io::copy(&mut (&mut file).take(meta.len()), &mut hasher));
+        if let Ok(n) = hashed {
+            *budget -= n.min(*budget);
+            st.sha256 = Some(
+                hasher
+                    .finalize()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            );
+        }
     }
-    Ok(file)
+    *stat = Some(st);
+    identity
 }
 
 /// A file's rejection as the event reports it.
@@ -213,6 +352,20 @@ impl From<Rejected> for Refusal {
     }
 }
 
+/// What was read: the file as the kernel identified it when opened, so a
+/// file swapped before or after the read shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    /// Nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Of the whole file, when it was at most [`MAX_HASHED`] bytes and the
+    /// exec's budget allowed.
+    pub sha256: Option<String>,
+}
+
 /// One local package file a run named, and what was read from it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileFact {
@@ -220,39 +373,129 @@ pub struct FileFact {
     pub operand: Vec<u8>,
     pub format: Format,
     pub identity: Result<Identity, Refusal>,
+    /// `None` when nothing was opened.
+    pub stat: Option<FileStat>,
 }
 
 impl FileFact {
     /// About how many bytes it holds.
     pub fn bytes(&self) -> usize {
-        64 + self.operand.len()
+        160 + self.operand.len()
             + match &self.identity {
                 Ok(i) => i.name.len() + i.version.as_ref().map_or(0, String::len),
                 Err(r) => r.reason.len(),
             }
     }
+
+    fn refused(operand: &[u8], format: Format, why: Refusal) -> FileFact {
+        FileFact {
+            operand: operand.to_vec(),
+            format,
+            identity: Err(why),
+            stat: None,
+        }
+    }
 }
 
-/// Reads every local package file among `args` (the installer's own
-/// arguments) that `manager` takes, at most [`MAX_FILES_PER_RUN`].
-pub fn read_operands(
-    manager: crate::catalogue::Manager,
-    args: &[Vec<u8>],
-    cwd: Option<&[u8]>,
-    reader: Reader,
-) -> Vec<FileFact> {
+/// Worker threads reading files now (a stuck one stays counted).
+static WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+/// The file operands among `args` (the installer's own arguments) that
+/// `manager` takes, at most [`MAX_FILES_PER_RUN`].
+fn operands(manager: crate::catalogue::Manager, args: &[Vec<u8>]) -> Vec<(Vec<u8>, Format)> {
     args.iter()
         .filter(|a| !a.starts_with(b"-") && !a.windows(3).any(|w| w == b"://"))
-        .filter_map(|a| Some((a, Format::of(manager, a)?)))
+        .filter_map(|a| Some((a.clone(), Format::of(manager, a)?)))
         .take(MAX_FILES_PER_RUN)
-        .map(|(a, format)| FileFact {
-            operand: a.clone(),
-            format,
-            identity: open(cwd, a, reader)
-                .and_then(|mut f| read(format, &mut f))
-                .map_err(Refusal::from),
-        })
         .collect()
+}
+
+/// Reads every local package file among `args` that `manager` takes, for
+/// an install or upgrade only (`dpkg -c x.deb` and `pip download` read
+/// nothing), as the process `place` describes sees and may read them.
+/// The reads run on a worker thread: past [`DEADLINE`] the caller moves
+/// on and the files not read are [`Rejected::TimedOut`]. With
+/// `cwd_truncated` (the kernel's copy of the working folder was cut)
+/// relative operands are not read.
+pub fn read_operands(
+    manager: crate::catalogue::Manager,
+    operation: crate::classify::Operation,
+    args: &[Vec<u8>],
+    place: Result<Place, Rejected>,
+    cwd_truncated: bool,
+) -> Vec<FileFact> {
+    use crate::classify::Operation;
+    if !matches!(operation, Operation::Install | Operation::Upgrade) {
+        return Vec::new();
+    }
+    let todo = operands(manager, args);
+    if todo.is_empty() {
+        return Vec::new();
+    }
+    let refuse_all = |why: Rejected| {
+        let why = Refusal::from(why);
+        todo.iter()
+            .map(|(o, f)| FileFact::refused(o, *f, why.clone()))
+            .collect::<Vec<_>>()
+    };
+    let place = match place {
+        Ok(p) => p,
+        Err(e) => return refuse_all(e),
+    };
+    /// One worker counted in [`WORKERS`] until dropped (also by an unwind).
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            WORKERS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let slot = Slot;
+    if WORKERS.fetch_add(1, Ordering::SeqCst) >= MAX_WORKERS {
+        return refuse_all(Rejected::Busy);
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let jobs = todo.clone();
+    // A failed spawn drops the closure, and the slot with it.
+    let spawned = std::thread::Builder::new()
+        .name("swmon-pkgfile".into())
+        .spawn(move || {
+            let _slot = slot;
+            let facts = read_all(&place, &jobs, cwd_truncated);
+            let _ = tx.send(facts);
+        });
+    if spawned.is_err() {
+        return refuse_all(Rejected::Busy);
+    }
+    match rx.recv_timeout(DEADLINE) {
+        Ok(facts) => facts,
+        Err(_) => refuse_all(Rejected::TimedOut),
+    }
+}
+
+/// On the worker: takes the run's credentials, reads each file, puts the
+/// thread's own back.
+fn read_all(place: &Place, jobs: &[(Vec<u8>, Format)], cwd_truncated: bool) -> Vec<FileFact> {
+    let each = || {
+        let mut budget = MAX_EXEC_INPUT;
+        jobs.iter()
+            .map(|(operand, format)| {
+                if cwd_truncated && !operand.starts_with(b"/") {
+                    FileFact::refused(operand, *format, Rejected::CwdTruncated.into())
+                } else {
+                    read_one(place, operand, *format, &mut budget)
+                }
+            })
+            .collect()
+    };
+    match &place.creds {
+        None => each(),
+        Some(creds) => place::as_user(creds, each).unwrap_or_else(|e| {
+            let why = Refusal::from(e);
+            jobs.iter()
+                .map(|(o, f)| FileFact::refused(o, *f, why.clone()))
+                .collect()
+        }),
+    }
 }
 
 impl fmt::Display for Identity {
@@ -289,13 +532,12 @@ fn text(bytes: &[u8], what: &'static str) -> Result<String, Rejected> {
 mod tests;
 
 /// The local package files an installer exec named, read for the facts
-/// stage: the installer's own arguments as classify reads them, the run's
-/// working folder for relative paths, its effective uid and gid for the
-/// readability check.
+/// stage: the installer's own arguments as classify reads them, from the
+/// exec'ing process's own root and working folder with its credentials,
+/// while it runs (bound to its start time; gone, nothing is read).
 pub fn for_exec(
     rec: &crate::ebpf::decode::ExecRecord,
     id: &crate::enrich::Identified,
-    cwd: Option<&[u8]>,
 ) -> Vec<FileFact> {
     let manager = match crate::catalogue::program(id.installer_id).map(|p| p.role) {
         Some(crate::catalogue::Role::Installer(m)) => m,
@@ -303,11 +545,30 @@ pub fn for_exec(
     };
     let start = crate::enrich::installer_args_start(&rec.argv, id.via);
     let args = rec.argv.get(start..).unwrap_or_default();
-    let reader = Reader {
-        uid: rec.euid,
-        gid: rec.gid,
-    };
-    read_operands(manager, args, cwd, reader)
+    if operands(manager, args).is_empty() {
+        return Vec::new();
+    }
+    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    let operation = crate::classify::classify(manager, &refs).operation;
+    if !matches!(
+        operation,
+        crate::classify::Operation::Install | crate::classify::Operation::Upgrade
+    ) {
+        return Vec::new();
+    }
+    let place = crate::enrich::live_proc_dir(rec)
+        .ok_or(Rejected::ProcessGone)
+        .and_then(Place::of_process);
+    let cut = swmon_common::flag::CWD_TRUNCATED | swmon_common::flag::CWD_UNREADABLE;
+    read_operands(manager, operation, args, place, rec.flags & cut != 0)
+}
+
+/// How many of `files` were given up at the deadline (a stuck read).
+pub fn timed_out(files: &[FileFact]) -> usize {
+    files
+        .iter()
+        .filter(|f| matches!(&f.identity, Err(r) if r.flag == "timed-out"))
+        .count()
 }
 
 /// The packages of a run with the identity read from each local file in
@@ -340,7 +601,7 @@ pub fn report(files: &[FileFact]) -> Vec<serde_json::Value> {
         .iter()
         .map(|f| {
             let file = crate::classify::escape(&f.operand);
-            match &f.identity {
+            let mut out = match &f.identity {
                 Ok(i) => json!({
                     "file": file,
                     "format": f.format.as_str(),
@@ -353,7 +614,15 @@ pub fn report(files: &[FileFact]) -> Vec<serde_json::Value> {
                     "rejected": r.flag,
                     "reason": r.reason,
                 }),
+            };
+            if let (Some(s), Some(o)) = (&f.stat, out.as_object_mut()) {
+                o.insert("dev".into(), json!(s.dev));
+                o.insert("ino".into(), json!(s.ino));
+                o.insert("size".into(), json!(s.size));
+                o.insert("mtime_ns".into(), json!(s.mtime_ns.to_string()));
+                o.insert("sha256".into(), json!(s.sha256));
             }
+            out
         })
         .collect()
 }

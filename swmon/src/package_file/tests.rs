@@ -372,12 +372,84 @@ fn mutated_files_never_panic() {
     }
 }
 
+/// A scratch folder, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(what: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("swmon-pf-{what}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        // Folders a test closed to everyone: opened again to be removed.
+        for e in walk(&self.0) {
+            let _ = std::fs::set_permissions(&e, std::fs::Permissions::from_mode(0o755));
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(walk(&e.path()));
+            }
+        }
+    }
+    out
+}
+
+fn install() -> crate::classify::Operation {
+    crate::classify::Operation::Install
+}
+
+fn dpkg_i(operands: &[&str]) -> Vec<Vec<u8>> {
+    let mut v = vec![b"-i".to_vec()];
+    v.extend(operands.iter().map(|o| o.as_bytes().to_vec()));
+    v
+}
+
+/// Reads `operands` of a `dpkg -i` as `place` sees them; name or flag each.
+fn read_in(place: super::Place, operands: &[&str], cut: bool) -> Vec<String> {
+    super::read_operands(
+        crate::catalogue::Manager::Dpkg,
+        install(),
+        &dpkg_i(operands),
+        Ok(place),
+        cut,
+    )
+    .iter()
+    .map(|f| match &f.identity {
+        Ok(i) => i.name.clone(),
+        Err(r) => r.flag.to_string(),
+    })
+    .collect()
+}
+
+fn deb_named(name: &str) -> Vec<u8> {
+    let control = format!("Package: {name}\nVersion: 1.0\nArchitecture: all\n");
+    ar(&[
+        ("debian-binary", b"2.0\n"),
+        (
+            "control.tar.gz",
+            &gzip(&tar(&[("./control", control.as_bytes())])),
+        ),
+        ("data.tar.gz", &gzip(&tar(&[]))),
+    ])
+}
+
 #[test]
 fn classify_reports_the_identity_read_and_what_was_typed() {
-    use super::Reader;
-    let dir = std::env::temp_dir().join(format!("swmon-pf-cl-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).unwrap();
+    let s = Scratch::new("cl");
+    let dir = &s.0;
     std::fs::write(dir.join("renamed_9_all.deb"), deb(".xz")).unwrap();
     std::fs::write(dir.join("junk.deb"), b"not a deb").unwrap();
     let argv: Vec<&[u8]> = vec![
@@ -387,15 +459,9 @@ fn classify_reports_the_identity_read_and_what_was_typed() {
         b"./junk.deb",
         b"gone.deb",
     ];
-    let reader = Reader {
-        uid: nix::unistd::geteuid().as_raw(),
-        gid: nix::unistd::getegid().as_raw(),
-    };
-    let e = crate::classify::command::explain_reading_files(
-        &argv,
-        Some(dir.as_os_str().as_encoded_bytes()),
-        reader,
-    );
+    let e = crate::classify::command::explain_reading_files(&argv, || {
+        Ok(super::Place::at(dir, dir, None))
+    });
     let j = e.json();
     assert_eq!(
         j["packages"],
@@ -407,10 +473,257 @@ fn classify_reports_the_identity_read_and_what_was_typed() {
         "{j}"
     );
     assert_eq!(j["requested"], serde_json::json!(["renamed_9_all.deb"]));
-    assert_eq!(j["package_files"][1]["rejected"], "bad-magic");
-    assert_eq!(j["package_files"][2]["rejected"], "open-failed");
+    let files = &j["package_files"];
+    assert_eq!(files[1]["rejected"], "bad-magic");
+    assert_eq!(files[2]["rejected"], "open-failed");
+    // What was read, so a file swapped later shows.
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir.join("renamed_9_all.deb")).unwrap();
+    assert_eq!(files[0]["ino"], meta.ino());
+    assert_eq!(files[0]["dev"], meta.dev());
+    assert_eq!(files[0]["size"], meta.len());
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(deb(".xz"))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(files[0]["sha256"], digest);
+    // The errno is not in the event (an existence oracle).
+    assert_eq!(files[2]["reason"], "can't open it");
     assert!(e.text().contains("alpha 1:2.0-3"), "{}", e.text());
-    std::fs::remove_dir_all(&dir).unwrap();
+    // Not an install: nothing is read.
+    let e = crate::classify::command::explain_reading_files(
+        &[b"dpkg", b"-c", b"renamed_9_all.deb"],
+        || Ok(super::Place::at(dir, dir, None)),
+    );
+    assert!(e.files.is_empty());
+}
+
+#[test]
+fn only_installs_and_upgrades_are_read() {
+    use crate::classify::Operation;
+    let s = Scratch::new("op");
+    std::fs::write(s.0.join("a.deb"), deb(".gz")).unwrap();
+    for (op, n) in [
+        (Operation::Install, 1),
+        (Operation::Upgrade, 1),
+        (Operation::Query, 0),
+        (Operation::Other, 0),
+        (Operation::Remove, 0),
+    ] {
+        let got = super::read_operands(
+            crate::catalogue::Manager::Dpkg,
+            op,
+            &dpkg_i(&["a.deb"]),
+            Ok(super::Place::at(&s.0, &s.0, None)),
+            false,
+        );
+        assert_eq!(got.len(), n, "{op:?}");
+    }
+}
+
+/// Paths are the process's: beneath its root (a container's or a
+/// chroot's `/tmp` is not the host's), through symbolic links resolved in
+/// it, and `..` out of the working folder.
+#[test]
+fn paths_resolve_beneath_the_process_root() {
+    let host = Scratch::new("host");
+    let root = Scratch::new("root");
+    // The same absolute path on the host and in the root: two files.
+    let inside = root.0.join(host.0.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(inside.join("sub")).unwrap();
+    std::fs::write(host.0.join("p.deb"), deb_named("host-file")).unwrap();
+    std::fs::write(inside.join("p.deb"), deb_named("inside")).unwrap();
+    // A symbolic folder whose absolute target means the root's.
+    std::os::unix::fs::symlink(&host.0, root.0.join("link")).unwrap();
+    std::os::unix::fs::symlink("/../../..", root.0.join("up")).unwrap();
+    let abs = host.0.join("p.deb");
+    let abs = abs.to_str().unwrap();
+    let place = || super::Place::at(&root.0, &inside.join("sub"), None);
+    assert_eq!(
+        read_in(
+            place(),
+            &[
+                abs,
+                "../p.deb",
+                "/link/p.deb",
+                "/up/link/p.deb",
+                "../../../../../../p.deb"
+            ],
+            false
+        ),
+        ["inside", "inside", "inside", "inside", "open-failed"]
+    );
+    // A relative path from the working folder.
+    let place = super::Place::at(&root.0, &inside, None);
+    assert_eq!(
+        read_in(place, &["p.deb", "./sub/../p.deb"], false),
+        ["inside", "inside"]
+    );
+}
+
+/// A process's working folder is the folder it is in, not its name: a
+/// folder renamed and replaced after the exec does not move it.
+#[test]
+fn a_swapped_folder_does_not_move_the_run() {
+    let s = Scratch::new("swap");
+    let a = s.0.join("a");
+    std::fs::create_dir(&a).unwrap();
+    std::fs::write(a.join("p.deb"), deb_named("original")).unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .current_dir(&a)
+        .spawn()
+        .unwrap();
+    let proc_dir = std::fs::File::open(format!("/proc/{}", child.id())).unwrap();
+    std::fs::rename(&a, s.0.join("b")).unwrap();
+    std::fs::create_dir(&a).unwrap();
+    std::fs::write(a.join("p.deb"), deb_named("swapped-in")).unwrap();
+    let place = super::Place::of_process(proc_dir).unwrap();
+    let got = read_in(place, &["p.deb", "../a/p.deb", "../b/p.deb"], false);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(got, ["original", "swapped-in", "original"]);
+}
+
+#[test]
+fn a_gone_process_or_a_cut_cwd_reads_nothing() {
+    let s = Scratch::new("gone");
+    std::fs::write(s.0.join("p.deb"), deb_named("p")).unwrap();
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .current_dir(&s.0)
+        .spawn()
+        .unwrap();
+    let proc_dir = std::fs::File::open(format!("/proc/{}", child.id())).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let place = super::Place::of_process(proc_dir);
+    assert_eq!(place.as_ref().unwrap_err().flag(), "process-gone");
+    let got = super::read_operands(
+        crate::catalogue::Manager::Dpkg,
+        install(),
+        &dpkg_i(&["p.deb"]),
+        place,
+        false,
+    );
+    assert_eq!(got[0].identity.as_ref().unwrap_err().flag, "process-gone");
+    assert_eq!(got[0].stat, None);
+    // The kernel's copy of the folder was cut: relative paths unread,
+    // absolute ones read.
+    let abs = s.0.join("p.deb");
+    assert_eq!(
+        read_in(
+            super::Place::at(std::path::Path::new("/"), &s.0, None),
+            &["p.deb", abs.to_str().unwrap()],
+            true
+        ),
+        ["cwd-truncated", "p"]
+    );
+}
+
+/// The open is made as the run's user: the kernel's verdict (folder
+/// search permission included), with the owner class right.
+#[test]
+fn files_the_user_cannot_reach_give_a_flag_and_no_name() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("perm");
+    let closed = s.0.join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::write(closed.join("p.deb"), deb_named("secret")).unwrap();
+    std::fs::set_permissions(closed.join("p.deb"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // Mode 0044, owned by the user: its owner may not read it.
+    std::fs::write(s.0.join("own.deb"), deb_named("own")).unwrap();
+    std::fs::set_permissions(s.0.join("own.deb"), std::fs::Permissions::from_mode(0o044)).unwrap();
+    nix::unistd::chown(&s.0.join("own.deb"), Some(4242.into()), Some(0.into())).unwrap();
+    std::fs::write(s.0.join("open.deb"), deb_named("open")).unwrap();
+    let user = super::Creds {
+        fsuid: 4242,
+        fsgid: 4242,
+        groups: vec![4243],
+    };
+    let got = super::read_operands(
+        crate::catalogue::Manager::Dpkg,
+        install(),
+        &dpkg_i(&["closed/p.deb", "own.deb", "open.deb", "closed/none.deb"]),
+        Ok(super::Place::at(&s.0, &s.0, Some(user))),
+        false,
+    );
+    let flags: Vec<_> = got
+        .iter()
+        .map(|f| match &f.identity {
+            Ok(i) => i.name.clone(),
+            Err(r) => r.flag.to_string(),
+        })
+        .collect();
+    // A folder it cannot search: the same flag whether the file is there.
+    assert_eq!(
+        flags,
+        [
+            "not-readable-by-user",
+            "not-readable-by-user",
+            "open",
+            "not-readable-by-user"
+        ]
+    );
+    let report = super::report(&got);
+    assert!(report[0].get("name").is_none() && report[0].get("ino").is_none());
+    // Root reads them all; this thread's own credentials were put back.
+    let root = super::Creds {
+        fsuid: 0,
+        fsgid: 0,
+        groups: vec![],
+    };
+    assert_eq!(
+        read_in(
+            super::Place::at(&s.0, &s.0, Some(root)),
+            &["closed/p.deb", "own.deb"],
+            false
+        ),
+        ["secret", "own"]
+    );
+    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+    let me = super::place::parse_creds(status.as_bytes()).unwrap();
+    assert_eq!((me.fsuid, me.fsgid), (0, 0));
+}
+
+#[test]
+fn proc_status_credentials() {
+    let text = b"Name:\tx\nUid:\t1000\t1001\t1002\t1003\nGid:\t5\t6\t7\t8\nGroups:\t27 100 \n";
+    assert_eq!(
+        super::place::parse_creds(text),
+        Some(super::Creds {
+            fsuid: 1003,
+            fsgid: 8,
+            groups: vec![27, 100]
+        })
+    );
+    let none = b"Uid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\nGroups:\n";
+    assert_eq!(
+        super::place::parse_creds(none).unwrap().groups,
+        Vec::<u32>::new()
+    );
+    assert_eq!(super::place::parse_creds(b"Uid:\t1\n"), None);
+}
+
+/// A compressed stream that would make a parser read a whole big file
+/// stops at the input cap.
+#[test]
+fn reads_stop_at_the_input_cap() {
+    // An npm tarball whose package.json comes after 2 MiB of padding.
+    let pad = vec![0u8; 2 << 20];
+    let tgz = gzip(&tar(&[
+        ("package/pad", &pad),
+        ("package/package.json", br#"{"name":"x","version":"1"}"#),
+    ]));
+    assert!(parse(Format::NpmTarball, &tgz).is_ok());
+    let mut capped = super::Capped {
+        inner: Cursor::new(&tgz),
+        left: 1000,
+    };
+    let e = read(Format::NpmTarball, &mut capped).unwrap_err();
+    assert_eq!(e.flag(), "over-limit", "{e}");
 }
 
 #[test]
@@ -431,57 +744,38 @@ fn formats_by_manager_and_extension() {
 }
 
 #[test]
-fn open_refuses_what_is_not_a_readable_regular_file() {
-    use super::{open, Reader};
-    let dir = std::env::temp_dir().join(format!("swmon-pf-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).unwrap();
-    let file = dir.join("a.deb");
-    std::fs::write(&file, deb(".gz")).unwrap();
-    let root = Reader { uid: 0, gid: 0 };
-    let dir_bytes = dir.as_os_str().as_encoded_bytes();
-    // Relative to the run's working folder, or absolute.
-    let mut f = open(Some(dir_bytes), b"a.deb", root).unwrap();
-    assert_eq!(read(Format::Deb, &mut f).unwrap(), id("alpha", "1:2.0-3"));
-    assert!(open(None, file.as_os_str().as_encoded_bytes(), root).is_ok());
-    assert_eq!(
-        open(None, b"a.deb", root).unwrap_err().flag(),
-        "open-failed"
-    );
-    // A symbolic link as the last component.
-    std::os::unix::fs::symlink(&file, dir.join("link.deb")).unwrap();
-    assert_eq!(
-        open(Some(dir_bytes), b"link.deb", root).unwrap_err().flag(),
-        "open-failed"
-    );
-    // A FIFO: refused at once, without blocking on a writer.
-    let fifo = dir.join("fifo.deb");
+fn what_is_not_a_regular_file_is_refused() {
+    let s = Scratch::new("kinds");
+    let fifo = s.0.join("fifo.deb");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    std::fs::create_dir(s.0.join("dir.deb")).unwrap();
+    std::os::unix::fs::symlink("/proc/self/root/etc/passwd", s.0.join("magic.deb")).unwrap();
+    std::fs::write(s.0.join("a.deb"), deb(".gz")).unwrap();
+    std::os::unix::fs::symlink("a.deb", s.0.join("link.deb")).unwrap();
+    let root = || super::Place::at(std::path::Path::new("/"), &s.0, None);
+    // A FIFO at once, without blocking on a writer; a device; a folder;
+    // a link through /proc (refused, RESOLVE_NO_MAGICLINKS); a link in
+    // the folder is followed as the installer would.
     assert_eq!(
-        open(Some(dir_bytes), b"fifo.deb", root).unwrap_err().flag(),
-        "not-regular"
+        read_in(
+            root(),
+            &[
+                "fifo.deb",
+                "/dev/zero.deb",
+                "dir.deb",
+                "magic.deb",
+                "link.deb"
+            ],
+            false
+        ),
+        [
+            "not-regular",
+            "open-failed",
+            "not-regular",
+            "open-failed",
+            "alpha"
+        ]
     );
-    // A device and a folder.
-    assert_eq!(
-        open(None, b"/dev/zero", root).unwrap_err().flag(),
-        "not-regular"
-    );
-    assert_eq!(
-        open(None, dir_bytes, root).unwrap_err().flag(),
-        "not-regular"
-    );
-    // A file its mode keeps from the run's user.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let other = Reader {
-        uid: 4242,
-        gid: 4242,
-    };
-    assert_eq!(
-        open(Some(dir_bytes), b"a.deb", other).unwrap_err().flag(),
-        "not-readable-by-user"
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The fuzzer's finds, kept: first byte the format, as in the target.
@@ -495,4 +789,95 @@ fn fuzz_finds_are_rejected() {
     let (&pick, file) = data.split_first().unwrap();
     assert_eq!(pick % 5, 0, "a .deb");
     assert!(parse(Format::Deb, file).is_err());
+}
+
+/// What a mount namespace of its own shows: a FUSE mount nobody answers
+/// (every lookup in it blocks) and one of another user (its statfs says
+/// FUSE without asking the server). Both in a namespace of one thread, so
+/// the host sees neither; the thread lives (and so its namespace and
+/// mounts) until `end` is dropped.
+struct Fuse {
+    place_hung: super::Place,
+    place_foreign: super::Place,
+    /// The servers' ends; closing them aborts the connections.
+    devs: Vec<std::fs::File>,
+    end: std::sync::mpsc::Sender<()>,
+}
+
+fn fuse_mounts(dir: std::path::PathBuf) -> Fuse {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (end, ended) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+
+        use nix::mount::{mount, MsFlags};
+        // SAFETY: integer argument; this thread's namespace only.
+        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNS) }, 0);
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .unwrap();
+        let mut devs = Vec::new();
+        for (name, owner) in [("hung", 0), ("foreign", 4242)] {
+            let target = dir.join(name);
+            std::fs::create_dir(&target).unwrap();
+            let dev = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/fuse")
+                .unwrap();
+            let data = format!(
+                "fd={},rootmode=40000,user_id={owner},group_id={owner}",
+                dev.as_raw_fd()
+            );
+            mount(
+                Some("swmon-test"),
+                &target,
+                Some("fuse"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some(data.as_str()),
+            )
+            .unwrap();
+            devs.push(dev);
+        }
+        tx.send(Fuse {
+            place_hung: super::Place::at(&dir, &dir, None),
+            place_foreign: super::Place::at(&dir.join("foreign"), &dir.join("foreign"), None),
+            devs,
+            end,
+        })
+        .unwrap();
+        // The namespace's last task: its mounts go when it ends.
+        let _ = ended.recv();
+    });
+    rx.recv().unwrap()
+}
+
+/// A read that would block for ever (a hung FUSE or NFS server) costs the
+/// caller the deadline, not the stage; a FUSE file system is not read.
+#[test]
+fn a_hung_or_fuse_file_system_does_not_hold_the_reader() {
+    let s = Scratch::new("fuse");
+    let fuse = fuse_mounts(s.0.clone());
+    let started = std::time::Instant::now();
+    assert_eq!(
+        read_in(fuse.place_hung, &["hung/p.deb"], false),
+        ["timed-out"]
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= super::DEADLINE && took < super::DEADLINE * 3,
+        "{took:?}"
+    );
+    assert_eq!(
+        read_in(fuse.place_foreign, &["p.deb"], false),
+        ["remote-fs"]
+    );
+    // The servers' ends closed: the stuck worker gets its error and ends.
+    drop(fuse.devs);
+    drop(fuse.end);
 }

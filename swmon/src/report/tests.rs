@@ -44,9 +44,23 @@ fn portable(text: &str) -> String {
     text.replace(&format!("{}/", data_dir().display()), "tests/data/report/")
 }
 
+/// Only `SWMON_WRITE_GOLDEN=1` rewrites, never `0` or an empty value.
+fn rewrite_asked(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| v == "1")
+}
+
+#[test]
+fn only_one_asks_for_a_rewrite() {
+    assert!(rewrite_asked(Some("1".as_ref())));
+    for other in ["0", "", "true", "yes", "11", " 1"] {
+        assert!(!rewrite_asked(Some(other.as_ref())), "{other:?}");
+    }
+    assert!(!rewrite_asked(None));
+}
+
 fn check_golden(name: &str, actual: &str) {
     let path = data(name);
-    if std::env::var_os("SWMON_WRITE_GOLDEN").is_some() {
+    if rewrite_asked(std::env::var_os("SWMON_WRITE_GOLDEN").as_deref()) {
         fs::write(&path, actual).unwrap();
         return;
     }

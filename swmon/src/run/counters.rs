@@ -50,6 +50,9 @@ counters! {
     content_unverified,
     /// Ancestors whose argv was cut to the per-string cap.
     ancestor_args_cut,
+    /// Local package files given up at the read deadline (a read stuck on
+    /// a hung file system).
+    package_file_stuck,
     // The audit reader.
     /// Audit items dropped because the queue to the decide stage was full.
     audit_queue_dropped,
@@ -157,6 +160,7 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("rules_queue_dropped", "audit-reader"),
     ("rules_told_dropped", "rules"),
     ("content_unreadable", "facts"),
+    ("package_file_stuck", "facts"),
     ("runs_evicted", "decide"),
     ("audit_execs_dropped", "decide"),
     ("decided_early", "decide"),

@@ -152,8 +152,10 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
     // decide stage.
     let venv = enrich::venv_of(&rec);
     // Local package files the run named (`dpkg -i ./x.deb`), read while
-    // they are there: capped, regular files the run's user could read.
-    let package_files = crate::package_file::for_exec(&rec, &id, cwd.as_deref());
+    // the process runs, in its root, as its user, within a deadline.
+    let package_files = crate::package_file::for_exec(&rec, &id);
+    let stuck = crate::package_file::timed_out(&package_files);
+    Counters::add(&c.package_file_stuck, stuck as u64);
     let ancestors = enrich::ancestors(&rec);
     let cut = ancestors.iter().filter(|a| a.args_truncated).count();
     Counters::add(&c.ancestor_args_cut, cut as u64);

@@ -535,6 +535,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         "bounding_reduced": privileges.bounding_reduced,
         "bpf_kept": privileges.bpf_kept,
         "seccomp": privileges.seccomp,
+        "held": privileges.held,
         "untrusted_installer_dirs": untrusted_dirs,
     }));
     started.swmon.audit = audit_detail;
