@@ -976,14 +976,13 @@ fn passing_storm_section(noop: &Path, secs: u64) -> Result<String> {
         .iter()
         .filter(|p| !verdicts.contains_key(&u64::from(**p)))
         .count();
-    let confirmed = pids
-        .iter()
-        .filter(|p| {
-            verdicts
-                .get(&u64::from(**p))
-                .is_some_and(|v| v == "confirmed")
-        })
-        .count();
+    let with_verdict = |verdict: &str| {
+        pids.iter()
+            .filter(|p| verdicts.get(&u64::from(**p)).is_some_and(|v| v == verdict))
+            .count()
+    };
+    let confirmed = with_verdict("confirmed");
+    let audit_only = with_verdict("audit_only");
     let c = events
         .iter()
         .rev()
@@ -991,14 +990,6 @@ fn passing_storm_section(noop: &Path, secs: u64) -> Result<String> {
         .map(|e| e["swmon"]["counters"].clone())
         .unwrap_or_default();
     let n = |k: &str| c[k].as_u64().unwrap_or(0);
-    let audit_only = pids
-        .iter()
-        .filter(|p| {
-            verdicts
-                .get(&u64::from(**p))
-                .is_some_and(|v| v == "audit_only")
-        })
-        .count();
     let alerts = events
         .iter()
         .filter(|e| {
