@@ -176,11 +176,7 @@ impl AuditReader {
                     }
                     Err(e) => {
                         self.publish();
-                        self.take_from_rules().await;
-                        for m in self.out.take() {
-                            let size = m.size();
-                            let _ = self.tx.send(m, size).await;
-                        }
+                        self.flush_at_end().await;
                         // Waits for room: this one must not be lost.
                         let _ = self.tx.send(AuditMsg::Failed(e.to_string()), 0).await;
                         return;
@@ -191,18 +187,23 @@ impl AuditReader {
         for item in self.stream.finish() {
             self.forward(item);
         }
-        self.take_from_rules().await;
-        // At stop the decide stage drains its queue: what is held waits
-        // for room (bounded by the stop's own deadline).
-        for m in self.out.take() {
-            let size = m.size();
-            let _ = self.tx.send(m, size).await;
-        }
+        self.flush_at_end().await;
         self.publish();
     }
 
     /// At the reader's end: the rules stage can tell no more (its sends
     /// fail, counted), and what it told already is taken in.
+    /// At the reader's end (stop or failure): what the rules stage told,
+    /// then everything held, each waiting for room in decide's queue (which
+    /// decide drains at stop; bounded by the stop's own deadline).
+    async fn flush_at_end(&mut self) {
+        self.take_from_rules().await;
+        for m in self.out.take() {
+            let size = m.size();
+            let _ = self.tx.send(m, size).await;
+        }
+    }
+
     async fn take_from_rules(&mut self) {
         self.from_rules.close();
         while let Some(m) = self.from_rules.recv().await {
