@@ -237,6 +237,11 @@ pub const PROGRAMS: &[Program] = &[
         suffix: Exact,
         role: Role::Loader,
     },
+    // npm's `bun` package: `/usr/bin/bun` links to `bin/bun.exe`, the ELF
+    // binary, on Linux too. Without this name the link's target reads as a
+    // multiplexer's alias (like `cargo -> rustup`): no inode entry, no seed
+    // rule, and an exec of the file by its own path goes unseen.
+    installer("bun.exe", Exact, M::Bun),
 ];
 
 /// The entry with this id (an index into [`PROGRAMS`]).
@@ -294,6 +299,7 @@ mod tests {
         assert_eq!(manager_of("dnf5"), Some(Manager::Dnf));
         assert_eq!(manager_of("go1.22.3"), Some(Manager::Go));
         assert_eq!(manager_of("npm-cli.js"), Some(Manager::Npm));
+        assert_eq!(manager_of("bun.exe"), Some(Manager::Bun));
     }
 
     #[test]
@@ -309,6 +315,8 @@ mod tests {
             "apt-get2",
             "go-",
             "dnf-",
+            "bunx.exe",
+            "bun.exe2",
         ] {
             assert_eq!(manager_of(name), None, "{name}");
         }
