@@ -14,6 +14,12 @@ pub struct Corpus {
     /// A shell line run at the end whatever happened.
     #[serde(default)]
     pub cleanup: Option<String>,
+    /// The catalogue's managers with no scenario, each with why it cannot
+    /// be installed offline on the test host (swmon's
+    /// `catalogue::tests::every_manager_is_played_or_excused` checks the
+    /// two lists cover the catalogue).
+    #[serde(default)]
+    pub not_installable_offline: BTreeMap<String, String>,
     #[serde(rename = "scenario")]
     pub scenarios: Vec<Scenario>,
 }
