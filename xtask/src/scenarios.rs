@@ -52,6 +52,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "composer",
     "pacman",
     "nix",
+    "flatpak",
     "work",
     "prep",
     "artifacts",

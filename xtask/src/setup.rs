@@ -47,6 +47,7 @@ const SCENARIO_PACKAGES: &[&str] = &[
     "pacman-package-manager",
     "zypper",
     "nix-bin",
+    "flatpak",
     "zstd",
 ];
 

@@ -10,8 +10,10 @@
 //! from `gem build`, a Go module proxy of files (`GOPROXY=file://`), a
 //! mini-CPAN (index, CHECKSUMS, one distribution) and a CPAN.pm config that
 //! uses it, a composer path repository, a pacman package (`.PKGINFO` and
-//! the files, tar'd with zstd as makepkg would; makepkg refuses root), and a
-//! Nix expression building one derivation with `/bin/sh`.
+//! the files, tar'd with zstd as makepkg would; makepkg refuses root), a
+//! Nix expression building one derivation with `/bin/sh`, and a flatpak
+//! repository (ostree, `flatpak build-export`) holding a runtime of our own
+//! and an app on it, since every real runtime comes from Flathub.
 //!
 //! yarn and pnpm are the one exception to "offline": their tarballs come
 //! from the npm registry through `npm pack --prefer-offline`, so only the
@@ -48,6 +50,9 @@ pub const CPAN_DIST: &str = "Swmon-Scn-1.0";
 pub const COMPOSER: &str = "swmon/scn";
 pub const PACMAN: &str = "swmon-scn-pacman";
 pub const NIX: &str = "swmon-scn-nix";
+/// The flatpak app and the runtime it needs, both in the corpus's repo.
+pub const FLATPAK_APP: &str = "org.swmon.Scn";
+pub const FLATPAK_RUNTIME: &str = "org.swmon.Platform";
 
 fn run(cmd: &mut Command) -> Result<String> {
     let shown = format!("{cmd:?}");
@@ -106,6 +111,7 @@ pub fn build(dir: &Path) -> Result<Artifacts> {
     );
     a.insert("pacman", pacman(dir).context("build the pacman package")?);
     a.insert("nix", nix(dir).context("write the Nix expression")?);
+    a.insert("flatpak", flatpak(dir).context("build the flatpak repo")?);
     let venv = dir.join("venv");
     run(Command::new("/usr/bin/python3")
         .args(["-m", "venv"])
@@ -470,4 +476,47 @@ fn nix(dir: &Path) -> Result<PathBuf> {
         ),
     )?;
     Ok(file)
+}
+
+/// A flatpak repository with a runtime made here (a `/bin/true`, its
+/// metadata) and an app that needs it (a shell script), exported by `flatpak
+/// build-export`, branch `1`: `flatpak install REMOTE APP` pulls both.
+fn flatpak(dir: &Path) -> Result<PathBuf> {
+    let repo = dir.join("flatpak-repo");
+    let rt = dir.join("flatpak-runtime");
+    let runtime_ref = format!("{FLATPAK_RUNTIME}/x86_64/1");
+    let runtime_meta =
+        format!("[Runtime]\nname={FLATPAK_RUNTIME}\nruntime={runtime_ref}\nsdk={runtime_ref}\n");
+    // build-export reads a runtime's files from `usr` and checks `files`.
+    for sub in ["usr", "files"] {
+        fs::create_dir_all(rt.join(sub).join("bin"))?;
+        fs::copy("/bin/true", rt.join(sub).join("bin/true")).context("copy /bin/true")?;
+    }
+    write(&rt.join("metadata"), &runtime_meta)?;
+    run(Command::new("flatpak")
+        .args(["build-export", "--runtime"])
+        .arg(&repo)
+        .arg(&rt)
+        .arg("1"))?;
+    let app = dir.join("flatpak-app");
+    write(
+        &app.join("metadata"),
+        &format!(
+            "[Application]\nname={FLATPAK_APP}\nruntime={runtime_ref}\nsdk={runtime_ref}\ncommand=scn\n"
+        ),
+    )?;
+    write(&app.join("files/bin/scn"), "#!/bin/sh\necho hello\n")?;
+    fs::set_permissions(
+        app.join("files/bin/scn"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    run(Command::new("flatpak")
+        .args(["build-finish", "--command=scn"])
+        .arg(&app))?;
+    run(Command::new("flatpak")
+        .arg("build-export")
+        .arg(&repo)
+        .arg(&app)
+        .arg("1"))?;
+    Ok(repo)
 }
