@@ -323,6 +323,7 @@ fn play(
             swmon: &paths.swmon,
         };
         let mut p = ctx.play();
+        eprintln!("xtask: scenario {:02} took {:.1} s", i + 1, p.seconds);
         p.dir = work;
         played.push(p);
     }
