@@ -115,7 +115,12 @@ pub fn run(options: &Options) -> Result<()> {
         fs::create_dir_all(paths.base.join(d))?;
     }
     eprintln!("xtask: building the corpus's packages");
+    let built = Instant::now();
     let artifacts = artifacts::build(&paths.base.join("artifacts"))?;
+    eprintln!(
+        "xtask: built the corpus's packages in {:.1} s",
+        built.elapsed().as_secs_f64()
+    );
 
     let mut guard = HostGuard::save(paths.swmon.clone())?;
     guard.prepare()?;
