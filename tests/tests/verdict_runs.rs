@@ -8,12 +8,13 @@
 //! ring buffer too small for any exec record) is `audit_only`; runs of a
 //! deleted executable and inside a chroot join their records by (dev,
 //! inode); the rule judge tells a record gone missing from one a chroot's
-//! copy or an exclusion never promised.
+//! copy or an exclusion never promised; records the kernel lost before a
+//! run's decision are counted on its verdict.
 //!
 //! Host rules: each test adds only rules with its own key (`swmon-test-
 //! PID-...`, deleted by `HostAudit`; the one exclude rule, which has no
-//! key, by its own guard), puts back the enabled flag and the backlog
-//! limit, and stops only the auditd it started (by pid). Run them under
+//! key, by its own guard), puts back the enabled flag, the backlog limit
+//! and the rate limit, and stops only the auditd it started (by pid). Run them under
 //! the host lock, one at a time.
 
 mod audit_common;
@@ -672,4 +673,88 @@ fn an_exclusion_makes_a_watched_exec_without_a_record_unknown() {
             .any(|l| l.contains("type=SYSCALL") && l.contains(&format!(" pid={pid} "))),
         "the exclusion let the record through"
     );
+}
+
+/// Puts the kernel's audit rate limit back however the test ends.
+struct RateLimit(u32);
+
+impl Drop for RateLimit {
+    fn drop(&mut self) {
+        let _ = Command::new("auditctl")
+            .args(["-r", &self.0.to_string()])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// Audit records lost between a run's start and its decision are said on
+/// its verdict: dpkg's record is held by the reader (the test-only hold)
+/// while the kernel drops records over a rate limit of 1 a second; once
+/// the record comes the run is `confirmed` (its record is in hand) and
+/// carries the count (`swmon.audit.lost`).
+#[test]
+fn records_lost_before_the_decision_are_counted_on_the_verdict() {
+    let host = HostAudit::save();
+    host.enable();
+    let _rate = RateLimit(audit_common::status().rate_limit);
+    let tmp = TempDir::new("verdict-lost");
+    let hold = tmp.path().join("hold");
+    let auditd = Auditd::start();
+    add(&AuditRule::exec_watch(Path::new(DPKG), &key("lost")));
+    add(&AuditRule::exec_watch(
+        Path::new("/usr/bin/true"),
+        &key("storm"),
+    ));
+    let m = Monitor::start_env(
+        &[
+            "--audit-wait-ms",
+            "10000",
+            "--test-hold-audit-while",
+            hold.to_str().expect("a UTF-8 path"),
+        ],
+        &[HOLD_ENV],
+    );
+    fs::write(&hold, "").expect("the hold file");
+    let (pid, code) = run(Command::new(DPKG).arg("--version"));
+    assert_eq!(code, 0);
+    // The kernel drops what passes 1 record a second: lost grows.
+    let lost_before = m
+        .events()
+        .iter()
+        .filter(|e| action(e) == "audit-records-lost")
+        .count();
+    audit_common::auditctl(&["-r", "1"]);
+    for _ in 0..30 {
+        let (_, code) = run(&mut Command::new("/usr/bin/true"));
+        assert_eq!(code, 0);
+    }
+    m.wait_for("audit-records-lost", Duration::from_secs(30), |_| {
+        m.events()
+            .iter()
+            .filter(|e| action(e) == "audit-records-lost")
+            .count()
+            > lost_before
+    });
+    drop(_rate);
+    assert!(
+        !m.events()
+            .iter()
+            .any(|e| e["process"]["pid"] == pid && e["swmon"]["verdict"].is_string()),
+        "the run was decided before the loss was seen (its 10 s wait ran out: \
+         a machine this slow cannot show it)"
+    );
+    fs::remove_file(&hold).expect("let the records go");
+    let e = m.wait_for("the dpkg run", Duration::from_secs(30), |e| {
+        e["process"]["pid"] == pid && e["swmon"]["verdict"].is_string()
+    });
+    let events = m.stop();
+    drop(auditd);
+    assert_eq!(verdict(&e), ("confirmed", ""), "{e:#}");
+    assert_eq!(e["swmon"]["audit"]["key"], key("lost"), "{e:#}");
+    assert!(
+        e["swmon"]["audit"]["lost"].as_u64() >= Some(1),
+        "the loss is on the verdict: {e:#}"
+    );
+    assert_eq!(runs_of(&events, pid).len(), 1);
+    assert!(audit_only_of(&events, pid).is_empty());
 }
