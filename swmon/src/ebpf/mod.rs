@@ -10,6 +10,7 @@
 pub mod attach;
 pub mod btf;
 pub mod decode;
+pub mod elf;
 pub mod filter;
 
 use std::{
