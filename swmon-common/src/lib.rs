@@ -42,26 +42,31 @@ pub const ELF_KEY_WORDS: usize = ELF_KEY_LEN / 8;
 const _: () = assert!(ELF_KEY_LEN <= 256 && ELF_KEY_LEN.is_multiple_of(8));
 
 /// The byte ranges of the first [`ELF_KEY_LEN`] bytes that count in an
-/// [`ElfKey`] (ELF64 layout): what places the program in memory, never
-/// what the kernel's loader and `ld.so` ignore (so rewriting those does
-/// not change the key). Kept: the magic, class and data encoding (0..6),
-/// `e_type` and `e_machine` (16..20), `e_entry` and `e_phoff` (24..40),
-/// `e_phentsize` and `e_phnum` (54..58); of each program header `p_type`,
-/// `p_flags`, `p_offset`, `p_vaddr` (0..24) and `p_filesz`, `p_memsz`
-/// (32..48). Left out: `EI_VERSION`, the OS ABI and padding, `e_version`,
-/// the section header fields (`e_shoff`, `e_shnum`, ...: a stripper
-/// rewrites them), `e_flags`, `e_ehsize`, `p_paddr` and `p_align`.
-pub const ELF_KEY_KEPT: [(usize, usize); 10] = [
+/// [`ElfKey`] (ELF64 layout): where the program goes in memory, never what
+/// the kernel's loader and `ld.so` ignore or take any value of (so
+/// rewriting those does not change the key). Kept: the magic, class and
+/// data encoding (0..6), `e_type` and `e_machine` (16..20), `e_entry` and
+/// `e_phoff` (24..40), `e_phentsize` and `e_phnum` (54..58); of each
+/// program header `p_type` (0..4), `p_offset` and `p_vaddr` (8..24) and
+/// `p_filesz` (32..40). Left out: `EI_VERSION`, the OS ABI and padding,
+/// `e_version`, the section header fields (`e_shoff`, `e_shnum`, ...: a
+/// stripper or `objcopy` rewrites them), `e_flags`, `e_ehsize`, and of
+/// each program header `p_flags`, `p_paddr`, `p_memsz` (a segment's flags
+/// or a larger `.bss` still run) and `p_align`.
+pub const ELF_KEY_KEPT: [(usize, usize); 13] = [
     (0, 6),
     (16, 20),
     (24, 40),
     (54, 58),
-    (64, 64 + 24),
-    (64 + 32, 64 + 48),
-    (120, 120 + 24),
-    (120 + 32, 120 + 48),
-    (176, 176 + 24),
-    (176 + 32, 176 + 48),
+    (64, 64 + 4),
+    (64 + 8, 64 + 24),
+    (64 + 32, 64 + 40),
+    (120, 120 + 4),
+    (120 + 8, 120 + 24),
+    (120 + 32, 120 + 40),
+    (176, 176 + 4),
+    (176 + 8, 176 + 24),
+    (176 + 32, 176 + 40),
 ];
 
 /// [`ELF_KEY_KEPT`] as a mask over the key's words (native byte order, as
@@ -498,8 +503,8 @@ mod elf_key {
             assert_eq!(byte, if listed { 0xff } else { 0 }, "byte {i}");
             kept += usize::from(listed);
         }
-        // 30 bytes of the header, 40 of each program header.
-        assert_eq!(kept, 30 + 3 * 40);
+        // 30 bytes of the header, 28 of each program header.
+        assert_eq!(kept, 30 + 3 * 28);
         // e_shoff (40..48) and p_paddr of the first program header (88..96)
         // are out.
         assert_eq!(ELF_KEY_MASK[5], 0);

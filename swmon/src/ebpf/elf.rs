@@ -738,13 +738,22 @@ mod tests {
         g[48..52].copy_from_slice(&7u32.to_le_bytes());
         g[7..16].copy_from_slice(&[9; 9]);
         g[60..64].copy_from_slice(&[0xff; 4]);
+        // A program header's flags, physical address, memory size and
+        // alignment: ignored too.
+        g[64 + 4] = 7;
+        g[64 + 24..64 + 32].copy_from_slice(&[0xee; 8]);
+        g[64 + 40..64 + 48].copy_from_slice(&[0xdd; 8]);
+        g[64 + 48..64 + 56].copy_from_slice(&[0xcc; 8]);
         assert_eq!(elf_key(&g), k);
-        // The entry point, a program header's file size: counted.
+        // The entry point, a program header's file size and type: counted.
         let mut g = f.clone();
         g[24] ^= 1;
         assert_ne!(elf_key(&g), k);
         let mut g = f.clone();
         g[64 + 32] ^= 1;
+        assert_ne!(elf_key(&g), k);
+        let mut g = f.clone();
+        g[120] ^= 1;
         assert_ne!(elf_key(&g), k);
         // A file shorter than the key: zero past its end, like bprm->buf.
         assert_eq!(elf_key(&f[..100]), {
