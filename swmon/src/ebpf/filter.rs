@@ -517,7 +517,8 @@ impl ContentMatcher {
     /// Like [`ContentMatcher::identify`], for the identities in `ways`:
     /// the exact content first (an installer of the same size), then a
     /// near-copy (the ELF key read again from the open descriptor, then
-    /// the build ID, both compared with the installers of that key). The
+    /// the build ID, both compared with what discovery read of the
+    /// installers of that key). The
     /// note reads are bounded ([`elf::READ_MAX`]); a near-copy is never
     /// hashed (its size is anyone's choice).
     pub fn examine(&mut self, exe: &Path, exec: ExecFile, ways: Ways) -> Content {
@@ -611,13 +612,13 @@ impl ContentMatcher {
         let Some(key) = elf::key_of(&file).map_err(|_| ())? else {
             return Ok(Content::Other);
         };
-        let same_key: Vec<_> = self
+        let same_key: Vec<(u16, BuildId)> = self
             .installers
             .iter()
-            .filter(|f| f.elf_key == Some(key) && f.build_id.is_some())
-            .cloned()
+            .filter(|f| f.elf_key == Some(key))
+            .filter_map(|f| Some((f.id, f.build_id.clone()?)))
             .collect();
-        let Some(first) = same_key.first().map(|f| f.id) else {
+        let Some(first) = same_key.first().map(|(id, _)| *id) else {
             return Ok(Content::Other);
         };
         let id = match self.build_id(&file, &meta)? {
@@ -625,17 +626,14 @@ impl ContentMatcher {
             Ok(None) => return Ok(Content::NearCopyUnconfirmed(first, "no-build-id")),
             Err(m) => return Ok(Content::NearCopyUnconfirmed(first, m.as_str())),
         };
-        for f in same_key {
-            let Some((file, meta)) = Self::reopen(&f) else {
-                continue;
-            };
-            if let Ok(Ok(Some(known))) = self.build_id(&file, &meta) {
-                if known == id {
-                    return Ok(Content::NearCopy(f.id, id));
-                }
-            }
-        }
-        Ok(Content::Other)
+        // The installers' build IDs as discovery read them, from the
+        // checked, root-owned files the kernel's keys came from: an
+        // installer replaced since (an upgrade racing its own copy) is
+        // still what the key was registered for, until rediscovery.
+        Ok(match same_key.into_iter().find(|(_, known)| *known == id) {
+            Some((installer, _)) => Content::NearCopy(installer, id),
+            None => Content::Other,
+        })
     }
 }
 
@@ -1043,6 +1041,14 @@ mod tests {
         let p = d.0.join("appended");
         let mut m = ContentMatcher::new(&t.found);
         assert_eq!(m.identify(&p, exec_file(&p)), Content::Other);
+        // The installer replaced after discovery (an upgrade racing the
+        // copy): its key and build ID as discovered still count.
+        fs::copy("/usr/bin/false", d.0.join("dpkg.new")).expect("copy");
+        fs::rename(d.0.join("dpkg.new"), d.0.join("dpkg")).expect("rename");
+        assert_eq!(
+            examine(&appended, "appended"),
+            Content::NearCopy(ours.id, id.clone())
+        );
     }
 
     #[test]
