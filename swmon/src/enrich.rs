@@ -96,8 +96,9 @@ fn is_fd_path(filename: &[u8]) -> bool {
 /// Applies the catalogue's full name rules to a record the kernel passed
 /// (the kernel checks one byte of suffix) and says how the installer was
 /// reached. `None` means the kernel's match was too loose: the caller
-/// counts it and drops the record. A size or inode match is trusted here;
-/// a size match is confirmed by content before this is called.
+/// counts it and drops the record. A size, ELF key or inode match is
+/// trusted here; a size or ELF key match is confirmed by content (the
+/// facts stage) before this is called.
 pub fn identify(rec: &ExecRecord) -> Option<Identified> {
     let exe_name = basename(
         rec.executable
@@ -124,7 +125,7 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
     let by_exe = installer_name(exe_name);
     let id = by_file.or(by_exe).or(rec.installer_id)?;
     let filter_only = by_file.is_none() && by_exe.is_none();
-    if filter_only && rec.reasons & (reason::INODE | reason::SIZE) == 0 {
+    if filter_only && rec.reasons & (reason::INODE | reason::SIZE | reason::NEAR_COPY) == 0 {
         return None;
     }
     let via = if rec.executable.starts_with(b"/memfd:") {
@@ -151,7 +152,7 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
 /// `env` running a script's `#!`), after the first argument whose base
 /// name is an installer's.
 pub fn installer_args_start(argv: &[Vec<u8>], via: &str) -> usize {
-    if matches!(via, "renamed" | "memfd" | "fexecve") {
+    if matches!(via, "renamed" | "near-copy" | "memfd" | "fexecve") {
         return 1.min(argv.len());
     }
     let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();

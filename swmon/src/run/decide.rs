@@ -473,6 +473,7 @@ impl Decide {
             (reason::INTERPRETER_ARG, "interpreter-arg"),
             (reason::SIZE, "size"),
             (reason::FILELESS, "fileless"),
+            (reason::NEAR_COPY, "near-copy"),
         ]
         .into_iter()
         .filter(|(bit, _)| rec.reasons & bit != 0)
@@ -565,7 +566,9 @@ impl Decide {
                 session_id: (rec.sessionid != u32::MAX).then_some(rec.sessionid),
                 cgroup_id: Some(rec.cgroup_id),
                 executable_sha256: run.facts.sha256.clone(),
+                executable_build_id: run.facts.build_id.clone(),
                 unverified: run.facts.unverified,
+                build_id_flag: run.facts.build_id_flag,
                 duration_ns: run
                     .exit
                     .map(|e| e.boot_ns.saturating_sub(run.execs[0].boot_ns)),
