@@ -684,13 +684,15 @@ fn cluster<'a>(
 /// The golden tests go through this too.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Explained {
-    /// argv\[0\] as given, escaped.
+    /// argv\[0\] of the command classified (after any wrapper), escaped.
     pub program: String,
+    /// That command's argv, after any wrapper.
+    pub argv: Vec<Vec<u8>>,
     pub target: Option<Target>,
     pub class: Option<super::Classification>,
     /// `swmon.scope`: what argv says, else the manager's default for a
     /// run of this program (a run's venv or working folder is not known
-    /// here).
+    /// here); `root:DIR` for a system install under `chroot DIR`.
     pub scope: Option<String>,
     /// Local package files read ([`explain_reading_files`]); empty for
     /// [`explain`], which reads nothing.
@@ -698,24 +700,43 @@ pub struct Explained {
     /// Interpreter options swmon does not know, read one way to find the
     /// installer (escaped): the reading is uncertain.
     pub unknown_options: Vec<String>,
+    /// The wrappers unwrapped to reach the command (`sudo -u root`, `env
+    /// A=1`, `sh -c STRING`), outermost first, each as the words it took
+    /// (escaped); see [`super::wrapper`].
+    pub wrappers: Vec<Vec<String>>,
+    /// `xargs`: more arguments come from `stdin` (or `file:FILE`), so the
+    /// packages named may not be all.
+    pub more_arguments_from: Option<String>,
+    /// The command line held several simple commands (a shell string with
+    /// `&&`, `;`, `|`): each of them that runs an installer, in order (this
+    /// object is the first of them). Empty for a single command.
+    pub commands: Vec<Explained>,
+    /// More simple commands than were read (the list was cut).
+    pub commands_truncated: bool,
 }
 
-/// Reads a whole command line: argv\[0\] is the program (a path or a name).
-pub fn explain(argv: &[&[u8]]) -> Explained {
+/// Reads one simple command: argv\[0\] is the program (a path or a name).
+fn explain_simple(argv: &[&[u8]]) -> Explained {
     let program = super::escape(argv.first().copied().unwrap_or_default());
+    let mut e = Explained {
+        program,
+        argv: argv.iter().map(|a| a.to_vec()).collect(),
+        target: None,
+        class: None,
+        scope: None,
+        files: Vec::new(),
+        unknown_options: Vec::new(),
+        wrappers: Vec::new(),
+        more_arguments_from: None,
+        commands: Vec::new(),
+        commands_truncated: false,
+    };
     let Some(target) = resolve(argv) else {
-        return Explained {
-            program,
-            target: None,
-            class: None,
-            scope: None,
-            files: Vec::new(),
-            unknown_options: Vec::new(),
-        };
+        return e;
     };
     let args = argv.get(target.args_start()..).unwrap_or_default();
     let class = super::classify(target.manager, args);
-    let scope = Some(match &class.scope {
+    e.scope = Some(match &class.scope {
         Some(s) => s.as_str().into_owned(),
         None => default_scope(
             target.manager,
@@ -724,20 +745,71 @@ pub fn explain(argv: &[&[u8]]) -> Explained {
         )
         .to_owned(),
     });
-    let unknown_options = target
+    e.unknown_options = target
         .guessed
         .iter()
         .filter_map(|&i| argv.get(i))
         .map(|a| super::escape(a))
         .collect();
-    Explained {
-        program,
-        target: Some(target),
-        class: Some(class),
-        scope,
-        files: Vec::new(),
-        unknown_options,
+    e.target = Some(target);
+    e.class = Some(class);
+    e
+}
+
+/// The scope of a command run with `root` as its root directory (`chroot
+/// DIR`, `sudo -R DIR`): the system's is DIR's, a `root:` directory lies
+/// under DIR; a user's, project's or environment's stays as it is.
+fn in_root(scope: &str, root: &str) -> String {
+    let root = root.trim_end_matches('/');
+    match scope.strip_prefix("root:") {
+        Some(dir) if dir.starts_with('/') => format!("root:{root}{dir}"),
+        _ if scope == "system" => format!("root:{}", if root.is_empty() { "/" } else { root }),
+        _ => scope.to_owned(),
     }
+}
+
+/// Reads a whole command line: argv\[0\] is the program (a path or a
+/// name). Wrappers (`sudo`, `env`, `nice`, `timeout`, `xargs`, `chroot`,
+/// `sh -c STRING`, ...) are unwrapped first (see [`super::wrapper`]): the
+/// command they run is classified, and they are listed in
+/// [`Explained::wrappers`]. A shell string of several simple commands
+/// gives the first that runs an installer, with every one that does in
+/// [`Explained::commands`].
+pub fn explain(argv: &[&[u8]]) -> Explained {
+    let (simples, truncated) = super::wrapper::unwrap(argv);
+    let mut all: Vec<Explained> = simples
+        .iter()
+        .map(|s| {
+            let words: Vec<&[u8]> = s.argv.iter().map(Vec::as_slice).collect();
+            let mut e = explain_simple(&words);
+            e.wrappers = s
+                .wrappers
+                .iter()
+                .map(|w| w.iter().map(|a| super::escape(a)).collect())
+                .collect();
+            e.more_arguments_from = s.more_arguments_from.as_deref().map(super::escape);
+            if let (Some(root), Some(scope)) = (&s.root, &e.scope) {
+                e.scope = Some(in_root(scope, &super::escape(root)));
+            }
+            e
+        })
+        .collect();
+    let several = all.len() > 1 || truncated;
+    let installers: Vec<Explained> = if several {
+        all.iter().filter(|e| e.target.is_some()).cloned().collect()
+    } else {
+        Vec::new()
+    };
+    let mut primary = match all.iter().position(|e| e.target.is_some()) {
+        Some(i) => all.swap_remove(i),
+        None if !all.is_empty() => all.swap_remove(0),
+        // A wrapper that runs no command (`sudo -l`, `env`): the line as
+        // it stands, which runs no installer.
+        None => explain_simple(argv),
+    };
+    primary.commands = installers;
+    primary.commands_truncated = truncated;
+    primary
 }
 
 /// [`explain`], then the local package files the command line names read
@@ -746,18 +818,24 @@ pub fn explain(argv: &[&[u8]]) -> Explained {
 /// classify` prints.
 pub fn explain_reading_files(
     argv: &[&[u8]],
-    place: impl FnOnce() -> Result<crate::package_file::Place, crate::package_file::Rejected>,
+    place: impl Fn() -> Result<crate::package_file::Place, crate::package_file::Rejected>,
 ) -> Explained {
+    let read = |e: &mut Explained| {
+        if let (Some(t), Some(class)) = (&e.target, &e.class) {
+            let args = e.argv.get(t.args_start()..).unwrap_or_default();
+            e.files = crate::package_file::read_operands(
+                t.manager,
+                class.operation,
+                args,
+                place(),
+                false,
+            );
+        }
+    };
     let mut e = explain(argv);
-    if let (Some(t), Some(class)) = (&e.target, &e.class) {
-        let args: Vec<Vec<u8>> = argv
-            .get(t.args_start()..)
-            .unwrap_or_default()
-            .iter()
-            .map(|a| a.to_vec())
-            .collect();
-        e.files =
-            crate::package_file::read_operands(t.manager, class.operation, &args, place(), false);
+    read(&mut e);
+    for c in &mut e.commands {
+        read(c);
     }
     e
 }
@@ -821,6 +899,36 @@ impl Explained {
     /// the `swmon.` prefix; `manager` is `null` for a command line that
     /// runs no installer.
     pub fn json(&self) -> serde_json::Value {
+        let mut v = self.json_one();
+        if let Some(o) = v.as_object_mut() {
+            if !self.commands.is_empty() || self.commands_truncated {
+                let list: Vec<serde_json::Value> =
+                    self.commands.iter().map(Explained::json_one).collect();
+                o.insert("commands".into(), serde_json::Value::Array(list));
+            }
+            if self.commands_truncated {
+                o.insert("commands_truncated".into(), serde_json::json!(true));
+            }
+        }
+        v
+    }
+
+    /// This command's object, without the list of the others.
+    fn json_one(&self) -> serde_json::Value {
+        use serde_json::json;
+        let mut v = self.json_target();
+        if let Some(o) = v.as_object_mut() {
+            if !self.wrappers.is_empty() {
+                o.insert("wrappers".into(), json!(self.wrappers));
+            }
+            if let Some(from) = &self.more_arguments_from {
+                o.insert("more_arguments_from".into(), json!(from));
+            }
+        }
+        v
+    }
+
+    fn json_target(&self) -> serde_json::Value {
         use serde_json::json;
         let (Some(t), Some(c)) = (&self.target, &self.class) else {
             return json!({
@@ -869,15 +977,39 @@ impl Explained {
     /// The same as lines of text for a terminal; control characters are
     /// shown as escapes.
     pub fn text(&self) -> String {
+        if self.commands.len() < 2 && !self.commands_truncated {
+            return self.text_one();
+        }
         use std::fmt::Write;
         let safe = crate::sink::terminal_safe;
+        let mut out = String::new();
+        let n = self.commands.len();
+        for (i, c) in self.commands.iter().enumerate() {
+            let line: Vec<String> = c.argv.iter().map(|a| super::escape(a)).collect();
+            let _ = writeln!(out, "command {} of {n}: {}", i + 1, safe(&line.join(" ")));
+            out.push_str(&c.text_one());
+        }
+        if self.commands_truncated {
+            out.push_str("(more commands than were read)\n");
+        }
+        out
+    }
+
+    fn text_one(&self) -> String {
+        use std::fmt::Write;
+        let safe = crate::sink::terminal_safe;
+        let mut out = String::new();
+        for w in &self.wrappers {
+            let _ = writeln!(out, "unwrapped:  {}", safe(&w.join(" ")));
+        }
         let (Some(t), Some(c)) = (&self.target, &self.class) else {
-            return format!(
-                "manager:    none ({} runs no installer swmon knows)\n",
+            let _ = writeln!(
+                out,
+                "manager:    none ({} runs no installer swmon knows)",
                 safe(&self.program)
             );
+            return out;
         };
-        let mut out = String::new();
         let installer = catalogue::program(t.installer_id).map_or("?", |p| p.name);
         let _ = writeln!(
             out,
@@ -902,6 +1034,13 @@ impl Explained {
         list("inverse:", &refs(&c.inverse));
         if c.packages.is_empty() {
             out.push_str("packages:   (none named)\n");
+        }
+        if let Some(from) = &self.more_arguments_from {
+            let _ = writeln!(
+                out,
+                "packages:   more arguments from {}: not known here",
+                safe(from)
+            );
         }
         for r in &requested {
             let _ = writeln!(out, "requested:  {} (read from the file)", safe(r));
@@ -1294,6 +1433,15 @@ mod tests {
             b"/usr/bin/pip",
             b"\xff",
             b"",
+            b"sudo",
+            b"env",
+            b"-S",
+            b"sh",
+            b"xargs",
+            b"chroot",
+            b"pip install x && npm i y | 'q",
+            b"--frob",
+            b"-V",
         ];
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..20_000 {
@@ -1310,6 +1458,87 @@ mod tests {
             let e = explain(&argv);
             let _ = (e.json(), e.text());
         }
+    }
+
+    fn explain_strs(line: &[&str]) -> serde_json::Value {
+        let argv: Vec<&[u8]> = line.iter().map(|a| a.as_bytes()).collect();
+        explain(&argv).json()
+    }
+
+    #[test]
+    fn wrapped_commands_are_classified_and_the_wrappers_listed() {
+        use serde_json::json;
+        let j = explain_strs(&[
+            "sudo",
+            "-u",
+            "root",
+            "apt-get",
+            "install",
+            "-y",
+            "curl=7.88.1-10",
+        ]);
+        assert_eq!(j["program"], "apt-get");
+        assert_eq!(j["manager"], "apt");
+        assert_eq!(j["operation"], "install");
+        assert_eq!(
+            j["packages"],
+            json!([{"name": "curl", "version": "7.88.1-10"}])
+        );
+        assert_eq!(j["wrappers"], json!([["sudo", "-u", "root"]]));
+        assert!(j.get("commands").is_none(), "{j}");
+        // A shell string: each simple command, the installer ones listed.
+        let j = explain_strs(&[
+            "/bin/sh",
+            "-c",
+            "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y git && rm -rf /var/lib/apt/lists/*",
+        ]);
+        assert_eq!(j["manager"], "apt");
+        assert_eq!(j["operation"], "other", "the first installer command: {j}");
+        let commands = j["commands"].as_array().expect("commands");
+        assert_eq!(commands.len(), 2, "{j}");
+        assert_eq!(commands[1]["operation"], "install");
+        assert_eq!(commands[1]["packages"], json!([{"name": "git"}]));
+        assert_eq!(
+            commands[1]["wrappers"],
+            json!([
+                ["/bin/sh", "-c", "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y git && rm -rf /var/lib/apt/lists/*"],
+                ["DEBIAN_FRONTEND=noninteractive"]
+            ])
+        );
+        // chroot: a system install goes under the new root.
+        let j = explain_strs(&["chroot", "/target", "apt-get", "install", "x"]);
+        assert_eq!(j["scope"], "root:/target");
+        let j = explain_strs(&["chroot", "/target/", "dpkg", "--root=/x", "-i", "a.deb"]);
+        assert_eq!(j["scope"], "root:/target/x");
+        let j = explain_strs(&["chroot", "/target", "npm", "i", "x"]);
+        assert_eq!(j["scope"], "project");
+        // xargs: the packages come from standard input.
+        let j = explain_strs(&["xargs", "-r", "apt-get", "install", "-y"]);
+        assert_eq!(j["manager"], "apt");
+        assert_eq!(j["operation"], "install");
+        assert_eq!(j["more_arguments_from"], "stdin");
+        let e = explain(&[b"xargs", b"pip", b"install"]);
+        assert!(
+            e.text().contains("more arguments from stdin"),
+            "{}",
+            e.text()
+        );
+        // A wrapper that runs nothing, and one whose command is no installer.
+        for line in [
+            &["sudo", "-l", "apt-get", "install", "x"][..],
+            &["sudo", "ls"],
+            &["sh", "-c", "echo npm i x"],
+        ] {
+            let j = explain_strs(line);
+            assert_eq!(j["manager"], serde_json::Value::Null, "{line:?}: {j}");
+        }
+        // Text: every installer command, each with what was unwrapped.
+        let e = explain(&[b"bash", b"-c", b"sudo pip install a; npm i -g b"]);
+        let t = e.text();
+        assert!(t.contains("command 1 of 2: pip install a"), "{t}");
+        assert!(t.contains("unwrapped:  sudo"), "{t}");
+        assert!(t.contains("command 2 of 2: npm i -g b"), "{t}");
+        assert!(e.target.is_some());
     }
 
     #[test]
