@@ -106,10 +106,14 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
                     let (id, m) = installer(top)?;
                     (id, m, "python -m", index)
                 }
-                Runs::Script { index, path } => {
-                    let (id, m) = installer(basename(path))?;
-                    (id, m, "interpreter-script", index)
-                }
+                Runs::Script { index, path } => match installer(basename(path)) {
+                    Some((id, m)) => (id, m, "interpreter-script", index),
+                    None if kind == Interpreter::Node => {
+                        let (id, m, index) = corepack(path, argv, index)?;
+                        (id, m, "interpreter-script", index)
+                    }
+                    None => return None,
+                },
                 // Inline code and standard input are not read here.
                 Runs::Code { .. } | Runs::Stdin { .. } | Runs::Nothing => return None,
             };
@@ -122,6 +126,30 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
             })
         }),
     }
+}
+
+/// The package manager node's corepack runs in its own process
+/// (`corepack yarn@1.22.19 install`, `node /usr/bin/corepack pnpm add x`):
+/// the operand after the corepack script names it, with an optional
+/// `@VERSION` of the manager itself. Its id, manager and index.
+fn corepack(script: &[u8], argv: &[&[u8]], index: usize) -> Option<(u16, Manager, usize)> {
+    if !matches!(
+        basename(script),
+        b"corepack" | b"corepack.js" | b"corepack.cjs"
+    ) {
+        return None;
+    }
+    let name = argv.get(index + 1)?;
+    let (id, m) = installer(corepack_manager(name)?)?;
+    Some((id, m, index + 1))
+}
+
+/// `yarn@1.22.19` → `yarn`: the managers corepack runs (`npm`, `npx`,
+/// `yarn`, `yarnpkg`, `pnpm`), or `None` for its own commands (`enable`,
+/// `install -g`, `prepare`, `use`).
+pub fn corepack_manager(word: &[u8]) -> Option<&[u8]> {
+    let name = word.split(|&c| c == b'@').next().unwrap_or(word);
+    matches!(name, b"npm" | b"npx" | b"yarn" | b"yarnpkg" | b"pnpm").then_some(name)
 }
 
 /// Where the arguments of an installer exec'd directly start in its argv:
@@ -1303,6 +1331,16 @@ mod tests {
                 "/lib64/ld-linux-x86-64.so.2 /usr/bin/node --frob x /usr/bin/npm i",
                 Some((Npm, 5, vec![2])),
             ),
+            // corepack runs the manager it names in its own process.
+            (
+                "node /usr/lib/node_modules/corepack/dist/corepack.js yarn@1.22.19 add x",
+                Some((Yarn, 3, vec![])),
+            ),
+            (
+                "node --frob /usr/bin/corepack pnpm add x",
+                Some((Pnpm, 4, vec![1])),
+            ),
+            ("node /usr/bin/corepack enable", None),
             // No reading runs an installer.
             ("node --frob x tool.js npm install x", None),
             ("node --frob tool.js", None),

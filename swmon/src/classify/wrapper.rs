@@ -93,6 +93,22 @@ fn walk(mut cmd: Simple, depth: usize, out: &mut Vec<Simple>) -> bool {
         )),
         b"time" => Some(options(&args, b"of", b"", &[b"--output", b"--format"], b"")),
         b"chroot" => chroot(&args),
+        // `corepack yarn@1.22.19 install`: corepack runs the manager named.
+        b"corepack" | b"corepack.js" => {
+            let manager = args
+                .first()
+                .and_then(|a| super::command::corepack_manager(a));
+            let Some(manager) = manager.map(<[u8]>::to_vec) else {
+                out.push(cmd);
+                return false;
+            };
+            let mut inner = cmd.argv.split_off(1);
+            let named = std::mem::replace(&mut inner[0], manager);
+            cmd.argv.push(named);
+            cmd.wrappers.push(std::mem::take(&mut cmd.argv));
+            cmd.argv = inner;
+            return walk(cmd, depth + 1, out);
+        }
         b"xargs" => xargs(&args),
         b"sh" | b"bash" | b"dash" | b"zsh" | b"ash" | b"ksh" | b"mksh" | b"busybox" => {
             return shell(cmd, &name, depth, out);
@@ -854,6 +870,11 @@ mod tests {
                 &["time", "-p", "cargo", "install", "x"],
                 &["cargo", "install", "x"],
             ),
+            (
+                &["corepack", "yarn@1.22.19", "add", "x"],
+                &["yarn", "add", "x"],
+            ),
+            (&["corepack", "enable"], &["corepack", "enable"]),
             (
                 &[
                     "sudo", "nice", "env", "A=1", "timeout", "1h", "pip", "install", "x",
