@@ -415,6 +415,11 @@ fn node_long(name: &[u8]) -> Option<Opt> {
         | b"--max-old-space-size"
         | b"--max-semi-space-size"
         | b"--stack-size"
+        | b"--build-snapshot-config"
+        | b"--disable-proto"
+        | b"--inspect-publish-uid"
+        | b"--network-family-autoselection-attempt-timeout"
+        | b"--trace-require-module"
         | b"--experimental-config-file" => Value,
         b"--eval" | b"--print" => Code,
         b"--check"
