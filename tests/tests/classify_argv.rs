@@ -273,11 +273,18 @@ fn a_forged_argv0_does_not_move_a_direct_installs_arguments() {
     assert_eq!(e["process"]["args"][0], "install evil");
     assert_eq!(e["swmon"]["manager"], "dpkg");
     assert_eq!(e["swmon"]["operation"], "install", "{e:#}");
+    // Both operands are the run's (a file not named `.deb` is reported
+    // as typed: only `.deb` operands are read for their identity).
     assert_eq!(
         e["swmon"]["packages"],
-        json!([{"name": A, "version": "1.0-1"}, {"name": B, "version": "2.0-1"}]),
+        json!([{"name": A, "version": "1.0-1"}, {"name": "pip"}]),
         "{e:#}"
     );
+    let installed = Command::new("dpkg")
+        .args(["-s", B])
+        .output()
+        .expect("dpkg -s");
+    assert!(installed.status.success(), "{B} was installed by the run");
     let q = one_run(&events, query);
     assert_eq!(q["swmon"]["manager"], "dpkg");
     assert_eq!(q["swmon"]["operation"], "query", "{q:#}");
