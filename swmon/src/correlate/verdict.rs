@@ -296,14 +296,15 @@ pub fn installer_of(exe: &[u8], argv: &[Vec<u8>]) -> Option<u16> {
     if let Some(id) = installer(basename(exe)) {
         return Some(id);
     }
-    let runs_others = matches!(
-        catalogue::lookup(basename(exe)).map(|(_, p)| p.role),
-        Some(Role::Interpreter(_) | Role::Loader)
-    );
-    if runs_others {
-        return argv.iter().skip(1).find_map(|a| installer(basename(a)));
+    // An interpreter or the loader runs what its own options say: an
+    // installer's name among a script's arguments is no run of it.
+    match catalogue::lookup(basename(exe)).map(|(_, p)| p.role) {
+        Some(role @ (Role::Interpreter(_) | Role::Loader)) => {
+            let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+            crate::classify::command::through(role, &args).map(|t| t.installer_id)
+        }
+        _ => None,
     }
-    None
 }
 
 /// The audit side's state over time, for the reason of an `ebpf_only`.
@@ -1137,6 +1138,15 @@ mod tests {
             "argv[0] is not trusted"
         );
         assert!(installer_of(b"/usr/bin/true", &argv(&["true", "dpkg"])).is_none());
+        assert!(
+            installer_of(
+                b"/usr/bin/python3.11",
+                &argv(&["python3", "tool.py", "npm", "install", "x"])
+            )
+            .is_none(),
+            "an installer's name among a script's arguments"
+        );
+        assert!(installer_of(b"/usr/bin/node", &argv(&["node", "-c", "/usr/bin/npm"])).is_none());
     }
 
     fn key(exe: &str, dev: u32, ino: u64, cut: bool) -> ExecKey {
