@@ -27,7 +27,7 @@ use super::{
     },
 };
 use crate::{
-    catalogue::{self, Interpreter, Manager, Role},
+    catalogue::{self, Manager, Role},
     classify::{self, Operation},
     event::lossless,
 };
