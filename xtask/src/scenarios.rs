@@ -45,6 +45,14 @@ pub const PLACEHOLDERS: &[&str] = &[
     "pnpm",
     "crate",
     "venv",
+    "gem",
+    "goproxy",
+    "cpan",
+    "cpanconfig",
+    "composer",
+    "pacman",
+    "nix",
+    "flatpak",
     "work",
     "prep",
     "artifacts",
@@ -71,6 +79,9 @@ struct Paths {
     swmon: PathBuf,
     events: PathBuf,
     logs: PathBuf,
+    /// While it exists, swmon's audit reader holds exec records (the
+    /// test-only `--test-hold-audit-while`).
+    hold: PathBuf,
 }
 
 pub fn run(options: &Options) -> Result<()> {
@@ -85,6 +96,7 @@ pub fn run(options: &Options) -> Result<()> {
         swmon: target.join("release/swmon"),
         events: base.join("events.jsonl"),
         logs: base.join("logs"),
+        hold: base.join("hold-audit-records"),
         base,
     };
     if !paths.swmon.exists() {
@@ -107,7 +119,12 @@ pub fn run(options: &Options) -> Result<()> {
         fs::create_dir_all(paths.base.join(d))?;
     }
     eprintln!("xtask: building the corpus's packages");
+    let built = Instant::now();
     let artifacts = artifacts::build(&paths.base.join("artifacts"))?;
+    eprintln!(
+        "xtask: built the corpus's packages in {:.1} s",
+        built.elapsed().as_secs_f64()
+    );
 
     let mut guard = HostGuard::save(paths.swmon.clone())?;
     guard.prepare()?;
@@ -170,10 +187,16 @@ pub fn run(options: &Options) -> Result<()> {
         .find(|l| host::action(&l.event) == "monitor-stopped")
         .map(|l| l.event["swmon"]["counters"].to_string())
         .unwrap_or_else(|| "(no monitor-stopped event)".into());
+    let excused: String = corpus
+        .not_installable_offline
+        .iter()
+        .map(|(m, why)| format!("- {m}: {why}\n"))
+        .collect();
     let summary = format!(
         "# swmon scenario corpus\n\n{} scenarios, {misses} missed, {:.0} s; swmon's audit wait {AUDIT_WAIT_MS} ms.\n\
          Pure auditd: a private auditd with the seed rules (key `{SEED_KEY}`). Reports: \
          `report.html`, `report.md`, `report.json` beside this file.\n\n{table}\n\
+         Managers of the catalogue not played (not installable offline here):\n\n{excused}\n\
          swmon's counters at stop: `{counters}`\n",
         corpus.scenarios.len(),
         started.elapsed().as_secs_f64()
@@ -276,6 +299,8 @@ fn play(
 ) -> Result<(Vec<Played>, Vec<PathBuf>)> {
     let mut auditd = Auditd::new(&paths.base.join("auditd"))?;
     auditd.start()?;
+    let _ = fs::remove_file(&paths.hold);
+    let hold = paths.hold.display().to_string();
     let mut monitor = Monitor::start(
         &paths.swmon,
         &paths.events,
@@ -284,7 +309,11 @@ fn play(
             "seed",
             "--audit-wait-ms",
             &AUDIT_WAIT_MS.to_string(),
+            // Holds nothing until a scenario makes the file.
+            "--test-hold-audit-while",
+            &hold,
         ],
+        &[("SWMON_TEST_ONLY", "hold-audit")],
         &paths.base.join("swmon.err"),
     )?;
     let env = env(artifacts);
@@ -307,8 +336,12 @@ fn play(
             auditd: &mut auditd,
             guard,
             swmon: &paths.swmon,
+            hold: &paths.hold,
         };
         let mut p = ctx.play();
+        eprintln!("xtask: scenario {:02} took {:.1} s", i + 1, p.seconds);
+        // A scenario that failed before its release leaves nothing held.
+        let _ = fs::remove_file(&paths.hold);
         p.dir = work;
         played.push(p);
     }
@@ -334,6 +367,7 @@ struct Ctx<'a> {
     auditd: &'a mut Auditd,
     guard: &'a mut HostGuard,
     swmon: &'a Path,
+    hold: &'a Path,
 }
 
 /// What a `before` action leaves for the line.
@@ -370,6 +404,18 @@ impl Ctx<'_> {
         {
             Ok(scope) => p.scope = scope,
             Err(e) => p.problems.push(format!("scope: {e:#}")),
+        }
+        // Package names may name a placeholder too (`cargo install --path
+        // {crate}` names the folder).
+        if let Some(want) = &self.sc.expect.packages {
+            match want
+                .iter()
+                .map(|w| Ok((self.expand(&w.name)?, w.version.clone())))
+                .collect::<Result<Vec<_>>>()
+            {
+                Ok(packages) => p.packages = Some(packages),
+                Err(e) => p.problems.push(format!("packages: {e:#}")),
+            }
         }
         if let Some(setup) = &self.sc.setup {
             match self.shell(setup, self.prep) {
@@ -516,6 +562,11 @@ impl Ctx<'_> {
             Action::Storm(n) => {
                 during.storm = Some(Storm::start(n, self.prep));
                 Ok(())
+            }
+            Action::HoldAuditRecords => fs::write(self.hold, "").context("make the hold file"),
+            Action::ReleaseAuditRecords => {
+                fs::remove_file(self.hold).context("remove the hold file")?;
+                self.monitor.wait_action("verdict-amended", from)
             }
             Action::ExecRuleAll => self.add_rule(EXEC_ALL_RULE),
             Action::ExecRuleAllRemove => self.delete_rule(EXEC_ALL_RULE),
