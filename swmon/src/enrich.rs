@@ -144,24 +144,90 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
     })
 }
 
-/// Where the installer's own arguments start in `argv`: after argv\[0\]
-/// for a renamed or fileless run; otherwise as `swmon classify` reads the
-/// command line (after argv\[0\] naming an installer, after the program an
-/// interpreter or the loader runs: `pip` in `python3 -m pip`, the script,
-/// the program after the loader). When argv\[0\] names neither (forged, or
-/// `env` running a script's `#!`), after the first argument whose base
-/// name is an installer's.
-pub fn installer_args_start(argv: &[Vec<u8>], via: &str) -> usize {
-    if matches!(via, "renamed" | "near-copy" | "memfd" | "fexecve") {
-        return 1.min(argv.len());
+/// Where an installer run's own arguments start in the record's argv,
+/// and which interpreter options swmon had to guess to find them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstallerArgs {
+    pub start: usize,
+    /// Indices of interpreter options swmon does not know, read one way
+    /// to find the installer (see [`crate::classify::command::walk`]).
+    pub guessed: Vec<usize>,
+}
+
+/// Where the installer's own arguments start in `rec.argv`. argv\[0\] is
+/// never trusted (`exec -a` sets it to anything):
+/// - reached through an interpreter or the loader (`via` `python -m`,
+///   `interpreter-script`, `loader`): after the program the interpreter
+///   runs, read as the kernel's interpreter (the record's executable, not
+///   argv\[0\]) reads its options;
+/// - exec'd directly: after the argument equal to the exec'd filename when
+///   it is argv\[0\], or argv\[1\] or argv\[2\] of a script (the kernel
+///   ran the `#!` interpreter, which is not the installer itself, and put
+///   the script's path after the interpreter and its one optional
+///   argument); else at 1;
+/// - renamed, memfd or fexecve: at 1.
+pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
+    let argv: Vec<&[u8]> = rec.argv.iter().map(Vec::as_slice).collect();
+    if matches!(via, "python -m" | "interpreter-script" | "loader") {
+        let target = rec
+            .interpreter_id
+            .and_then(catalogue::program)
+            .and_then(|p| crate::classify::command::through(p.role, &argv));
+        if let Some(t) = target {
+            return InstallerArgs {
+                start: t.args_start().min(argv.len()),
+                guessed: t.guessed,
+            };
+        }
     }
+    if via != "direct" {
+        return InstallerArgs {
+            start: 1.min(argv.len()),
+            guessed: Vec::new(),
+        };
+    }
+    let exe = rec
+        .executable
+        .strip_suffix(b" (deleted)")
+        .unwrap_or(&rec.executable);
+    // A script: the program the kernel ran is not an installer (it is
+    // the `#!` line's interpreter, `python3.11`, `env`, `bash`).
+    let script = installer_name(basename(exe)).is_none();
+    InstallerArgs {
+        start: crate::classify::command::exec_args_start(
+            &argv,
+            &rec.filename,
+            rec.flags & swmon_common::flag::FILENAME_TRUNCATED != 0,
+            script,
+        ),
+        guessed: Vec::new(),
+    }
+}
+
+/// [`installer_args`]' start.
+pub fn installer_args_start(rec: &ExecRecord, via: &str) -> usize {
+    installer_args(rec, via).start
+}
+
+/// Where an audit exec's installer arguments start: after the program an
+/// interpreter or the loader runs when `exe` is one (audit's `exe=` is the
+/// program the kernel ran), else at 1 (argv\[0\] is not trusted).
+pub fn audit_installer_args(exe: &[u8], argv: &[Vec<u8>]) -> InstallerArgs {
     let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-    if let Some(t) = crate::classify::command::resolve(&args) {
-        return t.args_start().min(argv.len());
+    let target = catalogue::lookup(basename(exe)).and_then(|(_, p)| match p.role {
+        Role::Interpreter(_) | Role::Loader => crate::classify::command::through(p.role, &args),
+        Role::Installer(_) => None,
+    });
+    match target {
+        Some(t) => InstallerArgs {
+            start: t.args_start().min(argv.len()),
+            guessed: t.guessed,
+        },
+        None => InstallerArgs {
+            start: 1.min(argv.len()),
+            guessed: Vec::new(),
+        },
     }
-    argv.iter()
-        .position(|a| installer_name(basename(a)).is_some())
-        .map_or(1.min(argv.len()), |i| i + 1)
 }
 
 /// The Python virtual environment a run belongs to: the folder holding
@@ -311,6 +377,156 @@ mod tests {
             )),
             None
         );
+    }
+
+    #[test]
+    fn installer_arguments_are_never_read_from_a_forged_argv0() {
+        use reason::*;
+        let start = |r: &ExecRecord| {
+            let id = identify(r).expect("an installer");
+            installer_args(r, id.via)
+        };
+        // `exec -a 'install evil' dpkg -l`, `exec -a python3 dpkg -m pip
+        // install x`: argv[0] is not the program.
+        for argv in [
+            &["install evil", "-l"][..],
+            &["python3", "-m", "pip", "install", "x"],
+            &["ld.so", "--list", "/usr/bin/apt", "install", "x"],
+            &["x", "-i", "./a.deb", "/tmp/pip"],
+        ] {
+            let r = rec("/usr/bin/dpkg", "/usr/bin/dpkg", argv, FILENAME | EXE_NAME);
+            assert_eq!(start(&r).start, 1, "{argv:?}");
+        }
+        // Its own path as an argument hides nothing either.
+        let r = rec(
+            "/usr/bin/dpkg",
+            "/usr/bin/dpkg",
+            &["dpkg", "-i", "/usr/bin/dpkg", "evil.deb"],
+            FILENAME | EXE_NAME,
+        );
+        assert_eq!(start(&r).start, 1);
+        // A script: the kernel ran its `#!` interpreter with the script's
+        // path after it.
+        let r = rec(
+            "/usr/local/bin/pip",
+            "/usr/bin/env",
+            &[
+                "/usr/bin/env",
+                "python3",
+                "/usr/local/bin/pip",
+                "install",
+                "x",
+            ],
+            FILENAME,
+        );
+        assert_eq!(start(&r).start, 3);
+        // Through an interpreter, the interpreter's own options are read
+        // (the record's executable says which), not argv[0]'s.
+        let r = rec(
+            "/usr/bin/python3",
+            "/usr/bin/python3.11",
+            &["dpkg", "-m", "pip", "install", "x"],
+            INTERPRETER_ARG,
+        );
+        assert_eq!(via(&r), Some(("pip", "python -m")));
+        assert_eq!(start(&r).start, 3);
+        // An unknown option guessed: listed.
+        let r = rec(
+            "/usr/bin/node",
+            "/usr/bin/node",
+            &[
+                "node",
+                "--frob",
+                "/tmp",
+                "/usr/lib/node_modules/npm/bin/npm-cli.js",
+                "i",
+                "x",
+            ],
+            INTERPRETER_ARG,
+        );
+        assert_eq!(via(&r), Some(("npm-cli.js", "interpreter-script")));
+        assert_eq!(
+            start(&r),
+            InstallerArgs {
+                start: 4,
+                guessed: vec![1]
+            }
+        );
+        // A renamed copy: at 1.
+        let dpkg = catalogue::lookup(b"dpkg").map(|(id, _)| id);
+        let copy = ExecRecord {
+            installer_id: dpkg,
+            ..rec(
+                "/tmp/x/y",
+                "/tmp/x/y",
+                &["python3", "-m", "pip", "i"],
+                INODE,
+            )
+        };
+        assert_eq!(start(&copy).start, 1);
+    }
+
+    #[test]
+    fn an_interpreter_checking_or_printing_its_version_runs_no_installer() {
+        use reason::*;
+        for argv in [
+            &[
+                "node",
+                "-c",
+                "/usr/lib/node_modules/npm/bin/npm-cli.js",
+                "i",
+                "x",
+            ][..],
+            &[
+                "node",
+                "--check",
+                "/usr/lib/node_modules/npm/bin/npm-cli.js",
+            ],
+            &["node", "--version", "/usr/bin/npm", "i", "x"],
+        ] {
+            assert_eq!(
+                via(&rec(
+                    "/usr/bin/node",
+                    "/usr/bin/node",
+                    argv,
+                    INTERPRETER_ARG
+                )),
+                None,
+                "{argv:?}"
+            );
+        }
+        for argv in [
+            &["python3", "-V", "/usr/bin/pip", "install", "x"][..],
+            &["python3", "-h", "-m", "pip", "install", "x"],
+            &["python3", "--version", "-m", "pip"],
+        ] {
+            assert_eq!(
+                via(&rec(
+                    "/usr/bin/python3",
+                    "/usr/bin/python3.11",
+                    argv,
+                    INTERPRETER_ARG
+                )),
+                None,
+                "{argv:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn audit_execs_read_the_interpreter_from_exe_not_argv0() {
+        let argv = |a: &[&str]| a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+        let a = audit_installer_args(
+            b"/usr/bin/python3.11",
+            &argv(&["dpkg", "-m", "pip", "i", "x"]),
+        );
+        assert_eq!(a.start, 3);
+        let a = audit_installer_args(
+            b"/usr/bin/dpkg",
+            &argv(&["python3", "-m", "pip", "-i", "x"]),
+        );
+        assert_eq!(a.start, 1);
+        assert_eq!(audit_installer_args(b"/usr/bin/dpkg", &[]).start, 0);
     }
 
     #[test]

@@ -134,6 +134,13 @@ pub struct Swmon {
     pub installer: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<&'static str>,
+    /// `uncertain` when the installer was found behind interpreter options
+    /// swmon does not know (each may or may not take a value; the reading
+    /// that runs an installer is reported): they are `unknown_options`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reading: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown_options: Vec<String>,
     /// `install`, `remove`, `upgrade`, `query` or `other`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation: Option<&'static str>,

@@ -530,7 +530,7 @@ fn lineage(rec: &ExecRecord) -> Option<(&'static str, [u8; 16])> {
         Role::Installer(m) => m.as_str(),
         _ => return None,
     };
-    let start = crate::enrich::installer_args_start(&rec.argv, id.via);
+    let start = crate::enrich::installer_args_start(rec, id.via);
     let mut h = Sha256::new();
     h.update(manager.as_bytes());
     for a in &rec.argv[start.min(rec.argv.len())..] {
@@ -1653,6 +1653,21 @@ mod tests {
             b"/usr/bin/python3.11",
             Some(b"/usr/bin/python3"),
             &args(&["python3", "tool.py", "npm", "install", "x"])
+        )
+        .is_none());
+        assert!(
+            installer_of(
+                b"/usr/bin/python3.11",
+                None,
+                &args(&["python3", "tool.py", "npm", "install", "x"])
+            )
+            .is_none(),
+            "an installer's name among a script's arguments"
+        );
+        assert!(installer_of(
+            b"/usr/bin/node",
+            None,
+            &args(&["node", "-c", "/usr/bin/npm"])
         )
         .is_none());
     }

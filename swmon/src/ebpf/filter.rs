@@ -689,15 +689,41 @@ mod tests {
 
     #[test]
     fn rustup_proxies_are_multiplexers() {
-        let t = FilterTables::discover(&[]);
-        if let Some(cargo) = t
-            .found
-            .iter()
-            .find(|f| f.path.ends_with(".cargo/bin/cargo"))
-        {
+        // rustup's layout, made here (the host may have no rustup): a
+        // `rustup` binary, `cargo` a symbolic link to it in
+        // `~/.cargo/bin`; and the hard-link form, `cargo` one of several
+        // names of one binary (rustc, rustdoc, rustup).
+        let d = RootDir::new("rustup");
+        let bin = d.0.join(".cargo/bin");
+        fs::create_dir_all(&bin).expect("mkdir");
+        fs::set_permissions(d.0.join(".cargo"), fs::Permissions::from_mode(0o755)).expect("chmod");
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+        fs::copy("/usr/bin/true", bin.join("rustup")).expect("copy");
+        std::os::unix::fs::symlink("rustup", bin.join("cargo")).expect("symlink");
+        let links = RootDir::new("rustup-links");
+        fs::copy("/usr/bin/true", links.0.join("rustup")).expect("copy");
+        for name in ["cargo", "rustc", "rustdoc"] {
+            fs::hard_link(links.0.join("rustup"), links.0.join(name)).expect("link");
+        }
+        let t = FilterTables::discover(&[bin.clone(), links.0.clone()]);
+        for dir in [&bin, &links.0] {
+            let cargo = t
+                .found
+                .iter()
+                .find(|f| f.path == dir.join("cargo"))
+                .unwrap_or_else(|| panic!("{} found: {:?}", dir.display(), t.found));
             assert!(cargo.multiplexed, "{cargo:?}");
             assert!(!t.inodes.iter().any(|(k, _)| k.ino == cargo.ino));
         }
+        // A real installer binary in the same place is no multiplexer.
+        fs::copy("/usr/bin/dpkg", bin.join("dpkg")).expect("copy");
+        let t = FilterTables::discover(std::slice::from_ref(&bin));
+        let dpkg = t
+            .found
+            .iter()
+            .find(|f| f.path == bin.join("dpkg"))
+            .expect("dpkg found");
+        assert!(!dpkg.multiplexed);
     }
 
     /// A folder under /run (root's, 0755, no sticky world-writable parent),

@@ -543,7 +543,7 @@ pub fn for_exec(
         Some(crate::catalogue::Role::Installer(m)) => m,
         _ => return Vec::new(),
     };
-    let start = crate::enrich::installer_args_start(&rec.argv, id.via);
+    let start = crate::enrich::installer_args_start(rec, id.via);
     let args = rec.argv.get(start..).unwrap_or_default();
     if operands(manager, args).is_empty() {
         return Vec::new();

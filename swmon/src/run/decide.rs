@@ -328,9 +328,9 @@ impl Decide {
         } else {
             "interpreter-script"
         };
+        let reading = enrich::audit_installer_args(&exec.exe, &exec.argv);
         let class = manager.map(|m| {
-            let start = enrich::installer_args_start(&exec.argv, via);
-            let args: Vec<&[u8]> = exec.argv[start.min(exec.argv.len())..]
+            let args: Vec<&[u8]> = exec.argv[reading.start.min(exec.argv.len())..]
                 .iter()
                 .map(Vec::as_slice)
                 .collect();
@@ -387,6 +387,13 @@ impl Decide {
                 manager: manager.map(Manager::as_str),
                 installer: program.map(|p| p.name),
                 via: Some(via),
+                reading: (!reading.guessed.is_empty()).then_some("uncertain"),
+                unknown_options: reading
+                    .guessed
+                    .iter()
+                    .filter_map(|&i| exec.argv.get(i))
+                    .map(|a| event::lossless(a))
+                    .collect(),
                 operation: Some(operation.as_str()),
                 subcommand: class.as_ref().and_then(|c| c.subcommand.clone()),
                 packages,
@@ -437,9 +444,12 @@ impl Decide {
             Role::Installer(m) => Some(m),
             _ => None,
         });
+        let reading = enrich::installer_args(rec, run.facts.via);
         let class = manager.map(|m| {
-            let start = enrich::installer_args_start(&rec.argv, run.facts.via);
-            let args: Vec<&[u8]> = rec.argv[start..].iter().map(Vec::as_slice).collect();
+            let args: Vec<&[u8]> = rec.argv[reading.start..]
+                .iter()
+                .map(Vec::as_slice)
+                .collect();
             classify::classify(m, &args)
         });
         let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
@@ -546,6 +556,13 @@ impl Decide {
                 manager: manager.map(Manager::as_str),
                 installer: program.map(|p| p.name),
                 via: Some(run.facts.via),
+                reading: (!reading.guessed.is_empty()).then_some("uncertain"),
+                unknown_options: reading
+                    .guessed
+                    .iter()
+                    .filter_map(|&i| rec.argv.get(i))
+                    .map(|a| event::lossless(a))
+                    .collect(),
                 operation: Some(operation.as_str()),
                 subcommand: class.as_ref().and_then(|c| c.subcommand.clone()),
                 packages,
