@@ -799,15 +799,21 @@ fn fuzz_finds_are_rejected() {
 struct Fuse {
     place_hung: super::Place,
     place_foreign: super::Place,
-    /// The servers' ends; closing them aborts the connections.
+    /// The servers' ends; closing them aborts the connections, unless
+    /// another process holds a copy (a test that forked meanwhile).
     devs: Vec<std::fs::File>,
+    /// Dropping it ends the namespace's thread, which first aborts both
+    /// connections through fusectl, whoever holds their ends: a worker
+    /// stuck in a request (or a kernel audit lookup of the file) is
+    /// released, never left in D state to hold the test binary's exit.
     end: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 fn fuse_mounts(dir: std::path::PathBuf) -> Fuse {
     let (tx, rx) = std::sync::mpsc::channel();
     let (end, ended) = std::sync::mpsc::channel::<()>();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         use std::os::fd::AsRawFd;
 
         use nix::mount::{mount, MsFlags};
@@ -822,6 +828,7 @@ fn fuse_mounts(dir: std::path::PathBuf) -> Fuse {
         )
         .unwrap();
         let mut devs = Vec::new();
+        let mut connections = Vec::new();
         for (name, owner) in [("hung", 0), ("foreign", 4242)] {
             let target = dir.join(name);
             std::fs::create_dir(&target).unwrap();
@@ -843,24 +850,100 @@ fn fuse_mounts(dir: std::path::PathBuf) -> Fuse {
             )
             .unwrap();
             devs.push(dev);
+            // A FUSE connection is named by its super block's minor, read
+            // from this thread's mount table (a stat of the mount would
+            // ask the server, which never answers).
+            connections.push(fuse_minor(&target));
         }
-        tx.send(Fuse {
-            place_hung: super::Place::at(&dir, &dir, None),
-            place_foreign: super::Place::at(&dir.join("foreign"), &dir.join("foreign"), None),
-            devs,
-            end,
-        })
-        .unwrap();
+        let (place_hung, place_foreign) = (
+            super::Place::at(&dir, &dir, None),
+            super::Place::at(&dir.join("foreign"), &dir.join("foreign"), None),
+        );
+        tx.send((place_hung, place_foreign, devs, end)).unwrap();
         // The namespace's last task: its mounts go when it ends.
         let _ = ended.recv();
+        // fusectl in this namespace only; already there is fine.
+        let _ = mount(
+            Some("fusectl"),
+            "/sys/fs/fuse/connections",
+            Some("fusectl"),
+            MsFlags::empty(),
+            None::<&str>,
+        );
+        for minor in connections {
+            let abort = format!("/sys/fs/fuse/connections/{minor}/abort");
+            // Gone already when every end was closed: nothing to abort.
+            let _ = std::fs::write(abort, "1");
+        }
     });
-    rx.recv().unwrap()
+    let (place_hung, place_foreign, devs, end) = rx.recv().unwrap();
+    Fuse {
+        place_hung,
+        place_foreign,
+        devs,
+        end,
+        thread,
+    }
+}
+
+/// The minor device number of the mount at `target` in the calling
+/// thread's mount namespace (`/proc/thread-self/mountinfo`: the third field
+/// is MAJOR:MINOR, the fifth the mount point).
+fn fuse_minor(target: &std::path::Path) -> u32 {
+    let table = std::fs::read_to_string("/proc/thread-self/mountinfo").unwrap();
+    let target = target.to_str().unwrap();
+    table
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            (fields.get(4) == Some(&target)).then(|| fields[2])
+        })
+        .last()
+        .and_then(|dev| dev.split(':').nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("{target} is not in this thread's mount table"))
 }
 
 /// A read that would block for ever (a hung FUSE or NFS server) costs the
 /// caller the deadline, not the stage; a FUSE file system is not read.
+///
+/// Played in a child process of its own: while a worker waits on the hung
+/// mount, another test of this binary that changes credentials through
+/// glibc (`setgroups` signals every thread and waits for each) would wait
+/// for ever on that worker, and with it every thread that then starts.
 #[test]
 fn a_hung_or_fuse_file_system_does_not_hold_the_reader() {
+    const CHILD: &str = "SWMON_TEST_FUSE_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "package_file::tests::a_hung_or_fuse_file_system_does_not_hold_the_reader",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Generous: the body takes the read deadline and a little more.
+        let limit = std::time::Instant::now() + super::DEADLINE * 30;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the FUSE test's child process did not end");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+        assert!(status.success(), "{status}: {out}");
+        // The name matched: the body really ran in the child.
+        assert!(out.contains("1 passed"), "{out}");
+        return;
+    }
     let s = Scratch::new("fuse");
     let fuse = fuse_mounts(s.0.clone());
     let started = std::time::Instant::now();
@@ -880,4 +963,5 @@ fn a_hung_or_fuse_file_system_does_not_hold_the_reader() {
     // The servers' ends closed: the stuck worker gets its error and ends.
     drop(fuse.devs);
     drop(fuse.end);
+    fuse.thread.join().unwrap();
 }
