@@ -7,7 +7,7 @@
 //! read as soon as the exec record arrives and left out when it is gone.
 //! Names are looked up once per id (through NSS) and cached.
 
-use std::{collections::HashMap, path::Path};
+use std::{borrow::Cow, collections::HashMap, path::Path};
 
 use swmon_common::reason;
 
@@ -105,20 +105,38 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
             .unwrap_or(&rec.executable),
     );
     let file_name = basename(&rec.filename);
-    if rec.reasons & reason::INTERPRETER_ARG != 0 {
-        // Only the program the interpreter runs (its script or `-m`
-        // module) decides: an installer's name among the script's own
-        // arguments is not a run of that installer.
+    if rec.reasons & reason::INTERPRETER_SCAN != 0 {
+        // Only the program the interpreter runs (its script, `-m` module,
+        // inline code) decides: an installer's name among the script's
+        // own arguments is not a run of that installer.
         let role = rec
             .interpreter_id
             .and_then(catalogue::program)
             .map(|p| p.role)?;
         let argv: Vec<&[u8]> = rec.argv.iter().map(Vec::as_slice).collect();
-        let t = crate::classify::command::through(role, &argv)?;
-        return Some(Identified {
-            installer_id: t.installer_id,
-            via: t.via,
-        });
+        if let Some(t) = crate::classify::command::through(role, &argv) {
+            return Some(Identified {
+                installer_id: t.installer_id,
+                via: t.via,
+            });
+        }
+        // Its program on standard input: the kernel read fd 0's file at
+        // the exec and found it an installer's (by device and inode).
+        if rec.reasons & reason::STDIN != 0
+            && crate::classify::command::stdin_program(role, &argv).is_some()
+        {
+            let id = rec.installer_id.filter(|id| {
+                matches!(
+                    catalogue::program(*id).map(|p| p.role),
+                    Some(Role::Installer(_))
+                )
+            })?;
+            return Some(Identified {
+                installer_id: id,
+                via: "stdin-script",
+            });
+        }
+        return None;
     }
     let by_file = installer_name(file_name);
     let by_exe = installer_name(exe_name);
@@ -143,24 +161,42 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
     })
 }
 
-/// Where the installer's own arguments start in `argv`: after argv\[0\]
-/// for a renamed or fileless run; otherwise as `swmon classify` reads the
-/// command line (after argv\[0\] naming an installer, after the program an
-/// interpreter or the loader runs: `pip` in `python3 -m pip`, the script,
-/// the program after the loader). When argv\[0\] names neither (forged, or
-/// `env` running a script's `#!`), after the first argument whose base
-/// name is an installer's.
-pub fn installer_args_start(argv: &[Vec<u8>], via: &str) -> usize {
+/// The installer's own arguments in `argv`: after argv\[0\] for a renamed
+/// or fileless run; after the `-` of a program read from standard input
+/// (`stdin-script`); otherwise as `swmon classify` reads the command line
+/// (after argv\[0\] naming an installer, after the program an interpreter
+/// or the loader runs: `pip` in `python3 -m pip`, the script, the inline
+/// code, or the list of string literals that code passes, `main(["install",
+/// "x"])`). When argv\[0\] names neither (forged, or `env` running a
+/// script's `#!`), after the first argument whose base name is an
+/// installer's.
+pub fn installer_args<'a>(argv: &'a [Vec<u8>], via: &str) -> Cow<'a, [Vec<u8>]> {
+    let from = |i: usize| Cow::Borrowed(&argv[i.min(argv.len())..]);
     if matches!(via, "renamed" | "memfd" | "fexecve") {
-        return 1.min(argv.len());
+        return from(1);
     }
     let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-    if let Some(t) = crate::classify::command::resolve(&args) {
-        return t.args_start().min(argv.len());
+    if via == "stdin-script" {
+        let role = args
+            .first()
+            .and_then(|a| catalogue::lookup(basename(a)))
+            .map(|(_, p)| p.role);
+        let start = role
+            .and_then(|r| crate::classify::command::stdin_program(r, &args))
+            .or_else(|| args.iter().position(|a| *a == b"-").map(|i| i + 1));
+        return from(start.unwrap_or(1));
     }
-    argv.iter()
-        .position(|a| installer_name(basename(a)).is_some())
-        .map_or(1.min(argv.len()), |i| i + 1)
+    if let Some(t) = crate::classify::command::resolve(&args) {
+        return match t.inline_args {
+            Some(list) => Cow::Owned(list),
+            None => from(t.args_start()),
+        };
+    }
+    from(
+        argv.iter()
+            .position(|a| installer_name(basename(a)).is_some())
+            .map_or(1, |i| i + 1),
+    )
 }
 
 /// The Python virtual environment a run belongs to: the folder holding

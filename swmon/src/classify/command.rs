@@ -3,14 +3,21 @@
 //! `node /usr/lib/node_modules/npm/bin/npm-cli.js i x`,
 //! `ld-linux-x86-64.so.2 /usr/bin/dpkg -i x.deb`.
 //!
-//! An interpreter runs one program: the module after `-m`, or the first
-//! operand after its own options (the script). Only that program decides
-//! the manager; an installer's name further on is an argument of the
-//! script, not a run of that installer (`python3 tool.py npm install x` is
-//! `tool.py` being given the word `npm`). Code given inline (`-c`, `-e`,
-//! `-r`) is not read here. The interpreter's own option grammar is
-//! followed closely enough to find that program (options that take a
-//! value, options glued together as `-Im`), and nothing more.
+//! An interpreter runs one program: the module after `-m`, inline code
+//! (`-c`, `-e`, `--eval`), standard input (`-`), or the first operand after
+//! its own options (the script). Only that program decides the manager; an
+//! installer's name further on is an argument of the script, not a run of
+//! that installer (`python3 tool.py npm install x` is `tool.py` being given
+//! the word `npm`). A script is an installer's when its base name is an
+//! installer name, or when it lies in an installer's package folder (a
+//! folder named after the installer right under `node_modules` or
+//! `nodejs`: `/usr/lib/node_modules/npm/lib/cli.js`; for Python's
+//! `site-packages` and `dist-packages`, the package's `__main__.py` only,
+//! since pip runs its own helper files by path). Inline code is read by
+//! [`super::code`]'s rule; standard input is known only to the kernel
+//! (fd 0's file at the exec, see `enrich::identify`). The interpreter's own
+//! option grammar is followed closely enough to find that program (options
+//! that take a value, options glued together as `-Im`), and nothing more.
 //!
 //! Pure like the rest of the stage: no file is opened, so the program is
 //! known by its name only (a renamed copy is the kernel's and the facts
@@ -22,22 +29,36 @@ use crate::{
 };
 
 /// The installer a command line runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     /// The catalogue id of the installer's name.
     pub installer_id: u16,
     pub manager: Manager,
-    /// `direct`, `python -m`, `interpreter-script` or `loader`
-    /// (`swmon.via`).
+    /// `direct`, `python -m`, `interpreter-script`, `inline-code` or
+    /// `loader` (`swmon.via`; `stdin-script` is the kernel's to know).
     pub via: &'static str,
-    /// The index of the argument naming the installer; its own arguments
-    /// start right after it.
+    /// The index of the argument naming the installer (the script, the
+    /// module, the code).
     pub index: usize,
+    /// Where the installer's own arguments start in argv (right after
+    /// `index`, but one later for Node's inline code).
+    pub start: usize,
+    /// The installer's arguments when inline code gives them as a list of
+    /// string literals (`main(["install", "x"])`); then argv's are not.
+    pub inline_args: Option<Vec<Vec<u8>>>,
 }
 
 impl Target {
     pub fn args_start(&self) -> usize {
-        self.index + 1
+        self.start
+    }
+
+    /// The installer's own arguments.
+    pub fn args<'a>(&'a self, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
+        match &self.inline_args {
+            Some(list) => list.iter().map(Vec::as_slice).collect(),
+            None => argv.get(self.start..).unwrap_or_default().to_vec(),
+        }
     }
 }
 
@@ -60,6 +81,8 @@ pub fn resolve(argv: &[&[u8]]) -> Option<Target> {
             manager,
             via: "direct",
             index: 0,
+            start: 1,
+            inline_args: None,
         }),
         role => through(role, argv),
     }
@@ -78,32 +101,118 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
             Some(Target {
                 via: "loader",
                 index: inner.index + i,
+                start: inner.start + i,
                 ..inner
             })
         }
-        Role::Interpreter(kind) => {
-            let (i, arg, module) = interpreter_program(kind, argv)?;
-            if module {
-                // `-m pip`, `-m pip.__main__`: the top-level package names
-                // the installer.
+        Role::Interpreter(kind) => match interpreter_program(kind, argv)? {
+            Program::Module(i, arg) => {
+                // `-m pip`, `-m pip.__main__`, `-m ensurepip`: the
+                // top-level package names the installer.
                 let top = arg.split(|&c| c == b'.').next().unwrap_or(arg);
-                let (installer_id, manager) = installer(top)?;
-                return Some(Target {
+                let (installer_id, manager) = super::code::python_module(arg)
+                    .or_else(|| installer(top).filter(|_| trie_allows(arg)))?;
+                Some(Target {
                     installer_id,
                     manager,
                     via: "python -m",
                     index: i,
-                });
+                    start: i + 1,
+                    inline_args: None,
+                })
             }
-            let (installer_id, manager) = installer(basename(arg))?;
-            Some(Target {
-                installer_id,
-                manager,
-                via: "interpreter-script",
-                index: i,
-            })
-        }
+            Program::Script(i, arg) => {
+                let (installer_id, manager) = script_installer(arg)?;
+                Some(Target {
+                    installer_id,
+                    manager,
+                    via: "interpreter-script",
+                    index: i,
+                    start: i + 1,
+                    inline_args: None,
+                })
+            }
+            Program::Code(i, code) => {
+                let run = match kind {
+                    Interpreter::Python => super::code::python(code),
+                    Interpreter::Node => super::code::node(code),
+                    _ => None,
+                }?;
+                let mut start = i + 1;
+                if kind == Interpreter::Node {
+                    // `node -e CODE [--] X ARGS`: process.argv is
+                    // [node, X, ARGS], and npm's cli reads from its third.
+                    if argv.get(start) == Some(&&b"--"[..]) {
+                        start += 1;
+                    }
+                    start += 1;
+                }
+                Some(Target {
+                    installer_id: run.installer_id,
+                    manager: run.manager,
+                    via: "inline-code",
+                    index: i,
+                    start: start.min(argv.len()),
+                    inline_args: run.args,
+                })
+            }
+            Program::Stdin(_) => None,
+        },
     }
+}
+
+/// Whether the kernel's trie passes `arg` as a name: its longest match
+/// among the catalogue's names (what the LPM trie answers) allows the byte
+/// after it (`swmon_common::suffix::arg_next_allows`). A module whose
+/// top-level package is an installer's but whose whole name starts with a
+/// longer catalogue name (`composer.phar3`) is not one the kernel passes.
+fn trie_allows(arg: &[u8]) -> bool {
+    catalogue::PROGRAMS
+        .iter()
+        .filter(|p| arg.starts_with(p.name.as_bytes()))
+        .max_by_key(|p| p.name.len())
+        .is_some_and(|p| {
+            let next = arg.get(p.name.len()).copied().unwrap_or(0);
+            swmon_common::suffix::arg_next_allows(p.suffix.code(), next)
+        })
+}
+
+/// Where the arguments of a program an interpreter reads from standard
+/// input start (`python3 - install x`, `python3 /dev/stdin install x`, or
+/// no program at all), or `None` when it runs another program. Which
+/// program is on standard input only the kernel can say (fd 0's file at
+/// the exec).
+pub fn stdin_program(role: Role, argv: &[&[u8]]) -> Option<usize> {
+    let Role::Interpreter(kind) = role else {
+        return None;
+    };
+    match interpreter_program(kind, argv)? {
+        Program::Stdin(start) => Some(start),
+        _ => None,
+    }
+}
+
+/// Script paths that are standard input.
+fn is_stdin_path(path: &[u8]) -> bool {
+    matches!(path, b"/dev/stdin" | b"/dev/fd/0" | b"/proc/self/fd/0")
+}
+
+/// The installer a script file is: its base name is an installer name, or
+/// it lies in an installer's package folder (see the module doc).
+pub fn script_installer(path: &[u8]) -> Option<(u16, Manager)> {
+    if let Some(hit) = installer(basename(path)) {
+        return Some(hit);
+    }
+    let parts: Vec<&[u8]> = path.split(|&c| c == b'/').collect();
+    let folders = parts.len().checked_sub(1)?;
+    (1..folders).find_map(|i| {
+        let main = i + 2 == parts.len() && parts[i + 1] == b"__main__.py";
+        match parts[i - 1] {
+            b"node_modules" | b"nodejs" => installer(parts[i]),
+            b"site-packages" | b"dist-packages" if main => installer(parts[i]),
+            _ => None,
+        }
+    })
 }
 
 /// The index of the program the dynamic loader runs (`ld.so [OPTIONS]
@@ -173,65 +282,119 @@ fn long_value(kind: Interpreter, opt: &[u8]) -> bool {
 fn long_code(kind: Interpreter, opt: &[u8]) -> bool {
     let name = opt.split(|&c| c == b'=').next().unwrap_or(opt);
     let code = match kind {
-        Interpreter::Node => matches!(name, b"--eval" | b"--print" | b"--test" | b"--check"),
+        Interpreter::Node => matches!(name, b"--test" | b"--check"),
         _ => false,
     };
     code || matches!(name, b"--help" | b"--version")
 }
 
-/// The argument holding the program an interpreter runs, its index, and
-/// whether it is a module (`-m NAME`, `-mNAME`) rather than a script file;
-/// `None` for inline code, standard input, or no program at all.
-fn interpreter_program<'a>(
-    kind: Interpreter,
-    argv: &[&'a [u8]],
-) -> Option<(usize, &'a [u8], bool)> {
+/// What an interpreter's command line runs, with the index of the
+/// argument holding it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Program<'a> {
+    /// A script file.
+    Script(usize, &'a [u8]),
+    /// A module (`-m NAME`, `-mNAME`).
+    Module(usize, &'a [u8]),
+    /// Inline code (`-c CODE`, `-cCODE`, `-e CODE`, `--eval=CODE`).
+    Code(usize, &'a [u8]),
+    /// Standard input (`-`, a `/dev/stdin` path, or no program given):
+    /// the index where the program's own arguments start.
+    Stdin(usize),
+}
+
+/// Short options after which the interpreter runs nothing (prints its
+/// version or help).
+fn short_exit(kind: Interpreter, c: u8) -> bool {
+    let exits: &[u8] = match kind {
+        Interpreter::Python => b"Vh?",
+        Interpreter::Node | Interpreter::Ruby => b"vh",
+        Interpreter::Perl => b"vhc",
+        Interpreter::Php => b"vhilm",
+    };
+    exits.contains(&c)
+}
+
+/// The program an interpreter runs; `None` when it runs none (`--help`,
+/// `--version`, `--check`), or its options cannot be read to the end.
+fn interpreter_program<'a>(kind: Interpreter, argv: &[&'a [u8]]) -> Option<Program<'a>> {
     let mut i = 1;
     while let Some(&a) = argv.get(i) {
         if a == b"--" {
             // PHP's `--` passes arguments to code read from stdin.
-            let next = argv.get(i + 1).filter(|_| kind != Interpreter::Php)?;
-            return Some((i + 1, next, false));
+            if kind == Interpreter::Php {
+                return Some(Program::Stdin(i + 1));
+            }
+            let next = argv.get(i + 1)?;
+            return Some(script(i + 1, next));
         }
         if a.starts_with(b"--") {
+            let name = a.split(|&c| c == b'=').next().unwrap_or(a);
+            if kind == Interpreter::Node && matches!(name, b"--eval" | b"--print") {
+                return match a.get(name.len() + 1..) {
+                    Some(glued) => Some(Program::Code(i, glued)),
+                    None => argv.get(i + 1).map(|&v| Program::Code(i + 1, v)),
+                };
+            }
             if long_code(kind, a) {
                 return None;
             }
             i += if long_value(kind, a) { 2 } else { 1 };
             continue;
         }
+        if a == b"-" {
+            return Some(Program::Stdin(i + 1));
+        }
         if a.len() < 2 || a[0] != b'-' {
-            // `-` is standard input; anything else is the script.
-            return (a != b"-").then_some((i, a, false));
+            return Some(script(i, a));
+        }
+        if kind == Interpreter::Node && matches!(a, b"-pe" | b"-ep") {
+            return argv.get(i + 1).map(|&v| Program::Code(i + 1, v));
         }
         // A cluster of short options: `-Iu`, `-Wignore`, `-mpip`, `-Im pip`.
         let mut skip_next = false;
         for (j, &c) in a.iter().enumerate().skip(1) {
+            if short_exit(kind, c) {
+                return None;
+            }
             let Some(code) = short_value(kind, c) else {
                 continue;
             };
-            if code {
-                return None;
-            }
             let glued = &a[j + 1..];
-            let program = match (kind, c) {
-                (Interpreter::Python, b'm') => Some(true),
-                (Interpreter::Php, b'f') => Some(false),
-                _ => None,
-            };
-            if let Some(module) = program {
-                return if glued.is_empty() {
-                    argv.get(i + 1).map(|&v| (i + 1, v, module))
+            // The option's value: glued on, or the next argument.
+            let value = || {
+                if glued.is_empty() {
+                    argv.get(i + 1).map(|&v| (i + 1, v))
                 } else {
-                    Some((i, glued, module))
-                };
+                    Some((i, glued))
+                }
+            };
+            if code {
+                return value().map(|(at, v)| Program::Code(at, v));
+            }
+            match (kind, c) {
+                (Interpreter::Python, b'm') => {
+                    return value().map(|(at, v)| Program::Module(at, v))
+                }
+                (Interpreter::Php, b'f') => return value().map(|(at, v)| script(at, v)),
+                _ => {}
             }
             skip_next = glued.is_empty();
             break;
         }
         i += if skip_next { 2 } else { 1 };
     }
-    None
+    // No program: the interpreter reads one from standard input.
+    Some(Program::Stdin(argv.len()))
+}
+
+/// A script argument, or standard input named as a path.
+fn script(i: usize, path: &[u8]) -> Program<'_> {
+    if is_stdin_path(path) {
+        Program::Stdin(i + 1)
+    } else {
+        Program::Script(i, path)
+    }
 }
 
 /// What swmon makes of one whole command line, without running it
@@ -264,8 +427,8 @@ pub fn explain(argv: &[&[u8]]) -> Explained {
             files: Vec::new(),
         };
     };
-    let args = argv.get(target.args_start()..).unwrap_or_default();
-    let class = super::classify(target.manager, args);
+    let args = target.args(argv);
+    let class = super::classify(target.manager, &args);
     let scope = Some(match &class.scope {
         Some(s) => s.as_str().into_owned(),
         None => default_scope(
@@ -294,12 +457,7 @@ pub fn explain_reading_files(
 ) -> Explained {
     let mut e = explain(argv);
     if let (Some(t), Some(class)) = (&e.target, &e.class) {
-        let args: Vec<Vec<u8>> = argv
-            .get(t.args_start()..)
-            .unwrap_or_default()
-            .iter()
-            .map(|a| a.to_vec())
-            .collect();
+        let args: Vec<Vec<u8>> = t.args(argv).iter().map(|a| a.to_vec()).collect();
         e.files =
             crate::package_file::read_operands(t.manager, class.operation, &args, place(), false);
     }

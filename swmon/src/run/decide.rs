@@ -329,11 +329,8 @@ impl Decide {
             "interpreter-script"
         };
         let class = manager.map(|m| {
-            let start = enrich::installer_args_start(&exec.argv, via);
-            let args: Vec<&[u8]> = exec.argv[start.min(exec.argv.len())..]
-                .iter()
-                .map(Vec::as_slice)
-                .collect();
+            let args = enrich::installer_args(&exec.argv, via);
+            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             classify::classify(m, &args)
         });
         let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
@@ -438,8 +435,8 @@ impl Decide {
             _ => None,
         });
         let class = manager.map(|m| {
-            let start = enrich::installer_args_start(&rec.argv, run.facts.via);
-            let args: Vec<&[u8]> = rec.argv[start..].iter().map(Vec::as_slice).collect();
+            let args = enrich::installer_args(&rec.argv, run.facts.via);
+            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             classify::classify(m, &args)
         });
         let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
@@ -473,6 +470,10 @@ impl Decide {
             (reason::INTERPRETER_ARG, "interpreter-arg"),
             (reason::SIZE, "size"),
             (reason::FILELESS, "fileless"),
+            (reason::ARG_MODULE, "interpreter-module"),
+            (reason::ARG_FOLDER, "interpreter-folder"),
+            (reason::ARG_CODE, "interpreter-code"),
+            (reason::STDIN, "interpreter-stdin"),
         ]
         .into_iter()
         .filter(|(bit, _)| rec.reasons & bit != 0)
