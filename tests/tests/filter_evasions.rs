@@ -407,3 +407,45 @@ fn interpreter_evasions_are_caught_with_the_real_package() {
     let c = counters(&events);
     assert!(c["rejected"].as_u64().expect("rejected") >= 4, "{c}");
 }
+
+/// `python -m ensurepip` runs pip in a child python as inline code
+/// (`sys.argv[1:] = [...]; runpy.run_module("pip")`): the parent is a pip
+/// run (ensurepip's own arguments), the child a pip install of the bundled
+/// packages, named from the code's list. Debian's python disables
+/// ensurepip; pyenv's (installed here for the scenario corpus) has it.
+#[test]
+fn ensurepip_and_its_inner_pip_install_are_pip_runs() {
+    let python = Path::new("/root/.pyenv/versions/3.11.7/bin/python3");
+    assert!(python.exists(), "pyenv's python 3.11.7 is installed");
+    let tmp = TempDir::new("ensurepip");
+    let root = tmp.path().join("root");
+    let m = Monitor::start(&[]);
+    let (parent, code) = run(Command::new(python)
+        .args(["-m", "ensurepip", "--root"])
+        .arg(&root));
+    assert_eq!(code, 0, "ensurepip");
+    let child = m.wait_for("ensurepip's pip", Duration::from_secs(10), |e| {
+        e["process"]["parent"]["pid"] == parent && e["swmon"]["via"] == "inline-code"
+    });
+    m.wait_for("ensurepip", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == parent
+    });
+    let events = m.stop();
+    let e = one_run(&events, parent);
+    assert_eq!(e["swmon"]["manager"], "pip", "{e:#}");
+    assert_eq!(e["swmon"]["via"], "python -m", "{e:#}");
+    // `-m ensurepip` names no installer: the kernel passed it on the
+    // code needle.
+    assert!(filter(&e).iter().any(|r| r == "interpreter-code"), "{e:#}");
+    let child_pid = child["process"]["pid"].as_u64().expect("pid") as u32;
+    let e = one_run(&events, child_pid);
+    assert_eq!(action(&e), "package-install", "{e:#}");
+    assert_eq!(e["swmon"]["manager"], "pip");
+    let names: Vec<&str> = e["swmon"]["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(names.contains(&"pip"), "{e:#}");
+}

@@ -29,7 +29,8 @@
 //! unknowable without running the code.
 //!
 //! The installer's arguments are the first list of string literals the
-//! code passes to a call (`main(["install", "./x.whl"])`), else the command
+//! code passes to a call (`main(["install", "./x.whl"])`) or assigns to
+//! `argv` (`sys.argv[1:] = [...]`, as `ensurepip` does), else the command
 //! line's arguments after the code (Python: `sys.argv[1:]`; Node: npm's
 //! cli reads `process.argv` from its third entry, and with `-e` the first
 //! argument after the code stands where the script would).
@@ -148,11 +149,21 @@ fn first_literal<'t>(t: &'t [Token<'_>], open: usize) -> Option<&'t [u8]> {
     }
 }
 
-/// The first list of string literals passed to a call (`f(["a", "b"])`).
+/// The first list of string literals passed to a call (`f(["a", "b"])`)
+/// or assigned to `argv` (`sys.argv[1:] = ["install", "x"]`, what
+/// `ensurepip` runs).
 fn literal_list(t: &[Token<'_>]) -> Option<Vec<Vec<u8>>> {
     for (i, w) in t.windows(2).enumerate() {
-        if w != [Token::Punct(b'('), Token::Punct(b'[')] {
-            continue;
+        let to_argv = || {
+            t[..i].iter().rev().find_map(|x| match x {
+                Token::Name(n) => Some(last_part(n) == b"argv"),
+                _ => None,
+            }) == Some(true)
+        };
+        match w {
+            [Token::Punct(b'('), Token::Punct(b'[')] => {}
+            [Token::Punct(b'='), Token::Punct(b'[')] if to_argv() => {}
+            _ => continue,
         }
         let mut list = Vec::new();
         let mut j = i + 2;
@@ -321,6 +332,15 @@ mod tests {
             assert_eq!(py(code).map(|r| r.0), Some(Pip), "{code}");
         }
         assert_eq!(py("import pipx.main").map(|r| r.0), Some(Pipx));
+        // What `ensurepip` runs in a child python (3.11's `_run_pip`).
+        let ensurepip = "\nimport runpy\nimport sys\nsys.path = ['/tmp/w/setuptools.whl'] + sys.path\n\
+            sys.argv[1:] = ['install', '--no-cache-dir', '--no-index', '--find-links', '/tmp/w', 'setuptools', 'pip']\n\
+            runpy.run_module(\"pip\", run_name=\"__main__\", alter_sys=True)\n";
+        let (m, args) = py(ensurepip).expect("ensurepip's pip run");
+        assert_eq!(m, Pip);
+        let args = args.expect("its arguments");
+        assert_eq!(args[0], "install");
+        assert_eq!(&args[args.len() - 2..], ["setuptools", "pip"]);
         assert_eq!(
             py("from os import path\nimport pip").map(|r| r.0),
             Some(Pip)
