@@ -237,6 +237,11 @@ pub const PROGRAMS: &[Program] = &[
         suffix: Exact,
         role: Role::Loader,
     },
+    // npm's `bun` package: `/usr/bin/bun` links to `bin/bun.exe`, the ELF
+    // binary, on Linux too. Without this name the link's target reads as a
+    // multiplexer's alias (like `cargo -> rustup`): no inode entry, no seed
+    // rule, and an exec of the file by its own path goes unseen.
+    installer("bun.exe", Exact, M::Bun),
 ];
 
 /// The entry with this id (an index into [`PROGRAMS`]).
@@ -296,6 +301,7 @@ mod tests {
         assert_eq!(manager_of("dnf5"), Some(Manager::Dnf));
         assert_eq!(manager_of("go1.22.3"), Some(Manager::Go));
         assert_eq!(manager_of("npm-cli.js"), Some(Manager::Npm));
+        assert_eq!(manager_of("bun.exe"), Some(Manager::Bun));
     }
 
     #[test]
@@ -311,6 +317,8 @@ mod tests {
             "apt-get2",
             "go-",
             "dnf-",
+            "bunx.exe",
+            "bun.exe2",
         ] {
             assert_eq!(manager_of(name), None, "{name}");
         }
@@ -343,5 +351,66 @@ mod tests {
                 a.name
             );
         }
+    }
+
+    /// The scenario corpus (`tests/scenarios.toml`, played by `cargo xtask
+    /// scenarios` on the real kernel) plays every manager of the catalogue,
+    /// or names it in `[not_installable_offline]` with why it cannot be
+    /// installed offline on the test host. A manager added here without
+    /// either fails this test; so does an excuse for a manager that now has
+    /// a scenario, or a name the catalogue does not know.
+    #[test]
+    fn every_manager_is_played_or_excused() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/scenarios.toml");
+        let text = std::fs::read_to_string(path).expect("read tests/scenarios.toml");
+        let corpus: toml::Table = toml::from_str(&text).expect("parse tests/scenarios.toml");
+        let mut played = std::collections::BTreeSet::new();
+        for sc in corpus["scenario"].as_array().expect("[[scenario]]") {
+            let expect = &sc["expect"];
+            let name = expect["manager"].as_str().expect("expect.manager");
+            assert!(
+                Manager::from_name(name).is_some(),
+                "scenario {:?}: no manager `{name}` in the catalogue",
+                sc.get("name").and_then(|n| n.as_str())
+            );
+            // A scenario that wants no run of its manager plays none.
+            if expect.get("count").and_then(|c| c.as_integer()) != Some(0) {
+                played.insert(name.to_owned());
+            }
+        }
+        let excused = corpus
+            .get("not_installable_offline")
+            .and_then(|t| t.as_table())
+            .cloned()
+            .unwrap_or_default();
+        for (name, why) in &excused {
+            assert!(
+                Manager::from_name(name).is_some(),
+                "not_installable_offline: no manager `{name}` in the catalogue"
+            );
+            assert!(
+                why.as_str().is_some_and(|w| w.len() >= 20),
+                "not_installable_offline.{name}: say why, in a sentence"
+            );
+        }
+        let mut missing = Vec::new();
+        for m in Manager::ALL {
+            let (p, e) = (
+                played.contains(m.as_str()),
+                excused.contains_key(m.as_str()),
+            );
+            assert!(
+                !(p && e),
+                "{m} has a scenario: drop it from not_installable_offline"
+            );
+            if !p && !e {
+                missing.push(m.as_str());
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "managers with no scenario in tests/scenarios.toml and no entry in its \
+             [not_installable_offline]: {missing:?}"
+        );
     }
 }

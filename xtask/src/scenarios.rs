@@ -45,6 +45,14 @@ pub const PLACEHOLDERS: &[&str] = &[
     "pnpm",
     "crate",
     "venv",
+    "gem",
+    "goproxy",
+    "cpan",
+    "cpanconfig",
+    "composer",
+    "pacman",
+    "nix",
+    "flatpak",
     "work",
     "prep",
     "artifacts",
@@ -107,7 +115,12 @@ pub fn run(options: &Options) -> Result<()> {
         fs::create_dir_all(paths.base.join(d))?;
     }
     eprintln!("xtask: building the corpus's packages");
+    let built = Instant::now();
     let artifacts = artifacts::build(&paths.base.join("artifacts"))?;
+    eprintln!(
+        "xtask: built the corpus's packages in {:.1} s",
+        built.elapsed().as_secs_f64()
+    );
 
     let mut guard = HostGuard::save(paths.swmon.clone())?;
     guard.prepare()?;
@@ -170,10 +183,16 @@ pub fn run(options: &Options) -> Result<()> {
         .find(|l| host::action(&l.event) == "monitor-stopped")
         .map(|l| l.event["swmon"]["counters"].to_string())
         .unwrap_or_else(|| "(no monitor-stopped event)".into());
+    let excused: String = corpus
+        .not_installable_offline
+        .iter()
+        .map(|(m, why)| format!("- {m}: {why}\n"))
+        .collect();
     let summary = format!(
         "# swmon scenario corpus\n\n{} scenarios, {misses} missed, {:.0} s; swmon's audit wait {AUDIT_WAIT_MS} ms.\n\
          Pure auditd: a private auditd with the seed rules (key `{SEED_KEY}`). Reports: \
          `report.html`, `report.md`, `report.json` beside this file.\n\n{table}\n\
+         Managers of the catalogue not played (not installable offline here):\n\n{excused}\n\
          swmon's counters at stop: `{counters}`\n",
         corpus.scenarios.len(),
         started.elapsed().as_secs_f64()
@@ -309,6 +328,7 @@ fn play(
             swmon: &paths.swmon,
         };
         let mut p = ctx.play();
+        eprintln!("xtask: scenario {:02} took {:.1} s", i + 1, p.seconds);
         p.dir = work;
         played.push(p);
     }
@@ -370,6 +390,18 @@ impl Ctx<'_> {
         {
             Ok(scope) => p.scope = scope,
             Err(e) => p.problems.push(format!("scope: {e:#}")),
+        }
+        // Package names may name a placeholder too (`cargo install --path
+        // {crate}` names the folder).
+        if let Some(want) = &self.sc.expect.packages {
+            match want
+                .iter()
+                .map(|w| Ok((self.expand(&w.name)?, w.version.clone())))
+                .collect::<Result<Vec<_>>>()
+            {
+                Ok(packages) => p.packages = Some(packages),
+                Err(e) => p.problems.push(format!("packages: {e:#}")),
+            }
         }
         if let Some(setup) = &self.sc.setup {
             match self.shell(setup, self.prep) {

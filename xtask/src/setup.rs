@@ -1,8 +1,10 @@
 //! Installs what building swmon needs, idempotently: Debian's rustc-web
 //! with a prebuilt `core` for `bpfel-unknown-none` (rustup here has no
 //! rust-src), its clippy, LLVM 22 for bpf-linker, and bpf-linker itself;
-//! plus the programs the tests drive. Quick when everything is there: one
-//! `dpkg-query` and one `bpf-linker --version`.
+//! plus the programs the tests drive, and the package managers the scenario
+//! corpus plays (Debian's, uv from PyPI, bun from npm, each pinned). Quick
+//! when everything is there: one `dpkg-query` per package, `bpf-linker
+//! --version`, `uv --version` and bun's `package.json` read.
 
 use std::process::Command;
 
@@ -31,8 +33,38 @@ const PACKAGES: &[&str] = &[
     "bpftool",
 ];
 
+/// Debian packages only the scenario corpus (`tests/scenarios.toml`) needs:
+/// the managers of the catalogue it plays beside the ones above, and what
+/// building their local packages takes (`zstd` for pacman's).
+const SCENARIO_PACKAGES: &[&str] = &[
+    "pipx",
+    "ruby",
+    "ruby-bundler",
+    "golang-go",
+    "cpanminus",
+    "composer",
+    "php-cli",
+    "pacman-package-manager",
+    "zypper",
+    "nix-bin",
+    "flatpak",
+    "zstd",
+];
+
+/// uv, from PyPI into `/usr/local/bin` (where the seed finds it), with
+/// Debian's pip.
+const UV: &str = "0.9.13";
+/// bun, from the npm registry (its binary comes in `@oven/bun-linux-x64`),
+/// installed globally: `/usr/bin/bun`.
+const BUN: &str = "1.4.5";
+
 pub fn setup() -> Result<()> {
-    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .chain(SCENARIO_PACKAGES)
+        .copied()
+        .filter(|p| !installed(p))
+        .collect();
     if !missing.is_empty() {
         if unsafe { libc::geteuid() } != 0 {
             bail!("missing Debian packages {missing:?}, and installing them needs root");
@@ -58,6 +90,36 @@ pub fn setup() -> Result<()> {
                 "--no-default-features",
             ])
             .args(["--features", &format!("llvm-{LLVM_MAJOR}"), "-j2"]))?;
+    }
+    scenario_tools()
+}
+
+/// uv and bun at their pinned versions, installed only when another (or
+/// none) is there.
+fn scenario_tools() -> Result<()> {
+    let uv_ok = Command::new("/usr/local/bin/uv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == format!("uv {UV}"));
+    let bun_ok = std::fs::read_to_string("/usr/lib/node_modules/bun/package.json")
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["version"] == BUN);
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if (!uv_ok || !bun_ok) && !root {
+        bail!("uv {UV} and bun {BUN} (the scenario corpus's) are missing, and installing them needs root");
+    }
+    if !uv_ok {
+        sh(Command::new("/usr/bin/pip3")
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+            .args(["install", "-q", "--break-system-packages"])
+            .arg(format!("uv=={UV}")))?;
+    }
+    if !bun_ok {
+        sh(Command::new("npm")
+            .args(["install", "-g", "-q", "--no-audit", "--no-fund"])
+            .arg(format!("bun@{BUN}")))?;
     }
     Ok(())
 }

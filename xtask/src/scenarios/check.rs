@@ -140,6 +140,9 @@ pub struct Played {
     pub container_id: Option<String>,
     /// The expected `swmon.scope`, placeholders expanded.
     pub scope: Option<String>,
+    /// The expected `swmon.packages` (name, version), placeholders
+    /// expanded in the names.
+    pub packages: Option<Vec<(String, Option<String>)>>,
     pub note: Option<String>,
     pub seconds: f64,
     /// Event lines written while it played: (before, after].
@@ -246,7 +249,7 @@ pub fn judge(
                 want,
             );
         }
-        if let Some(want) = &e.packages {
+        if let Some(want) = &played.packages {
             let have: Vec<(String, Option<String>)> = ev["swmon"]["packages"]
                 .as_array()
                 .map(|a| {
@@ -263,7 +266,7 @@ pub fn judge(
             let matches = have.len() == want.len()
                 && want.iter().all(|w| {
                     have.iter().any(|(n, v)| {
-                        *n == w.name && w.version.as_ref().is_none_or(|wv| v.as_ref() == Some(wv))
+                        *n == w.0 && w.1.as_ref().is_none_or(|wv| v.as_ref() == Some(wv))
                     })
                 });
             if !matches {
@@ -277,10 +280,7 @@ pub fn judge(
                     ),
                     show(
                         want.iter()
-                            .map(|w| w
-                                .version
-                                .as_ref()
-                                .map_or(w.name.clone(), |v| format!("{}={v}", w.name)))
+                            .map(|(n, v)| v.as_ref().map_or(n.clone(), |v| format!("{n}={v}")))
                             .collect()
                     )
                 ));

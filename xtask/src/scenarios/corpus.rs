@@ -14,6 +14,12 @@ pub struct Corpus {
     /// A shell line run at the end whatever happened.
     #[serde(default)]
     pub cleanup: Option<String>,
+    /// The catalogue's managers with no scenario, each with why it cannot
+    /// be installed offline on the test host (swmon's
+    /// `catalogue::tests::every_manager_is_played_or_excused` checks the
+    /// two lists cover the catalogue).
+    #[serde(default)]
+    pub not_installable_offline: BTreeMap<String, String>,
     #[serde(rename = "scenario")]
     pub scenarios: Vec<Scenario>,
 }
@@ -220,5 +226,25 @@ mod tests {
         let path = crate::root().join("tests/scenarios.toml");
         let c = Corpus::load(&path, super::super::PLACEHOLDERS).unwrap();
         assert!(c.scenarios.len() >= 30, "{}", c.scenarios.len());
+    }
+
+    /// Every scenario that plays a run says which packages and which way
+    /// (`via`) swmon must report: an expectation that leaves them out
+    /// passes whatever swmon names.
+    #[test]
+    fn every_scenario_checks_packages_and_via() {
+        let path = crate::root().join("tests/scenarios.toml");
+        let c = Corpus::load(&path, super::super::PLACEHOLDERS).unwrap();
+        let unchecked: Vec<&str> = c
+            .scenarios
+            .iter()
+            .filter(|s| s.expect.count > 0)
+            .filter(|s| s.expect.packages.is_none() || s.expect.via.is_none())
+            .map(|s| s.name.as_str())
+            .collect();
+        assert!(
+            unchecked.is_empty(),
+            "scenarios that check no packages or no via: {unchecked:?}"
+        );
     }
 }
