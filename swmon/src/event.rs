@@ -406,7 +406,7 @@ impl Clock {
     }
 
     #[cfg(test)]
-    fn with_offsets(offsets: &[(u64, i128)]) -> Clock {
+    pub(crate) fn with_offsets(offsets: &[(u64, i128)]) -> Clock {
         Clock {
             offsets: offsets.iter().copied().collect(),
         }

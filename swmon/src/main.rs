@@ -27,6 +27,10 @@ use swmon::{
     sink::Format,
 };
 
+/// The variable that must be set for a test-only option to be taken.
+const TEST_ONLY_VAR: &str = "SWMON_TEST_ONLY";
+const TEST_HOLD_AUDIT: &str = "hold-audit";
+
 #[derive(Parser)]
 #[command(
     version,
@@ -80,6 +84,10 @@ enum Command {
         /// seconds (0: never).
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
         heartbeat_secs: u64,
+        /// TEST ONLY, hidden: hold audit exec records while this file
+        /// exists (refused unless `SWMON_TEST_ONLY=hold-audit`).
+        #[arg(long, hide = true, value_name = "PATH")]
+        test_hold_audit_while: Option<PathBuf>,
     },
     /// Print what swmon makes of a command line, without running it: the
     /// manager, operation, packages with versions, and scope. Exits 0 when
@@ -266,7 +274,25 @@ fn main() -> ExitCode {
             audit_rcvbuf,
             no_audit,
             heartbeat_secs,
+            test_hold_audit_while,
         } => {
+            if let Some(path) = &test_hold_audit_while {
+                // Two keys: the hidden option and the variable. Delaying
+                // records on a real host would make verdicts late.
+                if std::env::var_os(TEST_ONLY_VAR).as_deref()
+                    != Some(std::ffi::OsStr::new(TEST_HOLD_AUDIT))
+                {
+                    eprintln!(
+                        "swmon: --test-hold-audit-while is for swmon's own tests; \
+                         it needs {TEST_ONLY_VAR}={TEST_HOLD_AUDIT}"
+                    );
+                    return ExitCode::FAILURE;
+                }
+                eprintln!(
+                    "swmon: TEST ONLY: audit exec records are held while {} exists",
+                    path.display()
+                );
+            }
             let output_group = match output_group.as_deref().map(group_id).transpose() {
                 Ok(g) => g,
                 Err(e) => {
@@ -288,6 +314,7 @@ fn main() -> ExitCode {
                     restore: restore_rules,
                     wait: std::time::Duration::from_millis(audit_wait_ms),
                     rcvbuf: audit_rcvbuf,
+                    test_hold: test_hold_audit_while,
                 },
                 heartbeat: (heartbeat_secs > 0)
                     .then(|| std::time::Duration::from_secs(heartbeat_secs)),

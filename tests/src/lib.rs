@@ -73,6 +73,11 @@ pub struct Monitor {
 impl Monitor {
     /// Starts `swmon run -o FILE EXTRA...` and waits for `monitor-started`.
     pub fn start(extra: &[&str]) -> Monitor {
+        Monitor::start_env(extra, &[])
+    }
+
+    /// [`Monitor::start`] with these environment variables set for swmon.
+    pub fn start_env(extra: &[&str], env: &[(&str, &str)]) -> Monitor {
         let dir = TempDir::new("monitor");
         let output = dir.path().join("events.jsonl");
         let child = Command::new(swmon_bin())
@@ -80,6 +85,7 @@ impl Monitor {
             .arg("--output")
             .arg(&output)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

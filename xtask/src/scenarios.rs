@@ -79,6 +79,9 @@ struct Paths {
     swmon: PathBuf,
     events: PathBuf,
     logs: PathBuf,
+    /// While it exists, swmon's audit reader holds exec records (the
+    /// test-only `--test-hold-audit-while`).
+    hold: PathBuf,
 }
 
 pub fn run(options: &Options) -> Result<()> {
@@ -93,6 +96,7 @@ pub fn run(options: &Options) -> Result<()> {
         swmon: target.join("release/swmon"),
         events: base.join("events.jsonl"),
         logs: base.join("logs"),
+        hold: base.join("hold-audit-records"),
         base,
     };
     if !paths.swmon.exists() {
@@ -295,6 +299,8 @@ fn play(
 ) -> Result<(Vec<Played>, Vec<PathBuf>)> {
     let mut auditd = Auditd::new(&paths.base.join("auditd"))?;
     auditd.start()?;
+    let _ = fs::remove_file(&paths.hold);
+    let hold = paths.hold.display().to_string();
     let mut monitor = Monitor::start(
         &paths.swmon,
         &paths.events,
@@ -303,7 +309,11 @@ fn play(
             "seed",
             "--audit-wait-ms",
             &AUDIT_WAIT_MS.to_string(),
+            // Holds nothing until a scenario makes the file.
+            "--test-hold-audit-while",
+            &hold,
         ],
+        &[("SWMON_TEST_ONLY", "hold-audit")],
         &paths.base.join("swmon.err"),
     )?;
     let env = env(artifacts);
@@ -326,9 +336,12 @@ fn play(
             auditd: &mut auditd,
             guard,
             swmon: &paths.swmon,
+            hold: &paths.hold,
         };
         let mut p = ctx.play();
         eprintln!("xtask: scenario {:02} took {:.1} s", i + 1, p.seconds);
+        // A scenario that failed before its release leaves nothing held.
+        let _ = fs::remove_file(&paths.hold);
         p.dir = work;
         played.push(p);
     }
@@ -354,6 +367,7 @@ struct Ctx<'a> {
     auditd: &'a mut Auditd,
     guard: &'a mut HostGuard,
     swmon: &'a Path,
+    hold: &'a Path,
 }
 
 /// What a `before` action leaves for the line.
@@ -548,6 +562,11 @@ impl Ctx<'_> {
             Action::Storm(n) => {
                 during.storm = Some(Storm::start(n, self.prep));
                 Ok(())
+            }
+            Action::HoldAuditRecords => fs::write(self.hold, "").context("make the hold file"),
+            Action::ReleaseAuditRecords => {
+                fs::remove_file(self.hold).context("remove the hold file")?;
+                self.monitor.wait_action("verdict-amended", from)
             }
             Action::ExecRuleAll => self.add_rule(EXEC_ALL_RULE),
             Action::ExecRuleAllRemove => self.delete_rule(EXEC_ALL_RULE),

@@ -1889,48 +1889,306 @@ fn suppresses(rule: &AuditRule, at: Option<usize>, g: &AuditRule, theirs: Option
     }
 }
 
-/// Whether the loaded rules (in the kernel's order) record an exec of the
-/// file at `path` (the path from the namespace's root), judged as
-/// [`suppresses`] does: an exclude-list rule or a `task,never` rule keeps
-/// it from recording; a `never,filesystem` rule may (its fstype is not
-/// asked: that would stat a path an exec named); on the exit list the
-/// first rule for exec (on x86_64 or any arch) that can match the file
-/// (no `path=`/`dir=`/`exe=`, or one naming it) decides: `always`
-/// records. A rule with any other field (`auid>=1000`, `uid=0`, ...)
-/// cannot be judged without the process: an `always` one is passed over
-/// (no promise), a `never` one ends the judgment (it may suppress). So a
-/// `true` is a promise the kernel made a record; `false` is "no rule, or
-/// can't tell".
-pub fn records_exec_of(loaded: &[AuditRule], path: &[u8]) -> bool {
-    let judged = |f: &RuleField| {
-        matches!(
-            f.field,
-            AUDIT_ARCH | AUDIT_PERM | AUDIT_WATCH | AUDIT_DIR | AUDIT_EXE | AUDIT_FILTERKEY
-        )
-    };
-    for rule in loaded {
-        match rule.list {
-            AUDIT_FILTER_EXCLUDE => return false,
-            AUDIT_FILTER_TASK | AUDIT_FILTER_FS if rule.action == AUDIT_NEVER => return false,
-            AUDIT_FILTER_EXIT => {
-                if !rule.applies_to_exec() || !rule.may_match_file(path) {
-                    continue;
-                }
-                if rule.string(AUDIT_EXE).is_some_and(|e| e != path) {
-                    continue;
-                }
-                if !rule.fields.iter().all(judged) {
-                    if rule.action == AUDIT_NEVER {
-                        return false;
+/// `AUDIT_MSGTYPE`: an exclude-list rule's record type.
+const AUDIT_MSGTYPE: u32 = 12;
+/// `AUDIT_SYSCALL`: the record an exec's cross-check needs (EXECVE, PATH
+/// and CWD records dropped still leave it, with its key).
+const AUDIT_SYSCALL_RECORD: u32 = 1300;
+
+/// What the loaded rules promise about one exec's audit record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Promise {
+    /// A rule records it for sure: no rule that could suppress or
+    /// exclude it is loaded.
+    Records,
+    /// Can't tell: a `never` rule or an exclusion that may apply, a rule
+    /// with a field only the process answers, or a file judged by a name
+    /// from another root (a chroot, a container).
+    Unknown,
+    /// No loaded rule records it.
+    None,
+}
+
+/// The exec a judgment is about: the file the process runs (its
+/// executable; a script's interpreter) by identity and by the kernel's
+/// walk from its namespace's root, and a script it named by name.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecFile<'a> {
+    /// The kernel's path walk of the executable (` (deleted)` stripped);
+    /// `None` when it was cut.
+    pub path: Option<&'a [u8]>,
+    /// The executable's (dev, inode), the kernel's `dev` encoding (0, 0:
+    /// unknown).
+    pub id: (u32, u64),
+    /// The script the exec named (absolute, whole), when the executable
+    /// is its interpreter.
+    pub script: Option<&'a [u8]>,
+    /// The process's paths are known to be from swmon's root (the name it
+    /// gave exec is the kernel's walk): names can be judged by name.
+    pub same_root: bool,
+}
+
+/// The loaded rules with the files their `path=`, `exe=` and `dir=` name,
+/// resolved from swmon's root by the rules stage (as `auditctl` resolved
+/// them when they were added): the kernel matches a watch or `exe=` by
+/// the inode, so an exec is judged by the identity of its file, never by
+/// a path string that may be relative to another root.
+#[derive(Clone, Debug, Default)]
+pub struct LoadedRules {
+    pub rules: Vec<AuditRule>,
+    /// Per rule: the (dev, inode) of its `path=`/`exe=`/`dir=` file, the
+    /// kernel's `dev` encoding; `None` when there is none or it could not
+    /// be read.
+    pub files: Vec<Option<(u32, u64)>>,
+}
+
+impl LoadedRules {
+    /// Resolves each rule's file with `stat` (follows links, as `auditctl`
+    /// does). Reads only paths the rules name.
+    pub fn resolve(rules: Vec<AuditRule>) -> LoadedRules {
+        use std::os::unix::{ffi::OsStrExt, fs::MetadataExt};
+        let files = rules
+            .iter()
+            .map(|r| {
+                let p = r
+                    .path()
+                    .or_else(|| r.string(AUDIT_EXE))
+                    .or_else(|| r.string(AUDIT_DIR))?;
+                let m = fs::metadata(Path::new(std::ffi::OsStr::from_bytes(p))).ok()?;
+                let dev = m.dev();
+                let (major, minor) = (libc::major(dev), libc::minor(dev));
+                Some((super::views::kernel_dev(major, minor)?, m.ino()))
+            })
+            .collect();
+        LoadedRules { rules, files }
+    }
+
+    /// Rules whose files are given (tests, or a list already resolved).
+    pub fn with_files(rules: Vec<AuditRule>, files: Vec<Option<(u32, u64)>>) -> LoadedRules {
+        let mut files = files;
+        files.resize(rules.len(), None);
+        LoadedRules { rules, files }
+    }
+}
+
+/// Three-valued match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tri {
+    Yes,
+    No,
+    Maybe,
+}
+
+fn tri_and(a: Tri, b: Tri) -> Tri {
+    match (a, b) {
+        (Tri::No, _) | (_, Tri::No) => Tri::No,
+        (Tri::Yes, Tri::Yes) => Tri::Yes,
+        _ => Tri::Maybe,
+    }
+}
+
+/// `a OP b` for the numeric operators.
+fn compare(op: u32, a: u32, b: u32) -> Option<bool> {
+    Some(match op {
+        op::EQUAL => a == b,
+        op::NOT_EQUAL => a != b,
+        op::LESS_THAN => a < b,
+        op::GREATER_THAN => a > b,
+        op::LESS_THAN_OR_EQUAL => a <= b,
+        op::GREATER_THAN_OR_EQUAL => a >= b,
+        op::BIT_MASK => a & b != 0,
+        op::BIT_TEST => a & b == b,
+        _ => return None,
+    })
+}
+
+/// Whether an exclude-list rule may drop an exec's SYSCALL record: it
+/// does unless every field is a `msgtype` that excludes 1300. The kernel
+/// drops a record on any matching exclude rule, `always` or `never`.
+fn may_exclude_syscall(rule: &AuditRule) -> bool {
+    rule.fields.iter().all(|f| match (f.field, &f.value) {
+        (AUDIT_MSGTYPE, FieldValue::Num(v)) => {
+            compare(f.op, AUDIT_SYSCALL_RECORD, *v).unwrap_or(true)
+        }
+        // Any other field (a uid, a pid, a key): it may match.
+        _ => true,
+    })
+}
+
+impl AuditRule {
+    /// How the rule's file fields (`path=`, `exe=`, `dir=`) match the
+    /// exec: `file` is the rule's file resolved from swmon's root.
+    fn file_match(&self, file: Option<(u32, u64)>, e: &ExecFile<'_>) -> Tri {
+        let known = e.id != (0, 0);
+        let mut t = Tri::Yes;
+        for f in &self.fields {
+            let FieldValue::Str(p) = &f.value else {
+                continue;
+            };
+            let m = match f.field {
+                // A watch fires on any file of the exec it names: the
+                // executable (a script's interpreter) by identity, the
+                // script by name, only from swmon's root.
+                AUDIT_WATCH => {
+                    let by_id = match file {
+                        Some(id) if known => Some(id == e.id),
+                        _ => None,
+                    };
+                    let by_script = e.script.map(|s| s == p.as_slice());
+                    match (by_id, by_script) {
+                        (Some(true), _) => Tri::Yes,
+                        (_, Some(true)) if e.same_root => Tri::Yes,
+                        (_, Some(true)) => Tri::Maybe,
+                        (Some(false), _) => Tri::No,
+                        (None, _) if e.same_root && e.path == Some(p.as_slice()) => Tri::Yes,
+                        (None, _) if e.same_root && e.path.is_some() => Tri::No,
+                        (None, _) => Tri::Maybe,
                     }
-                    continue;
                 }
-                return rule.action == AUDIT_ALWAYS;
+                // `exe=` is the task's executable, by identity (the kernel
+                // marks the inode); `exe!=` the opposite.
+                AUDIT_EXE => {
+                    let same = match file {
+                        Some(id) if known => Some(id == e.id),
+                        _ if e.same_root => e.path.map(|x| x == p.as_slice()),
+                        _ => None,
+                    };
+                    match (same, f.op) {
+                        (Some(s), op::EQUAL) => {
+                            if s {
+                                Tri::Yes
+                            } else {
+                                Tri::No
+                            }
+                        }
+                        (Some(s), op::NOT_EQUAL) => {
+                            if s {
+                                Tri::No
+                            } else {
+                                Tri::Yes
+                            }
+                        }
+                        _ => Tri::Maybe,
+                    }
+                }
+                // A tree below a folder: judged by the kernel's walk, only
+                // from swmon's root and on the folder's file system.
+                AUDIT_DIR => {
+                    let d = p.strip_suffix(b"/").unwrap_or(p);
+                    let under = e.path.map(|x| {
+                        x.starts_with(d) && (d.is_empty() || x.get(d.len()) == Some(&b'/'))
+                    });
+                    match under {
+                        Some(false) if e.same_root => Tri::No,
+                        Some(true)
+                            if e.same_root
+                                && known
+                                && file.is_some_and(|(dev, _)| dev == e.id.0) =>
+                        {
+                            Tri::Yes
+                        }
+                        _ => Tri::Maybe,
+                    }
+                }
+                _ => continue,
+            };
+            t = tri_and(t, m);
+        }
+        t
+    }
+
+    /// Whether the rule's other fields let it match any x86_64 exec:
+    /// `arch=` (other operators can't be judged), `perm=x` or an exec
+    /// syscall in its mask.
+    fn exec_match(&self) -> Tri {
+        let mut t = Tri::Yes;
+        for f in &self.fields {
+            let m = match (f.field, &f.value) {
+                (AUDIT_ARCH, FieldValue::Num(a)) => match compare(f.op, AUDIT_ARCH_X86_64, *a) {
+                    Some(true) => Tri::Yes,
+                    Some(false) => Tri::No,
+                    None => Tri::Maybe,
+                },
+                (AUDIT_PERM, FieldValue::Num(p)) if f.op == op::EQUAL => {
+                    if p & AUDIT_PERM_EXEC != 0 {
+                        Tri::Yes
+                    } else {
+                        Tri::No
+                    }
+                }
+                (AUDIT_WATCH | AUDIT_DIR | AUDIT_EXE | AUDIT_FILTERKEY, _) => continue,
+                // Any other field: only the process could answer.
+                _ => Tri::Maybe,
+            };
+            t = tri_and(t, m);
+        }
+        if self.number(AUDIT_PERM).is_none() && !(self.has_syscall(59) || self.has_syscall(322)) {
+            return Tri::No;
+        }
+        t
+    }
+}
+
+/// Whether the loaded rules record the exec of `e`, judged as this kernel
+/// (6.18) evaluates them, in three answers ([`Promise`]):
+/// - the exit list in order: the first rule for exec (x86_64 or any arch,
+///   `perm=x` or `execve`/`execveat`) that matches decides: `always`
+///   records, `never` does not. A rule's files are matched by identity
+///   (`path=` and `exe=` name inodes; `exe!=` is the opposite), a script
+///   and `dir=` by name only from swmon's root (a chroot's or container's
+///   `/usr/bin/dpkg` is not the host's); a rule that may or may not match
+///   (a field only the process answers, a name from another root) makes
+///   an `always` one no promise and a `never` one "unknown";
+/// - wherever they sit in the listing (the kernel runs each list at its
+///   own point), an exclude-list rule that may drop the SYSCALL record
+///   (`-a exclude,always` and `never` alike: any match drops; one limited
+///   to other `msgtype`s does not), a `task,never` rule, or a
+///   `filesystem,never` rule make a promise "unknown".
+pub fn judge_exec(loaded: &LoadedRules, e: &ExecFile<'_>) -> Promise {
+    let mut maybe = false;
+    let mut answer = Promise::None;
+    for (i, rule) in loaded.rules.iter().enumerate() {
+        if rule.list != AUDIT_FILTER_EXIT {
+            continue;
+        }
+        let m = tri_and(
+            rule.exec_match(),
+            rule.file_match(loaded.files.get(i).copied().flatten(), e),
+        );
+        match (m, rule.action) {
+            (Tri::No, _) => {}
+            (Tri::Yes, AUDIT_ALWAYS) => {
+                answer = Promise::Records;
+                break;
             }
-            _ => {}
+            (Tri::Yes, AUDIT_NEVER) => {
+                answer = if maybe {
+                    Promise::Unknown
+                } else {
+                    Promise::None
+                };
+                break;
+            }
+            (Tri::Maybe, AUDIT_NEVER) => {
+                answer = Promise::Unknown;
+                break;
+            }
+            // A `possible` rule, or an `always` one that may match.
+            _ => maybe = true,
         }
     }
-    false
+    if answer == Promise::None && maybe {
+        answer = Promise::Unknown;
+    }
+    let suppressed = loaded.rules.iter().any(|r| match r.list {
+        AUDIT_FILTER_EXCLUDE => may_exclude_syscall(r),
+        AUDIT_FILTER_TASK | AUDIT_FILTER_FS => r.action == AUDIT_NEVER,
+        _ => false,
+    });
+    if answer == Promise::Records && suppressed {
+        return Promise::Unknown;
+    }
+    answer
 }
 
 /// Loaded rules with a guarded key (the seed's, or one of `ours`') that
@@ -2993,71 +3251,315 @@ mod tests {
         }
     }
 
+    fn never(mut r: AuditRule) -> AuditRule {
+        r.action = AUDIT_NEVER;
+        r
+    }
+
+    fn with_field(mut r: AuditRule, field: u32, o: u32, value: FieldValue) -> AuditRule {
+        r.fields.push(RuleField {
+            field,
+            op: o,
+            value,
+        });
+        r
+    }
+
+    const DPKG_ID: (u32, u64) = (254 << 20, 247_111);
+
+    /// An ELF exec from swmon's root.
+    fn elf(path: &'static [u8], id: (u32, u64)) -> ExecFile<'static> {
+        ExecFile {
+            path: Some(path),
+            id,
+            script: None,
+            same_root: true,
+        }
+    }
+
+    fn judge(rules: Vec<AuditRule>, files: &[Option<(u32, u64)>], e: &ExecFile<'_>) -> Promise {
+        judge_exec(&LoadedRules::with_files(rules, files.to_vec()), e)
+    }
+
     #[test]
     fn an_exec_is_recorded_by_the_first_exit_rule_that_can_judge_it() {
         let dpkg = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
         let all = AuditRule::syscalls(&[59, 322], "swmon-test-all");
-        let never = |mut r: AuditRule| {
-            r.action = AUDIT_NEVER;
-            r
-        };
-        assert!(records_exec_of(
-            std::slice::from_ref(&dpkg),
-            b"/usr/bin/dpkg"
-        ));
-        assert!(!records_exec_of(
-            std::slice::from_ref(&dpkg),
-            b"/tmp/mydpkg"
-        ));
-        assert!(!records_exec_of(&[], b"/usr/bin/dpkg"), "no rule");
-        assert!(records_exec_of(std::slice::from_ref(&all), b"/tmp/mydpkg"));
+        let exec = elf(b"/usr/bin/dpkg", DPKG_ID);
+        let copy = elf(b"/tmp/mydpkg", (254 << 20, 5));
+        assert_eq!(
+            judge(vec![dpkg.clone()], &[Some(DPKG_ID)], &exec),
+            Promise::Records
+        );
+        assert_eq!(
+            judge(vec![dpkg.clone()], &[Some(DPKG_ID)], &copy),
+            Promise::None
+        );
+        assert_eq!(judge(vec![], &[], &exec), Promise::None, "no rule");
+        assert_eq!(judge(vec![all.clone()], &[], &copy), Promise::Records);
         // A `never` ahead wins; after, it is too late.
         let never_all = never(AuditRule::syscalls(&[59], "k"));
-        assert!(!records_exec_of(
-            &[never_all.clone(), dpkg.clone()],
-            b"/usr/bin/dpkg"
-        ));
-        assert!(records_exec_of(
-            &[dpkg.clone(), never_all],
-            b"/usr/bin/dpkg"
-        ));
+        assert_eq!(
+            judge(
+                vec![never_all.clone(), dpkg.clone()],
+                &[None, Some(DPKG_ID)],
+                &exec
+            ),
+            Promise::None
+        );
+        assert_eq!(
+            judge(vec![dpkg.clone(), never_all], &[Some(DPKG_ID), None], &exec),
+            Promise::Records
+        );
         // A rule with a field only the process could answer: an `always` one
-        // promises nothing, a `never` one may suppress.
-        let mut by_auid = all.clone();
-        by_auid.fields.push(RuleField {
-            field: 9, // AUDIT_LOGINUID
-            op: op::EQUAL,
-            value: FieldValue::Num(1000),
-        });
-        assert!(!records_exec_of(
-            std::slice::from_ref(&by_auid),
-            b"/usr/bin/dpkg"
-        ));
-        assert!(!records_exec_of(
-            &[never(by_auid), dpkg.clone()],
-            b"/usr/bin/dpkg"
-        ));
-        // `exe=` names the executable; another arch or syscall records none.
-        let mut by_exe = all.clone();
-        by_exe.fields.push(RuleField {
-            field: AUDIT_EXE,
-            op: op::EQUAL,
-            value: FieldValue::Str(b"/usr/bin/dpkg".to_vec()),
-        });
-        assert!(records_exec_of(
-            std::slice::from_ref(&by_exe),
-            b"/usr/bin/dpkg"
-        ));
-        assert!(!records_exec_of(
-            std::slice::from_ref(&by_exe),
-            b"/usr/bin/rpm"
-        ));
+        // promises nothing (nor its absence), a `never` one may suppress.
+        let by_auid = with_field(all.clone(), 9, op::EQUAL, FieldValue::Num(1000));
+        assert_eq!(judge(vec![by_auid.clone()], &[], &exec), Promise::Unknown);
+        assert_eq!(
+            judge(
+                vec![never(by_auid), dpkg.clone()],
+                &[None, Some(DPKG_ID)],
+                &exec
+            ),
+            Promise::Unknown
+        );
+        // Another arch or syscall records none; `arch!=b32` is x86_64.
         let mut b32 = all.clone();
         b32.fields[0].value = FieldValue::Num(AUDIT_ARCH_I386);
-        assert!(!records_exec_of(&[b32], b"/usr/bin/dpkg"));
-        assert!(!records_exec_of(
-            &[AuditRule::syscalls(&[159], "k")],
-            b"/usr/bin/dpkg"
-        ));
+        assert_eq!(judge(vec![b32.clone()], &[], &exec), Promise::None);
+        b32.fields[0].op = op::NOT_EQUAL;
+        assert_eq!(judge(vec![b32], &[], &exec), Promise::Records);
+        assert_eq!(
+            judge(vec![AuditRule::syscalls(&[159], "k")], &[], &exec),
+            Promise::None
+        );
+    }
+
+    #[test]
+    fn exe_is_judged_by_identity_and_exe_not_equal_is_its_opposite() {
+        let all = AuditRule::syscalls(&[59, 322], "k");
+        let by_exe = with_field(
+            all.clone(),
+            AUDIT_EXE,
+            op::EQUAL,
+            FieldValue::Str(b"/usr/bin/dpkg".to_vec()),
+        );
+        let not_exe = with_field(
+            all,
+            AUDIT_EXE,
+            op::NOT_EQUAL,
+            FieldValue::Str(b"/usr/bin/dpkg".to_vec()),
+        );
+        let dpkg = elf(b"/usr/bin/dpkg", DPKG_ID);
+        let rpm = elf(b"/usr/bin/rpm", (254 << 20, 9));
+        assert_eq!(
+            judge(vec![by_exe.clone()], &[Some(DPKG_ID)], &dpkg),
+            Promise::Records
+        );
+        assert_eq!(
+            judge(vec![by_exe.clone()], &[Some(DPKG_ID)], &rpm),
+            Promise::None
+        );
+        // `exe!=/usr/bin/dpkg` records every exec but dpkg's.
+        assert_eq!(
+            judge(vec![not_exe.clone()], &[Some(DPKG_ID)], &dpkg),
+            Promise::None
+        );
+        assert_eq!(
+            judge(vec![not_exe.clone()], &[Some(DPKG_ID)], &rpm),
+            Promise::Records
+        );
+        // A `never` with `exe!=` ahead of a watch: dpkg still recorded.
+        let watch = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        assert_eq!(
+            judge(
+                vec![never(not_exe.clone()), watch],
+                &[Some(DPKG_ID), Some(DPKG_ID)],
+                &dpkg
+            ),
+            Promise::Records
+        );
+        // The rule's file unreadable: by name from swmon's root only.
+        assert_eq!(
+            judge(vec![by_exe.clone()], &[None], &dpkg),
+            Promise::Records
+        );
+        let other_root = ExecFile {
+            same_root: false,
+            ..dpkg
+        };
+        assert_eq!(judge(vec![by_exe], &[None], &other_root), Promise::Unknown);
+        assert_eq!(judge(vec![not_exe], &[None], &other_root), Promise::Unknown);
+    }
+
+    #[test]
+    fn paths_are_not_judged_across_chroot_and_container_roots() {
+        let watch = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        // `chroot /target dpkg`: the kernel walks to /target/usr/bin/dpkg,
+        // another inode than the host's: the host's watch does not cover it.
+        let chroot = ExecFile {
+            path: Some(b"/target/usr/bin/dpkg"),
+            id: (254 << 20, 880),
+            script: None,
+            same_root: false,
+        };
+        assert_eq!(
+            judge(vec![watch.clone()], &[Some(DPKG_ID)], &chroot),
+            Promise::None
+        );
+        // A container's /usr/bin/dpkg (its own root and file system): the
+        // same walk as the host's, another inode.
+        let container = ExecFile {
+            path: Some(b"/usr/bin/dpkg"),
+            id: (0x2d, 12),
+            script: None,
+            same_root: false,
+        };
+        assert_eq!(
+            judge(vec![watch.clone()], &[Some(DPKG_ID)], &container),
+            Promise::None
+        );
+        // A hard link in the chroot is the watched inode: covered.
+        let linked = ExecFile {
+            id: DPKG_ID,
+            ..chroot
+        };
+        assert_eq!(
+            judge(vec![watch.clone()], &[Some(DPKG_ID)], &linked),
+            Promise::Records
+        );
+        // A script named by its chroot-relative path: not judged by name.
+        let pip = AuditRule::exec_watch(Path::new("/usr/bin/pip3"), SEED_KEY);
+        let script = |same_root| ExecFile {
+            path: Some(b"/target/usr/bin/python3.11"),
+            id: (254 << 20, 70),
+            script: Some(b"/usr/bin/pip3"),
+            same_root,
+        };
+        assert_eq!(
+            judge(vec![pip.clone()], &[Some((254 << 20, 71))], &script(false)),
+            Promise::Unknown
+        );
+        assert_eq!(
+            judge(vec![pip.clone()], &[Some((254 << 20, 71))], &script(true)),
+            Promise::Records
+        );
+        // `dir=`: by the walk, from swmon's root, on the folder's file system.
+        let mut dir = watch.clone();
+        dir.fields[2] = RuleField {
+            field: AUDIT_DIR,
+            op: op::EQUAL,
+            value: FieldValue::Str(b"/usr/bin".to_vec()),
+        };
+        let host = elf(b"/usr/bin/dpkg", DPKG_ID);
+        assert_eq!(
+            judge(vec![dir.clone()], &[Some((254 << 20, 2))], &host),
+            Promise::Records
+        );
+        assert_eq!(
+            judge(vec![dir.clone()], &[Some((254 << 20, 2))], &container),
+            Promise::Unknown
+        );
+        assert_eq!(
+            judge(
+                vec![dir.clone()],
+                &[Some((254 << 20, 2))],
+                &elf(b"/usr/sbin/x", DPKG_ID)
+            ),
+            Promise::None
+        );
+        assert_eq!(
+            judge(
+                vec![dir],
+                &[Some((254 << 20, 2))],
+                &elf(b"/usr/binx/dpkg", DPKG_ID)
+            ),
+            Promise::None
+        );
+    }
+
+    #[test]
+    fn exclusions_and_never_rules_make_a_promise_unknown() {
+        let watch = AuditRule::exec_watch(Path::new("/usr/bin/dpkg"), SEED_KEY);
+        let exec = elf(b"/usr/bin/dpkg", DPKG_ID);
+        let exclude = |fields: Vec<RuleField>| AuditRule {
+            list: AUDIT_FILTER_EXCLUDE,
+            prepend: false,
+            action: AUDIT_ALWAYS,
+            mask: mask_all(),
+            fields,
+        };
+        let msgtype = |o, v| RuleField {
+            field: AUDIT_MSGTYPE,
+            op: o,
+            value: FieldValue::Num(v),
+        };
+        // Listed after the exit list (the kernel lists list by list), an
+        // exclusion of SYSCALL records still drops the exec's record.
+        for ex in [
+            exclude(vec![msgtype(op::EQUAL, 1300)]),
+            never(exclude(vec![msgtype(op::EQUAL, 1300)])),
+            exclude(vec![msgtype(op::NOT_EQUAL, 1309)]),
+            exclude(vec![msgtype(op::GREATER_THAN, 1299)]),
+            exclude(vec![RuleField {
+                field: 0, // AUDIT_PID
+                op: op::EQUAL,
+                value: FieldValue::Num(1),
+            }]),
+        ] {
+            assert_eq!(
+                judge(
+                    vec![watch.clone(), ex.clone()],
+                    &[Some(DPKG_ID), None],
+                    &exec
+                ),
+                Promise::Unknown,
+                "{ex}"
+            );
+        }
+        // An exclusion of other records only (EXECVE, CWD) leaves it.
+        for ex in [
+            exclude(vec![msgtype(op::EQUAL, 1309)]),
+            exclude(vec![msgtype(op::EQUAL, 1307)]),
+            exclude(vec![msgtype(op::LESS_THAN, 1300)]),
+        ] {
+            assert_eq!(
+                judge(
+                    vec![watch.clone(), ex.clone()],
+                    &[Some(DPKG_ID), None],
+                    &exec
+                ),
+                Promise::Records,
+                "{ex}"
+            );
+        }
+        // `task,never` and `filesystem,never`, wherever listed.
+        let mut task = never(AuditRule::syscalls(&[], "k"));
+        task.list = AUDIT_FILTER_TASK;
+        let mut fs = task.clone();
+        fs.list = AUDIT_FILTER_FS;
+        for r in [task, fs] {
+            assert_eq!(
+                judge(
+                    vec![r.clone(), watch.clone()],
+                    &[None, Some(DPKG_ID)],
+                    &exec
+                ),
+                Promise::Unknown
+            );
+            assert_eq!(
+                judge(vec![watch.clone(), r], &[Some(DPKG_ID), None], &exec),
+                Promise::Unknown
+            );
+        }
+        // Nothing promised stays nothing.
+        assert_eq!(
+            judge(
+                vec![exclude(vec![msgtype(op::EQUAL, 1300)])],
+                &[],
+                &elf(b"/tmp/x", (1, 1))
+            ),
+            Promise::None
+        );
     }
 }

@@ -94,6 +94,9 @@ pub enum LossSource {
     SerialGap,
     /// Records or datagrams that could not be read.
     Unparsable,
+    /// Exec records swmon's own audit reader dropped at the queue to the
+    /// decide stage (it was full).
+    Queue,
 }
 
 /// Records lost, as one counter saw it (`audit-records-lost`).

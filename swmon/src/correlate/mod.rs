@@ -33,6 +33,9 @@ pub struct Run {
     /// The audit records attached to it (of its execs, and of its process
     /// within its life), once one came.
     pub audit: Option<verdict::AuditMatch>,
+    /// Execs trimmed from the chain (past [`CHAIN_MAX`]): a record of the
+    /// process that joins no kept exec may be of one of them.
+    pub trimmed: u32,
 }
 
 /// Facts user space read while the process was alive.
@@ -207,6 +210,7 @@ impl Correlator {
             let before = run.bytes();
             if run.execs.len() >= CHAIN_MAX {
                 run.execs.remove(CHAIN_MAX - 2);
+                run.trimmed = run.trimmed.saturating_add(1);
                 self.counters.chain_trimmed += 1;
             }
             run.execs.push(rec);
@@ -230,6 +234,7 @@ impl Correlator {
                 exit: None,
                 end: None,
                 audit: None,
+                trimmed: 0,
             },
         );
         evicted

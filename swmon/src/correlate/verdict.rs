@@ -2,71 +2,110 @@
 //! the audit records of its execs, and each installer exec the audit stream
 //! saw with a run, to say whether the host's audit trail has it.
 //!
-//! - `confirmed`: an audit record of one of the run's execs reached us while
-//!   an audit daemon was registered to write it to the trail.
-//! - `ebpf_only`: no record, or a record while no daemon was there: the run
-//!   slipped past the audit trail. `reason` says why, from the audit
-//!   stream's health at the exec: `audit-disabled`, `audit-records-lost`,
-//!   `auditd-stopped`; `audit-record-missing` when the loaded rules
-//!   promise a record of one of its execs ([`crate::audit::rules::records_exec_of`])
-//!   and none came; else `no-audit-rule`.
-//! - `audit_only`: an audit record of an installer exec that no run matched
-//!   within the wait: the kernel stream missed it.
+//! - `confirmed`: every exec of the run has its own audit record (or
+//!   continues one that has: see below), each reached us while an audit
+//!   daemon was registered to write it to the trail.
+//! - `ebpf_only`: an exec of the run has no record, or a record came while
+//!   no daemon was there: the run slipped past the audit trail. `reason`
+//!   says why, from the audit stream's health at that exec:
+//!   `audit-unavailable`, `audit-disabled`, `audit-records-lost` (audit
+//!   lost records between the run's start and its decision),
+//!   `auditd-stopped`; then what the loaded rules promise for the execs
+//!   without a record ([`crate::audit::rules::judge_exec`]):
+//!   `audit-record-missing` (a rule records it for sure), `audit-rule-unknown`
+//!   (a rule may or may not: an exclusion, a `never` rule, a field only the
+//!   process answers, a name from another root), else `no-audit-rule`.
+//! - `audit_only`: an audit record of an installer exec that joined no exec
+//!   of a run within the wait: the kernel stream missed it (also inside a
+//!   run of the same process: an installer exec of it the kernel stream
+//!   did not report).
+//!
+//! **One exec, one record.** A record confirms only the exec it is of:
+//! the same pid (audit's `pid=` is the tgid), agreeing parent, login uid
+//! and session where both sides know them, stamped within the run's life
+//! (the process's start .. its exit + [`JOIN_SLACK_NS`]) and not after
+//! its exec (audit stamps at the syscall's entry; the kernel stream at
+//! its end), and the same file: PATH item 0, the file exec named, by
+//! (dev, inode) against the kernel's executable; for a script (item 0 the
+//! script, item 1 its interpreter) the interpreter's identity against the
+//! kernel's executable and item 0's name against the name the kernel saw
+//! exec given (`script`); the path (`exe=` against the kernel's walk,
+//! [`same_path`]) only when the record has no PATH identity. Each exec
+//! takes at most one record. An exec without its own record is still
+//! covered by an earlier one of the same run that has its own when it
+//! continues it: the same manager with the same installer arguments
+//! (`/usr/bin/npm`, a `#!/usr/bin/env node` script: env's exec is
+//! recorded, node's continues it; a pyenv shim and the pip it runs). Any
+//! other exec without a record (a shell that execs a copy of dpkg) keeps
+//! the run from `confirmed`.
 //!
 //! **One run, one decision.** A run is decided once and reported once. A
-//! run may carry several audit records (a process that execs several
-//! times: `/usr/bin/npm` runs `env` then `node`; a pyenv shim; a host rule
-//! that records every execve): every record of the same process within
-//! the run's life is attached to it (`swmon.audit.serials`), none becomes
-//! `audit_only`. A record that arrives after its run was decided (a
-//! backlog longer than the wait) is attached to the decided run, which is
-//! remembered for [`KEEP_DECIDED_NS`] (at most [`MAX_DECIDED`] runs and
+//! record of the same process within the run's life that is of no exec of
+//! it is attached (`swmon.audit.serials`) when it is no installer's (a
+//! shell the filter let go); an installer's is an `audit_only`. A record
+//! that arrives after its run was decided (a backlog longer than the
+//! wait) is attached to the decided run, which is remembered for
+//! [`KEEP_DECIDED_NS`] (at most [`MAX_DECIDED`] runs and
 //! [`MAX_DECIDED_BYTES`], the oldest forgotten first, counted in
 //! `decided_forgotten`); if it changes the verdict, the change is reported
 //! as a `verdict-amended` event of the same run id with the old and new
 //! verdict ([`Decided::Amended`]), never as an opposite `audit_only`.
 //!
-//! **A join is on identity, not spelling**: the same pid (audit's `pid=` is
-//! the tgid), exec times within [`MATCH_WINDOW_NS`] (boot-time ns converted
-//! to wall clock, against audit's millisecond wall clock), and the same
-//! file: the kernel's (dev, inode) of the executable among the PATH
-//! records' (dev, inode) (the script, then its interpreter), the path only
-//! as a fallback ([`same_path`]: ` (deleted)` dropped on both sides, a
-//! chroot's relative `exe=` matching the tail of the kernel's walk, a walk
-//! the kernel cut matching by its kept components). A record of the same
-//! process that joins none of the kept execs (an exec the kernel filter
-//! let go, or one trimmed from a long chain) is attached to the run but
-//! does not confirm it.
+//! **Loss.** Audit losses (the kernel's `lost`, serial gaps, overruns of
+//! our socket, unparsable records, execs dropped at swmon's own audit
+//! queue) are kept with the boot time the audit reader saw them. A run's
+//! window runs from its first exec ([`MATCH_WINDOW_NS`] before) to its
+//! decision: an `ebpf_only` with a loss in it says `audit-records-lost`;
+//! every verdict counts the records lost in it (`swmon.audit.lost`). A
+//! `confirmed` keeps its verdict (each of its execs has its record in
+//! hand) and carries the count.
+//!
+//! **Clocks.** Deadlines and keep-times are on the boot-time clock
+//! (monotonic, counting suspend), never the wall clock, which may be
+//! stepped; only the join compares audit's wall-clock stamps with the
+//! kernel's boot times converted at their own moment ([`Clock`]).
 //!
 //! A run without a record is decided after a bounded wait (default 2 s
-//! after its exec), since the record may still be in flight. Memory is
-//! bounded: audit execs are kept [`KEEP_NS`], at most [`MAX_AUDIT_EXECS`]
-//! and [`MAX_AUDIT_EXEC_BYTES`] (the oldest dropped first, counted), each
-//! with its argv cut to [`ARGV_MAX`] bytes (flagged, with the real size);
-//! runs waiting for a decision at most [`MAX_DECIDING`] and
-//! [`MAX_DECIDING_BYTES`] (the oldest decided early, counted).
+//! after its last exec), since the record may still be in flight. Memory
+//! is bounded: audit execs are kept [`KEEP_NS`], at most
+//! [`MAX_AUDIT_EXECS`] and [`MAX_AUDIT_EXEC_BYTES`] (the oldest dropped
+//! first, counted), each with its argv cut to [`ARGV_MAX`] bytes
+//! (flagged, with the real size); runs waiting for a decision at most
+//! [`MAX_DECIDING`] and [`MAX_DECIDING_BYTES`] (the oldest decided early,
+//! counted). Audit execs, waiting runs and decided runs are indexed by
+//! pid.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{BTreeMap, HashMap, VecDeque},
     sync::Arc,
 };
 
+use sha2::{Digest, Sha256};
 use swmon_common::flag;
 
 use super::Run;
 use crate::{
-    audit::{rules::AuditRule, AuditEvent},
+    audit::{
+        rules::{judge_exec, ExecFile, LoadedRules, Promise},
+        AuditEvent,
+    },
     catalogue::{self, Role},
     ebpf::{decode::ExecRecord, filter::basename},
     event::Clock,
 };
 
-/// How far apart an exec's two clocks may put it.
+/// Before a run's first exec, how far back audit losses count for it; and
+/// how far before it a record may be stamped when the process's start is
+/// unknown.
 pub const MATCH_WINDOW_NS: u64 = 2_000_000_000;
-/// How far past a run's exit a record of its process may be stamped
-/// (audit stamps at syscall entry, in ms; the clocks' conversion errs).
-pub const END_SLACK_NS: u64 = 50_000_000;
-/// How long audit execs are kept for a run to match.
+/// How far a record's stamp may stray past the exec it is of, or past the
+/// process's exit, or before the process's start (audit stamps with the
+/// coarse wall clock in ms; the clocks' conversion errs).
+pub const JOIN_SLACK_NS: u64 = 50_000_000;
+/// How long an installer's record that joined no exec of its process's
+/// open run waits for a late kernel exec before it is `audit_only`.
+pub const OPEN_RUN_GRACE_NS: u64 = 10_000_000_000;
+/// How long audit execs are kept for a run to match (from their arrival).
 pub const KEEP_NS: u64 = 30_000_000_000;
 pub const MAX_AUDIT_EXECS: usize = 65_536;
 pub const MAX_AUDIT_EXEC_BYTES: usize = 4 << 20;
@@ -79,12 +118,11 @@ pub const MAX_DECIDED_BYTES: usize = 4 << 20;
 /// Most serials listed per run (`swmon.audit.serials`); `records` counts
 /// them all.
 pub const MAX_SERIALS: usize = 16;
-/// Most PATH records' identities kept per audit exec (the file named, a
-/// script's interpreter, the loader).
-pub const MAX_FILES: usize = 4;
 /// An audit exec's argv is kept up to this many bytes, like the kernel
 /// side's.
 pub const ARGV_MAX: usize = swmon_common::ARGV_MAX;
+/// Most audit losses remembered (each with its time and count).
+const MAX_LOSSES: usize = 1024;
 
 const EXECVE: u32 = 59;
 const EXECVEAT: u32 = 322;
@@ -96,40 +134,61 @@ pub struct AuditMatch {
     /// The first record joined with one of the run's execs (0: none).
     pub serial: u64,
     pub key: Option<String>,
-    /// How that record joined: `inode` or `path`.
+    /// How that record joined: `inode`, `script` or `path`.
     pub join: Option<&'static str>,
     /// Records joined with one of the run's execs.
     pub joined: u32,
-    /// A joined record arrived while an audit daemon was registered.
+    /// Every joined record arrived while an audit daemon was registered.
     pub logged: bool,
+    /// The execs with their own record: (the exec's boot time, the
+    /// record's serial, logged).
+    pub own: Vec<(u64, u64, bool)>,
     /// Every record attached (joined or of the same process), at most
     /// [`MAX_SERIALS`].
     pub serials: Vec<u64>,
     /// All records attached.
     pub records: u32,
+    /// The executables of the execs neither recorded nor continuing a
+    /// recorded one (set at the decision).
+    pub unrecorded: Vec<Vec<u8>>,
+    /// Audit records lost (as the loss counters count them) between the
+    /// run's start and its decision.
+    pub lost: u64,
 }
 
 impl AuditMatch {
-    /// Adds a record: `join` when it joined one of the run's execs.
-    fn add(&mut self, exec: &AuditExec, join: Option<Join>) {
+    /// Adds a record: `own` when it joined the exec of that boot time.
+    fn add(&mut self, exec: &AuditExec, own: Option<(u64, Join)>) {
         self.records = self.records.saturating_add(1);
         if self.serials.len() < MAX_SERIALS && !self.serials.contains(&exec.serial) {
             self.serials.push(exec.serial);
         }
-        if let Some(j) = join {
+        if let Some((boot_ns, j)) = own {
             if self.joined == 0 {
                 self.serial = exec.serial;
                 self.key = exec.key.clone();
                 self.join = Some(j.as_str());
+                self.logged = true;
             }
             self.joined = self.joined.saturating_add(1);
-            self.logged |= exec.logged;
+            self.logged &= exec.logged;
+            self.own.push((boot_ns, exec.serial, exec.logged));
         }
+    }
+
+    fn has_own(&self, boot_ns: u64) -> bool {
+        self.own.iter().any(|(b, _, _)| *b == boot_ns)
     }
 
     fn bytes(&self) -> usize {
         std::mem::size_of::<AuditMatch>()
             + self.serials.len() * 8
+            + self.own.len() * 24
+            + self
+                .unrecorded
+                .iter()
+                .map(|e| super::vec_cost(e.len()))
+                .sum::<usize>()
             + self.key.as_ref().map_or(0, String::len)
     }
 }
@@ -162,9 +221,13 @@ impl Verdict {
 /// How an audit exec joined a kernel exec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Join {
-    /// The kernel's (dev, inode) is one of the PATH records'.
+    /// PATH item 0 (the file exec named) is the kernel's executable.
     Inode,
-    /// By the executable's path ([`same_path`]).
+    /// A script: PATH item 1 (its interpreter) is the kernel's executable
+    /// and item 0's name the one exec was given.
+    Script,
+    /// By the executable's path ([`same_path`]): the record has no PATH
+    /// identity.
     Path,
 }
 
@@ -172,6 +235,7 @@ impl Join {
     pub fn as_str(self) -> &'static str {
         match self {
             Join::Inode => "inode",
+            Join::Script => "script",
             Join::Path => "path",
         }
     }
@@ -186,11 +250,15 @@ pub struct AuditExec {
     pub ppid: u32,
     pub uid: Option<u32>,
     pub auid: Option<u32>,
+    pub ses: Option<u32>,
     pub exe: Vec<u8>,
-    /// The PATH records' (dev, inode), the kernel's `dev` encoding (see
-    /// [`crate::audit::views::kernel_dev`]), in item order, at most
-    /// [`MAX_FILES`].
-    pub files: Vec<(u32, u64)>,
+    /// PATH item 0, the file exec named: its (dev, inode) in the kernel's
+    /// `dev` encoding (see [`crate::audit::views::kernel_dev`]) and its
+    /// name as exec was given it.
+    pub named: Option<(u32, u64)>,
+    pub name: Option<Vec<u8>>,
+    /// PATH item 1: a script's interpreter, an ELF's loader.
+    pub interpreter: Option<(u32, u64)>,
     /// The arguments, cut to [`ARGV_MAX`] bytes.
     pub argv: Vec<Vec<u8>>,
     /// `argv` was cut; `argv_bytes` is the real size (NULs counted).
@@ -203,6 +271,8 @@ pub struct AuditExec {
     /// The catalogue's installer, if the exec looks like one.
     pub installer: Option<u16>,
     pub(crate) matched: bool,
+    /// When it reached the cross-check (boot ns).
+    pub(crate) arrived_ns: u64,
 }
 
 impl AuditExec {
@@ -218,15 +288,12 @@ impl AuditExec {
         };
         let exe = text(sc.exe()).unwrap_or_default();
         let mut argv = e.argv().map(|a| a.args).unwrap_or_default();
+        let item = |n: u32| e.paths().find(|p| p.item() == Some(n));
+        let name = item(0).and_then(|p| text(p.name()));
         // Which installer is judged on the whole argv; what is kept is cut.
-        let installer = installer_of(&exe, &argv);
+        let installer = installer_of(&exe, name.as_deref(), &argv);
         let real = cap_argv(&mut argv, ARGV_MAX);
         let key = e.keys().first().map(|k| crate::event::lossless(k));
-        let files = e
-            .paths()
-            .filter_map(|p| p.file_id())
-            .take(MAX_FILES)
-            .collect();
         Some(AuditExec {
             serial: e.serial,
             wall_ns: e.timestamp.as_nanos(),
@@ -234,8 +301,11 @@ impl AuditExec {
             ppid: sc.ppid().unwrap_or(0),
             uid: sc.uid(),
             auid: sc.auid(),
+            ses: sc.ses(),
             exe,
-            files,
+            named: item(0).and_then(|p| p.file_id()),
+            name,
+            interpreter: item(1).and_then(|p| p.file_id()),
             argv_truncated: real.is_some(),
             argv_bytes: real.unwrap_or_else(|| argv.iter().map(|a| a.len() + 1).sum()),
             argv,
@@ -244,16 +314,15 @@ impl AuditExec {
             logged,
             installer,
             matched: false,
+            arrived_ns: 0,
         })
     }
-}
 
-impl AuditExec {
     /// About how many bytes it holds.
     pub fn bytes(&self) -> usize {
         super::list_cost(&self.argv)
             + self.exe.len()
-            + self.files.len() * 16
+            + self.name.as_ref().map_or(0, Vec::len)
             + self.cwd.as_ref().map_or(0, Vec::len)
             + self.key.as_ref().map_or(0, String::len)
             + std::mem::size_of::<AuditExec>()
@@ -286,24 +355,26 @@ pub fn cap_argv(args: &mut Vec<Vec<u8>>, max: usize) -> Option<usize> {
     Some(real)
 }
 
-/// The installer an audit exec ran: by the executable's name, or an
-/// argument's (an interpreter's script, `-m pip`, the loader's program).
-pub fn installer_of(exe: &[u8], argv: &[Vec<u8>]) -> Option<u16> {
+/// The installer an audit exec ran: by the executable's name or the name
+/// of the file exec named (PATH item 0: a script), else the program an
+/// interpreter or the loader runs (its script, `-m pip`, the loader's
+/// program: [`crate::classify::command::through`], the same reading as
+/// the kernel side's; an installer's name among a script's own arguments
+/// is none).
+pub fn installer_of(exe: &[u8], named: Option<&[u8]>, argv: &[Vec<u8>]) -> Option<u16> {
     let installer = |name: &[u8]| match catalogue::lookup(name) {
         Some((id, p)) if matches!(p.role, Role::Installer(_)) => Some(id),
         _ => None,
     };
-    if let Some(id) = installer(basename(exe)) {
+    let exe = exe.strip_suffix(DELETED).unwrap_or(exe);
+    if let Some(id) =
+        installer(basename(exe)).or_else(|| named.and_then(|n| installer(basename(n))))
+    {
         return Some(id);
     }
-    let runs_others = matches!(
-        catalogue::lookup(basename(exe)).map(|(_, p)| p.role),
-        Some(Role::Interpreter(_) | Role::Loader)
-    );
-    if runs_others {
-        return argv.iter().skip(1).find_map(|a| installer(basename(a)));
-    }
-    None
+    let role = catalogue::lookup(basename(exe)).map(|(_, p)| p.role)?;
+    let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    crate::classify::command::through(role, &args).map(|t| t.installer_id)
 }
 
 /// The audit side's state over time, for the reason of an `ebpf_only`.
@@ -356,41 +427,145 @@ pub struct Amended {
 #[derive(Clone, Debug)]
 pub enum Decided {
     Run(Box<Run>, Verdict),
-    AuditOnly(AuditExec),
+    AuditOnly(Box<AuditExec>),
     Amended(Box<Amended>),
 }
 
-/// What a join needs of one kernel exec.
+/// What a join and a verdict need of one kernel exec.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecKey {
+    pub boot_ns: u64,
     pub wall_ns: u64,
     pub dev: u32,
     pub ino: u64,
     /// The kernel's path walk was cut ([`flag::PATH_TRUNCATED`]).
     pub cut: bool,
     pub executable: Vec<u8>,
+    /// The name exec was given (relative to the process's root and cwd).
+    pub filename: Vec<u8>,
+    pub filename_cut: bool,
+    /// The exec named a script (the kernel's executable is its
+    /// interpreter): argv holds the name after the interpreter.
+    pub script: bool,
+    pub ppid: u32,
+    /// `u32::MAX`: unset or unknown (not compared).
+    pub auid: u32,
+    pub ses: u32,
+    /// The process's names are from swmon's root: the name exec was given
+    /// is the kernel's walk (or a script's `#!` interpreter is), and no
+    /// container holds it.
+    pub same_root: bool,
+    /// The manager and a digest of its arguments, when the exec runs an
+    /// installer: an exec without its own record continues an earlier one
+    /// with the same lineage.
+    pub lineage: Option<(&'static str, [u8; 16])>,
 }
 
 impl ExecKey {
-    fn of(rec: &ExecRecord, clock: &Clock) -> ExecKey {
+    pub fn of(rec: &ExecRecord, clock: &Clock, in_container: bool) -> ExecKey {
+        let exe = rec
+            .executable
+            .strip_suffix(DELETED)
+            .unwrap_or(&rec.executable);
+        let cut = rec.flags & flag::PATH_TRUNCATED != 0;
+        let filename_cut = rec.flags & flag::FILENAME_TRUNCATED != 0;
+        let name = rec.filename.strip_suffix(DELETED).unwrap_or(&rec.filename);
+        // binfmt_script's argv: the interpreter (as `#!` names it), its
+        // optional argument, then the script as exec was given it.
+        let script = rec.argv.first().is_some_and(|a| a != name)
+            && rec.argv.iter().skip(1).take(2).any(|a| a == name);
+        let same_root = !in_container
+            && !cut
+            && exe.starts_with(b"/")
+            && if script {
+                rec.argv.first().is_some_and(|a| a == exe)
+            } else {
+                name == exe
+            };
         ExecKey {
+            boot_ns: rec.boot_ns,
             wall_ns: wall_of(rec.boot_ns, clock),
             dev: rec.dev,
             ino: rec.ino,
-            cut: rec.flags & flag::PATH_TRUNCATED != 0,
+            cut,
             executable: rec.executable.clone(),
+            filename: rec.filename.clone(),
+            filename_cut,
+            script,
+            ppid: rec.ppid,
+            auid: rec.loginuid,
+            ses: rec.sessionid,
+            same_root,
+            lineage: lineage(rec),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<ExecKey>()
+            + super::vec_cost(self.executable.len())
+            + super::vec_cost(self.filename.len())
+    }
+
+    /// What the rule judge is asked about this exec.
+    fn file(&self) -> ExecFile<'_> {
+        let exe = self
+            .executable
+            .strip_suffix(DELETED)
+            .unwrap_or(&self.executable);
+        let script = (self.script && self.filename.starts_with(b"/") && !self.filename_cut)
+            .then_some(self.filename.as_slice());
+        ExecFile {
+            path: (!self.cut && exe.starts_with(b"/")).then_some(exe),
+            id: (self.dev, self.ino),
+            script,
+            same_root: self.same_root,
         }
     }
 }
 
-/// How an audit exec (its PATH identities and `exe=`) joins a kernel exec,
-/// time and pid aside: by (dev, inode) first, by path as a fallback.
-pub fn join(files: &[(u32, u64)], exe: &[u8], k: &ExecKey) -> Option<Join> {
-    if k.ino != 0 && files.contains(&(k.dev, k.ino)) {
-        return Some(Join::Inode);
+/// The manager an exec runs and a digest of the installer's arguments.
+fn lineage(rec: &ExecRecord) -> Option<(&'static str, [u8; 16])> {
+    let id = crate::enrich::identify(rec)?;
+    let manager = match catalogue::program(id.installer_id)?.role {
+        Role::Installer(m) => m.as_str(),
+        _ => return None,
+    };
+    let start = crate::enrich::installer_args_start(&rec.argv, id.via);
+    let mut h = Sha256::new();
+    h.update(manager.as_bytes());
+    for a in &rec.argv[start.min(rec.argv.len())..] {
+        h.update((a.len() as u64).to_le_bytes());
+        h.update(a);
+    }
+    let mut out = [0; 16];
+    out.copy_from_slice(&h.finalize()[..16]);
+    Some((manager, out))
+}
+
+/// How an audit exec joins a kernel exec, time and process aside: PATH
+/// item 0 by (dev, inode); a script by its interpreter's identity and
+/// item 0's name; by path only when the record has no PATH identity (or
+/// the kernel read no inode).
+pub fn join(rec: &AuditExec, k: &ExecKey) -> Option<Join> {
+    if k.ino != 0 {
+        if rec.named == Some((k.dev, k.ino)) {
+            return Some(Join::Inode);
+        }
+        let named_as =
+            |n: &[u8]| n == k.filename.as_slice() || (k.filename_cut && n.starts_with(&k.filename));
+        if rec.interpreter == Some((k.dev, k.ino))
+            && rec.name.as_deref().is_some_and(named_as)
+            && !k.filename.is_empty()
+        {
+            return Some(Join::Script);
+        }
+    }
+    let identified = rec.named.is_some() || rec.interpreter.is_some();
+    if identified && k.ino != 0 {
+        return None;
     }
     // A record with neither (a bare SYSCALL): pid and time only, as ever.
-    if (files.is_empty() && exe.is_empty()) || same_path(exe, &k.executable, k.cut) {
+    if (rec.exe.is_empty() && rec.name.is_none()) || same_path(&rec.exe, &k.executable, k.cut) {
         return Some(Join::Path);
     }
     None
@@ -433,18 +608,141 @@ pub fn same_path(audit: &[u8], kernel: &[u8], cut: bool) -> bool {
     }
 }
 
+/// A process's life as a join bounds it (wall ns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Life {
+    /// The process's start (its fork), when the kernel read it.
+    start: Option<u64>,
+    /// Its exit, once known.
+    end: Option<u64>,
+}
+
+/// Where a record fits a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fit {
+    /// It is the record of the exec at this index.
+    Exec(usize, Join),
+    /// Of the process within the run's life, of none of its execs.
+    Process,
+}
+
+fn ids_agree(rec: &AuditExec, k: &ExecKey) -> bool {
+    let agree =
+        |kernel: u32, audit: Option<u32>| kernel == u32::MAX || audit.is_none_or(|a| a == kernel);
+    (k.ppid == 0 || rec.ppid == 0 || rec.ppid == k.ppid)
+        && agree(k.auid, rec.auid)
+        && agree(k.ses, rec.ses)
+}
+
+/// Where `rec` fits the run of `tgid` with `keys` (oldest first), `own`
+/// telling the execs that already have their record.
+fn fit(
+    rec: &AuditExec,
+    tgid: u32,
+    keys: &[ExecKey],
+    life: Life,
+    own: impl Fn(u64) -> bool,
+) -> Option<Fit> {
+    let first = keys.first()?;
+    if rec.pid != tgid {
+        return None;
+    }
+    let lo = life
+        .start
+        .map_or(first.wall_ns.saturating_sub(MATCH_WINDOW_NS), |s| {
+            s.saturating_sub(JOIN_SLACK_NS)
+        });
+    if rec.wall_ns < lo
+        || life
+            .end
+            .is_some_and(|e| rec.wall_ns > e.saturating_add(JOIN_SLACK_NS))
+    {
+        return None;
+    }
+    for (i, k) in keys.iter().enumerate() {
+        // Stamped at the syscall's entry: not after its exec, and not
+        // before the exec ahead of it was done.
+        if rec.wall_ns > k.wall_ns.saturating_add(JOIN_SLACK_NS) {
+            continue;
+        }
+        if i > 0 && rec.wall_ns.saturating_add(JOIN_SLACK_NS) < keys[i - 1].wall_ns {
+            break;
+        }
+        if own(k.boot_ns) || !ids_agree(rec, k) {
+            continue;
+        }
+        if let Some(j) = join(rec, k) {
+            return Some(Fit::Exec(i, j));
+        }
+    }
+    let near = keys
+        .iter()
+        .find(|k| rec.wall_ns <= k.wall_ns.saturating_add(JOIN_SLACK_NS))
+        .unwrap_or(&keys[keys.len() - 1]);
+    ids_agree(rec, near).then_some(Fit::Process)
+}
+
+/// How a run's execs stand: each with its own record, continuing one, or
+/// neither (`missing`, indices).
+struct Cover {
+    missing: Vec<usize>,
+    /// Every record relied on arrived while a daemon was registered.
+    logged: bool,
+}
+
+fn cover(keys: &[ExecKey], m: &AuditMatch) -> Cover {
+    let mut missing = Vec::new();
+    let mut logged = true;
+    for (i, k) in keys.iter().enumerate() {
+        if let Some((_, _, l)) = m.own.iter().find(|(b, _, _)| *b == k.boot_ns) {
+            logged &= *l;
+            continue;
+        }
+        let continued = k.lineage.and_then(|lin| {
+            keys[..i].iter().rev().find_map(|e| {
+                if e.lineage != Some(lin) {
+                    return None;
+                }
+                m.own
+                    .iter()
+                    .find(|(b, _, _)| *b == e.boot_ns)
+                    .map(|(_, _, l)| *l)
+            })
+        });
+        match continued {
+            Some(l) => logged &= l,
+            None => missing.push(i),
+        }
+    }
+    Cover { missing, logged }
+}
+
+/// A run waiting for its records.
+#[derive(Debug)]
+struct Waiting {
+    /// Boot ns.
+    deadline: u64,
+    run: Run,
+    keys: Vec<ExecKey>,
+    life: Life,
+}
+
 /// A run already reported, kept for a late record.
 #[derive(Clone, Debug)]
 struct Reported {
     run_id: String,
     tgid: u32,
-    execs: Vec<ExecKey>,
-    first_wall: u64,
-    /// Its exit, else when it was decided.
-    end_wall: u64,
+    keys: Vec<ExecKey>,
+    life: Life,
+    /// Boot ns of its first exec.
     boot_ns: u64,
+    /// When it was decided (boot ns): the end of its loss window.
+    decided: u64,
+    /// Execs were trimmed from its chain.
+    trimmed: bool,
     verdict: Verdict,
     audit: AuditMatch,
+    /// Boot ns.
     forget_at: u64,
 }
 
@@ -452,36 +750,114 @@ impl Reported {
     fn bytes(&self) -> usize {
         std::mem::size_of::<Reported>()
             + self.run_id.len()
-            + self
-                .execs
-                .iter()
-                .map(|e| std::mem::size_of::<ExecKey>() + super::vec_cost(e.executable.len()))
-                .sum::<usize>()
+            + self.keys.iter().map(ExecKey::bytes).sum::<usize>()
             + self.audit.bytes()
+    }
+}
+
+/// Items of a map kept oldest first, indexed by pid.
+#[derive(Debug)]
+struct ByPid<T> {
+    items: BTreeMap<u64, T>,
+    pids: HashMap<u32, Vec<u64>>,
+    next: u64,
+}
+
+impl<T> Default for ByPid<T> {
+    fn default() -> Self {
+        ByPid {
+            items: BTreeMap::new(),
+            pids: HashMap::new(),
+            next: 0,
+        }
+    }
+}
+
+impl<T> ByPid<T> {
+    fn insert(&mut self, pid: u32, item: T) -> u64 {
+        let seq = self.next;
+        self.next += 1;
+        self.items.insert(seq, item);
+        self.pids.entry(pid).or_default().push(seq);
+        seq
+    }
+
+    fn remove(&mut self, pid: u32, seq: u64) -> Option<T> {
+        let item = self.items.remove(&seq)?;
+        if let Some(v) = self.pids.get_mut(&pid) {
+            v.retain(|s| *s != seq);
+            if v.is_empty() {
+                self.pids.remove(&pid);
+            }
+        }
+        Some(item)
+    }
+
+    /// The items of a pid, newest first.
+    fn of(&self, pid: u32) -> Vec<u64> {
+        self.pids
+            .get(&pid)
+            .map(|v| v.iter().rev().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
     }
 }
 
 pub struct CrossCheck {
     wait_ns: u64,
+    /// Audit execs, oldest first; `execs_first` is the front's sequence.
     execs: VecDeque<AuditExec>,
+    execs_first: u64,
+    execs_pids: HashMap<u32, Vec<u64>>,
     execs_bytes: usize,
-    deciding: VecDeque<(u64, Run)>,
+    deciding: ByPid<Waiting>,
     deciding_bytes: usize,
     /// Decided runs, oldest first.
-    reported: VecDeque<Reported>,
+    reported: ByPid<Reported>,
     reported_bytes: usize,
-    /// How many decided runs each pid has (most audit execs have none, and
-    /// skip the scan).
-    reported_pids: HashMap<u32, u32>,
-    /// Health transitions: (wall ns, state from then on), oldest first.
+    /// Health transitions: (boot ns, state from then on), oldest first.
     timeline: VecDeque<(u64, AuditState)>,
-    /// Wall times of audit losses.
-    losses: VecDeque<u64>,
+    /// Audit losses: (boot ns, records), oldest first.
+    losses: VecDeque<(u64, u64)>,
     /// The loaded rules as last listed (by the rules stage), in order.
-    rules: Option<Arc<Vec<AuditRule>>>,
-    /// The latest wall time seen.
+    rules: Option<Arc<LoadedRules>>,
+    /// The latest boot time seen.
     now: u64,
     pub counters: VerdictCounters,
+}
+
+fn run_bytes(run: &Run) -> usize {
+    run.bytes() + run.audit.as_ref().map_or(0, AuditMatch::bytes)
+}
+
+fn waiting_bytes(w: &Waiting) -> usize {
+    run_bytes(&w.run) + w.keys.iter().map(ExecKey::bytes).sum::<usize>()
+}
+
+fn wall_of(boot_ns: u64, clock: &Clock) -> u64 {
+    clock
+        .wall(boot_ns)
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+fn keys_of(run: &Run, clock: &Clock) -> Vec<ExecKey> {
+    let container = run.facts.placement.container_id.is_some();
+    run.execs
+        .iter()
+        .map(|r| ExecKey::of(r, clock, container))
+        .collect()
+}
+
+fn life_of(run: &Run, clock: &Clock) -> Life {
+    let start = run.execs[0].start_ns;
+    Life {
+        start: (start != 0).then(|| wall_of(start, clock)),
+        end: run.exit.map(|e| wall_of(e.boot_ns, clock)),
+    }
 }
 
 impl CrossCheck {
@@ -489,12 +865,13 @@ impl CrossCheck {
         CrossCheck {
             wait_ns,
             execs: VecDeque::new(),
+            execs_first: 0,
+            execs_pids: HashMap::new(),
             execs_bytes: 0,
-            deciding: VecDeque::new(),
+            deciding: ByPid::default(),
             deciding_bytes: 0,
-            reported: VecDeque::new(),
+            reported: ByPid::default(),
             reported_bytes: 0,
-            reported_pids: HashMap::new(),
             timeline: VecDeque::from([(0, initial)]),
             losses: VecDeque::new(),
             rules: None,
@@ -503,19 +880,25 @@ impl CrossCheck {
         }
     }
 
-    /// The audit state from `wall_ns` on.
-    pub fn set_state(&mut self, wall_ns: u64, state: AuditState) {
-        if self.timeline.back().is_some_and(|(_, s)| *s == state) {
+    /// The audit state from `boot_ns` on (when the audit reader saw the
+    /// change).
+    pub fn set_state(&mut self, boot_ns: u64, state: AuditState) {
+        let Some(&(last, now)) = self.timeline.back() else {
+            self.timeline.push_back((boot_ns, state));
+            return;
+        };
+        if now == state {
             return;
         }
-        self.timeline.push_back((wall_ns, state));
+        // Seen by two stages, stamps may cross: the timeline stays in order.
+        self.timeline.push_back((boot_ns.max(last), state));
         while self.timeline.len() > 1024 {
             self.timeline.pop_front();
         }
     }
 
     /// The loaded rule list (a fresh listing replaces the last).
-    pub fn set_rules(&mut self, rules: Arc<Vec<AuditRule>>) {
+    pub fn set_rules(&mut self, rules: Arc<LoadedRules>) {
         self.rules = Some(rules);
     }
 
@@ -523,101 +906,166 @@ impl CrossCheck {
         self.timeline.back().map(|(_, s)| *s).unwrap_or_default()
     }
 
-    fn state_at(&self, wall_ns: u64) -> AuditState {
+    fn state_at(&self, boot_ns: u64) -> AuditState {
         self.timeline
             .iter()
             .rev()
-            .find(|(t, _)| *t <= wall_ns)
+            .find(|(t, _)| *t <= boot_ns)
             .or(self.timeline.front())
             .map(|(_, s)| *s)
             .unwrap_or_default()
     }
 
-    pub fn note_loss(&mut self, wall_ns: u64) {
-        self.losses.push_back(wall_ns);
-        while self.losses.len() > 1024 {
+    /// Audit lost `count` records, as the audit reader saw at `boot_ns`.
+    pub fn note_loss(&mut self, boot_ns: u64, count: u64) {
+        self.losses.push_back((boot_ns, count.max(1)));
+        while self.losses.len() > MAX_LOSSES {
             self.losses.pop_front();
         }
     }
 
-    /// Adds an audit exec; returns what it decides: a waiting run it joins
-    /// (decided now), or a correction of a decided run. A record of the
-    /// same process as a waiting or decided run is attached to it. The
-    /// caller then offers it to open runs with [`Self::attach`].
-    pub fn on_audit_exec(&mut self, mut exec: AuditExec, clock: &Clock) -> Vec<Decided> {
-        self.counters.audit_execs += 1;
-        self.now = self.now.max(exec.wall_ns);
-        let mut decided = Vec::new();
-        let joined = self
-            .deciding
+    /// Records lost within `from..=until` (boot ns).
+    fn lost_in(&self, from: u64, until: u64) -> u64 {
+        self.losses
             .iter()
-            .position(|(_, run)| run_join(&exec, run, clock).is_some_and(|j| j.is_some()));
-        let same = joined.or_else(|| {
-            self.deciding
-                .iter()
-                .position(|(_, run)| run_join(&exec, run, clock).is_some())
-        });
-        if let Some(i) = same {
-            exec.matched = true;
-            let run = &mut self.deciding[i].1;
-            let j = run_join(&exec, run, clock).flatten();
-            let before = run.audit.as_ref().map_or(0, AuditMatch::bytes);
-            let m = run.audit.get_or_insert_with(AuditMatch::default);
-            m.add(&exec, j);
-            let grown = m.bytes().saturating_sub(before);
-            self.deciding_bytes += grown;
-            if j.is_some() {
-                // Its record: decided now.
-                if let Some((_, run)) = self.deciding.remove(i) {
-                    self.deciding_bytes = self.deciding_bytes.saturating_sub(run_bytes(&run));
-                    decided.push(self.decide(run, clock));
-                }
-            }
-        } else if let Some(a) = self.amend(&exec) {
-            exec.matched = true;
-            decided.extend(a);
+            .filter(|(t, _)| (from..=until).contains(t))
+            .map(|(_, n)| *n)
+            .fold(0u64, u64::saturating_add)
+    }
+
+    fn exec_at(&mut self, seq: u64) -> Option<&mut AuditExec> {
+        let i = usize::try_from(seq.checked_sub(self.execs_first)?).ok()?;
+        self.execs.get_mut(i)
+    }
+
+    /// Adds an audit exec that reached decide at `now_boot_ns`; returns
+    /// what it decides: a waiting run it completes (decided now), or a
+    /// correction of a decided run. The caller then offers it to its
+    /// process's open run with [`Self::attach`].
+    pub fn on_audit_exec(
+        &mut self,
+        mut exec: AuditExec,
+        now_boot_ns: u64,
+        clock: &Clock,
+    ) -> Vec<Decided> {
+        self.counters.audit_execs += 1;
+        self.now = self.now.max(now_boot_ns);
+        exec.arrived_ns = now_boot_ns;
+        let mut decided = Vec::new();
+        if let Some(d) = self.offer_waiting(&mut exec, clock) {
+            decided.push(d);
+        } else if !exec.matched {
+            decided.extend(self.amend(&mut exec));
         }
         self.push_exec(exec);
         decided
     }
 
-    /// Offers a record to the decided runs: attached to the one it joins
-    /// (else to one of its process), `Some` then; with a correction when
-    /// it changes that run's verdict.
-    fn amend(&mut self, exec: &AuditExec) -> Option<Option<Decided>> {
-        if !self.reported_pids.contains_key(&exec.pid) {
+    /// Offers a record to the waiting runs of its process: attached to the
+    /// one it fits; the run is decided now when every exec is accounted
+    /// for.
+    fn offer_waiting(&mut self, exec: &mut AuditExec, clock: &Clock) -> Option<Decided> {
+        let mut process = None;
+        for seq in self.deciding.of(exec.pid) {
+            let w = self.deciding.items.get(&seq)?;
+            let m = w.run.audit.as_ref();
+            let f = fit(exec, exec.pid, &w.keys, w.life, |b| {
+                m.is_some_and(|m| m.has_own(b))
+            });
+            match f {
+                Some(Fit::Exec(i, j)) => {
+                    exec.matched = true;
+                    let w = self.deciding.items.get_mut(&seq)?;
+                    let before = run_bytes(&w.run);
+                    let boot = w.keys[i].boot_ns;
+                    w.run
+                        .audit
+                        .get_or_insert_with(AuditMatch::default)
+                        .add(exec, Some((boot, j)));
+                    self.deciding_bytes =
+                        (self.deciding_bytes + run_bytes(&w.run)).saturating_sub(before);
+                    let done = w
+                        .run
+                        .audit
+                        .as_ref()
+                        .is_some_and(|m| cover(&w.keys, m).missing.is_empty());
+                    if done {
+                        let w = self.deciding.remove(exec.pid, seq)?;
+                        self.deciding_bytes = self.deciding_bytes.saturating_sub(waiting_bytes(&w));
+                        return Some(self.decide(w, clock));
+                    }
+                    return None;
+                }
+                Some(Fit::Process) if process.is_none() => process = Some(seq),
+                _ => {}
+            }
+        }
+        let seq = process?;
+        let w = self.deciding.items.get_mut(&seq)?;
+        if exec.installer.is_none() || w.run.trimmed > 0 {
+            exec.matched = true;
+            let before = run_bytes(&w.run);
+            w.run
+                .audit
+                .get_or_insert_with(AuditMatch::default)
+                .add(exec, None);
+            self.deciding_bytes = (self.deciding_bytes + run_bytes(&w.run)).saturating_sub(before);
+        }
+        None
+    }
+
+    /// Offers a record to the decided runs of its process: attached to the
+    /// one it fits, with a correction when it changes that run's verdict.
+    fn amend(&mut self, exec: &mut AuditExec) -> Option<Decided> {
+        let mut target = None;
+        for seq in self.reported.of(exec.pid) {
+            let r = self.reported.items.get(&seq)?;
+            match fit(exec, r.tgid, &r.keys, r.life, |b| r.audit.has_own(b)) {
+                Some(Fit::Exec(i, j)) => {
+                    target = Some((seq, Some((r.keys[i].boot_ns, j))));
+                    break;
+                }
+                Some(Fit::Process) if target.is_none() => target = Some((seq, None)),
+                _ => {}
+            }
+        }
+        let (seq, own) = target?;
+        let trimmed = self.reported.items.get(&seq).is_some_and(|r| r.trimmed);
+        if own.is_none() && exec.installer.is_some() && !trimmed {
+            // An installer's exec the kernel stream did not report: left
+            // for `audit_only`.
             return None;
         }
-        let joins = |r: &Reported| reported_join(exec, r);
-        let i = self
-            .reported
-            .iter()
-            .rposition(|r| joins(r).is_some_and(|j| j.is_some()))
-            .or_else(|| self.reported.iter().rposition(|r| joins(r).is_some()))?;
-        let j = joins(&self.reported[i]).flatten();
-        let r = &mut self.reported[i];
-        let before = r.audit.bytes();
-        r.audit.add(exec, j);
-        self.reported_bytes = (self.reported_bytes + r.audit.bytes()).saturating_sub(before);
-        if j.is_none() {
-            return Some(None);
-        }
-        let verdict = if r.audit.logged {
-            Verdict::Confirmed
-        } else {
-            Verdict::EbpfOnly("auditd-stopped")
+        exec.matched = true;
+        let r = self.reported.items.get_mut(&seq)?;
+        let before = r.bytes();
+        r.audit.add(exec, own);
+        let verdict = match own {
+            Some(_) => {
+                let (keys, decided) = (r.keys.clone(), r.decided);
+                let mut m = std::mem::take(&mut r.audit);
+                let v = self.verdict_of(&keys, &mut m, decided);
+                let r = self.reported.items.get_mut(&seq)?;
+                r.audit = m;
+                Some(v)
+            }
+            None => None,
         };
+        let r = self.reported.items.get_mut(&seq)?;
+        self.reported_bytes = (self.reported_bytes + r.bytes()).saturating_sub(before);
+        let verdict = verdict?;
+        // A record only adds to a run: a `confirmed` one stays.
         if verdict == r.verdict || r.verdict == Verdict::Confirmed {
-            return Some(None);
+            return None;
         }
         let previous = r.verdict;
         r.verdict = verdict;
         self.counters.verdicts_amended += 1;
-        Some(Some(Decided::Amended(Box::new(Amended {
+        Some(Decided::Amended(Box::new(Amended {
             run_id: r.run_id.clone(),
             pid: r.tgid,
             executable: r
-                .execs
+                .keys
                 .last()
                 .map(|e| e.executable.clone())
                 .unwrap_or_default(),
@@ -625,7 +1073,7 @@ impl CrossCheck {
             previous,
             verdict,
             audit: r.audit.clone(),
-        }))))
+        })))
     }
 
     fn push_exec(&mut self, exec: AuditExec) {
@@ -639,12 +1087,22 @@ impl CrossCheck {
             }
         }
         self.execs_bytes += size;
+        let seq = self.execs_first + self.execs.len() as u64;
+        self.execs_pids.entry(exec.pid).or_default().push(seq);
         self.execs.push_back(exec);
     }
 
     fn pop_exec(&mut self) -> Option<AuditExec> {
         let old = self.execs.pop_front()?;
+        let seq = self.execs_first;
+        self.execs_first += 1;
         self.execs_bytes = self.execs_bytes.saturating_sub(old.bytes());
+        if let Some(v) = self.execs_pids.get_mut(&old.pid) {
+            v.retain(|s| *s != seq);
+            if v.is_empty() {
+                self.execs_pids.remove(&old.pid);
+            }
+        }
         Some(old)
     }
 
@@ -659,100 +1117,146 @@ impl CrossCheck {
     }
 
     /// Attaches to `run` every kept audit record of its process not yet
-    /// attached to a run (records of its execs, and of the same process
-    /// within its life).
+    /// attached that fits it: the record of one of its execs, or one of
+    /// the process within its life that is no installer's (an installer's
+    /// waits: another exec of the run may still come from the kernel
+    /// stream, else it is `audit_only`).
     pub fn attach(&mut self, run: &mut Run, clock: &Clock) {
         let tgid = run.primary().tgid;
-        for exec in self
-            .execs
-            .iter_mut()
-            .filter(|e| !e.matched && e.pid == tgid)
-        {
-            if let Some(j) = run_join(exec, run, clock) {
-                exec.matched = true;
-                run.audit
-                    .get_or_insert_with(AuditMatch::default)
-                    .add(exec, j);
+        let Some(seqs) = self.execs_pids.get(&tgid).cloned() else {
+            return;
+        };
+        let keys = keys_of(run, clock);
+        let life = life_of(run, clock);
+        for seq in seqs {
+            let trimmed = run.trimmed > 0;
+            let m = run.audit.get_or_insert_with(AuditMatch::default);
+            let Some(exec) = self.exec_at(seq) else {
+                continue;
+            };
+            if exec.matched {
+                continue;
             }
+            match fit(exec, tgid, &keys, life, |b| m.has_own(b)) {
+                Some(Fit::Exec(i, j)) => {
+                    exec.matched = true;
+                    m.add(exec, Some((keys[i].boot_ns, j)));
+                }
+                Some(Fit::Process) if exec.installer.is_none() || trimmed => {
+                    exec.matched = true;
+                    m.add(exec, None);
+                }
+                _ => {}
+            }
+        }
+        if run.audit.as_ref().is_some_and(|m| m.records == 0) {
+            run.audit = None;
         }
     }
 
-    /// A finished run: decided now if it has its record or cannot get one,
-    /// else held until its wait is over.
-    pub fn on_run(&mut self, mut run: Run, now_wall_ns: u64, clock: &Clock) -> Vec<Decided> {
-        self.now = self.now.max(now_wall_ns);
+    /// A finished run at `now_boot_ns`: decided now if every exec is
+    /// accounted for or no record can come, else held until its wait
+    /// (from its last exec) is over.
+    pub fn on_run(&mut self, mut run: Run, now_boot_ns: u64, clock: &Clock) -> Vec<Decided> {
+        self.now = self.now.max(now_boot_ns);
         self.attach(&mut run, clock);
-        let exec_ns = wall(&run, clock);
-        let state = self.state_at(exec_ns);
+        let keys = keys_of(&run, clock);
+        let life = life_of(&run, clock);
+        let state = self.state_at(run.primary().boot_ns);
         let may_come = state.available && state.enabled && state.rules;
-        let deadline = exec_ns.saturating_add(self.wait_ns);
-        let joined = run.audit.as_ref().is_some_and(|m| m.joined > 0);
-        if joined || !may_come || now_wall_ns >= deadline {
-            return vec![self.decide(run, clock)];
+        let deadline = run.primary().boot_ns.saturating_add(self.wait_ns);
+        let done = run
+            .audit
+            .as_ref()
+            .is_some_and(|m| cover(&keys, m).missing.is_empty());
+        let w = Waiting {
+            deadline,
+            run,
+            keys,
+            life,
+        };
+        if done || !may_come || now_boot_ns >= deadline {
+            return vec![self.decide(w, clock)];
         }
         let mut out = Vec::new();
-        let size = run_bytes(&run);
+        let size = waiting_bytes(&w);
         while self.deciding.len() >= MAX_DECIDING
-            || (!self.deciding.is_empty() && self.deciding_bytes + size > MAX_DECIDING_BYTES)
+            || (self.deciding.len() > 0 && self.deciding_bytes + size > MAX_DECIDING_BYTES)
         {
-            let Some((_, early)) = self.deciding.pop_front() else {
+            let Some((&seq, early)) = self.deciding.items.iter().next() else {
                 break;
             };
-            self.deciding_bytes = self.deciding_bytes.saturating_sub(run_bytes(&early));
+            let pid = early.run.primary().tgid;
+            let Some(early) = self.deciding.remove(pid, seq) else {
+                break;
+            };
+            self.deciding_bytes = self.deciding_bytes.saturating_sub(waiting_bytes(&early));
             self.counters.decided_early += 1;
             out.push(self.decide(early, clock));
         }
         self.deciding_bytes += size;
-        self.deciding.push_back((deadline, run));
+        let pid = w.run.primary().tgid;
+        self.deciding.insert(pid, w);
         out
     }
 
     /// Decides waiting runs whose wait is over, reports audit execs of
-    /// installers that no run matched within the wait, and forgets decided
-    /// runs past their keep.
+    /// installers that joined no run's exec within the wait (a process
+    /// with an open run: within [`OPEN_RUN_GRACE_NS`]), and forgets what
+    /// is past its keep. `now_boot_ns` is the boot-time clock.
     pub fn tick(
         &mut self,
-        now_wall_ns: u64,
+        now_boot_ns: u64,
         clock: &Clock,
         open_tgids: impl Fn(u32) -> bool,
     ) -> Vec<Decided> {
-        self.now = self.now.max(now_wall_ns);
+        self.now = self.now.max(now_boot_ns);
         let mut out = Vec::new();
-        let mut keep = VecDeque::with_capacity(self.deciding.len());
-        let mut due = Vec::new();
-        while let Some((deadline, run)) = self.deciding.pop_front() {
-            if now_wall_ns >= deadline {
-                self.deciding_bytes = self.deciding_bytes.saturating_sub(run_bytes(&run));
-                due.push(run);
-            } else {
-                keep.push_back((deadline, run));
+        let due: Vec<(u64, u32)> = self
+            .deciding
+            .items
+            .iter()
+            .filter(|(_, w)| now_boot_ns >= w.deadline)
+            .map(|(seq, w)| (*seq, w.run.primary().tgid))
+            .collect();
+        for (seq, pid) in due {
+            if let Some(w) = self.deciding.remove(pid, seq) {
+                self.deciding_bytes = self.deciding_bytes.saturating_sub(waiting_bytes(&w));
+                out.push(self.decide(w, clock));
             }
         }
-        self.deciding = keep;
-        for run in due {
-            out.push(self.decide(run, clock));
-        }
+        let wait = self.wait_ns;
         for exec in self.execs.iter_mut() {
-            let ripe = now_wall_ns >= exec.wall_ns.saturating_add(self.wait_ns);
-            if ripe && !exec.matched && exec.installer.is_some() && !open_tgids(exec.pid) {
-                // Not a run's, open, waiting or decided: the kernel stream
-                // missed it.
+            if exec.matched || exec.installer.is_none() {
+                continue;
+            }
+            let age = now_boot_ns.saturating_sub(exec.arrived_ns);
+            let ripe = if open_tgids(exec.pid) {
+                age >= wait.max(OPEN_RUN_GRACE_NS)
+            } else {
+                age >= wait
+            };
+            if ripe {
+                // No exec of a run, open, waiting or decided, is its: the
+                // kernel stream missed it.
                 exec.matched = true;
                 self.counters.audit_only += 1;
-                out.push(Decided::AuditOnly(exec.clone()));
+                out.push(Decided::AuditOnly(Box::new(exec.clone())));
             }
         }
         while self
             .execs
             .front()
-            .is_some_and(|e| now_wall_ns >= e.wall_ns.saturating_add(KEEP_NS))
+            .is_some_and(|e| now_boot_ns >= e.arrived_ns.saturating_add(KEEP_NS))
         {
             self.pop_exec();
         }
         while self
             .reported
-            .front()
-            .is_some_and(|r| now_wall_ns >= r.forget_at)
+            .items
+            .values()
+            .next()
+            .is_some_and(|r| now_boot_ns >= r.forget_at)
         {
             self.forget_front();
         }
@@ -761,37 +1265,51 @@ impl CrossCheck {
 
     /// Decides everything still waiting (at shutdown).
     pub fn drain(&mut self, clock: &Clock) -> Vec<Decided> {
-        let runs: Vec<_> = self.deciding.drain(..).collect();
+        let items = std::mem::take(&mut self.deciding);
         self.deciding_bytes = 0;
-        runs.into_iter()
-            .map(|(_, run)| self.decide(run, clock))
+        items
+            .items
+            .into_values()
+            .map(|w| self.decide(w, clock))
             .collect()
     }
 
     /// Decides a run and remembers it for a late record.
-    fn decide(&mut self, run: Run, clock: &Clock) -> Decided {
-        let v = self.verdict(&run, clock);
-        let execs: Vec<ExecKey> = run.execs.iter().map(|r| ExecKey::of(r, clock)).collect();
-        let first_wall = execs.first().map_or(0, |e| e.wall_ns);
-        let last_exec = execs.last().map_or(0, |e| e.wall_ns);
-        let end_wall = match run.exit {
-            Some(e) => wall_of(e.boot_ns, clock),
-            None => self.now.max(last_exec),
-        };
+    fn decide(&mut self, w: Waiting, clock: &Clock) -> Decided {
+        let Waiting {
+            mut run,
+            keys,
+            life,
+            ..
+        } = w;
+        let mut m = run.audit.take().unwrap_or_default();
+        let v = self.verdict_of(&keys, &mut m, self.now);
+        match v {
+            Verdict::Confirmed => self.counters.confirmed += 1,
+            Verdict::EbpfOnly(_) => self.counters.ebpf_only += 1,
+            Verdict::AuditOnly => self.counters.audit_only += 1,
+        }
+        let end = run.exit.map_or(self.now, |e| e.boot_ns);
         let r = Reported {
             run_id: run.id(),
             tgid: run.primary().tgid,
-            execs,
-            first_wall,
-            end_wall,
+            keys,
+            // A run without an exit (evicted, its exit lost, still
+            // running at stop) ends, for a late record, at its decision.
+            life: Life {
+                end: life.end.or(Some(wall_of(self.now, clock))),
+                ..life
+            },
             boot_ns: run.execs[0].boot_ns,
+            decided: self.now,
+            trimmed: run.trimmed > 0,
             verdict: v,
-            audit: run.audit.clone().unwrap_or_default(),
-            forget_at: self.now.max(end_wall).saturating_add(KEEP_DECIDED_NS),
+            audit: m.clone(),
+            forget_at: self.now.max(end).saturating_add(KEEP_DECIDED_NS),
         };
         let size = r.bytes();
         while self.reported.len() >= MAX_DECIDED
-            || (!self.reported.is_empty() && self.reported_bytes + size > MAX_DECIDED_BYTES)
+            || (self.reported.len() > 0 && self.reported_bytes + size > MAX_DECIDED_BYTES)
         {
             if !self.forget_front() {
                 break;
@@ -799,142 +1317,92 @@ impl CrossCheck {
             self.counters.decided_forgotten += 1;
         }
         self.reported_bytes += size;
-        *self.reported_pids.entry(r.tgid).or_default() += 1;
-        self.reported.push_back(r);
+        let pid = r.tgid;
+        self.reported.insert(pid, r);
+        let has_any = m.records > 0 || m.lost > 0;
+        run.audit = has_any.then_some(m);
         Decided::Run(Box::new(run), v)
     }
 
     /// Forgets the oldest decided run; false when there is none.
     fn forget_front(&mut self) -> bool {
-        let Some(r) = self.reported.pop_front() else {
+        let Some((&seq, r)) = self.reported.items.iter().next() else {
             return false;
         };
-        self.reported_bytes = self.reported_bytes.saturating_sub(r.bytes());
-        if let Some(n) = self.reported_pids.get_mut(&r.tgid) {
-            *n -= 1;
-            if *n == 0 {
-                self.reported_pids.remove(&r.tgid);
-            }
+        let pid = r.tgid;
+        if let Some(r) = self.reported.remove(pid, seq) {
+            self.reported_bytes = self.reported_bytes.saturating_sub(r.bytes());
         }
         true
     }
 
-    /// Whether the loaded rules promise a record of one of the run's
-    /// execs (its executable, or the script it named).
-    fn covered(&self, run: &Run) -> bool {
-        let Some(rules) = &self.rules else {
-            return false;
-        };
-        run.execs.iter().any(|rec| {
-            let exe = rec
-                .executable
-                .strip_suffix(DELETED)
-                .unwrap_or(&rec.executable);
-            let cut = rec.flags & flag::PATH_TRUNCATED != 0;
-            (!cut && crate::audit::rules::records_exec_of(rules, exe))
-                || (rec.filename.starts_with(b"/")
-                    && rec.flags & flag::FILENAME_TRUNCATED == 0
-                    && crate::audit::rules::records_exec_of(rules, &rec.filename))
-        })
-    }
-
-    fn verdict(&mut self, run: &Run, clock: &Clock) -> Verdict {
-        let exec_ns = wall(run, clock);
-        let state = self.state_at(exec_ns);
-        let v = match run.audit.as_ref().filter(|m| m.joined > 0) {
-            Some(m) if m.logged => Verdict::Confirmed,
-            Some(_) => Verdict::EbpfOnly("auditd-stopped"),
-            None if !state.available => Verdict::EbpfOnly("audit-unavailable"),
-            None if !state.enabled => Verdict::EbpfOnly("audit-disabled"),
-            None if self
-                .losses
-                .iter()
-                .any(|t| t.abs_diff(exec_ns) <= MATCH_WINDOW_NS) =>
-            {
-                Verdict::EbpfOnly("audit-records-lost")
-            }
-            None if !state.daemon => Verdict::EbpfOnly("auditd-stopped"),
-            None if self.covered(run) => Verdict::EbpfOnly("audit-record-missing"),
-            None => Verdict::EbpfOnly("no-audit-rule"),
-        };
-        match v {
-            Verdict::Confirmed => self.counters.confirmed += 1,
-            Verdict::EbpfOnly(_) => self.counters.ebpf_only += 1,
-            Verdict::AuditOnly => self.counters.audit_only += 1,
+    /// What the loaded rules promise for the exec (see [`judge_exec`]);
+    /// nothing before the rules stage's first listing.
+    fn promise(&self, k: &ExecKey) -> Promise {
+        match &self.rules {
+            Some(rules) => judge_exec(rules, &k.file()),
+            None => Promise::None,
         }
-        v
     }
-}
 
-fn run_bytes(run: &Run) -> usize {
-    run.bytes() + run.audit.as_ref().map_or(0, AuditMatch::bytes)
-}
-
-fn wall_of(boot_ns: u64, clock: &Clock) -> u64 {
-    clock
-        .wall(boot_ns)
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
-/// The wall-clock time of a run's first exec.
-fn wall(run: &Run, clock: &Clock) -> u64 {
-    wall_of(run.execs[0].boot_ns, clock)
-}
-
-/// Whether an audit exec belongs to the process of `tgid` whose life
-/// (as far as we know it) spans `first..=end`; and, if so, how it joins
-/// one of its execs (`Some(None)`: of the process, but none of its execs).
-fn process_join(
-    exec: &AuditExec,
-    tgid: u32,
-    execs: &[ExecKey],
-    first: u64,
-    end: Option<u64>,
-) -> Option<Option<Join>> {
-    if exec.pid != tgid {
-        return None;
-    }
-    let joined = execs.iter().find_map(|k| {
-        if k.wall_ns.abs_diff(exec.wall_ns) > MATCH_WINDOW_NS {
-            return None;
+    /// The verdict of a run's execs with the records in `m`; sets `m`'s
+    /// `unrecorded` and `lost` (losses from its first exec to `until`).
+    fn verdict_of(&self, keys: &[ExecKey], m: &mut AuditMatch, until: u64) -> Verdict {
+        let c = cover(keys, m);
+        let from = keys
+            .first()
+            .map_or(0, |k| k.boot_ns.saturating_sub(MATCH_WINDOW_NS));
+        m.lost = self.lost_in(from, until.max(from));
+        m.unrecorded = c
+            .missing
+            .iter()
+            .map(|i| keys[*i].executable.clone())
+            .collect();
+        let Some(&first) = c.missing.first() else {
+            return if c.logged {
+                Verdict::Confirmed
+            } else {
+                Verdict::EbpfOnly("auditd-stopped")
+            };
+        };
+        let state = self.state_at(keys[first].boot_ns);
+        if !state.available {
+            return Verdict::EbpfOnly("audit-unavailable");
         }
-        join(&exec.files, &exec.exe, k)
-    });
-    if joined.is_some() {
-        return Some(joined);
+        if !state.enabled {
+            return Verdict::EbpfOnly("audit-disabled");
+        }
+        if m.lost > 0 {
+            return Verdict::EbpfOnly("audit-records-lost");
+        }
+        if !state.daemon || !c.logged {
+            return Verdict::EbpfOnly("auditd-stopped");
+        }
+        let promises: Vec<Promise> = c.missing.iter().map(|i| self.promise(&keys[*i])).collect();
+        if promises.contains(&Promise::Records) {
+            Verdict::EbpfOnly("audit-record-missing")
+        } else if promises.contains(&Promise::Unknown) {
+            Verdict::EbpfOnly("audit-rule-unknown")
+        } else {
+            Verdict::EbpfOnly("no-audit-rule")
+        }
     }
-    let after_start = exec.wall_ns.saturating_add(MATCH_WINDOW_NS) >= first;
-    let before_end = end.is_none_or(|e| exec.wall_ns <= e.saturating_add(END_SLACK_NS));
-    (after_start && before_end).then_some(None)
-}
-
-/// [`process_join`] for a run (open, or ended and waiting).
-fn run_join(exec: &AuditExec, run: &Run, clock: &Clock) -> Option<Option<Join>> {
-    if exec.pid != run.primary().tgid {
-        return None;
-    }
-    let execs: Vec<ExecKey> = run.execs.iter().map(|r| ExecKey::of(r, clock)).collect();
-    let first = execs.first().map_or(0, |e| e.wall_ns);
-    let end = run.exit.map(|e| wall_of(e.boot_ns, clock));
-    process_join(exec, run.primary().tgid, &execs, first, end)
-}
-
-/// [`process_join`] for a decided run.
-fn reported_join(exec: &AuditExec, r: &Reported) -> Option<Option<Join>> {
-    process_join(exec, r.tgid, &r.execs, r.first_wall, Some(r.end_wall))
 }
 
 #[cfg(test)]
 mod tests {
+    use swmon_common::reason;
+
     use super::*;
     use crate::{
+        audit::rules::AuditRule,
         correlate::Facts,
-        ebpf::decode::ExecRecord,
+        ebpf::decode::{ExecRecord, ExitRecord},
         event::{boot_ns_now, Clock},
     };
 
     const WAIT: u64 = 2_000_000_000;
+    const MS: u64 = 1_000_000;
 
     fn run(tgid: u32, exe: &str, boot_ns: u64) -> Run {
         let rec = ExecRecord::sample(tgid, exe, boot_ns);
@@ -944,14 +1412,12 @@ mod tests {
             exit: None,
             end: None,
             audit: None,
+            trimmed: 0,
         }
     }
 
     fn wall(clock: &Clock, boot_ns: u64) -> u64 {
-        clock
-            .wall(boot_ns)
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
+        wall_of(boot_ns, clock)
     }
 
     fn exec(pid: u32, exe: &str, wall_ns: u64, logged: bool) -> AuditExec {
@@ -961,18 +1427,28 @@ mod tests {
             pid,
             ppid: 1,
             uid: Some(0),
-            auid: Some(1000),
+            auid: Some(u32::MAX),
+            ses: Some(u32::MAX),
             exe: exe.into(),
-            files: vec![],
+            named: None,
+            name: None,
+            interpreter: None,
             argv: vec![exe.into(), b"-i".to_vec()],
             argv_truncated: false,
             argv_bytes: 0,
             cwd: None,
             key: Some("software-installer".into()),
             logged,
-            installer: installer_of(exe.as_bytes(), &[]),
+            installer: installer_of(exe.as_bytes(), None, &[]),
             matched: false,
+            arrived_ns: 0,
         }
+    }
+
+    fn exec_at(pid: u32, exe: &str, wall_ns: u64, serial: u64) -> AuditExec {
+        let mut e = exec(pid, exe, wall_ns, true);
+        e.serial = serial;
+        e
     }
 
     const ON: AuditState = AuditState {
@@ -992,15 +1468,30 @@ mod tests {
             .collect()
     }
 
+    fn the_run(d: &[Decided]) -> &Run {
+        match d {
+            [Decided::Run(r, _)] => r,
+            _ => panic!("one run: {d:?}"),
+        }
+    }
+
+    fn id_of(name: &str) -> u16 {
+        catalogue::lookup(name.as_bytes()).expect("catalogued").0
+    }
+
+    fn args(a: &[&str]) -> Vec<Vec<u8>> {
+        a.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
     #[test]
     fn a_record_before_the_run_ends_confirms_it() {
         let clock = Clock::now();
         let t = boot_ns_now();
         let mut c = CrossCheck::new(WAIT, ON);
         assert!(c
-            .on_audit_exec(exec(7, "/usr/bin/dpkg", wall(&clock, t), true), &clock)
+            .on_audit_exec(exec(7, "/usr/bin/dpkg", wall(&clock, t), true), t, &clock)
             .is_empty());
-        let d = c.on_run(run(7, "/usr/bin/dpkg", t), wall(&clock, t), &clock);
+        let d = c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock);
         assert_eq!(verdicts(&d), [Verdict::Confirmed]);
         assert_eq!(c.counters.confirmed, 1);
     }
@@ -1011,11 +1502,10 @@ mod tests {
         let t = boot_ns_now();
         let mut c = CrossCheck::new(WAIT, ON);
         assert!(
-            c.on_run(run(7, "/usr/bin/dpkg", t), wall(&clock, t), &clock)
-                .is_empty(),
+            c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock).is_empty(),
             "it waits"
         );
-        let d = c.on_audit_exec(exec(7, "/usr/bin/dpkg", wall(&clock, t), false), &clock);
+        let d = c.on_audit_exec(exec(7, "/usr/bin/dpkg", wall(&clock, t), false), t, &clock);
         assert_eq!(
             verdicts(&d),
             [Verdict::EbpfOnly("auditd-stopped")],
@@ -1028,17 +1518,13 @@ mod tests {
         let clock = Clock::now();
         let t = boot_ns_now();
         let mut c = CrossCheck::new(WAIT, ON);
-        assert!(c
-            .on_run(run(7, "/tmp/mydpkg", t), wall(&clock, t), &clock)
-            .is_empty());
-        assert!(c
-            .tick(wall(&clock, t) + WAIT - 1, &clock, |_| false)
-            .is_empty());
-        let d = c.tick(wall(&clock, t) + WAIT, &clock, |_| false);
+        assert!(c.on_run(run(7, "/tmp/mydpkg", t), t, &clock).is_empty());
+        assert!(c.tick(t + WAIT - 1, &clock, |_| false).is_empty());
+        let d = c.tick(t + WAIT, &clock, |_| false);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         // A record of another process, or of another time, does not match.
         let mut c = CrossCheck::new(WAIT, ON);
-        c.on_audit_exec(exec(8, "/usr/bin/dpkg", wall(&clock, t), true), &clock);
+        c.on_audit_exec(exec(8, "/usr/bin/dpkg", wall(&clock, t), true), t, &clock);
         c.on_audit_exec(
             exec(
                 7,
@@ -1046,11 +1532,10 @@ mod tests {
                 wall(&clock, t) + 3 * MATCH_WINDOW_NS,
                 true,
             ),
+            t,
             &clock,
         );
-        assert!(c
-            .on_run(run(7, "/usr/bin/dpkg", t), wall(&clock, t), &clock)
-            .is_empty());
+        assert!(c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock).is_empty());
     }
 
     #[test]
@@ -1069,27 +1554,29 @@ mod tests {
             (AuditState::default(), "audit-unavailable"),
         ] {
             let mut c = CrossCheck::new(WAIT, state);
-            let d = c.on_run(run(7, "/usr/bin/dpkg", t), wall(&clock, t), &clock);
+            let d = c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock);
             assert_eq!(verdicts(&d), [Verdict::EbpfOnly(reason)], "{state:?}");
         }
         let mut c = CrossCheck::new(WAIT, ON);
-        c.note_loss(wall(&clock, t));
-        c.on_run(run(7, "/usr/bin/dpkg", t), wall(&clock, t), &clock);
-        let d = c.tick(wall(&clock, t) + WAIT, &clock, |_| false);
+        c.note_loss(t, 3);
+        c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock);
+        let d = c.tick(t + WAIT, &clock, |_| false);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("audit-records-lost")]);
+        assert_eq!(the_run(&d).audit.as_ref().map(|m| m.lost), Some(3));
     }
 
     #[test]
     fn an_installer_only_audit_saw_is_audit_only() {
         let clock = Clock::now();
-        let t = wall(&clock, boot_ns_now());
+        let t = boot_ns_now();
+        let w = wall(&clock, t);
         let mut c = CrossCheck::new(WAIT, ON);
-        c.on_audit_exec(exec(9, "/usr/bin/dpkg", t, true), &clock);
-        c.on_audit_exec(exec(10, "/usr/bin/true", t, true), &clock);
+        c.on_audit_exec(exec(9, "/usr/bin/dpkg", w, true), t, &clock);
+        c.on_audit_exec(exec(10, "/usr/bin/true", w, true), t, &clock);
         assert!(c.tick(t + WAIT - 1, &clock, |_| false).is_empty());
         assert!(
             c.tick(t + WAIT, &clock, |pid| pid == 9).is_empty(),
-            "its run is still open"
+            "its process has an open run: a kernel exec may still come"
         );
         let d = c.tick(t + WAIT, &clock, |_| false);
         assert_eq!(
@@ -1109,66 +1596,134 @@ mod tests {
         assert_eq!(cap_argv(&mut argv, ARGV_MAX), Some(10_013));
         assert!(argv.iter().map(|a| a.len() + 1).sum::<usize>() <= ARGV_MAX);
         let clock = Clock::now();
-        let t = wall(&clock, boot_ns_now());
+        let t = boot_ns_now();
+        let w = wall(&clock, t);
         let mut c = CrossCheck::new(WAIT, ON);
         let mut n = 0;
         while c.bytes().0 + 20_000 < MAX_AUDIT_EXEC_BYTES {
-            let mut e = exec(1000 + n, "/usr/bin/dpkg", t, true);
+            let mut e = exec(1000 + n, "/usr/bin/dpkg", w, true);
             e.argv = vec![vec![b'x'; 8000]];
-            c.on_audit_exec(e, &clock);
+            c.on_audit_exec(e, t, &clock);
             n += 1;
         }
         for i in 0..100 {
-            let mut e = exec(9000 + i, "/usr/bin/dpkg", t, true);
+            let mut e = exec(9000 + i, "/usr/bin/dpkg", w, true);
             e.argv = vec![vec![b'x'; 8000]];
-            c.on_audit_exec(e, &clock);
+            c.on_audit_exec(e, t, &clock);
         }
         assert!(c.bytes().0 <= MAX_AUDIT_EXEC_BYTES);
         assert!(c.counters.audit_execs_dropped >= 90, "{:?}", c.counters);
+        // The pid index follows what is kept.
+        assert_eq!(
+            c.execs_pids.values().map(Vec::len).sum::<usize>(),
+            c.execs.len()
+        );
     }
 
     #[test]
     fn installers_in_audit_records() {
-        let argv = |a: &[&str]| a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
-        assert!(installer_of(b"/usr/bin/dpkg", &[]).is_some());
-        assert!(installer_of(b"/usr/bin/python3.11", &argv(&["python3", "-m", "pip"])).is_some());
+        assert!(installer_of(b"/usr/bin/dpkg", None, &[]).is_some());
+        assert!(installer_of(
+            b"/usr/bin/python3.11",
+            None,
+            &args(&["python3", "-m", "pip"])
+        )
+        .is_some());
+        assert!(installer_of(
+            b"/usr/bin/python3.11",
+            Some(b"/usr/bin/pip3"),
+            &args(&["/usr/bin/python3", "/usr/bin/pip3", "install"])
+        )
+        .is_some());
+        // A `#!/usr/bin/env node` script: env is no interpreter, item 0 is npm.
+        assert!(installer_of(
+            b"/usr/bin/env",
+            Some(b"/usr/bin/npm"),
+            &args(&["/usr/bin/env", "node", "/usr/bin/npm"])
+        )
+        .is_some());
         assert!(
-            installer_of(b"/usr/bin/python3.11", &argv(&["pip", "x.py"])).is_none(),
+            installer_of(b"/usr/bin/python3.11", None, &args(&["pip", "x.py"])).is_none(),
             "argv[0] is not trusted"
         );
-        assert!(installer_of(b"/usr/bin/true", &argv(&["true", "dpkg"])).is_none());
+        assert!(installer_of(b"/usr/bin/true", None, &args(&["true", "dpkg"])).is_none());
+        // An installer's name among a script's own arguments is none (a
+        // shell running pyenv, which runs pip in another exec).
+        assert!(installer_of(
+            b"/usr/bin/python3.11",
+            Some(b"/usr/bin/python3"),
+            &args(&["python3", "tool.py", "npm", "install", "x"])
+        )
+        .is_none());
     }
 
     fn key(exe: &str, dev: u32, ino: u64, cut: bool) -> ExecKey {
         ExecKey {
+            boot_ns: 0,
             wall_ns: 0,
             dev,
             ino,
             cut,
             executable: exe.into(),
+            filename: exe.into(),
+            filename_cut: false,
+            script: false,
+            ppid: 1,
+            auid: u32::MAX,
+            ses: u32::MAX,
+            same_root: true,
+            lineage: None,
         }
     }
 
+    fn with_files(
+        mut e: AuditExec,
+        named: Option<(u32, u64)>,
+        name: &str,
+        interpreter: Option<(u32, u64)>,
+    ) -> AuditExec {
+        e.named = named;
+        e.name = Some(name.into());
+        e.interpreter = interpreter;
+        e
+    }
+
     #[test]
-    fn a_join_is_on_the_inode_first_and_the_path_as_a_fallback() {
-        let dpkg = key("/usr/bin/dpkg", 254 << 20, 247_111, false);
+    fn a_join_is_on_the_file_exec_named_not_its_interpreter_or_loader() {
+        const D: u32 = 254 << 20;
+        let dpkg = key("/usr/bin/dpkg", D, 247_111, false);
+        let base = exec(7, "/elsewhere/dpkg", 0, true);
         // The identity joins whatever the names say (a chroot, a rename).
-        assert_eq!(
-            join(&[(254 << 20, 247_111)], b"/elsewhere/dpkg", &dpkg),
-            Some(Join::Inode)
+        let rec = with_files(base.clone(), Some((D, 247_111)), "dpkg", Some((D, 9)));
+        assert_eq!(join(&rec, &dpkg), Some(Join::Inode));
+        // A record of another ELF whose loader is the kernel's executable
+        // (the kernel ran `ld.so PROGRAM`): its item 1 does not join.
+        let ld = key("/usr/lib64/ld-linux-x86-64.so.2", D, 9, false);
+        assert_eq!(join(&rec, &ld), None);
+        // A script: item 0 the script as named, item 1 the interpreter the
+        // kernel's record runs.
+        let mut env = key("/usr/bin/env", D, 11, false);
+        env.filename = b"/usr/bin/npm".to_vec();
+        let npm = with_files(base.clone(), Some((D, 99)), "/usr/bin/npm", Some((D, 11)));
+        assert_eq!(join(&npm, &env), Some(Join::Script));
+        // The same interpreter running another script: no join.
+        let other = with_files(base.clone(), Some((D, 98)), "/tmp/tool", Some((D, 11)));
+        assert_eq!(join(&other, &env), None);
+        // st_dev's encoding (0xfe00) is not the kernel's: no join, and no
+        // fallback to the path while the record has identities.
+        let st_dev = with_files(
+            exec(7, "/usr/bin/dpkg", 0, true),
+            Some((0xfe00, 247_111)),
+            "/usr/bin/dpkg",
+            None,
         );
-        // A script: the kernel's executable is the interpreter, PATH item 1.
+        assert_eq!(join(&st_dev, &dpkg), None);
+        // No PATH identity at all: the path is the fallback.
         assert_eq!(
-            join(&[(254 << 20, 1), (254 << 20, 247_111)], b"/x", &dpkg),
-            Some(Join::Inode)
-        );
-        // st_dev's encoding (0xfe00) is not the kernel's: no inode join.
-        assert_eq!(join(&[(0xfe00, 247_111)], b"/x", &dpkg), None);
-        assert_eq!(
-            join(&[(0xfe00, 247_111)], b"/usr/bin/dpkg", &dpkg),
+            join(&exec(7, "/usr/bin/dpkg", 0, true), &dpkg),
             Some(Join::Path)
         );
-        assert_eq!(join(&[(254 << 20, 5)], b"/usr/bin/rpm", &dpkg), None);
+        assert_eq!(join(&exec(7, "/usr/bin/rpm", 0, true), &dpkg), None);
     }
 
     #[test]
@@ -1213,55 +1768,276 @@ mod tests {
         assert!(!same_path(b"/", b"/usr/bin/dpkg", false));
     }
 
-    fn exec_at(pid: u32, exe: &str, wall_ns: u64, serial: u64) -> AuditExec {
-        let mut e = exec(pid, exe, wall_ns, true);
-        e.serial = serial;
-        e
+    const D: u32 = 254 << 20;
+
+    /// `/usr/bin/npm` (`#!/usr/bin/env node`) as the kernel reports it: env
+    /// (named /usr/bin/npm), then node running the script, 1 ms apart.
+    fn npm_run(tgid: u32, t: u64) -> Run {
+        let mut r = run(tgid, "/usr/bin/env", t);
+        let env = &mut r.execs[0];
+        env.filename = b"/usr/bin/npm".to_vec();
+        env.argv = args(&["/usr/bin/env", "node", "/usr/bin/npm", "install", "x"]);
+        env.dev = D;
+        env.ino = 11;
+        env.reasons = reason::FILENAME;
+        let mut node = ExecRecord::sample(tgid, "/usr/bin/node", t + MS);
+        node.argv = args(&["node", "/usr/bin/npm", "install", "x"]);
+        node.reasons = reason::INTERPRETER_ARG;
+        node.interpreter_id = Some(id_of("node"));
+        node.dev = D;
+        node.ino = 12;
+        r.execs.push(node);
+        r
+    }
+
+    fn env_record(pid: u32, w: u64, serial: u64) -> AuditExec {
+        let mut e = exec_at(pid, "/usr/bin/env", w, serial);
+        e.argv = args(&["/usr/bin/env", "node", "/usr/bin/npm", "install", "x"]);
+        e.installer = installer_of(&e.exe, Some(b"/usr/bin/npm"), &e.argv);
+        with_files(e, Some((D, 99)), "/usr/bin/npm", Some((D, 11)))
     }
 
     #[test]
     fn every_record_of_a_run_is_attached_and_none_is_audit_only() {
-        // /usr/bin/npm: `env` (filename npm), then `node npm-cli.js`; a
-        // rule records every execve, and the kernel passed both.
+        // /usr/bin/npm under a rule recording every execve: both execs
+        // have their own record; a third exec of the process the kernel
+        // filter let go (a shell) is attached without confirming.
         let clock = Clock::now();
         let t = boot_ns_now();
         let w = wall(&clock, t);
         let mut c = CrossCheck::new(WAIT, ON);
-        let mut npm = run(7, "/usr/bin/env", t);
-        npm.execs[0].dev = 254 << 20;
-        npm.execs[0].ino = 11;
-        let mut node = ExecRecord::sample(7, "/usr/bin/node", t + 1_000_000);
-        node.dev = 254 << 20;
-        node.ino = 12;
-        npm.execs.push(node);
-        let mut env = exec_at(7, "/usr/bin/env", w, 100);
-        env.files = vec![(254 << 20, 99), (254 << 20, 11)];
-        env.installer = None;
-        let mut node = exec_at(7, "/usr/bin/node", w + 1_000_000, 101);
-        node.argv = vec![b"node".to_vec(), b"/usr/bin/npm".to_vec()];
-        node.installer = installer_of(b"/usr/bin/node", &node.argv);
+        let env = env_record(7, w, 100);
+        let mut node = exec_at(7, "/usr/bin/node", w + MS, 101);
+        node.argv = args(&["node", "/usr/bin/npm", "install", "x"]);
+        node.installer = installer_of(&node.exe, Some(b"/usr/bin/node"), &node.argv);
         assert!(node.installer.is_some(), "audit alone would call it npm");
-        node.files = vec![(254 << 20, 12)];
-        // A third exec of the process the kernel let go (a shim's bash).
-        let mut bash = exec_at(7, "/usr/bin/bash", w + 2_000_000, 102);
-        bash.installer = installer_of(b"/usr/bin/dpkg", &[]);
+        let node = with_files(node, Some((D, 12)), "/usr/bin/node", Some((D, 13)));
+        let mut bash = exec_at(7, "/usr/bin/bash", w + MS / 2, 102);
+        bash.installer = None;
         for e in [env, node, bash] {
-            assert!(c.on_audit_exec(e, &clock).is_empty());
+            assert!(c.on_audit_exec(e, t, &clock).is_empty());
         }
-        let d = c.on_run(npm, w + 5_000_000, &clock);
+        let d = c.on_run(npm_run(7, t), t + 5 * MS, &clock);
         assert_eq!(verdicts(&d), [Verdict::Confirmed]);
-        let Decided::Run(r, _) = &d[0] else {
-            panic!("a run")
-        };
-        let m = r.audit.as_ref().expect("attached");
+        let m = the_run(&d).audit.as_ref().expect("attached");
         assert_eq!((m.serial, m.joined, m.records), (100, 2, 3));
-        assert_eq!(m.join, Some("inode"));
-        assert_eq!(m.serials, [100, 101, 102]);
+        assert_eq!(m.join, Some("script"));
+        let mut serials = m.serials.clone();
+        serials.sort_unstable();
+        assert_eq!(serials, [100, 101, 102]);
+        assert!(m.unrecorded.is_empty());
         assert!(
-            c.tick(w + 10 * WAIT, &clock, |_| false).is_empty(),
+            c.tick(t + 10 * WAIT, &clock, |_| false).is_empty(),
             "no audit_only"
         );
         assert_eq!(c.counters.audit_only, 0);
+    }
+
+    #[test]
+    fn an_exec_continuing_a_recorded_one_needs_no_record_of_its_own() {
+        // Under a watch on the npm script only env's exec is recorded; node
+        // runs the same script with the same arguments.
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let w = wall(&clock, t);
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(env_record(7, w, 100), t, &clock);
+        let d = c.on_run(npm_run(7, t), t + 5 * MS, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+        // node with other arguments than the recorded command: not the same.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(env_record(8, w, 200), t, &clock);
+        let mut r = npm_run(8, t);
+        r.execs[1].argv = args(&["node", "/usr/bin/npm", "install", "evil"]);
+        assert!(c.on_run(r, t + 5 * MS, &clock).is_empty(), "it waits");
+        let d = c.tick(t + MS + WAIT, &clock, |_| false);
+        assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
+        let m = the_run(&d).audit.as_ref().expect("attached");
+        assert_eq!(m.unrecorded, [b"/usr/bin/node".to_vec()]);
+    }
+
+    #[test]
+    fn a_record_of_one_exec_does_not_confirm_another_exec_of_the_process() {
+        // A shell (recorded) execs a renamed copy of dpkg (no rule): the
+        // shell's record is not the copy's.
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let w = wall(&clock, t);
+        let mut c = CrossCheck::new(WAIT, ON);
+        let mut r = run(7, "/usr/bin/dash", t);
+        r.execs[0].filename = b"/usr/local/bin/pip".to_vec();
+        r.execs[0].argv = args(&["/bin/sh", "/usr/local/bin/pip", "install", "x"]);
+        r.execs[0].reasons = reason::FILENAME;
+        r.execs[0].dev = D;
+        r.execs[0].ino = 20;
+        let mut copy = ExecRecord::sample(7, "/tmp/x/mydpkg", t + 3 * MS);
+        copy.argv = args(&["mydpkg", "-i", "x.deb"]);
+        copy.reasons = reason::INODE;
+        copy.installer_id = Some(id_of("dpkg"));
+        copy.dev = D;
+        copy.ino = 21;
+        r.execs.push(copy);
+        let mut sh = exec_at(7, "/usr/bin/dash", w, 300);
+        sh.installer = installer_of(&sh.exe, Some(b"/usr/local/bin/pip"), &sh.argv);
+        let sh = with_files(sh, Some((D, 30)), "/usr/local/bin/pip", Some((D, 20)));
+        c.on_audit_exec(sh, t, &clock);
+        assert!(c.on_run(r, t + 5 * MS, &clock).is_empty(), "it waits");
+        let d = c.tick(t + 3 * MS + WAIT, &clock, |_| false);
+        assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
+        let m = the_run(&d).audit.as_ref().expect("attached");
+        assert_eq!((m.joined, m.serial), (1, 300));
+        assert_eq!(m.unrecorded, [b"/tmp/x/mydpkg".to_vec()]);
+        // The same for a bare record (no PATH, no exe): it is the first
+        // exec's, never the second's too.
+        let mut c = CrossCheck::new(WAIT, ON);
+        let mut bare = exec_at(9, "", w, 301);
+        bare.installer = None;
+        c.on_audit_exec(bare, t, &clock);
+        let mut r = run(9, "/usr/bin/dpkg", t);
+        let mut second = ExecRecord::sample(9, "/usr/bin/dpkg", t + 3 * MS);
+        second.argv = args(&["dpkg", "-i", "x.deb"]);
+        r.execs.push(second);
+        assert!(c.on_run(r, t + 5 * MS, &clock).is_empty());
+        let d = c.tick(t + 3 * MS + WAIT, &clock, |_| false);
+        assert_eq!(the_run(&d).audit.as_ref().map(|m| m.joined), Some(1));
+        assert_ne!(verdicts(&d), [Verdict::Confirmed]);
+    }
+
+    #[test]
+    fn a_join_is_bounded_by_the_runs_life_and_its_process_identity() {
+        let clock = Clock::now();
+        let t = boot_ns_now() + 10 * WAIT;
+        let w = wall(&clock, t);
+        let life_run = |pid| {
+            let mut r = run(pid, "/usr/bin/dpkg", t);
+            r.execs[0].start_ns = t - 5 * MS;
+            r.execs[0].ppid = 50;
+            r.execs[0].loginuid = 1000;
+            r.execs[0].sessionid = 3;
+            r.exit = Some(ExitRecord {
+                tgid: pid,
+                pid,
+                status: 0,
+                boot_ns: t + 10 * MS,
+            });
+            r
+        };
+        let good = |pid| {
+            let mut e = exec(pid, "/usr/bin/dpkg", w, true);
+            e.ppid = 50;
+            e.auid = Some(1000);
+            e.ses = Some(3);
+            e
+        };
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(good(1), t, &clock);
+        assert_eq!(
+            verdicts(&c.on_run(life_run(1), t + 20 * MS, &clock)),
+            [Verdict::Confirmed]
+        );
+        // A reused pid: another parent, login uid or session, or a record
+        // stamped before the process began or after it ended.
+        type Change = Box<dyn Fn(&mut AuditExec)>;
+        let other: [(&str, Change); 5] = [
+            ("ppid", Box::new(|e| e.ppid = 51)),
+            ("auid", Box::new(|e| e.auid = Some(0))),
+            ("ses", Box::new(|e| e.ses = Some(4))),
+            ("before", Box::new(move |e| e.wall_ns = w - 100 * MS)),
+            ("after", Box::new(move |e| e.wall_ns = w + 100 * MS)),
+        ];
+        for (pid, (what, change)) in (10..).zip(other) {
+            let mut c = CrossCheck::new(WAIT, ON);
+            let mut e = good(pid);
+            change(&mut e);
+            c.on_audit_exec(e, t, &clock);
+            let d = c.on_run(life_run(pid), t + 20 * MS, &clock);
+            assert!(d.is_empty(), "{what}: waits, nothing joined: {d:?}");
+            let d = c.tick(t + WAIT, &clock, |_| false);
+            assert_eq!(
+                verdicts(&d),
+                [Verdict::EbpfOnly("no-audit-rule"), Verdict::AuditOnly],
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_installer_record_inside_a_run_that_joins_none_of_its_execs_is_audit_only() {
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let w = wall(&clock, t);
+        // A run of dpkg; the same process also ran rpm, which the kernel
+        // stream did not report (a full ring buffer).
+        let mut c = CrossCheck::new(WAIT, ON);
+        let mut open = run(7, "/usr/bin/dpkg", t);
+        c.on_audit_exec(exec_at(7, "/usr/bin/dpkg", w, 1), t, &clock);
+        c.on_audit_exec(
+            exec_at(7, "/usr/bin/rpm", w + 10 * MS, 2),
+            t + 10 * MS,
+            &clock,
+        );
+        c.attach(&mut open, &clock);
+        let m = open.audit.as_ref().expect("dpkg's record");
+        assert_eq!((m.joined, m.records), (1, 1), "rpm's is not attached");
+        // While the run is open a late kernel exec may still take it.
+        assert!(c.tick(t + 10 * MS + WAIT, &clock, |p| p == 7).is_empty());
+        let d = c.tick(t + 10 * MS + OPEN_RUN_GRACE_NS, &clock, |p| p == 7);
+        assert_eq!(verdicts(&d), [Verdict::AuditOnly]);
+        let Decided::AuditOnly(e) = &d[0] else {
+            unreachable!()
+        };
+        assert_eq!(e.serial, 2);
+        // Once the run ended, at the record's own wait.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(exec_at(8, "/usr/bin/dpkg", w, 1), t, &clock);
+        c.on_audit_exec(
+            exec_at(8, "/usr/bin/rpm", w + 10 * MS, 2),
+            t + 10 * MS,
+            &clock,
+        );
+        let d = c.on_run(run(8, "/usr/bin/dpkg", t), t + 20 * MS, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+        let d = c.tick(t + 10 * MS + WAIT, &clock, |_| false);
+        assert_eq!(verdicts(&d), [Verdict::AuditOnly]);
+        // A record of no installer (a shell the filter let go) is attached.
+        let mut c = CrossCheck::new(WAIT, ON);
+        let mut sh = exec_at(9, "/usr/bin/dash", w + 5 * MS, 3);
+        sh.installer = None;
+        c.on_audit_exec(exec_at(9, "/usr/bin/dpkg", w, 1), t, &clock);
+        c.on_audit_exec(sh, t, &clock);
+        let d = c.on_run(run(9, "/usr/bin/dpkg", t), t + 20 * MS, &clock);
+        assert_eq!(the_run(&d).audit.as_ref().map(|m| m.records), Some(2));
+        assert!(c.tick(t + KEEP_NS, &clock, |_| false).is_empty());
+    }
+
+    #[test]
+    fn audit_loss_between_a_runs_start_and_its_decision_is_said() {
+        let clock = Clock::now();
+        let t = boot_ns_now() + 10 * WAIT;
+        let w = wall(&clock, t);
+        // A loss after the exec, before the wait ended: the record may be
+        // among what was lost.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock);
+        c.note_loss(t + WAIT / 2, 5);
+        let d = c.tick(t + WAIT, &clock, |_| false);
+        assert_eq!(verdicts(&d), [Verdict::EbpfOnly("audit-records-lost")]);
+        // A confirmed run keeps its verdict (its record is in hand) and
+        // says how many were lost beside it.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.note_loss(t - MS, 2);
+        c.on_audit_exec(exec(8, "/usr/bin/dpkg", w, true), t, &clock);
+        let d = c.on_run(run(8, "/usr/bin/dpkg", t), t + MS, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+        assert_eq!(the_run(&d).audit.as_ref().map(|m| m.lost), Some(2));
+        // A loss long before the run, or after its decision, is not its.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.note_loss(t - 2 * MATCH_WINDOW_NS, 1);
+        c.on_run(run(9, "/usr/bin/dpkg", t), t, &clock);
+        let d = c.tick(t + WAIT, &clock, |_| false);
+        c.note_loss(t + WAIT + 1, 1);
+        assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
+        assert!(the_run(&d).audit.is_none());
     }
 
     #[test]
@@ -1271,43 +2047,44 @@ mod tests {
         let w = wall(&clock, t);
         let mut c = CrossCheck::new(WAIT, ON);
         let mut r = run(7, "/usr/bin/dpkg", t);
-        r.execs[0].start_ns = 5;
-        assert!(c.on_run(r, w, &clock).is_empty());
-        let d = c.tick(w + WAIT, &clock, |_| false);
+        r.execs[0].start_ns = t - 5;
+        assert!(c.on_run(r, t, &clock).is_empty());
+        let d = c.tick(t + WAIT, &clock, |_| false);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
-        // The backlog drains: its record, then a second one of the process.
-        let d = c.on_audit_exec(exec_at(7, "/usr/bin/dpkg", w, 200), &clock);
+        // The backlog drains: its record, then another of the process (a
+        // shell the filter let go).
+        let d = c.on_audit_exec(exec_at(7, "/usr/bin/dpkg", w, 200), t + WAIT, &clock);
         assert_eq!(d.len(), 1);
         let Decided::Amended(a) = &d[0] else {
             panic!("a correction: {d:?}")
         };
-        assert_eq!(a.run_id, "7-5");
+        assert_eq!(a.run_id, format!("7-{}", t - 5));
         assert_eq!(a.previous, Verdict::EbpfOnly("no-audit-rule"));
         assert_eq!(a.verdict, Verdict::Confirmed);
         assert_eq!(a.audit.serial, 200);
-        assert!(c
-            .on_audit_exec(exec_at(7, "/usr/bin/dpkg", w + 1000, 201), &clock)
-            .is_empty());
+        let mut sh = exec_at(7, "/usr/bin/dash", w + 1000, 201);
+        sh.installer = None;
+        assert!(c.on_audit_exec(sh, t + WAIT, &clock).is_empty());
         assert!(
-            c.tick(w + 10 * WAIT, &clock, |_| false).is_empty(),
+            c.tick(t + 10 * WAIT, &clock, |_| false).is_empty(),
             "never an audit_only beside it"
         );
         assert_eq!(c.counters.verdicts_amended, 1);
         assert_eq!(c.counters.audit_only, 0);
         // Past the keep, the run is forgotten (and its memory given back).
-        c.tick(w + KEEP_DECIDED_NS + 10 * WAIT, &clock, |_| false);
+        c.tick(t + KEEP_DECIDED_NS + 10 * WAIT, &clock, |_| false);
         assert_eq!(c.bytes(), (0, 0, 0));
-        assert!(c.reported_pids.is_empty());
+        assert!(c.reported.pids.is_empty());
+        assert!(c.execs_pids.is_empty());
     }
 
     #[test]
     fn decided_runs_are_bounded_and_forgetting_early_is_counted() {
         let clock = Clock::now();
         let t = boot_ns_now();
-        let w = wall(&clock, t);
         let mut c = CrossCheck::new(WAIT, AuditState { rules: false, ..ON });
         for i in 0..(MAX_DECIDED as u32 + 10) {
-            c.on_run(run(1000 + i, "/usr/bin/dpkg", t), w, &clock);
+            c.on_run(run(1000 + i, "/usr/bin/dpkg", t), t, &clock);
         }
         assert!(c.bytes().2 <= MAX_DECIDED_BYTES);
         assert!(c.reported.len() <= MAX_DECIDED);
@@ -1318,37 +2095,99 @@ mod tests {
         );
         assert!(c.counters.decided_forgotten >= 10);
         assert_eq!(
-            c.reported_pids.values().map(|n| *n as usize).sum::<usize>(),
+            c.reported.pids.values().map(Vec::len).sum::<usize>(),
             c.reported.len()
         );
     }
 
     #[test]
-    fn a_rule_that_covers_the_executable_makes_a_missing_record_say_so() {
-        use crate::audit::rules::AuditRule;
+    fn waiting_runs_are_found_by_pid() {
         let clock = Clock::now();
         let t = boot_ns_now();
         let w = wall(&clock, t);
         let mut c = CrossCheck::new(WAIT, ON);
-        c.set_rules(Arc::new(vec![AuditRule::exec_watch(
-            std::path::Path::new("/usr/bin/dpkg"),
-            "software-installer",
-        )]));
-        c.on_run(run(7, "/usr/bin/dpkg", t), w, &clock);
-        c.on_run(run(8, "/tmp/mydpkg (deleted)", t), w, &clock);
-        let d = c.tick(w + WAIT, &clock, |_| false);
+        for pid in 1..=1000 {
+            assert!(c.on_run(run(pid, "/usr/bin/dpkg", t), t, &clock).is_empty());
+        }
+        assert_eq!(c.deciding(), 1000);
+        let d = c.on_audit_exec(exec(500, "/usr/bin/dpkg", w, true), t, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+        let Decided::Run(r, _) = &d[0] else {
+            unreachable!()
+        };
+        assert_eq!(r.primary().tgid, 500);
+        assert_eq!(c.deciding(), 999);
+        assert!(!c.deciding.pids.contains_key(&500));
+        assert_eq!(c.deciding.pids.len(), 999);
+    }
+
+    #[test]
+    fn deadlines_are_on_the_boot_clock_whatever_the_wall_clock_does() {
+        // The wall clock is stepped an hour ahead right after the exec: the
+        // run still waits its 2 s of boot time.
+        let t = boot_ns_now();
+        let clock = Clock::with_offsets(&[
+            (0, 1_700_000_000_000_000_000),
+            (t + 1, 1_700_003_600_000_000_000),
+        ]);
+        let mut c = CrossCheck::new(WAIT, ON);
+        assert!(c
+            .on_run(run(7, "/usr/bin/dpkg", t), t + 2, &clock)
+            .is_empty());
+        assert!(c.tick(t + WAIT - 1, &clock, |_| false).is_empty());
+        assert_eq!(c.tick(t + WAIT, &clock, |_| false).len(), 1);
+        // A record stamped before the step joins its exec (converted at its
+        // own moment).
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec(8, "/usr/bin/dpkg", wall(&clock, t), true),
+            t + 5,
+            &clock,
+        );
+        let d = c.on_run(run(8, "/usr/bin/dpkg", t), t + 6, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+    }
+
+    #[test]
+    fn a_rule_that_covers_the_executable_makes_a_missing_record_say_so() {
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let mut c = CrossCheck::new(WAIT, ON);
+        let watch =
+            AuditRule::exec_watch(std::path::Path::new("/usr/bin/dpkg"), "software-installer");
+        c.set_rules(Arc::new(LoadedRules::with_files(
+            vec![watch],
+            vec![Some((D, 247_111))],
+        )));
+        let mut dpkg = run(7, "/usr/bin/dpkg", t);
+        dpkg.execs[0].dev = D;
+        dpkg.execs[0].ino = 247_111;
+        c.on_run(dpkg, t, &clock);
+        let mut copy = run(8, "/tmp/mydpkg (deleted)", t);
+        copy.execs[0].dev = D;
+        copy.execs[0].ino = 5;
+        c.on_run(copy, t, &clock);
+        // chroot /target dpkg: the host's watch is not on its file.
+        let mut chroot = run(9, "/target/usr/bin/dpkg", t);
+        chroot.execs[0].filename = b"/usr/bin/dpkg".to_vec();
+        chroot.execs[0].dev = D;
+        chroot.execs[0].ino = 880;
+        c.on_run(chroot, t, &clock);
+        let d = c.tick(t + WAIT, &clock, |_| false);
         assert_eq!(
             verdicts(&d),
             [
                 Verdict::EbpfOnly("audit-record-missing"),
-                Verdict::EbpfOnly("no-audit-rule")
+                Verdict::EbpfOnly("no-audit-rule"),
+                Verdict::EbpfOnly("no-audit-rule"),
             ]
         );
     }
 
     #[test]
     fn a_recorded_exec_carries_its_files_in_the_kernels_dev_encoding() {
-        // auditd's own log of `dpkg --version` under the seed (dev=fe:00).
+        // auditd's own log of `dpkg --version` and `npm --version` under the
+        // seed (dev=fe:00).
         let log = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/data/audit/auditd-log-seed-rules.log"
@@ -1359,17 +2198,36 @@ mod tests {
             a.push_log_line(line, 0).expect("a record");
         }
         a.flush_all();
-        let exec = a
+        let execs: Vec<AuditExec> = a
             .drain_ready()
-            .find_map(|e| AuditExec::from_event(&e, true))
-            .expect("an exec");
-        assert_eq!(exec.exe, b"/usr/bin/dpkg");
+            .filter_map(|e| AuditExec::from_event(&e, true))
+            .collect();
+        let dpkg = execs
+            .iter()
+            .find(|e| e.exe == b"/usr/bin/dpkg")
+            .expect("dpkg");
         // Item 0 the file named, item 1 its loader; major 0xfe is 254 << 20
         // in the kernel's s_dev, as swmon's eBPF side reads it.
-        assert_eq!(exec.files, [(254 << 20, 247_111), (254 << 20, 325_843)]);
-        let kernel = key("/srv/chroot/usr/bin/dpkg", 254 << 20, 247_111, false);
-        assert_eq!(join(&exec.files, b"/elsewhere", &kernel), Some(Join::Inode));
+        assert_eq!(dpkg.named, Some((D, 247_111)));
+        assert_eq!(dpkg.interpreter, Some((D, 325_843)));
+        assert_eq!(dpkg.name.as_deref(), Some(&b"/usr/bin/dpkg"[..]));
+        let kernel = key("/srv/chroot/usr/bin/dpkg", D, 247_111, false);
+        assert_eq!(join(dpkg, &kernel), Some(Join::Inode));
         let st_dev = key("/srv/x", 0xfe00, 247_111, false);
-        assert_eq!(join(&exec.files, b"/elsewhere", &st_dev), None);
+        assert_eq!(join(dpkg, &st_dev), None);
+        // npm: item 0 the script as named, item 1 env, the kernel's
+        // executable for that exec.
+        let npm = execs
+            .iter()
+            .find(|e| e.exe == b"/usr/bin/env")
+            .expect("npm");
+        assert_eq!(npm.named, Some((D, 734_300)));
+        assert_eq!(npm.interpreter, Some((D, 247_153)));
+        assert!(npm.installer.is_some(), "npm by item 0's name");
+        let mut env = key("/usr/bin/env", D, 247_153, false);
+        env.filename = b"/usr/bin/npm".to_vec();
+        assert_eq!(join(npm, &env), Some(Join::Script));
+        let node = key("/usr/bin/node", D, 5, false);
+        assert_eq!(join(npm, &node), None);
     }
 }

@@ -114,6 +114,27 @@ pub struct SwmonRun {
     pub verdict: Option<String>,
     pub reason: Option<String>,
     pub audit_serial: Option<u64>,
+    /// `swmon.run_id`: what a `verdict-amended` names.
+    pub run_id: Option<String>,
+    /// Corrections applied (`verdict-amended` of the same run id); the
+    /// verdict and reason above are then the last correction's.
+    pub amended: u32,
+    /// The verdict and reason as first written, when amended.
+    pub first_verdict: Option<String>,
+    pub first_reason: Option<String>,
+    pub source: String,
+}
+
+/// A `verdict-amended` event: a late audit record changed the verdict of
+/// the run of `run_id` (on `host`).
+#[derive(Clone, Debug)]
+pub struct Amendment {
+    pub time: Micros,
+    pub host: Option<String>,
+    pub run_id: String,
+    pub verdict: Option<String>,
+    pub reason: Option<String>,
+    pub audit_serial: Option<u64>,
     pub source: String,
 }
 
@@ -134,6 +155,7 @@ pub struct EventsFile {
     pub lines: u64,
     pub runs: Vec<SwmonRun>,
     pub states: Vec<StateEvent>,
+    pub amendments: Vec<Amendment>,
 }
 
 /// An exec that pure auditd recorded with the key.
@@ -377,6 +399,22 @@ pub fn read_events(
             return;
         };
         let host = string(&value, &["host", "name"]);
+        if action == "verdict-amended" {
+            let Some(run_id) = string(&value, &["swmon", "run_id"]) else {
+                warnings.push(name, Some(n), "verdict-amended without swmon.run_id");
+                return;
+            };
+            out.amendments.push(Amendment {
+                time,
+                host,
+                run_id,
+                verdict: string(&value, &["swmon", "verdict"]),
+                reason: string(&value, &["swmon", "reason"]),
+                audit_serial: number(&value, &["swmon", "audit", "serial"]),
+                source,
+            });
+            return;
+        }
         if value.get("process").is_none() {
             out.states.push(StateEvent {
                 time,
@@ -446,6 +484,10 @@ pub fn read_events(
             verdict: string(&value, &["swmon", "verdict"]),
             reason: string(&value, &["swmon", "reason"]),
             audit_serial: number(&value, &["swmon", "audit", "serial"]),
+            run_id: string(&value, &["swmon", "run_id"]),
+            amended: 0,
+            first_verdict: None,
+            first_reason: None,
             source,
         });
     })?;

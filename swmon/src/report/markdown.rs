@@ -88,8 +88,18 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
+/// The verdict cell: an amended run shows its final verdict and the one
+/// it was first given.
 pub fn verdict(r: &Row) -> String {
     match (&r.swmon.verdict, r.swmon.seen) {
+        (Some(v), _) if r.swmon.amended > 0 => {
+            let first = match (&r.swmon.first_verdict, &r.swmon.first_reason) {
+                (Some(v), Some(why)) => format!("{v}, {why}"),
+                (Some(v), None) => v.clone(),
+                (None, _) => "none".to_owned(),
+            };
+            format!("{v} (amended from {first})")
+        }
         (Some(v), _) => v.clone(),
         (None, true) => "none".to_owned(),
         (None, false) => "not seen by swmon".to_owned(),

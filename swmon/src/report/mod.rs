@@ -100,6 +100,46 @@ fn display(path: &std::path::Path) -> String {
     path.display().to_string()
 }
 
+/// Applies each `verdict-amended` to the run it corrects (same host and
+/// `swmon.run_id`), oldest first: the run shows the last verdict, how many
+/// corrections it had, and the verdict it was first given. A correction
+/// of a run the input does not hold is a warning.
+fn amend(
+    runs: &mut [input::SwmonRun],
+    mut amendments: Vec<input::Amendment>,
+    warnings: &mut Warnings,
+) {
+    amendments.sort_by_key(|a| a.time);
+    let mut by_id: HashMap<(Option<String>, String), usize> = HashMap::new();
+    for (i, r) in runs.iter().enumerate() {
+        if let Some(id) = &r.run_id {
+            by_id.insert((r.host.clone(), id.clone()), i);
+        }
+    }
+    for a in amendments {
+        let Some(&i) = by_id.get(&(a.host.clone(), a.run_id.clone())) else {
+            let (file, line) = a.source.rsplit_once(':').unwrap_or((&a.source, ""));
+            warnings.push(
+                file,
+                line.parse().ok(),
+                format!("verdict-amended of run {} that no run event has", a.run_id),
+            );
+            continue;
+        };
+        let r = &mut runs[i];
+        if r.amended == 0 {
+            r.first_verdict = r.verdict.clone();
+            r.first_reason = r.reason.clone();
+        }
+        r.amended = r.amended.saturating_add(1);
+        r.verdict = a.verdict;
+        r.reason = a.reason;
+        if a.audit_serial.is_some() {
+            r.audit_serial = a.audit_serial;
+        }
+    }
+}
+
 /// Reads the inputs and builds the report. Bad lines are warnings in the
 /// report; a file that cannot be read is an error.
 pub fn build(options: &ReportOptions) -> Result<Report, ReportError> {
@@ -150,6 +190,8 @@ fn build_with<'a>(options: &ReportOptions, open: &mut Opener<'a>) -> Result<Repo
 
     let mut runs = Vec::new();
     let mut states = Vec::new();
+    let mut amendments = Vec::new();
+    let mut seen_amendments = std::collections::HashSet::new();
     let mut seen_runs = std::collections::HashSet::new();
     let mut seen_states = std::collections::HashSet::new();
     for path in &options.events {
@@ -169,6 +211,13 @@ fn build_with<'a>(options: &ReportOptions, open: &mut Opener<'a>) -> Result<Repo
         for s in file.states {
             if seen_states.insert((s.host.clone(), s.time, s.action.clone())) {
                 states.push(s);
+            } else {
+                duplicates += 1;
+            }
+        }
+        for a in file.amendments {
+            if seen_amendments.insert((a.host.clone(), a.time, a.run_id.clone())) {
+                amendments.push(a);
             } else {
                 duplicates += 1;
             }
@@ -211,6 +260,7 @@ fn build_with<'a>(options: &ReportOptions, open: &mut Opener<'a>) -> Result<Repo
     }
 
     runs.sort_by_key(|r| (r.start, r.pid));
+    amend(&mut runs, amendments, &mut warnings);
     audit.sort_by_key(|a| (a.time_ms, a.serial));
     let mut rows = compare::rows(&runs, &audit);
 

@@ -108,8 +108,21 @@ pub struct SwmonSide {
     pub reason: Option<String>,
     /// `swmon.audit.serial`, when swmon matched an audit record itself.
     pub audit_serial: Option<u64>,
+    /// `verdict-amended` corrections of the run applied (then `verdict`
+    /// and `reason` are the last one's); absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub amended: u32,
+    /// The verdict and reason swmon first wrote, when amended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_verdict: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_reason: Option<String>,
     /// `FILE:LINE` of the event.
     pub source: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What pure auditd's log holds about a run.

@@ -636,3 +636,97 @@ fn no_runs_is_still_a_report() {
         assert!(!render(&r, f).unwrap().is_empty());
     }
 }
+
+#[test]
+fn a_verdict_amended_event_corrects_its_run() {
+    // The seed runs with run ids; dpkg's (6831) was first written
+    // `ebpf_only` before its record came, then amended by a
+    // `verdict-amended` of the same run id, as `swmon run` writes them.
+    let dir = scratch("amended");
+    let text = fs::read_to_string(data("seed-rules.events.jsonl")).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Some(pid) = v["process"]["pid"].as_u64() {
+            v["swmon"]["run_id"] = format!("{pid}-1000").into();
+            if pid == 6831 {
+                v["swmon"]["verdict"] = "ebpf_only".into();
+                v["swmon"]["reason"] = "no-audit-rule".into();
+                v["swmon"]["audit"] = serde_json::json!({"logged": false});
+            }
+        }
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    let amended = |run: &str, t: &str| {
+        serde_json::json!({
+            "@timestamp": t,
+            "event": {"kind": "event", "category": ["package", "process"], "type": ["change"], "action": "verdict-amended"},
+            "host": {"name": "vm"},
+            "swmon": {
+                "run_id": run,
+                "verdict": "confirmed",
+                "previous_verdict": "ebpf_only",
+                "previous_reason": "no-audit-rule",
+                "audit": {"serial": 176439, "key": "software-installer", "pid": 6831},
+            },
+        })
+        .to_string()
+    };
+    out.push_str(&amended("6831-1000", "2026-11-26T08:11:41.000000Z"));
+    out.push('\n');
+    // A correction of a run the input does not have: a warning, no run.
+    out.push_str(&amended("9999-1000", "2026-11-26T08:11:42.000000Z"));
+    out.push('\n');
+    let events = dir.join("events.jsonl");
+    fs::write(&events, &out).unwrap();
+    let r = report_of(&[events], &[data("seed-rules.audit.log")]);
+    assert_eq!(r.summary.runs, 7, "a correction is no run");
+    let dpkg = row(&r, 6831);
+    assert_eq!(dpkg.swmon.verdict.as_deref(), Some("confirmed"));
+    assert_eq!(dpkg.swmon.reason, None);
+    assert_eq!(dpkg.swmon.amended, 1);
+    assert_eq!(dpkg.swmon.first_verdict.as_deref(), Some("ebpf_only"));
+    assert_eq!(dpkg.swmon.first_reason.as_deref(), Some("no-audit-rule"));
+    assert_eq!(dpkg.swmon.audit_serial, Some(176_439));
+    assert_eq!(
+        markdown::verdict(dpkg),
+        "confirmed (amended from ebpf_only, no-audit-rule)"
+    );
+    // Counted by its final verdict; no disagreement left with the log.
+    let count = |name: &str| {
+        r.summary
+            .by_verdict
+            .iter()
+            .find(|c| c.name == name)
+            .map_or(0, |c| c.runs)
+    };
+    assert_eq!((count("confirmed"), count("ebpf_only")), (4, 3));
+    assert_eq!(r.summary.verdict_disagreements, 0);
+    let json = serde_json::to_value(&r).unwrap();
+    let run = json["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["pid"] == 6831)
+        .unwrap();
+    assert_eq!(run["swmon"]["amended"], 1);
+    assert_eq!(run["swmon"]["first_verdict"], "ebpf_only");
+    let other = json["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["pid"] == 6833)
+        .unwrap();
+    assert!(other["swmon"].get("amended").is_none(), "absent when none");
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.message.contains("verdict-amended of run 9999-1000")),
+        "{:?}",
+        r.warnings
+    );
+    // Both renderings show it.
+    assert!(markdown::render(&r).contains("confirmed (amended from ebpf_only, no-audit-rule)"));
+    assert!(html::render(&r).contains("confirmed (amended from ebpf_only, no-audit-rule)"));
+}

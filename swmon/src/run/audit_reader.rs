@@ -7,11 +7,25 @@
 //! health changes, losses and failures are few and are what a gap in
 //! coverage is told by, so they are held back (in order, up to
 //! [`HELD_MAX`]) and sent first once the queue has room, never dropped
-//! behind an exec storm.
+//! behind an exec storm. Execs dropped at the queue are told to decide as
+//! an audit loss (`queue`, coalesced, sent first once there is room), so
+//! the runs they may have been records of say so.
+//!
+//! Control messages are stamped with the boot time this reader saw them,
+//! not the time decide takes them from the queue (which an exec backlog
+//! can delay by seconds): a run's reason is judged by the audit state at
+//! its exec.
+//!
+//! **Test only:** `swmon run --test-hold-audit-while PATH` (hidden, and
+//! refused unless `SWMON_TEST_ONLY=hold-audit` is set too) holds every exec
+//! record, in order, while PATH exists, and lets them go once it is gone:
+//! the end-to-end tests make a record late on purpose with it.
 
 use std::{
     collections::VecDeque,
+    path::PathBuf,
     sync::{mpsc::SyncSender, Arc, Mutex, PoisonError},
+    time::Duration,
 };
 
 use serde_json::Value;
@@ -24,11 +38,12 @@ use super::{
 };
 use crate::{
     audit::{
-        rules::{AuditRule, RulesRemoved},
+        rules::{LoadedRules, RulesRemoved},
         status::Health,
-        AuditItem, AuditStream, HealthChange, Loss,
+        AuditItem, AuditStream, HealthChange, Loss, LossSource,
     },
     correlate::verdict::AuditExec,
+    event::boot_ns_now,
 };
 
 /// The queue to the decide stage: items and bytes.
@@ -39,20 +54,27 @@ pub const QUEUE_BYTES: usize = 4 << 20;
 /// health changes this long means a queue that never drains).
 pub const HELD_MAX: usize = 4096;
 
-/// What the decide stage hears from the audit side.
+/// Most exec records held by the test-only hold, and their bytes.
+pub const TEST_HOLD_MAX: usize = 4096;
+pub const TEST_HOLD_BYTES: usize = 4 << 20;
+
+/// What the decide stage hears from the audit side. The `u64`s are the
+/// boot time (ns) the change was seen: by this reader, or by the rules
+/// stage for what it lists.
 #[derive(Debug)]
 pub enum AuditMsg {
     Exec(Box<AuditExec>),
-    Health(Box<HealthChange>),
-    Loss(Loss),
+    Health(Box<HealthChange>, u64),
+    Loss(Loss, u64),
     RulesRemoved(Box<RulesRemoved>),
     /// Whether any audit rule is loaded (from the rules stage).
-    RulesLoaded(bool),
-    /// The loaded rules, in the kernel's order (from the rules stage, each
-    /// time it lists them), for the cross-check's `audit-record-missing`.
-    RuleList(Arc<Vec<AuditRule>>),
+    RulesLoaded(bool, u64),
+    /// The loaded rules, in the kernel's order, with the files they name
+    /// (from the rules stage, each time it lists them), for the
+    /// cross-check's rule judge.
+    RuleList(Arc<LoadedRules>),
     /// The audit stream failed for good.
-    Failed(String),
+    Failed(String, u64),
 }
 
 impl AuditMsg {
@@ -72,10 +94,13 @@ impl AuditMsg {
 #[derive(Debug, Default)]
 pub struct Outbox {
     held: VecDeque<AuditMsg>,
+    /// Execs dropped at the queue since the last `queue` loss was told.
+    dropped: u64,
 }
 
 impl Outbox {
-    /// Sends what was held back, oldest first, while the queue has room.
+    /// Sends what was held back, oldest first, while the queue has room;
+    /// then execs dropped since the last time, as a loss.
     pub fn release(&mut self, tx: &Tx<AuditMsg>, c: &Counters) {
         while let Some(m) = self.held.pop_front() {
             let size = m.size();
@@ -86,6 +111,16 @@ impl Outbox {
                     return;
                 }
                 Err((Full::Closed, _)) => Counters::add(&c.audit_queue_dropped, 1),
+            }
+        }
+        if self.dropped > 0 {
+            let loss = Loss {
+                source: LossSource::Queue,
+                count: self.dropped,
+            };
+            match tx.try_send_or_return(AuditMsg::Loss(loss, boot_ns_now()), 1024) {
+                Ok(()) | Err((Full::Closed, _)) => self.dropped = 0,
+                Err((Full::Full, _)) => {}
             }
         }
     }
@@ -107,14 +142,19 @@ impl Outbox {
     /// An exec: sent when nothing is held and the queue has room.
     pub fn exec(&mut self, tx: &Tx<AuditMsg>, m: AuditMsg, c: &Counters) {
         self.release(tx, c);
-        if !self.held.is_empty() {
-            Counters::add(&c.audit_queue_dropped, 1);
+        if !self.held.is_empty() || self.dropped > 0 {
+            self.drop_exec(c);
             return;
         }
         let size = m.size();
         if tx.try_send(m, size).is_err() {
-            Counters::add(&c.audit_queue_dropped, 1);
+            self.drop_exec(c);
         }
+    }
+
+    fn drop_exec(&mut self, c: &Counters) {
+        Counters::add(&c.audit_queue_dropped, 1);
+        self.dropped = self.dropped.saturating_add(1);
     }
 
     fn hold(&mut self, m: AuditMsg, c: &Counters) {
@@ -125,9 +165,18 @@ impl Outbox {
         }
     }
 
-    /// What is held, for a last send that may wait.
+    /// What is held, for a last send that may wait (then a loss of
+    /// dropped execs).
     pub fn take(&mut self) -> VecDeque<AuditMsg> {
-        std::mem::take(&mut self.held)
+        let mut held = std::mem::take(&mut self.held);
+        if self.dropped > 0 {
+            let loss = Loss {
+                source: LossSource::Queue,
+                count: std::mem::take(&mut self.dropped),
+            };
+            held.push_back(AuditMsg::Loss(loss, boot_ns_now()));
+        }
+        held
     }
 }
 
@@ -151,19 +200,46 @@ pub struct AuditReader {
     /// closes when this reader ends) and those messages go in order with
     /// the other control messages.
     pub from_rules: tokio::sync::mpsc::Receiver<AuditMsg>,
+    /// Test only: exec records are held while this file exists.
+    pub test_hold: Option<TestHold>,
+}
+
+/// The test-only hold of exec records (see the module doc).
+#[derive(Debug)]
+pub struct TestHold {
+    pub path: PathBuf,
+    held: VecDeque<AuditMsg>,
+    bytes: usize,
+}
+
+impl TestHold {
+    pub fn new(path: PathBuf) -> TestHold {
+        TestHold {
+            path,
+            held: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+
+    fn holding(&self) -> bool {
+        !self.held.is_empty() || std::fs::symlink_metadata(&self.path).is_ok()
+    }
 }
 
 impl AuditReader {
     /// Reads until `stop` turns true or the stream fails; at stop, flushes
     /// the events still being assembled.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
-        let mut publish = tokio::time::interval(std::time::Duration::from_millis(500));
+        let mut publish = tokio::time::interval(Duration::from_millis(500));
         publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut hold_check = tokio::time::interval(Duration::from_millis(20));
+        hold_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
                 Some(m) = self.from_rules.recv() => self.send_control(m),
+                _ = hold_check.tick(), if self.test_hold.is_some() => self.release_test_hold(),
                 _ = publish.tick() => {
                     self.out.release(&self.tx, &self.counters);
                     self.publish();
@@ -178,7 +254,8 @@ impl AuditReader {
                         self.publish();
                         self.flush_at_end().await;
                         // Waits for room: this one must not be lost.
-                        let _ = self.tx.send(AuditMsg::Failed(e.to_string()), 0).await;
+                        let failed = AuditMsg::Failed(e.to_string(), boot_ns_now());
+                        let _ = self.tx.send(failed, 0).await;
                         return;
                     }
                 },
@@ -197,6 +274,12 @@ impl AuditReader {
     /// then everything held, each waiting for room in decide's queue (which
     /// decide drains at stop; bounded by the stop's own deadline).
     async fn flush_at_end(&mut self) {
+        if let Some(h) = self.test_hold.as_mut() {
+            // At the end the hold lets everything go.
+            for m in std::mem::take(&mut h.held) {
+                self.out.exec(&self.tx, m, &self.counters);
+            }
+        }
         self.take_from_rules().await;
         for m in self.out.take() {
             let size = m.size();
@@ -233,7 +316,34 @@ impl AuditReader {
     }
 
     fn send(&mut self, m: AuditMsg) {
+        if let Some(h) = self.test_hold.as_mut() {
+            if h.holding() {
+                let size = m.size();
+                if h.held.len() >= TEST_HOLD_MAX || h.bytes + size > TEST_HOLD_BYTES {
+                    self.out.exec(&self.tx, m, &self.counters);
+                    return;
+                }
+                h.bytes += size;
+                h.held.push_back(m);
+                return;
+            }
+        }
         self.out.exec(&self.tx, m, &self.counters);
+    }
+
+    /// Test only: once the hold's file is gone, the held records go, in
+    /// order.
+    fn release_test_hold(&mut self) {
+        let Some(h) = self.test_hold.as_mut() else {
+            return;
+        };
+        if h.held.is_empty() || std::fs::symlink_metadata(&h.path).is_ok() {
+            return;
+        }
+        h.bytes = 0;
+        for m in std::mem::take(&mut h.held) {
+            self.out.exec(&self.tx, m, &self.counters);
+        }
     }
 
     fn forward(&mut self, item: AuditItem) {
@@ -259,9 +369,9 @@ impl AuditReader {
                     Health::AuditdStarted { .. } => self.daemon = true,
                     _ => {}
                 }
-                self.send_control(AuditMsg::Health(Box::new(h)));
+                self.send_control(AuditMsg::Health(Box::new(h), boot_ns_now()));
             }
-            AuditItem::Loss(loss) => self.send_control(AuditMsg::Loss(loss)),
+            AuditItem::Loss(loss) => self.send_control(AuditMsg::Loss(loss, boot_ns_now())),
             AuditItem::RulesRemoved(r) => {
                 // The poll found guarded rules gone (or back): the rules
                 // stage tells the cross-check whether any rule is loaded.
@@ -289,8 +399,11 @@ mod tests {
             ppid: 1,
             uid: None,
             auid: None,
+            ses: None,
             exe: b"/usr/bin/dpkg".to_vec(),
-            files: Vec::new(),
+            named: None,
+            name: None,
+            interpreter: None,
             argv: Vec::new(),
             argv_truncated: false,
             argv_bytes: 0,
@@ -299,6 +412,7 @@ mod tests {
             logged: false,
             installer: None,
             matched: false,
+            arrived_ns: 0,
         }))
     }
 
@@ -310,8 +424,8 @@ mod tests {
         out.exec(&tx, exec(1), &c);
         out.exec(&tx, exec(2), &c);
         // Full: the control messages wait, in order; execs are dropped.
-        out.control(&tx, AuditMsg::RulesLoaded(false), &c);
-        out.control(&tx, AuditMsg::Failed("x".into()), &c);
+        out.control(&tx, AuditMsg::RulesLoaded(false, 0), &c);
+        out.control(&tx, AuditMsg::Failed("x".into(), 0), &c);
         out.exec(&tx, exec(3), &c);
         assert_eq!(Counters::get(&c.audit_queue_dropped), 1);
         assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Exec(e)) if e.pid == 1));
@@ -321,12 +435,23 @@ mod tests {
         assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Exec(e)) if e.pid == 2));
         assert!(matches!(
             rx.blocking_recv(),
-            Some(AuditMsg::RulesLoaded(false))
+            Some(AuditMsg::RulesLoaded(false, 0))
         ));
         out.release(&tx, &c);
-        assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Failed(_))));
-        // Nothing held: execs flow again.
+        assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Failed(..))));
+        // Nothing held: the two execs dropped are told as one loss, before
+        // execs flow again.
         out.exec(&tx, exec(5), &c);
+        assert!(matches!(
+            rx.blocking_recv(),
+            Some(AuditMsg::Loss(
+                Loss {
+                    source: LossSource::Queue,
+                    count: 2
+                },
+                _
+            ))
+        ));
         assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Exec(e)) if e.pid == 5));
         assert_eq!(Counters::get(&c.audit_queue_dropped), 2);
     }

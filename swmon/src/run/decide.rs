@@ -182,18 +182,14 @@ impl Decide {
         }
     }
 
-    fn now_wall_ns() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-    }
-
     /// Checks ended runs against the audit trail; writes those decided.
+    /// Deadlines are on the boot-time clock (a wall-clock step neither
+    /// holds nor hurries a decision).
     fn flush_ready(&mut self) {
         if self.ready.is_empty() {
             return;
         }
-        let now = Self::now_wall_ns();
+        let now = event::boot_ns_now();
         for run in std::mem::take(&mut self.ready) {
             for d in self.cross.on_run(run, now, &self.clock) {
                 self.emit_decided(d);
@@ -203,7 +199,7 @@ impl Decide {
 
     /// Writes runs whose audit wait is over, and audit-only installer execs.
     fn decide_due(&mut self) {
-        let now = Self::now_wall_ns();
+        let now = event::boot_ns_now();
         let correlator = &self.correlator;
         let decided = self
             .cross
@@ -227,19 +223,23 @@ impl Decide {
         state_event(&self.host, action)
     }
 
+    /// An audit message. Control messages carry the boot time the audit
+    /// reader (or the rules stage) saw them: a backlog of execs in the
+    /// queue ahead of them does not move a state change past the runs it
+    /// concerns.
     fn on_audit(&mut self, m: AuditMsg) {
-        let now = Self::now_wall_ns();
         match m {
             AuditMsg::Exec(exec) => {
                 let pid = exec.pid;
-                for d in self.cross.on_audit_exec(*exec, &self.clock) {
+                let now = event::boot_ns_now();
+                for d in self.cross.on_audit_exec(*exec, now, &self.clock) {
                     self.emit_decided(d);
                 }
                 if let Some(run) = self.correlator.open_run_mut(pid) {
                     self.cross.attach(run, &self.clock);
                 }
             }
-            AuditMsg::Health(h) => {
+            AuditMsg::Health(h, now) => {
                 let mut state = self.cross.state();
                 state.enabled = h.status.enabled != 0;
                 match h.change {
@@ -251,8 +251,8 @@ impl Decide {
                 let e = self.health_event(&h);
                 self.writer.push_priority(&e);
             }
-            AuditMsg::Loss(loss) => {
-                self.cross.note_loss(now);
+            AuditMsg::Loss(loss, now) => {
+                self.cross.note_loss(now, loss.count);
                 let e = self.audit_loss_event(loss);
                 self.writer.push_priority(&e);
             }
@@ -268,12 +268,12 @@ impl Decide {
                 self.writer.push_priority(&e);
             }
             AuditMsg::RuleList(list) => self.cross.set_rules(list),
-            AuditMsg::RulesLoaded(loaded) => {
+            AuditMsg::RulesLoaded(loaded, now) => {
                 let mut state = self.cross.state();
                 state.rules = loaded;
                 self.cross.set_state(now, state);
             }
-            AuditMsg::Failed(error) => {
+            AuditMsg::Failed(error, now) => {
                 // The audit socket failed for good: from now on nothing can
                 // be confirmed; keep watching with the kernel stream.
                 let mut state = self.cross.state();
@@ -606,8 +606,12 @@ impl Decide {
 }
 
 /// `swmon.audit` of a run: the first record that joined one of its execs
-/// (`serial`, `key`, `logged`, `join`: `inode` or `path`), and every record
-/// attached (`serials`, at most 16, and their count, `records`).
+/// (`serial`, `key`, `logged`: every joined record reached a registered
+/// daemon, `join`: `inode`, `script` or `path`, `joined`: records of its
+/// execs), every record attached (`serials`, at most 16, and their count,
+/// `records`), the executables of execs without a record of their own
+/// that continue none (`unrecorded`), and the audit records lost between
+/// the run's start and its decision (`lost`).
 fn audit_json(m: &AuditMatch) -> serde_json::Value {
     let mut v = json!({
         "logged": m.logged,
@@ -619,6 +623,16 @@ fn audit_json(m: &AuditMatch) -> serde_json::Value {
         v["key"] = json!(m.key);
         v["join"] = json!(m.join);
         v["joined"] = json!(m.joined);
+        if !m.unrecorded.is_empty() {
+            v["unrecorded"] = json!(m
+                .unrecorded
+                .iter()
+                .map(|e| event::lossless(e))
+                .collect::<Vec<_>>());
+        }
+    }
+    if m.lost > 0 {
+        v["lost"] = json!(m.lost);
     }
     v
 }

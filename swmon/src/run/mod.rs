@@ -110,6 +110,9 @@ pub struct AuditRunOptions {
     /// How long a run waits for its audit record before it is `ebpf_only`.
     pub wait: Duration,
     pub rcvbuf: usize,
+    /// Test only (see [`audit_reader`]): hold exec records while this
+    /// file exists.
+    pub test_hold: Option<PathBuf>,
 }
 
 impl Default for AuditRunOptions {
@@ -120,6 +123,7 @@ impl Default for AuditRunOptions {
             restore: false,
             wait: Duration::from_secs(2),
             rcvbuf: AuditOptions::default().rcvbuf,
+            test_hold: None,
         }
     }
 }
@@ -480,6 +484,11 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 published: audit_published.clone(),
                 out: audit_reader::Outbox::default(),
                 from_rules,
+                test_hold: options
+                    .audit
+                    .test_hold
+                    .clone()
+                    .map(audit_reader::TestHold::new),
             };
             control = Some(a.control);
             (
@@ -497,7 +506,9 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         initial,
     );
     if let Some(list) = rule_list {
-        decide.cross.set_rules(Arc::new(list));
+        decide
+            .cross
+            .set_rules(Arc::new(crate::audit::rules::LoadedRules::resolve(list)));
     }
     // The decide stage does the CPU work (joins, classification, JSON): on
     // its own thread, with its own timer, so it never delays the readers.

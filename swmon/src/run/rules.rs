@@ -169,9 +169,13 @@ fn tell(decide: &ToDecide, m: AuditMsg, counters: &Counters) {
 /// itself, for the cross-check's `audit-record-missing`.
 fn tell_rules(control: &Shared, decide: &ToDecide, counters: &Counters) {
     let listed = rules::list_rules(&mut lock(control).ctl).ok();
+    let at = crate::event::boot_ns_now();
     let loaded = listed.as_ref().is_none_or(|r| !r.is_empty());
-    tell(decide, AuditMsg::RulesLoaded(loaded), counters);
+    tell(decide, AuditMsg::RulesLoaded(loaded, at), counters);
     if let Some(list) = listed {
+        // The files the rules name, resolved here (off decide, which
+        // stats nothing).
+        let list = rules::LoadedRules::resolve(list);
         tell(decide, AuditMsg::RuleList(Arc::new(list)), counters);
     }
 }

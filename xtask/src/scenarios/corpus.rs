@@ -101,6 +101,10 @@ pub enum Action {
     /// An audit rule recording every execve/execveat (key `swmon-scn-all`).
     ExecRuleAll,
     ExecRuleAllRemove,
+    /// swmon's audit reader holds exec records (its test-only hold)...
+    HoldAuditRecords,
+    /// ...and lets them go (then waits for a `verdict-amended`).
+    ReleaseAuditRecords,
 }
 
 impl Action {
@@ -114,6 +118,8 @@ impl Action {
             "enter-cgroup" => Action::EnterCgroup,
             "exec-rule-all" => Action::ExecRuleAll,
             "exec-rule-all-remove" => Action::ExecRuleAllRemove,
+            "hold-audit-records" => Action::HoldAuditRecords,
+            "release-audit-records" => Action::ReleaseAuditRecords,
             _ => {
                 if let Some(p) = s.strip_prefix("remove-seed-rule:") {
                     if !p.starts_with('/') {
@@ -213,6 +219,10 @@ mod tests {
     #[test]
     fn actions_parse() {
         assert_eq!(Action::parse("storm:5000").unwrap(), Action::Storm(5000));
+        assert_eq!(
+            Action::parse("release-audit-records").unwrap(),
+            Action::ReleaseAuditRecords
+        );
         assert_eq!(
             Action::parse("remove-seed-rule:/usr/bin/dpkg").unwrap(),
             Action::RemoveSeedRule("/usr/bin/dpkg".into())

@@ -288,7 +288,13 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    pub fn start(swmon: &Path, events: &Path, args: &[&str], stderr: &Path) -> Result<Monitor> {
+    pub fn start(
+        swmon: &Path,
+        events: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stderr: &Path,
+    ) -> Result<Monitor> {
         let _ = fs::remove_file(events);
         let err = fs::File::create(stderr)?;
         let child = Command::new(swmon)
@@ -300,6 +306,7 @@ impl Monitor {
             // the same PATH whatever the caller's, with pyenv's shims (the
             // corpus plays a pyenv pip and expects the seed to watch it).
             .env("PATH", swmon_path())
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(err)
