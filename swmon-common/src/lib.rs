@@ -36,6 +36,83 @@ pub const ANCESTOR_NAME: usize = 64;
 /// `{prefix_len: u32, data: [u8; NAME_MAX]}`, most significant byte first).
 pub const NAME_MAX: usize = 32;
 
+/// Bytes at the start of an exec'd file that make its [`ElfKey`]: the
+/// 64-byte ELF64 header and the three program headers after it (56 bytes
+/// each), all within the kernel's `bprm->buf` (`BINPRM_BUF_SIZE`, 256).
+pub const ELF_KEY_LEN: usize = 64 + 3 * 56;
+/// [`ELF_KEY_LEN`] in 8-byte words.
+pub const ELF_KEY_WORDS: usize = ELF_KEY_LEN / 8;
+const _: () = assert!(ELF_KEY_LEN <= 256 && ELF_KEY_LEN.is_multiple_of(8));
+
+/// The byte ranges of the first [`ELF_KEY_LEN`] bytes that count in an
+/// [`ElfKey`] (ELF64 layout): where the program goes in memory, never what
+/// the kernel's loader and `ld.so` ignore or take any value of (so
+/// rewriting those does not change the key). Kept: the magic, class and
+/// data encoding (0..6), `e_type` and `e_machine` (16..20), `e_entry` and
+/// `e_phoff` (24..40), `e_phentsize` and `e_phnum` (54..58); of each
+/// program header `p_type` (0..4), `p_offset` and `p_vaddr` (8..24) and
+/// `p_filesz` (32..40). Left out: `EI_VERSION`, the OS ABI and padding,
+/// `e_version`, the section header fields (`e_shoff`, `e_shnum`, ...: a
+/// stripper or `objcopy` rewrites them), `e_flags`, `e_ehsize`, and of
+/// each program header `p_flags`, `p_paddr`, `p_memsz` (a segment's flags
+/// or a larger `.bss` still run) and `p_align`.
+pub const ELF_KEY_KEPT: [(usize, usize); 13] = [
+    (0, 6),
+    (16, 20),
+    (24, 40),
+    (54, 58),
+    (64, 64 + 4),
+    (64 + 8, 64 + 24),
+    (64 + 32, 64 + 40),
+    (120, 120 + 4),
+    (120 + 8, 120 + 24),
+    (120 + 32, 120 + 40),
+    (176, 176 + 4),
+    (176 + 8, 176 + 24),
+    (176 + 32, 176 + 40),
+];
+
+/// [`ELF_KEY_KEPT`] as a mask over the key's words (native byte order, as
+/// the words are loaded from the file's bytes on either side).
+pub const ELF_KEY_MASK: [u64; ELF_KEY_WORDS] = elf_key_mask();
+
+const fn elf_key_mask() -> [u64; ELF_KEY_WORDS] {
+    let mut bytes = [0u8; ELF_KEY_LEN];
+    let mut r = 0;
+    while r < ELF_KEY_KEPT.len() {
+        let (start, end) = ELF_KEY_KEPT[r];
+        let mut i = start;
+        while i < end {
+            bytes[i] = 0xff;
+            i += 1;
+        }
+        r += 1;
+    }
+    let mut words = [0u64; ELF_KEY_WORDS];
+    let mut w = 0;
+    while w < ELF_KEY_WORDS {
+        let mut b = [0u8; 8];
+        let mut i = 0;
+        while i < 8 {
+            b[i] = bytes[w * 8 + i];
+            i += 1;
+        }
+        words[w] = u64::from_ne_bytes(b);
+        w += 1;
+    }
+    words
+}
+
+/// Key of the near-copy map: the first [`ELF_KEY_LEN`] bytes of an ELF
+/// file (zero past its end), as native-order words, each ANDed with
+/// [`ELF_KEY_MASK`]. Appending bytes to a binary, or patching its code or
+/// data, leaves it unchanged.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ElfKey {
+    pub words: [u64; ELF_KEY_WORDS],
+}
+
 /// Event kinds, the first `u32` of every ring-buffer record.
 pub const EVENT_EXEC: u32 = 1;
 pub const EVENT_EXIT: u32 = 2;
@@ -73,6 +150,10 @@ pub mod reason {
     /// Every bit the argv scan stage gives (an interpreter or the loader
     /// passed on what it runs, not on its own file).
     pub const INTERPRETER_SCAN: u32 = INTERPRETER_ARG | ARG_MODULE | ARG_FOLDER | ARG_CODE | STDIN;
+    /// The start of the executed file, masked to [`crate::ElfKey`], equals a
+    /// binary installer's: a near-copy candidate (bytes appended or patched
+    /// past the headers) that user space confirms by its build-id note.
+    pub const NEAR_COPY: u32 = 1 << 10;
 }
 
 /// Flags of [`ExecEvent::flags`].
@@ -149,12 +230,13 @@ pub mod suffix {
     }
 
     /// The kernel's check of a name in an interpreter's argv: as
-    /// [`next_allows`], and a `.` after any name, for a module path
+    /// [`next_allows`], a `.` after any name, for a module path
     /// (`-m dpkg.__main__`, `-m pip._internal`), whose top-level package
-    /// names the installer.
+    /// names the installer, and an `@` after any name, for the manager
+    /// corepack runs (`node corepack.js npx@10.2.0 x`, `yarn@1.22.19`).
     #[inline(always)]
     pub const fn arg_next_allows(suffix: u8, next: u8) -> bool {
-        next_allows(suffix, next) || next == b'.'
+        next_allows(suffix, next) || next == b'.' || next == b'@'
     }
 
     /// User space's whole rule: whether `rest`, everything after the
@@ -702,9 +784,32 @@ mod pod {
     // arrays with explicit padding, so any bit pattern is a valid value.
     unsafe impl aya::Pod for super::NameValue {}
     unsafe impl aya::Pod for super::InodeKey {}
+    unsafe impl aya::Pod for super::ElfKey {}
     unsafe impl aya::Pod for super::KernelOffsets {}
     unsafe impl aya::Pod for super::CaptureOffsets {}
     unsafe impl aya::Pod for super::ScanOffsets {}
+}
+
+#[cfg(test)]
+mod elf_key {
+    use super::*;
+
+    #[test]
+    fn the_mask_keeps_exactly_the_listed_ranges() {
+        let mut kept = 0;
+        for i in 0..ELF_KEY_LEN {
+            let byte = ELF_KEY_MASK[i / 8].to_ne_bytes()[i % 8];
+            let listed = ELF_KEY_KEPT.iter().any(|(s, e)| (*s..*e).contains(&i));
+            assert_eq!(byte, if listed { 0xff } else { 0 }, "byte {i}");
+            kept += usize::from(listed);
+        }
+        // 30 bytes of the header, 28 of each program header.
+        assert_eq!(kept, 30 + 3 * 28);
+        // e_shoff (40..48) and p_paddr of the first program header (88..96)
+        // are out.
+        assert_eq!(ELF_KEY_MASK[5], 0);
+        assert_eq!(ELF_KEY_MASK[11], 0);
+    }
 }
 
 #[cfg(test)]
@@ -774,6 +879,7 @@ mod layout {
         assert_eq!(size_of::<NameValue>(), 8);
         assert_eq!(offset_of!(InodeKey, ino), 8);
         assert_eq!(size_of::<InodeKey>(), 16);
+        assert_eq!(size_of::<ElfKey>(), ELF_KEY_LEN);
         assert_eq!(size_of::<KernelOffsets>(), 32 * 4);
         assert_eq!(size_of::<CaptureOffsets>(), 11 * 4);
         assert_eq!(size_of::<ScanOffsets>(), 4 * 4);

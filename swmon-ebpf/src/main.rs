@@ -15,6 +15,11 @@
 //!   links, bind mounts);
 //! - the file's size equals a binary installer's (a renamed copy; nlink 0
 //!   for a memfd or deleted file): user space then confirms by content;
+//! - the start of the file (`bprm->buf`, the bytes the kernel read to pick
+//!   a loader), masked to the ELF header and program header fields that
+//!   place the program in memory, equals a binary installer's (a
+//!   near-copy: bytes appended or patched past the headers): user space
+//!   then confirms by the build-id note;
 //! - it is an interpreter or the loader and its argv (all of it that is
 //!   captured, [`ARGV_MAX`] bytes, scanned with `bpf_loop`) holds an
 //!   argument whose base name or one of whose folders is an installer name
@@ -49,8 +54,9 @@ use aya_ebpf::{
 use swmon_common::{
     capture_flag, counter, flag, name_kind, reason,
     scan::{ArgScan, Name},
-    suffix, Capture, CaptureOffsets, ExecEvent, ExitEvent, InodeKey, KernelOffsets, NameValue,
-    ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, EVENT_EXEC, EVENT_EXIT,
+    suffix, Capture, CaptureOffsets, ElfKey, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
+    NameValue, ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, ELF_KEY_MASK,
+    ELF_KEY_WORDS, EVENT_EXEC, EVENT_EXIT,
     FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
 };
 
@@ -64,6 +70,10 @@ static CAPTURE_OFFSETS: Global<CaptureOffsets> = Global::new(CaptureOffsets::UNS
 /// Offsets only the argv scan stage reads (fd 0 of an interpreter).
 #[no_mangle]
 static SCAN_OFFSETS: Global<ScanOffsets> = Global::new(ScanOffsets::UNSET);
+/// Offset of `linux_binprm.buf` (from BTF; 0 when unset: no near-copy
+/// lookup is made).
+#[no_mangle]
+static BPRM_BUF: Global<u32> = Global::new(0);
 /// 1 when `sched_process_exit` passes `group_dead` (its second argument,
 /// 6.x kernels), from BTF; 0 otherwise (then the leader's exit counts).
 #[no_mangle]
@@ -78,6 +88,14 @@ static INODES: HashMap<InodeKey, u16> = HashMap::with_max_entries(1024, 0);
 /// Sizes of the binary installers found on the host.
 #[map]
 static SIZES: HashMap<u64, u16> = HashMap::with_max_entries(1024, 0);
+/// ELF keys of the binary installers found on the host (those with a
+/// build-id note, by which user space confirms a near-copy).
+#[map]
+static ELF_KEYS: HashMap<ElfKey, u16> = HashMap::with_max_entries(1024, 0);
+/// Per-CPU room for the ELF key of the exec being filtered (the BPF
+/// stack is too small for it).
+#[map]
+static ELF_KEY: PerCpuArray<ElfKey> = PerCpuArray::with_max_entries(1, 0);
 /// Processes that passed, by tgid (the value is the exec's boot time), so
 /// their exit is reported.
 #[map]
@@ -264,6 +282,41 @@ fn lookup_basename(scratch: &mut Scratch, len: usize) -> Option<NameValue> {
     lookup_name(&scratch.key, name_len)
 }
 
+/// A near-copy of a binary installer: the first bytes of the exec'd file,
+/// as the kernel read them into `bprm->buf` to choose a loader (for a
+/// script, its interpreter's), masked to an [`ElfKey`] and looked up among
+/// the installers'. One bounded read and one lookup; called only for an
+/// exec no name or inode passed. Appending bytes to a binary or patching
+/// its code or data leaves the key as it was; user space confirms a match
+/// by the build-id note.
+#[inline(always)]
+fn near_copy(bprm: *const u8) -> Option<u16> {
+    let off = BPRM_BUF.load();
+    if off == 0 {
+        return None;
+    }
+    // SAFETY: this CPU's slot; the program is not re-entered.
+    let key = unsafe { &mut *ELF_KEY.get_ptr_mut(0)? };
+    // SAFETY: the helper checks the source; the destination is the slot.
+    let r = unsafe {
+        generated::bpf_probe_read_kernel(
+            (key as *mut ElfKey).cast(),
+            core::mem::size_of::<ElfKey>() as u32,
+            bprm.wrapping_add(off as usize).cast(),
+        )
+    };
+    if r != 0 {
+        return None;
+    }
+    let mut i = 0usize;
+    while i < ELF_KEY_WORDS {
+        key.words[i] &= ELF_KEY_MASK[i];
+        i += 1;
+    }
+    // SAFETY: the value is copied out at once.
+    unsafe { ELF_KEYS.get(&*key) }.copied()
+}
+
 /// Looks one name the argv scan handed back up in the trie (the bytes are
 /// read from this CPU's copy of argv, from `name.at` to the argument's
 /// NUL, bounded by the key); an installer whose suffix rule allows what
@@ -433,6 +486,15 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
         installer = *id;
         if nlink == 0 {
             reasons |= reason::FILELESS;
+        }
+    }
+    if reasons & !(reason::SIZE | reason::FILELESS) == 0 {
+        if let Some(id) = near_copy(bprm) {
+            reasons |= reason::NEAR_COPY;
+            installer = id;
+            if nlink == 0 {
+                reasons |= reason::FILELESS;
+            }
         }
     }
     if reasons == 0 && interpreter == NONE {

@@ -96,8 +96,9 @@ fn is_fd_path(filename: &[u8]) -> bool {
 /// Applies the catalogue's full name rules to a record the kernel passed
 /// (the kernel checks one byte of suffix) and says how the installer was
 /// reached. `None` means the kernel's match was too loose: the caller
-/// counts it and drops the record. A size or inode match is trusted here;
-/// a size match is confirmed by content before this is called.
+/// counts it and drops the record. A size, ELF key or inode match is
+/// trusted here; a size or ELF key match is confirmed by content (the
+/// facts stage) before this is called.
 pub fn identify(rec: &ExecRecord) -> Option<Identified> {
     let exe_name = basename(
         rec.executable
@@ -142,7 +143,7 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
     let by_exe = installer_name(exe_name);
     let id = by_file.or(by_exe).or(rec.installer_id)?;
     let filter_only = by_file.is_none() && by_exe.is_none();
-    if filter_only && rec.reasons & (reason::INODE | reason::SIZE) == 0 {
+    if filter_only && rec.reasons & (reason::INODE | reason::SIZE | reason::NEAR_COPY) == 0 {
         return None;
     }
     let via = if rec.executable.starts_with(b"/memfd:") {
@@ -161,42 +162,123 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
     })
 }
 
-/// The installer's own arguments in `argv`: after argv\[0\] for a renamed
-/// or fileless run; after the `-` of a program read from standard input
-/// (`stdin-script`); otherwise as `swmon classify` reads the command line
-/// (after argv\[0\] naming an installer, after the program an interpreter
-/// or the loader runs: `pip` in `python3 -m pip`, the script, the inline
-/// code, or the list of string literals that code passes, `main(["install",
-/// "x"])`). When argv\[0\] names neither (forged, or `env` running a
-/// script's `#!`), after the first argument whose base name is an
-/// installer's.
-pub fn installer_args<'a>(argv: &'a [Vec<u8>], via: &str) -> Cow<'a, [Vec<u8>]> {
-    let from = |i: usize| Cow::Borrowed(&argv[i.min(argv.len())..]);
-    if matches!(via, "renamed" | "memfd" | "fexecve") {
-        return from(1);
+/// Where an installer run's own arguments start in the record's argv,
+/// which interpreter options swmon had to guess to find them, and the
+/// arguments inline code gives as a list of string literals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstallerArgs {
+    pub start: usize,
+    /// Indices of interpreter options swmon does not know, read one way
+    /// to find the installer (see [`crate::classify::command::walk`]).
+    pub guessed: Vec<usize>,
+    /// The installer's arguments when inline code passes them as a list of
+    /// string literals (`python3 -c 'from pip._internal.cli.main import
+    /// main; main(["install", "x"])'`, what ensurepip runs); argv's from
+    /// `start` are then not the installer's.
+    pub inline: Option<Vec<Vec<u8>>>,
+}
+
+impl InstallerArgs {
+    fn at(start: usize) -> Self {
+        Self {
+            start,
+            ..Self::default()
+        }
     }
-    let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+
+    fn of(t: crate::classify::command::Target, len: usize) -> Self {
+        Self {
+            start: t.args_start().min(len),
+            guessed: t.guessed,
+            inline: t.inline_args,
+        }
+    }
+
+    /// The installer's own arguments: inline code's list, else `argv`
+    /// from `start`.
+    pub fn args<'a>(&'a self, argv: &'a [Vec<u8>]) -> Cow<'a, [Vec<u8>]> {
+        match &self.inline {
+            Some(list) => Cow::Borrowed(list.as_slice()),
+            None => Cow::Borrowed(argv.get(self.start..).unwrap_or_default()),
+        }
+    }
+}
+
+/// Where the installer's own arguments start in `rec.argv`. argv\[0\] is
+/// never trusted (`exec -a` sets it to anything):
+/// - reached through an interpreter or the loader (`via` `python -m`,
+///   `interpreter-script`, `inline-code`, `loader`): after the program the
+///   interpreter runs, read as the kernel's interpreter (the record's
+///   executable, not argv\[0\]) reads its options; inline code that
+///   passes a list of string literals gives that list
+///   ([`InstallerArgs::inline`]);
+/// - a program read from standard input (`stdin-script`): after the `-`
+///   (or `/dev/stdin`) the interpreter reads it from, or after its options
+///   when it names none;
+/// - exec'd directly: after the argument equal to the exec'd filename when
+///   it is argv\[0\], or argv\[1\] or argv\[2\] of a script (the kernel
+///   ran the `#!` interpreter, which is not the installer itself, and put
+///   the script's path after the interpreter and its one optional
+///   argument); else at 1;
+/// - renamed, memfd, fexecve or near-copy: at 1.
+pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
+    let argv: Vec<&[u8]> = rec.argv.iter().map(Vec::as_slice).collect();
+    let role = rec
+        .interpreter_id
+        .and_then(catalogue::program)
+        .map(|p| p.role);
+    if matches!(
+        via,
+        "python -m" | "interpreter-script" | "inline-code" | "loader"
+    ) {
+        let target = role.and_then(|r| crate::classify::command::through(r, &argv));
+        if let Some(t) = target {
+            return InstallerArgs::of(t, argv.len());
+        }
+    }
     if via == "stdin-script" {
-        let role = args
-            .first()
-            .and_then(|a| catalogue::lookup(basename(a)))
-            .map(|(_, p)| p.role);
         let start = role
-            .and_then(|r| crate::classify::command::stdin_program(r, &args))
-            .or_else(|| args.iter().position(|a| *a == b"-").map(|i| i + 1));
-        return from(start.unwrap_or(1));
+            .and_then(|r| crate::classify::command::stdin_program(r, &argv))
+            .or_else(|| argv.iter().position(|a| *a == b"-").map(|i| i + 1));
+        return InstallerArgs::at(start.unwrap_or(1).min(argv.len()));
     }
-    if let Some(t) = crate::classify::command::resolve(&args) {
-        return match t.inline_args {
-            Some(list) => Cow::Owned(list),
-            None => from(t.args_start()),
-        };
+    if via != "direct" {
+        return InstallerArgs::at(1.min(argv.len()));
     }
-    from(
-        argv.iter()
-            .position(|a| installer_name(basename(a)).is_some())
-            .map_or(1, |i| i + 1),
-    )
+    let exe = rec
+        .executable
+        .strip_suffix(b" (deleted)")
+        .unwrap_or(&rec.executable);
+    // A script: the program the kernel ran is not an installer (it is
+    // the `#!` line's interpreter, `python3.11`, `env`, `bash`).
+    let script = installer_name(basename(exe)).is_none();
+    InstallerArgs::at(crate::classify::command::exec_args_start(
+        &argv,
+        &rec.filename,
+        rec.flags & swmon_common::flag::FILENAME_TRUNCATED != 0,
+        script,
+    ))
+}
+
+/// [`installer_args`]' start.
+pub fn installer_args_start(rec: &ExecRecord, via: &str) -> usize {
+    installer_args(rec, via).start
+}
+
+/// Where an audit exec's installer arguments start: after the program an
+/// interpreter or the loader runs when `exe` is one (audit's `exe=` is the
+/// program the kernel ran; inline code's list of arguments too), else at 1
+/// (argv\[0\] is not trusted).
+pub fn audit_installer_args(exe: &[u8], argv: &[Vec<u8>]) -> InstallerArgs {
+    let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    let target = catalogue::lookup(basename(exe)).and_then(|(_, p)| match p.role {
+        Role::Interpreter(_) | Role::Loader => crate::classify::command::through(p.role, &args),
+        Role::Installer(_) => None,
+    });
+    match target {
+        Some(t) => InstallerArgs::of(t, argv.len()),
+        None => InstallerArgs::at(1.min(argv.len())),
+    }
 }
 
 /// The Python virtual environment a run belongs to: the folder holding
@@ -346,6 +428,224 @@ mod tests {
             )),
             None
         );
+    }
+
+    #[test]
+    fn inline_code_and_standard_input_give_the_installer_arguments() {
+        use reason::*;
+        let args = |r: &ExecRecord| {
+            let id = identify(r).expect("an installer");
+            let a = installer_args(r, id.via);
+            (id.via, a.args(&r.argv).into_owned(), a.guessed)
+        };
+        let words =
+            |w: &[&str]| -> Vec<Vec<u8>> { w.iter().map(|a| a.as_bytes().to_vec()).collect() };
+        // Inline code's list of string literals is the installer's
+        // arguments, whatever argv holds after the code; argv[0] forged.
+        let r = rec(
+            "/usr/bin/python3",
+            "/usr/bin/python3.11",
+            &[
+                "dpkg",
+                "-I",
+                "-c",
+                "from pip._internal.cli.main import main; main(['install', './x.whl'])",
+                "remove",
+                "y",
+            ],
+            ARG_CODE,
+        );
+        assert_eq!(
+            args(&r),
+            ("inline-code", words(&["install", "./x.whl"]), vec![])
+        );
+        // Behind an unknown option, read both ways: the guess is listed.
+        let r = rec(
+            "/usr/bin/python3",
+            "/usr/bin/python3.11",
+            &["python3", "-Z", "-c", "import pip", "install", "x"],
+            ARG_CODE,
+        );
+        let (via, _, guessed) = args(&r);
+        assert_eq!((via, guessed), ("inline-code", vec![1]));
+        // node -e: process.argv's third on.
+        let r = rec(
+            "/usr/bin/node",
+            "/usr/bin/node",
+            &["node", "-e", "require('npm')", "--", "x", "install", "y"],
+            ARG_CODE,
+        );
+        assert_eq!(args(&r), ("inline-code", words(&["install", "y"]), vec![]));
+        // A program on standard input the kernel found an installer's:
+        // after the `-`, the interpreter's options read as its own (argv[0]
+        // is not looked at).
+        let pip = catalogue::lookup(b"pip3").map(|(id, _)| id);
+        for (argv, want) in [
+            (
+                &["python3", "-I", "-", "install", "x"][..],
+                &["install", "x"][..],
+            ),
+            (&["pip3", "-W", "-", "-", "install", "x"], &["install", "x"]),
+            (&["x", "/dev/stdin", "install", "x"], &["install", "x"]),
+            (&["python3", "-u"], &[]),
+        ] {
+            let r = ExecRecord {
+                installer_id: pip,
+                ..rec("/usr/bin/python3", "/usr/bin/python3.11", argv, STDIN)
+            };
+            assert_eq!(args(&r), ("stdin-script", words(want), vec![]), "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn installer_arguments_are_never_read_from_a_forged_argv0() {
+        use reason::*;
+        let start = |r: &ExecRecord| {
+            let id = identify(r).expect("an installer");
+            installer_args(r, id.via)
+        };
+        // `exec -a 'install evil' dpkg -l`, `exec -a python3 dpkg -m pip
+        // install x`: argv[0] is not the program.
+        for argv in [
+            &["install evil", "-l"][..],
+            &["python3", "-m", "pip", "install", "x"],
+            &["ld.so", "--list", "/usr/bin/apt", "install", "x"],
+            &["x", "-i", "./a.deb", "/tmp/pip"],
+        ] {
+            let r = rec("/usr/bin/dpkg", "/usr/bin/dpkg", argv, FILENAME | EXE_NAME);
+            assert_eq!(start(&r).start, 1, "{argv:?}");
+        }
+        // Its own path as an argument hides nothing either.
+        let r = rec(
+            "/usr/bin/dpkg",
+            "/usr/bin/dpkg",
+            &["dpkg", "-i", "/usr/bin/dpkg", "evil.deb"],
+            FILENAME | EXE_NAME,
+        );
+        assert_eq!(start(&r).start, 1);
+        // A script: the kernel ran its `#!` interpreter with the script's
+        // path after it.
+        let r = rec(
+            "/usr/local/bin/pip",
+            "/usr/bin/env",
+            &[
+                "/usr/bin/env",
+                "python3",
+                "/usr/local/bin/pip",
+                "install",
+                "x",
+            ],
+            FILENAME,
+        );
+        assert_eq!(start(&r).start, 3);
+        // Through an interpreter, the interpreter's own options are read
+        // (the record's executable says which), not argv[0]'s.
+        let r = rec(
+            "/usr/bin/python3",
+            "/usr/bin/python3.11",
+            &["dpkg", "-m", "pip", "install", "x"],
+            INTERPRETER_ARG,
+        );
+        assert_eq!(via(&r), Some(("pip", "python -m")));
+        assert_eq!(start(&r).start, 3);
+        // An unknown option guessed: listed.
+        let r = rec(
+            "/usr/bin/node",
+            "/usr/bin/node",
+            &[
+                "node",
+                "--frob",
+                "/tmp",
+                "/usr/lib/node_modules/npm/bin/npm-cli.js",
+                "i",
+                "x",
+            ],
+            INTERPRETER_ARG,
+        );
+        assert_eq!(via(&r), Some(("npm-cli.js", "interpreter-script")));
+        assert_eq!(
+            start(&r),
+            InstallerArgs {
+                start: 4,
+                guessed: vec![1],
+                inline: None,
+            }
+        );
+        // A renamed copy: at 1.
+        let dpkg = catalogue::lookup(b"dpkg").map(|(id, _)| id);
+        let copy = ExecRecord {
+            installer_id: dpkg,
+            ..rec(
+                "/tmp/x/y",
+                "/tmp/x/y",
+                &["python3", "-m", "pip", "i"],
+                INODE,
+            )
+        };
+        assert_eq!(start(&copy).start, 1);
+    }
+
+    #[test]
+    fn an_interpreter_checking_or_printing_its_version_runs_no_installer() {
+        use reason::*;
+        for argv in [
+            &[
+                "node",
+                "-c",
+                "/usr/lib/node_modules/npm/bin/npm-cli.js",
+                "i",
+                "x",
+            ][..],
+            &[
+                "node",
+                "--check",
+                "/usr/lib/node_modules/npm/bin/npm-cli.js",
+            ],
+            &["node", "--version", "/usr/bin/npm", "i", "x"],
+        ] {
+            assert_eq!(
+                via(&rec(
+                    "/usr/bin/node",
+                    "/usr/bin/node",
+                    argv,
+                    INTERPRETER_ARG
+                )),
+                None,
+                "{argv:?}"
+            );
+        }
+        for argv in [
+            &["python3", "-V", "/usr/bin/pip", "install", "x"][..],
+            &["python3", "-h", "-m", "pip", "install", "x"],
+            &["python3", "--version", "-m", "pip"],
+        ] {
+            assert_eq!(
+                via(&rec(
+                    "/usr/bin/python3",
+                    "/usr/bin/python3.11",
+                    argv,
+                    INTERPRETER_ARG
+                )),
+                None,
+                "{argv:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn audit_execs_read_the_interpreter_from_exe_not_argv0() {
+        let argv = |a: &[&str]| a.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+        let a = audit_installer_args(
+            b"/usr/bin/python3.11",
+            &argv(&["dpkg", "-m", "pip", "i", "x"]),
+        );
+        assert_eq!(a.start, 3);
+        let a = audit_installer_args(
+            b"/usr/bin/dpkg",
+            &argv(&["python3", "-m", "pip", "-i", "x"]),
+        );
+        assert_eq!(a.start, 1);
+        assert_eq!(audit_installer_args(b"/usr/bin/dpkg", &[]).start, 0);
     }
 
     #[test]

@@ -134,6 +134,13 @@ pub struct Swmon {
     pub installer: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<&'static str>,
+    /// `uncertain` when the installer was found behind interpreter options
+    /// swmon does not know (each may or may not take a value; the reading
+    /// that runs an installer is reported): they are `unknown_options`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reading: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unknown_options: Vec<String>,
     /// `install`, `remove`, `upgrade`, `query` or `other`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation: Option<&'static str>,
@@ -180,10 +187,19 @@ pub struct Swmon {
     pub cgroup_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub executable_sha256: Option<String>,
-    /// A fileless exec of an installer's size that exited before its
-    /// content could be read: reported on the size alone.
+    /// A near-copy's build ID, the installer's (hex; `go:` before a Go
+    /// build ID).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executable_build_id: Option<String>,
+    /// A fileless exec of an installer's size or ELF key that exited
+    /// before its content could be read, or a near-copy with no build ID
+    /// to confirm it by: reported on the kernel's match alone.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unverified: bool,
+    /// Why a near-copy was not confirmed: `no-build-id`, or how its ELF
+    /// notes are malformed (`bad-note`, `out-of-file`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_id_flag: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ns: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]

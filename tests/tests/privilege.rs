@@ -74,7 +74,13 @@ fn status_field(pid: u32, name: &str) -> u64 {
 /// A copy of /usr/bin/true with `tail` appended: still runs, and its size
 /// and hash are its own.
 fn true_with(path: &Path, tail: &[u8]) {
-    let mut bytes = fs::read("/usr/bin/true").expect("read true");
+    program_with("/usr/bin/true", path, tail);
+}
+
+/// A copy of `program` with `tail` appended (its ELF key and build ID
+/// are `program`'s: a near-copy of it).
+fn program_with(program: &str, path: &Path, tail: &[u8]) {
+    let mut bytes = fs::read(program).expect("read the program");
     bytes.extend_from_slice(tail);
     let tmp = path.with_extension("new");
     fs::write(&tmp, &bytes).expect("write");
@@ -350,7 +356,9 @@ fn a_replaced_installer_is_rediscovered_when_a_run_ends() {
     fs::create_dir(&bin).expect("mkdir");
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
     let installer = bin.join("dpkg");
-    true_with(&installer, b"swmon test: the old dpkg");
+    // The old dpkg is another program than the new (`false`, not `true`:
+    // another build ID), so the copy of the new is not its near-copy.
+    program_with("/usr/bin/false", &installer, b"swmon test: the old dpkg");
     // The new binary and a renamed copy of it elsewhere.
     let renamed = TempDir::new("privilege-renamed");
     let copy = renamed.path().join("not-an-installer");

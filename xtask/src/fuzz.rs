@@ -27,6 +27,7 @@ pub const TARGETS: &[&str] = &[
     "report_build",
     "proc_parsers",
     "package_files",
+    "elf_notes",
 ];
 
 /// Seconds per target in `cargo xtask test`.

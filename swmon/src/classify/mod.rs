@@ -41,6 +41,7 @@ mod snap;
 mod spec;
 #[cfg(test)]
 mod tests;
+pub mod wrapper;
 
 /// What an installer run was asked to do (`swmon.operation`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

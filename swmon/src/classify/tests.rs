@@ -446,6 +446,8 @@ struct RealCase {
     source: String,
     argv: Vec<String>,
     want: Value,
+    /// The answers for the line's further installer commands (`+`).
+    more: Vec<Value>,
 }
 
 /// The answer as `real.txt` writes it, in the JSON form `explain` gives.
@@ -503,7 +505,14 @@ fn real_cases() -> Vec<RealCase> {
                     .unwrap_or_else(|| panic!("real.txt:{n}: no src: line before")),
                 argv,
                 want: parse_want(w),
+                more: Vec::new(),
             });
+        } else if let Some(w) = line.strip_prefix("+ ") {
+            let last = out
+                .last_mut()
+                .filter(|_| command.is_none())
+                .unwrap_or_else(|| panic!("real.txt:{n}: `+` without an answer before"));
+            last.more.push(parse_want(w));
         } else {
             assert!(
                 line.is_empty() || line.starts_with('#'),
@@ -535,11 +544,17 @@ fn real_command_lines_match_the_hand_checked_answers() {
     let mut wrong = Vec::new();
     for c in &cases {
         let argv: Vec<&[u8]> = c.argv.iter().map(String::as_bytes).collect();
-        let got = checked_fields(&explain(&argv).json());
-        if got != c.want {
+        let explained = explain(&argv).json();
+        let got = checked_fields(&explained);
+        // The line's installer commands after the first.
+        let got_more: Vec<Value> = explained["commands"]
+            .as_array()
+            .map(|a| a.iter().skip(1).map(checked_fields).collect())
+            .unwrap_or_default();
+        if got != c.want || got_more != c.more {
             wrong.push(format!(
-                "real.txt:{} ({}): {:?}\n  want {}\n  got  {got}",
-                c.line, c.source, c.argv, c.want
+                "real.txt:{} ({}): {:?}\n  want {} + {:?}\n  got  {got} + {got_more:?}",
+                c.line, c.source, c.argv, c.want, c.more
             ));
         }
     }
@@ -555,14 +570,43 @@ fn real_command_lines_match_the_hand_checked_answers() {
 #[test]
 fn real_command_lines_cover_every_manager() {
     let cases = real_cases();
-    let mut missing = Vec::new();
+    let mut thin = Vec::new();
     for m in Manager::ALL {
-        if !cases.iter().any(|c| c.want["manager"] == m.as_str()) {
-            missing.push(m.as_str());
+        // Answers for the first and the further commands of each line.
+        let answers = cases
+            .iter()
+            .flat_map(|c| std::iter::once(&c.want).chain(&c.more))
+            .filter(|w| w["manager"] == m.as_str())
+            .count();
+        let sources: std::collections::HashSet<&str> = cases
+            .iter()
+            .filter(|c| {
+                std::iter::once(&c.want)
+                    .chain(&c.more)
+                    .any(|w| w["manager"] == m.as_str())
+            })
+            .map(|c| c.source.as_str())
+            .collect();
+        if answers < 2 || sources.len() < 2 {
+            thin.push(format!(
+                "{m}: {answers} cases from {} sources",
+                sources.len()
+            ));
         }
     }
-    assert!(missing.is_empty(), "no real case for {missing:?}");
+    assert!(
+        thin.is_empty(),
+        "every manager of the catalogue needs real cases from two sources at least: {thin:?}"
+    );
     assert!(cases.len() >= 150, "{} real cases", cases.len());
+    // Wrapped and interpreted command lines are covered too.
+    let starts = |p: &[&str]| cases.iter().any(|c| p.contains(&c.argv[0].as_str()));
+    assert!(starts(&["sudo"]), "no real sudo line");
+    assert!(starts(&["/bin/sh", "sh"]), "no real sh -c line");
+    assert!(
+        cases.iter().any(|c| !c.more.is_empty()),
+        "no real line of several installer commands"
+    );
 }
 
 #[test]

@@ -45,8 +45,15 @@ pub struct Facts {
     pub via: &'static str,
     pub cwd: Option<Vec<u8>>,
     pub sha256: Option<String>,
-    /// A fileless candidate reported on its size alone.
+    /// A near-copy's build ID (hex; `go:` before a Go one), equal to the
+    /// installer's.
+    pub build_id: Option<String>,
+    /// A fileless candidate reported on its size or ELF key alone, or a
+    /// near-copy with no build ID to confirm it by.
     pub unverified: bool,
+    /// Why a near-copy could not be confirmed: `no-build-id`, or the note
+    /// reader's flag for a malformed file.
+    pub build_id_flag: Option<&'static str>,
     /// As the kernel captured them at the exec (args capped, see
     /// [`crate::enrich::ancestors`]).
     pub ancestors: Vec<crate::enrich::Ancestor>,

@@ -530,7 +530,8 @@ fn lineage(rec: &ExecRecord) -> Option<(&'static str, [u8; 16])> {
         Role::Installer(m) => m.as_str(),
         _ => return None,
     };
-    let args = crate::enrich::installer_args(&rec.argv, id.via);
+    let reading = crate::enrich::installer_args(rec, id.via);
+    let args = reading.args(&rec.argv);
     let mut h = Sha256::new();
     h.update(manager.as_bytes());
     for a in args.iter() {
@@ -1653,6 +1654,21 @@ mod tests {
             b"/usr/bin/python3.11",
             Some(b"/usr/bin/python3"),
             &args(&["python3", "tool.py", "npm", "install", "x"])
+        )
+        .is_none());
+        assert!(
+            installer_of(
+                b"/usr/bin/python3.11",
+                None,
+                &args(&["python3", "tool.py", "npm", "install", "x"])
+            )
+            .is_none(),
+            "an installer's name among a script's arguments"
+        );
+        assert!(installer_of(
+            b"/usr/bin/node",
+            None,
+            &args(&["node", "-c", "/usr/bin/npm"])
         )
         .is_none());
     }

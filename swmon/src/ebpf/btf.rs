@@ -14,7 +14,7 @@
 
 use std::{collections::HashMap, path::Path};
 
-use swmon_common::{CaptureOffsets, KernelOffsets, ScanOffsets};
+use swmon_common::{CaptureOffsets, KernelOffsets, ScanOffsets, ELF_KEY_LEN};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BtfError {
@@ -43,6 +43,10 @@ pub struct KernelFacts {
     pub scan_offsets: ScanOffsets,
     /// `sched_process_exit` passes `group_dead`.
     pub exit_group_dead: bool,
+    /// Offset of `linux_binprm.buf`, when it holds at least
+    /// [`ELF_KEY_LEN`] bytes (`BINPRM_BUF_SIZE` is 256 since Linux 5.1,
+    /// 128 before); 0 otherwise, and the kernel then looks up no near-copy.
+    pub bprm_buf: u32,
 }
 
 /// Reads the kernel's BTF and takes what the eBPF program needs from it.
@@ -57,6 +61,10 @@ pub fn kernel_facts(path: &Path) -> Result<KernelFacts, BtfError> {
         capture_offsets: capture_offsets(&btf)?,
         scan_offsets: scan_offsets(&btf)?,
         exit_group_dead: btf.func_proto_params("btf_trace_sched_process_exit")? >= 3,
+        bprm_buf: match btf.array_len("linux_binprm", "buf") {
+            Ok(n) if n as usize >= ELF_KEY_LEN => btf.offset("linux_binprm", "buf")?,
+            _ => 0,
+        },
     })
 }
 
@@ -134,6 +142,7 @@ fn capture_offsets(b: &Btf<'_>) -> Result<CaptureOffsets, BtfError> {
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
 const KIND_TYPEDEF: u32 = 8;
+const KIND_ARRAY: u32 = 3;
 const KIND_PTR: u32 = 2;
 const KIND_FUNC_PROTO: u32 = 13;
 
@@ -241,6 +250,22 @@ impl<'a> Btf<'a> {
     /// Byte offset of `field` in struct `strukt`, looking through anonymous
     /// structs and unions (`mm_struct`'s fields sit in one, `qstr.len` in two).
     fn offset(&self, strukt: &str, field: &str) -> Result<u32, BtfError> {
+        self.member(strukt, field).map(|(bytes, _)| bytes)
+    }
+
+    /// Elements of array `field` of struct `strukt` (`linux_binprm.buf`).
+    fn array_len(&self, strukt: &str, field: &str) -> Result<u32, BtfError> {
+        let (_, ty) = self.member(strukt, field)?;
+        let t = self
+            .by_id(ty)
+            .filter(|t| t.kind == KIND_ARRAY)
+            .ok_or(BtfError::Malformed("the field is not an array"))?;
+        // btf_array: element type, index type, element count.
+        u32_at(self.types, t.extra + 8).ok_or(BtfError::Malformed("array cut short"))
+    }
+
+    /// Byte offset and type id of `field` in struct `strukt`.
+    fn member(&self, strukt: &str, field: &str) -> Result<(u32, u32), BtfError> {
         let id = self
             .by_name
             .get(strukt.as_bytes())
@@ -255,17 +280,18 @@ impl<'a> Btf<'a> {
             strukt: strukt.to_owned(),
             field: field.to_owned(),
         };
-        let bits = self.find(id, field.as_bytes(), 0, 0).ok_or_else(no_field)?;
+        let (bits, ty) = self.find(id, field.as_bytes(), 0, 0).ok_or_else(no_field)?;
         if bits % 8 != 0 {
             return Err(BtfError::Unaligned {
                 strukt: strukt.to_owned(),
                 field: field.to_owned(),
             });
         }
-        Ok(bits / 8)
+        Ok((bits / 8, ty))
     }
 
-    fn find(&self, id: u32, field: &[u8], base: u32, depth: u32) -> Option<u32> {
+    /// Bit offset and type id of `field` in type `id`.
+    fn find(&self, id: u32, field: &[u8], base: u32, depth: u32) -> Option<(u32, u32)> {
         let t = self.by_id(id)?;
         if !matches!(t.kind, KIND_STRUCT | KIND_UNION) || depth > 8 {
             return None;
@@ -277,7 +303,7 @@ impl<'a> Btf<'a> {
             let raw = u32_at(self.types, at + 8)?;
             let bit_offset = if t.kind_flag { raw & 0xff_ffff } else { raw };
             if name == field {
-                return Some(base + bit_offset);
+                return Some((base + bit_offset, member_type));
             }
             if name.is_empty() {
                 if let Some(off) = self.find(member_type, field, base + bit_offset, depth + 1) {
@@ -412,6 +438,17 @@ mod tests {
                 "{s}.{f}"
             );
         }
+    }
+
+    #[test]
+    fn the_exec_buffer_holds_an_elf_key() {
+        let data = std::fs::read(VMLINUX).expect("read BTF");
+        let btf = Btf::parse(&data).expect("parse");
+        assert_eq!(btf.array_len("linux_binprm", "buf").expect("buf"), 256);
+        let facts = kernel_facts(Path::new(VMLINUX)).expect("BTF");
+        assert_eq!(facts.bprm_buf, reference("linux_binprm", "buf"));
+        assert_ne!(facts.bprm_buf, 0);
+        assert!(btf.array_len("linux_binprm", "filename").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What the in-kernel filter matches: the catalogue's names, and the
-//! installers found on this host by (device, inode) and size.
+//! installers found on this host by (device, inode), size and ELF key (the
+//! masked start of the file, for near-copies; see [`super::elf`]).
 //!
 //! Discovery walks a fixed list of system program folders ([`PROGRAM_DIRS`]),
 //! the folders of `$PATH` and those given with `--installer-dir`. `$PATH`
@@ -44,8 +45,9 @@ use std::{
 };
 
 use sha2::{Digest, Sha256};
-use swmon_common::{name_kind, InodeKey, NameValue, NAME_MAX};
+use swmon_common::{name_kind, ElfKey, InodeKey, NameValue, NAME_MAX};
 
+use super::elf::{self, BuildId, Malformed, NoteError};
 use crate::catalogue::{self, Role, PROGRAMS};
 
 /// Folders searched for installers (beside `--installer-dir`).
@@ -82,6 +84,12 @@ pub struct FoundInstaller {
     pub elf: bool,
     /// Hard-linked under names that are not installers (see the module doc).
     pub multiplexed: bool,
+    /// The masked start of the file (an ELF binary's), as the kernel
+    /// builds it from `bprm->buf`.
+    pub elf_key: Option<ElfKey>,
+    /// Its build ID (GNU, else Go) as discovery read it; a binary without
+    /// one (or whose notes are malformed) gets no near-copy entry.
+    pub build_id: Option<BuildId>,
 }
 
 /// Everything the kernel maps are filled with.
@@ -91,6 +99,8 @@ pub struct FilterTables {
     pub names: Vec<(u32, [u8; NAME_MAX], NameValue)>,
     pub inodes: Vec<(InodeKey, u16)>,
     pub sizes: Vec<(u64, u16)>,
+    /// ELF keys of binary installers with a build ID (near-copies).
+    pub elf_keys: Vec<(ElfKey, u16)>,
     pub found: Vec<FoundInstaller>,
     /// Folders, link hops and candidates left out, each with why.
     pub untrusted: Vec<String>,
@@ -204,9 +214,17 @@ fn open_regular(path: &Path, nofollow: bool) -> std::io::Result<(fs::File, fs::M
     Ok((f, meta))
 }
 
-/// An installer candidate, opened and checked (see the module doc).
-fn open_candidate(target: &Path) -> Result<(fs::Metadata, bool), Untrusted> {
-    let (mut f, meta) = open_regular(target, true).map_err(|e| {
+/// An installer candidate as opened and checked (see the module doc).
+struct Candidate {
+    meta: fs::Metadata,
+    elf_key: Option<ElfKey>,
+    build_id: Option<BuildId>,
+}
+
+/// An installer candidate, opened and checked (see the module doc), with
+/// its ELF key and build ID when it is an ELF binary.
+fn open_candidate(target: &Path) -> Result<Candidate, Untrusted> {
+    let (f, meta) = open_regular(target, true).map_err(|e| {
         if e.kind() == std::io::ErrorKind::InvalidInput {
             Untrusted::NotFile(target.to_owned())
         } else {
@@ -214,9 +232,17 @@ fn open_candidate(target: &Path) -> Result<(fs::Metadata, bool), Untrusted> {
         }
     })?;
     root_only(target, &meta)?;
-    let mut magic = [0u8; 4];
-    let elf = f.read_exact(&mut magic).is_ok() && magic == *b"\x7fELF";
-    Ok((meta, elf))
+    let elf_key = elf::key_of(&f).ok().flatten();
+    let build_id = if elf_key.is_some() {
+        elf::build_id(&f, meta.size()).ok().flatten()
+    } else {
+        None
+    };
+    Ok(Candidate {
+        meta,
+        elf_key,
+        build_id,
+    })
 }
 
 impl FilterTables {
@@ -286,8 +312,8 @@ impl FilterTables {
         for (id, path) in candidates {
             let checked = cache
                 .resolve(&path)
-                .and_then(|target| open_candidate(&target).map(|(m, elf)| (target, m, elf)));
-            let (target, meta, elf) = match checked {
+                .and_then(|target| open_candidate(&target).map(|c| (target, c)));
+            let (target, candidate) = match checked {
                 Ok(c) => c,
                 Err(Untrusted::Unreadable(..)) => continue,
                 Err(e) => {
@@ -295,6 +321,8 @@ impl FilterTables {
                     continue;
                 }
             };
+            let meta = &candidate.meta;
+            let elf = candidate.elf_key.is_some();
             let is_installer = |name: &[u8]| {
                 matches!(
                     catalogue::lookup(name).map(|(_, p)| p.role),
@@ -319,6 +347,8 @@ impl FilterTables {
                 size: meta.size(),
                 elf,
                 multiplexed,
+                elf_key: candidate.elf_key,
+                build_id: candidate.build_id,
             };
             if !multiplexed {
                 let key = InodeKey {
@@ -331,6 +361,11 @@ impl FilterTables {
                 }
                 if elf && !tables.sizes.iter().any(|(s, _)| *s == found.size) {
                     tables.sizes.push((found.size, id));
+                }
+                if let (Some(key), Some(_)) = (found.elf_key, &found.build_id) {
+                    if !tables.elf_keys.iter().any(|(k, _)| *k == key) {
+                        tables.elf_keys.push((key, id));
+                    }
                 }
             }
             tables.found.push(found);
@@ -396,11 +431,20 @@ pub struct ExecFile {
     pub size: u64,
 }
 
-/// What a size-matched candidate's content turned out to be.
+/// What a copy candidate's content turned out to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Content {
     /// An installer's (its catalogue id), with the SHA-256.
     Installer(u16, String),
+    /// A near-copy of an installer (its catalogue id): the same ELF key and
+    /// the same build ID, with the bytes past the headers changed
+    /// (appended, patched).
+    NearCopy(u16, BuildId),
+    /// An installer's ELF key with no build ID to confirm it by: the file
+    /// has none, or its notes are malformed (the flag). An installer copy
+    /// with its build-id note removed or broken looks like this; reported
+    /// as unverified rather than let go.
+    NearCopyUnconfirmed(u16, &'static str),
     /// No installer's.
     Other,
     /// It could not be read (the process has exited), or what the path
@@ -408,21 +452,43 @@ pub enum Content {
     Unreadable,
 }
 
+/// Which identities of a candidate to check: the kernel's reasons say
+/// which it matched (size: the exact content; ELF key: a near-copy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ways {
+    pub exact: bool,
+    pub near: bool,
+}
+
 /// A hash cache key: a file's identity and the state its content was read
 /// in. A write that keeps the size changes the modification time, which
 /// its owner can set back (`touch -d`); the change time no one can.
 type HashKey = (u32, u64, u64, i64, i64, i64, i64);
 
-/// Identifies size-matched candidates by content, caching each hash by the
-/// file's (device, inode, size, mtime).
+fn hash_key(meta: &fs::Metadata) -> HashKey {
+    (
+        kernel_dev(meta.dev()),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    )
+}
+
+/// Identifies copy candidates by content, caching each hash and build ID
+/// by the file's (device, inode, size, mtime, ctime).
 #[derive(Debug, Default)]
 pub struct ContentMatcher {
     installers: Vec<FoundInstaller>,
     hashes: HashMap<HashKey, String>,
+    build_ids: HashMap<HashKey, Result<Option<BuildId>, Malformed>>,
 }
 
 /// The cached hash limit: entries beyond are dropped all at once (a new
 /// inode per exec of a copied installer could grow it without bound).
+/// The same for build IDs.
 const HASH_CACHE_MAX: usize = 4096;
 
 impl ContentMatcher {
@@ -435,6 +501,7 @@ impl ContentMatcher {
         ContentMatcher {
             installers,
             hashes: HashMap::new(),
+            build_ids: HashMap::new(),
         }
     }
 
@@ -443,24 +510,33 @@ impl ContentMatcher {
     /// descriptor is `fstat`-checked against `exec` (device, inode, size)
     /// and hashed, at most `exec.size` bytes.
     pub fn identify(&mut self, exe: &Path, exec: ExecFile) -> Content {
-        match self.identify_inner(exe, exec) {
-            Ok(Some((id, hash))) => Content::Installer(id, hash),
-            Ok(None) => Content::Other,
+        self.examine(
+            exe,
+            exec,
+            Ways {
+                exact: true,
+                near: false,
+            },
+        )
+    }
+
+    /// Like [`ContentMatcher::identify`], for the identities in `ways`:
+    /// the exact content first (an installer of the same size), then a
+    /// near-copy (the ELF key read again from the open descriptor, then
+    /// the build ID, both compared with what discovery read of the
+    /// installers of that key). The
+    /// note reads are bounded ([`elf::READ_MAX`]); a near-copy is never
+    /// hashed (its size is anyone's choice).
+    pub fn examine(&mut self, exe: &Path, exec: ExecFile, ways: Ways) -> Content {
+        match self.examine_inner(exe, exec, ways) {
+            Ok(c) => c,
             Err(()) => Content::Unreadable,
         }
     }
 
     /// The hash of an opened file whose identity was checked, cached.
     fn hash(&mut self, file: fs::File, meta: &fs::Metadata) -> Option<String> {
-        let key = (
-            kernel_dev(meta.dev()),
-            meta.ino(),
-            meta.size(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-            meta.ctime(),
-            meta.ctime_nsec(),
-        );
+        let key = hash_key(meta);
         if let Some(h) = self.hashes.get(&key) {
             return Some(h.clone());
         }
@@ -472,39 +548,98 @@ impl ContentMatcher {
         Some(h)
     }
 
-    fn identify_inner(&mut self, exe: &Path, exec: ExecFile) -> Result<Option<(u16, String)>, ()> {
+    /// The build ID of an opened file whose identity was checked, cached;
+    /// `Err(())` when it could not be read.
+    fn build_id(
+        &mut self,
+        file: &fs::File,
+        meta: &fs::Metadata,
+    ) -> Result<Result<Option<BuildId>, Malformed>, ()> {
+        let key = hash_key(meta);
+        if let Some(id) = self.build_ids.get(&key) {
+            return Ok(id.clone());
+        }
+        let id = match elf::build_id(file, meta.size()) {
+            Ok(id) => Ok(id),
+            Err(NoteError::Malformed(m)) => Err(m),
+            Err(NoteError::Io(_)) => return Err(()),
+        };
+        if self.build_ids.len() >= HASH_CACHE_MAX {
+            self.build_ids.clear();
+        }
+        self.build_ids.insert(key, id.clone());
+        Ok(id)
+    }
+
+    /// The installer `f` opened again, if it is still the file discovery
+    /// checked (same inode and size): one replaced since is rediscovered,
+    /// not trusted by path.
+    fn reopen(f: &FoundInstaller) -> Option<(fs::File, fs::Metadata)> {
+        let (file, meta) = open_regular(&f.target, true).ok()?;
+        (kernel_dev(meta.dev()) == f.dev && meta.ino() == f.ino && meta.size() == f.size)
+            .then_some((file, meta))
+    }
+
+    fn examine_inner(&mut self, exe: &Path, exec: ExecFile, ways: Ways) -> Result<Content, ()> {
         let same_size: Vec<_> = self
             .installers
             .iter()
-            .filter(|f| f.size == exec.size)
+            .filter(|f| ways.exact && f.size == exec.size)
             .cloned()
             .collect();
-        if same_size.is_empty() {
-            return Ok(None);
+        let near = ways.near && self.installers.iter().any(|f| f.elf_key.is_some());
+        if same_size.is_empty() && !near {
+            return Ok(Content::Other);
         }
         let (file, meta) = open_regular(exe, false).map_err(|_| ())?;
         if kernel_dev(meta.dev()) != exec.dev || meta.ino() != exec.ino || meta.size() != exec.size
         {
             return Err(());
         }
-        let hash = self.hash(file, &meta).ok_or(())?;
-        for f in same_size {
-            // The file discovery checked, still the same inode and size:
-            // one replaced since is rediscovered, not trusted by path.
-            let Ok((file, meta)) = open_regular(&f.target, true) else {
-                continue;
-            };
-            if kernel_dev(meta.dev()) != f.dev || meta.ino() != f.ino || meta.size() != f.size {
-                continue;
-            }
-            let Some(known) = self.hash(file, &meta) else {
-                continue;
-            };
-            if known == hash {
-                return Ok(Some((f.id, hash)));
+        if !same_size.is_empty() {
+            let hash = self
+                .hash(file.try_clone().map_err(|_| ())?, &meta)
+                .ok_or(())?;
+            for f in same_size {
+                let Some((file, meta)) = Self::reopen(&f) else {
+                    continue;
+                };
+                let Some(known) = self.hash(file, &meta) else {
+                    continue;
+                };
+                if known == hash {
+                    return Ok(Content::Installer(f.id, hash));
+                }
             }
         }
-        Ok(None)
+        if !near {
+            return Ok(Content::Other);
+        }
+        let Some(key) = elf::key_of(&file).map_err(|_| ())? else {
+            return Ok(Content::Other);
+        };
+        let same_key: Vec<(u16, BuildId)> = self
+            .installers
+            .iter()
+            .filter(|f| f.elf_key == Some(key))
+            .filter_map(|f| Some((f.id, f.build_id.clone()?)))
+            .collect();
+        let Some(first) = same_key.first().map(|(id, _)| *id) else {
+            return Ok(Content::Other);
+        };
+        let id = match self.build_id(&file, &meta)? {
+            Ok(Some(id)) => id,
+            Ok(None) => return Ok(Content::NearCopyUnconfirmed(first, "no-build-id")),
+            Err(m) => return Ok(Content::NearCopyUnconfirmed(first, m.as_str())),
+        };
+        // The installers' build IDs as discovery read them, from the
+        // checked, root-owned files the kernel's keys came from: an
+        // installer replaced since (an upgrade racing its own copy) is
+        // still what the key was registered for, until rediscovery.
+        Ok(match same_key.into_iter().find(|(_, known)| *known == id) {
+            Some((installer, _)) => Content::NearCopy(installer, id),
+            None => Content::Other,
+        })
     }
 }
 
@@ -560,15 +695,41 @@ mod tests {
 
     #[test]
     fn rustup_proxies_are_multiplexers() {
-        let t = FilterTables::discover(&[]);
-        if let Some(cargo) = t
-            .found
-            .iter()
-            .find(|f| f.path.ends_with(".cargo/bin/cargo"))
-        {
+        // rustup's layout, made here (the host may have no rustup): a
+        // `rustup` binary, `cargo` a symbolic link to it in
+        // `~/.cargo/bin`; and the hard-link form, `cargo` one of several
+        // names of one binary (rustc, rustdoc, rustup).
+        let d = RootDir::new("rustup");
+        let bin = d.0.join(".cargo/bin");
+        fs::create_dir_all(&bin).expect("mkdir");
+        fs::set_permissions(d.0.join(".cargo"), fs::Permissions::from_mode(0o755)).expect("chmod");
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+        fs::copy("/usr/bin/true", bin.join("rustup")).expect("copy");
+        std::os::unix::fs::symlink("rustup", bin.join("cargo")).expect("symlink");
+        let links = RootDir::new("rustup-links");
+        fs::copy("/usr/bin/true", links.0.join("rustup")).expect("copy");
+        for name in ["cargo", "rustc", "rustdoc"] {
+            fs::hard_link(links.0.join("rustup"), links.0.join(name)).expect("link");
+        }
+        let t = FilterTables::discover(&[bin.clone(), links.0.clone()]);
+        for dir in [&bin, &links.0] {
+            let cargo = t
+                .found
+                .iter()
+                .find(|f| f.path == dir.join("cargo"))
+                .unwrap_or_else(|| panic!("{} found: {:?}", dir.display(), t.found));
             assert!(cargo.multiplexed, "{cargo:?}");
             assert!(!t.inodes.iter().any(|(k, _)| k.ino == cargo.ino));
         }
+        // A real installer binary in the same place is no multiplexer.
+        fs::copy("/usr/bin/dpkg", bin.join("dpkg")).expect("copy");
+        let t = FilterTables::discover(std::slice::from_ref(&bin));
+        let dpkg = t
+            .found
+            .iter()
+            .find(|f| f.path == bin.join("dpkg"))
+            .expect("dpkg found");
+        assert!(!dpkg.multiplexed);
     }
 
     /// A folder under /run (root's, 0755, no sticky world-writable parent),
@@ -939,6 +1100,39 @@ mod tests {
                         format!("-cfrom {v} import main; main(['install', 'x'])"),
                     ],
                     vec!["node".into(), "-e".into(), format!("require('{v}')")],
+                    // Behind options swmon does not know (read both ways).
+                    vec!["python3".into(), "-Z".into(), "-m".into(), v.clone()],
+                    vec!["python3".into(), format!("-Zm{v}")],
+                    vec![
+                        "python3".into(),
+                        "--frob".into(),
+                        "x".into(),
+                        format!("/usr/bin/{v}"),
+                    ],
+                    vec![
+                        "node".into(),
+                        "--frob".into(),
+                        "/tmp".into(),
+                        format!("/usr/lib/node_modules/{v}/bin/cli.js"),
+                    ],
+                    vec![
+                        "python3".into(),
+                        "-Z".into(),
+                        "-c".into(),
+                        format!("import {v}"),
+                    ],
+                    vec!["node".into(), "-pe".into(), format!("require('{v}')")],
+                    // corepack runs the manager it names.
+                    vec![
+                        "node".into(),
+                        "/usr/bin/corepack".into(),
+                        format!("{v}@1.22.19"),
+                    ],
+                    vec![
+                        "node".into(),
+                        "/usr/lib/node_modules/corepack/dist/corepack.js".into(),
+                        v.clone(),
+                    ],
                     vec![
                         "node".into(),
                         format!("--eval=require('/usr/lib/node_modules/{v}/lib/cli.js')(process)"),
@@ -985,6 +1179,99 @@ mod tests {
             let argv: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
             assert!(!kernel_scan_passes(&argv, &entries), "{line}");
         }
+    }
+
+    /// Where the GNU build-id note's header starts in `bytes`.
+    fn build_id_note(bytes: &[u8]) -> usize {
+        let header = [4, 0, 0, 0, 20, 0, 0, 0, 3, 0, 0, 0, b'G', b'N', b'U', 0];
+        bytes
+            .windows(header.len())
+            .position(|w| w == header)
+            .expect("a 20-byte GNU build-id note")
+    }
+
+    #[test]
+    fn near_copies_are_confirmed_by_their_build_id() {
+        let d = RootDir::new("near");
+        fs::copy("/usr/bin/true", d.0.join("dpkg")).expect("copy");
+        let t = FilterTables::discover(std::slice::from_ref(&d.0));
+        let ours = t
+            .found
+            .iter()
+            .find(|f| f.path.starts_with(&d.0))
+            .expect("found");
+        let key = ours.elf_key.expect("an ELF key");
+        let id = ours.build_id.clone().expect("a build id");
+        assert!(t.elf_keys.contains(&(key, ours.id)), "{:?}", t.elf_keys);
+        let original = fs::read("/usr/bin/true").expect("read");
+        let near = Ways {
+            exact: true,
+            near: true,
+        };
+        let examine = |bytes: &[u8], name: &str| {
+            let p = d.0.join(name);
+            fs::write(&p, bytes).expect("write");
+            let mut m = ContentMatcher::new(&t.found);
+            m.examine(&p, exec_file(&p), near)
+        };
+        // One byte appended: another size, the same key and build ID.
+        let mut appended = original.clone();
+        appended.push(0);
+        assert_eq!(
+            examine(&appended, "appended"),
+            Content::NearCopy(ours.id, id.clone())
+        );
+        // A string patched in place: the same size, not the same hash.
+        let mut patched = original.clone();
+        let at = patched
+            .windows(5)
+            .position(|w| w == b"Usage")
+            .expect("a usage string");
+        patched[at..at + 5].copy_from_slice(b"Nsage");
+        assert_eq!(
+            examine(&patched, "patched"),
+            Content::NearCopy(ours.id, id.clone())
+        );
+        // The exact copy is still the exact match.
+        assert!(matches!(
+            examine(&original, "exact"),
+            Content::Installer(..)
+        ));
+        let note = build_id_note(&original);
+        // Another build ID: another program of the same layout.
+        let mut other = appended.clone();
+        other[note + 16] ^= 0xff;
+        assert_eq!(examine(&other, "other"), Content::Other);
+        // The note's type changed: no build ID left to confirm by.
+        let mut stripped = appended.clone();
+        stripped[note + 8] = 0x7f;
+        assert_eq!(
+            examine(&stripped, "stripped"),
+            Content::NearCopyUnconfirmed(ours.id, "no-build-id")
+        );
+        // A name size running past the segment: malformed, flagged.
+        let mut broken = appended.clone();
+        broken[note..note + 4].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+        assert_eq!(
+            examine(&broken, "broken"),
+            Content::NearCopyUnconfirmed(ours.id, "bad-note")
+        );
+        // Another program with bytes appended: its key is no installer's.
+        let mut ls = fs::read("/usr/bin/ls").expect("read ls");
+        ls.push(0);
+        assert_eq!(examine(&ls, "ls"), Content::Other);
+        // Without the kernel's near-copy reason only the exact content counts.
+        let p = d.0.join("appended");
+        let mut m = ContentMatcher::new(&t.found);
+        assert_eq!(m.identify(&p, exec_file(&p)), Content::Other);
+        // The installer replaced after discovery (an upgrade racing the
+        // copy): its key and build ID as discovered still count.
+        fs::copy("/usr/bin/false", d.0.join("dpkg.new")).expect("copy");
+        fs::rename(d.0.join("dpkg.new"), d.0.join("dpkg")).expect("rename");
+        assert_eq!(
+            examine(&appended, "appended"),
+            Content::NearCopy(ours.id, id.clone())
+        );
     }
 
     #[test]

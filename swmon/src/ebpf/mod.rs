@@ -10,6 +10,7 @@
 pub mod attach;
 pub mod btf;
 pub mod decode;
+pub mod elf;
 pub mod filter;
 
 use std::{
@@ -23,7 +24,7 @@ use aya::{
     programs::{links::FdLink, ProgramError, RawTracePoint},
     Ebpf, EbpfLoader,
 };
-use swmon_common::{counter, InodeKey, NameValue, NAME_MAX};
+use swmon_common::{counter, ElfKey, InodeKey, NameValue, NAME_MAX};
 use tokio::io::unix::AsyncFd;
 
 pub use self::{
@@ -130,13 +131,16 @@ pub struct KernelStream {
     extra_dirs: Vec<PathBuf>,
 }
 
-/// What a rediscovery changed in the kernel's inode and size tables.
+/// What a rediscovery changed in the kernel's inode, size and ELF key
+/// tables.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rediscovered {
     pub inodes_added: usize,
     pub inodes_removed: usize,
     pub sizes_added: usize,
     pub sizes_removed: usize,
+    pub elf_keys_added: usize,
+    pub elf_keys_removed: usize,
 }
 
 impl Rediscovered {
@@ -172,6 +176,7 @@ impl KernelStream {
             .override_global("CAPTURE_OFFSETS", &facts.capture_offsets, true)
             .override_global("SCAN_OFFSETS", &facts.scan_offsets, true)
             .override_global("EXIT_GROUP_DEAD", &group_dead, true)
+            .override_global("BPRM_BUF", &facts.bprm_buf, true)
             .map_max_entries("EVENTS", options.ring_buffer_bytes)
             .load(OBJECT)?;
 
@@ -290,8 +295,8 @@ impl KernelStream {
         })
     }
 
-    /// Discovers the host's installers again and brings the kernel's INODES
-    /// and SIZES maps in line: new entries are added, stale ones removed.
+    /// Discovers the host's installers again and brings the kernel's INODES,
+    /// SIZES and ELF_KEYS maps in line: new entries are added, stale ones removed.
     /// Called after an installer run ends (an upgrade of dpkg gives it a new
     /// inode and size). Works after the capability drop: updates through a
     /// map fd that is already open are not capability-checked. On an error
@@ -308,7 +313,7 @@ impl KernelStream {
         &self.extra_dirs
     }
 
-    /// Brings the INODES and SIZES maps from the current tables to `new`
+    /// Brings the INODES, SIZES and ELF_KEYS maps from the current tables to `new`
     /// (the map half of [`KernelStream::rediscover`]; no file is read).
     pub fn apply_tables(&mut self, new: FilterTables) -> Result<Rediscovered, LoadError> {
         // `self.tables` follows the maps entry by entry: a failure half way
@@ -370,6 +375,31 @@ impl KernelStream {
             tables.sizes.retain(|(s, _)| *s != size);
             done.sizes_removed += 1;
         }
+        let mut keys: HashMap<_, ElfKey, u16> = HashMap::try_from(
+            self.ebpf
+                .map_mut("ELF_KEYS")
+                .ok_or(LoadError::Missing("ELF_KEYS"))?,
+        )
+        .map_err(map_err("ELF_KEYS"))?;
+        for (key, id) in &new.elf_keys {
+            if !tables.elf_keys.contains(&(*key, *id)) {
+                keys.insert(key, id, 0).map_err(map_err("ELF_KEYS"))?;
+                tables.elf_keys.retain(|(k, _)| k != key);
+                tables.elf_keys.push((*key, *id));
+                done.elf_keys_added += 1;
+            }
+        }
+        let gone: Vec<ElfKey> = tables
+            .elf_keys
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| !new.elf_keys.iter().any(|(n, _)| n == k))
+            .collect();
+        for key in gone {
+            filter::removed(keys.remove(&key)).map_err(map_err("ELF_KEYS"))?;
+            tables.elf_keys.retain(|(k, _)| *k != key);
+            done.elf_keys_removed += 1;
+        }
         // The maps now hold `new`'s entries (the order of the lists is not
         // compared).
         self.tables = new;
@@ -417,7 +447,7 @@ impl KernelStream {
         alerts
     }
 
-    /// Compares the filter maps (NAMES, INODES, SIZES) with the tables
+    /// Compares the filter maps (NAMES, INODES, SIZES, ELF_KEYS) with the tables
     /// swmon filled them from; an entry removed, changed or added from
     /// outside (`bpftool map delete/update`) is put back or removed, and
     /// is an `ebpf-tampered` alert per map. An entry that cannot be read
@@ -439,6 +469,11 @@ impl KernelStream {
         if let Some(map) = ebpf.map_mut("SIZES") {
             if let Ok(mut m) = HashMap::<_, u64, u16>::try_from(map) {
                 out.extend(repair_hash(&mut m, "SIZES", &tables.sizes));
+            }
+        }
+        if let Some(map) = ebpf.map_mut("ELF_KEYS") {
+            if let Ok(mut m) = HashMap::<_, ElfKey, u16>::try_from(map) {
+                out.extend(repair_hash(&mut m, "ELF_KEYS", &tables.elf_keys));
             }
         }
         out
@@ -652,6 +687,14 @@ fn fill_maps(ebpf: &mut Ebpf, tables: &FilterTables) -> Result<(), LoadError> {
             .map_err(map_err("SIZES"))?;
     for (size, id) in &tables.sizes {
         sizes.insert(size, id, 0).map_err(map_err("SIZES"))?;
+    }
+    let mut keys: HashMap<_, ElfKey, u16> = HashMap::try_from(
+        ebpf.map_mut("ELF_KEYS")
+            .ok_or(LoadError::Missing("ELF_KEYS"))?,
+    )
+    .map_err(map_err("ELF_KEYS"))?;
+    for (key, id) in &tables.elf_keys {
+        keys.insert(key, id, 0).map_err(map_err("ELF_KEYS"))?;
     }
     Ok(())
 }

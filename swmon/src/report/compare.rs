@@ -27,7 +27,7 @@ use super::{
     },
 };
 use crate::{
-    catalogue::{self, Interpreter, Manager, Role},
+    catalogue::{self, Manager, Role},
     classify::{self, Operation},
     event::lossless,
 };
@@ -249,43 +249,42 @@ fn swmon_row(run: &SwmonRun, audit: Option<(&AuditRun, &'static str)>) -> TimedR
 /// Which manager an audit-only exec ran and how, from what the kernel
 /// logged: the file exec was asked to run (a script's path, where `exe` is
 /// its interpreter), argv, and the executable. Returns the manager, `via`,
-/// and where the installer's own arguments start in argv.
+/// and where the installer's own arguments start in argv. As `swmon run`
+/// reads an exec: argv\[0\] never names the program (`exec -a` forges
+/// it), an interpreter runs only its script or module (an installer's name
+/// among the script's arguments is no run of it), and a direct exec's
+/// arguments start after the script's path, else at 1 (see
+/// [`classify::command::exec_args_start`]).
 fn identify(a: &AuditRun) -> Option<(Manager, &'static str, usize)> {
-    let after_installer = |argv: &[Vec<u8>]| {
-        argv.iter()
-            .position(|x| installer_of(x).is_some())
-            .map_or(1.min(argv.len()), |i| i + 1)
-    };
-    let first = a.argv.first().map(Vec::as_slice).unwrap_or_default();
-    if let Some(m) = a
-        .exec_path
-        .as_deref()
-        .and_then(installer_of)
-        .or_else(|| installer_of(first))
-    {
-        return Some((m, "direct", after_installer(&a.argv)));
+    let argv: Vec<&[u8]> = a.argv.iter().map(Vec::as_slice).collect();
+    let exe = a.exe.as_deref();
+    let exe_installer = exe.and_then(installer_of);
+    if let Some(path) = a.exec_path.as_deref() {
+        if let Some(m) = installer_of(path) {
+            // A script: the program the kernel ran is not the installer.
+            let script = exe_installer.is_none();
+            let start = classify::command::exec_args_start(&argv, path, false, script);
+            return Some((m, "direct", start));
+        }
     }
-    let role = catalogue::lookup(basename(first)).map(|p| p.1.role);
-    if let Some((i, m)) = a
-        .argv
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find_map(|(i, x)| installer_of(x).map(|m| (i, m)))
-    {
-        let via = match role {
-            Some(Role::Loader) => "loader",
-            Some(Role::Interpreter(Interpreter::Python))
-                if a.argv.get(i - 1).is_some_and(|x| x == b"-m") =>
-            {
-                "python -m"
-            }
-            _ => "interpreter-script",
-        };
-        return Some((m, via, i + 1));
+    // The program the kernel ran: an interpreter or the loader runs what
+    // its own options say (argv\[0\] only when audit logged no `exe=`).
+    let ran = exe.or(argv.first().copied()).unwrap_or_default();
+    match catalogue::lookup(basename(ran)).map(|p| p.1.role) {
+        Some(role @ (Role::Interpreter(_) | Role::Loader)) => {
+            let t = classify::command::through(role, &argv)?;
+            Some((t.manager, t.via, t.args_start()))
+        }
+        _ => {
+            let m = exe_installer?;
+            let via = if a.exec_path.is_none() {
+                "direct"
+            } else {
+                "renamed"
+            };
+            Some((m, via, 1.min(argv.len())))
+        }
     }
-    let m = a.exe.as_deref().and_then(installer_of)?;
-    Some((m, "renamed", 1.min(a.argv.len())))
 }
 
 /// `swmon.scope` for a run swmon did not see, as `swmon run` would give it
@@ -630,5 +629,112 @@ pub fn summary(rows: &[Row], gaps: &[Gap]) -> Summary {
             .filter(|r| r.auditd.recorded && r.swmon.verdict.as_deref() == Some("ebpf_only"))
             .count() as u64,
         gaps: kinds.into_values().collect(),
+    }
+}
+
+#[cfg(test)]
+mod identify_tests {
+    use super::*;
+
+    fn run(exe: &str, path: Option<&str>, argv: &[&str]) -> AuditRun {
+        AuditRun {
+            serial: 1,
+            time_ms: 0,
+            node: None,
+            pid: Some(1),
+            ppid: None,
+            uid: None,
+            auid: None,
+            uid_name: None,
+            auid_name: None,
+            exe: Some(exe.as_bytes().to_vec()),
+            argv: argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            exec_path: path.map(|p| p.as_bytes().to_vec()),
+            keys: Vec::new(),
+            source: String::new(),
+        }
+    }
+
+    #[test]
+    fn audit_execs_are_read_as_swmon_run_reads_them() {
+        use Manager::*;
+        for (r, want) in [
+            // A forged argv[0] names nothing and moves nothing.
+            (
+                run(
+                    "/usr/bin/dpkg",
+                    Some("/usr/bin/dpkg"),
+                    &["python3", "-m", "pip", "-i", "x.deb"],
+                ),
+                Some((Dpkg, "direct", 1)),
+            ),
+            (
+                run(
+                    "/usr/bin/dpkg",
+                    Some("/usr/bin/dpkg"),
+                    &["x", "-i", "a.deb", "/tmp/pip"],
+                ),
+                Some((Dpkg, "direct", 1)),
+            ),
+            (
+                run("/usr/bin/true", Some("/usr/bin/true"), &["dpkg", "-i", "x"]),
+                None,
+            ),
+            // A script: after its path.
+            (
+                run(
+                    "/usr/bin/python3.11",
+                    Some("/usr/bin/pip"),
+                    &["/usr/bin/python3", "/usr/bin/pip", "install", "x"],
+                ),
+                Some((Pip, "direct", 2)),
+            ),
+            // An interpreter runs its script or module only.
+            (
+                run(
+                    "/usr/bin/python3.11",
+                    Some("/usr/bin/python3"),
+                    &["python3", "-m", "pip", "install", "x"],
+                ),
+                Some((Pip, "python -m", 3)),
+            ),
+            (
+                run(
+                    "/usr/bin/python3.11",
+                    Some("/usr/bin/python3"),
+                    &["python3", "tool.py", "npm", "install", "x"],
+                ),
+                None,
+            ),
+            (
+                run(
+                    "/usr/bin/node",
+                    Some("/usr/bin/node"),
+                    &["node", "-c", "/usr/lib/node_modules/npm/bin/npm-cli.js"],
+                ),
+                None,
+            ),
+            (
+                run(
+                    "/usr/bin/node",
+                    Some("/usr/bin/node"),
+                    &[
+                        "dpkg",
+                        "--report-dir",
+                        "/tmp",
+                        "/usr/lib/node_modules/npm/bin/npm-cli.js",
+                        "i",
+                    ],
+                ),
+                Some((Npm, "interpreter-script", 4)),
+            ),
+            // A renamed copy.
+            (
+                run("/usr/bin/dpkg", Some("/tmp/x"), &["x", "-l"]),
+                Some((Dpkg, "renamed", 1)),
+            ),
+        ] {
+            assert_eq!(identify(&r), want, "{:?}", r.argv);
+        }
     }
 }

@@ -44,10 +44,17 @@ counters! {
     rejected,
     /// Size-matched candidates whose content was no installer's.
     content_mismatch,
-    /// Size-matched candidates gone before their content could be read.
+    /// Copy candidates (size or ELF key) gone before their content could
+    /// be read.
     content_unreadable,
     /// Fileless size-matched candidates reported without their content.
     content_unverified,
+    /// Near-copy candidates (an installer's ELF key) whose build ID is no
+    /// installer's: another program of the same layout.
+    near_copy_mismatch,
+    /// Near-copy candidates with no build ID, or with malformed ELF notes
+    /// (refused by the bounded reader): reported unverified.
+    near_copy_unconfirmed,
     /// Ancestors whose argv was cut to the per-string cap.
     ancestor_args_cut,
     /// Local package files given up at the read deadline (a read stuck on

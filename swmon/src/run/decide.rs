@@ -328,8 +328,9 @@ impl Decide {
         } else {
             "interpreter-script"
         };
+        let reading = enrich::audit_installer_args(&exec.exe, &exec.argv);
         let class = manager.map(|m| {
-            let args = enrich::installer_args(&exec.argv, via);
+            let args = reading.args(&exec.argv);
             let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             classify::classify(m, &args)
         });
@@ -384,6 +385,13 @@ impl Decide {
                 manager: manager.map(Manager::as_str),
                 installer: program.map(|p| p.name),
                 via: Some(via),
+                reading: (!reading.guessed.is_empty()).then_some("uncertain"),
+                unknown_options: reading
+                    .guessed
+                    .iter()
+                    .filter_map(|&i| exec.argv.get(i))
+                    .map(|a| event::lossless(a))
+                    .collect(),
                 operation: Some(operation.as_str()),
                 subcommand: class.as_ref().and_then(|c| c.subcommand.clone()),
                 packages,
@@ -434,8 +442,9 @@ impl Decide {
             Role::Installer(m) => Some(m),
             _ => None,
         });
+        let reading = enrich::installer_args(rec, run.facts.via);
         let class = manager.map(|m| {
-            let args = enrich::installer_args(&rec.argv, run.facts.via);
+            let args = reading.args(&rec.argv);
             let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             classify::classify(m, &args)
         });
@@ -474,6 +483,7 @@ impl Decide {
             (reason::ARG_FOLDER, "interpreter-folder"),
             (reason::ARG_CODE, "interpreter-code"),
             (reason::STDIN, "interpreter-stdin"),
+            (reason::NEAR_COPY, "near-copy"),
         ]
         .into_iter()
         .filter(|(bit, _)| rec.reasons & bit != 0)
@@ -546,6 +556,13 @@ impl Decide {
                 manager: manager.map(Manager::as_str),
                 installer: program.map(|p| p.name),
                 via: Some(run.facts.via),
+                reading: (!reading.guessed.is_empty()).then_some("uncertain"),
+                unknown_options: reading
+                    .guessed
+                    .iter()
+                    .filter_map(|&i| rec.argv.get(i))
+                    .map(|a| event::lossless(a))
+                    .collect(),
                 operation: Some(operation.as_str()),
                 subcommand: class.as_ref().and_then(|c| c.subcommand.clone()),
                 packages,
@@ -566,7 +583,9 @@ impl Decide {
                 session_id: (rec.sessionid != u32::MAX).then_some(rec.sessionid),
                 cgroup_id: Some(rec.cgroup_id),
                 executable_sha256: run.facts.sha256.clone(),
+                executable_build_id: run.facts.build_id.clone(),
                 unverified: run.facts.unverified,
+                build_id_flag: run.facts.build_id_flag,
                 duration_ns: run
                     .exit
                     .map(|e| e.boot_ns.saturating_sub(run.execs[0].boot_ns)),

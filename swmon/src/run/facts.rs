@@ -1,6 +1,7 @@
 //! The facts stage: on its own thread, off the readers' path, it
-//! identifies size-matched copy candidates by content
-//! (SHA-256 of the file), applies the catalogue's full rules, and reads
+//! identifies copy candidates by content (size-matched ones by the
+//! SHA-256 of the file, near-copies by their ELF key and build ID, read
+//! within caps), applies the catalogue's full rules, and reads
 //! what the kernel record lacks from `/proc` (ancestors, cgroup, tty) while
 //! the process most likely still runs. Exits pass through in order, so an
 //! exit never overtakes its exec on the way to the decide stage.
@@ -26,7 +27,7 @@ use crate::{
     correlate::Facts,
     ebpf::{
         decode::{self, ExecRecord, ExitRecord, Record},
-        filter::{Content, ContentMatcher, ExecFile},
+        filter::{Content, ContentMatcher, ExecFile, Ways},
     },
     enrich,
 };
@@ -93,9 +94,13 @@ pub fn run(
 /// installer's after all (counted).
 fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Option<Prepared> {
     let mut sha256 = None;
+    let mut build_id = None;
+    let mut build_id_flag = None;
+    let mut near_copy = false;
     let mut unverified = false;
     let mut rec = rec;
-    if rec.reasons & reason::SIZE != 0 && rec.reasons & !(reason::SIZE | reason::FILELESS) == 0 {
+    let candidate = reason::SIZE | reason::NEAR_COPY;
+    if rec.reasons & candidate != 0 && rec.reasons & !(candidate | reason::FILELESS) == 0 {
         // A copy candidate: only its content can tell. The process may
         // have exited already (`/proc/PID/exe` is gone); a file still on
         // disk is read by its path then. Either is opened once and must be
@@ -105,22 +110,45 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
             ino: rec.ino,
             size: rec.size,
         };
-        let mut content = matcher.identify(&enrich::proc_exe(rec.pid), exec);
+        let ways = Ways {
+            exact: rec.reasons & reason::SIZE != 0,
+            near: rec.reasons & reason::NEAR_COPY != 0,
+        };
+        let mut content = matcher.examine(&enrich::proc_exe(rec.pid), exec, ways);
         if content == Content::Unreadable && rec.nlink != 0 {
             let path = PathBuf::from(crate::ebpf::filter::os(&rec.executable));
-            content = matcher.identify(&path, exec);
+            content = matcher.examine(&path, exec, ways);
         }
         match content {
             Content::Installer(id, hash) => {
                 rec.installer_id = Some(id);
                 sha256 = Some(hash);
             }
+            Content::NearCopy(id, bid) => {
+                rec.installer_id = Some(id);
+                build_id = Some(bid.to_string());
+                near_copy = true;
+            }
+            // An installer's ELF key with its build-id note gone or
+            // broken: reported, marked unverified and flagged.
+            Content::NearCopyUnconfirmed(id, flag) => {
+                Counters::add(&c.near_copy_unconfirmed, 1);
+                rec.installer_id = Some(id);
+                build_id_flag = Some(flag);
+                near_copy = true;
+                unverified = true;
+            }
             Content::Other => {
-                Counters::add(&c.content_mismatch, 1);
+                if ways.near {
+                    Counters::add(&c.near_copy_mismatch, 1);
+                } else {
+                    Counters::add(&c.content_mismatch, 1);
+                }
                 return None;
             }
-            // A fileless exec of an installer's size, gone before it could
-            // be read: reported, marked unverified, rather than dropped.
+            // A fileless exec of an installer's size or ELF key, gone
+            // before it could be read: reported, marked unverified,
+            // rather than dropped.
             Content::Unreadable if rec.reasons & reason::FILELESS != 0 => {
                 Counters::add(&c.content_unverified, 1);
                 unverified = true;
@@ -131,10 +159,14 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
             }
         }
     }
-    let Some(id) = enrich::identify(&rec) else {
+    let Some(mut id) = enrich::identify(&rec) else {
         Counters::add(&c.rejected, 1);
         return None;
     };
+    if near_copy && id.via == "renamed" {
+        // Reached by its ELF key and build ID, not its name or content.
+        id.via = "near-copy";
+    }
     // The exec'd process is the first to go (a `dpkg --version` lives a
     // few milliseconds): its own /proc entries are read first, its
     // parents' (usually waiting for it) after.
@@ -166,7 +198,9 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         // gone when the run has already ended).
         cwd,
         sha256,
+        build_id,
         unverified,
+        build_id_flag,
         ancestors,
         placement,
         tty,

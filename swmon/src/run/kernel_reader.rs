@@ -182,6 +182,8 @@ fn rediscovered(
             ("inodes_removed", done.inodes_removed),
             ("sizes_added", done.sizes_added),
             ("sizes_removed", done.sizes_removed),
+            ("elf_keys_added", done.elf_keys_added),
+            ("elf_keys_removed", done.elf_keys_removed),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), json!(v)))

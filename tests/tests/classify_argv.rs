@@ -1,0 +1,354 @@
+//! How swmon reads an installer's command line, with the real binary (and,
+//! for runs, the real kernel): `swmon classify` unwrapping `sudo`, `env`,
+//! `sh -c` and the rest; interpreter options swmon knows read exactly and
+//! ones it does not know read both ways and flagged (`swmon.reading`);
+//! an interpreter that runs nothing (`node -c`, `python3 -V`) is no run of
+//! the installer; and a forged argv\[0\] (`exec -a`) never moves where a
+//! directly exec'd installer's own arguments start.
+
+use std::{
+    fs,
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    time::Duration,
+};
+
+use serde_json::{json, Value};
+use tests::{counters, one_run, run, runs_of, swmon_bin, Monitor, TempDir};
+
+const NPM_CLI: &str = "/usr/lib/node_modules/npm/bin/npm-cli.js";
+
+fn classify(args: &[&str]) -> Output {
+    Command::new(swmon_bin())
+        .arg("classify")
+        .args(args)
+        .output()
+        .expect("swmon classify")
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON object ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn classify_unwraps_the_command_a_wrapper_runs() {
+    let out = classify(&[
+        "--json",
+        "--",
+        "sudo",
+        "-u",
+        "root",
+        "env",
+        "DEBIAN_FRONTEND=noninteractive",
+        "apt-get",
+        "install",
+        "-y",
+        "curl=7.88.1-10+deb12u5",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let j = json_of(&out);
+    assert_eq!(j["manager"], "apt", "{j}");
+    assert_eq!(j["operation"], "install");
+    assert_eq!(
+        j["packages"],
+        json!([{"name": "curl", "version": "7.88.1-10+deb12u5"}])
+    );
+    assert_eq!(
+        j["wrappers"],
+        json!([
+            ["sudo", "-u", "root"],
+            ["env", "DEBIAN_FRONTEND=noninteractive"]
+        ])
+    );
+
+    // A shell string: every simple command that runs an installer.
+    let line = "apt-get update && apt-get install -y --no-install-recommends git \
+                && pip3 install --no-cache-dir requests==2.31.0 && rm -rf /var/lib/apt/lists/*";
+    let out = classify(&["--json", "--", "/bin/sh", "-c", line]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let j = json_of(&out);
+    let cmds = j["commands"].as_array().expect("commands");
+    let got: Vec<(&str, &str)> = cmds
+        .iter()
+        .map(|c| {
+            (
+                c["manager"].as_str().unwrap_or("?"),
+                c["operation"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("apt", "other"), ("apt", "install"), ("pip", "install")],
+        "{j}"
+    );
+    assert_eq!(
+        cmds[2]["packages"],
+        json!([{"name": "requests", "version": "2.31.0"}])
+    );
+    assert_eq!(cmds[2]["wrappers"], json!([["/bin/sh", "-c", line]]));
+    let text = String::from_utf8_lossy(&classify(&["--", "sh", "-c", line]).stdout).into_owned();
+    assert!(text.contains("command 3 of 3: pip3 install"), "{text}");
+
+    // xargs: the packages come from standard input.
+    let j = json_of(&classify(&[
+        "--json", "--", "xargs", "-r", "apt-get", "install", "-y",
+    ]));
+    assert_eq!(
+        (j["manager"].as_str(), j["operation"].as_str()),
+        (Some("apt"), Some("install"))
+    );
+    assert_eq!(j["more_arguments_from"], "stdin");
+    // chroot: a system install lands under the new root.
+    let j = json_of(&classify(&[
+        "--json", "--", "chroot", "/target", "apt-get", "install", "x",
+    ]));
+    assert_eq!(j["scope"], "root:/target", "{j}");
+
+    // Wrappers that run nothing, or run no installer: exit 3.
+    for line in [
+        &["sudo", "-l", "apt-get", "install", "x"][..],
+        &["env", "A=1"],
+        &["sh", "-c", "echo apt-get install x"],
+    ] {
+        let mut args = vec!["--json", "--"];
+        args.extend_from_slice(line);
+        let out = classify(&args);
+        assert_eq!(out.status.code(), Some(3), "{line:?}: {out:?}");
+        assert_eq!(json_of(&out)["manager"], Value::Null);
+    }
+}
+
+#[test]
+fn classify_reads_interpreter_options_and_flags_a_guess() {
+    // Options swmon knows: read exactly, no flag.
+    for (line, manager) in [
+        (
+            vec!["node", "--report-dir", "/tmp", NPM_CLI, "install", "x"],
+            "npm",
+        ),
+        (
+            vec!["ruby", "-E", "UTF-8", "/usr/bin/gem", "install", "x"],
+            "gem",
+        ),
+        (
+            vec!["php", "--define", "x=1", "composer.phar", "require", "y"],
+            "composer",
+        ),
+    ] {
+        let mut args = vec!["--json", "--"];
+        args.extend_from_slice(&line);
+        let j = json_of(&classify(&args));
+        assert_eq!(j["manager"], manager, "{line:?}: {j}");
+        assert!(j.get("reading").is_none(), "{line:?}: {j}");
+    }
+    // An option swmon does not know: both readings tried, flagged.
+    let out = classify(&[
+        "--json",
+        "--",
+        "node",
+        "--option-from-the-future",
+        "/tmp",
+        NPM_CLI,
+        "install",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let j = json_of(&out);
+    assert_eq!(j["manager"], "npm");
+    assert_eq!(j["packages"], json!([{"name": "x"}]));
+    assert_eq!(j["reading"], "uncertain");
+    assert_eq!(j["unknown_options"], json!(["--option-from-the-future"]));
+    let text = String::from_utf8_lossy(
+        &classify(&[
+            "--",
+            "node",
+            "--option-from-the-future",
+            "/tmp",
+            NPM_CLI,
+            "i",
+            "x",
+        ])
+        .stdout,
+    )
+    .into_owned();
+    assert!(text.contains("reading:    uncertain"), "{text}");
+    // An interpreter that will not run the script: no installer.
+    for line in [
+        &["node", "-c", NPM_CLI, "install", "x"][..],
+        &["node", "--check", NPM_CLI, "install", "x"],
+        &["node", "--version", NPM_CLI, "install", "x"],
+        &["python3", "-V", "/usr/bin/pip", "install", "x"],
+        &["python3", "--version", "-m", "pip", "install", "x"],
+        &["python3", "-h", "-m", "pip", "install", "x"],
+    ] {
+        let mut args = vec!["--json", "--"];
+        args.extend_from_slice(line);
+        let out = classify(&args);
+        assert_eq!(out.status.code(), Some(3), "{line:?}: {out:?}");
+    }
+    // pip's own --version is pip running: a query.
+    let j = json_of(&classify(&[
+        "--json",
+        "--",
+        "python3",
+        "-m",
+        "pip",
+        "--version",
+    ]));
+    assert_eq!(
+        (j["manager"].as_str(), j["operation"].as_str()),
+        (Some("pip"), Some("query"))
+    );
+}
+
+/// Builds a `.deb` with `dpkg-deb` holding package `name` at `version`,
+/// written as `file`.
+fn build_deb(dir: &Path, name: &str, version: &str, file: &str) -> PathBuf {
+    let root = dir.join(format!("{name}-root"));
+    fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
+    fs::write(
+        root.join("DEBIAN/control"),
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: all\n\
+             Maintainer: swmon tests <t@example.invalid>\nDescription: swmon e2e\n"
+        ),
+    )
+    .expect("control");
+    let out_path = dir.join(file);
+    let out = Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group"])
+        .arg(&root)
+        .arg(&out_path)
+        .output()
+        .expect("dpkg-deb");
+    assert!(
+        out.status.success(),
+        "dpkg-deb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out_path
+}
+
+struct Purge(&'static [&'static str]);
+
+impl Drop for Purge {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg").arg("--purge").args(self.0).output();
+    }
+}
+
+#[test]
+fn a_forged_argv0_does_not_move_a_direct_installs_arguments() {
+    const A: &str = "swmon-e2e-forged-a";
+    const B: &str = "swmon-e2e-forged-b";
+    let tmp = TempDir::new("classify-forged");
+    build_deb(tmp.path(), A, "1.0-1", "alpha.deb");
+    // A second package whose file is named like an installer: read as
+    // the program, it would hide every argument before it.
+    build_deb(tmp.path(), B, "2.0-1", "pip");
+    let _purge = Purge(&[A, B]);
+
+    let m = Monitor::start(&[]);
+    let (install, code) = run(Command::new("/usr/bin/dpkg")
+        .arg0("install evil")
+        .args(["-i", "alpha.deb", "pip"])
+        .current_dir(tmp.path()));
+    assert_eq!(code, 0, "dpkg -i");
+    // argv[0] made to look like the loader running apt.
+    let (query, _) = run(Command::new("/usr/bin/dpkg")
+        .arg0("ld.so")
+        .args(["--status", "/usr/bin/apt"]));
+    m.wait_for("the forged dpkg --status", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == query
+    });
+    let events = m.stop();
+    let e = one_run(&events, install);
+    assert_eq!(e["process"]["args"][0], "install evil");
+    assert_eq!(e["swmon"]["manager"], "dpkg");
+    assert_eq!(e["swmon"]["operation"], "install", "{e:#}");
+    // Both operands are the run's (a file not named `.deb` is reported
+    // as typed: only `.deb` operands are read for their identity).
+    assert_eq!(
+        e["swmon"]["packages"],
+        json!([{"name": A, "version": "1.0-1"}, {"name": "pip"}]),
+        "{e:#}"
+    );
+    let installed = Command::new("dpkg")
+        .args(["-s", B])
+        .output()
+        .expect("dpkg -s");
+    assert!(installed.status.success(), "{B} was installed by the run");
+    let q = one_run(&events, query);
+    assert_eq!(q["swmon"]["manager"], "dpkg");
+    assert_eq!(q["swmon"]["operation"], "query", "{q:#}");
+}
+
+#[test]
+fn interpreter_runs_are_read_with_the_interpreters_own_options() {
+    assert!(Path::new(NPM_CLI).exists(), "{NPM_CLI}: install npm");
+    let m = Monitor::start(&[]);
+    // Known options taking a value: once counted `rejected`, no event.
+    let (node_known, code) =
+        run(Command::new("/usr/bin/node").args(["--report-dir", "/tmp", NPM_CLI, "--version"]));
+    assert_eq!(code, 0, "node --report-dir /tmp npm-cli.js --version");
+    let (ruby, code) =
+        run(Command::new("/usr/bin/ruby").args(["-E", "UTF-8", "/usr/bin/gem", "--version"]));
+    assert_eq!(code, 0, "ruby -E UTF-8 gem --version");
+    // An option swmon does not know (node refuses it too, but the exec
+    // happened): reported, flagged as a guess.
+    let (node_unknown, _) = run(Command::new("/usr/bin/node").args([
+        "--swmon-e2e-unknown-option",
+        "/tmp",
+        NPM_CLI,
+        "--version",
+    ]));
+    // Interpreters that do not run the installer's script: no event.
+    let (check, code) = run(Command::new("/usr/bin/node").args(["-c", NPM_CLI, "install", "x"]));
+    assert_eq!(code, 0, "node -c");
+    let (version, code) =
+        run(Command::new("/usr/bin/python3").args(["-V", "/usr/bin/pip3", "install", "x"]));
+    assert_eq!(code, 0, "python3 -V");
+    // A real installer run after them: once its event is out, theirs have
+    // been through the pipeline too (one facts stage, in order).
+    let (marker, code) = run(Command::new("/usr/bin/dpkg").arg("--version"));
+    assert_eq!(code, 0);
+    m.wait_for("dpkg --version", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == marker
+    });
+    let events = m.stop();
+
+    let e = one_run(&events, node_known);
+    assert_eq!(e["swmon"]["manager"], "npm", "{e:#}");
+    assert_eq!(e["swmon"]["via"], "interpreter-script");
+    assert_eq!(e["swmon"]["operation"], "query");
+    assert!(e["swmon"].get("reading").is_none(), "{e:#}");
+    let e = one_run(&events, ruby);
+    assert_eq!(e["swmon"]["manager"], "gem", "{e:#}");
+    assert_eq!(e["swmon"]["operation"], "query");
+    let e = one_run(&events, node_unknown);
+    assert_eq!(e["swmon"]["manager"], "npm", "{e:#}");
+    assert_eq!(e["swmon"]["operation"], "query");
+    assert_eq!(e["swmon"]["reading"], "uncertain");
+    assert_eq!(
+        e["swmon"]["unknown_options"],
+        json!(["--swmon-e2e-unknown-option"])
+    );
+    for (pid, what) in [(check, "node -c"), (version, "python3 -V")] {
+        assert!(
+            runs_of(&events, pid).is_empty(),
+            "{what} gave an event: {:#?}",
+            runs_of(&events, pid)
+        );
+    }
+    // The kernel passed them (an installer's name in argv); user space
+    // did not take them for installer runs.
+    let rejected = counters(&events)["rejected"].as_u64().unwrap_or(0);
+    assert!(rejected >= 2, "rejected = {rejected}");
+}
