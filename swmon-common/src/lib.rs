@@ -10,6 +10,9 @@
 
 #![no_std]
 
+#[cfg(test)]
+extern crate std;
+
 /// Bytes of argv copied from `mm->arg_start` for one exec (at least 4 KiB
 /// and 128 arguments is the promise; 8 KiB keeps most real command lines whole).
 pub const ARGV_MAX: usize = 8192;
@@ -131,10 +134,26 @@ pub mod reason {
     /// The executed file has no link left (memfd, deleted): a candidate that
     /// user space identifies by content.
     pub const FILELESS: u32 = 1 << 5;
+    /// An interpreter's short-option cluster has an installer module glued
+    /// after its `m` (`-mpip`, `-Impip`): see [`crate::scan`].
+    pub const ARG_MODULE: u32 = 1 << 6;
+    /// A folder of a path in an interpreter's argv is an installer name
+    /// (`node /usr/lib/node_modules/npm/lib/cli.js`).
+    pub const ARG_FOLDER: u32 = 1 << 7;
+    /// An argument of an interpreter holds one of [`crate::scan::CODE_NEEDLES`]
+    /// (inline code: `-c 'import pip'`, `-e 'require("npm")'`).
+    pub const ARG_CODE: u32 = 1 << 8;
+    /// The interpreter's standard input (fd 0) is an installer's file on
+    /// the host (`python3 - install x < /usr/bin/pip3`); `installer_id`
+    /// names it.
+    pub const STDIN: u32 = 1 << 9;
+    /// Every bit the argv scan stage gives (an interpreter or the loader
+    /// passed on what it runs, not on its own file).
+    pub const INTERPRETER_SCAN: u32 = INTERPRETER_ARG | ARG_MODULE | ARG_FOLDER | ARG_CODE | STDIN;
     /// The start of the executed file, masked to [`crate::ElfKey`], equals a
     /// binary installer's: a near-copy candidate (bytes appended or patched
     /// past the headers) that user space confirms by its build-id note.
-    pub const NEAR_COPY: u32 = 1 << 6;
+    pub const NEAR_COPY: u32 = 1 << 10;
 }
 
 /// Flags of [`ExecEvent::flags`].
@@ -186,7 +205,11 @@ pub mod name_kind {
 }
 
 /// What may follow a trie prefix for the name to match (the `suffix` of
-/// [`NameValue`]).
+/// [`NameValue`]), and the rules that decide it: the one definition both
+/// the kernel (one byte, [`next_allows`], [`arg_next_allows`]) and user
+/// space (the whole rest, [`allows`]) use. Whatever [`allows`] accepts,
+/// the kernel's one-byte checks pass (tested below and, for whole command
+/// lines, in `swmon::ebpf::filter`).
 pub mod suffix {
     /// Nothing: the name must match exactly.
     pub const EXACT: u8 = 0;
@@ -194,6 +217,257 @@ pub mod suffix {
     pub const VERSION: u8 = 1;
     /// Anything (`ld-linux-x86-64.so.2`).
     pub const ANY: u8 = 2;
+
+    /// The kernel's check of a file name: whether `next`, the byte after
+    /// the matched name (0 at its end), may follow it.
+    #[inline(always)]
+    pub const fn next_allows(suffix: u8, next: u8) -> bool {
+        match suffix {
+            EXACT => next == 0,
+            VERSION => next == 0 || next.is_ascii_digit() || next == b'.' || next == b'-',
+            _ => true,
+        }
+    }
+
+    /// The kernel's check of a name in an interpreter's argv: as
+    /// [`next_allows`], a `.` after any name, for a module path
+    /// (`-m dpkg.__main__`, `-m pip._internal`), whose top-level package
+    /// names the installer, and an `@` after any name, for the manager
+    /// corepack runs (`node corepack.js npx@10.2.0 x`, `yarn@1.22.19`).
+    #[inline(always)]
+    pub const fn arg_next_allows(suffix: u8, next: u8) -> bool {
+        next_allows(suffix, next) || next == b'.' || next == b'@'
+    }
+
+    /// User space's whole rule: whether `rest`, everything after the
+    /// matched name, is allowed.
+    pub fn allows(suffix: u8, rest: &[u8]) -> bool {
+        match suffix {
+            EXACT => rest.is_empty(),
+            VERSION => match rest {
+                [] => true,
+                [b'-', d, ..] if d.is_ascii_digit() => {
+                    rest[1..].iter().all(|c| c.is_ascii_digit() || *c == b'.')
+                }
+                _ => {
+                    rest[0].is_ascii_digit()
+                        && rest.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+                }
+            },
+            _ => true,
+        }
+    }
+}
+
+/// The kernel's argv scan of an interpreter or loader exec, byte by byte,
+/// as one state machine both sides run: the eBPF stage feeds it the
+/// captured argv (up to [`ARGV_MAX`] bytes, through `bpf_loop`) and looks
+/// each name it hands back up in the installer trie; user space's tests
+/// feed it whole command lines and check that every one user space reads
+/// as an installer run passes (the kernel may pass more; user space
+/// applies the full rule and counts what it rejects).
+///
+/// For each argument (NUL-terminated) it hands back:
+/// - each path segment (`a/b/c`: `a`, `b` as folders, [`reason::ARG_FOLDER`];
+///   `c`, the base name, [`reason::INTERPRETER_ARG`]);
+/// - in a short-option cluster (`-Impip`: one `-`, not `--`), what follows
+///   its first `m` ([`reason::ARG_MODULE`]);
+/// - whether the argument so far holds a [`CODE_NEEDLES`] word
+///   ([`reason::ARG_CODE`]): inline code is not parsed in the kernel.
+pub mod scan {
+    use crate::reason;
+
+    /// Words whose presence in an interpreter's argument passes the exec
+    /// (inline code that may import or run an installer module). Every
+    /// module or package user space accepts in inline code holds one
+    /// (`pip`, `pip._internal`, `ensurepip`, `pipx`; `npm`, `pnpm`, `yarn`).
+    pub const CODE_NEEDLES: [&[u8]; 3] = [b"pip", b"npm", b"yarn"];
+
+    /// No `m` seen in the current short-option cluster.
+    pub const NO_MODULE: u32 = u32::MAX;
+
+    /// The scan's state between bytes (kept in the eBPF stage's per-CPU
+    /// scratch, `#[repr(C)]`).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct ArgScan {
+        /// Offset where the current path segment starts.
+        pub segment: u32,
+        /// Offset right after the first `m` of the current short-option
+        /// cluster, or [`NO_MODULE`].
+        pub module: u32,
+        /// The argument's last four bytes, the latest in the low byte.
+        pub window: u32,
+        /// Bytes of the current argument seen, saturating at 2.
+        pub pos: u32,
+        /// 1 while the current argument is a short-option cluster.
+        pub option: u32,
+        pub _pad: u32,
+    }
+
+    /// A name to look up: `len` bytes at offset `at` of argv (`len` 0: none).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Name {
+        pub at: u32,
+        pub len: u32,
+        /// The bit of [`reason`] a match gives.
+        pub reason: u32,
+    }
+
+    impl Name {
+        pub const NONE: Name = Name {
+            at: 0,
+            len: 0,
+            reason: 0,
+        };
+    }
+
+    /// What one byte gives.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Step {
+        /// A path segment that ended here (at a `/` or the NUL).
+        pub segment: Name,
+        /// A glued module that ended here (at the NUL).
+        pub module: Name,
+        /// The argument holds a code needle, ending at this byte.
+        pub code: bool,
+    }
+
+    /// Whether `window` (latest byte lowest) ends with a needle.
+    #[inline(always)]
+    pub const fn needle_at(window: u32) -> bool {
+        let mut k = 0;
+        while k < CODE_NEEDLES.len() {
+            let n = CODE_NEEDLES[k];
+            let mut packed = 0u32;
+            let mut j = 0;
+            while j < n.len() {
+                packed = (packed << 8) | n[j] as u32;
+                j += 1;
+            }
+            let mask = if n.len() >= 4 {
+                u32::MAX
+            } else {
+                (1u32 << (8 * n.len())) - 1
+            };
+            if window & mask == packed {
+                return true;
+            }
+            k += 1;
+        }
+        false
+    }
+
+    impl ArgScan {
+        pub const START: ArgScan = ArgScan {
+            segment: 0,
+            module: NO_MODULE,
+            window: 0,
+            pos: 0,
+            option: 0,
+            _pad: 0,
+        };
+
+        /// Takes byte `c` at offset `i` of argv.
+        #[inline(always)]
+        pub fn step(&mut self, i: u32, c: u8) -> Step {
+            let mut step = Step {
+                segment: Name::NONE,
+                module: Name::NONE,
+                code: false,
+            };
+            if c == 0 {
+                step.segment = Name {
+                    at: self.segment,
+                    len: i.wrapping_sub(self.segment),
+                    reason: reason::INTERPRETER_ARG,
+                };
+                if self.option != 0 && self.module != NO_MODULE {
+                    step.module = Name {
+                        at: self.module,
+                        len: i.wrapping_sub(self.module),
+                        reason: reason::ARG_MODULE,
+                    };
+                }
+                *self = ArgScan {
+                    segment: i.wrapping_add(1),
+                    ..ArgScan::START
+                };
+                return step;
+            }
+            if c == b'/' {
+                step.segment = Name {
+                    at: self.segment,
+                    len: i.wrapping_sub(self.segment),
+                    reason: reason::ARG_FOLDER,
+                };
+                self.segment = i.wrapping_add(1);
+            }
+            match self.pos {
+                0 => self.option = (c == b'-') as u32,
+                1 if c == b'-' => self.option = 0,
+                _ => {}
+            }
+            if self.option != 0 && self.pos >= 1 && self.module == NO_MODULE && c == b'm' {
+                self.module = i.wrapping_add(1);
+            }
+            if self.pos < 2 {
+                self.pos += 1;
+            }
+            self.window = (self.window << 8) | c as u32;
+            step.code = needle_at(self.window);
+            step
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::{vec, vec::Vec};
+
+        use super::*;
+
+        fn names(argv: &[u8]) -> (Vec<(Vec<u8>, u32)>, bool) {
+            let mut s = ArgScan::START;
+            let mut out = std::vec::Vec::new();
+            let mut code = false;
+            for (i, &c) in argv.iter().enumerate() {
+                let st = s.step(i as u32, c);
+                code |= st.code;
+                for n in [st.segment, st.module] {
+                    if n.len > 0 {
+                        let at = n.at as usize;
+                        out.push((argv[at..at + n.len as usize].to_vec(), n.reason));
+                    }
+                }
+            }
+            (out, code)
+        }
+
+        #[test]
+        fn segments_modules_and_needles() {
+            let (n, code) = names(b"python3\0-Impip\0/usr/lib/node_modules/npm/x.js\0");
+            assert!(code);
+            assert_eq!(
+                n,
+                vec![
+                    (b"python3".to_vec(), reason::INTERPRETER_ARG),
+                    (b"-Impip".to_vec(), reason::INTERPRETER_ARG),
+                    (b"pip".to_vec(), reason::ARG_MODULE),
+                    (b"usr".to_vec(), reason::ARG_FOLDER),
+                    (b"lib".to_vec(), reason::ARG_FOLDER),
+                    (b"node_modules".to_vec(), reason::ARG_FOLDER),
+                    (b"npm".to_vec(), reason::ARG_FOLDER),
+                    (b"x.js".to_vec(), reason::INTERPRETER_ARG),
+                ]
+            );
+            // `--mpip` is a long option; a value that is no option has no module.
+            let (n, code) = names(b"--mpip\0xmpip\0-c\0pass\0");
+            assert!(!n.iter().any(|(_, r)| *r == reason::ARG_MODULE), "{n:?}");
+            assert!(code, "the words themselves hold pip");
+            assert!(!names(b"python3\0-c\0pass\0").1);
+            assert!(names(b"-e\0require('yarn')\0").1);
+        }
+    }
 }
 
 /// Indices of the per-CPU counter array.
@@ -320,6 +594,31 @@ impl KernelOffsets {
         bprm_filename: 0,
         task_fs: 0,
         fs_pwd: 0,
+        _pad: 0,
+    };
+}
+
+/// Offsets only the argv scan stage uses (interpreter and loader execs):
+/// the task's fd 0, for an interpreter reading its program from standard
+/// input (`python3 - < /usr/bin/pip3`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanOffsets {
+    /// `task_struct.files`.
+    pub task_files: u32,
+    /// `files_struct.fdt`.
+    pub files_fdt: u32,
+    /// `fdtable.fd`.
+    pub fdtable_fd: u32,
+    pub _pad: u32,
+}
+
+impl ScanOffsets {
+    /// All offsets unset; the loader replaces this before the program runs.
+    pub const UNSET: ScanOffsets = ScanOffsets {
+        task_files: 0,
+        files_fdt: 0,
+        fdtable_fd: 0,
         _pad: 0,
     };
 }
@@ -488,6 +787,7 @@ mod pod {
     unsafe impl aya::Pod for super::ElfKey {}
     unsafe impl aya::Pod for super::KernelOffsets {}
     unsafe impl aya::Pod for super::CaptureOffsets {}
+    unsafe impl aya::Pod for super::ScanOffsets {}
 }
 
 #[cfg(test)]
@@ -582,5 +882,38 @@ mod layout {
         assert_eq!(size_of::<ElfKey>(), ELF_KEY_LEN);
         assert_eq!(size_of::<KernelOffsets>(), 32 * 4);
         assert_eq!(size_of::<CaptureOffsets>(), 11 * 4);
+        assert_eq!(size_of::<ScanOffsets>(), 4 * 4);
+        assert_eq!(size_of::<scan::ArgScan>(), 6 * 4);
+    }
+
+    /// Whatever user space's whole rule allows, the kernel's one-byte
+    /// checks pass, for every kind and many rests.
+    #[test]
+    fn the_kernel_byte_checks_cover_the_whole_rule() {
+        let rests: &[&[u8]] = &[
+            b"",
+            b"3",
+            b"3.11",
+            b"-3",
+            b"-x",
+            b"x",
+            b".__main__",
+            b"-",
+            b".",
+            b"3x",
+            b"--1",
+            b"_x",
+            b"-cli.js",
+            b"1.22.3",
+        ];
+        for kind in [suffix::EXACT, suffix::VERSION, suffix::ANY] {
+            for rest in rests {
+                let next = rest.first().copied().unwrap_or(0);
+                if suffix::allows(kind, rest) {
+                    assert!(suffix::next_allows(kind, next), "{kind} {rest:?}");
+                    assert!(suffix::arg_next_allows(kind, next), "{kind} {rest:?}");
+                }
+            }
+        }
     }
 }

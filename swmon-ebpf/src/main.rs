@@ -20,14 +20,21 @@
 //!   place the program in memory, equals a binary installer's (a
 //!   near-copy: bytes appended or patched past the headers): user space
 //!   then confirms by the build-id note;
-//! - it is an interpreter or the loader and the first `ARGV_SCAN` bytes of its
-//!   argv hold an argument whose base name is an installer (`-m pip`,
-//!   `.../npm-cli.js`, `/usr/bin/dpkg` after `ld-linux`).
+//! - it is an interpreter or the loader and its argv (all of it that is
+//!   captured, [`ARGV_MAX`] bytes, scanned with `bpf_loop`) holds an
+//!   argument whose base name or one of whose folders is an installer name
+//!   (`-m pip`, `.../npm-cli.js`, `/usr/bin/dpkg` after `ld-linux`,
+//!   `node .../node_modules/npm/lib/cli.js`), a short-option cluster with an
+//!   installer module glued after its `m` (`-mpip`, `-Impip`), or a code
+//!   needle (`-c 'import pip'`); or its standard input is an installer's
+//!   file on the host (`python3 - < /usr/bin/pip3`). The argv rules are
+//!   `swmon_common::scan`'s, shared with user space's tests.
 //!
 //! Everything else costs a few map lookups and never leaves the kernel. The
-//! name checks here look at one byte after the matched prefix only; user
-//! space applies the catalogue's full rule again. Struct offsets come from
-//! user space (read from BTF), since rustc emits no CO-RE relocations.
+//! name checks here look at one byte after the matched prefix only
+//! (`swmon_common::suffix`); user space applies the catalogue's full rule
+//! again. Struct offsets come from user space (read from BTF), since rustc
+//! emits no CO-RE relocations.
 
 #![no_std]
 #![no_main]
@@ -36,7 +43,7 @@ use aya_ebpf::{
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_get_current_uid_gid, bpf_ktime_get_boot_ns,
-        bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes,
+        bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
         generated,
     },
     macros::{map, raw_tracepoint},
@@ -45,14 +52,14 @@ use aya_ebpf::{
     Global,
 };
 use swmon_common::{
-    capture_flag, counter, flag, name_kind, reason, suffix, Capture, CaptureOffsets, ElfKey,
-    ExecEvent, ExitEvent, InodeKey, KernelOffsets, NameValue, ANCESTORS_MAX, ARGV_MAX,
-    CGROUP_COMPONENT, CGROUP_DEPTH, ELF_KEY_MASK, ELF_KEY_WORDS, EVENT_EXEC, EVENT_EXIT,
+    capture_flag, counter, flag, name_kind, reason,
+    scan::{ArgScan, Name},
+    suffix, Capture, CaptureOffsets, ElfKey, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
+    NameValue, ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, ELF_KEY_MASK,
+    ELF_KEY_WORDS, EVENT_EXEC, EVENT_EXIT,
     FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
 };
 
-/// Bytes of an interpreter's argv searched for an installer name.
-const ARGV_SCAN: usize = 512;
 const NONE: u16 = u16::MAX;
 
 #[no_mangle]
@@ -60,6 +67,9 @@ static OFFSETS: Global<KernelOffsets> = Global::new(KernelOffsets::UNSET);
 /// Offsets only the capture stages read (the filter's load stays as small).
 #[no_mangle]
 static CAPTURE_OFFSETS: Global<CaptureOffsets> = Global::new(CaptureOffsets::UNSET);
+/// Offsets only the argv scan stage reads (fd 0 of an interpreter).
+#[no_mangle]
+static SCAN_OFFSETS: Global<ScanOffsets> = Global::new(ScanOffsets::UNSET);
 /// Offset of `linux_binprm.buf` (from BTF; 0 when unset: no near-copy
 /// lookup is made).
 #[no_mangle]
@@ -120,8 +130,13 @@ pub struct Scratch {
     installer: u16,
     interpreter: u16,
     argv_len: u32,
-    arg_start: u64,
-    argv: [u8; ARGV_SCAN],
+    /// The argv scan's state, and what it found (a bit of `reason`, the
+    /// installer's id; `code`: a code needle was seen).
+    scan: ArgScan,
+    found_reason: u32,
+    found_id: u32,
+    code: u32,
+    argv: [u8; ARGV_MAX],
 }
 
 /// Indices of the tail-call stages in `STAGES` (user space fills them in
@@ -219,12 +234,7 @@ fn lookup_name(key: &Key<[u8; NAME_MAX]>, name_len: usize) -> Option<NameValue> 
     } else {
         key.data[len & (NAME_MAX - 1)]
     };
-    let ok = match v.suffix {
-        suffix::EXACT => next == 0,
-        suffix::VERSION => next == 0 || next.is_ascii_digit() || next == b'.' || next == b'-',
-        _ => true,
-    };
-    ok.then_some(v)
+    suffix::next_allows(v.suffix, next).then_some(v)
 }
 
 /// Reads `scratch.name_len` back from map memory. The verifier knows
@@ -307,46 +317,82 @@ fn near_copy(bprm: *const u8) -> Option<u16> {
     unsafe { ELF_KEYS.get(&*key) }.copied()
 }
 
-/// Searches the NUL-separated arguments in `scratch.argv` (a copy of the
-/// user memory at `scratch.arg_start`) for one whose base name is an installer. argv[0] is
-/// searched too: it names the interpreter itself, and a forged one is
-/// rejected by user space, which looks from argv[1] on. Each name is read
-/// again from user memory by address, so no variable offset into a buffer
-/// is needed inside the loop.
+/// Looks one name the argv scan handed back up in the trie (the bytes are
+/// read from this CPU's copy of argv, from `name.at` to the argument's
+/// NUL, bounded by the key); an installer whose suffix rule allows what
+/// follows the name within its `name.len` bytes.
 #[inline(always)]
-fn scan_argv(scratch: &mut Scratch) -> Option<NameValue> {
-    let len = scratch.argv_len as usize;
-    let user = scratch.arg_start;
-    let mut base = 0usize;
-    let mut i = 0usize;
-    while i < ARGV_SCAN {
-        if i >= len {
-            break;
-        }
-        let c = scratch.argv[i];
-        if c == 0 {
-            scratch.name_len = (i - base) as u32;
-            let name_len = opaque_name_len(scratch);
-            if name_len > 0 {
-                let src = user.wrapping_add(base as u64) as *const u8;
-                // SAFETY: a user string read, bounded by the key.
-                let n = unsafe { bpf_probe_read_user_str_bytes(src, &mut scratch.key.data) }
-                    .map(|s| s.len())
-                    .unwrap_or(0);
-                set_prefix(&mut scratch.key, n);
-                if let Some(v) = lookup_name(&scratch.key, name_len) {
-                    if v.kind == name_kind::INSTALLER {
-                        return Some(v);
-                    }
-                }
-            }
-            base = i + 1;
-        } else if c == b'/' {
-            base = i + 1;
-        }
-        i += 1;
+fn lookup_arg(scratch: &mut Scratch, name: Name) -> Option<NameValue> {
+    if name.len == 0 {
+        return None;
     }
-    None
+    let at = name.at as usize & (ARGV_MAX - 1);
+    let src = scratch.argv.as_ptr().wrapping_add(at);
+    // SAFETY: a read of our own scratch copy, bounded by the key.
+    let n = unsafe { bpf_probe_read_kernel_str_bytes(src, &mut scratch.key.data) }
+        .map(|s| s.len())
+        .unwrap_or(0);
+    set_prefix(&mut scratch.key, n);
+    let v = *NAMES.get(&scratch.key)?;
+    let len = v.len as usize;
+    let next = if len >= name.len as usize {
+        0
+    } else {
+        scratch.key.data[len & (NAME_MAX - 1)]
+    };
+    (v.kind == name_kind::INSTALLER && suffix::arg_next_allows(v.suffix, next)).then_some(v)
+}
+
+/// `bpf_loop`'s callback: one byte of the captured argv through the shared
+/// scan (`swmon_common::scan`). A name match stops the loop (1); a code
+/// needle is remembered and the scan goes on, so a name rule is the one
+/// recorded when both hold. The callback is verified once, whatever the
+/// argv's length; its state lives in this CPU's scratch.
+#[inline(never)]
+extern "C" fn scan_byte(index: u64, _ctx: *mut core::ffi::c_void) -> i64 {
+    let Some(p) = SCRATCH.get_ptr_mut(0) else {
+        return 1;
+    };
+    // SAFETY: this CPU's slot; the stage is not re-entered.
+    let scratch = unsafe { &mut *p };
+    let i = index as usize;
+    if i >= ARGV_MAX {
+        return 1;
+    }
+    let c = scratch.argv[i];
+    let step = scratch.scan.step(i as u32, c);
+    if step.code {
+        scratch.code = 1;
+    }
+    for name in [step.segment, step.module] {
+        if let Some(v) = lookup_arg(scratch, name) {
+            scratch.found_reason = name.reason;
+            scratch.found_id = u32::from(v.id);
+            return 1;
+        }
+    }
+    0
+}
+
+/// The installer whose file is the task's standard input (fd 0), by its
+/// (device, inode) in `INODES`: `python3 - install x < /usr/bin/pip3`. A
+/// pipe (`cat pip3 | python3 -`) has no such identity: not known here.
+#[inline(always)]
+fn stdin_installer() -> Option<u16> {
+    let off = OFFSETS.load();
+    let soff = SCAN_OFFSETS.load();
+    // SAFETY: a plain helper call.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let files = read_ptr(task, soff.task_files).ok()?;
+    let fdt = read_ptr(files, soff.files_fdt).ok()?;
+    let fds = read_ptr(fdt, soff.fdtable_fd).ok()?;
+    let file = read_ptr(fds, 0).ok()?;
+    let inode = read_ptr(file, off.file_inode).ok()?;
+    let sb = read_ptr(inode, off.inode_sb).ok()?;
+    let dev: u32 = read(sb, off.sb_dev).ok()?;
+    let ino: u64 = read(inode, off.inode_ino).ok()?;
+    // SAFETY: the value is copied out at once.
+    unsafe { INODES.get(InodeKey { dev, _pad: 0, ino }) }.copied()
 }
 
 /// Reports the end of a tracked process and stops tracking it. A tracked
@@ -464,12 +510,12 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
         count(counter::STAGE_FAILED);
         return Err(0);
     }
-    // An interpreter or the loader: copy the start of argv for the scan.
+    // An interpreter or the loader: copy argv (as much as an event holds)
+    // for the scan.
     let arg_start: u64 = read(mm, off.mm_arg_start)?;
     let arg_end: u64 = read(mm, off.mm_arg_end)?;
     let total = arg_end.saturating_sub(arg_start) as usize;
-    let n = if total < ARGV_SCAN { total } else { ARGV_SCAN };
-    scratch.arg_start = arg_start;
+    let n = if total < ARGV_MAX { total } else { ARGV_MAX };
     scratch.argv_len = if read_user(&mut scratch.argv, n, arg_start) {
         n as u32
     } else {
@@ -482,22 +528,56 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
 }
 
 fn try_scan(ctx: &RawTracePointContext) -> Result<u32, u32> {
+    let mut reasons = 0u32;
+    let mut installer = NONE;
+    if let Some(id) = stdin_installer() {
+        reasons |= reason::STDIN;
+        installer = id;
+    }
     // SAFETY: the scratch slot is this CPU's; stages run on the same CPU.
     let scratch = unsafe { &mut *SCRATCH.get_ptr_mut(0).ok_or(0u32)? };
-    match scan_argv(scratch) {
-        Some(v) => {
-            scratch.reasons = reason::INTERPRETER_ARG;
-            scratch.installer = v.id;
-            // SAFETY: as in try_exec.
-            unsafe { STAGES.tail_call(ctx, STAGE_CGROUP) };
-            count(counter::STAGE_FAILED);
-            Err(0)
+    scratch.scan = ArgScan::START;
+    scratch.found_reason = 0;
+    scratch.found_id = u32::from(NONE);
+    scratch.code = 0;
+    let n = scratch.argv_len;
+    // SAFETY: the callback is a static function of this program; it takes
+    // no context (its state is in the scratch slot).
+    unsafe {
+        generated::bpf_loop(
+            n,
+            scan_byte as *const () as *mut core::ffi::c_void,
+            core::ptr::null_mut(),
+            0,
+        )
+    };
+    // Read back from map memory: the callback wrote them.
+    // SAFETY: reads of this CPU's scratch slot.
+    let (found, id, code) = unsafe {
+        (
+            core::ptr::read_volatile(&scratch.found_reason),
+            core::ptr::read_volatile(&scratch.found_id),
+            core::ptr::read_volatile(&scratch.code),
+        )
+    };
+    if found != 0 {
+        reasons |= found;
+        if installer == NONE {
+            installer = id as u16;
         }
-        None => {
-            count(counter::INTERPRETER_DROPPED);
-            Ok(0)
-        }
+    } else if code != 0 {
+        reasons |= reason::ARG_CODE;
     }
+    if reasons == 0 {
+        count(counter::INTERPRETER_DROPPED);
+        return Ok(0);
+    }
+    scratch.reasons = reasons;
+    scratch.installer = installer;
+    // SAFETY: as in try_exec.
+    unsafe { STAGES.tail_call(ctx, STAGE_CGROUP) };
+    count(counter::STAGE_FAILED);
+    Err(0)
 }
 
 /// The capture slot of this CPU. Without it the exec is lost, and counted

@@ -249,20 +249,22 @@ pub fn program(id: u16) -> Option<&'static Program> {
     PROGRAMS.get(usize::from(id))
 }
 
-/// Whether `rest`, what follows a catalogued name in a file name, is allowed
-/// by `suffix`. The eBPF filter applies the same rule in the kernel.
-pub fn suffix_allows(suffix: Suffix, rest: &[u8]) -> bool {
-    match suffix {
-        Suffix::Exact => rest.is_empty(),
-        Suffix::Any => true,
-        Suffix::Version => match rest {
-            [] => true,
-            [b'-', d, ..] if d.is_ascii_digit() => {
-                rest[1..].iter().all(|c| c.is_ascii_digit() || *c == b'.')
-            }
-            _ => rest[0].is_ascii_digit() && rest.iter().all(|c| c.is_ascii_digit() || *c == b'.'),
-        },
+impl Suffix {
+    /// The kernel's code for it (`swmon_common::suffix`).
+    pub const fn code(self) -> u8 {
+        match self {
+            Suffix::Exact => swmon_common::suffix::EXACT,
+            Suffix::Version => swmon_common::suffix::VERSION,
+            Suffix::Any => swmon_common::suffix::ANY,
+        }
     }
+}
+
+/// Whether `rest`, what follows a catalogued name in a file name, is allowed
+/// by `suffix`: `swmon_common::suffix::allows`, the one definition whose
+/// one-byte form the eBPF filter applies.
+pub fn suffix_allows(suffix: Suffix, rest: &[u8]) -> bool {
+    swmon_common::suffix::allows(suffix.code(), rest)
 }
 
 /// The catalogued program a file's base name names, with its id: the

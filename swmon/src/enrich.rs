@@ -7,7 +7,7 @@
 //! read as soon as the exec record arrives and left out when it is gone.
 //! Names are looked up once per id (through NSS) and cached.
 
-use std::{collections::HashMap, path::Path};
+use std::{borrow::Cow, collections::HashMap, path::Path};
 
 use swmon_common::reason;
 
@@ -106,20 +106,38 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
             .unwrap_or(&rec.executable),
     );
     let file_name = basename(&rec.filename);
-    if rec.reasons & reason::INTERPRETER_ARG != 0 {
-        // Only the program the interpreter runs (its script or `-m`
-        // module) decides: an installer's name among the script's own
-        // arguments is not a run of that installer.
+    if rec.reasons & reason::INTERPRETER_SCAN != 0 {
+        // Only the program the interpreter runs (its script, `-m` module,
+        // inline code) decides: an installer's name among the script's
+        // own arguments is not a run of that installer.
         let role = rec
             .interpreter_id
             .and_then(catalogue::program)
             .map(|p| p.role)?;
         let argv: Vec<&[u8]> = rec.argv.iter().map(Vec::as_slice).collect();
-        let t = crate::classify::command::through(role, &argv)?;
-        return Some(Identified {
-            installer_id: t.installer_id,
-            via: t.via,
-        });
+        if let Some(t) = crate::classify::command::through(role, &argv) {
+            return Some(Identified {
+                installer_id: t.installer_id,
+                via: t.via,
+            });
+        }
+        // Its program on standard input: the kernel read fd 0's file at
+        // the exec and found it an installer's (by device and inode).
+        if rec.reasons & reason::STDIN != 0
+            && crate::classify::command::stdin_program(role, &argv).is_some()
+        {
+            let id = rec.installer_id.filter(|id| {
+                matches!(
+                    catalogue::program(*id).map(|p| p.role),
+                    Some(Role::Installer(_))
+                )
+            })?;
+            return Some(Identified {
+                installer_id: id,
+                via: "stdin-script",
+            });
+        }
+        return None;
     }
     let by_file = installer_name(file_name);
     let by_exe = installer_name(exe_name);
@@ -145,46 +163,87 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
 }
 
 /// Where an installer run's own arguments start in the record's argv,
-/// and which interpreter options swmon had to guess to find them.
+/// which interpreter options swmon had to guess to find them, and the
+/// arguments inline code gives as a list of string literals.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InstallerArgs {
     pub start: usize,
     /// Indices of interpreter options swmon does not know, read one way
     /// to find the installer (see [`crate::classify::command::walk`]).
     pub guessed: Vec<usize>,
+    /// The installer's arguments when inline code passes them as a list of
+    /// string literals (`python3 -c 'from pip._internal.cli.main import
+    /// main; main(["install", "x"])'`, what ensurepip runs); argv's from
+    /// `start` are then not the installer's.
+    pub inline: Option<Vec<Vec<u8>>>,
+}
+
+impl InstallerArgs {
+    fn at(start: usize) -> Self {
+        Self {
+            start,
+            ..Self::default()
+        }
+    }
+
+    fn of(t: crate::classify::command::Target, len: usize) -> Self {
+        Self {
+            start: t.args_start().min(len),
+            guessed: t.guessed,
+            inline: t.inline_args,
+        }
+    }
+
+    /// The installer's own arguments: inline code's list, else `argv`
+    /// from `start`.
+    pub fn args<'a>(&'a self, argv: &'a [Vec<u8>]) -> Cow<'a, [Vec<u8>]> {
+        match &self.inline {
+            Some(list) => Cow::Borrowed(list.as_slice()),
+            None => Cow::Borrowed(argv.get(self.start..).unwrap_or_default()),
+        }
+    }
 }
 
 /// Where the installer's own arguments start in `rec.argv`. argv\[0\] is
 /// never trusted (`exec -a` sets it to anything):
 /// - reached through an interpreter or the loader (`via` `python -m`,
-///   `interpreter-script`, `loader`): after the program the interpreter
-///   runs, read as the kernel's interpreter (the record's executable, not
-///   argv\[0\]) reads its options;
+///   `interpreter-script`, `inline-code`, `loader`): after the program the
+///   interpreter runs, read as the kernel's interpreter (the record's
+///   executable, not argv\[0\]) reads its options; inline code that
+///   passes a list of string literals gives that list
+///   ([`InstallerArgs::inline`]);
+/// - a program read from standard input (`stdin-script`): after the `-`
+///   (or `/dev/stdin`) the interpreter reads it from, or after its options
+///   when it names none;
 /// - exec'd directly: after the argument equal to the exec'd filename when
 ///   it is argv\[0\], or argv\[1\] or argv\[2\] of a script (the kernel
 ///   ran the `#!` interpreter, which is not the installer itself, and put
 ///   the script's path after the interpreter and its one optional
 ///   argument); else at 1;
-/// - renamed, memfd or fexecve: at 1.
+/// - renamed, memfd, fexecve or near-copy: at 1.
 pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
     let argv: Vec<&[u8]> = rec.argv.iter().map(Vec::as_slice).collect();
-    if matches!(via, "python -m" | "interpreter-script" | "loader") {
-        let target = rec
-            .interpreter_id
-            .and_then(catalogue::program)
-            .and_then(|p| crate::classify::command::through(p.role, &argv));
+    let role = rec
+        .interpreter_id
+        .and_then(catalogue::program)
+        .map(|p| p.role);
+    if matches!(
+        via,
+        "python -m" | "interpreter-script" | "inline-code" | "loader"
+    ) {
+        let target = role.and_then(|r| crate::classify::command::through(r, &argv));
         if let Some(t) = target {
-            return InstallerArgs {
-                start: t.args_start().min(argv.len()),
-                guessed: t.guessed,
-            };
+            return InstallerArgs::of(t, argv.len());
         }
     }
+    if via == "stdin-script" {
+        let start = role
+            .and_then(|r| crate::classify::command::stdin_program(r, &argv))
+            .or_else(|| argv.iter().position(|a| *a == b"-").map(|i| i + 1));
+        return InstallerArgs::at(start.unwrap_or(1).min(argv.len()));
+    }
     if via != "direct" {
-        return InstallerArgs {
-            start: 1.min(argv.len()),
-            guessed: Vec::new(),
-        };
+        return InstallerArgs::at(1.min(argv.len()));
     }
     let exe = rec
         .executable
@@ -193,15 +252,12 @@ pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
     // A script: the program the kernel ran is not an installer (it is
     // the `#!` line's interpreter, `python3.11`, `env`, `bash`).
     let script = installer_name(basename(exe)).is_none();
-    InstallerArgs {
-        start: crate::classify::command::exec_args_start(
-            &argv,
-            &rec.filename,
-            rec.flags & swmon_common::flag::FILENAME_TRUNCATED != 0,
-            script,
-        ),
-        guessed: Vec::new(),
-    }
+    InstallerArgs::at(crate::classify::command::exec_args_start(
+        &argv,
+        &rec.filename,
+        rec.flags & swmon_common::flag::FILENAME_TRUNCATED != 0,
+        script,
+    ))
 }
 
 /// [`installer_args`]' start.
@@ -211,7 +267,8 @@ pub fn installer_args_start(rec: &ExecRecord, via: &str) -> usize {
 
 /// Where an audit exec's installer arguments start: after the program an
 /// interpreter or the loader runs when `exe` is one (audit's `exe=` is the
-/// program the kernel ran), else at 1 (argv\[0\] is not trusted).
+/// program the kernel ran; inline code's list of arguments too), else at 1
+/// (argv\[0\] is not trusted).
 pub fn audit_installer_args(exe: &[u8], argv: &[Vec<u8>]) -> InstallerArgs {
     let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let target = catalogue::lookup(basename(exe)).and_then(|(_, p)| match p.role {
@@ -219,14 +276,8 @@ pub fn audit_installer_args(exe: &[u8], argv: &[Vec<u8>]) -> InstallerArgs {
         Role::Installer(_) => None,
     });
     match target {
-        Some(t) => InstallerArgs {
-            start: t.args_start().min(argv.len()),
-            guessed: t.guessed,
-        },
-        None => InstallerArgs {
-            start: 1.min(argv.len()),
-            guessed: Vec::new(),
-        },
+        Some(t) => InstallerArgs::of(t, argv.len()),
+        None => InstallerArgs::at(1.min(argv.len())),
     }
 }
 
@@ -380,6 +431,73 @@ mod tests {
     }
 
     #[test]
+    fn inline_code_and_standard_input_give_the_installer_arguments() {
+        use reason::*;
+        let args = |r: &ExecRecord| {
+            let id = identify(r).expect("an installer");
+            let a = installer_args(r, id.via);
+            (id.via, a.args(&r.argv).into_owned(), a.guessed)
+        };
+        let words =
+            |w: &[&str]| -> Vec<Vec<u8>> { w.iter().map(|a| a.as_bytes().to_vec()).collect() };
+        // Inline code's list of string literals is the installer's
+        // arguments, whatever argv holds after the code; argv[0] forged.
+        let r = rec(
+            "/usr/bin/python3",
+            "/usr/bin/python3.11",
+            &[
+                "dpkg",
+                "-I",
+                "-c",
+                "from pip._internal.cli.main import main; main(['install', './x.whl'])",
+                "remove",
+                "y",
+            ],
+            ARG_CODE,
+        );
+        assert_eq!(
+            args(&r),
+            ("inline-code", words(&["install", "./x.whl"]), vec![])
+        );
+        // Behind an unknown option, read both ways: the guess is listed.
+        let r = rec(
+            "/usr/bin/python3",
+            "/usr/bin/python3.11",
+            &["python3", "-Z", "-c", "import pip", "install", "x"],
+            ARG_CODE,
+        );
+        let (via, _, guessed) = args(&r);
+        assert_eq!((via, guessed), ("inline-code", vec![1]));
+        // node -e: process.argv's third on.
+        let r = rec(
+            "/usr/bin/node",
+            "/usr/bin/node",
+            &["node", "-e", "require('npm')", "--", "x", "install", "y"],
+            ARG_CODE,
+        );
+        assert_eq!(args(&r), ("inline-code", words(&["install", "y"]), vec![]));
+        // A program on standard input the kernel found an installer's:
+        // after the `-`, the interpreter's options read as its own (argv[0]
+        // is not looked at).
+        let pip = catalogue::lookup(b"pip3").map(|(id, _)| id);
+        for (argv, want) in [
+            (
+                &["python3", "-I", "-", "install", "x"][..],
+                &["install", "x"][..],
+            ),
+            (&["pip3", "-W", "-", "-", "install", "x"], &["install", "x"]),
+            (&["x", "/dev/stdin", "install", "x"], &["install", "x"]),
+            (&["python3", "-u"], &[]),
+        ] {
+            let r = ExecRecord {
+                installer_id: pip,
+                ..rec("/usr/bin/python3", "/usr/bin/python3.11", argv, STDIN)
+            };
+            assert_eq!(args(&r), ("stdin-script", words(want), vec![]), "{argv:?}");
+        }
+    }
+
+    #[test]
     fn installer_arguments_are_never_read_from_a_forged_argv0() {
         use reason::*;
         let start = |r: &ExecRecord| {
@@ -449,7 +567,8 @@ mod tests {
             start(&r),
             InstallerArgs {
                 start: 4,
-                guessed: vec![1]
+                guessed: vec![1],
+                inline: None,
             }
         );
         // A renamed copy: at 1.

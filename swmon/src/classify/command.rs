@@ -3,14 +3,22 @@
 //! `node /usr/lib/node_modules/npm/bin/npm-cli.js i x`,
 //! `ld-linux-x86-64.so.2 /usr/bin/dpkg -i x.deb`.
 //!
-//! An interpreter runs one program: the module after `-m`, or the first
-//! operand after its own options (the script). Only that program decides
-//! the manager; an installer's name further on is an argument of the
-//! script, not a run of that installer (`python3 tool.py npm install x` is
-//! `tool.py` being given the word `npm`). Code given inline (`-c`, `-e`,
-//! `-r`) is not read here, and an interpreter that runs nothing
-//! (`--version`, `--help`, a syntax check: `node -c`, `ruby -c`, `php -l`)
-//! runs no installer. Each interpreter's own options are known from its
+//! An interpreter runs one program: the module after `-m`, inline code
+//! (`-c`, `-e`, `--eval`), standard input (`-`), or the first operand after
+//! its own options (the script). Only that program decides the manager; an
+//! installer's name further on is an argument of the script, not a run of
+//! that installer (`python3 tool.py npm install x` is `tool.py` being given
+//! the word `npm`). A script is an installer's when its base name is an
+//! installer name, or when it lies in an installer's package folder (a
+//! folder named after the installer right under `node_modules` or
+//! `nodejs`: `/usr/lib/node_modules/npm/lib/cli.js`; for Python's
+//! `site-packages` and `dist-packages`, the package's `__main__.py` only,
+//! since pip runs its own helper files by path). Inline code is read by
+//! [`super::code`]'s rule (Python's and node's; other interpreters' inline
+//! code runs no installer here); standard input is known only to the
+//! kernel (fd 0's file at the exec, see `enrich::identify`). An
+//! interpreter that runs nothing (`--version`, `--help`, a syntax check:
+//! `node -c`, `ruby -c`, `php -l`) runs no installer. Each interpreter's own options are known from its
 //! documentation (which take a value, glued or in the next argument, and
 //! clusters such as `-Im`, `-lne`); an option swmon does not know is read
 //! both ways, as a flag and as taking a value, and the reading that runs
@@ -36,12 +44,18 @@ pub struct Target {
     /// The catalogue id of the installer's name.
     pub installer_id: u16,
     pub manager: Manager,
-    /// `direct`, `python -m`, `interpreter-script` or `loader`
-    /// (`swmon.via`).
+    /// `direct`, `python -m`, `interpreter-script`, `inline-code` or
+    /// `loader` (`swmon.via`; `stdin-script` is the kernel's to know).
     pub via: &'static str,
-    /// The index of the argument naming the installer; its own arguments
-    /// start right after it.
+    /// The index of the argument naming the installer (the script, the
+    /// module, the code).
     pub index: usize,
+    /// Where the installer's own arguments start in argv (right after
+    /// `index`, but one later for node's inline code).
+    pub start: usize,
+    /// The installer's arguments when inline code gives them as a list of
+    /// string literals (`main(["install", "x"])`); then argv's are not.
+    pub inline_args: Option<Vec<Vec<u8>>>,
     /// The indices of interpreter options swmon does not know, read one
     /// way (flag or value) to find the installer: the reading is a guess
     /// (`swmon.reading: uncertain`, `swmon.unknown_options`). Empty when
@@ -51,7 +65,15 @@ pub struct Target {
 
 impl Target {
     pub fn args_start(&self) -> usize {
-        self.index + 1
+        self.start
+    }
+
+    /// The installer's own arguments.
+    pub fn args<'a>(&'a self, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
+        match &self.inline_args {
+            Some(list) => list.iter().map(Vec::as_slice).collect(),
+            None => argv.get(self.start..).unwrap_or_default().to_vec(),
+        }
     }
 }
 
@@ -74,6 +96,8 @@ pub fn resolve(argv: &[&[u8]]) -> Option<Target> {
             manager,
             via: "direct",
             index: 0,
+            start: 1,
+            inline_args: None,
             guessed: Vec::new(),
         }),
         role => through(role, argv),
@@ -93,39 +117,123 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
             Some(Target {
                 via: "loader",
                 index: inner.index + i,
+                start: inner.start + i,
                 guessed: inner.guessed.iter().map(|g| g + i).collect(),
                 ..inner
             })
         }
         Role::Interpreter(kind) => walk(kind, argv, |r| {
-            let (installer_id, manager, via, index) = match r.runs {
-                // `-m pip`, `-m pip.__main__`: the top-level package names
-                // the installer.
+            let (installer_id, manager, via, index, start, inline_args) = match r.runs {
+                // `-m pip`, `-m pip.__main__`, `-m ensurepip`: the
+                // top-level package names the installer.
                 Runs::Module { index, name } => {
                     let top = name.split(|&c| c == b'.').next().unwrap_or(name);
-                    let (id, m) = installer(top)?;
-                    (id, m, "python -m", index)
+                    let (id, m) = super::code::python_module(name)
+                        .or_else(|| installer(top).filter(|_| trie_allows(name)))?;
+                    (id, m, "python -m", index, index + 1, None)
                 }
-                Runs::Script { index, path } => match installer(basename(path)) {
-                    Some((id, m)) => (id, m, "interpreter-script", index),
+                Runs::Script { index, path } => match script_installer(path) {
+                    Some((id, m)) => (id, m, "interpreter-script", index, index + 1, None),
                     None if kind == Interpreter::Node => {
                         let (id, m, index) = corepack(path, argv, index)?;
-                        (id, m, "interpreter-script", index)
+                        (id, m, "interpreter-script", index, index + 1, None)
                     }
                     None => return None,
                 },
-                // Inline code and standard input are not read here.
-                Runs::Code { .. } | Runs::Stdin { .. } | Runs::Nothing => return None,
+                Runs::Code { index, code } => {
+                    let run = match kind {
+                        Interpreter::Python => super::code::python(code),
+                        Interpreter::Node => super::code::node(code),
+                        _ => None,
+                    }?;
+                    let mut start = index + 1;
+                    if kind == Interpreter::Node {
+                        // `node -e CODE [--] X ARGS`: process.argv is
+                        // [node, X, ARGS], and npm's cli reads from its
+                        // third.
+                        if argv.get(start) == Some(&&b"--"[..]) {
+                            start += 1;
+                        }
+                        start += 1;
+                    }
+                    (
+                        run.installer_id,
+                        run.manager,
+                        "inline-code",
+                        index,
+                        start.min(argv.len()),
+                        run.args,
+                    )
+                }
+                // Which program is on standard input only the kernel can
+                // say (see [`stdin_program`]).
+                Runs::Stdin { .. } | Runs::Nothing => return None,
             };
             Some(Target {
                 installer_id,
                 manager,
                 via,
                 index,
+                start,
+                inline_args,
                 guessed: r.guessed.clone(),
             })
         }),
     }
+}
+
+/// Whether the kernel's trie passes `arg` as a name: its longest match
+/// among the catalogue's names (what the LPM trie answers) allows the byte
+/// after it (`swmon_common::suffix::arg_next_allows`). A module whose
+/// top-level package is an installer's but whose whole name starts with a
+/// longer catalogue name (`composer.phar3`) is not one the kernel passes.
+fn trie_allows(arg: &[u8]) -> bool {
+    catalogue::PROGRAMS
+        .iter()
+        .filter(|p| arg.starts_with(p.name.as_bytes()))
+        .max_by_key(|p| p.name.len())
+        .is_some_and(|p| {
+            let next = arg.get(p.name.len()).copied().unwrap_or(0);
+            swmon_common::suffix::arg_next_allows(p.suffix.code(), next)
+        })
+}
+
+/// Where the arguments of a program an interpreter reads from standard
+/// input start (`python3 - install x`, `python3 /dev/stdin install x`, or
+/// no program at all), or `None` when it runs another program or nothing.
+/// Which program is on standard input only the kernel can say (fd 0's file
+/// at the exec). Unknown options are read both ways, as [`walk`] does.
+pub fn stdin_program(role: Role, argv: &[&[u8]]) -> Option<usize> {
+    let Role::Interpreter(kind) = role else {
+        return None;
+    };
+    walk(kind, argv, |r| match r.runs {
+        Runs::Stdin { index } => Some((index + 1).min(argv.len())),
+        _ => None,
+    })
+}
+
+/// Script paths that are standard input.
+fn is_stdin_path(path: &[u8]) -> bool {
+    matches!(path, b"/dev/stdin" | b"/dev/fd/0" | b"/proc/self/fd/0")
+}
+
+/// The installer a script file is: its base name is an installer name, or
+/// it lies in an installer's package folder (see the module doc).
+pub fn script_installer(path: &[u8]) -> Option<(u16, Manager)> {
+    if let Some(hit) = installer(basename(path)) {
+        return Some(hit);
+    }
+    let parts: Vec<&[u8]> = path.split(|&c| c == b'/').collect();
+    let folders = parts.len().checked_sub(1)?;
+    (1..folders).find_map(|i| {
+        let main = i + 2 == parts.len() && parts[i + 1] == b"__main__.py";
+        match parts[i - 1] {
+            b"node_modules" | b"nodejs" => installer(parts[i]),
+            b"site-packages" | b"dist-packages" if main => installer(parts[i]),
+            _ => None,
+        }
+    })
 }
 
 /// The package manager node's corepack runs in its own process
@@ -515,12 +623,16 @@ pub enum Runs<'a> {
     Script { index: usize, path: &'a [u8] },
     /// A module (`python -m NAME`, `-mNAME`): `index` holds it.
     Module { index: usize, name: &'a [u8] },
-    /// Inline code (`-c`, `-e`, `-r`, `--eval`): `index` holds the option
-    /// (its code glued on or in the next argument). Not read here.
-    Code { index: usize },
-    /// Standard input (`-`, PHP's `--`) at `index`. Not read here.
+    /// Inline code (`-c`, `-e`, `-r`, `--eval`): `index` holds the code
+    /// (the option's own argument when glued on, `-cCODE`, `--eval=CODE`,
+    /// else the next one); read by [`super::code`].
+    Code { index: usize, code: &'a [u8] },
+    /// Standard input: `-`, PHP's `--`, a `/dev/stdin` path at `index`, or
+    /// no program given at all (`index` is then argv's length). The
+    /// program's own arguments start after `index`; which program it is
+    /// only the kernel can say (fd 0's file).
     Stdin { index: usize },
-    /// No program: `--version`, `--help`, a syntax check, no operand.
+    /// No program: `--version`, `--help`, a syntax check.
     Nothing,
 }
 
@@ -570,7 +682,9 @@ pub fn walk<'a, T>(
             continue;
         }
         let Some(&a) = argv.get(i) else {
-            if let Some(t) = emit(Runs::Nothing, guessed) {
+            // No program: the interpreter reads one from standard input.
+            let runs = Runs::Stdin { index: argv.len() };
+            if let Some(t) = emit(runs, guessed) {
                 return Some(t);
             }
             continue;
@@ -579,8 +693,8 @@ pub fn walk<'a, T>(
             // PHP's `--` passes arguments to code read from stdin.
             match (kind, argv.get(i + 1)) {
                 (Interpreter::Php, _) => Runs::Stdin { index: i },
-                (_, Some(&path)) => Runs::Script { index: i + 1, path },
-                (_, None) => Runs::Nothing,
+                (_, Some(&path)) => script(i + 1, path),
+                (_, None) => Runs::Stdin { index: i },
             }
         } else if let Some(long) = a.strip_prefix(b"--") {
             let (name, value) = match long.iter().position(|&c| c == b'=') {
@@ -607,11 +721,15 @@ pub fn walk<'a, T>(
                     todo.push((next, guessed));
                     continue;
                 }
-                Some(Opt::Code) => Runs::Code { index: i },
+                Some(Opt::Code) => match (value, argv.get(i + 1)) {
+                    (Some(code), _) => Runs::Code { index: i, code },
+                    (None, Some(&code)) => Runs::Code { index: i + 1, code },
+                    (None, None) => Runs::Nothing,
+                },
                 Some(Opt::Nothing) => Runs::Nothing,
                 Some(Opt::Script | Opt::Module) => match (value, argv.get(i + 1)) {
-                    (Some(path), _) => Runs::Script { index: i, path },
-                    (None, Some(&path)) => Runs::Script { index: i + 1, path },
+                    (Some(path), _) => script(i, path),
+                    (None, Some(&path)) => script(i + 1, path),
                     (None, None) => Runs::Nothing,
                 },
                 None if value.is_some() => {
@@ -631,7 +749,14 @@ pub fn walk<'a, T>(
             if a == b"-" {
                 Runs::Stdin { index: i }
             } else {
-                Runs::Script { index: i, path: a }
+                script(i, a)
+            }
+        } else if kind == Interpreter::Node && matches!(a, b"-pe" | b"-ep") {
+            // node's one cluster of two code options: print the code in
+            // the next argument.
+            match argv.get(i + 1) {
+                Some(&code) => Runs::Code { index: i + 1, code },
+                None => Runs::Nothing,
             }
         } else {
             // A cluster of short options: `-Iu`, `-Wignore`, `-mpip`,
@@ -680,7 +805,19 @@ fn cluster<'a>(
                 todo.push((after_value, guessed));
                 return None;
             }
-            Some(Opt::Code) => return Some(Runs::Code { index: i }),
+            Some(Opt::Code) => {
+                return Some(if !rest.is_empty() {
+                    Runs::Code {
+                        index: i,
+                        code: rest,
+                    }
+                } else {
+                    match argv.get(i + 1) {
+                        Some(&code) => Runs::Code { index: i + 1, code },
+                        None => Runs::Nothing,
+                    }
+                });
+            }
             Some(Opt::Nothing) => return Some(Runs::Nothing),
             Some(o @ (Opt::Module | Opt::Script)) => {
                 let (index, arg) = if rest.is_empty() {
@@ -694,7 +831,7 @@ fn cluster<'a>(
                 return Some(if o == Opt::Module {
                     Runs::Module { index, name: arg }
                 } else {
-                    Runs::Script { index, path: arg }
+                    script(index, arg)
                 });
             }
             None => {
@@ -710,6 +847,15 @@ fn cluster<'a>(
     // of the stack, before any value reading pushed above).
     todo.push((i + 1, guessed));
     None
+}
+
+/// A script argument, or standard input named as a path.
+fn script(index: usize, path: &[u8]) -> Runs<'_> {
+    if is_stdin_path(path) {
+        Runs::Stdin { index }
+    } else {
+        Runs::Script { index, path }
+    }
 }
 
 /// What swmon makes of one whole command line, without running it
@@ -767,8 +913,8 @@ fn explain_simple(argv: &[&[u8]]) -> Explained {
     let Some(target) = resolve(argv) else {
         return e;
     };
-    let args = argv.get(target.args_start()..).unwrap_or_default();
-    let class = super::classify(target.manager, args);
+    let args = target.args(argv);
+    let class = super::classify(target.manager, &args);
     e.scope = Some(match &class.scope {
         Some(s) => s.as_str().into_owned(),
         None => default_scope(
@@ -855,11 +1001,12 @@ pub fn explain_reading_files(
 ) -> Explained {
     let read = |e: &mut Explained| {
         if let (Some(t), Some(class)) = (&e.target, &e.class) {
-            let args = e.argv.get(t.args_start()..).unwrap_or_default();
+            let argv: Vec<&[u8]> = e.argv.iter().map(Vec::as_slice).collect();
+            let args: Vec<Vec<u8>> = t.args(&argv).iter().map(|a| a.to_vec()).collect();
             e.files = crate::package_file::read_operands(
                 t.manager,
                 class.operation,
-                args,
+                &args,
                 place(),
                 false,
             );

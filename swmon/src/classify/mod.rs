@@ -22,6 +22,7 @@ use crate::catalogue::Manager;
 mod apk;
 mod brew;
 mod cargo;
+pub mod code;
 pub mod command;
 mod composer;
 mod conda;

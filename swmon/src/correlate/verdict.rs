@@ -530,10 +530,11 @@ fn lineage(rec: &ExecRecord) -> Option<(&'static str, [u8; 16])> {
         Role::Installer(m) => m.as_str(),
         _ => return None,
     };
-    let start = crate::enrich::installer_args_start(rec, id.via);
+    let reading = crate::enrich::installer_args(rec, id.via);
+    let args = reading.args(&rec.argv);
     let mut h = Sha256::new();
     h.update(manager.as_bytes());
-    for a in &rec.argv[start.min(rec.argv.len())..] {
+    for a in args.iter() {
         h.update((a.len() as u64).to_le_bytes());
         h.update(a);
     }

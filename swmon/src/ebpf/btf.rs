@@ -14,7 +14,7 @@
 
 use std::{collections::HashMap, path::Path};
 
-use swmon_common::{CaptureOffsets, KernelOffsets, ELF_KEY_LEN};
+use swmon_common::{CaptureOffsets, KernelOffsets, ScanOffsets, ELF_KEY_LEN};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BtfError {
@@ -39,6 +39,8 @@ pub struct KernelFacts {
     pub offsets: KernelOffsets,
     /// For the capture stages only.
     pub capture_offsets: CaptureOffsets,
+    /// For the argv scan stage only.
+    pub scan_offsets: ScanOffsets,
     /// `sched_process_exit` passes `group_dead`.
     pub exit_group_dead: bool,
     /// Offset of `linux_binprm.buf`, when it holds at least
@@ -57,6 +59,7 @@ pub fn kernel_facts(path: &Path) -> Result<KernelFacts, BtfError> {
     Ok(KernelFacts {
         offsets: offsets(&btf)?,
         capture_offsets: capture_offsets(&btf)?,
+        scan_offsets: scan_offsets(&btf)?,
         exit_group_dead: btf.func_proto_params("btf_trace_sched_process_exit")? >= 3,
         bprm_buf: match btf.array_len("linux_binprm", "buf") {
             Ok(n) if n as usize >= ELF_KEY_LEN => btf.offset("linux_binprm", "buf")?,
@@ -103,6 +106,15 @@ fn offsets(b: &Btf<'_>) -> Result<KernelOffsets, BtfError> {
         bprm_filename: b.offset("linux_binprm", "filename")?,
         task_fs: b.offset("task_struct", "fs")?,
         fs_pwd: b.offset("fs_struct", "pwd")?,
+        _pad: 0,
+    })
+}
+
+fn scan_offsets(b: &Btf<'_>) -> Result<ScanOffsets, BtfError> {
+    Ok(ScanOffsets {
+        task_files: b.offset("task_struct", "files")?,
+        files_fdt: b.offset("files_struct", "fdt")?,
+        fdtable_fd: b.offset("fdtable", "fd")?,
         _pad: 0,
     })
 }

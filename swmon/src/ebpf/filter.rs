@@ -45,10 +45,10 @@ use std::{
 };
 
 use sha2::{Digest, Sha256};
-use swmon_common::{name_kind, suffix, ElfKey, InodeKey, NameValue, NAME_MAX};
+use swmon_common::{name_kind, ElfKey, InodeKey, NameValue, NAME_MAX};
 
 use super::elf::{self, BuildId, Malformed, NoteError};
-use crate::catalogue::{self, Role, Suffix, PROGRAMS};
+use crate::catalogue::{self, Role, PROGRAMS};
 
 /// Folders searched for installers (beside `--installer-dir`).
 const PROGRAM_DIRS: &[&str] = &[
@@ -277,27 +277,7 @@ impl FilterTables {
                 Err(e) => tables.untrusted.push(e.to_string()),
             }
         }
-        for (id, p) in PROGRAMS.iter().enumerate() {
-            let mut key = [0u8; NAME_MAX];
-            key[..p.name.len()].copy_from_slice(p.name.as_bytes());
-            let (kind, id) = match p.role {
-                Role::Installer(_) => (name_kind::INSTALLER, id),
-                Role::Interpreter(_) => (name_kind::INTERPRETER, id),
-                Role::Loader => (name_kind::LOADER, id),
-            };
-            let value = NameValue {
-                id: u16::try_from(id).unwrap_or(u16::MAX),
-                kind,
-                suffix: match p.suffix {
-                    Suffix::Exact => suffix::EXACT,
-                    Suffix::Version => suffix::VERSION,
-                    Suffix::Any => suffix::ANY,
-                },
-                len: p.name.len() as u8,
-                _pad: [0; 3],
-            };
-            tables.names.push(((p.name.len() * 8) as u32, key, value));
-        }
+        tables.names = name_entries();
 
         // Every hard-linked file in the folders, by inode, with its names.
         // lstat only: nothing here opens a file or follows a link.
@@ -392,6 +372,32 @@ impl FilterTables {
         }
         tables
     }
+}
+
+/// The installer-name trie's entries, from the catalogue: prefix length in
+/// bits, key bytes, value.
+pub fn name_entries() -> Vec<(u32, [u8; NAME_MAX], NameValue)> {
+    PROGRAMS
+        .iter()
+        .enumerate()
+        .map(|(id, p)| {
+            let mut key = [0u8; NAME_MAX];
+            key[..p.name.len()].copy_from_slice(p.name.as_bytes());
+            let kind = match p.role {
+                Role::Installer(_) => name_kind::INSTALLER,
+                Role::Interpreter(_) => name_kind::INTERPRETER,
+                Role::Loader => name_kind::LOADER,
+            };
+            let value = NameValue {
+                id: u16::try_from(id).unwrap_or(u16::MAX),
+                kind,
+                suffix: p.suffix.code(),
+                len: p.name.len() as u8,
+                _pad: [0; 3],
+            };
+            ((p.name.len() * 8) as u32, key, value)
+        })
+        .collect()
 }
 
 /// SHA-256 of at most `limit` bytes of an open file, hex. The limit is
@@ -982,6 +988,197 @@ mod tests {
         fs::write(&p, b"abc").expect("write");
         let whole = sha256_of(fs::File::open(&p).expect("open"), 100).expect("hash");
         assert_eq!(limited, whole);
+    }
+
+    /// The kernel's argv scan as user space can run it: the shared
+    /// `swmon_common::scan` over the NUL-joined argv (cut at `ARGV_MAX`),
+    /// each name it hands back looked up among the trie's entries the way
+    /// the LPM trie does (the longest entry that is a prefix of the key,
+    /// the key read to the argument's NUL, at most `NAME_MAX - 1` bytes)
+    /// with the kernel's one-byte suffix check; a code needle passes too.
+    fn kernel_scan_passes(argv: &[&[u8]], entries: &[(u32, [u8; NAME_MAX], NameValue)]) -> bool {
+        use swmon_common::{scan::ArgScan, suffix, ARGV_MAX};
+        let mut bytes = Vec::new();
+        for a in argv {
+            bytes.extend_from_slice(a);
+            bytes.push(0);
+        }
+        bytes.truncate(ARGV_MAX);
+        let lookup = |at: usize, len: usize| {
+            let rest = &bytes[at..];
+            let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
+            let key = &rest[..end.min(NAME_MAX - 1)];
+            let Some((_, _, v)) = entries
+                .iter()
+                .filter(|(_, k, v)| {
+                    let n = usize::from(v.len);
+                    n <= key.len() && key[..n] == k[..n]
+                })
+                .max_by_key(|(_, _, v)| v.len)
+            else {
+                return false;
+            };
+            let n = usize::from(v.len);
+            let next = if n >= len { 0 } else { key[n] };
+            v.kind == name_kind::INSTALLER && suffix::arg_next_allows(v.suffix, next)
+        };
+        let mut scan = ArgScan::START;
+        let mut code = false;
+        for (i, &c) in bytes.iter().enumerate() {
+            let step = scan.step(i as u32, c);
+            code |= step.code;
+            for name in [step.segment, step.module] {
+                if name.len > 0 && lookup(name.at as usize, name.len as usize) {
+                    return true;
+                }
+            }
+        }
+        code
+    }
+
+    /// One name rule: for every catalogue installer name and its variants,
+    /// in every way an interpreter or the loader can be told to run it,
+    /// whatever user space reads as an installer run the kernel's scan
+    /// passes (the kernel may pass more; user space counts those).
+    #[test]
+    fn the_kernel_passes_whatever_user_space_accepts() {
+        use crate::classify::command::through;
+        let entries = name_entries();
+        let long = format!("ignore:{}", "x".repeat(700));
+        let mut accepted = 0usize;
+        let mut checked = 0usize;
+        for p in PROGRAMS
+            .iter()
+            .filter(|p| matches!(p.role, Role::Installer(_)))
+        {
+            let n = p.name;
+            for v in [
+                n.to_owned(),
+                format!("{n}3"),
+                format!("{n}3.11"),
+                format!("{n}-3"),
+                format!("{n}-x"),
+                format!("{n}x"),
+                format!("{n}.__main__"),
+                format!("{n}._internal.cli.main"),
+            ] {
+                let lines: Vec<Vec<String>> = vec![
+                    vec!["python3".into(), "-m".into(), v.clone()],
+                    vec!["python3".into(), format!("-m{v}")],
+                    vec!["python3".into(), "-Im".into(), v.clone()],
+                    vec!["python3".into(), format!("-Im{v}")],
+                    vec!["python3".into(), "-I".into(), "-m".into(), v.clone()],
+                    vec![
+                        "python3".into(),
+                        "-W".into(),
+                        long.clone(),
+                        "-m".into(),
+                        v.clone(),
+                    ],
+                    vec!["python3".into(), format!("-W{long}"), format!("-m{v}")],
+                    vec!["python3".into(), format!("/usr/bin/{v}")],
+                    vec!["python3".into(), v.clone()],
+                    vec![
+                        "python3".into(),
+                        format!("/usr/lib/python3/dist-packages/{v}/__main__.py"),
+                    ],
+                    vec![
+                        "node".into(),
+                        format!("/usr/lib/node_modules/{v}/lib/cli.js"),
+                    ],
+                    vec!["node".into(), format!("/usr/share/nodejs/{v}/lib/cli.js")],
+                    vec!["node".into(), format!("/x/node_modules/{v}/index.js")],
+                    vec!["ld-linux-x86-64.so.2".into(), format!("/usr/bin/{v}")],
+                    vec!["python3".into(), "-c".into(), format!("import {v}")],
+                    vec![
+                        "python3".into(),
+                        "-c".into(),
+                        format!("import runpy; runpy.run_module('{v}', run_name='__main__')"),
+                    ],
+                    vec![
+                        "python3".into(),
+                        format!("-cfrom {v} import main; main(['install', 'x'])"),
+                    ],
+                    vec!["node".into(), "-e".into(), format!("require('{v}')")],
+                    // Behind options swmon does not know (read both ways).
+                    vec!["python3".into(), "-Z".into(), "-m".into(), v.clone()],
+                    vec!["python3".into(), format!("-Zm{v}")],
+                    vec![
+                        "python3".into(),
+                        "--frob".into(),
+                        "x".into(),
+                        format!("/usr/bin/{v}"),
+                    ],
+                    vec![
+                        "node".into(),
+                        "--frob".into(),
+                        "/tmp".into(),
+                        format!("/usr/lib/node_modules/{v}/bin/cli.js"),
+                    ],
+                    vec![
+                        "python3".into(),
+                        "-Z".into(),
+                        "-c".into(),
+                        format!("import {v}"),
+                    ],
+                    vec!["node".into(), "-pe".into(), format!("require('{v}')")],
+                    // corepack runs the manager it names.
+                    vec![
+                        "node".into(),
+                        "/usr/bin/corepack".into(),
+                        format!("{v}@1.22.19"),
+                    ],
+                    vec![
+                        "node".into(),
+                        "/usr/lib/node_modules/corepack/dist/corepack.js".into(),
+                        v.clone(),
+                    ],
+                    vec![
+                        "node".into(),
+                        format!("--eval=require('/usr/lib/node_modules/{v}/lib/cli.js')(process)"),
+                    ],
+                    vec![
+                        "node".into(),
+                        "-p".into(),
+                        format!("import('{v}/lib/cli.js')"),
+                    ],
+                ];
+                for mut line in lines {
+                    line.extend(["install".into(), "x".into()]);
+                    let argv: Vec<&[u8]> = line.iter().map(|a| a.as_bytes()).collect();
+                    let role = catalogue::lookup(basename(argv[0])).map(|(_, p)| p.role);
+                    let Some(role) = role else {
+                        panic!("{line:?}");
+                    };
+                    checked += 1;
+                    if through(role, &argv).is_some() {
+                        accepted += 1;
+                        assert!(
+                            kernel_scan_passes(&argv, &entries),
+                            "user space reads an installer run the kernel drops: {line:?}"
+                        );
+                    }
+                }
+            }
+        }
+        // Not vacuous: the real forms are accepted.
+        assert!(accepted > 1000, "{accepted} of {checked}");
+        for line in [
+            "python3 -mpip install x",
+            "python3 -m pip.__main__ install x",
+            "python3 -m dpkg.__main__ x",
+            "node /usr/lib/node_modules/npm/index.js i x",
+        ] {
+            let argv: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            let role = catalogue::lookup(basename(argv[0])).map(|(_, p)| p.role);
+            assert!(through(role.expect("role"), &argv).is_some(), "{line}");
+            assert!(kernel_scan_passes(&argv, &entries), "{line}");
+        }
+        // What the kernel drops: ordinary interpreter runs.
+        for line in ["python3 -c pass", "python3 tool.py --x y", "node build.js"] {
+            let argv: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            assert!(!kernel_scan_passes(&argv, &entries), "{line}");
+        }
     }
 
     /// Where the GNU build-id note's header starts in `bytes`.

@@ -174,6 +174,7 @@ impl KernelStream {
             .btf(None)
             .override_global("OFFSETS", &offsets, true)
             .override_global("CAPTURE_OFFSETS", &facts.capture_offsets, true)
+            .override_global("SCAN_OFFSETS", &facts.scan_offsets, true)
             .override_global("EXIT_GROUP_DEAD", &group_dead, true)
             .override_global("BPRM_BUF", &facts.bprm_buf, true)
             .map_max_entries("EVENTS", options.ring_buffer_bytes)

@@ -543,8 +543,8 @@ pub fn for_exec(
         Some(crate::catalogue::Role::Installer(m)) => m,
         _ => return Vec::new(),
     };
-    let start = crate::enrich::installer_args_start(rec, id.via);
-    let args = rec.argv.get(start..).unwrap_or_default();
+    let reading = crate::enrich::installer_args(rec, id.via);
+    let args: &[Vec<u8>] = &reading.args(&rec.argv);
     if operands(manager, args).is_empty() {
         return Vec::new();
     }

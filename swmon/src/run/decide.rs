@@ -330,10 +330,8 @@ impl Decide {
         };
         let reading = enrich::audit_installer_args(&exec.exe, &exec.argv);
         let class = manager.map(|m| {
-            let args: Vec<&[u8]> = exec.argv[reading.start.min(exec.argv.len())..]
-                .iter()
-                .map(Vec::as_slice)
-                .collect();
+            let args = reading.args(&exec.argv);
+            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             classify::classify(m, &args)
         });
         let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
@@ -446,10 +444,8 @@ impl Decide {
         });
         let reading = enrich::installer_args(rec, run.facts.via);
         let class = manager.map(|m| {
-            let args: Vec<&[u8]> = rec.argv[reading.start..]
-                .iter()
-                .map(Vec::as_slice)
-                .collect();
+            let args = reading.args(&rec.argv);
+            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             classify::classify(m, &args)
         });
         let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
@@ -483,6 +479,10 @@ impl Decide {
             (reason::INTERPRETER_ARG, "interpreter-arg"),
             (reason::SIZE, "size"),
             (reason::FILELESS, "fileless"),
+            (reason::ARG_MODULE, "interpreter-module"),
+            (reason::ARG_FOLDER, "interpreter-folder"),
+            (reason::ARG_CODE, "interpreter-code"),
+            (reason::STDIN, "interpreter-stdin"),
             (reason::NEAR_COPY, "near-copy"),
         ]
         .into_iter()
