@@ -894,11 +894,11 @@ fn fuse_minor(target: &std::path::Path) -> u32 {
     let target = target.to_str().unwrap();
     table
         .lines()
-        .filter_map(|line| {
+        .rev()
+        .find_map(|line| {
             let fields: Vec<&str> = line.split(' ').collect();
             (fields.get(4) == Some(&target)).then(|| fields[2])
         })
-        .last()
         .and_then(|dev| dev.split(':').nth(1)?.parse().ok())
         .unwrap_or_else(|| panic!("{target} is not in this thread's mount table"))
 }
