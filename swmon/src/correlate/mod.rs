@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use crate::ebpf::decode::{ExecRecord, ExitRecord};
 
 /// Most execs kept per run (the first ones and the last one).
-const CHAIN_MAX: usize = 8;
+pub const CHAIN_MAX: usize = 8;
 
 /// An installer run, open or finished.
 #[derive(Clone, Debug)]
@@ -33,8 +33,10 @@ pub struct Run {
     /// The audit records attached to it (of its execs, and of its process
     /// within its life), once one came.
     pub audit: Option<verdict::AuditMatch>,
-    /// Execs trimmed from the chain (past [`CHAIN_MAX`]): a record of the
-    /// process that joins no kept exec may be of one of them.
+    /// Execs trimmed from the chain (past [`CHAIN_MAX`]; those with their
+    /// own record first, see [`verdict::AuditMatch::trimmed_unrecorded`]):
+    /// a record of the process that joins no kept exec may be of one of
+    /// them.
     pub trimmed: u32,
 }
 
@@ -209,7 +211,20 @@ impl Correlator {
         if let Some(run) = self.open.get_mut(&rec.tgid) {
             let before = run.bytes();
             if run.execs.len() >= CHAIN_MAX {
-                run.execs.remove(CHAIN_MAX - 2);
+                // A recorded exec goes first (its record stays attached);
+                // an exec without one takes the run's `confirmed` with it.
+                let recorded =
+                    |r: &ExecRecord| run.audit.as_ref().is_some_and(|m| m.has_own(r.boot_ns));
+                match (1..run.execs.len()).find(|&i| recorded(&run.execs[i])) {
+                    Some(i) => {
+                        run.execs.remove(i);
+                    }
+                    None => {
+                        run.execs.remove(CHAIN_MAX - 2);
+                        let m = run.audit.get_or_insert_with(Default::default);
+                        m.trimmed_unrecorded = m.trimmed_unrecorded.saturating_add(1);
+                    }
+                }
                 run.trimmed = run.trimmed.saturating_add(1);
                 self.counters.chain_trimmed += 1;
             }

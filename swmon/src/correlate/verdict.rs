@@ -154,6 +154,9 @@ pub struct AuditMatch {
     /// Audit records lost (as the loss counters count them) between the
     /// run's start and its decision.
     pub lost: u64,
+    /// Execs trimmed from the run's chain without a record of their own
+    /// (set by the correlator): the run cannot be `confirmed`.
+    pub trimmed_unrecorded: u32,
 }
 
 impl AuditMatch {
@@ -176,7 +179,7 @@ impl AuditMatch {
         }
     }
 
-    fn has_own(&self, boot_ns: u64) -> bool {
+    pub(crate) fn has_own(&self, boot_ns: u64) -> bool {
         self.own.iter().any(|(b, _, _)| *b == boot_ns)
     }
 
@@ -1149,7 +1152,11 @@ impl CrossCheck {
                 _ => {}
             }
         }
-        if run.audit.as_ref().is_some_and(|m| m.records == 0) {
+        if run
+            .audit
+            .as_ref()
+            .is_some_and(|m| m.records == 0 && m.trimmed_unrecorded == 0)
+        {
             run.audit = None;
         }
     }
@@ -1319,7 +1326,7 @@ impl CrossCheck {
         self.reported_bytes += size;
         let pid = r.tgid;
         self.reported.insert(pid, r);
-        let has_any = m.records > 0 || m.lost > 0;
+        let has_any = m.records > 0 || m.lost > 0 || m.trimmed_unrecorded > 0;
         run.audit = has_any.then_some(m);
         Decided::Run(Box::new(run), v)
     }
@@ -1358,6 +1365,11 @@ impl CrossCheck {
             .iter()
             .map(|i| keys[*i].executable.clone())
             .collect();
+        if c.missing.is_empty() && m.trimmed_unrecorded > 0 {
+            // An exec without a record was trimmed from the chain: what
+            // the rules promise for it is not known any more.
+            return self.unrecorded_reason(keys[0].boot_ns, m, &c, Promise::Unknown);
+        }
         let Some(&first) = c.missing.first() else {
             return if c.logged {
                 Verdict::Confirmed
@@ -1365,7 +1377,30 @@ impl CrossCheck {
                 Verdict::EbpfOnly("auditd-stopped")
             };
         };
-        let state = self.state_at(keys[first].boot_ns);
+        let mut worst = Promise::None;
+        for i in &c.missing {
+            match self.promise(&keys[*i]) {
+                Promise::Records => worst = Promise::Records,
+                Promise::Unknown if worst == Promise::None => worst = Promise::Unknown,
+                _ => {}
+            }
+        }
+        if m.trimmed_unrecorded > 0 && worst == Promise::None {
+            worst = Promise::Unknown;
+        }
+        self.unrecorded_reason(keys[first].boot_ns, m, &c, worst)
+    }
+
+    /// The reason of an `ebpf_only` whose first exec without a record is
+    /// at `boot_ns`, `promise` the most the rules promise for those execs.
+    fn unrecorded_reason(
+        &self,
+        boot_ns: u64,
+        m: &AuditMatch,
+        c: &Cover,
+        promise: Promise,
+    ) -> Verdict {
+        let state = self.state_at(boot_ns);
         if !state.available {
             return Verdict::EbpfOnly("audit-unavailable");
         }
@@ -1378,13 +1413,10 @@ impl CrossCheck {
         if !state.daemon || !c.logged {
             return Verdict::EbpfOnly("auditd-stopped");
         }
-        let promises: Vec<Promise> = c.missing.iter().map(|i| self.promise(&keys[*i])).collect();
-        if promises.contains(&Promise::Records) {
-            Verdict::EbpfOnly("audit-record-missing")
-        } else if promises.contains(&Promise::Unknown) {
-            Verdict::EbpfOnly("audit-rule-unknown")
-        } else {
-            Verdict::EbpfOnly("no-audit-rule")
+        match promise {
+            Promise::Records => Verdict::EbpfOnly("audit-record-missing"),
+            Promise::Unknown => Verdict::EbpfOnly("audit-rule-unknown"),
+            Promise::None => Verdict::EbpfOnly("no-audit-rule"),
         }
     }
 }
@@ -2229,5 +2261,63 @@ mod tests {
         assert_eq!(join(npm, &env), Some(Join::Script));
         let node = key("/usr/bin/node", D, 5, false);
         assert_eq!(join(npm, &node), None);
+    }
+
+    #[test]
+    fn an_unrecorded_exec_cannot_be_hidden_by_padding_the_chain() {
+        // A process execs ten times; each exec's record comes first (as
+        // decide attaches it) except the seventh's. The chain keeps 8: the
+        // recorded ones go first, and an unrecorded one trimmed keeps the
+        // run from `confirmed`.
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        for hidden in [6usize, 1, 9] {
+            let mut corr = crate::correlate::Correlator::new(16, usize::MAX);
+            let mut c = CrossCheck::new(WAIT, ON);
+            for i in 0..10usize {
+                let b = t + i as u64 * 100 * MS;
+                let exe = format!("/usr/bin/e{i}");
+                if i != hidden {
+                    let mut e = exec_at(7, &exe, wall(&clock, b), 100 + i as u64);
+                    e.installer = None;
+                    assert!(c.on_audit_exec(e, b, &clock).is_empty());
+                }
+                corr.on_exec(ExecRecord::sample(7, &exe, b), Facts::default());
+                let r = corr.open_run_mut(7).expect("open");
+                c.attach(r, &clock);
+            }
+            let run = corr.drain().pop().expect("run");
+            assert_eq!(run.execs.len(), crate::correlate::CHAIN_MAX);
+            let end = t + 10 * 100 * MS;
+            let mut d = c.on_run(run, end, &clock);
+            d.extend(c.tick(end + 10 * WAIT, &clock, |_| false));
+            let v = verdicts(&d);
+            assert_eq!(v.len(), 1, "hidden {hidden}: {d:?}");
+            assert!(
+                matches!(v[0], Verdict::EbpfOnly(_)),
+                "hidden {hidden}: {v:?}"
+            );
+            let m = the_run(&d).audit.as_ref().expect("attached");
+            let hidden_exe = format!("/usr/bin/e{hidden}").into_bytes();
+            assert!(
+                m.unrecorded.contains(&hidden_exe) || m.trimmed_unrecorded > 0,
+                "hidden {hidden}: {m:?}"
+            );
+        }
+        // All recorded: confirmed, though two were trimmed.
+        let mut corr = crate::correlate::Correlator::new(16, usize::MAX);
+        let mut c = CrossCheck::new(WAIT, ON);
+        for i in 0..10usize {
+            let b = t + i as u64 * 100 * MS;
+            let exe = format!("/usr/bin/e{i}");
+            let mut e = exec_at(7, &exe, wall(&clock, b), 100 + i as u64);
+            e.installer = None;
+            c.on_audit_exec(e, b, &clock);
+            corr.on_exec(ExecRecord::sample(7, &exe, b), Facts::default());
+            c.attach(corr.open_run_mut(7).expect("open"), &clock);
+        }
+        let run = corr.drain().pop().expect("run");
+        let d = c.on_run(run, t + 10 * 100 * MS, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
     }
 }

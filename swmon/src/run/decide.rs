@@ -609,8 +609,10 @@ impl Decide {
 /// daemon, `join`: `inode`, `script` or `path`, `joined`: records of its
 /// execs), every record attached (`serials`, at most 16, and their count,
 /// `records`), the executables of execs without a record of their own
-/// that continue none (`unrecorded`), and the audit records lost between
-/// the run's start and its decision (`lost`).
+/// that continue none (`unrecorded`), the audit records lost between
+/// the run's start and its decision (`lost`), and the execs without a
+/// record trimmed from the chain (`chain_trimmed`: the run is no
+/// `confirmed`).
 fn audit_json(m: &AuditMatch) -> serde_json::Value {
     let mut v = json!({
         "logged": m.logged,
@@ -632,6 +634,9 @@ fn audit_json(m: &AuditMatch) -> serde_json::Value {
     }
     if m.lost > 0 {
         v["lost"] = json!(m.lost);
+    }
+    if m.trimmed_unrecorded > 0 {
+        v["chain_trimmed"] = json!(m.trimmed_unrecorded);
     }
     v
 }
