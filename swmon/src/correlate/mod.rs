@@ -38,6 +38,9 @@ pub struct Run {
     /// a record of the process that joins no kept exec may be of one of
     /// them.
     pub trimmed: u32,
+    /// [`Facts::exe_owner`] of each exec, beside `execs` (missing: not
+    /// known).
+    pub owners: Vec<Option<(u32, u32)>>,
 }
 
 /// Facts user space read while the process was alive.
@@ -58,6 +61,10 @@ pub struct Facts {
     pub venv: Option<Vec<u8>>,
     /// Local package files the run named, read by the facts stage.
     pub package_files: Vec<crate::package_file::FileFact>,
+    /// The owner and mode of the file this exec ran, stat'ed by the facts
+    /// stage and checked to be the kernel's (dev, inode); `None` when it
+    /// could not be.
+    pub exe_owner: Option<(u32, u32)>,
 }
 
 impl Facts {
@@ -210,25 +217,25 @@ impl Correlator {
         }
         if let Some(run) = self.open.get_mut(&rec.tgid) {
             let before = run.bytes();
+            run.owners.resize(run.execs.len(), None);
             if run.execs.len() >= CHAIN_MAX {
                 // A recorded exec goes first (its record stays attached);
                 // an exec without one takes the run's `confirmed` with it.
                 let recorded =
                     |r: &ExecRecord| run.audit.as_ref().is_some_and(|m| m.has_own(r.boot_ns));
-                match (1..run.execs.len()).find(|&i| recorded(&run.execs[i])) {
-                    Some(i) => {
-                        run.execs.remove(i);
-                    }
-                    None => {
-                        run.execs.remove(CHAIN_MAX - 2);
-                        let m = run.audit.get_or_insert_with(Default::default);
-                        m.trimmed_unrecorded = m.trimmed_unrecorded.saturating_add(1);
-                    }
+                let at = (1..run.execs.len()).find(|&i| recorded(&run.execs[i]));
+                let i = at.unwrap_or(CHAIN_MAX - 2);
+                run.execs.remove(i);
+                run.owners.remove(i);
+                if at.is_none() {
+                    let m = run.audit.get_or_insert_with(Default::default);
+                    m.trimmed_unrecorded = m.trimmed_unrecorded.saturating_add(1);
                 }
                 run.trimmed = run.trimmed.saturating_add(1);
                 self.counters.chain_trimmed += 1;
             }
             run.execs.push(rec);
+            run.owners.push(facts.exe_owner);
             run.facts = facts;
             let after = run.bytes();
             self.bytes = (self.bytes + after).saturating_sub(before);
@@ -245,6 +252,7 @@ impl Correlator {
             rec.tgid,
             Run {
                 execs: vec![rec],
+                owners: vec![facts.exe_owner],
                 facts,
                 exit: None,
                 end: None,

@@ -33,11 +33,14 @@
 //! [`same_path`]) only when the record has no PATH identity. Each exec
 //! takes at most one record. An exec without its own record is still
 //! covered by an earlier one of the same run that has its own when it
-//! continues it: the same manager with the same installer arguments
+//! continues it: the recorded one is a dispatcher (`env`, a `#!` script),
+//! the same manager runs with the same installer arguments, and the
+//! continuing exec's file is root's and writable by nobody else
 //! (`/usr/bin/npm`, a `#!/usr/bin/env node` script: env's exec is
-//! recorded, node's continues it; a pyenv shim and the pip it runs). Any
-//! other exec without a record (a shell that execs a copy of dpkg) keeps
-//! the run from `confirmed`.
+//! recorded, node's continues it; a pyenv shim and the pip it runs;
+//! listed in `continued`). Any other exec without a record (a shell that
+//! execs a copy of dpkg, a `node` of the user's early in `PATH`) keeps the
+//! run from `confirmed`.
 //!
 //! **One run, one decision.** A run is decided once and reported once. A
 //! record of the same process within the run's life that is of no exec of
@@ -151,6 +154,9 @@ pub struct AuditMatch {
     /// The executables of the execs neither recorded nor continuing a
     /// recorded one (set at the decision).
     pub unrecorded: Vec<Vec<u8>>,
+    /// The executables of the execs without a record of their own that
+    /// continue a recorded one (set at the decision).
+    pub continued: Vec<Vec<u8>>,
     /// Audit records lost (as the loss counters count them) between the
     /// run's start and its decision.
     pub lost: u64,
@@ -190,6 +196,7 @@ impl AuditMatch {
             + self
                 .unrecorded
                 .iter()
+                .chain(&self.continued)
                 .map(|e| super::vec_cost(e.len()))
                 .sum::<usize>()
             + self.key.as_ref().map_or(0, String::len)
@@ -460,12 +467,23 @@ pub struct ExecKey {
     pub same_root: bool,
     /// The manager and a digest of its arguments, when the exec runs an
     /// installer: an exec without its own record continues an earlier one
-    /// with the same lineage.
+    /// with the same lineage (see [`cover`]).
     pub lineage: Option<(&'static str, [u8; 16])>,
+    /// The file exec'd is owned by root and writable by nobody else (the
+    /// facts stage's stat, checked against the kernel's dev and inode).
+    pub root_owned: bool,
+    /// The exec runs `env` or a script (`#!`): a dispatcher, whose
+    /// recorded exec a later exec of the same lineage may continue.
+    pub dispatcher: bool,
 }
 
 impl ExecKey {
-    pub fn of(rec: &ExecRecord, clock: &Clock, in_container: bool) -> ExecKey {
+    pub fn of(
+        rec: &ExecRecord,
+        clock: &Clock,
+        in_container: bool,
+        owner: Option<(u32, u32)>,
+    ) -> ExecKey {
         let exe = rec
             .executable
             .strip_suffix(DELETED)
@@ -500,6 +518,8 @@ impl ExecKey {
             ses: rec.sessionid,
             same_root,
             lineage: lineage(rec),
+            root_owned: owner.is_some_and(|(uid, mode)| uid == 0 && mode & 0o022 == 0),
+            dispatcher: script || basename(exe) == b"env",
         }
     }
 
@@ -685,25 +705,33 @@ fn fit(
     ids_agree(rec, near).then_some(Fit::Process)
 }
 
-/// How a run's execs stand: each with its own record, continuing one, or
-/// neither (`missing`, indices).
+/// How a run's execs stand: each with its own record, continuing one
+/// (`continued`, indices), or neither (`missing`, indices).
 struct Cover {
     missing: Vec<usize>,
+    continued: Vec<usize>,
     /// Every record relied on arrived while a daemon was registered.
     logged: bool,
 }
 
+/// An exec without its own record continues an earlier exec of the run
+/// only when that one has its own record, is a dispatcher (`env`, a `#!`
+/// script: `/usr/bin/npm`'s env then node, a pyenv shim then the pip it
+/// runs), runs the same manager with the same installer arguments, and
+/// the continuing exec's file is root's and writable by nobody else (a
+/// `node` early in `PATH`, a user's copy of python, continue nothing).
 fn cover(keys: &[ExecKey], m: &AuditMatch) -> Cover {
     let mut missing = Vec::new();
+    let mut continued = Vec::new();
     let mut logged = true;
     for (i, k) in keys.iter().enumerate() {
         if let Some((_, _, l)) = m.own.iter().find(|(b, _, _)| *b == k.boot_ns) {
             logged &= *l;
             continue;
         }
-        let continued = k.lineage.and_then(|lin| {
+        let continues = k.lineage.filter(|_| k.root_owned).and_then(|lin| {
             keys[..i].iter().rev().find_map(|e| {
-                if e.lineage != Some(lin) {
+                if e.lineage != Some(lin) || !e.dispatcher {
                     return None;
                 }
                 m.own
@@ -712,12 +740,19 @@ fn cover(keys: &[ExecKey], m: &AuditMatch) -> Cover {
                     .map(|(_, _, l)| *l)
             })
         });
-        match continued {
-            Some(l) => logged &= l,
+        match continues {
+            Some(l) => {
+                logged &= l;
+                continued.push(i);
+            }
             None => missing.push(i),
         }
     }
-    Cover { missing, logged }
+    Cover {
+        missing,
+        continued,
+        logged,
+    }
 }
 
 /// A run waiting for its records.
@@ -851,7 +886,8 @@ fn keys_of(run: &Run, clock: &Clock) -> Vec<ExecKey> {
     let container = run.facts.placement.container_id.is_some();
     run.execs
         .iter()
-        .map(|r| ExecKey::of(r, clock, container))
+        .enumerate()
+        .map(|(i, r)| ExecKey::of(r, clock, container, run.owners.get(i).copied().flatten()))
         .collect()
 }
 
@@ -1365,6 +1401,11 @@ impl CrossCheck {
             .iter()
             .map(|i| keys[*i].executable.clone())
             .collect();
+        m.continued = c
+            .continued
+            .iter()
+            .map(|i| keys[*i].executable.clone())
+            .collect();
         if c.missing.is_empty() && m.trimmed_unrecorded > 0 {
             // An exec without a record was trimmed from the chain: what
             // the rules promise for it is not known any more.
@@ -1445,6 +1486,7 @@ mod tests {
             end: None,
             audit: None,
             trimmed: 0,
+            owners: vec![],
         }
     }
 
@@ -1705,6 +1747,8 @@ mod tests {
             ses: u32::MAX,
             same_root: true,
             lineage: None,
+            root_owned: false,
+            dispatcher: false,
         }
     }
 
@@ -1819,6 +1863,7 @@ mod tests {
         node.dev = D;
         node.ino = 12;
         r.execs.push(node);
+        r.owners = vec![Some((0, 0o100755)), Some((0, 0o100755))];
         r
     }
 
@@ -1886,6 +1931,84 @@ mod tests {
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         let m = the_run(&d).audit.as_ref().expect("attached");
         assert_eq!(m.unrecorded, [b"/usr/bin/node".to_vec()]);
+    }
+
+    #[test]
+    fn only_a_dispatcher_is_continued_and_only_into_roots_files() {
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let w = wall(&clock, t);
+        // The recorded npm: node continues env, and is listed.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(env_record(7, w, 100), t, &clock);
+        let d = c.on_run(npm_run(7, t), t + 5 * MS, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+        let m = the_run(&d).audit.as_ref().expect("attached");
+        assert_eq!(m.continued, [b"/usr/bin/node".to_vec()]);
+        // `PATH=~/bin:$PATH npm install x`: env runs a fake node, the
+        // user's (or root's but writable by others, or not known).
+        for owner in [
+            Some((1000, 0o100755)),
+            Some((0, 0o100775)),
+            Some((0, 0o100757)),
+            None,
+        ] {
+            let mut c = CrossCheck::new(WAIT, ON);
+            c.on_audit_exec(env_record(8, w, 200), t, &clock);
+            let mut r = npm_run(8, t);
+            r.execs[1].executable = b"/home/u/bin/node".to_vec();
+            r.owners[1] = owner;
+            assert!(
+                c.on_run(r, t + 5 * MS, &clock).is_empty(),
+                "{owner:?} waits"
+            );
+            let d = c.tick(t + MS + WAIT, &clock, |_| false);
+            assert_eq!(
+                verdicts(&d),
+                [Verdict::EbpfOnly("no-audit-rule")],
+                "{owner:?}"
+            );
+            let m = the_run(&d).audit.as_ref().expect("attached");
+            assert_eq!(m.unrecorded, [b"/home/u/bin/node".to_vec()]);
+            assert!(m.continued.is_empty());
+        }
+        // A `.pth` in the user's site-packages: the recorded `python3 -m
+        // pip install x` execs another python with the same arguments.
+        // python3 is no dispatcher: even a root-owned file continues
+        // nothing.
+        let mut c = CrossCheck::new(WAIT, ON);
+        let mut pip = exec_at(9, "/usr/bin/python3", w, 300);
+        pip.argv = args(&["python3", "-m", "pip", "install", "x"]);
+        pip.installer = installer_of(&pip.exe, None, &pip.argv);
+        assert!(pip.installer.is_some());
+        c.on_audit_exec(
+            with_files(pip, Some((D, 21)), "/usr/bin/python3", None),
+            t,
+            &clock,
+        );
+        let mut r = run(9, "/usr/bin/python3", t);
+        r.execs[0].argv = args(&["python3", "-m", "pip", "install", "x"]);
+        r.execs[0].reasons = reason::INTERPRETER_ARG;
+        r.execs[0].interpreter_id = Some(id_of("python3"));
+        r.execs[0].dev = D;
+        r.execs[0].ino = 21;
+        let mut evil = r.execs[0].clone();
+        evil.boot_ns = t + MS;
+        evil.executable = b"/home/u/x/python3".to_vec();
+        evil.filename = evil.executable.clone();
+        evil.ino = 22;
+        r.execs.push(evil);
+        r.owners = vec![Some((0, 0o100755)), Some((0, 0o100755))];
+        let k = keys_of(&r, &clock);
+        assert!(
+            k[1].lineage.is_some() && k[0].lineage == k[1].lineage,
+            "same lineage"
+        );
+        assert!(c.on_run(r, t + 5 * MS, &clock).is_empty(), "it waits");
+        let d = c.tick(t + MS + WAIT, &clock, |_| false);
+        assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
+        let m = the_run(&d).audit.as_ref().expect("attached");
+        assert_eq!(m.unrecorded, [b"/home/u/x/python3".to_vec()]);
     }
 
     #[test]

@@ -609,7 +609,8 @@ impl Decide {
 /// daemon, `join`: `inode`, `script` or `path`, `joined`: records of its
 /// execs), every record attached (`serials`, at most 16, and their count,
 /// `records`), the executables of execs without a record of their own
-/// that continue none (`unrecorded`), the audit records lost between
+/// that continue none (`unrecorded`), those that continue a recorded
+/// dispatcher (`continued`), the audit records lost between
 /// the run's start and its decision (`lost`), and the execs without a
 /// record trimmed from the chain (`chain_trimmed`: the run is no
 /// `confirmed`).
@@ -627,6 +628,13 @@ fn audit_json(m: &AuditMatch) -> serde_json::Value {
         if !m.unrecorded.is_empty() {
             v["unrecorded"] = json!(m
                 .unrecorded
+                .iter()
+                .map(|e| event::lossless(e))
+                .collect::<Vec<_>>());
+        }
+        if !m.continued.is_empty() {
+            v["continued"] = json!(m
+                .continued
                 .iter()
                 .map(|e| event::lossless(e))
                 .collect::<Vec<_>>());

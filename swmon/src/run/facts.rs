@@ -172,6 +172,34 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         tty,
         venv,
         package_files,
+        exe_owner: exe_owner(&rec),
     };
     Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
+}
+
+/// The owner and mode of the file the exec ran: `/proc/PID/exe` (the
+/// process may have exec'd again or be gone), else the kernel's path
+/// (from swmon's root), each only when it is the kernel's (dev, inode);
+/// `None` when neither is (an overlay reporting another device, a file
+/// replaced since).
+fn exe_owner(rec: &ExecRecord) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let ours = |m: std::fs::Metadata| {
+        (rec.ino != 0 && crate::ebpf::filter::kernel_dev(m.dev()) == rec.dev && m.ino() == rec.ino)
+            .then(|| (m.uid(), m.mode()))
+    };
+    if let Some(o) = std::fs::metadata(enrich::proc_exe(rec.pid))
+        .ok()
+        .and_then(ours)
+    {
+        return Some(o);
+    }
+    if rec.nlink == 0
+        || rec.flags & swmon_common::flag::PATH_TRUNCATED != 0
+        || !rec.executable.starts_with(b"/")
+    {
+        return None;
+    }
+    let path = PathBuf::from(crate::ebpf::filter::os(&rec.executable));
+    std::fs::metadata(path).ok().and_then(ours)
 }
