@@ -167,8 +167,12 @@ pub struct AuditMatch {
 
 impl AuditMatch {
     /// Adds a record: `own` when it joined the exec of that boot time.
+    /// A record already attached as the process's (`held`) that now
+    /// joins an exec is counted once.
     fn add(&mut self, exec: &AuditExec, own: Option<(u64, Join)>) {
-        self.records = self.records.saturating_add(1);
+        if !exec.held {
+            self.records = self.records.saturating_add(1);
+        }
         if self.serials.len() < MAX_SERIALS && !self.serials.contains(&exec.serial) {
             self.serials.push(exec.serial);
         }
@@ -280,7 +284,13 @@ pub struct AuditExec {
     pub logged: bool,
     /// The catalogue's installer, if the exec looks like one.
     pub installer: Option<u16>,
+    /// Taken by an exec it joined, or decided (`audit_only`, or attached
+    /// to a run that can have no more execs).
     pub(crate) matched: bool,
+    /// Attached to an open run as its process's record, of none of its
+    /// execs yet: an exec of the run that comes later (a copy the facts
+    /// stage was still hashing) may still join it.
+    pub(crate) held: bool,
     /// When it reached the cross-check (boot ns).
     pub(crate) arrived_ns: u64,
 }
@@ -324,6 +334,7 @@ impl AuditExec {
             logged,
             installer,
             matched: false,
+            held: false,
             arrived_ns: 0,
         })
     }
@@ -1041,13 +1052,20 @@ impl CrossCheck {
         }
         let seq = process?;
         let w = self.deciding.items.get_mut(&seq)?;
-        if exec.installer.is_none() || w.run.trimmed > 0 {
-            exec.matched = true;
+        if !exec.held && (exec.installer.is_none() || w.run.trimmed > 0) {
             let before = run_bytes(&w.run);
             w.run
                 .audit
                 .get_or_insert_with(AuditMatch::default)
                 .add(exec, None);
+            // A run ended without its exit (evicted, its exit lost) may
+            // be the process's earlier part: a later exec of it may still
+            // join the record.
+            if w.run.exit.is_some() {
+                exec.matched = true;
+            } else {
+                exec.held = true;
+            }
             self.deciding_bytes = (self.deciding_bytes + run_bytes(&w.run)).saturating_sub(before);
         }
         None
@@ -1121,7 +1139,7 @@ impl CrossCheck {
             || (!self.execs.is_empty() && self.execs_bytes + size > MAX_AUDIT_EXEC_BYTES)
         {
             let Some(old) = self.pop_exec() else { break };
-            if !old.matched && old.installer.is_some() {
+            if !old.matched && !old.held && old.installer.is_some() {
                 self.counters.audit_execs_dropped += 1;
             }
         }
@@ -1178,12 +1196,15 @@ impl CrossCheck {
             }
             match fit(exec, tgid, &keys, life, |b| m.has_own(b)) {
                 Some(Fit::Exec(i, j)) => {
-                    exec.matched = true;
                     m.add(exec, Some((keys[i].boot_ns, j)));
-                }
-                Some(Fit::Process) if exec.installer.is_none() || trimmed => {
                     exec.matched = true;
+                    exec.held = false;
+                }
+                // Held, not taken: an exec of the run may still come for
+                // it (this is re-run at each exec the run gets).
+                Some(Fit::Process) if !exec.held && (exec.installer.is_none() || trimmed) => {
                     m.add(exec, None);
+                    exec.held = true;
                 }
                 _ => {}
             }
@@ -1270,7 +1291,7 @@ impl CrossCheck {
         }
         let wait = self.wait_ns;
         for exec in self.execs.iter_mut() {
-            if exec.matched || exec.installer.is_none() {
+            if exec.matched || exec.held || exec.installer.is_none() {
                 continue;
             }
             let age = now_boot_ns.saturating_sub(exec.arrived_ns);
@@ -1515,6 +1536,7 @@ mod tests {
             logged,
             installer: installer_of(exe.as_bytes(), None, &[]),
             matched: false,
+            held: false,
             arrived_ns: 0,
         }
     }
@@ -2442,5 +2464,36 @@ mod tests {
         let run = corr.drain().pop().expect("run");
         let d = c.on_run(run, t + 10 * 100 * MS, &clock);
         assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+    }
+
+    #[test]
+    fn a_record_that_comes_before_its_exec_still_joins_it() {
+        // A process runs dpkg, then a renamed copy of it (identified by
+        // content: its kernel exec reaches decide late). The copy's record
+        // comes first and is of no installer by name: attached to the
+        // open run as the process's, it stays open to the exec's join.
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let mut corr = crate::correlate::Correlator::new(16, usize::MAX);
+        let mut c = CrossCheck::new(WAIT, ON);
+        let dpkg = exec_at(7, "/usr/bin/dpkg", wall(&clock, t), 100);
+        assert!(c.on_audit_exec(dpkg, t, &clock).is_empty());
+        corr.on_exec(ExecRecord::sample(7, "/usr/bin/dpkg", t), Facts::default());
+        c.attach(corr.open_run_mut(7).expect("open"), &clock);
+        let b = t + 100 * MS;
+        let mut copy = exec_at(7, "/tmp/x/helper", wall(&clock, b), 101);
+        copy.installer = installer_of(&copy.exe, None, &copy.argv);
+        assert!(copy.installer.is_none(), "renamed");
+        assert!(c.on_audit_exec(copy, b, &clock).is_empty());
+        c.attach(corr.open_run_mut(7).expect("open"), &clock);
+        // The facts stage hashed it: the kernel exec arrives.
+        corr.on_exec(ExecRecord::sample(7, "/tmp/x/helper", b), Facts::default());
+        c.attach(corr.open_run_mut(7).expect("open"), &clock);
+        let run = corr.drain().pop().expect("run");
+        let d = c.on_run(run, b + 10 * MS, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed], "{d:?}");
+        let m = the_run(&d).audit.as_ref().expect("attached");
+        assert_eq!((m.joined, m.records), (2, 2));
+        assert!(c.tick(b + 10 * WAIT, &clock, |_| false).is_empty());
     }
 }

@@ -412,6 +412,7 @@ mod tests {
             logged: false,
             installer: None,
             matched: false,
+            held: false,
             arrived_ns: 0,
         }))
     }
