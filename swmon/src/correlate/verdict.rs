@@ -105,9 +105,10 @@ pub const MATCH_WINDOW_NS: u64 = 2_000_000_000;
 /// process's exit, or before the process's start (audit stamps with the
 /// coarse wall clock in ms; the clocks' conversion errs).
 pub const JOIN_SLACK_NS: u64 = 50_000_000;
-/// How long an installer's record that joined no exec of its process's
-/// open run waits for a late kernel exec before it is `audit_only`.
-pub const OPEN_RUN_GRACE_NS: u64 = 10_000_000_000;
+/// How long an installer's record that joined no exec waits for the
+/// kernel stream's watermark before it is `audit_only` anyway (a stuck or
+/// absent kernel stream; counted in `audit_only_capped`).
+pub const AUDIT_ONLY_CAP_NS: u64 = 10_000_000_000;
 /// How long audit execs are kept for a run to match (from their arrival).
 pub const KEEP_NS: u64 = 30_000_000_000;
 pub const MAX_AUDIT_EXECS: usize = 65_536;
@@ -428,6 +429,9 @@ pub struct VerdictCounters {
     /// Decided runs forgotten at the cap before [`KEEP_DECIDED_NS`]: a
     /// record of theirs arriving later could be taken for `audit_only`.
     pub decided_forgotten: u64,
+    /// `audit_only` declared at [`AUDIT_ONLY_CAP_NS`] before the kernel
+    /// stream's watermark passed the record (its exec may yet come).
+    pub audit_only_capped: u64,
 }
 
 /// A correction of a run already reported: a late audit record changed
@@ -875,6 +879,9 @@ pub struct CrossCheck {
     rules: Option<Arc<LoadedRules>>,
     /// The latest boot time seen.
     now: u64,
+    /// The kernel stream's watermark (boot ns): every kernel record
+    /// submitted before it has reached decide.
+    watermark: Option<u64>,
     pub counters: VerdictCounters,
 }
 
@@ -926,6 +933,7 @@ impl CrossCheck {
             losses: VecDeque::new(),
             rules: None,
             now: 0,
+            watermark: None,
             counters: VerdictCounters::default(),
         }
     }
@@ -945,6 +953,13 @@ impl CrossCheck {
         while self.timeline.len() > 1024 {
             self.timeline.pop_front();
         }
+    }
+
+    /// Every kernel record submitted before `boot_ns` has reached decide
+    /// (the kernel reader's watermark, passed on in order by the facts
+    /// stage).
+    pub fn kernel_watermark(&mut self, boot_ns: u64) {
+        self.watermark = Some(self.watermark.map_or(boot_ns, |w| w.max(boot_ns)));
     }
 
     /// The loaded rule list (a fresh listing replaces the last).
@@ -1265,15 +1280,12 @@ impl CrossCheck {
     }
 
     /// Decides waiting runs whose wait is over, reports audit execs of
-    /// installers that joined no run's exec within the wait (a process
-    /// with an open run: within [`OPEN_RUN_GRACE_NS`]), and forgets what
-    /// is past its keep. `now_boot_ns` is the boot-time clock.
-    pub fn tick(
-        &mut self,
-        now_boot_ns: u64,
-        clock: &Clock,
-        open_tgids: impl Fn(u32) -> bool,
-    ) -> Vec<Decided> {
+    /// installers that joined no run's exec once the kernel stream got
+    /// past them (its watermark is later than the record's arrival: the
+    /// kernel exec, submitted before the record was, would have come), or
+    /// at [`AUDIT_ONLY_CAP_NS`] (counted), and forgets what is past its
+    /// keep. `now_boot_ns` is the boot-time clock.
+    pub fn tick(&mut self, now_boot_ns: u64, clock: &Clock) -> Vec<Decided> {
         self.now = self.now.max(now_boot_ns);
         let mut out = Vec::new();
         let due: Vec<(u64, u32)> = self
@@ -1289,22 +1301,21 @@ impl CrossCheck {
                 out.push(self.decide(w, clock));
             }
         }
-        let wait = self.wait_ns;
+        let cap = self.wait_ns.max(AUDIT_ONLY_CAP_NS);
         for exec in self.execs.iter_mut() {
             if exec.matched || exec.held || exec.installer.is_none() {
                 continue;
             }
-            let age = now_boot_ns.saturating_sub(exec.arrived_ns);
-            let ripe = if open_tgids(exec.pid) {
-                age >= wait.max(OPEN_RUN_GRACE_NS)
-            } else {
-                age >= wait
-            };
-            if ripe {
+            let passed = self.watermark.is_some_and(|w| w >= exec.arrived_ns);
+            let capped = now_boot_ns.saturating_sub(exec.arrived_ns) >= cap;
+            if passed || capped {
                 // No exec of a run, open, waiting or decided, is its: the
                 // kernel stream missed it.
                 exec.matched = true;
                 self.counters.audit_only += 1;
+                if !passed {
+                    self.counters.audit_only_capped += 1;
+                }
                 out.push(Decided::AuditOnly(Box::new(exec.clone())));
             }
         }
@@ -1615,8 +1626,8 @@ mod tests {
         let t = boot_ns_now();
         let mut c = CrossCheck::new(WAIT, ON);
         assert!(c.on_run(run(7, "/tmp/mydpkg", t), t, &clock).is_empty());
-        assert!(c.tick(t + WAIT - 1, &clock, |_| false).is_empty());
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        assert!(c.tick(t + WAIT - 1, &clock).is_empty());
+        let d = c.tick(t + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         // A record of another process, or of another time, does not match.
         let mut c = CrossCheck::new(WAIT, ON);
@@ -1656,7 +1667,7 @@ mod tests {
         let mut c = CrossCheck::new(WAIT, ON);
         c.note_loss(t, 3);
         c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock);
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        let d = c.tick(t + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("audit-records-lost")]);
         assert_eq!(the_run(&d).audit.as_ref().map(|m| m.lost), Some(3));
     }
@@ -1669,21 +1680,47 @@ mod tests {
         let mut c = CrossCheck::new(WAIT, ON);
         c.on_audit_exec(exec(9, "/usr/bin/dpkg", w, true), t, &clock);
         c.on_audit_exec(exec(10, "/usr/bin/true", w, true), t, &clock);
-        assert!(c.tick(t + WAIT - 1, &clock, |_| false).is_empty());
         assert!(
-            c.tick(t + WAIT, &clock, |pid| pid == 9).is_empty(),
-            "its process has an open run: a kernel exec may still come"
+            c.tick(t + WAIT, &clock).is_empty(),
+            "the kernel stream has not got past it: its exec may still come"
         );
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        c.kernel_watermark(t - 1);
+        assert!(c.tick(t + WAIT, &clock).is_empty(), "not past it yet");
+        c.kernel_watermark(t);
+        let d = c.tick(t + 1, &clock);
         assert_eq!(
             verdicts(&d),
             [Verdict::AuditOnly],
             "dpkg only; /usr/bin/true is no installer"
         );
-        assert!(
-            c.tick(t + 2 * WAIT, &clock, |_| false).is_empty(),
-            "reported once"
-        );
+        assert!(c.tick(t + 2 * WAIT, &clock).is_empty(), "reported once");
+        assert_eq!(c.counters.audit_only_capped, 0);
+        // A kernel stream that never gets past it: at the cap, counted.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(exec(9, "/usr/bin/dpkg", w, true), t, &clock);
+        assert!(c.tick(t + AUDIT_ONLY_CAP_NS - 1, &clock).is_empty());
+        let d = c.tick(t + AUDIT_ONLY_CAP_NS, &clock);
+        assert_eq!(verdicts(&d), [Verdict::AuditOnly]);
+        assert_eq!(c.counters.audit_only_capped, 1);
+    }
+
+    #[test]
+    fn a_kernel_stream_that_lags_past_the_wait_gets_no_audit_only() {
+        // The facts stage holds the kernel exec (hashing, reading package
+        // files) past the wait: the record waits for the watermark, and
+        // the run, when it comes, takes it.
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let w = wall(&clock, t);
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(exec(9, "/usr/bin/dpkg", w, true), t + MS, &clock);
+        c.kernel_watermark(t);
+        assert!(c.tick(t + 3 * WAIT, &clock).is_empty(), "no audit_only");
+        let d = c.on_run(run(9, "/usr/bin/dpkg", t), t + 3 * WAIT, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+        c.kernel_watermark(t + 3 * WAIT);
+        assert!(c.tick(t + 3 * WAIT + MS, &clock).is_empty());
+        assert_eq!(c.counters.audit_only, 0);
     }
 
     #[test]
@@ -1925,10 +1962,7 @@ mod tests {
         serials.sort_unstable();
         assert_eq!(serials, [100, 101, 102]);
         assert!(m.unrecorded.is_empty());
-        assert!(
-            c.tick(t + 10 * WAIT, &clock, |_| false).is_empty(),
-            "no audit_only"
-        );
+        assert!(c.tick(t + 10 * WAIT, &clock).is_empty(), "no audit_only");
         assert_eq!(c.counters.audit_only, 0);
     }
 
@@ -1949,7 +1983,7 @@ mod tests {
         let mut r = npm_run(8, t);
         r.execs[1].argv = args(&["node", "/usr/bin/npm", "install", "evil"]);
         assert!(c.on_run(r, t + 5 * MS, &clock).is_empty(), "it waits");
-        let d = c.tick(t + MS + WAIT, &clock, |_| false);
+        let d = c.tick(t + MS + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         let m = the_run(&d).audit.as_ref().expect("attached");
         assert_eq!(m.unrecorded, [b"/usr/bin/node".to_vec()]);
@@ -1984,7 +2018,7 @@ mod tests {
                 c.on_run(r, t + 5 * MS, &clock).is_empty(),
                 "{owner:?} waits"
             );
-            let d = c.tick(t + MS + WAIT, &clock, |_| false);
+            let d = c.tick(t + MS + WAIT, &clock);
             assert_eq!(
                 verdicts(&d),
                 [Verdict::EbpfOnly("no-audit-rule")],
@@ -2027,7 +2061,7 @@ mod tests {
             "same lineage"
         );
         assert!(c.on_run(r, t + 5 * MS, &clock).is_empty(), "it waits");
-        let d = c.tick(t + MS + WAIT, &clock, |_| false);
+        let d = c.tick(t + MS + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         let m = the_run(&d).audit.as_ref().expect("attached");
         assert_eq!(m.unrecorded, [b"/home/u/x/python3".to_vec()]);
@@ -2059,7 +2093,7 @@ mod tests {
         let sh = with_files(sh, Some((D, 30)), "/usr/local/bin/pip", Some((D, 20)));
         c.on_audit_exec(sh, t, &clock);
         assert!(c.on_run(r, t + 5 * MS, &clock).is_empty(), "it waits");
-        let d = c.tick(t + 3 * MS + WAIT, &clock, |_| false);
+        let d = c.tick(t + 3 * MS + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         let m = the_run(&d).audit.as_ref().expect("attached");
         assert_eq!((m.joined, m.serial), (1, 300));
@@ -2075,7 +2109,7 @@ mod tests {
         second.argv = args(&["dpkg", "-i", "x.deb"]);
         r.execs.push(second);
         assert!(c.on_run(r, t + 5 * MS, &clock).is_empty());
-        let d = c.tick(t + 3 * MS + WAIT, &clock, |_| false);
+        let d = c.tick(t + 3 * MS + WAIT, &clock);
         assert_eq!(the_run(&d).audit.as_ref().map(|m| m.joined), Some(1));
         assert_ne!(verdicts(&d), [Verdict::Confirmed]);
     }
@@ -2129,7 +2163,8 @@ mod tests {
             c.on_audit_exec(e, t, &clock);
             let d = c.on_run(life_run(pid), t + 20 * MS, &clock);
             assert!(d.is_empty(), "{what}: waits, nothing joined: {d:?}");
-            let d = c.tick(t + WAIT, &clock, |_| false);
+            c.kernel_watermark(t);
+            let d = c.tick(t + WAIT, &clock);
             assert_eq!(
                 verdicts(&d),
                 [Verdict::EbpfOnly("no-audit-rule"), Verdict::AuditOnly],
@@ -2156,9 +2191,11 @@ mod tests {
         c.attach(&mut open, &clock);
         let m = open.audit.as_ref().expect("dpkg's record");
         assert_eq!((m.joined, m.records), (1, 1), "rpm's is not attached");
-        // While the run is open a late kernel exec may still take it.
-        assert!(c.tick(t + 10 * MS + WAIT, &clock, |p| p == 7).is_empty());
-        let d = c.tick(t + 10 * MS + OPEN_RUN_GRACE_NS, &clock, |p| p == 7);
+        // Until the kernel stream got past it a late kernel exec may
+        // still take it.
+        assert!(c.tick(t + 10 * MS + WAIT, &clock).is_empty());
+        c.kernel_watermark(t + 10 * MS);
+        let d = c.tick(t + 10 * MS + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::AuditOnly]);
         let Decided::AuditOnly(e) = &d[0] else {
             unreachable!()
@@ -2174,7 +2211,8 @@ mod tests {
         );
         let d = c.on_run(run(8, "/usr/bin/dpkg", t), t + 20 * MS, &clock);
         assert_eq!(verdicts(&d), [Verdict::Confirmed]);
-        let d = c.tick(t + 10 * MS + WAIT, &clock, |_| false);
+        c.kernel_watermark(t + 20 * MS);
+        let d = c.tick(t + 20 * MS, &clock);
         assert_eq!(verdicts(&d), [Verdict::AuditOnly]);
         // A record of no installer (a shell the filter let go) is attached.
         let mut c = CrossCheck::new(WAIT, ON);
@@ -2184,7 +2222,7 @@ mod tests {
         c.on_audit_exec(sh, t, &clock);
         let d = c.on_run(run(9, "/usr/bin/dpkg", t), t + 20 * MS, &clock);
         assert_eq!(the_run(&d).audit.as_ref().map(|m| m.records), Some(2));
-        assert!(c.tick(t + KEEP_NS, &clock, |_| false).is_empty());
+        assert!(c.tick(t + KEEP_NS, &clock).is_empty());
     }
 
     #[test]
@@ -2197,7 +2235,7 @@ mod tests {
         let mut c = CrossCheck::new(WAIT, ON);
         c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock);
         c.note_loss(t + WAIT / 2, 5);
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        let d = c.tick(t + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("audit-records-lost")]);
         // A confirmed run keeps its verdict (its record is in hand) and
         // says how many were lost beside it.
@@ -2211,7 +2249,7 @@ mod tests {
         let mut c = CrossCheck::new(WAIT, ON);
         c.note_loss(t - 2 * MATCH_WINDOW_NS, 1);
         c.on_run(run(9, "/usr/bin/dpkg", t), t, &clock);
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        let d = c.tick(t + WAIT, &clock);
         c.note_loss(t + WAIT + 1, 1);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         assert!(the_run(&d).audit.is_none());
@@ -2226,7 +2264,7 @@ mod tests {
         let mut r = run(7, "/usr/bin/dpkg", t);
         r.execs[0].start_ns = t - 5;
         assert!(c.on_run(r, t, &clock).is_empty());
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        let d = c.tick(t + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         // The backlog drains: its record, then another of the process (a
         // shell the filter let go).
@@ -2243,13 +2281,13 @@ mod tests {
         sh.installer = None;
         assert!(c.on_audit_exec(sh, t + WAIT, &clock).is_empty());
         assert!(
-            c.tick(t + 10 * WAIT, &clock, |_| false).is_empty(),
+            c.tick(t + 10 * WAIT, &clock).is_empty(),
             "never an audit_only beside it"
         );
         assert_eq!(c.counters.verdicts_amended, 1);
         assert_eq!(c.counters.audit_only, 0);
         // Past the keep, the run is forgotten (and its memory given back).
-        c.tick(t + KEEP_DECIDED_NS + 10 * WAIT, &clock, |_| false);
+        c.tick(t + KEEP_DECIDED_NS + 10 * WAIT, &clock);
         assert_eq!(c.bytes(), (0, 0, 0));
         assert!(c.reported.pids.is_empty());
         assert!(c.execs_pids.is_empty());
@@ -2311,8 +2349,8 @@ mod tests {
         assert!(c
             .on_run(run(7, "/usr/bin/dpkg", t), t + 2, &clock)
             .is_empty());
-        assert!(c.tick(t + WAIT - 1, &clock, |_| false).is_empty());
-        assert_eq!(c.tick(t + WAIT, &clock, |_| false).len(), 1);
+        assert!(c.tick(t + WAIT - 1, &clock).is_empty());
+        assert_eq!(c.tick(t + WAIT, &clock).len(), 1);
         // A record stamped before the step joins its exec (converted at its
         // own moment).
         let mut c = CrossCheck::new(WAIT, ON);
@@ -2350,7 +2388,7 @@ mod tests {
         chroot.execs[0].dev = D;
         chroot.execs[0].ino = 880;
         c.on_run(chroot, t, &clock);
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        let d = c.tick(t + WAIT, &clock);
         assert_eq!(
             verdicts(&d),
             [
@@ -2435,7 +2473,7 @@ mod tests {
             assert_eq!(run.execs.len(), crate::correlate::CHAIN_MAX);
             let end = t + 10 * 100 * MS;
             let mut d = c.on_run(run, end, &clock);
-            d.extend(c.tick(end + 10 * WAIT, &clock, |_| false));
+            d.extend(c.tick(end + 10 * WAIT, &clock));
             let v = verdicts(&d);
             assert_eq!(v.len(), 1, "hidden {hidden}: {d:?}");
             assert!(
@@ -2494,6 +2532,6 @@ mod tests {
         assert_eq!(verdicts(&d), [Verdict::Confirmed], "{d:?}");
         let m = the_run(&d).audit.as_ref().expect("attached");
         assert_eq!((m.joined, m.records), (2, 2));
-        assert!(c.tick(b + 10 * WAIT, &clock, |_| false).is_empty());
+        assert!(c.tick(b + 10 * WAIT, &clock).is_empty());
     }
 }

@@ -89,6 +89,9 @@ counters! {
     verdicts_amended,
     /// Decided runs forgotten at the cap before a late record could come.
     decided_forgotten,
+    /// `audit_only` declared at the cap before the kernel stream's
+    /// watermark got past the record.
+    audit_only_capped,
     /// Run and audit-only events built.
     events,
     /// Runs not decided yet (a gauge): at a stop whose drain timed out,

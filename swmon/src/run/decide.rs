@@ -138,6 +138,7 @@ impl Decide {
                     self.ready.push(run);
                 }
             }
+            Prepared::Watermark(t) => self.cross.kernel_watermark(t),
         }
     }
 
@@ -172,6 +173,7 @@ impl Decide {
             (&c.decided_early, v.decided_early),
             (&c.verdicts_amended, v.verdicts_amended),
             (&c.decided_forgotten, v.decided_forgotten),
+            (&c.audit_only_capped, v.audit_only_capped),
             (&c.events, self.events),
             (
                 &c.runs_open,
@@ -200,10 +202,7 @@ impl Decide {
     /// Writes runs whose audit wait is over, and audit-only installer execs.
     fn decide_due(&mut self) {
         let now = event::boot_ns_now();
-        let correlator = &self.correlator;
-        let decided = self
-            .cross
-            .tick(now, &self.clock, |tgid| correlator.is_open(tgid));
+        let decided = self.cross.tick(now, &self.clock);
         for d in decided {
             self.emit_decided(d);
         }

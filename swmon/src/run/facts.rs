@@ -39,6 +39,9 @@ pub type MatcherUpdate = Arc<Mutex<Option<ContentMatcher>>>;
 pub enum Prepared {
     Exec(Box<ExecRecord>, Box<Facts>),
     Exit(ExitRecord),
+    /// The kernel reader's watermark (boot ns), after every record ahead
+    /// of it.
+    Watermark(u64),
 }
 
 impl Prepared {
@@ -47,6 +50,7 @@ impl Prepared {
         match self {
             Prepared::Exec(rec, facts) => crate::correlate::exec_bytes(rec) + facts.bytes(),
             Prepared::Exit(_) => std::mem::size_of::<ExitRecord>(),
+            Prepared::Watermark(_) => 16,
         }
     }
 }
@@ -70,6 +74,12 @@ pub fn run(
         let record = match item {
             KernelItem::Decoded(r) => Ok(r),
             KernelItem::Raw(bytes) => decode::decode(&bytes),
+            KernelItem::Watermark(t) => {
+                if output.blocking_send(Prepared::Watermark(t), 16).is_err() {
+                    return;
+                }
+                continue;
+            }
         };
         let prepared = match record {
             Ok(Record::Exec(rec)) => prepare(*rec, &mut matcher, &counters),
