@@ -16,9 +16,10 @@
 //!   (a rule may or may not: an exclusion, a `never` rule, a field only the
 //!   process answers, a name from another root), else `no-audit-rule`.
 //! - `audit_only`: an audit record of an installer exec that joined no exec
-//!   of a run within the wait: the kernel stream missed it (also inside a
-//!   run of the same process: an installer exec of it the kernel stream
-//!   did not report).
+//!   of a run by the time the kernel stream got past it (its watermark, see
+//!   [`CrossCheck::kernel_watermark`]; at [`AUDIT_ONLY_CAP_NS`] without
+//!   one): the kernel stream missed it (also inside a run of the same
+//!   process: an installer exec of it the kernel stream did not report).
 //!
 //! **One exec, one record.** A record confirms only the exec it is of:
 //! the same pid (audit's `pid=` is the tgid), agreeing parent, login uid
@@ -128,8 +129,11 @@ pub const ARGV_MAX: usize = swmon_common::ARGV_MAX;
 /// Most audit losses remembered (each with its time and count).
 const MAX_LOSSES: usize = 1024;
 
-const EXECVE: u32 = 59;
-const EXECVEAT: u32 = 322;
+/// `AUDIT_ARCH_X86_64` and `AUDIT_ARCH_I386`, and their exec calls.
+const ARCH_X86_64: u32 = 0xc000_003e;
+const ARCH_I386: u32 = 0x4000_0003;
+const EXECS_X86_64: [u32; 2] = [59, 322];
+const EXECS_I386: [u32; 2] = [11, 358];
 const DELETED: &[u8] = b" (deleted)";
 
 /// What a run learned from the audit records attached to it.
@@ -301,7 +305,13 @@ impl AuditExec {
     pub fn from_event(e: &AuditEvent, logged: bool) -> Option<AuditExec> {
         let sc = e.syscall()?;
         let nr = sc.syscall()?;
-        if nr != EXECVE && nr != EXECVEAT || sc.success() != Some(true) {
+        let execs = match sc.arch()? {
+            ARCH_X86_64 => EXECS_X86_64,
+            ARCH_I386 => EXECS_I386,
+            // Another arch's numbers mean other calls ([`foreign_arch`]).
+            _ => return None,
+        };
+        if !execs.contains(&nr) || sc.success() != Some(true) {
             return None;
         }
         let text = |t: Option<crate::audit::Text<'_>>| {
@@ -349,6 +359,15 @@ impl AuditExec {
             + self.key.as_ref().map_or(0, String::len)
             + std::mem::size_of::<AuditExec>()
     }
+}
+
+/// A syscall record of an arch other than x86_64 and i386 (whose call
+/// numbers swmon does not know): ignored, the audit reader counts it
+/// (`audit_foreign_arch`).
+pub fn foreign_arch(e: &AuditEvent) -> bool {
+    e.syscall()
+        .and_then(|sc| sc.arch())
+        .is_some_and(|a| a != ARCH_X86_64 && a != ARCH_I386)
 }
 
 /// Cuts argv to `max` bytes (NULs counted); the real size when it was cut.
@@ -2533,5 +2552,41 @@ mod tests {
         let m = the_run(&d).audit.as_ref().expect("attached");
         assert_eq!((m.joined, m.records), (2, 2));
         assert!(c.tick(b + 10 * WAIT, &clock).is_empty());
+    }
+
+    #[test]
+    fn an_exec_record_is_one_of_the_arch_it_names() {
+        let events = |lines: &[&str]| -> Vec<crate::audit::AuditEvent> {
+            let mut a = crate::audit::Assembler::default();
+            for l in lines {
+                a.push_log_line(l.as_bytes(), 0).expect("a record");
+            }
+            a.flush_all();
+            a.drain_ready().collect()
+        };
+        let line = |serial: u32, arch: &str, nr: u32| {
+            format!(
+                "type=SYSCALL msg=audit(1795679932.534:{serial}): arch={arch} syscall={nr} success=yes exit=0 items=0 ppid=1 pid=7 auid=4294967295 comm=\"dpkg\" exe=\"/usr/bin/dpkg\" key=\"k\""
+            )
+        };
+        let cases = [
+            ("c000003e", 59, Some(true)),
+            ("c000003e", 322, Some(true)),
+            ("c000003e", 11, Some(false)),
+            ("40000003", 11, Some(true)),
+            ("40000003", 358, Some(true)),
+            // i386's 59 is oldolduname, not exec.
+            ("40000003", 59, Some(false)),
+            // aarch64's execve: no arch of this host's, ignored, counted.
+            ("c00000b7", 221, None),
+            ("c00000b7", 59, None),
+        ];
+        for (i, (arch, nr, want)) in cases.into_iter().enumerate() {
+            let ev = events(&[&line(100 + i as u32, arch, nr)]);
+            assert_eq!(ev.len(), 1);
+            let got = AuditExec::from_event(&ev[0], true).is_some();
+            assert_eq!(got, want == Some(true), "{arch} {nr}");
+            assert_eq!(foreign_arch(&ev[0]), want.is_none(), "{arch} {nr}");
+        }
     }
 }

@@ -356,6 +356,9 @@ impl AuditReader {
                         }
                     }
                 }
+                if crate::correlate::verdict::foreign_arch(&ev) {
+                    Counters::add(&self.counters.audit_foreign_arch, 1);
+                }
                 if let Some(exec) = AuditExec::from_event(&ev, self.daemon) {
                     if exec.argv_truncated {
                         Counters::add(&self.counters.audit_argv_cut, 1);

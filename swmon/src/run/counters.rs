@@ -65,6 +65,8 @@ counters! {
     /// audit stream's counters, for the live loss alert).
     audit_events_evicted,
     audit_parse_errors,
+    /// Syscall records of an arch other than x86_64 and i386, ignored.
+    audit_foreign_arch,
     // The rules stage.
     /// Rule-list diffs done, and those that could not read the list.
     rule_polls,
