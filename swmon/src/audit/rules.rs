@@ -1940,34 +1940,53 @@ pub struct LoadedRules {
     /// kernel's `dev` encoding; `None` when there is none or it could not
     /// be read.
     pub files: Vec<Option<(u32, u64)>>,
+    /// Per rule: its `path=`/`exe=` names a symbolic link. The kernel
+    /// marks the link itself (`audit_get_nd`, `audit_alloc_mark` look the
+    /// last component up unresolved), which no exec runs: such a rule
+    /// matches no exec (`-w /usr/bin/npm` where npm is a link).
+    pub links: Vec<bool>,
 }
 
 impl LoadedRules {
-    /// Resolves each rule's file with `stat` (follows links, as `auditctl`
-    /// does). Reads only paths the rules name.
+    /// Resolves each rule's file with `lstat`, the last component not
+    /// followed, as the kernel marks it. Reads only paths the rules name.
     pub fn resolve(rules: Vec<AuditRule>) -> LoadedRules {
         use std::os::unix::{ffi::OsStrExt, fs::MetadataExt};
+        let mut links = Vec::with_capacity(rules.len());
         let files = rules
             .iter()
             .map(|r| {
+                links.push(false);
                 let p = r
                     .path()
                     .or_else(|| r.string(AUDIT_EXE))
                     .or_else(|| r.string(AUDIT_DIR))?;
-                let m = fs::metadata(Path::new(std::ffi::OsStr::from_bytes(p))).ok()?;
+                let m = fs::symlink_metadata(Path::new(std::ffi::OsStr::from_bytes(p))).ok()?;
+                if let Some(l) = links.last_mut() {
+                    *l = m.file_type().is_symlink() && r.string(AUDIT_DIR).is_none();
+                }
                 let dev = m.dev();
                 let (major, minor) = (libc::major(dev), libc::minor(dev));
                 Some((super::views::kernel_dev(major, minor)?, m.ino()))
             })
             .collect();
-        LoadedRules { rules, files }
+        LoadedRules {
+            rules,
+            files,
+            links,
+        }
     }
 
     /// Rules whose files are given (tests, or a list already resolved).
     pub fn with_files(rules: Vec<AuditRule>, files: Vec<Option<(u32, u64)>>) -> LoadedRules {
         let mut files = files;
         files.resize(rules.len(), None);
-        LoadedRules { rules, files }
+        let links = vec![false; rules.len()];
+        LoadedRules {
+            rules,
+            files,
+            links,
+        }
     }
 }
 
@@ -2152,6 +2171,10 @@ fn first_match<'r>(
 ) -> Pass {
     let mut maybe = false;
     for (i, rule) in rules {
+        if loaded.links.get(i).copied().unwrap_or(false) {
+            // A watch or `exe=` on a symbolic link: no exec runs the link.
+            continue;
+        }
         let m = tri_and(
             rule.exec_match(),
             rule.file_match(loaded.files.get(i).copied().flatten(), e),
@@ -3393,6 +3416,56 @@ mod tests {
             judge(vec![AuditRule::syscalls(&[159], "k")], &[], &exec),
             Promise::None
         );
+    }
+
+    #[test]
+    fn a_rule_naming_a_symbolic_link_matches_no_exec() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("swmon-link-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("dir");
+        let real = dir.join("npm-cli.js");
+        fs::write(&real, b"#!/usr/bin/env node\n").expect("file");
+        let link = dir.join("npm");
+        std::os::unix::fs::symlink(&real, &link).expect("link");
+        let m = fs::metadata(&real).expect("stat");
+        let (major, minor) = (libc::major(m.dev()), libc::minor(m.dev()));
+        let id = (
+            super::super::views::kernel_dev(major, minor).expect("dev"),
+            m.ino(),
+        );
+        let real_b = real.as_os_str().as_encoded_bytes();
+        let link_b = link.as_os_str().as_encoded_bytes();
+        let node = ExecFile {
+            path: Some(b"/usr/bin/node"),
+            id: (254 << 20, 77),
+            script: Some(link_b),
+            same_root: true,
+        };
+        let elf_exec = ExecFile {
+            path: Some(real_b),
+            id,
+            script: None,
+            same_root: true,
+        };
+        for rule in [
+            AuditRule::exec_watch(&link, SEED_KEY),
+            AuditRule::exec_watch(&real, SEED_KEY),
+        ] {
+            let on_link = rule.path() == Some(link_b);
+            let loaded = LoadedRules::resolve(vec![rule]);
+            assert_eq!(loaded.links, [on_link]);
+            let want = if on_link {
+                Promise::None
+            } else {
+                Promise::Records
+            };
+            assert_eq!(judge_exec(&loaded, &elf_exec), want, "link {on_link}");
+            if on_link {
+                assert_eq!(judge_exec(&loaded, &node), Promise::None, "by name");
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
