@@ -17,6 +17,8 @@ use std::collections::HashMap;
 
 use crate::ebpf::decode::{ExecRecord, ExitRecord};
 
+/// Most evicted processes remembered for their next run's id.
+const MAX_PARTS: usize = 16_384;
 /// Most execs kept per run (the first ones and the last one).
 pub const CHAIN_MAX: usize = 8;
 
@@ -41,6 +43,9 @@ pub struct Run {
     /// [`Facts::exe_owner`] of each exec, beside `execs` (missing: not
     /// known).
     pub owners: Vec<Option<(u32, u32)>>,
+    /// How many runs of this process were ended at the cap before this
+    /// one (0 for most): part of its id, so each run's is its own.
+    pub part: u32,
 }
 
 /// Facts user space read while the process was alive.
@@ -122,7 +127,9 @@ impl Run {
     /// The run's id (`swmon.run_id`): its process, `TGID-START` with the
     /// process's start (`start_boottime`, ns since boot; the first exec's
     /// time when the kernel could not read it). One process, one run, one
-    /// id for its whole life, never the same for a reused pid.
+    /// id for its whole life, never the same for a reused pid; a process
+    /// whose run was ended at the cap (evicted) and that execs again gets
+    /// a new run, `TGID-START.N` (its N-th after an eviction).
     pub fn id(&self) -> String {
         let first = &self.execs[0];
         let start = if first.start_ns != 0 {
@@ -130,7 +137,11 @@ impl Run {
         } else {
             first.boot_ns
         };
-        format!("{}-{start}", first.tgid)
+        if self.part == 0 {
+            format!("{}-{start}", first.tgid)
+        } else {
+            format!("{}-{start}.{}", first.tgid, self.part)
+        }
     }
 
     pub fn primary(&self) -> &ExecRecord {
@@ -161,6 +172,10 @@ pub struct Correlator {
     sweep_cursor: u32,
     order: u64,
     started: HashMap<u32, u64>,
+    /// Processes (tgid, start) whose run was evicted, with the next run's
+    /// `part`, oldest first (at most [`MAX_PARTS`]).
+    parts: HashMap<(u32, u64), u32>,
+    parts_order: std::collections::VecDeque<(u32, u64)>,
     max_open: usize,
     max_bytes: usize,
     /// Bytes of the open runs.
@@ -175,6 +190,8 @@ impl Correlator {
             sweep_cursor: 0,
             order: 0,
             started: HashMap::new(),
+            parts: HashMap::new(),
+            parts_order: std::collections::VecDeque::new(),
             max_open,
             max_bytes,
             bytes: 0,
@@ -244,6 +261,14 @@ impl Correlator {
         }
         let mut evicted = self.make_room(size, None);
         evicted.splice(0..0, ended);
+        let part = if rec.start_ns != 0 {
+            self.parts
+                .get(&(rec.tgid, rec.start_ns))
+                .copied()
+                .unwrap_or(0)
+        } else {
+            0
+        };
         self.order += 1;
         self.started.insert(rec.tgid, self.order);
         self.counters.runs_started += 1;
@@ -258,6 +283,7 @@ impl Correlator {
                 end: None,
                 audit: None,
                 trimmed: 0,
+                part,
             },
         );
         evicted
@@ -278,6 +304,19 @@ impl Correlator {
                 break;
             };
             if let Some(run) = self.finish(oldest, None, Some("evicted")) {
+                let first = &run.execs[0];
+                let who = (first.tgid, first.start_ns);
+                if first.start_ns != 0 {
+                    if !self.parts.contains_key(&who) {
+                        self.parts_order.push_back(who);
+                        if self.parts_order.len() > MAX_PARTS {
+                            if let Some(old) = self.parts_order.pop_front() {
+                                self.parts.remove(&old);
+                            }
+                        }
+                    }
+                    self.parts.insert(who, run.part + 1);
+                }
                 evicted.push(run);
             }
             self.counters.evicted += 1;
@@ -448,6 +487,25 @@ mod tests {
         assert_eq!(evicted[0].end, Some("evicted"));
         assert_eq!(c.counters.evicted, 1);
         assert_eq!(c.open_runs(), 2);
+    }
+
+    #[test]
+    fn an_evicted_process_that_execs_again_gets_a_run_id_of_its_own() {
+        let mut c = Correlator::new(1, usize::MAX);
+        let with_start = |tgid: u32, t: u64| {
+            let mut r = exec(tgid, t, "/usr/bin/dpkg");
+            r.start_ns = 5 + u64::from(tgid);
+            r
+        };
+        c.on_exec(with_start(1, 10), Facts::default());
+        let mut ids = Vec::new();
+        for (i, tgid) in [2, 1, 2, 1].into_iter().enumerate() {
+            let ended = c.on_exec(with_start(tgid, 20 + i as u64), Facts::default());
+            assert_eq!(ended.len(), 1);
+            ids.push(ended[0].id());
+        }
+        ids.extend(c.drain().iter().map(Run::id));
+        assert_eq!(ids, ["1-6", "2-7", "1-6.1", "2-7.1", "1-6.2"]);
     }
 
     #[test]

@@ -1538,6 +1538,7 @@ mod tests {
             audit: None,
             trimmed: 0,
             owners: vec![],
+            part: 0,
         }
     }
 
