@@ -174,11 +174,20 @@ fn a_record_that_comes_after_the_decision_amends_the_run_once() {
         ],
         &[HOLD_ENV],
     );
+    let started = m.wait_for("monitor-started", Duration::from_secs(30), |e| {
+        action(e) == "monitor-started"
+    });
+    let said = |e: &Value| e["swmon"]["audit"]["test_hold_audit_while"].as_str() == hold.to_str();
+    assert!(said(&started), "the hold is said: {started:#}");
     let (pid, code) = run(Command::new(DPKG).arg("--version"));
     assert_eq!(code, 0);
     let first = m.wait_for("the dpkg run", Duration::from_secs(30), |e| {
         e["process"]["pid"] == pid && e["swmon"]["verdict"].is_string()
     });
+    let beat = m.wait_for("a heartbeat", Duration::from_secs(30), |e| {
+        action(e) == "heartbeat"
+    });
+    assert!(said(&beat), "the hold is said: {beat:#}");
     // Held: the run was decided without it. The rule has a field only the
     // process answers (ppid), so the judge makes no promise.
     assert_eq!(
@@ -297,6 +306,19 @@ fn the_test_hold_is_hidden_and_needs_its_variable() {
         .output()
         .expect("swmon run");
     assert!(!out.status.success(), "any other value is refused too");
+    // A folder others may write (the sticky /tmp): anyone could start or
+    // end the hold.
+    let out = Command::new(tests::swmon_bin())
+        .args(["run", "--test-hold-audit-while", "/tmp/swmon-hold"])
+        .arg("--output")
+        .arg(tmp.path().join("events.jsonl"))
+        .env(HOLD_ENV.0, HOLD_ENV.1)
+        .output()
+        .expect("swmon run");
+    assert!(!out.status.success(), "refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("writable by its group or others"), "{err}");
+    assert!(!tmp.path().join("events.jsonl").exists());
 }
 
 #[test]
