@@ -1001,11 +1001,61 @@ impl CrossCheck {
     }
 
     /// Audit lost `count` records, as the audit reader saw at `boot_ns`.
-    pub fn note_loss(&mut self, boot_ns: u64, count: u64) {
+    /// A decided run whose window (its first exec, [`MATCH_WINDOW_NS`]
+    /// before, to its decision) holds it counts it, and gets a
+    /// `verdict-amended` when that changes its verdict (an `ebpf_only`
+    /// now `audit-records-lost`; a `confirmed` stays).
+    pub fn note_loss(&mut self, boot_ns: u64, count: u64) -> Vec<Decided> {
         self.losses.push_back((boot_ns, count.max(1)));
         while self.losses.len() > MAX_LOSSES {
             self.losses.pop_front();
         }
+        // Decided in order: only the newest can have decided after it.
+        let seqs: Vec<u64> = self
+            .reported
+            .items
+            .iter()
+            .rev()
+            .take_while(|(_, r)| r.decided >= boot_ns)
+            .filter(|(_, r)| r.boot_ns.saturating_sub(MATCH_WINDOW_NS) <= boot_ns)
+            .map(|(seq, _)| *seq)
+            .collect();
+        let mut out = Vec::new();
+        for seq in seqs {
+            let Some(r) = self.reported.items.get_mut(&seq) else {
+                continue;
+            };
+            let before = r.bytes();
+            let (keys, decided) = (std::mem::take(&mut r.keys), r.decided);
+            let mut m = std::mem::take(&mut r.audit);
+            let v = self.verdict_of(&keys, &mut m, decided);
+            let Some(r) = self.reported.items.get_mut(&seq) else {
+                continue;
+            };
+            r.keys = keys;
+            r.audit = m;
+            self.reported_bytes = (self.reported_bytes + r.bytes()).saturating_sub(before);
+            if v == r.verdict || r.verdict == Verdict::Confirmed {
+                continue;
+            }
+            let previous = r.verdict;
+            r.verdict = v;
+            self.counters.verdicts_amended += 1;
+            out.push(Decided::Amended(Box::new(Amended {
+                run_id: r.run_id.clone(),
+                pid: r.tgid,
+                executable: r
+                    .keys
+                    .last()
+                    .map(|e| e.executable.clone())
+                    .unwrap_or_default(),
+                boot_ns: r.boot_ns,
+                previous,
+                verdict: v,
+                audit: r.audit.clone(),
+            })));
+        }
+        out
     }
 
     /// Records lost within `from..=until` (boot ns).
@@ -2589,5 +2639,33 @@ mod tests {
             assert_eq!(got, want == Some(true), "{arch} {nr}");
             assert_eq!(foreign_arch(&ev[0]), want.is_none(), "{arch} {nr}");
         }
+    }
+
+    #[test]
+    fn a_loss_told_after_a_runs_decision_amends_it() {
+        // The audit reader tells a loss stamped inside a run's window only
+        // after the run was decided (its queue was full): the run is
+        // corrected, once.
+        let clock = Clock::now();
+        let t = boot_ns_now() + 10 * WAIT;
+        let mut c = CrossCheck::new(WAIT, ON);
+        assert!(c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock).is_empty());
+        let d = c.tick(t + WAIT, &clock);
+        assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
+        let run_id = the_run(&d).id();
+        // A loss before the window, then one inside it.
+        assert!(c.note_loss(t - MATCH_WINDOW_NS - 1, 4).is_empty());
+        let d = c.note_loss(t + MS, 2);
+        let [Decided::Amended(a)] = d.as_slice() else {
+            panic!("one correction: {d:?}");
+        };
+        assert_eq!(a.run_id, run_id);
+        assert_eq!(a.previous, Verdict::EbpfOnly("no-audit-rule"));
+        assert_eq!(a.verdict, Verdict::EbpfOnly("audit-records-lost"));
+        assert_eq!(a.audit.lost, 2);
+        assert!(c.note_loss(t + 2 * MS, 1).is_empty(), "once");
+        // After its decision: not in its window.
+        assert!(c.note_loss(t + 2 * WAIT, 1).is_empty());
+        assert_eq!(c.counters.verdicts_amended, 1);
     }
 }

@@ -251,7 +251,9 @@ impl Decide {
                 self.writer.push_priority(&e);
             }
             AuditMsg::Loss(loss, now) => {
-                self.cross.note_loss(now, loss.count);
+                for d in self.cross.note_loss(now, loss.count) {
+                    self.emit_decided(d);
+                }
                 let e = self.audit_loss_event(loss);
                 self.writer.push_priority(&e);
             }
