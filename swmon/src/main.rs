@@ -31,6 +31,36 @@ use swmon::{
 const TEST_ONLY_VAR: &str = "SWMON_TEST_ONLY";
 const TEST_HOLD_AUDIT: &str = "hold-audit";
 
+/// The test hold's file sits in a folder owned by root that neither its
+/// group nor others may write (no other user can start or end the hold).
+fn hold_folder_is_safe(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let m = std::fs::metadata(folder)
+        .map_err(|e| format!("its folder {} can't be read: {e}", folder.display()))?;
+    if !m.is_dir() {
+        return Err(format!("{} is not a folder", folder.display()));
+    }
+    if m.uid() != 0 {
+        return Err(format!(
+            "its folder {} is owned by uid {}, not root",
+            folder.display(),
+            m.uid()
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(format!(
+            "its folder {} is writable by its group or others (mode {:o})",
+            folder.display(),
+            m.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Parser)]
 #[command(
     version,
@@ -286,6 +316,12 @@ fn main() -> ExitCode {
                         "swmon: --test-hold-audit-while is for swmon's own tests; \
                          it needs {TEST_ONLY_VAR}={TEST_HOLD_AUDIT}"
                     );
+                    return ExitCode::FAILURE;
+                }
+                // Whoever may create or remove the file steers the hold:
+                // its folder must be root's and writable by nobody else.
+                if let Err(why) = hold_folder_is_safe(path) {
+                    eprintln!("swmon: --test-hold-audit-while {}: {why}", path.display());
                     return ExitCode::FAILURE;
                 }
                 eprintln!(

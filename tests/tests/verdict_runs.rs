@@ -8,8 +8,9 @@
 //! ring buffer too small for any exec record) is `audit_only`; runs of a
 //! deleted executable and inside a chroot join their records by (dev,
 //! inode); the rule judge tells a record gone missing from one a chroot's
-//! copy or an exclusion never promised; records the kernel lost before a
-//! run's decision are counted on its verdict.
+//! copy, an exclusion or a watch on a symbolic link never promised;
+//! records the kernel lost before a run's decision are counted on its
+//! verdict.
 //!
 //! Host rules: each test adds only rules with its own key (`swmon-test-
 //! PID-...`, deleted by `HostAudit`; the one exclude rule, which has no
@@ -173,11 +174,20 @@ fn a_record_that_comes_after_the_decision_amends_the_run_once() {
         ],
         &[HOLD_ENV],
     );
+    let started = m.wait_for("monitor-started", Duration::from_secs(30), |e| {
+        action(e) == "monitor-started"
+    });
+    let said = |e: &Value| e["swmon"]["audit"]["test_hold_audit_while"].as_str() == hold.to_str();
+    assert!(said(&started), "the hold is said: {started:#}");
     let (pid, code) = run(Command::new(DPKG).arg("--version"));
     assert_eq!(code, 0);
     let first = m.wait_for("the dpkg run", Duration::from_secs(30), |e| {
         e["process"]["pid"] == pid && e["swmon"]["verdict"].is_string()
     });
+    let beat = m.wait_for("a heartbeat", Duration::from_secs(30), |e| {
+        action(e) == "heartbeat"
+    });
+    assert!(said(&beat), "the hold is said: {beat:#}");
     // Held: the run was decided without it. The rule has a field only the
     // process answers (ppid), so the judge makes no promise.
     assert_eq!(
@@ -296,6 +306,19 @@ fn the_test_hold_is_hidden_and_needs_its_variable() {
         .output()
         .expect("swmon run");
     assert!(!out.status.success(), "any other value is refused too");
+    // A folder others may write (the sticky /tmp): anyone could start or
+    // end the hold.
+    let out = Command::new(tests::swmon_bin())
+        .args(["run", "--test-hold-audit-while", "/tmp/swmon-hold"])
+        .arg("--output")
+        .arg(tmp.path().join("events.jsonl"))
+        .env(HOLD_ENV.0, HOLD_ENV.1)
+        .output()
+        .expect("swmon run");
+    assert!(!out.status.success(), "refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("writable by its group or others"), "{err}");
+    assert!(!tmp.path().join("events.jsonl").exists());
 }
 
 #[test]
@@ -588,6 +611,38 @@ fn a_hosts_watch_does_not_cover_a_chroots_copy() {
             .any(|l| l.contains("type=SYSCALL") && l.contains(&format!(" pid={pid} "))),
         "the host's watch recorded the chroot's copy after all"
     );
+}
+
+/// A watch on a symbolic link to dpkg: the kernel marks the link itself,
+/// which no exec runs, so running dpkg through the link is not recorded
+/// and the judge promises no record (`no-audit-rule`, never
+/// `audit-record-missing`).
+#[test]
+fn a_watch_on_a_symbolic_link_records_no_exec() {
+    let host = HostAudit::save();
+    host.enable();
+    let tmp = TempDir::new("verdict-link-watch");
+    let link = tmp.path().join("dpkg-link");
+    std::os::unix::fs::symlink(DPKG, &link).expect("symlink");
+    let auditd = Auditd::start();
+    add(&AuditRule::exec_watch(&link, &key("linkwatch")));
+    let m = Monitor::start(&["--audit-wait-ms", "500"]);
+    let (pid, code) = run(Command::new(&link).arg("--version"));
+    assert_eq!(code, 0);
+    let e = m.wait_for("the run", Duration::from_secs(30), |e| {
+        e["process"]["pid"] == pid && e["swmon"]["verdict"].is_string()
+    });
+    let events = m.stop();
+    let log = auditd.log_lines();
+    drop(auditd);
+    assert_eq!(e["process"]["executable"], DPKG, "{e:#}");
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("type=SYSCALL") && l.contains(&format!(" pid={pid} "))),
+        "the kernel recorded an exec through a watched link after all"
+    );
+    assert_eq!(verdict(&e), ("ebpf_only", "no-audit-rule"), "{e:#}");
+    assert_eq!(runs_of(&events, pid).len(), 1);
 }
 
 /// Deletes one rule however the test ends (an exclude-list rule carries no

@@ -1940,34 +1940,53 @@ pub struct LoadedRules {
     /// kernel's `dev` encoding; `None` when there is none or it could not
     /// be read.
     pub files: Vec<Option<(u32, u64)>>,
+    /// Per rule: its `path=`/`exe=` names a symbolic link. The kernel
+    /// marks the link itself (`audit_get_nd`, `audit_alloc_mark` look the
+    /// last component up unresolved), which no exec runs: such a rule
+    /// matches no exec (`-w /usr/bin/npm` where npm is a link).
+    pub links: Vec<bool>,
 }
 
 impl LoadedRules {
-    /// Resolves each rule's file with `stat` (follows links, as `auditctl`
-    /// does). Reads only paths the rules name.
+    /// Resolves each rule's file with `lstat`, the last component not
+    /// followed, as the kernel marks it. Reads only paths the rules name.
     pub fn resolve(rules: Vec<AuditRule>) -> LoadedRules {
         use std::os::unix::{ffi::OsStrExt, fs::MetadataExt};
+        let mut links = Vec::with_capacity(rules.len());
         let files = rules
             .iter()
             .map(|r| {
+                links.push(false);
                 let p = r
                     .path()
                     .or_else(|| r.string(AUDIT_EXE))
                     .or_else(|| r.string(AUDIT_DIR))?;
-                let m = fs::metadata(Path::new(std::ffi::OsStr::from_bytes(p))).ok()?;
+                let m = fs::symlink_metadata(Path::new(std::ffi::OsStr::from_bytes(p))).ok()?;
+                if let Some(l) = links.last_mut() {
+                    *l = m.file_type().is_symlink() && r.string(AUDIT_DIR).is_none();
+                }
                 let dev = m.dev();
                 let (major, minor) = (libc::major(dev), libc::minor(dev));
                 Some((super::views::kernel_dev(major, minor)?, m.ino()))
             })
             .collect();
-        LoadedRules { rules, files }
+        LoadedRules {
+            rules,
+            files,
+            links,
+        }
     }
 
     /// Rules whose files are given (tests, or a list already resolved).
     pub fn with_files(rules: Vec<AuditRule>, files: Vec<Option<(u32, u64)>>) -> LoadedRules {
         let mut files = files;
         files.resize(rules.len(), None);
-        LoadedRules { rules, files }
+        let links = vec![false; rules.len()];
+        LoadedRules {
+            rules,
+            files,
+            links,
+        }
     }
 }
 
@@ -2129,26 +2148,31 @@ impl AuditRule {
     }
 }
 
-/// Whether the loaded rules record the exec of `e`, judged as this kernel
-/// (6.18) evaluates them, in three answers ([`Promise`]):
-/// - the exit list in order: the first rule for exec (x86_64 or any arch,
-///   `perm=x` or `execve`/`execveat`) that matches decides: `always`
-///   records, `never` does not. A rule's files are matched by identity
-///   (`path=` and `exe=` name inodes; `exe!=` is the opposite), a script
-///   and `dir=` by name only from swmon's root (a chroot's or container's
-///   `/usr/bin/dpkg` is not the host's); a rule that may or may not match
-///   (a field only the process answers, a name from another root) makes
-///   an `always` one no promise and a `never` one "unknown";
-/// - wherever they sit in the listing (the kernel runs each list at its
-///   own point), an exclude-list rule that may drop the SYSCALL record
-///   (`-a exclude,always` and `never` alike: any match drops; one limited
-///   to other `msgtype`s does not), a `task,never` rule, or a
-///   `filesystem,never` rule make a promise "unknown".
-pub fn judge_exec(loaded: &LoadedRules, e: &ExecFile<'_>) -> Promise {
+/// What one pass of the kernel's exit filter made of an exec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// An `always` rule matched first.
+    Records,
+    /// A `never` rule matched first.
+    Drops,
+    /// Can't tell; `never`: a `never` rule may be the first match (else
+    /// only an `always` rule or none).
+    Unknown { never: bool },
+    /// No rule matched.
+    NoMatch,
+}
+
+/// The first rule of `rules` (exit-list rules, in order) that matches
+/// decides, in three answers.
+fn first_match<'r>(
+    loaded: &'r LoadedRules,
+    rules: impl Iterator<Item = (usize, &'r AuditRule)>,
+    e: &ExecFile<'_>,
+) -> Pass {
     let mut maybe = false;
-    let mut answer = Promise::None;
-    for (i, rule) in loaded.rules.iter().enumerate() {
-        if rule.list != AUDIT_FILTER_EXIT {
+    for (i, rule) in rules {
+        if loaded.links.get(i).copied().unwrap_or(false) {
+            // A watch or `exe=` on a symbolic link: no exec runs the link.
             continue;
         }
         let m = tri_and(
@@ -2157,29 +2181,63 @@ pub fn judge_exec(loaded: &LoadedRules, e: &ExecFile<'_>) -> Promise {
         );
         match (m, rule.action) {
             (Tri::No, _) => {}
-            (Tri::Yes, AUDIT_ALWAYS) => {
-                answer = Promise::Records;
-                break;
-            }
-            (Tri::Yes, AUDIT_NEVER) => {
-                answer = if maybe {
-                    Promise::Unknown
-                } else {
-                    Promise::None
-                };
-                break;
-            }
-            (Tri::Maybe, AUDIT_NEVER) => {
-                answer = Promise::Unknown;
-                break;
-            }
+            // An `always` rule ahead that may have matched records too.
+            (Tri::Yes, AUDIT_ALWAYS) => return Pass::Records,
+            (Tri::Yes, AUDIT_NEVER) if maybe => return Pass::Unknown { never: true },
+            (Tri::Yes, AUDIT_NEVER) => return Pass::Drops,
+            (Tri::Maybe, AUDIT_NEVER) => return Pass::Unknown { never: true },
             // A `possible` rule, or an `always` one that may match.
             _ => maybe = true,
         }
     }
-    if answer == Promise::None && maybe {
-        answer = Promise::Unknown;
+    if maybe {
+        Pass::Unknown { never: false }
+    } else {
+        Pass::NoMatch
     }
+}
+
+/// Whether the loaded rules record the exec of `e`, judged as this kernel
+/// (6.18) evaluates them, in three answers ([`Promise`]):
+/// - the exit list as `__audit_syscall_exit` runs it: first
+///   `audit_filter_syscall` over the exit rules without a watch, in
+///   order, then `audit_filter_inodes` over the watch rules (`-w`,
+///   `path=`: the kernel keeps them in its inode hash, not on the list),
+///   in order, whose match overrides the first's. In each, the first rule
+///   for exec (x86_64 or any arch, `perm=x` or `execve`/`execveat`) that
+///   matches decides: `always` records, `never` does not. A rule's files
+///   are matched by identity (`path=` and `exe=` name inodes; `exe!=` is
+///   the opposite), a script and `dir=` by name only from swmon's root (a
+///   chroot's or container's `/usr/bin/dpkg` is not the host's); a rule
+///   that may or may not match (a field only the process answers, a name
+///   from another root) makes an `always` one no promise and a `never`
+///   one "unknown";
+/// - wherever they sit in the listing (the kernel runs each list at its
+///   own point), an exclude-list rule that may drop the SYSCALL record
+///   (`-a exclude,always` and `never` alike: any match drops; one limited
+///   to other `msgtype`s does not), a `task,never` rule, or a
+///   `filesystem,never` rule make a promise "unknown".
+pub fn judge_exec(loaded: &LoadedRules, e: &ExecFile<'_>) -> Promise {
+    let exit = || {
+        loaded
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.list == AUDIT_FILTER_EXIT)
+    };
+    let syscall = first_match(loaded, exit().filter(|(_, r)| r.path().is_none()), e);
+    let inodes = first_match(loaded, exit().filter(|(_, r)| r.path().is_some()), e);
+    let answer = match (inodes, syscall) {
+        (Pass::Records, _) => Promise::Records,
+        (Pass::Drops, _) => Promise::None,
+        (Pass::Unknown { never: true }, _) => Promise::Unknown,
+        // A watch rule that may record, over a syscall rule that does.
+        (Pass::Unknown { never: false }, Pass::Records) => Promise::Records,
+        (Pass::Unknown { never: false }, _) => Promise::Unknown,
+        (Pass::NoMatch, Pass::Records) => Promise::Records,
+        (Pass::NoMatch, Pass::Unknown { .. }) => Promise::Unknown,
+        (Pass::NoMatch, Pass::Drops | Pass::NoMatch) => Promise::None,
+    };
     let suppressed = loaded.rules.iter().any(|r| match r.list {
         AUDIT_FILTER_EXCLUDE => may_exclude_syscall(r),
         AUDIT_FILTER_TASK | AUDIT_FILTER_FS => r.action == AUDIT_NEVER,
@@ -3297,31 +3355,56 @@ mod tests {
         );
         assert_eq!(judge(vec![], &[], &exec), Promise::None, "no rule");
         assert_eq!(judge(vec![all.clone()], &[], &copy), Promise::Records);
-        // A `never` ahead wins; after, it is too late.
+        // Among syscall rules a `never` ahead wins; after, it is too late.
         let never_all = never(AuditRule::syscalls(&[59], "k"));
         assert_eq!(
+            judge(vec![never_all.clone(), all.clone()], &[], &exec),
+            Promise::None
+        );
+        assert_eq!(
+            judge(vec![all.clone(), never_all.clone()], &[], &exec),
+            Promise::Records
+        );
+        // A watch rule (the kernel's inode hash, filtered after the exit
+        // list) overrides the syscall rules wherever it is listed.
+        for rules in [
+            vec![never_all.clone(), dpkg.clone()],
+            vec![dpkg.clone(), never_all.clone()],
+        ] {
+            let files: Vec<_> = rules.iter().map(|r| r.path().map(|_| DPKG_ID)).collect();
+            assert_eq!(judge(rules, &files, &exec), Promise::Records);
+        }
+        // ... and a `never` watch drops what a syscall rule records.
+        let never_dpkg = never(dpkg.clone());
+        assert_eq!(
             judge(
-                vec![never_all.clone(), dpkg.clone()],
+                vec![all.clone(), never_dpkg.clone()],
                 &[None, Some(DPKG_ID)],
                 &exec
             ),
             Promise::None
         );
         assert_eq!(
-            judge(vec![dpkg.clone(), never_all], &[Some(DPKG_ID), None], &exec),
-            Promise::Records
+            judge(vec![all.clone(), never_dpkg], &[None, Some(DPKG_ID)], &copy),
+            Promise::Records,
+            "a watch on another file leaves the syscall rule's answer"
         );
         // A rule with a field only the process could answer: an `always` one
         // promises nothing (nor its absence), a `never` one may suppress.
         let by_auid = with_field(all.clone(), 9, op::EQUAL, FieldValue::Num(1000));
         assert_eq!(judge(vec![by_auid.clone()], &[], &exec), Promise::Unknown);
         assert_eq!(
+            judge(vec![never(by_auid.clone()), all.clone()], &[], &exec),
+            Promise::Unknown
+        );
+        assert_eq!(
             judge(
                 vec![never(by_auid), dpkg.clone()],
                 &[None, Some(DPKG_ID)],
                 &exec
             ),
-            Promise::Unknown
+            Promise::Records,
+            "the watch overrides"
         );
         // Another arch or syscall records none; `arch!=b32` is x86_64.
         let mut b32 = all.clone();
@@ -3333,6 +3416,56 @@ mod tests {
             judge(vec![AuditRule::syscalls(&[159], "k")], &[], &exec),
             Promise::None
         );
+    }
+
+    #[test]
+    fn a_rule_naming_a_symbolic_link_matches_no_exec() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("swmon-link-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("dir");
+        let real = dir.join("npm-cli.js");
+        fs::write(&real, b"#!/usr/bin/env node\n").expect("file");
+        let link = dir.join("npm");
+        std::os::unix::fs::symlink(&real, &link).expect("link");
+        let m = fs::metadata(&real).expect("stat");
+        let (major, minor) = (libc::major(m.dev()), libc::minor(m.dev()));
+        let id = (
+            super::super::views::kernel_dev(major, minor).expect("dev"),
+            m.ino(),
+        );
+        let real_b = real.as_os_str().as_encoded_bytes();
+        let link_b = link.as_os_str().as_encoded_bytes();
+        let node = ExecFile {
+            path: Some(b"/usr/bin/node"),
+            id: (254 << 20, 77),
+            script: Some(link_b),
+            same_root: true,
+        };
+        let elf_exec = ExecFile {
+            path: Some(real_b),
+            id,
+            script: None,
+            same_root: true,
+        };
+        for rule in [
+            AuditRule::exec_watch(&link, SEED_KEY),
+            AuditRule::exec_watch(&real, SEED_KEY),
+        ] {
+            let on_link = rule.path() == Some(link_b);
+            let loaded = LoadedRules::resolve(vec![rule]);
+            assert_eq!(loaded.links, [on_link]);
+            let want = if on_link {
+                Promise::None
+            } else {
+                Promise::Records
+            };
+            assert_eq!(judge_exec(&loaded, &elf_exec), want, "link {on_link}");
+            if on_link {
+                assert_eq!(judge_exec(&loaded, &node), Promise::None, "by name");
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -17,8 +17,10 @@ use std::collections::HashMap;
 
 use crate::ebpf::decode::{ExecRecord, ExitRecord};
 
+/// Most evicted processes remembered for their next run's id.
+const MAX_PARTS: usize = 16_384;
 /// Most execs kept per run (the first ones and the last one).
-const CHAIN_MAX: usize = 8;
+pub const CHAIN_MAX: usize = 8;
 
 /// An installer run, open or finished.
 #[derive(Clone, Debug)]
@@ -33,9 +35,17 @@ pub struct Run {
     /// The audit records attached to it (of its execs, and of its process
     /// within its life), once one came.
     pub audit: Option<verdict::AuditMatch>,
-    /// Execs trimmed from the chain (past [`CHAIN_MAX`]): a record of the
-    /// process that joins no kept exec may be of one of them.
+    /// Execs trimmed from the chain (past [`CHAIN_MAX`]; those with their
+    /// own record first, see [`verdict::AuditMatch::trimmed_unrecorded`]):
+    /// a record of the process that joins no kept exec may be of one of
+    /// them.
     pub trimmed: u32,
+    /// [`Facts::exe_owner`] of each exec, beside `execs` (missing: not
+    /// known).
+    pub owners: Vec<Option<(u32, u32)>>,
+    /// How many runs of this process were ended at the cap before this
+    /// one (0 for most): part of its id, so each run's is its own.
+    pub part: u32,
 }
 
 /// Facts user space read while the process was alive.
@@ -63,6 +73,10 @@ pub struct Facts {
     pub venv: Option<Vec<u8>>,
     /// Local package files the run named, read by the facts stage.
     pub package_files: Vec<crate::package_file::FileFact>,
+    /// The owner and mode of the file this exec ran, stat'ed by the facts
+    /// stage and checked to be the kernel's (dev, inode); `None` when it
+    /// could not be.
+    pub exe_owner: Option<(u32, u32)>,
 }
 
 impl Facts {
@@ -120,7 +134,9 @@ impl Run {
     /// The run's id (`swmon.run_id`): its process, `TGID-START` with the
     /// process's start (`start_boottime`, ns since boot; the first exec's
     /// time when the kernel could not read it). One process, one run, one
-    /// id for its whole life, never the same for a reused pid.
+    /// id for its whole life, never the same for a reused pid; a process
+    /// whose run was ended at the cap (evicted) and that execs again gets
+    /// a new run, `TGID-START.N` (its N-th after an eviction).
     pub fn id(&self) -> String {
         let first = &self.execs[0];
         let start = if first.start_ns != 0 {
@@ -128,7 +144,11 @@ impl Run {
         } else {
             first.boot_ns
         };
-        format!("{}-{start}", first.tgid)
+        if self.part == 0 {
+            format!("{}-{start}", first.tgid)
+        } else {
+            format!("{}-{start}.{}", first.tgid, self.part)
+        }
     }
 
     pub fn primary(&self) -> &ExecRecord {
@@ -159,6 +179,10 @@ pub struct Correlator {
     sweep_cursor: u32,
     order: u64,
     started: HashMap<u32, u64>,
+    /// Processes (tgid, start) whose run was evicted, with the next run's
+    /// `part`, oldest first (at most [`MAX_PARTS`]).
+    parts: HashMap<(u32, u64), u32>,
+    parts_order: std::collections::VecDeque<(u32, u64)>,
     max_open: usize,
     max_bytes: usize,
     /// Bytes of the open runs.
@@ -173,6 +197,8 @@ impl Correlator {
             sweep_cursor: 0,
             order: 0,
             started: HashMap::new(),
+            parts: HashMap::new(),
+            parts_order: std::collections::VecDeque::new(),
             max_open,
             max_bytes,
             bytes: 0,
@@ -215,12 +241,25 @@ impl Correlator {
         }
         if let Some(run) = self.open.get_mut(&rec.tgid) {
             let before = run.bytes();
+            run.owners.resize(run.execs.len(), None);
             if run.execs.len() >= CHAIN_MAX {
-                run.execs.remove(CHAIN_MAX - 2);
+                // A recorded exec goes first (its record stays attached);
+                // an exec without one takes the run's `confirmed` with it.
+                let recorded =
+                    |r: &ExecRecord| run.audit.as_ref().is_some_and(|m| m.has_own(r.boot_ns));
+                let at = (1..run.execs.len()).find(|&i| recorded(&run.execs[i]));
+                let i = at.unwrap_or(CHAIN_MAX - 2);
+                run.execs.remove(i);
+                run.owners.remove(i);
+                if at.is_none() {
+                    let m = run.audit.get_or_insert_with(Default::default);
+                    m.trimmed_unrecorded = m.trimmed_unrecorded.saturating_add(1);
+                }
                 run.trimmed = run.trimmed.saturating_add(1);
                 self.counters.chain_trimmed += 1;
             }
             run.execs.push(rec);
+            run.owners.push(facts.exe_owner);
             run.facts = facts;
             let after = run.bytes();
             self.bytes = (self.bytes + after).saturating_sub(before);
@@ -229,6 +268,14 @@ impl Correlator {
         }
         let mut evicted = self.make_room(size, None);
         evicted.splice(0..0, ended);
+        let part = if rec.start_ns != 0 {
+            self.parts
+                .get(&(rec.tgid, rec.start_ns))
+                .copied()
+                .unwrap_or(0)
+        } else {
+            0
+        };
         self.order += 1;
         self.started.insert(rec.tgid, self.order);
         self.counters.runs_started += 1;
@@ -237,11 +284,13 @@ impl Correlator {
             rec.tgid,
             Run {
                 execs: vec![rec],
+                owners: vec![facts.exe_owner],
                 facts,
                 exit: None,
                 end: None,
                 audit: None,
                 trimmed: 0,
+                part,
             },
         );
         evicted
@@ -262,6 +311,19 @@ impl Correlator {
                 break;
             };
             if let Some(run) = self.finish(oldest, None, Some("evicted")) {
+                let first = &run.execs[0];
+                let who = (first.tgid, first.start_ns);
+                if first.start_ns != 0 {
+                    if !self.parts.contains_key(&who) {
+                        self.parts_order.push_back(who);
+                        if self.parts_order.len() > MAX_PARTS {
+                            if let Some(old) = self.parts_order.pop_front() {
+                                self.parts.remove(&old);
+                            }
+                        }
+                    }
+                    self.parts.insert(who, run.part + 1);
+                }
                 evicted.push(run);
             }
             self.counters.evicted += 1;
@@ -432,6 +494,25 @@ mod tests {
         assert_eq!(evicted[0].end, Some("evicted"));
         assert_eq!(c.counters.evicted, 1);
         assert_eq!(c.open_runs(), 2);
+    }
+
+    #[test]
+    fn an_evicted_process_that_execs_again_gets_a_run_id_of_its_own() {
+        let mut c = Correlator::new(1, usize::MAX);
+        let with_start = |tgid: u32, t: u64| {
+            let mut r = exec(tgid, t, "/usr/bin/dpkg");
+            r.start_ns = 5 + u64::from(tgid);
+            r
+        };
+        c.on_exec(with_start(1, 10), Facts::default());
+        let mut ids = Vec::new();
+        for (i, tgid) in [2, 1, 2, 1].into_iter().enumerate() {
+            let ended = c.on_exec(with_start(tgid, 20 + i as u64), Facts::default());
+            assert_eq!(ended.len(), 1);
+            ids.push(ended[0].id());
+        }
+        ids.extend(c.drain().iter().map(Run::id));
+        assert_eq!(ids, ["1-6", "2-7", "1-6.1", "2-7.1", "1-6.2"]);
     }
 
     #[test]

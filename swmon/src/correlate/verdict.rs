@@ -16,9 +16,10 @@
 //!   (a rule may or may not: an exclusion, a `never` rule, a field only the
 //!   process answers, a name from another root), else `no-audit-rule`.
 //! - `audit_only`: an audit record of an installer exec that joined no exec
-//!   of a run within the wait: the kernel stream missed it (also inside a
-//!   run of the same process: an installer exec of it the kernel stream
-//!   did not report).
+//!   of a run by the time the kernel stream got past it (its watermark, see
+//!   [`CrossCheck::kernel_watermark`]; at [`AUDIT_ONLY_CAP_NS`] without
+//!   one): the kernel stream missed it (also inside a run of the same
+//!   process: an installer exec of it the kernel stream did not report).
 //!
 //! **One exec, one record.** A record confirms only the exec it is of:
 //! the same pid (audit's `pid=` is the tgid), agreeing parent, login uid
@@ -33,11 +34,14 @@
 //! [`same_path`]) only when the record has no PATH identity. Each exec
 //! takes at most one record. An exec without its own record is still
 //! covered by an earlier one of the same run that has its own when it
-//! continues it: the same manager with the same installer arguments
+//! continues it: the recorded one is a dispatcher (`env`, a `#!` script),
+//! the same manager runs with the same installer arguments, and the
+//! continuing exec's file is root's and writable by nobody else
 //! (`/usr/bin/npm`, a `#!/usr/bin/env node` script: env's exec is
-//! recorded, node's continues it; a pyenv shim and the pip it runs). Any
-//! other exec without a record (a shell that execs a copy of dpkg) keeps
-//! the run from `confirmed`.
+//! recorded, node's continues it; a pyenv shim and the pip it runs;
+//! listed in `continued`). Any other exec without a record (a shell that
+//! execs a copy of dpkg, a `node` of the user's early in `PATH`) keeps the
+//! run from `confirmed`.
 //!
 //! **One run, one decision.** A run is decided once and reported once. A
 //! record of the same process within the run's life that is of no exec of
@@ -102,9 +106,10 @@ pub const MATCH_WINDOW_NS: u64 = 2_000_000_000;
 /// process's exit, or before the process's start (audit stamps with the
 /// coarse wall clock in ms; the clocks' conversion errs).
 pub const JOIN_SLACK_NS: u64 = 50_000_000;
-/// How long an installer's record that joined no exec of its process's
-/// open run waits for a late kernel exec before it is `audit_only`.
-pub const OPEN_RUN_GRACE_NS: u64 = 10_000_000_000;
+/// How long an installer's record that joined no exec waits for the
+/// kernel stream's watermark before it is `audit_only` anyway (a stuck or
+/// absent kernel stream; counted in `audit_only_capped`).
+pub const AUDIT_ONLY_CAP_NS: u64 = 10_000_000_000;
 /// How long audit execs are kept for a run to match (from their arrival).
 pub const KEEP_NS: u64 = 30_000_000_000;
 pub const MAX_AUDIT_EXECS: usize = 65_536;
@@ -124,8 +129,11 @@ pub const ARGV_MAX: usize = swmon_common::ARGV_MAX;
 /// Most audit losses remembered (each with its time and count).
 const MAX_LOSSES: usize = 1024;
 
-const EXECVE: u32 = 59;
-const EXECVEAT: u32 = 322;
+/// `AUDIT_ARCH_X86_64` and `AUDIT_ARCH_I386`, and their exec calls.
+const ARCH_X86_64: u32 = 0xc000_003e;
+const ARCH_I386: u32 = 0x4000_0003;
+const EXECS_X86_64: [u32; 2] = [59, 322];
+const EXECS_I386: [u32; 2] = [11, 358];
 const DELETED: &[u8] = b" (deleted)";
 
 /// What a run learned from the audit records attached to it.
@@ -151,15 +159,25 @@ pub struct AuditMatch {
     /// The executables of the execs neither recorded nor continuing a
     /// recorded one (set at the decision).
     pub unrecorded: Vec<Vec<u8>>,
+    /// The executables of the execs without a record of their own that
+    /// continue a recorded one (set at the decision).
+    pub continued: Vec<Vec<u8>>,
     /// Audit records lost (as the loss counters count them) between the
     /// run's start and its decision.
     pub lost: u64,
+    /// Execs trimmed from the run's chain without a record of their own
+    /// (set by the correlator): the run cannot be `confirmed`.
+    pub trimmed_unrecorded: u32,
 }
 
 impl AuditMatch {
     /// Adds a record: `own` when it joined the exec of that boot time.
+    /// A record already attached as the process's (`held`) that now
+    /// joins an exec is counted once.
     fn add(&mut self, exec: &AuditExec, own: Option<(u64, Join)>) {
-        self.records = self.records.saturating_add(1);
+        if !exec.held {
+            self.records = self.records.saturating_add(1);
+        }
         if self.serials.len() < MAX_SERIALS && !self.serials.contains(&exec.serial) {
             self.serials.push(exec.serial);
         }
@@ -176,7 +194,7 @@ impl AuditMatch {
         }
     }
 
-    fn has_own(&self, boot_ns: u64) -> bool {
+    pub(crate) fn has_own(&self, boot_ns: u64) -> bool {
         self.own.iter().any(|(b, _, _)| *b == boot_ns)
     }
 
@@ -187,6 +205,7 @@ impl AuditMatch {
             + self
                 .unrecorded
                 .iter()
+                .chain(&self.continued)
                 .map(|e| super::vec_cost(e.len()))
                 .sum::<usize>()
             + self.key.as_ref().map_or(0, String::len)
@@ -270,7 +289,13 @@ pub struct AuditExec {
     pub logged: bool,
     /// The catalogue's installer, if the exec looks like one.
     pub installer: Option<u16>,
+    /// Taken by an exec it joined, or decided (`audit_only`, or attached
+    /// to a run that can have no more execs).
     pub(crate) matched: bool,
+    /// Attached to an open run as its process's record, of none of its
+    /// execs yet: an exec of the run that comes later (a copy the facts
+    /// stage was still hashing) may still join it.
+    pub(crate) held: bool,
     /// When it reached the cross-check (boot ns).
     pub(crate) arrived_ns: u64,
 }
@@ -280,7 +305,13 @@ impl AuditExec {
     pub fn from_event(e: &AuditEvent, logged: bool) -> Option<AuditExec> {
         let sc = e.syscall()?;
         let nr = sc.syscall()?;
-        if nr != EXECVE && nr != EXECVEAT || sc.success() != Some(true) {
+        let execs = match sc.arch()? {
+            ARCH_X86_64 => EXECS_X86_64,
+            ARCH_I386 => EXECS_I386,
+            // Another arch's numbers mean other calls ([`foreign_arch`]).
+            _ => return None,
+        };
+        if !execs.contains(&nr) || sc.success() != Some(true) {
             return None;
         }
         let text = |t: Option<crate::audit::Text<'_>>| {
@@ -314,6 +345,7 @@ impl AuditExec {
             logged,
             installer,
             matched: false,
+            held: false,
             arrived_ns: 0,
         })
     }
@@ -327,6 +359,15 @@ impl AuditExec {
             + self.key.as_ref().map_or(0, String::len)
             + std::mem::size_of::<AuditExec>()
     }
+}
+
+/// A syscall record of an arch other than x86_64 and i386 (whose call
+/// numbers swmon does not know): ignored, the audit reader counts it
+/// (`audit_foreign_arch`).
+pub fn foreign_arch(e: &AuditEvent) -> bool {
+    e.syscall()
+        .and_then(|sc| sc.arch())
+        .is_some_and(|a| a != ARCH_X86_64 && a != ARCH_I386)
 }
 
 /// Cuts argv to `max` bytes (NULs counted); the real size when it was cut.
@@ -407,6 +448,9 @@ pub struct VerdictCounters {
     /// Decided runs forgotten at the cap before [`KEEP_DECIDED_NS`]: a
     /// record of theirs arriving later could be taken for `audit_only`.
     pub decided_forgotten: u64,
+    /// `audit_only` declared at [`AUDIT_ONLY_CAP_NS`] before the kernel
+    /// stream's watermark passed the record (its exec may yet come).
+    pub audit_only_capped: u64,
 }
 
 /// A correction of a run already reported: a late audit record changed
@@ -457,12 +501,23 @@ pub struct ExecKey {
     pub same_root: bool,
     /// The manager and a digest of its arguments, when the exec runs an
     /// installer: an exec without its own record continues an earlier one
-    /// with the same lineage.
+    /// with the same lineage (see [`cover`]).
     pub lineage: Option<(&'static str, [u8; 16])>,
+    /// The file exec'd is owned by root and writable by nobody else (the
+    /// facts stage's stat, checked against the kernel's dev and inode).
+    pub root_owned: bool,
+    /// The exec runs `env` or a script (`#!`): a dispatcher, whose
+    /// recorded exec a later exec of the same lineage may continue.
+    pub dispatcher: bool,
 }
 
 impl ExecKey {
-    pub fn of(rec: &ExecRecord, clock: &Clock, in_container: bool) -> ExecKey {
+    pub fn of(
+        rec: &ExecRecord,
+        clock: &Clock,
+        in_container: bool,
+        owner: Option<(u32, u32)>,
+    ) -> ExecKey {
         let exe = rec
             .executable
             .strip_suffix(DELETED)
@@ -497,6 +552,8 @@ impl ExecKey {
             ses: rec.sessionid,
             same_root,
             lineage: lineage(rec),
+            root_owned: owner.is_some_and(|(uid, mode)| uid == 0 && mode & 0o022 == 0),
+            dispatcher: script || basename(exe) == b"env",
         }
     }
 
@@ -683,25 +740,33 @@ fn fit(
     ids_agree(rec, near).then_some(Fit::Process)
 }
 
-/// How a run's execs stand: each with its own record, continuing one, or
-/// neither (`missing`, indices).
+/// How a run's execs stand: each with its own record, continuing one
+/// (`continued`, indices), or neither (`missing`, indices).
 struct Cover {
     missing: Vec<usize>,
+    continued: Vec<usize>,
     /// Every record relied on arrived while a daemon was registered.
     logged: bool,
 }
 
+/// An exec without its own record continues an earlier exec of the run
+/// only when that one has its own record, is a dispatcher (`env`, a `#!`
+/// script: `/usr/bin/npm`'s env then node, a pyenv shim then the pip it
+/// runs), runs the same manager with the same installer arguments, and
+/// the continuing exec's file is root's and writable by nobody else (a
+/// `node` early in `PATH`, a user's copy of python, continue nothing).
 fn cover(keys: &[ExecKey], m: &AuditMatch) -> Cover {
     let mut missing = Vec::new();
+    let mut continued = Vec::new();
     let mut logged = true;
     for (i, k) in keys.iter().enumerate() {
         if let Some((_, _, l)) = m.own.iter().find(|(b, _, _)| *b == k.boot_ns) {
             logged &= *l;
             continue;
         }
-        let continued = k.lineage.and_then(|lin| {
+        let continues = k.lineage.filter(|_| k.root_owned).and_then(|lin| {
             keys[..i].iter().rev().find_map(|e| {
-                if e.lineage != Some(lin) {
+                if e.lineage != Some(lin) || !e.dispatcher {
                     return None;
                 }
                 m.own
@@ -710,12 +775,19 @@ fn cover(keys: &[ExecKey], m: &AuditMatch) -> Cover {
                     .map(|(_, _, l)| *l)
             })
         });
-        match continued {
-            Some(l) => logged &= l,
+        match continues {
+            Some(l) => {
+                logged &= l;
+                continued.push(i);
+            }
             None => missing.push(i),
         }
     }
-    Cover { missing, logged }
+    Cover {
+        missing,
+        continued,
+        logged,
+    }
 }
 
 /// A run waiting for its records.
@@ -827,6 +899,9 @@ pub struct CrossCheck {
     rules: Option<Arc<LoadedRules>>,
     /// The latest boot time seen.
     now: u64,
+    /// The kernel stream's watermark (boot ns): every kernel record
+    /// submitted before it has reached decide.
+    watermark: Option<u64>,
     pub counters: VerdictCounters,
 }
 
@@ -849,7 +924,8 @@ fn keys_of(run: &Run, clock: &Clock) -> Vec<ExecKey> {
     let container = run.facts.placement.container_id.is_some();
     run.execs
         .iter()
-        .map(|r| ExecKey::of(r, clock, container))
+        .enumerate()
+        .map(|(i, r)| ExecKey::of(r, clock, container, run.owners.get(i).copied().flatten()))
         .collect()
 }
 
@@ -877,6 +953,7 @@ impl CrossCheck {
             losses: VecDeque::new(),
             rules: None,
             now: 0,
+            watermark: None,
             counters: VerdictCounters::default(),
         }
     }
@@ -896,6 +973,13 @@ impl CrossCheck {
         while self.timeline.len() > 1024 {
             self.timeline.pop_front();
         }
+    }
+
+    /// Every kernel record submitted before `boot_ns` has reached decide
+    /// (the kernel reader's watermark, passed on in order by the facts
+    /// stage).
+    pub fn kernel_watermark(&mut self, boot_ns: u64) {
+        self.watermark = Some(self.watermark.map_or(boot_ns, |w| w.max(boot_ns)));
     }
 
     /// The loaded rule list (a fresh listing replaces the last).
@@ -918,11 +1002,61 @@ impl CrossCheck {
     }
 
     /// Audit lost `count` records, as the audit reader saw at `boot_ns`.
-    pub fn note_loss(&mut self, boot_ns: u64, count: u64) {
+    /// A decided run whose window (its first exec, [`MATCH_WINDOW_NS`]
+    /// before, to its decision) holds it counts it, and gets a
+    /// `verdict-amended` when that changes its verdict (an `ebpf_only`
+    /// now `audit-records-lost`; a `confirmed` stays).
+    pub fn note_loss(&mut self, boot_ns: u64, count: u64) -> Vec<Decided> {
         self.losses.push_back((boot_ns, count.max(1)));
         while self.losses.len() > MAX_LOSSES {
             self.losses.pop_front();
         }
+        // Decided in order: only the newest can have decided after it.
+        let seqs: Vec<u64> = self
+            .reported
+            .items
+            .iter()
+            .rev()
+            .take_while(|(_, r)| r.decided >= boot_ns)
+            .filter(|(_, r)| r.boot_ns.saturating_sub(MATCH_WINDOW_NS) <= boot_ns)
+            .map(|(seq, _)| *seq)
+            .collect();
+        let mut out = Vec::new();
+        for seq in seqs {
+            let Some(r) = self.reported.items.get_mut(&seq) else {
+                continue;
+            };
+            let before = r.bytes();
+            let (keys, decided) = (std::mem::take(&mut r.keys), r.decided);
+            let mut m = std::mem::take(&mut r.audit);
+            let v = self.verdict_of(&keys, &mut m, decided);
+            let Some(r) = self.reported.items.get_mut(&seq) else {
+                continue;
+            };
+            r.keys = keys;
+            r.audit = m;
+            self.reported_bytes = (self.reported_bytes + r.bytes()).saturating_sub(before);
+            if v == r.verdict || r.verdict == Verdict::Confirmed {
+                continue;
+            }
+            let previous = r.verdict;
+            r.verdict = v;
+            self.counters.verdicts_amended += 1;
+            out.push(Decided::Amended(Box::new(Amended {
+                run_id: r.run_id.clone(),
+                pid: r.tgid,
+                executable: r
+                    .keys
+                    .last()
+                    .map(|e| e.executable.clone())
+                    .unwrap_or_default(),
+                boot_ns: r.boot_ns,
+                previous,
+                verdict: v,
+                audit: r.audit.clone(),
+            })));
+        }
+        out
     }
 
     /// Records lost within `from..=until` (boot ns).
@@ -1003,13 +1137,20 @@ impl CrossCheck {
         }
         let seq = process?;
         let w = self.deciding.items.get_mut(&seq)?;
-        if exec.installer.is_none() || w.run.trimmed > 0 {
-            exec.matched = true;
+        if !exec.held && (exec.installer.is_none() || w.run.trimmed > 0) {
             let before = run_bytes(&w.run);
             w.run
                 .audit
                 .get_or_insert_with(AuditMatch::default)
                 .add(exec, None);
+            // A run ended without its exit (evicted, its exit lost) may
+            // be the process's earlier part: a later exec of it may still
+            // join the record.
+            if w.run.exit.is_some() {
+                exec.matched = true;
+            } else {
+                exec.held = true;
+            }
             self.deciding_bytes = (self.deciding_bytes + run_bytes(&w.run)).saturating_sub(before);
         }
         None
@@ -1083,7 +1224,7 @@ impl CrossCheck {
             || (!self.execs.is_empty() && self.execs_bytes + size > MAX_AUDIT_EXEC_BYTES)
         {
             let Some(old) = self.pop_exec() else { break };
-            if !old.matched && old.installer.is_some() {
+            if !old.matched && !old.held && old.installer.is_some() {
                 self.counters.audit_execs_dropped += 1;
             }
         }
@@ -1140,17 +1281,24 @@ impl CrossCheck {
             }
             match fit(exec, tgid, &keys, life, |b| m.has_own(b)) {
                 Some(Fit::Exec(i, j)) => {
-                    exec.matched = true;
                     m.add(exec, Some((keys[i].boot_ns, j)));
-                }
-                Some(Fit::Process) if exec.installer.is_none() || trimmed => {
                     exec.matched = true;
+                    exec.held = false;
+                }
+                // Held, not taken: an exec of the run may still come for
+                // it (this is re-run at each exec the run gets).
+                Some(Fit::Process) if !exec.held && (exec.installer.is_none() || trimmed) => {
                     m.add(exec, None);
+                    exec.held = true;
                 }
                 _ => {}
             }
         }
-        if run.audit.as_ref().is_some_and(|m| m.records == 0) {
+        if run
+            .audit
+            .as_ref()
+            .is_some_and(|m| m.records == 0 && m.trimmed_unrecorded == 0)
+        {
             run.audit = None;
         }
     }
@@ -1202,15 +1350,12 @@ impl CrossCheck {
     }
 
     /// Decides waiting runs whose wait is over, reports audit execs of
-    /// installers that joined no run's exec within the wait (a process
-    /// with an open run: within [`OPEN_RUN_GRACE_NS`]), and forgets what
-    /// is past its keep. `now_boot_ns` is the boot-time clock.
-    pub fn tick(
-        &mut self,
-        now_boot_ns: u64,
-        clock: &Clock,
-        open_tgids: impl Fn(u32) -> bool,
-    ) -> Vec<Decided> {
+    /// installers that joined no run's exec once the kernel stream got
+    /// past them (its watermark is later than the record's arrival: the
+    /// kernel exec, submitted before the record was, would have come), or
+    /// at [`AUDIT_ONLY_CAP_NS`] (counted), and forgets what is past its
+    /// keep. `now_boot_ns` is the boot-time clock.
+    pub fn tick(&mut self, now_boot_ns: u64, clock: &Clock) -> Vec<Decided> {
         self.now = self.now.max(now_boot_ns);
         let mut out = Vec::new();
         let due: Vec<(u64, u32)> = self
@@ -1226,22 +1371,21 @@ impl CrossCheck {
                 out.push(self.decide(w, clock));
             }
         }
-        let wait = self.wait_ns;
+        let cap = self.wait_ns.max(AUDIT_ONLY_CAP_NS);
         for exec in self.execs.iter_mut() {
-            if exec.matched || exec.installer.is_none() {
+            if exec.matched || exec.held || exec.installer.is_none() {
                 continue;
             }
-            let age = now_boot_ns.saturating_sub(exec.arrived_ns);
-            let ripe = if open_tgids(exec.pid) {
-                age >= wait.max(OPEN_RUN_GRACE_NS)
-            } else {
-                age >= wait
-            };
-            if ripe {
+            let passed = self.watermark.is_some_and(|w| w >= exec.arrived_ns);
+            let capped = now_boot_ns.saturating_sub(exec.arrived_ns) >= cap;
+            if passed || capped {
                 // No exec of a run, open, waiting or decided, is its: the
                 // kernel stream missed it.
                 exec.matched = true;
                 self.counters.audit_only += 1;
+                if !passed {
+                    self.counters.audit_only_capped += 1;
+                }
                 out.push(Decided::AuditOnly(Box::new(exec.clone())));
             }
         }
@@ -1320,7 +1464,7 @@ impl CrossCheck {
         self.reported_bytes += size;
         let pid = r.tgid;
         self.reported.insert(pid, r);
-        let has_any = m.records > 0 || m.lost > 0;
+        let has_any = m.records > 0 || m.lost > 0 || m.trimmed_unrecorded > 0;
         run.audit = has_any.then_some(m);
         Decided::Run(Box::new(run), v)
     }
@@ -1359,6 +1503,16 @@ impl CrossCheck {
             .iter()
             .map(|i| keys[*i].executable.clone())
             .collect();
+        m.continued = c
+            .continued
+            .iter()
+            .map(|i| keys[*i].executable.clone())
+            .collect();
+        if c.missing.is_empty() && m.trimmed_unrecorded > 0 {
+            // An exec without a record was trimmed from the chain: what
+            // the rules promise for it is not known any more.
+            return self.unrecorded_reason(keys[0].boot_ns, m, &c, Promise::Unknown);
+        }
         let Some(&first) = c.missing.first() else {
             return if c.logged {
                 Verdict::Confirmed
@@ -1366,7 +1520,30 @@ impl CrossCheck {
                 Verdict::EbpfOnly("auditd-stopped")
             };
         };
-        let state = self.state_at(keys[first].boot_ns);
+        let mut worst = Promise::None;
+        for i in &c.missing {
+            match self.promise(&keys[*i]) {
+                Promise::Records => worst = Promise::Records,
+                Promise::Unknown if worst == Promise::None => worst = Promise::Unknown,
+                _ => {}
+            }
+        }
+        if m.trimmed_unrecorded > 0 && worst == Promise::None {
+            worst = Promise::Unknown;
+        }
+        self.unrecorded_reason(keys[first].boot_ns, m, &c, worst)
+    }
+
+    /// The reason of an `ebpf_only` whose first exec without a record is
+    /// at `boot_ns`, `promise` the most the rules promise for those execs.
+    fn unrecorded_reason(
+        &self,
+        boot_ns: u64,
+        m: &AuditMatch,
+        c: &Cover,
+        promise: Promise,
+    ) -> Verdict {
+        let state = self.state_at(boot_ns);
         if !state.available {
             return Verdict::EbpfOnly("audit-unavailable");
         }
@@ -1379,13 +1556,10 @@ impl CrossCheck {
         if !state.daemon || !c.logged {
             return Verdict::EbpfOnly("auditd-stopped");
         }
-        let promises: Vec<Promise> = c.missing.iter().map(|i| self.promise(&keys[*i])).collect();
-        if promises.contains(&Promise::Records) {
-            Verdict::EbpfOnly("audit-record-missing")
-        } else if promises.contains(&Promise::Unknown) {
-            Verdict::EbpfOnly("audit-rule-unknown")
-        } else {
-            Verdict::EbpfOnly("no-audit-rule")
+        match promise {
+            Promise::Records => Verdict::EbpfOnly("audit-record-missing"),
+            Promise::Unknown => Verdict::EbpfOnly("audit-rule-unknown"),
+            Promise::None => Verdict::EbpfOnly("no-audit-rule"),
         }
     }
 }
@@ -1414,6 +1588,8 @@ mod tests {
             end: None,
             audit: None,
             trimmed: 0,
+            owners: vec![],
+            part: 0,
         }
     }
 
@@ -1442,6 +1618,7 @@ mod tests {
             logged,
             installer: installer_of(exe.as_bytes(), None, &[]),
             matched: false,
+            held: false,
             arrived_ns: 0,
         }
     }
@@ -1520,8 +1697,8 @@ mod tests {
         let t = boot_ns_now();
         let mut c = CrossCheck::new(WAIT, ON);
         assert!(c.on_run(run(7, "/tmp/mydpkg", t), t, &clock).is_empty());
-        assert!(c.tick(t + WAIT - 1, &clock, |_| false).is_empty());
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        assert!(c.tick(t + WAIT - 1, &clock).is_empty());
+        let d = c.tick(t + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         // A record of another process, or of another time, does not match.
         let mut c = CrossCheck::new(WAIT, ON);
@@ -1561,7 +1738,7 @@ mod tests {
         let mut c = CrossCheck::new(WAIT, ON);
         c.note_loss(t, 3);
         c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock);
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        let d = c.tick(t + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("audit-records-lost")]);
         assert_eq!(the_run(&d).audit.as_ref().map(|m| m.lost), Some(3));
     }
@@ -1574,21 +1751,47 @@ mod tests {
         let mut c = CrossCheck::new(WAIT, ON);
         c.on_audit_exec(exec(9, "/usr/bin/dpkg", w, true), t, &clock);
         c.on_audit_exec(exec(10, "/usr/bin/true", w, true), t, &clock);
-        assert!(c.tick(t + WAIT - 1, &clock, |_| false).is_empty());
         assert!(
-            c.tick(t + WAIT, &clock, |pid| pid == 9).is_empty(),
-            "its process has an open run: a kernel exec may still come"
+            c.tick(t + WAIT, &clock).is_empty(),
+            "the kernel stream has not got past it: its exec may still come"
         );
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        c.kernel_watermark(t - 1);
+        assert!(c.tick(t + WAIT, &clock).is_empty(), "not past it yet");
+        c.kernel_watermark(t);
+        let d = c.tick(t + 1, &clock);
         assert_eq!(
             verdicts(&d),
             [Verdict::AuditOnly],
             "dpkg only; /usr/bin/true is no installer"
         );
-        assert!(
-            c.tick(t + 2 * WAIT, &clock, |_| false).is_empty(),
-            "reported once"
-        );
+        assert!(c.tick(t + 2 * WAIT, &clock).is_empty(), "reported once");
+        assert_eq!(c.counters.audit_only_capped, 0);
+        // A kernel stream that never gets past it: at the cap, counted.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(exec(9, "/usr/bin/dpkg", w, true), t, &clock);
+        assert!(c.tick(t + AUDIT_ONLY_CAP_NS - 1, &clock).is_empty());
+        let d = c.tick(t + AUDIT_ONLY_CAP_NS, &clock);
+        assert_eq!(verdicts(&d), [Verdict::AuditOnly]);
+        assert_eq!(c.counters.audit_only_capped, 1);
+    }
+
+    #[test]
+    fn a_kernel_stream_that_lags_past_the_wait_gets_no_audit_only() {
+        // The facts stage holds the kernel exec (hashing, reading package
+        // files) past the wait: the record waits for the watermark, and
+        // the run, when it comes, takes it.
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let w = wall(&clock, t);
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(exec(9, "/usr/bin/dpkg", w, true), t + MS, &clock);
+        c.kernel_watermark(t);
+        assert!(c.tick(t + 3 * WAIT, &clock).is_empty(), "no audit_only");
+        let d = c.on_run(run(9, "/usr/bin/dpkg", t), t + 3 * WAIT, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+        c.kernel_watermark(t + 3 * WAIT);
+        assert!(c.tick(t + 3 * WAIT + MS, &clock).is_empty());
+        assert_eq!(c.counters.audit_only, 0);
     }
 
     #[test]
@@ -1689,6 +1892,8 @@ mod tests {
             ses: u32::MAX,
             same_root: true,
             lineage: None,
+            root_owned: false,
+            dispatcher: false,
         }
     }
 
@@ -1803,6 +2008,7 @@ mod tests {
         node.dev = D;
         node.ino = 12;
         r.execs.push(node);
+        r.owners = vec![Some((0, 0o100755)), Some((0, 0o100755))];
         r
     }
 
@@ -1842,10 +2048,7 @@ mod tests {
         serials.sort_unstable();
         assert_eq!(serials, [100, 101, 102]);
         assert!(m.unrecorded.is_empty());
-        assert!(
-            c.tick(t + 10 * WAIT, &clock, |_| false).is_empty(),
-            "no audit_only"
-        );
+        assert!(c.tick(t + 10 * WAIT, &clock).is_empty(), "no audit_only");
         assert_eq!(c.counters.audit_only, 0);
     }
 
@@ -1866,10 +2069,88 @@ mod tests {
         let mut r = npm_run(8, t);
         r.execs[1].argv = args(&["node", "/usr/bin/npm", "install", "evil"]);
         assert!(c.on_run(r, t + 5 * MS, &clock).is_empty(), "it waits");
-        let d = c.tick(t + MS + WAIT, &clock, |_| false);
+        let d = c.tick(t + MS + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         let m = the_run(&d).audit.as_ref().expect("attached");
         assert_eq!(m.unrecorded, [b"/usr/bin/node".to_vec()]);
+    }
+
+    #[test]
+    fn only_a_dispatcher_is_continued_and_only_into_roots_files() {
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let w = wall(&clock, t);
+        // The recorded npm: node continues env, and is listed.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(env_record(7, w, 100), t, &clock);
+        let d = c.on_run(npm_run(7, t), t + 5 * MS, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+        let m = the_run(&d).audit.as_ref().expect("attached");
+        assert_eq!(m.continued, [b"/usr/bin/node".to_vec()]);
+        // `PATH=~/bin:$PATH npm install x`: env runs a fake node, the
+        // user's (or root's but writable by others, or not known).
+        for owner in [
+            Some((1000, 0o100755)),
+            Some((0, 0o100775)),
+            Some((0, 0o100757)),
+            None,
+        ] {
+            let mut c = CrossCheck::new(WAIT, ON);
+            c.on_audit_exec(env_record(8, w, 200), t, &clock);
+            let mut r = npm_run(8, t);
+            r.execs[1].executable = b"/home/u/bin/node".to_vec();
+            r.owners[1] = owner;
+            assert!(
+                c.on_run(r, t + 5 * MS, &clock).is_empty(),
+                "{owner:?} waits"
+            );
+            let d = c.tick(t + MS + WAIT, &clock);
+            assert_eq!(
+                verdicts(&d),
+                [Verdict::EbpfOnly("no-audit-rule")],
+                "{owner:?}"
+            );
+            let m = the_run(&d).audit.as_ref().expect("attached");
+            assert_eq!(m.unrecorded, [b"/home/u/bin/node".to_vec()]);
+            assert!(m.continued.is_empty());
+        }
+        // A `.pth` in the user's site-packages: the recorded `python3 -m
+        // pip install x` execs another python with the same arguments.
+        // python3 is no dispatcher: even a root-owned file continues
+        // nothing.
+        let mut c = CrossCheck::new(WAIT, ON);
+        let mut pip = exec_at(9, "/usr/bin/python3", w, 300);
+        pip.argv = args(&["python3", "-m", "pip", "install", "x"]);
+        pip.installer = installer_of(&pip.exe, None, &pip.argv);
+        assert!(pip.installer.is_some());
+        c.on_audit_exec(
+            with_files(pip, Some((D, 21)), "/usr/bin/python3", None),
+            t,
+            &clock,
+        );
+        let mut r = run(9, "/usr/bin/python3", t);
+        r.execs[0].argv = args(&["python3", "-m", "pip", "install", "x"]);
+        r.execs[0].reasons = reason::INTERPRETER_ARG;
+        r.execs[0].interpreter_id = Some(id_of("python3"));
+        r.execs[0].dev = D;
+        r.execs[0].ino = 21;
+        let mut evil = r.execs[0].clone();
+        evil.boot_ns = t + MS;
+        evil.executable = b"/home/u/x/python3".to_vec();
+        evil.filename = evil.executable.clone();
+        evil.ino = 22;
+        r.execs.push(evil);
+        r.owners = vec![Some((0, 0o100755)), Some((0, 0o100755))];
+        let k = keys_of(&r, &clock);
+        assert!(
+            k[1].lineage.is_some() && k[0].lineage == k[1].lineage,
+            "same lineage"
+        );
+        assert!(c.on_run(r, t + 5 * MS, &clock).is_empty(), "it waits");
+        let d = c.tick(t + MS + WAIT, &clock);
+        assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
+        let m = the_run(&d).audit.as_ref().expect("attached");
+        assert_eq!(m.unrecorded, [b"/home/u/x/python3".to_vec()]);
     }
 
     #[test]
@@ -1898,7 +2179,7 @@ mod tests {
         let sh = with_files(sh, Some((D, 30)), "/usr/local/bin/pip", Some((D, 20)));
         c.on_audit_exec(sh, t, &clock);
         assert!(c.on_run(r, t + 5 * MS, &clock).is_empty(), "it waits");
-        let d = c.tick(t + 3 * MS + WAIT, &clock, |_| false);
+        let d = c.tick(t + 3 * MS + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         let m = the_run(&d).audit.as_ref().expect("attached");
         assert_eq!((m.joined, m.serial), (1, 300));
@@ -1914,7 +2195,7 @@ mod tests {
         second.argv = args(&["dpkg", "-i", "x.deb"]);
         r.execs.push(second);
         assert!(c.on_run(r, t + 5 * MS, &clock).is_empty());
-        let d = c.tick(t + 3 * MS + WAIT, &clock, |_| false);
+        let d = c.tick(t + 3 * MS + WAIT, &clock);
         assert_eq!(the_run(&d).audit.as_ref().map(|m| m.joined), Some(1));
         assert_ne!(verdicts(&d), [Verdict::Confirmed]);
     }
@@ -1968,7 +2249,8 @@ mod tests {
             c.on_audit_exec(e, t, &clock);
             let d = c.on_run(life_run(pid), t + 20 * MS, &clock);
             assert!(d.is_empty(), "{what}: waits, nothing joined: {d:?}");
-            let d = c.tick(t + WAIT, &clock, |_| false);
+            c.kernel_watermark(t);
+            let d = c.tick(t + WAIT, &clock);
             assert_eq!(
                 verdicts(&d),
                 [Verdict::EbpfOnly("no-audit-rule"), Verdict::AuditOnly],
@@ -1995,9 +2277,11 @@ mod tests {
         c.attach(&mut open, &clock);
         let m = open.audit.as_ref().expect("dpkg's record");
         assert_eq!((m.joined, m.records), (1, 1), "rpm's is not attached");
-        // While the run is open a late kernel exec may still take it.
-        assert!(c.tick(t + 10 * MS + WAIT, &clock, |p| p == 7).is_empty());
-        let d = c.tick(t + 10 * MS + OPEN_RUN_GRACE_NS, &clock, |p| p == 7);
+        // Until the kernel stream got past it a late kernel exec may
+        // still take it.
+        assert!(c.tick(t + 10 * MS + WAIT, &clock).is_empty());
+        c.kernel_watermark(t + 10 * MS);
+        let d = c.tick(t + 10 * MS + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::AuditOnly]);
         let Decided::AuditOnly(e) = &d[0] else {
             unreachable!()
@@ -2013,7 +2297,8 @@ mod tests {
         );
         let d = c.on_run(run(8, "/usr/bin/dpkg", t), t + 20 * MS, &clock);
         assert_eq!(verdicts(&d), [Verdict::Confirmed]);
-        let d = c.tick(t + 10 * MS + WAIT, &clock, |_| false);
+        c.kernel_watermark(t + 20 * MS);
+        let d = c.tick(t + 20 * MS, &clock);
         assert_eq!(verdicts(&d), [Verdict::AuditOnly]);
         // A record of no installer (a shell the filter let go) is attached.
         let mut c = CrossCheck::new(WAIT, ON);
@@ -2023,7 +2308,7 @@ mod tests {
         c.on_audit_exec(sh, t, &clock);
         let d = c.on_run(run(9, "/usr/bin/dpkg", t), t + 20 * MS, &clock);
         assert_eq!(the_run(&d).audit.as_ref().map(|m| m.records), Some(2));
-        assert!(c.tick(t + KEEP_NS, &clock, |_| false).is_empty());
+        assert!(c.tick(t + KEEP_NS, &clock).is_empty());
     }
 
     #[test]
@@ -2036,7 +2321,7 @@ mod tests {
         let mut c = CrossCheck::new(WAIT, ON);
         c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock);
         c.note_loss(t + WAIT / 2, 5);
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        let d = c.tick(t + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("audit-records-lost")]);
         // A confirmed run keeps its verdict (its record is in hand) and
         // says how many were lost beside it.
@@ -2050,7 +2335,7 @@ mod tests {
         let mut c = CrossCheck::new(WAIT, ON);
         c.note_loss(t - 2 * MATCH_WINDOW_NS, 1);
         c.on_run(run(9, "/usr/bin/dpkg", t), t, &clock);
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        let d = c.tick(t + WAIT, &clock);
         c.note_loss(t + WAIT + 1, 1);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         assert!(the_run(&d).audit.is_none());
@@ -2065,7 +2350,7 @@ mod tests {
         let mut r = run(7, "/usr/bin/dpkg", t);
         r.execs[0].start_ns = t - 5;
         assert!(c.on_run(r, t, &clock).is_empty());
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        let d = c.tick(t + WAIT, &clock);
         assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
         // The backlog drains: its record, then another of the process (a
         // shell the filter let go).
@@ -2082,13 +2367,13 @@ mod tests {
         sh.installer = None;
         assert!(c.on_audit_exec(sh, t + WAIT, &clock).is_empty());
         assert!(
-            c.tick(t + 10 * WAIT, &clock, |_| false).is_empty(),
+            c.tick(t + 10 * WAIT, &clock).is_empty(),
             "never an audit_only beside it"
         );
         assert_eq!(c.counters.verdicts_amended, 1);
         assert_eq!(c.counters.audit_only, 0);
         // Past the keep, the run is forgotten (and its memory given back).
-        c.tick(t + KEEP_DECIDED_NS + 10 * WAIT, &clock, |_| false);
+        c.tick(t + KEEP_DECIDED_NS + 10 * WAIT, &clock);
         assert_eq!(c.bytes(), (0, 0, 0));
         assert!(c.reported.pids.is_empty());
         assert!(c.execs_pids.is_empty());
@@ -2150,8 +2435,8 @@ mod tests {
         assert!(c
             .on_run(run(7, "/usr/bin/dpkg", t), t + 2, &clock)
             .is_empty());
-        assert!(c.tick(t + WAIT - 1, &clock, |_| false).is_empty());
-        assert_eq!(c.tick(t + WAIT, &clock, |_| false).len(), 1);
+        assert!(c.tick(t + WAIT - 1, &clock).is_empty());
+        assert_eq!(c.tick(t + WAIT, &clock).len(), 1);
         // A record stamped before the step joins its exec (converted at its
         // own moment).
         let mut c = CrossCheck::new(WAIT, ON);
@@ -2189,7 +2474,7 @@ mod tests {
         chroot.execs[0].dev = D;
         chroot.execs[0].ino = 880;
         c.on_run(chroot, t, &clock);
-        let d = c.tick(t + WAIT, &clock, |_| false);
+        let d = c.tick(t + WAIT, &clock);
         assert_eq!(
             verdicts(&d),
             [
@@ -2245,5 +2530,158 @@ mod tests {
         assert_eq!(join(npm, &env), Some(Join::Script));
         let node = key("/usr/bin/node", D, 5, false);
         assert_eq!(join(npm, &node), None);
+    }
+
+    #[test]
+    fn an_unrecorded_exec_cannot_be_hidden_by_padding_the_chain() {
+        // A process execs ten times; each exec's record comes first (as
+        // decide attaches it) except the seventh's. The chain keeps 8: the
+        // recorded ones go first, and an unrecorded one trimmed keeps the
+        // run from `confirmed`.
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        for hidden in [6usize, 1, 9] {
+            let mut corr = crate::correlate::Correlator::new(16, usize::MAX);
+            let mut c = CrossCheck::new(WAIT, ON);
+            for i in 0..10usize {
+                let b = t + i as u64 * 100 * MS;
+                let exe = format!("/usr/bin/e{i}");
+                if i != hidden {
+                    let mut e = exec_at(7, &exe, wall(&clock, b), 100 + i as u64);
+                    e.installer = None;
+                    assert!(c.on_audit_exec(e, b, &clock).is_empty());
+                }
+                corr.on_exec(ExecRecord::sample(7, &exe, b), Facts::default());
+                let r = corr.open_run_mut(7).expect("open");
+                c.attach(r, &clock);
+            }
+            let run = corr.drain().pop().expect("run");
+            assert_eq!(run.execs.len(), crate::correlate::CHAIN_MAX);
+            let end = t + 10 * 100 * MS;
+            let mut d = c.on_run(run, end, &clock);
+            d.extend(c.tick(end + 10 * WAIT, &clock));
+            let v = verdicts(&d);
+            assert_eq!(v.len(), 1, "hidden {hidden}: {d:?}");
+            assert!(
+                matches!(v[0], Verdict::EbpfOnly(_)),
+                "hidden {hidden}: {v:?}"
+            );
+            let m = the_run(&d).audit.as_ref().expect("attached");
+            let hidden_exe = format!("/usr/bin/e{hidden}").into_bytes();
+            assert!(
+                m.unrecorded.contains(&hidden_exe) || m.trimmed_unrecorded > 0,
+                "hidden {hidden}: {m:?}"
+            );
+        }
+        // All recorded: confirmed, though two were trimmed.
+        let mut corr = crate::correlate::Correlator::new(16, usize::MAX);
+        let mut c = CrossCheck::new(WAIT, ON);
+        for i in 0..10usize {
+            let b = t + i as u64 * 100 * MS;
+            let exe = format!("/usr/bin/e{i}");
+            let mut e = exec_at(7, &exe, wall(&clock, b), 100 + i as u64);
+            e.installer = None;
+            c.on_audit_exec(e, b, &clock);
+            corr.on_exec(ExecRecord::sample(7, &exe, b), Facts::default());
+            c.attach(corr.open_run_mut(7).expect("open"), &clock);
+        }
+        let run = corr.drain().pop().expect("run");
+        let d = c.on_run(run, t + 10 * 100 * MS, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+    }
+
+    #[test]
+    fn a_record_that_comes_before_its_exec_still_joins_it() {
+        // A process runs dpkg, then a renamed copy of it (identified by
+        // content: its kernel exec reaches decide late). The copy's record
+        // comes first and is of no installer by name: attached to the
+        // open run as the process's, it stays open to the exec's join.
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let mut corr = crate::correlate::Correlator::new(16, usize::MAX);
+        let mut c = CrossCheck::new(WAIT, ON);
+        let dpkg = exec_at(7, "/usr/bin/dpkg", wall(&clock, t), 100);
+        assert!(c.on_audit_exec(dpkg, t, &clock).is_empty());
+        corr.on_exec(ExecRecord::sample(7, "/usr/bin/dpkg", t), Facts::default());
+        c.attach(corr.open_run_mut(7).expect("open"), &clock);
+        let b = t + 100 * MS;
+        let mut copy = exec_at(7, "/tmp/x/helper", wall(&clock, b), 101);
+        copy.installer = installer_of(&copy.exe, None, &copy.argv);
+        assert!(copy.installer.is_none(), "renamed");
+        assert!(c.on_audit_exec(copy, b, &clock).is_empty());
+        c.attach(corr.open_run_mut(7).expect("open"), &clock);
+        // The facts stage hashed it: the kernel exec arrives.
+        corr.on_exec(ExecRecord::sample(7, "/tmp/x/helper", b), Facts::default());
+        c.attach(corr.open_run_mut(7).expect("open"), &clock);
+        let run = corr.drain().pop().expect("run");
+        let d = c.on_run(run, b + 10 * MS, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed], "{d:?}");
+        let m = the_run(&d).audit.as_ref().expect("attached");
+        assert_eq!((m.joined, m.records), (2, 2));
+        assert!(c.tick(b + 10 * WAIT, &clock).is_empty());
+    }
+
+    #[test]
+    fn an_exec_record_is_one_of_the_arch_it_names() {
+        let events = |lines: &[&str]| -> Vec<crate::audit::AuditEvent> {
+            let mut a = crate::audit::Assembler::default();
+            for l in lines {
+                a.push_log_line(l.as_bytes(), 0).expect("a record");
+            }
+            a.flush_all();
+            a.drain_ready().collect()
+        };
+        let line = |serial: u32, arch: &str, nr: u32| {
+            format!(
+                "type=SYSCALL msg=audit(1795679932.534:{serial}): arch={arch} syscall={nr} success=yes exit=0 items=0 ppid=1 pid=7 auid=4294967295 comm=\"dpkg\" exe=\"/usr/bin/dpkg\" key=\"k\""
+            )
+        };
+        let cases = [
+            ("c000003e", 59, Some(true)),
+            ("c000003e", 322, Some(true)),
+            ("c000003e", 11, Some(false)),
+            ("40000003", 11, Some(true)),
+            ("40000003", 358, Some(true)),
+            // i386's 59 is oldolduname, not exec.
+            ("40000003", 59, Some(false)),
+            // aarch64's execve: no arch of this host's, ignored, counted.
+            ("c00000b7", 221, None),
+            ("c00000b7", 59, None),
+        ];
+        for (i, (arch, nr, want)) in cases.into_iter().enumerate() {
+            let ev = events(&[&line(100 + i as u32, arch, nr)]);
+            assert_eq!(ev.len(), 1);
+            let got = AuditExec::from_event(&ev[0], true).is_some();
+            assert_eq!(got, want == Some(true), "{arch} {nr}");
+            assert_eq!(foreign_arch(&ev[0]), want.is_none(), "{arch} {nr}");
+        }
+    }
+
+    #[test]
+    fn a_loss_told_after_a_runs_decision_amends_it() {
+        // The audit reader tells a loss stamped inside a run's window only
+        // after the run was decided (its queue was full): the run is
+        // corrected, once.
+        let clock = Clock::now();
+        let t = boot_ns_now() + 10 * WAIT;
+        let mut c = CrossCheck::new(WAIT, ON);
+        assert!(c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock).is_empty());
+        let d = c.tick(t + WAIT, &clock);
+        assert_eq!(verdicts(&d), [Verdict::EbpfOnly("no-audit-rule")]);
+        let run_id = the_run(&d).id();
+        // A loss before the window, then one inside it.
+        assert!(c.note_loss(t - MATCH_WINDOW_NS - 1, 4).is_empty());
+        let d = c.note_loss(t + MS, 2);
+        let [Decided::Amended(a)] = d.as_slice() else {
+            panic!("one correction: {d:?}");
+        };
+        assert_eq!(a.run_id, run_id);
+        assert_eq!(a.previous, Verdict::EbpfOnly("no-audit-rule"));
+        assert_eq!(a.verdict, Verdict::EbpfOnly("audit-records-lost"));
+        assert_eq!(a.audit.lost, 2);
+        assert!(c.note_loss(t + 2 * MS, 1).is_empty(), "once");
+        // After its decision: not in its window.
+        assert!(c.note_loss(t + 2 * WAIT, 1).is_empty());
+        assert_eq!(c.counters.verdicts_amended, 1);
     }
 }

@@ -96,6 +96,8 @@ pub struct Outbox {
     held: VecDeque<AuditMsg>,
     /// Execs dropped at the queue since the last `queue` loss was told.
     dropped: u64,
+    /// When the first of them was dropped (boot ns): the loss's stamp.
+    first_drop: u64,
 }
 
 impl Outbox {
@@ -118,7 +120,7 @@ impl Outbox {
                 source: LossSource::Queue,
                 count: self.dropped,
             };
-            match tx.try_send_or_return(AuditMsg::Loss(loss, boot_ns_now()), 1024) {
+            match tx.try_send_or_return(AuditMsg::Loss(loss, self.first_drop), 1024) {
                 Ok(()) | Err((Full::Closed, _)) => self.dropped = 0,
                 Err((Full::Full, _)) => {}
             }
@@ -154,6 +156,11 @@ impl Outbox {
 
     fn drop_exec(&mut self, c: &Counters) {
         Counters::add(&c.audit_queue_dropped, 1);
+        if self.dropped == 0 {
+            // The loss is stamped at its first drop, not at its release:
+            // the runs whose window it falls in are the ones it may cost.
+            self.first_drop = boot_ns_now();
+        }
         self.dropped = self.dropped.saturating_add(1);
     }
 
@@ -174,7 +181,7 @@ impl Outbox {
                 source: LossSource::Queue,
                 count: std::mem::take(&mut self.dropped),
             };
-            held.push_back(AuditMsg::Loss(loss, boot_ns_now()));
+            held.push_back(AuditMsg::Loss(loss, self.first_drop));
         }
         held
     }
@@ -356,6 +363,9 @@ impl AuditReader {
                         }
                     }
                 }
+                if crate::correlate::verdict::foreign_arch(&ev) {
+                    Counters::add(&self.counters.audit_foreign_arch, 1);
+                }
                 if let Some(exec) = AuditExec::from_event(&ev, self.daemon) {
                     if exec.argv_truncated {
                         Counters::add(&self.counters.audit_argv_cut, 1);
@@ -412,6 +422,7 @@ mod tests {
             logged: false,
             installer: None,
             matched: false,
+            held: false,
             arrived_ns: 0,
         }))
     }
@@ -426,7 +437,9 @@ mod tests {
         // Full: the control messages wait, in order; execs are dropped.
         out.control(&tx, AuditMsg::RulesLoaded(false, 0), &c);
         out.control(&tx, AuditMsg::Failed("x".into(), 0), &c);
+        let before = boot_ns_now();
         out.exec(&tx, exec(3), &c);
+        let first = boot_ns_now();
         assert_eq!(Counters::get(&c.audit_queue_dropped), 1);
         assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Exec(e)) if e.pid == 1));
         // Room for one: the first held goes, an exec still does not.
@@ -440,18 +453,20 @@ mod tests {
         out.release(&tx, &c);
         assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Failed(..))));
         // Nothing held: the two execs dropped are told as one loss, before
-        // execs flow again.
+        // execs flow again, stamped at the first drop.
         out.exec(&tx, exec(5), &c);
-        assert!(matches!(
-            rx.blocking_recv(),
-            Some(AuditMsg::Loss(
-                Loss {
-                    source: LossSource::Queue,
-                    count: 2
-                },
-                _
-            ))
-        ));
+        let Some(AuditMsg::Loss(
+            Loss {
+                source: LossSource::Queue,
+                count: 2,
+            },
+            at,
+        )) = rx.blocking_recv()
+        else {
+            panic!("a queue loss of 2");
+        };
+        // Not the release's time: at the first drop, before the second.
+        assert!((before..=first).contains(&at), "{at}");
         assert!(matches!(rx.blocking_recv(), Some(AuditMsg::Exec(e)) if e.pid == 5));
         assert_eq!(Counters::get(&c.audit_queue_dropped), 2);
     }

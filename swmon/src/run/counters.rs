@@ -72,6 +72,8 @@ counters! {
     /// audit stream's counters, for the live loss alert).
     audit_events_evicted,
     audit_parse_errors,
+    /// Syscall records of an arch other than x86_64 and i386, ignored.
+    audit_foreign_arch,
     // The rules stage.
     /// Rule-list diffs done, and those that could not read the list.
     rule_polls,
@@ -96,6 +98,9 @@ counters! {
     verdicts_amended,
     /// Decided runs forgotten at the cap before a late record could come.
     decided_forgotten,
+    /// `audit_only` declared at the cap before the kernel stream's
+    /// watermark got past the record.
+    audit_only_capped,
     /// Run and audit-only events built.
     events,
     /// Runs not decided yet (a gauge): at a stop whose drain timed out,

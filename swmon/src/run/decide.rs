@@ -138,6 +138,7 @@ impl Decide {
                     self.ready.push(run);
                 }
             }
+            Prepared::Watermark(t) => self.cross.kernel_watermark(t),
         }
     }
 
@@ -172,6 +173,7 @@ impl Decide {
             (&c.decided_early, v.decided_early),
             (&c.verdicts_amended, v.verdicts_amended),
             (&c.decided_forgotten, v.decided_forgotten),
+            (&c.audit_only_capped, v.audit_only_capped),
             (&c.events, self.events),
             (
                 &c.runs_open,
@@ -200,10 +202,7 @@ impl Decide {
     /// Writes runs whose audit wait is over, and audit-only installer execs.
     fn decide_due(&mut self) {
         let now = event::boot_ns_now();
-        let correlator = &self.correlator;
-        let decided = self
-            .cross
-            .tick(now, &self.clock, |tgid| correlator.is_open(tgid));
+        let decided = self.cross.tick(now, &self.clock);
         for d in decided {
             self.emit_decided(d);
         }
@@ -252,7 +251,9 @@ impl Decide {
                 self.writer.push_priority(&e);
             }
             AuditMsg::Loss(loss, now) => {
-                self.cross.note_loss(now, loss.count);
+                for d in self.cross.note_loss(now, loss.count) {
+                    self.emit_decided(d);
+                }
                 let e = self.audit_loss_event(loss);
                 self.writer.push_priority(&e);
             }
@@ -629,8 +630,11 @@ impl Decide {
 /// daemon, `join`: `inode`, `script` or `path`, `joined`: records of its
 /// execs), every record attached (`serials`, at most 16, and their count,
 /// `records`), the executables of execs without a record of their own
-/// that continue none (`unrecorded`), and the audit records lost between
-/// the run's start and its decision (`lost`).
+/// that continue none (`unrecorded`), those that continue a recorded
+/// dispatcher (`continued`), the audit records lost between
+/// the run's start and its decision (`lost`), and the execs without a
+/// record trimmed from the chain (`chain_trimmed`: the run is no
+/// `confirmed`).
 fn audit_json(m: &AuditMatch) -> serde_json::Value {
     let mut v = json!({
         "logged": m.logged,
@@ -649,9 +653,19 @@ fn audit_json(m: &AuditMatch) -> serde_json::Value {
                 .map(|e| event::lossless(e))
                 .collect::<Vec<_>>());
         }
+        if !m.continued.is_empty() {
+            v["continued"] = json!(m
+                .continued
+                .iter()
+                .map(|e| event::lossless(e))
+                .collect::<Vec<_>>());
+        }
     }
     if m.lost > 0 {
         v["lost"] = json!(m.lost);
+    }
+    if m.trimmed_unrecorded > 0 {
+        v["chain_trimmed"] = json!(m.trimmed_unrecorded);
     }
     v
 }

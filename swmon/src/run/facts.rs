@@ -40,6 +40,9 @@ pub type MatcherUpdate = Arc<Mutex<Option<ContentMatcher>>>;
 pub enum Prepared {
     Exec(Box<ExecRecord>, Box<Facts>),
     Exit(ExitRecord),
+    /// The kernel reader's watermark (boot ns), after every record ahead
+    /// of it.
+    Watermark(u64),
 }
 
 impl Prepared {
@@ -48,6 +51,7 @@ impl Prepared {
         match self {
             Prepared::Exec(rec, facts) => crate::correlate::exec_bytes(rec) + facts.bytes(),
             Prepared::Exit(_) => std::mem::size_of::<ExitRecord>(),
+            Prepared::Watermark(_) => 16,
         }
     }
 }
@@ -71,6 +75,12 @@ pub fn run(
         let record = match item {
             KernelItem::Decoded(r) => Ok(r),
             KernelItem::Raw(bytes) => decode::decode(&bytes),
+            KernelItem::Watermark(t) => {
+                if output.blocking_send(Prepared::Watermark(t), 16).is_err() {
+                    return;
+                }
+                continue;
+            }
         };
         let prepared = match record {
             Ok(Record::Exec(rec)) => prepare(*rec, &mut matcher, &counters),
@@ -206,6 +216,34 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         tty,
         venv,
         package_files,
+        exe_owner: exe_owner(&rec),
     };
     Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
+}
+
+/// The owner and mode of the file the exec ran: `/proc/PID/exe` (the
+/// process may have exec'd again or be gone), else the kernel's path
+/// (from swmon's root), each only when it is the kernel's (dev, inode);
+/// `None` when neither is (an overlay reporting another device, a file
+/// replaced since).
+fn exe_owner(rec: &ExecRecord) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let ours = |m: std::fs::Metadata| {
+        (rec.ino != 0 && crate::ebpf::filter::kernel_dev(m.dev()) == rec.dev && m.ino() == rec.ino)
+            .then(|| (m.uid(), m.mode()))
+    };
+    if let Some(o) = std::fs::metadata(enrich::proc_exe(rec.pid))
+        .ok()
+        .and_then(ours)
+    {
+        return Some(o);
+    }
+    if rec.nlink == 0
+        || rec.flags & swmon_common::flag::PATH_TRUNCATED != 0
+        || !rec.executable.starts_with(b"/")
+    {
+        return None;
+    }
+    let path = PathBuf::from(crate::ebpf::filter::os(&rec.executable));
+    std::fs::metadata(path).ok().and_then(ours)
 }

@@ -51,7 +51,15 @@ pub enum KernelItem {
     Decoded(Record),
     /// Cheaper raw than decoded (see the module doc).
     Raw(Vec<u8>),
+    /// Every record the kernel submitted before this boot time is ahead
+    /// of it (or was dropped, counted): passed on in order down to decide,
+    /// which declares an `audit_only` only once the kernel stream has got
+    /// past the audit record.
+    Watermark(u64),
 }
+
+/// How often the reader drains the ring on its own and sends a watermark.
+pub const WATERMARK_EVERY: Duration = Duration::from_millis(100);
 
 /// Most records read before yielding.
 pub const BATCH: usize = 256;
@@ -72,6 +80,8 @@ pub async fn run(
 ) -> std::io::Result<KernelStream> {
     let mut publish = tokio::time::interval(Duration::from_millis(250));
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watermark = tokio::time::interval(WATERMARK_EVERY);
+    watermark.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut check = tokio::time::interval(Duration::from_millis(500));
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // An installer run ended since the last check; a discovery under way.
@@ -111,6 +121,14 @@ pub async fn run(
             _ = publish.tick() => {
                 publish_counters(&kernel, &counters);
                 stages::mark(Stage::KernelReader);
+            }
+            _ = watermark.tick() => {
+                // Taken before the drain: whatever was submitted before it
+                // is read now (at most a ring's worth) and queued ahead.
+                let t = event::boot_ns_now();
+                kernel.drain(forward);
+                // A full queue: the next tick tries again.
+                let _ = tx.try_send(KernelItem::Watermark(t), 16);
             }
             _ = check.tick() => {
                 for alert in kernel.tamper_alerts() {

@@ -550,6 +550,21 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         "untrusted_installer_dirs": untrusted_dirs,
     }));
     started.swmon.audit = audit_detail;
+    // The test-only hold is said wherever the monitor speaks of itself.
+    let test_hold = options.audit.test_hold.as_ref().map(|p| {
+        json!({ "test_hold_audit_while": crate::event::lossless(p.as_os_str().as_encoded_bytes()) })
+    });
+    if let Some(h) = &test_hold {
+        match started.swmon.audit.as_mut() {
+            Some(serde_json::Value::Object(o)) => {
+                o.insert(
+                    "test_hold_audit_while".into(),
+                    h["test_hold_audit_while"].clone(),
+                );
+            }
+            _ => started.swmon.audit = Some(h.clone()),
+        }
+    }
     writer.push_priority(&started);
     if !rules_added.is_empty() {
         let mut e = state_event(&host, "audit-rules-installed");
@@ -626,6 +641,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                 let mut e = state_event(&host, "heartbeat");
                 e.swmon.counters = Some(counters.to_map(audit_snapshot().as_ref()));
                 e.swmon.stages = Some(stage_watch.snapshot());
+                e.swmon.audit = test_hold.clone();
                 writer.push_priority(&e);
             }
             _ = loss_tick.tick() => {
