@@ -43,8 +43,7 @@ use aya_ebpf::{
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_get_current_uid_gid, bpf_ktime_get_boot_ns,
-        bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
-        generated,
+        bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, generated,
     },
     macros::{map, raw_tracepoint},
     maps::{lpm_trie::Key, HashMap, LpmTrie, PerCpuArray, ProgramArray, RingBuf},
@@ -56,8 +55,7 @@ use swmon_common::{
     scan::{ArgScan, Name},
     suffix, Capture, CaptureOffsets, ElfKey, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
     NameValue, ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, ELF_KEY_MASK,
-    ELF_KEY_WORDS, EVENT_EXEC, EVENT_EXIT,
-    FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
+    ELF_KEY_WORDS, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
 };
 
 const NONE: u16 = u16::MAX;
@@ -313,8 +311,10 @@ fn near_copy(bprm: *const u8) -> Option<u16> {
         key.words[i] &= ELF_KEY_MASK[i];
         i += 1;
     }
+    // By reference: a copy would put the key on the 512-byte BPF stack.
+    let key: &ElfKey = key;
     // SAFETY: the value is copied out at once.
-    unsafe { ELF_KEYS.get(&*key) }.copied()
+    unsafe { ELF_KEYS.get(key) }.copied()
 }
 
 /// Looks one name the argv scan handed back up in the trie (the bytes are
