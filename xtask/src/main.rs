@@ -53,7 +53,32 @@ enum Task {
     },
 }
 
+/// Puts the system folders on `PATH` when they are missing (a cron job, a
+/// non-login shell, `env -i`): the tools the tasks drive (`auditctl`,
+/// `auditd`, `dpkg`, `ldconfig`) live in `/usr/sbin` and `/sbin`, and
+/// every child, the tests included, inherits this.
+fn standard_path() {
+    let current = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&current).collect();
+    for dir in [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ] {
+        if !dirs.iter().any(|d| d == Path::new(dir)) {
+            dirs.push(PathBuf::from(dir));
+        }
+    }
+    if let Ok(path) = std::env::join_paths(dirs) {
+        std::env::set_var("PATH", path);
+    }
+}
+
 fn main() -> Result<()> {
+    standard_path();
     match Cli::parse().command {
         Task::Setup => {
             setup::setup()?;
