@@ -287,3 +287,31 @@ pub fn cgroup2_root() -> PathBuf {
         })
         .expect("a cgroup2 mount")
 }
+
+/// Builds a `.deb` with `dpkg-deb` holding package `name` at `version`,
+/// written as `dir/file` (a file name that need not be the package's).
+pub fn build_deb(dir: &Path, name: &str, version: &str, file: &str) -> PathBuf {
+    let root = dir.join(format!("{name}-root"));
+    std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: all\n\
+             Maintainer: swmon tests <t@example.invalid>\nDescription: swmon e2e\n"
+        ),
+    )
+    .expect("control");
+    let out_path = dir.join(file);
+    let out = Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group"])
+        .arg(&root)
+        .arg(&out_path)
+        .output()
+        .expect("dpkg-deb");
+    assert!(
+        out.status.success(),
+        "dpkg-deb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out_path
+}

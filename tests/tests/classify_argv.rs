@@ -7,15 +7,14 @@
 //! directly exec'd installer's own arguments start.
 
 use std::{
-    fs,
     os::unix::process::CommandExt,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Output},
     time::Duration,
 };
 
 use serde_json::{json, Value};
-use tests::{counters, one_run, run, runs_of, swmon_bin, Monitor, TempDir};
+use tests::{build_deb, counters, one_run, run, runs_of, swmon_bin, Monitor, TempDir};
 
 const NPM_CLI: &str = "/usr/lib/node_modules/npm/bin/npm-cli.js";
 
@@ -206,34 +205,6 @@ fn classify_reads_interpreter_options_and_flags_a_guess() {
         (j["manager"].as_str(), j["operation"].as_str()),
         (Some("pip"), Some("query"))
     );
-}
-
-/// Builds a `.deb` with `dpkg-deb` holding package `name` at `version`,
-/// written as `file`.
-fn build_deb(dir: &Path, name: &str, version: &str, file: &str) -> PathBuf {
-    let root = dir.join(format!("{name}-root"));
-    fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
-    fs::write(
-        root.join("DEBIAN/control"),
-        format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: all\n\
-             Maintainer: swmon tests <t@example.invalid>\nDescription: swmon e2e\n"
-        ),
-    )
-    .expect("control");
-    let out_path = dir.join(file);
-    let out = Command::new("dpkg-deb")
-        .args(["--build", "--root-owner-group"])
-        .arg(&root)
-        .arg(&out_path)
-        .output()
-        .expect("dpkg-deb");
-    assert!(
-        out.status.success(),
-        "dpkg-deb: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out_path
 }
 
 struct Purge(&'static [&'static str]);

@@ -15,7 +15,7 @@ use std::{
 };
 
 use serde_json::{json, Value};
-use tests::{action, counters, one_run, run, runs_of, swmon_bin, Monitor, TempDir};
+use tests::{action, build_deb, counters, one_run, run, runs_of, swmon_bin, Monitor, TempDir};
 
 fn classify(args: &[&std::ffi::OsStr], cwd: Option<&Path>) -> Output {
     let mut cmd = Command::new(swmon_bin());
@@ -41,34 +41,6 @@ fn json_of(out: &Output) -> Value {
             String::from_utf8_lossy(&out.stdout)
         )
     })
-}
-
-/// Builds a `.deb` with `dpkg-deb` holding package `name` at `version`,
-/// written as `file` (a name that is not the package's).
-fn build_deb(dir: &Path, name: &str, version: &str, file: &str) -> PathBuf {
-    let root = dir.join(format!("{name}-root"));
-    fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
-    fs::write(
-        root.join("DEBIAN/control"),
-        format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: all\n\
-             Maintainer: swmon tests <t@example.invalid>\nDescription: swmon e2e\n"
-        ),
-    )
-    .expect("control");
-    let out_path = dir.join(file);
-    let out = Command::new("dpkg-deb")
-        .args(["--build", "--root-owner-group"])
-        .arg(&root)
-        .arg(&out_path)
-        .output()
-        .expect("dpkg-deb");
-    assert!(
-        out.status.success(),
-        "dpkg-deb: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out_path
 }
 
 #[test]
