@@ -176,6 +176,10 @@ pub struct InstallerArgs {
     /// main; main(["install", "x"])'`, what ensurepip runs); argv's from
     /// `start` are then not the installer's.
     pub inline: Option<Vec<Vec<u8>>>,
+    /// The reading is a guess for another reason than `guessed` (a
+    /// preloaded installer whose arguments are not known:
+    /// [`crate::classify::command::PreloadKind`]).
+    pub uncertain: bool,
 }
 
 impl InstallerArgs {
@@ -191,7 +195,13 @@ impl InstallerArgs {
             start: t.args_start().min(len),
             guessed: t.guessed,
             inline: t.inline_args,
+            uncertain: t.uncertain,
         }
+    }
+
+    /// Whether the reading is a guess (`swmon.reading: uncertain`).
+    pub fn is_uncertain(&self) -> bool {
+        self.uncertain || !self.guessed.is_empty()
     }
 
     /// The installer's own arguments: inline code's list, else `argv`
@@ -229,7 +239,7 @@ pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
         .map(|p| p.role);
     if matches!(
         via,
-        "python -m" | "interpreter-script" | "inline-code" | "loader"
+        "python -m" | "interpreter-script" | "interpreter-preload" | "inline-code" | "loader"
     ) {
         let target = role.and_then(|r| crate::classify::command::through(r, &argv));
         if let Some(t) = target {
@@ -476,6 +486,41 @@ mod tests {
             ARG_CODE,
         );
         assert_eq!(args(&r), ("inline-code", words(&["install", "y"]), vec![]));
+        // A preloaded npm cli reads the script's arguments (node -r).
+        let r = rec(
+            "/usr/bin/node",
+            "/usr/bin/node",
+            &[
+                "npm",
+                "-r",
+                "/usr/lib/node_modules/npm/bin/npm-cli.js",
+                "x.js",
+                "install",
+                "y",
+            ],
+            ARG_FOLDER,
+        );
+        assert_eq!(
+            args(&r),
+            ("interpreter-preload", words(&["install", "y"]), vec![])
+        );
+        assert!(!installer_args(&r, "interpreter-preload").is_uncertain());
+        // Through the loader's hooks thread: no arguments known, uncertain.
+        let r = rec(
+            "/usr/bin/node",
+            "/usr/bin/node",
+            &[
+                "node",
+                "--loader",
+                "/usr/lib/node_modules/npm/bin/npm-cli.js",
+                "x.js",
+                "install",
+                "y",
+            ],
+            ARG_FOLDER,
+        );
+        assert_eq!(args(&r), ("interpreter-preload", words(&[]), vec![]));
+        assert!(installer_args(&r, "interpreter-preload").is_uncertain());
         // A program on standard input the kernel found an installer's:
         // after the `-`, the interpreter's options read as its own (argv[0]
         // is not looked at).
@@ -569,6 +614,7 @@ mod tests {
                 start: 4,
                 guessed: vec![1],
                 inline: None,
+                uncertain: false,
             }
         );
         // A renamed copy: at 1.
