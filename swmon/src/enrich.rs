@@ -226,10 +226,11 @@ impl InstallerArgs {
 ///   (or `/dev/stdin`) the interpreter reads it from, or after its options
 ///   when it names none;
 /// - exec'd directly: after the argument equal to the exec'd filename when
-///   it is argv\[0\], or argv\[1\] or argv\[2\] of a script (the kernel
-///   ran the `#!` interpreter, which is not the installer itself, and put
-///   the script's path after the interpreter and its one optional
-///   argument); else at 1;
+///   it is argv\[0\], or one of argv\[1\] to argv\[10\] of a script
+///   (the kernel ran the `#!` interpreter, which is not the installer
+///   itself, and put the script's path after the interpreter and its one
+///   optional argument, once per level of scripts run by scripts, at
+///   most 5: [`crate::classify::command::SCRIPT_NESTING_MAX`]); else at 1;
 /// - renamed, memfd, fexecve or near-copy: at 1.
 pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
     let argv: Vec<&[u8]> = rec.argv.iter().map(Vec::as_slice).collect();

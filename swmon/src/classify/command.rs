@@ -306,12 +306,20 @@ pub fn corepack_manager(word: &[u8]) -> Option<&[u8]> {
     matches!(name, b"npm" | b"npx" | b"yarn" | b"yarnpkg" | b"pnpm").then_some(name)
 }
 
+/// How many `#!` scripts the kernel runs one through another: fs/exec.c's
+/// `exec_binprm` fails a sixth rewrite with `ELOOP` (checked on 6.18: a
+/// chain of five scripts runs, of six fails).
+pub const SCRIPT_NESTING_MAX: usize = 5;
+
 /// Where the arguments of an installer exec'd directly start in its argv:
 /// after the argument equal to `filename` (the path given to exec; a prefix
 /// of the argument when the kernel's copy was cut) when it is argv\[0\],
 /// or, for a `script` (the kernel ran its `#!` interpreter, which put the
-/// script's path after itself and its one optional argument), argv\[1\]
-/// or argv\[2\]; else at 1. argv\[0\] is never read as the program: a
+/// script's path after itself and its one optional argument, and so on
+/// for an interpreter that is itself a script: up to
+/// [`SCRIPT_NESTING_MAX`] levels, the file at argv\[2 × levels\] at
+/// most), the first argument from argv\[1\] to argv\[10\] equal to it
+/// (the kernel's copy comes before the caller's arguments); else at 1. argv\[0\] is never read as the program: a
 /// forged one (`exec -a 'install evil' dpkg -l`, `exec -a python3 dpkg
 /// ...`) moves nothing. Only a script gets the later positions: an
 /// installer binary given its own path as an argument (`dpkg -i
@@ -320,7 +328,11 @@ pub fn exec_args_start(argv: &[&[u8]], filename: &[u8], filename_cut: bool, scri
     let same = |a: &[u8]| {
         a == filename || (filename_cut && !filename.is_empty() && a.starts_with(filename))
     };
-    let positions = if script { 3 } else { 1 };
+    let positions = if script {
+        2 * SCRIPT_NESTING_MAX + 1
+    } else {
+        1
+    };
     argv.iter()
         .take(positions)
         .position(|a| same(a))
@@ -1973,6 +1985,37 @@ mod tests {
         eprintln!("{checked} documented options checked");
     }
 
+    #[test]
+    fn nested_scripts_are_read_to_the_kernels_depth() {
+        // The argv of a chain of `#!` scripts, as the kernel builds it
+        // (checked with /bin/echo at the bottom: `s1 o2 s2 o3 ./s3 a b`):
+        // each level puts its interpreter and one optional argument before
+        // the script. The installer script at the top of 1 to 5 levels.
+        for levels in 1..=SCRIPT_NESTING_MAX {
+            let mut argv = vec!["/usr/bin/python3.11".to_owned(), "-E".to_owned()];
+            for k in 1..levels {
+                argv.push(format!("/opt/s{k}"));
+                argv.push(format!("o{k}"));
+            }
+            let at = argv.len();
+            argv.extend(["/usr/bin/pip3", "install", "x"].map(String::from));
+            let words: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+            assert_eq!(
+                exec_args_start(&words, b"/usr/bin/pip3", false, true),
+                at + 1,
+                "{levels} levels: {argv:?}"
+            );
+        }
+        // Past the kernel's depth nothing runs; the file is not looked for
+        // further: at 1.
+        let mut argv: Vec<String> = (0..2 * SCRIPT_NESTING_MAX + 1)
+            .map(|k| format!("/opt/s{k}"))
+            .collect();
+        argv.extend(["/usr/bin/pip3", "install", "x"].map(String::from));
+        let words: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+        assert_eq!(exec_args_start(&words, b"/usr/bin/pip3", false, true), 1);
+    }
+
     fn guessed(line: &str) -> Option<(Manager, usize, Vec<usize>)> {
         resolve(&words(line)).map(|t| (t.manager, t.args_start(), t.guessed))
     }
@@ -2196,7 +2239,9 @@ mod tests {
             ),
             1
         );
-        // Past the third argument it is an argument, not the script.
+        // argv[4] is where a script run by a script's interpreter stands
+        // (two levels): found (past argv[10], the kernel's depth, it is
+        // not: see `nested_scripts_are_read_to_the_kernels_depth`).
         assert_eq!(
             start(
                 "/usr/bin/env -S python3 -E /usr/bin/pip i",
@@ -2204,7 +2249,7 @@ mod tests {
                 false,
                 true
             ),
-            1
+            5
         );
         assert_eq!(exec_args_start(&[], b"/usr/bin/dpkg", false, true), 0);
     }
