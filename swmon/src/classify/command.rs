@@ -1169,6 +1169,12 @@ pub struct Explained {
     /// A=1`, `sh -c STRING`), outermost first, each as the words it took
     /// (escaped); see [`super::wrapper`].
     pub wrappers: Vec<Vec<String>>,
+    /// Some wrapper words were cut (see [`super::wrapper::Simple`]'s
+    /// `wrappers_cut`).
+    pub wrappers_cut: bool,
+    /// The shell string runs code not expanded here (see
+    /// [`super::wrapper::Simple`]'s `not_expanded`).
+    pub not_expanded: bool,
     /// `xargs`: more arguments come from `stdin` (or `file:FILE`), so the
     /// packages named may not be all.
     pub more_arguments_from: Option<String>,
@@ -1192,6 +1198,8 @@ fn explain_simple(argv: &[&[u8]]) -> Explained {
         files: Vec::new(),
         unknown_options: Vec::new(),
         wrappers: Vec::new(),
+        wrappers_cut: false,
+        not_expanded: false,
         more_arguments_from: None,
         commands: Vec::new(),
         commands_truncated: false,
@@ -1252,6 +1260,8 @@ pub fn explain(argv: &[&[u8]]) -> Explained {
                 .iter()
                 .map(|w| w.iter().map(|a| super::escape(a)).collect())
                 .collect();
+            e.wrappers_cut = s.wrappers_cut;
+            e.not_expanded = s.not_expanded;
             e.more_arguments_from = s.more_arguments_from.as_deref().map(super::escape);
             if let (Some(root), Some(scope)) = (&s.root, &e.scope) {
                 e.scope = Some(in_root(scope, &super::escape(root)));
@@ -1387,6 +1397,12 @@ impl Explained {
             if !self.wrappers.is_empty() {
                 o.insert("wrappers".into(), json!(self.wrappers));
             }
+            if self.wrappers_cut {
+                o.insert("wrappers_cut".into(), json!(true));
+            }
+            if self.not_expanded {
+                o.insert("not_expanded".into(), json!(true));
+            }
             if let Some(from) = &self.more_arguments_from {
                 o.insert("more_arguments_from".into(), json!(from));
             }
@@ -1469,6 +1485,15 @@ impl Explained {
         let mut out = String::new();
         for w in &self.wrappers {
             let _ = writeln!(out, "unwrapped:  {}", safe(&w.join(" ")));
+        }
+        if self.wrappers_cut {
+            out.push_str("unwrapped:  (long wrapper words cut)\n");
+        }
+        if self.not_expanded {
+            out.push_str(
+                "note:       the shell string runs code not expanded here ($(...), eval, \
+                 source, a function): its commands may not all be listed\n",
+            );
         }
         let (Some(t), Some(c)) = (&self.target, &self.class) else {
             let _ = writeln!(
