@@ -61,7 +61,7 @@ pub struct Simple {
 /// The words of one wrapper kept in [`Simple::wrappers`].
 const WRAPPER_WORDS_MAX: usize = 16;
 /// The bytes of one wrapper word kept in [`Simple::wrappers`].
-const WRAPPER_WORD_MAX: usize = 128;
+const WRAPPER_WORD_MAX: usize = 1024;
 
 impl Simple {
     /// Records a wrapper's words, cut to [`WRAPPER_WORDS_MAX`] words of
