@@ -176,6 +176,10 @@ pub struct InstallerArgs {
     /// main; main(["install", "x"])'`, what ensurepip runs); argv's from
     /// `start` are then not the installer's.
     pub inline: Option<Vec<Vec<u8>>>,
+    /// The reading is a guess for another reason than `guessed` (a
+    /// preloaded installer whose arguments are not known:
+    /// [`crate::classify::command::PreloadKind`]).
+    pub uncertain: bool,
 }
 
 impl InstallerArgs {
@@ -191,7 +195,13 @@ impl InstallerArgs {
             start: t.args_start().min(len),
             guessed: t.guessed,
             inline: t.inline_args,
+            uncertain: t.uncertain,
         }
+    }
+
+    /// Whether the reading is a guess (`swmon.reading: uncertain`).
+    pub fn is_uncertain(&self) -> bool {
+        self.uncertain || !self.guessed.is_empty()
     }
 
     /// The installer's own arguments: inline code's list, else `argv`
@@ -216,10 +226,11 @@ impl InstallerArgs {
 ///   (or `/dev/stdin`) the interpreter reads it from, or after its options
 ///   when it names none;
 /// - exec'd directly: after the argument equal to the exec'd filename when
-///   it is argv\[0\], or argv\[1\] or argv\[2\] of a script (the kernel
-///   ran the `#!` interpreter, which is not the installer itself, and put
-///   the script's path after the interpreter and its one optional
-///   argument); else at 1;
+///   it is argv\[0\], or one of argv\[1\] to argv\[10\] of a script
+///   (the kernel ran the `#!` interpreter, which is not the installer
+///   itself, and put the script's path after the interpreter and its one
+///   optional argument, once per level of scripts run by scripts, at
+///   most 5: [`crate::classify::command::SCRIPT_NESTING_MAX`]); else at 1;
 /// - renamed, memfd, fexecve or near-copy: at 1.
 pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
     let argv: Vec<&[u8]> = rec.argv.iter().map(Vec::as_slice).collect();
@@ -229,7 +240,7 @@ pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
         .map(|p| p.role);
     if matches!(
         via,
-        "python -m" | "interpreter-script" | "inline-code" | "loader"
+        "python -m" | "interpreter-script" | "interpreter-preload" | "inline-code" | "loader"
     ) {
         let target = role.and_then(|r| crate::classify::command::through(r, &argv));
         if let Some(t) = target {
@@ -476,6 +487,41 @@ mod tests {
             ARG_CODE,
         );
         assert_eq!(args(&r), ("inline-code", words(&["install", "y"]), vec![]));
+        // A preloaded npm cli reads the script's arguments (node -r).
+        let r = rec(
+            "/usr/bin/node",
+            "/usr/bin/node",
+            &[
+                "npm",
+                "-r",
+                "/usr/lib/node_modules/npm/bin/npm-cli.js",
+                "x.js",
+                "install",
+                "y",
+            ],
+            ARG_FOLDER,
+        );
+        assert_eq!(
+            args(&r),
+            ("interpreter-preload", words(&["install", "y"]), vec![])
+        );
+        assert!(!installer_args(&r, "interpreter-preload").is_uncertain());
+        // Through the loader's hooks thread: no arguments known, uncertain.
+        let r = rec(
+            "/usr/bin/node",
+            "/usr/bin/node",
+            &[
+                "node",
+                "--loader",
+                "/usr/lib/node_modules/npm/bin/npm-cli.js",
+                "x.js",
+                "install",
+                "y",
+            ],
+            ARG_FOLDER,
+        );
+        assert_eq!(args(&r), ("interpreter-preload", words(&[]), vec![]));
+        assert!(installer_args(&r, "interpreter-preload").is_uncertain());
         // A program on standard input the kernel found an installer's:
         // after the `-`, the interpreter's options read as its own (argv[0]
         // is not looked at).
@@ -569,6 +615,7 @@ mod tests {
                 start: 4,
                 guessed: vec![1],
                 inline: None,
+                uncertain: false,
             }
         );
         // A renamed copy: at 1.

@@ -216,6 +216,64 @@ impl Drop for Purge {
 }
 
 #[test]
+fn classify_reads_a_preloaded_installer_and_cpan_inline_code() {
+    // node -r: the preloaded npm cli reads the script's arguments.
+    let j = json_of(&classify(&[
+        "--json", "--", "node", "-r", NPM_CLI, "x.js", "install", "left-pad",
+    ]));
+    assert_eq!(j["manager"], "npm", "{j}");
+    assert_eq!(j["via"], "interpreter-preload", "{j}");
+    assert_eq!(j["operation"], "install", "{j}");
+    assert_eq!(j["packages"], json!([{"name": "left-pad"}]), "{j}");
+    assert!(j.get("reading").is_none(), "{j}");
+    // --loader: the hooks thread sees no arguments; flagged.
+    let j = json_of(&classify(&[
+        "--json", "--", "node", "--loader", NPM_CLI, "x.js", "install", "y",
+    ]));
+    assert_eq!(j["manager"], "npm", "{j}");
+    assert_eq!(j["reading"], "uncertain", "{j}");
+    // php -F: the file is the program, the operands its arguments.
+    let j = json_of(&classify(&[
+        "--json",
+        "--",
+        "php",
+        "-F",
+        "composer.phar",
+        "require",
+        "a/b",
+    ]));
+    assert_eq!(j["manager"], "composer", "{j}");
+    assert_eq!(j["packages"], json!([{"name": "a/b"}]), "{j}");
+    let j = json_of(&classify(&[
+        "--json",
+        "--",
+        "php",
+        "-d",
+        "auto_prepend_file=/usr/local/bin/composer",
+        "x.php",
+        "require",
+        "a/b",
+    ]));
+    assert_eq!(j["manager"], "composer", "{j}");
+    assert_eq!(j["via"], "interpreter-preload", "{j}");
+    // perl -MCPAN -e 'install X' is `cpan -i X`.
+    let out = classify(&["--json", "--", "perl", "-MCPAN", "-e", "install 'Foo::Bar'"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let j = json_of(&out);
+    assert_eq!(j["manager"], "cpan", "{j}");
+    assert_eq!(j["operation"], "install", "{j}");
+    assert_eq!(j["via"], "inline-code", "{j}");
+    assert_eq!(j["packages"], json!([{"name": "Foo::Bar"}]), "{j}");
+    let j = json_of(&classify(&[
+        "--json", "--", "perl", "-MCPAN", "-e", "shell",
+    ]));
+    assert_eq!(j["manager"], "cpan", "{j}");
+    // Without CPAN loaded, `install` is nobody's: exit 3.
+    let out = classify(&["--json", "--", "perl", "-e", "install 'Foo::Bar'"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
+
+#[test]
 fn a_forged_argv0_does_not_move_a_direct_installs_arguments() {
     const A: &str = "swmon-e2e-forged-a";
     const B: &str = "swmon-e2e-forged-b";

@@ -29,8 +29,11 @@
 //! unknowable without running the code.
 //!
 //! The installer's arguments are the first list of string literals the
-//! code passes to a call (`main(["install", "./x.whl"])`) or assigns to
-//! `argv` (`sys.argv[1:] = [...]`, as `ensurepip` does), else the command
+//! code passes to the installer's entry call (Python: a `main`, or a name
+//! an installer module or `main` is imported as: `main(["install",
+//! "./x.whl"])`; a list passed to any other call, `subprocess.run(["echo"])`,
+//! is not) or assigns to `argv` (`sys.argv[1:] = [...]`, as `ensurepip`
+//! does; node's `process.argv = [...]`), else the command
 //! line's arguments after the code (Python: `sys.argv[1:]`; Node: npm's
 //! cli reads `process.argv` from its third entry, and with `-e` the first
 //! argument after the code stands where the script would).
@@ -149,26 +152,45 @@ fn first_literal<'t>(t: &'t [Token<'_>], open: usize) -> Option<&'t [u8]> {
     }
 }
 
-/// The first list of string literals passed to a call (`f(["a", "b"])`)
-/// or assigned to `argv` (`sys.argv[1:] = ["install", "x"]`, what
-/// `ensurepip` runs).
-fn literal_list(t: &[Token<'_>]) -> Option<Vec<Vec<u8>>> {
+/// The installer's arguments given as a list of string literals: the
+/// first one passed to an entry call (`entry(name)`: pip's `main([...])`,
+/// not any call's, `subprocess.run(["echo"])` being no installer's) or
+/// assigned to `argv` (`sys.argv[1:] = ["install", "x"]`, what `ensurepip`
+/// has `run_module` read; `process.argv = [...]`). One pass over the
+/// tokens, whatever their number.
+fn literal_list(
+    t: &[Token<'_>],
+    entry: impl Fn(&[u8]) -> bool,
+    argv_skip: usize,
+) -> Option<Vec<Vec<u8>>> {
+    // The last name before the current token and its index, for `argv
+    // ... = [`.
+    let mut last_name: Option<(usize, &[u8])> = None;
     for (i, w) in t.windows(2).enumerate() {
-        let to_argv = || {
-            t[..i].iter().rev().find_map(|x| match x {
-                Token::Name(n) => Some(last_part(n) == b"argv"),
-                _ => None,
-            }) == Some(true)
+        if let Token::Name(n) = &w[0] {
+            last_name = Some((i, n));
+        }
+        let callee = |k: usize| match k.checked_sub(1).and_then(|k| t.get(k)) {
+            Some(Token::Name(n)) => entry(n),
+            _ => false,
         };
         match w {
-            [Token::Punct(b'('), Token::Punct(b'[')] => {}
-            [Token::Punct(b'='), Token::Punct(b'[')] if to_argv() => {}
+            [Token::Punct(b'('), Token::Punct(b'[')] if callee(i) => {}
+            [Token::Punct(b'='), Token::Punct(b'[')]
+                if last_name.is_some_and(|(_, n)| last_part(n) == b"argv") => {}
             _ => continue,
         }
+        // `argv = [...]` whole (not `argv[1:] = `): its first entries are
+        // the program's, not the installer's arguments.
+        let mut skip = match last_name {
+            Some((at, _)) if at + 1 == i && w[0] == Token::Punct(b'=') => argv_skip,
+            _ => 0,
+        };
         let mut list = Vec::new();
         let mut j = i + 2;
         loop {
             match t.get(j) {
+                Some(Token::Str(_)) if skip > 0 => skip -= 1,
                 Some(Token::Str(s)) => list.push(s.clone()),
                 Some(Token::Punct(b']')) => return Some(list),
                 _ => break,
@@ -181,6 +203,23 @@ fn literal_list(t: &[Token<'_>]) -> Option<Vec<Vec<u8>>> {
         }
     }
     None
+}
+
+/// The names Python code may call an installer's entry point by: any
+/// `main` (`main`, `pip.main`, `m.main`, pip's `_main`) and the names an
+/// installer module or a `main` is bound to (`import pip._internal.cli.main
+/// as m`, `from pip._internal.cli.main import main as run`).
+fn python_entries<'t>(t: &[Token<'t>]) -> Vec<&'t [u8]> {
+    t.windows(3)
+        .filter_map(|w| match w {
+            [Token::Name(a), Token::Name(b"as"), Token::Name(b)]
+                if python_module(a).is_some() || matches!(last_part(a), b"main" | b"_main") =>
+            {
+                Some(*b)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The installer Python code runs, by the rule in the module doc.
@@ -250,10 +289,12 @@ pub fn python(code: &[u8]) -> Option<CodeRun> {
         i += 1;
     }
     let (installer_id, manager) = found?;
+    let aliases = python_entries(&t);
+    let entry = |n: &[u8]| matches!(last_part(n), b"main" | b"_main") || aliases.contains(&n);
     Some(CodeRun {
         installer_id,
         manager,
-        args: literal_list(&t),
+        args: literal_list(&t, entry, 1),
     })
 }
 
@@ -290,10 +331,197 @@ pub fn node(code: &[u8]) -> Option<CodeRun> {
         node_specifier(spec)
     });
     let (installer_id, manager) = found?;
+    // npm's, yarn's and pnpm's clis read `process.argv`: no call takes
+    // their arguments as a list.
     Some(CodeRun {
         installer_id,
         manager,
-        args: literal_list(&t),
+        args: literal_list(&t, |_| false, 2),
+    })
+}
+
+/// CPAN.pm's functions that run a CPAN client operation, with the `cpan`
+/// option that does the same (CPAN exports them: `perl -MCPAN -e 'install
+/// Foo'`); `shell` is the interactive shell, `cpan` with no arguments.
+const CPAN_CALLS: &[(&[u8], Option<&str>)] = &[
+    (b"install", Some("-i")),
+    (b"upgrade", Some("-u")),
+    (b"make", Some("-m")),
+    (b"test", Some("-t")),
+    (b"get", Some("-g")),
+    (b"shell", None),
+];
+
+/// The installer Perl code runs: CPAN.pm's `install`, `upgrade`, `make`,
+/// `test`, `get` or `shell` (bare or `CPAN::Shell->install(...)`,
+/// `CPAN::install(...)`) when CPAN is loaded (`cpan_loaded`: `-MCPAN` on
+/// the command line, or `use CPAN`/`require CPAN` in the code), as the
+/// `cpan` command line doing the same: `install Foo::Bar` is `cpan -i
+/// Foo::Bar`. Its operands are the literal words or strings after it
+/// (`'X'`, `"X"`, `qw(X Y)`, `Foo::Bar`), up to the statement's end; a
+/// variable or expression among them is read as its text, flagged by the
+/// cpan grammar as any odd operand would be.
+pub fn perl(code: &[u8], cpan_loaded: bool) -> Option<CodeRun> {
+    let loaded = cpan_loaded
+        || [
+            &b"use CPAN;"[..],
+            b"use CPAN ",
+            b"require CPAN;",
+            b"require CPAN ",
+        ]
+        .iter()
+        .any(|n| code.windows(n.len()).any(|w| w == *n))
+        || code.ends_with(b"use CPAN")
+        || code.ends_with(b"require CPAN");
+    if !loaded {
+        return None;
+    }
+    let word = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':');
+    let mut i = 0;
+    while i < code.len() {
+        if !word(code[i]) || (i > 0 && (word(code[i - 1]) || code[i - 1] == b'$')) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < code.len() && word(code[i]) {
+            i += 1;
+        }
+        let name = &code[start..i];
+        // `CPAN::Shell->install`, `CPAN::install`, `install`.
+        let mut call = name.strip_prefix(b"CPAN::").unwrap_or(name);
+        if name == b"CPAN::Shell" && code[i..].starts_with(b"->") {
+            let m = i + 2;
+            let mut e = m;
+            while e < code.len() && word(code[e]) {
+                e += 1;
+            }
+            call = &code[m..e];
+            i = e;
+        }
+        let Some((_, opt)) = CPAN_CALLS.iter().find(|(n, _)| *n == call) else {
+            continue;
+        };
+        let end = code[i..]
+            .iter()
+            .position(|&c| matches!(c, b';' | b'}' | b'\n'))
+            .map_or(code.len(), |p| i + p);
+        let mut args: Vec<Vec<u8>> = opt.iter().map(|o| o.as_bytes().to_vec()).collect();
+        args.extend(perl_operands(&code[i..end]));
+        let (installer_id, manager) = installer_named("cpan")?;
+        return Some(CodeRun {
+            installer_id,
+            manager,
+            args: Some(args),
+        });
+    }
+    None
+}
+
+/// The operands of a Perl call's argument text: quoted strings, `qw()`
+/// lists, bare words; parentheses, commas and `=>` dropped.
+fn perl_operands(text: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        let c = text[i];
+        if c == b'\'' || c == b'"' {
+            let end = text[i + 1..]
+                .iter()
+                .position(|&x| x == c)
+                .map_or(text.len(), |p| i + 1 + p);
+            out.push(text[i + 1..end].to_vec());
+            i = end + 1;
+        } else if text[i..].starts_with(b"qw")
+            && text.get(i + 2).is_some_and(|c| !c.is_ascii_alphanumeric())
+        {
+            let open = text[i + 2];
+            let close = match open {
+                b'(' => b')',
+                b'[' => b']',
+                b'{' => b'}',
+                b'<' => b'>',
+                other => other,
+            };
+            let end = text[i + 3..]
+                .iter()
+                .position(|&x| x == close)
+                .map_or(text.len(), |p| i + 3 + p);
+            out.extend(
+                text[(i + 3).min(end)..end]
+                    .split(u8::is_ascii_whitespace)
+                    .filter(|w| !w.is_empty())
+                    .map(<[u8]>::to_vec),
+            );
+            i = end + 1;
+        } else if c.is_ascii_whitespace() || matches!(c, b'(' | b')' | b',' | b'=' | b'>') {
+            i += 1;
+        } else {
+            let end = text[i..]
+                .iter()
+                .position(|&x| x.is_ascii_whitespace() || matches!(x, b'(' | b')' | b','))
+                .map_or(text.len(), |p| i + p);
+            out.push(text[i..end].to_vec());
+            i = end;
+        }
+    }
+    out
+}
+
+/// What a Ruby inline program that runs gem's own entry point gives it:
+/// `Gem::GemRunner.new.run(ARGV)` (what `bin/gem` does) with
+/// `rubygems/gem_runner` loaded (`gem_runner_loaded`: `-r` on the command
+/// line, or a `require` in the code; without it the constant is not
+/// defined and nothing runs). `Some(None)`: the command line's
+/// arguments (`ARGV`); `Some(Some(list))`: a literal list
+/// (`%w[install x]`, `["install", "x"]`).
+pub fn ruby(code: &[u8], gem_runner_loaded: bool) -> Option<CodeRun> {
+    let has = |n: &[u8]| code.windows(n.len()).any(|w| w == n);
+    if !(gem_runner_loaded || has(b"rubygems/gem_runner")) {
+        return None;
+    }
+    const RUN: &[u8] = b"Gem::GemRunner.new.run";
+    let at = code.windows(RUN.len()).position(|w| w == RUN)?;
+    let rest = code[at + RUN.len()..].trim_ascii_start();
+    let rest = rest.strip_prefix(b"(").unwrap_or(rest).trim_ascii_start();
+    let args = if rest.starts_with(b"ARGV") {
+        None
+    } else if let Some(list) = rest.strip_prefix(b"%w").filter(|r| !r.is_empty()) {
+        let close = match list[0] {
+            b'(' => b')',
+            b'[' => b']',
+            b'{' => b'}',
+            b'<' => b'>',
+            other => other,
+        };
+        let end = list[1..].iter().position(|&c| c == close)? + 1;
+        Some(
+            list[1..end]
+                .split(u8::is_ascii_whitespace)
+                .filter(|w| !w.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect(),
+        )
+    } else if rest.starts_with(b"[") {
+        let t = tokens(rest);
+        let mut list = Vec::new();
+        for tok in t.iter().skip(1) {
+            match tok {
+                Token::Str(s) => list.push(s.clone()),
+                Token::Punct(b',') => {}
+                Token::Punct(b']') => break,
+                _ => return None,
+            }
+        }
+        Some(list)
+    } else {
+        return None;
+    };
+    let (installer_id, manager) = installer_named("gem")?;
+    Some(CodeRun {
+        installer_id,
+        manager,
+        args,
     })
 }
 
@@ -355,6 +583,45 @@ mod tests {
     }
 
     #[test]
+    fn only_the_entry_calls_list_is_the_installers_arguments() {
+        let args = |code: &str| py(code).and_then(|r| r.1);
+        let v = |a: &[&str]| Some(a.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+        // A list passed to another call first is not pip's.
+        assert_eq!(
+            args("import subprocess, pip; subprocess.run(['echo', 'hi']); pip.main(['install', 'x'])"),
+            v(&["install", "x"])
+        );
+        assert_eq!(args("import pip; print(['a']); x = f(['b'])"), None);
+        assert_eq!(
+            args("from pip._internal.cli.main import main as run; run(['install', 'y'])"),
+            v(&["install", "y"])
+        );
+        assert_eq!(
+            args("import pip._internal.cli.main as m; m.main(['install', 'z'])"),
+            v(&["install", "z"])
+        );
+        assert_eq!(
+            args("import sys, runpy; sys.argv = ['pip', 'install', 'w']; runpy.run_module('pip')"),
+            v(&["install", "w"])
+        );
+    }
+
+    #[test]
+    fn the_argument_list_is_found_past_many_others() {
+        // 128 KiB of `x = [` and calls before the real list (each once
+        // scanned back to the start: quadratic, now one pass).
+        let mut code = String::from("import pip\n");
+        while code.len() < 128 * 1024 {
+            code.push_str("a = [1]; f([2]); ");
+        }
+        code.push_str("pip.main(['install', 'x'])");
+        assert_eq!(
+            py(&code).and_then(|r| r.1),
+            Some(vec!["install".to_owned(), "x".to_owned()])
+        );
+    }
+
+    #[test]
     fn python_code_that_only_mentions_one() {
         for code in [
             "pass",
@@ -402,6 +669,86 @@ mod tests {
         ] {
             assert_eq!(node(code.as_bytes()), None, "{code}");
         }
+    }
+
+    fn strs(a: Option<Vec<Vec<u8>>>) -> Option<Vec<String>> {
+        a.map(|a| {
+            a.iter()
+                .map(|x| String::from_utf8_lossy(x).into_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn perl_code_that_runs_cpan() {
+        let cpan = |code: &str, loaded| {
+            perl(code.as_bytes(), loaded).map(|r| (r.manager, strs(r.args).unwrap_or_default()))
+        };
+        let want = |args: &[&str]| {
+            Some((
+                Manager::Cpan,
+                args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            ))
+        };
+        for (code, loaded, args) in [
+            ("install X", true, &["-i", "X"][..]),
+            ("install 'Foo::Bar'", true, &["-i", "Foo::Bar"]),
+            ("install(\"A\", 'B')", true, &["-i", "A", "B"]),
+            ("install qw(A B)", true, &["-i", "A", "B"]),
+            ("CPAN::Shell->install(\"X::Y\")", true, &["-i", "X::Y"]),
+            ("CPAN::install('X')", true, &["-i", "X"]),
+            ("force install X; print 1", true, &["-i", "X"]),
+            ("shell", true, &[]),
+            ("upgrade", true, &["-u"]),
+            ("use CPAN; install X", false, &["-i", "X"]),
+            (
+                "require CPAN; CPAN::Shell->install('X')",
+                false,
+                &["-i", "X"],
+            ),
+        ] {
+            assert_eq!(cpan(code, loaded), want(args), "{code}");
+        }
+        for (code, loaded) in [
+            // CPAN not loaded: `install` is nobody's.
+            ("install X", false),
+            ("use CPANPLUS; install X", false),
+            // A word that only contains a CPAN function's name.
+            ("reinstall X; $install = 1; my_shell()", true),
+            ("print 'hello'", true),
+        ] {
+            assert_eq!(cpan(code, loaded), None, "{code}");
+        }
+    }
+
+    #[test]
+    fn ruby_code_that_runs_gem() {
+        let gem =
+            |code: &str, loaded| ruby(code.as_bytes(), loaded).map(|r| (r.manager, strs(r.args)));
+        assert_eq!(
+            gem("Gem::GemRunner.new.run ARGV", true),
+            Some((Manager::Gem, None))
+        );
+        assert_eq!(
+            gem("Gem::GemRunner.new.run(ARGV.clone)", true),
+            Some((Manager::Gem, None))
+        );
+        assert_eq!(
+            gem(
+                "require 'rubygems/gem_runner'; Gem::GemRunner.new.run %w[install rails]",
+                false
+            ),
+            Some((Manager::Gem, Some(vec!["install".into(), "rails".into()])))
+        );
+        assert_eq!(
+            gem("Gem::GemRunner.new.run([\"install\", 'x'])", true),
+            Some((Manager::Gem, Some(vec!["install".into(), "x".into()])))
+        );
+        // Without gem_runner loaded the constant is not defined (ruby 3.1:
+        // NameError): nothing runs.
+        assert_eq!(gem("Gem::GemRunner.new.run ARGV", false), None);
+        assert_eq!(gem("puts 'Gem::GemRunner'", true), None);
+        assert_eq!(gem("Gem::GemRunner.new.run(args)", true), None);
     }
 
     #[test]

@@ -44,8 +44,9 @@ pub struct Target {
     /// The catalogue id of the installer's name.
     pub installer_id: u16,
     pub manager: Manager,
-    /// `direct`, `python -m`, `interpreter-script`, `inline-code` or
-    /// `loader` (`swmon.via`; `stdin-script` is the kernel's to know).
+    /// `direct`, `python -m`, `interpreter-script`, `interpreter-preload`,
+    /// `inline-code` or `loader` (`swmon.via`; `stdin-script` is the
+    /// kernel's to know).
     pub via: &'static str,
     /// The index of the argument naming the installer (the script, the
     /// module, the code).
@@ -61,6 +62,10 @@ pub struct Target {
     /// (`swmon.reading: uncertain`, `swmon.unknown_options`). Empty when
     /// every option before the program was known.
     pub guessed: Vec<usize>,
+    /// The reading is a guess for another reason than an unknown option
+    /// (a preload whose arguments are not known: see [`PreloadKind`]);
+    /// also `swmon.reading: uncertain`.
+    pub uncertain: bool,
 }
 
 impl Target {
@@ -99,6 +104,7 @@ pub fn resolve(argv: &[&[u8]]) -> Option<Target> {
             start: 1,
             inline_args: None,
             guessed: Vec::new(),
+            uncertain: false,
         }),
         role => through(role, argv),
     }
@@ -123,6 +129,18 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
             })
         }
         Role::Interpreter(kind) => walk(kind, argv, |r| {
+            // A file an option runs before the program is the first
+            // program run.
+            if let Some(t) = preload_target(argv, r) {
+                return Some(t);
+            }
+            if r.preload
+                .is_some_and(|p| p.kind == PreloadKind::PhpProcessFile)
+            {
+                // `php -F tool.php composer.phar`: the operands are
+                // tool.php's arguments.
+                return None;
+            }
             let (installer_id, manager, via, index, start, inline_args) = match r.runs {
                 // `-m pip`, `-m pip.__main__`, `-m ensurepip`: the
                 // top-level package names the installer.
@@ -144,9 +162,20 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
                     let run = match kind {
                         Interpreter::Python => super::code::python(code),
                         Interpreter::Node => super::code::node(code),
-                        _ => None,
+                        Interpreter::Perl => {
+                            super::code::perl(code, loads_module(argv, index, b"CPAN"))
+                        }
+                        Interpreter::Ruby => super::code::ruby(
+                            code,
+                            loads_module(argv, index, b"rubygems/gem_runner"),
+                        ),
+                        Interpreter::Php => None,
                     }?;
                     let mut start = index + 1;
+                    if kind == Interpreter::Ruby && argv.get(start) == Some(&&b"--"[..]) {
+                        // `ruby -e CODE -- ARGS`: ARGV after the `--`.
+                        start += 1;
+                    }
                     if kind == Interpreter::Node {
                         // `node -e CODE [--] X ARGS`: process.argv is
                         // [node, X, ARGS], and npm's cli reads from its
@@ -177,9 +206,26 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
                 start,
                 inline_args,
                 guessed: r.guessed.clone(),
+                uncertain: false,
             })
         }),
     }
+}
+
+/// Whether an option before `upto` loads `module` (perl's `-MCPAN`,
+/// `-MCPAN=...`, `-mCPAN`, `-M CPAN`; ruby's `-rrubygems/gem_runner`,
+/// `-r rubygems/gem_runner`).
+fn loads_module(argv: &[&[u8]], upto: usize, module: &[u8]) -> bool {
+    let named = |v: &[u8]| {
+        v.strip_prefix(module)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"=") || rest == b".rb")
+    };
+    let opts = argv.get(1..upto.min(argv.len())).unwrap_or_default();
+    opts.iter().enumerate().any(|(k, a)| match a {
+        [b'-', b'M' | b'm' | b'r', v @ ..] if !v.is_empty() => named(v),
+        [b'-', b'M' | b'm' | b'r'] => opts.get(k + 1).is_some_and(|v| named(v)),
+        _ => false,
+    })
 }
 
 /// Whether the kernel's trie passes `arg` as a name: its longest match
@@ -260,12 +306,20 @@ pub fn corepack_manager(word: &[u8]) -> Option<&[u8]> {
     matches!(name, b"npm" | b"npx" | b"yarn" | b"yarnpkg" | b"pnpm").then_some(name)
 }
 
+/// How many `#!` scripts the kernel runs one through another: fs/exec.c's
+/// `exec_binprm` fails a sixth rewrite with `ELOOP` (checked on 6.18: a
+/// chain of five scripts runs, of six fails).
+pub const SCRIPT_NESTING_MAX: usize = 5;
+
 /// Where the arguments of an installer exec'd directly start in its argv:
 /// after the argument equal to `filename` (the path given to exec; a prefix
 /// of the argument when the kernel's copy was cut) when it is argv\[0\],
 /// or, for a `script` (the kernel ran its `#!` interpreter, which put the
-/// script's path after itself and its one optional argument), argv\[1\]
-/// or argv\[2\]; else at 1. argv\[0\] is never read as the program: a
+/// script's path after itself and its one optional argument, and so on
+/// for an interpreter that is itself a script: up to
+/// [`SCRIPT_NESTING_MAX`] levels, the file at argv\[2 × levels\] at
+/// most), the first argument from argv\[1\] to argv\[10\] equal to it
+/// (the kernel's copy comes before the caller's arguments); else at 1. argv\[0\] is never read as the program: a
 /// forged one (`exec -a 'install evil' dpkg -l`, `exec -a python3 dpkg
 /// ...`) moves nothing. Only a script gets the later positions: an
 /// installer binary given its own path as an argument (`dpkg -i
@@ -274,7 +328,11 @@ pub fn exec_args_start(argv: &[&[u8]], filename: &[u8], filename_cut: bool, scri
     let same = |a: &[u8]| {
         a == filename || (filename_cut && !filename.is_empty() && a.starts_with(filename))
     };
-    let positions = if script { 3 } else { 1 };
+    let positions = if script {
+        2 * SCRIPT_NESTING_MAX + 1
+    } else {
+        1
+    };
     argv.iter()
         .take(positions)
         .position(|a| same(a))
@@ -343,11 +401,13 @@ fn short_opt(kind: Interpreter, c: u8) -> Option<Opt> {
     let table: &[(&[u8], Opt)] = match kind {
         // python3 --help: the whole option set.
         Interpreter::Python => &[
-            (b"bBdEiIOPqsSuvxR", Flag),
+            // `-t` and `-R` are still accepted and ignored (3.11: tested).
+            (b"bBdEiIOPqsSuvxRt", Flag),
             (b"WX", Value),
             (b"c", Code),
             (b"m", Module),
-            (b"h?V", Nothing),
+            // `-J` (reserved for Jython) is an error: nothing runs.
+            (b"h?VJ", Nothing),
         ],
         // node --help: the short forms.
         Interpreter::Node => &[
@@ -378,7 +438,9 @@ fn short_opt(kind: Interpreter, c: u8) -> Option<Opt> {
         Interpreter::Php => &[
             (b"aCeHnq", Flag),
             (b"cdtz", Value),
-            (b"rBRFE", Code),
+            (b"rBRE", Code),
+            // `-F FILE`: FILE is the program (see [`PreloadKind`]).
+            (b"F", Value),
             (b"f", Script),
             (b"hilmsSvw", Nothing),
         ],
@@ -409,10 +471,14 @@ fn long_opt(kind: Interpreter, name: &[u8]) -> Option<Opt> {
             | b"--internal-encoding"
             | b"--enable"
             | b"--disable"
-            | b"--dump" => Value,
+            | b"--dump"
+            // `--backtrace-limit 3` as well as `=3` (ruby 3.1); 3.3's
+            // `--crash-report=TEMPLATE`, `--parser=prism`.
+            | b"--backtrace-limit"
+            | b"--crash-report"
+            | b"--parser" => Value,
             b"--copyright" => Nothing,
-            b"--verbose" | b"--debug" | b"--jit" | b"--yjit" | b"--rjit" | b"--backtrace-limit"
-            | b"--crash-report" | b"--parser" => Flag,
+            b"--verbose" | b"--debug" | b"--jit" | b"--yjit" | b"--rjit" => Flag,
             // `--enable-gems`, `--disable-did_you_mean`, `--yjit-exec-mem-size=N`.
             n if [
                 &b"--enable-"[..],
@@ -434,8 +500,8 @@ fn long_opt(kind: Interpreter, name: &[u8]) -> Option<Opt> {
             b"--no-php-ini" | b"--interactive" | b"--profile-info" | b"--hide-args"
             | b"--no-chdir" => Flag,
             b"--file" => Script,
-            b"--run" | b"--process-begin" | b"--process-code" | b"--process-file"
-            | b"--process-end" => Code,
+            b"--run" | b"--process-begin" | b"--process-code" | b"--process-end" => Code,
+            b"--process-file" => Value,
             b"--info"
             | b"--syntax-check"
             | b"--modules"
@@ -528,7 +594,8 @@ fn node_long(name: &[u8]) -> Option<Opt> {
         | b"--inspect-publish-uid"
         | b"--network-family-autoselection-attempt-timeout"
         | b"--trace-require-module"
-        | b"--experimental-config-file" => Value,
+        | b"--experimental-config-file"
+        | b"--v8-pool-size" => Value,
         b"--eval" | b"--print" => Code,
         b"--check"
         | b"--test"
@@ -608,7 +675,31 @@ fn node_long(name: &[u8]) -> Option<Opt> {
         | b"--interpreted-frames-native-stack"
         | b"--track-heap-objects"
         | b"--extra-info-on-fatal-exception"
-        | b"--force-context-aware" => Flag,
+        | b"--force-context-aware"
+        // node 20's `--help`, found missing by review (and by the test
+        // that reads it).
+        | b"--disable-wasm-trap-handler"
+        | b"--disallow-code-generation-from-strings"
+        | b"--enable-etw-stack-walking"
+        | b"--experimental-eventsource"
+        | b"--experimental-network-inspection"
+        | b"--experimental-print-required-tla"
+        | b"--experimental-test-coverage"
+        | b"--experimental-test-module-mocks"
+        | b"--force-node-api-uncaught-exceptions-policy"
+        | b"--huge-max-old-generation-size"
+        | b"--enable-network-family-autoselection"
+        | b"--report-exclude-network"
+        | b"--test-force-exit"
+        | b"--test-only"
+        | b"--tls-max-v1.2"
+        | b"--tls-max-v1.3"
+        | b"--tls-min-v1.0"
+        | b"--tls-min-v1.1"
+        | b"--tls-min-v1.2"
+        | b"--tls-min-v1.3"
+        | b"--trace-atomics-wait"
+        | b"--trace-promises" => Flag,
         // `--no-X` negates a boolean: node and V8 accept it for any of theirs.
         n if n.starts_with(b"--no-") => Flag,
         _ => return None,
@@ -644,11 +735,162 @@ pub enum Runs<'a> {
 pub struct Reading<'a> {
     pub runs: Runs<'a>,
     pub guessed: Vec<usize>,
+    /// The first installer-looking file an option loads and runs before
+    /// the program (`node -r FILE`, `php -F FILE`, `php -d
+    /// auto_prepend_file=FILE`), if any: see [`Preload`].
+    pub preload: Option<Preload<'a>>,
+}
+
+/// How an interpreter option runs a file besides the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreloadKind {
+    /// node `-r`/`--require`/`--import`: loaded in the main thread before
+    /// the program, with the program's `process.argv`.
+    NodeRequire,
+    /// node `--loader`/`--experimental-loader`: loaded in the hooks'
+    /// worker thread, whose `process.argv` holds no arguments (node 20).
+    NodeLoader,
+    /// php `-F`/`--process-file`: the file is the program, run for every
+    /// line of standard input; operands after the options are its
+    /// `$argv[1..]`.
+    PhpProcessFile,
+    /// php `-d auto_prepend_file=FILE` (or `auto_append_file`): run
+    /// before (after) the script or standard input program, with its
+    /// `$argv`; not for `-r`/`-B`/`-R`/`-E` code (tested on php 8.2).
+    PhpPrepend,
+}
+
+/// A file an option makes the interpreter run besides the program: the
+/// index of the argument holding it, the file as written (a path, a
+/// `file://` URL, or node's bare package name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Preload<'a> {
+    pub index: usize,
+    pub path: &'a [u8],
+    pub kind: PreloadKind,
 }
 
 /// The unknown options kept in [`Reading::guessed`] (more are read, not
 /// listed).
 const GUESSED_MAX: usize = 8;
+
+/// One argument index still to read by [`walk`]: the index, the unknown
+/// options guessed to reach it, the preload found before it.
+type State<'a> = (usize, Vec<usize>, Option<Preload<'a>>);
+
+/// The file a value option makes the interpreter run besides its program,
+/// when it is an installer's (node's `-r`, `--require`, `--import`,
+/// `--loader`, `--experimental-loader`; php's `-d`/`--define`
+/// `auto_prepend_file=`/`auto_append_file=`), or always for php's `-F`/
+/// `--process-file` (its operands are then arguments, never a script).
+/// `name` is the option as written (`-r`, `--require`), `at` the index of
+/// the argument holding `value`.
+fn preload_of<'a>(
+    kind: Interpreter,
+    name: &[u8],
+    at: usize,
+    value: &'a [u8],
+) -> Option<Preload<'a>> {
+    let (kind, path) = match (kind, name) {
+        (Interpreter::Node, b"-r" | b"--require" | b"--import") => {
+            (PreloadKind::NodeRequire, value)
+        }
+        (Interpreter::Node, b"--loader" | b"--experimental-loader") => {
+            (PreloadKind::NodeLoader, value)
+        }
+        (Interpreter::Php, b"-F" | b"--process-file") => {
+            return Some(Preload {
+                index: at,
+                path: value,
+                kind: PreloadKind::PhpProcessFile,
+            })
+        }
+        (Interpreter::Php, b"-d" | b"--define") => {
+            let eq = value.iter().position(|&c| c == b'=')?;
+            let key = value[..eq].trim_ascii();
+            if !matches!(key, b"auto_prepend_file" | b"auto_append_file") {
+                return None;
+            }
+            (PreloadKind::PhpPrepend, value[eq + 1..].trim_ascii())
+        }
+        _ => return None,
+    };
+    preload_installer(kind, path)?;
+    Some(Preload {
+        index: at,
+        path,
+        kind,
+    })
+}
+
+/// The installer a preloaded file is, and whether that is a guess: a
+/// path (or `file://` URL) by [`script_installer`]'s rule; a bare name
+/// node resolves as a package (`-r npm`) by [`super::code::node_specifier`]'s,
+/// a guess (npm's package main runs its cli only as the main module).
+fn preload_installer(kind: PreloadKind, path: &[u8]) -> Option<(u16, Manager, bool)> {
+    let path = path.strip_prefix(b"file://").unwrap_or(path);
+    let node = matches!(kind, PreloadKind::NodeRequire | PreloadKind::NodeLoader);
+    if node && !path.starts_with(b"/") && !path.starts_with(b".") {
+        let (id, m) = super::code::node_specifier(path)?;
+        return Some((id, m, true));
+    }
+    let (id, m) = script_installer(path)?;
+    Some((id, m, false))
+}
+
+/// The installer a reading's preload runs, with its arguments: see
+/// [`PreloadKind`] for where each kind finds them. `None` when it runs no
+/// installer (php's prepend is not run for `-r` code), so the program is
+/// read as usual.
+fn preload_target(argv: &[&[u8]], r: &Reading<'_>) -> Option<Target> {
+    let p = r.preload?;
+    let (installer_id, manager, mut uncertain) = preload_installer(p.kind, p.path)?;
+    let len = argv.len();
+    let after = |index: usize| (index + 1).min(len);
+    let start = match (p.kind, r.runs) {
+        (PreloadKind::NodeRequire, Runs::Script { index, .. } | Runs::Stdin { index }) => {
+            after(index)
+        }
+        // `node -r FILE -e CODE [--] X ARGS`: process.argv is [node, X,
+        // ARGS], read from its third entry, as for inline code.
+        (PreloadKind::NodeRequire, Runs::Code { index, .. }) => {
+            let mut start = index + 1;
+            if argv.get(start) == Some(&&b"--"[..]) {
+                start += 1;
+            }
+            (start + 1).min(len)
+        }
+        // A syntax check still runs preloads (node 20: `node -r F -c x.js`),
+        // `--version` does not: a guess, with no arguments known.
+        (PreloadKind::NodeRequire, _) => {
+            uncertain = true;
+            len
+        }
+        // The hooks' thread sees `process.argv` as `[node]`.
+        (PreloadKind::NodeLoader, _) => {
+            uncertain = true;
+            len
+        }
+        // `php -F FILE ARGS`: the first operand is `$argv[1]`; after `--`,
+        // the next one.
+        (PreloadKind::PhpProcessFile, Runs::Script { index, .. }) => index,
+        (PreloadKind::PhpProcessFile | PreloadKind::PhpPrepend, Runs::Stdin { index }) => {
+            after(index)
+        }
+        (PreloadKind::PhpPrepend, Runs::Script { index, .. }) => after(index),
+        _ => return None,
+    };
+    Some(Target {
+        installer_id,
+        manager,
+        via: "interpreter-preload",
+        index: p.index,
+        start,
+        inline_args: None,
+        guessed: r.guessed.clone(),
+        uncertain,
+    })
+}
 
 /// Walks an interpreter's options (`argv[0]` is the interpreter and is
 /// not looked at) and calls `found` with each reading until it returns
@@ -665,11 +907,18 @@ pub fn walk<'a, T>(
     argv: &[&'a [u8]],
     mut found: impl FnMut(&Reading<'a>) -> Option<T>,
 ) -> Option<T> {
-    let mut seen = vec![false; argv.len() + 2];
+    // Read once per index, with and without a preload found before it.
+    let mut seen = vec![[false; 2]; argv.len() + 2];
     // Argument indices still to read, with the guesses that led there;
     // the flag reading of a guess is pushed last, so it is read first.
-    let mut todo: Vec<(usize, Vec<usize>)> = vec![(1, Vec::new())];
-    let mut emit = |runs: Runs<'a>, guessed: Vec<usize>| found(&Reading { runs, guessed });
+    let mut todo: Vec<State<'a>> = vec![(1, Vec::new(), None)];
+    let mut emit = |runs: Runs<'a>, guessed: Vec<usize>, preload: Option<Preload<'a>>| {
+        found(&Reading {
+            runs,
+            guessed,
+            preload,
+        })
+    };
     let guess = |g: &[usize], i: usize| {
         let mut g = g.to_vec();
         if g.len() < GUESSED_MAX {
@@ -677,14 +926,17 @@ pub fn walk<'a, T>(
         }
         g
     };
-    while let Some((i, guessed)) = todo.pop() {
-        if std::mem::replace(&mut seen[i.min(argv.len() + 1)], true) {
+    while let Some((i, guessed, preload)) = todo.pop() {
+        if std::mem::replace(
+            &mut seen[i.min(argv.len() + 1)][usize::from(preload.is_some())],
+            true,
+        ) {
             continue;
         }
         let Some(&a) = argv.get(i) else {
             // No program: the interpreter reads one from standard input.
             let runs = Runs::Stdin { index: argv.len() };
-            if let Some(t) = emit(runs, guessed) {
+            if let Some(t) = emit(runs, guessed, preload) {
                 return Some(t);
             }
             continue;
@@ -714,11 +966,17 @@ pub fn walk<'a, T>(
             let next = if value.is_some() { i + 1 } else { i + 2 };
             match long_opt(kind, name) {
                 Some(Opt::Flag | Opt::Glued | Opt::Digits) => {
-                    todo.push((i + 1, guessed));
+                    todo.push((i + 1, guessed, preload));
                     continue;
                 }
                 Some(Opt::Value) => {
-                    todo.push((next, guessed));
+                    let held = match value {
+                        Some(v) => Some((i, v)),
+                        None => argv.get(i + 1).map(|&v| (i + 1, v)),
+                    };
+                    let preload =
+                        preload.or_else(|| held.and_then(|(at, v)| preload_of(kind, name, at, v)));
+                    todo.push((next, guessed, preload));
                     continue;
                 }
                 Some(Opt::Code) => match (value, argv.get(i + 1)) {
@@ -734,13 +992,13 @@ pub fn walk<'a, T>(
                 },
                 None if value.is_some() => {
                     // Its value is glued on: no doubt where it ends.
-                    todo.push((i + 1, guess(&guessed, i)));
+                    todo.push((i + 1, guess(&guessed, i), preload));
                     continue;
                 }
                 None => {
                     let g = guess(&guessed, i);
-                    todo.push((i + 2, g.clone()));
-                    todo.push((i + 1, g));
+                    todo.push((i + 2, g.clone(), preload));
+                    todo.push((i + 1, g, preload));
                     continue;
                 }
             }
@@ -761,12 +1019,12 @@ pub fn walk<'a, T>(
         } else {
             // A cluster of short options: `-Iu`, `-Wignore`, `-mpip`,
             // `-lne`.
-            match cluster(kind, argv, i, &guessed, &mut todo) {
+            match cluster(kind, argv, i, &guessed, preload, &mut todo) {
                 Some(runs) => runs,
                 None => continue,
             }
         };
-        if let Some(t) = emit(runs, guessed) {
+        if let Some(t) = emit(runs, guessed, preload) {
             return Some(t);
         }
     }
@@ -782,7 +1040,8 @@ fn cluster<'a>(
     argv: &[&'a [u8]],
     i: usize,
     guessed: &[usize],
-    todo: &mut Vec<(usize, Vec<usize>)>,
+    preload: Option<Preload<'a>>,
+    todo: &mut Vec<State<'a>>,
 ) -> Option<Runs<'a>> {
     let a = argv[i];
     let mut guessed = guessed.to_vec();
@@ -796,13 +1055,18 @@ fn cluster<'a>(
             Some(Opt::Flag) => j += 1,
             Some(Opt::Digits) => {
                 j += 1;
-                while a.get(j).is_some_and(u8::is_ascii_hexdigit) {
-                    j += 1;
-                }
+                j += digits(kind, c, &a[j..]);
             }
             Some(Opt::Glued) => break,
             Some(Opt::Value) => {
-                todo.push((after_value, guessed));
+                let held = if rest.is_empty() {
+                    argv.get(i + 1).map(|&v| (i + 1, v))
+                } else {
+                    Some((i, rest))
+                };
+                let preload = preload
+                    .or_else(|| held.and_then(|(at, v)| preload_of(kind, &[b'-', c], at, v)));
+                todo.push((after_value, guessed, preload));
                 return None;
             }
             Some(Opt::Code) => {
@@ -838,15 +1102,37 @@ fn cluster<'a>(
                 if guessed.len() < GUESSED_MAX && !guessed.contains(&i) {
                     guessed.push(i);
                 }
-                todo.push((after_value, guessed.clone()));
+                todo.push((after_value, guessed.clone(), preload));
                 j += 1;
             }
         }
     }
     // The cluster ended as flags: the next argument is read next (on top
     // of the stack, before any value reading pushed above).
-    todo.push((i + 1, guessed));
+    todo.push((i + 1, guessed, preload));
     None
+}
+
+/// How many bytes of `rest` a digits option `c` takes (perlrun: `-l` and
+/// `-0` octal digits, `-0x` hex digits; ruby: `-0` octal, `-T` decimal,
+/// `-W` a level digit or `:category`, the rest of the argument), so that
+/// the letters after them are options again (`perl -le`, `-0777ne`).
+fn digits(kind: Interpreter, c: u8, rest: &[u8]) -> usize {
+    let run = |from: usize, ok: fn(&u8) -> bool| {
+        from + rest[from.min(rest.len())..]
+            .iter()
+            .take_while(|d| ok(d))
+            .count()
+    };
+    let octal = |d: &u8| (b'0'..=b'7').contains(d);
+    match (kind, c) {
+        (Interpreter::Perl, b'0') if matches!(rest.first(), Some(b'x' | b'X')) => {
+            run(1, u8::is_ascii_hexdigit)
+        }
+        (Interpreter::Ruby, b'W') if rest.first() == Some(&b':') => rest.len(),
+        (Interpreter::Ruby, b'T' | b'W') => run(0, u8::is_ascii_digit),
+        _ => run(0, octal),
+    }
 }
 
 /// A script argument, or standard input named as a path.
@@ -883,6 +1169,12 @@ pub struct Explained {
     /// A=1`, `sh -c STRING`), outermost first, each as the words it took
     /// (escaped); see [`super::wrapper`].
     pub wrappers: Vec<Vec<String>>,
+    /// Some wrapper words were cut (see [`super::wrapper::Simple`]'s
+    /// `wrappers_cut`).
+    pub wrappers_cut: bool,
+    /// The shell string runs code not expanded here (see
+    /// [`super::wrapper::Simple`]'s `not_expanded`).
+    pub not_expanded: bool,
     /// `xargs`: more arguments come from `stdin` (or `file:FILE`), so the
     /// packages named may not be all.
     pub more_arguments_from: Option<String>,
@@ -906,6 +1198,8 @@ fn explain_simple(argv: &[&[u8]]) -> Explained {
         files: Vec::new(),
         unknown_options: Vec::new(),
         wrappers: Vec::new(),
+        wrappers_cut: false,
+        not_expanded: false,
         more_arguments_from: None,
         commands: Vec::new(),
         commands_truncated: false,
@@ -966,6 +1260,8 @@ pub fn explain(argv: &[&[u8]]) -> Explained {
                 .iter()
                 .map(|w| w.iter().map(|a| super::escape(a)).collect())
                 .collect();
+            e.wrappers_cut = s.wrappers_cut;
+            e.not_expanded = s.not_expanded;
             e.more_arguments_from = s.more_arguments_from.as_deref().map(super::escape);
             if let (Some(root), Some(scope)) = (&s.root, &e.scope) {
                 e.scope = Some(in_root(scope, &super::escape(root)));
@@ -1101,6 +1397,12 @@ impl Explained {
             if !self.wrappers.is_empty() {
                 o.insert("wrappers".into(), json!(self.wrappers));
             }
+            if self.wrappers_cut {
+                o.insert("wrappers_cut".into(), json!(true));
+            }
+            if self.not_expanded {
+                o.insert("not_expanded".into(), json!(true));
+            }
             if let Some(from) = &self.more_arguments_from {
                 o.insert("more_arguments_from".into(), json!(from));
             }
@@ -1146,8 +1448,10 @@ impl Explained {
             if !c.requirements.is_empty() {
                 o.insert("requirements".into(), json!(c.requirements));
             }
-            if !self.unknown_options.is_empty() {
+            if !self.unknown_options.is_empty() || t.uncertain {
                 o.insert("reading".into(), json!("uncertain"));
+            }
+            if !self.unknown_options.is_empty() {
                 o.insert("unknown_options".into(), json!(self.unknown_options));
             }
         }
@@ -1181,6 +1485,15 @@ impl Explained {
         let mut out = String::new();
         for w in &self.wrappers {
             let _ = writeln!(out, "unwrapped:  {}", safe(&w.join(" ")));
+        }
+        if self.wrappers_cut {
+            out.push_str("unwrapped:  (long wrapper words cut)\n");
+        }
+        if self.not_expanded {
+            out.push_str(
+                "note:       the shell string runs code not expanded here ($(...), eval, \
+                 source, a function): its commands may not all be listed\n",
+            );
         }
         let (Some(t), Some(c)) = (&self.target, &self.class) else {
             let _ = writeln!(
@@ -1247,6 +1560,10 @@ impl Explained {
                 out,
                 "reading:    uncertain (options swmon does not know: {})",
                 safe(&self.unknown_options.join(" "))
+            );
+        } else if t.uncertain {
+            out.push_str(
+                "reading:    uncertain (the preloaded installer's arguments are a guess)\n",
             );
         }
         out
@@ -1357,6 +1674,371 @@ mod tests {
         ] {
             assert_eq!(target(line), want, "{line}");
         }
+    }
+
+    /// Manager, via, the installer's arguments, uncertain.
+    fn preloaded(line: &str) -> Option<(Manager, &'static str, Vec<String>, bool)> {
+        let argv = words(line);
+        resolve(&argv).map(|t| {
+            let args = t
+                .args(&argv)
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            (t.manager, t.via, args, t.uncertain || !t.guessed.is_empty())
+        })
+    }
+
+    #[test]
+    fn a_preloaded_installer_is_the_program_run() {
+        use Manager::*;
+        let cli = "/usr/lib/node_modules/npm/bin/npm-cli.js";
+        let p = "interpreter-preload";
+        let sure =
+            |m, args: &[&str]| Some((m, p, args.iter().map(|a| a.to_string()).collect(), false));
+        let guess =
+            |m, args: &[&str]| Some((m, p, args.iter().map(|a| a.to_string()).collect(), true));
+        for (line, want) in [
+            // node: the preloaded cli reads the program's process.argv
+            // (checked on node 20: [node, x.js, install, y]).
+            (
+                format!("node -r {cli} x.js install y"),
+                sure(Npm, &["install", "y"]),
+            ),
+            (
+                format!("node --require {cli} x.js i y"),
+                sure(Npm, &["i", "y"]),
+            ),
+            (
+                format!("node --require={cli} x.js i y"),
+                sure(Npm, &["i", "y"]),
+            ),
+            (format!("node -r{cli} x.js i y"), sure(Npm, &["i", "y"])),
+            (
+                format!("node --import {cli} x.js i y"),
+                sure(Npm, &["i", "y"]),
+            ),
+            (
+                format!("node --import=file://{cli} x.js i y"),
+                sure(Npm, &["i", "y"]),
+            ),
+            (
+                format!("node -r ./a.js -r {cli} --no-warnings x.js i y"),
+                sure(Npm, &["i", "y"]),
+            ),
+            // -e: process.argv is [node, X, ARGS].
+            (format!("node -r {cli} -e 1 x i y"), sure(Npm, &["i", "y"])),
+            (format!("node -r {cli} - i y"), sure(Npm, &["i", "y"])),
+            (format!("node -r {cli}"), sure(Npm, &[])),
+            // A bare package name: npm's main runs its cli only as the
+            // main module.
+            ("node -r npm x.js i y".to_owned(), guess(Npm, &["i", "y"])),
+            // The loader's hooks thread sees no arguments.
+            (format!("node --loader {cli} x.js i y"), guess(Npm, &[])),
+            (
+                format!("node --experimental-loader={cli} x.js i y"),
+                guess(Npm, &[]),
+            ),
+            // A syntax check still runs preloads; with what arguments is
+            // not known here.
+            (format!("node -r {cli} -c x.js i y"), guess(Npm, &[])),
+            // php -F: the file is the program, operands its arguments.
+            (
+                "php -F composer.phar require a/b".to_owned(),
+                sure(Composer, &["require", "a/b"]),
+            ),
+            (
+                "php -n -F /usr/local/bin/composer -n require a/b".to_owned(),
+                sure(Composer, &["require", "a/b"]),
+            ),
+            (
+                "php --process-file=composer.phar -- require a/b".to_owned(),
+                sure(Composer, &["require", "a/b"]),
+            ),
+            // auto_prepend_file / auto_append_file: run with the
+            // script's $argv.
+            (
+                "php -d auto_prepend_file=composer.phar x.php require a/b".to_owned(),
+                sure(Composer, &["require", "a/b"]),
+            ),
+            (
+                "php -dauto_append_file=/usr/bin/composer x.php require a/b".to_owned(),
+                sure(Composer, &["require", "a/b"]),
+            ),
+            (
+                "php --define auto_prepend_file=composer.phar -- require a/b".to_owned(),
+                sure(Composer, &["require", "a/b"]),
+            ),
+        ] {
+            assert_eq!(preloaded(&line), want, "{line}");
+        }
+        for line in [
+            // A preload that is no installer's: the program decides.
+            "node -r ./tool.js x.js npm install y".to_owned(),
+            "node -r npm-run-all x.js".to_owned(),
+            // php -F's operands are arguments, never a script.
+            "php -F tool.php composer.phar require a/b".to_owned(),
+            // php runs no prepend for -r code (php 8.2).
+            "php -d auto_prepend_file=composer.phar -r 1 require a/b".to_owned(),
+            "php -d memory_limit=composer.phar x.php".to_owned(),
+        ] {
+            assert_eq!(preloaded(&line), None, "{line}");
+        }
+        // The program's own installer still counts when the preload is none.
+        assert_eq!(
+            preloaded(&format!("node -r ./a.js {cli} i y")),
+            Some((
+                Npm,
+                "interpreter-script",
+                vec!["i".into(), "y".into()],
+                false
+            ))
+        );
+    }
+
+    #[test]
+    fn perl_and_ruby_inline_code_that_runs_their_installer() {
+        use Manager::*;
+        let run = |argv: &[&str]| {
+            let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+            resolve(&argv).map(|t| {
+                let args: Vec<String> = t
+                    .args(&argv)
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                (t.manager, t.via, args)
+            })
+        };
+        let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            run(&["perl", "-MCPAN", "-e", "install X"]),
+            Some((Cpan, "inline-code", v(&["-i", "X"])))
+        );
+        assert_eq!(
+            run(&["perl", "-M", "CPAN", "-eshell"]),
+            Some((Cpan, "inline-code", v(&[])))
+        );
+        assert_eq!(
+            run(&["perl", "-w", "-MCPAN=install", "-le", "install 'Y'"]),
+            Some((Cpan, "inline-code", v(&["-i", "Y"])))
+        );
+        assert_eq!(run(&["perl", "-MCPANPLUS", "-e", "install X"]), None);
+        assert_eq!(run(&["perl", "-e", "install X"]), None);
+        assert_eq!(
+            run(&[
+                "ruby",
+                "-rrubygems/gem_runner",
+                "-e",
+                "Gem::GemRunner.new.run ARGV",
+                "install",
+                "rake"
+            ]),
+            Some((Gem, "inline-code", v(&["install", "rake"])))
+        );
+        assert_eq!(
+            run(&[
+                "ruby",
+                "-r",
+                "rubygems/gem_runner",
+                "-e",
+                "Gem::GemRunner.new.run ARGV",
+                "--",
+                "install",
+                "rake"
+            ]),
+            Some((Gem, "inline-code", v(&["install", "rake"])))
+        );
+        assert_eq!(
+            run(&[
+                "ruby",
+                "-e",
+                "Gem::GemRunner.new.run ARGV",
+                "install",
+                "rake"
+            ]),
+            None
+        );
+    }
+
+    #[test]
+    fn digits_options_take_only_their_digits() {
+        use Manager::*;
+        for (line, want) in [
+            // perlrun: -l and -0 take octal digits, -0x hex ones; the
+            // letters after are options again.
+            ("perl -le /usr/bin/cpan X", None),
+            ("perl -l /usr/bin/cpan X", Some((Cpan, 3))),
+            ("perl -l0 /usr/bin/cpan X", Some((Cpan, 3))),
+            ("perl -0777 /usr/bin/cpan X", Some((Cpan, 3))),
+            ("perl -0x1ff /usr/bin/cpan X", Some((Cpan, 3))),
+            ("perl -0xfw /usr/bin/cpan X", Some((Cpan, 3))),
+            ("perl -lw /usr/bin/cpan X", Some((Cpan, 3))),
+            // ruby: -W:category takes the rest; --backtrace-limit a value.
+            (
+                "ruby -W:no-deprecated /usr/bin/gem install x",
+                Some((Gem, 3)),
+            ),
+            ("ruby -W2 -T1 /usr/bin/gem install x", Some((Gem, 4))),
+            (
+                "ruby --backtrace-limit 3 /usr/bin/gem install x",
+                Some((Gem, 4)),
+            ),
+            (
+                "ruby --backtrace-limit=3 /usr/bin/gem install x",
+                Some((Gem, 3)),
+            ),
+            // python 3.11 still accepts -t (and -R) silently; -J is an
+            // error.
+            ("python3 -t -m pip install x", Some((Pip, 4))),
+            ("python3 -tt -R -m pip install x", Some((Pip, 5))),
+            ("python3 -J -m pip install x", None),
+        ] {
+            let got = resolve(&words(line)).map(|t| {
+                assert!(t.guessed.is_empty(), "{line}: guessed {:?}", t.guessed);
+                (t.manager, t.args_start())
+            });
+            assert_eq!(got, want, "{line}");
+        }
+        // `perl -le CODE`: the e is the code option, not a digit.
+        assert_eq!(
+            resolve(&words("perl -MCPAN -le install")).map(|t| t.manager),
+            Some(Cpan)
+        );
+    }
+
+    /// The options an interpreter's `--help` documents: (name, whether it
+    /// shows a value: `--opt=...`, `-X opt`, `--opt always|never`), read
+    /// from lines that start with the option. `None` when the interpreter
+    /// is not installed.
+    fn documented_options(program: &str) -> Option<Vec<(String, bool)>> {
+        let out = std::process::Command::new(program)
+            .arg("--help")
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // python shows a value as a word after one space (`-X opt :`);
+        // node always as `=...`, one space there only ending a long name.
+        let spaced_values = program.starts_with("python");
+        let mut found = Vec::new();
+        for line in text.lines() {
+            // Option lines are indented by two spaces at most; deeper ones
+            // are descriptions (which may start with an option's name).
+            let indent = line.len() - line.trim_start().len();
+            if indent > 2 {
+                continue;
+            }
+            let mut rest = line.trim_start();
+            let mut names = Vec::new();
+            let mut value = false;
+            // `-r, --require=...`: every name of the line, the value
+            // shown after the last.
+            while let Some(opt) = rest.strip_prefix('-') {
+                let long = opt.starts_with('-');
+                let body = if long { &opt[1..] } else { opt };
+                let len = if long {
+                    body.find(|c: char| {
+                        !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                    })
+                    .unwrap_or(body.len())
+                } else {
+                    usize::from(body.starts_with(|c: char| c.is_ascii_alphanumeric()))
+                };
+                if len == 0 {
+                    break;
+                }
+                names.push(format!("{}{}", if long { "--" } else { "-" }, &body[..len]));
+                let after = &body[len..];
+                value = after.starts_with('=')
+                    || (spaced_values
+                        && after.starts_with(' ')
+                        && after[1..].starts_with(|c: char| c.is_ascii_lowercase()));
+                match after.strip_prefix(", ") {
+                    Some(r) => rest = r,
+                    None => break,
+                }
+            }
+            found.extend(names.into_iter().map(|n| (n, value)));
+        }
+        Some(found)
+    }
+
+    /// Checks the option tables against the real `--help` of the
+    /// interpreters installed here (CI hosts have python3 and node; an
+    /// interpreter not installed is skipped, and the test says so): every
+    /// documented option is known, and one documented with a value takes
+    /// one. Fails when a new release documents an option swmon would have
+    /// to guess.
+    #[test]
+    fn option_tables_know_every_option_the_interpreters_document() {
+        let mut checked = 0;
+        for (program, kind) in [
+            ("python3", Interpreter::Python),
+            ("node", Interpreter::Node),
+        ] {
+            let Some(opts) = documented_options(program) else {
+                eprintln!("skipped: {program} is not installed");
+                continue;
+            };
+            assert!(opts.len() > 15, "{program} --help: {opts:?}");
+            let mut wrong = Vec::new();
+            for (name, value) in &opts {
+                let b = name.as_bytes();
+                let known = if b.starts_with(b"--") {
+                    long_opt(kind, b)
+                } else {
+                    short_opt(kind, b[1])
+                };
+                match known {
+                    None => wrong.push(format!("{name}: unknown")),
+                    Some(Opt::Flag) if *value => {
+                        wrong.push(format!("{name}: a value, read as a flag"))
+                    }
+                    Some(Opt::Value) if !*value => {
+                        wrong.push(format!("{name}: a flag, read as taking a value"))
+                    }
+                    Some(_) => {}
+                }
+            }
+            assert!(
+                wrong.is_empty(),
+                "{program} --help documents:\n{}",
+                wrong.join("\n")
+            );
+            checked += opts.len();
+        }
+        eprintln!("{checked} documented options checked");
+    }
+
+    #[test]
+    fn nested_scripts_are_read_to_the_kernels_depth() {
+        // The argv of a chain of `#!` scripts, as the kernel builds it
+        // (checked with /bin/echo at the bottom: `s1 o2 s2 o3 ./s3 a b`):
+        // each level puts its interpreter and one optional argument before
+        // the script. The installer script at the top of 1 to 5 levels.
+        for levels in 1..=SCRIPT_NESTING_MAX {
+            let mut argv = vec!["/usr/bin/python3.11".to_owned(), "-E".to_owned()];
+            for k in 1..levels {
+                argv.push(format!("/opt/s{k}"));
+                argv.push(format!("o{k}"));
+            }
+            let at = argv.len();
+            argv.extend(["/usr/bin/pip3", "install", "x"].map(String::from));
+            let words: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+            assert_eq!(
+                exec_args_start(&words, b"/usr/bin/pip3", false, true),
+                at + 1,
+                "{levels} levels: {argv:?}"
+            );
+        }
+        // Past the kernel's depth nothing runs; the file is not looked for
+        // further: at 1.
+        let mut argv: Vec<String> = (0..2 * SCRIPT_NESTING_MAX + 1)
+            .map(|k| format!("/opt/s{k}"))
+            .collect();
+        argv.extend(["/usr/bin/pip3", "install", "x"].map(String::from));
+        let words: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+        assert_eq!(exec_args_start(&words, b"/usr/bin/pip3", false, true), 1);
     }
 
     fn guessed(line: &str) -> Option<(Manager, usize, Vec<usize>)> {
@@ -1582,7 +2264,9 @@ mod tests {
             ),
             1
         );
-        // Past the third argument it is an argument, not the script.
+        // argv[4] is where a script run by a script's interpreter stands
+        // (two levels): found (past argv[10], the kernel's depth, it is
+        // not: see `nested_scripts_are_read_to_the_kernels_depth`).
         assert_eq!(
             start(
                 "/usr/bin/env -S python3 -E /usr/bin/pip i",
@@ -1590,7 +2274,7 @@ mod tests {
                 false,
                 true
             ),
-            1
+            5
         );
         assert_eq!(exec_args_start(&[], b"/usr/bin/dpkg", false, true), 0);
     }

@@ -453,9 +453,32 @@ struct RealCase {
 /// The answer as `real.txt` writes it, in the JSON form `explain` gives.
 fn parse_want(text: &str) -> Value {
     if text.trim() == "none" {
-        return json!({"manager": null, "operation": null, "packages": [], "scope": null});
+        return json!({
+            "manager": null,
+            "operation": null,
+            "packages": [],
+            "scope": null,
+            "via": null,
+            "reading": null,
+        });
     }
-    let (head, scope) = text.rsplit_once('|').expect("`| SCOPE` at the end");
+    // `HEAD | SCOPE [| via VIA] [| uncertain]`.
+    let mut parts = text.split('|');
+    let head = parts.next().unwrap_or_default();
+    let scope = parts.next().expect("`| SCOPE` after the packages");
+    let mut via = "direct".to_owned();
+    let mut reading = Value::Null;
+    for p in parts {
+        match p.trim() {
+            "uncertain" => reading = json!("uncertain"),
+            other => {
+                via = other
+                    .strip_prefix("via ")
+                    .unwrap_or_else(|| panic!("`| via VIA` or `| uncertain`, not {other:?}"))
+                    .to_owned()
+            }
+        }
+    }
     let words = shell_words(head);
     let (manager, operation) = (&words[0], &words[1]);
     let mut packages = Vec::new();
@@ -475,6 +498,8 @@ fn parse_want(text: &str) -> Value {
         "operation": operation,
         "packages": packages,
         "scope": scope.trim(),
+        "via": via,
+        "reading": reading,
     });
     if !requirements.is_empty() {
         v["requirements"] = json!(requirements);
@@ -531,6 +556,8 @@ fn checked_fields(got: &Value) -> Value {
         "operation": got["operation"],
         "packages": got["packages"],
         "scope": got["scope"],
+        "via": got["via"],
+        "reading": got["reading"],
     });
     if let Some(r) = got.get("requirements") {
         v["requirements"] = r.clone();

@@ -12,8 +12,14 @@
 //! `&&`, `||`, `;`, `|`, `&`, newlines, redirections, leading `VAR=value`
 //! words, `exec`/`command`/`time`/`!` and the compound keywords); no
 //! expansion is done (`$VAR` stays as written; what a `$(...)` runs is
-//! read as a command of its own, backquotes are not). Pure: no file is
-//! opened.
+//! read as a command of its own, backquotes are not), and a string with
+//! code that is not expanded (`$(...)`, backquotes, `eval`, `source`, a
+//! function) flags its commands `not_expanded`; here-document bodies are
+//! data, skipped. `su -c`, `runuser`, `gosu`, `flock`, `eatmydata`,
+//! `pkexec` and `fakeroot` are unwrapped too. Each wrapper's words are
+//! kept cut ([`WRAPPER_WORD_MAX`] bytes, [`WRAPPER_WORDS_MAX`] words:
+//! `wrappers_cut`), so that the output stays linear in the command
+//! line. Pure: no file is opened.
 
 use crate::ebpf::filter::basename;
 
@@ -39,6 +45,47 @@ pub struct Simple {
     pub more_arguments_from: Option<Vec<u8>>,
     /// `chroot DIR`, `sudo -R DIR`: the command runs with DIR as its root.
     pub root: Option<Vec<u8>>,
+    /// A wrapper's words were cut when recorded (more than
+    /// [`WRAPPER_WORDS_MAX`] words, or one longer than
+    /// [`WRAPPER_WORD_MAX`] bytes, ended with `...`): every command of a
+    /// shell string lists its wrappers, so a long string copied whole
+    /// into each would make the output grow as its square.
+    pub wrappers_cut: bool,
+    /// The shell string it came from runs code this reader does not
+    /// expand (a `$(...)` or backquoted command, `eval`, `source`/`.`, a
+    /// function definition): what that code runs is not among the
+    /// commands listed, so they may not be all.
+    pub not_expanded: bool,
+}
+
+/// The words of one wrapper kept in [`Simple::wrappers`].
+const WRAPPER_WORDS_MAX: usize = 16;
+/// The bytes of one wrapper word kept in [`Simple::wrappers`].
+const WRAPPER_WORD_MAX: usize = 1024;
+
+impl Simple {
+    /// Records a wrapper's words, cut to [`WRAPPER_WORDS_MAX`] words of
+    /// [`WRAPPER_WORD_MAX`] bytes (then [`Simple::wrappers_cut`]).
+    fn push_wrapper(&mut self, words: Vec<Vec<u8>>) {
+        let (words, cut) = cap_words(words);
+        self.wrappers_cut |= cut;
+        self.wrappers.push(words);
+    }
+}
+
+/// `words` cut to [`WRAPPER_WORDS_MAX`] words of [`WRAPPER_WORD_MAX`]
+/// bytes (a cut word ends with `...`), and whether anything was cut.
+fn cap_words(mut words: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, bool) {
+    let mut cut = words.len() > WRAPPER_WORDS_MAX;
+    words.truncate(WRAPPER_WORDS_MAX);
+    for w in &mut words {
+        if w.len() > WRAPPER_WORD_MAX {
+            w.truncate(WRAPPER_WORD_MAX);
+            w.extend_from_slice(b"...");
+            cut = true;
+        }
+    }
+    (words, cut)
 }
 
 /// The simple commands `argv` runs, with what was unwrapped to reach each:
@@ -105,11 +152,22 @@ fn walk(mut cmd: Simple, depth: usize, out: &mut Vec<Simple>) -> bool {
             let mut inner = cmd.argv.split_off(1);
             let named = std::mem::replace(&mut inner[0], manager);
             cmd.argv.push(named);
-            cmd.wrappers.push(std::mem::take(&mut cmd.argv));
+            let named = std::mem::take(&mut cmd.argv);
+            cmd.push_wrapper(named);
             cmd.argv = inner;
             return walk(cmd, depth + 1, out);
         }
         b"xargs" => xargs(&args),
+        b"su" | b"runuser" => return su(cmd, depth, out),
+        b"flock" => return flock(cmd, depth, out),
+        // `gosu USER COMMAND [ARGS]`.
+        b"gosu" => match args.first() {
+            Some(&(b"--help" | b"--version" | b"-h" | b"-v")) | None => None,
+            Some(_) => (args.len() > 1).then(|| Found::at(1)),
+        },
+        b"eatmydata" => Some(options(&args, b"", b"", &[], b"")),
+        b"pkexec" => Some(options(&args, b"", b"", &[b"--user"], b"")),
+        b"fakeroot" => Some(options(&args, b"lsib", b"", &[b"--lib", b"--faked"], b"hv")),
         b"sh" | b"bash" | b"dash" | b"zsh" | b"ash" | b"ksh" | b"mksh" | b"busybox" => {
             return shell(cmd, &name, depth, out);
         }
@@ -133,7 +191,8 @@ fn walk(mut cmd: Simple, depth: usize, out: &mut Vec<Simple>) -> bool {
     if inner.is_empty() {
         return false;
     }
-    cmd.wrappers.push(std::mem::take(&mut cmd.argv));
+    let taken_words = std::mem::take(&mut cmd.argv);
+    cmd.push_wrapper(taken_words);
     cmd.argv = inner;
     if root.is_some() {
         cmd.root = root;
@@ -288,6 +347,139 @@ fn sudo(args: &[&[u8]]) -> Option<Found> {
         root,
         more: None,
     })
+}
+
+/// Continues with `sh -c STRING` run under the wrapper words `taken`
+/// (`su -c`, `runuser -c`, `flock FILE -c`: each runs its command string
+/// through a shell).
+fn through_shell(
+    mut cmd: Simple,
+    taken: Vec<Vec<u8>>,
+    string: Vec<u8>,
+    depth: usize,
+    out: &mut Vec<Simple>,
+) -> bool {
+    cmd.push_wrapper(taken);
+    cmd.argv = vec![b"sh".to_vec(), b"-c".to_vec(), string];
+    walk(cmd, depth + 1, out)
+}
+
+/// `su [OPTIONS] [-] [USER [ARGS]]` and `runuser`: `-c STRING` /
+/// `--command=STRING` (anywhere: util-linux permutes) runs STRING through
+/// the user's shell; `runuser -u USER [--] COMMAND [ARGS]` runs COMMAND
+/// itself. Without either, an interactive shell: nothing to classify.
+fn su(cmd: Simple, depth: usize, out: &mut Vec<Simple>) -> bool {
+    let args = &cmd.argv[1..];
+    let mut i = 0;
+    let mut user_option = false;
+    let mut string = None;
+    while let Some(a) = args.get(i) {
+        let a = a.as_slice();
+        if a == b"--" {
+            break;
+        }
+        if a.starts_with(b"--") {
+            let (name, value) = split_eq(a);
+            let takes = matches!(
+                name,
+                b"--command"
+                    | b"--session-command"
+                    | b"--group"
+                    | b"--supp-group"
+                    | b"--shell"
+                    | b"--whitelist-environment"
+                    | b"--user"
+            );
+            let v = value.or_else(|| args.get(i + 1).map(Vec::as_slice).filter(|_| takes));
+            match name {
+                b"--command" | b"--session-command" => string = v.map(<[u8]>::to_vec),
+                b"--user" => user_option = true,
+                b"--help" | b"--version" => return false,
+                _ => {}
+            }
+            i += if takes && value.is_none() { 2 } else { 1 };
+            continue;
+        }
+        if a.len() < 2 || a[0] != b'-' {
+            if user_option {
+                // `runuser -u USER COMMAND`: the first operand is it.
+                break;
+            }
+            i += 1;
+            continue;
+        }
+        let mut next = i + 1;
+        for (j, &c) in a.iter().enumerate().skip(1) {
+            if matches!(c, b'c' | b'C' | b'g' | b'G' | b's' | b'w' | b'u') {
+                let v = if j + 1 == a.len() {
+                    next = i + 2;
+                    args.get(i + 1).map(Vec::as_slice)
+                } else {
+                    Some(&a[j + 1..])
+                };
+                match c {
+                    b'c' | b'C' => string = v.map(<[u8]>::to_vec),
+                    b'u' => user_option = true,
+                    _ => {}
+                }
+                break;
+            }
+            if matches!(c, b'h' | b'V') {
+                return false;
+            }
+        }
+        i = next;
+    }
+    if let Some(string) = string {
+        let taken = cmd.argv.clone();
+        return through_shell(cmd, taken, string, depth, out);
+    }
+    if !user_option {
+        return false;
+    }
+    // `runuser -u USER [--] COMMAND [ARGS]`.
+    let at = 1 + i + usize::from(args.get(i).is_some_and(|a| a == b"--"));
+    let mut cmd = cmd;
+    let inner = cmd.argv.split_off(at.min(cmd.argv.len()));
+    if inner.is_empty() {
+        return false;
+    }
+    let taken = std::mem::take(&mut cmd.argv);
+    cmd.push_wrapper(taken);
+    cmd.argv = inner;
+    walk(cmd, depth + 1, out)
+}
+
+/// `flock [OPTIONS] FILE COMMAND [ARGS]`, `flock [OPTIONS] FILE -c
+/// STRING` (through a shell); `flock [OPTIONS] FD` runs nothing.
+fn flock(mut cmd: Simple, depth: usize, out: &mut Vec<Simple>) -> bool {
+    let args: Vec<&[u8]> = cmd.argv[1..].iter().map(Vec::as_slice).collect();
+    let f = options(
+        &args,
+        b"wE",
+        b"",
+        &[b"--timeout", b"--wait", b"--conflict-exit-code"],
+        b"hV",
+    );
+    // The lock file, then the command.
+    let at = f.command + 1;
+    match args.get(at).copied() {
+        None => false,
+        Some(b"-c" | b"--command") => {
+            let Some(string) = args.get(at + 1).map(|s| s.to_vec()) else {
+                return false;
+            };
+            let taken = cmd.argv.clone();
+            through_shell(cmd, taken, string, depth, out)
+        }
+        Some(_) => {
+            let inner = cmd.argv.split_off(1 + at);
+            let taken = std::mem::take(&mut cmd.argv);
+            cmd.push_wrapper(taken);
+            cmd.argv = inner;
+            walk(cmd, depth + 1, out)
+        }
+    }
 }
 
 /// `nice [-n N | -N | --adjustment=N] COMMAND`.
@@ -476,7 +668,7 @@ fn env(mut cmd: Simple, depth: usize, out: &mut Vec<Simple>) -> bool {
         // env alone prints the environment.
         return false;
     }
-    cmd.wrappers.push(taken);
+    cmd.push_wrapper(taken);
     cmd.argv = inner;
     walk(cmd, depth + 1, out)
 }
@@ -495,7 +687,7 @@ fn env_split(
         argv.extend(list.words);
     }
     argv.extend(rest.iter().cloned());
-    cmd.wrappers.push(taken);
+    cmd.push_wrapper(taken);
     cmd.argv = argv;
     env(cmd, depth + 1, out)
 }
@@ -512,7 +704,8 @@ fn shell(mut cmd: Simple, name: &[u8], depth: usize, out: &mut Vec<Simple>) -> b
             Some(_) => {
                 // `busybox APPLET ARGS`: the applet is the command.
                 let inner = cmd.argv.split_off(1);
-                cmd.wrappers.push(std::mem::take(&mut cmd.argv));
+                let applet = std::mem::take(&mut cmd.argv);
+                cmd.push_wrapper(applet);
                 cmd.argv = inner;
                 return walk(cmd, depth + 1, out);
             }
@@ -558,24 +751,40 @@ fn shell(mut cmd: Simple, name: &[u8], depth: usize, out: &mut Vec<Simple>) -> b
     let mut taken = cmd.argv[..=i].to_vec();
     // The words after the string are $0, $1...: not commands.
     taken.extend(cmd.argv[i + 1..].iter().cloned());
-    for list in split_commands(&string) {
+    // Cut once: every command of the string lists it.
+    let (taken, taken_cut) = cap_words(taken);
+    let lists = split_commands(&string);
+    let not_expanded = cmd.not_expanded
+        || string.windows(2).any(|w| w == b"$(")
+        || string.contains(&b'`')
+        || string.windows(3).any(|w| w == b"() ")
+        || string.windows(2).any(|w| w == b"()")
+        || lists.iter().any(|l| {
+            matches!(
+                l.words.first().map(Vec::as_slice),
+                Some(b"eval" | b"source" | b".")
+            )
+        });
+    for list in lists {
         let mut words = list.words;
-        let mut wrappers = cmd.wrappers.clone();
-        wrappers.push(taken.clone());
+        let mut simple = Simple {
+            wrappers: cmd.wrappers.clone(),
+            argv: Vec::new(),
+            more_arguments_from: cmd.more_arguments_from.clone(),
+            root: cmd.root.clone(),
+            wrappers_cut: cmd.wrappers_cut || taken_cut,
+            not_expanded,
+        };
+        simple.wrappers.push(taken.clone());
         // Leading `VAR=value` words are the command's environment.
         let assignments = words.iter().take_while(|w| assignment(w)).count();
         if assignments > 0 {
-            wrappers.push(words.drain(..assignments).collect());
+            simple.push_wrapper(words.drain(..assignments).collect());
         }
         if words.is_empty() {
             continue;
         }
-        let simple = Simple {
-            wrappers,
-            argv: words,
-            more_arguments_from: cmd.more_arguments_from.clone(),
-            root: cmd.root.clone(),
-        };
+        simple.argv = words;
         if walk(simple, depth + 1, out) {
             return true;
         }
@@ -643,6 +852,8 @@ pub fn split_commands(s: &[u8]) -> Vec<ShellCommand> {
             out.push(ShellCommand { words });
         }
     };
+    // Here-documents opened on the current line: (delimiter, `<<-`).
+    let mut heredocs: Vec<(Vec<u8>, bool)> = Vec::new();
     while i < s.len() {
         let c = s[i];
         match c {
@@ -699,6 +910,34 @@ pub fn split_commands(s: &[u8]) -> Vec<ShellCommand> {
                 end_word(&mut word, &mut in_word, &mut cur, &mut redirect);
                 end_command(&mut cur, &mut out);
                 i += 1;
+                if c == b'\n' {
+                    // The bodies of this line's here-documents are data,
+                    // not commands: skipped to their delimiter lines.
+                    for (delimiter, tabs) in heredocs.drain(..) {
+                        i = skip_heredoc(s, i, &delimiter, tabs);
+                    }
+                }
+            }
+            b'<' if s[i..].starts_with(b"<<") && !s[i..].starts_with(b"<<<") => {
+                // `<<WORD`, `<<-WORD`, `<<'WORD'`: a here-document whose
+                // body starts on the next line.
+                end_word(&mut word, &mut in_word, &mut cur, &mut redirect);
+                i += 2;
+                let tabs = s.get(i) == Some(&b'-');
+                if tabs {
+                    i += 1;
+                }
+                while i < s.len() && matches!(s[i], b' ' | b'\t') {
+                    i += 1;
+                }
+                let mut delimiter = Vec::new();
+                while i < s.len() && !b" \t\n;&|()<>".contains(&s[i]) {
+                    if !matches!(s[i], b'\'' | b'"' | b'\\') {
+                        delimiter.push(s[i]);
+                    }
+                    i += 1;
+                }
+                heredocs.push((delimiter, tabs));
             }
             b'>' | b'<' => {
                 // `2>`: a file descriptor number before it is part of it.
@@ -731,6 +970,30 @@ pub fn split_commands(s: &[u8]) -> Vec<ShellCommand> {
     end_word(&mut word, &mut in_word, &mut cur, &mut redirect);
     end_command(&mut cur, &mut out);
     out
+}
+
+/// Where the line after a here-document's body starts: past the first
+/// line from `from` equal to `delimiter` (leading tabs dropped for
+/// `<<-`), or the end of `s` when none is.
+fn skip_heredoc(s: &[u8], from: usize, delimiter: &[u8], tabs: bool) -> usize {
+    let mut i = from;
+    while i < s.len() {
+        let end = s[i..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(s.len(), |p| i + p);
+        let mut line = &s[i..end];
+        if tabs {
+            while let [b'\t', rest @ ..] = line {
+                line = rest;
+            }
+        }
+        i = end + 1;
+        if line == delimiter {
+            return i.min(s.len());
+        }
+    }
+    s.len()
 }
 
 /// A simple command's words without the words that only introduce it.
@@ -981,6 +1244,129 @@ mod tests {
             ["sh", "-c", "A=1 pip install x", "name"]
         );
         assert_eq!(strs(&s.wrappers[1]), ["A=1"]);
+    }
+
+    #[test]
+    fn more_wrappers_are_unwrapped() {
+        for (line, want) in [
+            (
+                &["su", "-", "postgres", "-c", "pip install x"][..],
+                vec!["pip", "install", "x"],
+            ),
+            (
+                &["su", "-c", "apt-get install -y curl", "root"],
+                vec!["apt-get", "install", "-y", "curl"],
+            ),
+            (&["su", "--command=npm i y"], vec!["npm", "i", "y"]),
+            (
+                &["runuser", "-u", "app", "--", "npm", "i", "x"],
+                vec!["npm", "i", "x"],
+            ),
+            (
+                &["runuser", "-l", "app", "-c", "gem install rake"],
+                vec!["gem", "install", "rake"],
+            ),
+            (
+                &["gosu", "app", "pip", "install", "x"],
+                vec!["pip", "install", "x"],
+            ),
+            (
+                &["flock", "/var/lock/apt", "apt-get", "install", "y"],
+                vec!["apt-get", "install", "y"],
+            ),
+            (
+                &["flock", "-w", "10", "/tmp/l", "-c", "dnf install -y z"],
+                vec!["dnf", "install", "-y", "z"],
+            ),
+            (
+                &["eatmydata", "apt-get", "install", "w"],
+                vec!["apt-get", "install", "w"],
+            ),
+            (
+                &["pkexec", "--user", "root", "dpkg", "-i", "a.deb"],
+                vec!["dpkg", "-i", "a.deb"],
+            ),
+            (
+                &["fakeroot", "-l", "/lib/x.so", "--", "dpkg", "-i", "b.deb"],
+                vec!["dpkg", "-i", "b.deb"],
+            ),
+        ] {
+            assert_eq!(commands(line), vec![want], "{line:?}");
+        }
+        // Nothing runs: an interactive shell, a lock on a descriptor.
+        for line in [
+            &["su", "root"][..],
+            &["su", "-"],
+            &["flock", "9"],
+            &["gosu", "app"],
+            &["runuser", "app"],
+        ] {
+            assert!(commands(line).is_empty(), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn here_document_bodies_are_not_commands() {
+        let s = "cat > /etc/x <<EOF\napt-get install evil\nEOF\npip install real";
+        assert_eq!(
+            commands(&["sh", "-c", s]),
+            vec![vec!["cat"], vec!["pip", "install", "real"]]
+        );
+        let s = "cat <<-'END' >f; npm i a\n\tyarn add b\n\tEND\ngem install c";
+        assert_eq!(
+            commands(&["sh", "-c", s]),
+            vec![
+                vec!["cat"],
+                vec!["npm", "i", "a"],
+                vec!["gem", "install", "c"]
+            ]
+        );
+        // `<<<` is a here-string, not a document.
+        assert_eq!(
+            commands(&["bash", "-c", "cat <<< x\npip install y"]).len(),
+            2
+        );
+        // No delimiter line: the rest is the body.
+        assert_eq!(
+            commands(&["sh", "-c", "cat <<E\npip install y"]),
+            vec![vec!["cat"]]
+        );
+    }
+
+    #[test]
+    fn code_that_is_not_expanded_is_flagged() {
+        let argv = |s: &'static str| -> Vec<&'static [u8]> { vec![b"sh", b"-c", s.as_bytes()] };
+        for s in [
+            "pip install $(cat reqs)",
+            "pip install `cat reqs`",
+            "eval \"$CMD\"; pip install x",
+            ". ./env.sh; pip install x",
+            "f() { npm i x; }; f; pip install x",
+        ] {
+            let (v, _) = unwrap(&argv(s));
+            assert!(
+                !v.is_empty() && v.iter().all(|c| c.not_expanded),
+                "{s}: {v:?}"
+            );
+        }
+        let (v, _) = unwrap(&argv("apt-get update && pip install x"));
+        assert!(v.iter().all(|c| !c.not_expanded));
+    }
+
+    #[test]
+    fn a_huge_shell_string_gives_output_linear_in_its_size() {
+        // 2 MB of commands: each used to list the whole string among its
+        // wrappers (482 MB of JSON from a 2 MB argv).
+        let s = "apt-get install -y x; ".repeat(2 * 1024 * 1024 / 22);
+        let argv: Vec<&[u8]> = vec![b"sh", b"-c", s.as_bytes()];
+        let e = super::super::command::explain(&argv);
+        let json = e.json().to_string();
+        assert!(e.commands_truncated);
+        assert_eq!(e.commands.len(), COMMANDS_MAX);
+        assert_eq!(e.json()["wrappers_cut"], true);
+        assert!(json.len() < 512 * 1024, "{} bytes of JSON", json.len());
+        let text = e.text();
+        assert!(text.len() < 512 * 1024, "{} bytes of text", text.len());
     }
 
     #[test]

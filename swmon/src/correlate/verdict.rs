@@ -62,7 +62,8 @@
 //! decision: an `ebpf_only` with a loss in it says `audit-records-lost`;
 //! every verdict counts the records lost in it (`swmon.audit.lost`). A
 //! `confirmed` keeps its verdict (each of its execs has its record in
-//! hand) and carries the count.
+//! hand) and carries the count; a loss told after it was decided writes
+//! no correction (a received record cannot be lost afterwards).
 //!
 //! **Clocks.** Deadlines and keep-times are on the boot-time clock
 //! (monotonic, counting suspend), never the wall clock, which may be
@@ -2683,5 +2684,23 @@ mod tests {
         // After its decision: not in its window.
         assert!(c.note_loss(t + 2 * WAIT, 1).is_empty());
         assert_eq!(c.counters.verdicts_amended, 1);
+    }
+
+    #[test]
+    fn a_loss_told_after_a_confirmed_decision_leaves_it_confirmed() {
+        // Its record is in hand: a loss inside its window, told late,
+        // cannot take it away, so no correction is written (the loss is
+        // its own `audit-records-lost` alert).
+        let clock = Clock::now();
+        let t = boot_ns_now() + 10 * WAIT;
+        let mut c = CrossCheck::new(WAIT, ON);
+        assert!(c
+            .on_audit_exec(exec(7, "/usr/bin/dpkg", wall(&clock, t), true), t, &clock)
+            .is_empty());
+        let d = c.on_run(run(7, "/usr/bin/dpkg", t), t, &clock);
+        assert_eq!(verdicts(&d), [Verdict::Confirmed]);
+        assert!(c.note_loss(t + MS, 3).is_empty());
+        assert!(c.note_loss(t - MS, 3).is_empty());
+        assert_eq!(c.counters.verdicts_amended, 0);
     }
 }

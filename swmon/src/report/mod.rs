@@ -103,7 +103,12 @@ fn display(path: &std::path::Path) -> String {
 /// Applies each `verdict-amended` to the run it corrects (same host and
 /// `swmon.run_id`), oldest first: the run shows the last verdict, how many
 /// corrections it had, and the verdict it was first given. A correction
-/// of a run the input does not hold is a warning.
+/// of a run the input does not hold is a warning. Two run events of one
+/// host with the same run id (not the same line read twice: those are
+/// dropped as duplicates before) are a warning naming both: `swmon run`
+/// gives every run an id of its own and corrects one only by a
+/// `verdict-amended` event, so a second run event under an id is a
+/// forged or mixed-up input; its corrections go to the first.
 fn amend(
     runs: &mut [input::SwmonRun],
     mut amendments: Vec<input::Amendment>,
@@ -113,7 +118,23 @@ fn amend(
     let mut by_id: HashMap<(Option<String>, String), usize> = HashMap::new();
     for (i, r) in runs.iter().enumerate() {
         if let Some(id) = &r.run_id {
-            by_id.insert((r.host.clone(), id.clone()), i);
+            match by_id.entry((r.host.clone(), id.clone())) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(i);
+                }
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    let (file, line) = r.source.rsplit_once(':').unwrap_or((&r.source, ""));
+                    warnings.push(
+                        file,
+                        line.parse().ok(),
+                        format!(
+                            "duplicate run id {id}: a second run event with the swmon.run_id of \
+                             the run at {} (a run is corrected only by a verdict-amended event)",
+                            runs[*o.get()].source
+                        ),
+                    );
+                }
+            }
         }
     }
     for a in amendments {

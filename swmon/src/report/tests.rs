@@ -729,4 +729,41 @@ fn a_verdict_amended_event_corrects_its_run() {
     // Both renderings show it.
     assert!(markdown::render(&r).contains("confirmed (amended from ebpf_only, no-audit-rule)"));
     assert!(html::render(&r).contains("confirmed (amended from ebpf_only, no-audit-rule)"));
+    assert!(
+        !r.warnings
+            .iter()
+            .any(|w| w.message.contains("duplicate run id")),
+        "a run and its correction share an id: {:?}",
+        r.warnings
+    );
+}
+
+#[test]
+fn two_run_events_with_one_run_id_are_flagged() {
+    // The seed runs, two of them (6831 and 6833) given the same run id;
+    // every line also read twice (a file given twice is no duplicate id).
+    let dir = scratch("dup-run-id");
+    let text = fs::read_to_string(data("seed-rules.events.jsonl")).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Some(pid) = v["process"]["pid"].as_u64() {
+            let id = if pid == 6833 { 6831 } else { pid };
+            v["swmon"]["run_id"] = format!("{id}-1000").into();
+        }
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    let events = dir.join("events.jsonl");
+    fs::write(&events, &out).unwrap();
+    let r = report_of(&[events.clone(), events], &[data("seed-rules.audit.log")]);
+    let dups: Vec<_> = r
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("duplicate run id"))
+        .collect();
+    assert_eq!(dups.len(), 1, "{:?}", r.warnings);
+    assert!(dups[0].message.contains("6831-1000"), "{:?}", dups[0]);
+    assert!(markdown::render(&r).contains("duplicate run id 6831-1000"));
+    assert!(html::render(&r).contains("duplicate run id 6831-1000"));
 }

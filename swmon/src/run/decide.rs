@@ -386,7 +386,7 @@ impl Decide {
                 manager: manager.map(Manager::as_str),
                 installer: program.map(|p| p.name),
                 via: Some(via),
-                reading: (!reading.guessed.is_empty()).then_some("uncertain"),
+                reading: reading.is_uncertain().then_some("uncertain"),
                 unknown_options: reading
                     .guessed
                     .iter()
@@ -557,7 +557,7 @@ impl Decide {
                 manager: manager.map(Manager::as_str),
                 installer: program.map(|p| p.name),
                 via: Some(run.facts.via),
-                reading: (!reading.guessed.is_empty()).then_some("uncertain"),
+                reading: reading.is_uncertain().then_some("uncertain"),
                 unknown_options: reading
                     .guessed
                     .iter()
