@@ -2,7 +2,8 @@
 //! real offline installs of a wheel and an npm tarball this test builds.
 //! Interpreter runs of an installer that the exec filter cannot see (a
 //! copy of the pip script, a module name built at run time, pip's own
-//! folder run from inside it, npm's cli preloaded by node) each give one
+//! folder run from inside it or through a symbolic link, a copy of pip3
+//! read as `/proc/self/fd/0`, npm's cli preloaded by node) each give one
 //! install event with the package's real name and version, `swmon.via:
 //! module-load` and `module-load` in `swmon.filter`, because the
 //! interpreter opened the installer's entry module. An interpreter that
@@ -151,6 +152,29 @@ fn installer_code_loaded_by_an_interpreter_is_caught() {
             .arg(".")
             .args(pip_args())
             .current_dir(PIP_FOLDER),
+        "pip",
+        false,
+    );
+    // pip's folder through a symbolic link of another name.
+    std::os::unix::fs::symlink(PIP_FOLDER, dir.join("q")).expect("symlink");
+    case(
+        "python3 ./q install (a link to pip's folder)",
+        Command::new(PYTHON)
+            .arg("./q")
+            .args(pip_args())
+            .current_dir(dir),
+        "pip",
+        false,
+    );
+    // The copy of pip3 as standard input, named by /proc/self/fd/0 (fd 0
+    // is no installer's file, so the exec filter cannot see it).
+    case(
+        "python3 /proc/self/fd/0 install < copy of pip3",
+        Command::new(PYTHON)
+            .arg("/proc/self/fd/0")
+            .args(pip_args())
+            .current_dir(dir)
+            .stdin(fs::File::open(&helper).expect("helper")),
         "pip",
         false,
     );
