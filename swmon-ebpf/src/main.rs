@@ -114,6 +114,14 @@ static STAGES: ProgramArray = ProgramArray::with_max_entries(STAGE_COUNT, 0);
 /// space fills `swmon_open_emit`, `swmon_open_cgroup` and
 /// `swmon_open_parents` at [`STAGE_EMIT`], [`STAGE_CGROUP`] and
 /// [`STAGE_PARENTS`].
+/// Processes whose current program is an interpreter or the loader (the
+/// exec filter found its name in `NAMES`), by tgid, with that program's
+/// `mm`: the module-load witness looks further only at their opens (only
+/// an interpreter runs an installer's code by opening it; user space
+/// requires one too). Least recently used entries go first: the map holds
+/// the live interpreters of a busy host many times over.
+#[map]
+static INTERPRETERS: LruHashMap<u32, u64> = LruHashMap::with_max_entries(65536, 0);
 /// Processes the module-load witness reported, by tgid: the `mm` of the
 /// program that opened the entry module (a later exec gets a new one, and
 /// may be reported again). Least recently used entries go first.
@@ -511,6 +519,14 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     }
     if reasons == 0 && interpreter == NONE {
         return Ok(0);
+    }
+    if interpreter != NONE {
+        // For the module-load witness (`swmon_open`): this program is an
+        // interpreter's. A failed insert leaves its opens unwatched.
+        let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+        if INTERPRETERS.insert(tgid, mm as u64, 0).is_err() {
+            count(counter::TRACK_FAILED);
+        }
     }
     scratch.filename_len = fname_len as u32;
     scratch.reasons = reasons;
@@ -1104,6 +1120,12 @@ fn try_open(ctx: &TracePointContext) -> Result<u32, u32> {
     if ret < 0 {
         return Ok(0);
     }
+    // Only an interpreter's opens are looked at: one lookup for the rest.
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: the value is copied out at once.
+    let Some(interp_mm) = (unsafe { INTERPRETERS.get(tgid) }).copied() else {
+        return Ok(0);
+    };
     let off = OFFSETS.load();
     let soff = SCAN_OFFSETS.load();
     // SAFETY: a plain helper call.
@@ -1127,7 +1149,7 @@ fn try_open(ctx: &TracePointContext) -> Result<u32, u32> {
     if !hit {
         return Ok(0);
     }
-    module_load(ctx, task, dentry, leaf)
+    module_load(ctx, task, dentry, leaf, tgid, interp_mm)
 }
 
 /// An open whose file name starts like an entry module's: its parent
@@ -1139,6 +1161,8 @@ fn module_load(
     task: *const u8,
     dentry: *const u8,
     leaf: u64,
+    tgid: u32,
+    interp_mm: u64,
 ) -> Result<u32, u32> {
     let off = OFFSETS.load();
     let mut names = [[0u64; 2]; module::PARENTS_MAX];
@@ -1178,8 +1202,11 @@ fn module_load(
     if rule == NONE {
         return Ok(0);
     }
-    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     let mm = read::<u64>(task, off.task_mm)?;
+    if mm != interp_mm {
+        // The interpreter has exec'd another program since.
+        return Ok(0);
+    }
     // SAFETY: the value is copied out at once.
     if unsafe { MODULE_REPORTED.get(tgid) }.copied() == Some(mm) {
         return Ok(0);
