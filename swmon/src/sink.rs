@@ -456,6 +456,22 @@ pub fn text_line(e: &Event) -> String {
         if s.args_truncated {
             line.push_str(" [args truncated]");
         }
+    } else if let (Some(log), "ebpf-log") = (&e.swmon.ebpf, e.event.action) {
+        // `LEVEL tgid=N pid=N comm=NAME: MESSAGE`, as the kernel said it.
+        let get = |k: &str| {
+            log.get(k).map_or_else(String::new, |v| match v {
+                serde_json::Value::String(s) => terminal_safe(s),
+                v => v.to_string(),
+            })
+        };
+        line.push_str(&format!(
+            " {} tgid={} pid={} comm={}: {}",
+            get("level"),
+            get("tgid"),
+            get("pid"),
+            shell_word(&get("comm")),
+            get("message")
+        ));
     } else if let Some(counters) = &e.swmon.counters {
         for (k, v) in counters {
             line.push_str(&format!(" {k}={v}"));
