@@ -515,6 +515,36 @@ mod tests {
         assert_eq!(coloured(&e, &line), line);
     }
 
+    #[test]
+    fn an_ebpf_log_record_is_one_text_line_with_its_task() {
+        use crate::event::{EventMeta, Host, Swmon};
+        let e = Event {
+            timestamp: "t".into(),
+            event: EventMeta {
+                kind: "event",
+                category: vec![],
+                kind_type: vec![],
+                action: "ebpf-log",
+                outcome: None,
+            },
+            process: None,
+            user: None,
+            package: None,
+            host: Host { name: "h".into() },
+            swmon: Swmon {
+                ebpf: Some(json!({
+                    "level": "info", "tgid": 7, "pid": 8, "comm": "py thon\n",
+                    "message": "dropped: interpreter=41 scanned 9 argv bytes",
+                })),
+                ..Swmon::default()
+            },
+        };
+        assert_eq!(
+            text_line(&e),
+            "t ebpf-log info tgid=7 pid=8 comm='py thon\\n': dropped: interpreter=41 scanned 9 argv bytes"
+        );
+    }
+
     fn big_event() -> Event {
         use crate::event::{AncestorOut, EventMeta, Host, Process, Swmon};
         let arg = "a".repeat(4000);
