@@ -160,6 +160,21 @@ pub mod reason {
     /// record's `installer_id` is then the rule's index, which user space
     /// turns into the catalogue's id; its `filename` is empty.
     pub const MODULE_LOAD: u32 = 1 << 11;
+    /// Each bit's name, as events show it (`swmon.filter`).
+    pub const NAMES: [(u32, &str); 12] = [
+        (FILENAME, "filename"),
+        (EXE_NAME, "exe-name"),
+        (INODE, "inode"),
+        (INTERPRETER_ARG, "interpreter-arg"),
+        (SIZE, "size"),
+        (FILELESS, "fileless"),
+        (ARG_MODULE, "interpreter-module"),
+        (ARG_FOLDER, "interpreter-folder"),
+        (ARG_CODE, "interpreter-code"),
+        (STDIN, "interpreter-stdin"),
+        (NEAR_COPY, "near-copy"),
+        (MODULE_LOAD, "module-load"),
+    ];
 }
 
 /// Installer entry modules: files that an interpreter opens only when it
@@ -683,7 +698,11 @@ pub mod counter {
     pub const EXITS: u32 = 6;
     /// Tail calls into a later stage that failed (the exec is lost).
     pub const STAGE_FAILED: u32 = 7;
-    pub const COUNT: u32 = 8;
+    /// `--ebpf-log` records the programs wrote or tried to write (counted
+    /// after each log call, so a record counted here is in the log ring
+    /// unless it was full): user space compares it with what it read.
+    pub const LOG_RECORDS: u32 = 8;
+    pub const COUNT: u32 = 9;
 }
 
 /// Value of the installer-name trie.

@@ -35,6 +35,15 @@
 //! (`swmon_common::suffix`); user space applies the catalogue's full rule
 //! again. Struct offsets come from user space (read from BTF), since rustc
 //! emits no CO-RE relocations.
+//!
+//! `swmon run --ebpf-log` (off by default): the stages log their decision
+//! on each *candidate* exec (one a name, the inode, the size or the ELF key
+//! matched, or an interpreter whose argv is scanned) through aya-log: which
+//! rules passed it, what the argv scan found or that it found nothing, a
+//! failed read, a full ring buffer. Every log call is behind [`EBPF_LOG`],
+//! a global user space sets at load: with the flag off a candidate costs one
+//! load of it per log point, and an ordinary exec (no match) reaches no log
+//! point at all.
 
 #![no_std]
 #![no_main]
@@ -59,6 +68,41 @@ use swmon_common::{
 };
 
 const NONE: u16 = u16::MAX;
+
+/// `--ebpf-log`'s level, set by user space at load: 0 off (the default),
+/// 2 warn, 3 info, 4 debug (aya-log's numbering). aya-log's own
+/// `AYA_LOG_LEVEL` is set alike; this one is what every log point tests
+/// first, and what it costs with the flag off.
+#[no_mangle]
+static EBPF_LOG: Global<u8> = Global::new(0);
+
+const LOG_WARN: u8 = 2;
+const LOG_INFO: u8 = 3;
+const LOG_DEBUG: u8 = 4;
+
+/// One `--ebpf-log` record at `$level` (`warn`, `info`, `debug`), prefixed
+/// with the task it concerns: `tgid=N pid=N comm=HEX ` (the comm as its 16
+/// bytes in hex, lossless whatever they are; user space decodes it). The
+/// format string must begin with that prefix's three placeholders. Counted
+/// in `LOG_RECORDS` after the call, so user space can tell records the log
+/// ring had no room for (aya-log drops those silently).
+macro_rules! elog {
+    ($gate:expr, $mac:ident, $ctx:expr, $fmt:tt $(, $arg:expr)* $(,)?) => {
+        if EBPF_LOG.load() >= $gate {
+            let pid_tgid = bpf_get_current_pid_tgid();
+            let comm = bpf_get_current_comm().unwrap_or([0; 16]);
+            aya_log_ebpf::$mac!(
+                $ctx,
+                $fmt,
+                (pid_tgid >> 32) as u32,
+                pid_tgid as u32,
+                &comm[..]
+                $(, $arg)*
+            );
+            count(counter::LOG_RECORDS);
+        }
+    };
+}
 
 #[no_mangle]
 static OFFSETS: Global<KernelOffsets> = Global::new(KernelOffsets::UNSET);
@@ -201,8 +245,8 @@ pub fn swmon_parents(ctx: RawTracePointContext) -> u32 {
 
 /// Stage 5: writes the event for an exec that passed.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
-pub fn swmon_emit(_ctx: RawTracePointContext) -> u32 {
-    match try_emit() {
+pub fn swmon_emit(ctx: RawTracePointContext) -> u32 {
+    match try_emit(&ctx) {
         Ok(r) | Err(r) => r,
     }
 }
@@ -533,9 +577,26 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     scratch.installer = installer;
     scratch.interpreter = interpreter;
     if reasons != 0 {
+        elog!(
+            LOG_INFO,
+            info,
+            ctx,
+            "tgid={} pid={} comm={:x} passed: reasons=0x{:x} installer={} interpreter={} size={} nlink={}",
+            reasons,
+            installer,
+            interpreter,
+            size,
+            nlink
+        );
         // SAFETY: the stage has the same program type and context.
         unsafe { STAGES.tail_call(ctx, STAGE_CGROUP) };
         count(counter::STAGE_FAILED);
+        elog!(
+            LOG_WARN,
+            warn,
+            ctx,
+            "tgid={} pid={} comm={:x} lost: tail call to the capture stage failed"
+        );
         return Err(0);
     }
     // An interpreter or the loader: copy argv (as much as an event holds)
@@ -547,11 +608,34 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     scratch.argv_len = if read_user(&mut scratch.argv, n, arg_start) {
         n as u32
     } else {
+        elog!(
+            LOG_WARN,
+            warn,
+            ctx,
+            "tgid={} pid={} comm={:x} interpreter={}: argv unreadable ({} bytes): scanned as empty",
+            interpreter,
+            total
+        );
         0
     };
+    elog!(
+        LOG_DEBUG,
+        debug,
+        ctx,
+        "tgid={} pid={} comm={:x} interpreter={}: scanning {} of {} argv bytes",
+        interpreter,
+        n,
+        total
+    );
     // SAFETY: as above.
     unsafe { STAGES.tail_call(ctx, STAGE_SCAN) };
     count(counter::STAGE_FAILED);
+    elog!(
+        LOG_WARN,
+        warn,
+        ctx,
+        "tgid={} pid={} comm={:x} lost: tail call to the argv scan stage failed"
+    );
     Err(0)
 }
 
@@ -598,13 +682,37 @@ fn try_scan(ctx: &RawTracePointContext) -> Result<u32, u32> {
     }
     if reasons == 0 {
         count(counter::INTERPRETER_DROPPED);
+        elog!(
+            LOG_INFO,
+            info,
+            ctx,
+            "tgid={} pid={} comm={:x} dropped: interpreter={} scanned {} argv bytes, no installer in argv, none on stdin",
+            scratch.interpreter,
+            n
+        );
         return Ok(0);
     }
     scratch.reasons = reasons;
     scratch.installer = installer;
+    elog!(
+        LOG_INFO,
+        info,
+        ctx,
+        "tgid={} pid={} comm={:x} passed: reasons=0x{:x} installer={} interpreter={} scanned {} argv bytes",
+        reasons,
+        installer,
+        scratch.interpreter,
+        n
+    );
     // SAFETY: as in try_exec.
     unsafe { STAGES.tail_call(ctx, STAGE_CGROUP) };
     count(counter::STAGE_FAILED);
+    elog!(
+        LOG_WARN,
+        warn,
+        ctx,
+        "tgid={} pid={} comm={:x} lost: tail call to the capture stage failed"
+    );
     Err(0)
 }
 
@@ -672,6 +780,12 @@ fn try_cgroup<C: EbpfContext>(ctx: &C, stages: &ProgramArray) -> Result<u32, u32
     // SAFETY: the stage has the same program type and context.
     unsafe { stages.tail_call(ctx, STAGE_PARENTS) };
     count(counter::STAGE_FAILED);
+    elog!(
+        LOG_WARN,
+        warn,
+        ctx,
+        "tgid={} pid={} comm={:x} lost: tail call to the parents stage failed"
+    );
     Err(0)
 }
 
@@ -828,11 +942,17 @@ fn try_parents<C: EbpfContext>(ctx: &C, stages: &ProgramArray) -> Result<u32, u3
     // SAFETY: the stage has the same program type and context.
     unsafe { stages.tail_call(ctx, STAGE_EMIT) };
     count(counter::STAGE_FAILED);
+    elog!(
+        LOG_WARN,
+        warn,
+        ctx,
+        "tgid={} pid={} comm={:x} lost: tail call to the emit stage failed"
+    );
     Err(0)
 }
 
 #[inline(always)]
-fn try_emit() -> Result<u32, u32> {
+fn try_emit<C: EbpfContext>(ctx: &C) -> Result<u32, u32> {
     let off = OFFSETS.load();
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
@@ -840,14 +960,28 @@ fn try_emit() -> Result<u32, u32> {
     // SAFETY: the scratch slot is this CPU's; stages run on the same CPU.
     let scratch = unsafe { &mut *SCRATCH.get_ptr_mut(0).ok_or(0u32)? };
     let task = unsafe { bpf_get_current_task() } as *const u8;
-    let mm = read_ptr(task, off.task_mm)?;
-    let file = read_ptr(mm, off.mm_exe_file)?;
-    let inode = read_ptr(file, off.file_inode)?;
+    let file = read_ptr(task, off.task_mm).and_then(|mm| Ok((mm, read_ptr(mm, off.mm_exe_file)?)));
+    let inode = file.and_then(|(mm, file)| Ok((mm, file, read_ptr(file, off.file_inode)?)));
+    let Ok((mm, file, inode)) = inode else {
+        elog!(
+            LOG_WARN,
+            warn,
+            ctx,
+            "tgid={} pid={} comm={:x} lost: the executable's file could not be read"
+        );
+        return Err(0);
+    };
     let dentry = read_ptr(file, off.file_path + off.path_dentry)?;
     let sb = read_ptr(inode, off.inode_sb)?;
 
     let Some(mut entry) = EVENTS.reserve::<ExecEvent>(0) else {
         count(counter::EXEC_RESERVE_FAILED);
+        elog!(
+            LOG_WARN,
+            warn,
+            ctx,
+            "tgid={} pid={} comm={:x} lost: the event ring buffer is full"
+        );
         return Err(0);
     };
     // SAFETY: the reservation is ours until submit or discard; every field
@@ -1099,8 +1233,8 @@ pub fn swmon_open_parents(ctx: TracePointContext) -> u32 {
 }
 
 #[tracepoint(category = "syscalls", name = "sys_exit_openat")]
-pub fn swmon_open_emit(_ctx: TracePointContext) -> u32 {
-    match try_emit() {
+pub fn swmon_open_emit(ctx: TracePointContext) -> u32 {
+    match try_emit(&ctx) {
         Ok(r) | Err(r) => r,
     }
 }

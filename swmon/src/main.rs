@@ -114,6 +114,16 @@ enum Command {
         /// seconds (0: never).
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
         heartbeat_secs: u64,
+        /// Have the eBPF programs say why they passed or dropped each
+        /// candidate exec (an installer name, inode, size or ELF key
+        /// matched, or an interpreter whose argv was scanned), as
+        /// `ebpf-log` events at this level or above (warn: losses only;
+        /// info: each decision; debug: also scan starts and events sent).
+        /// Off by default; `--ebpf-log` alone is `info`. Ordinary execs
+        /// never log.
+        #[arg(long, value_enum, value_name = "LEVEL", num_args = 0..=1,
+              require_equals = true, default_missing_value = "info")]
+        ebpf_log: Option<swmon::ebpf::log::LogLevel>,
         /// TEST ONLY, hidden: hold audit exec records while this file
         /// exists (refused unless `SWMON_TEST_ONLY=hold-audit`).
         #[arg(long, hide = true, value_name = "PATH")]
@@ -304,6 +314,7 @@ fn main() -> ExitCode {
             audit_rcvbuf,
             no_audit,
             heartbeat_secs,
+            ebpf_log,
             test_hold_audit_while,
         } => {
             if let Some(path) = &test_hold_audit_while {
@@ -343,6 +354,7 @@ fn main() -> ExitCode {
                 load: LoadOptions {
                     ring_buffer_bytes: ring_buffer_size,
                     extra_dirs: installer_dirs,
+                    ebpf_log,
                 },
                 audit: AuditRunOptions {
                     enabled: !no_audit,

@@ -456,6 +456,22 @@ pub fn text_line(e: &Event) -> String {
         if s.args_truncated {
             line.push_str(" [args truncated]");
         }
+    } else if let (Some(log), "ebpf-log") = (&e.swmon.ebpf, e.event.action) {
+        // `LEVEL tgid=N pid=N comm=NAME: MESSAGE`, as the kernel said it.
+        let get = |k: &str| {
+            log.get(k).map_or_else(String::new, |v| match v {
+                serde_json::Value::String(s) => terminal_safe(s),
+                v => v.to_string(),
+            })
+        };
+        line.push_str(&format!(
+            " {} tgid={} pid={} comm={}: {}",
+            get("level"),
+            get("tgid"),
+            get("pid"),
+            shell_word(&get("comm")),
+            get("message")
+        ));
     } else if let Some(counters) = &e.swmon.counters {
         for (k, v) in counters {
             line.push_str(&format!(" {k}={v}"));
@@ -497,6 +513,36 @@ mod tests {
         e.swmon.verdict = None;
         e.event.kind = "state";
         assert_eq!(coloured(&e, &line), line);
+    }
+
+    #[test]
+    fn an_ebpf_log_record_is_one_text_line_with_its_task() {
+        use crate::event::{EventMeta, Host, Swmon};
+        let e = Event {
+            timestamp: "t".into(),
+            event: EventMeta {
+                kind: "event",
+                category: vec![],
+                kind_type: vec![],
+                action: "ebpf-log",
+                outcome: None,
+            },
+            process: None,
+            user: None,
+            package: None,
+            host: Host { name: "h".into() },
+            swmon: Swmon {
+                ebpf: Some(json!({
+                    "level": "info", "tgid": 7, "pid": 8, "comm": "py thon\n",
+                    "message": "dropped: interpreter=41 scanned 9 argv bytes",
+                })),
+                ..Swmon::default()
+            },
+        };
+        assert_eq!(
+            text_line(&e),
+            "t ebpf-log info tgid=7 pid=8 comm='py thon\\n': dropped: interpreter=41 scanned 9 argv bytes"
+        );
     }
 
     fn big_event() -> Event {

@@ -17,7 +17,7 @@ use clap::Subcommand;
 
 use crate::{root, sh};
 
-#[derive(Subcommand, Clone, Copy)]
+#[derive(Subcommand, Clone)]
 pub enum Which {
     /// Exec storms without and with swmon, side by side in one run: a
     /// static no-op binary (the ordinary exec), and `python3 -c pass` (an
@@ -32,6 +32,12 @@ pub enum Which {
         /// Rounds (each runs every configuration once, alternating).
         #[arg(long, default_value_t = 5)]
         rounds: u32,
+        /// Another swmon binary (another build, e.g. main's) measured in
+        /// the same rounds as a third configuration, for an A/B of two
+        /// builds against the same `none`; the table is printed only
+        /// (BENCHMARKS.md is left as it is).
+        #[arg(long, value_name = "BIN")]
+        compare: Option<PathBuf>,
     },
     /// The exec storm under every configuration: none, swmon, auditd with
     /// the seed rules or an execve-all rule, the hybrid, laurel, execsnoop.
@@ -71,13 +77,14 @@ pub fn run(which: Which) -> Result<()> {
             count,
             python_count,
             rounds,
-        } => exec(count, python_count, rounds),
+            compare,
+        } => exec(count, python_count, rounds, compare.as_deref()),
         Which::Audit { passes } => audit(passes),
         Which::Configs { count, rounds } => crate::suite::configs(count, rounds),
         Which::Latency { runs } => crate::suite::latency(runs),
         Which::Loss { runs } => crate::suite::loss(runs),
         Which::All => {
-            exec(4000, 300, 5)?;
+            exec(4000, 300, 5, None)?;
             crate::suite::configs(8000, 7)?;
             crate::suite::latency(100)?;
             crate::suite::loss(1000)?;
@@ -135,10 +142,10 @@ struct Swmon {
 }
 
 impl Swmon {
-    fn start() -> Result<Swmon> {
+    fn start(bin: &Path) -> Result<Swmon> {
         let out = root().join("target/bench/events.jsonl");
         let _ = fs::remove_file(&out);
-        let child = Command::new(root().join("target/release/swmon"))
+        let child = Command::new(bin)
             .args(["run", "--output"])
             .arg(&out)
             .stdout(Stdio::null())
@@ -202,17 +209,18 @@ pub(crate) fn median(v: &mut [f64]) -> f64 {
 struct Rates {
     none: Vec<f64>,
     with: Vec<f64>,
+    /// With `--compare`'s binary.
+    other: Vec<f64>,
 }
 
 impl Rates {
     /// Median of the per-round ratios (each round ran both back to back).
     fn round_ratio(&self) -> f64 {
-        let mut r: Vec<f64> = self
-            .with
-            .iter()
-            .zip(&self.none)
-            .map(|(w, n)| w / n)
-            .collect();
+        Self::ratio_of(&self.with, &self.none)
+    }
+
+    fn ratio_of(with: &[f64], none: &[f64]) -> f64 {
+        let mut r: Vec<f64> = with.iter().zip(none).map(|(w, n)| w / n).collect();
         median(&mut r)
     }
 
@@ -224,18 +232,29 @@ impl Rates {
         };
         let (mut none, mut with) = (self.none.clone(), self.with.clone());
         let (n, w) = (median(&mut none), median(&mut with));
-        format!(
+        let mut row = format!(
             "| {name} | none | {n:.0} | {} | 1.000 |\n\
              | {name} | swmon | {w:.0} | {} | {:.3} (of medians: {:.3}, {rounds} rounds) |\n",
             spread(&self.none),
             spread(&self.with),
             self.round_ratio(),
             w / n,
-        )
+        );
+        if !self.other.is_empty() {
+            let o = median(&mut self.other.clone());
+            row.push_str(&format!(
+                "| {name} | swmon (--compare) | {o:.0} | {} | {:.3} (of medians: {:.3}, {rounds} rounds) |\n",
+                spread(&self.other),
+                Self::ratio_of(&self.other, &self.none),
+                o / n,
+            ));
+        }
+        row
     }
 }
 
-fn exec(count: u32, python_count: u32, rounds: u32) -> Result<()> {
+fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> Result<()> {
+    let this = root().join("target/release/swmon");
     let bin = noop()?;
     let python = Path::new(PYTHON);
     // Warm the page cache and the exec path.
@@ -249,18 +268,18 @@ fn exec(count: u32, python_count: u32, rounds: u32) -> Result<()> {
     let mut passed = 0u64;
     let mut lost = 0u64;
     let mut dropped = 0u64;
+    // None, this build, `--compare`'s.
+    let mut configs: Vec<Option<&Path>> = vec![None, Some(&this)];
+    configs.extend(compare.map(Some));
     for round in 0..rounds {
-        // Alternate which goes first, so drift in the machine hits both.
-        let order = if round % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for with_swmon in order {
-            let s = if with_swmon {
-                Some(Swmon::start()?)
-            } else {
-                None
+        // Rotate which goes first, so drift in the machine hits all.
+        let mut order = configs.clone();
+        order.rotate_left(round as usize % configs.len());
+        for config in order {
+            let other = config.is_some_and(|b| b != this);
+            let s = match config {
+                Some(bin) => Some(Swmon::start(bin)?),
+                None => None,
             };
             let cpu0 = s.as_ref().map_or(0.0, Swmon::cpu_seconds);
             let a = storm(&bin, count)?;
@@ -273,8 +292,13 @@ fn exec(count: u32, python_count: u32, rounds: u32) -> Result<()> {
                 passed += c["passed"].as_u64().unwrap_or(0);
                 lost += c["lost"].as_u64().unwrap_or(0);
                 dropped += c["interpreter_dropped"].as_u64().unwrap_or(0);
-                noop_rates.with.push(a);
-                python_rates.with.push(b);
+                if other {
+                    noop_rates.other.push(a);
+                    python_rates.other.push(b);
+                } else {
+                    noop_rates.with.push(a);
+                    python_rates.with.push(b);
+                }
             } else {
                 noop_rates.none.push(a);
                 python_rates.none.push(b);
@@ -289,7 +313,7 @@ fn exec(count: u32, python_count: u32, rounds: u32) -> Result<()> {
             python_rates.with[python_rates.with.len() - 1],
         );
     }
-    let total = f64::from((count + python_count) * rounds);
+    let total = f64::from((count + python_count) * rounds) * (configs.len() - 1) as f64;
     let (r_noop, r_python) = (noop_rates.round_ratio(), python_rates.round_ratio());
     let table = format!(
         "| workload | configuration | execs/s (median of {rounds}) | spread | ratio to none (median of per-round ratios) |\n\
@@ -315,6 +339,14 @@ fn exec(count: u32, python_count: u32, rounds: u32) -> Result<()> {
         verdict(r_python)
     );
     println!("{target}");
+    if let Some(bin) = compare {
+        println!(
+            "(--compare {}: the seen/passed/CPU figures above sum both swmon builds; \
+             BENCHMARKS.md left as it is)",
+            bin.display()
+        );
+        return Ok(());
+    }
     write_section(
         "exec",
         &format!("{table}\n{target}"),

@@ -12,6 +12,7 @@ pub mod btf;
 pub mod decode;
 pub mod elf;
 pub mod filter;
+pub mod log;
 
 use std::{
     io,
@@ -68,6 +69,8 @@ pub enum LoadError {
     Poll(io::Error),
     #[error("can't mount tracefs at {TRACEFS} (the module-load witness attaches to syscall tracepoints): {0}")]
     Tracefs(nix::Error),
+    #[error("can't read the eBPF log ring (--ebpf-log): {0}")]
+    Log(String),
     #[error("can't read back the link of {program}: {error}")]
     Link {
         program: &'static str,
@@ -98,6 +101,9 @@ pub struct LoadOptions {
     pub ring_buffer_bytes: u32,
     /// Folders searched for installers beside the built-in ones.
     pub extra_dirs: Vec<PathBuf>,
+    /// `--ebpf-log`: the programs log their decisions at this level
+    /// (`None`: they log nothing).
+    pub ebpf_log: Option<log::LogLevel>,
 }
 
 impl Default for LoadOptions {
@@ -105,6 +111,7 @@ impl Default for LoadOptions {
         LoadOptions {
             ring_buffer_bytes: 4 << 20,
             extra_dirs: Vec::new(),
+            ebpf_log: None,
         }
     }
 }
@@ -224,6 +231,8 @@ pub struct KernelCounters {
     pub track_failed: u64,
     pub exits: u64,
     pub stage_failed: u64,
+    /// `--ebpf-log` records the programs wrote or tried to write.
+    pub log_records: u64,
 }
 
 /// The loaded, attached program and its maps.
@@ -238,6 +247,31 @@ pub struct KernelStream {
     polls: u32,
     /// `--installer-dir` folders, for [`KernelStream::rediscover`].
     extra_dirs: Vec<PathBuf>,
+    /// `--ebpf-log`'s reader, until [`KernelStream::take_log`].
+    log: Option<EbpfLog>,
+}
+
+/// `--ebpf-log`'s reader: aya-log's ring, watched for readability, and
+/// the records it has decoded.
+pub struct EbpfLog {
+    pub ring: AsyncFd<aya_log::EbpfLogger<log::Collector>>,
+    pub records: log::Collector,
+}
+
+impl EbpfLog {
+    /// Waits until the log ring has records, then reads them all.
+    pub async fn read(&mut self) -> io::Result<Vec<log::KernelLog>> {
+        let mut guard = self.ring.readable_mut().await?;
+        guard.get_inner_mut().flush();
+        guard.clear_ready();
+        Ok(self.records.take())
+    }
+
+    /// Reads what the log ring holds now.
+    pub fn drain(&mut self) -> Vec<log::KernelLog> {
+        self.ring.get_mut().flush();
+        self.records.take()
+    }
 }
 
 /// What a rediscovery changed in the kernel's inode, size and ELF key
@@ -275,19 +309,45 @@ impl KernelStream {
         let facts = btf::kernel_facts(Path::new(BTF_PATH))?;
         let offsets = facts.offsets;
         let group_dead = u32::from(facts.exit_group_dead);
+        // Off: every log point is skipped on its first test, and aya-log's
+        // ring (128 KiB) shrinks to a page, which nothing writes.
+        let log_level = log::LogLevel::kernel_value(options.ebpf_log);
 
         // No kernel BTF for aya: the program has no CO-RE relocations (the
         // offsets above stand in for them), and parsing it would double
         // swmon's peak memory.
-        let mut ebpf = EbpfLoader::new()
+        let mut loader = EbpfLoader::new();
+        loader
             .btf(None)
             .override_global("OFFSETS", &offsets, true)
             .override_global("CAPTURE_OFFSETS", &facts.capture_offsets, true)
             .override_global("SCAN_OFFSETS", &facts.scan_offsets, true)
             .override_global("EXIT_GROUP_DEAD", &group_dead, true)
             .override_global("BPRM_BUF", &facts.bprm_buf, true)
-            .map_max_entries("EVENTS", options.ring_buffer_bytes)
-            .load(OBJECT)?;
+            .override_global("EBPF_LOG", &log_level, true)
+            .override_global(aya_log::LEVEL, &log_level, true)
+            .map_max_entries("EVENTS", options.ring_buffer_bytes);
+        if options.ebpf_log.is_none() {
+            loader.map_max_entries("AYA_LOGS", 4096);
+        }
+        let mut ebpf = loader.load(OBJECT)?;
+        // The log ring is taken now; the programs, loaded below, keep
+        // their own reference to it.
+        let log = match options.ebpf_log {
+            None => None,
+            Some(_) => {
+                let records = log::Collector::default();
+                let logger = aya_log::EbpfLogger::init_with_logger(&mut ebpf, records.clone())
+                    .map_err(|e| LoadError::Log(e.to_string()))?;
+                // SAFETY: the logger owns the log ring's map fd and keeps it
+                // open, unchanged, for as long as the AsyncFd that owns it.
+                let ring = unsafe {
+                    AsyncFd::register_with_interest(logger, tokio::io::Interest::READABLE)
+                }
+                .map_err(|e| LoadError::Poll(e.into()))?;
+                Some(EbpfLog { ring, records })
+            }
+        };
 
         // Trusted folders only, `$PATH`'s included (see filter).
         let tables = FilterTables::discover(&options.extra_dirs);
@@ -403,6 +463,7 @@ impl KernelStream {
             seen_watch: attach::SeenWatch::default(),
             extra_dirs: options.extra_dirs.clone(),
             polls: 0,
+            log,
         })
     }
 
@@ -638,6 +699,12 @@ impl KernelStream {
         n
     }
 
+    /// `--ebpf-log`'s reader, for the kernel reader to watch (`None` when
+    /// the flag is off, or once taken).
+    pub fn take_log(&mut self) -> Option<EbpfLog> {
+        self.log.take()
+    }
+
     pub fn counters(&self) -> KernelCounters {
         let get = |i: u32| sum_counter(&self.counters, i);
         KernelCounters {
@@ -649,6 +716,7 @@ impl KernelStream {
             track_failed: get(counter::TRACK_FAILED),
             exits: get(counter::EXITS),
             stage_failed: get(counter::STAGE_FAILED),
+            log_records: get(counter::LOG_RECORDS),
         }
     }
 }

@@ -33,11 +33,18 @@ counters! {
     track_failed,
     exits,
     stage_failed,
+    /// `--ebpf-log`: records the programs wrote or tried to write.
+    ebpf_log_records,
     // The kernel reader.
     /// Ring-buffer records read.
     kernel_records,
     /// Records dropped because the queue to the facts stage was full.
     kernel_queue_dropped,
+    /// `--ebpf-log` records read from aya-log's ring.
+    ebpf_log_read,
+    /// `--ebpf-log` records the kernel counted but the log ring had no
+    /// room for (at least this many: see `ebpf::log::LogTally`).
+    ebpf_log_lost,
     // The facts stage.
     decode_errors,
     /// Kernel matches the catalogue's full rules rejected.
@@ -170,6 +177,7 @@ impl Counters {
 pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("decode_errors", "facts"),
     ("kernel_queue_dropped", "kernel-reader"),
+    ("ebpf_log_lost", "ebpf-log"),
     ("audit_queue_dropped", "audit-reader"),
     ("audit_events_evicted", "audit-reader"),
     ("audit_parse_errors", "audit-reader"),

@@ -474,24 +474,11 @@ impl Decide {
         let executable = event::lossless(&rec.executable);
         let exit_code = run.exit.map(|e| e.exit_code());
         let start = event::timestamp(self.clock.wall(run.execs[0].boot_ns));
-        let filter = [
-            (reason::FILENAME, "filename"),
-            (reason::EXE_NAME, "exe-name"),
-            (reason::INODE, "inode"),
-            (reason::INTERPRETER_ARG, "interpreter-arg"),
-            (reason::SIZE, "size"),
-            (reason::FILELESS, "fileless"),
-            (reason::ARG_MODULE, "interpreter-module"),
-            (reason::ARG_FOLDER, "interpreter-folder"),
-            (reason::ARG_CODE, "interpreter-code"),
-            (reason::STDIN, "interpreter-stdin"),
-            (reason::NEAR_COPY, "near-copy"),
-            (reason::MODULE_LOAD, "module-load"),
-        ]
-        .into_iter()
-        .filter(|(bit, _)| rec.reasons & bit != 0)
-        .map(|(_, name)| name)
-        .collect();
+        let filter = reason::NAMES
+            .into_iter()
+            .filter(|(bit, _)| rec.reasons & bit != 0)
+            .map(|(_, name)| name)
+            .collect();
         Event {
             timestamp: start.clone(),
             event: EventMeta {

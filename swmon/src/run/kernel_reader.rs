@@ -15,6 +15,12 @@
 //! installers are discovered again off the thread (`spawn_blocking`: an
 //! `apt upgrade dpkg` changes its inode and size), and the kernel's tables
 //! and the facts stage's content matcher are brought up to date.
+//!
+//! With `--ebpf-log` it also reads aya-log's ring as soon as it signals and
+//! writes each record as an `ebpf-log` event (through the writer's ordinary
+//! queue: a flood of them is dropped and counted there before a state
+//! event is); every 250 ms it compares the kernel's count of records with
+//! those read (`ebpf_log_lost`, a live alert).
 
 use std::{
     sync::{
@@ -40,7 +46,8 @@ use crate::{
     ebpf::{
         decode::{self, ExitRecord, Record},
         filter::{ContentMatcher, FilterTables},
-        KernelStream,
+        log::{KernelLog, LogTally},
+        EbpfLog, KernelStream,
     },
     event,
 };
@@ -87,6 +94,15 @@ pub async fn run(
     // An installer run ended since the last check; a discovery under way.
     let run_ended = AtomicBool::new(false);
     let mut discovering: Option<JoinHandle<FilterTables>> = None;
+    let mut elog = kernel.take_log();
+    let mut tally = LogTally::default();
+    let write_log = |records: Vec<KernelLog>, tally: &mut LogTally| {
+        tally.read += records.len() as u64;
+        Counters::set(&counters.ebpf_log_read, tally.read);
+        for r in records {
+            writer.push(&log_event(&host, &r));
+        }
+    };
     let forward = |bytes: &[u8]| {
         Counters::add(&counters.kernel_records, 1);
         let (item, size) = match decode::decode(bytes) {
@@ -120,7 +136,17 @@ pub async fn run(
             _ = stop.changed() => break,
             _ = publish.tick() => {
                 publish_counters(&kernel, &counters);
+                if let Some(l) = elog.as_mut() {
+                    // The count first, then a full drain (see LogTally).
+                    let written = Counters::get(&counters.ebpf_log_records);
+                    write_log(l.drain(), &mut tally);
+                    tally.update(written);
+                    Counters::set(&counters.ebpf_log_lost, tally.lost);
+                }
                 stages::mark(Stage::KernelReader);
+            }
+            r = read_log(&mut elog) => {
+                write_log(r?, &mut tally);
             }
             _ = watermark.tick() => {
                 // Taken before the drain: whatever was submitted before it
@@ -160,7 +186,32 @@ pub async fn run(
     }
     kernel.drain(forward);
     publish_counters(&kernel, &counters);
+    if let Some(l) = elog.as_mut() {
+        let written = Counters::get(&counters.ebpf_log_records);
+        write_log(l.drain(), &mut tally);
+        tally.update(written);
+        Counters::set(&counters.ebpf_log_lost, tally.lost);
+    }
     Ok(kernel)
+}
+
+/// Waits for `--ebpf-log` records (never resolves when the flag is off).
+async fn read_log(elog: &mut Option<EbpfLog>) -> std::io::Result<Vec<KernelLog>> {
+    match elog {
+        Some(l) => l.read().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An `ebpf-log` event: one record of the kernel's account of a candidate
+/// exec, in `swmon.ebpf` (see `ebpf::log::KernelLog::to_json`).
+fn log_event(host: &str, record: &KernelLog) -> event::Event {
+    let mut e = state_event(host, "ebpf-log");
+    e.event.kind = "event";
+    e.event.category = vec!["process"];
+    e.event.kind_type = vec!["info"];
+    e.swmon.ebpf = Some(record.to_json());
+    e
 }
 
 /// Brings the kernel's tables (and the facts stage's matcher) to a new
@@ -272,6 +323,7 @@ pub fn publish_counters(kernel: &KernelStream, c: &Counters) {
         (&c.track_failed, k.track_failed),
         (&c.exits, k.exits),
         (&c.stage_failed, k.stage_failed),
+        (&c.ebpf_log_records, k.log_records),
     ] {
         Counters::set(a, n);
     }
