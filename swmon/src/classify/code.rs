@@ -38,6 +38,7 @@
 //! cli reads `process.argv` from its third entry, and with `-e` the first
 //! argument after the code stands where the script would).
 
+use super::command::Load;
 use crate::catalogue::{self, Manager, Role};
 
 /// Python modules whose loading is an installer's run, with the catalogue
@@ -361,24 +362,34 @@ const CPAN_CALLS: &[(&[u8], Option<&str>)] = &[
 /// (`'X'`, `"X"`, `qw(X Y)`, `Foo::Bar`), up to the statement's end; a
 /// variable or expression among them is read as its text, flagged by the
 /// cpan grammar as any odd operand would be.
-pub fn perl(code: &[u8], cpan_loaded: bool) -> Option<CodeRun> {
-    let loaded = cpan_loaded
-        || [
-            &b"use CPAN;"[..],
-            b"use CPAN ",
-            b"require CPAN;",
-            b"require CPAN ",
-        ]
-        .iter()
-        .any(|n| code.windows(n.len()).any(|w| w == *n))
-        || code.ends_with(b"use CPAN")
-        || code.ends_with(b"require CPAN");
-    if !loaded {
+pub fn perl(code: &[u8], load: Load) -> Option<CodeRun> {
+    let has = |n: &[u8]| code.windows(n.len()).any(|w| w == n);
+    let uses = has(b"use CPAN;") || has(b"use CPAN ") || code.ends_with(b"use CPAN");
+    let requires =
+        has(b"require CPAN;") || has(b"require CPAN ") || code.ends_with(b"require CPAN");
+    let load = if uses {
+        Load::Imported
+    } else if requires {
+        load.max(Load::Required)
+    } else {
+        load
+    };
+    if load == Load::No {
         return None;
     }
     let word = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':');
     let mut i = 0;
     while i < code.len() {
+        // A string literal is data, never a call (`print "make it so"`).
+        if matches!(code[i], b'"' | b'\'') && (i == 0 || code[i - 1] != b'\\') {
+            let quote = code[i];
+            i += 1;
+            while i < code.len() && code[i] != quote {
+                i += if code[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            continue;
+        }
         if !word(code[i]) || (i > 0 && (word(code[i - 1]) || code[i - 1] == b'$')) {
             i += 1;
             continue;
@@ -389,7 +400,13 @@ pub fn perl(code: &[u8], cpan_loaded: bool) -> Option<CodeRun> {
         }
         let name = &code[start..i];
         // `CPAN::Shell->install`, `CPAN::install`, `install`.
+        // `-mCPAN` and `require CPAN` import nothing: a bare `install X`
+        // is `X->install`, not CPAN's.
+        let qualified = name.starts_with(b"CPAN::");
         let mut call = name.strip_prefix(b"CPAN::").unwrap_or(name);
+        if !qualified && load != Load::Imported {
+            continue;
+        }
         if name == b"CPAN::Shell" && code[i..].starts_with(b"->") {
             let m = i + 2;
             let mut e = m;
@@ -681,8 +698,9 @@ mod tests {
 
     #[test]
     fn perl_code_that_runs_cpan() {
-        let cpan = |code: &str, loaded| {
-            perl(code.as_bytes(), loaded).map(|r| (r.manager, strs(r.args).unwrap_or_default()))
+        let cpan = |code: &str, loaded: bool| {
+            let load = if loaded { Load::Imported } else { Load::No };
+            perl(code.as_bytes(), load).map(|r| (r.manager, strs(r.args).unwrap_or_default()))
         };
         let want = |args: &[&str]| {
             Some((
@@ -719,6 +737,20 @@ mod tests {
         ] {
             assert_eq!(cpan(code, loaded), None, "{code}");
         }
+        // Review: strings are data, never calls.
+        assert_eq!(
+            cpan("$m=\"test\"; install Evil", true),
+            want(&["-i", "Evil"])
+        );
+        assert_eq!(cpan("print \"make it so\\n\"", true), None);
+        assert_eq!(cpan("print 'a \\' make'; 1", true), None);
+        // `-mCPAN` loads without importing: a bare `install X` is
+        // `X->install`; the qualified calls still reach CPAN.
+        assert_eq!(perl(b"install X", Load::Required), None);
+        assert_eq!(
+            perl(b"CPAN::Shell->install('X')", Load::Required).map(|r| strs(r.args)),
+            Some(Some(vec!["-i".to_string(), "X".to_string()]))
+        );
     }
 
     #[test]

@@ -158,33 +158,23 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
                     }
                     None => return None,
                 },
-                Runs::Code { index, code } => {
+                Runs::Code { index, code, end } => {
+                    // perl and ruby run every `-e` joined with newlines.
+                    let joined = || r.codes.join(&b"\n"[..]);
                     let run = match kind {
                         Interpreter::Python => super::code::python(code),
                         Interpreter::Node => super::code::node(code),
-                        Interpreter::Perl => {
-                            super::code::perl(code, loads_module(argv, index, b"CPAN"))
-                        }
-                        Interpreter::Ruby => super::code::ruby(
-                            code,
-                            loads_module(argv, index, b"rubygems/gem_runner"),
-                        ),
+                        Interpreter::Perl => super::code::perl(&joined(), r.loaded),
+                        Interpreter::Ruby => super::code::ruby(&joined(), r.loaded != Load::No),
                         Interpreter::Php => None,
                     }?;
-                    let mut start = index + 1;
-                    if kind == Interpreter::Ruby && argv.get(start) == Some(&&b"--"[..]) {
-                        // `ruby -e CODE -- ARGS`: ARGV after the `--`.
-                        start += 1;
-                    }
-                    if kind == Interpreter::Node {
-                        // `node -e CODE [--] X ARGS`: process.argv is
-                        // [node, X, ARGS], and npm's cli reads from its
-                        // third.
-                        if argv.get(start) == Some(&&b"--"[..]) {
-                            start += 1;
-                        }
-                        start += 1;
-                    }
+                    // `node -e CODE [--] X ARGS`: process.argv is [node,
+                    // X, ARGS], and npm's cli reads from its third.
+                    let start = if kind == Interpreter::Node {
+                        end + 1
+                    } else {
+                        end
+                    };
                     (
                         run.installer_id,
                         run.manager,
@@ -196,7 +186,7 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
                 }
                 // Which program is on standard input only the kernel can
                 // say (see [`stdin_program`]).
-                Runs::Stdin { .. } | Runs::Nothing => return None,
+                Runs::Stdin { .. } | Runs::Nothing | Runs::Check { .. } => return None,
             };
             Some(Target {
                 installer_id,
@@ -210,22 +200,6 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
             })
         }),
     }
-}
-
-/// Whether an option before `upto` loads `module` (perl's `-MCPAN`,
-/// `-MCPAN=...`, `-mCPAN`, `-M CPAN`; ruby's `-rrubygems/gem_runner`,
-/// `-r rubygems/gem_runner`).
-fn loads_module(argv: &[&[u8]], upto: usize, module: &[u8]) -> bool {
-    let named = |v: &[u8]| {
-        v.strip_prefix(module)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"=") || rest == b".rb")
-    };
-    let opts = argv.get(1..upto.min(argv.len())).unwrap_or_default();
-    opts.iter().enumerate().any(|(k, a)| match a {
-        [b'-', b'M' | b'm' | b'r', v @ ..] if !v.is_empty() => named(v),
-        [b'-', b'M' | b'm' | b'r'] => opts.get(k + 1).is_some_and(|v| named(v)),
-        _ => false,
-    })
 }
 
 /// Whether the kernel's trie passes `arg` as a name: its longest match
@@ -384,6 +358,11 @@ enum Opt {
     Digits,
     /// Its value is inline code (`-c`, `-e`, `-r`): no file is run.
     Code,
+    /// Takes a value glued on only, which it must have (perl `-MCPAN`:
+    /// `-M CPAN` is "Missing argument to -M").
+    Attached,
+    /// node's syntax check: the script is not run, its `-r` preloads are.
+    Check,
     /// Its value is the module to run (`python -m`).
     Module,
     /// Its value is the script to run (`php -f`).
@@ -414,7 +393,8 @@ fn short_opt(kind: Interpreter, c: u8) -> Option<Opt> {
             (b"i", Flag),
             (b"rC", Value),
             (b"ep", Code),
-            (b"cvh", Nothing),
+            (b"c", Check),
+            (b"vh", Nothing),
         ],
         // ruby --help, ruby.c.
         Interpreter::Ruby => &[
@@ -428,7 +408,8 @@ fn short_opt(kind: Interpreter, c: u8) -> Option<Opt> {
         // perlrun.
         Interpreter::Perl => &[
             (b"afnpsStTuUwWX", Flag),
-            (b"ImM", Value),
+            (b"I", Value),
+            (b"mM", Attached),
             (b"CdDFix", Glued),
             (b"0l", Digits),
             (b"eE", Code),
@@ -437,8 +418,10 @@ fn short_opt(kind: Interpreter, c: u8) -> Option<Opt> {
         // php --help (CLI SAPI).
         Interpreter::Php => &[
             (b"aCeHnq", Flag),
-            (b"cdtz", Value),
-            (b"rBRE", Code),
+            // `-B`/`-E` code runs around `-R` code or the `-F` file,
+            // which is the program.
+            (b"cdtzBE", Value),
+            (b"rR", Code),
             // `-F FILE`: FILE is the program (see [`PreloadKind`]).
             (b"F", Value),
             (b"f", Script),
@@ -500,8 +483,8 @@ fn long_opt(kind: Interpreter, name: &[u8]) -> Option<Opt> {
             b"--no-php-ini" | b"--interactive" | b"--profile-info" | b"--hide-args"
             | b"--no-chdir" => Flag,
             b"--file" => Script,
-            b"--run" | b"--process-begin" | b"--process-code" | b"--process-end" => Code,
-            b"--process-file" => Value,
+            b"--run" | b"--process-code" => Code,
+            b"--process-file" | b"--process-begin" | b"--process-end" => Value,
             b"--info"
             | b"--syntax-check"
             | b"--modules"
@@ -597,8 +580,8 @@ fn node_long(name: &[u8]) -> Option<Opt> {
         | b"--experimental-config-file"
         | b"--v8-pool-size" => Value,
         b"--eval" | b"--print" => Code,
-        b"--check"
-        | b"--test"
+        b"--check" => Check,
+        b"--test"
         | b"--run"
         | b"--v8-options"
         | b"--completion-bash"
@@ -716,8 +699,19 @@ pub enum Runs<'a> {
     Module { index: usize, name: &'a [u8] },
     /// Inline code (`-c`, `-e`, `-r`, `--eval`): `index` holds the code
     /// (the option's own argument when glued on, `-cCODE`, `--eval=CODE`,
-    /// else the next one); read by [`super::code`].
-    Code { index: usize, code: &'a [u8] },
+    /// else the next one); read by [`super::code`]. node, perl, ruby and
+    /// php read options after the code; `end` is where the code's own
+    /// arguments start (the first operand, or after `--`). perl and ruby
+    /// join every `-e` (see [`Reading::codes`]), node runs the last one
+    /// (`index` is then that one's).
+    Code {
+        index: usize,
+        code: &'a [u8],
+        end: usize,
+    },
+    /// node's syntax check (`-c`, `--check` at `index`): the script is
+    /// not run, but `-r` preloads are, with the script's arguments.
+    Check { index: usize },
     /// Standard input: `-`, PHP's `--`, a `/dev/stdin` path at `index`, or
     /// no program given at all (`index` is then argv's length). The
     /// program's own arguments start after `index`; which program it is
@@ -739,6 +733,30 @@ pub struct Reading<'a> {
     /// the program (`node -r FILE`, `php -F FILE`, `php -d
     /// auto_prepend_file=FILE`), if any: see [`Preload`].
     pub preload: Option<Preload<'a>>,
+    /// php's last `-d auto_prepend_file=` and `-d auto_append_file=`
+    /// (php keeps the last of each; an earlier one is not run), whether
+    /// or not an installer's.
+    pub prepend: Option<Preload<'a>>,
+    pub append: Option<Preload<'a>>,
+    /// Whether an option loads the installer's module for inline code
+    /// (perl `-MCPAN`, `-mCPAN`; ruby `-rrubygems/gem_runner`), before or
+    /// after the code.
+    pub loaded: Load,
+    /// Every inline code piece of a [`Runs::Code`] reading, in order
+    /// (perl and ruby run them joined with newlines).
+    pub codes: Vec<&'a [u8]>,
+}
+
+/// How an option loads the installer's module for inline code.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Load {
+    #[default]
+    No,
+    /// Loaded without importing (perl `-mCPAN`): only qualified calls
+    /// (`CPAN::Shell->install`) reach it.
+    Required,
+    /// Loaded and imported (perl `-MCPAN`, ruby `-r`).
+    Imported,
 }
 
 /// How an interpreter option runs a file besides the program.
@@ -754,10 +772,12 @@ pub enum PreloadKind {
     /// line of standard input; operands after the options are its
     /// `$argv[1..]`.
     PhpProcessFile,
-    /// php `-d auto_prepend_file=FILE` (or `auto_append_file`): run
-    /// before (after) the script or standard input program, with its
-    /// `$argv`; not for `-r`/`-B`/`-R`/`-E` code (tested on php 8.2).
+    /// php `-d auto_prepend_file=FILE`: run before the script, the `-F`
+    /// file or the standard input program, with its `$argv`; not for
+    /// `-r`/`-R` code (tested on php 8.2). php keeps the last one.
     PhpPrepend,
+    /// php `-d auto_append_file=FILE`: the same, run after the program.
+    PhpAppend,
 }
 
 /// A file an option makes the interpreter run besides the program: the
@@ -774,9 +794,61 @@ pub struct Preload<'a> {
 /// listed).
 const GUESSED_MAX: usize = 8;
 
+/// What a [`walk`] carries from one option to the next besides the
+/// guesses: the preloads found, the module loaded, the inline code read
+/// so far (the first code's index, the last's, and the last piece's node
+/// in the walk's code list).
+#[derive(Clone, Copy, Debug, Default)]
+struct Ctx<'a> {
+    preload: Option<Preload<'a>>,
+    prepend: Option<Preload<'a>>,
+    append: Option<Preload<'a>>,
+    loaded: Load,
+    code: Option<(usize, usize, u32)>,
+}
+
+impl Ctx<'_> {
+    /// Which of the at most 64 kinds of context this is, for [`walk`]'s
+    /// read-once rule.
+    fn key(&self) -> u32 {
+        u32::from(self.preload.is_some())
+            | u32::from(self.prepend.is_some()) << 1
+            | u32::from(self.append.is_some()) << 2
+            | u32::from(self.code.is_some()) << 3
+            | (self.loaded as u32) << 4
+    }
+}
+
 /// One argument index still to read by [`walk`]: the index, the unknown
-/// options guessed to reach it, the preload found before it.
-type State<'a> = (usize, Vec<usize>, Option<Preload<'a>>);
+/// options guessed to reach it, what was read before it.
+type State<'a> = (usize, Vec<usize>, Ctx<'a>);
+
+/// The module an option loads (perl `-M`/`-m`, ruby `-r`), when it is
+/// the one inline code needs to run an installer.
+fn load_of(kind: Interpreter, c: u8, value: &[u8]) -> Load {
+    let named = |module: &[u8]| {
+        value.strip_prefix(module).is_some_and(|rest| {
+            rest.is_empty()
+                || rest.starts_with(b"=")
+                || rest.first().is_some_and(u8::is_ascii_whitespace)
+                || rest == b".rb"
+        })
+    };
+    match (kind, c) {
+        // `-MCPAN`, `-MCPAN=install`, `"-MCPAN qw(install)"` import;
+        // `-mCPAN` does not (`-mCPAN=x` imports `x`).
+        (Interpreter::Perl, b'M') if named(b"CPAN") => Load::Imported,
+        (Interpreter::Perl, b'm') if named(b"CPAN") => {
+            if value.starts_with(b"CPAN=") {
+                Load::Imported
+            } else {
+                Load::Required
+            }
+        }
+        (Interpreter::Ruby, b'r') if named(b"rubygems/gem_runner") => Load::Imported,
+        _ => Load::No,
+    }
+}
 
 /// The file a value option makes the interpreter run besides its program,
 /// when it is an installer's (node's `-r`, `--require`, `--import`,
@@ -806,12 +878,27 @@ fn preload_of<'a>(
             })
         }
         (Interpreter::Php, b"-d" | b"--define") => {
+            // php trims the key and the value's end, not its start (`-d
+            // "auto_prepend_file = x"` opens ` x`: php 8.2), and drops
+            // the value's double quotes.
             let eq = value.iter().position(|&c| c == b'=')?;
-            let key = value[..eq].trim_ascii();
-            if !matches!(key, b"auto_prepend_file" | b"auto_append_file") {
-                return None;
-            }
-            (PreloadKind::PhpPrepend, value[eq + 1..].trim_ascii())
+            let kind = match value[..eq].trim_ascii() {
+                b"auto_prepend_file" => PreloadKind::PhpPrepend,
+                b"auto_append_file" => PreloadKind::PhpAppend,
+                _ => return None,
+            };
+            let v = value[eq + 1..].trim_ascii_end();
+            let v = v
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+                .unwrap_or(v);
+            // Kept whether or not an installer's: a later one replaces
+            // an earlier one.
+            return Some(Preload {
+                index: at,
+                path: v,
+                kind,
+            });
         }
         _ => return None,
     };
@@ -840,47 +927,13 @@ fn preload_installer(kind: PreloadKind, path: &[u8]) -> Option<(u16, Manager, bo
 
 /// The installer a reading's preload runs, with its arguments: see
 /// [`PreloadKind`] for where each kind finds them. `None` when it runs no
-/// installer (php's prepend is not run for `-r` code), so the program is
-/// read as usual.
+/// installer (php's prepend is not run for `-r` code, node's `-r` not for
+/// `--version`), so the program is read as usual. php's prepend runs
+/// before a `-F` file, so it is looked at first.
 fn preload_target(argv: &[&[u8]], r: &Reading<'_>) -> Option<Target> {
-    let p = r.preload?;
-    let (installer_id, manager, mut uncertain) = preload_installer(p.kind, p.path)?;
     let len = argv.len();
     let after = |index: usize| (index + 1).min(len);
-    let start = match (p.kind, r.runs) {
-        (PreloadKind::NodeRequire, Runs::Script { index, .. } | Runs::Stdin { index }) => {
-            after(index)
-        }
-        // `node -r FILE -e CODE [--] X ARGS`: process.argv is [node, X,
-        // ARGS], read from its third entry, as for inline code.
-        (PreloadKind::NodeRequire, Runs::Code { index, .. }) => {
-            let mut start = index + 1;
-            if argv.get(start) == Some(&&b"--"[..]) {
-                start += 1;
-            }
-            (start + 1).min(len)
-        }
-        // A syntax check still runs preloads (node 20: `node -r F -c x.js`),
-        // `--version` does not: a guess, with no arguments known.
-        (PreloadKind::NodeRequire, _) => {
-            uncertain = true;
-            len
-        }
-        // The hooks' thread sees `process.argv` as `[node]`.
-        (PreloadKind::NodeLoader, _) => {
-            uncertain = true;
-            len
-        }
-        // `php -F FILE ARGS`: the first operand is `$argv[1]`; after `--`,
-        // the next one.
-        (PreloadKind::PhpProcessFile, Runs::Script { index, .. }) => index,
-        (PreloadKind::PhpProcessFile | PreloadKind::PhpPrepend, Runs::Stdin { index }) => {
-            after(index)
-        }
-        (PreloadKind::PhpPrepend, Runs::Script { index, .. }) => after(index),
-        _ => return None,
-    };
-    Some(Target {
+    let target = |p: Preload<'_>, (installer_id, manager, uncertain), start| Target {
         installer_id,
         manager,
         via: "interpreter-preload",
@@ -889,7 +942,55 @@ fn preload_target(argv: &[&[u8]], r: &Reading<'_>) -> Option<Target> {
         inline_args: None,
         guessed: r.guessed.clone(),
         uncertain,
-    })
+    };
+    let process_file = r.preload.filter(|p| p.kind == PreloadKind::PhpProcessFile);
+    for p in [r.prepend, r.append].into_iter().flatten() {
+        let Some(hit) = preload_installer(p.kind, p.path) else {
+            continue;
+        };
+        let start = match (process_file, r.runs) {
+            // `php -F tool.php -d auto_prepend_file=composer.phar ARGS`:
+            // $argv is [tool.php, ARGS].
+            (Some(_), Runs::Script { index, .. }) => index,
+            (_, Runs::Script { index, .. } | Runs::Stdin { index }) => after(index),
+            _ => continue,
+        };
+        return Some(target(p, hit, start));
+    }
+    let p = r.preload?;
+    let (installer_id, manager, mut uncertain) = preload_installer(p.kind, p.path)?;
+    let start = match (p.kind, r.runs) {
+        (PreloadKind::NodeRequire, Runs::Script { index, .. } | Runs::Stdin { index }) => {
+            after(index)
+        }
+        // `node -r FILE -e CODE [--] X ARGS`: process.argv is [node, X,
+        // ARGS], read from its third entry, as for inline code.
+        (PreloadKind::NodeRequire, Runs::Code { end, .. }) => (end + 1).min(len),
+        // A syntax check still runs preloads with the script's arguments
+        // (node 20: `node -r F --check x.js install y` gives F
+        // process.argv [node, x.js, install, y]): the script is the
+        // first argument after the check that is not an option, a guess.
+        (PreloadKind::NodeRequire, Runs::Check { index }) => {
+            uncertain = true;
+            argv.iter()
+                .skip(index + 1)
+                .position(|a| !a.starts_with(b"-"))
+                .map_or(len, |k| after(index + 1 + k))
+        }
+        // `--version`, `--help`: node runs no preload.
+        (PreloadKind::NodeRequire, _) => return None,
+        // The hooks' thread sees `process.argv` as `[node]`.
+        (PreloadKind::NodeLoader, _) => {
+            uncertain = true;
+            len
+        }
+        // `php -F FILE ARGS`: the first operand is `$argv[1]`; after `--`,
+        // the next one.
+        (PreloadKind::PhpProcessFile, Runs::Script { index, .. }) => index,
+        (PreloadKind::PhpProcessFile, Runs::Stdin { index }) => after(index),
+        _ => return None,
+    };
+    Some(target(p, (installer_id, manager, uncertain), start))
 }
 
 /// Walks an interpreter's options (`argv[0]` is the interpreter and is
@@ -899,136 +1000,281 @@ fn preload_target(argv: &[&[u8]], r: &Reading<'_>) -> Option<Target> {
 /// followed, the flag one first, so that a real install behind an unknown
 /// option (`node --report-dir /tmp npm-cli.js install x`) is still found
 /// (fail open); the reading that found it lists the unknown options it
-/// guessed. Each argument index is read at most once (what follows an
-/// index does not depend on how it was reached), so a walk is linear in
-/// argv, whatever the number of unknown options.
+/// guessed. Inline code does not end node's, perl's, ruby's or php's
+/// options (python's `-c` does): the code is kept and the options after
+/// it read, up to the first operand. Each argument index is read at most
+/// once per kind of context ([`Ctx::key`]: what follows an index does not
+/// depend on how it was reached), and a code reading with no preload is
+/// offered once per code list, so a walk is linear in argv, whatever the
+/// number of unknown options and code options.
 pub fn walk<'a, T>(
     kind: Interpreter,
     argv: &[&'a [u8]],
     mut found: impl FnMut(&Reading<'a>) -> Option<T>,
 ) -> Option<T> {
-    // Read once per index, with and without a preload found before it.
-    let mut seen = vec![[false; 2]; argv.len() + 2];
-    // Argument indices still to read, with the guesses that led there;
-    // the flag reading of a guess is pushed last, so it is read first.
-    let mut todo: Vec<State<'a>> = vec![(1, Vec::new(), None)];
-    let mut emit = |runs: Runs<'a>, guessed: Vec<usize>, preload: Option<Preload<'a>>| {
-        found(&Reading {
+    let mut seen = vec![0u64; argv.len() + 2];
+    // The code pieces read, each with the node of the piece before it.
+    let mut pieces: Vec<(&'a [u8], u32)> = Vec::new();
+    let mut tried = std::collections::HashSet::new();
+    // Pieces copied into readings: past this budget a reading gets only
+    // its last piece (an argv built to make the walk quadratic).
+    let mut budget = 4 * argv.len() + 64;
+    let mut todo: Vec<State<'a>> = vec![(1, Vec::new(), Ctx::default())];
+    while let Some((i, guessed, ctx)) = todo.pop() {
+        let slot = &mut seen[i.min(argv.len() + 1)];
+        let bit = 1u64 << ctx.key();
+        if *slot & bit != 0 {
+            continue;
+        }
+        *slot |= bit;
+        let Some(runs) = read_at(kind, argv, i, &guessed, ctx, &mut pieces, &mut todo) else {
+            continue;
+        };
+        let mut codes = Vec::new();
+        if let Runs::Code { code, .. } = runs {
+            match ctx.code {
+                Some((_, _, head)) => {
+                    let bare =
+                        ctx.preload.is_none() && ctx.prepend.is_none() && ctx.append.is_none();
+                    if bare && !tried.insert((head, ctx.loaded)) {
+                        continue;
+                    }
+                    let mut at = head;
+                    while let Some(&(piece, prev)) = pieces.get(at as usize) {
+                        if budget == 0 {
+                            codes = vec![code];
+                            break;
+                        }
+                        budget -= 1;
+                        codes.push(piece);
+                        at = prev;
+                    }
+                    codes.reverse();
+                }
+                None => codes.push(code),
+            }
+        }
+        let reading = Reading {
             runs,
             guessed,
-            preload,
-        })
-    };
-    let guess = |g: &[usize], i: usize| {
-        let mut g = g.to_vec();
+            preload: ctx.preload,
+            prepend: ctx.prepend,
+            append: ctx.append,
+            loaded: ctx.loaded,
+            codes,
+        };
+        if let Some(t) = found(&reading) {
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// What the first operand at `i` (or argv's end, or the `--` before it)
+/// makes of a reading: the inline code read so far with its arguments
+/// from `i`, else `other`.
+fn operand<'a>(
+    kind: Interpreter,
+    ctx: &Ctx<'a>,
+    pieces: &[(&'a [u8], u32)],
+    end: usize,
+    other: Runs<'a>,
+) -> Runs<'a> {
+    match ctx.code {
+        Some((first, last, head)) => Runs::Code {
+            index: if kind == Interpreter::Node {
+                last
+            } else {
+                first
+            },
+            code: pieces.get(head as usize).map_or(&b""[..], |p| p.0),
+            end,
+        },
+        None => other,
+    }
+}
+
+/// Inline code at `at` (`code`), the options going on at `next`: python
+/// runs it at once; the others keep it and read on.
+#[allow(clippy::too_many_arguments)]
+fn code_opt<'a>(
+    kind: Interpreter,
+    at: usize,
+    code: &'a [u8],
+    next: usize,
+    guessed: &[usize],
+    mut ctx: Ctx<'a>,
+    pieces: &mut Vec<(&'a [u8], u32)>,
+    todo: &mut Vec<State<'a>>,
+) -> Option<Runs<'a>> {
+    if kind == Interpreter::Python {
+        return Some(Runs::Code {
+            index: at,
+            code,
+            end: at + 1,
+        });
+    }
+    let prev = ctx.code.map_or(u32::MAX, |(_, _, head)| head);
+    let head = u32::try_from(pieces.len()).unwrap_or(u32::MAX);
+    pieces.push((code, prev));
+    let first = ctx.code.map_or(at, |(first, _, _)| first);
+    ctx.code = Some((first, at, head));
+    todo.push((next, guessed.to_vec(), ctx));
+    None
+}
+
+/// Reads the argument at `i`: what the reading runs when the options end
+/// there; else the indices to read next are pushed on `todo`.
+fn read_at<'a>(
+    kind: Interpreter,
+    argv: &[&'a [u8]],
+    i: usize,
+    guessed: &[usize],
+    ctx: Ctx<'a>,
+    pieces: &mut Vec<(&'a [u8], u32)>,
+    todo: &mut Vec<State<'a>>,
+) -> Option<Runs<'a>> {
+    let guess = |i: usize| {
+        let mut g = guessed.to_vec();
         if g.len() < GUESSED_MAX {
             g.push(i);
         }
         g
     };
-    while let Some((i, guessed, preload)) = todo.pop() {
-        if std::mem::replace(
-            &mut seen[i.min(argv.len() + 1)][usize::from(preload.is_some())],
-            true,
-        ) {
-            continue;
-        }
-        let Some(&a) = argv.get(i) else {
-            // No program: the interpreter reads one from standard input.
-            let runs = Runs::Stdin { index: argv.len() };
-            if let Some(t) = emit(runs, guessed, preload) {
-                return Some(t);
-            }
-            continue;
+    let Some(&a) = argv.get(i) else {
+        // No program: the interpreter reads one from standard input.
+        let len = argv.len();
+        return Some(operand(kind, &ctx, pieces, len, Runs::Stdin { index: len }));
+    };
+    if a == b"--" {
+        // PHP's `--` passes arguments to code read from stdin.
+        let other = match (kind, argv.get(i + 1)) {
+            (Interpreter::Php, _) => Runs::Stdin { index: i },
+            (_, Some(&path)) => script(i + 1, path),
+            (_, None) => Runs::Stdin { index: i },
         };
-        let runs = if a == b"--" {
-            // PHP's `--` passes arguments to code read from stdin.
-            match (kind, argv.get(i + 1)) {
-                (Interpreter::Php, _) => Runs::Stdin { index: i },
-                (_, Some(&path)) => script(i + 1, path),
-                (_, None) => Runs::Stdin { index: i },
-            }
-        } else if let Some(long) = a.strip_prefix(b"--") {
-            let (name, value) = match long.iter().position(|&c| c == b'=') {
-                Some(eq) => (&a[..eq + 2], Some(&long[eq + 1..])),
-                None => (a, None),
-            };
-            let normal: Vec<u8>;
-            let name = if kind == Interpreter::Node && name.contains(&b'_') {
-                normal = name
-                    .iter()
-                    .map(|&c| if c == b'_' { b'-' } else { c })
-                    .collect();
-                &normal[..]
-            } else {
-                name
-            };
-            let next = if value.is_some() { i + 1 } else { i + 2 };
-            match long_opt(kind, name) {
-                Some(Opt::Flag | Opt::Glued | Opt::Digits) => {
-                    todo.push((i + 1, guessed, preload));
-                    continue;
-                }
-                Some(Opt::Value) => {
-                    let held = match value {
-                        Some(v) => Some((i, v)),
-                        None => argv.get(i + 1).map(|&v| (i + 1, v)),
-                    };
-                    let preload =
-                        preload.or_else(|| held.and_then(|(at, v)| preload_of(kind, name, at, v)));
-                    todo.push((next, guessed, preload));
-                    continue;
-                }
-                Some(Opt::Code) => match (value, argv.get(i + 1)) {
-                    (Some(code), _) => Runs::Code { index: i, code },
-                    (None, Some(&code)) => Runs::Code { index: i + 1, code },
-                    (None, None) => Runs::Nothing,
-                },
-                Some(Opt::Nothing) => Runs::Nothing,
-                Some(Opt::Script | Opt::Module) => match (value, argv.get(i + 1)) {
-                    (Some(path), _) => script(i, path),
-                    (None, Some(&path)) => script(i + 1, path),
-                    (None, None) => Runs::Nothing,
-                },
-                None if value.is_some() => {
-                    // Its value is glued on: no doubt where it ends.
-                    todo.push((i + 1, guess(&guessed, i), preload));
-                    continue;
-                }
-                None => {
-                    let g = guess(&guessed, i);
-                    todo.push((i + 2, g.clone(), preload));
-                    todo.push((i + 1, g, preload));
-                    continue;
-                }
-            }
-        } else if a.len() < 2 || a[0] != b'-' {
-            // `-` is standard input; anything else is the script.
-            if a == b"-" {
-                Runs::Stdin { index: i }
-            } else {
-                script(i, a)
-            }
-        } else if kind == Interpreter::Node && matches!(a, b"-pe" | b"-ep") {
-            // node's one cluster of two code options: print the code in
-            // the next argument.
-            match argv.get(i + 1) {
-                Some(&code) => Runs::Code { index: i + 1, code },
-                None => Runs::Nothing,
-            }
-        } else {
-            // A cluster of short options: `-Iu`, `-Wignore`, `-mpip`,
-            // `-lne`.
-            match cluster(kind, argv, i, &guessed, preload, &mut todo) {
-                Some(runs) => runs,
-                None => continue,
-            }
-        };
-        if let Some(t) = emit(runs, guessed, preload) {
-            return Some(t);
-        }
+        return Some(operand(kind, &ctx, pieces, i + 1, other));
     }
-    None
+    if let Some(long) = a.strip_prefix(b"--") {
+        // Only interpreters that read `--opt=VALUE` split at `=`
+        // (python 3.11 refuses `--check-hash-based-pycs=always`).
+        let eq = match kind {
+            Interpreter::Python | Interpreter::Perl => None,
+            _ => long.iter().position(|&c| c == b'='),
+        };
+        let (name, value) = match eq {
+            Some(eq) => (&a[..eq + 2], Some(&long[eq + 1..])),
+            None => (a, None),
+        };
+        let normal: Vec<u8>;
+        let name = if kind == Interpreter::Node && name.contains(&b'_') {
+            normal = name
+                .iter()
+                .map(|&c| if c == b'_' { b'-' } else { c })
+                .collect();
+            &normal[..]
+        } else {
+            name
+        };
+        let next = if value.is_some() { i + 1 } else { i + 2 };
+        return match long_opt(kind, name) {
+            Some(Opt::Flag | Opt::Glued | Opt::Digits | Opt::Attached) => {
+                todo.push((i + 1, guessed.to_vec(), ctx));
+                None
+            }
+            Some(Opt::Value) => {
+                let held = match value {
+                    Some(v) => Some((i, v)),
+                    None => argv.get(i + 1).map(|&v| (i + 1, v)),
+                };
+                let ctx = with_value(kind, name, held, ctx);
+                todo.push((next, guessed.to_vec(), ctx));
+                None
+            }
+            Some(Opt::Code) => match (value, argv.get(i + 1)) {
+                (Some(code), _) => code_opt(kind, i, code, i + 1, guessed, ctx, pieces, todo),
+                (None, Some(&code)) => {
+                    code_opt(kind, i + 1, code, i + 2, guessed, ctx, pieces, todo)
+                }
+                (None, None) => Some(Runs::Nothing),
+            },
+            Some(Opt::Nothing) => Some(Runs::Nothing),
+            Some(Opt::Check) => Some(Runs::Check { index: i }),
+            Some(Opt::Script | Opt::Module) => Some(match (value, argv.get(i + 1)) {
+                (Some(path), _) => script(i, path),
+                (None, Some(&path)) => script(i + 1, path),
+                (None, None) => Runs::Nothing,
+            }),
+            None if value.is_some() => {
+                // Its value is glued on: no doubt where it ends.
+                todo.push((i + 1, guess(i), ctx));
+                None
+            }
+            None => {
+                let g = guess(i);
+                todo.push((i + 2, g.clone(), ctx));
+                todo.push((i + 1, g, ctx));
+                None
+            }
+        };
+    }
+    if a.len() < 2 || a[0] != b'-' {
+        // `-` is standard input; anything else is the script.
+        let other = if a == b"-" {
+            Runs::Stdin { index: i }
+        } else {
+            script(i, a)
+        };
+        return Some(operand(kind, &ctx, pieces, i, other));
+    }
+    if kind == Interpreter::Node && a.len() > 2 && !matches!(a, b"-pe" | b"-ep") {
+        // node reads no cluster and glues no value to a short option
+        // (node 20: "bad option: -r./x.js", "-e1").
+        return Some(Runs::Nothing);
+    }
+    if kind == Interpreter::Node && matches!(a, b"-pe" | b"-ep") {
+        // node's one cluster of two code options: print the code in the
+        // next argument.
+        return match argv.get(i + 1) {
+            Some(&code) => code_opt(kind, i + 1, code, i + 2, guessed, ctx, pieces, todo),
+            None => Some(Runs::Nothing),
+        };
+    }
+    // A cluster of short options: `-Iu`, `-Wignore`, `-mpip`, `-lne`.
+    cluster(kind, argv, i, guessed, ctx, pieces, todo)
+}
+
+/// `ctx` after a value option `name` whose value is `held` (its index and
+/// bytes): the preload it names, the module it loads.
+fn with_value<'a>(
+    kind: Interpreter,
+    name: &[u8],
+    held: Option<(usize, &'a [u8])>,
+    mut ctx: Ctx<'a>,
+) -> Ctx<'a> {
+    let Some((at, v)) = held else {
+        return ctx;
+    };
+    if let [b'-', c] = name {
+        ctx.loaded = ctx.loaded.max(load_of(kind, *c, v));
+    }
+    match preload_of(kind, name, at, v) {
+        Some(
+            p @ Preload {
+                kind: PreloadKind::PhpPrepend,
+                ..
+            },
+        ) => ctx.prepend = Some(p),
+        Some(
+            p @ Preload {
+                kind: PreloadKind::PhpAppend,
+                ..
+            },
+        ) => ctx.append = Some(p),
+        Some(p) => ctx.preload = ctx.preload.or(Some(p)),
+        None => {}
+    }
+    ctx
 }
 
 /// Reads the short-option cluster at `argv[i]`: what it runs, when it
@@ -1040,7 +1286,8 @@ fn cluster<'a>(
     argv: &[&'a [u8]],
     i: usize,
     guessed: &[usize],
-    preload: Option<Preload<'a>>,
+    ctx: Ctx<'a>,
+    pieces: &mut Vec<(&'a [u8], u32)>,
     todo: &mut Vec<State<'a>>,
 ) -> Option<Runs<'a>> {
     let a = argv[i];
@@ -1058,31 +1305,40 @@ fn cluster<'a>(
                 j += digits(kind, c, &a[j..]);
             }
             Some(Opt::Glued) => break,
+            Some(Opt::Attached) => {
+                // perl `-MMODULE`: the rest of the argument, never the
+                // next one ("Missing argument to -M").
+                if rest.is_empty() {
+                    return Some(Runs::Nothing);
+                }
+                let ctx = with_value(kind, &[b'-', c], Some((i, rest)), ctx);
+                todo.push((i + 1, guessed, ctx));
+                return None;
+            }
             Some(Opt::Value) => {
                 let held = if rest.is_empty() {
                     argv.get(i + 1).map(|&v| (i + 1, v))
                 } else {
                     Some((i, rest))
                 };
-                let preload = preload
-                    .or_else(|| held.and_then(|(at, v)| preload_of(kind, &[b'-', c], at, v)));
-                todo.push((after_value, guessed, preload));
+                let ctx = with_value(kind, &[b'-', c], held, ctx);
+                todo.push((after_value, guessed, ctx));
                 return None;
             }
             Some(Opt::Code) => {
-                return Some(if !rest.is_empty() {
-                    Runs::Code {
-                        index: i,
-                        code: rest,
-                    }
+                return if !rest.is_empty() {
+                    code_opt(kind, i, rest, i + 1, &guessed, ctx, pieces, todo)
                 } else {
                     match argv.get(i + 1) {
-                        Some(&code) => Runs::Code { index: i + 1, code },
-                        None => Runs::Nothing,
+                        Some(&code) => {
+                            code_opt(kind, i + 1, code, i + 2, &guessed, ctx, pieces, todo)
+                        }
+                        None => Some(Runs::Nothing),
                     }
-                });
+                };
             }
             Some(Opt::Nothing) => return Some(Runs::Nothing),
+            Some(Opt::Check) => return Some(Runs::Check { index: i }),
             Some(o @ (Opt::Module | Opt::Script)) => {
                 let (index, arg) = if rest.is_empty() {
                     match argv.get(i + 1) {
@@ -1102,14 +1358,14 @@ fn cluster<'a>(
                 if guessed.len() < GUESSED_MAX && !guessed.contains(&i) {
                     guessed.push(i);
                 }
-                todo.push((after_value, guessed.clone(), preload));
+                todo.push((after_value, guessed.clone(), ctx));
                 j += 1;
             }
         }
     }
     // The cluster ended as flags: the next argument is read next (on top
     // of the stack, before any value reading pushed above).
-    todo.push((i + 1, guessed, preload));
+    todo.push((i + 1, guessed, ctx));
     None
 }
 
@@ -1713,7 +1969,6 @@ mod tests {
                 format!("node --require={cli} x.js i y"),
                 sure(Npm, &["i", "y"]),
             ),
-            (format!("node -r{cli} x.js i y"), sure(Npm, &["i", "y"])),
             (
                 format!("node --import {cli} x.js i y"),
                 sure(Npm, &["i", "y"]),
@@ -1739,9 +1994,37 @@ mod tests {
                 format!("node --experimental-loader={cli} x.js i y"),
                 guess(Npm, &[]),
             ),
-            // A syntax check still runs preloads; with what arguments is
-            // not known here.
-            (format!("node -r {cli} -c x.js i y"), guess(Npm, &[])),
+            // A syntax check still runs preloads, with the script's
+            // arguments (node 20: process.argv [node, x.js, install, y]);
+            // the script is guessed as the first operand.
+            (
+                format!("node -r {cli} -c x.js i y"),
+                guess(Npm, &["i", "y"]),
+            ),
+            (
+                format!("node -r {cli} --check x.js install y"),
+                guess(Npm, &["install", "y"]),
+            ),
+            // php keeps the last auto_prepend_file; it runs before the -F
+            // file, with $argv [tool.php, ARGS] (php 8.2).
+            (
+                "php -F tool.php -d auto_prepend_file=./composer.phar require a/b".to_owned(),
+                sure(Composer, &["require", "a/b"]),
+            ),
+            (
+                "php -d auto_prepend_file=./composer.phar -F tool.php require a/b".to_owned(),
+                sure(Composer, &["require", "a/b"]),
+            ),
+            // php drops the value's double quotes.
+            (
+                "php -d auto_prepend_file=\"./composer.phar\" tool.php require a".to_owned(),
+                sure(Composer, &["require", "a"]),
+            ),
+            (
+                "php -d auto_prepend_file=x.php -d auto_prepend_file=composer.phar t.php i"
+                    .to_owned(),
+                sure(Composer, &["i"]),
+            ),
             // php -F: the file is the program, operands its arguments.
             (
                 "php -F composer.phar require a/b".to_owned(),
@@ -1781,6 +2064,13 @@ mod tests {
             // php runs no prepend for -r code (php 8.2).
             "php -d auto_prepend_file=composer.phar -r 1 require a/b".to_owned(),
             "php -d memory_limit=composer.phar x.php".to_owned(),
+            // node glues no value to a short option: "bad option".
+            format!("node -r{cli} x.js i y"),
+            // --version runs no preload (node 20).
+            format!("node -r {cli} -v"),
+            format!("node -r {cli} --version"),
+            // php keeps the last prepend only.
+            "php -d auto_prepend_file=composer.phar -d auto_prepend_file=x.php t.php i".to_owned(),
         ] {
             assert_eq!(preloaded(&line), None, "{line}");
         }
@@ -1815,10 +2105,18 @@ mod tests {
             run(&["perl", "-MCPAN", "-e", "install X"]),
             Some((Cpan, "inline-code", v(&["-i", "X"])))
         );
+        // perl: "Missing argument to -M" (5.36): nothing runs.
+        assert_eq!(run(&["perl", "-M", "CPAN", "-eshell"]), None);
         assert_eq!(
-            run(&["perl", "-M", "CPAN", "-eshell"]),
+            run(&["perl", "-MCPAN", "-eshell"]),
             Some((Cpan, "inline-code", v(&[])))
         );
+        assert_eq!(
+            run(&["perl", "-MCPAN qw(install)", "-e", "install X"]),
+            Some((Cpan, "inline-code", v(&["-i", "X"])))
+        );
+        // -m imports nothing: `install X` is X->install.
+        assert_eq!(run(&["perl", "-mCPAN", "-e", "install X"]), None);
         assert_eq!(
             run(&["perl", "-w", "-MCPAN=install", "-le", "install 'Y'"]),
             Some((Cpan, "inline-code", v(&["-i", "Y"])))
@@ -1857,6 +2155,96 @@ mod tests {
                 "install",
                 "rake"
             ]),
+            None
+        );
+    }
+
+    /// Review: node, perl, ruby and php keep reading their options after
+    /// inline code (`-e`, `-p`, php's `-B`): a preload or module option
+    /// after the code still applies; perl and ruby join every `-e` with
+    /// newlines (checked on node 20, perl 5.36, ruby 3.1, php 8.2).
+    #[test]
+    fn options_after_inline_code_are_read() {
+        use Manager::*;
+        let cli = "/usr/lib/node_modules/npm/bin/npm-cli.js";
+        let p = "interpreter-preload";
+        let c = "inline-code";
+        let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let line = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let run = |argv: Vec<String>| {
+            let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+            resolve(&argv).map(|t| {
+                let args: Vec<String> = t
+                    .args(&argv)
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                (t.manager, t.via, args)
+            })
+        };
+        assert_eq!(
+            run(line(&["node", "-e", "1", "-r", cli, "x", "install", "y"])),
+            Some((Npm, p, v(&["install", "y"])))
+        );
+        let req = format!("--require={cli}");
+        assert_eq!(
+            run(line(&["node", "-p", "1", &req, "x", "install", "y"])),
+            Some((Npm, p, v(&["install", "y"])))
+        );
+        // After the first operand, node's options are process.argv.
+        assert_eq!(
+            run(line(&["node", "-e", "1", "x", "-r", cli, "install"])),
+            None
+        );
+        assert_eq!(
+            run(line(&[
+                "php",
+                "-B",
+                "echo 1;",
+                "-F",
+                "./composer.phar",
+                "require",
+                "a/b"
+            ])),
+            Some((Composer, p, v(&["require", "a/b"])))
+        );
+        assert_eq!(
+            run(line(&["perl", "-e", "install X", "-MCPAN"])),
+            Some((Cpan, c, v(&["-i", "X"])))
+        );
+        assert_eq!(
+            run(line(&["perl", "-MCPAN", "-e", "1;", "-e", "install X"])),
+            Some((Cpan, c, v(&["-i", "X"])))
+        );
+        assert_eq!(
+            run(line(&[
+                "ruby",
+                "-e",
+                "Gem::GemRunner.new.run ARGV",
+                "-rrubygems/gem_runner",
+                "install",
+                "rake"
+            ])),
+            Some((Gem, c, v(&["install", "rake"])))
+        );
+        assert_eq!(
+            run(line(&[
+                "ruby",
+                "-rrubygems/gem_runner",
+                "-e",
+                "1",
+                "-e",
+                "Gem::GemRunner.new.run ARGV",
+                "install",
+                "rake"
+            ])),
+            Some((Gem, c, v(&["install", "rake"])))
+        );
+        // perl: after the first operand, options are @ARGV.
+        assert_eq!(run(line(&["perl", "-e", "install X", "a", "-MCPAN"])), None);
+        // python stops at -c: what follows is sys.argv.
+        assert_eq!(
+            run(line(&["python3", "-c", "1", "-m", "pip", "install", "x"])),
             None
         );
     }
