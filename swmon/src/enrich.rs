@@ -180,9 +180,29 @@ pub struct InstallerArgs {
     /// preloaded installer whose arguments are not known:
     /// [`crate::classify::command::PreloadKind`]).
     pub uncertain: bool,
+    /// Inline code calls the installer with arguments it does not give as
+    /// literals: neither `inline` nor argv's are its arguments (see
+    /// [`crate::classify::command::Target::args_unknown`]).
+    pub args_unknown: bool,
 }
 
 impl InstallerArgs {
+    /// What a run of `manager` with these arguments does: [`crate::classify::classify`]
+    /// of [`Self::args`], or, when they are not known,
+    /// [`crate::classify::unknown_args`].
+    pub fn classify(
+        &self,
+        manager: crate::catalogue::Manager,
+        argv: &[Vec<u8>],
+    ) -> crate::classify::Classification {
+        if self.args_unknown {
+            return crate::classify::unknown_args(manager);
+        }
+        let args = self.args(argv);
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        crate::classify::classify(manager, &args)
+    }
+
     fn at(start: usize) -> Self {
         Self {
             start,
@@ -195,7 +215,8 @@ impl InstallerArgs {
             start: t.args_start().min(len),
             guessed: t.guessed,
             inline: t.inline_args,
-            uncertain: t.uncertain,
+            uncertain: t.uncertain || t.args_unknown,
+            args_unknown: t.args_unknown,
         }
     }
 
@@ -207,6 +228,9 @@ impl InstallerArgs {
     /// The installer's own arguments: inline code's list, else `argv`
     /// from `start`.
     pub fn args<'a>(&'a self, argv: &'a [Vec<u8>]) -> Cow<'a, [Vec<u8>]> {
+        if self.args_unknown {
+            return Cow::Borrowed(&[]);
+        }
         match &self.inline {
             Some(list) => Cow::Borrowed(list.as_slice()),
             None => Cow::Borrowed(argv.get(self.start..).unwrap_or_default()),
@@ -616,6 +640,7 @@ mod tests {
                 guessed: vec![1],
                 inline: None,
                 uncertain: false,
+                args_unknown: false,
             }
         );
         // A renamed copy: at 1.

@@ -58,6 +58,10 @@ pub struct CodeRun {
     /// The installer's arguments, when the code gives them as a list of
     /// string literals; `None`: the command line's.
     pub args: Option<Vec<Vec<u8>>>,
+    /// The code calls the installer with arguments it does not give as
+    /// literals: `args` is `None`, and argv's are not the installer's
+    /// either.
+    pub args_unknown: bool,
 }
 
 /// Whether `bytes` holds a kernel code needle.
@@ -155,30 +159,67 @@ fn first_literal<'t>(t: &'t [Token<'_>], open: usize) -> Option<&'t [u8]> {
 
 /// The installer's arguments given as a list of string literals: the
 /// first one passed to an entry call (`entry(name)`: pip's `main([...])`,
-/// not any call's, `subprocess.run(["echo"])` being no installer's) or
-/// assigned to `argv` (`sys.argv[1:] = ["install", "x"]`, what `ensurepip`
-/// has `run_module` read; `process.argv = [...]`). One pass over the
-/// tokens, whatever their number.
+/// `main(args=[...])`, not any call's, `subprocess.run(["echo"])` being no
+/// installer's) or assigned to `argv` (`sys.argv[1:] = ["install", "x"]`,
+/// what `ensurepip` has `run_module` read; `process.argv = [...]`). `Err`
+/// when the first such call or assignment is given something else (a
+/// name, a concatenation `["pip"] + [...]`, `process.argv.push(...)`):
+/// the arguments are then unknown, and argv's are not them either (a
+/// decoy). `Ok(None)`: no list and no such call, the command line's
+/// arguments are the installer's. One pass over the tokens, whatever
+/// their number.
 fn literal_list(
     t: &[Token<'_>],
     entry: impl Fn(&[u8]) -> bool,
     argv_skip: usize,
-) -> Option<Vec<Vec<u8>>> {
+) -> Result<Option<Vec<Vec<u8>>>, ArgsUnknown> {
+    let is_argv = |n: &[u8]| last_part(n) == b"argv";
     // The last name before the current token and its index, for `argv
     // ... = [`.
     let mut last_name: Option<(usize, &[u8])> = None;
     for (i, w) in t.windows(2).enumerate() {
         if let Token::Name(n) = &w[0] {
             last_name = Some((i, n));
+            // `process.argv.push(...)`, `sys.argv.extend(...)`.
+            let grows = n.rsplit(|&c| c == b'.').nth(1) == Some(&b"argv"[..])
+                && matches!(
+                    last_part(n),
+                    b"push" | b"unshift" | b"splice" | b"append" | b"extend" | b"insert"
+                );
+            if grows && w[1] == Token::Punct(b'(') {
+                return Err(ArgsUnknown);
+            }
         }
         let callee = |k: usize| match k.checked_sub(1).and_then(|k| t.get(k)) {
             Some(Token::Name(n)) => entry(n),
             _ => false,
         };
+        let mut open = i + 1;
         match w {
-            [Token::Punct(b'('), Token::Punct(b'[')] if callee(i) => {}
-            [Token::Punct(b'='), Token::Punct(b'[')]
-                if last_name.is_some_and(|(_, n)| last_part(n) == b"argv") => {}
+            [Token::Punct(b'('), next] if callee(i) => match (next, t.get(i + 2), t.get(i + 3)) {
+                (Token::Punct(b'['), _, _) => {}
+                // `main(args=[...])`.
+                (Token::Name(_), Some(Token::Punct(b'=')), Some(Token::Punct(b'['))) => {
+                    open = i + 3;
+                }
+                // `main()` reads argv.
+                (Token::Punct(b')'), _, _) => continue,
+                _ => return Err(ArgsUnknown),
+            },
+            [Token::Punct(b'='), next]
+                if last_name.is_some_and(|(at, n)| is_argv(n) && at + 6 > i)
+                    && i.checked_sub(1).and_then(|k| t.get(k)) != Some(&Token::Punct(b'='))
+                    && !matches!(
+                        t.get(i.wrapping_sub(1)),
+                        Some(Token::Punct(b'!' | b'<' | b'>'))
+                    ) =>
+            {
+                match next {
+                    Token::Punct(b'[') => {}
+                    Token::Punct(b'=') => continue,
+                    _ => return Err(ArgsUnknown),
+                }
+            }
             _ => continue,
         }
         // `argv = [...]` whole (not `argv[1:] = `): its first entries are
@@ -188,23 +229,36 @@ fn literal_list(
             _ => 0,
         };
         let mut list = Vec::new();
-        let mut j = i + 2;
+        let mut j = open + 1;
+        // The list must end the value: `["pip"] + more` is unknown (a
+        // name after it starts the next line's statement).
+        let ends = |k: usize| {
+            !matches!(
+                t.get(k),
+                Some(Token::Punct(b'+' | b'*' | b'.' | b'[' | b'-' | b'|'))
+            )
+        };
         loop {
             match t.get(j) {
                 Some(Token::Str(_)) if skip > 0 => skip -= 1,
                 Some(Token::Str(s)) => list.push(s.clone()),
-                Some(Token::Punct(b']')) => return Some(list),
-                _ => break,
+                Some(Token::Punct(b']')) if ends(j + 1) => return Ok(Some(list)),
+                _ => return Err(ArgsUnknown),
             }
             match t.get(j + 1) {
                 Some(Token::Punct(b',')) => j += 2,
-                Some(Token::Punct(b']')) => return Some(list),
-                _ => break,
+                Some(Token::Punct(b']')) if ends(j + 2) => return Ok(Some(list)),
+                _ => return Err(ArgsUnknown),
             }
         }
     }
-    None
+    Ok(None)
 }
+
+/// Inline code calls its installer with arguments that are not a list of
+/// literals (see [`literal_list`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgsUnknown;
 
 /// The names Python code may call an installer's entry point by: any
 /// `main` (`main`, `pip.main`, `m.main`, pip's `_main`) and the names an
@@ -290,12 +344,16 @@ pub fn python(code: &[u8]) -> Option<CodeRun> {
         i += 1;
     }
     let (installer_id, manager) = found?;
-    let aliases = python_entries(&t);
-    let entry = |n: &[u8]| matches!(last_part(n), b"main" | b"_main") || aliases.contains(&n);
+    // A set: looked up at every call (review: a list made 4,000 aliases
+    // and 20,000 calls quadratic).
+    let aliases: std::collections::HashSet<&[u8]> = python_entries(&t).into_iter().collect();
+    let entry = |n: &[u8]| matches!(last_part(n), b"main" | b"_main") || aliases.contains(n);
+    let listed = literal_list(&t, entry, 1);
     Some(CodeRun {
         installer_id,
         manager,
-        args: literal_list(&t, entry, 1),
+        args_unknown: listed.is_err(),
+        args: listed.unwrap_or_default(),
     })
 }
 
@@ -334,10 +392,12 @@ pub fn node(code: &[u8]) -> Option<CodeRun> {
     let (installer_id, manager) = found?;
     // npm's, yarn's and pnpm's clis read `process.argv`: no call takes
     // their arguments as a list.
+    let listed = literal_list(&t, |_| false, 2);
     Some(CodeRun {
         installer_id,
         manager,
-        args: literal_list(&t, |_| false, 2),
+        args_unknown: listed.is_err(),
+        args: listed.unwrap_or_default(),
     })
 }
 
@@ -430,6 +490,7 @@ pub fn perl(code: &[u8], load: Load) -> Option<CodeRun> {
             installer_id,
             manager,
             args: Some(args),
+            args_unknown: false,
         });
     }
     None
@@ -497,11 +558,31 @@ pub fn ruby(code: &[u8], gem_runner_loaded: bool) -> Option<CodeRun> {
     if !(gem_runner_loaded || has(b"rubygems/gem_runner")) {
         return None;
     }
-    const RUN: &[u8] = b"Gem::GemRunner.new.run";
-    let at = code.windows(RUN.len()).position(|w| w == RUN)?;
-    let rest = code[at + RUN.len()..].trim_ascii_start();
+    // `Gem::GemRunner.new.run`, `.new().run`, `.new.run(...)`.
+    const NEW: &[u8] = b"Gem::GemRunner.new";
+    let at = code.windows(NEW.len()).position(|w| w == NEW)?;
+    let rest = code[at + NEW.len()..].trim_ascii_start();
+    let rest = rest.strip_prefix(b"()").unwrap_or(rest).trim_ascii_start();
+    let rest = rest.strip_prefix(b".run")?;
+    let rest = rest.trim_ascii_start();
+    let paren = rest.starts_with(b"(");
     let rest = rest.strip_prefix(b"(").unwrap_or(rest).trim_ascii_start();
-    let args = if rest.starts_with(b"ARGV") {
+    // The value ends there: `)` for `run(...)`, else the statement's end.
+    let ends = |r: &[u8]| {
+        let r = r.trim_ascii_start();
+        if paren {
+            r.starts_with(b")")
+        } else {
+            r.is_empty() || r.starts_with(b";") || r.starts_with(b"\n") || r.starts_with(b"}")
+        }
+    };
+    let mut args_unknown = false;
+    let args = if let Some(after) = rest
+        .strip_prefix(b"ARGV")
+        .or_else(|| rest.strip_prefix(b"$*"))
+    {
+        // `ARGV`, `$*`: the command line's; `ARGV + [...]`: unknown.
+        args_unknown = !ends(after);
         None
     } else if let Some(list) = rest.strip_prefix(b"%w").filter(|r| !r.is_empty()) {
         let close = match list[0] {
@@ -511,34 +592,51 @@ pub fn ruby(code: &[u8], gem_runner_loaded: bool) -> Option<CodeRun> {
             b'<' => b'>',
             other => other,
         };
-        let end = list[1..].iter().position(|&c| c == close)? + 1;
-        Some(
-            list[1..end]
-                .split(u8::is_ascii_whitespace)
-                .filter(|w| !w.is_empty())
-                .map(<[u8]>::to_vec)
-                .collect(),
-        )
+        match list[1..].iter().position(|&c| c == close) {
+            Some(end) if ends(&list[end + 2..]) => Some(
+                list[1..end + 1]
+                    .split(u8::is_ascii_whitespace)
+                    .filter(|w| !w.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect(),
+            ),
+            _ => {
+                args_unknown = true;
+                None
+            }
+        }
     } else if rest.starts_with(b"[") {
         let t = tokens(rest);
         let mut list = Vec::new();
-        for tok in t.iter().skip(1) {
+        let mut closed = false;
+        for (k, tok) in t.iter().enumerate().skip(1) {
             match tok {
                 Token::Str(s) => list.push(s.clone()),
                 Token::Punct(b',') => {}
-                Token::Punct(b']') => break,
-                _ => return None,
+                Token::Punct(b']') => {
+                    closed = matches!(t.get(k + 1), None | Some(Token::Punct(b')' | b';' | b'}')));
+                    break;
+                }
+                _ => break,
             }
         }
-        Some(list)
+        if closed {
+            Some(list)
+        } else {
+            args_unknown = true;
+            None
+        }
     } else {
-        return None;
+        // A name, a call: the arguments are not known.
+        args_unknown = true;
+        None
     };
     let (installer_id, manager) = installer_named("gem")?;
     Some(CodeRun {
         installer_id,
         manager,
         args,
+        args_unknown,
     })
 }
 
@@ -780,7 +878,15 @@ mod tests {
         // NameError): nothing runs.
         assert_eq!(gem("Gem::GemRunner.new.run ARGV", false), None);
         assert_eq!(gem("puts 'Gem::GemRunner'", true), None);
-        assert_eq!(gem("Gem::GemRunner.new.run(args)", true), None);
+        // Arguments not given as literals: gem runs, with arguments unknown.
+        let unknown = |code: &str| ruby(code.as_bytes(), true).map(|r| (r.args, r.args_unknown));
+        assert_eq!(unknown("Gem::GemRunner.new.run(args)"), Some((None, true)));
+        assert_eq!(
+            unknown("Gem::GemRunner.new.run(ARGV + ['x'])"),
+            Some((None, true))
+        );
+        assert_eq!(unknown("Gem::GemRunner.new.run ARGV"), Some((None, false)));
+        assert_eq!(unknown("Gem::GemRunner.new.run $*"), Some((None, false)));
     }
 
     #[test]

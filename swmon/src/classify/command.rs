@@ -66,6 +66,11 @@ pub struct Target {
     /// (a preload whose arguments are not known: see [`PreloadKind`]);
     /// also `swmon.reading: uncertain`.
     pub uncertain: bool,
+    /// Inline code calls the installer with arguments it does not give as
+    /// literals (`pip.main(l)`, `process.argv.push(...)`): they are not
+    /// known, and argv's are not them (a decoy); [`Target::args`] is then
+    /// empty and the reading uncertain.
+    pub args_unknown: bool,
 }
 
 impl Target {
@@ -75,6 +80,9 @@ impl Target {
 
     /// The installer's own arguments.
     pub fn args<'a>(&'a self, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
+        if self.args_unknown {
+            return Vec::new();
+        }
         match &self.inline_args {
             Some(list) => list.iter().map(Vec::as_slice).collect(),
             None => argv.get(self.start..).unwrap_or_default().to_vec(),
@@ -105,6 +113,7 @@ pub fn resolve(argv: &[&[u8]]) -> Option<Target> {
             inline_args: None,
             guessed: Vec::new(),
             uncertain: false,
+            args_unknown: false,
         }),
         role => through(role, argv),
     }
@@ -141,6 +150,7 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
                 // tool.php's arguments.
                 return None;
             }
+            let mut args_unknown = false;
             let (installer_id, manager, via, index, start, inline_args) = match r.runs {
                 // `-m pip`, `-m pip.__main__`, `-m ensurepip`: the
                 // top-level package names the installer.
@@ -175,6 +185,7 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
                     } else {
                         end
                     };
+                    args_unknown = run.args_unknown;
                     (
                         run.installer_id,
                         run.manager,
@@ -196,7 +207,8 @@ pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
                 start,
                 inline_args,
                 guessed: r.guessed.clone(),
-                uncertain: false,
+                uncertain: args_unknown,
+                args_unknown,
             })
         }),
     }
@@ -942,6 +954,7 @@ fn preload_target(argv: &[&[u8]], r: &Reading<'_>) -> Option<Target> {
         inline_args: None,
         guessed: r.guessed.clone(),
         uncertain,
+        args_unknown: false,
     };
     let process_file = r.preload.filter(|p| p.kind == PreloadKind::PhpProcessFile);
     for p in [r.prepend, r.append].into_iter().flatten() {
@@ -1464,7 +1477,11 @@ fn explain_simple(argv: &[&[u8]]) -> Explained {
         return e;
     };
     let args = target.args(argv);
-    let class = super::classify(target.manager, &args);
+    let class = if target.args_unknown {
+        super::unknown_args(target.manager)
+    } else {
+        super::classify(target.manager, &args)
+    };
     e.scope = Some(match &class.scope {
         Some(s) => s.as_str().into_owned(),
         None => default_scope(
@@ -1829,6 +1846,7 @@ impl Explained {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::Operation;
 
     fn words(line: &str) -> Vec<&[u8]> {
         line.split(' ').map(str::as_bytes).collect()
@@ -2247,6 +2265,100 @@ mod tests {
             run(line(&["python3", "-c", "1", "-m", "pip", "install", "x"])),
             None
         );
+    }
+
+    /// Review: inline code that calls its installer with arguments it
+    /// does not give as literals must not have argv's trailing words read
+    /// as them (a decoy `list` turned an install into a query): the
+    /// reading is uncertain, the operation other, the arguments none.
+    #[test]
+    fn inline_code_arguments_not_given_as_literals_are_unknown() {
+        use Manager::*;
+        let cli = "/usr/lib/node_modules/npm/bin/npm-cli.js";
+        let read = |argv: &[&str]| {
+            let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+            let e = explain(&argv);
+            e.target.as_ref().map(|t| {
+                let args: Vec<String> = t
+                    .args(&argv)
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                let op = e.class.as_ref().map(|c| c.operation);
+                (t.manager, args, op, t.uncertain, t.args_unknown)
+            })
+        };
+        let unknown = |m| Some((m, Vec::<String>::new(), Some(Operation::Other), true, true));
+        for code in [
+            "import pip; l=[\"install\",\"evil\"]; pip.main(l)",
+            "import pip; pip.main(args=l)",
+            "import pip; pip.main([\"install\"] + more)",
+            "import pip; import sys; sys.argv[1:] = l; pip.main()",
+        ] {
+            assert_eq!(
+                read(&["python3", "-c", code, "list"]),
+                unknown(Pip),
+                "{code}"
+            );
+        }
+        let push = format!("process.argv.push('install', 'evil'); require('{cli}')");
+        assert_eq!(read(&["node", "-e", &push, "x", "ls"]), unknown(Npm));
+        for code in [
+            "Gem::GemRunner.new.run(ARGV + ['install', 'evil'])",
+            "Gem::GemRunner.new.run args",
+        ] {
+            assert_eq!(
+                read(&["ruby", "-rrubygems/gem_runner", "-e", code, "list"]),
+                unknown(Gem),
+                "{code}"
+            );
+        }
+        // Literal lists and argv itself are still read exactly.
+        let sure = |m, args: &[&str], op| {
+            Some((
+                m,
+                args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                Some(op),
+                false,
+                false,
+            ))
+        };
+        assert_eq!(
+            read(&[
+                "python3",
+                "-c",
+                "import pip; pip.main(['install', 'x'])",
+                "list"
+            ]),
+            sure(Pip, &["install", "x"], Operation::Install)
+        );
+        assert_eq!(
+            read(&[
+                "python3",
+                "-c",
+                "import pip; pip.main(args=['install', 'x'])"
+            ]),
+            sure(Pip, &["install", "x"], Operation::Install)
+        );
+        // ruby's other spellings of the same call (review finding 7).
+        for code in [
+            "Gem::GemRunner.new.run $*",
+            "Gem::GemRunner.new().run ARGV",
+            "Gem::GemRunner.new.run(ARGV)",
+        ] {
+            assert_eq!(
+                read(&[
+                    "ruby",
+                    "-rrubygems/gem_runner",
+                    "-e",
+                    code,
+                    "install",
+                    "rake"
+                ]),
+                sure(Gem, &["install", "rake"], Operation::Install),
+                "{code}"
+            );
+        }
     }
 
     #[test]
