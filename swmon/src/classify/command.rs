@@ -314,15 +314,18 @@ pub fn exec_args_start(argv: &[&[u8]], filename: &[u8], filename_cut: bool, scri
     let same = |a: &[u8]| {
         a == filename || (filename_cut && !filename.is_empty() && a.starts_with(filename))
     };
-    let positions = if script {
-        2 * SCRIPT_NESTING_MAX + 1
-    } else {
-        1
-    };
+    if !script {
+        return 1.min(argv.len());
+    }
+    // argv[1] to argv[10]: argv[0] is never looked at (a forged one equal
+    // to the script's path must not stop the search before the kernel's
+    // copy).
     argv.iter()
-        .take(positions)
-        .position(|a| same(a))
-        .map_or(1, |i| i + 1)
+        .enumerate()
+        .skip(1)
+        .take(2 * SCRIPT_NESTING_MAX)
+        .find(|(_, a)| same(a))
+        .map_or(1, |(i, _)| i + 1)
         .min(argv.len())
 }
 
@@ -413,9 +416,10 @@ fn short_opt(kind: Interpreter, c: u8) -> Option<Opt> {
             (b"adlnpsSUvwy", Flag),
             (b"CEIr", Value),
             (b"FixK", Glued),
-            (b"0TW", Digits),
+            (b"0W", Digits),
             (b"e", Code),
-            (b"ch", Nothing),
+            // `-T` (taint) was removed in ruby 3.0: "invalid option -T".
+            (b"chT", Nothing),
         ],
         // perlrun.
         Interpreter::Perl => &[
@@ -1171,10 +1175,12 @@ fn read_at<'a>(
     if let Some(long) = a.strip_prefix(b"--") {
         // Only interpreters that read `--opt=VALUE` split at `=`
         // (python 3.11 refuses `--check-hash-based-pycs=always`).
-        let eq = match kind {
-            Interpreter::Python | Interpreter::Perl => None,
-            _ => long.iter().position(|&c| c == b'='),
-        };
+        let eq = long.iter().position(|&c| c == b'=');
+        if eq.is_some() && kind == Interpreter::Python {
+            // python 3.11: "unknown option --check-hash-based-pycs=always".
+            return Some(Runs::Nothing);
+        }
+        let eq = eq.filter(|_| kind != Interpreter::Perl);
         let (name, value) = match eq {
             Some(eq) => (&a[..eq + 2], Some(&long[eq + 1..])),
             None => (a, None),
@@ -1399,7 +1405,7 @@ fn digits(kind: Interpreter, c: u8, rest: &[u8]) -> usize {
             run(1, u8::is_ascii_hexdigit)
         }
         (Interpreter::Ruby, b'W') if rest.first() == Some(&b':') => rest.len(),
-        (Interpreter::Ruby, b'T' | b'W') => run(0, u8::is_ascii_digit),
+        (Interpreter::Ruby, b'W') => run(0, u8::is_ascii_digit),
         _ => run(0, octal),
     }
 }
@@ -2379,7 +2385,19 @@ mod tests {
                 "ruby -W:no-deprecated /usr/bin/gem install x",
                 Some((Gem, 3)),
             ),
-            ("ruby -W2 -T1 /usr/bin/gem install x", Some((Gem, 4))),
+            ("ruby -W2 -W1 /usr/bin/gem install x", Some((Gem, 4))),
+            // ruby 3.1: "invalid option -T": nothing runs.
+            ("ruby -W2 -T1 /usr/bin/gem install x", None),
+            // python reads no `--opt=VALUE` ("unknown option"): nothing
+            // runs; `--check-hash-based-pycs always` is its form.
+            (
+                "python3 --check-hash-based-pycs=always -m pip install x",
+                None,
+            ),
+            (
+                "python3 --check-hash-based-pycs always -m pip install x",
+                Some((Pip, 5)),
+            ),
             (
                 "ruby --backtrace-limit 3 /usr/bin/gem install x",
                 Some((Gem, 4)),
@@ -2745,6 +2763,21 @@ mod tests {
             3
         );
         assert_eq!(start("/bin/sh ./yarn add x", "./yarn", false, true), 2);
+        // Review: a script's search starts at argv[1], never argv[0] (a
+        // forged one equal to the path would cut the search short).
+        assert_eq!(
+            start(
+                "/usr/bin/pip /usr/bin/python3 /usr/bin/pip install x",
+                "/usr/bin/pip",
+                false,
+                true
+            ),
+            3
+        );
+        assert_eq!(
+            start("/usr/bin/pip install x", "/usr/bin/pip", false, true),
+            1
+        );
         // The path given to exec was cut: a prefix of the argument.
         assert_eq!(
             start(
