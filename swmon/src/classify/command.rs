@@ -2367,6 +2367,34 @@ mod tests {
         }
     }
 
+    /// Review: 40,000 `-Z -e` (an unknown option and a code option) made
+    /// every code reading rescan argv, and 4,000 aliases with 20,000
+    /// calls made python's entry lookup quadratic. Both are linear now;
+    /// checked by what is read on a big input, never by time.
+    #[test]
+    fn many_code_options_and_aliases_are_read_whole() {
+        let mut line: Vec<String> = vec!["perl".into()];
+        for _ in 0..40_000 {
+            line.push("-Z".into());
+            line.push("-e".into());
+        }
+        line.extend(["1", "-MCPAN", "-e", "install X"].map(String::from));
+        let argv: Vec<&[u8]> = line.iter().map(|a| a.as_bytes()).collect();
+        let t = resolve(&argv).expect("cpan");
+        assert_eq!(t.manager, Manager::Cpan);
+        assert_eq!(t.args(&argv), vec![&b"-i"[..], b"X"]);
+        assert!(!t.guessed.is_empty());
+        let code = format!(
+            "{}{}",
+            "import pip as a;".repeat(4_000),
+            "f([".repeat(20_000)
+        );
+        let argv: Vec<&[u8]> = vec![b"python3", b"-c", code.as_bytes(), b"install", b"x"];
+        let t = resolve(&argv).expect("pip");
+        assert_eq!(t.manager, Manager::Pip);
+        assert_eq!(t.args(&argv), vec![&b"install"[..], b"x"]);
+    }
+
     #[test]
     fn digits_options_take_only_their_digits() {
         use Manager::*;
