@@ -373,6 +373,46 @@ pub fn node_specifier(spec: &[u8]) -> Option<(u16, Manager)> {
     super::command::script_installer(spec)
 }
 
+/// The installer a node `data:` URL's code names (`--import
+/// 'data:text/javascript,import "file:///usr/lib/node_modules/npm/bin/npm-cli.js"'`):
+/// the first string literal of its percent-decoded body that is an
+/// installer's file or package, by [`node_specifier`] (a `file://` URL's
+/// path too). A base64 body is not decoded.
+pub fn node_data_url(body: &[u8]) -> Option<(u16, Manager)> {
+    let comma = body.iter().position(|&c| c == b',')?;
+    let mut code = Vec::with_capacity(body.len());
+    let raw = &body[comma + 1..];
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        match (
+            raw[i],
+            raw.get(i + 1).and_then(|&c| hex(c)),
+            raw.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                code.push(h << 4 | l);
+                i += 3;
+            }
+            (c, _, _) => {
+                code.push(c);
+                i += 1;
+            }
+        }
+    }
+    tokens(&code).iter().find_map(|t| match t {
+        Token::Str(s) => {
+            let s = s.as_slice();
+            let path = match s.get(..7) {
+                Some(p) if p.eq_ignore_ascii_case(b"file://") => &s[7..],
+                _ => s,
+            };
+            node_specifier(path)
+        }
+        _ => None,
+    })
+}
+
 /// The installer Node code runs, by the rule in the module doc.
 pub fn node(code: &[u8]) -> Option<CodeRun> {
     let t = tokens(code);

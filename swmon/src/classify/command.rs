@@ -880,6 +880,8 @@ fn preload_of<'a>(
     value: &'a [u8],
 ) -> Option<Preload<'a>> {
     let (kind, path) = match (kind, name) {
+        // `require` takes no URL (node 20: `-r file:///x.js` fails).
+        (Interpreter::Node, b"-r" | b"--require") if url_scheme(value).is_some() => return None,
         (Interpreter::Node, b"-r" | b"--require" | b"--import") => {
             (PreloadKind::NodeRequire, value)
         }
@@ -931,14 +933,62 @@ fn preload_of<'a>(
 /// node resolves as a package (`-r npm`) by [`super::code::node_specifier`]'s,
 /// a guess (npm's package main runs its cli only as the main module).
 fn preload_installer(kind: PreloadKind, path: &[u8]) -> Option<(u16, Manager, bool)> {
-    let path = path.strip_prefix(b"file://").unwrap_or(path);
     let node = matches!(kind, PreloadKind::NodeRequire | PreloadKind::NodeLoader);
+    let path = match url_scheme(path) {
+        // `file:///x`, `FILE:///x`, `file://localhost/x` (node 20 runs
+        // all three).
+        Some((b"file", rest)) => {
+            let rest = rest.strip_prefix(b"//").unwrap_or(rest);
+            let rest = match rest.get(..9) {
+                Some(host) if host.eq_ignore_ascii_case(b"localhost") => &rest[9..],
+                _ => rest,
+            };
+            if !rest.starts_with(b"/") {
+                return None;
+            }
+            rest
+        }
+        // `data:text/javascript,import "file:///.../npm-cli.js"`: code,
+        // whose imports run; an installer's file or package named in
+        // its string literals is taken as run, a guess (the code is not
+        // read further: its arguments are not known).
+        Some((b"data", body)) if node => {
+            let (id, m) = super::code::node_data_url(body)?;
+            return Some((id, m, true));
+        }
+        Some(_) => return None,
+        None => path,
+    };
     if node && !path.starts_with(b"/") && !path.starts_with(b".") {
         let (id, m) = super::code::node_specifier(path)?;
         return Some((id, m, true));
     }
     let (id, m) = script_installer(path)?;
     Some((id, m, false))
+}
+
+/// A URL's scheme, lower-cased to `file` or `data` (node reads schemes
+/// case-insensitively), and what follows its `:`; `None` for a path or a
+/// bare name, `Some((b"", ..))` for another scheme.
+fn url_scheme(value: &[u8]) -> Option<(&'static [u8], &[u8])> {
+    let colon = value.iter().position(|&c| c == b':')?;
+    let scheme = &value[..colon];
+    if scheme.len() < 2
+        || !scheme[0].is_ascii_alphabetic()
+        || !scheme
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    {
+        return None;
+    }
+    let rest = &value[colon + 1..];
+    Some(if scheme.eq_ignore_ascii_case(b"file") {
+        (b"file", rest)
+    } else if scheme.eq_ignore_ascii_case(b"data") {
+        (b"data", rest)
+    } else {
+        (b"", rest)
+    })
 }
 
 /// The installer a reading's preload runs, with its arguments: see
@@ -2001,6 +2051,21 @@ mod tests {
                 format!("node --import=file://{cli} x.js i y"),
                 sure(Npm, &["i", "y"]),
             ),
+            // Review: node reads URL schemes case-insensitively, and a
+            // file URL's host may be localhost (node 20 runs both).
+            (
+                format!("node --import=FILE://{cli} x.js i y"),
+                sure(Npm, &["i", "y"]),
+            ),
+            (
+                format!("node --import file://localhost{cli} x.js i y"),
+                sure(Npm, &["i", "y"]),
+            ),
+            // A data: URL's code imports npm's cli: a guess.
+            (
+                format!("node --import=data:text/javascript,import%20%22file://{cli}%22 x.js i y"),
+                guess(Npm, &["i", "y"]),
+            ),
             (
                 format!("node -r ./a.js -r {cli} --no-warnings x.js i y"),
                 sure(Npm, &["i", "y"]),
@@ -2090,6 +2155,9 @@ mod tests {
             "php -d memory_limit=composer.phar x.php".to_owned(),
             // node glues no value to a short option: "bad option".
             format!("node -r{cli} x.js i y"),
+            // require takes no URL (node 20 fails).
+            format!("node -r file://{cli} x.js i y"),
+            "node --import=data:text/javascript,console.log(1) x.js i y".to_owned(),
             // --version runs no preload (node 20).
             format!("node -r {cli} -v"),
             format!("node -r {cli} --version"),
