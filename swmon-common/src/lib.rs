@@ -154,6 +154,201 @@ pub mod reason {
     /// binary installer's: a near-copy candidate (bytes appended or patched
     /// past the headers) that user space confirms by its build-id note.
     pub const NEAR_COPY: u32 = 1 << 10;
+    /// Not an exec: the process opened an installer's entry module (a file
+    /// of [`crate::module::RULES`], by its dentry names), which only running
+    /// that installer's code does (`python3 ./copy-of-pip3 install x`). The
+    /// record's `installer_id` is then the rule's index, which user space
+    /// turns into the catalogue's id; its `filename` is empty.
+    pub const MODULE_LOAD: u32 = 1 << 11;
+}
+
+/// Installer entry modules: files that an interpreter opens only when it
+/// runs that installer's own code, matched in the kernel at the exit of
+/// `openat`/`openat2`/`open` by the opened file's dentry names (the file's
+/// own name, then its parent folders, nearest first). One table for the
+/// kernel and user space: the kernel compares fixed 8- and 16-byte words
+/// under masks (no loop over a name), user space runs [`Rule::matches`]
+/// over whole paths in its tests.
+///
+/// A name match, not an identity: a file laid out like pip's by anyone
+/// (`x/pip/_internal/cli/main.py`) is read as pip's code, which it then is
+/// for whatever runs it.
+pub mod module {
+    /// Parent folders a rule may name.
+    pub const PARENTS_MAX: usize = 4;
+    /// Bytes of the file's own name a rule compares (a prefix).
+    pub const LEAF_BYTES: usize = 8;
+    /// Bytes of each parent folder's name read (names up to 15 bytes).
+    pub const PARENT_BYTES: usize = 16;
+
+    /// One entry module.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Rule {
+        /// The file's own name's first [`LEAF_BYTES`] bytes as a
+        /// little-endian word, and which bytes count: a prefix (`main.`:
+        /// `main.py`, `main.cpython-311.pyc`), or a whole name with its NUL.
+        pub leaf_word: u64,
+        pub leaf_mask: u64,
+        /// Each parent's name and its NUL, as two little-endian words, and
+        /// which bytes count; `parent_count` of them, nearest first.
+        pub parent_words: [[u64; 2]; PARENTS_MAX],
+        pub parent_masks: [[u64; 2]; PARENTS_MAX],
+        pub parent_count: u32,
+    }
+
+    const fn words<const N: usize>(name: &[u8], with_nul: bool) -> ([u64; N], [u64; N]) {
+        let mut w = [0u64; N];
+        let mut m = [0u64; N];
+        let n = if with_nul { name.len() + 1 } else { name.len() };
+        assert!(n <= N * 8, "name too long for a module rule");
+        let mut i = 0;
+        while i < n {
+            let b = if i < name.len() { name[i] } else { 0 };
+            w[i / 8] |= (b as u64) << ((i % 8) * 8);
+            m[i / 8] |= 0xff << ((i % 8) * 8);
+            i += 1;
+        }
+        (w, m)
+    }
+
+    impl Rule {
+        /// A rule: the file's name starts with `leaf` (or is `leaf` when
+        /// `exact`), in folders `parents` (nearest first).
+        pub const fn new(leaf: &str, exact: bool, parents: &[&str]) -> Rule {
+            let (lw, lm) = words::<1>(leaf.as_bytes(), exact);
+            let mut parent_words = [[0u64; 2]; PARENTS_MAX];
+            let mut parent_masks = [[0u64; 2]; PARENTS_MAX];
+            assert!(parents.len() <= PARENTS_MAX);
+            let mut i = 0;
+            while i < parents.len() {
+                let (w, m) = words::<2>(parents[i].as_bytes(), true);
+                parent_words[i] = w;
+                parent_masks[i] = m;
+                i += 1;
+            }
+            Rule {
+                leaf_word: lw[0],
+                leaf_mask: lm[0],
+                parent_words,
+                parent_masks,
+                parent_count: parents.len() as u32,
+            }
+        }
+
+        /// The kernel's first check: the first [`LEAF_BYTES`] bytes of the
+        /// file's name (read as one word; bytes past its NUL are whatever
+        /// the dentry holds there and are masked off).
+        #[inline(always)]
+        pub const fn leaf_matches(&self, leaf: u64) -> bool {
+            leaf & self.leaf_mask == self.leaf_word
+        }
+
+        /// Whether parent `i`'s first [`PARENT_BYTES`] bytes are the rule's.
+        #[inline(always)]
+        pub const fn parent_matches(&self, i: usize, name: [u64; 2]) -> bool {
+            i < PARENTS_MAX
+                && name[0] & self.parent_masks[i][0] == self.parent_words[i][0]
+                && name[1] & self.parent_masks[i][1] == self.parent_words[i][1]
+        }
+
+        /// The rule over a whole path (user space, tests): its last
+        /// component and the folders above it.
+        pub fn matches(&self, path: &[u8]) -> bool {
+            let mut parts = path.rsplit(|&c| c == b'/');
+            let Some(leaf) = parts.next() else {
+                return false;
+            };
+            if !self.leaf_matches(word(leaf)) {
+                return false;
+            }
+            let mut i = 0;
+            while i < self.parent_count as usize {
+                let Some(p) = parts.next() else {
+                    return false;
+                };
+                let mut buf = [0u8; PARENT_BYTES];
+                let n = p.len().min(PARENT_BYTES);
+                buf[..n].copy_from_slice(&p[..n]);
+                let lo = u64::from_le_bytes([
+                    buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6], buf[7],
+                ]);
+                let hi = u64::from_le_bytes([
+                    buf[8], buf[9], buf[10], buf[11], buf[12], buf[13], buf[14], buf[15],
+                ]);
+                // A name of 16 bytes or more has no NUL within the words.
+                if p.len() >= PARENT_BYTES || !self.parent_matches(i, [lo, hi]) {
+                    return false;
+                }
+                i += 1;
+            }
+            true
+        }
+    }
+
+    /// The first [`LEAF_BYTES`] bytes of a name as the kernel reads them
+    /// (NUL-padded here).
+    pub fn word(name: &[u8]) -> u64 {
+        let mut b = [0u8; LEAF_BYTES];
+        // The name and its NUL, as the dentry holds them.
+        let n = name.len().min(LEAF_BYTES);
+        b[..n].copy_from_slice(&name[..n]);
+        u64::from_le_bytes(b)
+    }
+
+    /// Rules in the table.
+    pub const COUNT: usize = 3;
+
+    /// The entry modules (checked on this host with strace: `python3 -m
+    /// pip`, `/usr/bin/pip3` and a copy of it run as `python3 ./x` open
+    /// `pip/_internal/cli/__pycache__/main.cpython-311.pyc`, or `main.py`
+    /// without a valid cache; npm's `bin/npm-cli.js` opens `npm/lib/cli.js`).
+    pub const RULES: [Rule; COUNT] = [
+        Rule::new("main.", false, &["__pycache__", "cli", "_internal", "pip"]),
+        Rule::new("main.", false, &["cli", "_internal", "pip"]),
+        Rule::new("cli.js", true, &["lib", "npm"]),
+    ];
+
+    /// The catalogue name of the installer whose code each rule's file is
+    /// (kept apart from [`RULES`]: the kernel reads only numbers).
+    pub const INSTALLERS: [&str; COUNT] = ["pip", "pip", "npm"];
+
+    /// The index of the first rule `path` matches.
+    pub fn find(path: &[u8]) -> Option<usize> {
+        RULES.iter().position(|r| r.matches(path))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_entry_modules_match_and_their_neighbours_do_not() {
+            for (path, want) in [
+                (&b"/usr/lib/python3/dist-packages/pip/_internal/cli/__pycache__/main.cpython-311.pyc"[..], Some(0)),
+                (b"/x/site-packages/pip/_internal/cli/main.py", Some(1)),
+                (b"/usr/lib/node_modules/npm/lib/cli.js", Some(2)),
+                (b"/usr/share/nodejs/npm/lib/cli.js", Some(2)),
+                (b"/x/pip/_internal/cli/__pycache__/main_parser.cpython-311.pyc", None),
+                (b"/x/pip/_internal/cli/main_parser.py", None),
+                (b"/x/pipx/_internal/cli/main.py", None),
+                (b"/x/pip/internal/cli/main.py", None),
+                (b"/x/pip/_internal/commands/main.py", None),
+                (b"/usr/lib/node_modules/npm/lib/cli.json", None),
+                (b"/usr/lib/node_modules/npm/lib/cli/entry.js", None),
+                (b"/usr/lib/node_modules/pnpm/lib/cli.js", None),
+                (b"/x/lib/cli.js", None),
+                (b"main.py", None),
+            ] {
+                assert_eq!(find(path), want, "{}", core::str::from_utf8(path).unwrap());
+            }
+        }
+
+        #[test]
+        fn a_long_parent_name_never_matches_a_short_rule() {
+            assert_eq!(find(b"/x/pip/_internal/cli_and_a_long_tail/main.py"), None);
+            assert_eq!(find(b"/x/pip/_internal/cliiiiiiiiiiiiiiii/main.py"), None);
+        }
+    }
 }
 
 /// Flags of [`ExecEvent::flags`].

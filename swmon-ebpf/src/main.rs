@@ -45,13 +45,13 @@ use aya_ebpf::{
         bpf_get_current_task, bpf_get_current_uid_gid, bpf_ktime_get_boot_ns,
         bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, generated,
     },
-    macros::{map, raw_tracepoint},
-    maps::{lpm_trie::Key, HashMap, LpmTrie, PerCpuArray, ProgramArray, RingBuf},
-    programs::RawTracePointContext,
-    Global,
+    macros::{map, raw_tracepoint, tracepoint},
+    maps::{lpm_trie::Key, HashMap, LpmTrie, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
+    programs::{RawTracePointContext, TracePointContext},
+    EbpfContext, Global,
 };
 use swmon_common::{
-    capture_flag, counter, flag, name_kind, reason,
+    capture_flag, counter, flag, module, name_kind, reason,
     scan::{ArgScan, Name},
     suffix, Capture, CaptureOffsets, ElfKey, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
     NameValue, ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, ELF_KEY_MASK,
@@ -109,6 +109,26 @@ static CAPTURE: PerCpuArray<Capture> = PerCpuArray::with_max_entries(1, 0);
 /// The later stages of the exec program, filled by user space.
 #[map]
 static STAGES: ProgramArray = ProgramArray::with_max_entries(STAGE_COUNT, 0);
+/// The same capture stages as classic tracepoint programs, for the
+/// module-load witness (a tail call stays within one program type): user
+/// space fills `swmon_open_emit`, `swmon_open_cgroup` and
+/// `swmon_open_parents` at [`STAGE_EMIT`], [`STAGE_CGROUP`] and
+/// [`STAGE_PARENTS`].
+/// Processes whose current program is an interpreter or the loader (the
+/// exec filter found its name in `NAMES`), by tgid, with that program's
+/// `mm`: the module-load witness looks further only at their opens (only
+/// an interpreter runs an installer's code by opening it; user space
+/// requires one too). Least recently used entries go first: the map holds
+/// the live interpreters of a busy host many times over.
+#[map]
+static INTERPRETERS: LruHashMap<u32, u64> = LruHashMap::with_max_entries(65536, 0);
+/// Processes the module-load witness reported, by tgid: the `mm` of the
+/// program that opened the entry module (a later exec gets a new one, and
+/// may be reported again). Least recently used entries go first.
+#[map]
+static MODULE_REPORTED: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096, 0);
+#[map]
+static OPEN_STAGES: ProgramArray = ProgramArray::with_max_entries(STAGE_COUNT, 0);
 
 /// Per-CPU working memory: the BPF stack has 512 bytes. Loop results also
 /// pass through here: a value read back from map memory is unknown to the
@@ -166,7 +186,7 @@ pub fn swmon_scan(ctx: RawTracePointContext) -> u32 {
 /// Stage 3: the task's cgroup names, into `CAPTURE`.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn swmon_cgroup(ctx: RawTracePointContext) -> u32 {
-    match try_cgroup(&ctx) {
+    match try_cgroup(&ctx, &STAGES) {
         Ok(r) | Err(r) => r,
     }
 }
@@ -174,15 +194,15 @@ pub fn swmon_cgroup(ctx: RawTracePointContext) -> u32 {
 /// Stage 4: the parent chain, into `CAPTURE`.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn swmon_parents(ctx: RawTracePointContext) -> u32 {
-    match try_parents(&ctx) {
+    match try_parents(&ctx, &STAGES) {
         Ok(r) | Err(r) => r,
     }
 }
 
 /// Stage 5: writes the event for an exec that passed.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
-pub fn swmon_emit(ctx: RawTracePointContext) -> u32 {
-    match try_emit(&ctx) {
+pub fn swmon_emit(_ctx: RawTracePointContext) -> u32 {
+    match try_emit() {
         Ok(r) | Err(r) => r,
     }
 }
@@ -500,6 +520,14 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     if reasons == 0 && interpreter == NONE {
         return Ok(0);
     }
+    if interpreter != NONE {
+        // For the module-load witness (`swmon_open`): this program is an
+        // interpreter's. A failed insert leaves its opens unwatched.
+        let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+        if INTERPRETERS.insert(tgid, mm as u64, 0).is_err() {
+            count(counter::TRACK_FAILED);
+        }
+    }
     scratch.filename_len = fname_len as u32;
     scratch.reasons = reasons;
     scratch.installer = installer;
@@ -599,7 +627,8 @@ fn capture_slot() -> Result<&'static mut Capture, u32> {
 /// its kernfs node up to (not including) the root, one per slot. Read
 /// here, not from `/proc/PID/cgroup` later: a short run has exited by then,
 /// and `/proc` shows the path relative to the reader's cgroup namespace.
-fn try_cgroup(ctx: &RawTracePointContext) -> Result<u32, u32> {
+#[inline(always)]
+fn try_cgroup<C: EbpfContext>(ctx: &C, stages: &ProgramArray) -> Result<u32, u32> {
     let off = CAPTURE_OFFSETS.load();
     let cap = capture_slot()?;
     // MISSING stays set until the parents stage has finished, and the
@@ -641,7 +670,7 @@ fn try_cgroup(ctx: &RawTracePointContext) -> Result<u32, u32> {
     }
     cap.flags = flags;
     // SAFETY: the stage has the same program type and context.
-    unsafe { STAGES.tail_call(ctx, STAGE_PARENTS) };
+    unsafe { stages.tail_call(ctx, STAGE_PARENTS) };
     count(counter::STAGE_FAILED);
     Err(0)
 }
@@ -735,7 +764,8 @@ fn walk_cgroup(
 /// Writes the parent chain: for each process above the exec (the
 /// thread-group leader of `real_parent`), its pid, start time, uid, comm
 /// and executable name, up to init or `ANCESTORS_MAX`.
-fn try_parents(ctx: &RawTracePointContext) -> Result<u32, u32> {
+#[inline(always)]
+fn try_parents<C: EbpfContext>(ctx: &C, stages: &ProgramArray) -> Result<u32, u32> {
     let off = OFFSETS.load();
     let cap_off = CAPTURE_OFFSETS.load();
     let cap = capture_slot()?;
@@ -796,12 +826,13 @@ fn try_parents(ctx: &RawTracePointContext) -> Result<u32, u32> {
     }
     cap.flags = flags;
     // SAFETY: the stage has the same program type and context.
-    unsafe { STAGES.tail_call(ctx, STAGE_EMIT) };
+    unsafe { stages.tail_call(ctx, STAGE_EMIT) };
     count(counter::STAGE_FAILED);
     Err(0)
 }
 
-fn try_emit(_ctx: &RawTracePointContext) -> Result<u32, u32> {
+#[inline(always)]
+fn try_emit() -> Result<u32, u32> {
     let off = OFFSETS.load();
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
@@ -1033,6 +1064,168 @@ fn write_component(dst: &mut [u8; PATH_COMPONENT], dentry: *const u8, off: &Kern
         Ok(s) => s.len() >= PATH_COMPONENT - 1,
         Err(_) => false,
     }
+}
+
+/// The module-load witness, on the exit of `openat` (user space also
+/// attaches it to `openat2` and `open`): did the process just open an
+/// installer's entry module (`swmon_common::module::RULES`)? An
+/// interpreter opens those files only when it runs the installer's own
+/// code, however it was told to (`python3 ./copy-of-pip3 install x`,
+/// `exec("import p"+"ip...")`, `cd .../pip && python3 . install x`, node
+/// `-r` of npm's cli). A classic tracepoint: the syscall exit tracepoints
+/// are not raw ones. The cheap part runs on every open: a failed open
+/// returns at once, a successful one costs the fd table walk to the file's
+/// name and one masked compare of its first 8 bytes per rule.
+#[tracepoint(category = "syscalls", name = "sys_exit_openat")]
+pub fn swmon_open(ctx: TracePointContext) -> u32 {
+    match try_open(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// The capture stages for a module load (see `OPEN_STAGES`).
+#[tracepoint(category = "syscalls", name = "sys_exit_openat")]
+pub fn swmon_open_cgroup(ctx: TracePointContext) -> u32 {
+    match try_cgroup(&ctx, &OPEN_STAGES) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+#[tracepoint(category = "syscalls", name = "sys_exit_openat")]
+pub fn swmon_open_parents(ctx: TracePointContext) -> u32 {
+    match try_parents(&ctx, &OPEN_STAGES) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+#[tracepoint(category = "syscalls", name = "sys_exit_openat")]
+pub fn swmon_open_emit(_ctx: TracePointContext) -> u32 {
+    match try_emit() {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// Offset of `long ret` in a syscall exit tracepoint's record (after the
+/// 8-byte common header and `int __syscall_nr`, padded).
+/// https://github.com/torvalds/linux/blob/v6.18/kernel/trace/trace_syscalls.c#L620
+const SYSCALL_EXIT_RET: usize = 16;
+
+fn try_open(ctx: &TracePointContext) -> Result<u32, u32> {
+    // SAFETY: a read of the tracepoint's record, which the verifier bounds.
+    let ret = unsafe {
+        *(ctx.as_ptr() as *const u8)
+            .add(SYSCALL_EXIT_RET)
+            .cast::<i64>()
+    };
+    if ret < 0 {
+        return Ok(0);
+    }
+    // Only an interpreter's opens are looked at: one lookup for the rest.
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: the value is copied out at once.
+    let Some(interp_mm) = (unsafe { INTERPRETERS.get(tgid) }).copied() else {
+        return Ok(0);
+    };
+    let off = OFFSETS.load();
+    let soff = SCAN_OFFSETS.load();
+    // SAFETY: a plain helper call.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    // current->files->fdt->fd[ret]: the file the open just installed.
+    let files = read_ptr(task, soff.task_files)?;
+    let fdt = read_ptr(files, soff.files_fdt)?;
+    let fds = read_ptr(fdt, soff.fdtable_fd)?;
+    let file = read_ptr(fds.wrapping_add((ret as usize) << 3), 0)?;
+    let dentry = read_ptr(file, off.file_path + off.path_dentry)?;
+    let name = read_ptr(dentry, off.dentry_name + off.qstr_name)?;
+    // The first 8 bytes of the name: a name is inline in the dentry
+    // (`d_iname`, 40 bytes) or longer than that, so all 8 can be read.
+    let leaf: u64 = read(name, 0)?;
+    let mut hit = false;
+    let mut i = 0usize;
+    while i < module::COUNT {
+        hit |= module::RULES[i].leaf_matches(leaf);
+        i += 1;
+    }
+    if !hit {
+        return Ok(0);
+    }
+    module_load(ctx, task, dentry, leaf, tgid, interp_mm)
+}
+
+/// An open whose file name starts like an entry module's: its parent
+/// folders' names against the rules, then, once per process and program,
+/// the record (through the capture stages, like an exec's).
+#[inline(always)]
+fn module_load(
+    ctx: &TracePointContext,
+    task: *const u8,
+    dentry: *const u8,
+    leaf: u64,
+    tgid: u32,
+    interp_mm: u64,
+) -> Result<u32, u32> {
+    let off = OFFSETS.load();
+    let mut names = [[0u64; 2]; module::PARENTS_MAX];
+    let mut depth = 0usize;
+    let mut d = dentry;
+    while depth < module::PARENTS_MAX {
+        let Ok(parent) = read_ptr(d, off.dentry_parent) else {
+            break;
+        };
+        if parent == d {
+            break;
+        }
+        names[depth] = read_ptr(parent, off.dentry_name + off.qstr_name)
+            .and_then(|n| read::<[u64; 2]>(n, 0))
+            .unwrap_or([0; 2]);
+        d = parent;
+        depth += 1;
+    }
+    let mut rule = NONE;
+    let mut i = 0usize;
+    while i < module::COUNT {
+        let r = &module::RULES[i];
+        let mut ok = r.leaf_matches(leaf) && r.parent_count as usize <= depth;
+        let mut j = 0usize;
+        while j < module::PARENTS_MAX {
+            if j < r.parent_count as usize && !r.parent_matches(j, names[j]) {
+                ok = false;
+            }
+            j += 1;
+        }
+        if ok {
+            rule = i as u16;
+            break;
+        }
+        i += 1;
+    }
+    if rule == NONE {
+        return Ok(0);
+    }
+    let mm = read::<u64>(task, off.task_mm)?;
+    if mm != interp_mm {
+        // The interpreter has exec'd another program since.
+        return Ok(0);
+    }
+    // SAFETY: the value is copied out at once.
+    if unsafe { MODULE_REPORTED.get(tgid) }.copied() == Some(mm) {
+        return Ok(0);
+    }
+    // Reported once per program: a full map evicts its oldest entry, and a
+    // process whose entry is gone may be reported again (user space joins
+    // it to the open run).
+    let _ = MODULE_REPORTED.insert(tgid, mm, 0);
+    // SAFETY: the scratch slot is this CPU's; the program is not re-entered.
+    let scratch = unsafe { &mut *SCRATCH.get_ptr_mut(0).ok_or(0u32)? };
+    scratch.filename[0] = 0;
+    scratch.filename_len = 0;
+    scratch.reasons = reason::MODULE_LOAD;
+    scratch.installer = rule;
+    scratch.interpreter = NONE;
+    // SAFETY: the stage has the same program type and context.
+    unsafe { OPEN_STAGES.tail_call(ctx, STAGE_CGROUP) };
+    count(counter::STAGE_FAILED);
+    Err(0)
 }
 
 fn try_exit(ctx: &RawTracePointContext) -> Result<u32, u32> {

@@ -106,6 +106,26 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
             .unwrap_or(&rec.executable),
     );
     let file_name = basename(&rec.filename);
+    if rec.reasons & reason::MODULE_LOAD != 0 {
+        // The kernel saw the process open an installer's entry module:
+        // that installer's code runs, whatever argv says or hides. Only
+        // an interpreter runs it by opening it; another program that
+        // opens the file reads it as data (`cp -r`, `tar`, `grep -r` over
+        // site-packages) and is no run.
+        rec.interpreter_id
+            .and_then(catalogue::program)
+            .filter(|p| matches!(p.role, Role::Interpreter(_) | Role::Loader))?;
+        let id = rec.installer_id.filter(|id| {
+            matches!(
+                catalogue::program(*id).map(|p| p.role),
+                Some(Role::Installer(_))
+            )
+        })?;
+        return Some(Identified {
+            installer_id: id,
+            via: "module-load",
+        });
+    }
     if rec.reasons & reason::INTERPRETER_SCAN != 0 {
         // Only the program the interpreter runs (its script, `-m` module,
         // inline code) decides: an installer's name among the script's
@@ -176,9 +196,11 @@ pub struct InstallerArgs {
     /// main; main(["install", "x"])'`, what ensurepip runs); argv's from
     /// `start` are then not the installer's.
     pub inline: Option<Vec<Vec<u8>>>,
-    /// The reading is a guess for another reason than `guessed` (a
-    /// preloaded installer whose arguments are not known:
-    /// [`crate::classify::command::PreloadKind`]).
+    /// The reading is a guess for another reason than `guessed`: a
+    /// preloaded installer whose arguments are not known
+    /// ([`crate::classify::command::PreloadKind`]), or a module load whose
+    /// program is not the installer's own script (inline code, a `-m`
+    /// module, a preload): `swmon.reading: uncertain`.
     pub uncertain: bool,
     /// Inline code calls the installer with arguments it does not give as
     /// literals: neither `inline` nor argv's are its arguments (see
@@ -271,6 +293,9 @@ pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
             return InstallerArgs::of(t, argv.len());
         }
     }
+    if via == "module-load" {
+        return module_load_args(role, &argv);
+    }
     if via == "stdin-script" {
         let start = role
             .and_then(|r| crate::classify::command::stdin_program(r, &argv))
@@ -293,6 +318,76 @@ pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
         rec.flags & swmon_common::flag::FILENAME_TRUNCATED != 0,
         script,
     ))
+}
+
+/// The installer's arguments in a module-load run: the interpreter ran
+/// some program (a script, a `-m` module, inline code, standard input)
+/// whose code loaded the installer's entry module, and the installer reads
+/// the program's own arguments (`python3 ./copy-of-pip3 install x`: pip's
+/// `main()` reads `sys.argv[1:]`, `install x`). A command line swmon reads
+/// as an installer run anyway (inline code naming pip) keeps that reading.
+/// The reading is certain for a script or standard input with no unknown
+/// option before it; for a module or inline code (which may call the
+/// installer with arguments of its own), node's preloads (`-r`,
+/// `--require`, `--import`, `--loader`) or an interpreter swmon does not
+/// know (a renamed copy: its options are skipped as flags), it is marked
+/// uncertain.
+fn module_load_args(role: Option<Role>, argv: &[&[u8]]) -> InstallerArgs {
+    use crate::classify::command::{self, Runs};
+    let len = argv.len();
+    let Some(Role::Interpreter(kind)) = role else {
+        if let Some(t) = role.and_then(|r| command::through(r, argv)) {
+            return InstallerArgs::of(t, len);
+        }
+        // Not an interpreter swmon knows: after the first operand.
+        let script = argv.iter().skip(1).position(|a| !a.starts_with(b"-"));
+        return InstallerArgs {
+            start: script.map_or(len, |i| i + 2).min(len),
+            uncertain: true,
+            ..InstallerArgs::default()
+        };
+    };
+    if let Some(t) = command::through(Role::Interpreter(kind), argv) {
+        return InstallerArgs::of(t, len);
+    }
+    let preload = |upto: usize| {
+        kind == catalogue::Interpreter::Node
+            && argv.iter().take(upto).skip(1).any(|a| {
+                *a == b"-r"
+                    || [
+                        &b"--require"[..],
+                        b"--import",
+                        b"--loader",
+                        b"--experimental-loader",
+                    ]
+                    .iter()
+                    .any(|o| {
+                        a.strip_prefix(*o)
+                            .is_some_and(|r| r.is_empty() || r[0] == b'=')
+                    })
+            })
+    };
+    command::walk(kind, argv, |r| {
+        let (start, sure) = match r.runs {
+            Runs::Script { index, .. } | Runs::Stdin { index } => (index + 1, !preload(index)),
+            Runs::Module { index, .. } => (index + 1, false),
+            // Code's own arguments start after the options that follow it.
+            Runs::Code { end, .. } => (end, false),
+            Runs::Nothing | Runs::Check { .. } => (len, false),
+        };
+        Some(InstallerArgs {
+            start: start.min(len),
+            guessed: r.guessed.clone(),
+            inline: None,
+            uncertain: !sure,
+            args_unknown: false,
+        })
+    })
+    .unwrap_or(InstallerArgs {
+        start: 1.min(len),
+        uncertain: true,
+        ..InstallerArgs::default()
+    })
 }
 
 /// [`installer_args`]' start.
@@ -428,6 +523,85 @@ mod tests {
             ..rec("/tmp/x/mydpkg", "/tmp/x/mydpkg", &["mydpkg"], 0)
         };
         assert_eq!(via(&no_match), None);
+    }
+
+    /// A module-load record as the decoder gives it: the rule's installer,
+    /// the interpreter from the executable, no filename.
+    fn module_load(executable: &str, argv: &[&str], installer: &str) -> ExecRecord {
+        let mut r = rec("", executable, argv, reason::MODULE_LOAD);
+        r.installer_id = catalogue::lookup(installer.as_bytes()).map(|(id, _)| id);
+        r
+    }
+
+    #[test]
+    fn module_loads_give_the_installer_and_its_arguments() {
+        let args = |r: &ExecRecord| {
+            let a = installer_args(r, "module-load");
+            (a.args(&r.argv).to_vec(), a.uncertain)
+        };
+        let owned = |v: &[&str]| v.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>();
+        // A copy of the pip script: the script's own arguments, certain.
+        let r = module_load(
+            "/usr/bin/python3.11",
+            &["python3", "./helper", "install", "x"],
+            "pip",
+        );
+        assert_eq!(via(&r), Some(("pip", "module-load")));
+        assert_eq!(args(&r), (owned(&["install", "x"]), false));
+        // pip's folder run from inside it.
+        let r = module_load(
+            "/usr/bin/python3.11",
+            &["python3", "-I", ".", "install", "x"],
+            "pip",
+        );
+        assert_eq!(args(&r), (owned(&["install", "x"]), false));
+        // Code that hides the module: the code's arguments, a guess.
+        let r = module_load(
+            "/usr/bin/python3.11",
+            &["python3", "-c", "exec('import p'+'ip')", "install", "x"],
+            "pip",
+        );
+        assert_eq!(via(&r), Some(("pip", "module-load")));
+        assert_eq!(args(&r), (owned(&["install", "x"]), true));
+        // Another module that loads pip: a guess too.
+        let r = module_load(
+            "/usr/bin/python3.11",
+            &["python3", "-m", "tool", "install"],
+            "pip",
+        );
+        assert_eq!(args(&r), (owned(&["install"]), true));
+        // node preloading npm's cli: the script's arguments, which npm
+        // reads (`process.argv` is `[node, x.js, i, y]`), as classify
+        // reads the preload.
+        let r = module_load(
+            "/usr/bin/node",
+            &["node", "-r", "/x/npm/bin/npm-cli.js", "x.js", "i", "y"],
+            "npm",
+        );
+        assert_eq!(via(&r), Some(("npm", "module-load")));
+        assert_eq!(args(&r), (owned(&["i", "y"]), false));
+        let r = module_load("/usr/bin/node", &["node", "x.js", "i", "y"], "npm");
+        assert_eq!(args(&r), (owned(&["i", "y"]), false));
+        // Inline code swmon reads anyway keeps its reading (the list).
+        let r = module_load(
+            "/usr/bin/python3.11",
+            &[
+                "python3",
+                "-c",
+                "from pip._internal.cli.main import main; main(['install', 'z'])",
+            ],
+            "pip",
+        );
+        assert_eq!(args(&r), (owned(&["install", "z"]), false));
+        // A program that is no interpreter reads the file as data: no run.
+        assert_eq!(
+            via(&module_load("/usr/bin/cat", &["cat", "main.py"], "pip")),
+            None
+        );
+        // A rule index outside the table decodes to no installer: no run.
+        let mut r = module_load("/usr/bin/python3.11", &["python3", "x"], "pip");
+        r.installer_id = None;
+        assert_eq!(via(&r), None);
     }
 
     #[test]

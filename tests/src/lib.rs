@@ -315,3 +315,41 @@ pub fn build_deb(dir: &Path, name: &str, version: &str, file: &str) -> PathBuf {
     );
     out_path
 }
+
+/// Builds a pure-Python wheel of distribution `dist` at `version` by hand
+/// (a zip with metadata, with `python`: no build backend, no network) in
+/// `dir`; its file name carries the import name (`dist` with `_`).
+pub fn build_wheel(python: &str, dir: &Path, dist: &str, version: &str) -> PathBuf {
+    let module = dist.replace('-', "_");
+    let script = format!(
+        r#"
+import zipfile, sys
+name, version = "{module}", "{version}"
+path = sys.argv[1] + f"/{{name}}-{{version}}-py3-none-any.whl"
+info = f"{{name}}-{{version}}.dist-info"
+files = {{
+    f"{{name}}/__init__.py": "VALUE = 1\n",
+    f"{{info}}/METADATA": "Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+    f"{{info}}/WHEEL": "Wheel-Version: 1.0\nGenerator: swmon-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}}
+record = "".join(f"{{p}},,\n" for p in files) + f"{{info}}/RECORD,,\n"
+with zipfile.ZipFile(path, "w") as z:
+    for p, text in files.items():
+        z.writestr(p, text)
+    z.writestr(f"{{info}}/RECORD", record)
+print(path)
+"#
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}

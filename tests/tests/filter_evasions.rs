@@ -18,7 +18,7 @@ use std::{
 };
 
 use serde_json::Value;
-use tests::{action, counters, one_run, run, runs_of, Monitor, TempDir};
+use tests::{action, build_wheel, counters, one_run, run, runs_of, Monitor, TempDir};
 
 const PYTHON: &str = "/usr/bin/python3";
 const PIP_SCRIPT: &str = "/usr/bin/pip3";
@@ -27,42 +27,6 @@ const WHEEL_PKG: &str = "swmon-evasion-wheel";
 const WHEEL_VERSION: &str = "2.5";
 const NPM_PKG: &str = "swmon-evasion-npm";
 const NPM_VERSION: &str = "3.1.4";
-
-/// Builds a pure-Python wheel by hand (a zip with metadata): no build
-/// backend, no network.
-fn build_wheel(dir: &Path) -> PathBuf {
-    let script = format!(
-        r#"
-import zipfile, sys
-name, version = "swmon_evasion_wheel", "{WHEEL_VERSION}"
-path = sys.argv[1] + f"/{{name}}-{{version}}-py3-none-any.whl"
-info = f"{{name}}-{{version}}.dist-info"
-files = {{
-    f"{{name}}/__init__.py": "VALUE = 1\n",
-    f"{{info}}/METADATA": "Metadata-Version: 2.1\nName: {WHEEL_PKG}\nVersion: {WHEEL_VERSION}\n",
-    f"{{info}}/WHEEL": "Wheel-Version: 1.0\nGenerator: swmon-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-}}
-record = "".join(f"{{p}},,\n" for p in files) + f"{{info}}/RECORD,,\n"
-with zipfile.ZipFile(path, "w") as z:
-    for p, text in files.items():
-        z.writestr(p, text)
-    z.writestr(f"{{info}}/RECORD", record)
-print(path)
-"#
-    );
-    let out = Command::new(PYTHON)
-        .arg("-c")
-        .arg(script)
-        .arg(dir)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
 
 /// Packs an npm tarball whose file name is not its package's.
 fn build_tarball(dir: &Path) -> PathBuf {
@@ -145,7 +109,7 @@ fn interpreter_evasions_are_caught_with_the_real_package() {
         "npm is installed in {NPM_TREE}"
     );
     let tmp = TempDir::new("evasions");
-    let wheel = build_wheel(tmp.path());
+    let wheel = build_wheel(PYTHON, tmp.path(), WHEEL_PKG, WHEEL_VERSION);
     let wheel_name = wheel
         .file_name()
         .and_then(|n| n.to_str())

@@ -394,22 +394,31 @@ fn clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a power of two"));
 }
 
-/// Mounts tracefs back however the test ends, if it was mounted before.
+/// Puts tracefs back as it was however the test ends: mounted again if it
+/// was mounted before, unmounted (lazily) if swmon mounted it.
 struct TracefsGuard(bool);
 
 impl Drop for TracefsGuard {
     fn drop(&mut self) {
-        if self.0 && !Path::new("/sys/kernel/tracing/events").exists() {
+        let mounted = Path::new("/sys/kernel/tracing/events").exists();
+        if self.0 && !mounted {
             let _ = Command::new("mount")
                 .args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"])
+                .status();
+        } else if !self.0 && mounted {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg("/sys/kernel/tracing")
                 .status();
         }
     }
 }
 
 #[test]
-fn no_tracefs_is_needed() {
-    // swmon attaches raw tracepoints by name: tracefs plays no part.
+fn tracefs_is_mounted_when_absent() {
+    // The exec side attaches raw tracepoints by name; the module-load
+    // witness attaches to syscall exit tracepoints, which need tracefs:
+    // swmon mounts it when it is absent and starts as usual.
     let tracing = Path::new("/sys/kernel/tracing");
     let _guard = TracefsGuard(tracing.join("events").exists());
     if tracing.join("events").exists() {
@@ -423,6 +432,10 @@ fn no_tracefs_is_needed() {
     }
     assert!(!tracing.join("events").exists());
     let m = Monitor::start(&[]);
+    assert!(
+        tracing.join("events/syscalls/sys_exit_openat").exists(),
+        "swmon mounted tracefs"
+    );
     let (pid, _) = run(Command::new(DPKG).arg("--version"));
     m.wait_for("dpkg", Duration::from_secs(5), |e| {
         e["process"]["pid"] == pid

@@ -15,6 +15,8 @@ pub mod verdict;
 
 use std::collections::HashMap;
 
+use swmon_common::reason;
+
 use crate::ebpf::decode::{ExecRecord, ExitRecord};
 
 /// Most evicted processes remembered for their next run's id.
@@ -171,6 +173,8 @@ pub struct CorrelateCounters {
     pub orphan_exits: u64,
     /// Execs past the chain cap (the run keeps its first and last ones).
     pub chain_trimmed: u64,
+    /// Module-load records joined to the open run of their process.
+    pub module_loads_joined: u64,
 }
 
 pub struct Correlator {
@@ -229,6 +233,13 @@ impl Correlator {
     /// that is another process (its exit was lost and the pid reused: the
     /// kernel's process start times differ), ended `exit-not-seen`.
     pub fn on_exec(&mut self, rec: ExecRecord, facts: Facts) -> Vec<Run> {
+        if rec.reasons & reason::MODULE_LOAD != 0 && self.same_process_open(&rec) {
+            // The process already is an installer run (`pip install`
+            // opens pip's entry module too): the module load corroborates
+            // it and adds no exec (it has no audit record of its own).
+            self.counters.module_loads_joined += 1;
+            return Vec::new();
+        }
         let size = exec_bytes(&rec) + facts.bytes();
         let mut ended = Vec::new();
         let reused = self.open.get(&rec.tgid).is_some_and(|run| {
@@ -294,6 +305,14 @@ impl Correlator {
             },
         );
         evicted
+    }
+
+    /// Whether `rec`'s process (its pid and start time) has an open run.
+    fn same_process_open(&self, rec: &ExecRecord) -> bool {
+        self.open.get(&rec.tgid).is_some_and(|run| {
+            let old = run.execs[0].start_ns;
+            old == rec.start_ns || old == 0 || rec.start_ns == 0
+        })
     }
 
     /// Ends the oldest runs (never `keep`) until one more of `size` bytes
@@ -442,6 +461,28 @@ mod tests {
         assert_eq!(c.counters.runs_started, 1);
         assert!(c.on_exit(exit(7, 31)).is_none());
         assert_eq!(c.counters.orphan_exits, 1);
+    }
+
+    #[test]
+    fn a_module_load_joins_its_process_run_or_starts_one() {
+        let mut c = Correlator::new(16, usize::MAX);
+        let mut pip = exec(7, 10, "/usr/bin/python3.11");
+        pip.start_ns = 5;
+        let mut load = exec(7, 20, "/usr/bin/python3.11");
+        load.start_ns = 5;
+        load.reasons = reason::MODULE_LOAD;
+        c.on_exec(pip, Facts::default());
+        assert!(c.on_exec(load.clone(), Facts::default()).is_empty());
+        let run = c.on_exit(exit(7, 30)).expect("run");
+        assert_eq!(run.execs.len(), 1, "the module load adds no exec");
+        assert_eq!(c.counters.module_loads_joined, 1);
+        // No run yet: the module load is one.
+        load.tgid = 8;
+        c.on_exec(load, Facts::default());
+        let run = c.on_exit(exit(8, 30)).expect("run");
+        assert_eq!(run.execs.len(), 1);
+        assert_eq!(c.counters.runs_started, 2);
+        assert_eq!(c.counters.module_loads_joined, 1);
     }
 
     #[test]

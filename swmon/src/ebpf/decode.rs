@@ -7,9 +7,11 @@
 use std::mem::size_of;
 
 use swmon_common::{
-    capture_flag, Capture, ExecEvent, ExitEvent, ANCESTORS_MAX, ARGV_MAX, CGROUP_DEPTH, EVENT_EXEC,
-    EVENT_EXIT, FILENAME_MAX, PATH_DEPTH,
+    capture_flag, module, reason, Capture, ExecEvent, ExitEvent, ANCESTORS_MAX, ARGV_MAX,
+    CGROUP_DEPTH, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, PATH_DEPTH,
 };
+
+use crate::catalogue::{self, Role};
 
 /// One exec that passed the kernel filter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -199,6 +201,15 @@ fn exec_record(ev: &ExecEvent) -> ExecRecord {
     let filename_len = (ev.filename_len as usize).min(FILENAME_MAX);
     let argv_len = (ev.argv_len as usize).min(ARGV_MAX);
     let own = own_capture(ev);
+    let executable = join_path(
+        &ev.path[..(ev.path_depth as usize).min(PATH_DEPTH)],
+        ev.nlink == 0,
+    );
+    let (installer_id, interpreter_id) = if ev.reasons & reason::MODULE_LOAD != 0 {
+        module_load_ids(ev.installer_id, &executable)
+    } else {
+        (opt_id(ev.installer_id), opt_id(ev.interpreter_id))
+    };
     ExecRecord {
         tgid: ev.tgid,
         pid: ev.pid,
@@ -210,8 +221,8 @@ fn exec_record(ev: &ExecEvent) -> ExecRecord {
         sessionid: ev.sessionid,
         reasons: ev.reasons,
         flags: ev.flags,
-        installer_id: opt_id(ev.installer_id),
-        interpreter_id: opt_id(ev.interpreter_id),
+        installer_id,
+        interpreter_id,
         dev: ev.dev,
         ino: ev.ino,
         size: ev.size,
@@ -220,10 +231,7 @@ fn exec_record(ev: &ExecEvent) -> ExecRecord {
         boot_ns: ev.boot_ns,
         comm: until_nul(&ev.comm).to_vec(),
         filename: until_nul(&ev.filename[..filename_len]).to_vec(),
-        executable: join_path(
-            &ev.path[..(ev.path_depth as usize).min(PATH_DEPTH)],
-            ev.nlink == 0,
-        ),
+        executable,
         cwd: if ev.flags & swmon_common::flag::CWD_UNREADABLE != 0 {
             Vec::new()
         } else {
@@ -238,6 +246,24 @@ fn exec_record(ev: &ExecEvent) -> ExecRecord {
         ancestors: ancestors(&ev.capture, own),
         ancestors_truncated: own && ev.capture.flags & capture_flag::ANCESTORS_TRUNCATED != 0,
     }
+}
+
+/// A module-load record names the rule the opened file matched (an index
+/// of `swmon_common::module::RULES`): the installer is that rule's, by its
+/// catalogue name (`None` for an index out of the table); the interpreter
+/// is the process's executable when the catalogue knows its name (the
+/// kernel looked no name up).
+fn module_load_ids(rule: u16, executable: &[u8]) -> (Option<u16>, Option<u16>) {
+    let installer = module::INSTALLERS
+        .get(usize::from(rule))
+        .and_then(|name| catalogue::lookup(name.as_bytes()))
+        .filter(|(_, p)| matches!(p.role, Role::Installer(_)))
+        .map(|(id, _)| id);
+    let exe = executable.strip_suffix(b" (deleted)").unwrap_or(executable);
+    let interpreter = catalogue::lookup(super::filter::basename(exe))
+        .filter(|(_, p)| matches!(p.role, Role::Interpreter(_) | Role::Loader))
+        .map(|(id, _)| id);
+    (installer, interpreter)
 }
 
 /// True when the capture is whole and this exec's own (stamped with its
@@ -312,6 +338,24 @@ pub fn split_argv(bytes: &[u8]) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_module_load_names_its_rule_s_installer_and_the_interpreter() {
+        let pip = catalogue::lookup(b"pip").map(|(id, _)| id);
+        let npm = catalogue::lookup(b"npm").map(|(id, _)| id);
+        let python = catalogue::lookup(b"python3.11").map(|(id, _)| id);
+        assert!(pip.is_some() && npm.is_some() && python.is_some());
+        assert_eq!(module_load_ids(0, b"/usr/bin/python3.11"), (pip, python));
+        assert_eq!(
+            module_load_ids(1, b"/usr/bin/python3.11 (deleted)"),
+            (pip, python)
+        );
+        assert_eq!(module_load_ids(2, b"/usr/bin/node").0, npm);
+        // Not an interpreter; a rule index outside the table.
+        assert_eq!(module_load_ids(0, b"/usr/bin/cat"), (pip, None));
+        assert_eq!(module_load_ids(99, b"/usr/bin/python3.11"), (None, python));
+        assert_eq!(module_load_ids(u16::MAX, b"/usr/bin/node").0, None);
+    }
 
     #[test]
     fn paths_are_reversed_components() {

@@ -88,6 +88,10 @@ counters! {
     runs_evicted,
     orphan_exits,
     chain_trimmed,
+    /// Module-load records of a process that already is an installer run
+    /// (plain `pip install` opens pip's entry module too): joined to it,
+    /// no second run.
+    module_loads_joined,
     confirmed,
     ebpf_only,
     audit_only,

@@ -165,6 +165,7 @@ impl Decide {
             (&c.runs_evicted, k.evicted),
             (&c.orphan_exits, k.orphan_exits),
             (&c.chain_trimmed, k.chain_trimmed),
+            (&c.module_loads_joined, k.module_loads_joined),
             (&c.confirmed, v.confirmed),
             (&c.ebpf_only, v.ebpf_only),
             (&c.audit_only, v.audit_only),
@@ -477,6 +478,7 @@ impl Decide {
             (reason::ARG_CODE, "interpreter-code"),
             (reason::STDIN, "interpreter-stdin"),
             (reason::NEAR_COPY, "near-copy"),
+            (reason::MODULE_LOAD, "module-load"),
         ]
         .into_iter()
         .filter(|(bit, _)| rec.reasons & bit != 0)
