@@ -202,9 +202,29 @@ pub struct InstallerArgs {
     /// program is not the installer's own script (inline code, a `-m`
     /// module, a preload): `swmon.reading: uncertain`.
     pub uncertain: bool,
+    /// Inline code calls the installer with arguments it does not give as
+    /// literals: neither `inline` nor argv's are its arguments (see
+    /// [`crate::classify::command::Target::args_unknown`]).
+    pub args_unknown: bool,
 }
 
 impl InstallerArgs {
+    /// What a run of `manager` with these arguments does: [`crate::classify::classify`]
+    /// of [`Self::args`], or, when they are not known,
+    /// [`crate::classify::unknown_args`].
+    pub fn classify(
+        &self,
+        manager: crate::catalogue::Manager,
+        argv: &[Vec<u8>],
+    ) -> crate::classify::Classification {
+        if self.args_unknown {
+            return crate::classify::unknown_args(manager);
+        }
+        let args = self.args(argv);
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        crate::classify::classify(manager, &args)
+    }
+
     fn at(start: usize) -> Self {
         Self {
             start,
@@ -217,7 +237,8 @@ impl InstallerArgs {
             start: t.args_start().min(len),
             guessed: t.guessed,
             inline: t.inline_args,
-            uncertain: t.uncertain,
+            uncertain: t.uncertain || t.args_unknown,
+            args_unknown: t.args_unknown,
         }
     }
 
@@ -229,6 +250,9 @@ impl InstallerArgs {
     /// The installer's own arguments: inline code's list, else `argv`
     /// from `start`.
     pub fn args<'a>(&'a self, argv: &'a [Vec<u8>]) -> Cow<'a, [Vec<u8>]> {
+        if self.args_unknown {
+            return Cow::Borrowed(&[]);
+        }
         match &self.inline {
             Some(list) => Cow::Borrowed(list.as_slice()),
             None => Cow::Borrowed(argv.get(self.start..).unwrap_or_default()),
@@ -346,14 +370,17 @@ fn module_load_args(role: Option<Role>, argv: &[&[u8]]) -> InstallerArgs {
     command::walk(kind, argv, |r| {
         let (start, sure) = match r.runs {
             Runs::Script { index, .. } | Runs::Stdin { index } => (index + 1, !preload(index)),
-            Runs::Module { index, .. } | Runs::Code { index, .. } => (index + 1, false),
-            Runs::Nothing => (len, false),
+            Runs::Module { index, .. } => (index + 1, false),
+            // Code's own arguments start after the options that follow it.
+            Runs::Code { end, .. } => (end, false),
+            Runs::Nothing | Runs::Check { .. } => (len, false),
         };
         Some(InstallerArgs {
             start: start.min(len),
             guessed: r.guessed.clone(),
             inline: None,
             uncertain: !sure,
+            args_unknown: false,
         })
     })
     .unwrap_or(InstallerArgs {
@@ -787,6 +814,7 @@ mod tests {
                 guessed: vec![1],
                 inline: None,
                 uncertain: false,
+                args_unknown: false,
             }
         );
         // A renamed copy: at 1.

@@ -381,3 +381,89 @@ fn interpreter_runs_are_read_with_the_interpreters_own_options() {
     let rejected = counters(&events)["rejected"].as_u64().unwrap_or(0);
     assert!(rejected >= 2, "rejected = {rejected}");
 }
+
+/// Review findings: node, perl, ruby and php read their options after
+/// inline code (a preload or module option after `-e` still applies), and
+/// inline code that calls its installer with arguments not given as
+/// literals is read as an uncertain run with unknown arguments, never
+/// with argv's trailing words (a decoy `list`).
+#[test]
+fn classify_reads_options_after_inline_code_and_flags_unknown_arguments() {
+    let require = format!("--require={NPM_CLI}");
+    for line in [
+        vec!["node", "-e", "1", "-r", NPM_CLI, "x", "install", "left-pad"],
+        vec!["node", "-p", "1", &require, "x", "install", "left-pad"],
+    ] {
+        let mut args = vec!["--json", "--"];
+        args.extend(&line);
+        let j = json_of(&classify(&args));
+        assert_eq!(j["manager"], "npm", "{line:?}: {j}");
+        assert_eq!(j["via"], "interpreter-preload", "{j}");
+        assert_eq!(j["operation"], "install", "{j}");
+        assert_eq!(j["packages"], json!([{"name": "left-pad"}]), "{j}");
+    }
+    let j = json_of(&classify(&[
+        "--json",
+        "--",
+        "php",
+        "-B",
+        "echo 1;",
+        "-F",
+        "./composer.phar",
+        "require",
+        "a/b",
+    ]));
+    assert_eq!(j["manager"], "composer", "{j}");
+    assert_eq!(j["packages"], json!([{"name": "a/b"}]), "{j}");
+    for line in [
+        vec!["perl", "-e", "install Foo::Bar", "-MCPAN"],
+        vec!["perl", "-MCPAN", "-e", "1;", "-e", "install Foo::Bar"],
+    ] {
+        let mut args = vec!["--json", "--"];
+        args.extend(&line);
+        let j = json_of(&classify(&args));
+        assert_eq!(j["manager"], "cpan", "{line:?}: {j}");
+        assert_eq!(j["operation"], "install", "{j}");
+        assert_eq!(j["packages"], json!([{"name": "Foo::Bar"}]), "{j}");
+    }
+    for line in [
+        vec![
+            "ruby",
+            "-e",
+            "Gem::GemRunner.new.run ARGV",
+            "-rrubygems/gem_runner",
+            "install",
+            "rake",
+        ],
+        vec![
+            "ruby",
+            "-rrubygems/gem_runner",
+            "-e",
+            "1",
+            "-e",
+            "Gem::GemRunner.new.run ARGV",
+            "install",
+            "rake",
+        ],
+    ] {
+        let mut args = vec!["--json", "--"];
+        args.extend(&line);
+        let j = json_of(&classify(&args));
+        assert_eq!(j["manager"], "gem", "{line:?}: {j}");
+        assert_eq!(j["operation"], "install", "{j}");
+        assert_eq!(j["packages"], json!([{"name": "rake"}]), "{j}");
+    }
+    // A decoy: pip runs with the list `l`, not argv's `list`.
+    let j = json_of(&classify(&[
+        "--json",
+        "--",
+        "python3",
+        "-c",
+        "import pip; l=[\"install\",\"evil\"]; pip.main(l)",
+        "list",
+    ]));
+    assert_eq!(j["manager"], "pip", "{j}");
+    assert_eq!(j["reading"], "uncertain", "{j}");
+    assert_eq!(j["operation"], "other", "{j}");
+    assert_ne!(j["subcommand"], "list", "{j}");
+}

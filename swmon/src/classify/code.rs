@@ -38,6 +38,7 @@
 //! cli reads `process.argv` from its third entry, and with `-e` the first
 //! argument after the code stands where the script would).
 
+use super::command::Load;
 use crate::catalogue::{self, Manager, Role};
 
 /// Python modules whose loading is an installer's run, with the catalogue
@@ -57,6 +58,10 @@ pub struct CodeRun {
     /// The installer's arguments, when the code gives them as a list of
     /// string literals; `None`: the command line's.
     pub args: Option<Vec<Vec<u8>>>,
+    /// The code calls the installer with arguments it does not give as
+    /// literals: `args` is `None`, and argv's are not the installer's
+    /// either.
+    pub args_unknown: bool,
 }
 
 /// Whether `bytes` holds a kernel code needle.
@@ -154,30 +159,67 @@ fn first_literal<'t>(t: &'t [Token<'_>], open: usize) -> Option<&'t [u8]> {
 
 /// The installer's arguments given as a list of string literals: the
 /// first one passed to an entry call (`entry(name)`: pip's `main([...])`,
-/// not any call's, `subprocess.run(["echo"])` being no installer's) or
-/// assigned to `argv` (`sys.argv[1:] = ["install", "x"]`, what `ensurepip`
-/// has `run_module` read; `process.argv = [...]`). One pass over the
-/// tokens, whatever their number.
+/// `main(args=[...])`, not any call's, `subprocess.run(["echo"])` being no
+/// installer's) or assigned to `argv` (`sys.argv[1:] = ["install", "x"]`,
+/// what `ensurepip` has `run_module` read; `process.argv = [...]`). `Err`
+/// when the first such call or assignment is given something else (a
+/// name, a concatenation `["pip"] + [...]`, `process.argv.push(...)`):
+/// the arguments are then unknown, and argv's are not them either (a
+/// decoy). `Ok(None)`: no list and no such call, the command line's
+/// arguments are the installer's. One pass over the tokens, whatever
+/// their number.
 fn literal_list(
     t: &[Token<'_>],
     entry: impl Fn(&[u8]) -> bool,
     argv_skip: usize,
-) -> Option<Vec<Vec<u8>>> {
+) -> Result<Option<Vec<Vec<u8>>>, ArgsUnknown> {
+    let is_argv = |n: &[u8]| last_part(n) == b"argv";
     // The last name before the current token and its index, for `argv
     // ... = [`.
     let mut last_name: Option<(usize, &[u8])> = None;
     for (i, w) in t.windows(2).enumerate() {
         if let Token::Name(n) = &w[0] {
             last_name = Some((i, n));
+            // `process.argv.push(...)`, `sys.argv.extend(...)`.
+            let grows = n.rsplit(|&c| c == b'.').nth(1) == Some(&b"argv"[..])
+                && matches!(
+                    last_part(n),
+                    b"push" | b"unshift" | b"splice" | b"append" | b"extend" | b"insert"
+                );
+            if grows && w[1] == Token::Punct(b'(') {
+                return Err(ArgsUnknown);
+            }
         }
         let callee = |k: usize| match k.checked_sub(1).and_then(|k| t.get(k)) {
             Some(Token::Name(n)) => entry(n),
             _ => false,
         };
+        let mut open = i + 1;
         match w {
-            [Token::Punct(b'('), Token::Punct(b'[')] if callee(i) => {}
-            [Token::Punct(b'='), Token::Punct(b'[')]
-                if last_name.is_some_and(|(_, n)| last_part(n) == b"argv") => {}
+            [Token::Punct(b'('), next] if callee(i) => match (next, t.get(i + 2), t.get(i + 3)) {
+                (Token::Punct(b'['), _, _) => {}
+                // `main(args=[...])`.
+                (Token::Name(_), Some(Token::Punct(b'=')), Some(Token::Punct(b'['))) => {
+                    open = i + 3;
+                }
+                // `main()` reads argv.
+                (Token::Punct(b')'), _, _) => continue,
+                _ => return Err(ArgsUnknown),
+            },
+            [Token::Punct(b'='), next]
+                if last_name.is_some_and(|(at, n)| is_argv(n) && at + 6 > i)
+                    && i.checked_sub(1).and_then(|k| t.get(k)) != Some(&Token::Punct(b'='))
+                    && !matches!(
+                        t.get(i.wrapping_sub(1)),
+                        Some(Token::Punct(b'!' | b'<' | b'>'))
+                    ) =>
+            {
+                match next {
+                    Token::Punct(b'[') => {}
+                    Token::Punct(b'=') => continue,
+                    _ => return Err(ArgsUnknown),
+                }
+            }
             _ => continue,
         }
         // `argv = [...]` whole (not `argv[1:] = `): its first entries are
@@ -187,23 +229,36 @@ fn literal_list(
             _ => 0,
         };
         let mut list = Vec::new();
-        let mut j = i + 2;
+        let mut j = open + 1;
+        // The list must end the value: `["pip"] + more` is unknown (a
+        // name after it starts the next line's statement).
+        let ends = |k: usize| {
+            !matches!(
+                t.get(k),
+                Some(Token::Punct(b'+' | b'*' | b'.' | b'[' | b'-' | b'|'))
+            )
+        };
         loop {
             match t.get(j) {
                 Some(Token::Str(_)) if skip > 0 => skip -= 1,
                 Some(Token::Str(s)) => list.push(s.clone()),
-                Some(Token::Punct(b']')) => return Some(list),
-                _ => break,
+                Some(Token::Punct(b']')) if ends(j + 1) => return Ok(Some(list)),
+                _ => return Err(ArgsUnknown),
             }
             match t.get(j + 1) {
                 Some(Token::Punct(b',')) => j += 2,
-                Some(Token::Punct(b']')) => return Some(list),
-                _ => break,
+                Some(Token::Punct(b']')) if ends(j + 2) => return Ok(Some(list)),
+                _ => return Err(ArgsUnknown),
             }
         }
     }
-    None
+    Ok(None)
 }
+
+/// Inline code calls its installer with arguments that are not a list of
+/// literals (see [`literal_list`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgsUnknown;
 
 /// The names Python code may call an installer's entry point by: any
 /// `main` (`main`, `pip.main`, `m.main`, pip's `_main`) and the names an
@@ -289,12 +344,16 @@ pub fn python(code: &[u8]) -> Option<CodeRun> {
         i += 1;
     }
     let (installer_id, manager) = found?;
-    let aliases = python_entries(&t);
-    let entry = |n: &[u8]| matches!(last_part(n), b"main" | b"_main") || aliases.contains(&n);
+    // A set: looked up at every call (review: a list made 4,000 aliases
+    // and 20,000 calls quadratic).
+    let aliases: std::collections::HashSet<&[u8]> = python_entries(&t).into_iter().collect();
+    let entry = |n: &[u8]| matches!(last_part(n), b"main" | b"_main") || aliases.contains(n);
+    let listed = literal_list(&t, entry, 1);
     Some(CodeRun {
         installer_id,
         manager,
-        args: literal_list(&t, entry, 1),
+        args_unknown: listed.is_err(),
+        args: listed.unwrap_or_default(),
     })
 }
 
@@ -312,6 +371,46 @@ pub fn node_specifier(spec: &[u8]) -> Option<(u16, Manager)> {
         return installer_named(name);
     }
     super::command::script_installer(spec)
+}
+
+/// The installer a node `data:` URL's code names (`--import
+/// 'data:text/javascript,import "file:///usr/lib/node_modules/npm/bin/npm-cli.js"'`):
+/// the first string literal of its percent-decoded body that is an
+/// installer's file or package, by [`node_specifier`] (a `file://` URL's
+/// path too). A base64 body is not decoded.
+pub fn node_data_url(body: &[u8]) -> Option<(u16, Manager)> {
+    let comma = body.iter().position(|&c| c == b',')?;
+    let mut code = Vec::with_capacity(body.len());
+    let raw = &body[comma + 1..];
+    let mut i = 0;
+    while i < raw.len() {
+        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        match (
+            raw[i],
+            raw.get(i + 1).and_then(|&c| hex(c)),
+            raw.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                code.push(h << 4 | l);
+                i += 3;
+            }
+            (c, _, _) => {
+                code.push(c);
+                i += 1;
+            }
+        }
+    }
+    tokens(&code).iter().find_map(|t| match t {
+        Token::Str(s) => {
+            let s = s.as_slice();
+            let path = match s.get(..7) {
+                Some(p) if p.eq_ignore_ascii_case(b"file://") => &s[7..],
+                _ => s,
+            };
+            node_specifier(path)
+        }
+        _ => None,
+    })
 }
 
 /// The installer Node code runs, by the rule in the module doc.
@@ -333,10 +432,12 @@ pub fn node(code: &[u8]) -> Option<CodeRun> {
     let (installer_id, manager) = found?;
     // npm's, yarn's and pnpm's clis read `process.argv`: no call takes
     // their arguments as a list.
+    let listed = literal_list(&t, |_| false, 2);
     Some(CodeRun {
         installer_id,
         manager,
-        args: literal_list(&t, |_| false, 2),
+        args_unknown: listed.is_err(),
+        args: listed.unwrap_or_default(),
     })
 }
 
@@ -361,24 +462,34 @@ const CPAN_CALLS: &[(&[u8], Option<&str>)] = &[
 /// (`'X'`, `"X"`, `qw(X Y)`, `Foo::Bar`), up to the statement's end; a
 /// variable or expression among them is read as its text, flagged by the
 /// cpan grammar as any odd operand would be.
-pub fn perl(code: &[u8], cpan_loaded: bool) -> Option<CodeRun> {
-    let loaded = cpan_loaded
-        || [
-            &b"use CPAN;"[..],
-            b"use CPAN ",
-            b"require CPAN;",
-            b"require CPAN ",
-        ]
-        .iter()
-        .any(|n| code.windows(n.len()).any(|w| w == *n))
-        || code.ends_with(b"use CPAN")
-        || code.ends_with(b"require CPAN");
-    if !loaded {
+pub fn perl(code: &[u8], load: Load) -> Option<CodeRun> {
+    let has = |n: &[u8]| code.windows(n.len()).any(|w| w == n);
+    let uses = has(b"use CPAN;") || has(b"use CPAN ") || code.ends_with(b"use CPAN");
+    let requires =
+        has(b"require CPAN;") || has(b"require CPAN ") || code.ends_with(b"require CPAN");
+    let load = if uses {
+        Load::Imported
+    } else if requires {
+        load.max(Load::Required)
+    } else {
+        load
+    };
+    if load == Load::No {
         return None;
     }
     let word = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':');
     let mut i = 0;
     while i < code.len() {
+        // A string literal is data, never a call (`print "make it so"`).
+        if matches!(code[i], b'"' | b'\'') && (i == 0 || code[i - 1] != b'\\') {
+            let quote = code[i];
+            i += 1;
+            while i < code.len() && code[i] != quote {
+                i += if code[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            continue;
+        }
         if !word(code[i]) || (i > 0 && (word(code[i - 1]) || code[i - 1] == b'$')) {
             i += 1;
             continue;
@@ -389,7 +500,13 @@ pub fn perl(code: &[u8], cpan_loaded: bool) -> Option<CodeRun> {
         }
         let name = &code[start..i];
         // `CPAN::Shell->install`, `CPAN::install`, `install`.
+        // `-mCPAN` and `require CPAN` import nothing: a bare `install X`
+        // is `X->install`, not CPAN's.
+        let qualified = name.starts_with(b"CPAN::");
         let mut call = name.strip_prefix(b"CPAN::").unwrap_or(name);
+        if !qualified && load != Load::Imported {
+            continue;
+        }
         if name == b"CPAN::Shell" && code[i..].starts_with(b"->") {
             let m = i + 2;
             let mut e = m;
@@ -413,6 +530,7 @@ pub fn perl(code: &[u8], cpan_loaded: bool) -> Option<CodeRun> {
             installer_id,
             manager,
             args: Some(args),
+            args_unknown: false,
         });
     }
     None
@@ -480,11 +598,31 @@ pub fn ruby(code: &[u8], gem_runner_loaded: bool) -> Option<CodeRun> {
     if !(gem_runner_loaded || has(b"rubygems/gem_runner")) {
         return None;
     }
-    const RUN: &[u8] = b"Gem::GemRunner.new.run";
-    let at = code.windows(RUN.len()).position(|w| w == RUN)?;
-    let rest = code[at + RUN.len()..].trim_ascii_start();
+    // `Gem::GemRunner.new.run`, `.new().run`, `.new.run(...)`.
+    const NEW: &[u8] = b"Gem::GemRunner.new";
+    let at = code.windows(NEW.len()).position(|w| w == NEW)?;
+    let rest = code[at + NEW.len()..].trim_ascii_start();
+    let rest = rest.strip_prefix(b"()").unwrap_or(rest).trim_ascii_start();
+    let rest = rest.strip_prefix(b".run")?;
+    let rest = rest.trim_ascii_start();
+    let paren = rest.starts_with(b"(");
     let rest = rest.strip_prefix(b"(").unwrap_or(rest).trim_ascii_start();
-    let args = if rest.starts_with(b"ARGV") {
+    // The value ends there: `)` for `run(...)`, else the statement's end.
+    let ends = |r: &[u8]| {
+        let r = r.trim_ascii_start();
+        if paren {
+            r.starts_with(b")")
+        } else {
+            r.is_empty() || r.starts_with(b";") || r.starts_with(b"\n") || r.starts_with(b"}")
+        }
+    };
+    let mut args_unknown = false;
+    let args = if let Some(after) = rest
+        .strip_prefix(b"ARGV")
+        .or_else(|| rest.strip_prefix(b"$*"))
+    {
+        // `ARGV`, `$*`: the command line's; `ARGV + [...]`: unknown.
+        args_unknown = !ends(after);
         None
     } else if let Some(list) = rest.strip_prefix(b"%w").filter(|r| !r.is_empty()) {
         let close = match list[0] {
@@ -494,34 +632,51 @@ pub fn ruby(code: &[u8], gem_runner_loaded: bool) -> Option<CodeRun> {
             b'<' => b'>',
             other => other,
         };
-        let end = list[1..].iter().position(|&c| c == close)? + 1;
-        Some(
-            list[1..end]
-                .split(u8::is_ascii_whitespace)
-                .filter(|w| !w.is_empty())
-                .map(<[u8]>::to_vec)
-                .collect(),
-        )
+        match list[1..].iter().position(|&c| c == close) {
+            Some(end) if ends(&list[end + 2..]) => Some(
+                list[1..end + 1]
+                    .split(u8::is_ascii_whitespace)
+                    .filter(|w| !w.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect(),
+            ),
+            _ => {
+                args_unknown = true;
+                None
+            }
+        }
     } else if rest.starts_with(b"[") {
         let t = tokens(rest);
         let mut list = Vec::new();
-        for tok in t.iter().skip(1) {
+        let mut closed = false;
+        for (k, tok) in t.iter().enumerate().skip(1) {
             match tok {
                 Token::Str(s) => list.push(s.clone()),
                 Token::Punct(b',') => {}
-                Token::Punct(b']') => break,
-                _ => return None,
+                Token::Punct(b']') => {
+                    closed = matches!(t.get(k + 1), None | Some(Token::Punct(b')' | b';' | b'}')));
+                    break;
+                }
+                _ => break,
             }
         }
-        Some(list)
+        if closed {
+            Some(list)
+        } else {
+            args_unknown = true;
+            None
+        }
     } else {
-        return None;
+        // A name, a call: the arguments are not known.
+        args_unknown = true;
+        None
     };
     let (installer_id, manager) = installer_named("gem")?;
     Some(CodeRun {
         installer_id,
         manager,
         args,
+        args_unknown,
     })
 }
 
@@ -681,8 +836,9 @@ mod tests {
 
     #[test]
     fn perl_code_that_runs_cpan() {
-        let cpan = |code: &str, loaded| {
-            perl(code.as_bytes(), loaded).map(|r| (r.manager, strs(r.args).unwrap_or_default()))
+        let cpan = |code: &str, loaded: bool| {
+            let load = if loaded { Load::Imported } else { Load::No };
+            perl(code.as_bytes(), load).map(|r| (r.manager, strs(r.args).unwrap_or_default()))
         };
         let want = |args: &[&str]| {
             Some((
@@ -719,6 +875,20 @@ mod tests {
         ] {
             assert_eq!(cpan(code, loaded), None, "{code}");
         }
+        // Review: strings are data, never calls.
+        assert_eq!(
+            cpan("$m=\"test\"; install Evil", true),
+            want(&["-i", "Evil"])
+        );
+        assert_eq!(cpan("print \"make it so\\n\"", true), None);
+        assert_eq!(cpan("print 'a \\' make'; 1", true), None);
+        // `-mCPAN` loads without importing: a bare `install X` is
+        // `X->install`; the qualified calls still reach CPAN.
+        assert_eq!(perl(b"install X", Load::Required), None);
+        assert_eq!(
+            perl(b"CPAN::Shell->install('X')", Load::Required).map(|r| strs(r.args)),
+            Some(Some(vec!["-i".to_string(), "X".to_string()]))
+        );
     }
 
     #[test]
@@ -748,7 +918,15 @@ mod tests {
         // NameError): nothing runs.
         assert_eq!(gem("Gem::GemRunner.new.run ARGV", false), None);
         assert_eq!(gem("puts 'Gem::GemRunner'", true), None);
-        assert_eq!(gem("Gem::GemRunner.new.run(args)", true), None);
+        // Arguments not given as literals: gem runs, with arguments unknown.
+        let unknown = |code: &str| ruby(code.as_bytes(), true).map(|r| (r.args, r.args_unknown));
+        assert_eq!(unknown("Gem::GemRunner.new.run(args)"), Some((None, true)));
+        assert_eq!(
+            unknown("Gem::GemRunner.new.run(ARGV + ['x'])"),
+            Some((None, true))
+        );
+        assert_eq!(unknown("Gem::GemRunner.new.run ARGV"), Some((None, false)));
+        assert_eq!(unknown("Gem::GemRunner.new.run $*"), Some((None, false)));
     }
 
     #[test]

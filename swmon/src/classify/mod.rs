@@ -166,6 +166,23 @@ pub struct Classification {
     pub subcommand: Option<String>,
 }
 
+/// A run of `manager` whose own arguments are not known (inline code
+/// passing a variable: `pip.main(l)`): operation `other`, no packages, and
+/// never the command line's trailing words (a decoy `list` would read as a
+/// query). Its reading is uncertain and its event is not an `info` one
+/// (see `run::decide`).
+pub fn unknown_args(manager: Manager) -> Classification {
+    Classification {
+        manager,
+        operation: Operation::Other,
+        packages: Vec::new(),
+        inverse: Vec::new(),
+        requirements: Vec::new(),
+        scope: None,
+        subcommand: None,
+    }
+}
+
 /// Classifies one run of `manager` from its own arguments: argv after the
 /// program name, with any interpreter or loader prefix already removed.
 pub fn classify(manager: Manager, args: &[&[u8]]) -> Classification {

@@ -372,6 +372,7 @@ fn su(cmd: Simple, depth: usize, out: &mut Vec<Simple>) -> bool {
     let args = &cmd.argv[1..];
     let mut i = 0;
     let mut user_option = false;
+    let mut user_seen = false;
     let mut string = None;
     while let Some(a) = args.get(i) {
         let a = a.as_slice();
@@ -405,6 +406,7 @@ fn su(cmd: Simple, depth: usize, out: &mut Vec<Simple>) -> bool {
                 // `runuser -u USER COMMAND`: the first operand is it.
                 break;
             }
+            user_seen |= a != b"-";
             i += 1;
             continue;
         }
@@ -435,6 +437,27 @@ fn su(cmd: Simple, depth: usize, out: &mut Vec<Simple>) -> bool {
         return through_shell(cmd, taken, string, depth, out);
     }
     if !user_option {
+        // `su [-] USER -- ARGS`: ARGS go to the user's shell (`su root --
+        // -c 'pip install z'` is `sh -c 'pip install z'`).
+        if args.get(i).is_some_and(|a| a == b"--") {
+            let mut at = 1 + i + 1;
+            if !user_seen {
+                // `su -- [-] USER ARGS`.
+                if cmd.argv.get(at).is_some_and(|a| a == b"-") {
+                    at += 1;
+                }
+                at += 1;
+            }
+            if at >= cmd.argv.len() {
+                return false;
+            }
+            let mut cmd = cmd;
+            let rest = cmd.argv.split_off(at);
+            let taken = std::mem::take(&mut cmd.argv);
+            cmd.push_wrapper(taken);
+            cmd.argv = std::iter::once(b"sh".to_vec()).chain(rest).collect();
+            return walk(cmd, depth + 1, out);
+        }
         return false;
     }
     // `runuser -u USER [--] COMMAND [ARGS]`.
@@ -759,6 +782,8 @@ fn shell(mut cmd: Simple, name: &[u8], depth: usize, out: &mut Vec<Simple>) -> b
         || string.contains(&b'`')
         || string.windows(3).any(|w| w == b"() ")
         || string.windows(2).any(|w| w == b"()")
+        // `function f { ... }` (bash, no `()`).
+        || string.windows(9).any(|w| w == b"function ")
         || lists.iter().any(|l| {
             matches!(
                 l.words.first().map(Vec::as_slice),
@@ -901,6 +926,30 @@ pub fn split_commands(s: &[u8]) -> Vec<ShellCommand> {
                 end_word(&mut word, &mut in_word, &mut cur, &mut redirect);
                 i += 1;
             }
+            b'(' if s.get(i + 1) == Some(&b'(') => {
+                // `(( x = 1<<2 ))`, `$((...))`: arithmetic, whose `<<` is
+                // a shift, never a here-document; kept in the word it is
+                // part of, else dropped (no command).
+                let mut depth = 0usize;
+                let start = i;
+                while i < s.len() {
+                    match s[i] {
+                        b'(' => depth += 1,
+                        b')' => {
+                            depth = depth.saturating_sub(1);
+                            if depth == 0 {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                if in_word {
+                    word.extend_from_slice(&s[start..i]);
+                }
+            }
             b'\n' | b';' | b'&' | b'|' | b'(' | b')' => {
                 // `>&2`, `2>&1`: part of a redirection.
                 if c == b'&' && redirect && !in_word {
@@ -930,10 +979,25 @@ pub fn split_commands(s: &[u8]) -> Vec<ShellCommand> {
                 while i < s.len() && matches!(s[i], b' ' | b'\t') {
                     i += 1;
                 }
+                // The delimiter is a word: quotes are removed and what
+                // they hold kept whole (`<<'END X'` ends at `END X`).
                 let mut delimiter = Vec::new();
                 while i < s.len() && !b" \t\n;&|()<>".contains(&s[i]) {
-                    if !matches!(s[i], b'\'' | b'"' | b'\\') {
-                        delimiter.push(s[i]);
+                    match s[i] {
+                        q @ (b'\'' | b'"') => {
+                            i += 1;
+                            while i < s.len() && s[i] != q {
+                                delimiter.push(s[i]);
+                                i += 1;
+                            }
+                        }
+                        b'\\' => {
+                            i += 1;
+                            if let Some(&n) = s.get(i) {
+                                delimiter.push(n);
+                            }
+                        }
+                        c => delimiter.push(c),
                     }
                     i += 1;
                 }
@@ -1005,6 +1069,9 @@ fn command_words(mut words: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         let drop = match first.as_slice() {
             b"!" | b"{" | b"}" | b"then" | b"do" | b"else" | b"elif" | b"if" | b"while"
             | b"until" | b"builtin" | b"fi" | b"done" | b"esac" => 1,
+            // `function f { BODY; }`, `function f() { ...`: the body is a
+            // command (the name and its `()` are not).
+            b"function" => 2 + usize::from(words.get(2).is_some_and(|w| w == b"()")),
             b"time" => 1 + usize::from(words.get(1).is_some_and(|w| w == b"-p")),
             b"command" => match words.get(1).map(Vec::as_slice) {
                 // `command -v NAME` prints where NAME is: nothing runs.
@@ -1293,6 +1360,19 @@ mod tests {
         ] {
             assert_eq!(commands(line), vec![want], "{line:?}");
         }
+        // Review: `su USER -- ARGS` gives ARGS to the user's shell.
+        assert_eq!(
+            commands(&["su", "root", "--", "-c", "pip install z"]),
+            vec![vec!["pip", "install", "z"]]
+        );
+        assert_eq!(
+            commands(&["su", "-", "root", "--", "-c", "pip install z"]),
+            vec![vec!["pip", "install", "z"]]
+        );
+        assert_eq!(
+            commands(&["su", "--", "root", "-c", "pip install z"]),
+            vec![vec!["pip", "install", "z"]]
+        );
         // Nothing runs: an interactive shell, a lock on a descriptor.
         for line in [
             &["su", "root"][..],
@@ -1331,6 +1411,29 @@ mod tests {
             commands(&["sh", "-c", "cat <<E\npip install y"]),
             vec![vec!["cat"]]
         );
+        // Review: arithmetic's `<<` is a shift, not a document.
+        assert_eq!(
+            commands(&["bash", "-c", "(( x = 1<<2 ))\npip install evil"]),
+            vec![vec!["pip", "install", "evil"]]
+        );
+        assert!(
+            commands(&["bash", "-c", "y=$((1<<2))\npip install evil"]).contains(&vec![
+                "pip".to_string(),
+                "install".into(),
+                "evil".into()
+            ])
+        );
+        // A quoted delimiter holding a blank ends at the whole line.
+        assert_eq!(
+            commands(&["sh", "-c", "cat <<'END X'\nfoo\nEND X\npip install evil"]),
+            vec![vec!["cat"], vec!["pip", "install", "evil"]]
+        );
+        // `function f { BODY; }`: the body's commands are read, flagged.
+        let argv: Vec<&[u8]> = vec![b"bash", b"-c", b"function f { pip install evil; }"];
+        let (v, _) = unwrap(&argv);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(strs(&v[0].argv), ["pip", "install", "evil"]);
+        assert!(v[0].not_expanded);
     }
 
     #[test]

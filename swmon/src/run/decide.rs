@@ -331,13 +331,9 @@ impl Decide {
             "interpreter-script"
         };
         let reading = enrich::audit_installer_args(&exec.exe, &exec.argv);
-        let class = manager.map(|m| {
-            let args = reading.args(&exec.argv);
-            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-            classify::classify(m, &args)
-        });
+        let class = manager.map(|m| reading.classify(m, &exec.argv));
         let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
-        let (action, kind_type) = action_of(operation);
+        let (action, kind_type) = action_of(operation, reading.args_unknown);
         let packages: Option<Vec<PackageRef>> = class.as_ref().map(|c| refs(&c.packages));
         let when = std::time::UNIX_EPOCH + Duration::from_nanos(exec.wall_ns);
         let uid = exec.uid.unwrap_or(u32::MAX);
@@ -445,11 +441,7 @@ impl Decide {
             _ => None,
         });
         let reading = enrich::installer_args(rec, run.facts.via);
-        let class = manager.map(|m| {
-            let args = reading.args(&rec.argv);
-            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-            classify::classify(m, &args)
-        });
+        let class = manager.map(|m| reading.classify(m, &rec.argv));
         let operation = class.as_ref().map_or(Operation::Other, |c| c.operation);
         let scope = class.as_ref().map(|c| scope_of(c, rec, run));
         let packages: Option<Vec<PackageRef>> = class.as_ref().map(|c| refs(&c.packages));
@@ -461,7 +453,7 @@ impl Decide {
             }
             (p, _) => (p, Vec::new()),
         };
-        let (action, kind_type) = action_of(operation);
+        let (action, kind_type) = action_of(operation, reading.args_unknown);
         let mut args = Vec::with_capacity(rec.argv.len());
         let mut escaped = Vec::new();
         for (i, a) in rec.argv.iter().enumerate() {
@@ -659,8 +651,13 @@ fn audit_json(m: &AuditMatch) -> serde_json::Value {
     v
 }
 
-/// `event.action` and `event.type` for an operation.
-fn action_of(operation: Operation) -> (&'static str, &'static str) {
+/// `event.action` and `event.type` for an operation. A run whose
+/// installer arguments are not known (inline code passing a variable) may
+/// be an install: `installation`, never `info`.
+fn action_of(operation: Operation, args_unknown: bool) -> (&'static str, &'static str) {
+    if args_unknown {
+        return ("installer-exec", "installation");
+    }
     match operation {
         Operation::Install => ("package-install", "installation"),
         Operation::Remove => ("package-remove", "deletion"),
