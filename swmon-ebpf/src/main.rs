@@ -51,11 +51,11 @@ use aya_ebpf::{
     Global,
 };
 use swmon_common::{
-    capture_flag, counter, flag, name_kind, reason,
+    canonical_elf_key, capture_flag, counter, flag, name_kind, reason,
     scan::{ArgScan, Name},
     suffix, Capture, CaptureOffsets, ElfKey, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
-    NameValue, ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, ELF_KEY_MASK,
-    ELF_KEY_WORDS, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
+    NameValue, ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, EVENT_EXEC,
+    EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
 };
 
 const NONE: u16 = u16::MAX;
@@ -284,9 +284,9 @@ fn lookup_basename(scratch: &mut Scratch, len: usize) -> Option<NameValue> {
 /// as the kernel read them into `bprm->buf` to choose a loader (for a
 /// script, its interpreter's), masked to an [`ElfKey`] and looked up among
 /// the installers'. One bounded read and one lookup; called only for an
-/// exec no name or inode passed. Appending bytes to a binary or patching
-/// its code or data leaves the key as it was; user space confirms a match
-/// by the build-id note.
+/// exec no name or inode passed. Appending bytes to a binary, or patching
+/// its code or data or a header field the loaders do not use, leaves the
+/// key as it was; user space confirms a match by the build-id note.
 #[inline(always)]
 fn near_copy(bprm: *const u8) -> Option<u16> {
     let off = BPRM_BUF.load();
@@ -306,11 +306,7 @@ fn near_copy(bprm: *const u8) -> Option<u16> {
     if r != 0 {
         return None;
     }
-    let mut i = 0usize;
-    while i < ELF_KEY_WORDS {
-        key.words[i] &= ELF_KEY_MASK[i];
-        i += 1;
-    }
+    canonical_elf_key(&mut key.words);
     // By reference: a copy would put the key on the 512-byte BPF stack.
     let key: &ElfKey = key;
     // SAFETY: the value is copied out at once.
