@@ -445,6 +445,12 @@ pub enum Content {
     /// with its build-id note removed or broken looks like this; reported
     /// as unverified rather than let go.
     NearCopyUnconfirmed(u16, &'static str),
+    /// An installer's ELF key with another build ID than every installer
+    /// of that key has (the candidate's): another build of the same
+    /// program, or a copy whose build ID was rewritten. Reported
+    /// unverified (flag `mismatch`), not dropped: only the build ID, which
+    /// anyone can rewrite, tells it from a near-copy.
+    NearCopyMismatch(u16, BuildId),
     /// No installer's.
     Other,
     /// It could not be read (the process has exited), or what the path
@@ -638,7 +644,7 @@ impl ContentMatcher {
         // still what the key was registered for, until rediscovery.
         Ok(match same_key.into_iter().find(|(_, known)| *known == id) {
             Some((installer, _)) => Content::NearCopy(installer, id),
-            None => Content::Other,
+            None => Content::NearCopyMismatch(first, id),
         })
     }
 }
@@ -1238,10 +1244,17 @@ mod tests {
             Content::Installer(..)
         ));
         let note = build_id_note(&original);
-        // Another build ID: another program of the same layout.
+        // Another build ID: another build of the same layout, or the
+        // build ID rewritten: reported as a mismatch, with the copy's ID.
         let mut other = appended.clone();
         other[note + 16] ^= 0xff;
-        assert_eq!(examine(&other, "other"), Content::Other);
+        match examine(&other, "other") {
+            Content::NearCopyMismatch(i, b) => {
+                assert_eq!(i, ours.id);
+                assert_ne!(b, id);
+            }
+            c => panic!("{c:?}"),
+        }
         // The note's type changed: no build ID left to confirm by.
         let mut stripped = appended.clone();
         stripped[note + 8] = 0x7f;

@@ -148,6 +148,18 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
                 near_copy = true;
                 unverified = true;
             }
+            // An installer's ELF key with another build ID: another build
+            // of it, or a copy whose build ID was rewritten. Reported,
+            // unverified, with the copy's build ID, never dropped: a
+            // rewritten build ID must not be a way past swmon.
+            Content::NearCopyMismatch(id, bid) => {
+                Counters::add(&c.near_copy_mismatch, 1);
+                rec.installer_id = Some(id);
+                build_id = Some(bid.to_string());
+                build_id_flag = Some("mismatch");
+                near_copy = true;
+                unverified = true;
+            }
             Content::Other => {
                 if ways.near {
                     Counters::add(&c.near_copy_mismatch, 1);
