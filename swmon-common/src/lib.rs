@@ -177,11 +177,36 @@ pub mod reason {
     pub const STDIN: u32 = 1 << 9;
     /// Every bit the argv scan stage gives (an interpreter or the loader
     /// passed on what it runs, not on its own file).
-    pub const INTERPRETER_SCAN: u32 = INTERPRETER_ARG | ARG_MODULE | ARG_FOLDER | ARG_CODE | STDIN;
+    pub const INTERPRETER_SCAN: u32 =
+        INTERPRETER_ARG | ARG_MODULE | ARG_FOLDER | ARG_CODE | STDIN | ARGV_UNSCANNED;
     /// The start of the executed file, masked to [`crate::ElfKey`], equals a
     /// binary installer's: a near-copy candidate (bytes appended or patched
     /// past the headers) that user space confirms by its build-id note.
     pub const NEAR_COPY: u32 = 1 << 10;
+    /// An interpreter or the loader known by its (device, inode), not its
+    /// name (a hard link under another name): it got the argv scan as the
+    /// interpreter `interpreter_id` names. Set only beside a scan bit.
+    pub const INTERPRETER_INODE: u32 = 1 << 11;
+    /// An interpreter or the loader known by its [`crate::ElfKey`], not its
+    /// name (a renamed copy, `cp /usr/bin/python3.11 /tmp/p`): it got the
+    /// argv scan as `interpreter_id`; user space confirms it by the
+    /// build-id note. Set only beside a scan bit.
+    pub const INTERPRETER_ELF: u32 = 1 << 12;
+    /// An interpreter or the loader whose argv is longer than the
+    /// [`crate::ARGV_MAX`] bytes the kernel scans (or could not be read),
+    /// with no installer in what was scanned: passed so user space reads it
+    /// whole, never dropped unseen.
+    pub const ARGV_UNSCANNED: u32 = 1 << 13;
+}
+
+/// Bits of an `INODES` or `ELF_KEYS` value beside the catalogue id.
+pub mod identity {
+    /// The file is an interpreter's or the loader's, not an installer's:
+    /// its exec gets the argv scan like the interpreter of that name, and
+    /// never passes on this alone.
+    pub const INTERPRETER: u16 = 1 << 15;
+    /// The catalogue id in a value.
+    pub const ID: u16 = !INTERPRETER;
 }
 
 /// Flags of [`ExecEvent::flags`].
@@ -516,7 +541,10 @@ pub mod counter {
     pub const EXITS: u32 = 6;
     /// Tail calls into a later stage that failed (the exec is lost).
     pub const STAGE_FAILED: u32 = 7;
-    pub const COUNT: u32 = 8;
+    /// Reads of an exec's argv from user memory that failed (the filter's
+    /// copy for the scan, the emitter's for the event).
+    pub const ARGV_UNREADABLE: u32 = 8;
+    pub const COUNT: u32 = 9;
 }
 
 /// Value of the installer-name trie.

@@ -20,7 +20,9 @@
 //!   place the program in memory, equals a binary installer's (a
 //!   near-copy: bytes appended or patched past the headers): user space
 //!   then confirms by the build-id note;
-//! - it is an interpreter or the loader and its argv (all of it that is
+//! - it is an interpreter or the loader (by its name, or, under another
+//!   name, by its (device, inode) or ELF key: a hard link or renamed copy
+//!   of python3.11 gets the same scan) and its argv (all of it that is
 //!   captured, [`ARGV_MAX`] bytes, scanned with `bpf_loop`) holds an
 //!   argument whose base name or one of whose folders is an installer name
 //!   (`-m pip`, `.../npm-cli.js`, `/usr/bin/dpkg` after `ld-linux`,
@@ -28,7 +30,10 @@
 //!   installer module glued after its `m` (`-mpip`, `-Impip`), or a code
 //!   needle (`-c 'import pip'`); or its standard input is an installer's
 //!   file on the host (`python3 - < /usr/bin/pip3`). The argv rules are
-//!   `swmon_common::scan`'s, shared with user space's tests.
+//!   `swmon_common::scan`'s, shared with user space's tests. An
+//!   interpreter whose argv is longer than the copy (or could not be read)
+//!   and names no installer in it passes too (`ARGV_UNSCANNED`): user
+//!   space reads the rest.
 //!
 //! Everything else costs a few map lookups and never leaves the kernel. The
 //! name checks here look at one byte after the matched prefix only
@@ -51,7 +56,7 @@ use aya_ebpf::{
     Global,
 };
 use swmon_common::{
-    canonical_elf_key, capture_flag, counter, flag, name_kind, reason,
+    canonical_elf_key, capture_flag, counter, flag, identity, name_kind, reason,
     scan::{ArgScan, Name},
     suffix, Capture, CaptureOffsets, ElfKey, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
     NameValue, ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, EVENT_EXEC,
@@ -128,6 +133,13 @@ pub struct Scratch {
     installer: u16,
     interpreter: u16,
     argv_len: u32,
+    /// How an interpreter no name matched was known
+    /// ([`reason::INTERPRETER_INODE`], [`reason::INTERPRETER_ELF`]), added
+    /// to the reasons when its scan passes it.
+    interpreter_how: u32,
+    /// 1 when argv was longer than the copy the scan reads, or could not
+    /// be read: a scan with no match passes it (`ARGV_UNSCANNED`).
+    argv_unscanned: u32,
     /// The argv scan's state, and what it found (a bit of `reason`, the
     /// installer's id; `code`: a code needle was seen).
     scan: ArgScan,
@@ -286,7 +298,9 @@ fn lookup_basename(scratch: &mut Scratch, len: usize) -> Option<NameValue> {
 /// the installers'. One bounded read and one lookup; called only for an
 /// exec no name or inode passed. Appending bytes to a binary, or patching
 /// its code or data or a header field the loaders do not use, leaves the
-/// key as it was; user space confirms a match by the build-id note.
+/// key as it was; user space confirms a match by the build-id note. The
+/// value is an installer's catalogue id, or an interpreter's with
+/// [`identity::INTERPRETER`] (a renamed copy of python: scan its argv).
 #[inline(always)]
 fn near_copy(bprm: *const u8) -> Option<u16> {
     let off = BPRM_BUF.load();
@@ -388,7 +402,9 @@ fn stdin_installer() -> Option<u16> {
     let dev: u32 = read(sb, off.sb_dev).ok()?;
     let ino: u64 = read(inode, off.inode_ino).ok()?;
     // SAFETY: the value is copied out at once.
-    unsafe { INODES.get(InodeKey { dev, _pad: 0, ino }) }.copied()
+    let id = unsafe { INODES.get(InodeKey { dev, _pad: 0, ino }) }.copied()?;
+    // An interpreter's own file on standard input runs no installer.
+    (id & identity::INTERPRETER == 0).then_some(id)
 }
 
 /// Reports the end of a tracked process and stops tracking it. A tracked
@@ -471,10 +487,18 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
         }
     }
     let ikey = InodeKey { dev, _pad: 0, ino };
+    let mut interpreter_how = 0u32;
     // SAFETY: the value is copied out at once.
-    if let Some(id) = unsafe { INODES.get(ikey) } {
-        reasons |= reason::INODE;
-        installer = *id;
+    if let Some(id) = unsafe { INODES.get(ikey) }.copied() {
+        if id & identity::INTERPRETER == 0 {
+            reasons |= reason::INODE;
+            installer = id;
+        } else if interpreter == NONE {
+            // An interpreter's file under a name no rule knows (a hard
+            // link): its argv is scanned as that interpreter's.
+            interpreter = id & identity::ID;
+            interpreter_how = reason::INTERPRETER_INODE;
+        }
     }
     // SAFETY: as above.
     if let Some(id) = unsafe { SIZES.get(size) }.filter(|_| reasons == 0) {
@@ -485,12 +509,20 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
         }
     }
     if reasons & !(reason::SIZE | reason::FILELESS) == 0 {
-        if let Some(id) = near_copy(bprm) {
-            reasons |= reason::NEAR_COPY;
-            installer = id;
-            if nlink == 0 {
-                reasons |= reason::FILELESS;
+        match near_copy(bprm) {
+            Some(id) if id & identity::INTERPRETER == 0 => {
+                reasons |= reason::NEAR_COPY;
+                installer = id;
+                if nlink == 0 {
+                    reasons |= reason::FILELESS;
+                }
             }
+            // A copy of an interpreter under another name: scanned as it.
+            Some(id) if interpreter == NONE && reasons == 0 => {
+                interpreter = id & identity::ID;
+                interpreter_how = reason::INTERPRETER_ELF;
+            }
+            _ => {}
         }
     }
     if reasons == 0 && interpreter == NONE {
@@ -500,6 +532,7 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     scratch.reasons = reasons;
     scratch.installer = installer;
     scratch.interpreter = interpreter;
+    scratch.interpreter_how = interpreter_how;
     if reasons != 0 {
         // SAFETY: the stage has the same program type and context.
         unsafe { STAGES.tail_call(ctx, STAGE_CGROUP) };
@@ -512,9 +545,12 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     let arg_end: u64 = read(mm, off.mm_arg_end)?;
     let total = arg_end.saturating_sub(arg_start) as usize;
     let n = if total < ARGV_MAX { total } else { ARGV_MAX };
+    scratch.argv_unscanned = u32::from(total > ARGV_MAX);
     scratch.argv_len = if read_user(&mut scratch.argv, n, arg_start) {
         n as u32
     } else {
+        count(counter::ARGV_UNREADABLE);
+        scratch.argv_unscanned = 1;
         0
     };
     // SAFETY: as above.
@@ -564,11 +600,18 @@ fn try_scan(ctx: &RawTracePointContext) -> Result<u32, u32> {
     } else if code != 0 {
         reasons |= reason::ARG_CODE;
     }
+    // SAFETY: as above.
+    if reasons == 0 && unsafe { core::ptr::read_volatile(&scratch.argv_unscanned) } != 0 {
+        // Longer than the copy (or unreadable), and nothing in the copy:
+        // user space reads it whole. Rare: a command line over 8 KiB.
+        reasons |= reason::ARGV_UNSCANNED;
+    }
     if reasons == 0 {
         count(counter::INTERPRETER_DROPPED);
         return Ok(0);
     }
-    scratch.reasons = reasons;
+    // SAFETY: as above.
+    scratch.reasons = reasons | unsafe { core::ptr::read_volatile(&scratch.interpreter_how) };
     scratch.installer = installer;
     // SAFETY: as in try_exec.
     unsafe { STAGES.tail_call(ctx, STAGE_CGROUP) };
@@ -833,6 +876,7 @@ fn try_emit(_ctx: &RawTracePointContext) -> Result<u32, u32> {
     } else {
         ev.flags |= flag::ARGV_UNREADABLE;
         ev.argv_len = 0;
+        count(counter::ARGV_UNREADABLE);
     }
     ev.argv_total = total as u32;
 

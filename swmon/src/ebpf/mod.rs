@@ -115,6 +115,7 @@ pub struct KernelCounters {
     pub track_failed: u64,
     pub exits: u64,
     pub stage_failed: u64,
+    pub argv_unreadable: u64,
 }
 
 /// The loaded, attached program and its maps.
@@ -538,6 +539,7 @@ impl KernelStream {
             track_failed: get(counter::TRACK_FAILED),
             exits: get(counter::EXITS),
             stage_failed: get(counter::STAGE_FAILED),
+            argv_unreadable: get(counter::ARGV_UNREADABLE),
         }
     }
 }

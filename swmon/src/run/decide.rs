@@ -485,6 +485,9 @@ impl Decide {
             (reason::ARG_CODE, "interpreter-code"),
             (reason::STDIN, "interpreter-stdin"),
             (reason::NEAR_COPY, "near-copy"),
+            (reason::INTERPRETER_INODE, "interpreter-inode"),
+            (reason::INTERPRETER_ELF, "interpreter-elf"),
+            (reason::ARGV_UNSCANNED, "argv-unscanned"),
         ]
         .into_iter()
         .filter(|(bit, _)| rec.reasons & bit != 0)
@@ -557,7 +560,8 @@ impl Decide {
                 manager: manager.map(Manager::as_str),
                 installer: program.map(|p| p.name),
                 via: Some(run.facts.via),
-                reading: (!reading.guessed.is_empty()).then_some("uncertain"),
+                reading: (!reading.guessed.is_empty() || run.facts.argv_incomplete)
+                    .then_some("uncertain"),
                 unknown_options: reading
                     .guessed
                     .iter()

@@ -15,7 +15,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use swmon_common::reason;
+use swmon_common::{flag, reason};
 
 use super::{
     counters::Counters,
@@ -27,7 +27,7 @@ use crate::{
     correlate::Facts,
     ebpf::{
         decode::{self, ExecRecord, ExitRecord, Record},
-        filter::{Content, ContentMatcher, ExecFile, Ways},
+        filter::{Content, ContentMatcher, ExecFile, InterpreterCopy, Ways},
     },
     enrich,
 };
@@ -181,6 +181,52 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
             }
         }
     }
+    // A renamed copy of an interpreter (the kernel matched its ELF key):
+    // confirmed by its build ID; any doubt is reported with the event.
+    if rec.reasons & reason::INTERPRETER_ELF != 0 {
+        if let Some(interp) = rec.interpreter_id {
+            let exec = ExecFile {
+                dev: rec.dev,
+                ino: rec.ino,
+                size: rec.size,
+            };
+            let mut copy = matcher.interpreter(&enrich::proc_exe(rec.pid), exec, interp);
+            if copy == InterpreterCopy::Unconfirmed("unreadable") && rec.nlink != 0 {
+                let path = PathBuf::from(crate::ebpf::filter::os(&rec.executable));
+                copy = matcher.interpreter(&path, exec, interp);
+            }
+            match copy {
+                InterpreterCopy::Confirmed(bid) => build_id = Some(bid.to_string()),
+                InterpreterCopy::Mismatch(bid) => {
+                    build_id = Some(bid.to_string());
+                    build_id_flag = Some("mismatch");
+                    unverified = true;
+                }
+                InterpreterCopy::Unconfirmed(why) => {
+                    build_id_flag = Some(why);
+                    unverified = true;
+                }
+            }
+        }
+    }
+    // An interpreter's argv longer than the kernel's copy (or unreadable
+    // then): the rest from /proc while it is the same process, else
+    // classified on the copy and marked uncertain.
+    let mut argv_incomplete = false;
+    if rec.reasons & reason::INTERPRETER_SCAN != 0
+        && rec.flags & (flag::ARGV_TRUNCATED | flag::ARGV_UNREADABLE) != 0
+    {
+        match enrich::full_argv(&rec) {
+            Some(argv) => {
+                rec.argv = argv;
+                rec.flags &= !(flag::ARGV_TRUNCATED | flag::ARGV_UNREADABLE);
+            }
+            None => {
+                Counters::add(&c.interpreter_argv_unread, 1);
+                argv_incomplete = true;
+            }
+        }
+    }
     let Some(mut id) = enrich::identify(&rec) else {
         Counters::add(&c.rejected, 1);
         return None;
@@ -223,6 +269,7 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         build_id,
         unverified,
         build_id_flag,
+        argv_incomplete,
         ancestors,
         placement,
         tty,
