@@ -180,6 +180,8 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("rules_queue_dropped", "audit-reader"),
     ("rules_told_dropped", "rules"),
     ("content_unreadable", "facts"),
+    ("interpreter_argv_unread", "facts"),
+    ("argv_unreadable", "kernel"),
     ("package_file_stuck", "facts"),
     ("runs_evicted", "decide"),
     ("audit_execs_dropped", "decide"),
