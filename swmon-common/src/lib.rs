@@ -177,8 +177,13 @@ pub mod reason {
     pub const STDIN: u32 = 1 << 9;
     /// Every bit the argv scan stage gives (an interpreter or the loader
     /// passed on what it runs, not on its own file).
-    pub const INTERPRETER_SCAN: u32 =
-        INTERPRETER_ARG | ARG_MODULE | ARG_FOLDER | ARG_CODE | STDIN | ARGV_UNSCANNED;
+    pub const INTERPRETER_SCAN: u32 = INTERPRETER_ARG
+        | ARG_MODULE
+        | ARG_FOLDER
+        | ARG_CODE
+        | STDIN
+        | ARGV_UNSCANNED
+        | LOADER_PROGRAM;
     /// The start of the executed file, masked to [`crate::ElfKey`], equals a
     /// binary installer's: a near-copy candidate (bytes appended or patched
     /// past the headers) that user space confirms by its build-id note.
@@ -197,6 +202,12 @@ pub mod reason {
     /// with no installer in what was scanned: passed so user space reads it
     /// whole, never dropped unseen.
     pub const ARGV_UNSCANNED: u32 = 1 << 13;
+    /// The loader exec'd explicitly (`ld-linux-x86-64.so.2 ./prog`) with
+    /// no installer named in its argv: user space identifies the program
+    /// it runs by its file (inode, content, ELF key and build ID), as a
+    /// renamed installer copy run through the loader names nothing. Rare on
+    /// a host (`ldd` does it).
+    pub const LOADER_PROGRAM: u32 = 1 << 14;
 }
 
 /// Bits of an `INODES` or `ELF_KEYS` value beside the catalogue id.
@@ -205,8 +216,10 @@ pub mod identity {
     /// its exec gets the argv scan like the interpreter of that name, and
     /// never passes on this alone.
     pub const INTERPRETER: u16 = 1 << 15;
+    /// With [`INTERPRETER`]: the dynamic loader.
+    pub const LOADER: u16 = 1 << 14;
     /// The catalogue id in a value.
-    pub const ID: u16 = !INTERPRETER;
+    pub const ID: u16 = !(INTERPRETER | LOADER);
 }
 
 /// Flags of [`ExecEvent::flags`].

@@ -140,6 +140,9 @@ pub struct Scratch {
     /// 1 when argv was longer than the copy the scan reads, or could not
     /// be read: a scan with no match passes it (`ARGV_UNSCANNED`).
     argv_unscanned: u32,
+    /// 1 when the interpreter is the dynamic loader: a scan with no match
+    /// passes it (`LOADER_PROGRAM`), for user space to look at its program.
+    loader: u32,
     /// The argv scan's state, and what it found (a bit of `reason`, the
     /// installer's id; `code`: a code needle was seen).
     scan: ArgScan,
@@ -476,6 +479,7 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     let mut reasons = 0u32;
     let mut installer = NONE;
     let mut interpreter = NONE;
+    let mut loader = 0u32;
     for (found, why) in [(by_filename, reason::FILENAME), (by_exe, reason::EXE_NAME)] {
         if let Some(v) = found {
             if v.kind == name_kind::INSTALLER {
@@ -483,6 +487,7 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
                 installer = v.id;
             } else {
                 interpreter = v.id;
+                loader |= u32::from(v.kind == name_kind::LOADER);
             }
         }
     }
@@ -498,6 +503,7 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
             // link): its argv is scanned as that interpreter's.
             interpreter = id & identity::ID;
             interpreter_how = reason::INTERPRETER_INODE;
+            loader = u32::from(id & identity::LOADER != 0);
         }
     }
     // SAFETY: as above.
@@ -521,6 +527,7 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
             Some(id) if interpreter == NONE && reasons == 0 => {
                 interpreter = id & identity::ID;
                 interpreter_how = reason::INTERPRETER_ELF;
+                loader = u32::from(id & identity::LOADER != 0);
             }
             _ => {}
         }
@@ -533,6 +540,7 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     scratch.installer = installer;
     scratch.interpreter = interpreter;
     scratch.interpreter_how = interpreter_how;
+    scratch.loader = loader;
     if reasons != 0 {
         // SAFETY: the stage has the same program type and context.
         unsafe { STAGES.tail_call(ctx, STAGE_CGROUP) };
@@ -605,6 +613,12 @@ fn try_scan(ctx: &RawTracePointContext) -> Result<u32, u32> {
         // Longer than the copy (or unreadable), and nothing in the copy:
         // user space reads it whole. Rare: a command line over 8 KiB.
         reasons |= reason::ARGV_UNSCANNED;
+    }
+    // SAFETY: as above.
+    if reasons == 0 && unsafe { core::ptr::read_volatile(&scratch.loader) } != 0 {
+        // The loader run by hand, naming no installer: its program may be
+        // a renamed installer copy, which only user space can look at.
+        reasons |= reason::LOADER_PROGRAM;
     }
     if reasons == 0 {
         count(counter::INTERPRETER_DROPPED);

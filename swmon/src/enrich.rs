@@ -158,6 +158,22 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
                 via: t.via,
             });
         }
+        // The loader run by hand on a program whose name is no installer's
+        // (a renamed copy): the facts stage found its file an installer's
+        // (inode, content, or ELF key and build ID) and set the id.
+        if rec.reasons & reason::LOADER_PROGRAM != 0 && role == Role::Loader {
+            if let Some(id) = rec.installer_id.filter(|id| {
+                matches!(
+                    catalogue::program(*id).map(|p| p.role),
+                    Some(Role::Installer(_))
+                )
+            }) {
+                return Some(Identified {
+                    installer_id: id,
+                    via: "loader",
+                });
+            }
+        }
         // Its program on standard input: the kernel read fd 0's file at
         // the exec and found it an installer's (by device and inode).
         if rec.reasons & reason::STDIN != 0
@@ -271,6 +287,12 @@ pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
         let target = role.and_then(|r| crate::classify::command::through(r, &argv));
         if let Some(t) = target {
             return InstallerArgs::of(t, argv.len());
+        }
+        // The loader's program, an installer known by its file only.
+        if via == "loader" && role == Some(Role::Loader) {
+            if let Some(i) = crate::classify::command::loader_program(&argv) {
+                return InstallerArgs::at((i + 1).min(argv.len()));
+            }
         }
     }
     if via == "stdin-script" {

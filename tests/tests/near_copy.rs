@@ -331,3 +331,57 @@ fn header_patches_and_a_rewritten_build_id_are_still_seen() {
     let c = counters(&events);
     assert_eq!(c["near_copy_mismatch"], 1, "{c}");
 }
+
+/// A renamed copy of dpkg, exact or with a byte appended, run through the
+/// dynamic loader by hand (`ld-linux-x86-64.so.2 ./copy -i x.deb`: the
+/// loader's argv names no installer): the kernel passes the explicit
+/// loader exec (`loader-program`), user space opens the program as the
+/// process sees it (its cwd, its user) and finds it dpkg's by content or
+/// ELF key and build ID: one install event each, via `loader`. The loader
+/// running an ordinary program gives none.
+#[test]
+fn a_renamed_dpkg_copy_run_through_the_loader_is_seen() {
+    const PKG: &str = "swmon-e2e-nearcopy-ld";
+    const LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
+    let tmp = TempDir::new("nearcopy-ld");
+    build_deb(tmp.path(), PKG, "7.8-1", "local.deb");
+    let _guard = DpkgGuard(PKG);
+    let exact = executable(tmp.path(), "tool", &fs::read(DPKG).expect("read dpkg"));
+    let near = executable(tmp.path(), "tool2", &dpkg_with(&[]));
+
+    let m = Monitor::start(&[]);
+    let mut installs = Vec::new();
+    for (what, exe) in [("exact", &exact), ("appended", &near)] {
+        let name = exe.file_name().and_then(|n| n.to_str()).expect("name");
+        let (pid, code) = run(Command::new(LOADER)
+            .args([&format!("./{name}"), "-i", "local.deb"])
+            .current_dir(tmp.path()));
+        assert_eq!(code, 0, "{what}: the copy installs through the loader");
+        let (_, code) = run(Command::new(DPKG).args(["--purge", PKG]));
+        assert_eq!(code, 0, "dpkg --purge");
+        installs.push((what, pid));
+    }
+    let (plain, code) = run(Command::new(LOADER).arg("/usr/bin/true"));
+    assert_eq!(code, 0);
+    let (marker, _) = run(Command::new(DPKG).arg("--version"));
+    m.wait_for("marker", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == marker
+    });
+    let events = m.stop();
+
+    for (what, pid) in installs {
+        let e = one_run(&events, pid);
+        assert_eq!(action(&e), "package-install", "{what}: {e:#}");
+        assert_eq!(e["swmon"]["manager"], "dpkg", "{what}: {e:#}");
+        assert_eq!(e["swmon"]["via"], "loader", "{what}: {e:#}");
+        assert!(filter(&e).contains(&"loader-program"), "{what}: {e:#}");
+        assert_eq!(
+            e["swmon"]["packages"],
+            json!([{"name": PKG, "version": "7.8-1"}]),
+            "{what}: {e:#}"
+        );
+    }
+    assert!(runs_of(&events, plain).is_empty(), "{events:#?}");
+    let c = counters(&events);
+    assert_eq!(c["loader_program_unread"], 0, "{c}");
+}

@@ -37,9 +37,12 @@ use std::{
     ffi::OsStr,
     fs,
     io::Read,
-    os::unix::{
-        ffi::OsStrExt,
-        fs::{MetadataExt, OpenOptionsExt},
+    os::{
+        fd::AsRawFd,
+        unix::{
+            ffi::OsStrExt,
+            fs::{MetadataExt, OpenOptionsExt},
+        },
     },
     path::{Path, PathBuf},
 };
@@ -472,7 +475,8 @@ impl FilterTables {
             {
                 continue;
             }
-            let value = id | identity::INTERPRETER;
+            let loader = matches!(catalogue::program(id).map(|p| p.role), Some(Role::Loader));
+            let value = id | identity::INTERPRETER | if loader { identity::LOADER } else { 0 };
             let key = InodeKey { dev, _pad: 0, ino };
             if !self.inodes.iter().any(|(k, _)| *k == key) {
                 self.inodes.push((key, value));
@@ -777,6 +781,53 @@ impl ContentMatcher {
         })
     }
 
+    /// What the program of an explicit loader exec is, from its open file
+    /// (opened as the process sees it): an installer's file by (device,
+    /// inode) (`Installer` with no hash when its own), else as a copy
+    /// candidate: the exact content of an installer of its size, then its
+    /// ELF key and build ID.
+    pub fn program(&mut self, file: &fs::File) -> Content {
+        let Ok(meta) = file.metadata() else {
+            return Content::Unreadable;
+        };
+        if !meta.is_file() {
+            return Content::Other;
+        }
+        let exec = ExecFile {
+            dev: kernel_dev(meta.dev()),
+            ino: meta.ino(),
+            size: meta.size(),
+        };
+        if let Some(f) = self
+            .installers
+            .iter()
+            .find(|f| f.dev == exec.dev && f.ino == exec.ino)
+        {
+            let id = f.id;
+            return match self.hash(
+                match file.try_clone() {
+                    Ok(f) => f,
+                    Err(_) => return Content::Unreadable,
+                },
+                &meta,
+            ) {
+                Some(h) => Content::Installer(id, h),
+                None => Content::Unreadable,
+            };
+        }
+        // Through the descriptor's own link: the same open file, checked
+        // again against its (device, inode, size).
+        let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        self.examine(
+            &path,
+            exec,
+            Ways {
+                exact: true,
+                near: true,
+            },
+        )
+    }
+
     /// Checks an exec the kernel took for interpreter `id` by its ELF key
     /// (a renamed copy): the key read again from the open descriptor (the
     /// exec'd dev, inode and size), then the build ID, against what
@@ -900,7 +951,12 @@ mod tests {
                 .find(|f| f.ino == meta.ino())
                 .unwrap_or_else(|| panic!("{path} found: {:?}", t.interpreters));
             assert_eq!(PROGRAMS[usize::from(f.id)].role, role, "{path}");
-            let value = f.id | identity::INTERPRETER;
+            let loader = if role == Role::Loader {
+                identity::LOADER
+            } else {
+                0
+            };
+            let value = f.id | identity::INTERPRETER | loader;
             let key = InodeKey {
                 dev: f.dev,
                 _pad: 0,

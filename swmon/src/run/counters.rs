@@ -63,6 +63,10 @@ counters! {
     /// or over the cap): classified on what the kernel copied, an
     /// installer in the rest missed.
     interpreter_argv_unread,
+    /// Programs of explicit loader execs (`ld.so ./prog`, naming no
+    /// installer) that could not be opened as the process (gone, not
+    /// readable by its user, a remote file system, stuck): not identified.
+    loader_program_unread,
     /// Ancestors whose argv was cut to the per-string cap.
     ancestor_args_cut,
     /// Local package files given up at the read deadline (a read stuck on
@@ -181,6 +185,7 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("rules_told_dropped", "rules"),
     ("content_unreadable", "facts"),
     ("interpreter_argv_unread", "facts"),
+    ("loader_program_unread", "facts"),
     ("argv_unreadable", "kernel"),
     ("package_file_stuck", "facts"),
     ("runs_evicted", "decide"),

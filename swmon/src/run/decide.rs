@@ -488,6 +488,7 @@ impl Decide {
             (reason::INTERPRETER_INODE, "interpreter-inode"),
             (reason::INTERPRETER_ELF, "interpreter-elf"),
             (reason::ARGV_UNSCANNED, "argv-unscanned"),
+            (reason::LOADER_PROGRAM, "loader-program"),
         ]
         .into_iter()
         .filter(|(bit, _)| rec.reasons & bit != 0)

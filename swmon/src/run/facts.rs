@@ -227,6 +227,42 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
             }
         }
     }
+    // The loader run by hand on a program no name marks (`ld.so ./copy`):
+    // the program's file, opened as the process sees it, identified like
+    // a copy candidate.
+    if rec.reasons & reason::LOADER_PROGRAM != 0 {
+        let argv: Vec<&[u8]> = rec.argv.iter().map(Vec::as_slice).collect();
+        let program = crate::classify::command::loader_program(&argv).map(|i| argv[i].to_vec());
+        if let Some(program) = program {
+            match crate::package_file::open_program(&rec, &program) {
+                Ok(file) => match matcher.program(&file) {
+                    Content::Installer(id, hash) => {
+                        rec.installer_id = Some(id);
+                        sha256 = Some(hash);
+                    }
+                    Content::NearCopy(id, bid) => {
+                        rec.installer_id = Some(id);
+                        build_id = Some(bid.to_string());
+                    }
+                    Content::NearCopyUnconfirmed(id, flag) => {
+                        Counters::add(&c.near_copy_unconfirmed, 1);
+                        rec.installer_id = Some(id);
+                        build_id_flag = Some(flag);
+                        unverified = true;
+                    }
+                    Content::NearCopyMismatch(id, bid) => {
+                        Counters::add(&c.near_copy_mismatch, 1);
+                        rec.installer_id = Some(id);
+                        build_id = Some(bid.to_string());
+                        build_id_flag = Some("mismatch");
+                        unverified = true;
+                    }
+                    Content::Other | Content::Unreadable => {}
+                },
+                Err(_) => Counters::add(&c.loader_program_unread, 1),
+            }
+        }
+    }
     let Some(mut id) = enrich::identify(&rec) else {
         Counters::add(&c.rejected, 1);
         return None;
