@@ -44,69 +44,97 @@ pub const ELF_KEY_LEN: usize = 64 + 3 * 56;
 pub const ELF_KEY_WORDS: usize = ELF_KEY_LEN / 8;
 const _: () = assert!(ELF_KEY_LEN <= 256 && ELF_KEY_LEN.is_multiple_of(8));
 
-/// The byte ranges of the first [`ELF_KEY_LEN`] bytes that count in an
-/// [`ElfKey`] (ELF64 layout): where the program goes in memory, never what
-/// the kernel's loader and `ld.so` ignore or take any value of (so
-/// rewriting those does not change the key). Kept: the magic, class and
-/// data encoding (0..6), `e_type` and `e_machine` (16..20), `e_entry` and
-/// `e_phoff` (24..40), `e_phentsize` and `e_phnum` (54..58); of each
-/// program header `p_type` (0..4), `p_offset` and `p_vaddr` (8..24) and
-/// `p_filesz` (32..40). Left out: `EI_VERSION`, the OS ABI and padding,
-/// `e_version`, the section header fields (`e_shoff`, `e_shnum`, ...: a
-/// stripper or `objcopy` rewrites them), `e_flags`, `e_ehsize`, and of
-/// each program header `p_flags`, `p_paddr`, `p_memsz` (a segment's flags
-/// or a larger `.bss` still run) and `p_align`.
-pub const ELF_KEY_KEPT: [(usize, usize); 13] = [
-    (0, 6),
-    (16, 20),
-    (24, 40),
-    (54, 58),
-    (64, 64 + 4),
-    (64 + 8, 64 + 24),
-    (64 + 32, 64 + 40),
-    (120, 120 + 4),
-    (120 + 8, 120 + 24),
-    (120 + 32, 120 + 40),
-    (176, 176 + 4),
-    (176 + 8, 176 + 24),
-    (176 + 32, 176 + 40),
-];
+/// ELF program header types the key reads (`elf.h`).
+pub const PT_LOAD: u32 = 1;
+pub const PT_INTERP: u32 = 3;
+pub const PT_PHDR: u32 = 6;
 
-/// [`ELF_KEY_KEPT`] as a mask over the key's words (native byte order, as
-/// the words are loaded from the file's bytes on either side).
-pub const ELF_KEY_MASK: [u64; ELF_KEY_WORDS] = elf_key_mask();
+#[cfg(target_endian = "big")]
+compile_error!("the ELF key reads little-endian ELF64 headers as native words");
 
-const fn elf_key_mask() -> [u64; ELF_KEY_WORDS] {
-    let mut bytes = [0u8; ELF_KEY_LEN];
-    let mut r = 0;
-    while r < ELF_KEY_KEPT.len() {
-        let (start, end) = ELF_KEY_KEPT[r];
-        let mut i = start;
-        while i < end {
-            bytes[i] = 0xff;
-            i += 1;
+/// Brings the first [`ELF_KEY_LEN`] bytes of a file (as native-order
+/// words, zero past its end) to its [`ElfKey`]: only what the kernel's
+/// loader (`load_elf_binary`, fs/binfmt_elf.c) and glibc's `ld.so`
+/// (`dl_main`, elf/rtld.c) need to run the program as it is, in a
+/// canonical form, so that a copy patched where neither looks keeps its
+/// key. The one definition the eBPF filter and user space both run.
+///
+/// ELF header, kept:
+/// - the magic (0..4): the kernel refuses a file without it;
+/// - `e_machine` (18..20): `elf_check_arch` wants `EM_X86_64`;
+/// - `e_entry` (24..32): where the program starts (the kernel's entry for
+///   a static binary, `AT_ENTRY` that `ld.so` jumps to);
+/// - `e_phoff` (32..40): where the kernel reads the program headers
+///   (`load_elf_phdrs`) and, from the segment holding them, `AT_PHDR`;
+/// - `e_phentsize` (54..56): the kernel wants `sizeof(struct elf64_phdr)`.
+///
+/// Left out: `EI_CLASS`, `EI_DATA` and the rest of `e_ident`, which
+/// binfmt_elf does not check for the program (a dpkg copy with either
+/// zeroed runs); `e_type` (the kernel takes `ET_EXEC` or `ET_DYN`, and a
+/// PIE marked `ET_EXEC` runs at its link addresses); `e_version`, `e_flags`,
+/// `e_ehsize`; `e_phnum` (the headers past the first three are not in the
+/// key, and dropping one the program can do without, `PT_GNU_RELRO`,
+/// still runs); the section header fields (`strip`, `objcopy`).
+///
+/// Each of the first three program headers (56 bytes at 64, 120, 176; a
+/// file whose `e_phoff` is not 64 has another key anyway), by `p_type`:
+/// - `PT_LOAD`: the type, and the mapping the kernel makes of it
+///   (`elf_load`: the file's pages from `p_offset - PAGEOFF(p_vaddr)` at
+///   `PAGESTART(p_vaddr)` up to `PAGEALIGN(p_vaddr + p_filesz)`), as those
+///   three page numbers: a file size changed within its last page, or an
+///   offset and address moved together within their page, map the same;
+///   `p_memsz` (the zeroed tail), flags, `p_paddr` and `p_align` left out;
+/// - `PT_PHDR`: the type and `p_vaddr`, from which `ld.so` computes the
+///   load bias (`l_addr = AT_PHDR - p_vaddr`); its offset and sizes are
+///   read by neither (the kernel goes by `e_phoff`, `ld.so` by `AT_PHNUM`);
+/// - `PT_INTERP`: the type and `p_vaddr` (`ld.so` names itself by the
+///   string there); the kernel reads the loader's path at `p_offset` for
+///   `p_filesz` bytes and opens it as a C string, so either can change
+///   with the same path (a copy of it appended) and both are left out;
+/// - any other type (`PT_NOTE`, `PT_GNU_STACK`, ... and `PT_NULL`): all
+///   zero, type included (turning a note into `PT_NULL` runs the same).
+#[inline(always)]
+pub fn canonical_elf_key(w: &mut [u64; ELF_KEY_WORDS]) {
+    // Little-endian words: byte i of a word is bits 8i..8i+8.
+    w[0] &= 0xffff_ffff; // the magic
+    w[1] = 0;
+    w[2] &= 0xffff_0000; // e_machine
+    w[5] = 0; // e_shoff
+    w[6] &= 0xffff << 48; // e_phentsize
+    w[7] = 0; // e_phnum, e_shentsize, e_shnum, e_shstrndx
+    let mut h = 0;
+    while h < 3 {
+        let b = 8 + 7 * h;
+        let p_type = w[b] as u32;
+        let offset = w[b + 1];
+        let vaddr = w[b + 2];
+        let filesz = w[b + 4];
+        w[b] = 0;
+        w[b + 1] = 0;
+        w[b + 2] = 0;
+        w[b + 3] = 0;
+        w[b + 4] = 0;
+        w[b + 5] = 0;
+        w[b + 6] = 0;
+        if p_type == PT_LOAD {
+            let in_page = vaddr & 0xfff;
+            w[b] = PT_LOAD as u64;
+            w[b + 1] = offset.wrapping_sub(in_page);
+            w[b + 2] = vaddr & !0xfff;
+            w[b + 4] = vaddr.wrapping_add(filesz).wrapping_add(0xfff) & !0xfff;
+        } else if p_type == PT_PHDR || p_type == PT_INTERP {
+            w[b] = p_type as u64;
+            w[b + 2] = vaddr;
         }
-        r += 1;
+        h += 1;
     }
-    let mut words = [0u64; ELF_KEY_WORDS];
-    let mut w = 0;
-    while w < ELF_KEY_WORDS {
-        let mut b = [0u8; 8];
-        let mut i = 0;
-        while i < 8 {
-            b[i] = bytes[w * 8 + i];
-            i += 1;
-        }
-        words[w] = u64::from_ne_bytes(b);
-        w += 1;
-    }
-    words
 }
 
 /// Key of the near-copy map: the first [`ELF_KEY_LEN`] bytes of an ELF
-/// file (zero past its end), as native-order words, each ANDed with
-/// [`ELF_KEY_MASK`]. Appending bytes to a binary, or patching its code or
-/// data, leaves it unchanged.
+/// file (zero past its end), as native-order words, brought to
+/// [`canonical_elf_key`]'s form. Appending bytes to a binary, or patching
+/// its code or data or a header field the loaders do not need, leaves it
+/// unchanged.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ElfKey {
@@ -149,7 +177,13 @@ pub mod reason {
     pub const STDIN: u32 = 1 << 9;
     /// Every bit the argv scan stage gives (an interpreter or the loader
     /// passed on what it runs, not on its own file).
-    pub const INTERPRETER_SCAN: u32 = INTERPRETER_ARG | ARG_MODULE | ARG_FOLDER | ARG_CODE | STDIN;
+    pub const INTERPRETER_SCAN: u32 = INTERPRETER_ARG
+        | ARG_MODULE
+        | ARG_FOLDER
+        | ARG_CODE
+        | STDIN
+        | ARGV_UNSCANNED
+        | LOADER_PROGRAM;
     /// The start of the executed file, masked to [`crate::ElfKey`], equals a
     /// binary installer's: a near-copy candidate (bytes appended or patched
     /// past the headers) that user space confirms by its build-id note.
@@ -160,8 +194,28 @@ pub mod reason {
     /// record's `installer_id` is then the rule's index, which user space
     /// turns into the catalogue's id; its `filename` is empty.
     pub const MODULE_LOAD: u32 = 1 << 11;
+    /// An interpreter or the loader known by its (device, inode), not its
+    /// name (a hard link under another name): it got the argv scan as the
+    /// interpreter `interpreter_id` names. Set only beside a scan bit.
+    pub const INTERPRETER_INODE: u32 = 1 << 12;
+    /// An interpreter or the loader known by its [`crate::ElfKey`], not its
+    /// name (a renamed copy, `cp /usr/bin/python3.11 /tmp/p`): it got the
+    /// argv scan as `interpreter_id`; user space confirms it by the
+    /// build-id note. Set only beside a scan bit.
+    pub const INTERPRETER_ELF: u32 = 1 << 13;
+    /// An interpreter or the loader whose argv is longer than the
+    /// [`crate::ARGV_MAX`] bytes the kernel scans (or could not be read),
+    /// with no installer in what was scanned: passed so user space reads it
+    /// whole, never dropped unseen.
+    pub const ARGV_UNSCANNED: u32 = 1 << 14;
+    /// The loader exec'd explicitly (`ld-linux-x86-64.so.2 ./prog`) with
+    /// no installer named in its argv: user space identifies the program
+    /// it runs by its file (inode, content, ELF key and build ID), as a
+    /// renamed installer copy run through the loader names nothing. Rare on
+    /// a host (`ldd` does it).
+    pub const LOADER_PROGRAM: u32 = 1 << 15;
     /// Each bit's name, as events show it (`swmon.filter`).
-    pub const NAMES: [(u32, &str); 12] = [
+    pub const NAMES: [(u32, &str); 16] = [
         (FILENAME, "filename"),
         (EXE_NAME, "exe-name"),
         (INODE, "inode"),
@@ -174,7 +228,24 @@ pub mod reason {
         (STDIN, "interpreter-stdin"),
         (NEAR_COPY, "near-copy"),
         (MODULE_LOAD, "module-load"),
+        (INTERPRETER_INODE, "interpreter-inode"),
+        (INTERPRETER_ELF, "interpreter-elf"),
+        (ARGV_UNSCANNED, "argv-unscanned"),
+        (LOADER_PROGRAM, "loader-program"),
     ];
+}
+
+
+/// Bits of an `INODES` or `ELF_KEYS` value beside the catalogue id.
+pub mod identity {
+    /// The file is an interpreter's or the loader's, not an installer's:
+    /// its exec gets the argv scan like the interpreter of that name, and
+    /// never passes on this alone.
+    pub const INTERPRETER: u16 = 1 << 15;
+    /// With [`INTERPRETER`]: the dynamic loader.
+    pub const LOADER: u16 = 1 << 14;
+    /// The catalogue id in a value.
+    pub const ID: u16 = !(INTERPRETER | LOADER);
 }
 
 /// Installer entry modules: files that an interpreter opens only when it
@@ -702,7 +773,10 @@ pub mod counter {
     /// after each log call, so a record counted here is in the log ring
     /// unless it was full): user space compares it with what it read.
     pub const LOG_RECORDS: u32 = 8;
-    pub const COUNT: u32 = 9;
+    /// Reads of an exec's argv from user memory that failed (the filter's
+    /// copy for the scan, the emitter's for the event).
+    pub const ARGV_UNREADABLE: u32 = 9;
+    pub const COUNT: u32 = 10;
 }
 
 /// Value of the installer-name trie.
@@ -1008,21 +1082,106 @@ mod pod {
 mod elf_key {
     use super::*;
 
-    #[test]
-    fn the_mask_keeps_exactly_the_listed_ranges() {
-        let mut kept = 0;
-        for i in 0..ELF_KEY_LEN {
-            let byte = ELF_KEY_MASK[i / 8].to_ne_bytes()[i % 8];
-            let listed = ELF_KEY_KEPT.iter().any(|(s, e)| (*s..*e).contains(&i));
-            assert_eq!(byte, if listed { 0xff } else { 0 }, "byte {i}");
-            kept += usize::from(listed);
+    /// The start of `/usr/bin/dpkg` on Debian 12 (x86_64 PIE): header,
+    /// then PT_PHDR, PT_INTERP and the first PT_LOAD.
+    fn dpkg() -> [u8; ELF_KEY_LEN] {
+        let mut b = [0u8; ELF_KEY_LEN];
+        b[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+        b[16] = 3; // ET_DYN
+        b[18] = 0x3e; // EM_X86_64
+        b[20] = 1;
+        b[24..32].copy_from_slice(&0x7cd0u64.to_le_bytes());
+        b[32..40].copy_from_slice(&64u64.to_le_bytes());
+        b[40..48].copy_from_slice(&0x5b9c8u64.to_le_bytes());
+        b[52] = 64;
+        b[54] = 56;
+        b[56] = 13;
+        b[58] = 64;
+        b[60] = 30;
+        b[62] = 29;
+        let ph = |b: &mut [u8; ELF_KEY_LEN], at: usize, t: u32, off: u64, va: u64, sz: u64| {
+            b[at..at + 4].copy_from_slice(&t.to_le_bytes());
+            b[at + 4] = 4;
+            b[at + 8..at + 16].copy_from_slice(&off.to_le_bytes());
+            b[at + 16..at + 24].copy_from_slice(&va.to_le_bytes());
+            b[at + 24..at + 32].copy_from_slice(&va.to_le_bytes());
+            b[at + 32..at + 40].copy_from_slice(&sz.to_le_bytes());
+            b[at + 40..at + 48].copy_from_slice(&sz.to_le_bytes());
+            b[at + 48] = 8;
+        };
+        ph(&mut b, 64, PT_PHDR, 0x40, 0x40, 0x2d8);
+        ph(&mut b, 120, PT_INTERP, 0x318, 0x318, 0x1c);
+        ph(&mut b, 176, PT_LOAD, 0, 0, 0x61f0);
+        b
+    }
+
+    fn key(b: &[u8; ELF_KEY_LEN]) -> ElfKey {
+        let mut words = [0u64; ELF_KEY_WORDS];
+        for (i, w) in words.iter_mut().enumerate() {
+            *w = u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
         }
-        // 30 bytes of the header, 28 of each program header.
-        assert_eq!(kept, 30 + 3 * 28);
-        // e_shoff (40..48) and p_paddr of the first program header (88..96)
-        // are out.
-        assert_eq!(ELF_KEY_MASK[5], 0);
-        assert_eq!(ELF_KEY_MASK[11], 0);
+        canonical_elf_key(&mut words);
+        ElfKey { words }
+    }
+
+    fn patched(at: usize, bytes: &[u8]) -> ElfKey {
+        let mut b = dpkg();
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+        key(&b)
+    }
+
+    /// What the loaders ignore (each patch shown to run on a dpkg copy)
+    /// keeps the key; what places the program changes it.
+    #[test]
+    fn only_what_the_loaders_use_counts() {
+        let k = key(&dpkg());
+        let same: &[(&str, usize, &[u8])] = &[
+            ("EI_CLASS", 4, &[0]),
+            ("EI_DATA", 5, &[0]),
+            ("EI_OSABI", 7, &[3]),
+            ("e_type ET_EXEC", 16, &[2]),
+            ("e_version", 20, &[0]),
+            ("e_shoff", 40, &[0]),
+            ("e_flags", 48, &[1]),
+            ("e_phnum (GNU_RELRO dropped)", 56, &[12]),
+            ("e_shnum", 60, &[0]),
+            ("PT_PHDR p_flags", 68, &[7]),
+            ("PT_PHDR p_offset", 72, &[0x99]),
+            ("PT_PHDR p_filesz", 96, &[0x10]),
+            ("PT_PHDR p_memsz", 104, &[0x10]),
+            ("PT_INTERP p_offset", 128, &[0x40, 0x20]),
+            ("PT_INTERP p_filesz", 152, &[0x20]),
+            ("PT_LOAD p_paddr", 200, &[1]),
+            ("PT_LOAD p_filesz within its page", 208, &[0xff, 0x6f]),
+            ("PT_LOAD p_memsz", 216, &[0]),
+            ("PT_LOAD p_align", 224, &[0, 0x20]),
+        ];
+        for (what, at, bytes) in same {
+            assert_eq!(patched(*at, bytes), k, "{what}");
+        }
+        let other: &[(&str, usize, &[u8])] = &[
+            ("magic", 1, b"X"),
+            ("e_machine", 18, &[3]),
+            ("e_entry", 24, &[0xd4]),
+            ("e_phoff", 32, &[0x48]),
+            ("e_phentsize", 54, &[32]),
+            ("PT_PHDR p_vaddr", 80, &[0x48]),
+            ("PT_PHDR made PT_NULL", 64, &[0]),
+            ("PT_INTERP p_vaddr", 136, &[0x10]),
+            ("PT_LOAD p_offset", 184, &[0, 0x10]),
+            ("PT_LOAD p_vaddr", 192, &[0, 0x10]),
+            ("PT_LOAD p_filesz past its page", 208, &[0x01, 0x70]),
+        ];
+        for (what, at, bytes) in other {
+            assert_ne!(patched(*at, bytes), k, "{what}");
+        }
+        // A note in the first three: zero whatever its type.
+        let mut b = dpkg();
+        b[120] = 4; // PT_NOTE
+        let note = key(&b);
+        b[120] = 0; // PT_NULL
+        b[136] = 0x77;
+        assert_eq!(key(&b), note);
     }
 }
 

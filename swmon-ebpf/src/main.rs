@@ -20,7 +20,9 @@
 //!   place the program in memory, equals a binary installer's (a
 //!   near-copy: bytes appended or patched past the headers): user space
 //!   then confirms by the build-id note;
-//! - it is an interpreter or the loader and its argv (all of it that is
+//! - it is an interpreter or the loader (by its name, or, under another
+//!   name, by its (device, inode) or ELF key: a hard link or renamed copy
+//!   of python3.11 gets the same scan) and its argv (all of it that is
 //!   captured, [`ARGV_MAX`] bytes, scanned with `bpf_loop`) holds an
 //!   argument whose base name or one of whose folders is an installer name
 //!   (`-m pip`, `.../npm-cli.js`, `/usr/bin/dpkg` after `ld-linux`,
@@ -28,7 +30,10 @@
 //!   installer module glued after its `m` (`-mpip`, `-Impip`), or a code
 //!   needle (`-c 'import pip'`); or its standard input is an installer's
 //!   file on the host (`python3 - < /usr/bin/pip3`). The argv rules are
-//!   `swmon_common::scan`'s, shared with user space's tests.
+//!   `swmon_common::scan`'s, shared with user space's tests. An
+//!   interpreter whose argv is longer than the copy (or could not be read)
+//!   and names no installer in it passes too (`ARGV_UNSCANNED`): user
+//!   space reads the rest.
 //!
 //! Everything else costs a few map lookups and never leaves the kernel. The
 //! name checks here look at one byte after the matched prefix only
@@ -60,11 +65,11 @@ use aya_ebpf::{
     EbpfContext, Global,
 };
 use swmon_common::{
-    capture_flag, counter, flag, module, name_kind, reason,
+    canonical_elf_key, capture_flag, counter, flag, identity, module, name_kind, reason,
     scan::{ArgScan, Name},
     suffix, Capture, CaptureOffsets, ElfKey, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
-    NameValue, ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, ELF_KEY_MASK,
-    ELF_KEY_WORDS, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
+    NameValue, ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, EVENT_EXEC,
+    EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
 };
 
 const NONE: u16 = u16::MAX;
@@ -192,6 +197,16 @@ pub struct Scratch {
     installer: u16,
     interpreter: u16,
     argv_len: u32,
+    /// How an interpreter no name matched was known
+    /// ([`reason::INTERPRETER_INODE`], [`reason::INTERPRETER_ELF`]), added
+    /// to the reasons when its scan passes it.
+    interpreter_how: u32,
+    /// 1 when argv was longer than the copy the scan reads, or could not
+    /// be read: a scan with no match passes it (`ARGV_UNSCANNED`).
+    argv_unscanned: u32,
+    /// 1 when the interpreter is the dynamic loader: a scan with no match
+    /// passes it (`LOADER_PROGRAM`), for user space to look at its program.
+    loader: u32,
     /// The argv scan's state, and what it found (a bit of `reason`, the
     /// installer's id; `code`: a code needle was seen).
     scan: ArgScan,
@@ -348,9 +363,11 @@ fn lookup_basename(scratch: &mut Scratch, len: usize) -> Option<NameValue> {
 /// as the kernel read them into `bprm->buf` to choose a loader (for a
 /// script, its interpreter's), masked to an [`ElfKey`] and looked up among
 /// the installers'. One bounded read and one lookup; called only for an
-/// exec no name or inode passed. Appending bytes to a binary or patching
-/// its code or data leaves the key as it was; user space confirms a match
-/// by the build-id note.
+/// exec no name or inode passed. Appending bytes to a binary, or patching
+/// its code or data or a header field the loaders do not use, leaves the
+/// key as it was; user space confirms a match by the build-id note. The
+/// value is an installer's catalogue id, or an interpreter's with
+/// [`identity::INTERPRETER`] (a renamed copy of python: scan its argv).
 #[inline(always)]
 fn near_copy(bprm: *const u8) -> Option<u16> {
     let off = BPRM_BUF.load();
@@ -370,11 +387,7 @@ fn near_copy(bprm: *const u8) -> Option<u16> {
     if r != 0 {
         return None;
     }
-    let mut i = 0usize;
-    while i < ELF_KEY_WORDS {
-        key.words[i] &= ELF_KEY_MASK[i];
-        i += 1;
-    }
+    canonical_elf_key(&mut key.words);
     // By reference: a copy would put the key on the 512-byte BPF stack.
     let key: &ElfKey = key;
     // SAFETY: the value is copied out at once.
@@ -456,7 +469,9 @@ fn stdin_installer() -> Option<u16> {
     let dev: u32 = read(sb, off.sb_dev).ok()?;
     let ino: u64 = read(inode, off.inode_ino).ok()?;
     // SAFETY: the value is copied out at once.
-    unsafe { INODES.get(InodeKey { dev, _pad: 0, ino }) }.copied()
+    let id = unsafe { INODES.get(InodeKey { dev, _pad: 0, ino }) }.copied()?;
+    // An interpreter's own file on standard input runs no installer.
+    (id & identity::INTERPRETER == 0).then_some(id)
 }
 
 /// Reports the end of a tracked process and stops tracking it. A tracked
@@ -528,6 +543,7 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     let mut reasons = 0u32;
     let mut installer = NONE;
     let mut interpreter = NONE;
+    let mut loader = 0u32;
     for (found, why) in [(by_filename, reason::FILENAME), (by_exe, reason::EXE_NAME)] {
         if let Some(v) = found {
             if v.kind == name_kind::INSTALLER {
@@ -535,14 +551,24 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
                 installer = v.id;
             } else {
                 interpreter = v.id;
+                loader |= u32::from(v.kind == name_kind::LOADER);
             }
         }
     }
     let ikey = InodeKey { dev, _pad: 0, ino };
+    let mut interpreter_how = 0u32;
     // SAFETY: the value is copied out at once.
-    if let Some(id) = unsafe { INODES.get(ikey) } {
-        reasons |= reason::INODE;
-        installer = *id;
+    if let Some(id) = unsafe { INODES.get(ikey) }.copied() {
+        if id & identity::INTERPRETER == 0 {
+            reasons |= reason::INODE;
+            installer = id;
+        } else if interpreter == NONE {
+            // An interpreter's file under a name no rule knows (a hard
+            // link): its argv is scanned as that interpreter's.
+            interpreter = id & identity::ID;
+            interpreter_how = reason::INTERPRETER_INODE;
+            loader = u32::from(id & identity::LOADER != 0);
+        }
     }
     // SAFETY: as above.
     if let Some(id) = unsafe { SIZES.get(size) }.filter(|_| reasons == 0) {
@@ -553,12 +579,21 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
         }
     }
     if reasons & !(reason::SIZE | reason::FILELESS) == 0 {
-        if let Some(id) = near_copy(bprm) {
-            reasons |= reason::NEAR_COPY;
-            installer = id;
-            if nlink == 0 {
-                reasons |= reason::FILELESS;
+        match near_copy(bprm) {
+            Some(id) if id & identity::INTERPRETER == 0 => {
+                reasons |= reason::NEAR_COPY;
+                installer = id;
+                if nlink == 0 {
+                    reasons |= reason::FILELESS;
+                }
             }
+            // A copy of an interpreter under another name: scanned as it.
+            Some(id) if interpreter == NONE && reasons == 0 => {
+                interpreter = id & identity::ID;
+                interpreter_how = reason::INTERPRETER_ELF;
+                loader = u32::from(id & identity::LOADER != 0);
+            }
+            _ => {}
         }
     }
     if reasons == 0 && interpreter == NONE {
@@ -576,6 +611,8 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     scratch.reasons = reasons;
     scratch.installer = installer;
     scratch.interpreter = interpreter;
+    scratch.interpreter_how = interpreter_how;
+    scratch.loader = loader;
     if reasons != 0 {
         elog!(
             LOG_INFO,
@@ -605,6 +642,7 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     let arg_end: u64 = read(mm, off.mm_arg_end)?;
     let total = arg_end.saturating_sub(arg_start) as usize;
     let n = if total < ARGV_MAX { total } else { ARGV_MAX };
+    scratch.argv_unscanned = u32::from(total > ARGV_MAX);
     scratch.argv_len = if read_user(&mut scratch.argv, n, arg_start) {
         n as u32
     } else {
@@ -616,6 +654,8 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
             interpreter,
             total
         );
+        count(counter::ARGV_UNREADABLE);
+        scratch.argv_unscanned = 1;
         0
     };
     elog!(
@@ -680,6 +720,18 @@ fn try_scan(ctx: &RawTracePointContext) -> Result<u32, u32> {
     } else if code != 0 {
         reasons |= reason::ARG_CODE;
     }
+    // SAFETY: as above.
+    if reasons == 0 && unsafe { core::ptr::read_volatile(&scratch.argv_unscanned) } != 0 {
+        // Longer than the copy (or unreadable), and nothing in the copy:
+        // user space reads it whole. Rare: a command line over 8 KiB.
+        reasons |= reason::ARGV_UNSCANNED;
+    }
+    // SAFETY: as above.
+    if reasons == 0 && unsafe { core::ptr::read_volatile(&scratch.loader) } != 0 {
+        // The loader run by hand, naming no installer: its program may be
+        // a renamed installer copy, which only user space can look at.
+        reasons |= reason::LOADER_PROGRAM;
+    }
     if reasons == 0 {
         count(counter::INTERPRETER_DROPPED);
         elog!(
@@ -692,7 +744,8 @@ fn try_scan(ctx: &RawTracePointContext) -> Result<u32, u32> {
         );
         return Ok(0);
     }
-    scratch.reasons = reasons;
+    // SAFETY: as above.
+    scratch.reasons = reasons | unsafe { core::ptr::read_volatile(&scratch.interpreter_how) };
     scratch.installer = installer;
     elog!(
         LOG_INFO,
@@ -1002,6 +1055,7 @@ fn try_emit<C: EbpfContext>(ctx: &C) -> Result<u32, u32> {
     } else {
         ev.flags |= flag::ARGV_UNREADABLE;
         ev.argv_len = 0;
+        count(counter::ARGV_UNREADABLE);
     }
     ev.argv_total = total as u32;
 

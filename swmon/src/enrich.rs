@@ -66,6 +66,43 @@ pub fn live_proc_dir(rec: &ExecRecord) -> Option<std::fs::File> {
     LiveProcess::open(rec.pid, rec.start_ns).map(|p| p.dir)
 }
 
+/// Bytes of a command line [`full_argv`] reads at most: a longer one
+/// stays cut (and the reading uncertain).
+pub const FULL_ARGV_MAX: usize = 256 * 1024;
+
+/// The whole argv of an exec the kernel copied only in part (longer than
+/// its [`swmon_common::ARGV_MAX`] bytes, or unreadable then), from
+/// `/proc/PID/cmdline` while the pid is the same process (its start
+/// time), and only when it is still the exec's argv: as long as the
+/// kernel saw (`argv_total`), starting with the kernel's copy (an exec
+/// since, or a rewritten command line, fails both or the first) and, with
+/// no copy to compare, the same executable. `None` when it cannot be
+/// read whole: gone, another program, or over [`FULL_ARGV_MAX`].
+pub fn full_argv(rec: &ExecRecord) -> Option<Vec<Vec<u8>>> {
+    let live = LiveProcess::open(rec.pid, rec.start_ns)?;
+    let cmdline = live.cmdline(FULL_ARGV_MAX)?;
+    if cmdline.truncated
+        || cmdline.total != Some(u64::from(rec.argv_total))
+        || cmdline.bytes.len() != rec.argv_total as usize
+    {
+        return None;
+    }
+    if rec.argv.is_empty() {
+        let exe = live.executable()?;
+        let exe = exe.strip_suffix(b" (deleted)").unwrap_or(&exe);
+        let ours = rec
+            .executable
+            .strip_suffix(b" (deleted)")
+            .unwrap_or(&rec.executable);
+        if exe != ours {
+            return None;
+        }
+    } else if !cmdline.bytes.starts_with(&rec.argv.join(&0u8)) {
+        return None;
+    }
+    Some(crate::ebpf::decode::split_argv(&cmdline.bytes))
+}
+
 /// The working directory of a live process, as bytes.
 pub fn cwd(pid: u32) -> Option<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
@@ -140,6 +177,22 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
                 installer_id: t.installer_id,
                 via: t.via,
             });
+        }
+        // The loader run by hand on a program whose name is no installer's
+        // (a renamed copy): the facts stage found its file an installer's
+        // (inode, content, or ELF key and build ID) and set the id.
+        if rec.reasons & reason::LOADER_PROGRAM != 0 && role == Role::Loader {
+            if let Some(id) = rec.installer_id.filter(|id| {
+                matches!(
+                    catalogue::program(*id).map(|p| p.role),
+                    Some(Role::Installer(_))
+                )
+            }) {
+                return Some(Identified {
+                    installer_id: id,
+                    via: "loader",
+                });
+            }
         }
         // Its program on standard input: the kernel read fd 0's file at
         // the exec and found it an installer's (by device and inode).
@@ -291,6 +344,12 @@ pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
         let target = role.and_then(|r| crate::classify::command::through(r, &argv));
         if let Some(t) = target {
             return InstallerArgs::of(t, argv.len());
+        }
+        // The loader's program, an installer known by its file only.
+        if via == "loader" && role == Some(Role::Loader) {
+            if let Some(i) = crate::classify::command::loader_program(&argv) {
+                return InstallerArgs::at((i + 1).min(argv.len()));
+            }
         }
     }
     if via == "module-load" {

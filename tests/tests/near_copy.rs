@@ -231,3 +231,157 @@ fn a_dpkg_copy_without_its_build_id_or_in_a_memfd_is_still_reported() {
         );
     }
 }
+
+/// dpkg with bytes patched at `edits` (offset, bytes) and one byte
+/// appended (another size: only the ELF key can pass it).
+fn dpkg_with(edits: &[(usize, &[u8])]) -> Vec<u8> {
+    let mut b = fs::read(DPKG).expect("read dpkg");
+    for (at, bytes) in edits {
+        b[*at..*at + bytes.len()].copy_from_slice(bytes);
+    }
+    b.push(0);
+    b
+}
+
+/// Header fields neither the kernel's loader nor ld.so needs (PT_PHDR's
+/// file size, `e_phnum` lowered so the last header, GNU_RELRO here, is
+/// dropped) change no key: each such copy installing a `.deb` is a
+/// near-copy install. A copy with its build ID rewritten is reported,
+/// unverified, flagged `mismatch`, with its own build ID: never dropped.
+#[test]
+fn header_patches_and_a_rewritten_build_id_are_still_seen() {
+    const PKG: &str = "swmon-e2e-nearcopy-hdr";
+    let tmp = TempDir::new("nearcopy-hdr");
+    build_deb(tmp.path(), PKG, "5.6-1", "local.deb");
+    let _guard = DpkgGuard(PKG);
+    let original = fs::read(DPKG).expect("read dpkg");
+    assert_eq!(
+        &original[64..68],
+        &6u32.to_le_bytes(),
+        "PT_PHDR comes first"
+    );
+    let phnum = u16::from_le_bytes([original[56], original[57]]);
+    let phdr = executable(
+        tmp.path(),
+        "phdrtool",
+        &dpkg_with(&[(64 + 32, &0x10u64.to_le_bytes())]),
+    );
+    let fewer = executable(
+        tmp.path(),
+        "phnumtool",
+        &dpkg_with(&[(56, &(phnum - 1).to_le_bytes())]),
+    );
+    let mut header = Vec::new();
+    header.extend(4u32.to_le_bytes());
+    header.extend(20u32.to_le_bytes());
+    header.extend(3u32.to_le_bytes());
+    header.extend(b"GNU\0");
+    let note = original
+        .windows(header.len())
+        .position(|w| w == header)
+        .expect("dpkg's build-id note");
+    let rewritten = executable(
+        tmp.path(),
+        "bidtool",
+        &dpkg_with(&[(note + 16, &[0x5a; 20])]),
+    );
+
+    let m = Monitor::start(&[]);
+    let mut installs = Vec::new();
+    for (what, exe) in [("PT_PHDR p_filesz", &phdr), ("e_phnum - 1", &fewer)] {
+        let (pid, code) = run(Command::new(exe)
+            .args(["-i", "local.deb"])
+            .current_dir(tmp.path()));
+        assert_eq!(code, 0, "{what}: the copy installs");
+        let (_, code) = run(Command::new(DPKG).args(["--purge", PKG]));
+        assert_eq!(code, 0, "dpkg --purge");
+        installs.push((what, pid, exe));
+    }
+    let (mismatch, code) = run(Command::new(&rewritten).arg("--version"));
+    assert_eq!(code, 0);
+    m.wait_for("the rewritten copy", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == mismatch
+    });
+    let events = m.stop();
+
+    let want_id = dpkg_build_id();
+    for (what, pid, exe) in installs {
+        let e = one_run(&events, pid);
+        assert_eq!(action(&e), "package-install", "{what}: {e:#}");
+        assert_eq!(e["swmon"]["via"], "near-copy", "{what}: {e:#}");
+        assert_eq!(filter(&e), ["near-copy"], "{what}: {e:#}");
+        assert_eq!(
+            e["swmon"]["packages"],
+            json!([{"name": PKG, "version": "5.6-1"}]),
+            "{what}: {e:#}"
+        );
+        assert_eq!(e["swmon"]["executable_build_id"], want_id.as_str());
+        assert_eq!(e["process"]["executable"], exe.to_str().expect("utf-8"));
+    }
+    let e = one_run(&events, mismatch);
+    assert_eq!(e["swmon"]["manager"], "dpkg", "{e:#}");
+    assert_eq!(e["swmon"]["via"], "near-copy", "{e:#}");
+    assert_eq!(e["swmon"]["unverified"], true, "{e:#}");
+    assert_eq!(e["swmon"]["build_id_flag"], "mismatch", "{e:#}");
+    assert_eq!(
+        e["swmon"]["executable_build_id"],
+        "5a".repeat(20).as_str(),
+        "{e:#}"
+    );
+    let c = counters(&events);
+    assert_eq!(c["near_copy_mismatch"], 1, "{c}");
+}
+
+/// A renamed copy of dpkg, exact or with a byte appended, run through the
+/// dynamic loader by hand (`ld-linux-x86-64.so.2 ./copy -i x.deb`: the
+/// loader's argv names no installer): the kernel passes the explicit
+/// loader exec (`loader-program`), user space opens the program as the
+/// process sees it (its cwd, its user) and finds it dpkg's by content or
+/// ELF key and build ID: one install event each, via `loader`. The loader
+/// running an ordinary program gives none.
+#[test]
+fn a_renamed_dpkg_copy_run_through_the_loader_is_seen() {
+    const PKG: &str = "swmon-e2e-nearcopy-ld";
+    const LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
+    let tmp = TempDir::new("nearcopy-ld");
+    build_deb(tmp.path(), PKG, "7.8-1", "local.deb");
+    let _guard = DpkgGuard(PKG);
+    let exact = executable(tmp.path(), "tool", &fs::read(DPKG).expect("read dpkg"));
+    let near = executable(tmp.path(), "tool2", &dpkg_with(&[]));
+
+    let m = Monitor::start(&[]);
+    let mut installs = Vec::new();
+    for (what, exe) in [("exact", &exact), ("appended", &near)] {
+        let name = exe.file_name().and_then(|n| n.to_str()).expect("name");
+        let (pid, code) = run(Command::new(LOADER)
+            .args([&format!("./{name}"), "-i", "local.deb"])
+            .current_dir(tmp.path()));
+        assert_eq!(code, 0, "{what}: the copy installs through the loader");
+        let (_, code) = run(Command::new(DPKG).args(["--purge", PKG]));
+        assert_eq!(code, 0, "dpkg --purge");
+        installs.push((what, pid));
+    }
+    let (plain, code) = run(Command::new(LOADER).arg("/usr/bin/true"));
+    assert_eq!(code, 0);
+    let (marker, _) = run(Command::new(DPKG).arg("--version"));
+    m.wait_for("marker", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == marker
+    });
+    let events = m.stop();
+
+    for (what, pid) in installs {
+        let e = one_run(&events, pid);
+        assert_eq!(action(&e), "package-install", "{what}: {e:#}");
+        assert_eq!(e["swmon"]["manager"], "dpkg", "{what}: {e:#}");
+        assert_eq!(e["swmon"]["via"], "loader", "{what}: {e:#}");
+        assert!(filter(&e).contains(&"loader-program"), "{what}: {e:#}");
+        assert_eq!(
+            e["swmon"]["packages"],
+            json!([{"name": PKG, "version": "7.8-1"}]),
+            "{what}: {e:#}"
+        );
+    }
+    assert!(runs_of(&events, plain).is_empty(), "{events:#?}");
+    let c = counters(&events);
+    assert_eq!(c["loader_program_unread"], 0, "{c}");
+}

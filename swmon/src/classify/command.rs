@@ -332,7 +332,7 @@ pub fn exec_args_start(argv: &[&[u8]], filename: &[u8], filename_cut: bool, scri
 /// The index of the program the dynamic loader runs (`ld.so [OPTIONS]
 /// PROGRAM ARGS`), or `None` when it runs none (`--list`, `--verify`,
 /// `--help`).
-fn loader_program(argv: &[&[u8]]) -> Option<usize> {
+pub fn loader_program(argv: &[&[u8]]) -> Option<usize> {
     let mut i = 1;
     while let Some(a) = argv.get(i) {
         match *a {

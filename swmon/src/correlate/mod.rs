@@ -66,6 +66,10 @@ pub struct Facts {
     /// Why a near-copy could not be confirmed: `no-build-id`, or the note
     /// reader's flag for a malformed file.
     pub build_id_flag: Option<&'static str>,
+    /// The argv classify read is not all of it (an interpreter's longer
+    /// than the kernel's copy, gone before `/proc` could give the rest):
+    /// the reading is uncertain (`swmon.reading`).
+    pub argv_incomplete: bool,
     /// As the kernel captured them at the exec (args capped, see
     /// [`crate::enrich::ancestors`]).
     pub ancestors: Vec<crate::enrich::Ancestor>,

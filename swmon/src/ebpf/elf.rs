@@ -16,7 +16,7 @@
 
 use std::{fmt, fs::File, io, os::unix::fs::FileExt};
 
-use swmon_common::{ElfKey, ELF_KEY_LEN, ELF_KEY_MASK, ELF_KEY_WORDS};
+use swmon_common::{canonical_elf_key, ElfKey, ELF_KEY_LEN, ELF_KEY_WORDS};
 
 /// Bytes of one file the note reader reads at most, all reads together.
 pub const READ_MAX: u64 = 256 * 1024;
@@ -39,8 +39,8 @@ const NT_GNU_BUILD_ID: u32 = 3;
 const NT_GO_BUILD_ID: u32 = 4;
 
 /// The first [`ELF_KEY_LEN`] bytes of a file (fewer at its end, the rest
-/// zero, as the kernel's `bprm->buf`), masked to an [`ElfKey`]. The same
-/// words the kernel filter builds.
+/// zero, as the kernel's `bprm->buf`), brought to an [`ElfKey`] by
+/// [`canonical_elf_key`]: the same words the kernel filter builds.
 pub fn elf_key(start: &[u8]) -> ElfKey {
     let mut bytes = [0u8; ELF_KEY_LEN];
     let n = start.len().min(ELF_KEY_LEN);
@@ -49,8 +49,9 @@ pub fn elf_key(start: &[u8]) -> ElfKey {
     for (i, w) in words.iter_mut().enumerate() {
         let mut b = [0u8; 8];
         b.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
-        *w = u64::from_ne_bytes(b) & ELF_KEY_MASK[i];
+        *w = u64::from_ne_bytes(b);
     }
+    canonical_elf_key(&mut words);
     ElfKey { words }
 }
 
@@ -745,7 +746,8 @@ mod tests {
         g[64 + 40..64 + 48].copy_from_slice(&[0xdd; 8]);
         g[64 + 48..64 + 56].copy_from_slice(&[0xcc; 8]);
         assert_eq!(elf_key(&g), k);
-        // The entry point, a program header's file size and type: counted.
+        // The entry point, a PT_LOAD's file size past its page and its
+        // type: counted.
         let mut g = f.clone();
         g[24] ^= 1;
         assert_ne!(elf_key(&g), k);
@@ -753,8 +755,13 @@ mod tests {
         g[64 + 32] ^= 1;
         assert_ne!(elf_key(&g), k);
         let mut g = f.clone();
-        g[120] ^= 1;
+        g[64] ^= 1;
         assert_ne!(elf_key(&g), k);
+        // A note's header is no part of the key, its type neither.
+        let mut g = f.clone();
+        g[120] ^= 1;
+        g[128] ^= 1;
+        assert_eq!(elf_key(&g), k);
         // A file shorter than the key: zero past its end, like bprm->buf.
         assert_eq!(elf_key(&f[..100]), {
             let mut z = f[..100].to_vec();

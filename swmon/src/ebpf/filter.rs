@@ -37,15 +37,18 @@ use std::{
     ffi::OsStr,
     fs,
     io::Read,
-    os::unix::{
-        ffi::OsStrExt,
-        fs::{MetadataExt, OpenOptionsExt},
+    os::{
+        fd::AsRawFd,
+        unix::{
+            ffi::OsStrExt,
+            fs::{MetadataExt, OpenOptionsExt},
+        },
     },
     path::{Path, PathBuf},
 };
 
 use sha2::{Digest, Sha256};
-use swmon_common::{name_kind, ElfKey, InodeKey, NameValue, NAME_MAX};
+use swmon_common::{identity, name_kind, ElfKey, InodeKey, NameValue, NAME_MAX};
 
 use super::elf::{self, BuildId, Malformed, NoteError};
 use crate::catalogue::{self, Role, PROGRAMS};
@@ -64,6 +67,15 @@ const PROGRAM_DIRS: &[&str] = &[
     "/usr/local/lib/node_modules/npm/bin",
     "/root/.cargo/bin",
     "/root/.local/bin",
+];
+
+/// Folders searched for the dynamic loader only (`ld-linux-x86-64.so.2`),
+/// beside [`PROGRAM_DIRS`]: entries with a loader's name, nothing else.
+const LOADER_DIRS: &[&str] = &[
+    "/lib64",
+    "/usr/lib64",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
 ];
 
 /// Non-installer names a hard-linked binary needs to count as a multiplexer.
@@ -92,6 +104,22 @@ pub struct FoundInstaller {
     pub build_id: Option<BuildId>,
 }
 
+/// An interpreter or the loader found on this host (an ELF binary with a
+/// build ID): its (device, inode) and ELF key go into the kernel's maps
+/// marked [`identity::INTERPRETER`], so a hard link or renamed copy of it
+/// gets the argv scan its name would have given it.
+#[derive(Clone, Debug)]
+pub struct FoundInterpreter {
+    pub id: u16,
+    pub path: PathBuf,
+    pub target: PathBuf,
+    pub dev: u32,
+    pub ino: u64,
+    pub size: u64,
+    pub elf_key: ElfKey,
+    pub build_id: BuildId,
+}
+
 /// Everything the kernel maps are filled with.
 #[derive(Debug, Default)]
 pub struct FilterTables {
@@ -102,6 +130,9 @@ pub struct FilterTables {
     /// ELF keys of binary installers with a build ID (near-copies).
     pub elf_keys: Vec<(ElfKey, u16)>,
     pub found: Vec<FoundInstaller>,
+    /// Interpreters and loaders, for the kernel's maps (marked as such)
+    /// and the facts stage's build-ID check of a renamed copy.
+    pub interpreters: Vec<FoundInterpreter>,
     /// Folders, link hops and candidates left out, each with why.
     pub untrusted: Vec<String>,
 }
@@ -283,6 +314,7 @@ impl FilterTables {
         // lstat only: nothing here opens a file or follows a link.
         let mut names_by_inode: HashMap<(u64, u64), BTreeSet<Vec<u8>>> = HashMap::new();
         let mut candidates = Vec::new();
+        let mut interpreters = Vec::new();
         let mut seen_paths = BTreeSet::new();
         for dir in &dirs {
             let Ok(entries) = fs::read_dir(dir) else {
@@ -300,12 +332,31 @@ impl FilterTables {
                         .or_default()
                         .insert(name.as_bytes().to_vec());
                 }
-                if let Some((id, Role::Installer(_))) =
-                    catalogue::lookup(name.as_bytes()).map(|(id, p)| (id, p.role))
-                {
-                    if seen_paths.insert(path.clone()) {
+                match catalogue::lookup(name.as_bytes()).map(|(id, p)| (id, p.role)) {
+                    Some((id, Role::Installer(_))) if seen_paths.insert(path.clone()) => {
                         candidates.push((id, path));
                     }
+                    Some((id, Role::Interpreter(_) | Role::Loader)) => {
+                        interpreters.push((id, path));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // The loader's folders: only its names are looked at.
+        for d in LOADER_DIRS {
+            let Ok(dir) = cache.check(Path::new(d)) else {
+                continue;
+            };
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if let Some((id, Role::Loader)) =
+                    catalogue::lookup(name.as_bytes()).map(|(id, p)| (id, p.role))
+                {
+                    interpreters.push((id, entry.path()));
                 }
             }
         }
@@ -370,7 +421,80 @@ impl FilterTables {
             }
             tables.found.push(found);
         }
+        // After the installers: an entry both would claim stays theirs.
+        tables.add_interpreters(interpreters, &mut cache, &names_by_inode);
         tables
+    }
+}
+
+impl FilterTables {
+    /// Interpreters and loaders by (device, inode) and ELF key, each file
+    /// once, marked [`identity::INTERPRETER`]: checked like an installer
+    /// (trusted folders and link hops, a root-owned regular file), an ELF
+    /// binary with a build ID, and not hard-linked under
+    /// [`MULTIPLEXER_NAMES`] names of other programs (a multi-call binary
+    /// is no interpreter). An entry an installer has already is left to it.
+    fn add_interpreters(
+        &mut self,
+        candidates: Vec<(u16, PathBuf)>,
+        cache: &mut DirCache,
+        names_by_inode: &HashMap<(u64, u64), BTreeSet<Vec<u8>>>,
+    ) {
+        for (id, path) in candidates {
+            let Ok(target) = cache.resolve(&path) else {
+                continue;
+            };
+            let Ok(c) = open_candidate(&target) else {
+                continue;
+            };
+            let (Some(elf_key), Some(build_id)) = (c.elf_key, c.build_id) else {
+                continue;
+            };
+            let others = names_by_inode
+                .get(&(c.meta.dev(), c.meta.ino()))
+                .map_or(0, |names| {
+                    names
+                        .iter()
+                        .filter(|n| {
+                            !matches!(
+                                catalogue::lookup(n).map(|(_, p)| p.role),
+                                Some(Role::Interpreter(_) | Role::Loader)
+                            )
+                        })
+                        .count()
+                });
+            if others >= MULTIPLEXER_NAMES {
+                continue;
+            }
+            let dev = kernel_dev(c.meta.dev());
+            let ino = c.meta.ino();
+            if self
+                .interpreters
+                .iter()
+                .any(|f| f.dev == dev && f.ino == ino)
+            {
+                continue;
+            }
+            let loader = matches!(catalogue::program(id).map(|p| p.role), Some(Role::Loader));
+            let value = id | identity::INTERPRETER | if loader { identity::LOADER } else { 0 };
+            let key = InodeKey { dev, _pad: 0, ino };
+            if !self.inodes.iter().any(|(k, _)| *k == key) {
+                self.inodes.push((key, value));
+            }
+            if !self.elf_keys.iter().any(|(k, _)| *k == elf_key) {
+                self.elf_keys.push((elf_key, value));
+            }
+            self.interpreters.push(FoundInterpreter {
+                id,
+                path,
+                target,
+                dev,
+                ino,
+                size: c.meta.size(),
+                elf_key,
+                build_id,
+            });
+        }
     }
 }
 
@@ -445,6 +569,12 @@ pub enum Content {
     /// with its build-id note removed or broken looks like this; reported
     /// as unverified rather than let go.
     NearCopyUnconfirmed(u16, &'static str),
+    /// An installer's ELF key with another build ID than every installer
+    /// of that key has (the candidate's): another build of the same
+    /// program, or a copy whose build ID was rewritten. Reported
+    /// unverified (flag `mismatch`), not dropped: only the build ID, which
+    /// anyone can rewrite, tells it from a near-copy.
+    NearCopyMismatch(u16, BuildId),
     /// No installer's.
     Other,
     /// It could not be read (the process has exited), or what the path
@@ -482,6 +612,7 @@ fn hash_key(meta: &fs::Metadata) -> HashKey {
 #[derive(Debug, Default)]
 pub struct ContentMatcher {
     installers: Vec<FoundInstaller>,
+    interpreters: Vec<FoundInterpreter>,
     hashes: HashMap<HashKey, String>,
     build_ids: HashMap<HashKey, Result<Option<BuildId>, Malformed>>,
 }
@@ -500,9 +631,17 @@ impl ContentMatcher {
             .collect();
         ContentMatcher {
             installers,
+            interpreters: Vec::new(),
             hashes: HashMap::new(),
             build_ids: HashMap::new(),
         }
+    }
+
+    /// With the interpreters discovery found (for
+    /// [`ContentMatcher::interpreter`]).
+    pub fn with_interpreters(mut self, found: &[FoundInterpreter]) -> ContentMatcher {
+        self.interpreters = found.to_vec();
+        self
     }
 
     /// Whether `exe` (`/proc/PID/exe`, or the exec'd path as a fallback)
@@ -638,9 +777,104 @@ impl ContentMatcher {
         // still what the key was registered for, until rediscovery.
         Ok(match same_key.into_iter().find(|(_, known)| *known == id) {
             Some((installer, _)) => Content::NearCopy(installer, id),
-            None => Content::Other,
+            None => Content::NearCopyMismatch(first, id),
         })
     }
+
+    /// What the program of an explicit loader exec is, from its open file
+    /// (opened as the process sees it): an installer's file by (device,
+    /// inode) (`Installer` with no hash when its own), else as a copy
+    /// candidate: the exact content of an installer of its size, then its
+    /// ELF key and build ID.
+    pub fn program(&mut self, file: &fs::File) -> Content {
+        let Ok(meta) = file.metadata() else {
+            return Content::Unreadable;
+        };
+        if !meta.is_file() {
+            return Content::Other;
+        }
+        let exec = ExecFile {
+            dev: kernel_dev(meta.dev()),
+            ino: meta.ino(),
+            size: meta.size(),
+        };
+        if let Some(f) = self
+            .installers
+            .iter()
+            .find(|f| f.dev == exec.dev && f.ino == exec.ino)
+        {
+            let id = f.id;
+            return match self.hash(
+                match file.try_clone() {
+                    Ok(f) => f,
+                    Err(_) => return Content::Unreadable,
+                },
+                &meta,
+            ) {
+                Some(h) => Content::Installer(id, h),
+                None => Content::Unreadable,
+            };
+        }
+        // Through the descriptor's own link: the same open file, checked
+        // again against its (device, inode, size).
+        let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        self.examine(
+            &path,
+            exec,
+            Ways {
+                exact: true,
+                near: true,
+            },
+        )
+    }
+
+    /// Checks an exec the kernel took for interpreter `id` by its ELF key
+    /// (a renamed copy): the key read again from the open descriptor (the
+    /// exec'd dev, inode and size), then the build ID, against what
+    /// discovery read of that interpreter's files.
+    pub fn interpreter(&mut self, exe: &Path, exec: ExecFile, id: u16) -> InterpreterCopy {
+        let known: Vec<(ElfKey, BuildId)> = self
+            .interpreters
+            .iter()
+            .filter(|f| f.id == id)
+            .map(|f| (f.elf_key, f.build_id.clone()))
+            .collect();
+        let Ok((file, meta)) = open_regular(exe, false) else {
+            return InterpreterCopy::Unconfirmed("unreadable");
+        };
+        if kernel_dev(meta.dev()) != exec.dev || meta.ino() != exec.ino || meta.size() != exec.size
+        {
+            return InterpreterCopy::Unconfirmed("unreadable");
+        }
+        let key = match elf::key_of(&file) {
+            Ok(Some(k)) => k,
+            _ => return InterpreterCopy::Unconfirmed("key-changed"),
+        };
+        if !known.iter().any(|(k, _)| *k == key) {
+            return InterpreterCopy::Unconfirmed("key-changed");
+        }
+        match self.build_id(&file, &meta) {
+            Ok(Ok(Some(bid))) if known.iter().any(|(k, b)| *k == key && *b == bid) => {
+                InterpreterCopy::Confirmed(bid)
+            }
+            Ok(Ok(Some(bid))) => InterpreterCopy::Mismatch(bid),
+            Ok(Ok(None)) => InterpreterCopy::Unconfirmed("no-build-id"),
+            Ok(Err(m)) => InterpreterCopy::Unconfirmed(m.as_str()),
+            Err(()) => InterpreterCopy::Unconfirmed("unreadable"),
+        }
+    }
+}
+
+/// What [`ContentMatcher::interpreter`] found of a renamed interpreter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InterpreterCopy {
+    /// The interpreter's ELF key and build ID.
+    Confirmed(BuildId),
+    /// Its ELF key with another build ID (another build, or rewritten).
+    Mismatch(BuildId),
+    /// Not checked: why (`unreadable`, `key-changed`, `no-build-id`, or
+    /// how its notes are malformed).
+    Unconfirmed(&'static str),
 }
 
 /// A map delete's result with "not there" (`ENOENT`) counted as done: an
@@ -691,6 +925,53 @@ mod tests {
         assert!(t.inodes.iter().any(|(k, _)| k.ino == dpkg.ino));
         assert!(t.sizes.iter().any(|(s, _)| *s == dpkg.size));
         assert_eq!(t.names.len(), PROGRAMS.len());
+    }
+
+    /// python3.11 and the loader are found as interpreters: their inode
+    /// and ELF key in the kernel's tables marked as such (a scan, not a
+    /// pass), never among the installers (no audit rule for them).
+    #[test]
+    fn discovers_python_and_the_loader_as_interpreters() {
+        let t = FilterTables::discover(&[]);
+        for (path, role) in [
+            (
+                "/usr/bin/python3.11",
+                Role::Interpreter(catalogue::Interpreter::Python),
+            ),
+            // Found under `ld-linux-x86-64.so.2` or Debian's `ld.so` link.
+            (
+                "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                Role::Loader,
+            ),
+        ] {
+            let meta = fs::metadata(path).expect("on this host");
+            let f = t
+                .interpreters
+                .iter()
+                .find(|f| f.ino == meta.ino())
+                .unwrap_or_else(|| panic!("{path} found: {:?}", t.interpreters));
+            assert_eq!(PROGRAMS[usize::from(f.id)].role, role, "{path}");
+            let loader = if role == Role::Loader {
+                identity::LOADER
+            } else {
+                0
+            };
+            let value = f.id | identity::INTERPRETER | loader;
+            let key = InodeKey {
+                dev: f.dev,
+                _pad: 0,
+                ino: f.ino,
+            };
+            assert!(t.inodes.contains(&(key, value)), "{path}");
+            assert!(t.elf_keys.contains(&(f.elf_key, value)), "{path}");
+            assert!(!t.found.iter().any(|i| i.ino == f.ino), "{path}");
+            assert!(!t.sizes.iter().any(|(s, _)| *s == f.size), "{path}");
+        }
+        // Each file once, whatever its names (python3 -> python3.11).
+        let mut inodes: Vec<_> = t.interpreters.iter().map(|f| (f.dev, f.ino)).collect();
+        inodes.sort_unstable();
+        inodes.dedup();
+        assert_eq!(inodes.len(), t.interpreters.len());
     }
 
     #[test]
@@ -1238,10 +1519,17 @@ mod tests {
             Content::Installer(..)
         ));
         let note = build_id_note(&original);
-        // Another build ID: another program of the same layout.
+        // Another build ID: another build of the same layout, or the
+        // build ID rewritten: reported as a mismatch, with the copy's ID.
         let mut other = appended.clone();
         other[note + 16] ^= 0xff;
-        assert_eq!(examine(&other, "other"), Content::Other);
+        match examine(&other, "other") {
+            Content::NearCopyMismatch(i, b) => {
+                assert_eq!(i, ours.id);
+                assert_ne!(b, id);
+            }
+            c => panic!("{c:?}"),
+        }
         // The note's type changed: no build ID left to confirm by.
         let mut stripped = appended.clone();
         stripped[note + 8] = 0x7f;

@@ -233,6 +233,7 @@ pub struct KernelCounters {
     pub stage_failed: u64,
     /// `--ebpf-log` records the programs wrote or tried to write.
     pub log_records: u64,
+    pub argv_unreadable: u64,
 }
 
 /// The loaded, attached program and its maps.
@@ -717,6 +718,7 @@ impl KernelStream {
             exits: get(counter::EXITS),
             stage_failed: get(counter::STAGE_FAILED),
             log_records: get(counter::LOG_RECORDS),
+            argv_unreadable: get(counter::ARGV_UNREADABLE),
         }
     }
 }

@@ -563,6 +563,61 @@ pub fn for_exec(
     read_operands(manager, operation, args, place, rec.flags & cut != 0)
 }
 
+/// The program an explicit loader exec runs (`ld-linux-x86-64.so.2
+/// ./copy`), opened read-only as the exec'ing process sees and may open
+/// it: beneath its root, from its working folder, with its credentials,
+/// on a worker thread given up at [`DEADLINE`] (a hung file system), for
+/// the facts stage to identify by content. FUSE and network file systems
+/// are refused, like package files.
+pub fn open_program(
+    rec: &crate::ebpf::decode::ExecRecord,
+    operand: &[u8],
+) -> Result<File, Rejected> {
+    let cut = swmon_common::flag::CWD_TRUNCATED | swmon_common::flag::CWD_UNREADABLE;
+    if rec.flags & cut != 0 && !operand.starts_with(b"/") {
+        return Err(Rejected::CwdTruncated);
+    }
+    let place = crate::enrich::live_proc_dir(rec)
+        .ok_or(Rejected::ProcessGone)
+        .and_then(Place::of_process)?;
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            WORKERS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let slot = Slot;
+    if WORKERS.fetch_add(1, Ordering::SeqCst) >= MAX_WORKERS {
+        return Err(Rejected::Busy);
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let operand = operand.to_vec();
+    let creds = place.creds.clone();
+    let open = move || -> Result<File, Rejected> {
+        if place::remote(place.start(&operand)) {
+            return Err(Rejected::RemoteFs);
+        }
+        let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+        let file = File::from(place.open(&operand, flags)?);
+        if place::remote(&file) {
+            return Err(Rejected::RemoteFs);
+        }
+        Ok(file)
+    };
+    std::thread::Builder::new()
+        .name("swmon-program".into())
+        .spawn(move || {
+            let _slot = slot;
+            let opened = match &creds {
+                None => open(),
+                Some(c) => place::as_user(c, open).and_then(|r| r),
+            };
+            let _ = tx.send(opened);
+        })
+        .map_err(|_| Rejected::Busy)?;
+    rx.recv_timeout(DEADLINE).unwrap_or(Err(Rejected::TimedOut))
+}
+
 /// How many of `files` were given up at the deadline (a stuck read).
 pub fn timed_out(files: &[FileFact]) -> usize {
     files

@@ -35,6 +35,8 @@ counters! {
     stage_failed,
     /// `--ebpf-log`: records the programs wrote or tried to write.
     ebpf_log_records,
+    /// argv reads from user memory that failed in the kernel.
+    argv_unreadable,
     // The kernel reader.
     /// Ring-buffer records read.
     kernel_records,
@@ -57,11 +59,21 @@ counters! {
     /// Fileless size-matched candidates reported without their content.
     content_unverified,
     /// Near-copy candidates (an installer's ELF key) whose build ID is no
-    /// installer's: another program of the same layout.
+    /// installer's: another build of it, or a rewritten build ID; each is
+    /// reported (`unverified`, `build_id_flag: mismatch`).
     near_copy_mismatch,
     /// Near-copy candidates with no build ID, or with malformed ELF notes
     /// (refused by the bounded reader): reported unverified.
     near_copy_unconfirmed,
+    /// Interpreter execs whose argv was longer than the kernel's copy (or
+    /// unreadable there) and could not be read whole from `/proc` (gone,
+    /// or over the cap): classified on what the kernel copied, an
+    /// installer in the rest missed.
+    interpreter_argv_unread,
+    /// Programs of explicit loader execs (`ld.so ./prog`, naming no
+    /// installer) that could not be opened as the process (gone, not
+    /// readable by its user, a remote file system, stuck): not identified.
+    loader_program_unread,
     /// Ancestors whose argv was cut to the per-string cap.
     ancestor_args_cut,
     /// Local package files given up at the read deadline (a read stuck on
@@ -184,6 +196,9 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("rules_queue_dropped", "audit-reader"),
     ("rules_told_dropped", "rules"),
     ("content_unreadable", "facts"),
+    ("interpreter_argv_unread", "facts"),
+    ("loader_program_unread", "facts"),
+    ("argv_unreadable", "kernel"),
     ("package_file_stuck", "facts"),
     ("runs_evicted", "decide"),
     ("audit_execs_dropped", "decide"),

@@ -538,7 +538,8 @@ impl Decide {
                 manager: manager.map(Manager::as_str),
                 installer: program.map(|p| p.name),
                 via: Some(run.facts.via),
-                reading: reading.is_uncertain().then_some("uncertain"),
+                reading: (reading.is_uncertain() || run.facts.argv_incomplete)
+                    .then_some("uncertain"),
                 unknown_options: reading
                     .guessed
                     .iter()

@@ -15,7 +15,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use swmon_common::reason;
+use swmon_common::{flag, reason};
 
 use super::{
     counters::Counters,
@@ -27,7 +27,7 @@ use crate::{
     correlate::Facts,
     ebpf::{
         decode::{self, ExecRecord, ExitRecord, Record},
-        filter::{Content, ContentMatcher, ExecFile, Ways},
+        filter::{Content, ContentMatcher, ExecFile, InterpreterCopy, Ways},
     },
     enrich,
 };
@@ -148,6 +148,18 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
                 near_copy = true;
                 unverified = true;
             }
+            // An installer's ELF key with another build ID: another build
+            // of it, or a copy whose build ID was rewritten. Reported,
+            // unverified, with the copy's build ID, never dropped: a
+            // rewritten build ID must not be a way past swmon.
+            Content::NearCopyMismatch(id, bid) => {
+                Counters::add(&c.near_copy_mismatch, 1);
+                rec.installer_id = Some(id);
+                build_id = Some(bid.to_string());
+                build_id_flag = Some("mismatch");
+                near_copy = true;
+                unverified = true;
+            }
             Content::Other => {
                 if ways.near {
                     Counters::add(&c.near_copy_mismatch, 1);
@@ -166,6 +178,88 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
             Content::Unreadable => {
                 Counters::add(&c.content_unreadable, 1);
                 return None;
+            }
+        }
+    }
+    // A renamed copy of an interpreter (the kernel matched its ELF key):
+    // confirmed by its build ID; any doubt is reported with the event.
+    if rec.reasons & reason::INTERPRETER_ELF != 0 {
+        if let Some(interp) = rec.interpreter_id {
+            let exec = ExecFile {
+                dev: rec.dev,
+                ino: rec.ino,
+                size: rec.size,
+            };
+            let mut copy = matcher.interpreter(&enrich::proc_exe(rec.pid), exec, interp);
+            if copy == InterpreterCopy::Unconfirmed("unreadable") && rec.nlink != 0 {
+                let path = PathBuf::from(crate::ebpf::filter::os(&rec.executable));
+                copy = matcher.interpreter(&path, exec, interp);
+            }
+            match copy {
+                InterpreterCopy::Confirmed(bid) => build_id = Some(bid.to_string()),
+                InterpreterCopy::Mismatch(bid) => {
+                    build_id = Some(bid.to_string());
+                    build_id_flag = Some("mismatch");
+                    unverified = true;
+                }
+                InterpreterCopy::Unconfirmed(why) => {
+                    build_id_flag = Some(why);
+                    unverified = true;
+                }
+            }
+        }
+    }
+    // An interpreter's argv longer than the kernel's copy (or unreadable
+    // then): the rest from /proc while it is the same process, else
+    // classified on the copy and marked uncertain.
+    let mut argv_incomplete = false;
+    if rec.reasons & reason::INTERPRETER_SCAN != 0
+        && rec.flags & (flag::ARGV_TRUNCATED | flag::ARGV_UNREADABLE) != 0
+    {
+        match enrich::full_argv(&rec) {
+            Some(argv) => {
+                rec.argv = argv;
+                rec.flags &= !(flag::ARGV_TRUNCATED | flag::ARGV_UNREADABLE);
+            }
+            None => {
+                Counters::add(&c.interpreter_argv_unread, 1);
+                argv_incomplete = true;
+            }
+        }
+    }
+    // The loader run by hand on a program no name marks (`ld.so ./copy`):
+    // the program's file, opened as the process sees it, identified like
+    // a copy candidate.
+    if rec.reasons & reason::LOADER_PROGRAM != 0 {
+        let argv: Vec<&[u8]> = rec.argv.iter().map(Vec::as_slice).collect();
+        let program = crate::classify::command::loader_program(&argv).map(|i| argv[i].to_vec());
+        if let Some(program) = program {
+            match crate::package_file::open_program(&rec, &program) {
+                Ok(file) => match matcher.program(&file) {
+                    Content::Installer(id, hash) => {
+                        rec.installer_id = Some(id);
+                        sha256 = Some(hash);
+                    }
+                    Content::NearCopy(id, bid) => {
+                        rec.installer_id = Some(id);
+                        build_id = Some(bid.to_string());
+                    }
+                    Content::NearCopyUnconfirmed(id, flag) => {
+                        Counters::add(&c.near_copy_unconfirmed, 1);
+                        rec.installer_id = Some(id);
+                        build_id_flag = Some(flag);
+                        unverified = true;
+                    }
+                    Content::NearCopyMismatch(id, bid) => {
+                        Counters::add(&c.near_copy_mismatch, 1);
+                        rec.installer_id = Some(id);
+                        build_id = Some(bid.to_string());
+                        build_id_flag = Some("mismatch");
+                        unverified = true;
+                    }
+                    Content::Other | Content::Unreadable => {}
+                },
+                Err(_) => Counters::add(&c.loader_program_unread, 1),
             }
         }
     }
@@ -211,6 +305,7 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         build_id,
         unverified,
         build_id_flag,
+        argv_incomplete,
         ancestors,
         placement,
         tty,

@@ -233,8 +233,9 @@ fn rediscovered(
     }
     *matcher_update
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) =
-        Some(ContentMatcher::new(&kernel.tables.found));
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(
+        ContentMatcher::new(&kernel.tables.found).with_interpreters(&kernel.tables.interpreters),
+    );
     let mut e = state_event(host, "installers-rediscovered");
     e.event.kind_type = vec!["change"];
     e.swmon.installers_found = Some(
@@ -324,6 +325,7 @@ pub fn publish_counters(kernel: &KernelStream, c: &Counters) {
         (&c.exits, k.exits),
         (&c.stage_failed, k.stage_failed),
         (&c.ebpf_log_records, k.log_records),
+        (&c.argv_unreadable, k.argv_unreadable),
     ] {
         Counters::set(a, n);
     }

@@ -380,7 +380,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         let w = writer.clone();
         stage_watch.queue(Stage::Writer, move || w.depth());
     }
-    let matcher = ContentMatcher::new(&kernel.tables.found);
+    let matcher =
+        ContentMatcher::new(&kernel.tables.found).with_interpreters(&kernel.tables.interpreters);
     let matcher_update = Arc::new(Mutex::new(None));
     let ebpf_ids = kernel.attachment_ids();
     let untrusted_dirs = kernel.tables.untrusted.clone();
