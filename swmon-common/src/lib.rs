@@ -235,7 +235,6 @@ pub mod reason {
     ];
 }
 
-
 /// Bits of an `INODES` or `ELF_KEYS` value beside the catalogue id.
 pub mod identity {
     /// The file is an interpreter's or the loader's, not an installer's:
