@@ -10,7 +10,12 @@
 //! inode); the rule judge tells a record gone missing from one a chroot's
 //! copy, an exclusion or a watch on a symbolic link never promised;
 //! records the kernel lost before a run's decision are counted on its
-//! verdict.
+//! verdict; with swmon stopped (SIGSTOP to its own pid, so nothing drains
+//! its ring buffer) the kernel loses records for real: an exit record
+//! (the ring filled to exactly less than one exit's room), after which a
+//! new process on the same pid (clone3 with `set_tid`) is a run of its own
+//! and the old one ends `exit-not-seen`; and an installer exec inside a
+//! run, whose record is then `audit_only`.
 //!
 //! Host rules: each test adds only rules with its own key (`swmon-test-
 //! PID-...`, deleted by `HostAudit`; the one exclude rule, which has no
