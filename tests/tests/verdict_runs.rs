@@ -15,7 +15,9 @@
 //! (the ring filled to exactly less than one exit's room), after which a
 //! new process on the same pid (clone3 with `set_tid`) is a run of its own
 //! and the old one ends `exit-not-seen`; and an installer exec inside a
-//! run, whose record is then `audit_only`.
+//! run, whose record is then `audit_only`. A record well ahead of its
+//! kernel exec (held in the facts stage by a long package file read)
+//! waits for the kernel watermark and is never called `audit_only`.
 //!
 //! Host rules: each test adds only rules with its own key (`swmon-test-
 //! PID-...`, deleted by `HostAudit`; the one exclude rule, which has no
@@ -1164,4 +1166,73 @@ fn is_python(e: &Value) -> bool {
     e["process"]["executable"]
         .as_str()
         .is_some_and(|x| x.starts_with(PYTHON))
+}
+
+/// A record that reaches decide well before its kernel exec is not called
+/// `audit_only`: with `--audit-wait-ms 0` (an audit record is otherwise
+/// due at the next tick) the kernel exec of `dpkg -i` with two 60 MiB
+/// package files is held in the facts stage while they are read and
+/// hashed (about 120 MiB), its watermark behind it, while its audit
+/// record goes straight to decide. The run is `confirmed`, with no
+/// `audit_only`. The order is not forced (no knob holds the kernel side
+/// alone): this passes whatever the order; with the watermark rule
+/// broken it fails whenever the record comes first, which a read this
+/// long makes the usual case.
+#[test]
+fn a_record_ahead_of_its_slow_kernel_exec_waits_for_the_watermark() {
+    let host = HostAudit::save();
+    host.enable();
+    let tmp = TempDir::new("verdict-lag");
+    let root = tmp.path().join("root");
+    for d in ["var/lib/dpkg/updates", "var/lib/dpkg/info"] {
+        fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    for f in ["var/lib/dpkg/status", "var/lib/dpkg/available"] {
+        fs::write(root.join(f), "").expect("dpkg database");
+    }
+    let mut debs = Vec::new();
+    for name in ["a.deb", "b.deb"] {
+        let p = tmp.path().join(name);
+        let f = fs::File::create(&p).expect("create");
+        f.set_len(60 << 20).expect("size");
+        debs.push(p);
+    }
+    let auditd = Auditd::start();
+    add(&exec_rule("lag", true));
+    let m = Monitor::start(&["--audit-wait-ms", "0", "--heartbeat-secs", "1"]);
+    let (pid, _) = run(Command::new(DPKG)
+        .arg("--root")
+        .arg(&root)
+        .arg("-i")
+        .args(&debs));
+    let e = m.wait_for("the dpkg run", Duration::from_secs(60), |e| {
+        e["process"]["pid"] == pid
+            && e["swmon"]["verdict"].is_string()
+            && e["swmon"]["verdict"] != "audit_only"
+    });
+    heartbeat_after(
+        &m,
+        e["@timestamp"].as_str().expect("time"),
+        Duration::from_secs(2),
+    );
+    let events = m.stop();
+    drop(auditd);
+    assert!(
+        audit_only_of(&events, pid).is_empty(),
+        "no audit_only: {:#?}",
+        audit_only_of(&events, pid)
+    );
+    assert_eq!(e["swmon"]["operation"], "install", "{e:#}");
+    let files = e["swmon"]["package_files"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        files.iter().filter(|f| f["sha256"].is_string()).count(),
+        2,
+        "both files read and hashed by the facts stage: {e:#}"
+    );
+    assert_eq!(verdict(&e), ("confirmed", ""), "{e:#}");
+    assert_eq!(e["swmon"]["audit"]["key"], key("lag"), "{e:#}");
+    assert_eq!(runs_of(&events, pid).len(), 1);
 }
