@@ -10,7 +10,14 @@
 //! inode); the rule judge tells a record gone missing from one a chroot's
 //! copy, an exclusion or a watch on a symbolic link never promised;
 //! records the kernel lost before a run's decision are counted on its
-//! verdict.
+//! verdict; with swmon stopped (SIGSTOP to its own pid, so nothing drains
+//! its ring buffer) the kernel loses records for real: an exit record
+//! (the ring filled to exactly less than one exit's room), after which a
+//! new process on the same pid (clone3 with `set_tid`) is a run of its own
+//! and the old one ends `exit-not-seen`; and an installer exec inside a
+//! run, whose record is then `audit_only`. A record well ahead of its
+//! kernel exec (held in the facts stage by a long package file read)
+//! waits for the kernel watermark and is never called `audit_only`.
 //!
 //! Host rules: each test adds only rules with its own key (`swmon-test-
 //! PID-...`, deleted by `HostAudit`; the one exclude rule, which has no
@@ -812,4 +819,420 @@ fn records_lost_before_the_decision_are_counted_on_the_verdict() {
     );
     assert_eq!(runs_of(&events, pid).len(), 1);
     assert!(audit_only_of(&events, pid).is_empty());
+}
+
+/// Stops swmon (SIGSTOP, by its pid) so nothing drains the kernel's ring
+/// buffer; continues it (SIGCONT) however the test ends.
+struct Paused(u32);
+
+impl Paused {
+    fn new(m: &Monitor) -> Paused {
+        let pid = m.pid();
+        assert_ne!(pid, 0, "swmon runs");
+        // SAFETY: a signal to the swmon we started, by its pid.
+        assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGSTOP) }, 0);
+        // Stopped once /proc says so: nothing of it runs from then on.
+        let stat = format!("/proc/{pid}/stat");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = fs::read_to_string(&stat).expect("swmon's stat");
+            let state = s
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start().as_bytes()[0]);
+            if state == Some(b'T') {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "swmon never stopped");
+            std::thread::yield_now();
+        }
+        Paused(pid)
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        // SAFETY: a signal to the swmon we started, by its pid.
+        unsafe { libc::kill(self.0 as i32, libc::SIGCONT) };
+    }
+}
+
+/// The bytes one record of `size` takes in a BPF ring buffer (an 8-byte
+/// header, rounded up to 8).
+fn ring_slot(size: usize) -> usize {
+    (size + 8).div_ceil(8) * 8
+}
+
+/// An inline-code pip run (the kernel's argv scan passes it) that execs
+/// itself `times` more times (one passed exec record each), then says
+/// `ready` and waits for a line on standard input; then execs `then`, if
+/// given, else exits.
+fn pip_code(times: usize, then: Option<&str>) -> Command {
+    let then = match then {
+        Some(p) => format!("os.execv({p:?}, [{p:?}, '--version'])"),
+        None => "sys.exit(0)".to_owned(),
+    };
+    let code = format!(
+        "import os, sys\n\
+         n = int(sys.argv[1])\n\
+         if n > 0:\n    os.execv({PYTHON:?}, [{PYTHON:?}, '-c', open('/proc/self/cmdline', 'rb').read().split(b'\\0')[2].decode(), str(n - 1)])\n\
+         print('ready', flush=True)\n\
+         sys.stdin.readline()\n\
+         {then}\n\
+         import pip\n"
+    );
+    let mut c = Command::new(PYTHON);
+    c.arg("-c").arg(code).arg(times.to_string());
+    c
+}
+
+/// `struct clone_args` (clone3(2)) up to `set_tid_size`.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+}
+
+/// Starts `argv` as a child of this process on exactly `pid` (clone3(2)
+/// with `set_tid`: the kernel gives that pid or fails, no race with the
+/// host's other forks); the child waits for a byte on a pipe before it
+/// execs. Returns the write end: writing to (or closing) it lets the
+/// child exec.
+fn spawn_on_pid(pid: u32, argv: &[&str]) -> std::os::fd::OwnedFd {
+    use std::{
+        ffi::CString,
+        os::fd::{FromRawFd, OwnedFd},
+    };
+    let args: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(*a).expect("no NUL"))
+        .collect();
+    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let env: [*const libc::c_char; 1] = [std::ptr::null()];
+    let null = CString::new("/dev/null").expect("path");
+    let mut fds = [0; 2];
+    // SAFETY: a plain system call filling two ints.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let tid = [libc::pid_t::try_from(pid).expect("a pid")];
+    let args3 = CloneArgs {
+        exit_signal: libc::SIGCHLD as u64,
+        set_tid: tid.as_ptr() as u64,
+        set_tid_size: 1,
+        ..CloneArgs::default()
+    };
+    // SAFETY: clone3 without CLONE_VM is a fork; the child only makes
+    // async-signal-safe system calls on memory prepared before it, then
+    // execs or exits.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args3 as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if r == 0 {
+        // SAFETY: the child: raw system calls only, then exec or _exit.
+        unsafe {
+            // Our copy of the write end would keep the read from ending.
+            libc::close(fds[1]);
+            let mut b = 0u8;
+            libc::read(fds[0], (&mut b as *mut u8).cast(), 1);
+            let fd = libc::open(null.as_ptr(), libc::O_WRONLY);
+            if fd >= 0 {
+                libc::dup2(fd, 1);
+                libc::dup2(fd, 2);
+            }
+            libc::execve(ptrs[0], ptrs.as_ptr(), env.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    let err = std::io::Error::last_os_error();
+    // SAFETY: our own descriptors, each closed or owned once.
+    unsafe { libc::close(fds[0]) };
+    let write = unsafe { OwnedFd::from_raw_fd(fds[1]) };
+    assert_eq!(r, i64::from(pid), "clone3 on pid {pid}: {err}");
+    write
+}
+
+/// Reaps a child started by [`spawn_on_pid`]; its wait status.
+fn reap(pid: u32) -> i32 {
+    let mut status = 0;
+    // SAFETY: waits for our own child, by its pid.
+    let r = unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+    assert_eq!(r, pid as i32, "waitpid");
+    status
+}
+
+/// A pid reused after its process's exit was lost: the kernel's exit
+/// record is made to fail for real (swmon stopped, so nothing drains its
+/// ring buffer, filled so exactly that no exit record fits), then a new
+/// process is started on the same pid (clone3 with `set_tid`) and runs
+/// dpkg. The new process is a run of its own; the old run ends
+/// `exit-not-seen` with its own execs only. (Two mechanisms enforce this:
+/// the exec's process start time against the open run's, and the
+/// `/proc` sweep of runs older than 2 s; which one acts first depends on
+/// how long the test took, the outcome does not.)
+#[test]
+fn a_reused_pid_after_a_lost_exit_is_a_new_run() {
+    use std::io::{BufRead, BufReader, Write};
+    // The ring's room: every record, with its header, rounded to 8; a
+    // reservation fails once it would take more than the size - 1.
+    let exec = ring_slot(std::mem::size_of::<swmon_common::ExecEvent>());
+    let exit = ring_slot(std::mem::size_of::<swmon_common::ExitEvent>());
+    let size: usize = 256 << 10;
+    let room = size - 1;
+    // m exec records (A's, its re-execs, p dpkg runs) and p dpkg exits
+    // fit; then no exit does.
+    let (execs, p) = (1..=room / exec)
+        .find_map(|n| {
+            let p = (room - n * exec) / exit;
+            (p < n).then_some((n, p))
+        })
+        .expect("a ring size where exit records run out");
+    let reexecs = execs - 1 - p;
+    let m = Monitor::start(&[
+        "--ring-buffer-size",
+        &size.to_string(),
+        "--audit-wait-ms",
+        "0",
+        "--heartbeat-secs",
+        "1",
+    ]);
+    let pause = Paused::new(&m);
+    let mut a = pip_code(reexecs, None)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let a_pid = a.id();
+    let mut line = String::new();
+    BufReader::new(a.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "ready");
+    let mut dpkgs = Vec::new();
+    for _ in 0..p {
+        let (pid, code) = run(Command::new(DPKG).arg("--version"));
+        assert_eq!(code, 0);
+        dpkgs.push(pid);
+    }
+    // The ring holds fewer free bytes than one exit record: A's is lost.
+    a.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"go\n")
+        .expect("write");
+    let status = tests::wait_within(&mut a, Duration::from_secs(60), "python3");
+    assert!(status.success(), "{status}");
+    // A new process on A's pid, waiting to exec dpkg.
+    let go = spawn_on_pid(a_pid, &[DPKG, "--version"]);
+    drop(pause);
+    // Every record in the ring is read once the last dpkg exit in it is:
+    // B's exec has room.
+    for pid in &dpkgs {
+        m.wait_for("a dpkg run", Duration::from_secs(60), |e| {
+            e["process"]["pid"] == *pid && e["swmon"]["verdict"].is_string()
+        });
+    }
+    drop(go);
+    let code = reap(a_pid);
+    assert_eq!(code, 0, "dpkg --version on the reused pid");
+    let new = m.wait_for("the new process's run", Duration::from_secs(60), |e| {
+        e["process"]["pid"] == a_pid && e["process"]["executable"] == DPKG
+    });
+    let old = m.wait_for("the old run", Duration::from_secs(60), |e| {
+        e["process"]["pid"] == a_pid && is_python(e)
+    });
+    let events = m.stop();
+    let c = counters(&events);
+    assert!(
+        c["exit_reserve_failed"].as_u64() >= Some(1),
+        "an exit record was lost: {c}"
+    );
+    assert_eq!(
+        c["exec_reserve_failed"], 0,
+        "every exec record fit, as counted: {c}"
+    );
+    assert_eq!(old["swmon"]["end"], "exit-not-seen", "{old:#}");
+    assert_eq!(
+        old["swmon"]["exec_chain"].as_array().map_or(0, Vec::len),
+        reexecs,
+        "A's own execs only: {old:#}"
+    );
+    assert_ne!(old["swmon"]["run_id"], new["swmon"]["run_id"]);
+    assert_eq!(
+        new["swmon"]["exec_chain"].as_array().map_or(0, Vec::len),
+        0,
+        "{new:#}"
+    );
+    assert!(
+        new["swmon"].get("end").is_none(),
+        "its exit was seen: {new:#}"
+    );
+    assert_eq!(new["swmon"]["manager"], "dpkg", "{new:#}");
+    assert_eq!(runs_of(&events, a_pid).len(), 2, "two runs on the pid");
+}
+
+/// An installer exec the kernel stream missed inside a run: a pip run
+/// (inline code, recorded by both sides) execs dpkg while swmon is
+/// stopped and its ring buffer full (no exec record fits: that exec is
+/// lost for real, counted), under a rule recording it. dpkg's record is
+/// of the same process within the run's life but joins none of its execs:
+/// it is `audit_only`, and the run stays the pip run, `confirmed` by its
+/// own record.
+#[test]
+fn an_installer_exec_the_kernel_missed_inside_a_run_is_audit_only() {
+    use std::io::{BufRead, BufReader, Write};
+    let host = HostAudit::save();
+    host.enable();
+    let auditd = Auditd::start();
+    add(&exec_rule("inrun", true));
+    let size: usize = 64 << 10;
+    let exec = ring_slot(std::mem::size_of::<swmon_common::ExecEvent>());
+    let m = Monitor::start(&[
+        "--ring-buffer-size",
+        &size.to_string(),
+        "--audit-wait-ms",
+        "300",
+    ]);
+    let mut p = pip_code(0, Some(DPKG))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let pid = p.id();
+    let mut line = String::new();
+    BufReader::new(p.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "ready");
+    let pause = Paused::new(&m);
+    // More exec records than the ring holds: once one fails none fits
+    // again (nothing drains it; exits only take room).
+    for _ in 0..size / exec + 2 {
+        let (_, code) = run(Command::new(DPKG).arg("--version"));
+        assert_eq!(code, 0);
+    }
+    p.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"go\n")
+        .expect("write");
+    let status = tests::wait_within(&mut p, Duration::from_secs(60), "the pip run");
+    assert!(status.success(), "{status}");
+    drop(pause);
+    let only = m.wait_for("dpkg's audit_only", Duration::from_secs(60), |e| {
+        e["swmon"]["verdict"] == "audit_only" && e["process"]["pid"] == pid
+    });
+    let run = m.wait_for("the pip run", Duration::from_secs(60), |e| {
+        e["process"]["pid"] == pid && is_python(e) && e["swmon"]["verdict"].is_string()
+    });
+    let events = m.stop();
+    drop(auditd);
+    assert_eq!(only["process"]["executable"], DPKG, "{only:#}");
+    assert_eq!(only["swmon"]["manager"], "dpkg", "{only:#}");
+    assert_eq!(only["swmon"]["audit"]["key"], key("inrun"), "{only:#}");
+    assert_eq!(verdict(&run), ("confirmed", ""), "{run:#}");
+    assert_eq!(run["swmon"]["manager"], "pip", "{run:#}");
+    assert_eq!(
+        run["swmon"]["exec_chain"].as_array().map_or(0, Vec::len),
+        0,
+        "the kernel saw only the pip exec: {run:#}"
+    );
+    assert_eq!(run["swmon"]["audit"]["joined"], 1, "{run:#}");
+    assert_eq!(
+        run["swmon"]["audit"]["records"], 1,
+        "dpkg's is not attached: {run:#}"
+    );
+    // The run and dpkg's audit_only, nothing else.
+    assert_eq!(runs_of(&events, pid).len(), 2);
+    assert_eq!(audit_only_of(&events, pid).len(), 1);
+    let c = counters(&events);
+    assert!(c["exec_reserve_failed"].as_u64() >= Some(1), "{c}");
+}
+
+/// A run whose executable is python3 (`/usr/bin/python3` is a link to
+/// the versioned one, which the kernel names).
+fn is_python(e: &Value) -> bool {
+    e["process"]["executable"]
+        .as_str()
+        .is_some_and(|x| x.starts_with(PYTHON))
+}
+
+/// A record that reaches decide well before its kernel exec is not called
+/// `audit_only`: with `--audit-wait-ms 0` (an audit record is otherwise
+/// due at the next tick) the kernel exec of `dpkg -i` with two 60 MiB
+/// package files is held in the facts stage while they are read and
+/// hashed (about 120 MiB), its watermark behind it, while its audit
+/// record goes straight to decide. The run is `confirmed`, with no
+/// `audit_only`. The order is not forced (no knob holds the kernel side
+/// alone): this passes whatever the order; with the watermark rule
+/// broken it fails whenever the record comes first, which a read this
+/// long makes the usual case.
+#[test]
+fn a_record_ahead_of_its_slow_kernel_exec_waits_for_the_watermark() {
+    let host = HostAudit::save();
+    host.enable();
+    let tmp = TempDir::new("verdict-lag");
+    let root = tmp.path().join("root");
+    for d in ["var/lib/dpkg/updates", "var/lib/dpkg/info"] {
+        fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    for f in ["var/lib/dpkg/status", "var/lib/dpkg/available"] {
+        fs::write(root.join(f), "").expect("dpkg database");
+    }
+    let mut debs = Vec::new();
+    for name in ["a.deb", "b.deb"] {
+        let p = tmp.path().join(name);
+        let f = fs::File::create(&p).expect("create");
+        f.set_len(60 << 20).expect("size");
+        debs.push(p);
+    }
+    let auditd = Auditd::start();
+    add(&exec_rule("lag", true));
+    let m = Monitor::start(&["--audit-wait-ms", "0", "--heartbeat-secs", "1"]);
+    let (pid, _) = run(Command::new(DPKG)
+        .arg("--root")
+        .arg(&root)
+        .arg("-i")
+        .args(&debs));
+    let e = m.wait_for("the dpkg run", Duration::from_secs(60), |e| {
+        e["process"]["pid"] == pid
+            && e["swmon"]["verdict"].is_string()
+            && e["swmon"]["verdict"] != "audit_only"
+    });
+    heartbeat_after(
+        &m,
+        e["@timestamp"].as_str().expect("time"),
+        Duration::from_secs(2),
+    );
+    let events = m.stop();
+    drop(auditd);
+    assert!(
+        audit_only_of(&events, pid).is_empty(),
+        "no audit_only: {:#?}",
+        audit_only_of(&events, pid)
+    );
+    assert_eq!(e["swmon"]["operation"], "install", "{e:#}");
+    let files = e["swmon"]["package_files"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        files.iter().filter(|f| f["sha256"].is_string()).count(),
+        2,
+        "both files read and hashed by the facts stage: {e:#}"
+    );
+    assert_eq!(verdict(&e), ("confirmed", ""), "{e:#}");
+    assert_eq!(e["swmon"]["audit"]["key"], key("lag"), "{e:#}");
+    assert_eq!(runs_of(&events, pid).len(), 1);
 }

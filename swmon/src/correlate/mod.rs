@@ -48,6 +48,9 @@ pub struct Run {
     /// How many runs of this process were ended at the cap before this
     /// one (0 for most): part of its id, so each run's is its own.
     pub part: u32,
+    /// The join keys of its execs, made once each (see
+    /// `verdict::keys_of`).
+    pub keys: verdict::KeyCache,
 }
 
 /// Facts user space read while the process was alive.
@@ -134,7 +137,7 @@ pub fn exec_bytes(rec: &ExecRecord) -> usize {
 impl Run {
     /// About how many bytes the run holds.
     pub fn bytes(&self) -> usize {
-        self.execs.iter().map(exec_bytes).sum::<usize>() + self.facts.bytes()
+        self.execs.iter().map(exec_bytes).sum::<usize>() + self.facts.bytes() + self.keys.bytes()
     }
 
     /// The run's id (`swmon.run_id`): its process, `TGID-START` with the
@@ -227,6 +230,16 @@ impl Correlator {
         self.open.contains_key(&tgid)
     }
 
+    /// Calls `f` with the open run of a process, if any, and counts what
+    /// it changed in the run's bytes (its join keys are made there).
+    pub fn with_open_run(&mut self, tgid: u32, f: impl FnOnce(&mut Run)) {
+        if let Some(run) = self.open.get_mut(&tgid) {
+            let before = run.bytes();
+            f(run);
+            self.bytes = (self.bytes + run.bytes()).saturating_sub(before);
+        }
+    }
+
     /// The open run of a process.
     pub fn open_run_mut(&mut self, tgid: u32) -> Option<&mut Run> {
         self.open.get_mut(&tgid)
@@ -306,6 +319,7 @@ impl Correlator {
                 audit: None,
                 trimmed: 0,
                 part,
+                keys: verdict::KeyCache::default(),
             },
         );
         evicted

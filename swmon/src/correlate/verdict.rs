@@ -885,7 +885,9 @@ pub struct CrossCheck {
     /// Audit execs, oldest first; `execs_first` is the front's sequence.
     execs: VecDeque<AuditExec>,
     execs_first: u64,
-    execs_pids: HashMap<u32, Vec<u64>>,
+    /// Each pid's audit execs (sequences), oldest first: they leave in
+    /// that order ([`Self::pop_exec`] takes the front).
+    execs_pids: HashMap<u32, VecDeque<u64>>,
     execs_bytes: usize,
     deciding: ByPid<Waiting>,
     deciding_bytes: usize,
@@ -921,13 +923,59 @@ fn wall_of(boot_ns: u64, clock: &Clock) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-fn keys_of(run: &Run, clock: &Clock) -> Vec<ExecKey> {
+/// The join keys of a run's execs, kept on the run ([`Run::keys`]) and
+/// brought up to date here: a key is made once per exec (its lineage
+/// reads argv and hashes the installer's arguments), not at every record
+/// offered to the run. A key stays while its exec is at the same place in
+/// the chain with the same owner and the run's container placement is
+/// unchanged (a later exec's facts may change it); its wall time is taken
+/// again each time, since the boot-to-wall clock is re-measured.
+fn keys_of<'a>(run: &'a mut Run, clock: &Clock) -> &'a [ExecKey] {
     let container = run.facts.placement.container_id.is_some();
-    run.execs
+    let cache = &mut run.keys;
+    if cache.container != container {
+        cache.keys.clear();
+        cache.owners.clear();
+        cache.container = container;
+    }
+    let owner = |i: usize| run.owners.get(i).copied().flatten();
+    let same = cache
+        .keys
         .iter()
+        .zip(&cache.owners)
+        .zip(&run.execs)
         .enumerate()
-        .map(|(i, r)| ExecKey::of(r, clock, container, run.owners.get(i).copied().flatten()))
-        .collect()
+        .take_while(|(i, ((k, o), r))| {
+            k.boot_ns == r.boot_ns && k.dev == r.dev && k.ino == r.ino && **o == owner(*i)
+        })
+        .count();
+    cache.keys.truncate(same);
+    cache.owners.truncate(same);
+    for k in &mut cache.keys {
+        k.wall_ns = wall_of(k.boot_ns, clock);
+    }
+    for (i, r) in run.execs.iter().enumerate().skip(same) {
+        cache.keys.push(ExecKey::of(r, clock, container, owner(i)));
+        cache.owners.push(owner(i));
+    }
+    &cache.keys
+}
+
+/// [`ExecKey`]s of a run's execs, made once per exec (see [`keys_of`]).
+#[derive(Clone, Debug, Default)]
+pub struct KeyCache {
+    keys: Vec<ExecKey>,
+    /// The owner each key was made with (`Run::owners`).
+    owners: Vec<Option<(u32, u32)>>,
+    /// The run's container placement the keys were made with.
+    container: bool,
+}
+
+impl KeyCache {
+    pub fn bytes(&self) -> usize {
+        self.keys.iter().map(ExecKey::bytes).sum::<usize>()
+            + super::vec_cost(self.owners.len() * std::mem::size_of::<Option<(u32, u32)>>())
+    }
 }
 
 fn life_of(run: &Run, clock: &Clock) -> Life {
@@ -1231,7 +1279,7 @@ impl CrossCheck {
         }
         self.execs_bytes += size;
         let seq = self.execs_first + self.execs.len() as u64;
-        self.execs_pids.entry(exec.pid).or_default().push(seq);
+        self.execs_pids.entry(exec.pid).or_default().push_back(seq);
         self.execs.push_back(exec);
     }
 
@@ -1241,7 +1289,13 @@ impl CrossCheck {
         self.execs_first += 1;
         self.execs_bytes = self.execs_bytes.saturating_sub(old.bytes());
         if let Some(v) = self.execs_pids.get_mut(&old.pid) {
-            v.retain(|s| *s != seq);
+            // The oldest of all is the oldest of its pid.
+            if v.front() == Some(&seq) {
+                v.pop_front();
+            } else {
+                debug_assert!(false, "audit exec {seq} not first of pid {}", old.pid);
+                v.retain(|s| *s != seq);
+            }
             if v.is_empty() {
                 self.execs_pids.remove(&old.pid);
             }
@@ -1269,10 +1323,11 @@ impl CrossCheck {
         let Some(seqs) = self.execs_pids.get(&tgid).cloned() else {
             return;
         };
-        let keys = keys_of(run, clock);
         let life = life_of(run, clock);
+        let trimmed = run.trimmed > 0;
+        keys_of(run, clock);
+        let keys = &run.keys.keys;
         for seq in seqs {
-            let trimmed = run.trimmed > 0;
             let m = run.audit.get_or_insert_with(AuditMatch::default);
             let Some(exec) = self.exec_at(seq) else {
                 continue;
@@ -1280,7 +1335,7 @@ impl CrossCheck {
             if exec.matched {
                 continue;
             }
-            match fit(exec, tgid, &keys, life, |b| m.has_own(b)) {
+            match fit(exec, tgid, keys, life, |b| m.has_own(b)) {
                 Some(Fit::Exec(i, j)) => {
                     m.add(exec, Some((keys[i].boot_ns, j)));
                     exec.matched = true;
@@ -1310,7 +1365,8 @@ impl CrossCheck {
     pub fn on_run(&mut self, mut run: Run, now_boot_ns: u64, clock: &Clock) -> Vec<Decided> {
         self.now = self.now.max(now_boot_ns);
         self.attach(&mut run, clock);
-        let keys = keys_of(&run, clock);
+        keys_of(&mut run, clock);
+        let keys = std::mem::take(&mut run.keys.keys);
         let life = life_of(&run, clock);
         let state = self.state_at(run.primary().boot_ns);
         let may_come = state.available && state.enabled && state.rules;
@@ -1591,6 +1647,7 @@ mod tests {
             trimmed: 0,
             owners: vec![],
             part: 0,
+            keys: Default::default(),
         }
     }
 
@@ -1820,7 +1877,7 @@ mod tests {
         assert!(c.counters.audit_execs_dropped >= 90, "{:?}", c.counters);
         // The pid index follows what is kept.
         assert_eq!(
-            c.execs_pids.values().map(Vec::len).sum::<usize>(),
+            c.execs_pids.values().map(VecDeque::len).sum::<usize>(),
             c.execs.len()
         );
     }
@@ -2142,7 +2199,7 @@ mod tests {
         evil.ino = 22;
         r.execs.push(evil);
         r.owners = vec![Some((0, 0o100755)), Some((0, 0o100755))];
-        let k = keys_of(&r, &clock);
+        let k = keys_of(&mut r, &clock).to_vec();
         assert!(
             k[1].lineage.is_some() && k[0].lineage == k[1].lineage,
             "same lineage"
@@ -2421,6 +2478,54 @@ mod tests {
         assert_eq!(c.deciding(), 999);
         assert!(!c.deciding.pids.contains_key(&500));
         assert_eq!(c.deciding.pids.len(), 999);
+    }
+
+    #[test]
+    fn join_keys_are_made_once_per_exec_and_follow_the_chain_and_the_clock() {
+        let t = 1_000 * MS;
+        let clock = Clock::with_offsets(&[(0, 5_000_000_000)]);
+        let mut r = run(7, "/usr/bin/dpkg", t);
+        let mut second = ExecRecord::sample(7, "/usr/bin/rpm", t + MS);
+        second.ino = 2;
+        r.execs.push(second);
+        let k = keys_of(&mut r, &clock).to_vec();
+        assert_eq!(k.len(), 2);
+        assert_eq!(k[0].wall_ns, t + 5_000_000_000);
+        // Kept: the same keys (a marker set on the cache stays).
+        r.keys.keys[1].lineage = Some(("marker", [0; 16]));
+        assert_eq!(
+            keys_of(&mut r, &clock)[1].lineage,
+            Some(("marker", [0; 16]))
+        );
+        // The clock re-measured with another offset for their time: the
+        // keys keep their identity, with the new wall time.
+        let stepped = Clock::with_offsets(&[(0, 7_000_000_000)]);
+        let k = keys_of(&mut r, &stepped);
+        assert_eq!(k[0].wall_ns, t + 7_000_000_000);
+        assert_eq!(k[1].wall_ns, t + MS + 7_000_000_000);
+        assert_eq!(k[1].lineage, Some(("marker", [0; 16])));
+        // An exec trimmed from the middle, one appended: made again from
+        // where the chain changed.
+        let mut third = ExecRecord::sample(7, "/usr/bin/apt", t + 2 * MS);
+        third.ino = 3;
+        r.execs.push(third);
+        r.execs.remove(1);
+        let first = r.execs[0].ino;
+        let k = keys_of(&mut r, &clock);
+        assert_eq!(k.len(), 2);
+        assert_eq!((k[0].ino, k[1].ino), (first, 3));
+        assert!(k.iter().all(|k| k.lineage != Some(("marker", [0; 16]))));
+        // An owner learnt, a container placement changed: made again.
+        r.owners = vec![Some((0, 0o100755)), Some((0, 0o100755))];
+        assert!(keys_of(&mut r, &clock).iter().all(|k| k.root_owned));
+        r.keys.keys[0].lineage = Some(("marker", [0; 16]));
+        r.facts.placement.container_id = Some("c0ffee".into());
+        let k = keys_of(&mut r, &clock).to_vec();
+        assert!(k
+            .iter()
+            .all(|k| !k.same_root && k.lineage != Some(("marker", [0; 16]))));
+        // What a kept key weighs is counted on the run.
+        assert!(r.keys.bytes() >= k.iter().map(ExecKey::bytes).sum::<usize>());
     }
 
     #[test]

@@ -129,9 +129,9 @@ impl Decide {
                 let evicted = self.correlator.on_exec(*rec, *facts);
                 self.ready.extend(evicted);
                 // The audit record of this exec may have come first.
-                if let Some(run) = self.correlator.open_run_mut(tgid) {
-                    self.cross.attach(run, &self.clock);
-                }
+                let (cross, clock) = (&mut self.cross, &self.clock);
+                self.correlator
+                    .with_open_run(tgid, |run| cross.attach(run, clock));
             }
             Prepared::Exit(exit) => {
                 if let Some(run) = self.correlator.on_exit(exit) {
@@ -235,9 +235,9 @@ impl Decide {
                 for d in self.cross.on_audit_exec(*exec, now, &self.clock) {
                     self.emit_decided(d);
                 }
-                if let Some(run) = self.correlator.open_run_mut(pid) {
-                    self.cross.attach(run, &self.clock);
-                }
+                let (cross, clock) = (&mut self.cross, &self.clock);
+                self.correlator
+                    .with_open_run(pid, |run| cross.attach(run, clock));
             }
             AuditMsg::Health(h, now) => {
                 let mut state = self.cross.state();
