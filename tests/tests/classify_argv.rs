@@ -563,3 +563,43 @@ fn a_loader_option_value_is_not_taken_for_the_program() {
     let c = counters(&events);
     assert_eq!(c["loader_program_unread"], 0, "{c}");
 }
+
+/// Review: inline code that runs the installer twice, first on a literal
+/// decoy (`sys.argv = ['pip', 'list']`), then on arguments built at run
+/// time, is an install of unknown arguments (operation `other`, reading
+/// uncertain), never the decoy's query.
+#[test]
+fn classify_flags_inline_code_that_runs_the_installer_twice() {
+    let python = "import sys, runpy\n\
+                  sys.argv = ['pip', 'list']\n\
+                  runpy.run_module('pip', run_name='__main__')\n\
+                  sys.argv = ['pip'] + bytes.fromhex('696e7374616c6c2078').decode().split()\n\
+                  runpy.run_module('pip', run_name='__main__')";
+    let node = format!(
+        "process.argv = ['node', 'npm', 'ls']; require('{NPM_CLI}'); \
+         process.argv = ['node', 'npm', 'i', 'x']; require('{NPM_CLI}')"
+    );
+    for (manager, line) in [
+        ("pip", vec!["python3", "-c", python]),
+        ("npm", vec!["node", "-e", &node]),
+        ("cpan", vec!["perl", "-MCPAN", "-e", "test 'X'; install $m"]),
+        (
+            "gem",
+            vec![
+                "ruby",
+                "-rrubygems/gem_runner",
+                "-e",
+                "Gem::GemRunner.new.run %w[list]; Gem::GemRunner.new.run(a)",
+            ],
+        ),
+    ] {
+        let mut args = vec!["--json", "--"];
+        args.extend(&line);
+        let out = classify(&args);
+        assert_eq!(out.status.code(), Some(0), "{line:?}: {out:?}");
+        let j = json_of(&out);
+        assert_eq!(j["manager"], manager, "{line:?}: {j}");
+        assert_eq!(j["operation"], "other", "{line:?}: {j}");
+        assert_eq!(j["reading"], "uncertain", "{line:?}: {j}");
+    }
+}
