@@ -347,8 +347,26 @@ pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
         }
         // The loader's program, an installer known by its file only.
         if via == "loader" && role == Some(Role::Loader) {
-            if let Some(i) = crate::classify::command::loader_program(&argv) {
-                return InstallerArgs::at((i + 1).min(argv.len()));
+            match crate::classify::command::loader_readings(&argv).as_slice() {
+                [] => {}
+                [one] => {
+                    return InstallerArgs {
+                        guessed: one.guessed.clone(),
+                        ..InstallerArgs::at((one.program + 1).min(argv.len()))
+                    };
+                }
+                // Behind an option swmon does not know, two readings: the
+                // facts stage took the first whose file is an installer's,
+                // which this does not know; neither reading's arguments
+                // are trusted (operation `other`, reading uncertain).
+                [first, ..] => {
+                    return InstallerArgs {
+                        guessed: first.guessed.clone(),
+                        uncertain: true,
+                        args_unknown: true,
+                        ..InstallerArgs::at((first.program + 1).min(argv.len()))
+                    };
+                }
             }
         }
     }
@@ -582,6 +600,45 @@ mod tests {
             ..rec("/tmp/x/mydpkg", "/tmp/x/mydpkg", &["mydpkg"], 0)
         };
         assert_eq!(via(&no_match), None);
+    }
+
+    #[test]
+    fn a_loader_program_known_by_its_file_gets_the_arguments_after_it() {
+        let loader = |argv: &[&str]| {
+            let r = rec(
+                "/lib64/ld-linux-x86-64.so.2",
+                "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                argv,
+                reason::LOADER_PROGRAM,
+            );
+            let a = installer_args(&r, "loader");
+            let args: Vec<String> = a
+                .args(&r.argv)
+                .iter()
+                .map(|x| String::from_utf8_lossy(x).into_owned())
+                .collect();
+            (args, a.args_unknown, a.is_uncertain())
+        };
+        // Review: glibc's `--glibc-hwcaps-prepend` takes a value (the
+        // table said `--glibc-hwcaps-prefix`, and `/bin/true` was read as
+        // the program, `/tmp/dk --version` as its arguments).
+        assert_eq!(
+            loader(&[
+                "ld.so",
+                "--glibc-hwcaps-prepend",
+                "/bin/true",
+                "/tmp/dk",
+                "-i",
+                "x.deb"
+            ]),
+            (vec!["-i".to_owned(), "x.deb".to_owned()], false, false)
+        );
+        // Behind an option swmon does not know: which reading's file the
+        // facts stage took is not known here; arguments unknown, flagged.
+        assert_eq!(
+            loader(&["ld.so", "--frob", "/bin/true", "/tmp/dk", "-l"]),
+            (vec![], true, true)
+        );
     }
 
     /// A module-load record as the decoder gives it: the rule's installer,

@@ -467,3 +467,139 @@ fn classify_reads_options_after_inline_code_and_flags_unknown_arguments() {
     assert_eq!(j["operation"], "other", "{j}");
     assert_ne!(j["subcommand"], "list", "{j}");
 }
+
+const LD_SO: &str = "/lib64/ld-linux-x86-64.so.2";
+
+/// Review findings: the loader's options are glibc's (`--glibc-hwcaps-prepend`
+/// takes a value; the table said `--glibc-hwcaps-prefix`, and its value was
+/// read as the program), and an option swmon does not know is read both
+/// ways and flagged, never one way silently.
+#[test]
+fn classify_reads_the_loaders_options_as_glibc_does() {
+    let j = json_of(&classify(&[
+        "--json",
+        "--",
+        LD_SO,
+        "--glibc-hwcaps-prepend",
+        "/bin/true",
+        "/usr/bin/dpkg",
+        "-i",
+        "x.deb",
+    ]));
+    assert_eq!(j["manager"], "dpkg", "{j}");
+    assert_eq!(j["via"], "loader", "{j}");
+    assert_eq!(j["operation"], "install", "{j}");
+    assert!(j.get("reading").is_none(), "{j}");
+    // The value is never the program.
+    let out = classify(&[
+        "--json",
+        "--",
+        LD_SO,
+        "--glibc-hwcaps-prepend",
+        "/usr/bin/dpkg",
+        "/bin/true",
+        "-i",
+        "x.deb",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    // This host's loader refuses an option it does not know, and runs
+    // nothing; swmon reads both ways and flags the reading.
+    let refused = Command::new(LD_SO)
+        .args(["--swmon-e2e-unknown", "/bin/true", "/bin/true"])
+        .output()
+        .expect("ld.so");
+    assert!(!refused.status.success(), "{refused:?}");
+    let j = json_of(&classify(&[
+        "--json",
+        "--",
+        LD_SO,
+        "--swmon-e2e-unknown",
+        "/bin/true",
+        "/usr/bin/dpkg",
+        "-i",
+        "x.deb",
+    ]));
+    assert_eq!(j["manager"], "dpkg", "{j}");
+    assert_eq!(j["reading"], "uncertain", "{j}");
+    assert_eq!(j["unknown_options"], json!(["--swmon-e2e-unknown"]), "{j}");
+}
+
+/// Review: a renamed dpkg copy run through the loader behind
+/// `--glibc-hwcaps-prepend VALUE` (`ld.so --glibc-hwcaps-prepend /bin/true
+/// ./dk -i x.deb`) is the copy's run: before, swmon opened the value
+/// (`/bin/true`), found no installer and reported nothing.
+#[test]
+fn a_loader_option_value_is_not_taken_for_the_program() {
+    const PKG: &str = "swmon-e2e-ld-hwcaps";
+    let tmp = TempDir::new("ld-hwcaps");
+    build_deb(tmp.path(), PKG, "3.1-1", "local.deb");
+    let _purge = Purge(&[PKG]);
+    std::fs::copy("/usr/bin/dpkg", tmp.path().join("dk")).expect("copy dpkg");
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new(LD_SO)
+        .args([
+            "--glibc-hwcaps-prepend",
+            "/bin/true",
+            "./dk",
+            "-i",
+            "local.deb",
+        ])
+        .current_dir(tmp.path()));
+    assert_eq!(code, 0, "the copy installs through the loader");
+    let (marker, _) = run(Command::new("/usr/bin/dpkg").arg("--version"));
+    m.wait_for("marker", Duration::from_secs(10), |e| {
+        e["process"]["pid"] == marker
+    });
+    let events = m.stop();
+    let e = one_run(&events, pid);
+    assert_eq!(e["swmon"]["manager"], "dpkg", "{e:#}");
+    assert_eq!(e["swmon"]["via"], "loader", "{e:#}");
+    assert_eq!(e["swmon"]["operation"], "install", "{e:#}");
+    assert_eq!(
+        e["swmon"]["packages"],
+        json!([{"name": PKG, "version": "3.1-1"}]),
+        "{e:#}"
+    );
+    let c = counters(&events);
+    assert_eq!(c["loader_program_unread"], 0, "{c}");
+}
+
+/// Review: inline code that runs the installer twice, first on a literal
+/// decoy (`sys.argv = ['pip', 'list']`), then on arguments built at run
+/// time, is an install of unknown arguments (operation `other`, reading
+/// uncertain), never the decoy's query.
+#[test]
+fn classify_flags_inline_code_that_runs_the_installer_twice() {
+    let python = "import sys, runpy\n\
+                  sys.argv = ['pip', 'list']\n\
+                  runpy.run_module('pip', run_name='__main__')\n\
+                  sys.argv = ['pip'] + bytes.fromhex('696e7374616c6c2078').decode().split()\n\
+                  runpy.run_module('pip', run_name='__main__')";
+    let node = format!(
+        "process.argv = ['node', 'npm', 'ls']; require('{NPM_CLI}'); \
+         process.argv = ['node', 'npm', 'i', 'x']; require('{NPM_CLI}')"
+    );
+    for (manager, line) in [
+        ("pip", vec!["python3", "-c", python]),
+        ("npm", vec!["node", "-e", &node]),
+        ("cpan", vec!["perl", "-MCPAN", "-e", "test 'X'; install $m"]),
+        (
+            "gem",
+            vec![
+                "ruby",
+                "-rrubygems/gem_runner",
+                "-e",
+                "Gem::GemRunner.new.run %w[list]; Gem::GemRunner.new.run(a)",
+            ],
+        ),
+    ] {
+        let mut args = vec!["--json", "--"];
+        args.extend(&line);
+        let out = classify(&args);
+        assert_eq!(out.status.code(), Some(0), "{line:?}: {out:?}");
+        let j = json_of(&out);
+        assert_eq!(j["manager"], manager, "{line:?}: {j}");
+        assert_eq!(j["operation"], "other", "{line:?}: {j}");
+        assert_eq!(j["reading"], "uncertain", "{line:?}: {j}");
+    }
+}

@@ -28,7 +28,7 @@
 //! and user space rejects it, counted. Names built at run time are
 //! unknowable without running the code.
 //!
-//! The installer's arguments are the first list of string literals the
+//! The installer's arguments are the list of string literals the
 //! code passes to the installer's entry call (Python: a `main`, or a name
 //! an installer module or `main` is imported as: `main(["install",
 //! "./x.whl"])`; a list passed to any other call, `subprocess.run(["echo"])`,
@@ -36,7 +36,15 @@
 //! does; node's `process.argv = [...]`), else the command
 //! line's arguments after the code (Python: `sys.argv[1:]`; Node: npm's
 //! cli reads `process.argv` from its third entry, and with `-e` the first
-//! argument after the code stands where the script would).
+//! argument after the code stands where the script would). They are
+//! unknown (`CodeRun::args_unknown`) when that call or assignment is given
+//! anything but such a list, when argv is changed in place, and when the
+//! code holds more than one such call or assignment, or runs the
+//! installer more than once (entry calls, `run_module`/`run_path` of it,
+//! node's `require`/`import` of it): a literal first list may be a decoy
+//! (`sys.argv = ['pip', 'list']`) before a run on arguments built at run
+//! time. Perl's CPAN calls of two functions, and ruby code naming
+//! `GemRunner` twice, are unknown the same way.
 
 use super::command::Load;
 use crate::catalogue::{self, Manager, Role};
@@ -157,36 +165,68 @@ fn first_literal<'t>(t: &'t [Token<'_>], open: usize) -> Option<&'t [u8]> {
     }
 }
 
-/// The installer's arguments given as a list of string literals: the
-/// first one passed to an entry call (`entry(name)`: pip's `main([...])`,
+/// The installer's arguments given as a list of string literals: the one
+/// passed to an entry call (`entry(name)`: pip's `main([...])`,
 /// `main(args=[...])`, not any call's, `subprocess.run(["echo"])` being no
 /// installer's) or assigned to `argv` (`sys.argv[1:] = ["install", "x"]`,
 /// what `ensurepip` has `run_module` read; `process.argv = [...]`). `Err`
-/// when the first such call or assignment is given something else (a
-/// name, a concatenation `["pip"] + [...]`, `process.argv.push(...)`):
-/// the arguments are then unknown, and argv's are not them either (a
-/// decoy). `Ok(None)`: no list and no such call, the command line's
+/// (the arguments are then unknown, and argv's are not them either: a
+/// decoy) when such a call or assignment is given something else (a name,
+/// a concatenation `["pip"] + [...]`), when argv is changed in place
+/// (`process.argv.push(...)`, `del sys.argv[1]`, `sys.argv += [...]`), when
+/// the code holds more than one such call or assignment (the first a
+/// literal decoy, `sys.argv = ['pip', 'list']`, the installer run again
+/// on a list built at run time), or when `runs` (the installer runs the
+/// caller counted: `run_module`, `require` of its cli) plus the entry
+/// calls (`main()` too) are more than one: which run does what is not
+/// known. `Ok(None)`: no list and no such call, the command line's
 /// arguments are the installer's. One pass over the tokens, whatever
-/// their number.
+/// their number (a list is read once: a second source ends the pass).
 fn literal_list(
     t: &[Token<'_>],
     entry: impl Fn(&[u8]) -> bool,
     argv_skip: usize,
+    runs: usize,
 ) -> Result<Option<Vec<Vec<u8>>>, ArgsUnknown> {
     let is_argv = |n: &[u8]| last_part(n) == b"argv";
     // The last name before the current token and its index, for `argv
     // ... = [`.
     let mut last_name: Option<(usize, &[u8])> = None;
+    // The list read from the one call or assignment that gives one.
+    let mut listed = None;
+    // Entry calls, `main()` included.
+    let mut calls = 0usize;
     for (i, w) in t.windows(2).enumerate() {
         if let Token::Name(n) = &w[0] {
             last_name = Some((i, n));
-            // `process.argv.push(...)`, `sys.argv.extend(...)`.
-            let grows = n.rsplit(|&c| c == b'.').nth(1) == Some(&b"argv"[..])
+            // `process.argv.push(...)`, `sys.argv.extend(...)`,
+            // `sys.argv.pop()`: argv changed in place.
+            let changes = n.rsplit(|&c| c == b'.').nth(1) == Some(&b"argv"[..])
                 && matches!(
                     last_part(n),
-                    b"push" | b"unshift" | b"splice" | b"append" | b"extend" | b"insert"
+                    b"push"
+                        | b"unshift"
+                        | b"splice"
+                        | b"append"
+                        | b"extend"
+                        | b"insert"
+                        | b"pop"
+                        | b"shift"
+                        | b"remove"
+                        | b"clear"
+                        | b"reverse"
+                        | b"sort"
+                        | b"fill"
+                        | b"copyWithin"
+                        | b"__setitem__"
+                        | b"__delitem__"
+                        | b"__iadd__"
                 );
-            if grows && w[1] == Token::Punct(b'(') {
+            if changes && w[1] == Token::Punct(b'(') {
+                return Err(ArgsUnknown);
+            }
+            // `del sys.argv[1]`.
+            if *n == b"del" && matches!(&w[1], Token::Name(m) if is_argv(m)) {
                 return Err(ArgsUnknown);
             }
         }
@@ -196,16 +236,26 @@ fn literal_list(
         };
         let mut open = i + 1;
         match w {
-            [Token::Punct(b'('), next] if callee(i) => match (next, t.get(i + 2), t.get(i + 3)) {
-                (Token::Punct(b'['), _, _) => {}
-                // `main(args=[...])`.
-                (Token::Name(_), Some(Token::Punct(b'=')), Some(Token::Punct(b'['))) => {
-                    open = i + 3;
+            [Token::Punct(b'('), next] if callee(i) => {
+                // `def main(...)`, `function main(...)`: a definition.
+                if matches!(
+                    i.checked_sub(2).and_then(|k| t.get(k)),
+                    Some(Token::Name(b"def" | b"function"))
+                ) {
+                    continue;
                 }
-                // `main()` reads argv.
-                (Token::Punct(b')'), _, _) => continue,
-                _ => return Err(ArgsUnknown),
-            },
+                calls += 1;
+                match (next, t.get(i + 2), t.get(i + 3)) {
+                    (Token::Punct(b'['), _, _) => {}
+                    // `main(args=[...])`.
+                    (Token::Name(_), Some(Token::Punct(b'=')), Some(Token::Punct(b'['))) => {
+                        open = i + 3;
+                    }
+                    // `main()` reads argv.
+                    (Token::Punct(b')'), _, _) => continue,
+                    _ => return Err(ArgsUnknown),
+                }
+            }
             [Token::Punct(b'='), next]
                 if last_name.is_some_and(|(at, n)| is_argv(n) && at + 6 > i)
                     && i.checked_sub(1).and_then(|k| t.get(k)) != Some(&Token::Punct(b'='))
@@ -214,6 +264,15 @@ fn literal_list(
                         Some(Token::Punct(b'!' | b'<' | b'>'))
                     ) =>
             {
+                // `sys.argv += [...]`, `argv *= 2`: changed in place.
+                if matches!(
+                    t.get(i.wrapping_sub(1)),
+                    Some(Token::Punct(
+                        b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&' | b'^' | b'@'
+                    ))
+                ) {
+                    return Err(ArgsUnknown);
+                }
                 match next {
                     Token::Punct(b'[') => {}
                     Token::Punct(b'=') => continue,
@@ -221,6 +280,10 @@ fn literal_list(
                 }
             }
             _ => continue,
+        }
+        // A second list: which run gets which is not known.
+        if listed.is_some() {
+            return Err(ArgsUnknown);
         }
         // `argv = [...]` whole (not `argv[1:] = `): its first entries are
         // the program's, not the installer's arguments.
@@ -242,17 +305,21 @@ fn literal_list(
             match t.get(j) {
                 Some(Token::Str(_)) if skip > 0 => skip -= 1,
                 Some(Token::Str(s)) => list.push(s.clone()),
-                Some(Token::Punct(b']')) if ends(j + 1) => return Ok(Some(list)),
+                Some(Token::Punct(b']')) if ends(j + 1) => break,
                 _ => return Err(ArgsUnknown),
             }
             match t.get(j + 1) {
                 Some(Token::Punct(b',')) => j += 2,
-                Some(Token::Punct(b']')) if ends(j + 2) => return Ok(Some(list)),
+                Some(Token::Punct(b']')) if ends(j + 2) => break,
                 _ => return Err(ArgsUnknown),
             }
         }
+        listed = Some(list);
     }
-    Ok(None)
+    if calls + runs > 1 {
+        return Err(ArgsUnknown);
+    }
+    Ok(listed)
 }
 
 /// Inline code calls its installer with arguments that are not a list of
@@ -275,6 +342,18 @@ fn python_entries<'t>(t: &[Token<'t>]) -> Vec<&'t [u8]> {
             _ => None,
         })
         .collect()
+}
+
+/// The installer whose script `run_path` runs (`/usr/bin/pip3`).
+fn run_path_installer(path: &[u8]) -> Option<(u16, Manager)> {
+    if !holds_needle(path) {
+        return None;
+    }
+    let (id, p) = catalogue::lookup(crate::ebpf::filter::basename(path))?;
+    match p.role {
+        Role::Installer(m) => Some((id, m)),
+        _ => None,
+    }
 }
 
 /// The installer Python code runs, by the rule in the module doc.
@@ -329,13 +408,7 @@ pub fn python(code: &[u8]) -> Option<CodeRun> {
                     b"run_module" | b"_run_module_as_main" | b"import_module" | b"__import__" => {
                         literal.and_then(python_module)
                     }
-                    b"run_path" => literal.filter(|p| holds_needle(p)).and_then(|p| {
-                        let (id, p) = catalogue::lookup(crate::ebpf::filter::basename(p))?;
-                        match p.role {
-                            Role::Installer(m) => Some((id, m)),
-                            _ => None,
-                        }
-                    }),
+                    b"run_path" => literal.and_then(run_path_installer),
                     _ => None,
                 };
             }
@@ -348,7 +421,27 @@ pub fn python(code: &[u8]) -> Option<CodeRun> {
     // and 20,000 calls quadratic).
     let aliases: std::collections::HashSet<&[u8]> = python_entries(&t).into_iter().collect();
     let entry = |n: &[u8]| matches!(last_part(n), b"main" | b"_main") || aliases.contains(n);
-    let listed = literal_list(&t, entry, 1);
+    // The installer's module run as `__main__` (`run_module("pip")`,
+    // `run_path("/usr/bin/pip3")`), each a run of it; importing one runs
+    // nothing.
+    let runs = t
+        .iter()
+        .enumerate()
+        .filter(|(i, tok)| match tok {
+            Token::Name(n) if t.get(i + 1) == Some(&Token::Punct(b'(')) => {
+                let literal = first_literal(&t, i + 1);
+                match last_part(n) {
+                    b"run_module" | b"_run_module_as_main" => {
+                        literal.and_then(python_module).is_some()
+                    }
+                    b"run_path" => literal.and_then(run_path_installer).is_some(),
+                    _ => false,
+                }
+            }
+            _ => false,
+        })
+        .count();
+    let listed = literal_list(&t, entry, 1, runs);
     Some(CodeRun {
         installer_id,
         manager,
@@ -416,7 +509,7 @@ pub fn node_data_url(body: &[u8]) -> Option<(u16, Manager)> {
 /// The installer Node code runs, by the rule in the module doc.
 pub fn node(code: &[u8]) -> Option<CodeRun> {
     let t = tokens(code);
-    let found = t.iter().enumerate().find_map(|(i, tok)| {
+    let mut loads = t.iter().enumerate().filter_map(|(i, tok)| {
         let spec = match tok {
             Token::Name(b"require" | b"import") if t.get(i + 1) == Some(&Token::Punct(b'(')) => {
                 first_literal(&t, i + 1)?
@@ -429,10 +522,14 @@ pub fn node(code: &[u8]) -> Option<CodeRun> {
         };
         node_specifier(spec)
     });
-    let (installer_id, manager) = found?;
+    let (installer_id, manager) = loads.next()?;
+    // Each load of an installer's package or file may be a run of it
+    // (`require(cli)(process)` twice runs npm twice): more than one, and
+    // which run gets which arguments is not known.
+    let runs = 1 + loads.count();
     // npm's, yarn's and pnpm's clis read `process.argv`: no call takes
     // their arguments as a list.
-    let listed = literal_list(&t, |_| false, 2);
+    let listed = literal_list(&t, |_| false, 2, runs);
     Some(CodeRun {
         installer_id,
         manager,
@@ -461,7 +558,10 @@ const CPAN_CALLS: &[(&[u8], Option<&str>)] = &[
 /// Foo::Bar`. Its operands are the literal words or strings after it
 /// (`'X'`, `"X"`, `qw(X Y)`, `Foo::Bar`), up to the statement's end; a
 /// variable or expression among them is read as its text, flagged by the
-/// cpan grammar as any odd operand would be.
+/// cpan grammar as any odd operand would be. Every call is read: calls of
+/// one function add their operands (`install A; install B` is `cpan -i A
+/// B`); calls of two (`test X; install $m`, a decoy first) make the
+/// arguments unknown ([`CodeRun::args_unknown`]).
 pub fn perl(code: &[u8], load: Load) -> Option<CodeRun> {
     let has = |n: &[u8]| code.windows(n.len()).any(|w| w == n);
     let uses = has(b"use CPAN;") || has(b"use CPAN ") || code.ends_with(b"use CPAN");
@@ -478,6 +578,10 @@ pub fn perl(code: &[u8], load: Load) -> Option<CodeRun> {
         return None;
     }
     let word = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':');
+    // The first call and its arguments; `unknown` once another operation
+    // follows.
+    let mut found: Option<(&[u8], Vec<Vec<u8>>)> = None;
+    let mut unknown = false;
     let mut i = 0;
     while i < code.len() {
         // A string literal is data, never a call (`print "make it so"`).
@@ -523,17 +627,30 @@ pub fn perl(code: &[u8], load: Load) -> Option<CodeRun> {
             .iter()
             .position(|&c| matches!(c, b';' | b'}' | b'\n'))
             .map_or(code.len(), |p| i + p);
-        let mut args: Vec<Vec<u8>> = opt.iter().map(|o| o.as_bytes().to_vec()).collect();
-        args.extend(perl_operands(&code[i..end]));
-        let (installer_id, manager) = installer_named("cpan")?;
-        return Some(CodeRun {
-            installer_id,
-            manager,
-            args: Some(args),
-            args_unknown: false,
-        });
+        let operands = perl_operands(&code[i..end]);
+        match &mut found {
+            None => {
+                let mut args: Vec<Vec<u8>> = opt.iter().map(|o| o.as_bytes().to_vec()).collect();
+                args.extend(operands);
+                found = Some((call, args));
+            }
+            // `install A; install B` is `cpan -i A B`.
+            Some((first, args)) if *first == call => args.extend(operands),
+            // `test X; install $evil`: two operations, which one the
+            // run is reported as is not known.
+            Some(_) => unknown = true,
+        }
+        // The operands are not calls (`install make`).
+        i = end;
     }
-    None
+    let (_, args) = found?;
+    let (installer_id, manager) = installer_named("cpan")?;
+    Some(CodeRun {
+        installer_id,
+        manager,
+        args: (!unknown).then_some(args),
+        args_unknown: unknown,
+    })
 }
 
 /// The operands of a Perl call's argument text: quoted strings, `qw()`
@@ -592,7 +709,9 @@ fn perl_operands(text: &[u8]) -> Vec<Vec<u8>> {
 /// line, or a `require` in the code; without it the constant is not
 /// defined and nothing runs). `Some(None)`: the command line's
 /// arguments (`ARGV`); `Some(Some(list))`: a literal list
-/// (`%w[install x]`, `["install", "x"]`).
+/// (`%w[install x]`, `["install", "x"]`). Code that names `GemRunner`
+/// more than once (a second runner, the first a decoy) gives unknown
+/// arguments.
 pub fn ruby(code: &[u8], gem_runner_loaded: bool) -> Option<CodeRun> {
     let has = |n: &[u8]| code.windows(n.len()).any(|w| w == n);
     if !(gem_runner_loaded || has(b"rubygems/gem_runner")) {
@@ -601,6 +720,10 @@ pub fn ruby(code: &[u8], gem_runner_loaded: bool) -> Option<CodeRun> {
     // `Gem::GemRunner.new.run`, `.new().run`, `.new.run(...)`.
     const NEW: &[u8] = b"Gem::GemRunner.new";
     let at = code.windows(NEW.len()).position(|w| w == NEW)?;
+    // A second runner (`Gem::GemRunner.new.run %w[list]`, then one given
+    // arguments built at run time): which run does what is not known.
+    const RUNNER: &[u8] = b"GemRunner";
+    let runners = code.windows(RUNNER.len()).filter(|w| w == &RUNNER).count();
     let rest = code[at + NEW.len()..].trim_ascii_start();
     let rest = rest.strip_prefix(b"()").unwrap_or(rest).trim_ascii_start();
     let rest = rest.strip_prefix(b".run")?;
@@ -672,6 +795,14 @@ pub fn ruby(code: &[u8], gem_runner_loaded: bool) -> Option<CodeRun> {
         None
     };
     let (installer_id, manager) = installer_named("gem")?;
+    if runners > 1 {
+        return Some(CodeRun {
+            installer_id,
+            manager,
+            args: None,
+            args_unknown: true,
+        });
+    }
     Some(CodeRun {
         installer_id,
         manager,
@@ -927,6 +1058,77 @@ mod tests {
         );
         assert_eq!(unknown("Gem::GemRunner.new.run ARGV"), Some((None, false)));
         assert_eq!(unknown("Gem::GemRunner.new.run $*"), Some((None, false)));
+    }
+
+    /// Review: code that runs pip with a literal decoy list, then again
+    /// with arguments built at run time, was reported as the decoy's
+    /// query. More than one entry call, argv assignment or run of the
+    /// installer makes the arguments unknown, never the first list.
+    #[test]
+    fn a_second_run_or_argv_makes_the_arguments_unknown() {
+        let unknown = |code: &str| python(code.as_bytes()).map(|r| (r.args, r.args_unknown));
+        for code in [
+            "import sys, runpy; sys.argv=['pip','list']; runpy.run_module('pip', run_name='__main__'); \
+             sys.argv = ['pip'] + bytes.fromhex('696e7374616c6c2078').decode().split(); \
+             runpy.run_module('pip', run_name='__main__')",
+            "import sys\nfrom pip._internal.cli.main import main\nsys.argv=['pip','list']\nmain()\n\
+             sys.argv=['pip','install','x']\nmain()",
+            "import pip; pip.main(['list']); pip.main(a)",
+            "import pip; pip.main(['list']); pip.main(['install', 'x'])",
+            "import pip; pip.main(['list']); pip.main()",
+            "import runpy; runpy.run_module('pip'); runpy.run_module('pip')",
+            "import sys, pip; sys.argv = ['pip', 'list', 'install', 'x']; del sys.argv[1]; pip.main()",
+            "import sys, pip; sys.argv = ['pip', 'list']; sys.argv += ['x']; pip.main()",
+            "import sys, pip; sys.argv = ['pip', 'x', 'install', 'list']; sys.argv.pop(); pip.main()",
+        ] {
+            assert_eq!(unknown(code), Some((None, true)), "{code}");
+        }
+        // One run, one list: known, a `def main` being no call.
+        let v = |a: &[&str]| Some(a.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>());
+        for code in [
+            "import sys, runpy; sys.argv = ['pip', 'install', 'x']; runpy.run_module('pip')",
+            "from pip._internal.cli.main import main\nimport sys\nsys.argv[1:] = ['install', 'x']\nmain()",
+            "def main():\n    import pip; pip.main(['install', 'x'])",
+        ] {
+            assert_eq!(unknown(code), Some((v(&["install", "x"]), false)), "{code}");
+        }
+        let node_unknown = |code: &str| node(code.as_bytes()).map(|r| (r.args, r.args_unknown));
+        const CLI: &str = "require('/usr/lib/node_modules/npm/lib/cli.js')(process)";
+        for code in [
+            format!("process.argv = ['node', 'npm', 'ls']; {CLI}; process.argv = ['node', 'npm', 'i', 'x']; {CLI}"),
+            format!("process.argv = ['node', 'npm', 'ls']; {CLI}; process.argv = ['node', 'npm'].concat(a); {CLI}"),
+            format!("{CLI}; {CLI}"),
+            format!("process.argv = ['node', 'npm', 'ls', 'x']; process.argv.pop(); {CLI}"),
+        ] {
+            assert_eq!(node_unknown(&code), Some((None, true)), "{code}");
+        }
+        assert_eq!(
+            node_unknown(&format!("process.argv = ['node', 'npm', 'i', 'x']; {CLI}")),
+            Some((v(&["i", "x"]), false))
+        );
+        // perl: two CPAN operations (a `test` decoy first) are unknown;
+        // one repeated adds its operands.
+        let cpan =
+            |code: &str| perl(code.as_bytes(), Load::Imported).map(|r| (r.args, r.args_unknown));
+        assert_eq!(cpan("test X; install $m"), Some((None, true)));
+        assert_eq!(
+            cpan("CPAN::Shell->test('X'); CPAN::Shell->install($m)"),
+            Some((None, true))
+        );
+        assert_eq!(
+            cpan("install A; install 'B'"),
+            Some((v(&["-i", "A", "B"]), false))
+        );
+        assert_eq!(cpan("install make"), Some((v(&["-i", "make"]), false)));
+        // ruby: a second runner.
+        assert_eq!(
+            ruby(
+                b"Gem::GemRunner.new.run %w[list]; Gem::GemRunner.new.run(a)",
+                true
+            )
+            .map(|r| (r.args, r.args_unknown)),
+            Some((None, true))
+        );
     }
 
     #[test]

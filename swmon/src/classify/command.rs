@@ -125,18 +125,20 @@ pub fn resolve(argv: &[&[u8]]) -> Option<Target> {
 pub fn through(role: Role, argv: &[&[u8]]) -> Option<Target> {
     match role {
         Role::Installer(_) => None,
-        Role::Loader => {
-            let i = loader_program(argv)?;
+        Role::Loader => loader_readings(argv).into_iter().find_map(|r| {
+            let i = r.program;
             // The loader may run an interpreter, which runs the installer.
             let inner = resolve(&argv[i..])?;
+            let mut guessed = r.guessed;
+            guessed.extend(inner.guessed.iter().map(|g| g + i));
             Some(Target {
                 via: "loader",
                 index: inner.index + i,
                 start: inner.start + i,
-                guessed: inner.guessed.iter().map(|g| g + i).collect(),
+                guessed,
                 ..inner
             })
-        }
+        }),
         Role::Interpreter(kind) => walk(kind, argv, |r| {
             // A file an option runs before the program is the first
             // program run.
@@ -329,32 +331,90 @@ pub fn exec_args_start(argv: &[&[u8]], filename: &[u8], filename_cut: bool, scri
         .min(argv.len())
 }
 
-/// The index of the program the dynamic loader runs (`ld.so [OPTIONS]
-/// PROGRAM ARGS`), or `None` when it runs none (`--list`, `--verify`,
-/// `--help`).
-pub fn loader_program(argv: &[&[u8]]) -> Option<usize> {
-    let mut i = 1;
-    while let Some(a) = argv.get(i) {
-        match *a {
-            b"--" => return (i + 1 < argv.len()).then_some(i + 1),
-            b"--library-path"
-            | b"--inhibit-rpath"
-            | b"--audit"
-            | b"--preload"
-            | b"--argv0"
-            | b"--glibc-hwcaps-prefix"
-            | b"--glibc-hwcaps-mask" => i += 2,
-            b"--list"
-            | b"--verify"
-            | b"--help"
-            | b"--version"
-            | b"--list-tunables"
-            | b"--list-diagnostics" => return None,
-            a if a.starts_with(b"--") => i += 1,
-            _ => return Some(i),
+/// The dynamic loader's options that take the next argument as their
+/// value, exactly as glibc 2.36's `ld.so --help` lists them (checked
+/// against the host's loader by a unit test that skips, saying so, when it
+/// is not installed). Options are whole arguments (`strcmp`):
+/// `--argv0=x` is no option of it.
+pub const LOADER_VALUE_OPTIONS: &[&[u8]] = &[
+    b"--library-path",
+    b"--glibc-hwcaps-prepend",
+    b"--glibc-hwcaps-mask",
+    b"--inhibit-rpath",
+    b"--audit",
+    b"--preload",
+    b"--argv0",
+];
+
+/// The dynamic loader's options that take no value and run the program
+/// (`--inhibit-cache`).
+pub const LOADER_FLAG_OPTIONS: &[&[u8]] = &[b"--inhibit-cache"];
+
+/// The dynamic loader's options after which it runs no program: it lists,
+/// verifies or prints and exits.
+pub const LOADER_NOTHING_OPTIONS: &[&[u8]] = &[
+    b"--list",
+    b"--verify",
+    b"--list-tunables",
+    b"--list-diagnostics",
+    b"--help",
+    b"--version",
+];
+
+/// One way of reading the dynamic loader's argv (`ld.so [OPTIONS] PROGRAM
+/// ARGS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoaderReading {
+    /// The index of the program it runs.
+    pub program: usize,
+    /// The options swmon does not know that this reading read one way
+    /// (all as flags, or all as taking a value): the reading is a guess.
+    pub guessed: Vec<usize>,
+}
+
+/// The ways the dynamic loader may read `argv`: none when it runs no
+/// program (`--list`, `--verify`, `--help`, no program), else one when
+/// every option before the program is known (the table above), else up
+/// to two, every unknown option read as a flag, then every one read as
+/// taking a value, each listing the unknown options it guessed. glibc
+/// 2.36 refuses any other `--` argument, `--` itself included
+/// ("unrecognized option") and runs nothing; an older glibc took it as
+/// the program's name and failed to open it. So an unknown option runs
+/// nothing today, but swmon does not rely on that: a loader whose options
+/// this table misses (a newer glibc) must not make swmon identify the
+/// wrong file silently, so both readings are offered and flagged
+/// (`swmon.reading: uncertain`, `swmon.unknown_options`). An argument
+/// starting with one `-` is the program (glibc reads only `--` ones as
+/// options). Linear in argv: two passes.
+pub fn loader_readings(argv: &[&[u8]]) -> Vec<LoaderReading> {
+    let mut out: Vec<LoaderReading> = Vec::new();
+    for unknown_takes_value in [false, true] {
+        let mut guessed = Vec::new();
+        let mut i = 1;
+        let program = loop {
+            let Some(a) = argv.get(i) else { break None };
+            if LOADER_VALUE_OPTIONS.contains(a) {
+                i += 2;
+            } else if LOADER_FLAG_OPTIONS.contains(a) {
+                i += 1;
+            } else if LOADER_NOTHING_OPTIONS.contains(a) {
+                break None;
+            } else if a.starts_with(b"--") {
+                guessed.push(i);
+                i += if unknown_takes_value { 2 } else { 1 };
+            } else {
+                break Some(i);
+            }
+        };
+        let none_unknown = guessed.is_empty();
+        if let Some(program) = program.filter(|p| !out.iter().any(|r| r.program == *p)) {
+            out.push(LoaderReading { program, guessed });
+        }
+        if none_unknown {
+            break;
         }
     }
-    None
+    out
 }
 
 /// What one of an interpreter's options does with what follows it.
@@ -2622,6 +2682,143 @@ mod tests {
             checked += opts.len();
         }
         eprintln!("{checked} documented options checked");
+    }
+
+    /// The loader's program when its reading is certain (every option
+    /// before it known), else `None`.
+    fn loader_program(argv: &[&[u8]]) -> Option<usize> {
+        match loader_readings(argv).as_slice() {
+            [one] if one.guessed.is_empty() => Some(one.program),
+            _ => None,
+        }
+    }
+
+    /// Checks the loader's option table against the host's `ld.so
+    /// --help` (skipped, saying so, where it is not installed): every
+    /// option it documents is in exactly one of swmon's tables, with its
+    /// arity (a value shown as an upper-case word: `--audit LIST`), and
+    /// every option of the tables is documented. Review: the table said
+    /// `--glibc-hwcaps-prefix` for glibc's `--glibc-hwcaps-prepend`.
+    #[test]
+    fn the_loader_table_is_the_loaders_help() {
+        const LD_SO: &str = "/lib64/ld-linux-x86-64.so.2";
+        let Ok(out) = std::process::Command::new(LD_SO).arg("--help").output() else {
+            eprintln!("skipped: {LD_SO} is not installed");
+            return;
+        };
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut documented = Vec::new();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("  --") else {
+                continue;
+            };
+            let mut words = rest.split_whitespace();
+            let name = format!("--{}", words.next().unwrap_or_default());
+            let value = words
+                .next()
+                .is_some_and(|w| w.chars().all(|c| c.is_ascii_uppercase()));
+            documented.push((name, value));
+        }
+        assert!(documented.len() >= 14, "{LD_SO} --help: {documented:?}");
+        let mut wrong = Vec::new();
+        for (name, value) in &documented {
+            let b = name.as_bytes();
+            let in_value = LOADER_VALUE_OPTIONS.contains(&b);
+            let in_other = LOADER_FLAG_OPTIONS.contains(&b) || LOADER_NOTHING_OPTIONS.contains(&b);
+            if !(in_value || in_other) {
+                wrong.push(format!("{name}: unknown"));
+            } else if in_value != *value {
+                wrong.push(format!("{name}: value {value}, table says {in_value}"));
+            }
+        }
+        for known in LOADER_VALUE_OPTIONS
+            .iter()
+            .chain(LOADER_FLAG_OPTIONS)
+            .chain(LOADER_NOTHING_OPTIONS)
+        {
+            let name = String::from_utf8_lossy(known);
+            if !documented.iter().any(|(n, _)| *n == name) {
+                wrong.push(format!("{name}: not documented"));
+            }
+        }
+        assert!(wrong.is_empty(), "{LD_SO} --help:\n{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn the_loaders_options_are_read_as_glibc_reads_them() {
+        let readings = |line: &str| {
+            loader_readings(&words(line))
+                .into_iter()
+                .map(|r| (r.program, r.guessed))
+                .collect::<Vec<_>>()
+        };
+        // Review: `--glibc-hwcaps-prepend` takes a value; the program is
+        // the file after it, not the value.
+        assert_eq!(
+            loader_program(&words(
+                "ld.so --glibc-hwcaps-prepend /bin/true /tmp/dk --version"
+            )),
+            Some(3)
+        );
+        assert_eq!(
+            loader_program(&words("ld.so --glibc-hwcaps-mask x86-64-v2 /tmp/dk")),
+            Some(3)
+        );
+        assert_eq!(
+            loader_program(&words(
+                "ld.so --inhibit-cache --argv0 a --audit x /tmp/dk -i"
+            )),
+            Some(6)
+        );
+        for line in [
+            "ld.so --list /tmp/dk",
+            "ld.so --verify /tmp/dk",
+            "ld.so --inhibit-cache --list-tunables",
+            "ld.so --library-path",
+            "ld.so",
+        ] {
+            assert_eq!(readings(line), vec![], "{line}");
+        }
+        // An argument with one dash is the program.
+        assert_eq!(readings("ld.so -x /tmp/dk"), vec![(1, vec![])]);
+        // An option swmon does not know (glibc 2.36 refuses it, and `--`,
+        // and runs nothing; a newer one might not): both readings,
+        // flagged, never the first one silently.
+        assert_eq!(
+            readings("ld.so --frob /bin/true /tmp/dk --version"),
+            vec![(2, vec![1]), (3, vec![1])]
+        );
+        assert_eq!(
+            readings("ld.so -- /tmp/dk -i"),
+            vec![(2, vec![1]), (3, vec![1])]
+        );
+        assert_eq!(
+            loader_program(&words("ld.so --frob /bin/true /tmp/dk")),
+            None
+        );
+        // The value reading runs nothing, the flag one a program.
+        assert_eq!(readings("ld.so --frob /tmp/dk"), vec![(2, vec![1])]);
+        assert_eq!(loader_program(&words("ld.so --frob /tmp/dk")), None);
+        // Resolved by name: the reading that finds an installer, flagged.
+        assert_eq!(
+            guessed("ld.so --frob /bin/true /usr/bin/dpkg -i x.deb"),
+            Some((Manager::Dpkg, 4, vec![1]))
+        );
+        assert_eq!(
+            guessed("ld.so --glibc-hwcaps-prepend /bin/true /usr/bin/dpkg -i x.deb"),
+            Some((Manager::Dpkg, 4, vec![]))
+        );
+        assert_eq!(
+            guessed("ld.so --glibc-hwcaps-prepend /usr/bin/dpkg /bin/true -i x.deb"),
+            None
+        );
+        // Linear: many unknown options, two passes.
+        let mut line = String::from("ld.so");
+        for _ in 0..50_000 {
+            line.push_str(" --frob");
+        }
+        line.push_str(" /usr/bin/dpkg -i x.deb");
+        assert_eq!(loader_readings(&words(&line)).len(), 1);
     }
 
     #[test]

@@ -229,11 +229,17 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
     }
     // The loader run by hand on a program no name marks (`ld.so ./copy`):
     // the program's file, opened as the process sees it, identified like
-    // a copy candidate.
+    // a copy candidate. Behind an option swmon does not know, each of the
+    // loader's readings in turn (`classify::command::loader_readings`),
+    // the first file that is an installer's winning; the arguments are
+    // then reported unknown (`enrich::installer_args`).
     if rec.reasons & reason::LOADER_PROGRAM != 0 {
         let argv: Vec<&[u8]> = rec.argv.iter().map(Vec::as_slice).collect();
-        let program = crate::classify::command::loader_program(&argv).map(|i| argv[i].to_vec());
-        if let Some(program) = program {
+        let programs: Vec<Vec<u8>> = crate::classify::command::loader_readings(&argv)
+            .iter()
+            .map(|r| argv[r.program].to_vec())
+            .collect();
+        for program in programs {
             match crate::package_file::open_program(&rec, &program) {
                 Ok(file) => match matcher.program(&file) {
                     Content::Installer(id, hash) => {
@@ -257,10 +263,14 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
                         build_id_flag = Some("mismatch");
                         unverified = true;
                     }
-                    Content::Other | Content::Unreadable => {}
+                    Content::Other | Content::Unreadable => continue,
                 },
-                Err(_) => Counters::add(&c.loader_program_unread, 1),
+                Err(_) => {
+                    Counters::add(&c.loader_program_unread, 1);
+                    continue;
+                }
             }
+            break;
         }
     }
     let Some(mut id) = enrich::identify(&rec) else {
