@@ -451,6 +451,11 @@ pub mod flag {
     pub const CWD_TRUNCATED: u32 = 1 << 4;
     /// The task's `fs` could not be read (an exiting or kernel task).
     pub const CWD_UNREADABLE: u32 = 1 << 5;
+    /// A module-load record of a process forked from an interpreter that
+    /// has not exec'd since (the witness's entry was inherited at the
+    /// fork): its argv is the parent's command line, not what the child
+    /// runs, so the installer's arguments are at best a guess.
+    pub const FORKED: u32 = 1 << 6;
 }
 
 /// Flags of [`Capture::flags`].

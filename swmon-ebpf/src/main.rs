@@ -168,9 +168,17 @@ static STAGES: ProgramArray = ProgramArray::with_max_entries(STAGE_COUNT, 0);
 /// `mm`: the module-load witness looks further only at their opens (only
 /// an interpreter runs an installer's code by opening it; user space
 /// requires one too). Least recently used entries go first: the map holds
-/// the live interpreters of a busy host many times over.
+/// the live interpreters of a busy host many times over. A process forked
+/// from one inherits its entry (`sched_process_fork`), with its own `mm`
+/// and [`INHERITED`] set; an exec of a program that is no interpreter's,
+/// and the exit of the process, remove it.
 #[map]
 static INTERPRETERS: LruHashMap<u32, u64> = LruHashMap::with_max_entries(65536, 0);
+/// Set in an `INTERPRETERS` value inherited at a fork: the process runs
+/// the interpreter's program without having exec'd it, with its parent's
+/// argv ([`flag::FORKED`] in its record). An `mm` is at least 8-byte
+/// aligned, so its low bit is free.
+const INHERITED: u64 = 1;
 /// Processes the module-load witness reported, by tgid: the `mm` of the
 /// program that opened the entry module (a later exec gets a new one, and
 /// may be reported again). Least recently used entries go first.
@@ -207,6 +215,9 @@ pub struct Scratch {
     /// 1 when the interpreter is the dynamic loader: a scan with no match
     /// passes it (`LOADER_PROGRAM`), for user space to look at its program.
     loader: u32,
+    /// Bits of [`flag`] the emitter starts the event with (`FORKED` for a
+    /// module load of a forked interpreter; 0 for an exec).
+    flags: u32,
     /// The argv scan's state, and what it found (a bit of `reason`, the
     /// installer's id; `code`: a code needle was seen).
     scan: ArgScan,
@@ -269,6 +280,18 @@ pub fn swmon_emit(ctx: RawTracePointContext) -> u32 {
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
 pub fn sched_process_exit(ctx: RawTracePointContext) -> u32 {
     match try_exit(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// For the module-load witness: a process forked from an interpreter runs
+/// the interpreter's program too (`os.fork()`, multiprocessing's `fork`
+/// start method), under a new tgid and `mm` and without an exec; it
+/// inherits the parent's `INTERPRETERS` entry. One lookup per fork of any
+/// other process.
+#[raw_tracepoint(tracepoint = "sched_process_fork")]
+pub fn sched_process_fork(ctx: RawTracePointContext) -> u32 {
+    match try_fork(&ctx) {
         Ok(r) | Err(r) => r,
     }
 }
@@ -596,18 +619,25 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
             _ => {}
         }
     }
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    if interpreter == NONE {
+        // The process runs no interpreter's program now: an entry it
+        // inherited at a fork, or had as an interpreter before this exec,
+        // would only make each of its opens look further.
+        let _ = INTERPRETERS.remove(tgid);
+    }
     if reasons == 0 && interpreter == NONE {
         return Ok(0);
     }
     if interpreter != NONE {
         // For the module-load witness (`swmon_open`): this program is an
         // interpreter's. A failed insert leaves its opens unwatched.
-        let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
         if INTERPRETERS.insert(tgid, mm as u64, 0).is_err() {
             count(counter::TRACK_FAILED);
         }
     }
     scratch.filename_len = fname_len as u32;
+    scratch.flags = 0;
     scratch.reasons = reasons;
     scratch.installer = installer;
     scratch.interpreter = interpreter;
@@ -1040,7 +1070,7 @@ fn try_emit<C: EbpfContext>(ctx: &C) -> Result<u32, u32> {
     // SAFETY: the reservation is ours until submit or discard; every field
     // the reader uses is written below.
     let ev = unsafe { &mut *entry.as_mut_ptr() };
-    ev.flags = 0;
+    ev.flags = scratch.flags & flag::FORKED;
     let arg_start: u64 = read(mm, off.mm_arg_start).unwrap_or(0);
     let arg_end: u64 = read(mm, off.mm_arg_end).unwrap_or(0);
     let total = arg_end.saturating_sub(arg_start) as usize;
@@ -1391,8 +1421,9 @@ fn module_load(
         return Ok(0);
     }
     let mm = read::<u64>(task, off.task_mm)?;
-    if mm != interp_mm {
-        // The interpreter has exec'd another program since.
+    if mm != interp_mm & !INHERITED {
+        // The interpreter has exec'd another program since (the exec
+        // filter removes the entry then; this holds if that failed).
         return Ok(0);
     }
     // SAFETY: the value is copied out at once.
@@ -1407,6 +1438,11 @@ fn module_load(
     let scratch = unsafe { &mut *SCRATCH.get_ptr_mut(0).ok_or(0u32)? };
     scratch.filename[0] = 0;
     scratch.filename_len = 0;
+    scratch.flags = if interp_mm & INHERITED != 0 {
+        flag::FORKED
+    } else {
+        0
+    };
     scratch.reasons = reason::MODULE_LOAD;
     scratch.installer = rule;
     scratch.interpreter = NONE;
@@ -1428,10 +1464,50 @@ fn try_exit(ctx: &RawTracePointContext) -> Result<u32, u32> {
     if !last {
         return Ok(0);
     }
+    // A reused tgid must not find this process's entries (the `mm` check
+    // guards too, but a freed `mm` may be allocated again at the same
+    // address). Only an interpreter has a module-load entry.
+    if INTERPRETERS.remove(tgid).is_ok() {
+        let _ = MODULE_REPORTED.remove(tgid);
+    }
     let off = OFFSETS.load();
     let task = unsafe { bpf_get_current_task() } as *const u8;
     let code: u32 = read(task, off.task_exit_code).unwrap_or(u32::MAX);
     untrack(tgid, pid, code);
+    Ok(0)
+}
+
+/// `sched_process_fork(parent, child)`, run by the parent: a new process
+/// (not a thread: those share the tgid, and its entry) of an interpreter
+/// whose entry is its current program's gets one with its own `mm`,
+/// marked [`INHERITED`]. A failed insert leaves its opens unwatched, and
+/// is counted.
+/// https://github.com/torvalds/linux/blob/v6.18/kernel/fork.c#L2660
+fn try_fork(ctx: &RawTracePointContext) -> Result<u32, u32> {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: the value is copied out at once.
+    let Some(entry) = (unsafe { INTERPRETERS.get(tgid) }).copied() else {
+        return Ok(0);
+    };
+    let off = OFFSETS.load();
+    let parent = ctx.arg::<u64>(0) as *const u8;
+    let child = ctx.arg::<u64>(1) as *const u8;
+    let child_tgid: u32 = read(child, off.task_tgid)?;
+    if child_tgid == tgid || child_tgid == 0 {
+        return Ok(0);
+    }
+    let parent_mm = read::<u64>(parent, off.task_mm)?;
+    if parent_mm != entry & !INHERITED {
+        // A stale entry: the parent runs another program now.
+        return Ok(0);
+    }
+    let child_mm = read_ptr(child, off.task_mm)?;
+    if INTERPRETERS
+        .insert(child_tgid, child_mm as u64 | INHERITED, 0)
+        .is_err()
+    {
+        count(counter::TRACK_FAILED);
+    }
     Ok(0)
 }
 

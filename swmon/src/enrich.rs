@@ -371,7 +371,11 @@ pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
         }
     }
     if via == "module-load" {
-        return module_load_args(role, &argv);
+        let args = module_load_args(role, &argv);
+        if rec.flags & swmon_common::flag::FORKED != 0 {
+            return forked_args(args, rec);
+        }
+        return args;
     }
     if via == "stdin-script" {
         let start = role
@@ -465,6 +469,40 @@ fn module_load_args(role: Option<Role>, argv: &[&[u8]]) -> InstallerArgs {
         uncertain: true,
         ..InstallerArgs::default()
     })
+}
+
+/// The installer's arguments in a module-load run of a process forked
+/// from an interpreter (`flag::FORKED`): its argv is its parent's command
+/// line (`python3 t.py install x`), and what the child passes the installer
+/// (`sys.argv = [...]` before running pip) is not in the record. The
+/// parent's arguments are read as a guess, always `uncertain`; a guess
+/// that changes nothing (`python3 t.py list`, no arguments at all) may be a
+/// decoy and is not taken: the arguments are then unknown (an
+/// `installer-exec` of type `installation`, never `info`).
+fn forked_args(mut args: InstallerArgs, rec: &ExecRecord) -> InstallerArgs {
+    use crate::classify::Operation;
+    args.uncertain = true;
+    if args.args_unknown {
+        return args;
+    }
+    let manager = rec
+        .installer_id
+        .and_then(catalogue::program)
+        .and_then(|p| match p.role {
+            Role::Installer(m) => Some(m),
+            _ => None,
+        });
+    let changes = manager.is_some_and(|m| {
+        matches!(
+            args.classify(m, &rec.argv).operation,
+            Operation::Install | Operation::Remove | Operation::Upgrade
+        )
+    });
+    if !changes {
+        args.args_unknown = true;
+        args.inline = None;
+    }
+    args
 }
 
 /// [`installer_args`]' start.
@@ -718,6 +756,51 @@ mod tests {
         let mut r = module_load("/usr/bin/python3.11", &["python3", "x"], "pip");
         r.installer_id = None;
         assert_eq!(via(&r), None);
+    }
+
+    #[test]
+    fn a_forked_childs_module_load_is_a_guess_never_a_query() {
+        use crate::{catalogue::Manager, classify::Operation};
+        let forked = |argv: &[&str]| {
+            let mut r = module_load("/usr/bin/python3.11", argv, "pip");
+            r.flags |= swmon_common::flag::FORKED;
+            r
+        };
+        let read = |r: &ExecRecord| {
+            let a = installer_args(r, "module-load");
+            let op = a.classify(Manager::Pip, &r.argv).operation;
+            (
+                a.args(&r.argv).to_vec(),
+                a.is_uncertain(),
+                a.args_unknown,
+                op,
+            )
+        };
+        let owned = |v: &[&str]| v.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>();
+        // The parent's script arguments, which the child may pass on: a
+        // guess, marked so (the same record exec'd is certain).
+        let r = forked(&["python3", "t.py", "install", "x"]);
+        assert_eq!(via(&r), Some(("pip", "module-load")));
+        assert_eq!(
+            read(&r),
+            (owned(&["install", "x"]), true, false, Operation::Install)
+        );
+        let mut exec = r.clone();
+        exec.flags = 0;
+        assert!(!installer_args(&exec, "module-load").is_uncertain());
+        // A decoy that would read as a query, or nothing to read: unknown
+        // arguments, never a query.
+        for argv in [
+            &["python3", "t.py", "list"][..],
+            &["python3", "t.py"],
+            &["python3", "-c", "import os"],
+        ] {
+            assert_eq!(
+                read(&forked(argv)),
+                (Vec::new(), true, true, Operation::Other),
+                "{argv:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! module-load` and `module-load` in `swmon.filter`, because the
 //! interpreter opened the installer's entry module. An interpreter that
 //! loads no installer gives none, and a plain `pip3 install` (which opens
-//! the same module) still gives exactly one event.
+//! the same module) still gives exactly one event. A child forked from an
+//! interpreter (`os.fork()`, multiprocessing) that runs pip with no exec
+//! is its own run, its reading uncertain (its argv is its parent's).
 
 use std::{
     fs,
@@ -308,4 +310,178 @@ fn installer_code_loaded_by_an_interpreter_is_caught() {
             >= 1,
         "the plain install's module load joined its run: {c}"
     );
+}
+
+/// The forking script of [`forked_interpreter_children_are_watched`]: the
+/// parent forks (`os.fork()`, or multiprocessing's `fork` start method),
+/// writes the child's pid to `SWMON_PIDFILE` and exits with the child's
+/// code; the child runs no exec. `SWMON_CHILD`: `argv` runs pip with the
+/// parent's own arguments, `set` with `SWMON_PIP_ARGS` (a JSON list the
+/// command line does not show), `none` imports modules that are no
+/// installer's.
+const FORK_SCRIPT: &str = r#"
+import json, os, runpy, sys
+
+def child():
+    what = os.environ["SWMON_CHILD"]
+    if what == "none":
+        import email.parser, http.client
+        return 0
+    if what == "set":
+        sys.argv = ["x"] + json.loads(os.environ["SWMON_PIP_ARGS"])
+    else:
+        sys.argv = ["x"] + sys.argv[1:]
+    try:
+        runpy.run_module("p" + "ip", run_name="__main__")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 0
+
+def target():
+    sys.stdout.flush()
+    os._exit(child())
+
+if __name__ == "__main__":
+    pidfile = os.environ["SWMON_PIDFILE"]
+    if os.environ["SWMON_MODE"] == "mp":
+        import multiprocessing
+        p = multiprocessing.get_context("fork").Process(target=target)
+        p.start()
+        with open(pidfile, "w") as f:
+            f.write(str(p.pid))
+        p.join()
+        sys.exit(p.exitcode)
+    pid = os.fork()
+    if pid == 0:
+        target()
+    with open(pidfile, "w") as f:
+        f.write(str(pid))
+    _, status = os.waitpid(pid, 0)
+    sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+
+/// A process forked from an interpreter runs the interpreter's program
+/// with no exec, under a new pid: the kernel hands it its parent's
+/// watch at the fork. Its pip run is its own run (`via: module-load`,
+/// always `swmon.reading: uncertain`, since its argv is its parent's
+/// command line); the parent's arguments are taken when they read as an
+/// install (the package's real name and version), and a parent command
+/// line that reads as a query (`list`) does not make the child's run a
+/// query: its arguments are then unknown (`installer-exec`, type
+/// `installation`, operation `other`). A forked child that loads no
+/// installer gives no event, nor does any forking parent.
+#[test]
+fn forked_interpreter_children_are_watched() {
+    assert!(Path::new(PIP_FOLDER).is_dir(), "Debian's pip is installed");
+    let tmp = TempDir::new("modfork");
+    let dir = tmp.path();
+    let wheel = build_wheel(PYTHON, dir, WHEEL_PKG, WHEEL_VERSION);
+    let wheel = wheel.to_str().expect("utf-8").to_owned();
+    let script = dir.join("t.py");
+    fs::write(&script, FORK_SCRIPT).expect("write");
+    let n = std::cell::Cell::new(0);
+    let pip_args = || -> Vec<String> {
+        n.set(n.get() + 1);
+        let t = dir.join(format!("t{}", n.get()));
+        [
+            "install",
+            "-q",
+            "--break-system-packages",
+            "--no-index",
+            "--target",
+            t.to_str().expect("utf-8"),
+            &wheel,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    // Runs the script; returns the parent's pid and code and the child's pid.
+    let fork = |name: &str, mode: &str, child: &str, args: &[String], env: Option<String>| {
+        let pidfile = dir.join(format!("{name}.pid"));
+        let mut cmd = Command::new(PYTHON);
+        cmd.arg("t.py")
+            .args(args)
+            .current_dir(dir)
+            .env("SWMON_PIDFILE", &pidfile)
+            .env("SWMON_MODE", mode)
+            .env("SWMON_CHILD", child);
+        if let Some(env) = env {
+            cmd.env("SWMON_PIP_ARGS", env);
+        }
+        let (pid, code) = run(&mut cmd);
+        let child: u32 = fs::read_to_string(&pidfile)
+            .unwrap_or_else(|e| panic!("{name}: the child's pid: {e}"))
+            .trim()
+            .parse()
+            .expect("a pid");
+        (pid, code, child)
+    };
+
+    let m = Monitor::start(&[]);
+    // Interpreters that fork a child which loads no installer.
+    let quiet = fork("quiet", "fork", "none", &[], None);
+    let quiet_mp = fork("quiet-mp", "mp", "none", &[], None);
+    // The child runs pip with the parent's own arguments.
+    let by_argv = fork("argv", "fork", "argv", &pip_args(), None);
+    let by_mp = fork("mp", "mp", "argv", &pip_args(), None);
+    // The reviewer's repro: the child sets pip's arguments itself; the
+    // parent's command line is a decoy that reads as a query.
+    let set = serde_json::to_string(&pip_args()).expect("json");
+    let decoy = fork("decoy", "fork", "set", &["list".to_owned()], Some(set));
+    for (what, (_, _, child)) in [
+        ("fork", by_argv),
+        ("multiprocessing", by_mp),
+        ("decoy", decoy),
+    ] {
+        m.wait_for(what, Duration::from_secs(30), |e| {
+            e["process"]["pid"] == child
+        });
+    }
+    let events = m.stop();
+
+    for (what, (parent, code, child)) in [
+        ("fork", by_argv),
+        ("multiprocessing", by_mp),
+        ("decoy", decoy),
+    ] {
+        assert_eq!(code, 0, "{what}: the install itself failed");
+        let e = one_run(&events, child);
+        assert_eq!(e["swmon"]["manager"], "pip", "{what}: {e:#}");
+        assert_eq!(e["swmon"]["via"], "module-load", "{what}: {e:#}");
+        assert!(
+            filter(&e).iter().any(|r| r == "module-load"),
+            "{what}: {:?}",
+            filter(&e)
+        );
+        assert_eq!(e["swmon"]["reading"], "uncertain", "{what}: {e:#}");
+        assert_eq!(e["process"]["parent"]["pid"], parent, "{what}: {e:#}");
+        assert!(
+            runs_of(&events, parent).is_empty(),
+            "{what}: no event for the forking parent: {:#?}",
+            runs_of(&events, parent)
+        );
+        if what == "decoy" {
+            assert_eq!(action(&e), "installer-exec", "{what}: {e:#}");
+            assert_eq!(e["event"]["type"][0], "installation", "{what}: {e:#}");
+            assert_eq!(e["swmon"]["operation"], "other", "{what}: {e:#}");
+        } else {
+            assert_eq!(action(&e), "package-install", "{what}: {e:#}");
+            assert_eq!(e["swmon"]["operation"], "install", "{what}: {e:#}");
+            assert_eq!(
+                package(&e),
+                (WHEEL_PKG.to_owned(), WHEEL_VERSION.to_owned()),
+                "{what}: the package read from the local file: {e:#}"
+            );
+        }
+    }
+    for (what, (parent, code, child)) in [("fork", quiet), ("multiprocessing", quiet_mp)] {
+        assert_eq!(code, 0, "{what}: the quiet script failed");
+        for pid in [parent, child] {
+            assert!(
+                runs_of(&events, pid).is_empty(),
+                "{what}: no event for a forked child that loads no installer, or its parent (pid {pid}): {:#?}",
+                runs_of(&events, pid)
+            );
+        }
+    }
 }

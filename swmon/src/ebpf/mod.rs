@@ -1,6 +1,7 @@
 //! The kernel stream: loads swmon's eBPF program, fills its filter maps,
-//! attaches it to `sched_process_exec` and `sched_process_exit`, and yields
-//! the records it passes.
+//! attaches it to `sched_process_exec`, `sched_process_exit` and
+//! `sched_process_fork` (raw tracepoints) and the `open` syscalls' exits
+//! (the module-load witness), and yields the records it passes.
 //!
 //! Not here: what a record means (that is [`crate::run`] and [`crate::event`]).
 //! Loss is counted in the kernel (ring-buffer reservations that failed) and
@@ -412,7 +413,13 @@ impl KernelStream {
         for (index, program, fd, id) in stage_programs {
             attachments.hold_stage(index, program, fd, id);
         }
-        for program in ["sched_process_exec", "sched_process_exit"] {
+        // `sched_process_fork` hands an interpreter's module-load entry to
+        // the processes it forks (the witness's, attached with the exec's).
+        for program in [
+            "sched_process_exec",
+            "sched_process_exit",
+            "sched_process_fork",
+        ] {
             let tp: &mut RawTracePoint = ebpf
                 .program_mut(program)
                 .ok_or(LoadError::Missing(program))?
