@@ -623,8 +623,13 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     if interpreter == NONE {
         // The process runs no interpreter's program now: an entry it
         // inherited at a fork, or had as an interpreter before this exec,
-        // would only make each of its opens look further.
-        let _ = INTERPRETERS.remove(tgid);
+        // would only make each of its opens look further. Looked up first:
+        // a lookup takes no lock, a delete takes the bucket's, and most
+        // execs have no entry.
+        // SAFETY: only whether the entry exists is read.
+        if unsafe { INTERPRETERS.get(tgid) }.is_some() {
+            let _ = INTERPRETERS.remove(tgid);
+        }
     }
     if reasons == 0 && interpreter == NONE {
         return Ok(0);
@@ -1467,7 +1472,10 @@ fn try_exit(ctx: &RawTracePointContext) -> Result<u32, u32> {
     // A reused tgid must not find this process's entries (the `mm` check
     // guards too, but a freed `mm` may be allocated again at the same
     // address). Only an interpreter has a module-load entry.
-    if INTERPRETERS.remove(tgid).is_ok() {
+    // Looked up first, as at exec: most exits have no entry, and a lookup
+    // takes no lock.
+    // SAFETY: only whether the entry exists is read.
+    if unsafe { INTERPRETERS.get(tgid) }.is_some() && INTERPRETERS.remove(tgid).is_ok() {
         let _ = MODULE_REPORTED.remove(tgid);
     }
     let off = OFFSETS.load();
