@@ -356,9 +356,11 @@ fn a_replaced_installer_is_rediscovered_when_a_run_ends() {
     fs::create_dir(&bin).expect("mkdir");
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
     let installer = bin.join("dpkg");
-    // The old dpkg is another program than the new (`false`, not `true`:
-    // another build ID), so the copy of the new is not its near-copy.
-    program_with("/usr/bin/false", &installer, b"swmon test: the old dpkg");
+    // The old dpkg is another program than the new, with another ELF key
+    // (`env`; not `false`, whose key is `true`'s: a copy of `true` would be
+    // reported as an unverified near-copy of it, build IDs differing), so
+    // the copy of the new is not its near-copy.
+    program_with("/usr/bin/env", &installer, b"swmon test: the old dpkg");
     // The new binary and a renamed copy of it elsewhere.
     let renamed = TempDir::new("privilege-renamed");
     let copy = renamed.path().join("not-an-installer");
