@@ -3,15 +3,10 @@
 //! about each run (manager, operation, packages, scope, via). Each test
 //! removes what it installed, however it ends.
 
-use std::{
-    fs,
-    path::{Path, PathBuf},
-    process::Command,
-    time::Duration,
-};
+use std::{fs, path::Path, process::Command, time::Duration};
 
 use serde_json::Value;
-use tests::{action, one_run, run, runs_of, Monitor, TempDir};
+use tests::{action, build_wheel, one_run, run, runs_of, Monitor, TempDir};
 
 const PYTHON: &str = "/usr/bin/python3";
 const WHEEL_PKG: &str = "swmon-e2e-wheel";
@@ -25,42 +20,6 @@ fn package_names(e: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Builds a pure-Python wheel by hand (a wheel is a zip with metadata), so
-/// no build backend or network is needed.
-fn build_wheel(dir: &Path) -> PathBuf {
-    let script = format!(
-        r#"
-import zipfile, sys
-name, version = "swmon_e2e_wheel", "1.0"
-path = sys.argv[1] + f"/{{name}}-{{version}}-py3-none-any.whl"
-info = f"{{name}}-{{version}}.dist-info"
-files = {{
-    f"{{name}}/__init__.py": "VALUE = 1\n",
-    f"{{info}}/METADATA": "Metadata-Version: 2.1\nName: {WHEEL_PKG}\nVersion: 1.0\n",
-    f"{{info}}/WHEEL": "Wheel-Version: 1.0\nGenerator: swmon-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-}}
-record = "".join(f"{{p}},,\n" for p in files) + f"{{info}}/RECORD,,\n"
-with zipfile.ZipFile(path, "w") as z:
-    for p, text in files.items():
-        z.writestr(p, text)
-    z.writestr(f"{{info}}/RECORD", record)
-print(path)
-"#
-    );
-    let out = Command::new(PYTHON)
-        .arg("-c")
-        .arg(script)
-        .arg(dir)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 struct PipGuard;
@@ -85,7 +44,7 @@ fn pip_installs_system_module_and_venv() {
     let tmp = TempDir::new("pip");
     let wheels = tmp.path().join("wheels");
     fs::create_dir_all(&wheels).expect("mkdir");
-    build_wheel(&wheels);
+    build_wheel(PYTHON, &wheels, WHEEL_PKG, "1.0");
     let venv = tmp.path().join("venv");
     let out = Command::new(PYTHON)
         .args(["-m", "venv"])

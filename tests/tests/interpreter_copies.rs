@@ -10,51 +10,17 @@
 use std::{
     fs,
     io::Write,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
     time::Duration,
 };
 
 use serde_json::Value;
-use tests::{action, counters, one_run, run, runs_of, wait_within, Monitor, TempDir};
+use tests::{action, build_wheel, counters, one_run, run, runs_of, wait_within, Monitor, TempDir};
 
 const PYTHON: &str = "/usr/bin/python3.11";
 const PKG: &str = "swmon-interp-copy";
 const VERSION: &str = "1.7";
-
-/// A pure-Python wheel written by hand (a zip with metadata).
-fn build_wheel(dir: &Path) -> PathBuf {
-    let script = format!(
-        r#"
-import zipfile, sys
-name, version = "swmon_interp_copy", "{VERSION}"
-path = sys.argv[1] + f"/{{name}}-{{version}}-py3-none-any.whl"
-info = f"{{name}}-{{version}}.dist-info"
-files = {{
-    f"{{name}}/__init__.py": "VALUE = 1\n",
-    f"{{info}}/METADATA": "Metadata-Version: 2.1\nName: {PKG}\nVersion: {VERSION}\n",
-    f"{{info}}/WHEEL": "Wheel-Version: 1.0\nGenerator: swmon-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-}}
-with zipfile.ZipFile(path, "w") as z:
-    for p, text in files.items():
-        z.writestr(p, text)
-    z.writestr(f"{{info}}/RECORD", "".join(f"{{p}},,\n" for p in files) + f"{{info}}/RECORD,,\n")
-print(path)
-"#
-    );
-    let out = Command::new(PYTHON)
-        .arg("-c")
-        .arg(script)
-        .arg(dir)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
 
 /// pip's arguments installing `wheel` into a fresh `target` folder.
 fn pip_install(wheel: &Path, target: &Path) -> Vec<String> {
@@ -109,7 +75,7 @@ fn assert_pip_install(e: &Value, what: &str) {
 #[test]
 fn renamed_copies_and_links_of_python_get_the_argv_scan() {
     let tmp = TempDir::new("interp-copy");
-    let wheel = build_wheel(tmp.path());
+    let wheel = build_wheel(PYTHON, tmp.path(), PKG, VERSION);
     let copy = tmp.path().join("p");
     fs::copy(PYTHON, &copy).expect("copy python");
     // The test folder is on the root file system here, with /usr/bin.
@@ -155,7 +121,7 @@ fn renamed_copies_and_links_of_python_get_the_argv_scan() {
 #[test]
 fn an_interpreter_argv_longer_than_the_kernel_scans_is_read_whole() {
     let tmp = TempDir::new("interp-long");
-    let wheel = build_wheel(tmp.path());
+    let wheel = build_wheel(PYTHON, tmp.path(), PKG, VERSION);
     // Holds the python at its start (before pip runs) until the test
     // writes to the FIFO: the run is seen open by swmon first, so its
     // argv is read from /proc while it is the same process, whatever the
