@@ -501,85 +501,17 @@ impl KernelStream {
         // no difference and raises no false `ebpf-tampered` (the half-new
         // tables are what swmon wrote, not an outsider).
         let mut done = Rediscovered::default();
-        let map_err = |map| move |source| LoadError::Map { map, source };
         let tables = &mut self.tables;
-        {
-            let mut inodes: HashMap<_, InodeKey, u16> = HashMap::try_from(
-                self.ebpf
-                    .map_mut("INODES")
-                    .ok_or(LoadError::Missing("INODES"))?,
-            )
-            .map_err(map_err("INODES"))?;
-            for (key, id) in &new.inodes {
-                if !tables.inodes.contains(&(*key, *id)) {
-                    inodes.insert(key, id, 0).map_err(map_err("INODES"))?;
-                    tables.inodes.retain(|(k, _)| k != key);
-                    tables.inodes.push((*key, *id));
-                    done.inodes_added += 1;
-                }
-            }
-            let gone: Vec<InodeKey> = tables
-                .inodes
-                .iter()
-                .map(|(k, _)| *k)
-                .filter(|k| !new.inodes.iter().any(|(n, _)| n == k))
-                .collect();
-            for key in gone {
-                filter::removed(inodes.remove(&key)).map_err(map_err("INODES"))?;
-                tables.inodes.retain(|(k, _)| *k != key);
-                done.inodes_removed += 1;
-            }
-        }
-        let mut sizes: HashMap<_, u64, u16> = HashMap::try_from(
-            self.ebpf
-                .map_mut("SIZES")
-                .ok_or(LoadError::Missing("SIZES"))?,
-        )
-        .map_err(map_err("SIZES"))?;
-        for (size, id) in &new.sizes {
-            if !tables.sizes.contains(&(*size, *id)) {
-                sizes.insert(size, id, 0).map_err(map_err("SIZES"))?;
-                tables.sizes.retain(|(s, _)| s != size);
-                tables.sizes.push((*size, *id));
-                done.sizes_added += 1;
-            }
-        }
-        let gone: Vec<u64> = tables
-            .sizes
-            .iter()
-            .map(|(s, _)| *s)
-            .filter(|s| !new.sizes.iter().any(|(n, _)| n == s))
-            .collect();
-        for size in gone {
-            filter::removed(sizes.remove(&size)).map_err(map_err("SIZES"))?;
-            tables.sizes.retain(|(s, _)| *s != size);
-            done.sizes_removed += 1;
-        }
-        let mut keys: HashMap<_, ElfKey, u16> = HashMap::try_from(
-            self.ebpf
-                .map_mut("ELF_KEYS")
-                .ok_or(LoadError::Missing("ELF_KEYS"))?,
-        )
-        .map_err(map_err("ELF_KEYS"))?;
-        for (key, id) in &new.elf_keys {
-            if !tables.elf_keys.contains(&(*key, *id)) {
-                keys.insert(key, id, 0).map_err(map_err("ELF_KEYS"))?;
-                tables.elf_keys.retain(|(k, _)| k != key);
-                tables.elf_keys.push((*key, *id));
-                done.elf_keys_added += 1;
-            }
-        }
-        let gone: Vec<ElfKey> = tables
-            .elf_keys
-            .iter()
-            .map(|(k, _)| *k)
-            .filter(|k| !new.elf_keys.iter().any(|(n, _)| n == k))
-            .collect();
-        for key in gone {
-            filter::removed(keys.remove(&key)).map_err(map_err("ELF_KEYS"))?;
-            tables.elf_keys.retain(|(k, _)| *k != key);
-            done.elf_keys_removed += 1;
-        }
+        (done.inodes_added, done.inodes_removed) =
+            sync_hash(&mut self.ebpf, "INODES", &mut tables.inodes, &new.inodes)?;
+        (done.sizes_added, done.sizes_removed) =
+            sync_hash(&mut self.ebpf, "SIZES", &mut tables.sizes, &new.sizes)?;
+        (done.elf_keys_added, done.elf_keys_removed) = sync_hash(
+            &mut self.ebpf,
+            "ELF_KEYS",
+            &mut tables.elf_keys,
+            &new.elf_keys,
+        )?;
         // The maps now hold `new`'s entries (the order of the lists is not
         // compared).
         self.tables = new;
@@ -756,6 +688,43 @@ impl MapDiff {
             }),
         })
     }
+}
+
+/// Brings map `name` from `held` (what swmon last wrote to it) to `want`:
+/// inserts what is new or changed, removes what is gone, and keeps `held`
+/// equal to the map at each step, so a failure part way leaves `held` what
+/// the map holds. Returns how many entries were added and removed.
+fn sync_hash<K>(
+    ebpf: &mut aya::Ebpf,
+    name: &'static str,
+    held: &mut Vec<(K, u16)>,
+    want: &[(K, u16)],
+) -> Result<(usize, usize), LoadError>
+where
+    K: aya::Pod + PartialEq,
+{
+    let map_err = |source| LoadError::Map { map: name, source };
+    let mut m: HashMap<_, K, u16> =
+        HashMap::try_from(ebpf.map_mut(name).ok_or(LoadError::Missing(name))?).map_err(map_err)?;
+    let mut added = 0;
+    for (key, id) in want {
+        if !held.contains(&(*key, *id)) {
+            m.insert(key, id, 0).map_err(map_err)?;
+            held.retain(|(k, _)| k != key);
+            held.push((*key, *id));
+            added += 1;
+        }
+    }
+    let gone: Vec<K> = held
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| !want.iter().any(|(n, _)| n == k))
+        .collect();
+    for key in &gone {
+        filter::removed(m.remove(key)).map_err(map_err)?;
+        held.retain(|(k, _)| k != key);
+    }
+    Ok((added, gone.len()))
 }
 
 fn repair_hash<K, V>(
