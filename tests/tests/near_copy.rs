@@ -361,12 +361,21 @@ fn a_renamed_dpkg_copy_run_through_the_loader_is_seen() {
         assert_eq!(code, 0, "dpkg --purge");
         installs.push((what, pid));
     }
-    let (plain, code) = run(Command::new(LOADER).arg("/usr/bin/true"));
-    assert_eq!(code, 0);
+    // The loader running an ordinary program, kept alive until the marker
+    // after it is reported (the facts stage takes records in order), so
+    // its program is read while the process is there, whatever the timing.
+    let mut sleeper = Command::new(LOADER)
+        .args(["/usr/bin/sleep", "60"])
+        .spawn()
+        .expect("ld.so sleep");
+    let plain = sleeper.id();
     let (marker, _) = run(Command::new(DPKG).arg("--version"));
     m.wait_for("marker", Duration::from_secs(10), |e| {
         e["process"]["pid"] == marker
     });
+    // Our own child, by its handle.
+    sleeper.kill().expect("kill the sleeper");
+    sleeper.wait().expect("reap the sleeper");
     let events = m.stop();
 
     for (what, pid) in installs {
