@@ -8,6 +8,7 @@ mod bench;
 mod fuzz;
 mod scenarios;
 mod setup;
+mod stats;
 mod suite;
 mod watchdog;
 

@@ -27,8 +27,9 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use crate::{
-    bench::{median, noop, storm, write_section},
+    bench::{noop, storm, write_section, Sample},
     root, sh,
+    stats::{median, Paired},
 };
 
 const EXECVE_KEY: &str = "swmon-bench-execve";
@@ -223,14 +224,16 @@ impl Swmon {
             .stdout(Stdio::null())
             .spawn()
             .context("start swmon")?;
+        // From here on a failure ends this swmon (Drop).
+        let swmon = Swmon { child, out };
         let end = Instant::now() + Duration::from_secs(60);
-        while !fs::read_to_string(&out).is_ok_and(|t| t.contains("monitor-started")) {
+        while !fs::read_to_string(&swmon.out).is_ok_and(|t| t.contains("monitor-started")) {
             if Instant::now() > end {
                 bail!("swmon did not start");
             }
             thread::sleep(Duration::from_millis(20));
         }
-        Ok(Swmon { child, out })
+        Ok(swmon)
     }
 
     fn stop(mut self) -> Result<Vec<serde_json::Value>> {
@@ -244,6 +247,18 @@ impl Swmon {
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect())
+    }
+}
+
+impl Drop for Swmon {
+    /// A bench that fails midway still ends the swmon it started (its
+    /// rules removed by swmon's own stop); after `stop` this does nothing.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            // SAFETY: a signal to the child we started, by its pid.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -291,12 +306,15 @@ enum Config {
 }
 
 impl Config {
+    /// In the order they run (reversed every other round): the two pairs
+    /// with a target, none and swmon, auditd + seed rules and the hybrid,
+    /// side by side, so each pair is measured seconds apart.
     const ALL: [Config; 7] = [
         Config::None,
         Config::Swmon,
         Config::AuditdSeed,
-        Config::AuditdExecve,
         Config::Hybrid,
+        Config::AuditdExecve,
         Config::Laurel,
         Config::Execsnoop,
     ];
@@ -511,14 +529,20 @@ fn start(
 
 #[derive(Default)]
 struct Row {
-    rates: Vec<f64>,
+    samples: Vec<Sample>,
     cpu: f64,
     execs: f64,
     rss_kib: HashMap<String, u64>,
     why_not: Option<String>,
 }
 
+pub(crate) const CONFIGS_COUNT: u32 = 2000;
+pub(crate) const CONFIGS_ROUNDS: u32 = 20;
+
 pub fn configs(count: u32, rounds: u32) -> Result<()> {
+    if count == 0 {
+        bail!("--count must be at least 1");
+    }
     let bin = noop()?;
     let laurel = laurel_bin().map_err(|e| format!("can't install laurel: {e:#}"));
     let execsnoop = execsnoop_bin()?;
@@ -526,10 +550,11 @@ pub fn configs(count: u32, rounds: u32) -> Result<()> {
     storm(&bin, count / 4)?;
     let mut rows: Vec<Row> = Config::ALL.iter().map(|_| Row::default()).collect();
     for round in 0..rounds {
-        // Rotate the order each round so drift in the machine hits all.
+        // ABBA: forward in even rounds, backward in odd ones, so a drift
+        // of the machine slower than two rounds cancels out of the pairs.
         let n = Config::ALL.len();
         for k in 0..n {
-            let i = (k + round as usize) % n;
+            let i = if round % 2 == 0 { k } else { n - 1 - k };
             let config = Config::ALL[i];
             if rows[i].why_not.is_some() {
                 continue;
@@ -547,7 +572,7 @@ pub fn configs(count: u32, rounds: u32) -> Result<()> {
                 .iter()
                 .map(|(_, p)| proc_stat_seconds(*p))
                 .collect();
-            let rate = storm(&bin, count)?;
+            let sample = storm(&bin, count)?;
             // A process gone meanwhile reads 0: count only what grew.
             let cpu: f64 = monitors
                 .iter()
@@ -563,35 +588,32 @@ pub fn configs(count: u32, rounds: u32) -> Result<()> {
                 *e = (*e).max(kib);
             }
             running.stop()?;
-            rows[i].rates.push(rate);
+            rows[i].samples.push(sample);
             rows[i].cpu += cpu;
             rows[i].execs += f64::from(count);
             eprintln!(
-                "round {}: {:<40} {rate:.0} execs/s",
+                "round {}: {:<40} {:.0} execs/s, {:.1} CPU µs per exec",
                 round + 1,
-                config.name()
+                config.name(),
+                sample.rate,
+                sample.cpu_us,
             );
         }
     }
     // Ratios are taken round by round (both configurations ran in the same
-    // round, minutes apart at most), then their median: drift in the
-    // machine cancels out of a pair better than out of two medians.
-    let paired = |a: usize, b: usize| -> f64 {
-        let mut v: Vec<f64> = rows[a]
-            .rates
-            .iter()
-            .zip(&rows[b].rates)
-            .map(|(x, y)| x / y)
-            .collect();
-        if v.is_empty() {
-            f64::NAN
-        } else {
-            median(&mut v)
-        }
+    // round, seconds apart for the pairs with a target), then their median
+    // and its 95% CI: drift in the machine cancels out of a pair better
+    // than out of two medians. Exec rate a / b; CPU per exec b / a, so
+    // below 1 is a cost in both.
+    let paired = |a: usize, b: usize| -> (Paired, Paired) {
+        let pairs = rows[a].samples.iter().zip(&rows[b].samples);
+        let rate: Vec<f64> = pairs.clone().map(|(x, y)| x.rate / y.rate).collect();
+        let cpu: Vec<f64> = pairs.map(|(x, y)| y.cpu_us / x.cpu_us).collect();
+        (Paired::of(&rate), Paired::of(&cpu))
     };
     let index = |c: Config| Config::ALL.iter().position(|x| *x == c).unwrap_or(0);
     let mut table = String::from(
-        "| configuration | execs/s (median) | spread | ratio to none (median of per-round ratios) | monitor CPU s / 1,000 execs | peak RSS |\n\
+        "| configuration | execs/s, median (min–max) | exec rate / none: median [95% CI] | workload CPU µs per exec, median | monitor CPU s / 1,000 execs | peak RSS |\n\
          |---|---|---|---|---|---|\n",
     );
     let mut bars = Vec::new();
@@ -604,9 +626,11 @@ pub fn configs(count: u32, rounds: u32) -> Result<()> {
             ));
             continue;
         }
-        let m = median(&mut row.rates.clone());
-        let lo = row.rates.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = row.rates.iter().copied().fold(0.0, f64::max);
+        let rates: Vec<f64> = row.samples.iter().map(|s| s.rate).collect();
+        let cpus: Vec<f64> = row.samples.iter().map(|s| s.cpu_us).collect();
+        let m = median(&rates);
+        let lo = rates.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = rates.iter().copied().fold(0.0, f64::max);
         let rss = if row.rss_kib.is_empty() {
             "—".to_owned()
         } else {
@@ -624,27 +648,44 @@ pub fn configs(count: u32, rounds: u32) -> Result<()> {
         } else {
             format!("{:.3}", row.cpu * 1000.0 / row.execs)
         };
-        let r = paired(i, 0);
+        let (r, _) = paired(i, 0);
+        let shown = if *config == Config::None {
+            "1".to_owned()
+        } else {
+            r.show()
+        };
         table.push_str(&format!(
-            "| {} | {m:.0} | {lo:.0}–{hi:.0} | {r:.3} | {cpu} | {rss} |\n",
+            "| {} | {m:.0} ({lo:.0}–{hi:.0}) | {shown} | {:.1} | {cpu} | {rss} |\n",
             config.name(),
+            median(&cpus),
         ));
-        bars.push((config.name(), r));
+        bars.push((config.name(), r.median));
     }
-    let hybrid_vs_seed = paired(index(Config::Hybrid), index(Config::AuditdSeed));
-    let swmon = paired(index(Config::Swmon), 0);
+    let (swmon, swmon_cpu) = paired(index(Config::Swmon), 0);
+    let (hybrid, hybrid_cpu) = paired(index(Config::Hybrid), index(Config::AuditdSeed));
     let chart = chart(&bars);
     fs::write(root().join("BENCHMARKS-configs.svg"), chart)?;
     let body = format!(
-        "{table}\nCPU counts the monitoring processes only (swmon, auditd, laurel, execsnoop, and the kernel's \
+        "{table}\nEach round runs every configuration once, in the order above in odd rounds and reversed in \
+         even ones (ABBA), so none and swmon, and auditd + seed rules and the hybrid, run seconds apart and a \
+         drift of the machine cancels out of their pairs. A ratio is taken within each round, then the median \
+         of the {rounds} per-round ratios with a 95% confidence interval that assumes no distribution (order \
+         statistics, binomial: `xtask/src/stats.rs`; it does assume independent rounds). The workload's CPU per \
+         exec is the user + system time of the storm's thread and its children (`getrusage`: no time waiting \
+         for a CPU, no steal time; the exec's kernel work included, BPF programs and audit records alike). \
+         Monitor CPU counts the monitoring processes only (swmon, auditd, laurel, execsnoop, and the kernel's \
          kauditd thread where audit rules are loaded), during the storm; audit is enabled (backlog 8192) for \
          every configuration.\n\n\
-         - swmon alone: {swmon:.3} of none, median of per-round ratios (target ≥ 0.98: {}).\n\
-         - The hybrid against auditd + seed rules: {hybrid_vs_seed:.3}, median of per-round ratios \
-         (target ≥ 0.98: {}).\n\n\
+         Target: exec rate ≥ 0.98 of the configuration without swmon. `met` only when the 95% CI of the median \
+         of per-round ratios lies at or above it, `MISSED` only when it lies below, else `not shown`:\n\
+         - swmon alone against none: exec rate {}; the workload's CPU per exec (none / swmon) {}.\n\
+         - The hybrid against auditd + seed rules: exec rate {}; the workload's CPU per exec (auditd + seed / \
+         hybrid) {}.\n\n\
          ![execs/s per configuration, as a ratio to none](BENCHMARKS-configs.svg)\n",
-        if swmon >= 0.98 { "met" } else { "MISSED" },
-        if hybrid_vs_seed >= 0.98 { "met" } else { "MISSED" },
+        swmon.verdict(0.98),
+        swmon_cpu.verdict(0.98),
+        hybrid.verdict(0.98),
+        hybrid_cpu.verdict(0.98),
     );
     println!("\n{body}");
     write_section(
