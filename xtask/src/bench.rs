@@ -586,23 +586,54 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
         }
     }
     let m = &measured[1];
+    // The tail-call stages count nothing of their own: left out.
     let per_program = |w: usize| {
         m.kernel[w]
             .iter()
+            .filter(|(_, v)| v.iter().any(|ns| *ns > 0.0))
             .map(|(name, v)| format!("`{name}` {:.0}", median(v)))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let kernel_line = if m.kernel[0].is_empty() {
+    // The programs' own time against the exec's CPU time without swmon,
+    // both medians of this run: a direct cost every exec pays, measured
+    // far more steadily than the rates.
+    let share = |w: usize| {
+        let ns = median(&m.kernel_total[w]);
+        let cpu = median(
+            &measured[0].samples[w]
+                .iter()
+                .map(|s| s.cpu_us)
+                .collect::<Vec<_>>(),
+        );
+        let share = ns / (cpu * 1000.0);
+        format!(
+            "{}: {:.1} µs of {:.0} µs, {:.2}% (alone, a ratio of {:.3})",
+            WORKLOADS[w],
+            ns / 1000.0,
+            cpu,
+            share * 100.0,
+            1.0 / (1.0 + share)
+        )
+    };
+    let kernel_line = if m.kernel_total[0].is_empty() || m.kernel_total[1].is_empty() {
         "swmon's BPF programs: no run-time statistics (see the warning above).".to_owned()
     } else {
         format!(
-            "swmon's BPF programs, ns per exec of the workload (median over the rounds, each \
-             program's `run_time_ns` over the storm, its time counting its tail calls' and \
-             `bpf_loop` callbacks', and every other exec and open on the machine meanwhile): \
-             no-op: {}; python3 -c pass: {}.",
+            "swmon's BPF programs, ns per exec of the workload (median over the rounds of each \
+             program's `run_time_ns` over the storm, with `BPF_ENABLE_STATS` held for the whole \
+             run; a program's time includes its tail calls' and `bpf_loop` callbacks', and every \
+             other exec, fork, exit and open on the machine meanwhile): no-op: {}; python3 -c \
+             pass: {}.\n\n\
+             Their time as a share of the workload's CPU per exec without swmon, both medians \
+             of this run: {}; {}. This is what each exec pays swmon directly, in the kernel, \
+             measured far more steadily than the rates; whatever else swmon costs an exec \
+             (caches, its user space competing for a CPU) comes on top of it, and that rest \
+             is left to the paired ratios above.",
             per_program(0),
-            per_program(1)
+            per_program(1),
+            share(0),
+            share(1),
         )
     };
     let total = f64::from((count + python_count) * rounds);
