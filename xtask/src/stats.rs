@@ -102,14 +102,15 @@ impl Paired {
                     "not shown"
                 };
                 format!(
-                    "{word} ({:.0}% CI {lo:.3}–{hi:.3}, {} rounds)",
+                    "{word} (median {:.3}, {:.0}% CI {lo:.3}–{hi:.3}, {} rounds)",
+                    self.median,
                     coverage * 100.0,
                     self.rounds
                 )
             }
             None => format!(
-                "not shown ({} rounds are too few for a 95% CI; 6 at least)",
-                self.rounds
+                "not shown (median {:.3}; {} rounds are too few for a 95% CI, 6 at least)",
+                self.median, self.rounds
             ),
         }
     }
