@@ -392,7 +392,7 @@ pub mod module {
     }
 
     /// Rules in the table.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 8;
 
     /// The entry modules, each the file an installer's own launcher loads
     /// to start its command line and nothing else loads (checked on this
@@ -404,7 +404,13 @@ pub mod module {
     /// `rubygems/gem_runner.rb`, which only the gem command loads (`ruby -e
     /// 'require "json"'` and bundler load `rubygems.rb` and its helpers,
     /// not the runner); `/usr/bin/pipx` runs `pipx.main`
-    /// (`pipx/__pycache__/main.cpython-311.pyc`, or `main.py`).
+    /// (`pipx/__pycache__/main.cpython-311.pyc`, or `main.py`); yarn 1's
+    /// `bin/yarn.js` requires `yarn/lib/cli.js`, pnpm's `bin/pnpm.cjs`
+    /// `pnpm/dist/pnpm.cjs` (npm's tarballs of yarn 1.22.22 and pnpm
+    /// 9.15.9, in `node_modules/yarn` and `node_modules/pnpm` as `npm
+    /// install -g` lays them out; corepack keeps them under a version
+    /// folder, `.../corepack/v1/yarn/1.22.22/lib/cli.js`, which no rule
+    /// names).
     pub const RULES: [Rule; COUNT] = [
         Rule::new("main.", false, &["__pycache__", "cli", "_internal", "pip"]),
         Rule::new("main.", false, &["cli", "_internal", "pip"]),
@@ -412,11 +418,14 @@ pub mod module {
         Rule::new("gem_runner.rb", true, &["rubygems"]),
         Rule::new("main.", false, &["__pycache__", "pipx"]),
         Rule::new("main.", false, &["pipx"]),
+        Rule::new("cli.js", true, &["lib", "yarn"]),
+        Rule::new("pnpm.cjs", true, &["dist", "pnpm"]),
     ];
 
     /// The catalogue name of the installer whose code each rule's file is
     /// (kept apart from [`RULES`]: the kernel reads only numbers).
-    pub const INSTALLERS: [&str; COUNT] = ["pip", "pip", "npm", "gem", "pipx", "pipx"];
+    pub const INSTALLERS: [&str; COUNT] =
+        ["pip", "pip", "npm", "gem", "pipx", "pipx", "yarn", "pnpm"];
 
     /// The index of the first rule `path` matches.
     pub fn find(path: &[u8]) -> Option<usize> {
@@ -476,6 +485,20 @@ pub mod module {
                 (b"/x/pipx/__pycache__/main_x.pyc", None),
                 (b"/usr/lib/python3/dist-packages/pipx2/main.py", None),
                 (b"/usr/lib/python3/dist-packages/pip/main.py", None),
+                // yarn 1 and pnpm as npm installs them, and their
+                // neighbours (yarn's v8 cache, pnpm's worker, its launcher).
+                (b"/usr/lib/node_modules/yarn/lib/cli.js", Some(6)),
+                (b"/tmp/x/node_modules/yarn/lib/cli.js", Some(6)),
+                (b"/usr/lib/node_modules/yarn/lib/v8-compile-cache.js", None),
+                (b"/usr/lib/node_modules/yarn/bin/yarn.js", None),
+                (b"/usr/lib/node_modules/yarnpkg/lib/cli.js", None),
+                (b"/usr/lib/node_modules/pnpm/dist/pnpm.cjs", Some(7)),
+                (b"/usr/lib/node_modules/pnpm/dist/pnpm.cjsx", None),
+                (b"/usr/lib/node_modules/pnpm/dist/pnpm.cj", None),
+                (b"/usr/lib/node_modules/pnpm/dist/worker.js", None),
+                (b"/usr/lib/node_modules/pnpm/bin/pnpm.cjs", None),
+                (b"/usr/lib/node_modules/@pnpm/dist/pnpm.cjs", None),
+                (b"/root/.cache/node/corepack/v1/yarn/1.22.22/lib/cli.js", None),
             ] {
                 assert_eq!(find(path), want, "{}", core::str::from_utf8(path).unwrap());
             }
