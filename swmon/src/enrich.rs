@@ -779,6 +779,24 @@ mod tests {
         );
         assert_eq!(via(&r), Some(("gem", "module-load")));
         assert_eq!(args(&r), (owned(&gem_args), true));
+        // What `bin/gem` does, as inline code: classify reads it (the
+        // kernel's argv scan does not pass it; the module load does).
+        let r = module_load(
+            "/usr/bin/ruby3.1",
+            &[
+                &[
+                    "ruby",
+                    "-rrubygems/gem_runner",
+                    "-e",
+                    "Gem::GemRunner.new.run ARGV",
+                ][..],
+                &gem_args,
+            ]
+            .concat(),
+            "gem",
+        );
+        assert_eq!(via(&r), Some(("gem", "module-load")));
+        assert_eq!(args(&r), (owned(&gem_args), false));
         // pipx's entry module under a copy of its launcher.
         let r = module_load(
             "/usr/bin/python3.11",
