@@ -266,6 +266,17 @@ pub fn read<R: Read + Seek>(format: Format, file: &mut R) -> Result<Identity, Re
     }
 }
 
+/// The path an operand names: the node managers take a tarball as
+/// `file:PATH` too (`yarn add file:../x.tgz`, `npm i file:x.tgz`), a path
+/// from the working folder or the root like any other (a `file://` URL
+/// is no operand: [`operands`] skips every `://`).
+fn path_of(format: Format, operand: &[u8]) -> &[u8] {
+    match format {
+        Format::NpmTarball => operand.strip_prefix(b"file:").unwrap_or(operand),
+        _ => operand,
+    }
+}
+
 /// Opens and reads one file the run named, on the calling thread (the
 /// worker, already holding the run's credentials): resolved beneath the
 /// process's root ([`Place::open`]), without blocking on a FIFO
@@ -289,6 +300,7 @@ fn read_file(
     budget: &mut u64,
     stat: &mut Option<FileStat>,
 ) -> Result<Identity, Rejected> {
+    let operand = path_of(format, operand);
     if place::remote(place.start(operand)) {
         return Err(Rejected::RemoteFs);
     }

@@ -532,6 +532,35 @@ fn classify_reports_the_identity_read_and_what_was_typed() {
 }
 
 #[test]
+fn a_file_colon_tarball_and_a_renamed_gem_are_read() {
+    let s = Scratch::new("fc");
+    let dir = &s.0;
+    std::fs::write(dir.join("bundle.tgz"), npm()).unwrap();
+    std::fs::write(dir.join("x.gem"), gem()).unwrap();
+    let packages = |argv: &[&[u8]]| {
+        let e = crate::classify::command::explain_reading_files(argv, || {
+            Ok(super::Place::at(dir, dir, None))
+        });
+        e.json()["packages"].clone()
+    };
+    for argv in [
+        &[&b"yarn"[..], b"add", b"file:bundle.tgz"][..],
+        &[b"npm", b"install", b"file:./bundle.tgz"],
+    ] {
+        assert_eq!(
+            packages(argv),
+            serde_json::json!([{"name": "@scope/epsilon", "version": "3.2.1"}])
+        );
+    }
+    assert_eq!(
+        packages(&[b"gem", b"install", b"--local", b"./x.gem"]),
+        serde_json::json!([{"name": "zeta", "version": "0.4.2"}])
+    );
+    // Only the node managers' tarballs take the prefix.
+    assert_eq!(super::path_of(Format::Gem, b"file:x.gem"), b"file:x.gem");
+}
+
+#[test]
 fn only_installs_and_upgrades_are_read() {
     use crate::classify::Operation;
     let s = Scratch::new("op");
