@@ -261,19 +261,22 @@ pub mod identity {
 pub mod module {
     /// Parent folders a rule may name.
     pub const PARENTS_MAX: usize = 4;
-    /// Bytes of the file's own name a rule compares (a prefix).
-    pub const LEAF_BYTES: usize = 8;
+    /// Bytes of the file's own name a rule compares (a prefix, or a whole
+    /// name of up to 15 bytes with its NUL): the kernel checks the first
+    /// 8 on every open of an interpreter, the next 8 only on a hit.
+    pub const LEAF_BYTES: usize = 16;
     /// Bytes of each parent folder's name read (names up to 15 bytes).
     pub const PARENT_BYTES: usize = 16;
 
     /// One entry module.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct Rule {
-        /// The file's own name's first [`LEAF_BYTES`] bytes as a
-        /// little-endian word, and which bytes count: a prefix (`main.`:
-        /// `main.py`, `main.cpython-311.pyc`), or a whole name with its NUL.
-        pub leaf_word: u64,
-        pub leaf_mask: u64,
+        /// The file's own name's first [`LEAF_BYTES`] bytes as two
+        /// little-endian words, and which bytes count: a prefix (`main.`:
+        /// `main.py`, `main.cpython-311.pyc`), or a whole name with its NUL
+        /// (`cli.js`, `gem_runner.rb`).
+        pub leaf_words: [u64; 2],
+        pub leaf_masks: [u64; 2],
         /// Each parent's name and its NUL, as two little-endian words, and
         /// which bytes count; `parent_count` of them, nearest first.
         pub parent_words: [[u64; 2]; PARENTS_MAX],
@@ -300,7 +303,10 @@ pub mod module {
         /// A rule: the file's name starts with `leaf` (or is `leaf` when
         /// `exact`), in folders `parents` (nearest first).
         pub const fn new(leaf: &str, exact: bool, parents: &[&str]) -> Rule {
-            let (lw, lm) = words::<1>(leaf.as_bytes(), exact);
+            let (leaf_words, leaf_masks) = words::<2>(leaf.as_bytes(), exact);
+            // The first word is the kernel's cheap test: it must hold a
+            // byte of the name, or every open would go on to the rest.
+            assert!(leaf_masks[0] != 0, "a module rule's name is empty");
             let mut parent_words = [[0u64; 2]; PARENTS_MAX];
             let mut parent_masks = [[0u64; 2]; PARENTS_MAX];
             assert!(parents.len() <= PARENTS_MAX);
@@ -312,20 +318,27 @@ pub mod module {
                 i += 1;
             }
             Rule {
-                leaf_word: lw[0],
-                leaf_mask: lm[0],
+                leaf_words,
+                leaf_masks,
                 parent_words,
                 parent_masks,
                 parent_count: parents.len() as u32,
             }
         }
 
-        /// The kernel's first check: the first [`LEAF_BYTES`] bytes of the
-        /// file's name (read as one word; bytes past its NUL are whatever
-        /// the dentry holds there and are masked off).
+        /// The kernel's first check: the first 8 bytes of the file's name
+        /// (read as one word; bytes past its NUL are whatever the dentry
+        /// holds there and are masked off).
         #[inline(always)]
         pub const fn leaf_matches(&self, leaf: u64) -> bool {
-            leaf & self.leaf_mask == self.leaf_word
+            leaf & self.leaf_masks[0] == self.leaf_words[0]
+        }
+
+        /// The rest of the name's check: its bytes 8 to 15 (none count for
+        /// a rule's name of 7 bytes or less).
+        #[inline(always)]
+        pub const fn leaf_tail_matches(&self, tail: u64) -> bool {
+            tail & self.leaf_masks[1] == self.leaf_words[1]
         }
 
         /// Whether parent `i`'s first [`PARENT_BYTES`] bytes are the rule's.
@@ -343,7 +356,8 @@ pub mod module {
             let Some(leaf) = parts.next() else {
                 return false;
             };
-            if !self.leaf_matches(word(leaf)) {
+            let [lo, hi] = words16(leaf);
+            if !self.leaf_matches(lo) || !self.leaf_tail_matches(hi) {
                 return false;
             }
             let mut i = 0;
@@ -351,17 +365,8 @@ pub mod module {
                 let Some(p) = parts.next() else {
                     return false;
                 };
-                let mut buf = [0u8; PARENT_BYTES];
-                let n = p.len().min(PARENT_BYTES);
-                buf[..n].copy_from_slice(&p[..n]);
-                let lo = u64::from_le_bytes([
-                    buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6], buf[7],
-                ]);
-                let hi = u64::from_le_bytes([
-                    buf[8], buf[9], buf[10], buf[11], buf[12], buf[13], buf[14], buf[15],
-                ]);
                 // A name of 16 bytes or more has no NUL within the words.
-                if p.len() >= PARENT_BYTES || !self.parent_matches(i, [lo, hi]) {
+                if p.len() >= PARENT_BYTES || !self.parent_matches(i, words16(p)) {
                     return false;
                 }
                 i += 1;
@@ -370,32 +375,57 @@ pub mod module {
         }
     }
 
-    /// The first [`LEAF_BYTES`] bytes of a name as the kernel reads them
-    /// (NUL-padded here).
-    pub fn word(name: &[u8]) -> u64 {
-        let mut b = [0u8; LEAF_BYTES];
-        // The name and its NUL, as the dentry holds them.
-        let n = name.len().min(LEAF_BYTES);
+    /// The first 16 bytes of a name as the kernel reads them, as two
+    /// little-endian words (NUL-padded here: the name and its NUL, as the
+    /// dentry holds them).
+    pub fn words16(name: &[u8]) -> [u64; 2] {
+        let mut b = [0u8; 16];
+        let n = name.len().min(16);
         b[..n].copy_from_slice(&name[..n]);
-        u64::from_le_bytes(b)
+        let (lo, hi) = b.split_at(8);
+        let word = |s: &[u8]| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(s);
+            u64::from_le_bytes(w)
+        };
+        [word(lo), word(hi)]
     }
 
     /// Rules in the table.
-    pub const COUNT: usize = 3;
+    pub const COUNT: usize = 8;
 
-    /// The entry modules (checked on this host with strace: `python3 -m
-    /// pip`, `/usr/bin/pip3` and a copy of it run as `python3 ./x` open
+    /// The entry modules, each the file an installer's own launcher loads
+    /// to start its command line and nothing else loads (checked on this
+    /// host with `strace -f -e trace=openat,open`): `python3 -m pip`,
+    /// `/usr/bin/pip3` and a copy of it run as `python3 ./x` open
     /// `pip/_internal/cli/__pycache__/main.cpython-311.pyc`, or `main.py`
-    /// without a valid cache; npm's `bin/npm-cli.js` opens `npm/lib/cli.js`).
+    /// without a valid cache; npm's `bin/npm-cli.js` opens `npm/lib/cli.js`;
+    /// `gem` (Debian's `/usr/bin/gem` and `gem3.1`) requires
+    /// `rubygems/gem_runner.rb`, which only the gem command loads (`ruby -e
+    /// 'require "json"'` and bundler load `rubygems.rb` and its helpers,
+    /// not the runner); `/usr/bin/pipx` runs `pipx.main`
+    /// (`pipx/__pycache__/main.cpython-311.pyc`, or `main.py`); yarn 1's
+    /// `bin/yarn.js` requires `yarn/lib/cli.js`, pnpm's `bin/pnpm.cjs`
+    /// `pnpm/dist/pnpm.cjs` (npm's tarballs of yarn 1.22.22 and pnpm
+    /// 9.15.9, in `node_modules/yarn` and `node_modules/pnpm` as `npm
+    /// install -g` lays them out; corepack keeps them under a version
+    /// folder, `.../corepack/v1/yarn/1.22.22/lib/cli.js`, which no rule
+    /// names).
     pub const RULES: [Rule; COUNT] = [
         Rule::new("main.", false, &["__pycache__", "cli", "_internal", "pip"]),
         Rule::new("main.", false, &["cli", "_internal", "pip"]),
         Rule::new("cli.js", true, &["lib", "npm"]),
+        Rule::new("gem_runner.rb", true, &["rubygems"]),
+        Rule::new("main.", false, &["__pycache__", "pipx"]),
+        Rule::new("main.", false, &["pipx"]),
+        Rule::new("cli.js", true, &["lib", "yarn"]),
+        Rule::new("pnpm.cjs", true, &["dist", "pnpm"]),
     ];
 
     /// The catalogue name of the installer whose code each rule's file is
     /// (kept apart from [`RULES`]: the kernel reads only numbers).
-    pub const INSTALLERS: [&str; COUNT] = ["pip", "pip", "npm"];
+    pub const INSTALLERS: [&str; COUNT] =
+        ["pip", "pip", "npm", "gem", "pipx", "pipx", "yarn", "pnpm"];
 
     /// The index of the first rule `path` matches.
     pub fn find(path: &[u8]) -> Option<usize> {
@@ -423,6 +453,52 @@ pub mod module {
                 (b"/usr/lib/node_modules/pnpm/lib/cli.js", None),
                 (b"/x/lib/cli.js", None),
                 (b"main.py", None),
+                // gem: Debian's rubygems (ruby-rubygems), ruby3.1's own
+                // copy, and a `gem update --system` one.
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/gem_runner.rb", Some(3)),
+                (b"/usr/lib/ruby/3.1.0/rubygems/gem_runner.rb", Some(3)),
+                (b"/usr/local/lib/site_ruby/3.1.0/rubygems/gem_runner.rb", Some(3)),
+                // What every ruby program loads (`ruby -e 'require "json"'`
+                // opens `rubygems.rb` and these), and the runner's
+                // neighbours: none is the gem command.
+                (b"/usr/lib/ruby/vendor_ruby/rubygems.rb", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/specification.rb", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/command_manager.rb", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/core_ext/kernel_require.rb", None),
+                (b"/usr/lib/ruby/3.1.0/json.rb", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/gem_runner.rbx", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/gem_runner.r", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/gem_runner_x.rb", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/gem_runn", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygem/gem_runner.rb", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems2/gem_runner.rb", None),
+                (b"/usr/lib/ruby/vendor_ruby/gem_runner.rb", None),
+                (b"gem_runner.rb", None),
+                // pipx's own entry module, not its neighbours, nor pip's.
+                (b"/usr/lib/python3/dist-packages/pipx/__pycache__/main.cpython-311.pyc", Some(4)),
+                (b"/usr/lib/python3/dist-packages/pipx/main.py", Some(5)),
+                (b"/usr/lib/python3/dist-packages/pipx/__pycache__/__main__.cpython-311.pyc", None),
+                (b"/usr/lib/python3/dist-packages/pipx/__main__.py", None),
+                (b"/usr/lib/python3/dist-packages/pipx/commands/__pycache__/install.cpython-311.pyc", None),
+                (b"/usr/lib/python3/dist-packages/pipx/commands/main.py", None),
+                (b"/x/pipx/__pycache__/main.cpython-312.pyc", Some(4)),
+                (b"/x/pipx/__pycache__/main_x.pyc", None),
+                (b"/usr/lib/python3/dist-packages/pipx2/main.py", None),
+                (b"/usr/lib/python3/dist-packages/pip/main.py", None),
+                // yarn 1 and pnpm as npm installs them, and their
+                // neighbours (yarn's v8 cache, pnpm's worker, its launcher).
+                (b"/usr/lib/node_modules/yarn/lib/cli.js", Some(6)),
+                (b"/tmp/x/node_modules/yarn/lib/cli.js", Some(6)),
+                (b"/usr/lib/node_modules/yarn/lib/v8-compile-cache.js", None),
+                (b"/usr/lib/node_modules/yarn/bin/yarn.js", None),
+                (b"/usr/lib/node_modules/yarnpkg/lib/cli.js", None),
+                (b"/usr/lib/node_modules/pnpm/dist/pnpm.cjs", Some(7)),
+                (b"/usr/lib/node_modules/pnpm/dist/pnpm.cjsx", None),
+                (b"/usr/lib/node_modules/pnpm/dist/pnpm.cj", None),
+                (b"/usr/lib/node_modules/pnpm/dist/worker.js", None),
+                (b"/usr/lib/node_modules/pnpm/bin/pnpm.cjs", None),
+                (b"/usr/lib/node_modules/@pnpm/dist/pnpm.cjs", None),
+                (b"/root/.cache/node/corepack/v1/yarn/1.22.22/lib/cli.js", None),
             ] {
                 assert_eq!(find(path), want, "{}", core::str::from_utf8(path).unwrap());
             }
@@ -432,6 +508,19 @@ pub mod module {
         fn a_long_parent_name_never_matches_a_short_rule() {
             assert_eq!(find(b"/x/pip/_internal/cli_and_a_long_tail/main.py"), None);
             assert_eq!(find(b"/x/pip/_internal/cliiiiiiiiiiiiiiii/main.py"), None);
+        }
+
+        #[test]
+        fn every_rule_s_first_word_holds_part_of_its_name() {
+            // The kernel's cheap check on every open is the first word: a
+            // rule whose first word masked nothing would pass every open.
+            for r in RULES {
+                assert_ne!(r.leaf_masks[0], 0);
+            }
+            // A whole name of 15 bytes fits with its NUL; the tail word of
+            // a short name counts no byte.
+            assert_eq!(RULES[2].leaf_masks[1], 0);
+            assert_eq!(RULES[3].leaf_masks[1], 0xffff_ffff_ffff);
         }
     }
 }

@@ -1361,7 +1361,8 @@ fn try_open(ctx: &TracePointContext) -> Result<u32, u32> {
     let dentry = read_ptr(file, off.file_path + off.path_dentry)?;
     let name = read_ptr(dentry, off.dentry_name + off.qstr_name)?;
     // The first 8 bytes of the name: a name is inline in the dentry
-    // (`d_iname`, 40 bytes) or longer than that, so all 8 can be read.
+    // (`d_iname`, 40 bytes) or longer than that, so all 8 can be read (the
+    // next 8 only on a hit, in `module_load`).
     let leaf: u64 = read(name, 0)?;
     let mut hit = false;
     let mut i = 0usize;
@@ -1404,11 +1405,20 @@ fn module_load(
         d = parent;
         depth += 1;
     }
+    // The name's bytes 8 to 15 (a whole name like `gem_runner.rb`): read
+    // only here, after the first word matched a rule. A name shorter than
+    // 40 bytes is inline in the dentry, a longer one in a buffer of its
+    // length, so both words can be read; a failed read matches no rule
+    // that counts those bytes.
+    let tail = read_ptr(dentry, off.dentry_name + off.qstr_name)
+        .and_then(|n| read::<u64>(n, 8))
+        .unwrap_or(0);
     let mut rule = NONE;
     let mut i = 0usize;
     while i < module::COUNT {
         let r = &module::RULES[i];
-        let mut ok = r.leaf_matches(leaf) && r.parent_count as usize <= depth;
+        let mut ok =
+            r.leaf_matches(leaf) && r.leaf_tail_matches(tail) && r.parent_count as usize <= depth;
         let mut j = 0usize;
         while j < module::PARENTS_MAX {
             if j < r.parent_count as usize && !r.parent_matches(j, names[j]) {

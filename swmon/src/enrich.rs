@@ -747,9 +747,75 @@ mod tests {
             "pip",
         );
         assert_eq!(args(&r), (owned(&["install", "z"]), false));
+        // A copy of the gem launcher run by ruby (it opened
+        // `rubygems/gem_runner.rb`): the script's arguments, certain, and
+        // an install of the `.gem` named.
+        let gem_args = ["install", "--local", "--install-dir", "/h", "./x.gem"];
+        let r = module_load(
+            "/usr/bin/ruby3.1",
+            &[&["ruby", "./g"][..], &gem_args].concat(),
+            "gem",
+        );
+        assert_eq!(via(&r), Some(("gem", "module-load")));
+        assert_eq!(args(&r), (owned(&gem_args), false));
+        let a = installer_args(&r, "module-load");
+        let parsed = a.classify(crate::catalogue::Manager::Gem, &r.argv);
+        assert_eq!(parsed.operation, crate::classify::Operation::Install);
+        // The runner's name built at run time: the code's arguments after
+        // `--`, a guess.
+        let r = module_load(
+            "/usr/bin/ruby3.1",
+            &[
+                &[
+                    "ruby",
+                    "-e",
+                    "require 'rubygems/gem_' + 'runner'; Gem::GemRunner.new.run ARGV",
+                    "--",
+                ][..],
+                &gem_args,
+            ]
+            .concat(),
+            "gem",
+        );
+        assert_eq!(via(&r), Some(("gem", "module-load")));
+        assert_eq!(args(&r), (owned(&gem_args), true));
+        // What `bin/gem` does, as inline code: classify reads it (the
+        // kernel's argv scan does not pass it; the module load does).
+        let r = module_load(
+            "/usr/bin/ruby3.1",
+            &[
+                &[
+                    "ruby",
+                    "-rrubygems/gem_runner",
+                    "-e",
+                    "Gem::GemRunner.new.run ARGV",
+                ][..],
+                &gem_args,
+            ]
+            .concat(),
+            "gem",
+        );
+        assert_eq!(via(&r), Some(("gem", "module-load")));
+        assert_eq!(args(&r), (owned(&gem_args), false));
+        // pipx's entry module under a copy of its launcher.
+        let r = module_load(
+            "/usr/bin/python3.11",
+            &["python3", "./px", "install", "app"],
+            "pipx",
+        );
+        assert_eq!(via(&r), Some(("pipx", "module-load")));
+        assert_eq!(args(&r), (owned(&["install", "app"]), false));
         // A program that is no interpreter reads the file as data: no run.
         assert_eq!(
             via(&module_load("/usr/bin/cat", &["cat", "main.py"], "pip")),
+            None
+        );
+        assert_eq!(
+            via(&module_load(
+                "/usr/bin/cat",
+                &["cat", "gem_runner.rb"],
+                "gem"
+            )),
             None
         );
         // A rule index outside the table decodes to no installer: no run.

@@ -11,6 +11,11 @@
 //! the same module) still gives exactly one event. A child forked from an
 //! interpreter (`os.fork()`, multiprocessing) that runs pip with no exec
 //! is its own run, its reading uncertain (its argv is its parent's).
+//! The other interpreter-hosted installers the witness knows, each through
+//! a launcher the exec filter cannot read from argv and with a real
+//! offline install: gem (a `.gem` this test builds), pipx (a wheel with a
+//! console script, its shared pip a venv made here), yarn 1 and pnpm
+//! (npm's tarballs of the releases the scenario corpus pins).
 
 use std::{
     fs,
@@ -483,5 +488,410 @@ fn forked_interpreter_children_are_watched() {
                 runs_of(&events, pid)
             );
         }
+    }
+}
+
+const RUBY: &str = "/usr/bin/ruby";
+const GEM_SCRIPT: &str = "/usr/bin/gem";
+const GEM_RUNNER: &str = "/usr/lib/ruby/vendor_ruby/rubygems/gem_runner.rb";
+const GEM_PKG: &str = "swmon-modload-gem";
+const GEM_VERSION: &str = "2.7.1";
+
+/// Builds a gem of [`GEM_PKG`] with `gem build` and names its file
+/// `x.gem`, so that only the file's own specification tells its name and
+/// version.
+fn build_gem(dir: &Path) -> PathBuf {
+    let src = dir.join("gemsrc");
+    fs::create_dir_all(src.join("lib")).expect("mkdir");
+    fs::write(
+        src.join("lib/swmon_modload_gem.rb"),
+        "module SwmonModloadGem; end\n",
+    )
+    .expect("write");
+    fs::write(
+        src.join("x.gemspec"),
+        format!(
+            "Gem::Specification.new do |s|\n  s.name = {GEM_PKG:?}\n  s.version = {GEM_VERSION:?}\n  s.summary = \"swmon test gem\"\n  s.authors = [\"swmon\"]\n  s.license = \"MIT\"\n  s.files = [\"lib/swmon_modload_gem.rb\"]\nend\n"
+        ),
+    )
+    .expect("write");
+    let out = Command::new(GEM_SCRIPT)
+        .args(["build", "x.gemspec"])
+        .current_dir(&src)
+        .output()
+        .expect("gem build");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let moved = dir.join("x.gem");
+    fs::rename(src.join(format!("{GEM_PKG}-{GEM_VERSION}.gem")), &moved).expect("rename");
+    moved
+}
+
+/// gem run through a copy of its launcher (`cp /usr/bin/gem ./g; ruby ./g
+/// install --local ./x.gem`: argv names no installer), with the runner's
+/// name built at run time, or as `bin/gem`'s own code given to `ruby -r
+/// -e` (which the exec filter's argv scan does not pass) is caught by ruby
+/// opening
+/// `rubygems/gem_runner.rb`: one install event with the gem's real name
+/// and version read from the `.gem` (its file is called `x.gem`),
+/// `swmon.via: module-load`, verdict `ebpf_only` (no audit rule watches
+/// ruby). A plain `gem install --local` (which opens the same file) stays
+/// one event; ruby loading rubygems without the runner, or `cat` of the
+/// runner, gives none.
+#[test]
+fn gem_run_through_a_copied_launcher_is_caught() {
+    assert!(
+        Path::new(GEM_RUNNER).is_file(),
+        "Debian's ruby-rubygems is installed"
+    );
+    let tmp = TempDir::new("modgem");
+    let dir = tmp.path();
+    let gem = build_gem(dir);
+    let gem = gem.to_str().expect("utf-8").to_owned();
+    fs::copy(GEM_SCRIPT, dir.join("g")).expect("copy gem");
+    let n = std::cell::Cell::new(0);
+    // A fresh install folder per case, also as GEM_HOME: nothing reaches
+    // the system's gems.
+    let install = |cmd: &mut Command| -> (u32, i32) {
+        n.set(n.get() + 1);
+        let home = dir.join(format!("home{}", n.get()));
+        run(cmd
+            .args(["install", "--local", "--no-document", "--install-dir"])
+            .arg(&home)
+            .arg(&gem)
+            .env("GEM_HOME", &home)
+            .env("HOME", dir)
+            .current_dir(dir))
+    };
+
+    let m = Monitor::start(&[]);
+    let copied = install(Command::new(RUBY).arg("./g"));
+    // The runner's name built at run time: no installer word in argv.
+    let built = install(Command::new(RUBY).args([
+        "-e",
+        "require 'rubygems/gem_' + 'runner'; Gem::GemRunner.new.run ARGV",
+        "--",
+    ]));
+    // What `bin/gem` runs, as inline code (read by classify; the exec
+    // filter's argv scan does not pass it).
+    let inline = install(Command::new(RUBY).args([
+        "-rrubygems/gem_runner",
+        "-e",
+        "Gem::GemRunner.new.run ARGV",
+    ]));
+    let plain = install(&mut Command::new(GEM_SCRIPT));
+    let negatives = [
+        run(Command::new(RUBY).args(["-e", "require 'json'"])).0,
+        run(Command::new(RUBY).args(["-e", "require 'rubygems'; Gem::Specification.to_a"])).0,
+        run(Command::new("cat").arg(GEM_RUNNER)).0,
+    ];
+    for (pid, _) in [copied, built, inline, plain] {
+        m.wait_for("each run's event", Duration::from_secs(30), |e| {
+            e["process"]["pid"] == pid
+        });
+    }
+    let events = m.stop();
+
+    for (what, (pid, code), uncertain) in [
+        ("ruby ./g install (a copy of gem)", copied, false),
+        ("ruby -e require 'rubygems/gem_'+'runner'", built, true),
+        (
+            "ruby -rrubygems/gem_runner -e 'Gem::GemRunner.new.run ARGV'",
+            inline,
+            false,
+        ),
+    ] {
+        assert_eq!(code, 0, "{what}: the install itself failed");
+        let e = one_run(&events, pid);
+        assert_eq!(action(&e), "package-install", "{what}: {e:#}");
+        assert_eq!(e["swmon"]["manager"], "gem", "{what}: {e:#}");
+        assert_eq!(e["swmon"]["operation"], "install", "{what}: {e:#}");
+        assert_eq!(e["swmon"]["via"], "module-load", "{what}: {e:#}");
+        assert!(
+            filter(&e).iter().any(|r| r == "module-load"),
+            "{what}: {:?}",
+            filter(&e)
+        );
+        assert_eq!(
+            e["swmon"]["reading"].as_str() == Some("uncertain"),
+            uncertain,
+            "{what}: {e:#}"
+        );
+        assert_eq!(e["swmon"]["verdict"], "ebpf_only", "{what}: {e:#}");
+        assert_eq!(
+            package(&e),
+            (GEM_PKG.to_owned(), GEM_VERSION.to_owned()),
+            "{what}: the gem read from the local file: {e:#}"
+        );
+    }
+    let (plain_pid, plain_code) = plain;
+    assert_eq!(plain_code, 0, "the plain gem install failed");
+    let plain = runs_of(&events, plain_pid);
+    assert_eq!(
+        plain.len(),
+        1,
+        "one event for a plain gem install: {plain:#?}"
+    );
+    assert_ne!(plain[0]["swmon"]["via"], "module-load", "{:#}", plain[0]);
+    assert_eq!(action(&plain[0]), "package-install", "{:#}", plain[0]);
+    assert_eq!(
+        package(&plain[0]),
+        (GEM_PKG.to_owned(), GEM_VERSION.to_owned()),
+        "{:#}",
+        plain[0]
+    );
+    for pid in negatives {
+        assert!(
+            runs_of(&events, pid).is_empty(),
+            "no event for a process that runs no installer (pid {pid}): {:#?}",
+            runs_of(&events, pid)
+        );
+    }
+    assert!(
+        counters(&events)["module_loads_joined"]
+            .as_u64()
+            .expect("module_loads_joined")
+            >= 1,
+        "the plain install's module load joined its run"
+    );
+}
+
+const PIPX_SCRIPT: &str = "/usr/bin/pipx";
+const APP_PKG: &str = "swmon-modload-app";
+
+/// A wheel of [`APP_PKG`] 1.0 with a console script (pipx installs only
+/// packages that have one), built by hand like [`build_wheel`]'s.
+fn build_app_wheel(dir: &Path) -> PathBuf {
+    let wheels = dir.join("wheels");
+    fs::create_dir_all(&wheels).expect("mkdir");
+    let script = r#"
+import zipfile, sys
+out, dist = sys.argv[1], sys.argv[2]
+name, version = dist.replace("-", "_"), "1.0"
+info = f"{name}-{version}.dist-info"
+files = {
+    f"{name}/__init__.py": "def main():\n    print('hello')\n",
+    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+    f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: swmon-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    f"{info}/entry_points.txt": f"[console_scripts]\n{dist} = {name}:main\n",
+}
+record = "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n"
+with zipfile.ZipFile(f"{out}/{name}-{version}-py3-none-any.whl", "w") as z:
+    for p, text in files.items():
+        z.writestr(p, text)
+    z.writestr(f"{info}/RECORD", record)
+"#;
+    let out = Command::new(PYTHON)
+        .arg("-c")
+        .arg(script)
+        .arg(&wheels)
+        .arg(APP_PKG)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wheels
+}
+
+/// pipx run through a copy of its launcher (`python3 ./px install app`:
+/// argv names no installer) is caught by python opening pipx's entry
+/// module (`pipx/main.py` or its cached `.pyc`): one pipx install event
+/// with the app's name and version, `swmon.via: module-load`, verdict
+/// `ebpf_only`. A plain `pipx install` stays one event. Offline: pipx's
+/// shared pip is a venv made here (`PIPX_SHARED_LIBS`), the app comes from
+/// a local folder with `--no-index`.
+#[test]
+fn pipx_run_through_a_copied_launcher_is_caught() {
+    assert!(
+        Path::new(PIPX_SCRIPT).is_file(),
+        "Debian's pipx is installed"
+    );
+    let tmp = TempDir::new("modpipx");
+    let dir = tmp.path();
+    let wheels = build_app_wheel(dir);
+    let shared = dir.join("shared");
+    let (_, code) = run(Command::new(PYTHON).args(["-m", "venv"]).arg(&shared));
+    assert_eq!(code, 0, "python3 -m venv for pipx's shared libraries");
+    fs::copy(PIPX_SCRIPT, dir.join("px")).expect("copy pipx");
+    let n = std::cell::Cell::new(0);
+    let install = |cmd: &mut Command| -> (u32, i32) {
+        n.set(n.get() + 1);
+        let home = dir.join(format!("pipx{}", n.get()));
+        run(cmd
+            .arg("install")
+            .arg(format!(
+                "--pip-args=--no-index --find-links {}",
+                wheels.to_str().expect("utf-8")
+            ))
+            .arg(format!("{APP_PKG}==1.0"))
+            .env("PIPX_SHARED_LIBS", &shared)
+            .env("PIPX_HOME", &home)
+            .env("PIPX_BIN_DIR", home.join("bin"))
+            .env("PIPX_MAN_DIR", home.join("man"))
+            .current_dir(dir))
+    };
+
+    let m = Monitor::start(&[]);
+    let copied = install(Command::new(PYTHON).arg("./px"));
+    let plain = install(&mut Command::new(PIPX_SCRIPT));
+    for pid in [copied.0, plain.0] {
+        m.wait_for("each run's event", Duration::from_secs(30), |e| {
+            e["process"]["pid"] == pid
+        });
+    }
+    let events = m.stop();
+
+    let (pid, code) = copied;
+    assert_eq!(code, 0, "python3 ./px install: the install itself failed");
+    let e = one_run(&events, pid);
+    assert_eq!(action(&e), "package-install", "{e:#}");
+    assert_eq!(e["swmon"]["manager"], "pipx", "{e:#}");
+    assert_eq!(e["swmon"]["operation"], "install", "{e:#}");
+    assert_eq!(e["swmon"]["via"], "module-load", "{e:#}");
+    assert!(
+        filter(&e).iter().any(|r| r == "module-load"),
+        "{:?}",
+        filter(&e)
+    );
+    assert!(e["swmon"]["reading"].is_null(), "{e:#}");
+    assert_eq!(e["swmon"]["verdict"], "ebpf_only", "{e:#}");
+    assert_eq!(package(&e), (APP_PKG.to_owned(), "1.0".to_owned()), "{e:#}");
+    let (plain_pid, plain_code) = plain;
+    assert_eq!(plain_code, 0, "the plain pipx install failed");
+    let plain = runs_of(&events, plain_pid);
+    assert_eq!(
+        plain.len(),
+        1,
+        "one event for a plain pipx install: {plain:#?}"
+    );
+    assert_ne!(plain[0]["swmon"]["via"], "module-load", "{:#}", plain[0]);
+    assert_eq!(plain[0]["swmon"]["manager"], "pipx", "{:#}", plain[0]);
+}
+
+/// The yarn and pnpm releases the scenario corpus pins (`xtask`'s
+/// `REGISTRY`): packed by npm from its cache, or the registry when the
+/// cache lacks them; the installs themselves run offline.
+const NODE_MANAGERS: [(&str, &str); 2] = [("yarn", "1.22.22"), ("pnpm", "9.15.9")];
+
+/// `node_modules/NAME` in `dir` from npm's tarball of `NAME@VERSION`.
+fn unpack_manager(dir: &Path, name: &str, version: &str) -> PathBuf {
+    let out = Command::new("npm")
+        .args([
+            "pack",
+            "-q",
+            "--prefer-offline",
+            &format!("{name}@{version}"),
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("npm pack");
+    assert!(
+        out.status.success(),
+        "npm pack {name}@{version} (from npm's cache or the registry): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tgz = dir.join(format!("{name}-{version}.tgz"));
+    let unpacked = dir.join(format!("unpack-{name}"));
+    fs::create_dir_all(&unpacked).expect("mkdir");
+    let (_, code) = run(Command::new("tar")
+        .arg("xzf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&unpacked));
+    assert_eq!(code, 0, "tar xzf {tgz:?}");
+    let home = dir.join("node_modules").join(name);
+    fs::create_dir_all(dir.join("node_modules")).expect("mkdir");
+    fs::rename(unpacked.join("package"), &home).expect("rename");
+    home
+}
+
+/// yarn 1 and pnpm loaded by a script of the user's (`node x.js add ...`,
+/// `x.js` requiring the launcher named by an environment variable: argv
+/// names no installer) are caught by node opening `yarn/lib/cli.js` or
+/// `pnpm/dist/pnpm.cjs`: one install event each with the npm tarball's
+/// real name and version, `swmon.via: module-load`, verdict `ebpf_only`.
+/// Their launchers run by path (`node .../yarn/bin/yarn.js add ...`,
+/// which the exec filter reads from argv) stay one event each.
+#[test]
+fn yarn_and_pnpm_loaded_by_a_script_are_caught() {
+    let tmp = TempDir::new("modnode");
+    let dir = tmp.path();
+    let tgz = build_tarball(dir);
+    let tgz = tgz.to_str().expect("utf-8").to_owned();
+    let homes: Vec<PathBuf> = NODE_MANAGERS
+        .iter()
+        .map(|(name, version)| unpack_manager(dir, name, version))
+        .collect();
+    let launchers = [homes[0].join("bin/yarn.js"), homes[1].join("bin/pnpm.cjs")];
+    let n = std::cell::Cell::new(0);
+    // A fresh project per run; each manager's own caches in the test's
+    // folder, nothing fetched.
+    let add = |manager: usize, cmd: &mut Command| -> (u32, i32) {
+        n.set(n.get() + 1);
+        let p = dir.join(format!("p{}", n.get()));
+        fs::create_dir_all(&p).expect("mkdir");
+        fs::write(p.join("package.json"), r#"{"name":"p","version":"1.0.0"}"#).expect("write");
+        fs::write(p.join("x.js"), "require(process.env.SWMON_CLI);\n").expect("write");
+        if manager == 0 {
+            cmd.args(["add", "--offline", "--no-progress", "--silent"])
+                .arg(format!("file:{tgz}"))
+                .env("YARN_CACHE_FOLDER", dir.join("yarn-cache"));
+        } else {
+            cmd.args(["add", "--offline", "--silent", "--store-dir"])
+                .arg(dir.join("pnpm-store"))
+                .arg(&tgz);
+        }
+        run(cmd
+            .env("SWMON_CLI", &launchers[manager])
+            .env("HOME", dir)
+            .current_dir(&p))
+    };
+
+    let m = Monitor::start(&[]);
+    let mut hidden = Vec::new();
+    let mut plain = Vec::new();
+    for (i, (name, _)) in NODE_MANAGERS.iter().enumerate() {
+        hidden.push((*name, add(i, Command::new("node").arg("x.js"))));
+        plain.push((*name, add(i, Command::new("node").arg(&launchers[i]))));
+    }
+    for (_, (pid, _)) in hidden.iter().chain(&plain) {
+        m.wait_for("each run's event", Duration::from_secs(30), |e| {
+            e["process"]["pid"] == *pid
+        });
+    }
+    let events = m.stop();
+
+    for (name, (pid, code)) in &hidden {
+        assert_eq!(*code, 0, "{name} from x.js: the install itself failed");
+        let e = one_run(&events, *pid);
+        assert_eq!(action(&e), "package-install", "{name}: {e:#}");
+        assert_eq!(e["swmon"]["manager"], *name, "{name}: {e:#}");
+        assert_eq!(e["swmon"]["operation"], "install", "{name}: {e:#}");
+        assert_eq!(e["swmon"]["via"], "module-load", "{name}: {e:#}");
+        assert!(
+            filter(&e).iter().any(|r| r == "module-load"),
+            "{name}: {:?}",
+            filter(&e)
+        );
+        assert!(e["swmon"]["reading"].is_null(), "{name}: {e:#}");
+        assert_eq!(e["swmon"]["verdict"], "ebpf_only", "{name}: {e:#}");
+        assert_eq!(
+            package(&e),
+            (NPM_PKG.to_owned(), NPM_VERSION.to_owned()),
+            "{name}: the package read from the local tarball: {e:#}"
+        );
+    }
+    for (name, (pid, code)) in &plain {
+        assert_eq!(*code, 0, "{name}'s launcher: the install itself failed");
+        let runs = runs_of(&events, *pid);
+        assert_eq!(runs.len(), 1, "one event for {name}'s launcher: {runs:#?}");
+        assert_eq!(runs[0]["swmon"]["manager"], *name, "{:#}", runs[0]);
+        assert_ne!(runs[0]["swmon"]["via"], "module-load", "{:#}", runs[0]);
     }
 }

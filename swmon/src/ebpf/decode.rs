@@ -351,6 +351,23 @@ mod tests {
             (pip, python)
         );
         assert_eq!(module_load_ids(2, b"/usr/bin/node").0, npm);
+        let gem = catalogue::lookup(b"gem").map(|(id, _)| id);
+        let ruby = catalogue::lookup(b"ruby3.1").map(|(id, _)| id);
+        let pipx = catalogue::lookup(b"pipx").map(|(id, _)| id);
+        assert!(gem.is_some() && ruby.is_some() && pipx.is_some());
+        assert_eq!(module_load_ids(3, b"/usr/bin/ruby3.1"), (gem, ruby));
+        assert_eq!(module_load_ids(4, b"/usr/bin/python3.11"), (pipx, python));
+        assert_eq!(module_load_ids(5, b"/usr/bin/python3.11"), (pipx, python));
+        // Every rule's installer is a catalogued installer.
+        for name in module::INSTALLERS {
+            assert!(
+                matches!(
+                    catalogue::lookup(name.as_bytes()).map(|(_, p)| p.role),
+                    Some(Role::Installer(_))
+                ),
+                "{name}"
+            );
+        }
         // Not an interpreter; a rule index outside the table.
         assert_eq!(module_load_ids(0, b"/usr/bin/cat"), (pip, None));
         assert_eq!(module_load_ids(99, b"/usr/bin/python3.11"), (None, python));

@@ -1,5 +1,5 @@
 //! Local package files: the name and version a `.deb`, `.rpm`, wheel,
-//! sdist or npm tarball says it holds, read from the file itself while it
+//! sdist, npm tarball or `.gem` says it holds, read from the file itself while it
 //! is there, so that `dpkg -i /tmp/x/alpha.deb` is reported as the package
 //! inside (`swmon.packages`) and not as the file name that was typed
 //! (kept as `swmon.requested`).
@@ -41,6 +41,7 @@ pub use place::{Creds, Place};
 
 mod deb;
 mod fields;
+mod gem;
 mod place;
 mod rpm;
 mod tar;
@@ -79,6 +80,8 @@ pub enum Format {
     Sdist,
     /// An npm tarball (`.tgz`), read for `package/package.json`.
     NpmTarball,
+    /// A RubyGems `.gem`, read for `metadata.gz`'s name and version.
+    Gem,
 }
 
 impl Format {
@@ -89,6 +92,7 @@ impl Format {
             Format::Wheel => "wheel",
             Format::Sdist => "sdist",
             Format::NpmTarball => "npm-tarball",
+            Format::Gem => "gem",
         }
     }
 
@@ -107,6 +111,7 @@ impl Format {
             M::Npm | M::Yarn | M::Pnpm | M::Bun if ends(b".tgz") || ends(b".tar.gz") => {
                 Some(Format::NpmTarball)
             }
+            M::Gem if ends(b".gem") => Some(Format::Gem),
             _ => None,
         }
     }
@@ -257,6 +262,18 @@ pub fn read<R: Read + Seek>(format: Format, file: &mut R) -> Result<Identity, Re
         Format::Wheel => zip::read_wheel(file),
         Format::Sdist => tar::read_sdist(file),
         Format::NpmTarball => tar::read_npm(file),
+        Format::Gem => gem::read_gem(file),
+    }
+}
+
+/// The path an operand names: the node managers take a tarball as
+/// `file:PATH` too (`yarn add file:../x.tgz`, `npm i file:x.tgz`), a path
+/// from the working folder or the root like any other (a `file://` URL
+/// is no operand: [`operands`] skips every `://`).
+fn path_of(format: Format, operand: &[u8]) -> &[u8] {
+    match format {
+        Format::NpmTarball => operand.strip_prefix(b"file:").unwrap_or(operand),
+        _ => operand,
     }
 }
 
@@ -283,6 +300,7 @@ fn read_file(
     budget: &mut u64,
     stat: &mut Option<FileStat>,
 ) -> Result<Identity, Rejected> {
+    let operand = path_of(format, operand);
     if place::remote(place.start(operand)) {
         return Err(Rejected::RemoteFs);
     }

@@ -198,6 +198,19 @@ fn npm() -> Vec<u8> {
     )]))
 }
 
+/// A `.gem` as `gem build` lays it out: a plain tar of gzipped members.
+fn gem() -> Vec<u8> {
+    gem_with(b"--- !ruby/object:Gem::Specification\nname: zeta\nversion: !ruby/object:Gem::Version\n  version: 0.4.2\nplatform: ruby\n")
+}
+
+fn gem_with(spec: &[u8]) -> Vec<u8> {
+    tar(&[
+        ("metadata.gz", &gzip(spec)),
+        ("data.tar.gz", &gzip(&tar(&[("lib/zeta.rb", b"")]))),
+        ("checksums.yaml.gz", &gzip(b"---\n")),
+    ])
+}
+
 fn parse(format: Format, bytes: &[u8]) -> Result<Identity, Rejected> {
     read(format, &mut Cursor::new(bytes))
 }
@@ -228,6 +241,7 @@ fn real_identities() {
         parse(Format::NpmTarball, &npm()).unwrap(),
         id("@scope/epsilon", "3.2.1")
     );
+    assert_eq!(parse(Format::Gem, &gem()).unwrap(), id("zeta", "0.4.2"));
 }
 
 #[test]
@@ -257,6 +271,7 @@ fn hostile_files_are_rejected_with_a_flag() {
         Format::Wheel,
         Format::Sdist,
         Format::NpmTarball,
+        Format::Gem,
     ] {
         assert!(parse(f, b"").is_err());
         assert!(parse(f, b"#!/bin/sh\nrm -rf /\n").is_err());
@@ -313,6 +328,22 @@ fn hostile_files_are_rejected_with_a_flag() {
     assert_eq!(flag(Format::NpmTarball, &t), "malformed");
     let t = gzip(&tar(&[("package/package.json", br#"{"version": "1"}"#)]));
     assert_eq!(flag(Format::NpmTarball, &t), "no-metadata");
+    // A .gem with no specification, one that is no gzip, one naming no
+    // gem, one whose name holds a control character, a gzip bomb.
+    let g = tar(&[("data.tar.gz", &gzip(b""))]);
+    assert_eq!(flag(Format::Gem, &g), "no-metadata");
+    let g = tar(&[("metadata.gz", b"name: x\n")]);
+    assert_eq!(flag(Format::Gem, &g), "malformed");
+    assert_eq!(flag(Format::Gem, &gem_with(b"version: 1\n")), "no-metadata");
+    assert_eq!(
+        flag(Format::Gem, &gem_with(b"name: a\x1b[31m\nversion: 1\n")),
+        "malformed"
+    );
+    let bomb = gzip(&vec![b'#'; (super::MAX_MEMBER + 4096) as usize]);
+    assert_eq!(
+        flag(Format::Gem, &tar(&[("metadata.gz", &bomb)])),
+        "over-limit"
+    );
     // A tar header with a wrong checksum.
     let mut t = tar(&[("package/package.json", b"{}")]);
     t[0] ^= 1;
@@ -345,6 +376,7 @@ fn mutated_files_never_panic() {
         (Format::Wheel, wheel()),
         (Format::Sdist, sdist()),
         (Format::NpmTarball, npm()),
+        (Format::Gem, gem()),
     ];
     let mut rng = Rng(0x5eed_f11e);
     for (format, seed) in &seeds {
@@ -497,6 +529,35 @@ fn classify_reports_the_identity_read_and_what_was_typed() {
         || Ok(super::Place::at(dir, dir, None)),
     );
     assert!(e.files.is_empty());
+}
+
+#[test]
+fn a_file_colon_tarball_and_a_renamed_gem_are_read() {
+    let s = Scratch::new("fc");
+    let dir = &s.0;
+    std::fs::write(dir.join("bundle.tgz"), npm()).unwrap();
+    std::fs::write(dir.join("x.gem"), gem()).unwrap();
+    let packages = |argv: &[&[u8]]| {
+        let e = crate::classify::command::explain_reading_files(argv, || {
+            Ok(super::Place::at(dir, dir, None))
+        });
+        e.json()["packages"].clone()
+    };
+    for argv in [
+        &[&b"yarn"[..], b"add", b"file:bundle.tgz"][..],
+        &[b"npm", b"install", b"file:./bundle.tgz"],
+    ] {
+        assert_eq!(
+            packages(argv),
+            serde_json::json!([{"name": "@scope/epsilon", "version": "3.2.1"}])
+        );
+    }
+    assert_eq!(
+        packages(&[b"gem", b"install", b"--local", b"./x.gem"]),
+        serde_json::json!([{"name": "zeta", "version": "0.4.2"}])
+    );
+    // Only the node managers' tarballs take the prefix.
+    assert_eq!(super::path_of(Format::Gem, b"file:x.gem"), b"file:x.gem");
 }
 
 #[test]
@@ -741,6 +802,9 @@ fn formats_by_manager_and_extension() {
     assert_eq!(Format::of(M::Dpkg, b"x.rpm"), None);
     assert_eq!(Format::of(M::Dpkg, b".deb"), None);
     assert_eq!(Format::of(M::Cargo, b"x.tgz"), None);
+    assert_eq!(Format::of(M::Gem, b"./x.gem"), Some(Format::Gem));
+    assert_eq!(Format::of(M::Gem, b".gem"), None);
+    assert_eq!(Format::of(M::Bundler, b"x.gem"), None);
 }
 
 #[test]
