@@ -1,7 +1,54 @@
-//! The benchmarks' statistics: the median of paired per-round ratios, a
-//! distribution-free 95% confidence interval for that median, and the
-//! verdict against a target that the interval supports (met, missed, or
-//! not shown), so that a bench never claims more than it measured.
+//! The benchmarks' statistics: paired per-round ratios folded into one
+//! ratio per ABBA block (two adjacent rounds, `block_ratios`), the median
+//! of the block ratios with a distribution-free confidence interval of at
+//! least 95% coverage, and the verdict against a target that the interval
+//! supports (met, missed, or not shown), so that a bench never claims more
+//! than it measured.
+
+use anyhow::{bail, Result};
+
+/// Fewest ABBA blocks a bench accepts: below 6 even the widest interval
+/// (x(1), x(n)) covers less than 95%.
+pub(crate) const MIN_BLOCKS: u32 = 6;
+
+/// Checks a `--rounds` value: even (whole ABBA blocks of two rounds) and
+/// at least `MIN_BLOCKS` blocks; returns the number of blocks.
+pub(crate) fn blocks_of(rounds: u32) -> Result<u32> {
+    if !rounds.is_multiple_of(2) {
+        bail!(
+            "--rounds must be even: two rounds make one ABBA block, the unit the ratios are taken \
+             over (got {rounds})"
+        );
+    }
+    if rounds / 2 < MIN_BLOCKS {
+        bail!(
+            "--rounds must be at least {} ({MIN_BLOCKS} ABBA blocks of two rounds, the fewest with \
+             a 95% CI; got {rounds})",
+            2 * MIN_BLOCKS
+        );
+    }
+    Ok(rounds / 2)
+}
+
+/// One ratio per ABBA block from per-round ratios (rounds 2b and 2b+1 make
+/// block b): the geometric mean of the block's two round ratios, so that
+/// the order within the block (AB then BA) weighs both halves alike and a
+/// ratio and its inverse fold the same way. A round ratio that is not a
+/// finite positive number (a zero CPU delta, a zero rate) makes its block's
+/// ratio NaN, which `Paired::of` drops and counts. A trailing odd round is
+/// left out (callers check for even counts with `blocks_of`).
+pub(crate) fn block_ratios(rounds: &[f64]) -> Vec<f64> {
+    rounds
+        .chunks_exact(2)
+        .map(|p| {
+            if p.iter().all(|r| r.is_finite() && *r > 0.0) {
+                (p[0] * p[1]).sqrt()
+            } else {
+                f64::NAN
+            }
+        })
+        .collect()
+}
 
 /// The median: the middle value, or the mean of the two middle ones for
 /// an even count; NaN when there is none.
@@ -31,7 +78,7 @@ fn binomial_half_cdf(n: u64, j: u64) -> f64 {
     p.min(1.0)
 }
 
-/// A 95% confidence interval for the median of what the values were drawn
+/// A confidence interval (coverage ≥ 95%) for the median of what the values were drawn
 /// from, assuming only that they are independent draws of one continuous
 /// variable (no normality): `(low, high, coverage)`.
 ///
@@ -62,29 +109,60 @@ pub(crate) fn median_ci95(v: &[f64]) -> Option<(f64, f64, f64)> {
     Some((s[k as usize - 1], s[(n - k) as usize], coverage))
 }
 
-/// A paired comparison's figures: the median of the per-round ratios and
-/// its 95% confidence interval.
+/// A paired comparison's figures: the median of the block ratios and its
+/// confidence interval (coverage at least 95%, the exact coverage kept).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Paired {
     pub median: f64,
     pub ci: Option<(f64, f64, f64)>,
-    pub rounds: usize,
+    /// Blocks whose ratio counted.
+    pub blocks: usize,
+    /// Blocks left out because their ratio was not a finite positive
+    /// number (a zero CPU or time delta): counted, never silently lost.
+    pub dropped: usize,
 }
 
 impl Paired {
+    /// From block ratios (`block_ratios`); those not finite and positive
+    /// are dropped and counted.
     pub(crate) fn of(ratios: &[f64]) -> Paired {
+        let kept: Vec<f64> = ratios
+            .iter()
+            .copied()
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .collect();
         Paired {
-            median: median(ratios),
-            ci: median_ci95(ratios),
-            rounds: ratios.len(),
+            median: median(&kept),
+            ci: median_ci95(&kept),
+            blocks: kept.len(),
+            dropped: ratios.len() - kept.len(),
         }
     }
 
-    /// `0.991 [0.975–1.004]`, or `0.991 [no CI: 5 rounds]`.
+    fn dropped_note(&self) -> String {
+        match self.dropped {
+            0 => String::new(),
+            n => format!(", {n} dropped (ratio not finite)"),
+        }
+    }
+
+    /// `0.991 [0.975–1.004]`, or `0.991 [no CI: 5 blocks]`; with how many
+    /// blocks were dropped, if any.
     pub(crate) fn show(&self) -> String {
         match self.ci {
-            Some((lo, hi, _)) => format!("{:.3} [{lo:.3}–{hi:.3}]", self.median),
-            None => format!("{:.3} [no CI: {} rounds]", self.median, self.rounds),
+            Some((lo, hi, _)) if self.dropped == 0 => {
+                format!("{:.3} [{lo:.3}–{hi:.3}]", self.median)
+            }
+            Some((lo, hi, _)) => format!(
+                "{:.3} [{lo:.3}–{hi:.3}; {} dropped]",
+                self.median, self.dropped
+            ),
+            None => format!(
+                "{:.3} [no CI: {} blocks{}]",
+                self.median,
+                self.blocks,
+                self.dropped_note()
+            ),
         }
     }
 
@@ -102,15 +180,18 @@ impl Paired {
                     "not shown"
                 };
                 format!(
-                    "{word} (median {:.3}, {:.0}% CI {lo:.3}–{hi:.3}, {} rounds)",
+                    "{word} (median {:.3}, ≥95% CI (exact {:.1}%) {lo:.3}–{hi:.3}, {} blocks{})",
                     self.median,
                     coverage * 100.0,
-                    self.rounds
+                    self.blocks,
+                    self.dropped_note()
                 )
             }
             None => format!(
-                "not shown (median {:.3}; {} rounds are too few for a 95% CI, 6 at least)",
-                self.median, self.rounds
+                "not shown (median {:.3}; {} blocks{} are too few for a 95% CI, {MIN_BLOCKS} at least)",
+                self.median,
+                self.blocks,
+                self.dropped_note()
             ),
         }
     }
@@ -190,5 +271,53 @@ mod tests {
         let mut edge = vec![0.97; 27];
         edge.extend(vec![1.5; 13]);
         assert!(at(&edge).starts_with("MISSED"), "{}", at(&edge));
+        // The label names the exact coverage.
+        assert!(at(&edge).contains("≥95% CI (exact 96.2%)"), "{}", at(&edge));
+    }
+
+    #[test]
+    fn non_finite_ratios_are_dropped_and_counted() {
+        let mut v: Vec<f64> = (0..10).map(|i| 1.0 + 0.01 * f64::from(i)).collect();
+        v.extend([f64::NAN, f64::INFINITY, 0.0]);
+        let p = Paired::of(&v);
+        assert_eq!((p.blocks, p.dropped), (10, 3));
+        assert!((p.median - 1.045).abs() < 1e-12, "{}", p.median);
+        let (lo, hi, _) = p.ci.unwrap();
+        assert!(
+            (lo - 1.01).abs() < 1e-12 && (hi - 1.08).abs() < 1e-12,
+            "{lo} {hi}"
+        );
+        assert!(p.show().contains("3 dropped"), "{}", p.show());
+        assert!(p.verdict(0.98).contains("3 dropped"), "{}", p.verdict(0.98));
+        // All dropped: no median, no interval, said so.
+        let p = Paired::of(&[f64::NAN; 8]);
+        assert_eq!((p.blocks, p.dropped), (0, 8));
+        assert!(
+            p.verdict(0.98).starts_with("not shown"),
+            "{}",
+            p.verdict(0.98)
+        );
+    }
+
+    #[test]
+    fn blocks_are_geometric_means_of_round_pairs() {
+        let b = block_ratios(&[0.9, 1.0 / 0.9, 0.8, 0.8, 1.0, f64::INFINITY]);
+        assert_eq!(b.len(), 3);
+        assert!((b[0] - 1.0).abs() < 1e-12, "{}", b[0]);
+        assert!((b[1] - 0.8).abs() < 1e-12, "{}", b[1]);
+        assert!(b[2].is_nan());
+        // A zero round ratio (a zero CPU delta in the base) spoils its block.
+        assert!(block_ratios(&[0.0, 1.0])[0].is_nan());
+    }
+
+    #[test]
+    fn rounds_must_be_even_and_enough() {
+        assert_eq!(blocks_of(12).unwrap(), 6);
+        assert_eq!(blocks_of(40).unwrap(), 20);
+        let odd = blocks_of(41).unwrap_err().to_string();
+        assert!(odd.contains("even"), "{odd}");
+        let few = blocks_of(10).unwrap_err().to_string();
+        assert!(few.contains("at least 12"), "{few}");
+        assert!(blocks_of(0).is_err());
     }
 }

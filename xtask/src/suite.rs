@@ -27,7 +27,10 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use crate::{
-    bench::{noop, storm, write_section, Sample},
+    bench::{
+        end_child, noop, paired as paired_samples, storm, wait_started, write_section, Sample,
+        SETTLE_EXECS, STOP_GRACE,
+    },
     root, sh,
     stats::{median, Paired},
 };
@@ -201,9 +204,25 @@ impl Auditd {
     }
 
     fn stop(mut self) {
-        // SAFETY: a signal to the child we started, by its pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
+        end_child(&mut self.child, libc::SIGTERM, STOP_GRACE);
+    }
+}
+
+impl Drop for Auditd {
+    /// A configuration that fails midway (a failed storm, failed seed
+    /// rules) still ends the auditd it started, so it does not stay
+    /// registered as the audit daemon; after `stop` this does nothing.
+    fn drop(&mut self) {
+        end_child(&mut self.child, libc::SIGTERM, STOP_GRACE);
+    }
+}
+
+/// A started BCC execsnoop, ended (by its pid) when dropped.
+struct Execsnoop(Child);
+
+impl Drop for Execsnoop {
+    fn drop(&mut self) {
+        end_child(&mut self.0, libc::SIGINT, STOP_GRACE);
     }
 }
 
@@ -225,14 +244,8 @@ impl Swmon {
             .spawn()
             .context("start swmon")?;
         // From here on a failure ends this swmon (Drop).
-        let swmon = Swmon { child, out };
-        let end = Instant::now() + Duration::from_secs(60);
-        while !fs::read_to_string(&swmon.out).is_ok_and(|t| t.contains("monitor-started")) {
-            if Instant::now() > end {
-                bail!("swmon did not start");
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        let mut swmon = Swmon { child, out };
+        wait_started(&mut swmon.child, &swmon.out)?;
         Ok(swmon)
     }
 
@@ -254,11 +267,7 @@ impl Drop for Swmon {
     /// A bench that fails midway still ends the swmon it started (its
     /// rules removed by swmon's own stop); after `stop` this does nothing.
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            // SAFETY: a signal to the child we started, by its pid.
-            unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-            let _ = self.child.wait();
-        }
+        end_child(&mut self.child, libc::SIGINT, STOP_GRACE);
     }
 }
 
@@ -336,7 +345,7 @@ impl Config {
 struct Running {
     auditd: Option<Auditd>,
     swmon: Option<Swmon>,
-    execsnoop: Option<Child>,
+    execsnoop: Option<Execsnoop>,
     seed: bool,
     execve: bool,
     laurel: bool,
@@ -358,7 +367,7 @@ impl Running {
             );
         }
         if let Some(e) = &self.execsnoop {
-            v.push(("execsnoop".into(), e.id()));
+            v.push(("execsnoop".into(), e.0.id()));
         }
         if self.auditd.is_some() || self.seed || self.execve {
             v.extend(
@@ -375,9 +384,7 @@ impl Running {
             s.stop()?;
         }
         if let Some(mut e) = self.execsnoop {
-            // SAFETY: a signal to the child we started, by its pid.
-            unsafe { libc::kill(e.id() as i32, libc::SIGINT) };
-            let _ = e.wait();
+            end_child(&mut e.0, libc::SIGINT, STOP_GRACE);
         }
         if self.seed {
             seed_rules(false)?;
@@ -520,7 +527,7 @@ fn start(
             }
         }
         Config::Execsnoop => match start_execsnoop(execsnoop) {
-            Ok(c) => r.execsnoop = Some(c),
+            Ok(c) => r.execsnoop = Some(Execsnoop(c)),
             Err(why) => return Ok(Err(why)),
         },
     }
@@ -536,13 +543,14 @@ struct Row {
     why_not: Option<String>,
 }
 
-pub(crate) const CONFIGS_COUNT: u32 = 2000;
-pub(crate) const CONFIGS_ROUNDS: u32 = 20;
+pub(crate) const CONFIGS_COUNT: u32 = 1000;
+pub(crate) const CONFIGS_ROUNDS: u32 = 40;
 
 pub fn configs(count: u32, rounds: u32) -> Result<()> {
     if count == 0 {
         bail!("--count must be at least 1");
     }
+    let blocks = crate::stats::blocks_of(rounds)?;
     let bin = noop()?;
     let laurel = laurel_bin().map_err(|e| format!("can't install laurel: {e:#}"));
     let execsnoop = execsnoop_bin()?;
@@ -567,6 +575,9 @@ pub fn configs(count: u32, rounds: u32) -> Result<()> {
                     continue;
                 }
             };
+            // The same settle storm before every configuration, none's
+            // included: past a monitor's start and the teardown before it.
+            storm(&bin, SETTLE_EXECS)?;
             let monitors = running.monitors();
             let cpu0: Vec<f64> = monitors
                 .iter()
@@ -601,19 +612,16 @@ pub fn configs(count: u32, rounds: u32) -> Result<()> {
         }
     }
     // Ratios are taken round by round (both configurations ran in the same
-    // round, seconds apart for the pairs with a target), then their median
-    // and its 95% CI: drift in the machine cancels out of a pair better
-    // than out of two medians. Exec rate a / b; CPU per exec b / a, so
-    // below 1 is a cost in both.
+    // round, seconds apart for the pairs with a target), folded into one
+    // per ABBA block, then their median and its CI: drift in the machine
+    // cancels out of a pair better than out of two medians. Exec rate
+    // a / b; CPU per exec b / a, so below 1 is a cost in both.
     let paired = |a: usize, b: usize| -> (Paired, Paired) {
-        let pairs = rows[a].samples.iter().zip(&rows[b].samples);
-        let rate: Vec<f64> = pairs.clone().map(|(x, y)| x.rate / y.rate).collect();
-        let cpu: Vec<f64> = pairs.map(|(x, y)| y.cpu_us / x.cpu_us).collect();
-        (Paired::of(&rate), Paired::of(&cpu))
+        paired_samples(&rows[a].samples, &rows[b].samples)
     };
     let index = |c: Config| Config::ALL.iter().position(|x| *x == c).unwrap_or(0);
     let mut table = String::from(
-        "| configuration | execs/s, median (min–max) | exec rate / none: median [95% CI] | workload CPU µs per exec, median | monitor CPU s / 1,000 execs | peak RSS |\n\
+        "| configuration | execs/s, median (min–max) | exec rate / none: median [≥95% CI] | workload CPU µs per exec, median | monitor CPU s / 1,000 execs | peak RSS |\n\
          |---|---|---|---|---|---|\n",
     );
     let mut bars = Vec::new();
@@ -667,17 +675,22 @@ pub fn configs(count: u32, rounds: u32) -> Result<()> {
     fs::write(root().join("BENCHMARKS-configs.svg"), chart)?;
     let body = format!(
         "{table}\nEach round runs every configuration once, in the order above in odd rounds and reversed in \
-         even ones (ABBA), so none and swmon, and auditd + seed rules and the hybrid, run seconds apart and a \
-         drift of the machine cancels out of their pairs. A ratio is taken within each round, then the median \
-         of the {rounds} per-round ratios with a 95% confidence interval that assumes no distribution (order \
-         statistics, binomial: `xtask/src/stats.rs`; it does assume independent rounds). The workload's CPU per \
+         even ones; two rounds make an ABBA block, so none and swmon, and auditd + seed rules and the hybrid, \
+         run seconds apart and a drift of the machine slower than a block cancels out of their pairs. Every \
+         configuration is started afresh for its segment and measured after the same {SETTLE_EXECS} no-op \
+         execs (past its start and the teardown of the one before). A ratio is taken within each round, a \
+         block's ratio is the geometric mean of its two rounds' ratios, and the table gives the median of the \
+         {blocks} block ratios with a confidence interval of at least 95% coverage (exact coverage in the \
+         verdicts below) that assumes no distribution (order statistics, binomial: `xtask/src/stats.rs`; it \
+         does assume independent blocks). The interval describes the variation between blocks within this \
+         one run; runs minutes apart have differed by more than it. The workload's CPU per \
          exec is the user + system time of the storm's thread and its children (`getrusage`: no time waiting \
          for a CPU, no steal time; the exec's kernel work included, BPF programs and audit records alike). \
          Monitor CPU counts the monitoring processes only (swmon, auditd, laurel, execsnoop, and the kernel's \
          kauditd thread where audit rules are loaded), during the storm; audit is enabled (backlog 8192) for \
          every configuration.\n\n\
-         Target: exec rate ≥ 0.98 of the configuration without swmon. `met` only when the 95% CI of the median \
-         of per-round ratios lies at or above it, `MISSED` only when it lies below, else `not shown`:\n\
+         Target: exec rate ≥ 0.98 of the configuration without swmon. `met` only when the ≥95% CI of the median \
+         of block ratios lies at or above it, `MISSED` only when it lies below, else `not shown`:\n\
          - swmon alone against none: exec rate {}; the workload's CPU per exec (none / swmon) {}.\n\
          - The hybrid against auditd + seed rules: exec rate {}; the workload's CPU per exec (auditd + seed / \
          hybrid) {}.\n\n\
