@@ -1027,7 +1027,8 @@ impl KernelOffsets {
 
 /// Offsets only the argv scan stage uses (interpreter and loader execs):
 /// the task's fd 0, for an interpreter reading its program from standard
-/// input (`python3 - < /usr/bin/pip3`).
+/// input (`python3 - < /usr/bin/pip3`); the module-load witness walks the
+/// same fd table, and reads the file's mode.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ScanOffsets {
@@ -1037,8 +1038,13 @@ pub struct ScanOffsets {
     pub files_fdt: u32,
     /// `fdtable.fd`.
     pub fdtable_fd: u32,
-    pub _pad: u32,
+    /// `file.f_mode`: the module-load witness skips a file opened for
+    /// writing ([`FMODE_WRITE`]).
+    pub file_mode: u32,
 }
+
+/// `FMODE_WRITE` of `file.f_mode` (`include/linux/fs.h`).
+pub const FMODE_WRITE: u32 = 0x2;
 
 impl ScanOffsets {
     /// All offsets unset; the loader replaces this before the program runs.
@@ -1046,7 +1052,7 @@ impl ScanOffsets {
         task_files: 0,
         files_fdt: 0,
         fdtable_fd: 0,
-        _pad: 0,
+        file_mode: 0,
     };
 }
 

@@ -7,7 +7,8 @@
 //! install event with the package's real name and version, `swmon.via:
 //! module-load` and `module-load` in `swmon.filter`, because the
 //! interpreter opened the installer's entry module. An interpreter that
-//! loads no installer gives none, and a plain `pip3 install` (which opens
+//! loads no installer, or writes a file named and placed like an entry
+//! module, gives none, and a plain `pip3 install` (which opens
 //! the same module) still gives exactly one event. A child forked from an
 //! interpreter (`os.fork()`, multiprocessing) that runs pip with no exec
 //! is its own run, its reading uncertain (its argv is its parent's).
@@ -238,6 +239,18 @@ fn installer_code_loaded_by_an_interpreter_is_caught() {
         panic!("npm is not installed at {NPM_CLI}: the npm cases cannot run");
     }
 
+    // An interpreter writing files named and placed like pip's entry
+    // module (creating one, then opening it read-write): writes, not
+    // loads. Before the plain install, whose event is waited for.
+    fs::create_dir_all(dir.join("w/pip/_internal/cli")).expect("mkdir");
+    let (writer, writer_code) = run(Command::new(PYTHON)
+        .args([
+            "-c",
+            "p = 'w/pip/_internal/cli/main.py'; open(p, 'w').write('x = 1\\n'); open(p, 'r+').close()",
+        ])
+        .current_dir(dir));
+    assert_eq!(writer_code, 0, "the writer failed");
+    assert!(dir.join("w/pip/_internal/cli/main.py").is_file());
     // A plain install: the exec filter's run, which also opens pip's entry
     // module; joined to it, never a second run.
     let (plain_pid, plain_code) = run(Command::new(PIP_SCRIPT).args(pip_args()).current_dir(dir));
@@ -248,6 +261,7 @@ fn installer_code_loaded_by_an_interpreter_is_caught() {
         run(Command::new(PYTHON).arg("tool.py").current_dir(dir)).0,
         // pip's files read as data by a program that is no interpreter.
         run(Command::new("cat").arg(format!("{PIP_FOLDER}/_internal/cli/main.py"))).0,
+        writer,
     ];
     for pid in cases.iter().map(|c| c.pid).chain([plain_pid]) {
         m.wait_for("each run's event", Duration::from_secs(30), |e| {
