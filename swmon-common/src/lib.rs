@@ -392,7 +392,7 @@ pub mod module {
     }
 
     /// Rules in the table.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 11;
 
     /// The entry modules, each the file an installer's own launcher loads
     /// to start its command line and nothing else loads (checked on this
@@ -410,22 +410,41 @@ pub mod module {
     /// 9.15.9, in `node_modules/yarn` and `node_modules/pnpm` as `npm
     /// install -g` lays them out; corepack keeps them under a version
     /// folder, `.../corepack/v1/yarn/1.22.22/lib/cli.js`, which no rule
-    /// names).
+    /// names). RubyGems' installer, `rubygems/installer.rb`, is what every
+    /// gem install loads, also one that never loads the runner (`ruby -e
+    /// 'Gem.install("./x.gem")'`, `Gem::CommandManager.instance.run`,
+    /// `Gem::Installer.at(f).install`); `gem list`, `gem env` and `ruby -e
+    /// 'require "json"; Gem::Specification.to_a'` do not open it. pipx's
+    /// `main` is looked for only as installed, in a `site-packages` or
+    /// `dist-packages` folder (a user's own `proj/pipx/main.py` is not
+    /// pipx), one rule per folder.
     pub const RULES: [Rule; COUNT] = [
         Rule::new("main.", false, &["__pycache__", "cli", "_internal", "pip"]),
         Rule::new("main.", false, &["cli", "_internal", "pip"]),
         Rule::new("cli.js", true, &["lib", "npm"]),
         Rule::new("gem_runner.rb", true, &["rubygems"]),
-        Rule::new("main.", false, &["__pycache__", "pipx"]),
-        Rule::new("main.", false, &["pipx"]),
+        Rule::new(
+            "main.cpython-",
+            false,
+            &["__pycache__", "pipx", "dist-packages"],
+        ),
+        Rule::new("main.py", true, &["pipx", "dist-packages"]),
         Rule::new("cli.js", true, &["lib", "yarn"]),
         Rule::new("pnpm.cjs", true, &["dist", "pnpm"]),
+        Rule::new("installer.rb", true, &["rubygems"]),
+        Rule::new(
+            "main.cpython-",
+            false,
+            &["__pycache__", "pipx", "site-packages"],
+        ),
+        Rule::new("main.py", true, &["pipx", "site-packages"]),
     ];
 
     /// The catalogue name of the installer whose code each rule's file is
     /// (kept apart from [`RULES`]: the kernel reads only numbers).
-    pub const INSTALLERS: [&str; COUNT] =
-        ["pip", "pip", "npm", "gem", "pipx", "pipx", "yarn", "pnpm"];
+    pub const INSTALLERS: [&str; COUNT] = [
+        "pip", "pip", "npm", "gem", "pipx", "pipx", "yarn", "pnpm", "gem", "pipx", "pipx",
+    ];
 
     /// The index of the first rule `path` matches.
     pub fn find(path: &[u8]) -> Option<usize> {
@@ -474,6 +493,18 @@ pub mod module {
                 (b"/usr/lib/ruby/vendor_ruby/rubygems2/gem_runner.rb", None),
                 (b"/usr/lib/ruby/vendor_ruby/gem_runner.rb", None),
                 (b"gem_runner.rb", None),
+                // RubyGems' installer, whoever loads it (Debian's copy and
+                // ruby's own), and its neighbours.
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/installer.rb", Some(8)),
+                (b"/usr/lib/ruby/vendor_ruby/3.1.0/rubygems/installer.rb", Some(8)),
+                (b"/usr/lib/ruby/3.1.0/rubygems/installer.rb", Some(8)),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/installer_uninstaller_utils.rb", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/uninstaller.rb", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/installer.rbx", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/commands/install_command.rb", None),
+                (b"/usr/lib/ruby/vendor_ruby/rubygems/installer_test_case.rb", None),
+                (b"/usr/lib/ruby/vendor_ruby/bundler/installer.rb", None),
+                (b"/x/installer.rb", None),
                 // pipx's own entry module, not its neighbours, nor pip's.
                 (b"/usr/lib/python3/dist-packages/pipx/__pycache__/main.cpython-311.pyc", Some(4)),
                 (b"/usr/lib/python3/dist-packages/pipx/main.py", Some(5)),
@@ -481,8 +512,23 @@ pub mod module {
                 (b"/usr/lib/python3/dist-packages/pipx/__main__.py", None),
                 (b"/usr/lib/python3/dist-packages/pipx/commands/__pycache__/install.cpython-311.pyc", None),
                 (b"/usr/lib/python3/dist-packages/pipx/commands/main.py", None),
-                (b"/x/pipx/__pycache__/main.cpython-312.pyc", Some(4)),
-                (b"/x/pipx/__pycache__/main_x.pyc", None),
+                (b"/x/dist-packages/pipx/__pycache__/main.cpython-312.pyc", Some(4)),
+                (b"/x/dist-packages/pipx/__pycache__/main_x.pyc", None),
+                (b"/x/dist-packages/pipx/__pycache__/main.pyc", None),
+                (b"/x/dist-packages/pipx/main.pyx", None),
+                (b"/x/dist-packages/pipx/main.py.bak", None),
+                // pipx in a venv or a user's site-packages.
+                (b"/root/.local/lib/python3.11/site-packages/pipx/main.py", Some(10)),
+                (b"/v/lib/python3.11/site-packages/pipx/__pycache__/main.cpython-311.pyc", Some(9)),
+                // A user's own folder called pipx is not pipx (the
+                // reviewer's `proj2/pipx/main.py`), nor one in another
+                // folder of packages.
+                (b"/tmp/review-mod/proj2/pipx/main.py", None),
+                (b"/tmp/proj2/pipx/__pycache__/main.cpython-311.pyc", None),
+                (b"/x/site-packages2/pipx/main.py", None),
+                (b"/x/packages/pipx/main.py", None),
+                (b"pipx/main.py", None),
+                (b"/x/site-packages/proj/pipx/main.py", None),
                 (b"/usr/lib/python3/dist-packages/pipx2/main.py", None),
                 (b"/usr/lib/python3/dist-packages/pip/main.py", None),
                 // yarn 1 and pnpm as npm installs them, and their
@@ -981,7 +1027,8 @@ impl KernelOffsets {
 
 /// Offsets only the argv scan stage uses (interpreter and loader execs):
 /// the task's fd 0, for an interpreter reading its program from standard
-/// input (`python3 - < /usr/bin/pip3`).
+/// input (`python3 - < /usr/bin/pip3`); the module-load witness walks the
+/// same fd table, and reads the file's mode.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ScanOffsets {
@@ -991,8 +1038,13 @@ pub struct ScanOffsets {
     pub files_fdt: u32,
     /// `fdtable.fd`.
     pub fdtable_fd: u32,
-    pub _pad: u32,
+    /// `file.f_mode`: the module-load witness skips a file opened for
+    /// writing ([`FMODE_WRITE`]).
+    pub file_mode: u32,
 }
+
+/// `FMODE_WRITE` of `file.f_mode` (`include/linux/fs.h`).
+pub const FMODE_WRITE: u32 = 0x2;
 
 impl ScanOffsets {
     /// All offsets unset; the loader replaces this before the program runs.
@@ -1000,7 +1052,7 @@ impl ScanOffsets {
         task_files: 0,
         files_fdt: 0,
         fdtable_fd: 0,
-        _pad: 0,
+        file_mode: 0,
     };
 }
 

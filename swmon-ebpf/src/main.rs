@@ -69,7 +69,7 @@ use swmon_common::{
     scan::{ArgScan, Name},
     suffix, Capture, CaptureOffsets, ElfKey, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
     NameValue, ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, EVENT_EXEC,
-    EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
+    EVENT_EXIT, FILENAME_MAX, FMODE_WRITE, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
 };
 
 const NONE: u16 = u16::MAX;
@@ -1297,7 +1297,8 @@ fn write_component(dst: &mut [u8; PATH_COMPONENT], dentry: *const u8, off: &Kern
 /// `exec("import p"+"ip...")`, `cd .../pip && python3 . install x`, node
 /// `-r` of npm's cli). A classic tracepoint: the syscall exit tracepoints
 /// are not raw ones. The cheap part runs on every open: a failed open
-/// returns at once, a successful one costs the fd table walk to the file's
+/// returns at once, a successful one costs the fd table walk to the file
+/// (one opened for writing is skipped: made or changed, not loaded), its
 /// name and one masked compare of its first 8 bytes per rule.
 #[tracepoint(category = "syscalls", name = "sys_exit_openat")]
 pub fn swmon_open(ctx: TracePointContext) -> u32 {
@@ -1358,6 +1359,11 @@ fn try_open(ctx: &TracePointContext) -> Result<u32, u32> {
     let fdt = read_ptr(files, soff.files_fdt)?;
     let fds = read_ptr(fdt, soff.fdtable_fd)?;
     let file = read_ptr(fds.wrapping_add((ret as usize) << 3), 0)?;
+    // A file opened for writing is being made or changed, not loaded.
+    let mode: u32 = read(file, soff.file_mode)?;
+    if mode & FMODE_WRITE != 0 {
+        return Ok(0);
+    }
     let dentry = read_ptr(file, off.file_path + off.path_dentry)?;
     let name = read_ptr(dentry, off.dentry_name + off.qstr_name)?;
     // The first 8 bytes of the name: a name is inline in the dentry

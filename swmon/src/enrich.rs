@@ -412,7 +412,8 @@ pub fn installer_args(rec: &ExecRecord, via: &str) -> InstallerArgs {
 /// installer with arguments of its own), node's preloads (`-r`,
 /// `--require`, `--import`, `--loader`) or an interpreter swmon does not
 /// know (a renamed copy: its options are skipped as flags), it is marked
-/// uncertain.
+/// uncertain; a module or inline code with no arguments after it passes
+/// the installer arguments of its own: unknown.
 fn module_load_args(role: Option<Role>, argv: &[&[u8]]) -> InstallerArgs {
     use crate::classify::command::{self, Runs};
     let len = argv.len();
@@ -456,12 +457,16 @@ fn module_load_args(role: Option<Role>, argv: &[&[u8]]) -> InstallerArgs {
             Runs::Code { end, .. } => (end, false),
             Runs::Nothing | Runs::Check { .. } => (len, false),
         };
+        // Inline code or a module with no arguments of its own calls the
+        // installer with arguments written in the code (`ruby -e
+        // 'Gem.install("./x.gem")'`): not known, and maybe an install.
+        let code_only = matches!(r.runs, Runs::Module { .. } | Runs::Code { .. }) && start >= len;
         Some(InstallerArgs {
             start: start.min(len),
             guessed: r.guessed.clone(),
             inline: None,
             uncertain: !sure,
-            args_unknown: false,
+            args_unknown: code_only,
         })
     })
     .unwrap_or(InstallerArgs {
@@ -797,6 +802,37 @@ mod tests {
         );
         assert_eq!(via(&r), Some(("gem", "module-load")));
         assert_eq!(args(&r), (owned(&gem_args), false));
+        // RubyGems' installer loaded by code that never loads the
+        // runner: `Gem::CommandManager` run on the code's arguments (a
+        // guess, an install of the `.gem` named), and `Gem.install` with
+        // arguments of its own (none in argv: uncertain, no package).
+        let r = module_load(
+            "/usr/bin/ruby3.1",
+            &[
+                &[
+                    "ruby",
+                    "-e",
+                    "require 'rubygems/command_manager'; Gem::CommandManager.instance.run(ARGV)",
+                ][..],
+                &gem_args,
+            ]
+            .concat(),
+            "gem",
+        );
+        assert_eq!(via(&r), Some(("gem", "module-load")));
+        assert_eq!(args(&r), (owned(&gem_args), true));
+        let r = module_load(
+            "/usr/bin/ruby3.1",
+            &[
+                "ruby",
+                "-e",
+                "Gem.install('./x.gem', nil, install_dir: '/h')",
+            ],
+            "gem",
+        );
+        assert_eq!(via(&r), Some(("gem", "module-load")));
+        assert_eq!(args(&r), (owned(&[]), true));
+        assert!(installer_args(&r, "module-load").args_unknown);
         // pipx's entry module under a copy of its launcher.
         let r = module_load(
             "/usr/bin/python3.11",

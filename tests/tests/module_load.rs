@@ -7,7 +7,8 @@
 //! install event with the package's real name and version, `swmon.via:
 //! module-load` and `module-load` in `swmon.filter`, because the
 //! interpreter opened the installer's entry module. An interpreter that
-//! loads no installer gives none, and a plain `pip3 install` (which opens
+//! loads no installer, or writes a file named and placed like an entry
+//! module, gives none, and a plain `pip3 install` (which opens
 //! the same module) still gives exactly one event. A child forked from an
 //! interpreter (`os.fork()`, multiprocessing) that runs pip with no exec
 //! is its own run, its reading uncertain (its argv is its parent's).
@@ -238,6 +239,18 @@ fn installer_code_loaded_by_an_interpreter_is_caught() {
         panic!("npm is not installed at {NPM_CLI}: the npm cases cannot run");
     }
 
+    // An interpreter writing files named and placed like pip's entry
+    // module (creating one, then opening it read-write): writes, not
+    // loads. Before the plain install, whose event is waited for.
+    fs::create_dir_all(dir.join("w/pip/_internal/cli")).expect("mkdir");
+    let (writer, writer_code) = run(Command::new(PYTHON)
+        .args([
+            "-c",
+            "p = 'w/pip/_internal/cli/main.py'; open(p, 'w').write('x = 1\\n'); open(p, 'r+').close()",
+        ])
+        .current_dir(dir));
+    assert_eq!(writer_code, 0, "the writer failed");
+    assert!(dir.join("w/pip/_internal/cli/main.py").is_file());
     // A plain install: the exec filter's run, which also opens pip's entry
     // module; joined to it, never a second run.
     let (plain_pid, plain_code) = run(Command::new(PIP_SCRIPT).args(pip_args()).current_dir(dir));
@@ -248,6 +261,7 @@ fn installer_code_loaded_by_an_interpreter_is_caught() {
         run(Command::new(PYTHON).arg("tool.py").current_dir(dir)).0,
         // pip's files read as data by a program that is no interpreter.
         run(Command::new("cat").arg(format!("{PIP_FOLDER}/_internal/cli/main.py"))).0,
+        writer,
     ];
     for pid in cases.iter().map(|c| c.pid).chain([plain_pid]) {
         m.wait_for("each run's event", Duration::from_secs(30), |e| {
@@ -538,9 +552,13 @@ fn build_gem(dir: &Path) -> PathBuf {
 /// `rubygems/gem_runner.rb`: one install event with the gem's real name
 /// and version read from the `.gem` (its file is called `x.gem`),
 /// `swmon.via: module-load`, verdict `ebpf_only` (no audit rule watches
-/// ruby). A plain `gem install --local` (which opens the same file) stays
-/// one event; ruby loading rubygems without the runner, or `cat` of the
-/// runner, gives none.
+/// ruby). Code that never loads the runner but RubyGems' installer
+/// (`rubygems/installer.rb`) is caught by that: the command manager run
+/// on the code's arguments (the gem read, uncertain) and `Gem.install`
+/// (an installation, uncertain, no package in argv). A plain `gem install
+/// --local` (which opens the runner and the installer) stays one event;
+/// ruby loading rubygems without the runner, or `cat` of the runner, gives
+/// none.
 #[test]
 fn gem_run_through_a_copied_launcher_is_caught() {
     assert!(
@@ -582,13 +600,32 @@ fn gem_run_through_a_copied_launcher_is_caught() {
         "-e",
         "Gem::GemRunner.new.run ARGV",
     ]));
+    // RubyGems' installer run by code that never loads the runner (it
+    // opens `rubygems/installer.rb`): the command manager on the code's
+    // arguments, and `Gem.install` with arguments of its own.
+    let manager = install(Command::new(RUBY).args([
+        "-e",
+        "require 'rubygems/command_manager'; Gem::CommandManager.instance.run(ARGV)",
+    ]));
+    let api_home = dir.join("home-api");
+    let api = run(Command::new(RUBY)
+        .args([
+            "-e",
+            &format!(
+                "Gem.install({gem:?}, nil, install_dir: {:?}, document: [])",
+                api_home.to_str().expect("utf-8")
+            ),
+        ])
+        .env("GEM_HOME", &api_home)
+        .env("HOME", dir)
+        .current_dir(dir));
     let plain = install(&mut Command::new(GEM_SCRIPT));
     let negatives = [
         run(Command::new(RUBY).args(["-e", "require 'json'"])).0,
         run(Command::new(RUBY).args(["-e", "require 'rubygems'; Gem::Specification.to_a"])).0,
         run(Command::new("cat").arg(GEM_RUNNER)).0,
     ];
-    for (pid, _) in [copied, built, inline, plain] {
+    for (pid, _) in [copied, built, inline, manager, api, plain] {
         m.wait_for("each run's event", Duration::from_secs(30), |e| {
             e["process"]["pid"] == pid
         });
@@ -602,6 +639,11 @@ fn gem_run_through_a_copied_launcher_is_caught() {
             "ruby -rrubygems/gem_runner -e 'Gem::GemRunner.new.run ARGV'",
             inline,
             false,
+        ),
+        (
+            "ruby -e 'Gem::CommandManager.instance.run(ARGV)' install",
+            manager,
+            true,
         ),
     ] {
         assert_eq!(code, 0, "{what}: the install itself failed");
@@ -627,6 +669,21 @@ fn gem_run_through_a_copied_launcher_is_caught() {
             "{what}: the gem read from the local file: {e:#}"
         );
     }
+    // `Gem.install` in the code: which gem is not in argv; an
+    // installation, its reading uncertain, no package named.
+    let (api_pid, api_code) = api;
+    assert_eq!(api_code, 0, "Gem.install failed");
+    assert!(
+        api_home
+            .join(format!("gems/{GEM_PKG}-{GEM_VERSION}"))
+            .is_dir(),
+        "Gem.install installed the gem"
+    );
+    let e = one_run(&events, api_pid);
+    assert_eq!(e["swmon"]["manager"], "gem", "Gem.install: {e:#}");
+    assert_eq!(e["swmon"]["via"], "module-load", "Gem.install: {e:#}");
+    assert_eq!(e["event"]["type"][0], "installation", "Gem.install: {e:#}");
+    assert_eq!(e["swmon"]["reading"], "uncertain", "Gem.install: {e:#}");
     let (plain_pid, plain_code) = plain;
     assert_eq!(plain_code, 0, "the plain gem install failed");
     let plain = runs_of(&events, plain_pid);
@@ -703,7 +760,8 @@ with zipfile.ZipFile(f"{out}/{name}-{version}-py3-none-any.whl", "w") as z:
 /// argv names no installer) is caught by python opening pipx's entry
 /// module (`pipx/main.py` or its cached `.pyc`): one pipx install event
 /// with the app's name and version, `swmon.via: module-load`, verdict
-/// `ebpf_only`. A plain `pipx install` stays one event. Offline: pipx's
+/// `ebpf_only`. A plain `pipx install` stays one event; python running a
+/// user's own `proj/pipx/main.py` gives none. Offline: pipx's
 /// shared pip is a venv made here (`PIPX_SHARED_LIBS`), the app comes from
 /// a local folder with `--no-index`.
 #[test]
@@ -737,9 +795,18 @@ fn pipx_run_through_a_copied_launcher_is_caught() {
             .current_dir(dir))
     };
 
+    // A user's own folder called pipx, its main.py run: not pipx.
+    fs::create_dir_all(dir.join("proj/pipx")).expect("mkdir");
+    fs::write(dir.join("proj/pipx/main.py"), "print('hello')\n").expect("write");
+
     let m = Monitor::start(&[]);
+    // Before the installs, whose events are waited for.
+    let (own, own_code) = run(Command::new(PYTHON)
+        .arg("proj/pipx/main.py")
+        .current_dir(dir));
     let copied = install(Command::new(PYTHON).arg("./px"));
     let plain = install(&mut Command::new(PIPX_SCRIPT));
+    assert_eq!(own_code, 0, "python3 proj/pipx/main.py");
     for pid in [copied.0, plain.0] {
         m.wait_for("each run's event", Duration::from_secs(30), |e| {
             e["process"]["pid"] == pid
@@ -772,6 +839,11 @@ fn pipx_run_through_a_copied_launcher_is_caught() {
     );
     assert_ne!(plain[0]["swmon"]["via"], "module-load", "{:#}", plain[0]);
     assert_eq!(plain[0]["swmon"]["manager"], "pipx", "{:#}", plain[0]);
+    assert!(
+        runs_of(&events, own).is_empty(),
+        "no event for a user's own pipx/main.py: {:#?}",
+        runs_of(&events, own)
+    );
 }
 
 /// The yarn and pnpm releases the scenario corpus pins (`xtask`'s

@@ -115,7 +115,7 @@ fn scan_offsets(b: &Btf<'_>) -> Result<ScanOffsets, BtfError> {
         task_files: b.offset("task_struct", "files")?,
         files_fdt: b.offset("files_struct", "fdt")?,
         fdtable_fd: b.offset("fdtable", "fd")?,
-        _pad: 0,
+        file_mode: b.offset("file", "f_mode")?,
     })
 }
 
@@ -431,6 +431,7 @@ mod tests {
             ("cgroup", "kn"),
             ("kernfs_node", "name"),
             ("kernfs_node", "__parent"),
+            ("file", "f_mode"),
         ] {
             assert_eq!(
                 btf.offset(s, f).expect("offset"),

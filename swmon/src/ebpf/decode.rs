@@ -358,6 +358,10 @@ mod tests {
         assert_eq!(module_load_ids(3, b"/usr/bin/ruby3.1"), (gem, ruby));
         assert_eq!(module_load_ids(4, b"/usr/bin/python3.11"), (pipx, python));
         assert_eq!(module_load_ids(5, b"/usr/bin/python3.11"), (pipx, python));
+        // RubyGems' installer.rb, pipx in a site-packages folder.
+        assert_eq!(module_load_ids(8, b"/usr/bin/ruby3.1"), (gem, ruby));
+        assert_eq!(module_load_ids(9, b"/usr/bin/python3.11"), (pipx, python));
+        assert_eq!(module_load_ids(10, b"/usr/bin/python3.11"), (pipx, python));
         // Every rule's installer is a catalogued installer.
         for name in module::INSTALLERS {
             assert!(

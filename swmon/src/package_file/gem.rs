@@ -3,7 +3,8 @@
 //! `gem install ./x.gem` installs, whatever the file is called). Only the
 //! top-level `name:` and the `version:` mapping's `version:` are read, by
 //! lines, as `gem build` writes them; no YAML is evaluated (the document
-//! is Ruby-tagged and must never be loaded as objects).
+//! is Ruby-tagged and must never be loaded as objects), and YAML that Ruby
+//! could read as another name or version than those lines show is refused.
 
 use std::io::Read;
 
@@ -11,8 +12,10 @@ use super::{read_capped, tar, text, Identity, Rejected, MAX_MEMBER};
 
 /// `metadata.gz`'s `name` and `version`.
 pub(super) fn read_gem<R: Read>(file: &mut R) -> Result<Identity, Rejected> {
-    let packed =
-        tar::find(file, |p| p == b"metadata.gz")?.ok_or(Rejected::Missing("metadata.gz"))?;
+    // RubyGems reads an uncompressed `metadata` member too, the later of
+    // the two winning: both present is refused.
+    let packed = tar::find_sole(file, b"metadata.gz", b"metadata")?
+        .ok_or(Rejected::Missing("metadata.gz"))?;
     // Read from memory: an error is the gzip stream's, not the file's.
     let yaml = read_capped(
         flate2::read::GzDecoder::new(&packed[..]),
@@ -34,42 +37,250 @@ pub(super) fn read_gem<R: Read>(file: &mut R) -> Result<Identity, Rejected> {
 
 /// The specification's `name` and `version`: top-level keys (no indent),
 /// the version either a plain value or, as `gem build` writes it, a
-/// `!ruby/object:Gem::Version` mapping whose `version:` follows indented.
+/// `!ruby/object:Gem::Version` mapping whose one `version:` follows
+/// indented. Ruby's YAML loader keeps a repeated key's last value and
+/// reads quoting, anchors, tags, comments and flow collections, so
+/// anything that could make it read another name or version than these
+/// lines show is refused: a repeated `name:` or `version:`, a top-level
+/// line that is not a plain `key:`, `- `, `---` or `...`, a name or
+/// version that is not a plain or one-line quoted scalar, and a flow
+/// collection other than an empty `[]` or `{}`. Multi-line quoted values
+/// and block scalars of other keys (long summaries, descriptions) are
+/// followed to their end, so a `name:` line inside them is not read.
 fn spec_fields(yaml: &[u8]) -> Result<(&[u8], Option<&[u8]>), Rejected> {
     let mut name = None;
     let mut version = None;
-    let mut lines = yaml.split(|&c| c == b'\n').peekable();
+    let mut lines = yaml
+        .split(|&c| c == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .peekable();
+    // Inside another key's multi-line value: an open quote, or a block
+    // scalar whose lines are indented past the given column.
+    let mut open_quote: Option<u8> = None;
+    let mut block_past: Option<usize> = None;
     while let Some(line) = lines.next() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(v) = line.strip_prefix(b"name:") {
-            name.get_or_insert(scalar(v)?);
-        } else if let Some(v) = line.strip_prefix(b"version:") {
-            if version.is_some() {
+        if let Some(q) = open_quote {
+            open_quote = match close_quote(line, q) {
+                Some(rest) => after_scalar(rest)?,
+                None => Some(q),
+            };
+            continue;
+        }
+        let indent = line.iter().take_while(|&&c| c == b' ').count();
+        if line[indent..].first() == Some(&b'\t') {
+            return Err(Rejected::Malformed("a tab indent in metadata.gz"));
+        }
+        let blank = line[indent..].is_empty();
+        if let Some(col) = block_past {
+            if blank || indent > col {
                 continue;
             }
-            let v = trim(v);
-            if v.is_empty() || v.starts_with(b"!") {
-                // The mapping: its `version:` on the next indented line.
-                let inner = lines
-                    .peek()
-                    .map(|l| trim(l.strip_suffix(b"\r").unwrap_or(l)))
-                    .and_then(|l| l.strip_prefix(b"version:"))
-                    .filter(|_| {
-                        lines
-                            .peek()
-                            .is_some_and(|l| l.starts_with(b" ") || l.starts_with(b"\t"))
-                    });
-                version = Some(match inner {
-                    Some(v) => scalar(v)?,
-                    None => return Err(Rejected::Malformed("version in metadata.gz")),
-                });
-            } else {
-                version = Some(scalar(v)?);
-            }
+            block_past = None;
         }
+        if blank {
+            continue;
+        }
+        if indent > 0 {
+            // A nested line: followed only for where its value ends.
+            let (col, value) = nested_value(line, indent);
+            match value_kind(value)? {
+                Kind::Block => block_past = Some(col),
+                Kind::OpenQuote(q) => open_quote = Some(q),
+                Kind::Done => {}
+            }
+            continue;
+        }
+        if line == b"---" || line == b"--- !ruby/object:Gem::Specification" || line == b"..." {
+            continue;
+        }
+        let (col, value) = if line == b"-" || line.starts_with(b"- ") {
+            nested_value(line, 0)
+        } else {
+            let key_len = line
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                .count();
+            let rest = &line[key_len..];
+            if key_len == 0 || !(rest == b":" || rest.starts_with(b": ")) {
+                return Err(Rejected::Malformed("a top-level line in metadata.gz"));
+            }
+            let (key, value) = (&line[..key_len], &rest[1..]);
+            if key == b"name" {
+                if name.replace(scalar(value)?).is_some() {
+                    return Err(Rejected::Malformed("a repeated name in metadata.gz"));
+                }
+                no_continuation(&mut lines)?;
+                continue;
+            }
+            if key == b"version" {
+                if version.is_some() {
+                    return Err(Rejected::Malformed("a repeated version in metadata.gz"));
+                }
+                version = Some(version_value(value, &mut lines)?);
+                continue;
+            }
+            (0, value)
+        };
+        match value_kind(value)? {
+            Kind::Block => block_past = Some(col),
+            Kind::OpenQuote(q) => open_quote = Some(q),
+            Kind::Done => {}
+        }
+    }
+    if open_quote.is_some() {
+        return Err(Rejected::Malformed(
+            "a quoted value left open in metadata.gz",
+        ));
     }
     let name = name.ok_or(Rejected::Missing("name in metadata.gz"))?;
     Ok((name, version))
+}
+
+/// The top-level `version:`'s value: a scalar, or the tagged mapping whose
+/// one indented `version:` line is all it holds.
+fn version_value<'a>(
+    value: &'a [u8],
+    lines: &mut std::iter::Peekable<impl Iterator<Item = &'a [u8]>>,
+) -> Result<&'a [u8], Rejected> {
+    let bad = Rejected::Malformed("version in metadata.gz");
+    let v = trim(value);
+    if !(v.is_empty() || v == b"!ruby/object:Gem::Version") {
+        let v = scalar(value)?;
+        no_continuation(lines)?;
+        return Ok(v);
+    }
+    let inner = lines.next().ok_or(bad)?;
+    let indent = inner.iter().take_while(|&&c| c == b' ').count();
+    let inner = inner[indent..]
+        .strip_prefix(b"version:")
+        .filter(|_| indent > 0)
+        .ok_or(Rejected::Malformed("version in metadata.gz"))?;
+    let v = scalar(inner)?;
+    // Nothing more in the mapping (a second `version:` there would be the
+    // one Ruby keeps).
+    no_continuation(lines)?;
+    Ok(v)
+}
+
+/// After a name or version: the next line that is not blank is top-level
+/// (an indented one would continue the plain value or the mapping).
+fn no_continuation<'a>(
+    lines: &mut std::iter::Peekable<impl Iterator<Item = &'a [u8]>>,
+) -> Result<(), Rejected> {
+    while let Some(l) = lines.peek() {
+        if l.iter().all(|&c| c == b' ') {
+            lines.next();
+            continue;
+        }
+        if l.starts_with(b" ") || l.starts_with(b"\t") {
+            return Err(Rejected::Malformed(
+                "a name or version continued in metadata.gz",
+            ));
+        }
+        break;
+    }
+    Ok(())
+}
+
+/// A nested line's value and the column its node starts at (where a
+/// block scalar's lines must be indented past): past any `- ` entry
+/// markers and a plain `key:`.
+fn nested_value(line: &[u8], indent: usize) -> (usize, &[u8]) {
+    let mut col = indent;
+    let mut rest = &line[indent..];
+    let mut parent = indent;
+    while rest == b"-" || rest.starts_with(b"- ") {
+        let skip = 1 + rest[1..].iter().take_while(|&&c| c == b' ').count();
+        parent = col;
+        rest = &rest[skip..];
+        col += skip;
+    }
+    if matches!(rest.first(), Some(b'\'' | b'"')) {
+        return (parent, rest);
+    }
+    let colon = rest
+        .windows(2)
+        .position(|w| w == b": ")
+        .or_else(|| rest.ends_with(b":").then(|| rest.len() - 1));
+    let comment = rest.windows(2).position(|w| w == b" #");
+    match (colon, comment) {
+        (_, Some(h)) if colon.is_none_or(|c| h < c) => (parent, b""),
+        (Some(c), _) => (col, &rest[c + 1..]),
+        (None, _) => (parent, rest),
+    }
+}
+
+enum Kind {
+    Done,
+    Block,
+    OpenQuote(u8),
+}
+
+/// Where a value that is not the name or version ends: on its line, in a
+/// block scalar's indented lines, or at a quote closed on a later line.
+/// What could hide lines otherwise (a flow collection other than `[]` or
+/// `{}`, a reserved indicator) is refused.
+fn value_kind(value: &[u8]) -> Result<Kind, Rejected> {
+    let mut v = trim(value);
+    // A tag or anchor before the value (`!binary |-`, `&a x`).
+    while matches!(v.first(), Some(b'!' | b'&')) {
+        let end = v.iter().position(|&c| c == b' ').unwrap_or(v.len());
+        v = trim(&v[end..]);
+    }
+    match v.first() {
+        None | Some(b'#') => Ok(Kind::Done),
+        Some(b'|' | b'>') => Ok(Kind::Block),
+        Some(&q @ (b'\'' | b'"')) => Ok(match close_quote(&v[1..], q) {
+            Some(rest) => match after_scalar(rest)? {
+                Some(q) => Kind::OpenQuote(q),
+                None => Kind::Done,
+            },
+            None => Kind::OpenQuote(q),
+        }),
+        Some(b'[' | b'{') if v == b"[]" || v == b"{}" => Ok(Kind::Done),
+        Some(b'[' | b'{' | b'%' | b'@' | b'`' | b'?') => Err(Rejected::Malformed(
+            "a value Ruby reads otherwise in metadata.gz",
+        )),
+        _ => Ok(Kind::Done),
+    }
+}
+
+/// After a closed quoted scalar: nothing, a comment, or (as the
+/// scalar was a key) `: ` and its value.
+fn after_scalar(rest: &[u8]) -> Result<Option<u8>, Rejected> {
+    let rest = trim(rest);
+    if rest.is_empty() || rest.starts_with(b"#") {
+        return Ok(None);
+    }
+    if let Some(v) = rest.strip_prefix(b":") {
+        if v.is_empty() || v.starts_with(b" ") {
+            return match value_kind(v)? {
+                Kind::OpenQuote(q) => Ok(Some(q)),
+                Kind::Done => Ok(None),
+                // A block scalar after a quoted key: not worth following.
+                Kind::Block => Err(Rejected::Malformed("a quoted key in metadata.gz")),
+            };
+        }
+    }
+    Err(Rejected::Malformed(
+        "text after a quoted value in metadata.gz",
+    ))
+}
+
+/// The text after the quote `q` that closes a quoted scalar begun before
+/// `text`, if it closes in `text` (`''` in single quotes and a
+/// backslash's next byte in double quotes do not close it).
+fn close_quote(text: &[u8], q: u8) -> Option<&[u8]> {
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'\\' if q == b'"' => i += 2,
+            b'\'' if q == b'\'' && text.get(i + 1) == Some(&b'\'') => i += 2,
+            c if c == q => return Some(&text[i + 1..]),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -84,9 +295,11 @@ fn trim(b: &[u8]) -> &[u8] {
     &b[start..end.max(start)]
 }
 
-/// A YAML scalar as `gem build` writes names and versions: plain, or in
-/// single or double quotes with no escapes (an escape, a quote left open or
-/// text after the closing quote is refused rather than guessed at).
+/// A name or version as `gem build` writes them: a plain scalar, or in
+/// single or double quotes with no escapes closed on its line. A tag,
+/// anchor, alias, block or flow indicator, a comment, an escape, a quote
+/// left open or text after the closing quote is refused rather than
+/// guessed at.
 fn scalar(raw: &[u8]) -> Result<&[u8], Rejected> {
     let v = trim(raw);
     let bad = Rejected::Malformed("a quoted value in metadata.gz");
@@ -97,6 +310,24 @@ fn scalar(raw: &[u8]) -> Result<&[u8], Rejected> {
                 return Err(Rejected::Malformed("a quoted value in metadata.gz"));
             }
             Ok(inner)
+        }
+        Some(b'-' | b'?' | b':') if v.len() == 1 || v[1] == b' ' => Err(Rejected::Malformed(
+            "a name or version Ruby reads otherwise in metadata.gz",
+        )),
+        Some(
+            b'!' | b'&' | b'*' | b'|' | b'>' | b'[' | b'{' | b'%' | b'@' | b'`' | b'#' | b','
+            | b']' | b'}',
+        ) => Err(Rejected::Malformed(
+            "a name or version Ruby reads otherwise in metadata.gz",
+        )),
+        _ if v
+            .windows(2)
+            .any(|w| w == b" #" || w == b"\t#" || w == b": ")
+            || v.ends_with(b":") =>
+        {
+            Err(Rejected::Malformed(
+                "a name or version Ruby reads otherwise in metadata.gz",
+            ))
         }
         _ => Ok(v),
     }
@@ -123,6 +354,16 @@ mod tests {
             spec_fields(b"dependencies:\n  name: evil\nname: good\n").unwrap(),
             (&b"good"[..], None)
         );
+        // Long and multi-line values of other keys as Psych writes them
+        // (wrapped quotes, block scalars, a certificate chain): a
+        // `name:` line inside them is no key.
+        let y = b"name: good\nsummary: 'a long\nname: evil ''x''\n  end'\ndescription: |\n  one\n  name: evil\ncert_chain:\n- |\n  -----BEGIN\n  name: evil\nd: \"tab\\there \\\"q\\\" w\n  w\"\nmetadata: {}\nlicenses: []\nversion: '3'\n";
+        assert_eq!(spec_fields(y).unwrap(), (&b"good"[..], Some(&b"3"[..])));
+        // The reviewer's t1.gem: the quoted value's `name:` line is text.
+        assert_eq!(
+            spec_fields(b"summary2: \"a\nname: benign\n\"\nname: real\n").unwrap(),
+            (&b"real"[..], None)
+        );
     }
 
     #[test]
@@ -134,6 +375,45 @@ mod tests {
             b"name: 'a'b'\n",
             b"name: x\nversion: !ruby/object:Gem::Version\nplatform: ruby\n",
             b"name: x\nversion:\n",
+            // Ruby keeps a repeated key's last value.
+            b"name: benign\nname: real\n",
+            b"name: real\nversion: 1\nversion: 2\n",
+            b"name: x\nversion: !ruby/object:Gem::Version\n  version: 1.0.0\n  version: 6.6.6\n",
+            // Keys that are not plain, and other top-level YAML.
+            b"name: benign\n\"name\": real\n",
+            b"'name': real\n",
+            b"? name\n: real\n",
+            b"{name: real}\n",
+            b"<<: {name: real}\n",
+            b"%YAML 1.1\n---\nname: x\n",
+            b"!!str name: x\n",
+            b"# a comment\nname: x\n",
+            // A `name:` line inside another key's quoted value or flow
+            // collection, the name none or another.
+            b"summary2: \"a\nname: benign\n",
+            b"authors: [x,\nname: benign]\nname: real\n",
+            // Anchors, aliases, tags, comments, block and flow values.
+            b"description: &n real\nname: *n\n",
+            b"name: &n real\n",
+            b"name: real # benign\n",
+            b"name: !!str real\n",
+            b"name: |\n  real\n",
+            b"name: >\n  real\n",
+            b"name: [real]\n",
+            b"name: {a: b}\n",
+            b"name: @x\n",
+            b"name: `x\n",
+            b"name: %x\n",
+            b"name: - x\n",
+            b"name: \"real\nbenign\"\n",
+            b"name: x\nversion: &v 1\n",
+            b"name: x\nversion: '1\n  '\n",
+            b"name: x\nversion: !ruby/object:Gem::Version\n  version: 1 # 2\n",
+            // A plain value continued on an indented line.
+            b"name: benign\n  real\n",
+            b"name: x\nversion: !ruby/object:Gem::Version\n  version: 1\n    .5\n",
+            // Tab indents.
+            b"name: x\n\tversion: 1\n",
         ] {
             assert!(
                 spec_fields(bad).is_err(),

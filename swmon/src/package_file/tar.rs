@@ -50,6 +50,57 @@ pub(super) fn find<R: Read>(
     Err(Rejected::Limit("tar members"))
 }
 
+/// Reads the one regular member named `wanted`, walking the whole archive:
+/// a second member by that name or any member named `rival` (one the
+/// installer reads too, the last one winning) is refused.
+pub(super) fn find_sole<R: Read>(
+    r: &mut R,
+    wanted: &[u8],
+    rival: &[u8],
+) -> Result<Option<Vec<u8>>, Rejected> {
+    let mut header = [0u8; 512];
+    let mut body = None;
+    for _ in 0..MAX_MEMBERS {
+        if !read_block(r, &mut header)? || header.iter().all(|&b| b == 0) {
+            return Ok(body);
+        }
+        if !checksum_ok(&header) {
+            return Err(Rejected::Malformed("tar header checksum"));
+        }
+        let size = octal(&header[124..136]).ok_or(Rejected::Malformed("tar member size"))?;
+        let name = name(&header);
+        if name == rival || (name == wanted && body.is_some()) {
+            return Err(Rejected::Malformed("two metadata members"));
+        }
+        if name == wanted {
+            if !matches!(header[156], b'0' | 0) {
+                return Err(Rejected::Malformed("metadata member not a file"));
+            }
+            if size > MAX_MEMBER {
+                return Err(Rejected::Limit("metadata member"));
+            }
+        }
+        let padded = size
+            .checked_add(511)
+            .map(|s| s / 512 * 512)
+            .ok_or(Rejected::Malformed("tar member size"))?;
+        let mut member = r.by_ref().take(padded);
+        if name == wanted {
+            let got = read_capped(member.by_ref().take(size), size, "metadata member")?;
+            if (got.len() as u64) < size {
+                return Err(Rejected::Malformed("tar member cut short"));
+            }
+            body = Some(got);
+        }
+        let rest = padded - if name == wanted { size } else { 0 };
+        let skipped = io::copy(&mut member, &mut io::sink())?;
+        if skipped < rest {
+            return Err(Rejected::Malformed("tar cut short"));
+        }
+    }
+    Err(Rejected::Limit("tar members"))
+}
+
 /// Reads one 512-byte block; `false` at a clean end of the stream.
 fn read_block<R: Read>(r: &mut R, block: &mut [u8; 512]) -> Result<bool, Rejected> {
     let mut got = 0;

@@ -339,6 +339,17 @@ fn hostile_files_are_rejected_with_a_flag() {
         flag(Format::Gem, &gem_with(b"name: a\x1b[31m\nversion: 1\n")),
         "malformed"
     );
+    // RubyGems reads an uncompressed `metadata` member too (the later one
+    // wins) and a repeated key's last value: refused, flagged.
+    let spec = b"name: zeta\nversion: '1'\n";
+    for g in [
+        tar(&[("metadata.gz", &gzip(spec)), ("metadata", spec)]),
+        tar(&[("metadata", spec), ("metadata.gz", &gzip(spec))]),
+        tar(&[("metadata.gz", &gzip(spec)), ("metadata.gz", &gzip(spec))]),
+        gem_with(b"name: benign\nname: zeta\n"),
+    ] {
+        assert_eq!(flag(Format::Gem, &g), "malformed");
+    }
     let bomb = gzip(&vec![b'#'; (super::MAX_MEMBER + 4096) as usize]);
     assert_eq!(
         flag(Format::Gem, &tar(&[("metadata.gz", &bomb)])),
