@@ -48,6 +48,21 @@ pub(super) fn read_gem<R: Read>(file: &mut R) -> Result<Identity, Rejected> {
 /// and block scalars of other keys (long summaries, descriptions) are
 /// followed to their end, so a `name:` line inside them is not read.
 fn spec_fields(yaml: &[u8]) -> Result<(&[u8], Option<&[u8]>), Rejected> {
+    // YAML breaks lines at a lone CR, NEL, LS and PS too (Ruby's loader
+    // would see a key where these lines show text): refused, as is a NUL.
+    let other_break = yaml
+        .iter()
+        .enumerate()
+        .any(|(i, &c)| (c == b'\r' && yaml.get(i + 1) != Some(&b'\n')) || c == 0)
+        || yaml
+            .windows(3)
+            .any(|w| w == "\u{2028}".as_bytes() || w == "\u{2029}".as_bytes())
+        || yaml.windows(2).any(|w| w == "\u{85}".as_bytes());
+    if other_break {
+        return Err(Rejected::Malformed(
+            "a line break other than LF or CRLF, or a NUL, in metadata.gz",
+        ));
+    }
     let mut name = None;
     let mut version = None;
     let mut lines = yaml
@@ -61,7 +76,15 @@ fn spec_fields(yaml: &[u8]) -> Result<(&[u8], Option<&[u8]>), Rejected> {
     while let Some(line) = lines.next() {
         if let Some(q) = open_quote {
             open_quote = match close_quote(line, q) {
-                Some(rest) => after_scalar(rest)?,
+                Some(rest) => match after_scalar(rest)? {
+                    Kind::Done => None,
+                    Kind::OpenQuote(q) => Some(q),
+                    // A multi-line quoted key with a block or plain value
+                    // (its column unknown here): not worth following.
+                    Kind::Block => {
+                        return Err(Rejected::Malformed("a quoted key in metadata.gz"));
+                    }
+                },
                 None => Some(q),
             };
             continue;
@@ -83,7 +106,7 @@ fn spec_fields(yaml: &[u8]) -> Result<(&[u8], Option<&[u8]>), Rejected> {
         if indent > 0 {
             // A nested line: followed only for where its value ends.
             let (col, value) = nested_value(line, indent);
-            match value_kind(value)? {
+            match value_kind(value, true)? {
                 Kind::Block => block_past = Some(col),
                 Kind::OpenQuote(q) => open_quote = Some(q),
                 Kind::Done => {}
@@ -121,7 +144,7 @@ fn spec_fields(yaml: &[u8]) -> Result<(&[u8], Option<&[u8]>), Rejected> {
             }
             (0, value)
         };
-        match value_kind(value)? {
+        match value_kind(value, true)? {
             Kind::Block => block_past = Some(col),
             Kind::OpenQuote(q) => open_quote = Some(q),
             Kind::Done => {}
@@ -216,11 +239,14 @@ enum Kind {
     OpenQuote(u8),
 }
 
-/// Where a value that is not the name or version ends: on its line, in a
-/// block scalar's indented lines, or at a quote closed on a later line.
-/// What could hide lines otherwise (a flow collection other than `[]` or
-/// `{}`, a reserved indicator) is refused.
-fn value_kind(value: &[u8]) -> Result<Kind, Rejected> {
+/// Where a value that is not the name or version ends: on its line, in
+/// the lines indented past its node (a block scalar's, a plain scalar's
+/// continuation lines), or at a quote closed on a later line. What could
+/// hide lines otherwise (a flow collection other than `[]` or `{}`, a
+/// reserved indicator) is refused. A quoted scalar may be a key
+/// (`'k': v`) only when `key_allowed`: one per line, so hostile input
+/// cannot nest the calls (`'': '': '': ...` would overflow the stack).
+fn value_kind(value: &[u8], key_allowed: bool) -> Result<Kind, Rejected> {
     let mut v = trim(value);
     // A tag or anchor before the value (`!binary |-`, `&a x`).
     while matches!(v.first(), Some(b'!' | b'&')) {
@@ -231,35 +257,40 @@ fn value_kind(value: &[u8]) -> Result<Kind, Rejected> {
         None | Some(b'#') => Ok(Kind::Done),
         Some(b'|' | b'>') => Ok(Kind::Block),
         Some(&q @ (b'\'' | b'"')) => Ok(match close_quote(&v[1..], q) {
-            Some(rest) => match after_scalar(rest)? {
-                Some(q) => Kind::OpenQuote(q),
-                None => Kind::Done,
-            },
+            Some(rest) if key_allowed => after_scalar(rest)?,
+            Some(rest) => {
+                let rest = trim(rest);
+                if !(rest.is_empty() || rest.starts_with(b"#")) {
+                    return Err(Rejected::Malformed(
+                        "text after a quoted value in metadata.gz",
+                    ));
+                }
+                Kind::Done
+            }
             None => Kind::OpenQuote(q),
         }),
         Some(b'[' | b'{') if v == b"[]" || v == b"{}" => Ok(Kind::Done),
         Some(b'[' | b'{' | b'%' | b'@' | b'`' | b'?') => Err(Rejected::Malformed(
             "a value Ruby reads otherwise in metadata.gz",
         )),
-        _ => Ok(Kind::Done),
+        // A plain scalar: the lines indented past its node continue it,
+        // whatever they look like (`  'y` opens no quote there).
+        _ => Ok(Kind::Block),
     }
 }
 
 /// After a closed quoted scalar: nothing, a comment, or (as the
-/// scalar was a key) `: ` and its value.
-fn after_scalar(rest: &[u8]) -> Result<Option<u8>, Rejected> {
+/// scalar was a key) `: ` and its value, which ends as [`value_kind`]
+/// says.
+fn after_scalar(rest: &[u8]) -> Result<Kind, Rejected> {
     let rest = trim(rest);
     if rest.is_empty() || rest.starts_with(b"#") {
-        return Ok(None);
+        return Ok(Kind::Done);
     }
     if let Some(v) = rest.strip_prefix(b":") {
         if v.is_empty() || v.starts_with(b" ") {
-            return match value_kind(v)? {
-                Kind::OpenQuote(q) => Ok(Some(q)),
-                Kind::Done => Ok(None),
-                // A block scalar after a quoted key: not worth following.
-                Kind::Block => Err(Rejected::Malformed("a quoted key in metadata.gz")),
-            };
+            // The value of a quoted key, itself no key.
+            return value_kind(v, false);
         }
     }
     Err(Rejected::Malformed(
@@ -359,10 +390,34 @@ mod tests {
         // `name:` line inside them is no key.
         let y = b"name: good\nsummary: 'a long\nname: evil ''x''\n  end'\ndescription: |\n  one\n  name: evil\ncert_chain:\n- |\n  -----BEGIN\n  name: evil\nd: \"tab\\there \\\"q\\\" w\n  w\"\nmetadata: {}\nlicenses: []\nversion: '3'\n";
         assert_eq!(spec_fields(y).unwrap(), (&b"good"[..], Some(&b"3"[..])));
+        // A plain value's continuation lines are text, quotes and all.
+        assert_eq!(
+            spec_fields(
+                b"name: real\nsummary: x\n  'y\nname2: z\ndescription: a\n  b'\nversion: 1\n"
+            )
+            .unwrap(),
+            (&b"real"[..], Some(&b"1"[..]))
+        );
         // The reviewer's t1.gem: the quoted value's `name:` line is text.
         assert_eq!(
             spec_fields(b"summary2: \"a\nname: benign\n\"\nname: real\n").unwrap(),
             (&b"real"[..], None)
+        );
+    }
+
+    #[test]
+    fn quoted_keys_chained_on_one_line_are_refused_without_nesting() {
+        let mut y = b"name: x\nk: ".to_vec();
+        y.extend(b"'': ".repeat(100_000));
+        y.extend(b"v\n");
+        assert!(spec_fields(&y).is_err());
+        // One quoted key, with a plain or a block value, is read past.
+        assert_eq!(
+            spec_fields(
+                b"metadata:\n  'k: v': |-\n    name: evil\n  'h': plain\n    name: evil\nname: good\n"
+            )
+                .unwrap(),
+            (&b"good"[..], None)
         );
     }
 
@@ -414,6 +469,17 @@ mod tests {
             b"name: x\nversion: !ruby/object:Gem::Version\n  version: 1\n    .5\n",
             // Tab indents.
             b"name: x\n\tversion: 1\n",
+            // Line breaks Ruby's loader sees and a split on LF does not.
+            b"name: benign\nsummary: x\rname: real\n",
+            "name: benign\nsummary: x\u{85}name: real\n".as_bytes(),
+            "name: benign\nsummary: x\u{2028}name: real\n".as_bytes(),
+            "name: benign\nsummary: x\u{2029}name: real\n".as_bytes(),
+            b"name: x\0\n",
+            // A plain value's continuation hiding a second name, read as
+            // quotes by a reader that took `  'y` for a new value.
+            b"name: benign\nsummary: x\n  'y\nname: real\ndescription: a\n  b'\nversion: 1\n",
+            // Quoted keys chained on one line (once a stack overflow).
+            b"name: x\nk: '': '': v\n",
         ] {
             assert!(
                 spec_fields(bad).is_err(),

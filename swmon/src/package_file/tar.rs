@@ -68,7 +68,7 @@ pub(super) fn find_sole<R: Read>(
             return Err(Rejected::Malformed("tar header checksum"));
         }
         let size = octal(&header[124..136]).ok_or(Rejected::Malformed("tar member size"))?;
-        let name = name(&header);
+        let name = rubygems_name(&header)?;
         if name == rival || (name == wanted && body.is_some()) {
             return Err(Rejected::Malformed("two metadata members"));
         }
@@ -127,6 +127,31 @@ fn name(header: &[u8; 512]) -> Vec<u8> {
         }
     }
     name
+}
+
+/// The member's path as RubyGems reads it (`unpack("A100")`: trailing
+/// NULs and spaces stripped; a non-empty prefix always joined, ustar magic
+/// or not). A NUL inside a name, which readers that stop at the first NUL
+/// read otherwise, is refused.
+fn rubygems_name(header: &[u8; 512]) -> Result<Vec<u8>, Rejected> {
+    let field = |b: &[u8]| -> Result<Vec<u8>, Rejected> {
+        let end = b
+            .iter()
+            .rposition(|&c| c != 0 && c != b' ')
+            .map_or(0, |i| i + 1);
+        let f = &b[..end];
+        if f.contains(&0) {
+            return Err(Rejected::Malformed("a NUL inside a tar member name"));
+        }
+        Ok(f.to_vec())
+    };
+    let name = field(&header[..100])?;
+    let prefix = field(&header[345..500])?;
+    Ok(if prefix.is_empty() {
+        name
+    } else {
+        [prefix, b"/".to_vec(), name].concat()
+    })
 }
 
 /// A tar octal number (NUL or space terminated); the base-256 form is

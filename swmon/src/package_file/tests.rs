@@ -347,9 +347,25 @@ fn hostile_files_are_rejected_with_a_flag() {
         tar(&[("metadata", spec), ("metadata.gz", &gzip(spec))]),
         tar(&[("metadata.gz", &gzip(spec)), ("metadata.gz", &gzip(spec))]),
         gem_with(b"name: benign\nname: zeta\n"),
+        // Names RubyGems reads as `metadata.gz` (`unpack("A100")` strips
+        // trailing spaces) or that a reader stopping at a NUL would.
+        tar(&[("metadata.gz", &gzip(spec)), ("metadata.gz ", &gzip(spec))]),
+        tar(&[("metadata.gz\0x", &gzip(spec))]),
     ] {
         assert_eq!(flag(Format::Gem, &g), "malformed");
     }
+    // A prefix without the ustar magic is still RubyGems' prefix: that
+    // member is `x/metadata.gz`, and the one named `metadata.gz ` is read.
+    let mut t = tar(&[
+        ("metadata.gz", &gzip(b"name: benign\n")),
+        ("metadata.gz ", &gzip(b"name: zeta\nversion: '1'\n")),
+    ]);
+    t[257..265].fill(0);
+    t[345] = b'x';
+    t[148..156].copy_from_slice(b"        ");
+    let sum: u32 = t[..512].iter().map(|&b| u32::from(b)).sum();
+    t[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    assert_eq!(parse(Format::Gem, &t).unwrap(), id("zeta", "1"));
     let bomb = gzip(&vec![b'#'; (super::MAX_MEMBER + 4096) as usize]);
     assert_eq!(
         flag(Format::Gem, &tar(&[("metadata.gz", &bomb)])),
