@@ -1359,11 +1359,6 @@ fn try_open(ctx: &TracePointContext) -> Result<u32, u32> {
     let fdt = read_ptr(files, soff.files_fdt)?;
     let fds = read_ptr(fdt, soff.fdtable_fd)?;
     let file = read_ptr(fds.wrapping_add((ret as usize) << 3), 0)?;
-    // A file opened for writing is being made or changed, not loaded.
-    let mode: u32 = read(file, soff.file_mode)?;
-    if mode & FMODE_WRITE != 0 {
-        return Ok(0);
-    }
     let dentry = read_ptr(file, off.file_path + off.path_dentry)?;
     let name = read_ptr(dentry, off.dentry_name + off.qstr_name)?;
     // The first 8 bytes of the name: a name is inline in the dentry
@@ -1377,6 +1372,12 @@ fn try_open(ctx: &TracePointContext) -> Result<u32, u32> {
         i += 1;
     }
     if !hit {
+        return Ok(0);
+    }
+    // A file opened for writing is being made or changed, not loaded
+    // (read only past the name check: the cheap path stays as it was).
+    let mode: u32 = read(file, soff.file_mode)?;
+    if mode & FMODE_WRITE != 0 {
         return Ok(0);
     }
     module_load(ctx, task, dentry, leaf, tgid, interp_mm)
