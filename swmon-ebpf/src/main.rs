@@ -1153,7 +1153,12 @@ fn try_emit<C: EbpfContext>(ctx: &C) -> Result<u32, u32> {
         ev.capture.ancestor_count = 0;
     }
     let cap_off = CAPTURE_OFFSETS.load();
-    ev.capture.start_ns = read(task, cap_off.task_start_boottime).unwrap_or(0);
+    // The process's start, its leader's: a module load can come from any
+    // thread (bundler opens RubyGems' installer in a worker thread), whose
+    // own start would read as another process of the same pid. At an exec
+    // the current task is the leader.
+    let leader = read_ptr(task, cap_off.task_group_leader).unwrap_or(task);
+    ev.capture.start_ns = read(leader, cap_off.task_start_boottime).unwrap_or(0);
     let fname_len = scratch.filename_len as usize;
     if fname_len >= FILENAME_MAX - 1 {
         ev.flags |= flag::FILENAME_TRUNCATED;
