@@ -320,7 +320,27 @@ pub fn build_deb(dir: &Path, name: &str, version: &str, file: &str) -> PathBuf {
 /// (a zip with metadata, with `python`: no build backend, no network) in
 /// `dir`; its file name carries the import name (`dist` with `_`).
 pub fn build_wheel(python: &str, dir: &Path, dist: &str, version: &str) -> PathBuf {
+    wheel(python, dir, dist, version, false)
+}
+
+/// [`build_wheel`]'s wheel with a console script named `dist` running the
+/// module's `main` (pipx installs only packages that have one).
+pub fn build_app_wheel(python: &str, dir: &Path, dist: &str, version: &str) -> PathBuf {
+    wheel(python, dir, dist, version, true)
+}
+
+fn wheel(python: &str, dir: &Path, dist: &str, version: &str, app: bool) -> PathBuf {
     let module = dist.replace('-', "_");
+    let (code, entry) = if app {
+        (
+            r"def main():\n    print('hello')\n",
+            format!(
+                r#"    f"{{info}}/entry_points.txt": "[console_scripts]\n{dist} = {module}:main\n","#
+            ),
+        )
+    } else {
+        (r"VALUE = 1\n", String::new())
+    };
     let script = format!(
         r#"
 import zipfile, sys
@@ -328,9 +348,10 @@ name, version = "{module}", "{version}"
 path = sys.argv[1] + f"/{{name}}-{{version}}-py3-none-any.whl"
 info = f"{{name}}-{{version}}.dist-info"
 files = {{
-    f"{{name}}/__init__.py": "VALUE = 1\n",
+    f"{{name}}/__init__.py": "{code}",
     f"{{info}}/METADATA": "Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
     f"{{info}}/WHEEL": "Wheel-Version: 1.0\nGenerator: swmon-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+{entry}
 }}
 record = "".join(f"{{p}},,\n" for p in files) + f"{{info}}/RECORD,,\n"
 with zipfile.ZipFile(path, "w") as z:

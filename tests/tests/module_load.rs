@@ -719,40 +719,12 @@ fn gem_run_through_a_copied_launcher_is_caught() {
 const PIPX_SCRIPT: &str = "/usr/bin/pipx";
 const APP_PKG: &str = "swmon-modload-app";
 
-/// A wheel of [`APP_PKG`] 1.0 with a console script (pipx installs only
-/// packages that have one), built by hand like [`build_wheel`]'s.
+/// A folder holding a wheel of [`APP_PKG`] 1.0 with a console script
+/// (pipx installs only packages that have one).
 fn build_app_wheel(dir: &Path) -> PathBuf {
     let wheels = dir.join("wheels");
     fs::create_dir_all(&wheels).expect("mkdir");
-    let script = r#"
-import zipfile, sys
-out, dist = sys.argv[1], sys.argv[2]
-name, version = dist.replace("-", "_"), "1.0"
-info = f"{name}-{version}.dist-info"
-files = {
-    f"{name}/__init__.py": "def main():\n    print('hello')\n",
-    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
-    f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: swmon-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    f"{info}/entry_points.txt": f"[console_scripts]\n{dist} = {name}:main\n",
-}
-record = "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n"
-with zipfile.ZipFile(f"{out}/{name}-{version}-py3-none-any.whl", "w") as z:
-    for p, text in files.items():
-        z.writestr(p, text)
-    z.writestr(f"{info}/RECORD", record)
-"#;
-    let out = Command::new(PYTHON)
-        .arg("-c")
-        .arg(script)
-        .arg(&wheels)
-        .arg(APP_PKG)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tests::build_app_wheel(PYTHON, &wheels, APP_PKG, "1.0");
     wheels
 }
 
