@@ -247,10 +247,10 @@ pub mod identity {
     pub const ID: u16 = !(INTERPRETER | LOADER);
 }
 
-/// Installer entry modules: files that an interpreter opens only when it
-/// runs that installer's own code, matched in the kernel at the exit of
-/// `openat`/`openat2`/`open` by the opened file's dentry names (the file's
-/// own name, then its parent folders, nearest first). One table for the
+/// Installer entry modules: files that an interpreter reads only when it
+/// runs that installer's own code, matched in the kernel on the page
+/// cache's read path by the read file's dentry names (the file's own name,
+/// then its parent folders, nearest first). One table for the
 /// kernel and user space: the kernel compares fixed 8- and 16-byte words
 /// under masks (no loop over a name), user space runs [`Rule::matches`]
 /// over whole paths in its tests.
@@ -263,7 +263,7 @@ pub mod module {
     pub const PARENTS_MAX: usize = 4;
     /// Bytes of the file's own name a rule compares (a prefix, or a whole
     /// name of up to 15 bytes with its NUL): the kernel checks the first
-    /// 8 on every open of an interpreter, the next 8 only on a hit.
+    /// 8 on every read by an interpreter, the next 8 only on a hit.
     pub const LEAF_BYTES: usize = 16;
     /// Bytes of each parent folder's name read (names up to 15 bytes).
     pub const PARENT_BYTES: usize = 16;
@@ -558,7 +558,7 @@ pub mod module {
 
         #[test]
         fn every_rule_s_first_word_holds_part_of_its_name() {
-            // The kernel's cheap check on every open is the first word: a
+            // The kernel's cheap check on every read by an interpreter is the first word: a
             // rule whose first word masked nothing would pass every open.
             for r in RULES {
                 assert_ne!(r.leaf_masks[0], 0);
@@ -1025,10 +1025,10 @@ impl KernelOffsets {
     };
 }
 
-/// Offsets only the argv scan stage uses (interpreter and loader execs):
-/// the task's fd 0, for an interpreter reading its program from standard
-/// input (`python3 - < /usr/bin/pip3`); the module-load witness walks the
-/// same fd table, and reads the file's mode.
+/// Offsets only the argv scan stage and the module-load witness use: the
+/// task's fd 0, for an interpreter reading its program from standard
+/// input (`python3 - < /usr/bin/pip3`); and, for the witness, the path from
+/// a read's `address_space` to a name of its file.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ScanOffsets {
@@ -1038,13 +1038,14 @@ pub struct ScanOffsets {
     pub files_fdt: u32,
     /// `fdtable.fd`.
     pub fdtable_fd: u32,
-    /// `file.f_mode`: the module-load witness skips a file opened for
-    /// writing ([`FMODE_WRITE`]).
-    pub file_mode: u32,
+    /// `address_space.host`: the file's inode.
+    pub mapping_host: u32,
+    /// `inode.i_dentry`: the list of the inode's dentries.
+    pub inode_dentry: u32,
+    /// `dentry.d_u`: the union whose `d_alias` links a dentry into that
+    /// list (its first member, at the union's offset).
+    pub dentry_alias: u32,
 }
-
-/// `FMODE_WRITE` of `file.f_mode` (`include/linux/fs.h`).
-pub const FMODE_WRITE: u32 = 0x2;
 
 impl ScanOffsets {
     /// All offsets unset; the loader replaces this before the program runs.
@@ -1052,7 +1053,9 @@ impl ScanOffsets {
         task_files: 0,
         files_fdt: 0,
         fdtable_fd: 0,
-        file_mode: 0,
+        mapping_host: 0,
+        inode_dentry: 0,
+        dentry_alias: 0,
     };
 }
 
@@ -1400,7 +1403,7 @@ mod layout {
         assert_eq!(size_of::<ElfKey>(), ELF_KEY_LEN);
         assert_eq!(size_of::<KernelOffsets>(), 32 * 4);
         assert_eq!(size_of::<CaptureOffsets>(), 11 * 4);
-        assert_eq!(size_of::<ScanOffsets>(), 4 * 4);
+        assert_eq!(size_of::<ScanOffsets>(), 6 * 4);
         assert_eq!(size_of::<scan::ArgScan>(), 6 * 4);
     }
 

@@ -52,6 +52,7 @@
 
 #![no_std]
 #![no_main]
+#![feature(asm_experimental_arch)]
 
 use aya_ebpf::{
     helpers::{
@@ -59,9 +60,11 @@ use aya_ebpf::{
         bpf_get_current_task, bpf_get_current_uid_gid, bpf_ktime_get_boot_ns,
         bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, generated,
     },
-    macros::{map, raw_tracepoint, tracepoint},
-    maps::{lpm_trie::Key, HashMap, LpmTrie, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
-    programs::{RawTracePointContext, TracePointContext},
+    macros::{map, raw_tracepoint},
+    maps::{
+        lpm_trie::Key, Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, ProgramArray, RingBuf,
+    },
+    programs::RawTracePointContext,
     EbpfContext, Global,
 };
 use swmon_common::{
@@ -69,7 +72,7 @@ use swmon_common::{
     scan::{ArgScan, Name},
     suffix, Capture, CaptureOffsets, ElfKey, ExecEvent, ExitEvent, InodeKey, KernelOffsets,
     NameValue, ScanOffsets, ANCESTORS_MAX, ARGV_MAX, CGROUP_COMPONENT, CGROUP_DEPTH, EVENT_EXEC,
-    EVENT_EXIT, FILENAME_MAX, FMODE_WRITE, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
+    EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
 };
 
 const NONE: u16 = u16::MAX;
@@ -158,11 +161,6 @@ static CAPTURE: PerCpuArray<Capture> = PerCpuArray::with_max_entries(1, 0);
 /// The later stages of the exec program, filled by user space.
 #[map]
 static STAGES: ProgramArray = ProgramArray::with_max_entries(STAGE_COUNT, 0);
-/// The same capture stages as classic tracepoint programs, for the
-/// module-load witness (a tail call stays within one program type): user
-/// space fills `swmon_open_emit`, `swmon_open_cgroup` and
-/// `swmon_open_parents` at [`STAGE_EMIT`], [`STAGE_CGROUP`] and
-/// [`STAGE_PARENTS`].
 /// Processes whose current program is an interpreter or the loader (the
 /// exec filter found its name in `NAMES`), by tgid, with that program's
 /// `mm`: the module-load witness looks further only at their opens (only
@@ -184,8 +182,106 @@ const INHERITED: u64 = 1;
 /// may be reported again). Least recently used entries go first.
 #[map]
 static MODULE_REPORTED: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096, 0);
+/// How many `INTERPRETERS` entries may hold a tgid of each slot (tgid
+/// modulo [`SLOTS`]), and how many `TRACKED` entries: 0 means none, for
+/// sure; more means look in the map. The programs that run for every
+/// read, exit, fork and exec of the host test this first, an array load
+/// the verifier inlines, instead of a hash lookup (a few hundred ns on a
+/// VM with retpolines). Each insert of a new entry adds one after the
+/// insert; each successful delete takes one off; an entry the LRU evicts
+/// keeps its count (a slot then costs the lookup it saves until its count
+/// is back to 0, never a missed entry). Every entry in the maps was
+/// counted: inserts go through [`counted_insert_lru`] and
+/// [`counted_insert`], which replace an entry only with `BPF_EXIST`.
 #[map]
-static OPEN_STAGES: ProgramArray = ProgramArray::with_max_entries(STAGE_COUNT, 0);
+static INTERPRETER_SLOTS: Array<u64> = Array::with_max_entries(SLOTS, 0);
+#[map]
+static TRACKED_SLOTS: Array<u64> = Array::with_max_entries(SLOTS, 0);
+/// Slots of `INTERPRETER_SLOTS` and `TRACKED_SLOTS` (a power of two).
+const SLOTS: u32 = 32768;
+const BPF_NOEXIST: u64 = 1;
+const BPF_EXIST: u64 = 2;
+
+/// Whether `slots` may have an entry for `tgid` (false: none, for sure).
+#[inline(always)]
+fn may_hold(slots: &Array<u64>, tgid: u32) -> bool {
+    slots.get(tgid & (SLOTS - 1)).is_none_or(|n| *n != 0)
+}
+
+#[inline(always)]
+fn slot_add(slots: &Array<u64>, tgid: u32, delta: u64) {
+    if let Some(p) = slots.get_ptr_mut(tgid & (SLOTS - 1)) {
+        // SAFETY: a valid, aligned u64 in map memory, shared by the CPUs
+        // and changed only by this atomic add (BPF's `atomic_add`; core's
+        // atomics have no read-modify-write for BPF).
+        unsafe {
+            core::arch::asm!(
+                "lock *(u64 *)({p} + 0) += {d}",
+                p = in(reg) p,
+                d = in(reg) delta,
+            )
+        };
+    }
+}
+
+/// Inserts or replaces `tgid`'s entry in an LRU map, counting a new one
+/// in `slots`. False when it could not be inserted.
+#[inline(always)]
+fn counted_insert_lru(map: &LruHashMap<u32, u64>, slots: &Array<u64>, tgid: u32, v: u64) -> bool {
+    if map.insert(tgid, v, BPF_NOEXIST).is_ok() {
+        slot_add(slots, tgid, 1);
+        return true;
+    }
+    if map.insert(tgid, v, BPF_EXIST).is_ok() {
+        return true;
+    }
+    // Evicted in between: new again.
+    if map.insert(tgid, v, BPF_NOEXIST).is_ok() {
+        slot_add(slots, tgid, 1);
+        return true;
+    }
+    false
+}
+
+/// [`counted_insert_lru`] for a hash map.
+#[inline(always)]
+fn counted_insert(map: &HashMap<u32, u64>, slots: &Array<u64>, tgid: u32, v: u64) -> bool {
+    if map.insert(tgid, v, BPF_NOEXIST).is_ok() {
+        slot_add(slots, tgid, 1);
+        return true;
+    }
+    map.insert(tgid, v, BPF_EXIST).is_ok()
+}
+
+/// Tracks the current process, whose exec event was just emitted, for its
+/// exit: 1 if it is, 0 if `TRACKED` is full. A function of its own (a
+/// BPF-to-BPF call), called after the emitter: inlined into it, the
+/// compiler's code for it led the verifier to reject the emitter's
+/// ring-buffer writes.
+#[inline(never)]
+fn track() -> u32 {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: a plain helper call.
+    let boot_ns = unsafe { bpf_ktime_get_boot_ns() };
+    u32::from(counted_insert(&TRACKED, &TRACKED_SLOTS, tgid, boot_ns))
+}
+
+/// Deletes `tgid`'s entry, if the slot says there may be one; true if one
+/// was deleted (and uncounted).
+#[inline(always)]
+fn counted_remove_lru(map: &LruHashMap<u32, u64>, slots: &Array<u64>, tgid: u32) -> bool {
+    if !may_hold(slots, tgid) {
+        return false;
+    }
+    // Looked up first: a lookup takes no lock, a delete takes the
+    // bucket's, and most slots' other tgids have no entry.
+    // SAFETY: only whether the entry exists is read.
+    if unsafe { map.get(tgid) }.is_none() || map.remove(tgid).is_err() {
+        return false;
+    }
+    slot_add(slots, tgid, u64::MAX);
+    true
+}
 
 /// Per-CPU working memory: the BPF stack has 512 bytes. Loop results also
 /// pass through here: a value read back from map memory is unknown to the
@@ -273,7 +369,15 @@ pub fn swmon_parents(ctx: RawTracePointContext) -> u32 {
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn swmon_emit(ctx: RawTracePointContext) -> u32 {
     match try_emit(&ctx) {
-        Ok(r) | Err(r) => r,
+        Ok(r) => {
+            // Tracked for its exit once its event is out (apart from the
+            // emitter: see `track`).
+            if track() == 0 {
+                count(counter::TRACK_FAILED);
+            }
+            r
+        }
+        Err(r) => r,
     }
 }
 
@@ -503,11 +607,14 @@ fn stdin_installer() -> Option<u16> {
 /// env, bash, then python in one process), and it ends at its exit.
 #[inline(always)]
 fn untrack(tgid: u32, pid: u32, exit_code: u32) {
-    // SAFETY: the value is only read to test presence.
-    if unsafe { TRACKED.get(tgid) }.is_none() {
+    if !may_hold(&TRACKED_SLOTS, tgid) {
         return;
     }
-    let _ = TRACKED.remove(tgid);
+    // SAFETY: the value is only read to test presence.
+    if unsafe { TRACKED.get(tgid) }.is_none() || TRACKED.remove(tgid).is_err() {
+        return;
+    }
+    slot_add(&TRACKED_SLOTS, tgid, u64::MAX);
     match EVENTS.reserve::<ExitEvent>(0) {
         Some(mut entry) => {
             entry.write(ExitEvent {
@@ -623,21 +730,17 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
     if interpreter == NONE {
         // The process runs no interpreter's program now: an entry it
         // inherited at a fork, or had as an interpreter before this exec,
-        // would only make each of its opens look further. Looked up first:
-        // a lookup takes no lock, a delete takes the bucket's, and most
-        // execs have no entry.
-        // SAFETY: only whether the entry exists is read.
-        if unsafe { INTERPRETERS.get(tgid) }.is_some() {
-            let _ = INTERPRETERS.remove(tgid);
-        }
+        // would only make each of its reads look further. Most execs have
+        // none: the slot's count says so.
+        counted_remove_lru(&INTERPRETERS, &INTERPRETER_SLOTS, tgid);
     }
     if reasons == 0 && interpreter == NONE {
         return Ok(0);
     }
     if interpreter != NONE {
-        // For the module-load witness (`swmon_open`): this program is an
+        // For the module-load witness (`swmon_read`): this program is an
         // interpreter's. A failed insert leaves its opens unwatched.
-        if INTERPRETERS.insert(tgid, mm as u64, 0).is_err() {
+        if !counted_insert_lru(&INTERPRETERS, &INTERPRETER_SLOTS, tgid, mm as u64) {
             count(counter::TRACK_FAILED);
         }
     }
@@ -1196,9 +1299,6 @@ fn try_emit<C: EbpfContext>(ctx: &C) -> Result<u32, u32> {
 
     entry.submit(0);
     count(counter::PASSED);
-    if TRACKED.insert(tgid, boot_ns, 0).is_err() {
-        count(counter::TRACK_FAILED);
-    }
     Ok(0)
 }
 
@@ -1294,112 +1394,89 @@ fn write_component(dst: &mut [u8; PATH_COMPONENT], dentry: *const u8, off: &Kern
     }
 }
 
-/// The module-load witness, on the exit of `openat` (user space also
-/// attaches it to `openat2` and `open`): did the process just open an
-/// installer's entry module (`swmon_common::module::RULES`)? An
-/// interpreter opens those files only when it runs the installer's own
-/// code, however it was told to (`python3 ./copy-of-pip3 install x`,
-/// `exec("import p"+"ip...")`, `cd .../pip && python3 . install x`, node
-/// `-r` of npm's cli). A classic tracepoint: the syscall exit tracepoints
-/// are not raw ones. The cheap part runs on every open: a failed open
-/// returns at once, a successful one costs the fd table walk to the file
-/// (one opened for writing is skipped: made or changed, not loaded), its
-/// name and one masked compare of its first 8 bytes per rule.
-#[tracepoint(category = "syscalls", name = "sys_exit_openat")]
-pub fn swmon_open(ctx: TracePointContext) -> u32 {
-    match try_open(&ctx) {
+/// The module-load witness, on the page cache's read path
+/// (`filemap:mm_filemap_get_pages`, which every buffered read of a file
+/// passes, attached raw): did the process just read an installer's entry
+/// module (`swmon_common::module::RULES`)? An interpreter reads those files
+/// only when it runs the installer's own code, however it was told to
+/// (`python3 ./copy-of-pip3 install x`, `exec("import p"+"ip...")`,
+/// `cd .../pip && python3 . install x`, node `-r` of npm's cli).
+///
+/// Not on the `open` syscalls' exit: a syscall tracepoint puts every task
+/// on the kernel's traced syscall path, a cost on every syscall of every
+/// process (measured about 55 ns a syscall here, 2.5% of a no-op exec);
+/// this tracepoint costs only buffered reads, and for a process that is
+/// no interpreter one map lookup. The file is the read's
+/// `address_space`'s inode, named by its first dentry alias (a hard link
+/// may be named by another of its names). Reads that bypass the page
+/// cache (`O_DIRECT`, DAX) and files on tmpfs (shmem has its own read
+/// path) are not seen.
+#[raw_tracepoint(tracepoint = "mm_filemap_get_pages")]
+pub fn swmon_read(ctx: RawTracePointContext) -> u32 {
+    match try_read(&ctx) {
         Ok(r) | Err(r) => r,
     }
 }
 
-/// The capture stages for a module load (see `OPEN_STAGES`).
-#[tracepoint(category = "syscalls", name = "sys_exit_openat")]
-pub fn swmon_open_cgroup(ctx: TracePointContext) -> u32 {
-    match try_cgroup(&ctx, &OPEN_STAGES) {
-        Ok(r) | Err(r) => r,
-    }
-}
+/// Names of a read file looked at: its dentry aliases, newest first. A
+/// file with more hard links in the dentry cache than this, the newest of
+/// them elsewhere, is matched by those only.
+const ALIASES_MAX: usize = 8;
 
-#[tracepoint(category = "syscalls", name = "sys_exit_openat")]
-pub fn swmon_open_parents(ctx: TracePointContext) -> u32 {
-    match try_parents(&ctx, &OPEN_STAGES) {
-        Ok(r) | Err(r) => r,
-    }
-}
-
-#[tracepoint(category = "syscalls", name = "sys_exit_openat")]
-pub fn swmon_open_emit(ctx: TracePointContext) -> u32 {
-    match try_emit(&ctx) {
-        Ok(r) | Err(r) => r,
-    }
-}
-
-/// Offset of `long ret` in a syscall exit tracepoint's record (after the
-/// 8-byte common header and `int __syscall_nr`, padded).
-/// https://github.com/torvalds/linux/blob/v6.18/kernel/trace/trace_syscalls.c#L620
-const SYSCALL_EXIT_RET: usize = 16;
-
-fn try_open(ctx: &TracePointContext) -> Result<u32, u32> {
-    // SAFETY: a read of the tracepoint's record, which the verifier bounds.
-    let ret = unsafe {
-        *(ctx.as_ptr() as *const u8)
-            .add(SYSCALL_EXIT_RET)
-            .cast::<i64>()
-    };
-    if ret < 0 {
+fn try_read(ctx: &RawTracePointContext) -> Result<u32, u32> {
+    // Only an interpreter's reads are looked at: one lookup for the rest.
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    if !may_hold(&INTERPRETER_SLOTS, tgid) {
         return Ok(0);
     }
-    // Only an interpreter's opens are looked at: one lookup for the rest.
-    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     // SAFETY: the value is copied out at once.
     let Some(interp_mm) = (unsafe { INTERPRETERS.get(tgid) }).copied() else {
         return Ok(0);
     };
     let off = OFFSETS.load();
     let soff = SCAN_OFFSETS.load();
-    // SAFETY: a plain helper call.
-    let task = unsafe { bpf_get_current_task() } as *const u8;
-    // current->files->fdt->fd[ret]: the file the open just installed.
-    let files = read_ptr(task, soff.task_files)?;
-    let fdt = read_ptr(files, soff.files_fdt)?;
-    let fds = read_ptr(fdt, soff.fdtable_fd)?;
-    let file = read_ptr(fds.wrapping_add((ret as usize) << 3), 0)?;
-    let dentry = read_ptr(file, off.file_path + off.path_dentry)?;
-    let name = read_ptr(dentry, off.dentry_name + off.qstr_name)?;
-    // The first 8 bytes of the name: a name is inline in the dentry
-    // (`d_iname`, 40 bytes) or longer than that, so all 8 can be read (the
-    // next 8 only on a hit, in `module_load`).
-    let leaf: u64 = read(name, 0)?;
-    let mut hit = false;
-    let mut i = 0usize;
-    while i < module::COUNT {
-        hit |= module::RULES[i].leaf_matches(leaf);
-        i += 1;
+    // TP_PROTO(struct address_space *mapping, pgoff_t index, pgoff_t last_index)
+    let mapping = ctx.arg::<u64>(0) as *const u8;
+    let inode = read_ptr(mapping, soff.mapping_host)?;
+    // inode->i_dentry: the `d_u.d_alias` nodes of its dentries, one per
+    // name in the dentry cache (hard links), the newest first. The read
+    // does not say by which name the file was opened, so each is tried: a
+    // hard link elsewhere does not hide pip's own name.
+    let mut node = read_ptr(inode, soff.inode_dentry)?;
+    let mut k = 0usize;
+    while k < ALIASES_MAX && !node.is_null() {
+        let dentry = node.wrapping_sub(soff.dentry_alias as usize);
+        // The first 8 bytes of the name: a name is inline in the dentry
+        // (`d_iname`, 40 bytes) or longer than that, so all 8 can be read
+        // (the next 8 only on a hit, in `module_rule`).
+        let leaf = read_ptr(dentry, off.dentry_name + off.qstr_name)
+            .and_then(|name| read::<u64>(name, 0))
+            .unwrap_or(0);
+        let mut hit = false;
+        let mut i = 0usize;
+        while i < module::COUNT {
+            hit |= module::RULES[i].leaf_matches(leaf);
+            i += 1;
+        }
+        if hit {
+            let rule = module_rule(dentry, leaf);
+            if rule != NONE {
+                // SAFETY: a plain helper call.
+                let task = unsafe { bpf_get_current_task() } as *const u8;
+                return module_load(ctx, task, rule, tgid, interp_mm);
+            }
+        }
+        // hlist_node.next, its first field.
+        node = read_ptr(node, 0).unwrap_or(core::ptr::null());
+        k += 1;
     }
-    if !hit {
-        return Ok(0);
-    }
-    // A file opened for writing is being made or changed, not loaded
-    // (read only past the name check: the cheap path stays as it was).
-    let mode: u32 = read(file, soff.file_mode)?;
-    if mode & FMODE_WRITE != 0 {
-        return Ok(0);
-    }
-    module_load(ctx, task, dentry, leaf, tgid, interp_mm)
+    Ok(0)
 }
 
-/// An open whose file name starts like an entry module's: its parent
-/// folders' names against the rules, then, once per process and program,
-/// the record (through the capture stages, like an exec's).
+/// The rule a name whose first 8 bytes matched one matches whole: its
+/// parent folders' names against the rules ([`NONE`]: none).
 #[inline(always)]
-fn module_load(
-    ctx: &TracePointContext,
-    task: *const u8,
-    dentry: *const u8,
-    leaf: u64,
-    tgid: u32,
-    interp_mm: u64,
-) -> Result<u32, u32> {
+fn module_rule(dentry: *const u8, leaf: u64) -> u16 {
     let off = OFFSETS.load();
     let mut names = [[0u64; 2]; module::PARENTS_MAX];
     let mut depth = 0usize;
@@ -1425,7 +1502,6 @@ fn module_load(
     let tail = read_ptr(dentry, off.dentry_name + off.qstr_name)
         .and_then(|n| read::<u64>(n, 8))
         .unwrap_or(0);
-    let mut rule = NONE;
     let mut i = 0usize;
     while i < module::COUNT {
         let r = &module::RULES[i];
@@ -1439,14 +1515,25 @@ fn module_load(
             j += 1;
         }
         if ok {
-            rule = i as u16;
-            break;
+            return i as u16;
         }
         i += 1;
     }
-    if rule == NONE {
-        return Ok(0);
-    }
+    NONE
+}
+
+/// A read of an entry module (rule `rule`) by an interpreter: once per
+/// process and program, the record (through the capture stages, like an
+/// exec's).
+#[inline(always)]
+fn module_load(
+    ctx: &RawTracePointContext,
+    task: *const u8,
+    rule: u16,
+    tgid: u32,
+    interp_mm: u64,
+) -> Result<u32, u32> {
+    let off = OFFSETS.load();
     let mm = read::<u64>(task, off.task_mm)?;
     if mm != interp_mm & !INHERITED {
         // The interpreter has exec'd another program since (the exec
@@ -1474,7 +1561,7 @@ fn module_load(
     scratch.installer = rule;
     scratch.interpreter = NONE;
     // SAFETY: the stage has the same program type and context.
-    unsafe { OPEN_STAGES.tail_call(ctx, STAGE_CGROUP) };
+    unsafe { STAGES.tail_call(ctx, STAGE_CGROUP) };
     count(counter::STAGE_FAILED);
     Err(0)
 }
@@ -1494,10 +1581,8 @@ fn try_exit(ctx: &RawTracePointContext) -> Result<u32, u32> {
     // A reused tgid must not find this process's entries (the `mm` check
     // guards too, but a freed `mm` may be allocated again at the same
     // address). Only an interpreter has a module-load entry.
-    // Looked up first, as at exec: most exits have no entry, and a lookup
-    // takes no lock.
-    // SAFETY: only whether the entry exists is read.
-    if unsafe { INTERPRETERS.get(tgid) }.is_some() && INTERPRETERS.remove(tgid).is_ok() {
+    // Most exits have none: the slot's count says so.
+    if counted_remove_lru(&INTERPRETERS, &INTERPRETER_SLOTS, tgid) {
         let _ = MODULE_REPORTED.remove(tgid);
     }
     let off = OFFSETS.load();
@@ -1515,6 +1600,9 @@ fn try_exit(ctx: &RawTracePointContext) -> Result<u32, u32> {
 /// https://github.com/torvalds/linux/blob/v6.18/kernel/fork.c#L2660
 fn try_fork(ctx: &RawTracePointContext) -> Result<u32, u32> {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    if !may_hold(&INTERPRETER_SLOTS, tgid) {
+        return Ok(0);
+    }
     // SAFETY: the value is copied out at once.
     let Some(entry) = (unsafe { INTERPRETERS.get(tgid) }).copied() else {
         return Ok(0);
@@ -1532,10 +1620,12 @@ fn try_fork(ctx: &RawTracePointContext) -> Result<u32, u32> {
         return Ok(0);
     }
     let child_mm = read_ptr(child, off.task_mm)?;
-    if INTERPRETERS
-        .insert(child_tgid, child_mm as u64 | INHERITED, 0)
-        .is_err()
-    {
+    if !counted_insert_lru(
+        &INTERPRETERS,
+        &INTERPRETER_SLOTS,
+        child_tgid,
+        child_mm as u64 | INHERITED,
+    ) {
         count(counter::TRACK_FAILED);
     }
     Ok(0)

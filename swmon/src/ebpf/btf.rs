@@ -115,7 +115,9 @@ fn scan_offsets(b: &Btf<'_>) -> Result<ScanOffsets, BtfError> {
         task_files: b.offset("task_struct", "files")?,
         files_fdt: b.offset("files_struct", "fdt")?,
         fdtable_fd: b.offset("fdtable", "fd")?,
-        file_mode: b.offset("file", "f_mode")?,
+        mapping_host: b.offset("address_space", "host")?,
+        inode_dentry: b.offset("inode", "i_dentry")?,
+        dentry_alias: b.offset("dentry", "d_u")?,
     })
 }
 

@@ -23,7 +23,7 @@ use std::{
 
 use aya::{
     maps::{lpm_trie::Key, HashMap, LpmTrie, Map, MapData, PerCpuArray, ProgramArray, RingBuf},
-    programs::{links::FdLink, ProgramError, RawTracePoint, TracePoint},
+    programs::{links::FdLink, ProgramError, RawTracePoint},
     Ebpf, EbpfLoader,
 };
 use swmon_common::{counter, ElfKey, InodeKey, NameValue, NAME_MAX};
@@ -38,9 +38,6 @@ pub use self::{
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/swmon"));
 
 const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
-/// Where tracefs is looked for (aya looks here first) and mounted when
-/// absent: the module-load witness attaches to classic tracepoints.
-const TRACEFS: &str = "/sys/kernel/tracing";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -68,8 +65,6 @@ pub enum LoadError {
     },
     #[error("can't watch the ring buffer: {0}")]
     Poll(io::Error),
-    #[error("can't mount tracefs at {TRACEFS} (the module-load witness attaches to syscall tracepoints): {0}")]
-    Tracefs(nix::Error),
     #[error("can't read the eBPF log ring (--ebpf-log): {0}")]
     Log(String),
     #[error("can't read back the link of {program}: {error}")]
@@ -117,108 +112,36 @@ impl Default for LoadOptions {
     }
 }
 
-/// The syscall exit tracepoints the module-load witness (`swmon_open`)
-/// runs on; the first must exist, the others are used where the kernel has
-/// them (`open` is absent on arm64, `openat2` before 5.6).
-const OPEN_TRACEPOINTS: [&str; 3] = ["sys_exit_openat", "sys_exit_openat2", "sys_exit_open"];
+/// The module-load witness's program and the tracepoint it attaches to,
+/// raw: the page cache's read path, which every buffered read of a file
+/// passes (no syscall tracepoint: one would put every task on the traced
+/// syscall path). Its capture stages are the exec's (`STAGES`).
+const MODULE_LOAD: (&str, &str) = ("swmon_read", "mm_filemap_get_pages");
 
-/// Mounts tracefs at [`TRACEFS`] unless it is there already (its `events`
-/// folder): classic tracepoints are attached by their id in it. The mount
-/// stays after swmon stops, as any tracing tool's does.
-fn ensure_tracefs() -> Result<(), LoadError> {
-    let tracefs = Path::new(TRACEFS);
-    if tracefs.join("events").is_dir() {
-        return Ok(());
-    }
-    nix::mount::mount(
-        Some("tracefs"),
-        tracefs,
-        Some("tracefs"),
-        nix::mount::MsFlags::MS_NOSUID
-            | nix::mount::MsFlags::MS_NODEV
-            | nix::mount::MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
-    .map_err(LoadError::Tracefs)
-}
-
-/// Loads the module-load witness: its capture stages into `OPEN_STAGES`
-/// (the same code as the exec's, as classic tracepoint programs), then
-/// `swmon_open` on each syscall exit tracepoint of [`OPEN_TRACEPOINTS`],
-/// each link held for the attach check.
+/// Loads the module-load witness and attaches it, its link held for the
+/// attach check.
 fn attach_module_load(
     ebpf: &mut Ebpf,
     attachments: &mut attach::Attachments,
 ) -> Result<(), LoadError> {
-    ensure_tracefs()?;
-    for (index, program) in [
-        (1u32, "swmon_open_emit"),
-        (2, "swmon_open_cgroup"),
-        (3, "swmon_open_parents"),
-    ] {
-        let tp: &mut TracePoint = ebpf
-            .program_mut(program)
-            .ok_or(LoadError::Missing(program))?
-            .try_into()
-            .map_err(|error| LoadError::Program { program, error })?;
-        tp.load()
-            .map_err(|error| LoadError::Program { program, error })?;
-        let fd = tp
-            .fd()
-            .map_err(|error| LoadError::Program { program, error })?
-            .try_clone()
-            .map_err(LoadError::Poll)?;
-        let mut stages = ProgramArray::try_from(
-            ebpf.map_mut("OPEN_STAGES")
-                .ok_or(LoadError::Missing("OPEN_STAGES"))?,
-        )
-        .map_err(|source| LoadError::Map {
-            map: "OPEN_STAGES",
-            source,
-        })?;
-        stages.set(index, &fd, 0).map_err(|source| LoadError::Map {
-            map: "OPEN_STAGES",
-            source,
-        })?;
-    }
-    let program = "swmon_open";
-    let tp: &mut TracePoint = ebpf
+    let (program, tracepoint) = MODULE_LOAD;
+    let tp: &mut RawTracePoint = ebpf
         .program_mut(program)
         .ok_or(LoadError::Missing(program))?
         .try_into()
         .map_err(|error| LoadError::Program { program, error })?;
     tp.load()
         .map_err(|error| LoadError::Program { program, error })?;
-    let events = Path::new(TRACEFS).join("events/syscalls");
-    for (i, name) in OPEN_TRACEPOINTS.into_iter().enumerate() {
-        if i > 0 && !events.join(name).is_dir() {
-            continue;
-        }
-        let link_id = tp
-            .attach("syscalls", name)
-            .map_err(|error| LoadError::Program {
-                program: name,
-                error,
-            })?;
-        let link: FdLink = tp
-            .take_link(link_id)
-            .map_err(|error| LoadError::Program {
-                program: name,
-                error,
-            })?
-            .try_into()
-            .map_err(|e: aya::programs::links::LinkError| LoadError::Link {
-                program: name,
-                error: e.to_string(),
-            })?;
-        attachments
-            .hold_link(name, link)
-            .map_err(|error| LoadError::Link {
-                program: name,
-                error,
-            })?;
-    }
-    Ok(())
+    let link_id = tp
+        .attach(tracepoint)
+        .map_err(|error| LoadError::Program { program, error })?;
+    let link: FdLink = tp
+        .take_link(link_id)
+        .map_err(|error| LoadError::Program { program, error })?
+        .into();
+    attachments
+        .hold_link(program, link)
+        .map_err(|error| LoadError::Link { program, error })
 }
 
 /// Counters kept by the eBPF program, summed over CPUs.
