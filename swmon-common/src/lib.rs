@@ -188,7 +188,7 @@ pub mod reason {
     /// binary installer's: a near-copy candidate (bytes appended or patched
     /// past the headers) that user space confirms by its build-id note.
     pub const NEAR_COPY: u32 = 1 << 10;
-    /// Not an exec: the process opened an installer's entry module (a file
+    /// Not an exec: the process read an installer's entry module (a file
     /// of [`crate::module::RULES`], by its dentry names), which only running
     /// that installer's code does (`python3 ./copy-of-pip3 install x`). The
     /// record's `installer_id` is then the rule's index, which user space
@@ -305,7 +305,7 @@ pub mod module {
         pub const fn new(leaf: &str, exact: bool, parents: &[&str]) -> Rule {
             let (leaf_words, leaf_masks) = words::<2>(leaf.as_bytes(), exact);
             // The first word is the kernel's cheap test: it must hold a
-            // byte of the name, or every open would go on to the rest.
+            // byte of the name, or every read would go on to the rest.
             assert!(leaf_masks[0] != 0, "a module rule's name is empty");
             let mut parent_words = [[0u64; 2]; PARENTS_MAX];
             let mut parent_masks = [[0u64; 2]; PARENTS_MAX];
@@ -559,7 +559,7 @@ pub mod module {
         #[test]
         fn every_rule_s_first_word_holds_part_of_its_name() {
             // The kernel's cheap check on every read by an interpreter is the first word: a
-            // rule whose first word masked nothing would pass every open.
+            // rule whose first word masked nothing would pass every read.
             for r in RULES {
                 assert_ne!(r.leaf_masks[0], 0);
             }

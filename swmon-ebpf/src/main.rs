@@ -163,8 +163,8 @@ static CAPTURE: PerCpuArray<Capture> = PerCpuArray::with_max_entries(1, 0);
 static STAGES: ProgramArray = ProgramArray::with_max_entries(STAGE_COUNT, 0);
 /// Processes whose current program is an interpreter or the loader (the
 /// exec filter found its name in `NAMES`), by tgid, with that program's
-/// `mm`: the module-load witness looks further only at their opens (only
-/// an interpreter runs an installer's code by opening it; user space
+/// `mm`: the module-load witness looks further only at their reads (only
+/// an interpreter runs an installer's code by reading it; user space
 /// requires one too). Least recently used entries go first: the map holds
 /// the live interpreters of a busy host many times over. A process forked
 /// from one inherits its entry (`sched_process_fork`), with its own `mm`
@@ -178,8 +178,9 @@ static INTERPRETERS: LruHashMap<u32, u64> = LruHashMap::with_max_entries(65536, 
 /// aligned, so its low bit is free.
 const INHERITED: u64 = 1;
 /// Processes the module-load witness reported, by tgid: the `mm` of the
-/// program that opened the entry module (a later exec gets a new one, and
-/// may be reported again). Least recently used entries go first.
+/// program that read the entry module (a later exec gets a new one, and
+/// may be reported again). Least recently used entries go first; an exec
+/// of a program that is no interpreter's and the exit remove the entry.
 #[map]
 static MODULE_REPORTED: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096, 0);
 /// How many `INTERPRETERS` entries may hold a tgid of each slot (tgid
@@ -193,6 +194,9 @@ static MODULE_REPORTED: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096
 /// is back to 0, never a missed entry). Every entry in the maps was
 /// counted: inserts go through [`counted_insert_lru`] and
 /// [`counted_insert`], which replace an entry only with `BPF_EXIST`.
+/// Anything that fills either map (user space seeding the interpreters
+/// that ran before swmon, say) must count its entries too, or their
+/// reads and exits are skipped.
 #[map]
 static INTERPRETER_SLOTS: Array<u64> = Array::with_max_entries(SLOTS, 0);
 #[map]
@@ -731,15 +735,20 @@ fn try_exec(ctx: &RawTracePointContext) -> Result<u32, u32> {
         // The process runs no interpreter's program now: an entry it
         // inherited at a fork, or had as an interpreter before this exec,
         // would only make each of its reads look further. Most execs have
-        // none: the slot's count says so.
-        counted_remove_lru(&INTERPRETERS, &INTERPRETER_SLOTS, tgid);
+        // none: the slot's count says so. Its report mark goes with it: a
+        // later interpreter in this process, or a process that reuses the
+        // tgid, whose `mm` happens to sit at the same address, must not
+        // find it.
+        if counted_remove_lru(&INTERPRETERS, &INTERPRETER_SLOTS, tgid) {
+            let _ = MODULE_REPORTED.remove(tgid);
+        }
     }
     if reasons == 0 && interpreter == NONE {
         return Ok(0);
     }
     if interpreter != NONE {
         // For the module-load witness (`swmon_read`): this program is an
-        // interpreter's. A failed insert leaves its opens unwatched.
+        // interpreter's. A failed insert leaves its reads unwatched.
         if !counted_insert_lru(&INTERPRETERS, &INTERPRETER_SLOTS, tgid, mm as u64) {
             count(counter::TRACK_FAILED);
         }
@@ -1406,11 +1415,14 @@ fn write_component(dst: &mut [u8; PATH_COMPONENT], dentry: *const u8, off: &Kern
 /// on the kernel's traced syscall path, a cost on every syscall of every
 /// process (measured about 55 ns a syscall here, 2.5% of a no-op exec);
 /// this tracepoint costs only buffered reads, and for a process that is
-/// no interpreter one map lookup. The file is the read's
-/// `address_space`'s inode, named by its first dentry alias (a hard link
-/// may be named by another of its names). Reads that bypass the page
-/// cache (`O_DIRECT`, DAX) and files on tmpfs (shmem has its own read
-/// path) are not seen.
+/// no interpreter one array load while its slot's count is 0. The file is
+/// the read's `address_space`'s inode, named by each of its names in the
+/// dentry cache (up to [`ALIASES_MAX`], newest first). Not seen: reads on
+/// a filesystem that does not read through `filemap_read` (tmpfs, whose
+/// shmem has its own read path; ZFS; FUSE with `direct_io`, 9p and
+/// virtiofs without a page cache), reads past the page cache (`O_DIRECT`,
+/// DAX), files mapped and not read, and a file whose 8 newest cached names
+/// are all elsewhere (README, "Not yet").
 #[raw_tracepoint(tracepoint = "mm_filemap_get_pages")]
 pub fn swmon_read(ctx: RawTracePointContext) -> u32 {
     match try_read(&ctx) {
@@ -1595,7 +1607,7 @@ fn try_exit(ctx: &RawTracePointContext) -> Result<u32, u32> {
 /// `sched_process_fork(parent, child)`, run by the parent: a new process
 /// (not a thread: those share the tgid, and its entry) of an interpreter
 /// whose entry is its current program's gets one with its own `mm`,
-/// marked [`INHERITED`]. A failed insert leaves its opens unwatched, and
+/// marked [`INHERITED`]. A failed insert leaves its reads unwatched, and
 /// is counted.
 /// https://github.com/torvalds/linux/blob/v6.18/kernel/fork.c#L2660
 fn try_fork(ctx: &RawTracePointContext) -> Result<u32, u32> {

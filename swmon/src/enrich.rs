@@ -144,9 +144,9 @@ pub fn identify(rec: &ExecRecord) -> Option<Identified> {
     );
     let file_name = basename(&rec.filename);
     if rec.reasons & reason::MODULE_LOAD != 0 {
-        // The kernel saw the process open an installer's entry module:
+        // The kernel saw the process read an installer's entry module:
         // that installer's code runs, whatever argv says or hides. Only
-        // an interpreter runs it by opening it; another program that
+        // an interpreter runs it by reading it; another program that
         // opens the file reads it as data (`cp -r`, `tar`, `grep -r` over
         // site-packages) and is no run.
         rec.interpreter_id

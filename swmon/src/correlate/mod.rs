@@ -252,7 +252,7 @@ impl Correlator {
     pub fn on_exec(&mut self, rec: ExecRecord, facts: Facts) -> Vec<Run> {
         if rec.reasons & reason::MODULE_LOAD != 0 && self.same_process_open(&rec) {
             // The process already is an installer run (`pip install`
-            // opens pip's entry module too): the module load corroborates
+            // reads pip's entry module too): the module load corroborates
             // it and adds no exec (it has no audit record of its own).
             self.counters.module_loads_joined += 1;
             return Vec::new();

@@ -1,7 +1,7 @@
 //! The kernel stream: loads swmon's eBPF program, fills its filter maps,
 //! attaches it to `sched_process_exec`, `sched_process_exit` and
-//! `sched_process_fork` (raw tracepoints) and the `open` syscalls' exits
-//! (the module-load witness), and yields the records it passes.
+//! `sched_process_fork` and the page cache's `mm_filemap_get_pages` (the
+//! module-load witness), all raw tracepoints, and yields the records it passes.
 //!
 //! Not here: what a record means (that is [`crate::run`] and [`crate::event`]).
 //! Loss is counted in the kernel (ring-buffer reservations that failed) and

@@ -108,7 +108,7 @@ counters! {
     orphan_exits,
     chain_trimmed,
     /// Module-load records of a process that already is an installer run
-    /// (plain `pip install` opens pip's entry module too): joined to it,
+    /// (plain `pip install` reads pip's entry module too): joined to it,
     /// no second run.
     module_loads_joined,
     confirmed,
