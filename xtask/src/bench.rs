@@ -37,6 +37,11 @@ pub enum Which {
         /// `python3 -c pass` execs per round and configuration.
         #[arg(long, default_value_t = EXEC_PYTHON_COUNT)]
         python_count: u32,
+        /// Cached 4 KiB `pread`s per round and configuration (the cost the
+        /// module-load witness puts on a buffered read of a process that
+        /// runs no interpreter).
+        #[arg(long, default_value_t = EXEC_READ_COUNT)]
+        read_count: u32,
         /// Rounds: each runs every configuration once, in the order of the
         /// round before reversed (ABBA); two rounds make a block, the unit
         /// of the ratios, so even and 12 at least (6 blocks, the fewest
@@ -90,15 +95,22 @@ pub fn run(which: Which) -> Result<()> {
         Which::Exec {
             count,
             python_count,
+            read_count,
             rounds,
             compare,
-        } => exec(count, python_count, rounds, compare.as_deref()),
+        } => exec(count, python_count, read_count, rounds, compare.as_deref()),
         Which::Audit { passes } => audit(passes),
         Which::Configs { count, rounds } => crate::suite::configs(count, rounds),
         Which::Latency { runs } => crate::suite::latency(runs),
         Which::Loss { runs } => crate::suite::loss(runs),
         Which::All => {
-            exec(EXEC_COUNT, EXEC_PYTHON_COUNT, EXEC_ROUNDS, None)?;
+            exec(
+                EXEC_COUNT,
+                EXEC_PYTHON_COUNT,
+                EXEC_READ_COUNT,
+                EXEC_ROUNDS,
+                None,
+            )?;
             crate::suite::configs(crate::suite::CONFIGS_COUNT, crate::suite::CONFIGS_ROUNDS)?;
             crate::suite::latency(100)?;
             crate::suite::loss(1000)?;
@@ -175,6 +187,34 @@ fn storm_of(bin: &Path, args: &[&str], count: u32) -> Result<Sample> {
             .with_context(|| format!("exec {}", bin.display()))?;
         if !status.success() {
             bail!("{} failed: {status}", bin.display());
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Ok(Sample {
+        rate: f64::from(count) / secs,
+        cpu_us: (cpu_us_now() - cpu0) / f64::from(count),
+    })
+}
+
+/// The 4 KiB file the read workload reads (written once; the page cache
+/// holds it after the warm-up).
+fn read_file() -> Result<fs::File> {
+    let path = root().join("target/bench/read.dat");
+    fs::write(&path, [0x5au8; 4096])?;
+    fs::File::open(&path).with_context(|| format!("open {}", path.display()))
+}
+
+/// Runs `count` 4 KiB `pread`s of `file` at offset 0, one after another,
+/// on this thread: a buffered read the page cache serves.
+fn read_storm(file: &fs::File, count: u32) -> Result<Sample> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 4096];
+    let cpu0 = cpu_us_now();
+    let start = Instant::now();
+    for _ in 0..count {
+        let n = file.read_at(&mut buf, 0).context("pread")?;
+        if n != buf.len() {
+            bail!("pread read {n} bytes, not {}", buf.len());
         }
     }
     let secs = start.elapsed().as_secs_f64();
@@ -399,19 +439,19 @@ fn kernel_per_exec(
 }
 
 /// The two workloads of the exec bench.
-const WORKLOADS: [&str; 2] = ["no-op", "python3 -c pass"];
+const WORKLOADS: [&str; 3] = ["no-op", "python3 -c pass", "4 KiB cached pread"];
 
 /// What one configuration measured, round by round (index: `WORKLOADS`).
 #[derive(Default)]
 struct Measured {
-    samples: [Vec<Sample>; 2],
+    samples: [Vec<Sample>; 3],
     /// swmon's kernel programs, ns per exec of the workload, by program
     /// name, one value per round.
-    kernel: [BTreeMap<String, Vec<f64>>; 2],
+    kernel: [BTreeMap<String, Vec<f64>>; 3],
     /// Their runs (`run_cnt`) per exec of the workload, likewise.
-    kernel_runs: [BTreeMap<String, Vec<f64>>; 2],
+    kernel_runs: [BTreeMap<String, Vec<f64>>; 3],
     /// Their sum, one value per round.
-    kernel_total: [Vec<f64>; 2],
+    kernel_total: [Vec<f64>; 3],
     /// swmon's own CPU seconds during the storms.
     swmon_cpu: f64,
     rss_kib: u64,
@@ -495,6 +535,7 @@ pub(crate) fn exec_schedule(blocks: u32, configs: usize) -> Vec<(u32, usize)> {
 
 pub(crate) const EXEC_COUNT: u32 = 1500;
 pub(crate) const EXEC_PYTHON_COUNT: u32 = 60;
+pub(crate) const EXEC_READ_COUNT: u32 = 200_000;
 pub(crate) const EXEC_ROUNDS: u32 = 40;
 /// No-op execs run before every measured segment, none's included: past a
 /// new swmon's start, and past whatever the segment before it left behind
@@ -503,20 +544,32 @@ pub(crate) const SETTLE_EXECS: u32 = 200;
 /// The target: exec rate with swmon at least this share of none's.
 const TARGET: f64 = 0.98;
 
-fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> Result<()> {
-    if count == 0 || python_count == 0 {
-        bail!("--count and --python-count must be at least 1");
+fn exec(
+    count: u32,
+    python_count: u32,
+    read_count: u32,
+    rounds: u32,
+    compare: Option<&Path>,
+) -> Result<()> {
+    if count == 0 || python_count == 0 || read_count == 0 {
+        bail!("--count, --python-count and --read-count must be at least 1");
     }
     let blocks = blocks_of(rounds)?;
     let this = root().join("target/release/swmon");
     let noop_bin = noop()?;
     let python = Path::new(PYTHON);
+    // The statistics cost two clock reads per program run: they are on
+    // only for the separate, smaller storms that measure the programs'
+    // time, never for the storms the ratios come from.
     let stats = BpfStats::enable()
+        .map(drop)
         .map_err(|e| eprintln!("xtask: no BPF run-time statistics: {e:#}"))
-        .ok();
+        .is_ok();
     // Warm the page cache and the exec path.
     storm(&noop_bin, count / 4)?;
     storm_of(python, &["-c", "pass"], python_count / 4)?;
+    let data = read_file()?;
+    read_storm(&data, read_count / 4)?;
     // None, this build, `--compare`'s.
     let mut configs: Vec<Option<&Path>> = vec![None, Some(&this)];
     configs.extend(compare.map(Some));
@@ -536,7 +589,7 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
                 None => None,
             };
             let names = match &swmon {
-                Some(s) if stats.is_some() => prog_names(prog_counters(s.child.id()).into_keys()),
+                Some(s) if stats => prog_names(prog_counters(s.child.id()).into_keys()),
                 _ => BTreeMap::new(),
             };
             running = Some(Instance {
@@ -553,16 +606,29 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
         let pid = r.swmon.as_ref().map(|s| s.child.id());
         let counters = || pid.map(prog_counters).unwrap_or_default();
         let cpu0 = r.swmon.as_ref().map_or(0.0, Swmon::cpu_seconds);
-        let k0 = counters();
         let a = storm(&noop_bin, count)?;
-        let k1 = counters();
         let b = storm_of(python, &["-c", "pass"], python_count)?;
-        let k2 = counters();
+        let d = read_storm(&data, read_count)?;
         let m = &mut measured[c];
         if let Some(s) = &r.swmon {
             m.swmon_cpu += s.cpu_seconds() - cpu0;
-            if stats.is_some() {
-                for (w, (before, after, n)) in [(&k0, &k1, count), (&k1, &k2, python_count)]
+            if stats {
+                // A quarter of each storm again, statistics on.
+                let (sc, sp, sr) = (
+                    (count / 4).max(1),
+                    (python_count / 4).max(1),
+                    (read_count / 4).max(1),
+                );
+                let on = BpfStats::enable()?;
+                let k0 = counters();
+                storm(&noop_bin, sc)?;
+                let k1 = counters();
+                storm_of(python, &["-c", "pass"], sp)?;
+                let k2 = counters();
+                read_storm(&data, sr)?;
+                let k3 = counters();
+                drop(on);
+                for (w, (before, after, n)) in [(&k0, &k1, sc), (&k1, &k2, sp), (&k2, &k3, sr)]
                     .iter()
                     .enumerate()
                 {
@@ -580,6 +646,7 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
         }
         m.samples[0].push(a);
         m.samples[1].push(b);
+        m.samples[2].push(d);
         if schedule.get(i + 1).is_none_or(|n| n.0 != round) {
             let last = |c: usize, w: usize| {
                 measured[c].samples[w]
@@ -588,9 +655,11 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
             };
             let ((n0, nc0), (s0, sc0)) = (last(0, 0), last(1, 0));
             let ((n1, nc1), (s1, sc1)) = (last(0, 1), last(1, 1));
+            let ((n2, nc2), (s2, sc2)) = (last(0, 2), last(1, 2));
             eprintln!(
                 "round {} (block {}): no-op none {n0:.0}/s {nc0:.0} µs, swmon {s0:.0}/s {sc0:.0} µs; \
-                 python3 -c pass none {n1:.1}/s {nc1:.0} µs, swmon {s1:.1}/s {sc1:.0} µs",
+                 python3 -c pass none {n1:.1}/s {nc1:.0} µs, swmon {s1:.1}/s {sc1:.0} µs; \
+                 pread none {n2:.0}/s {nc2:.3} µs, swmon {s2:.0}/s {sc2:.3} µs",
                 round + 1,
                 round / 2 + 1,
             );
@@ -600,7 +669,6 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
         let i = r.config;
         r.end(&mut measured[i])?;
     }
-    drop(stats);
     let label = |c: usize| match c {
         0 => "none",
         1 if compare.is_some() => "swmon (this build)",
@@ -608,8 +676,8 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
         _ => "swmon (--compare)",
     };
     let mut table = String::from(
-        "| workload | configuration | execs/s, median (min–max) | exec rate / none: median [≥95% CI] | \
-         workload CPU µs per exec, median | CPU none / with: median [≥95% CI] | swmon's BPF programs' own run time, ns per exec, median |\n\
+        "| workload | configuration | execs (reads)/s, median (min–max) | rate / none: median [≥95% CI] | \
+         workload CPU µs per exec (read), median | CPU none / with: median [≥95% CI] | swmon's BPF programs' own run time, ns per exec (read), median |\n\
          |---|---|---|---|---|---|---|\n"
     );
     let mut verdicts = String::new();
@@ -623,7 +691,15 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
                 ("1".to_owned(), "1".to_owned())
             } else {
                 let (r, p) = paired(&m.samples[w], &measured[0].samples[w]);
-                if c == 1 {
+                if c == 1 && w == 2 {
+                    verdicts.push_str(&format!(
+                        "- {workload} (no target; the module-load witness's cost on a buffered \
+                         read of a process that runs no interpreter), median [≥95% CI]: read rate \
+                         {}; CPU per read {}.\n",
+                        r.show(),
+                        p.show(),
+                    ));
+                } else if c == 1 {
                     verdicts.push_str(&format!(
                         "- {workload}: exec rate {}; the workload's CPU per exec {}.\n",
                         r.verdict(TARGET),
@@ -638,7 +714,7 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
                 format!("{:.0}", median(&m.kernel_total[w]))
             };
             table.push_str(&format!(
-                "| {workload} | {} | {:.0} ({lo:.0}–{hi:.0}) | {rate} | {:.1} | {cpu} | {kernel} |\n",
+                "| {workload} | {} | {:.0} ({lo:.0}–{hi:.0}) | {rate} | {:.3} | {cpu} | {kernel} |\n",
                 label(c),
                 median(&rates),
                 median(&cpus),
@@ -682,36 +758,39 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
         );
         let share = ns / (cpu * 1000.0);
         format!(
-            "{}: {:.1} µs of {:.0} µs, {:.2}% (alone it would cap the ratio at about {:.3})",
+            "{}: {:.0} ns of {:.0} ns, {:.2}% (alone it would cap the ratio at about {:.3})",
             WORKLOADS[w],
-            ns / 1000.0,
-            cpu,
+            ns,
+            cpu * 1000.0,
             share * 100.0,
             1.0 / (1.0 + share)
         )
     };
-    let kernel_line = if m.kernel_total[0].is_empty() || m.kernel_total[1].is_empty() {
+    let kernel_line = if m.kernel_total.iter().any(Vec::is_empty) {
         "swmon's BPF programs: no run-time statistics (see the warning above).".to_owned()
     } else {
         format!(
             "swmon's BPF programs' own run time, ns per exec of the workload, and their runs \
              per exec (medians over the rounds of each program's `run_time_ns` and `run_cnt` \
-             over the storm, with `BPF_ENABLE_STATS` held for the whole run; a program's time \
+             over a separate storm of a quarter of each workload run right after a swmon \
+             segment's measured ones, with `BPF_ENABLE_STATS` on for it only: the ratios above \
+             are measured with the statistics off, as swmon runs; a program's time \
              includes its tail calls' and `bpf_loop` callbacks', and its runs every other exec, \
-             fork, exit and open on the machine meanwhile, so a run count near 1 per exec for \
+             fork, exit and buffered file read on the machine meanwhile (an exec reads its \
+             program twice: `swmon_read`'s 2 runs), so a run count near 1 per exec for \
              `sched_process_exec` is the check that the storm is what was counted): no-op: {}; \
-             python3 -c pass: {}.\n\n\
+             python3 -c pass: {}; 4 KiB cached pread (per read): {}.\n\n\
              Their time as a share of the workload's CPU per exec without swmon, both medians \
-             of this run: {}; {}. This is the BPF programs' own run time, a lower bound on \
-             swmon's in-kernel cost: it leaves out the syscall-tracepoint slow path that \
-             attaching to `syscalls:sys_exit_open*` turns on for every task, the tracepoint's \
-             dispatch to the programs (`trace_call_bpf`), and the clock reads `BPF_ENABLE_STATS` \
-             itself adds; and whatever else swmon costs an exec (caches, its user space \
+             of this run: {}; {}; {}. This is the BPF programs' own run time, a lower bound on \
+             swmon's in-kernel cost: it leaves out the raw tracepoints' dispatch to the \
+             programs; and whatever else swmon costs an exec (caches, its user space \
              competing for a CPU) comes on top. That rest is left to the paired ratios above.",
             per_program(0),
             per_program(1),
+            per_program(2),
             share(0),
             share(1),
+            share(2),
         )
     };
     // Every segment of this build: `rounds` of them, each `count +
@@ -719,7 +798,7 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
     let total = (u64::from(count) + u64::from(python_count)) as f64 * f64::from(rounds);
     let body = format!(
         "{table}\n\
-         Each round runs both workloads without swmon and with it, back to back; two rounds make \
+         Each round runs the three workloads without swmon and with it, back to back; two rounds make \
          an ABBA block (none, swmon, then swmon, none), and one swmon, started afresh for the block, \
          serves its two middle segments (the first measured just after its start, the second \
          warm), so the rounds of a block are not independent of each other and the block is the \
@@ -740,7 +819,12 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
          swmon's user-space work runs on threads of its own and is counted below. The no-op is \
          an ordinary exec (the filter's few map lookups); `{PYTHON} -c pass` is an interpreter \
          exec, whose argv the kernel scans whole (`bpf_loop`) and whose fd 0 it checks, then \
-         drops, and whose opens the module-load witness checks.\n\n\
+         drops, and whose buffered reads the module-load witness checks. The 4 KiB cached \
+         `pread` loop ({read_count} reads of one 4 KiB file the page cache holds, by the bench's \
+         own thread, which runs no interpreter) is the cost swmon puts on a buffered read: the \
+         module-load witness's raw tracepoint on the page cache's read path, which returns after \
+         one array load for a process that runs no interpreter; its rate is reads per second, its \
+         CPU time per read.\n\n\
          {kernel_line}\n\n\
          swmon while it ran{}: {:.3} CPU seconds per 1,000 execs ({:.2} s for {total:.0} execs), \
          peak RSS {:.1} MiB; the kernel filter saw {} execs, passed {} to user space, dropped {} \
@@ -768,7 +852,7 @@ fn exec(count: u32, python_count: u32, rounds: u32, compare: Option<&Path>) -> R
         "exec",
         &format!("{body}\n{target}"),
         &format!(
-            "cargo xtask bench exec --count {count} --python-count {python_count} --rounds {rounds}"
+            "cargo xtask bench exec --count {count} --python-count {python_count} --read-count {read_count} --rounds {rounds}"
         ),
     )
 }
