@@ -112,37 +112,18 @@ impl Default for LoadOptions {
     }
 }
 
-/// The module-load witness's program and the tracepoint it attaches to,
-/// raw: the page cache's read path, which every buffered read of a file
-/// passes (no syscall tracepoint: one would put every task on the traced
-/// syscall path). Its capture stages are the exec's (`STAGES`).
-const MODULE_LOAD: (&str, &str) = ("swmon_read", "mm_filemap_get_pages");
-
-/// Loads the module-load witness and attaches it, its link held for the
-/// attach check.
-fn attach_module_load(
-    ebpf: &mut Ebpf,
-    attachments: &mut attach::Attachments,
-) -> Result<(), LoadError> {
-    let (program, tracepoint) = MODULE_LOAD;
-    let tp: &mut RawTracePoint = ebpf
-        .program_mut(program)
-        .ok_or(LoadError::Missing(program))?
-        .try_into()
-        .map_err(|error| LoadError::Program { program, error })?;
-    tp.load()
-        .map_err(|error| LoadError::Program { program, error })?;
-    let link_id = tp
-        .attach(tracepoint)
-        .map_err(|error| LoadError::Program { program, error })?;
-    let link: FdLink = tp
-        .take_link(link_id)
-        .map_err(|error| LoadError::Program { program, error })?
-        .into();
-    attachments
-        .hold_link(program, link)
-        .map_err(|error| LoadError::Link { program, error })
-}
+/// The entry programs and the raw tracepoints they attach to, by name. The
+/// last is the module-load witness, on the page cache's read path, which
+/// every buffered read of a file passes (no syscall tracepoint: one would
+/// put every task on the traced syscall path); its capture stages are the
+/// exec's (`STAGES`). `sched_process_fork` hands an interpreter's
+/// module-load entry to the processes it forks.
+const ENTRY_PROGRAMS: [(&str, &str); 4] = [
+    ("sched_process_exec", "sched_process_exec"),
+    ("sched_process_exit", "sched_process_exit"),
+    ("sched_process_fork", "sched_process_fork"),
+    ("swmon_read", "mm_filemap_get_pages"),
+];
 
 /// Counters kept by the eBPF program, summed over CPUs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -336,13 +317,7 @@ impl KernelStream {
         for (index, program, fd, id) in stage_programs {
             attachments.hold_stage(index, program, fd, id);
         }
-        // `sched_process_fork` hands an interpreter's module-load entry to
-        // the processes it forks (the witness's, attached with the exec's).
-        for program in [
-            "sched_process_exec",
-            "sched_process_exit",
-            "sched_process_fork",
-        ] {
+        for (program, tracepoint) in ENTRY_PROGRAMS {
             let tp: &mut RawTracePoint = ebpf
                 .program_mut(program)
                 .ok_or(LoadError::Missing(program))?
@@ -351,7 +326,7 @@ impl KernelStream {
             tp.load()
                 .map_err(|error| LoadError::Program { program, error })?;
             let link_id = tp
-                .attach(program)
+                .attach(tracepoint)
                 .map_err(|error| LoadError::Program { program, error })?;
             // swmon holds the link itself, to check it on every poll.
             let link: FdLink = tp
@@ -362,8 +337,6 @@ impl KernelStream {
                 .hold_link(program, link)
                 .map_err(|error| LoadError::Link { program, error })?;
         }
-
-        attach_module_load(&mut ebpf, &mut attachments)?;
 
         let ring = RingBuf::try_from(
             ebpf.take_map("EVENTS")
