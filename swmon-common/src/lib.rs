@@ -144,6 +144,7 @@ pub struct ElfKey {
 /// Event kinds, the first `u32` of every ring-buffer record.
 pub const EVENT_EXEC: u32 = 1;
 pub const EVENT_EXIT: u32 = 2;
+pub const EVENT_STATE: u32 = 3;
 
 /// Why an exec passed the in-kernel filter (bits of [`ExecEvent::reasons`]).
 pub mod reason {
@@ -572,6 +573,252 @@ pub mod module {
 }
 
 /// Flags of [`ExecEvent::flags`].
+/// The state witness: writes to package state (a manager's database, a
+/// Python package's metadata folder, an npm package's `package.json`, a
+/// file in a watched `PATH` folder), matched in the kernel on the page
+/// cache's dirtying path by the written file's dentry names. One table for
+/// the kernel and user space: the kernel compares the names' words under
+/// masks, user space applies [`rule_of`] to the record's whole path again
+/// and in its tests.
+///
+/// What a rule says is where the write went, not what changed: user space
+/// reads the state itself afterwards (the dpkg status, the `METADATA`, the
+/// `package.json`, the new file).
+pub mod state {
+    use crate::module::words16;
+
+    /// The rules, the `rule` of a [`crate::StateEvent`].
+    /// `dpkg/status-new`: dpkg rewrites its status file (then renames it).
+    pub const DPKG_STATUS: u32 = 1;
+    /// `dpkg/updates/NNNN`: dpkg's journal of package state changes.
+    pub const DPKG_UPDATES: u32 = 2;
+    /// A file in a `NAME-VERSION.dist-info` folder (a wheel's install).
+    pub const DIST_INFO: u32 = 3;
+    /// A file in a `NAME-VERSION.egg-info` folder (setuptools' install).
+    pub const EGG_INFO: u32 = 4;
+    /// `node_modules/NAME/package.json` or `node_modules/@SCOPE/NAME/package.json`.
+    pub const NPM_PACKAGE: u32 = 5;
+    /// `node_modules/.package-lock.json`: npm's record of a tree.
+    pub const NPM_LOCK: u32 = 6;
+    /// `.crates2.json`: cargo's record of `cargo install`.
+    pub const CARGO: u32 = 7;
+    /// `specifications/NAME-VERSION.gemspec`: RubyGems' record of a gem.
+    pub const GEM_SPEC: u32 = 8;
+    /// `rpm/rpmdb.sqlite*` or `rpm/Packages*`: rpm's database.
+    pub const RPM_DB: u32 = 9;
+    /// A file in a folder of the host's `PATH` that user space watches
+    /// (by device and inode: the `WATCHED_DIRS` map).
+    pub const PATH_DIR: u32 = 10;
+    /// Each rule's name, as events show it.
+    pub const NAMES: [(u32, &str); 10] = [
+        (DPKG_STATUS, "dpkg-status"),
+        (DPKG_UPDATES, "dpkg-updates"),
+        (DIST_INFO, "dist-info"),
+        (EGG_INFO, "egg-info"),
+        (NPM_PACKAGE, "npm-package"),
+        (NPM_LOCK, "npm-lock"),
+        (CARGO, "cargo-crates"),
+        (GEM_SPEC, "gemspec"),
+        (RPM_DB, "rpm-db"),
+        (PATH_DIR, "path-dir"),
+    ];
+
+    /// A name as the kernel compares it: its first 16 bytes as two
+    /// little-endian words and which of those bytes count.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Name {
+        pub words: [u64; 2],
+        pub masks: [u64; 2],
+    }
+
+    impl Name {
+        /// The whole name `name` (at most 15 bytes; its NUL counts).
+        pub const fn exact(name: &str) -> Name {
+            Name::of(name.as_bytes(), true)
+        }
+
+        /// Names that start with `prefix` (at most 16 bytes).
+        pub const fn prefix(prefix: &str) -> Name {
+            Name::of(prefix.as_bytes(), false)
+        }
+
+        const fn of(name: &[u8], with_nul: bool) -> Name {
+            let mut words = [0u64; 2];
+            let mut masks = [0u64; 2];
+            let n = if with_nul { name.len() + 1 } else { name.len() };
+            assert!(n <= 16 && !name.is_empty(), "a state name is 1 to 15 bytes");
+            let mut i = 0;
+            while i < n {
+                let b = if i < name.len() { name[i] } else { 0 };
+                words[i / 8] |= (b as u64) << ((i % 8) * 8);
+                masks[i / 8] |= 0xff << ((i % 8) * 8);
+                i += 1;
+            }
+            Name { words, masks }
+        }
+
+        /// Whether a name's first 16 bytes (as the kernel reads them; bytes
+        /// past its NUL are masked off or must be the NUL) are this one.
+        #[inline(always)]
+        pub const fn matches(&self, w: [u64; 2]) -> bool {
+            w[0] & self.masks[0] == self.words[0] && w[1] & self.masks[1] == self.words[1]
+        }
+    }
+
+    pub const STATUS_NEW: Name = Name::exact("status-new");
+    pub const DPKG: Name = Name::exact("dpkg");
+    pub const UPDATES: Name = Name::exact("updates");
+    pub const PACKAGE_JSON: Name = Name::exact("package.json");
+    pub const NODE_MODULES: Name = Name::exact("node_modules");
+    /// `.package-lock.json` is 18 bytes: its first 16.
+    pub const PACKAGE_LOCK: Name = Name::prefix(".package-lock.js");
+    pub const CRATES2: Name = Name::exact(".crates2.json");
+    pub const SPECIFICATIONS: Name = Name::exact("specifications");
+    pub const RPM: Name = Name::exact("rpm");
+    pub const RPMDB: Name = Name::prefix("rpmdb.sqlite");
+    pub const PACKAGES: Name = Name::prefix("Packages");
+    /// Names of the folders that may be watched `PATH` folders: the kernel
+    /// looks a folder's inode up only under one of these names, so a write
+    /// elsewhere costs no map lookup. User space watches no other folder,
+    /// and says so of those it leaves out.
+    pub const PATH_NAMES: [Name; 2] = [Name::exact("bin"), Name::exact("sbin")];
+    /// The last 8 bytes of `.dist-info` and `.egg-info` folders' names
+    /// (`ist-info`, `egg-info`), as a little-endian word; and the bytes
+    /// before them (`.d`, `.`).
+    pub const DIST_TAIL: u64 = u64::from_le_bytes(*b"ist-info");
+    pub const DIST_HEAD: u16 = u16::from_le_bytes(*b".d");
+    pub const EGG_TAIL: u64 = u64::from_le_bytes(*b"egg-info");
+    pub const EGG_HEAD: u8 = b'.';
+    /// Bytes of a `.gemspec` name's end.
+    pub const GEMSPEC_TAIL: u64 = u64::from_le_bytes(*b".gemspec");
+
+    /// What the kernel knows of a written file's place: its own name, and
+    /// its parent, grandparent and great-grandparent folders' names (first
+    /// 16 bytes and length each, nearest first).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Place {
+        pub leaf: [u64; 2],
+        pub leaf_len: u32,
+        /// The leaf's last 8 bytes (0 when it has fewer).
+        pub leaf_tail: u64,
+        pub parents: [[u64; 2]; 3],
+        /// The parent's name's last 8 bytes, and the 2 before them.
+        pub parent_tail: u64,
+        pub parent_head: u16,
+        pub parent_len: u32,
+        /// How many of `parents` exist (a file at a filesystem's root has 0).
+        pub depth: u32,
+    }
+
+    /// The rule a written file's place matches, by names alone (every rule
+    /// but [`PATH_DIR`], which needs the folder's identity); 0 for none.
+    /// The kernel runs this on every dirtied page's file; user space on
+    /// the record's path again.
+    #[inline(always)]
+    pub const fn rule_of(p: &Place) -> u32 {
+        if p.depth >= 1
+            && p.parent_len >= 10
+            && p.parent_tail == DIST_TAIL
+            && p.parent_head == DIST_HEAD
+        {
+            return DIST_INFO;
+        }
+        if p.depth >= 1
+            && p.parent_len >= 10
+            && p.parent_tail == EGG_TAIL
+            && (p.parent_head >> 8) as u8 == EGG_HEAD
+        {
+            return EGG_INFO;
+        }
+        if p.depth >= 1 && DPKG.matches(p.parents[0]) && STATUS_NEW.matches(p.leaf) {
+            return DPKG_STATUS;
+        }
+        if p.depth >= 2 && UPDATES.matches(p.parents[0]) && DPKG.matches(p.parents[1]) {
+            return DPKG_UPDATES;
+        }
+        if PACKAGE_JSON.matches(p.leaf) {
+            if p.depth >= 2 && NODE_MODULES.matches(p.parents[1]) {
+                return NPM_PACKAGE;
+            }
+            if p.depth >= 3
+                && (p.parents[1][0] & 0xff) == b'@' as u64
+                && NODE_MODULES.matches(p.parents[2])
+            {
+                return NPM_PACKAGE;
+            }
+        }
+        if p.depth >= 1 && NODE_MODULES.matches(p.parents[0]) && PACKAGE_LOCK.matches(p.leaf) {
+            return NPM_LOCK;
+        }
+        if CRATES2.matches(p.leaf) {
+            return CARGO;
+        }
+        if p.depth >= 1
+            && SPECIFICATIONS.matches(p.parents[0])
+            && p.leaf_len > 8
+            && p.leaf_tail == GEMSPEC_TAIL
+        {
+            return GEM_SPEC;
+        }
+        if p.depth >= 1
+            && RPM.matches(p.parents[0])
+            && (RPMDB.matches(p.leaf) || PACKAGES.matches(p.leaf))
+        {
+            return RPM_DB;
+        }
+        0
+    }
+
+    /// Whether the file's parent folder has a name a watched `PATH` folder
+    /// may have ([`PATH_NAMES`]).
+    #[inline(always)]
+    pub const fn may_be_path_dir(p: &Place) -> bool {
+        p.depth >= 1 && (PATH_NAMES[0].matches(p.parents[0]) || PATH_NAMES[1].matches(p.parents[0]))
+    }
+
+    /// The last 8 bytes of a name as a little-endian word (0 when shorter).
+    pub fn tail8(name: &[u8]) -> u64 {
+        if name.len() < 8 {
+            return 0;
+        }
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&name[name.len() - 8..]);
+        u64::from_le_bytes(w)
+    }
+
+    /// A path's place, as the kernel would read it (user space, tests).
+    pub fn place_of(path: &[u8]) -> Place {
+        let mut parts = path.rsplit(|&c| c == b'/').filter(|c| !c.is_empty());
+        let mut p = Place::default();
+        let Some(leaf) = parts.next() else {
+            return p;
+        };
+        p.leaf = words16(leaf);
+        p.leaf_len = leaf.len() as u32;
+        p.leaf_tail = tail8(leaf);
+        let mut i = 0;
+        for parent in parts.take(3) {
+            p.parents[i] = words16(parent);
+            if i == 0 {
+                p.parent_len = parent.len() as u32;
+                p.parent_tail = tail8(parent);
+                if parent.len() >= 10 {
+                    let h = &parent[parent.len() - 10..parent.len() - 8];
+                    p.parent_head = u16::from_le_bytes([h[0], h[1]]);
+                }
+            }
+            i += 1;
+        }
+        p.depth = i as u32;
+        p
+    }
+
+    /// [`rule_of`] over a whole path (user space, tests).
+    pub fn rule_of_path(path: &[u8]) -> u32 {
+        rule_of(&place_of(path))
+    }
+}
+
 pub mod flag {
     /// argv was longer than [`crate::ARGV_MAX`] and was cut.
     pub const ARGV_TRUNCATED: u32 = 1 << 0;
@@ -915,7 +1162,15 @@ pub mod counter {
     /// Reads of an exec's argv from user memory that failed (the filter's
     /// copy for the scan, the emitter's for the event).
     pub const ARGV_UNREADABLE: u32 = 9;
-    pub const COUNT: u32 = 10;
+    /// Dirtied pages of files that matched a [`crate::state`] rule, those
+    /// not sent again (the same unit and writer within two seconds)
+    /// included.
+    pub const STATE_MATCHED: u32 = 10;
+    /// State-write records sent to user space.
+    pub const STATE_SENT: u32 = 11;
+    /// State-write records lost because the ring buffer was full.
+    pub const STATE_RESERVE_FAILED: u32 = 12;
+    pub const COUNT: u32 = 13;
 }
 
 /// Value of the installer-name trie.
@@ -1045,6 +1300,11 @@ pub struct ScanOffsets {
     /// `dentry.d_u`: the union whose `d_alias` links a dentry into that
     /// list (its first member, at the union's offset).
     pub dentry_alias: u32,
+    /// `inode.i_mode` (a `u16`): the state witness looks at regular files
+    /// only.
+    pub inode_mode: u32,
+    /// `dentry.d_inode`: a folder's inode, for the watched folders.
+    pub dentry_inode: u32,
 }
 
 impl ScanOffsets {
@@ -1056,6 +1316,8 @@ impl ScanOffsets {
         mapping_host: 0,
         inode_dentry: 0,
         dentry_alias: 0,
+        inode_mode: 0,
+        dentry_inode: 0,
     };
 }
 
@@ -1214,12 +1476,70 @@ pub struct ExitEvent {
     pub boot_ns: u64,
 }
 
+/// A write to package state that matched a [`state`] rule, as written to
+/// the ring buffer: the file, and the process that wrote it, read at the
+/// write (the writer may be gone before user space looks).
+///
+/// `path` holds the file's dentry names from the file up to its
+/// filesystem's root, one per slot, like [`ExecEvent::path`] (no mount is
+/// crossed: the page cache does not know by which mount the file was
+/// opened; user space places the filesystem by `dev`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct StateEvent {
+    /// [`EVENT_STATE`].
+    pub kind: u32,
+    /// One of the [`state`] rules.
+    pub rule: u32,
+    pub tgid: u32,
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub loginuid: u32,
+    pub sessionid: u32,
+    /// The file's `s_dev` (`major << 20 | minor`) and mode.
+    pub dev: u32,
+    pub ino: u64,
+    pub mode: u32,
+    /// Slots of `path` in use.
+    pub path_depth: u32,
+    pub cgroup_id: u64,
+    /// `bpf_ktime_get_boot_ns` at the write.
+    pub boot_ns: u64,
+    /// `start_boottime` of the writer's thread-group leader.
+    pub start_ns: u64,
+    /// Bits of [`flag`] (`PATH_TRUNCATED`).
+    pub flags: u32,
+    /// Entries of `ancestors` in use.
+    pub ancestor_count: u32,
+    pub comm: [u8; 16],
+    /// The base name of the writer's executable.
+    pub exe: [u8; ANCESTOR_NAME],
+    pub path: [[u8; PATH_COMPONENT]; PATH_DEPTH],
+    /// The writer's parent, its parent, and so on, like
+    /// [`Capture::ancestors`].
+    pub ancestors: [AncestorEvent; ANCESTORS_MAX],
+}
+
+/// Key of the state witness's once-per-writer map: the matched unit (the
+/// file's inode, or for a folder rule the folder's dentry), its name's
+/// hash, and the writer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateKey {
+    pub unit: u64,
+    pub tgid: u32,
+    pub hash: u32,
+}
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: every type is repr(C), Copy, and made of integers and integer
     // arrays with explicit padding, so any bit pattern is a valid value.
     unsafe impl aya::Pod for super::NameValue {}
     unsafe impl aya::Pod for super::InodeKey {}
+    unsafe impl aya::Pod for super::StateKey {}
     unsafe impl aya::Pod for super::ElfKey {}
     unsafe impl aya::Pod for super::KernelOffsets {}
     unsafe impl aya::Pod for super::CaptureOffsets {}
@@ -1388,6 +1708,25 @@ mod layout {
     }
 
     #[test]
+    fn state_event() {
+        assert_eq!(offset_of!(StateEvent, rule), 4);
+        assert_eq!(offset_of!(StateEvent, dev), 36);
+        assert_eq!(offset_of!(StateEvent, ino), 40);
+        assert_eq!(offset_of!(StateEvent, cgroup_id), 56);
+        assert_eq!(offset_of!(StateEvent, start_ns), 72);
+        assert_eq!(offset_of!(StateEvent, comm), 88);
+        assert_eq!(offset_of!(StateEvent, exe), 104);
+        assert_eq!(offset_of!(StateEvent, path), 104 + ANCESTOR_NAME);
+        let ancestors = 104 + ANCESTOR_NAME + PATH_DEPTH * PATH_COMPONENT;
+        assert_eq!(offset_of!(StateEvent, ancestors), ancestors);
+        assert_eq!(
+            size_of::<StateEvent>(),
+            ancestors + ANCESTORS_MAX * size_of::<AncestorEvent>()
+        );
+        assert_eq!(size_of::<StateKey>(), 16);
+    }
+
+    #[test]
     fn exit_event() {
         assert_eq!(offset_of!(ExitEvent, exit_code), 12);
         assert_eq!(offset_of!(ExitEvent, boot_ns), 16);
@@ -1403,7 +1742,7 @@ mod layout {
         assert_eq!(size_of::<ElfKey>(), ELF_KEY_LEN);
         assert_eq!(size_of::<KernelOffsets>(), 32 * 4);
         assert_eq!(size_of::<CaptureOffsets>(), 11 * 4);
-        assert_eq!(size_of::<ScanOffsets>(), 6 * 4);
+        assert_eq!(size_of::<ScanOffsets>(), 8 * 4);
         assert_eq!(size_of::<scan::ArgScan>(), 6 * 4);
     }
 
@@ -1436,5 +1775,77 @@ mod layout {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod state_rules {
+    use super::state::*;
+
+    #[test]
+    fn each_rule_matches_its_places() {
+        let cases: &[(&str, u32)] = &[
+            ("/var/lib/dpkg/status-new", DPKG_STATUS),
+            ("/target/var/lib/dpkg/status-new", DPKG_STATUS),
+            ("/var/lib/dpkg/updates/0003", DPKG_UPDATES),
+            (
+                "/usr/lib/python3/dist-packages/requests-2.28.1.dist-info/METADATA",
+                DIST_INFO,
+            ),
+            (
+                "/v/lib/python3.11/site-packages/a-1.dist-info/RECORD",
+                DIST_INFO,
+            ),
+            ("/v/site-packages/a_b-1.0.egg-info/PKG-INFO", EGG_INFO),
+            ("/p/node_modules/left-pad/package.json", NPM_PACKAGE),
+            ("/p/node_modules/@types/node/package.json", NPM_PACKAGE),
+            ("/p/node_modules/a/node_modules/b/package.json", NPM_PACKAGE),
+            ("/p/node_modules/.package-lock.json", NPM_LOCK),
+            ("/root/.cargo/.crates2.json", CARGO),
+            (
+                "/var/lib/gems/3.1.0/specifications/rake-13.0.6.gemspec",
+                GEM_SPEC,
+            ),
+            ("/var/lib/rpm/rpmdb.sqlite", RPM_DB),
+            ("/var/lib/rpm/rpmdb.sqlite-wal", RPM_DB),
+            ("/var/lib/rpm/Packages", RPM_DB),
+        ];
+        for (path, rule) in cases {
+            assert_eq!(rule_of_path(path.as_bytes()), *rule, "{path}");
+        }
+    }
+
+    #[test]
+    fn look_alikes_match_nothing() {
+        for path in [
+            "/var/lib/dpkg/status",
+            "/var/lib/dpkg/status-old",
+            "/var/lib/dpkg/info/bash.list",
+            "/home/u/dist-info/METADATA",
+            "/home/u/xist-info/METADATA",
+            "/v/a.dist-infox/METADATA",
+            "/v/.egg-info/PKG-INFO",
+            "/p/package.json",
+            "/p/src/package.json",
+            "/p/node_modules/package.json",
+            "/p/node_modules/a/lib/package.json",
+            "/p/node_modules/a/.package-lock.json",
+            "/specifications/.gemspec",
+            "/x/specifications/a.gemspec.bak",
+            "/var/lib/rpm/other.sqlite",
+            "/usr/local/bin/tool",
+            "package.json",
+            "",
+        ] {
+            assert_eq!(rule_of_path(path.as_bytes()), 0, "{path}");
+        }
+    }
+
+    #[test]
+    fn path_folder_names() {
+        assert!(may_be_path_dir(&place_of(b"/usr/local/bin/x")));
+        assert!(may_be_path_dir(&place_of(b"/usr/sbin/x")));
+        assert!(!may_be_path_dir(&place_of(b"/usr/lib/x")));
+        assert!(!may_be_path_dir(&place_of(b"/usr/binx/x")));
     }
 }

@@ -75,6 +75,8 @@ use swmon_common::{
     EVENT_EXIT, FILENAME_MAX, NAME_MAX, PATH_COMPONENT, PATH_DEPTH,
 };
 
+mod state;
+
 const NONE: u16 = u16::MAX;
 
 /// `--ebpf-log`'s level, set by user space at load: 0 off (the default),
@@ -113,13 +115,13 @@ macro_rules! elog {
 }
 
 #[no_mangle]
-static OFFSETS: Global<KernelOffsets> = Global::new(KernelOffsets::UNSET);
+pub(crate) static OFFSETS: Global<KernelOffsets> = Global::new(KernelOffsets::UNSET);
 /// Offsets only the capture stages read (the filter's load stays as small).
 #[no_mangle]
-static CAPTURE_OFFSETS: Global<CaptureOffsets> = Global::new(CaptureOffsets::UNSET);
+pub(crate) static CAPTURE_OFFSETS: Global<CaptureOffsets> = Global::new(CaptureOffsets::UNSET);
 /// Offsets only the argv scan stage reads (fd 0 of an interpreter).
 #[no_mangle]
-static SCAN_OFFSETS: Global<ScanOffsets> = Global::new(ScanOffsets::UNSET);
+pub(crate) static SCAN_OFFSETS: Global<ScanOffsets> = Global::new(ScanOffsets::UNSET);
 /// Offset of `linux_binprm.buf` (from BTF; 0 when unset: no near-copy
 /// lookup is made).
 #[no_mangle]
@@ -130,7 +132,7 @@ static BPRM_BUF: Global<u32> = Global::new(0);
 static EXIT_GROUP_DEAD: Global<u32> = Global::new(0);
 
 #[map]
-static EVENTS: RingBuf = RingBuf::with_byte_size(4 << 20, 0);
+pub(crate) static EVENTS: RingBuf = RingBuf::with_byte_size(4 << 20, 0);
 #[map]
 static NAMES: LpmTrie<[u8; NAME_MAX], NameValue> = LpmTrie::with_max_entries(256, 0);
 #[map]
@@ -405,7 +407,7 @@ pub fn sched_process_fork(ctx: RawTracePointContext) -> u32 {
 }
 
 #[inline(always)]
-fn count(index: u32) {
+pub(crate) fn count(index: u32) {
     if let Some(c) = COUNTERS.get_ptr_mut(index) {
         // SAFETY: a per-CPU slot, not shared with another CPU.
         unsafe { *c += 1 };
@@ -413,13 +415,13 @@ fn count(index: u32) {
 }
 
 #[inline(always)]
-fn read<T>(base: *const u8, offset: u32) -> Result<T, u32> {
+pub(crate) fn read<T>(base: *const u8, offset: u32) -> Result<T, u32> {
     // SAFETY: bpf_probe_read_kernel checks the address; a bad one is an error.
     unsafe { bpf_probe_read_kernel(base.wrapping_add(offset as usize).cast::<T>()) }.map_err(|_| 0)
 }
 
 #[inline(always)]
-fn read_ptr(base: *const u8, offset: u32) -> Result<*const u8, u32> {
+pub(crate) fn read_ptr(base: *const u8, offset: u32) -> Result<*const u8, u32> {
     let p: *const u8 = read(base, offset)?;
     if p.is_null() {
         Err(0)
@@ -1332,7 +1334,7 @@ fn read_user<const N: usize>(dst: &mut [u8; N], n: usize, src: u64) -> bool {
 /// verifier's work linear in the depth.
 /// https://github.com/torvalds/linux/blob/v6.18/fs/d_path.c#L95
 #[inline(always)]
-fn walk_path(
+pub(crate) fn walk_path(
     slots: &mut [[u8; PATH_COMPONENT]; PATH_DEPTH],
     off: &KernelOffsets,
     dentry: *const u8,

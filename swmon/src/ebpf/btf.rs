@@ -118,6 +118,8 @@ fn scan_offsets(b: &Btf<'_>) -> Result<ScanOffsets, BtfError> {
         mapping_host: b.offset("address_space", "host")?,
         inode_dentry: b.offset("inode", "i_dentry")?,
         dentry_alias: b.offset("dentry", "d_u")?,
+        inode_mode: b.offset("inode", "i_mode")?,
+        dentry_inode: b.offset("dentry", "d_inode")?,
     })
 }
 

@@ -1,0 +1,283 @@
+//! The state witness: writes to package state, seen where the page cache
+//! marks a file's page dirty (`writeback:writeback_dirty_folio`, attached
+//! raw), in the writing task, whatever system call or mapping made the
+//! write. A write is to package state when its file's dentry names match a
+//! `swmon_common::state` rule (a dpkg status rewrite, a file in a
+//! `.dist-info` folder, an npm package's `package.json`, ...) or its
+//! folder is one of the host's `PATH` folders user space put in
+//! [`WATCHED_DIRS`]. Each match is sent once per writer, file (or, for a
+//! folder rule, folder) and two seconds, with the writer's identity and
+//! parent chain read at the write, so that a writer gone before user space
+//! looks is still named.
+//!
+//! Why here: a syscall tracepoint (`openat`, `renameat2`, `fchmodat` exits)
+//! puts every task on the traced syscall path, a cost on every syscall on
+//! the host (measured about 55 ns a syscall on these machines, 2.5% of a
+//! no-op exec); fentry and BPF LSM programs are refused on these kernels.
+//! This tracepoint fires once per page a write dirties (not again while
+//! the page stays dirty), and costs an ordinary write a few reads of the
+//! file's names. What it does not see (README, "Not yet"): renames, links,
+//! `chmod` and unlinks (no page is dirtied: a file moved into a `PATH`
+//! folder, or made executable there, after it was written elsewhere), and
+//! writes on filesystems whose pages are not dirtied through the page
+//! cache's accounting (tmpfs, `O_DIRECT`, DAX).
+
+use aya_ebpf::{
+    helpers::{
+        bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+        bpf_get_current_task, bpf_get_current_uid_gid, bpf_ktime_get_boot_ns,
+        bpf_probe_read_kernel_str_bytes,
+    },
+    macros::{map, raw_tracepoint},
+    maps::{HashMap, LruHashMap},
+    programs::RawTracePointContext,
+};
+use swmon_common::{
+    counter, flag,
+    state::{self, Place},
+    InodeKey, StateEvent, StateKey, ANCESTORS_MAX, EVENT_STATE,
+};
+
+use crate::{count, read, read_ptr, walk_path, CAPTURE_OFFSETS, EVENTS, OFFSETS, SCAN_OFFSETS};
+
+/// The host's `PATH` folders user space watches, by (device, inode).
+#[map]
+pub static WATCHED_DIRS: HashMap<InodeKey, u32> = HashMap::with_max_entries(256, 0);
+
+/// When each (unit, writer) was last sent, so that a file written page by
+/// page, or a folder written file by file, is sent once per writer and
+/// [`RESEND_NS`].
+#[map]
+static STATE_SENT: LruHashMap<StateKey, u64> = LruHashMap::with_max_entries(8192, 0);
+
+/// A unit already sent by the same writer is sent again after this long.
+const RESEND_NS: u64 = 2_000_000_000;
+
+const S_IFMT: u16 = 0o170000;
+const S_IFREG: u16 = 0o100000;
+
+/// Names of a written file looked at: its dentry aliases, newest first.
+const ALIASES_MAX: usize = 4;
+
+#[raw_tracepoint(tracepoint = "writeback_dirty_folio")]
+pub fn swmon_state(ctx: RawTracePointContext) -> u32 {
+    match try_state(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// The first 16 bytes of a dentry's name and its length.
+#[inline(always)]
+fn name_of(dentry: *const u8) -> ([u64; 2], u32, *const u8) {
+    let off = OFFSETS.load();
+    let Ok(name) = read_ptr(dentry, off.dentry_name + off.qstr_name) else {
+        return ([0; 2], 0, core::ptr::null());
+    };
+    let len: u32 = read(dentry, off.dentry_name + off.qstr_len).unwrap_or(0);
+    // A name under 40 bytes is inline in the dentry (`d_iname`), a longer
+    // one in a buffer of its length: 16 bytes can always be read.
+    (read::<[u64; 2]>(name, 0).unwrap_or([0; 2]), len, name)
+}
+
+fn try_state(ctx: &RawTracePointContext) -> Result<u32, u32> {
+    let off = OFFSETS.load();
+    let soff = SCAN_OFFSETS.load();
+    // TP_PROTO(struct folio *folio, struct address_space *mapping)
+    let mapping = ctx.arg::<u64>(1) as *const u8;
+    let inode = read_ptr(mapping, soff.mapping_host)?;
+    let mode: u16 = read(inode, soff.inode_mode)?;
+    if mode & S_IFMT != S_IFREG {
+        // The block device's own pages (filesystem metadata), and the rest.
+        return Ok(0);
+    }
+    let mut node = read_ptr(inode, soff.inode_dentry)?;
+    let mut k = 0usize;
+    while k < ALIASES_MAX && !node.is_null() {
+        let dentry = node.wrapping_sub(soff.dentry_alias as usize);
+        let mut p = Place::default();
+        let (leaf, leaf_len, leaf_name) = name_of(dentry);
+        p.leaf = leaf;
+        p.leaf_len = leaf_len;
+        if (8..4096).contains(&leaf_len) {
+            p.leaf_tail = read::<u64>(leaf_name, leaf_len - 8).unwrap_or(0);
+        }
+        let mut d = dentry;
+        let mut parent0 = core::ptr::null::<u8>();
+        let mut depth = 0usize;
+        while depth < 3 {
+            let Ok(parent) = read_ptr(d, off.dentry_parent) else {
+                break;
+            };
+            if parent == d {
+                break;
+            }
+            let (w, len, name) = name_of(parent);
+            p.parents[depth] = w;
+            if depth == 0 {
+                parent0 = parent;
+                p.parent_len = len;
+                if (10..4096).contains(&len) {
+                    p.parent_tail = read::<u64>(name, len - 8).unwrap_or(0);
+                    p.parent_head = read::<u16>(name, len - 10).unwrap_or(0);
+                }
+            }
+            d = parent;
+            depth += 1;
+        }
+        p.depth = depth as u32;
+        let mut rule = state::rule_of(&p);
+        if rule == 0 && state::may_be_path_dir(&p) && !parent0.is_null() {
+            let dir = read_ptr(parent0, soff.dentry_inode)?;
+            let key = InodeKey {
+                dev: read_ptr(dir, off.inode_sb)
+                    .and_then(|sb| read(sb, off.sb_dev))
+                    .unwrap_or(0),
+                _pad: 0,
+                ino: read(dir, off.inode_ino).unwrap_or(0),
+            };
+            // SAFETY: the value is not kept.
+            if unsafe { WATCHED_DIRS.get(key) }.is_some() {
+                rule = state::PATH_DIR;
+            }
+        }
+        if rule != 0 {
+            // A folder rule's unit is the folder: its files are one change.
+            let folder = matches!(
+                rule,
+                state::DIST_INFO | state::EGG_INFO | state::DPKG_UPDATES
+            );
+            let (unit, hash) = if folder {
+                (parent0, read::<u32>(parent0, off.dentry_name).unwrap_or(0))
+            } else {
+                (inode, read::<u32>(dentry, off.dentry_name).unwrap_or(0))
+            };
+            return send(rule, inode, dentry, unit, hash);
+        }
+        // hlist_node.next, its first field.
+        node = read_ptr(node, 0).unwrap_or(core::ptr::null());
+        k += 1;
+    }
+    Ok(0)
+}
+
+/// Sends a matched write, once per (unit, writer) and [`RESEND_NS`].
+#[inline(always)]
+fn send(
+    rule: u32,
+    inode: *const u8,
+    dentry: *const u8,
+    unit: *const u8,
+    hash: u32,
+) -> Result<u32, u32> {
+    count(counter::STATE_MATCHED);
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tgid = (pid_tgid >> 32) as u32;
+    // SAFETY: a plain helper call.
+    let now = unsafe { bpf_ktime_get_boot_ns() };
+    let key = StateKey {
+        unit: unit as u64,
+        tgid,
+        hash,
+    };
+    // SAFETY: the value is copied out at once.
+    if let Some(last) = unsafe { STATE_SENT.get(key) }.copied() {
+        if now.wrapping_sub(last) < RESEND_NS {
+            return Ok(0);
+        }
+    }
+    let _ = STATE_SENT.insert(key, now, 0);
+    let Some(mut entry) = EVENTS.reserve::<StateEvent>(0) else {
+        count(counter::STATE_RESERVE_FAILED);
+        // Sent again at the next write rather than never.
+        let _ = STATE_SENT.remove(key);
+        return Err(0);
+    };
+    // SAFETY: the reservation is ours until submit; every field the reader
+    // uses is written below.
+    let ev = unsafe { &mut *entry.as_mut_ptr() };
+    let off = OFFSETS.load();
+    let soff = SCAN_OFFSETS.load();
+    let cap_off = CAPTURE_OFFSETS.load();
+    ev.kind = EVENT_STATE;
+    ev.rule = rule;
+    ev.tgid = tgid;
+    ev.pid = pid_tgid as u32;
+    ev.flags = 0;
+    // SAFETY: a plain helper call.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let leader = read_ptr(task, cap_off.task_group_leader).unwrap_or(task);
+    let parent = read_ptr(task, off.task_real_parent).unwrap_or(core::ptr::null());
+    ev.ppid = if parent.is_null() {
+        0
+    } else {
+        read(parent, off.task_tgid).unwrap_or(0)
+    };
+    ev.uid = bpf_get_current_uid_gid() as u32;
+    ev.euid = read_ptr(task, off.task_cred)
+        .and_then(|cred| read(cred, off.cred_euid))
+        .unwrap_or(u32::MAX);
+    ev.loginuid = read(task, off.task_loginuid).unwrap_or(u32::MAX);
+    ev.sessionid = read(task, off.task_sessionid).unwrap_or(u32::MAX);
+    ev.dev = read_ptr(inode, off.inode_sb)
+        .and_then(|sb| read(sb, off.sb_dev))
+        .unwrap_or(0);
+    ev.ino = read(inode, off.inode_ino).unwrap_or(0);
+    ev.mode = read::<u16>(inode, soff.inode_mode).unwrap_or(0) as u32;
+    // SAFETY: plain helper calls.
+    ev.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    ev.boot_ns = now;
+    ev.start_ns = read(leader, cap_off.task_start_boottime).unwrap_or(0);
+    ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    ev.exe[0] = 0;
+    let exe = read_ptr(task, off.task_mm)
+        .and_then(|mm| read_ptr(mm, off.mm_exe_file))
+        .and_then(|file| read_ptr(file, off.file_path + off.path_dentry))
+        .and_then(|d| read_ptr(d, off.dentry_name + off.qstr_name));
+    if let Ok(name) = exe {
+        // SAFETY: a kernel string read, bounded by the slot.
+        let _ = unsafe { bpf_probe_read_kernel_str_bytes(name, &mut ev.exe) };
+    }
+    let (depth, truncated) = walk_path(&mut ev.path, &off, dentry, core::ptr::null());
+    ev.path_depth = depth;
+    if truncated {
+        ev.flags |= flag::PATH_TRUNCATED;
+    }
+    // The parent chain, as the capture stage reads it for an exec.
+    let mut t = leader;
+    let mut n = 0usize;
+    while n < ANCESTORS_MAX {
+        let Ok(parent) = read_ptr(t, off.task_real_parent) else {
+            break;
+        };
+        let leader = read_ptr(parent, cap_off.task_group_leader).unwrap_or(parent);
+        let tgid: u32 = read(leader, off.task_tgid).unwrap_or(0);
+        if tgid == 0 {
+            break;
+        }
+        let a = &mut ev.ancestors[n];
+        a.tgid = tgid;
+        a.start_ns = read(leader, cap_off.task_start_boottime).unwrap_or(0);
+        a.uid = read_ptr(leader, off.task_cred)
+            .and_then(|cred| read(cred, cap_off.cred_uid))
+            .unwrap_or(u32::MAX);
+        a.comm = read(leader, cap_off.task_comm).unwrap_or([0; 16]);
+        a.exe[0] = 0;
+        let name = read_ptr(leader, off.task_mm)
+            .and_then(|mm| read_ptr(mm, off.mm_exe_file))
+            .and_then(|file| read_ptr(file, off.file_path + off.path_dentry))
+            .and_then(|d| read_ptr(d, off.dentry_name + off.qstr_name));
+        if let Ok(name) = name {
+            // SAFETY: a kernel string read, bounded by the slot.
+            let _ = unsafe { bpf_probe_read_kernel_str_bytes(name, &mut a.exe) };
+        }
+        n += 1;
+        if tgid == 1 {
+            break;
+        }
+        t = leader;
+    }
+    ev.ancestor_count = n as u32;
+    entry.submit(0);
+    count(counter::STATE_SENT);
+    Ok(0)
+}
