@@ -1291,40 +1291,51 @@ fn same_program(exe: Option<&[u8]>, name: &[u8]) -> bool {
 /// each one's command line and path added from `/proc` while it is the
 /// same process.
 pub fn ancestors(rec: &ExecRecord) -> Vec<Ancestor> {
+    ancestors_of(&rec.ancestors)
+}
+
+/// [`ancestors`] of any parent chain the kernel read (a state writer's).
+pub fn ancestors_of(chain: &[crate::ebpf::decode::KernelAncestor]) -> Vec<Ancestor> {
     let mut budget = ANCESTORS_ARGS_TOTAL;
-    rec.ancestors
+    chain
         .iter()
-        .map(|k| {
-            let mut a = Ancestor {
-                pid: k.pid,
-                uid: k.uid,
-                start_ns: k.start_ns,
-                comm: k.comm.clone(),
-                name: k.exe_name.clone(),
-                ..Ancestor::default()
-            };
-            // Same process, and still running the program the kernel saw:
-            // one that has exec'd since shows another program's path and
-            // arguments, which were not what ran the installer. Checked
-            // before and after the command line is read.
-            let live = LiveProcess::open(k.pid, k.start_ns)
-                .filter(|l| same_program(l.executable().as_deref(), &k.exe_name));
-            if let Some(live) = live {
-                let exe = live.executable();
-                let cmdline = live.cmdline(ANCESTOR_ARGS_MAX.min(budget));
-                if let Some(cmdline) =
-                    cmdline.filter(|_| same_program(live.executable().as_deref(), &k.exe_name))
-                {
-                    budget -= cmdline.bytes.len();
-                    a.executable = exe;
-                    a.args = crate::ebpf::decode::split_argv(&cmdline.bytes);
-                    a.args_truncated = cmdline.truncated;
-                    a.args_bytes = cmdline.total;
-                }
-            }
-            a
-        })
+        .map(|k| live_ancestor(k, &mut budget))
         .collect()
+}
+
+/// One process the kernel named (pid, start, executable's base name),
+/// with its executable's path and command line when it is still that
+/// process running that program; `budget` caps the command line's bytes
+/// and is charged for them.
+pub fn live_ancestor(k: &crate::ebpf::decode::KernelAncestor, budget: &mut usize) -> Ancestor {
+    let mut a = Ancestor {
+        pid: k.pid,
+        uid: k.uid,
+        start_ns: k.start_ns,
+        comm: k.comm.clone(),
+        name: k.exe_name.clone(),
+        ..Ancestor::default()
+    };
+    // Same process, and still running the program the kernel saw:
+    // one that has exec'd since shows another program's path and
+    // arguments, which were not what ran the installer. Checked
+    // before and after the command line is read.
+    let live = LiveProcess::open(k.pid, k.start_ns)
+        .filter(|l| same_program(l.executable().as_deref(), &k.exe_name));
+    if let Some(live) = live {
+        let exe = live.executable();
+        let cmdline = live.cmdline(ANCESTOR_ARGS_MAX.min(*budget));
+        if let Some(cmdline) =
+            cmdline.filter(|_| same_program(live.executable().as_deref(), &k.exe_name))
+        {
+            *budget -= cmdline.bytes.len();
+            a.executable = exe;
+            a.args = crate::ebpf::decode::split_argv(&cmdline.bytes);
+            a.args_truncated = cmdline.truncated;
+            a.args_bytes = cmdline.total;
+        }
+    }
+    a
 }
 
 /// A `/proc/PID` folder opened while it was the process the kernel named

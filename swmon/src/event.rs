@@ -249,6 +249,20 @@ pub struct Swmon {
     /// The rules swmon added for the run (`audit-rules-installed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<String>>,
+    /// Which witnesses saw an install: `exec` (the kernel's exec stream,
+    /// module loads included), `audit` (a record of the audit trail was
+    /// attached), `state` (it wrote package state).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detected_by: Vec<&'static str>,
+    /// What changed in package state, read after the writers were done:
+    /// `manager`, `name`, `version`, `previous_version`, `action`, `path`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<serde_json::Value>,
+    /// Where package state was written (the state witness): `writes`
+    /// (`rule`, `path`, `pid` of the first writer, each place once), and
+    /// `dropped` / `unplaced` counts when some were not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<serde_json::Value>,
 }
 
 /// One process above a run: `pid`, `name` (its executable's base name),

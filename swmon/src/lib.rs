@@ -22,3 +22,4 @@ pub mod safe_file;
 pub mod privilege;
 pub mod report;
 pub mod run;
+pub mod mounts;

@@ -51,6 +51,9 @@ pub struct Run {
     /// The join keys of its execs, made once each (see
     /// `verdict::keys_of`).
     pub keys: verdict::KeyCache,
+    /// Where it (or a process under it) wrote package state (the state
+    /// witness), each place once.
+    pub state: crate::run::changes::Units,
 }
 
 /// Facts user space read while the process was alive.
@@ -137,7 +140,10 @@ pub fn exec_bytes(rec: &ExecRecord) -> usize {
 impl Run {
     /// About how many bytes the run holds.
     pub fn bytes(&self) -> usize {
-        self.execs.iter().map(exec_bytes).sum::<usize>() + self.facts.bytes() + self.keys.bytes()
+        self.execs.iter().map(exec_bytes).sum::<usize>()
+            + self.facts.bytes()
+            + self.keys.bytes()
+            + self.state.bytes()
     }
 
     /// The run's id (`swmon.run_id`): its process, `TGID-START` with the
@@ -230,6 +236,12 @@ impl Correlator {
         self.open.contains_key(&tgid)
     }
 
+    /// The process start (ns since boot; 0 when the kernel could not read
+    /// it) of the open run of `tgid`.
+    pub fn open_run_start(&self, tgid: u32) -> Option<u64> {
+        self.open.get(&tgid).map(|run| run.execs[0].start_ns)
+    }
+
     /// Calls `f` with the open run of a process, if any, and counts what
     /// it changed in the run's bytes (its join keys are made there).
     pub fn with_open_run(&mut self, tgid: u32, f: impl FnOnce(&mut Run)) {
@@ -320,6 +332,7 @@ impl Correlator {
                 trimmed: 0,
                 part,
                 keys: verdict::KeyCache::default(),
+                state: Default::default(),
             },
         );
         evicted

@@ -1648,6 +1648,7 @@ mod tests {
             owners: vec![],
             part: 0,
             keys: Default::default(),
+            state: Default::default(),
         }
     }
 

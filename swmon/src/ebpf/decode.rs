@@ -7,8 +7,9 @@
 use std::mem::size_of;
 
 use swmon_common::{
-    capture_flag, module, reason, Capture, ExecEvent, ExitEvent, ANCESTORS_MAX, ARGV_MAX,
-    CGROUP_DEPTH, EVENT_EXEC, EVENT_EXIT, FILENAME_MAX, PATH_DEPTH,
+    capture_flag, flag, module, reason, AncestorEvent, Capture, ExecEvent, ExitEvent, StateEvent,
+    ANCESTORS_MAX, ARGV_MAX, CGROUP_DEPTH, EVENT_EXEC, EVENT_EXIT, EVENT_STATE, FILENAME_MAX,
+    PATH_DEPTH,
 };
 
 use crate::catalogue::{self, Role};
@@ -142,10 +143,44 @@ impl ExitRecord {
     }
 }
 
+/// A write to package state the kernel matched (`swmon_common::state`),
+/// with the writer as the kernel saw it at the write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateRecord {
+    /// One of `swmon_common::state`'s rules.
+    pub rule: u32,
+    pub tgid: u32,
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub loginuid: u32,
+    pub sessionid: u32,
+    /// The written file's device (`major << 20 | minor`), inode and mode.
+    pub dev: u32,
+    pub ino: u64,
+    pub mode: u32,
+    pub cgroup_id: u64,
+    pub boot_ns: u64,
+    /// `start_boottime` of the writer (ns since boot).
+    pub start_ns: u64,
+    pub comm: Vec<u8>,
+    /// The base name of the writer's executable.
+    pub exe_name: Vec<u8>,
+    /// The file's path from its filesystem's root (not from the host's:
+    /// see `StateEvent`).
+    pub fs_path: Vec<u8>,
+    /// The path lost its top folders (deeper than the slots).
+    pub path_truncated: bool,
+    /// The writer's parent chain, parent first.
+    pub ancestors: Vec<KernelAncestor>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     Exec(Box<ExecRecord>),
     Exit(ExitRecord),
+    State(Box<StateRecord>),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -184,6 +219,14 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 status: ev.exit_code,
                 boot_ns: ev.boot_ns,
             }))
+        }
+        EVENT_STATE => {
+            if bytes.len() < size_of::<StateEvent>() {
+                return Err(DecodeError::Short(bytes.len()));
+            }
+            // SAFETY: as above.
+            let ev: StateEvent = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+            Ok(Record::State(Box::new(state_record(&ev))))
         }
         other => Err(DecodeError::Kind(other)),
     }
@@ -286,12 +329,39 @@ fn cgroup(c: &Capture, own: bool) -> Option<Vec<u8>> {
     }
 }
 
+fn state_record(ev: &StateEvent) -> StateRecord {
+    StateRecord {
+        rule: ev.rule,
+        tgid: ev.tgid,
+        pid: ev.pid,
+        ppid: ev.ppid,
+        uid: ev.uid,
+        euid: ev.euid,
+        loginuid: ev.loginuid,
+        sessionid: ev.sessionid,
+        dev: ev.dev,
+        ino: ev.ino,
+        mode: ev.mode,
+        cgroup_id: ev.cgroup_id,
+        boot_ns: ev.boot_ns,
+        start_ns: ev.start_ns,
+        comm: until_nul(&ev.comm).to_vec(),
+        exe_name: until_nul(&ev.exe).to_vec(),
+        fs_path: join_path(&ev.path[..(ev.path_depth as usize).min(PATH_DEPTH)], false),
+        path_truncated: ev.flags & flag::PATH_TRUNCATED != 0,
+        ancestors: ancestor_list(&ev.ancestors[..(ev.ancestor_count as usize).min(ANCESTORS_MAX)]),
+    }
+}
+
 fn ancestors(c: &Capture, own: bool) -> Vec<KernelAncestor> {
     if !own {
         return Vec::new();
     }
-    c.ancestors[..(c.ancestor_count as usize).min(ANCESTORS_MAX)]
-        .iter()
+    ancestor_list(&c.ancestors[..(c.ancestor_count as usize).min(ANCESTORS_MAX)])
+}
+
+fn ancestor_list(list: &[AncestorEvent]) -> Vec<KernelAncestor> {
+    list.iter()
         .map(|a| KernelAncestor {
             pid: a.tgid,
             uid: a.uid,

@@ -135,6 +135,14 @@ pub struct FilterTables {
     pub interpreters: Vec<FoundInterpreter>,
     /// Folders, link hops and candidates left out, each with why.
     pub untrusted: Vec<String>,
+    /// The trusted folders searched, by (device, inode), for the state
+    /// witness's `WATCHED_DIRS`: a file written into one by a process of
+    /// no installer run is unmanaged software. Only folders named like
+    /// `swmon_common::state::PATH_NAMES` (`bin`, `sbin`): the kernel looks
+    /// no other folder up.
+    pub watched_dirs: Vec<(InodeKey, PathBuf)>,
+    /// Trusted folders left unwatched for their name.
+    pub unwatched_dirs: Vec<PathBuf>,
 }
 
 /// The kernel's `dev_t` for a user-space `st_dev` (`new_encode_dev` undone).
@@ -309,6 +317,26 @@ impl FilterTables {
             }
         }
         tables.names = name_entries();
+        for d in &dirs {
+            let named = d.file_name().is_some_and(|n| {
+                let place =
+                    swmon_common::state::place_of(format!("/{}/x", n.to_string_lossy()).as_bytes());
+                swmon_common::state::may_be_path_dir(&place)
+            });
+            let meta = fs::metadata(d);
+            match (named, meta) {
+                (true, Ok(m)) => tables.watched_dirs.push((
+                    InodeKey {
+                        dev: kernel_dev(m.dev()),
+                        _pad: 0,
+                        ino: m.ino(),
+                    },
+                    d.clone(),
+                )),
+                (false, Ok(_)) => tables.unwatched_dirs.push(d.clone()),
+                (_, Err(_)) => {}
+            }
+        }
 
         // Every hard-linked file in the folders, by inode, with its names.
         // lstat only: nothing here opens a file or follows a link.

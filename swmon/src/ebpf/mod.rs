@@ -118,11 +118,12 @@ impl Default for LoadOptions {
 /// put every task on the traced syscall path); its capture stages are the
 /// exec's (`STAGES`). `sched_process_fork` hands an interpreter's
 /// module-load entry to the processes it forks.
-const ENTRY_PROGRAMS: [(&str, &str); 4] = [
+const ENTRY_PROGRAMS: [(&str, &str); 5] = [
     ("sched_process_exec", "sched_process_exec"),
     ("sched_process_exit", "sched_process_exit"),
     ("sched_process_fork", "sched_process_fork"),
     ("swmon_read", "mm_filemap_get_pages"),
+    ("swmon_state", "writeback_dirty_folio"),
 ];
 
 /// Counters kept by the eBPF program, summed over CPUs.
@@ -139,6 +140,9 @@ pub struct KernelCounters {
     /// `--ebpf-log` records the programs wrote or tried to write.
     pub log_records: u64,
     pub argv_unreadable: u64,
+    pub state_matched: u64,
+    pub state_sent: u64,
+    pub state_reserve_failed: u64,
 }
 
 /// The loaded, attached program and its maps.
@@ -554,6 +558,9 @@ impl KernelStream {
             stage_failed: get(counter::STAGE_FAILED),
             log_records: get(counter::LOG_RECORDS),
             argv_unreadable: get(counter::ARGV_UNREADABLE),
+            state_matched: get(counter::STATE_MATCHED),
+            state_sent: get(counter::STATE_SENT),
+            state_reserve_failed: get(counter::STATE_RESERVE_FAILED),
         }
     }
 }
@@ -748,6 +755,14 @@ fn fill_maps(ebpf: &mut Ebpf, tables: &FilterTables) -> Result<(), LoadError> {
     .map_err(map_err("ELF_KEYS"))?;
     for (key, id) in &tables.elf_keys {
         keys.insert(key, id, 0).map_err(map_err("ELF_KEYS"))?;
+    }
+    let mut watched: HashMap<_, InodeKey, u32> = HashMap::try_from(
+        ebpf.map_mut("WATCHED_DIRS")
+            .ok_or(LoadError::Missing("WATCHED_DIRS"))?,
+    )
+    .map_err(map_err("WATCHED_DIRS"))?;
+    for (key, _) in &tables.watched_dirs {
+        watched.insert(key, 1, 0).map_err(map_err("WATCHED_DIRS"))?;
     }
     Ok(())
 }

@@ -37,6 +37,26 @@ counters! {
     ebpf_log_records,
     /// argv reads from user memory that failed in the kernel.
     argv_unreadable,
+    /// Writes to package state the kernel matched (see
+    /// `swmon_common::counter::STATE_MATCHED`).
+    state_matched,
+    /// State-write records the kernel sent.
+    state_sent,
+    /// State-write records lost to a full ring buffer.
+    state_reserve_failed,
+    // The state witness (decide stage).
+    /// State-write records that reached the decide stage.
+    state_writes,
+    /// Of them, those an open installer run (the writer's or an
+    /// ancestor's) owned.
+    state_attributed,
+    /// State-only activities reported (`no-installer-exec`).
+    state_only,
+    /// State-only activities reported early because too many were open.
+    state_activities_evicted,
+    /// Places of state writes not kept (past the cap of a run or
+    /// activity), or not placed on the host (no mount swmon sees).
+    state_units_dropped,
     // The kernel reader.
     /// Ring-buffer records read.
     kernel_records,
@@ -161,6 +181,7 @@ impl Counters {
         Self::get(&self.exec_reserve_failed)
             + Self::get(&self.exit_reserve_failed)
             + Self::get(&self.stage_failed)
+            + Self::get(&self.state_reserve_failed)
     }
 
     /// The counters as the `swmon.counters` object, with `lost` (kernel
@@ -201,6 +222,7 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("argv_unreadable", "kernel"),
     ("package_file_stuck", "facts"),
     ("runs_evicted", "decide"),
+    ("state_units_dropped", "decide"),
     ("audit_execs_dropped", "decide"),
     ("decided_early", "decide"),
     ("decided_forgotten", "decide"),

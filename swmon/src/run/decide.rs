@@ -14,7 +14,12 @@ use serde_json::{json, Map};
 use swmon_common::{flag, reason};
 
 use super::{
-    audit_reader::AuditMsg, counters::Counters, facts::Prepared, queue::Rx, state_event,
+    audit_reader::AuditMsg,
+    changes::{self, Activities, Activity, StateWrite, Units},
+    counters::Counters,
+    facts::Prepared,
+    queue::Rx,
+    state_event,
     writer::Writer,
 };
 use crate::{
@@ -55,7 +60,19 @@ pub struct Decide {
     pub cross: CrossCheck,
     /// Runs ended and not yet checked against the audit trail.
     pub ready: Vec<Run>,
+    /// State writes no installer run owns, by writer.
+    pub activities: Activities,
+    state: StateTally,
     events: u64,
+}
+
+/// The state witness's counts in this stage.
+#[derive(Debug, Default)]
+struct StateTally {
+    writes: u64,
+    attributed: u64,
+    state_only: u64,
+    units_dropped: u64,
 }
 
 impl Decide {
@@ -75,6 +92,8 @@ impl Decide {
             correlator: Correlator::new(MAX_OPEN_RUNS, MAX_OPEN_RUN_BYTES),
             cross: CrossCheck::new(wait.as_nanos() as u64, initial),
             ready: Vec::new(),
+            activities: Activities::default(),
+            state: StateTally::default(),
             events: 0,
         }
     }
@@ -106,13 +125,17 @@ impl Decide {
                         self.sweep();
                     }
                     self.decide_due();
+                    self.report_quiet_activities();
                     self.publish();
                 }
             }
             self.flush_ready();
             super::stages::mark(super::stages::Stage::Decide);
         }
-        // Shutdown: decide every run.
+        // Shutdown: decide every run, report every state-only activity.
+        for a in self.activities.drain() {
+            self.emit_activity(a);
+        }
         let open = self.correlator.drain();
         self.ready.extend(open);
         self.flush_ready();
@@ -139,6 +162,122 @@ impl Decide {
                 }
             }
             Prepared::Watermark(t) => self.cross.kernel_watermark(t),
+            Prepared::State(w) => self.on_state_write(*w),
+        }
+    }
+
+    /// A write to package state: the run of the writer, or of its nearest
+    /// ancestor, owns it (same pid and process start: a reused pid owns
+    /// nothing); else it is part of the writer's state-only activity.
+    fn on_state_write(&mut self, w: StateWrite) {
+        self.state.writes += 1;
+        let owner = std::iter::once((w.rec.tgid, w.rec.start_ns))
+            .chain(w.rec.ancestors.iter().map(|a| (a.pid, a.start_ns)))
+            .find(|&(tgid, start)| {
+                self.correlator
+                    .open_run_start(tgid)
+                    .is_some_and(|s| s == start || s == 0 || start == 0)
+            });
+        match owner {
+            Some((tgid, _)) => {
+                self.state.attributed += 1;
+                self.correlator.with_open_run(tgid, |run| run.state.add(&w));
+            }
+            None => {
+                if let Some(a) = self.activities.add(&w) {
+                    self.emit_activity(a);
+                }
+            }
+        }
+    }
+
+    /// Reports the state-only activities whose writer has been quiet.
+    fn report_quiet_activities(&mut self) {
+        if self.activities.is_empty() {
+            return;
+        }
+        for a in self.activities.due(event::boot_ns_now()) {
+            self.emit_activity(a);
+        }
+    }
+
+    fn emit_activity(&mut self, a: Activity) {
+        self.state.state_only += 1;
+        self.state.units_dropped += a.units.dropped + a.units.unplaced;
+        let e = self.state_only_event(&a);
+        self.events += 1;
+        self.writer.push(&e);
+    }
+
+    /// An install no installer run owns: package state written by a
+    /// process with no installer exec in its ancestry (a wheel unzipped
+    /// into `site-packages`, a binary untarred into `/usr/local/bin`).
+    fn state_only_event(&mut self, a: &Activity) -> Event {
+        let rec = &a.first;
+        let w = &a.writer;
+        let start = event::timestamp(self.clock.wall(rec.boot_ns));
+        let manager = a.units.units.first().map(|u| changes::manager_of(u.rule));
+        let name = event::lossless(if rec.exe_name.is_empty() {
+            &rec.comm
+        } else {
+            &rec.exe_name
+        });
+        Event {
+            timestamp: start.clone(),
+            event: EventMeta {
+                kind: "alert",
+                category: vec!["package", "file"],
+                kind_type: vec!["installation"],
+                action: "package-install",
+                outcome: None,
+            },
+            process: Some(Process {
+                pid: rec.tgid,
+                parent: Parent { pid: rec.ppid },
+                executable: w
+                    .process
+                    .executable
+                    .as_deref()
+                    .map_or_else(|| name.clone(), event::lossless),
+                name,
+                args_count: w.process.args.len(),
+                args: w.process.args.iter().map(|x| event::lossless(x)).collect(),
+                working_directory: None,
+                exit_code: None,
+                start,
+                end: None,
+                user: Id {
+                    id: rec.uid.to_string(),
+                    name: self.names.user(rec.uid),
+                },
+                effective_user: Id {
+                    id: rec.euid.to_string(),
+                    name: self.names.user(rec.euid),
+                },
+                group: event::GroupId::default(),
+            }),
+            user: Some(User {
+                audit: Id {
+                    id: rec.loginuid.to_string(),
+                    name: self.names.user(rec.loginuid),
+                },
+            }),
+            package: None,
+            host: Host {
+                name: self.host.clone(),
+            },
+            swmon: Swmon {
+                reason: Some("no-installer-exec"),
+                run_id: Some(format!("{}-{}", rec.tgid, rec.start_ns)),
+                manager,
+                detected_by: vec!["state"],
+                state: Some(state_json(&a.units)),
+                args_truncated: w.process.args_truncated,
+                session_id: (rec.sessionid != u32::MAX).then_some(rec.sessionid),
+                cgroup_id: Some(rec.cgroup_id),
+                ancestors: w.ancestors.iter().map(enrich::Ancestor::to_out).collect(),
+                ..Swmon::default()
+            },
         }
     }
 
@@ -159,6 +298,11 @@ impl Decide {
         let k = &self.correlator.counters;
         let v = &self.cross.counters;
         for (a, n) in [
+            (&c.state_writes, self.state.writes),
+            (&c.state_attributed, self.state.attributed),
+            (&c.state_only, self.state.state_only),
+            (&c.state_activities_evicted, self.activities.evicted),
+            (&c.state_units_dropped, self.state.units_dropped),
             (&c.runs_started, k.runs_started),
             (&c.runs_finished, k.runs_finished),
             (&c.exits_missing, k.exits_missing),
@@ -434,6 +578,7 @@ impl Decide {
     }
 
     fn run_event(&mut self, run: &Run, verdict: Verdict) -> Event {
+        self.state.units_dropped += run.state.dropped + run.state.unplaced;
         let rec = run.primary();
         let program = catalogue::program(run.facts.installer_id);
         let manager = program.and_then(|p| match p.role {
@@ -601,10 +746,49 @@ impl Decide {
                 cgroup: run.facts.placement.cgroup.clone(),
                 cgroup_truncated: run.facts.placement.cgroup_truncated,
                 tty: run.facts.tty.clone(),
+                detected_by: detected_by(run),
+                state: (!run.state.is_empty()).then(|| state_json(&run.state)),
                 ..Swmon::default()
             },
         }
     }
+}
+
+/// `swmon.detected_by` of a run: the exec stream always (a run is its
+/// records), the audit trail when a record was attached, the state
+/// witness when it wrote package state.
+fn detected_by(run: &Run) -> Vec<&'static str> {
+    let mut by = vec!["exec"];
+    if run.audit.as_ref().is_some_and(|m| m.records > 0) {
+        by.push("audit");
+    }
+    if !run.state.is_empty() {
+        by.push("state");
+    }
+    by
+}
+
+/// `swmon.state`: where package state was written, each place once.
+fn state_json(u: &Units) -> serde_json::Value {
+    let writes: Vec<_> = u
+        .units
+        .iter()
+        .map(|x| {
+            json!({
+                "rule": changes::rule_name(x.rule),
+                "path": event::lossless(&x.path),
+                "pid": x.writer,
+            })
+        })
+        .collect();
+    let mut v = json!({ "writes": writes });
+    if u.dropped > 0 {
+        v["dropped"] = json!(u.dropped);
+    }
+    if u.unplaced > 0 {
+        v["unplaced"] = json!(u.unplaced);
+    }
+    v
 }
 
 /// `swmon.audit` of a run: the first record that joined one of its execs

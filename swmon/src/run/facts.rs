@@ -18,6 +18,7 @@ use std::{
 use swmon_common::{flag, reason};
 
 use super::{
+    changes::{Places, StateWrite},
     counters::Counters,
     kernel_reader::KernelItem,
     queue::{Rx, Tx},
@@ -43,6 +44,8 @@ pub enum Prepared {
     /// The kernel reader's watermark (boot ns), after every record ahead
     /// of it.
     Watermark(u64),
+    /// A write to package state, placed on the host.
+    State(Box<StateWrite>),
 }
 
 impl Prepared {
@@ -52,6 +55,7 @@ impl Prepared {
             Prepared::Exec(rec, facts) => crate::correlate::exec_bytes(rec) + facts.bytes(),
             Prepared::Exit(_) => std::mem::size_of::<ExitRecord>(),
             Prepared::Watermark(_) => 16,
+            Prepared::State(w) => w.bytes(),
         }
     }
 }
@@ -66,6 +70,7 @@ pub fn run(
     counters: Arc<Counters>,
     _ended: Ended,
 ) {
+    let mut places = Places::default();
     while let Some(item) = input.blocking_recv() {
         // The installers were discovered again (the kernel reader's
         // rediscovery): hashes cached by path are stale.
@@ -85,6 +90,7 @@ pub fn run(
         let prepared = match record {
             Ok(Record::Exec(rec)) => prepare(*rec, &mut matcher, &counters),
             Ok(Record::Exit(exit)) => Some(Prepared::Exit(exit)),
+            Ok(Record::State(rec)) => Some(Prepared::State(Box::new(places.place(*rec)))),
             Err(_) => {
                 Counters::add(&counters.decode_errors, 1);
                 None

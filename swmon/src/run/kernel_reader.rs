@@ -117,6 +117,10 @@ pub async fn run(
                 },
                 std::mem::size_of::<ExitRecord>(),
             ),
+            Ok(Record::State(rec)) => {
+                let cost = super::changes::record_bytes(&rec);
+                (KernelItem::Decoded(Record::State(rec)), cost)
+            }
             Ok(Record::Exec(rec)) => {
                 let cost = exec_bytes(&rec);
                 if cost <= bytes.len() {
@@ -326,6 +330,9 @@ pub fn publish_counters(kernel: &KernelStream, c: &Counters) {
         (&c.stage_failed, k.stage_failed),
         (&c.ebpf_log_records, k.log_records),
         (&c.argv_unreadable, k.argv_unreadable),
+        (&c.state_matched, k.state_matched),
+        (&c.state_sent, k.state_sent),
+        (&c.state_reserve_failed, k.state_reserve_failed),
     ] {
         Counters::set(a, n);
     }

@@ -51,6 +51,10 @@ impl Losses {
                 json!(Counters::get(&c.exit_reserve_failed)),
             );
             detail.insert("stage_failed".into(), json!(Counters::get(&c.stage_failed)));
+            detail.insert(
+                "state_reserve_failed".into(),
+                json!(Counters::get(&c.state_reserve_failed)),
+            );
             e.swmon.lost = Some(detail);
             writer.push_priority(&e);
         }

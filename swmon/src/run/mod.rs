@@ -21,6 +21,7 @@
 //! way out of [`run`] ([`rules::RulesOnExit`]).
 
 pub mod audit_reader;
+pub mod changes;
 pub mod counters;
 pub mod decide;
 pub mod facts;
@@ -385,6 +386,13 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let matcher_update = Arc::new(Mutex::new(None));
     let ebpf_ids = kernel.attachment_ids();
     let untrusted_dirs = kernel.tables.untrusted.clone();
+    let lossless_path =
+        |p: &std::path::PathBuf| crate::event::lossless(p.as_os_str().as_encoded_bytes());
+    let state_witness = json!({
+        "hook": "raw_tracepoint:writeback_dirty_folio",
+        "watched_dirs": kernel.tables.watched_dirs.iter().map(|(_, p)| lossless_path(p)).collect::<Vec<_>>(),
+        "unwatched_dirs": kernel.tables.unwatched_dirs.iter().map(lossless_path).collect::<Vec<_>>(),
+    });
     let found: Vec<String> = kernel
         .tables
         .found
@@ -541,6 +549,9 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let mut started = state_event(&host, "monitor-started");
     started.swmon.installers_found = Some(found);
     started.swmon.ebpf = Some(ebpf_ids);
+    if let Some(e) = started.swmon.ebpf.as_mut().and_then(|v| v.as_object_mut()) {
+        e.insert("state_witness".into(), state_witness);
+    }
     started.swmon.privileges = Some(json!({
         "kept": privileges.kept,
         "no_new_privs": privileges.no_new_privs,

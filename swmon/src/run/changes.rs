@@ -1,0 +1,420 @@
+//! The state witness in user space: each write to package state the kernel
+//! matched ([`StateRecord`]) is placed on the host (facts stage,
+//! [`Places`]), then given to the installer run it belongs to (decide
+//! stage, [`Writes`]): the writer's own, or the nearest ancestor's, by pid
+//! and process start, so a reused pid lends nothing. A write no run owns
+//! belongs to its writer's *state-only* activity, which is reported on its
+//! own (`no-installer-exec`) once the writer has written nothing for
+//! [`QUIET`].
+//!
+//! What is kept per run is where state was written (the unit: a file, or
+//! for a folder rule the folder: a `.dist-info`), not what it says: what
+//! changed is read from the state itself when the run is reported
+//! ([`crate::state`]), after its writers are done.
+
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use swmon_common::state;
+
+use crate::{
+    correlate::vec_cost,
+    ebpf::decode::{KernelAncestor, StateRecord},
+    enrich::{self, Ancestor},
+    mounts::{self, Mounts},
+};
+
+/// A state-only activity is reported when its writer has written nothing
+/// matched for this long.
+pub const QUIET: Duration = Duration::from_secs(1);
+/// Most units kept per run or activity; past it, writes are counted only.
+pub const MAX_UNITS: usize = 1024;
+/// Most state-only activities open at once; past it, the oldest is
+/// reported early.
+pub const MAX_ACTIVITIES: usize = 1024;
+/// The mount table is read again on a miss at most this often.
+const REREAD: Duration = Duration::from_millis(200);
+
+/// A matched write, placed on the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateWrite {
+    pub rec: StateRecord,
+    /// The file's path on the host as swmon sees it; `None` when no mount
+    /// of its filesystem holds it (another mount namespace's private
+    /// mount, a filesystem unmounted since).
+    pub path: Option<Vec<u8>>,
+    /// The filesystem's type (`ext4`, `overlay`, `fuse.sshfs`).
+    pub fs_type: Option<String>,
+    /// The writer and its parents with their paths and command lines, read
+    /// from `/proc` at its first matched write while it was that process
+    /// (shared by its later writes).
+    pub writer: Arc<Writer>,
+}
+
+/// A state writer as the facts stage found it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Writer {
+    pub process: Ancestor,
+    pub ancestors: Vec<Ancestor>,
+}
+
+impl StateWrite {
+    /// About how many bytes it holds.
+    pub fn bytes(&self) -> usize {
+        record_bytes(&self.rec)
+            + self.path.as_ref().map_or(0, |p| vec_cost(p.len()))
+            + self.fs_type.as_ref().map_or(0, |t| vec_cost(t.len()))
+    }
+
+    /// The unit the write counts for: the folder for a folder rule (a
+    /// `.dist-info`'s files are one package), else the file.
+    pub fn unit(&self) -> Option<Vec<u8>> {
+        let path = self.path.as_ref()?;
+        if folder_rule(self.rec.rule) {
+            let cut = path.iter().rposition(|&c| c == b'/')?;
+            Some(path[..cut.max(1)].to_vec())
+        } else {
+            Some(path.clone())
+        }
+    }
+}
+
+/// Whether a rule's unit is the written file's folder.
+pub fn folder_rule(rule: u32) -> bool {
+    matches!(
+        rule,
+        state::DIST_INFO | state::EGG_INFO | state::DPKG_UPDATES
+    )
+}
+
+/// A rule's name as events show it.
+pub fn rule_name(rule: u32) -> &'static str {
+    state::NAMES
+        .iter()
+        .find(|(r, _)| *r == rule)
+        .map_or("unknown", |(_, n)| n)
+}
+
+/// The manager whose state a rule watches (`unmanaged` for a `PATH`
+/// folder).
+pub fn manager_of(rule: u32) -> &'static str {
+    match rule {
+        state::DPKG_STATUS | state::DPKG_UPDATES => "dpkg",
+        state::DIST_INFO | state::EGG_INFO => "pip",
+        state::NPM_PACKAGE | state::NPM_LOCK => "npm",
+        state::CARGO => "cargo",
+        state::GEM_SPEC => "gem",
+        state::RPM_DB => "rpm",
+        _ => "unmanaged",
+    }
+}
+
+/// About how many bytes a state record holds.
+pub fn record_bytes(rec: &StateRecord) -> usize {
+    std::mem::size_of::<StateRecord>()
+        + vec_cost(rec.fs_path.len())
+        + vec_cost(rec.comm.len())
+        + vec_cost(rec.exe_name.len())
+        + rec
+            .ancestors
+            .iter()
+            .map(|a| 64 + vec_cost(a.comm.len()) + vec_cost(a.exe_name.len()))
+            .sum::<usize>()
+}
+
+/// Most writers whose `/proc` facts the facts stage keeps for their
+/// later writes.
+const WRITERS_KEPT: usize = 256;
+
+/// The facts stage's mount table, for placing writes, and the writers it
+/// has read.
+#[derive(Debug, Default)]
+pub struct Places {
+    mounts: Mounts,
+    read_at: Option<Instant>,
+    writers: HashMap<(u32, u64), Arc<Writer>>,
+}
+
+impl Places {
+    /// Places a record on the host: through the mount table, read again
+    /// (at most every [`REREAD`]) when its filesystem is not in it.
+    pub fn place(&mut self, rec: StateRecord) -> StateWrite {
+        let found = |m: &Mounts| {
+            m.place(rec.dev, &rec.fs_path)
+                .map(|(p, mount)| (p, mount.fs_type.clone()))
+        };
+        let mut placed = found(&self.mounts);
+        if placed.is_none() && self.read_at.is_none_or(|t| t.elapsed() >= REREAD) {
+            self.read_at = Some(Instant::now());
+            if let Ok(m) = Mounts::read() {
+                self.mounts = m;
+            }
+            placed = found(&self.mounts);
+        }
+        let (path, fs_type) = match placed {
+            Some((p, t)) => (Some(p), Some(t)),
+            None => (None, None),
+        };
+        let key = (rec.tgid, rec.start_ns);
+        let writer = match self.writers.get(&key) {
+            Some(w) => w.clone(),
+            None => {
+                if self.writers.len() >= WRITERS_KEPT {
+                    self.writers.clear();
+                }
+                let me = KernelAncestor {
+                    pid: rec.tgid,
+                    uid: rec.uid,
+                    start_ns: rec.start_ns,
+                    comm: rec.comm.clone(),
+                    exe_name: rec.exe_name.clone(),
+                };
+                let mut budget = enrich::ANCESTORS_ARGS_TOTAL;
+                let w = Arc::new(Writer {
+                    process: enrich::live_ancestor(&me, &mut budget),
+                    ancestors: enrich::ancestors_of(&rec.ancestors),
+                });
+                self.writers.insert(key, w.clone());
+                w
+            }
+        };
+        StateWrite {
+            rec,
+            path,
+            fs_type,
+            writer,
+        }
+    }
+}
+
+/// One unit of state a run (or a state-only activity) wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unit {
+    pub rule: u32,
+    /// Its host path (the folder for a folder rule).
+    pub path: Vec<u8>,
+    pub fs_type: String,
+    /// The first process that wrote it (pid), and when (boot ns).
+    pub writer: u32,
+    pub boot_ns: u64,
+}
+
+/// The units one run or activity wrote, each once, at most [`MAX_UNITS`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Units {
+    pub units: Vec<Unit>,
+    /// Writes past [`MAX_UNITS`] units, and writes that could not be
+    /// placed on the host (counted, never dropped silently).
+    pub dropped: u64,
+    pub unplaced: u64,
+}
+
+impl Units {
+    /// Adds a write's unit (once per unit).
+    pub fn add(&mut self, w: &StateWrite) {
+        let Some(path) = w.unit() else {
+            self.unplaced += 1;
+            return;
+        };
+        if self
+            .units
+            .iter()
+            .any(|u| u.rule == w.rec.rule && u.path == path)
+        {
+            return;
+        }
+        if self.units.len() >= MAX_UNITS {
+            self.dropped += 1;
+            return;
+        }
+        self.units.push(Unit {
+            rule: w.rec.rule,
+            path,
+            fs_type: w.fs_type.clone().unwrap_or_default(),
+            writer: w.rec.tgid,
+            boot_ns: w.rec.boot_ns,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty() && self.dropped == 0 && self.unplaced == 0
+    }
+
+    /// About how many bytes it holds.
+    pub fn bytes(&self) -> usize {
+        self.units
+            .iter()
+            .map(|u| 48 + vec_cost(u.path.len()) + vec_cost(u.fs_type.len()))
+            .sum()
+    }
+}
+
+/// Writes no installer run owns, by writer (pid, start).
+#[derive(Debug, Default)]
+pub struct Activities {
+    open: HashMap<(u32, u64), Activity>,
+    /// Activities reported early because the table was full.
+    pub evicted: u64,
+}
+
+/// The state-only writes of one process.
+#[derive(Clone, Debug)]
+pub struct Activity {
+    /// Its first write's record: the writer, its parents and user.
+    pub first: StateRecord,
+    /// The writer's `/proc` facts.
+    pub writer: Arc<Writer>,
+    pub units: Units,
+    /// Boot ns of its last write.
+    pub last_ns: u64,
+}
+
+impl Activities {
+    /// Adds a write no run owns; returns an activity reported early to
+    /// make room, if any.
+    pub fn add(&mut self, w: &StateWrite) -> Option<Activity> {
+        let key = (w.rec.tgid, w.rec.start_ns);
+        let mut evicted = None;
+        if !self.open.contains_key(&key) && self.open.len() >= MAX_ACTIVITIES {
+            let oldest = self
+                .open
+                .iter()
+                .min_by_key(|(_, a)| a.last_ns)
+                .map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.evicted += 1;
+                evicted = self.open.remove(&k);
+            }
+        }
+        let a = self.open.entry(key).or_insert_with(|| Activity {
+            first: w.rec.clone(),
+            writer: w.writer.clone(),
+            units: Units::default(),
+            last_ns: w.rec.boot_ns,
+        });
+        a.units.add(w);
+        a.last_ns = a.last_ns.max(w.rec.boot_ns);
+        evicted
+    }
+
+    /// The activities whose writer has been quiet for [`QUIET`] at
+    /// `now_ns` (boot ns), oldest first.
+    pub fn due(&mut self, now_ns: u64) -> Vec<Activity> {
+        let quiet = QUIET.as_nanos() as u64;
+        let keys: Vec<_> = self
+            .open
+            .iter()
+            .filter(|(_, a)| now_ns.saturating_sub(a.last_ns) >= quiet)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut out: Vec<Activity> = keys.iter().filter_map(|k| self.open.remove(k)).collect();
+        out.sort_by_key(|a| a.first.boot_ns);
+        out
+    }
+
+    /// Every open activity (at stop), oldest first.
+    pub fn drain(&mut self) -> Vec<Activity> {
+        let mut out: Vec<Activity> = self.open.drain().map(|(_, a)| a).collect();
+        out.sort_by_key(|a| a.first.boot_ns);
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+}
+
+/// Whether swmon reads state on this filesystem (not on FUSE or a
+/// network filesystem: see [`mounts::untrusted_fs`]).
+pub fn readable_fs(fs_type: &str) -> bool {
+    !mounts::untrusted_fs(fs_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(tgid: u32, rule: u32, path: &str, boot_ns: u64) -> StateWrite {
+        StateWrite {
+            rec: StateRecord {
+                rule,
+                tgid,
+                pid: tgid,
+                ppid: 1,
+                uid: 0,
+                euid: 0,
+                loginuid: u32::MAX,
+                sessionid: u32::MAX,
+                dev: 1,
+                ino: 2,
+                mode: 0o100644,
+                cgroup_id: 0,
+                boot_ns,
+                start_ns: 7,
+                comm: b"x".to_vec(),
+                exe_name: b"x".to_vec(),
+                fs_path: path.into(),
+                path_truncated: false,
+                ancestors: vec![],
+            },
+            path: Some(path.into()),
+            fs_type: Some("ext4".into()),
+            writer: Arc::default(),
+        }
+    }
+
+    #[test]
+    fn a_folder_rule_counts_its_folder_once() {
+        let mut u = Units::default();
+        for f in ["METADATA", "RECORD", "WHEEL"] {
+            u.add(&write(
+                5,
+                state::DIST_INFO,
+                &format!("/v/site-packages/a-1.dist-info/{f}"),
+                1,
+            ));
+        }
+        u.add(&write(5, state::PATH_DIR, "/usr/local/bin/a", 2));
+        u.add(&write(5, state::PATH_DIR, "/usr/local/bin/a", 3));
+        assert_eq!(u.units.len(), 2);
+        assert_eq!(u.units[0].path, b"/v/site-packages/a-1.dist-info");
+        assert_eq!(u.units[1].path, b"/usr/local/bin/a");
+    }
+
+    #[test]
+    fn units_past_the_cap_are_counted() {
+        let mut u = Units::default();
+        for i in 0..MAX_UNITS + 3 {
+            u.add(&write(5, state::PATH_DIR, &format!("/usr/bin/f{i}"), 1));
+        }
+        assert_eq!(u.units.len(), MAX_UNITS);
+        assert_eq!(u.dropped, 3);
+        let mut w = write(5, state::PATH_DIR, "/x", 1);
+        w.path = None;
+        u.add(&w);
+        assert_eq!(u.unplaced, 1);
+    }
+
+    #[test]
+    fn an_activity_is_due_after_its_writer_is_quiet() {
+        let mut a = Activities::default();
+        let s = 1_000_000_000;
+        a.add(&write(5, state::PATH_DIR, "/usr/local/bin/a", s));
+        a.add(&write(6, state::PATH_DIR, "/usr/local/bin/b", s));
+        a.add(&write(5, state::PATH_DIR, "/usr/local/bin/c", 2 * s));
+        let due = a.due(2 * s + s / 2);
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].first.tgid, 6);
+        let due = a.due(3 * s);
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].units.units.len(), 2);
+        assert!(a.is_empty());
+    }
+}
