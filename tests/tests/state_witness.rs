@@ -1,0 +1,267 @@
+//! The state witness on the real kernel: writes to package state seen
+//! where the page cache dirties a page, given to the installer run whose
+//! process (or a process under it) wrote them, or reported on their own
+//! when no installer ran: a wheel unzipped into a venv's `site-packages`,
+//! an executable copied into `/usr/local/bin`. Ordinary writes (a tree
+//! under `/tmp`, a `bin` folder of a build, a file in `/etc`) are none.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
+
+use serde_json::Value;
+use tests::{action, build_deb, build_wheel, counters, one_run, run, Monitor, TempDir};
+
+const PYTHON: &str = "/usr/bin/python3";
+
+/// The state-only events (no installer run) of process `pid`.
+fn state_only(events: &[Value], pid: u32) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid)
+        .cloned()
+        .collect()
+}
+
+/// Every state-only event.
+fn all_state_only(events: &[Value]) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e["swmon"]["reason"] == "no-installer-exec")
+        .cloned()
+        .collect()
+}
+
+/// `swmon.state.writes` of an event as (rule, path) pairs.
+fn writes(e: &Value) -> Vec<(String, String)> {
+    e["swmon"]["state"]["writes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|w| {
+                    (
+                        w["rule"].as_str().unwrap_or("").to_owned(),
+                        w["path"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn venv_without_pip(dir: &Path) -> PathBuf {
+    let venv = dir.join("venv");
+    let out = Command::new(PYTHON)
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .output()
+        .expect("venv");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    venv
+}
+
+fn site_packages(venv: &Path) -> PathBuf {
+    let lib = venv.join("lib");
+    let py = fs::read_dir(&lib)
+        .expect("venv lib")
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("python3"))
+        .expect("lib/python3.X");
+    py.path().join("site-packages")
+}
+
+#[test]
+fn a_wheel_unzipped_into_a_venv_is_an_install_no_installer_ran() {
+    let tmp = TempDir::new("state-unzip");
+    let wheel = build_wheel(PYTHON, tmp.path(), "swmon-state-unzip", "2.5");
+    let venv = venv_without_pip(tmp.path());
+    let site = site_packages(&venv);
+
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new(PYTHON).arg("-c").arg(format!(
+        "import zipfile; zipfile.ZipFile({:?}).extractall({:?})",
+        wheel.display().to_string(),
+        site.display().to_string()
+    )));
+    assert_eq!(code, 0, "unzip");
+    m.wait_for(
+        "the unzip's state-only event",
+        Duration::from_secs(20),
+        |e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid,
+    );
+    let events = m.stop();
+
+    let found = state_only(&events, pid);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let e = &found[0];
+    assert_eq!(e["event"]["kind"], "alert");
+    assert_eq!(action(e), "package-install");
+    assert_eq!(e["swmon"]["detected_by"], serde_json::json!(["state"]));
+    assert_eq!(e["swmon"]["manager"], "pip");
+    let dist_info = site.join("swmon_state_unzip-2.5.dist-info");
+    assert_eq!(
+        writes(e),
+        [("dist-info".to_owned(), dist_info.display().to_string())],
+        "{e:#}"
+    );
+    // The writer, as it ran: its command line and its parent (this test).
+    assert_eq!(e["process"]["args"][1], "-c", "{e:#}");
+    assert_eq!(e["process"]["parent"]["pid"], std::process::id());
+    assert_eq!(e["swmon"]["ancestors"][0]["pid"], std::process::id());
+    let c = counters(&events);
+    assert!(c["state_sent"].as_u64() >= Some(1), "{c:#}");
+    assert_eq!(c["state_reserve_failed"], 0);
+}
+
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn an_executable_copied_into_usr_local_bin_is_unmanaged_software() {
+    let target = PathBuf::from(format!("/usr/local/bin/swmon-state-{}", std::process::id()));
+    let _gone = RemoveOnDrop(target.clone());
+
+    let m = Monitor::start(&[]);
+    let started = m
+        .events()
+        .into_iter()
+        .find(|e| action(e) == "monitor-started")
+        .expect("monitor-started");
+    let watched = &started["swmon"]["ebpf"]["state_witness"]["watched_dirs"];
+    assert!(
+        watched
+            .as_array()
+            .is_some_and(|a| a.iter().any(|d| d == "/usr/local/bin")),
+        "{watched:#}"
+    );
+    let (pid, code) = run(Command::new("/usr/bin/cp")
+        .arg("/usr/bin/true")
+        .arg(&target));
+    assert_eq!(code, 0, "cp");
+    m.wait_for(
+        "the copy's state-only event",
+        Duration::from_secs(20),
+        |e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid,
+    );
+    let events = m.stop();
+
+    let found = state_only(&events, pid);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let e = &found[0];
+    assert_eq!(e["swmon"]["manager"], "unmanaged");
+    assert_eq!(e["process"]["name"], "cp");
+    assert_eq!(e["process"]["executable"], "/usr/bin/cp");
+    assert_eq!(
+        writes(e),
+        [("path-dir".to_owned(), target.display().to_string())],
+        "{e:#}"
+    );
+}
+
+struct DpkgGuard(&'static str);
+
+impl Drop for DpkgGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("/usr/bin/dpkg")
+            .args(["--purge", self.0])
+            .output();
+    }
+}
+
+#[test]
+fn an_installer_s_state_writes_are_its_run_s() {
+    const PKG: &str = "swmon-state-deb";
+    let tmp = TempDir::new("state-dpkg");
+    let deb = build_deb(tmp.path(), PKG, "3.1-1", "x.deb");
+    let _guard = DpkgGuard(PKG);
+
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new("/usr/bin/dpkg").arg("-i").arg(&deb));
+    assert_eq!(code, 0, "dpkg -i");
+    m.wait_for("dpkg -i", Duration::from_secs(20), |e| {
+        e["process"]["pid"] == pid
+    });
+    let events = m.stop();
+
+    let e = one_run(&events, pid);
+    let by = e["swmon"]["detected_by"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        by.contains(&"exec".into()) && by.contains(&"state".into()),
+        "{e:#}"
+    );
+    let w = writes(&e);
+    assert!(
+        w.contains(&(
+            "dpkg-status".to_owned(),
+            "/var/lib/dpkg/status-new".to_owned()
+        )),
+        "{w:#?}"
+    );
+    assert!(
+        w.contains(&(
+            "dpkg-updates".to_owned(),
+            "/var/lib/dpkg/updates".to_owned()
+        )),
+        "{w:#?}"
+    );
+    // dpkg's writes belong to its run: none is reported on its own.
+    assert_eq!(all_state_only(&events), Vec::<Value>::new());
+}
+
+#[test]
+fn ordinary_writes_are_no_install() {
+    let tmp = TempDir::new("state-benign");
+    let etc = PathBuf::from(format!("/etc/swmon-state-{}.conf", std::process::id()));
+    let _gone = RemoveOnDrop(etc.clone());
+    let m = Monitor::start(&[]);
+    // A build's output in a `bin` folder, a tree of files, a tarball
+    // unpacked in /tmp, a file edited in /etc.
+    let script = format!(
+        "set -e; cd {dir}; mkdir -p build/bin src/pkg; \
+         for i in $(seq 50); do echo $i > src/pkg/f$i.py; done; \
+         printf '\\177ELF' > build/bin/tool; chmod +x build/bin/tool; \
+         tar -cf t.tar src build; mkdir un; tar -xf t.tar -C un; \
+         echo 'a = 1' > {etc}",
+        dir = tmp.path().display(),
+        etc = etc.display()
+    );
+    let (_, code) = run(Command::new("/bin/sh").arg("-c").arg(&script));
+    assert_eq!(code, 0, "{script}");
+    // A marker write that is state, after the benign ones: once its
+    // event is out, everything before it has been through the pipeline.
+    let marker_venv = venv_without_pip(tmp.path());
+    let marker = site_packages(&marker_venv).join("marker-1.dist-info");
+    let (marker_pid, code) = run(Command::new("/bin/sh").arg("-c").arg(format!(
+        "mkdir -p {0} && echo 'Name: marker' > {0}/METADATA",
+        marker.display()
+    )));
+    assert_eq!(code, 0, "marker");
+    let _ = marker_pid;
+    m.wait_for("the marker", Duration::from_secs(20), |e| {
+        writes(e)
+            .iter()
+            .any(|(_, p)| p == &marker.display().to_string())
+    });
+    let events = m.stop();
+    let found = all_state_only(&events);
+    assert_eq!(found.len(), 1, "only the marker: {found:#?}");
+    assert_eq!(
+        writes(&found[0]),
+        [("dist-info".to_owned(), marker.display().to_string())]
+    );
+}
