@@ -41,6 +41,7 @@ use std::{
 };
 
 pub mod dpkg;
+pub mod npm;
 pub mod python;
 
 /// The most bytes of a name or version kept; past it, the value is cut
