@@ -41,6 +41,7 @@ use std::{
 };
 
 pub mod dpkg;
+pub mod exe;
 pub mod npm;
 pub mod python;
 
