@@ -467,6 +467,25 @@ mod tests {
     }
 
     #[test]
+    fn random_versions_order_as_dpkg_ordered_them() {
+        let text = std::fs::read_to_string(data("dpkg-version-pairs.txt")).expect("pairs");
+        let mut checked = 0;
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let [a, b, op] = line.split(' ').collect::<Vec<_>>()[..] else {
+                panic!("bad line {line:?}");
+            };
+            let want = match op {
+                "<" => Ordering::Less,
+                "=" => Ordering::Equal,
+                _ => Ordering::Greater,
+            };
+            assert_eq!(compare_versions(a, b), want, "{line}");
+            checked += 1;
+        }
+        assert_eq!(checked, 3000);
+    }
+
+    #[test]
     fn hostile_versions_get_an_order_without_panic() {
         let huge = "9".repeat(100_000);
         assert_eq!(compare_versions(&huge, "1"), Ordering::Greater);
