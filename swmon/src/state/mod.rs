@@ -99,6 +99,72 @@ pub struct Change {
     pub flags: Vec<&'static str>,
 }
 
+/// One side of [`between`]: a reading's version and flags.
+struct Side<'a> {
+    version: Option<&'a str>,
+    flags: &'a [&'static str],
+}
+
+/// The change between two readings of one package's state (`None`: not
+/// there), or `None` when there is none to report: absent to present is
+/// an install, present to absent a removal, and between two versions
+/// `order(new, old)` decides (`None` from it: versions it cannot order,
+/// reported as an upgrade flagged `version-order-unknown`); the same
+/// version again is a reinstall (the state was written anew), flagged
+/// `version-spelling-changed` when the strings differ (`1.0` and `1.0.0`);
+/// either version missing is an upgrade flagged `no-version`. Both sides'
+/// flags are carried over.
+fn between(
+    manager: &'static str,
+    name: &str,
+    old: Option<Side>,
+    new: Option<Side>,
+    order: fn(&str, &str) -> Option<std::cmp::Ordering>,
+) -> Option<Change> {
+    use std::cmp::Ordering;
+    let mut flags = Vec::new();
+    for side in old.iter().chain(new.iter()) {
+        for &f in side.flags {
+            push_flag(&mut flags, f);
+        }
+    }
+    let action = match (&old, &new) {
+        (None, None) => return None,
+        (None, Some(_)) => Action::Install,
+        (Some(_), None) => Action::Remove,
+        (Some(o), Some(n)) => match (o.version, n.version) {
+            (Some(a), Some(b)) => match order(b, a) {
+                Some(Ordering::Greater) => Action::Upgrade,
+                Some(Ordering::Less) => Action::Downgrade,
+                Some(Ordering::Equal) => {
+                    if a != b {
+                        push_flag(&mut flags, "version-spelling-changed");
+                    }
+                    Action::Reinstall
+                }
+                None if a == b => Action::Reinstall,
+                None => {
+                    push_flag(&mut flags, "version-order-unknown");
+                    Action::Upgrade
+                }
+            },
+            (None, None) => Action::Reinstall,
+            _ => {
+                push_flag(&mut flags, "no-version");
+                Action::Upgrade
+            }
+        },
+    };
+    Some(Change {
+        manager,
+        name: name.to_owned(),
+        version: new.and_then(|n| n.version).map(str::to_owned),
+        previous_version: old.and_then(|o| o.version).map(str::to_owned),
+        action,
+        flags,
+    })
+}
+
 /// The manager name of a change to an executable no manager recorded.
 pub const UNMANAGED: &str = "unmanaged";
 

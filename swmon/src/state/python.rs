@@ -22,7 +22,7 @@ use std::{
     path::Path,
 };
 
-use super::{clean, open_at, open_regular, push_flag, read_prefix, Action, Change, Rejected};
+use super::{clean, open_at, open_regular, push_flag, read_prefix, Change, Rejected};
 use crate::catalogue::Manager;
 
 /// The most bytes of `METADATA` or `PKG-INFO` read (its headers are at
@@ -68,40 +68,79 @@ impl DistInfo {
         }
     }
 
-    /// This distribution as a [`Change`] (the caller knows the action:
-    /// a folder created, or removed, and the version it replaced).
-    pub fn change(&self, action: Action, previous_version: Option<String>) -> Change {
-        Change {
-            manager: self.manager(),
-            name: self.name.clone(),
-            version: match action {
-                Action::Remove => None,
-                _ => self.version.clone(),
-            },
-            previous_version: match action {
-                Action::Remove => self.version.clone(),
-                _ => previous_version,
-            },
-            action,
-            flags: self.flags.clone(),
-        }
+    /// The name as PEP 503 compares names (lower case, each run of `-`,
+    /// `_`, `.` one `-`): what pairs a removed folder with the one that
+    /// replaced it (`PyYAML-5.4.dist-info`, `pyyaml-6.0.dist-info`).
+    pub fn normalized_name(&self) -> String {
+        String::from_utf8_lossy(&normalize(self.name.as_bytes())).into_owned()
+    }
+}
+
+/// The change between two readings of one distribution (`None`: not
+/// there), ordered by [`compare_versions`] (PEP 440); `None` when there is
+/// nothing to report. The manager and name are the new reading's (the
+/// old one's for a removal). See [`super::between`] for the flags.
+pub fn change(old: Option<&DistInfo>, new: Option<&DistInfo>) -> Option<Change> {
+    let named = new.or(old)?;
+    super::between(
+        named.manager(),
+        &named.name,
+        old.map(side),
+        new.map(side),
+        compare_versions,
+    )
+}
+
+/// A reading's side of [`super::between`].
+fn side(d: &DistInfo) -> super::Side<'_> {
+    super::Side {
+        version: d.version.as_deref(),
+        flags: &d.flags,
+    }
+}
+
+/// What the folder's name alone says, with nothing read: for a folder
+/// already removed (pip deletes the old `.dist-info` of an upgrade), or
+/// one that cannot be read. Flagged `name-from-folder`.
+pub fn from_folder_name(path: &Path) -> Result<DistInfo, Rejected> {
+    let (stem, kind) = folder_stem(path)?;
+    let (name, version) = split_folder(stem);
+    if name.is_empty() {
+        return Err(Rejected::Missing("name"));
+    }
+    let mut flags = vec!["name-from-folder"];
+    let name = clean(name, &mut flags);
+    let version = version.map(|v| clean(v, &mut flags));
+    Ok(DistInfo {
+        name,
+        version,
+        installer: None,
+        kind,
+        flags,
+    })
+}
+
+/// The folder name's stem (without `.dist-info` or `.egg-info`) and the
+/// kind that suffix names (a `.egg-info` file is told by what is there).
+fn folder_stem(path: &Path) -> Result<(&[u8], Kind), Rejected> {
+    let folder = path
+        .file_name()
+        .ok_or(Rejected::Malformed("no file name"))?
+        .as_bytes();
+    if let Some(s) = folder.strip_suffix(b".dist-info") {
+        Ok((s, Kind::DistInfo))
+    } else if let Some(s) = folder.strip_suffix(b".egg-info") {
+        Ok((s, Kind::EggInfo))
+    } else {
+        Err(Rejected::Malformed("not a .dist-info or .egg-info name"))
     }
 }
 
 /// Reads the `.dist-info` or `.egg-info` at `path` (see the module doc, and
 /// the module doc of [`super`] for how it is opened).
 pub fn read_dist_info(path: &Path) -> Result<DistInfo, Rejected> {
-    let folder = path
-        .file_name()
-        .ok_or(Rejected::Malformed("no file name"))?
-        .as_bytes();
-    let (stem, dist) = if let Some(s) = folder.strip_suffix(b".dist-info") {
-        (s, true)
-    } else if let Some(s) = folder.strip_suffix(b".egg-info") {
-        (s, false)
-    } else {
-        return Err(Rejected::Malformed("not a .dist-info or .egg-info name"));
-    };
+    let (stem, kind) = folder_stem(path)?;
+    let dist = kind == Kind::DistInfo;
     let top = open_at(None, path, 0)?;
     let meta = top.metadata().map_err(Rejected::Read)?;
     let mut flags = Vec::new();
@@ -133,6 +172,8 @@ pub fn read_dist_info(path: &Path) -> Result<DistInfo, Rejected> {
             Some(read_prefix(&mut f, meta.len(), MAX_METADATA)?.0),
             None,
         )
+    } else if meta.is_file() {
+        return Err(Rejected::Malformed("a .dist-info that is not a folder"));
     } else {
         return Err(Rejected::NotRegular(super::kind_of(&meta)));
     };
@@ -231,10 +272,223 @@ fn normalize(name: &[u8]) -> Vec<u8> {
     out
 }
 
+/// PEP 440's version order, as `packaging.version.Version` compares:
+/// `[N!]N(.N)*[{a|b|rc}N][.postN][.devN][+local]`, with the spellings the
+/// PEP normalizes (case, `alpha`/`beta`/`c`/`pre`/`preview`, `-`/`_`/`.`
+/// separators, implicit numbers, `-N` and `rev`/`r` for post, a leading
+/// `v`). Trailing zeros of the release do not count (`1.0 == 1`); a
+/// development release sorts before its pre-releases, a post-release
+/// after its release, a local version after the same public one.
+/// `None` when either is no PEP 440 version (or has a number over 64
+/// bits): the caller flags the order unknown.
+pub fn compare_versions(a: &str, b: &str) -> Option<std::cmp::Ordering> {
+    Some(Pep440::parse(a)?.key().cmp(&Pep440::parse(b)?.key()))
+}
+
+/// A parsed PEP 440 version.
+#[derive(Debug, PartialEq, Eq)]
+struct Pep440 {
+    epoch: u64,
+    release: Vec<u64>,
+    /// (a=0, b=1, rc=2; number)
+    pre: Option<(u8, u64)>,
+    post: Option<u64>,
+    dev: Option<u64>,
+    local: Vec<LocalPart>,
+}
+
+/// A local version segment: letters sort before numbers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum LocalPart {
+    Text(String),
+    Number(u64),
+}
+
+/// `packaging`'s infinities around a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Bound<T> {
+    Below,
+    At(T),
+    Above,
+}
+
+type Key = (
+    u64,
+    Vec<u64>,
+    Bound<(u8, u64)>,
+    Bound<u64>,
+    Bound<u64>,
+    Bound<Vec<LocalPart>>,
+);
+
+/// A cursor over a lower-cased version.
+struct Cursor<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    fn eat(&mut self, word: &str) -> bool {
+        if self.s[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn sep(&mut self) -> bool {
+        if matches!(self.s.get(self.i), Some(b'-' | b'_' | b'.')) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A run of digits; `Err` when it overflows.
+    fn number(&mut self) -> Result<Option<u64>, ()> {
+        let start = self.i;
+        while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+        if start == self.i {
+            return Ok(None);
+        }
+        std::str::from_utf8(&self.s[start..self.i])
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .map(Some)
+            .ok_or(())
+    }
+
+    /// An optional `[sep]LABEL[sep][N]` group: the label's index in
+    /// `labels` and the number (0 when absent), or the cursor put back.
+    fn labelled(&mut self, labels: &[&str]) -> Result<Option<(usize, u64)>, ()> {
+        let start = self.i;
+        self.sep();
+        let Some(which) = labels.iter().position(|l| self.eat(l)) else {
+            self.i = start;
+            return Ok(None);
+        };
+        // Greedy, as the PEP's expression: a separator with no number after
+        // it is this group's (`1.0r-`), and every later group may start
+        // without one.
+        self.sep();
+        Ok(Some((which, self.number()?.unwrap_or(0))))
+    }
+}
+
+impl Pep440 {
+    fn parse(v: &str) -> Option<Pep440> {
+        let lower = v.trim().to_ascii_lowercase();
+        let mut c = Cursor {
+            s: lower.as_bytes(),
+            i: 0,
+        };
+        c.eat("v");
+        let first = c.number().ok()??;
+        let (epoch, first) = if c.eat("!") {
+            (first, c.number().ok()??)
+        } else {
+            (0, first)
+        };
+        let mut release = vec![first];
+        loop {
+            let at = c.i;
+            if !c.eat(".") {
+                break;
+            }
+            match c.number().ok()? {
+                Some(n) => release.push(n),
+                None => {
+                    c.i = at;
+                    break;
+                }
+            }
+        }
+        // Longer spellings first, as the PEP's expression tries them.
+        const PRE: [&str; 7] = ["alpha", "a", "beta", "b", "preview", "pre", "c"];
+        let pre = match c.labelled(&["rc"]).ok()? {
+            Some((_, n)) => Some((2, n)),
+            None => c.labelled(&PRE).ok()?.map(|(w, n)| {
+                let rank = match PRE[w] {
+                    "alpha" | "a" => 0,
+                    "beta" | "b" => 1,
+                    _ => 2,
+                };
+                (rank, n)
+            }),
+        };
+        let post = {
+            let at = c.i;
+            if c.eat("-") {
+                match c.number().ok()? {
+                    Some(n) => Some(n),
+                    None => {
+                        c.i = at;
+                        c.labelled(&["post", "rev", "r"]).ok()?.map(|(_, n)| n)
+                    }
+                }
+            } else {
+                c.labelled(&["post", "rev", "r"]).ok()?.map(|(_, n)| n)
+            }
+        };
+        let dev = c.labelled(&["dev"]).ok()?.map(|(_, n)| n);
+        let mut local = Vec::new();
+        if c.eat("+") {
+            let rest = &c.s[c.i..];
+            for part in rest.split(|&b| matches!(b, b'-' | b'_' | b'.')) {
+                if part.is_empty() || !part.iter().all(u8::is_ascii_alphanumeric) {
+                    return None;
+                }
+                local.push(if part.iter().all(u8::is_ascii_digit) {
+                    LocalPart::Number(std::str::from_utf8(part).ok()?.parse().ok()?)
+                } else {
+                    LocalPart::Text(String::from_utf8(part.to_vec()).ok()?)
+                });
+            }
+            c.i = c.s.len();
+        }
+        (c.i == c.s.len()).then_some(Pep440 {
+            epoch,
+            release,
+            pre,
+            post,
+            dev,
+            local,
+        })
+    }
+
+    /// `packaging`'s `_cmpkey`.
+    fn key(self) -> Key {
+        let mut release = self.release;
+        while release.last() == Some(&0) {
+            release.pop();
+        }
+        let pre = match (self.pre, self.post, self.dev) {
+            (None, None, Some(_)) => Bound::Below,
+            (None, _, _) => Bound::Above,
+            (Some(p), _, _) => Bound::At(p),
+        };
+        let post = self.post.map_or(Bound::Below, Bound::At);
+        let dev = self.dev.map_or(Bound::Above, Bound::At);
+        let local = if self.local.is_empty() {
+            Bound::Below
+        } else {
+            Bound::At(self.local)
+        };
+        (self.epoch, release, pre, post, dev, local)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::test_support::{data, mkfifo, TempDir};
+    use crate::state::{
+        test_support::{data, mkfifo, TempDir},
+        Action,
+    };
 
     fn dist(d: &TempDir, folder: &str, files: &[(&str, &[u8])]) -> std::path::PathBuf {
         let p = d.path().join(folder);
@@ -321,20 +575,27 @@ mod tests {
         let info = read_dist_info(&p).expect("read");
         assert_eq!(info.manager(), "uv");
         assert!(info.flags.is_empty(), "{:?}", info.flags);
-        let c = info.change(Action::Upgrade, Some("4.0.0".into()));
+        let old = DistInfo {
+            version: Some("4.0.0".into()),
+            installer: Some("pip".into()),
+            ..info.clone()
+        };
+        let c = change(Some(&old), Some(&info)).expect("a change");
         assert_eq!(
             (
                 c.manager,
+                c.action,
                 c.version.as_deref(),
                 c.previous_version.as_deref()
             ),
-            ("uv", Some("4.12.2"), Some("4.0.0"))
+            ("uv", Action::Upgrade, Some("4.12.2"), Some("4.0.0"))
         );
-        let c = info.change(Action::Remove, None);
+        let c = change(Some(&info), None).expect("a change");
         assert_eq!(
-            (c.version, c.previous_version.as_deref()),
-            (None, Some("4.12.2"))
+            (c.action, c.version, c.previous_version.as_deref()),
+            (Action::Remove, None, Some("4.12.2"))
         );
+        assert_eq!(info.normalized_name(), "typing-extensions");
     }
 
     #[test]
@@ -411,7 +672,7 @@ mod tests {
         std::fs::write(&file, b"Name: d\n").expect("write");
         assert!(matches!(
             read_dist_info(&file),
-            Err(Rejected::NotRegular(_))
+            Err(Rejected::Malformed("a .dist-info that is not a folder"))
         ));
         assert!(matches!(
             read_dist_info(&d.path().join("x")),
@@ -437,5 +698,137 @@ mod tests {
         let info = read_dist_info(&p).expect("read");
         assert_eq!(info.name, "big");
         assert!(info.flags.contains(&"metadata-malformed"));
+    }
+
+    #[test]
+    fn versions_order_as_packaging_orders_them() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        // PEP 440's own examples, in order.
+        let ordered = [
+            "1.0.dev456",
+            "1.0a1",
+            "1.0a2.dev456",
+            "1.0a12.dev456",
+            "1.0a12",
+            "1.0b1.dev456",
+            "1.0b2",
+            "1.0b2.post345.dev456",
+            "1.0b2.post345",
+            "1.0b2-346",
+            "1.0c1.dev456",
+            "1.0c1",
+            "1.0rc2",
+            "1.0c3",
+            "1.0",
+            "1.0.post456.dev34",
+            "1.0.post456",
+            "1.1.dev1",
+            "1.2+123abc",
+            "1.2+abc",
+            "1.2+abc123def",
+            "1.2+1234.abc",
+            "1.2+123456",
+            "1!0.1",
+        ];
+        for w in ordered.windows(2) {
+            assert_eq!(compare_versions(w[0], w[1]), Some(Less), "{w:?}");
+            assert_eq!(compare_versions(w[1], w[0]), Some(Greater), "{w:?}");
+        }
+        for (a, b) in [
+            ("1.0", "1.0.0"),
+            ("1.0a", "1.0-ALPHA-0"),
+            ("v2", "2.0"),
+            ("1.0-1", "1.0.post1"),
+        ] {
+            assert_eq!(compare_versions(a, b), Some(Equal), "{a} {b}");
+        }
+        for bad in [
+            "",
+            "x",
+            "1.0-",
+            "1.0+",
+            "1..0",
+            "1.0 1",
+            "99999999999999999999",
+        ] {
+            assert_eq!(compare_versions(bad, "1.0"), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn random_versions_order_as_packaging_ordered_them() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let text = std::fs::read_to_string(data("pep440-version-pairs.txt")).expect("pairs");
+        let mut checked = 0;
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let [a, b, op] = line.split(' ').collect::<Vec<_>>()[..] else {
+                panic!("bad line {line:?}");
+            };
+            let want = match op {
+                "<" => Some(Less),
+                "=" => Some(Equal),
+                ">" => Some(Greater),
+                _ => None,
+            };
+            assert_eq!(compare_versions(a, b), want, "{line}");
+            checked += 1;
+        }
+        assert_eq!(checked, 3000);
+    }
+
+    #[test]
+    fn changes_between_readings() {
+        let d = TempDir::new("py-change");
+        let read = |folder: &str, version: &str| {
+            let meta = format!("Name: Foo\nVersion: {version}\n");
+            read_dist_info(&dist(
+                &d,
+                folder,
+                &[("METADATA", meta.as_bytes()), ("INSTALLER", b"pip")],
+            ))
+            .expect("read")
+        };
+        let (v1, v2, v2b) = (
+            read("foo-1.0.dist-info", "1.0"),
+            read("foo-2.0rc1.dist-info", "2.0rc1"),
+            read("foo-2.0rc1.x.dist-info", "2.0.0-rc1"),
+        );
+        let act = |o, n| change(o, n).map(|c| (c.action, c.flags));
+        assert_eq!(act(None, None), None);
+        assert_eq!(act(None, Some(&v1)), Some((Action::Install, vec![])));
+        assert_eq!(act(Some(&v1), Some(&v2)), Some((Action::Upgrade, vec![])));
+        assert_eq!(act(Some(&v2), Some(&v1)), Some((Action::Downgrade, vec![])));
+        assert_eq!(act(Some(&v2), Some(&v2)), Some((Action::Reinstall, vec![])));
+        assert_eq!(
+            act(Some(&v2), Some(&v2b)),
+            Some((Action::Reinstall, vec!["version-spelling-changed"]))
+        );
+        let odd = DistInfo {
+            version: Some("not a version".into()),
+            ..v1.clone()
+        };
+        assert_eq!(
+            act(Some(&v1), Some(&odd)),
+            Some((Action::Upgrade, vec!["version-order-unknown"]))
+        );
+        // A removed folder, known by its name only.
+        let gone =
+            from_folder_name(Path::new("/venv/lib/site-packages/foo-1.0.dist-info")).expect("name");
+        assert_eq!(
+            (gone.name.as_str(), gone.version.as_deref()),
+            ("foo", Some("1.0"))
+        );
+        let c = change(Some(&gone), Some(&v2)).expect("a change");
+        assert_eq!(
+            (c.action, c.previous_version.as_deref(), c.flags),
+            (Action::Upgrade, Some("1.0"), vec!["name-from-folder"])
+        );
+        let egg = from_folder_name(Path::new("gpg-1.18.0-py3.11.egg-info")).expect("egg");
+        assert_eq!(
+            (egg.name.as_str(), egg.version.as_deref(), egg.kind),
+            ("gpg", Some("1.18.0"), Kind::EggInfo)
+        );
+        assert!(from_folder_name(Path::new("-1.0.dist-info")).is_err());
+        assert!(from_folder_name(Path::new("x.whl")).is_err());
     }
 }
