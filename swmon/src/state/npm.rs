@@ -16,7 +16,7 @@
 
 use std::{os::unix::ffi::OsStrExt, path::Path};
 
-use super::{clean, open_regular, push_flag, read_prefix, Action, Change, Rejected};
+use super::{clean, open_regular, push_flag, read_prefix, Change, Rejected};
 use crate::catalogue::Manager;
 
 /// The biggest `package.json` read.
@@ -32,25 +32,127 @@ pub struct NpmPackage {
     pub flags: Vec<&'static str>,
 }
 
-impl NpmPackage {
-    /// This package as a [`Change`] under `npm` (the state is the same
-    /// for every Node manager; the caller knows the action and the
-    /// version it replaced).
-    pub fn change(&self, action: Action, previous_version: Option<String>) -> Change {
-        Change {
-            manager: Manager::Npm.as_str(),
-            name: self.name.clone(),
-            version: match action {
-                Action::Remove => None,
-                _ => self.version.clone(),
-            },
-            previous_version: match action {
-                Action::Remove => self.version.clone(),
-                _ => previous_version,
-            },
-            action,
-            flags: self.flags.clone(),
+/// The change between two readings of one package (`None`: not there),
+/// under `npm` (the state is the same for every Node manager), ordered by
+/// [`compare_versions`] (SemVer); `None` when there is nothing to report.
+/// See [`super::between`] for the flags.
+pub fn change(old: Option<&NpmPackage>, new: Option<&NpmPackage>) -> Option<Change> {
+    let named = new.or(old)?;
+    super::between(
+        Manager::Npm.as_str(),
+        &named.name,
+        old.map(side),
+        new.map(side),
+        compare_versions,
+    )
+}
+
+/// A reading's side of [`super::between`].
+fn side(p: &NpmPackage) -> super::Side<'_> {
+    super::Side {
+        version: p.version.as_deref(),
+        flags: &p.flags,
+    }
+}
+
+/// SemVer 2.0.0's order, as npm's `semver.compare` (strict) gives it:
+/// `MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]`, an optional leading `v`,
+/// white space around ignored; numbers without leading zeros and at most
+/// 2^53 - 1; a pre-release sorts before its release, its identifiers
+/// compared in turn (numbers as numbers, before words; words by ASCII; a
+/// shorter list first); the build is ignored. `None` when either is no
+/// such version (or has a pre-release number over 64 bits).
+pub fn compare_versions(a: &str, b: &str) -> Option<std::cmp::Ordering> {
+    let (a, b) = (SemVer::parse(a)?, SemVer::parse(b)?);
+    Some(
+        a.main
+            .cmp(&b.main)
+            .then_with(|| match (a.pre.is_empty(), b.pre.is_empty()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                (false, false) => a.pre.cmp(&b.pre),
+            }),
+    )
+}
+
+/// The longest version `semver` parses.
+const MAX_SEMVER: usize = 256;
+/// `Number.MAX_SAFE_INTEGER`: `semver` refuses bigger numbers.
+const MAX_SAFE: u64 = (1 << 53) - 1;
+
+/// A pre-release identifier: numbers sort before words.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Ident<'a> {
+    Number(u64),
+    Word(&'a str),
+}
+
+struct SemVer<'a> {
+    main: [u64; 3],
+    pre: Vec<Ident<'a>>,
+}
+
+impl<'a> SemVer<'a> {
+    fn parse(v: &'a str) -> Option<SemVer<'a>> {
+        let v = v.trim();
+        if v.len() > MAX_SEMVER {
+            return None;
         }
+        let v = v.strip_prefix('v').unwrap_or(v);
+        let (v, build) = match v.split_once('+') {
+            Some((v, b)) => (v, Some(b)),
+            None => (v, None),
+        };
+        if let Some(b) = build {
+            let ok = |p: &str| {
+                !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+            };
+            if !b.split('.').all(ok) {
+                return None;
+            }
+        }
+        let (v, pre) = match v.split_once('-') {
+            Some((v, p)) => (v, Some(p)),
+            None => (v, None),
+        };
+        let number = |d: &str| -> Option<u64> {
+            let plain = !d.is_empty()
+                && d.bytes().all(|c| c.is_ascii_digit())
+                && (d == "0" || !d.starts_with('0'));
+            plain
+                .then(|| d.parse().ok())
+                .flatten()
+                .filter(|&n| n <= MAX_SAFE)
+        };
+        let mut parts = v.split('.');
+        let main = [
+            number(parts.next()?)?,
+            number(parts.next()?)?,
+            number(parts.next()?)?,
+        ];
+        if parts.next().is_some() {
+            return None;
+        }
+        let mut ids = Vec::new();
+        if let Some(p) = pre {
+            for id in p.split('.') {
+                if id.is_empty() || !id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
+                    return None;
+                }
+                if id.bytes().all(|c| c.is_ascii_digit()) {
+                    // No leading zero; over 2^53 `semver` keeps it as a
+                    // string of digits, still ordered as a number here.
+                    if id.len() > 1 && id.starts_with('0') {
+                        return None;
+                    }
+                    ids.push(Ident::Number(id.parse().ok()?));
+                } else {
+                    ids.push(Ident::Word(id));
+                }
+            }
+        }
+        Some(SemVer { main, pre: ids })
     }
 }
 
@@ -141,7 +243,10 @@ pub fn parse(bytes: &[u8], folder: Option<&[u8]>) -> Result<NpmPackage, Rejected
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::test_support::{data, mkfifo, TempDir};
+    use crate::state::{
+        test_support::{data, mkfifo, TempDir},
+        Action,
+    };
 
     fn at(d: &TempDir, rel: &str, bytes: &[u8]) -> std::path::PathBuf {
         let p = d.path().join(rel);
@@ -172,7 +277,7 @@ mod tests {
             ("util-deprecate", Some("1.0.2"))
         );
         assert!(pkg.flags.is_empty());
-        let c = pkg.change(Action::Install, None);
+        let c = change(None, Some(&pkg)).expect("a change");
         assert_eq!((c.manager, c.action), ("npm", Action::Install));
     }
 
@@ -265,5 +370,99 @@ mod tests {
             .and_then(|f| f.set_len(2 << 30))
             .expect("sparse");
         assert!(matches!(read_package_json(&big), Err(Rejected::TooBig(_))));
+    }
+
+    #[test]
+    fn versions_order_as_semver_orders_them() {
+        use std::cmp::Ordering::Less;
+        // SemVer 2.0.0's own example, in order.
+        let ordered = [
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "1.0.0-beta",
+            "1.0.0-beta.2",
+            "1.0.0-beta.11",
+            "1.0.0-rc.1",
+            "1.0.0",
+            "1.0.1",
+            "1.10.0",
+            "v2.0.0",
+        ];
+        for w in ordered.windows(2) {
+            assert_eq!(compare_versions(w[0], w[1]), Some(Less), "{w:?}");
+        }
+        assert_eq!(
+            compare_versions("1.0.0+a", "1.0.0+b"),
+            Some(std::cmp::Ordering::Equal)
+        );
+        for bad in [
+            "",
+            "1.0",
+            "01.0.0",
+            "1.0.0-",
+            "=1.0.0",
+            "1.0.0.0",
+            "1.0.0-a..b",
+            "9007199254740992.0.0",
+        ] {
+            assert_eq!(compare_versions(bad, "1.0.0"), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn random_versions_order_as_semver_ordered_them() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let text = std::fs::read_to_string(data("semver-version-pairs.txt")).expect("pairs");
+        let mut checked = 0;
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let [a, b, op] = line.split(' ').collect::<Vec<_>>()[..] else {
+                panic!("bad line {line:?}");
+            };
+            let want = match op {
+                "<" => Some(Less),
+                "=" => Some(Equal),
+                ">" => Some(Greater),
+                _ => None,
+            };
+            assert_eq!(compare_versions(a, b), want, "{line}");
+            checked += 1;
+        }
+        assert_eq!(checked, 3000);
+    }
+
+    #[test]
+    fn changes_between_readings() {
+        let pkg = |v: &str| {
+            parse(
+                format!(r#"{{"name":"a","version":"{v}"}}"#).as_bytes(),
+                None,
+            )
+            .expect("p")
+        };
+        let act =
+            |o: &NpmPackage, n: &NpmPackage| change(Some(o), Some(n)).map(|c| (c.action, c.flags));
+        assert_eq!(
+            act(&pkg("1.0.0"), &pkg("1.0.1")),
+            Some((Action::Upgrade, vec![]))
+        );
+        assert_eq!(
+            act(&pkg("2.0.0"), &pkg("2.0.0-rc.1")),
+            Some((Action::Downgrade, vec![]))
+        );
+        assert_eq!(
+            act(&pkg("1.0.0"), &pkg("1.0.0")),
+            Some((Action::Reinstall, vec![]))
+        );
+        assert_eq!(
+            act(&pkg("1.0.0"), &pkg("latest")),
+            Some((Action::Upgrade, vec!["version-order-unknown"]))
+        );
+        let c = change(Some(&pkg("1.2.3")), None).expect("a change");
+        assert_eq!(
+            (c.action, c.version, c.previous_version.as_deref()),
+            (Action::Remove, None, Some("1.2.3"))
+        );
+        assert_eq!(change(None, None), None);
     }
 }
