@@ -13,7 +13,9 @@
 //! `site-packages` or a `--root` can plant a link, a FIFO or a 2 GiB file
 //! where root will read. So every reader opens with
 //! `O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC|O_NOCTTY` (a symbolic link at the path
-//! is refused, not followed; a FIFO does not hang the open), `fstat`s what
+//! is refused, not followed; a FIFO does not hang the open; inside a
+//! `.dist-info` each member is opened the same way beneath the folder's
+//! descriptor), `fstat`s what
 //! it opened and requires a regular file (a folder for a `.dist-info`),
 //! caps the bytes it reads before it allocates them, and rejects what
 //! breaks a rule with a reason ([`Rejected`]), never a panic. Names and
@@ -23,12 +25,23 @@
 //! an over-long value is cut at [`MAX_VALUE`] bytes and flagged
 //! `truncated`; nothing is dropped silently.
 //!
-//! The readers:
-//! - [`dpkg`]: a snapshot of a dpkg `status` file and the changes between
-//!   two snapshots, with Debian's version order ([`dpkg::compare_versions`]);
-//! - [`python`]: a `NAME-VERSION.dist-info` or `.egg-info` (folder or file);
-//! - [`npm`]: a `package.json` under `node_modules`;
-//! - [`exe`]: an executable in a `PATH` folder, with its SHA-256.
+//! `O_NOFOLLOW` guards the last part of the path only: the folders on the
+//! way are followed. The caller passes paths as the kernel resolved them
+//! (no links on the way) and as seen from the writer's root; a user who
+//! can replace a folder on the way between the kernel's report and the
+//! read can make root read another `.dist-info` or `package.json` than
+//! the one written (never a file of another name).
+//!
+//! The readers, and the [`Change`]s each gives:
+//! - [`dpkg`]: a snapshot of a dpkg `status` file; [`dpkg::diff`] of two
+//!   snapshots, ordered by Debian's rules ([`dpkg::compare_versions`]);
+//! - [`python`]: a `NAME-VERSION.dist-info` or `.egg-info` (folder or
+//!   file), or only its folder's name once it is gone; [`python::change`]
+//!   of two readings, ordered by PEP 440 ([`python::compare_versions`]);
+//! - [`npm`]: a `package.json` under `node_modules`; [`npm::change`] of
+//!   two readings, ordered by SemVer ([`npm::compare_versions`]);
+//! - [`exe`]: an executable in a `PATH` folder, with its SHA-256;
+//!   [`exe::ExeFacts::change`] names it under [`UNMANAGED`].
 
 use std::{
     fs::File,
@@ -50,7 +63,8 @@ pub mod python;
 pub const MAX_VALUE: usize = 1024;
 
 /// What happened to a package between two readings of the state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Absent before, present now.
     Install,
@@ -79,8 +93,10 @@ impl Action {
     }
 }
 
-/// One package-state change, as the event carries it in `swmon.changes`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One package-state change, as the event carries it in `swmon.changes`
+/// (serialized as `{manager, name, version?, previous_version?, action,
+/// flags?}`, absent values and empty flags left out).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Change {
     /// The manager whose state changed, as the catalogue names it
     /// ([`crate::catalogue::Manager::as_str`]: `dpkg`, `pip`, `uv`, `npm`,
@@ -90,12 +106,15 @@ pub struct Change {
     /// same` package; escaped and flagged when not clean UTF-8.
     pub name: String,
     /// The version now (`None` for a removal, or when the state has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// The version before (`None` for an install).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_version: Option<String>,
     pub action: Action,
     /// Stable words about the reading: `escaped`, `truncated`, and the
     /// readers' own (see each reader).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<&'static str>,
 }
 
@@ -174,6 +193,8 @@ pub enum Rejected {
     /// The errno's text stays out of the event.
     #[error("can't open it")]
     Open(#[source] io::Error),
+    /// `ELOOP` under `O_NOFOLLOW`: a link at the path (or, rarely, more
+    /// than 40 links on the way to it).
     #[error("it is a symbolic link (not followed)")]
     Symlink,
     #[error("it is {0}, not a regular file")]
@@ -401,6 +422,33 @@ mod tests {
         }
         let mut flags = Vec::new();
         assert_eq!(clean(b"a\xffb", &mut flags), "a\\xffb");
+    }
+
+    #[test]
+    fn a_change_serializes_as_the_event_carries_it() {
+        let c = Change {
+            manager: "dpkg",
+            name: "nginx".into(),
+            version: Some("1.22.1-9".into()),
+            previous_version: None,
+            action: Action::Install,
+            flags: vec![],
+        };
+        assert_eq!(
+            serde_json::to_string(&c).expect("json"),
+            r#"{"manager":"dpkg","name":"nginx","version":"1.22.1-9","action":"install"}"#
+        );
+        let c = Change {
+            version: None,
+            previous_version: Some("1.0".into()),
+            action: Action::Remove,
+            flags: vec!["config-files"],
+            ..c
+        };
+        assert_eq!(
+            serde_json::to_string(&c).expect("json"),
+            r#"{"manager":"dpkg","name":"nginx","previous_version":"1.0","action":"remove","flags":["config-files"]}"#
+        );
     }
 
     #[test]
