@@ -7,6 +7,13 @@
 //! hashed; a bigger file's digest is of its first [`MAX_HASHED`] bytes,
 //! flagged `truncated`. A file that changes size while it is hashed is
 //! flagged `changed-while-read`.
+//!
+//! The file is opened beneath its folder's descriptor, and that folder is
+//! checked as opened: owned by another user than root
+//! (`folder-not-root-owned`), or writable by group or others without the
+//! sticky bit (`folder-writable-by-others`), it is flagged: such a folder
+//! is not a system `PATH` folder, and whoever can write it could have
+//! swapped what was read.
 
 use std::{io::Read, os::unix::fs::MetadataExt, path::Path};
 
@@ -38,7 +45,8 @@ pub struct ExeFacts {
     /// How many bytes the digest covers: the size, or [`MAX_HASHED`].
     pub hashed: u64,
     /// `truncated`, `changed-while-read`, `escaped`, `setuid`, `setgid`,
-    /// `world-writable`.
+    /// `world-writable`, `folder-not-root-owned`,
+    /// `folder-writable-by-others`.
     pub flags: Vec<&'static str>,
 }
 
@@ -65,14 +73,33 @@ pub fn describe(path: &Path) -> Result<ExeFacts, Rejected> {
 
 /// [`describe`] with another hashing cap.
 pub fn describe_capped(path: &Path, max_hashed: u64) -> Result<ExeFacts, Rejected> {
-    use std::os::unix::ffi::OsStrExt;
-    let (mut file, meta) = open_regular(None, path, max_hashed, false)?;
+    use std::os::unix::{ffi::OsStrExt, fs::OpenOptionsExt};
+    let file_name = path
+        .file_name()
+        .ok_or(Rejected::Malformed("no file name"))?;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // The folder's own links are followed (`/bin` on a merged-/usr
+    // system); the file's are not.
+    let folder = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NONBLOCK)
+        .open(folder)
+        .map_err(Rejected::Open)?;
+    let folder_meta = folder.metadata().map_err(Rejected::Read)?;
+    let folder = std::os::fd::OwnedFd::from(folder);
+    let (mut file, meta) = open_regular(Some(&folder), Path::new(file_name), max_hashed, false)?;
     let mut flags = Vec::new();
+    if folder_meta.uid() != 0 {
+        push_flag(&mut flags, "folder-not-root-owned");
+    }
+    if folder_meta.mode() & 0o022 != 0 && folder_meta.mode() & libc::S_ISVTX == 0 {
+        push_flag(&mut flags, "folder-writable-by-others");
+    }
     let cleaned_path = clean(path.as_os_str().as_bytes(), &mut flags);
-    let name = clean(
-        path.file_name().map_or(&[][..], |n| n.as_bytes()),
-        &mut flags,
-    );
+    let name = clean(file_name.as_bytes(), &mut flags);
     let want = meta.len().min(max_hashed);
     if meta.len() > max_hashed {
         push_flag(&mut flags, "truncated");
@@ -135,6 +162,17 @@ mod tests {
     use super::*;
     use crate::state::test_support::{mkfifo, TempDir};
 
+    /// The flags of `f` but the folder's owner (the tests' folders are
+    /// their user's).
+    fn flags(f: &ExeFacts) -> Vec<&'static str> {
+        let mine = nix::unistd::geteuid().is_root();
+        f.flags
+            .iter()
+            .copied()
+            .filter(|&x| mine || x != "folder-not-root-owned")
+            .collect()
+    }
+
     fn sha256_hex(bytes: &[u8]) -> String {
         Sha256::digest(bytes)
             .iter()
@@ -153,7 +191,7 @@ mod tests {
         assert_eq!((f.size, f.hashed, f.mode), (18, 18, 0o4755));
         assert!(f.executable);
         assert_eq!(f.uid, nix::unistd::geteuid().as_raw());
-        assert_eq!(f.flags, ["setuid"]);
+        assert_eq!(flags(&f), ["setuid"]);
         // Known answer: SHA-256 of the empty string.
         assert_eq!(
             sha256_hex(b""),
@@ -169,7 +207,7 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o646)).expect("chmod");
         let f = describe(&p).expect("describe");
         assert!(!f.executable);
-        assert_eq!(f.flags, ["world-writable"]);
+        assert_eq!(flags(&f), ["world-writable"]);
     }
 
     #[test]
@@ -179,6 +217,7 @@ mod tests {
             return;
         };
         let f = describe(p).expect("describe");
+        assert!(f.flags.is_empty(), "{:?}", f.flags);
         assert_eq!((f.size, f.hashed), (bytes.len() as u64, bytes.len() as u64));
         assert_eq!(f.sha256, sha256_hex(&bytes));
     }
@@ -193,7 +232,7 @@ mod tests {
         // same code path as MAX_HASHED's.
         let facts = describe_capped(&p, 1 << 20).expect("describe");
         assert_eq!((facts.size, facts.hashed), (2 << 30, 1 << 20));
-        assert_eq!(facts.flags, ["truncated"]);
+        assert_eq!(flags(&facts), ["truncated"]);
         assert_eq!(facts.sha256, sha256_hex(&vec![0u8; 1 << 20]));
     }
 
@@ -214,6 +253,17 @@ mod tests {
         std::fs::write(&odd, b"x").expect("write");
         let f = describe(&odd).expect("describe");
         assert_eq!(f.name, "bad\\x1bname");
-        assert_eq!(f.flags, ["escaped"]);
+        assert_eq!(flags(&f), ["escaped"]);
+        // A folder others may write: flagged, still described.
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let f = describe(&odd).expect("describe");
+        assert_eq!(flags(&f), ["folder-writable-by-others", "escaped"]);
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+        assert_eq!(flags(&describe(&odd).expect("describe")), ["escaped"]);
+        // A path with no file name.
+        assert!(matches!(
+            describe(Path::new("/")),
+            Err(Rejected::Malformed(_))
+        ));
     }
 }
