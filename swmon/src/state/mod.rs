@@ -50,7 +50,7 @@ use std::{
         fd::{AsRawFd, FromRawFd, OwnedFd},
         unix::ffi::OsStrExt,
     },
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 pub mod dpkg;
@@ -116,6 +116,69 @@ pub struct Change {
     /// readers' own (see each reader).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<&'static str>,
+}
+
+/// What to read for a path the kernel reported written, renamed or
+/// removed: which reader, and the path to give it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A dpkg admin folder's `status` (for its `status`, `status-new`,
+    /// `status-old`, `updates/*` and `info/*`): read it with
+    /// [`dpkg::read`] once the run is over (dpkg folds its `updates/`
+    /// journal into `status` when it ends; mid-run, `status` may lag).
+    DpkgStatus(PathBuf),
+    /// A `.dist-info` or `.egg-info` (for it or anything in it): read it
+    /// with [`python::read_dist_info`], or, gone, [`python::from_folder_name`].
+    DistInfo(PathBuf),
+    /// `node_modules/[@scope/]NAME/package.json` itself (not one deeper in
+    /// the package, `node_modules/glob/dist/esm/package.json`): read it
+    /// with [`npm::read_package_json`].
+    PackageJson(PathBuf),
+}
+
+/// The package state `path` belongs to, by its name alone (no I/O), or
+/// `None` for a path that is none of the managers' state above (an
+/// executable in a `PATH` folder is the caller's to recognize, by its
+/// folder). A dpkg admin folder is one named `dpkg` (`--admindir`
+/// elsewhere is the caller's).
+pub fn locate(path: &Path) -> Option<Location> {
+    use std::path::Component;
+    let parts: Vec<Component> = path.components().collect();
+    let name = |i: usize| parts.get(i).map(|c| c.as_os_str().as_bytes());
+    let upto = |i: usize| parts[..=i].iter().collect::<PathBuf>();
+    if let Some(i) = parts.iter().position(|c| {
+        let n = c.as_os_str().as_bytes();
+        n.len() > 10 && n.ends_with(b".dist-info") || n.len() > 9 && n.ends_with(b".egg-info")
+    }) {
+        return Some(Location::DistInfo(upto(i)));
+    }
+    let last = parts.len().checked_sub(1)?;
+    // `.../dpkg/status*`, `.../dpkg/updates/N`, `.../dpkg/info/X`.
+    for admin in [last.checked_sub(1), last.checked_sub(2)]
+        .into_iter()
+        .flatten()
+    {
+        if name(admin) != Some(b"dpkg") {
+            continue;
+        }
+        let direct = admin + 1 == last
+            && matches!(name(last), Some(b"status" | b"status-new" | b"status-old"));
+        let nested = admin + 2 == last && matches!(name(admin + 1), Some(b"updates" | b"info"));
+        if direct || nested {
+            return Some(Location::DpkgStatus(upto(admin).join("status")));
+        }
+    }
+    if name(last) == Some(b"package.json") && last >= 2 {
+        let in_modules = |i: usize| name(i) == Some(b"node_modules");
+        let plain = in_modules(last - 2);
+        let scoped = last >= 3
+            && in_modules(last - 3)
+            && name(last - 2).is_some_and(|s| s.starts_with(b"@") && s.len() > 1);
+        if plain || scoped {
+            return Some(Location::PackageJson(path.to_owned()));
+        }
+    }
+    None
 }
 
 /// One side of [`between`]: a reading's version and flags.
@@ -422,6 +485,70 @@ mod tests {
         }
         let mut flags = Vec::new();
         assert_eq!(clean(b"a\xffb", &mut flags), "a\\xffb");
+    }
+
+    #[test]
+    fn paths_are_located() {
+        let loc = |p: &str| locate(Path::new(p));
+        let dpkg = Some(Location::DpkgStatus("/var/lib/dpkg/status".into()));
+        for p in [
+            "/var/lib/dpkg/status",
+            "/var/lib/dpkg/status-new",
+            "/var/lib/dpkg/updates/0003",
+            "/var/lib/dpkg/info/nginx.list",
+        ] {
+            assert_eq!(loc(p), dpkg, "{p}");
+        }
+        assert_eq!(
+            loc("/srv/chroot/var/lib/dpkg/updates/tmp.i"),
+            Some(Location::DpkgStatus(
+                "/srv/chroot/var/lib/dpkg/status".into()
+            ))
+        );
+        for p in [
+            "/var/lib/dpkg/lock",
+            "/var/lib/dpkg/info/x/y",
+            "/etc/status",
+            "/",
+            "",
+        ] {
+            assert_eq!(loc(p), None, "{p}");
+        }
+        let site = "/venv/lib/python3.11/site-packages";
+        assert_eq!(
+            loc(&format!("{site}/requests-2.31.0.dist-info/RECORD")),
+            Some(Location::DistInfo(
+                format!("{site}/requests-2.31.0.dist-info").into()
+            ))
+        );
+        assert_eq!(
+            loc("/usr/lib/python3/dist-packages/gpg-1.18.0-py3.11.egg-info"),
+            Some(Location::DistInfo(
+                "/usr/lib/python3/dist-packages/gpg-1.18.0-py3.11.egg-info".into()
+            ))
+        );
+        assert_eq!(loc(&format!("{site}/.dist-info")), None);
+        let nm = "/app/node_modules";
+        for p in [
+            format!("{nm}/left-pad/package.json"),
+            format!("{nm}/@tufjs/models/package.json"),
+            format!("{nm}/a/node_modules/b/package.json"),
+        ] {
+            assert_eq!(
+                loc(&p),
+                Some(Location::PackageJson(p.clone().into())),
+                "{p}"
+            );
+        }
+        for p in [
+            format!("{nm}/glob/dist/esm/package.json"),
+            format!("{nm}/package.json"),
+            format!("{nm}/@/x/package.json"),
+            format!("{nm}/.package-lock.json"),
+            "/app/package.json".to_owned(),
+        ] {
+            assert_eq!(loc(&p), None, "{p}");
+        }
     }
 
     #[test]
