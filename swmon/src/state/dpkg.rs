@@ -305,6 +305,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
                         Ordering::Equal => continue,
                     },
                     (None, None) if o.arch == n.arch => continue,
+                    (None, None) => Action::Reinstall,
                     _ => {
                         push_flag(&mut flags, "no-version");
                         Action::Upgrade
