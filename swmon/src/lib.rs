@@ -15,6 +15,7 @@ pub mod audit;
 pub mod correlate;
 pub mod classify;
 pub mod package_file;
+pub mod state;
 pub mod enrich;
 pub mod event;
 pub mod sink;

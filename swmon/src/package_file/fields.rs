@@ -6,7 +6,7 @@
 
 /// The value of the first field named `key` (ASCII case-insensitive) in
 /// the first paragraph.
-pub(super) fn field<'a>(text: &'a [u8], key: &str) -> Option<&'a [u8]> {
+pub(crate) fn field<'a>(text: &'a [u8], key: &str) -> Option<&'a [u8]> {
     for line in text.split(|&c| c == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {

@@ -40,7 +40,7 @@ use std::{
 pub use place::{Creds, Place};
 
 mod deb;
-mod fields;
+pub(crate) mod fields;
 mod gem;
 mod place;
 mod rpm;
