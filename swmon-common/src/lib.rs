@@ -1514,8 +1514,11 @@ pub struct StateEvent {
     /// Entries of `ancestors` in use.
     pub ancestor_count: u32,
     pub comm: [u8; 16],
-    /// The base name of the writer's executable.
-    pub exe: [u8; ANCESTOR_NAME],
+    /// Slots of `exe` in use.
+    pub exe_depth: u32,
+    pub _pad: u32,
+    /// The writer's executable, like [`ExecEvent::path`] (mounts crossed).
+    pub exe: [[u8; PATH_COMPONENT]; PATH_DEPTH],
     pub path: [[u8; PATH_COMPONENT]; PATH_DEPTH],
     /// The writer's parent, its parent, and so on, like
     /// [`Capture::ancestors`].
@@ -1715,9 +1718,11 @@ mod layout {
         assert_eq!(offset_of!(StateEvent, cgroup_id), 56);
         assert_eq!(offset_of!(StateEvent, start_ns), 72);
         assert_eq!(offset_of!(StateEvent, comm), 88);
-        assert_eq!(offset_of!(StateEvent, exe), 104);
-        assert_eq!(offset_of!(StateEvent, path), 104 + ANCESTOR_NAME);
-        let ancestors = 104 + ANCESTOR_NAME + PATH_DEPTH * PATH_COMPONENT;
+        assert_eq!(offset_of!(StateEvent, exe_depth), 104);
+        assert_eq!(offset_of!(StateEvent, exe), 112);
+        let path = PATH_DEPTH * PATH_COMPONENT;
+        assert_eq!(offset_of!(StateEvent, path), 112 + path);
+        let ancestors = 112 + 2 * path;
         assert_eq!(offset_of!(StateEvent, ancestors), ancestors);
         assert_eq!(
             size_of::<StateEvent>(),

@@ -228,14 +228,20 @@ fn send(
     ev.boot_ns = now;
     ev.start_ns = read(leader, cap_off.task_start_boottime).unwrap_or(0);
     ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
-    ev.exe[0] = 0;
-    let exe = read_ptr(task, off.task_mm)
-        .and_then(|mm| read_ptr(mm, off.mm_exe_file))
-        .and_then(|file| read_ptr(file, off.file_path + off.path_dentry))
-        .and_then(|d| read_ptr(d, off.dentry_name + off.qstr_name));
-    if let Ok(name) = exe {
-        // SAFETY: a kernel string read, bounded by the slot.
-        let _ = unsafe { bpf_probe_read_kernel_str_bytes(name, &mut ev.exe) };
+    ev._pad = 0;
+    ev.exe_depth = 0;
+    ev.exe[0][0] = 0;
+    let exe = read_ptr(task, off.task_mm).and_then(|mm| read_ptr(mm, off.mm_exe_file));
+    if let Ok(file) = exe {
+        let dentry = read_ptr(file, off.file_path + off.path_dentry).unwrap_or(core::ptr::null());
+        let mnt = read_ptr(file, off.file_path + off.path_mnt).unwrap_or(core::ptr::null());
+        if !dentry.is_null() {
+            let (depth, truncated) = walk_path(&mut ev.exe, &off, dentry, mnt);
+            ev.exe_depth = depth;
+            if truncated {
+                ev.flags |= flag::FILENAME_TRUNCATED;
+            }
+        }
     }
     let (depth, truncated) = walk_path(&mut ev.path, &off, dentry, core::ptr::null());
     ev.path_depth = depth;

@@ -111,8 +111,32 @@ fn a_wheel_unzipped_into_a_venv_is_an_install_no_installer_ran() {
         [("dist-info".to_owned(), dist_info.display().to_string())],
         "{e:#}"
     );
-    // The writer, as it ran: its command line and its parent (this test).
-    assert_eq!(e["process"]["args"][1], "-c", "{e:#}");
+    // What changed, read from the folder: the package's own name and
+    // version (METADATA's, not the folder's spelling).
+    assert_eq!(
+        e["swmon"]["changes"],
+        serde_json::json!([{
+            "manager": "pip",
+            "name": "swmon-state-unzip",
+            "version": "2.5",
+            "action": "install",
+            // No INSTALLER file: no installer wrote it.
+            "flags": ["no-installer"],
+            "path": dist_info.display().to_string(),
+        }]),
+        "{e:#}"
+    );
+    assert_eq!(e["package"]["name"], "swmon-state-unzip");
+    assert_eq!(e["package"]["version"], "2.5");
+    // The writer, as the kernel saw it at the write; its command line
+    // only while it still ran when swmon read it (not waited for here).
+    assert_eq!(
+        e["process"]["executable"],
+        fs::canonicalize(PYTHON).unwrap().display().to_string()
+    );
+    if let Some(args) = e["process"]["args"].as_array().filter(|a| !a.is_empty()) {
+        assert_eq!(args[1], "-c", "{e:#}");
+    }
     assert_eq!(e["process"]["parent"]["pid"], std::process::id());
     assert_eq!(e["swmon"]["ancestors"][0]["pid"], std::process::id());
     let c = counters(&events);
@@ -168,6 +192,27 @@ fn an_executable_copied_into_usr_local_bin_is_unmanaged_software() {
         [("path-dir".to_owned(), target.display().to_string())],
         "{e:#}"
     );
+    // The file as it is: its hash, size, mode, owner.
+    let ch = &e["swmon"]["changes"][0];
+    assert_eq!(ch["manager"], "unmanaged");
+    assert_eq!(ch["name"], target.file_name().unwrap().to_str().unwrap());
+    assert_eq!(ch["path"], target.display().to_string());
+    assert_eq!(ch["sha256"], sha256_of(Path::new("/usr/bin/true")), "{e:#}");
+    assert_eq!(ch["size"], fs::metadata("/usr/bin/true").unwrap().len());
+    assert_eq!(ch["executable"], true);
+    assert_eq!(ch["uid"], 0);
+}
+
+fn sha256_of(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_owned()
 }
 
 struct DpkgGuard(&'static str);
@@ -185,15 +230,50 @@ fn an_installer_s_state_writes_are_its_run_s() {
     const PKG: &str = "swmon-state-deb";
     let tmp = TempDir::new("state-dpkg");
     let deb = build_deb(tmp.path(), PKG, "3.1-1", "x.deb");
+    let newer = build_deb(tmp.path(), PKG, "3.10-1", "y.deb");
     let _guard = DpkgGuard(PKG);
 
     let m = Monitor::start(&[]);
     let (pid, code) = run(Command::new("/usr/bin/dpkg").arg("-i").arg(&deb));
     assert_eq!(code, 0, "dpkg -i");
-    m.wait_for("dpkg -i", Duration::from_secs(20), |e| {
-        e["process"]["pid"] == pid
+    let (upgrade, code) = run(Command::new("/usr/bin/dpkg").arg("-i").arg(&newer));
+    assert_eq!(code, 0, "dpkg -i newer");
+    let (remove, code) = run(Command::new("/usr/bin/dpkg").args(["-r", PKG]));
+    assert_eq!(code, 0, "dpkg -r");
+    m.wait_for("dpkg -r", Duration::from_secs(20), |e| {
+        e["process"]["pid"] == remove
     });
     let events = m.stop();
+
+    // What changed, from dpkg's own status: the package inside the file
+    // (not the file's name), its version, and the one it replaced.
+    let change = |pid: u32| -> Vec<Value> {
+        let e = one_run(&events, pid);
+        e["swmon"]["changes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c["name"] == PKG)
+            .collect()
+    };
+    let status = "/var/lib/dpkg/status";
+    assert_eq!(
+        change(pid),
+        [
+            serde_json::json!({"manager": "dpkg", "name": PKG, "version": "3.1-1", "action": "install", "path": status})
+        ]
+    );
+    assert_eq!(
+        change(upgrade),
+        [
+            serde_json::json!({"manager": "dpkg", "name": PKG, "version": "3.10-1", "previous_version": "3.1-1", "action": "upgrade", "path": status})
+        ]
+    );
+    let removed = change(remove);
+    assert_eq!(removed.len(), 1, "{removed:#?}");
+    assert_eq!(removed[0]["action"], "remove");
+    assert_eq!(removed[0]["previous_version"], "3.10-1");
 
     let e = one_run(&events, pid);
     let by = e["swmon"]["detected_by"]

@@ -167,6 +167,10 @@ pub struct StateRecord {
     pub comm: Vec<u8>,
     /// The base name of the writer's executable.
     pub exe_name: Vec<u8>,
+    /// Its path, from the kernel at the write (`/` when unread).
+    pub executable: Vec<u8>,
+    /// The path lost its top folders.
+    pub executable_truncated: bool,
     /// The file's path from its filesystem's root (not from the host's:
     /// see `StateEvent`).
     pub fs_path: Vec<u8>,
@@ -346,7 +350,13 @@ fn state_record(ev: &StateEvent) -> StateRecord {
         boot_ns: ev.boot_ns,
         start_ns: ev.start_ns,
         comm: until_nul(&ev.comm).to_vec(),
-        exe_name: until_nul(&ev.exe).to_vec(),
+        exe_name: if ev.exe_depth > 0 {
+            until_nul(&ev.exe[0]).to_vec()
+        } else {
+            Vec::new()
+        },
+        executable: join_path(&ev.exe[..(ev.exe_depth as usize).min(PATH_DEPTH)], false),
+        executable_truncated: ev.flags & flag::FILENAME_TRUNCATED != 0,
         fs_path: join_path(&ev.path[..(ev.path_depth as usize).min(PATH_DEPTH)], false),
         path_truncated: ev.flags & flag::PATH_TRUNCATED != 0,
         ancestors: ancestor_list(&ev.ancestors[..(ev.ancestor_count as usize).min(ANCESTORS_MAX)]),

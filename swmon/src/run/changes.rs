@@ -14,10 +14,13 @@
 
 use std::{
     collections::HashMap,
+    os::unix::ffi::OsStrExt,
+    path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, Instant},
 };
 
+use serde_json::json;
 use swmon_common::state;
 
 use crate::{
@@ -25,6 +28,7 @@ use crate::{
     ebpf::decode::{KernelAncestor, StateRecord},
     enrich::{self, Ancestor},
     mounts::{self, Mounts},
+    state::{dpkg, exe, npm, python, Action, Change},
 };
 
 /// A state-only activity is reported when its writer has written nothing
@@ -112,12 +116,48 @@ pub fn manager_of(rule: u32) -> &'static str {
     }
 }
 
+/// The `'static` name of a manager a change names (the readers' names).
+pub fn manager_name(name: &str) -> Option<&'static str> {
+    [
+        "dpkg",
+        "pip",
+        "uv",
+        "conda",
+        "npm",
+        "cargo",
+        "gem",
+        "rpm",
+        "unmanaged",
+    ]
+    .into_iter()
+    .find(|m| *m == name)
+}
+
+/// `event.action` and `event.type` of a state-only install from its
+/// changes: a removal when every change is one, an upgrade when any is
+/// (or a downgrade), else an install (also when nothing could be read:
+/// package state was written).
+pub fn action_of(changes: &[serde_json::Value]) -> (&'static str, &'static str) {
+    let actions: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| c["action"].as_str())
+        .collect();
+    if !actions.is_empty() && actions.iter().all(|a| *a == "remove") {
+        ("package-remove", "deletion")
+    } else if actions.iter().any(|a| *a == "upgrade" || *a == "downgrade") {
+        ("package-upgrade", "change")
+    } else {
+        ("package-install", "installation")
+    }
+}
+
 /// About how many bytes a state record holds.
 pub fn record_bytes(rec: &StateRecord) -> usize {
     std::mem::size_of::<StateRecord>()
         + vec_cost(rec.fs_path.len())
         + vec_cost(rec.comm.len())
         + vec_cost(rec.exe_name.len())
+        + vec_cost(rec.executable.len())
         + rec
             .ancestors
             .iter()
@@ -337,6 +377,173 @@ pub fn readable_fs(fs_type: &str) -> bool {
     !mounts::untrusted_fs(fs_type)
 }
 
+/// The dpkg admin folders known to have been read, each with its last
+/// `status` snapshot: a run's dpkg changes are the diff from it to the
+/// `status` after the run.
+pub const DPKG_ADMIN: &str = "/var/lib/dpkg";
+/// Most dpkg admin folders remembered (chroots, `--root`, `--admindir`).
+const MAX_ADMIN_DIRS: usize = 64;
+/// Bytes of an unmanaged executable hashed (the rest is flagged
+/// `truncated` by the reader).
+const MAX_HASHED: u64 = 64 << 20;
+
+/// What changed, read from the state a run or an activity wrote, after
+/// its writers are done: the decide stage's reader of [`crate::state`].
+#[derive(Debug, Default)]
+pub struct StateReader {
+    dpkg: HashMap<PathBuf, dpkg::Snapshot>,
+}
+
+/// A run's or an activity's changes, as `swmon.changes` carries them, and
+/// the units that could not be read (`swmon.state.unread`: path and why).
+#[derive(Debug, Default)]
+pub struct Read {
+    pub changes: Vec<serde_json::Value>,
+    pub unread: Vec<serde_json::Value>,
+}
+
+impl StateReader {
+    /// A reader with a baseline of the host's own dpkg database, when it
+    /// has one.
+    pub fn new() -> StateReader {
+        let mut r = StateReader::default();
+        let admin = PathBuf::from(DPKG_ADMIN);
+        if admin.join("status").exists() {
+            r.baseline(&admin);
+        }
+        r
+    }
+
+    /// Takes a dpkg admin folder's `status` as its baseline, once: at
+    /// start for the host's, at the first write seen for another (a
+    /// chroot's: dpkg folds its journal into `status` at the end of a run,
+    /// so the first write of a run comes before the file changes).
+    pub fn baseline(&mut self, admin: &Path) {
+        if self.dpkg.contains_key(admin) {
+            return;
+        }
+        if self.dpkg.len() >= MAX_ADMIN_DIRS {
+            self.dpkg.clear();
+        }
+        if let Ok(s) = dpkg::read(&admin.join("status")) {
+            self.dpkg.insert(admin.to_owned(), s);
+        }
+    }
+
+    /// The dpkg admin folder a write names, if it is dpkg's.
+    pub fn dpkg_admin(u: &Unit) -> Option<PathBuf> {
+        let p = Path::new(std::ffi::OsStr::from_bytes(&u.path));
+        match u.rule {
+            state::DPKG_STATUS | state::DPKG_UPDATES => p.parent().map(Path::to_owned),
+            _ => None,
+        }
+    }
+
+    /// Reads what the units say now. `unmanaged`: report executables in
+    /// `PATH` folders (an activity's; a run's manager records its own).
+    pub fn read(&mut self, units: &Units, unmanaged: bool) -> Read {
+        let mut out = Read::default();
+        let mut admins: Vec<PathBuf> = Vec::new();
+        for u in &units.units {
+            if !readable_fs(&u.fs_type) {
+                out.unread.push(unread(u, "untrusted-filesystem"));
+                continue;
+            }
+            let path = Path::new(std::ffi::OsStr::from_bytes(&u.path));
+            match u.rule {
+                state::DPKG_STATUS | state::DPKG_UPDATES => {
+                    if let Some(a) = Self::dpkg_admin(u) {
+                        if !admins.contains(&a) {
+                            admins.push(a);
+                        }
+                    }
+                }
+                state::DIST_INFO | state::EGG_INFO => {
+                    let reading = match python::read_dist_info(path) {
+                        Ok(d) => Ok(d),
+                        // Gone since (moved into place from a temporary
+                        // folder, or removed): its name still says which.
+                        Err(e) => python::from_folder_name(path)
+                            .map(|mut d| {
+                                d.flags.push("gone");
+                                d
+                            })
+                            .map_err(|_| e),
+                    };
+                    match reading {
+                        Ok(d) => {
+                            if let Some(c) = python::change(None, Some(&d)) {
+                                out.changes.push(with_path(&c, u));
+                            }
+                        }
+                        Err(e) => out.unread.push(unread(u, e.flag())),
+                    }
+                }
+                state::NPM_PACKAGE => match npm::read_package_json(path) {
+                    Ok(p) => {
+                        if let Some(c) = npm::change(None, Some(&p)) {
+                            out.changes.push(with_path(&c, u));
+                        }
+                    }
+                    Err(e) => out.unread.push(unread(u, e.flag())),
+                },
+                state::PATH_DIR if unmanaged => match exe::describe_capped(path, MAX_HASHED) {
+                    Ok(f) => {
+                        let mut v = with_path(&f.change(Action::Install), u);
+                        v["sha256"] = json!(f.sha256);
+                        v["size"] = json!(f.size);
+                        v["mode"] = json!(format!("{:o}", f.mode & 0o7777));
+                        v["uid"] = json!(f.uid);
+                        v["executable"] = json!(f.executable);
+                        out.changes.push(v);
+                    }
+                    Err(e) => out.unread.push(unread(u, e.flag())),
+                },
+                // Written, not read (yet): rpm, gem, cargo, npm's lock,
+                // and a run's `PATH` files (its manager's record says).
+                _ => {}
+            }
+        }
+        for admin in admins {
+            match dpkg::read(&admin.join("status")) {
+                Ok(new) => {
+                    match self.dpkg.get(&admin) {
+                        Some(old) => {
+                            for c in dpkg::diff(old, &new) {
+                                let mut v = json!(c);
+                                v["path"] = json!(crate::event::lossless(
+                                    admin.join("status").as_os_str().as_bytes()
+                                ));
+                                out.changes.push(v);
+                            }
+                        }
+                        None => out.unread.push(json!({
+                            "path": crate::event::lossless(admin.as_os_str().as_bytes()),
+                            "why": "no-baseline",
+                        })),
+                    }
+                    self.dpkg.insert(admin, new);
+                }
+                Err(e) => out.unread.push(json!({
+                    "path": crate::event::lossless(admin.as_os_str().as_bytes()),
+                    "why": e.flag(),
+                })),
+            }
+        }
+        out
+    }
+}
+
+fn with_path(c: &Change, u: &Unit) -> serde_json::Value {
+    let mut v = json!(c);
+    v["path"] = json!(crate::event::lossless(&u.path));
+    v
+}
+
+fn unread(u: &Unit, why: &str) -> serde_json::Value {
+    json!({ "path": crate::event::lossless(&u.path), "why": why })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,6 +567,8 @@ mod tests {
                 start_ns: 7,
                 comm: b"x".to_vec(),
                 exe_name: b"x".to_vec(),
+                executable: b"/usr/bin/x".to_vec(),
+                executable_truncated: false,
                 fs_path: path.into(),
                 path_truncated: false,
                 ancestors: vec![],

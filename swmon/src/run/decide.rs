@@ -15,7 +15,7 @@ use swmon_common::{flag, reason};
 
 use super::{
     audit_reader::AuditMsg,
-    changes::{self, Activities, Activity, StateWrite, Units},
+    changes::{self, Activities, Activity, StateReader, StateWrite, Units},
     counters::Counters,
     facts::Prepared,
     queue::Rx,
@@ -62,6 +62,8 @@ pub struct Decide {
     pub ready: Vec<Run>,
     /// State writes no installer run owns, by writer.
     pub activities: Activities,
+    /// Reads what changed when a run or an activity is reported.
+    reader: StateReader,
     state: StateTally,
     events: u64,
 }
@@ -93,6 +95,7 @@ impl Decide {
             cross: CrossCheck::new(wait.as_nanos() as u64, initial),
             ready: Vec::new(),
             activities: Activities::default(),
+            reader: StateReader::new(),
             state: StateTally::default(),
             events: 0,
         }
@@ -171,6 +174,22 @@ impl Decide {
     /// nothing); else it is part of the writer's state-only activity.
     fn on_state_write(&mut self, w: StateWrite) {
         self.state.writes += 1;
+        if let Some(admin) = w
+            .unit()
+            .map(|path| changes::Unit {
+                rule: w.rec.rule,
+                path,
+                fs_type: String::new(),
+                writer: 0,
+                boot_ns: 0,
+            })
+            .as_ref()
+            .and_then(StateReader::dpkg_admin)
+        {
+            if w.fs_type.as_deref().is_some_and(changes::readable_fs) {
+                self.reader.baseline(&admin);
+            }
+        }
         let owner = std::iter::once((w.rec.tgid, w.rec.start_ns))
             .chain(w.rec.ancestors.iter().map(|a| (a.pid, a.start_ns)))
             .find(|&(tgid, start)| {
@@ -216,7 +235,18 @@ impl Decide {
         let rec = &a.first;
         let w = &a.writer;
         let start = event::timestamp(self.clock.wall(rec.boot_ns));
-        let manager = a.units.units.first().map(|u| changes::manager_of(u.rule));
+        let read = self.reader.read(&a.units, true);
+        let manager = read
+            .changes
+            .first()
+            .and_then(|c| c["manager"].as_str())
+            .and_then(changes::manager_name)
+            .or_else(|| a.units.units.first().map(|u| changes::manager_of(u.rule)));
+        let (action, kind_type) = changes::action_of(&read.changes);
+        let package = (read.changes.len() == 1).then(|| PackageRef {
+            name: read.changes[0]["name"].as_str().unwrap_or("").to_owned(),
+            version: read.changes[0]["version"].as_str().map(str::to_owned),
+        });
         let name = event::lossless(if rec.exe_name.is_empty() {
             &rec.comm
         } else {
@@ -227,18 +257,14 @@ impl Decide {
             event: EventMeta {
                 kind: "alert",
                 category: vec!["package", "file"],
-                kind_type: vec!["installation"],
-                action: "package-install",
+                kind_type: vec![kind_type],
+                action,
                 outcome: None,
             },
             process: Some(Process {
                 pid: rec.tgid,
                 parent: Parent { pid: rec.ppid },
-                executable: w
-                    .process
-                    .executable
-                    .as_deref()
-                    .map_or_else(|| name.clone(), event::lossless),
+                executable: event::lossless(&rec.executable),
                 name,
                 args_count: w.process.args.len(),
                 args: w.process.args.iter().map(|x| event::lossless(x)).collect(),
@@ -262,7 +288,7 @@ impl Decide {
                     name: self.names.user(rec.loginuid),
                 },
             }),
-            package: None,
+            package,
             host: Host {
                 name: self.host.clone(),
             },
@@ -271,7 +297,8 @@ impl Decide {
                 run_id: Some(format!("{}-{}", rec.tgid, rec.start_ns)),
                 manager,
                 detected_by: vec!["state"],
-                state: Some(state_json(&a.units)),
+                state: Some(state_json(&a.units, &read.unread)),
+                changes: read.changes,
                 args_truncated: w.process.args_truncated,
                 session_id: (rec.sessionid != u32::MAX).then_some(rec.sessionid),
                 cgroup_id: Some(rec.cgroup_id),
@@ -579,6 +606,7 @@ impl Decide {
 
     fn run_event(&mut self, run: &Run, verdict: Verdict) -> Event {
         self.state.units_dropped += run.state.dropped + run.state.unplaced;
+        let read = self.reader.read(&run.state, false);
         let rec = run.primary();
         let program = catalogue::program(run.facts.installer_id);
         let manager = program.and_then(|p| match p.role {
@@ -747,7 +775,8 @@ impl Decide {
                 cgroup_truncated: run.facts.placement.cgroup_truncated,
                 tty: run.facts.tty.clone(),
                 detected_by: detected_by(run),
-                state: (!run.state.is_empty()).then(|| state_json(&run.state)),
+                state: (!run.state.is_empty()).then(|| state_json(&run.state, &read.unread)),
+                changes: read.changes,
                 ..Swmon::default()
             },
         }
@@ -769,7 +798,7 @@ fn detected_by(run: &Run) -> Vec<&'static str> {
 }
 
 /// `swmon.state`: where package state was written, each place once.
-fn state_json(u: &Units) -> serde_json::Value {
+fn state_json(u: &Units, unread: &[serde_json::Value]) -> serde_json::Value {
     let writes: Vec<_> = u
         .units
         .iter()
@@ -782,6 +811,9 @@ fn state_json(u: &Units) -> serde_json::Value {
         })
         .collect();
     let mut v = json!({ "writes": writes });
+    if !unread.is_empty() {
+        v["unread"] = json!(unread);
+    }
     if u.dropped > 0 {
         v["dropped"] = json!(u.dropped);
     }
