@@ -215,6 +215,139 @@ fn sha256_of(path: &Path) -> String {
         .to_owned()
 }
 
+#[test]
+fn an_executable_untarred_into_usr_local_bin_is_unmanaged_software() {
+    let tmp = TempDir::new("state-tar");
+    let name = format!("swmon-state-tar-{}", std::process::id());
+    let target = Path::new("/usr/local/bin").join(&name);
+    let _gone = RemoveOnDrop(target.clone());
+    fs::copy("/usr/bin/true", tmp.path().join(&name)).expect("copy");
+    let tarball = tmp.path().join("t.tar");
+    let (_, code) = run(Command::new("tar")
+        .arg("-cf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(tmp.path())
+        .arg(&name));
+    assert_eq!(code, 0, "tar -c");
+
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new("tar")
+        .arg("-xf")
+        .arg(&tarball)
+        .args(["-C", "/usr/local/bin"]));
+    assert_eq!(code, 0, "tar -x");
+    m.wait_for(
+        "the untar's state-only event",
+        Duration::from_secs(20),
+        |e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid,
+    );
+    let events = m.stop();
+    let found = state_only(&events, pid);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let e = &found[0];
+    assert_eq!(e["process"]["name"], "tar");
+    let ch = &e["swmon"]["changes"][0];
+    assert_eq!(ch["manager"], "unmanaged", "{e:#}");
+    assert_eq!(ch["name"], name.as_str());
+    assert_eq!(ch["sha256"], sha256_of(Path::new("/usr/bin/true")));
+    assert_eq!(ch["executable"], true);
+}
+
+/// Two wheels, `top` requiring `dep`, in `dir`.
+fn wheels_with_a_dependency(dir: &Path, top: &str, dep: &str) {
+    let script = r#"
+import sys, zipfile
+d, top, dep = sys.argv[1:4]
+for name, req in ((top, dep), (dep, None)):
+    mod = name.replace("-", "_")
+    info = f"{mod}-1.0.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+    if req:
+        meta += f"Requires-Dist: {req}\n"
+    files = {f"{mod}/__init__.py": "X = 1\n", f"{info}/METADATA": meta,
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    with zipfile.ZipFile(f"{d}/{mod}-1.0-py3-none-any.whl", "w") as z:
+        for p, t in files.items():
+            z.writestr(p, t)
+        z.writestr(f"{info}/RECORD", "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n")
+"#;
+    let out = Command::new(PYTHON)
+        .arg("-c")
+        .arg(script)
+        .arg(dir)
+        .args([top, dep])
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn pip_install_lists_each_package_it_installed() {
+    let tmp = TempDir::new("state-pip");
+    let wheels = tmp.path().join("wheels");
+    fs::create_dir_all(&wheels).expect("mkdir");
+    wheels_with_a_dependency(&wheels, "swmon-state-top", "swmon-state-dep");
+    let venv = tmp.path().join("venv");
+    let out = Command::new(PYTHON)
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .expect("venv");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new(venv.join("bin/pip"))
+        .args(["install", "--no-index", "--find-links"])
+        .arg(&wheels)
+        .arg("swmon-state-top"));
+    assert_eq!(code, 0, "pip install");
+    m.wait_for("pip install", Duration::from_secs(30), |e| {
+        e["process"]["pid"] == pid
+    });
+    let events = m.stop();
+    let e = one_run(&events, pid);
+    let mut got: Vec<(String, String, String)> = e["swmon"]["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_owned(),
+                c["version"].as_str().unwrap_or("").to_owned(),
+                c["action"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (
+                "swmon-state-dep".to_owned(),
+                "1.0".to_owned(),
+                "install".to_owned()
+            ),
+            (
+                "swmon-state-top".to_owned(),
+                "1.0".to_owned(),
+                "install".to_owned()
+            ),
+        ],
+        "{e:#}"
+    );
+    assert_eq!(all_state_only(&events), Vec::<Value>::new());
+}
+
 struct DpkgGuard(&'static str);
 
 impl Drop for DpkgGuard {

@@ -459,18 +459,10 @@ impl StateReader {
                     }
                 }
                 state::DIST_INFO | state::EGG_INFO => {
-                    let reading = match python::read_dist_info(path) {
-                        Ok(d) => Ok(d),
-                        // Gone since (moved into place from a temporary
-                        // folder, or removed): its name still says which.
-                        Err(e) => python::from_folder_name(path)
-                            .map(|mut d| {
-                                d.flags.push("gone");
-                                d
-                            })
-                            .map_err(|_| e),
-                    };
-                    match reading {
+                    // A folder gone since (a build's temporary environment,
+                    // pip's `--target` staging moved into place) is no
+                    // change where it was: `unread`, with why.
+                    match python::read_dist_info(path) {
                         Ok(d) => {
                             if let Some(c) = python::change(None, Some(&d)) {
                                 out.changes.push(with_path(&c, u));

@@ -278,6 +278,7 @@ impl Rejected {
     /// A short stable word for the event.
     pub fn flag(&self) -> &'static str {
         match self {
+            Rejected::Open(e) if e.kind() == io::ErrorKind::NotFound => "gone",
             Rejected::Open(_) => "open-failed",
             Rejected::Symlink => "symlink",
             Rejected::NotRegular(_) => "not-regular",
