@@ -609,8 +609,16 @@ pub mod state {
     /// A file in a folder of the host's `PATH` that user space watches
     /// (by device and inode: the `WATCHED_DIRS` map).
     pub const PATH_DIR: u32 = 10;
+    /// A file at the top of a `site-packages` or `dist-packages` folder
+    /// (a module, a `.pth`, a distutils `.egg-info` file).
+    pub const SITE_MODULE: u32 = 11;
+    /// A file in a top-level folder of one (a package's code; not its
+    /// `__pycache__`).
+    pub const SITE_PACKAGE: u32 = 12;
     /// Each rule's name, as events show it.
-    pub const NAMES: [(u32, &str); 10] = [
+    pub const NAMES: [(u32, &str); 12] = [
+        (SITE_MODULE, "site-module"),
+        (SITE_PACKAGE, "site-package"),
         (DPKG_STATUS, "dpkg-status"),
         (DPKG_UPDATES, "dpkg-updates"),
         (DIST_INFO, "dist-info"),
@@ -666,6 +674,15 @@ pub mod state {
     }
 
     pub const STATUS_NEW: Name = Name::exact("status-new");
+    pub const SITE_PACKAGES: Name = Name::exact("site-packages");
+    pub const DIST_PACKAGES: Name = Name::exact("dist-packages");
+    pub const PYCACHE: Name = Name::exact("__pycache__");
+
+    /// Whether a folder's name is a Python import folder's.
+    #[inline(always)]
+    pub const fn is_site(w: [u64; 2]) -> bool {
+        SITE_PACKAGES.matches(w) || DIST_PACKAGES.matches(w)
+    }
     pub const DPKG: Name = Name::exact("dpkg");
     pub const UPDATES: Name = Name::exact("updates");
     pub const PACKAGE_JSON: Name = Name::exact("package.json");
@@ -716,19 +733,30 @@ pub mod state {
     /// the record's path again.
     #[inline(always)]
     pub const fn rule_of(p: &Place) -> u32 {
-        if p.depth >= 1
-            && p.parent_len >= 10
-            && p.parent_tail == DIST_TAIL
-            && p.parent_head == DIST_HEAD
+        // Python's state is in an import folder (`site-packages`,
+        // `dist-packages`): the same names elsewhere are a build's output
+        // or an unpacked source tree, which installs nothing.
+        let in_site = p.depth >= 2 && is_site(p.parents[1]);
+        if in_site && p.parent_len >= 10 && p.parent_tail == DIST_TAIL && p.parent_head == DIST_HEAD
         {
             return DIST_INFO;
         }
-        if p.depth >= 1
+        if in_site
             && p.parent_len >= 10
             && p.parent_tail == EGG_TAIL
             && (p.parent_head >> 8) as u8 == EGG_HEAD
         {
             return EGG_INFO;
+        }
+        if p.depth >= 1 && is_site(p.parents[0]) {
+            // A file at the top of an import folder: a module, a `.pth`
+            // (run at every start), a distutils `.egg-info` file.
+            return SITE_MODULE;
+        }
+        if in_site && !PYCACHE.matches(p.parents[0]) {
+            // A file of a top-level package folder (the metadata folders
+            // are matched above).
+            return SITE_PACKAGE;
         }
         if p.depth >= 1 && DPKG.matches(p.parents[0]) && STATUS_NEW.matches(p.leaf) {
             return DPKG_STATUS;
@@ -1802,6 +1830,16 @@ mod state_rules {
                 DIST_INFO,
             ),
             ("/v/site-packages/a_b-1.0.egg-info/PKG-INFO", EGG_INFO),
+            (
+                "/usr/lib/python3/dist-packages/bcc-0.26.0.egg-info",
+                SITE_MODULE,
+            ),
+            ("/v/lib/python3.11/site-packages/evil.pth", SITE_MODULE),
+            ("/v/lib/python3.11/site-packages/six.py", SITE_MODULE),
+            (
+                "/v/lib/python3.11/site-packages/requests/api.py",
+                SITE_PACKAGE,
+            ),
             ("/p/node_modules/left-pad/package.json", NPM_PACKAGE),
             ("/p/node_modules/@types/node/package.json", NPM_PACKAGE),
             ("/p/node_modules/a/node_modules/b/package.json", NPM_PACKAGE),
@@ -1827,6 +1865,10 @@ mod state_rules {
             "/var/lib/dpkg/status-old",
             "/var/lib/dpkg/info/bash.list",
             "/home/u/dist-info/METADATA",
+            "/tmp/six-1.16.0/six.egg-info/PKG-INFO",
+            "/src/build/bdist.linux-x86_64/wheel/a-1.dist-info/METADATA",
+            "/v/site-packages/__pycache__/six.cpython-311.pyc",
+            "/v/site-packages/requests/sub/x.py",
             "/home/u/xist-info/METADATA",
             "/v/a.dist-infox/METADATA",
             "/v/.egg-info/PKG-INFO",

@@ -31,6 +31,7 @@ use aya_ebpf::{
     macros::{map, raw_tracepoint},
     maps::{HashMap, LruHashMap},
     programs::RawTracePointContext,
+    Global,
 };
 use swmon_common::{
     counter, flag,
@@ -43,6 +44,11 @@ use crate::{count, read, read_ptr, walk_path, CAPTURE_OFFSETS, EVENTS, OFFSETS, 
 /// The host's `PATH` folders user space watches, by (device, inode).
 #[map]
 pub static WATCHED_DIRS: HashMap<InodeKey, u32> = HashMap::with_max_entries(256, 0);
+
+/// `I_DIRTY_SYNC | I_DIRTY_DATASYNC | I_DIRTY_PAGES` on this kernel (from
+/// BTF: 6.x renumbered them), set by user space at load.
+#[no_mangle]
+static I_DIRTY: Global<u32> = Global::new(7);
 
 /// When each (unit, writer) was last sent, so that a file written page by
 /// page, or a folder written file by file, is sent once per writer and
@@ -80,7 +86,6 @@ fn name_of(dentry: *const u8) -> ([u64; 2], u32, *const u8) {
 }
 
 fn try_state(ctx: &RawTracePointContext) -> Result<u32, u32> {
-    let off = OFFSETS.load();
     let soff = SCAN_OFFSETS.load();
     // TP_PROTO(struct folio *folio, struct address_space *mapping)
     let mapping = ctx.arg::<u64>(1) as *const u8;
@@ -90,6 +95,45 @@ fn try_state(ctx: &RawTracePointContext) -> Result<u32, u32> {
         // The block device's own pages (filesystem metadata), and the rest.
         return Ok(0);
     }
+    match_inode(inode, false)
+}
+
+/// `chmod` and the other attribute changes of a file, seen where the
+/// inode is marked dirty whole (`writeback:writeback_mark_inode_dirty`
+/// with all of `I_DIRTY_SYNC | I_DIRTY_DATASYNC | I_DIRTY_PAGES`, what
+/// `mark_inode_dirty` passes: ext4's and most filesystems' `setattr`; a
+/// write's time update and page dirtying pass fewer bits and return at the
+/// first test): a regular file with an execute bit in a watched `PATH`
+/// folder, so a file written elsewhere in that folder and made executable
+/// later (by another process) is seen too.
+#[raw_tracepoint(tracepoint = "writeback_mark_inode_dirty")]
+pub fn swmon_attr(ctx: RawTracePointContext) -> u32 {
+    match try_attr(&ctx) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+fn try_attr(ctx: &RawTracePointContext) -> Result<u32, u32> {
+    // TP_PROTO(struct inode *inode, int flags)
+    let all = I_DIRTY.load();
+    if ctx.arg::<u64>(1) as u32 & all != all {
+        return Ok(0);
+    }
+    let soff = SCAN_OFFSETS.load();
+    let inode = ctx.arg::<u64>(0) as *const u8;
+    let mode: u16 = read(inode, soff.inode_mode)?;
+    if mode & S_IFMT != S_IFREG || mode & 0o111 == 0 {
+        return Ok(0);
+    }
+    match_inode(inode, true)
+}
+
+/// Matches a file's names against the rules (only the watched `PATH`
+/// folders when `path_only`), and sends a match.
+#[inline(always)]
+fn match_inode(inode: *const u8, path_only: bool) -> Result<u32, u32> {
+    let off = OFFSETS.load();
+    let soff = SCAN_OFFSETS.load();
     let mut node = read_ptr(inode, soff.inode_dentry)?;
     let mut k = 0usize;
     while k < ALIASES_MAX && !node.is_null() {
@@ -125,8 +169,10 @@ fn try_state(ctx: &RawTracePointContext) -> Result<u32, u32> {
             depth += 1;
         }
         p.depth = depth as u32;
-        let mut rule = state::rule_of(&p);
-        if rule == 0 && state::may_be_path_dir(&p) && !parent0.is_null() {
+        // A watched `PATH` folder first: whatever the file's name there
+        // (`/usr/local/bin/.crates2.json` is an executable's place).
+        let mut rule = 0;
+        if state::may_be_path_dir(&p) && !parent0.is_null() {
             let dir = read_ptr(parent0, soff.dentry_inode)?;
             let key = InodeKey {
                 dev: read_ptr(dir, off.inode_sb)
@@ -140,18 +186,11 @@ fn try_state(ctx: &RawTracePointContext) -> Result<u32, u32> {
                 rule = state::PATH_DIR;
             }
         }
+        if rule == 0 && !path_only {
+            rule = state::rule_of(&p);
+        }
         if rule != 0 {
-            // A folder rule's unit is the folder: its files are one change.
-            let folder = matches!(
-                rule,
-                state::DIST_INFO | state::EGG_INFO | state::DPKG_UPDATES
-            );
-            let (unit, hash) = if folder {
-                (parent0, read::<u32>(parent0, off.dentry_name).unwrap_or(0))
-            } else {
-                (inode, read::<u32>(dentry, off.dentry_name).unwrap_or(0))
-            };
-            return send(rule, inode, dentry, unit, hash);
+            return Ok(send(rule, inode, dentry));
         }
         // hlist_node.next, its first field.
         node = read_ptr(node, 0).unwrap_or(core::ptr::null());
@@ -160,15 +199,33 @@ fn try_state(ctx: &RawTracePointContext) -> Result<u32, u32> {
     Ok(0)
 }
 
-/// Sends a matched write, once per (unit, writer) and [`RESEND_NS`].
+/// Sends a matched write, once per (unit, writer) and [`RESEND_NS`]. A
+/// BPF-to-BPF call, one copy for both programs (inlined into the
+/// attribute program, the compiler's code for the path walk mixed the
+/// ring-buffer pointer with an error value, which the verifier refuses).
+#[inline(never)]
+fn send(rule: u32, inode: *const u8, dentry: *const u8) -> u32 {
+    match try_send(rule, inode, dentry) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
 #[inline(always)]
-fn send(
-    rule: u32,
-    inode: *const u8,
-    dentry: *const u8,
-    unit: *const u8,
-    hash: u32,
-) -> Result<u32, u32> {
+fn try_send(rule: u32, inode: *const u8, dentry: *const u8) -> Result<u32, u32> {
+    let off = OFFSETS.load();
+    // A folder rule's unit is the folder: its files are one change.
+    let folder = matches!(
+        rule,
+        state::DIST_INFO | state::EGG_INFO | state::DPKG_UPDATES | state::SITE_PACKAGE
+    );
+    let (unit, named) = if folder {
+        let parent = read_ptr(dentry, off.dentry_parent)?;
+        (parent, parent)
+    } else {
+        (inode, dentry)
+    };
+    let hash = read::<u32>(named, off.dentry_name).unwrap_or(0);
+
     count(counter::STATE_MATCHED);
     let pid_tgid = bpf_get_current_pid_tgid();
     let tgid = (pid_tgid >> 32) as u32;
@@ -195,7 +252,6 @@ fn send(
     // SAFETY: the reservation is ours until submit; every field the reader
     // uses is written below.
     let ev = unsafe { &mut *entry.as_mut_ptr() };
-    let off = OFFSETS.load();
     let soff = SCAN_OFFSETS.load();
     let cap_off = CAPTURE_OFFSETS.load();
     ev.kind = EVENT_STATE;

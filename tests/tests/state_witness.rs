@@ -106,9 +106,17 @@ fn a_wheel_unzipped_into_a_venv_is_an_install_no_installer_ran() {
     assert_eq!(e["swmon"]["detected_by"], serde_json::json!(["state"]));
     assert_eq!(e["swmon"]["manager"], "pip");
     let dist_info = site.join("swmon_state_unzip-2.5.dist-info");
+    let mut w = writes(e);
+    w.sort();
     assert_eq!(
-        writes(e),
-        [("dist-info".to_owned(), dist_info.display().to_string())],
+        w,
+        [
+            ("dist-info".to_owned(), dist_info.display().to_string()),
+            (
+                "site-package".to_owned(),
+                site.join("swmon_state_unzip").display().to_string()
+            ),
+        ],
         "{e:#}"
     );
     // What changed, read from the folder: the package's own name and
@@ -252,6 +260,68 @@ fn an_executable_untarred_into_usr_local_bin_is_unmanaged_software() {
     assert_eq!(ch["name"], name.as_str());
     assert_eq!(ch["sha256"], sha256_of(Path::new("/usr/bin/true")));
     assert_eq!(ch["executable"], true);
+}
+
+#[test]
+fn a_file_made_executable_in_usr_local_bin_is_unmanaged_software() {
+    // Put there before swmon starts (as a rename would, unseen), not
+    // executable; then made executable under swmon by another process.
+    let target = PathBuf::from(format!(
+        "/usr/local/bin/swmon-state-chmod-{}",
+        std::process::id()
+    ));
+    let _gone = RemoveOnDrop(target.clone());
+    fs::copy("/usr/bin/true", &target).expect("copy");
+    let (_, code) = run(Command::new("chmod").arg("0644").arg(&target));
+    assert_eq!(code, 0);
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new("chmod").arg("0755").arg(&target));
+    assert_eq!(code, 0, "chmod");
+    m.wait_for(
+        "the chmod's state-only event",
+        Duration::from_secs(20),
+        |e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid,
+    );
+    let events = m.stop();
+    let found = state_only(&events, pid);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let e = &found[0];
+    assert_eq!(e["process"]["name"], "chmod");
+    let ch = &e["swmon"]["changes"][0];
+    assert_eq!(ch["manager"], "unmanaged", "{e:#}");
+    assert_eq!(ch["path"], target.display().to_string());
+    assert_eq!(ch["mode"], "755");
+    assert_eq!(ch["sha256"], sha256_of(Path::new("/usr/bin/true")));
+}
+
+#[test]
+fn a_pth_file_dropped_into_site_packages_is_python_code_without_metadata() {
+    let tmp = TempDir::new("state-pth");
+    let venv = venv_without_pip(tmp.path());
+    let pth = site_packages(&venv).join("zz-swmon.pth");
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("echo 'import os' > {}", pth.display())));
+    assert_eq!(code, 0);
+    m.wait_for(
+        "the .pth's state-only event",
+        Duration::from_secs(20),
+        |e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid,
+    );
+    let events = m.stop();
+    let found = state_only(&events, pid);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(
+        found[0]["swmon"]["changes"],
+        serde_json::json!([{
+            "manager": "unmanaged",
+            "name": "zz-swmon.pth",
+            "action": "install",
+            "flags": ["python-code", "no-metadata"],
+            "path": pth.display().to_string(),
+        }])
+    );
 }
 
 /// Two wheels, `top` requiring `dep`, in `dir`.
@@ -442,11 +512,15 @@ fn ordinary_writes_are_no_install() {
     let etc = PathBuf::from(format!("/etc/swmon-state-{}.conf", std::process::id()));
     let _gone = RemoveOnDrop(etc.clone());
     let m = Monitor::start(&[]);
-    // A build's output in a `bin` folder, a tree of files, a tarball
-    // unpacked in /tmp, a file edited in /etc.
+    // A build's output in a `bin` folder, a tree of files, a source tree
+    // with a setuptools `.egg-info` and a wheel build's `.dist-info`, a
+    // tarball of it unpacked in /tmp, a file edited in /etc.
     let script = format!(
-        "set -e; cd {dir}; mkdir -p build/bin src/pkg; \
+        "set -e; cd {dir}; mkdir -p build/bin src/pkg src/pkg.egg-info \
+         build/bdist.linux-x86_64/wheel/pkg-1.0.dist-info; \
          for i in $(seq 50); do echo $i > src/pkg/f$i.py; done; \
+         echo 'Name: pkg' > src/pkg.egg-info/PKG-INFO; \
+         echo 'Name: pkg' > build/bdist.linux-x86_64/wheel/pkg-1.0.dist-info/METADATA; \
          printf '\\177ELF' > build/bin/tool; chmod +x build/bin/tool; \
          tar -cf t.tar src build; mkdir un; tar -xf t.tar -C un; \
          echo 'a = 1' > {etc}",

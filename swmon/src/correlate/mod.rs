@@ -54,6 +54,8 @@ pub struct Run {
     /// Where it (or a process under it) wrote package state (the state
     /// witness), each place once.
     pub state: crate::run::changes::Units,
+    /// What its state writes said when it ended (read once, then).
+    pub state_read: Option<crate::run::changes::Read>,
 }
 
 /// Facts user space read while the process was alive.
@@ -333,6 +335,7 @@ impl Correlator {
                 part,
                 keys: verdict::KeyCache::default(),
                 state: Default::default(),
+                state_read: None,
             },
         );
         evicted

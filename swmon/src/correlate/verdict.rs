@@ -1649,6 +1649,7 @@ mod tests {
             part: 0,
             keys: Default::default(),
             state: Default::default(),
+            state_read: None,
         }
     }
 

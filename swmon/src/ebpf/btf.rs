@@ -47,6 +47,11 @@ pub struct KernelFacts {
     /// [`ELF_KEY_LEN`] bytes (`BINPRM_BUF_SIZE` is 256 since Linux 5.1,
     /// 128 before); 0 otherwise, and the kernel then looks up no near-copy.
     pub bprm_buf: u32,
+    /// `I_DIRTY_SYNC | I_DIRTY_DATASYNC | I_DIRTY_PAGES`, what a whole
+    /// `mark_inode_dirty` passes (an attribute change: `chmod`): from the
+    /// kernel's enum where BTF has it (6.x renumbered the inode state
+    /// bits), else the older macros' 1, 2 and 4.
+    pub i_dirty: u32,
 }
 
 /// Reads the kernel's BTF and takes what the eBPF program needs from it.
@@ -64,6 +69,14 @@ pub fn kernel_facts(path: &Path) -> Result<KernelFacts, BtfError> {
         bprm_buf: match btf.array_len("linux_binprm", "buf") {
             Ok(n) if n as usize >= ELF_KEY_LEN => btf.offset("linux_binprm", "buf")?,
             _ => 0,
+        },
+        i_dirty: match (
+            btf.enum_value("I_DIRTY_SYNC"),
+            btf.enum_value("I_DIRTY_DATASYNC"),
+            btf.enum_value("I_DIRTY_PAGES"),
+        ) {
+            (Some(a), Some(b), Some(c)) => a | b | c,
+            _ => 1 | 2 | 4,
         },
     })
 }
@@ -239,6 +252,24 @@ impl<'a> Btf<'a> {
             size_type: u32_at(self.types, at + 8)?,
             extra: at + 12,
         })
+    }
+
+    /// The value of an enum constant named `name`, in any enum (a linear
+    /// scan of the types: once, at start).
+    fn enum_value(&self, name: &str) -> Option<u32> {
+        for &at in &self.starts[1..] {
+            let t = self.header(at as usize)?;
+            if t.kind != 6 {
+                continue;
+            }
+            for i in 0..t.vlen as usize {
+                let e = t.extra + 8 * i;
+                if self.string(u32_at(self.types, e)?) == name.as_bytes() {
+                    return u32_at(self.types, e + 4);
+                }
+            }
+        }
+        None
     }
 
     fn by_id(&self, id: u32) -> Option<Type> {
@@ -463,6 +494,16 @@ mod tests {
                 .expect("BTF")
                 .exit_group_dead
         );
+    }
+
+    #[test]
+    fn this_kernel_s_inode_dirty_bits() {
+        let data = std::fs::read(VMLINUX).expect("kernel BTF");
+        let btf = Btf::parse(&data).expect("parse");
+        // 6.18's enum: I_NEW is bit 0 and the dirty bits follow.
+        assert_eq!(btf.enum_value("I_DIRTY_SYNC"), Some(16));
+        assert_eq!(btf.enum_value("I_DIRTY_PAGES"), Some(64));
+        assert_eq!(btf.enum_value("NO_SUCH_CONSTANT_AT_ALL"), None);
     }
 
     #[test]

@@ -118,12 +118,13 @@ impl Default for LoadOptions {
 /// put every task on the traced syscall path); its capture stages are the
 /// exec's (`STAGES`). `sched_process_fork` hands an interpreter's
 /// module-load entry to the processes it forks.
-const ENTRY_PROGRAMS: [(&str, &str); 5] = [
+const ENTRY_PROGRAMS: [(&str, &str); 6] = [
     ("sched_process_exec", "sched_process_exec"),
     ("sched_process_exit", "sched_process_exit"),
     ("sched_process_fork", "sched_process_fork"),
     ("swmon_read", "mm_filemap_get_pages"),
     ("swmon_state", "writeback_dirty_folio"),
+    ("swmon_attr", "writeback_mark_inode_dirty"),
 ];
 
 /// Counters kept by the eBPF program, summed over CPUs.
@@ -234,6 +235,7 @@ impl KernelStream {
             .override_global("SCAN_OFFSETS", &facts.scan_offsets, true)
             .override_global("EXIT_GROUP_DEAD", &group_dead, true)
             .override_global("BPRM_BUF", &facts.bprm_buf, true)
+            .override_global("I_DIRTY", &facts.i_dirty, true)
             .override_global("EBPF_LOG", &log_level, true)
             .override_global(aya_log::LEVEL, &log_level, true)
             .map_max_entries("EVENTS", options.ring_buffer_bytes);

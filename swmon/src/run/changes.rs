@@ -28,12 +28,19 @@ use crate::{
     ebpf::decode::{KernelAncestor, StateRecord},
     enrich::{self, Ancestor},
     mounts::{self, Mounts},
-    state::{dpkg, exe, npm, python, Action, Change},
+    state::{dpkg, exe, npm, python, Action, Change, UNMANAGED},
 };
 
 /// A state-only activity is reported when its writer has written nothing
-/// matched for this long.
-pub const QUIET: Duration = Duration::from_secs(1);
+/// matched for this long: longer than the kernel's resend window (2 s), so
+/// a file still being written has been sent again by then.
+pub const QUIET: Duration = Duration::from_secs(3);
+/// An activity still writing after this long is reported as it is, and
+/// what it writes next starts another.
+pub const MAX_AGE: Duration = Duration::from_secs(30);
+/// Most units kept over all open activities; past it, the oldest activity
+/// is reported early.
+pub const MAX_ACTIVITY_UNITS: usize = 65_536;
 /// Most units kept per run or activity; past it, writes are counted only.
 pub const MAX_UNITS: usize = 1024;
 /// Most state-only activities open at once; past it, the oldest is
@@ -90,7 +97,7 @@ impl StateWrite {
 pub fn folder_rule(rule: u32) -> bool {
     matches!(
         rule,
-        state::DIST_INFO | state::EGG_INFO | state::DPKG_UPDATES
+        state::DIST_INFO | state::EGG_INFO | state::DPKG_UPDATES | state::SITE_PACKAGE
     )
 }
 
@@ -108,6 +115,7 @@ pub fn manager_of(rule: u32) -> &'static str {
     match rule {
         state::DPKG_STATUS | state::DPKG_UPDATES => "dpkg",
         state::DIST_INFO | state::EGG_INFO => "pip",
+        state::SITE_MODULE | state::SITE_PACKAGE => "unmanaged",
         state::NPM_PACKAGE | state::NPM_LOCK => "npm",
         state::CARGO => "cargo",
         state::GEM_SPEC => "gem",
@@ -240,6 +248,9 @@ pub struct Unit {
     /// The first process that wrote it (pid), and when (boot ns).
     pub writer: u32,
     pub boot_ns: u64,
+    /// The kernel's path lost folders (deeper than its slots) or a cut
+    /// name: the host path is not the file's, and is not read.
+    pub truncated: bool,
 }
 
 /// The units one run or activity wrote, each once, at most [`MAX_UNITS`].
@@ -276,6 +287,7 @@ impl Units {
             fs_type: w.fs_type.clone().unwrap_or_default(),
             writer: w.rec.tgid,
             boot_ns: w.rec.boot_ns,
+            truncated: w.rec.path_truncated,
         });
     }
 
@@ -296,6 +308,8 @@ impl Units {
 #[derive(Debug, Default)]
 pub struct Activities {
     open: HashMap<(u32, u64), Activity>,
+    /// Units kept over all open activities.
+    units: usize,
     /// Activities reported early because the table was full.
     pub evicted: u64,
 }
@@ -308,17 +322,22 @@ pub struct Activity {
     /// The writer's `/proc` facts.
     pub writer: Arc<Writer>,
     pub units: Units,
-    /// Boot ns of its last write.
+    /// Boot ns of its first and last writes.
+    pub first_ns: u64,
     pub last_ns: u64,
+    /// The run of an installer it runs under that installs nothing (`npm
+    /// start`, `npx`): its writes are not that run's (`swmon.state.under_run`).
+    pub under_run: Option<String>,
 }
 
 impl Activities {
     /// Adds a write no run owns; returns an activity reported early to
     /// make room, if any.
-    pub fn add(&mut self, w: &StateWrite) -> Option<Activity> {
+    pub fn add(&mut self, w: &StateWrite, under_run: Option<String>) -> Option<Activity> {
         let key = (w.rec.tgid, w.rec.start_ns);
         let mut evicted = None;
-        if !self.open.contains_key(&key) && self.open.len() >= MAX_ACTIVITIES {
+        let full = self.open.len() >= MAX_ACTIVITIES || self.units >= MAX_ACTIVITY_UNITS;
+        if !self.open.contains_key(&key) && full {
             let oldest = self
                 .open
                 .iter()
@@ -327,15 +346,22 @@ impl Activities {
             if let Some(k) = oldest {
                 self.evicted += 1;
                 evicted = self.open.remove(&k);
+                if let Some(e) = &evicted {
+                    self.units -= e.units.units.len();
+                }
             }
         }
         let a = self.open.entry(key).or_insert_with(|| Activity {
             first: w.rec.clone(),
             writer: w.writer.clone(),
             units: Units::default(),
+            first_ns: w.rec.boot_ns,
             last_ns: w.rec.boot_ns,
+            under_run,
         });
+        let before = a.units.units.len();
         a.units.add(w);
+        self.units += a.units.units.len() - before;
         a.last_ns = a.last_ns.max(w.rec.boot_ns);
         evicted
     }
@@ -344,13 +370,20 @@ impl Activities {
     /// `now_ns` (boot ns), oldest first.
     pub fn due(&mut self, now_ns: u64) -> Vec<Activity> {
         let quiet = QUIET.as_nanos() as u64;
+        let max_age = MAX_AGE.as_nanos() as u64;
         let keys: Vec<_> = self
             .open
             .iter()
-            .filter(|(_, a)| now_ns.saturating_sub(a.last_ns) >= quiet)
+            .filter(|(_, a)| {
+                now_ns.saturating_sub(a.last_ns) >= quiet
+                    || now_ns.saturating_sub(a.first_ns) >= max_age
+            })
             .map(|(k, _)| *k)
             .collect();
         let mut out: Vec<Activity> = keys.iter().filter_map(|k| self.open.remove(k)).collect();
+        for a in &out {
+            self.units -= a.units.units.len();
+        }
         out.sort_by_key(|a| a.first.boot_ns);
         out
     }
@@ -359,6 +392,7 @@ impl Activities {
     pub fn drain(&mut self) -> Vec<Activity> {
         let mut out: Vec<Activity> = self.open.drain().map(|(_, a)| a).collect();
         out.sort_by_key(|a| a.first.boot_ns);
+        self.units = 0;
         out
     }
 
@@ -382,7 +416,7 @@ pub fn readable_fs(fs_type: &str) -> bool {
 /// `status` after the run.
 pub const DPKG_ADMIN: &str = "/var/lib/dpkg";
 /// Most dpkg admin folders remembered (chroots, `--root`, `--admindir`).
-const MAX_ADMIN_DIRS: usize = 64;
+const MAX_ADMIN_DIRS: usize = 8;
 /// Bytes of an unmanaged executable hashed (the rest is flagged
 /// `truncated` by the reader).
 const MAX_HASHED: u64 = 64 << 20;
@@ -396,7 +430,7 @@ pub struct StateReader {
 
 /// A run's or an activity's changes, as `swmon.changes` carries them, and
 /// the units that could not be read (`swmon.state.unread`: path and why).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Read {
     pub changes: Vec<serde_json::Value>,
     pub unread: Vec<serde_json::Value>,
@@ -418,12 +452,16 @@ impl StateReader {
     /// start for the host's, at the first write seen for another (a
     /// chroot's: dpkg folds its journal into `status` at the end of a run,
     /// so the first write of a run comes before the file changes).
+    /// Only an admin folder and `status` of root's that no one else may
+    /// write are read ([`trusted_admin`]): any user can make a folder named
+    /// `dpkg` with a 64 MiB `status` in it. The host's baseline is never
+    /// forgotten; past [`MAX_ADMIN_DIRS`] the others are.
     pub fn baseline(&mut self, admin: &Path) {
-        if self.dpkg.contains_key(admin) {
+        if self.dpkg.contains_key(admin) || !trusted_admin(admin) {
             return;
         }
         if self.dpkg.len() >= MAX_ADMIN_DIRS {
-            self.dpkg.clear();
+            self.dpkg.retain(|a, _| a == Path::new(DPKG_ADMIN));
         }
         if let Ok(s) = dpkg::read(&admin.join("status")) {
             self.dpkg.insert(admin.to_owned(), s);
@@ -444,9 +482,17 @@ impl StateReader {
     pub fn read(&mut self, units: &Units, unmanaged: bool) -> Read {
         let mut out = Read::default();
         let mut admins: Vec<PathBuf> = Vec::new();
+        let has_metadata = units.units.iter().any(|u| {
+            matches!(u.rule, state::DIST_INFO | state::EGG_INFO)
+                || u.rule == state::SITE_MODULE && u.path.ends_with(b".egg-info")
+        });
         for u in &units.units {
             if !readable_fs(&u.fs_type) {
                 out.unread.push(unread(u, "untrusted-filesystem"));
+                continue;
+            }
+            if u.truncated {
+                out.unread.push(unread(u, "path-truncated"));
                 continue;
             }
             let path = Path::new(std::ffi::OsStr::from_bytes(&u.path));
@@ -469,6 +515,36 @@ impl StateReader {
                             }
                         }
                         Err(e) => out.unread.push(unread(u, e.flag())),
+                    }
+                }
+                // A distutils `.egg-info` file at the top of an import
+                // folder is a package's metadata.
+                state::SITE_MODULE if u.path.ends_with(b".egg-info") => {
+                    match python::read_dist_info(path) {
+                        Ok(d) => {
+                            if let Some(c) = python::change(None, Some(&d)) {
+                                out.changes.push(with_path(&c, u));
+                            }
+                        }
+                        Err(e) => out.unread.push(unread(u, e.flag())),
+                    }
+                }
+                // Python code with no metadata of its own (a module, a
+                // `.pth`, a package folder): reported for an activity that
+                // wrote no package metadata beside it.
+                state::SITE_MODULE | state::SITE_PACKAGE if unmanaged && !has_metadata => {
+                    match std::fs::symlink_metadata(path) {
+                        Ok(_) => {
+                            let name = u.path.rsplit(|&c| c == b'/').next().unwrap_or(&[]);
+                            out.changes.push(json!({
+                                "manager": UNMANAGED,
+                                "name": crate::event::lossless(name),
+                                "action": "install",
+                                "flags": ["python-code", "no-metadata"],
+                                "path": crate::event::lossless(&u.path),
+                            }));
+                        }
+                        Err(_) => out.unread.push(unread(u, "gone")),
                     }
                 }
                 state::NPM_PACKAGE => match npm::read_package_json(path) {
@@ -497,6 +573,13 @@ impl StateReader {
             }
         }
         for admin in admins {
+            if !trusted_admin(&admin) {
+                out.unread.push(json!({
+                    "path": crate::event::lossless(admin.as_os_str().as_bytes()),
+                    "why": "untrusted-admin-folder",
+                }));
+                continue;
+            }
             match dpkg::read(&admin.join("status")) {
                 Ok(new) => {
                     match self.dpkg.get(&admin) {
@@ -524,6 +607,16 @@ impl StateReader {
         }
         out
     }
+}
+
+/// Whether a dpkg admin folder and its `status` are root's and writable by
+/// no one else (not followed if links).
+pub fn trusted_admin(admin: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ok = |p: &Path| {
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
+    };
+    ok(admin) && ok(&admin.join("status"))
 }
 
 fn with_path(c: &Change, u: &Unit) -> serde_json::Value {
@@ -607,15 +700,31 @@ mod tests {
     fn an_activity_is_due_after_its_writer_is_quiet() {
         let mut a = Activities::default();
         let s = 1_000_000_000;
-        a.add(&write(5, state::PATH_DIR, "/usr/local/bin/a", s));
-        a.add(&write(6, state::PATH_DIR, "/usr/local/bin/b", s));
-        a.add(&write(5, state::PATH_DIR, "/usr/local/bin/c", 2 * s));
-        let due = a.due(2 * s + s / 2);
+        a.add(&write(5, state::PATH_DIR, "/usr/local/bin/a", s), None);
+        a.add(&write(6, state::PATH_DIR, "/usr/local/bin/b", s), None);
+        a.add(&write(5, state::PATH_DIR, "/usr/local/bin/c", 2 * s), None);
+        let due = a.due(4 * s + s / 2);
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].first.tgid, 6);
-        let due = a.due(3 * s);
+        let due = a.due(5 * s);
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].units.units.len(), 2);
         assert!(a.is_empty());
+        assert_eq!(a.units, 0);
+        // A writer that never pauses is reported at MAX_AGE all the same.
+        let mut t = 10 * s;
+        a.add(&write(7, state::PATH_DIR, "/usr/local/bin/d", t), None);
+        let end = t + MAX_AGE.as_nanos() as u64;
+        while t < end {
+            t += s;
+            a.add(
+                &write(7, state::PATH_DIR, &format!("/usr/local/bin/e{t}"), t),
+                None,
+            );
+            if t < end {
+                assert!(a.due(t).is_empty());
+            }
+        }
+        assert_eq!(a.due(t).len(), 1);
     }
 }

@@ -182,6 +182,7 @@ impl Decide {
                 fs_type: String::new(),
                 writer: 0,
                 boot_ns: 0,
+                truncated: false,
             })
             .as_ref()
             .and_then(StateReader::dpkg_admin)
@@ -197,16 +198,28 @@ impl Decide {
                     .open_run_start(tgid)
                     .is_some_and(|s| s == start || s == 0 || start == 0)
             });
-        match owner {
-            Some((tgid, _)) => {
-                self.state.attributed += 1;
-                self.correlator.with_open_run(tgid, |run| run.state.add(&w));
-            }
-            None => {
-                if let Some(a) = self.activities.add(&w) {
-                    self.emit_activity(a);
+        // Only a run that installs, removes or upgrades (or whose
+        // arguments are not known) owns what is written under it: `npm
+        // start`, `npx`, `bundle exec` run other programs, whose writes
+        // are their own.
+        let mut under = None;
+        if let Some((tgid, _)) = owner {
+            let installs = self
+                .correlator
+                .open_run_mut(tgid)
+                .map(|run| (run_installs(run), run.id()));
+            match installs {
+                Some((true, _)) => {
+                    self.state.attributed += 1;
+                    self.correlator.with_open_run(tgid, |run| run.state.add(&w));
+                    return;
                 }
+                Some((false, id)) => under = Some(id),
+                None => {}
             }
+        }
+        if let Some(a) = self.activities.add(&w, under) {
+            self.emit_activity(a);
         }
     }
 
@@ -297,7 +310,13 @@ impl Decide {
                 run_id: Some(format!("{}-{}", rec.tgid, rec.start_ns)),
                 manager,
                 detected_by: vec!["state"],
-                state: Some(state_json(&a.units, &read.unread)),
+                state: Some({
+                    let mut s = state_json(&a.units, &read.unread);
+                    if let Some(id) = &a.under_run {
+                        s["under_run"] = json!(id);
+                    }
+                    s
+                }),
                 changes: read.changes,
                 args_truncated: w.process.args_truncated,
                 session_id: (rec.sessionid != u32::MAX).then_some(rec.sessionid),
@@ -364,7 +383,12 @@ impl Decide {
             return;
         }
         let now = event::boot_ns_now();
-        for run in std::mem::take(&mut self.ready) {
+        for mut run in std::mem::take(&mut self.ready) {
+            // What it changed, read as it ends: before the next run of
+            // its manager writes (dpkg's status is one file for all).
+            if !run.state.is_empty() && run.state_read.is_none() {
+                run.state_read = Some(self.reader.read(&run.state, false));
+            }
             for d in self.cross.on_run(run, now, &self.clock) {
                 self.emit_decided(d);
             }
@@ -606,7 +630,10 @@ impl Decide {
 
     fn run_event(&mut self, run: &Run, verdict: Verdict) -> Event {
         self.state.units_dropped += run.state.dropped + run.state.unplaced;
-        let read = self.reader.read(&run.state, false);
+        let read = match &run.state_read {
+            Some(r) => r.clone(),
+            None => self.reader.read(&run.state, false),
+        };
         let rec = run.primary();
         let program = catalogue::program(run.facts.installer_id);
         let manager = program.and_then(|p| match p.role {
@@ -781,6 +808,26 @@ impl Decide {
             },
         }
     }
+}
+
+/// Whether a run installs, removes or upgrades, by its installer's
+/// arguments as they read now (or may: arguments not known).
+fn run_installs(run: &Run) -> bool {
+    let rec = run.primary();
+    let Some(manager) = catalogue::program(run.facts.installer_id).and_then(|p| match p.role {
+        Role::Installer(m) => Some(m),
+        _ => None,
+    }) else {
+        return true;
+    };
+    let reading = enrich::installer_args(rec, run.facts.via);
+    if reading.args_unknown {
+        return true;
+    }
+    matches!(
+        reading.classify(manager, &rec.argv).operation,
+        Operation::Install | Operation::Remove | Operation::Upgrade
+    )
 }
 
 /// `swmon.detected_by` of a run: the exec stream always (a run is its
