@@ -625,11 +625,14 @@ fn exec(o: &ExecOptions) -> Result<()> {
         Some(d) => d.join("swmon-bench-files"),
         None => bench_dir.join("files"),
     })?;
-    let (tar, tar_bytes) = filebench::tarball(&bench_dir, tar_files)?;
+    let (tar, tar_bytes, built) = filebench::tarball(&bench_dir, tar_files)?;
     // The programs' statistics unpack a quarter as many files, as the
     // other storms run a quarter of theirs.
     let tar_quarter = (tar_files / 4).max(1);
-    let (tar_q, tar_q_bytes) = filebench::tarball(&bench_dir, tar_quarter)?;
+    let (tar_q, tar_q_bytes, built_q) = filebench::tarball(&bench_dir, tar_quarter)?;
+    if built || built_q {
+        scratch.removed();
+    }
     // Unpacks: one per segment, and one of the quarter per swmon segment;
     // on disk each 1.25 times its tarball at most (sizes rounded up to
     // 4 KiB blocks, folders).
@@ -651,6 +654,7 @@ fn exec(o: &ExecOptions) -> Result<()> {
     scratch.tree_ops((file_count / 4).max(1))?;
     filebench::warm(&tar)?;
     filebench::warm(&tar_q)?;
+    scratch.settle()?;
     // None, this build, `--compare`'s.
     let mut configs: Vec<Option<&Path>> = vec![None, Some(&this)];
     configs.extend(compare.map(Some));
@@ -930,8 +934,11 @@ fn exec(o: &ExecOptions) -> Result<()> {
          60 s to 6 min (`recently_deleted` in the kernel's `find_inode_bit`), so removing each \
          segment's unpacked tree would make the creates of the segments after it slower by an \
          amount the history sets, not the workload (measured: tar's CPU per file 0.24 to 1.4 ms \
-         with the removals, 70 µs without). Files removed by others on the machine in the same \
-         groups still weigh on it."
+         with the removals, 70 µs without). Before the rounds, when it has just removed files \
+         itself (a new tarball's generated files, an earlier run's trees), the bench writes the \
+         filesystem back (`syncfs`) and waits 62 s, the window of a freed inode whose table \
+         block is on disk. Files removed by others on the machine in the same groups still \
+         weigh on it."
     } else {
         "Each tree is removed after its segment's timed part."
     };

@@ -76,12 +76,22 @@ pub(crate) struct Scratch {
     /// 0.24 to 1.4 ms with the removals, 70 µs without).
     pub keep: bool,
     seq: u32,
+    /// Files were removed on this filesystem just before the rounds (an
+    /// earlier run's trees, a tarball's generated files): see `settle`.
+    removed: bool,
 }
+
+/// How long a freed inode's number counts as recently deleted on ext4
+/// without a journal once its inode table block is written back (the
+/// kernel's `RECENTCY_MIN`, 60 s), with 2 s to spare for its whole-second
+/// clock.
+const RECENT_SECS: u64 = 62;
 
 impl Scratch {
     /// A fresh `dir` (whatever an earlier run left there removed).
     pub(crate) fn new(dir: PathBuf) -> Result<Scratch> {
-        if dir.exists() {
+        let removed = dir.exists();
+        if removed {
             eprintln!("xtask: removing {}, left by an earlier run", dir.display());
             fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
         }
@@ -93,7 +103,39 @@ impl Scratch {
             fs,
             keep,
             seq: 0,
+            removed,
         })
+    }
+
+    /// Notes that files were removed on this filesystem (`settle`).
+    pub(crate) fn removed(&mut self) {
+        self.removed = true;
+    }
+
+    /// Where trees are kept (see `keep`) and files were just removed,
+    /// writes the filesystem back (`syncfs`: with its inode table blocks
+    /// clean, a freed inode counts as recent for 60 s rather than 6 min)
+    /// and waits those 60 s out, so that the first rounds do not pay for
+    /// removals the later ones do not. Else returns at once.
+    pub(crate) fn settle(&mut self) -> Result<()> {
+        if !(self.keep && self.removed) {
+            return Ok(());
+        }
+        let dir =
+            fs::File::open(&self.dir).with_context(|| format!("open {}", self.dir.display()))?;
+        // SAFETY: syncfs on a descriptor open for the call's duration.
+        if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)) } != 0 {
+            bail!("syncfs {}: {}", self.dir.display(), Error::last_os_error());
+        }
+        eprintln!(
+            "xtask: files were just removed on {} ({}): waiting {RECENT_SECS} s until their \
+             inodes stop counting as recently deleted",
+            self.dir.display(),
+            self.fs
+        );
+        std::thread::sleep(std::time::Duration::from_secs(RECENT_SECS));
+        self.removed = false;
+        Ok(())
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -342,13 +384,15 @@ fn tar_file_size(i: u32) -> usize {
 /// name and renamed, so a broken one is never reused): file `i` is
 /// `dNNN/sN/fNNNNNNNN` (folders of 1000 files, subfolders of 100), of
 /// `tar_file_size(i)` bytes of pseudo-random data, mode 0755 for every
-/// eighth file and 0644 for the others; tar is told the order, times and
-/// owners (`--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner`),
-/// so every build is byte for byte the same. Returns its path and size.
-pub(crate) fn tarball(bench: &Path, files: u32) -> Result<(PathBuf, u64)> {
+/// eighth file and 0644 for the others; tar is told the order, times,
+/// owners and modes (`--sort=name --mtime=@0 --owner=0 --group=0
+/// --numeric-owner --mode=a+rX,go-w`, whatever the umask), so every build
+/// is byte for byte the same. Returns its path and size,
+/// and whether it was built now (its generated files removed).
+pub(crate) fn tarball(bench: &Path, files: u32) -> Result<(PathBuf, u64, bool)> {
     let tar = bench.join(format!("tree-{files}.tar"));
     if let Ok(m) = fs::metadata(&tar) {
-        return Ok((tar, m.len()));
+        return Ok((tar, m.len(), false));
     }
     let src = bench.join(format!("tree-{files}.src"));
     if src.exists() {
@@ -377,7 +421,7 @@ pub(crate) fn tarball(bench: &Path, files: u32) -> Result<(PathBuf, u64)> {
                 "--owner=0",
                 "--group=0",
                 "--numeric-owner",
-                "--mode=go-w",
+                "--mode=a+rX,go-w",
                 "-cf",
             ])
             .arg(&tmp)
@@ -388,7 +432,7 @@ pub(crate) fn tarball(bench: &Path, files: u32) -> Result<(PathBuf, u64)> {
     fs::rename(&tmp, &tar)?;
     fs::remove_dir_all(&src)?;
     let len = fs::metadata(&tar)?.len();
-    Ok((tar, len))
+    Ok((tar, len, true))
 }
 
 /// Reads the tarball through once, so the page cache holds it before
