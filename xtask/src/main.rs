@@ -5,6 +5,7 @@
 //! itself is `cargo build` (swmon/build.rs builds the eBPF object).
 
 mod bench;
+mod filebench;
 mod fuzz;
 mod scenarios;
 mod setup;
