@@ -249,6 +249,10 @@ pub struct Swmon {
     /// The rules swmon added for the run (`audit-rules-installed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<String>>,
+    /// The run of the nearest ancestor that was an installer run when this
+    /// one started (apt's, for the dpkg it runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_run_id: Option<String>,
     /// Which witnesses saw an install: `exec` (the kernel's exec stream,
     /// module loads included), `audit` (a record of the audit trail was
     /// attached), `state` (it wrote package state).

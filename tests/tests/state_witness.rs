@@ -506,6 +506,105 @@ fn an_installer_s_state_writes_are_its_run_s() {
     assert_eq!(all_state_only(&events), Vec::<Value>::new());
 }
 
+/// A `.deb` of package `name` at `version`, depending on `depends`.
+fn deb_with_depends(dir: &Path, name: &str, version: &str, depends: Option<&str>) -> PathBuf {
+    let root = dir.join(format!("{name}-root"));
+    fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
+    let depends = depends.map_or(String::new(), |d| format!("Depends: {d}\n"));
+    fs::write(
+        root.join("DEBIAN/control"),
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: all\n{depends}\
+             Maintainer: swmon tests <t@example.invalid>\nDescription: swmon e2e\n"
+        ),
+    )
+    .expect("control");
+    let out_path = dir.join(format!("{name}.deb"));
+    let out = Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group"])
+        .arg(&root)
+        .arg(&out_path)
+        .output()
+        .expect("dpkg-deb");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out_path
+}
+
+struct DpkgPurge(&'static [&'static str]);
+
+impl Drop for DpkgPurge {
+    fn drop(&mut self) {
+        let _ = Command::new("/usr/bin/dpkg")
+            .arg("--purge")
+            .args(self.0)
+            .output();
+    }
+}
+
+#[test]
+fn apt_s_dpkg_runs_are_nested_in_its_one_install() {
+    const TOP: &str = "swmon-state-apt-top";
+    const DEP: &str = "swmon-state-apt-dep";
+    let tmp = TempDir::new("state-apt");
+    let top = deb_with_depends(tmp.path(), TOP, "1.2-1", Some(DEP));
+    let dep = deb_with_depends(tmp.path(), DEP, "0.9-3", None);
+    let _purge = DpkgPurge(&[TOP, DEP]);
+
+    let m = Monitor::start(&[]);
+    let (apt, code) = run(Command::new("/usr/bin/apt-get")
+        .args(["install", "-y", "-q"])
+        .arg(&top)
+        .arg(&dep)
+        .env("DEBIAN_FRONTEND", "noninteractive"));
+    assert_eq!(code, 0, "apt-get install");
+    m.wait_for("apt-get", Duration::from_secs(60), |e| {
+        e["process"]["pid"] == apt
+    });
+    let events = m.stop();
+    let e = one_run(&events, apt);
+    let id = e["swmon"]["run_id"].as_str().expect("run id").to_owned();
+    // apt's dpkg runs name it as their parent.
+    let nested: Vec<&Value> = events
+        .iter()
+        .filter(|x| x["swmon"]["parent_run_id"] == id.as_str())
+        .collect();
+    assert!(!nested.is_empty(), "{events:#?}");
+    assert!(
+        nested.iter().all(|x| x["swmon"]["manager"] == "dpkg"),
+        "{nested:#?}"
+    );
+    // One install, apt's, whose changes list both packages with their
+    // versions, each from the dpkg run that made it.
+    let mut got: Vec<(String, String, String)> = e["swmon"]["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c["name"] == TOP || c["name"] == DEP)
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_owned(),
+                c["version"].as_str().unwrap_or("").to_owned(),
+                c["action"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (DEP.to_owned(), "0.9-3".to_owned(), "install".to_owned()),
+            (TOP.to_owned(), "1.2-1".to_owned(), "install".to_owned()),
+        ],
+        "{e:#}"
+    );
+    assert_eq!(all_state_only(&events), Vec::<Value>::new());
+}
+
 #[test]
 fn ordinary_writes_are_no_install() {
     let tmp = TempDir::new("state-benign");

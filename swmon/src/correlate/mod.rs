@@ -56,6 +56,12 @@ pub struct Run {
     pub state: crate::run::changes::Units,
     /// What its state writes said when it ended (read once, then).
     pub state_read: Option<crate::run::changes::Read>,
+    /// The run of its nearest ancestor that had one open at its first
+    /// exec (`swmon.parent_run_id`: apt's for the dpkg it runs).
+    pub parent_run: Option<String>,
+    /// The changes of the runs nested in it, read as each ended (apt's
+    /// dpkg runs'), each with its `run_id`.
+    pub nested_changes: Vec<serde_json::Value>,
 }
 
 /// Facts user space read while the process was alive.
@@ -146,6 +152,7 @@ impl Run {
             + self.facts.bytes()
             + self.keys.bytes()
             + self.state.bytes()
+            + self.nested_changes.len() * 256
     }
 
     /// The run's id (`swmon.run_id`): its process, `TGID-START` with the
@@ -236,6 +243,14 @@ impl Correlator {
 
     pub fn is_open(&self, tgid: u32) -> bool {
         self.open.contains_key(&tgid)
+    }
+
+    /// The id of the open run of process `pid` started at `start_ns`
+    /// (either start unknown, 0, matches).
+    pub fn open_run_id(&self, pid: u32, start_ns: u64) -> Option<String> {
+        let run = self.open.get(&pid)?;
+        let s = run.execs[0].start_ns;
+        (s == start_ns || s == 0 || start_ns == 0).then(|| run.id())
     }
 
     /// The process start (ns since boot; 0 when the kernel could not read
@@ -336,6 +351,8 @@ impl Correlator {
                 keys: verdict::KeyCache::default(),
                 state: Default::default(),
                 state_read: None,
+                parent_run: None,
+                nested_changes: Vec::new(),
             },
         );
         evicted

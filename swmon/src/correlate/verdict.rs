@@ -1650,6 +1650,8 @@ mod tests {
             keys: Default::default(),
             state: Default::default(),
             state_read: None,
+            parent_run: None,
+            nested_changes: Vec::new(),
         }
     }
 

@@ -49,6 +49,8 @@ const MAX_NAMES: usize = 4096;
 /// the oldest is ended early (`runs_evicted`).
 pub const MAX_OPEN_RUNS: usize = 65_536;
 pub const MAX_OPEN_RUN_BYTES: usize = 12 << 20;
+/// Most changes of nested runs kept on their parent run.
+pub const MAX_NESTED_CHANGES: usize = 4096;
 
 pub struct Decide {
     pub writer: Writer,
@@ -152,7 +154,19 @@ impl Decide {
         match p {
             Prepared::Exec(rec, facts) => {
                 let tgid = rec.tgid;
+                // Nested runs: apt's dpkg, pip's build backend's pip.
+                let parent = rec
+                    .ancestors
+                    .iter()
+                    .find_map(|a| self.correlator.open_run_id(a.pid, a.start_ns));
                 let evicted = self.correlator.on_exec(*rec, *facts);
+                if parent.is_some() {
+                    self.correlator.with_open_run(tgid, |run| {
+                        if run.parent_run.is_none() {
+                            run.parent_run = parent;
+                        }
+                    });
+                }
                 self.ready.extend(evicted);
                 // The audit record of this exec may have come first.
                 let (cross, clock) = (&mut self.cross, &self.clock);
@@ -388,6 +402,32 @@ impl Decide {
             // its manager writes (dpkg's status is one file for all).
             if !run.state.is_empty() && run.state_read.is_none() {
                 run.state_read = Some(self.reader.read(&run.state, false));
+            }
+            // A nested run's changes are its parent's too (one install:
+            // apt's, with what its dpkg runs changed).
+            if let (Some(parent), Some(read)) = (&run.parent_run, &run.state_read) {
+                let parent_pid = parent.split('-').next().and_then(|p| p.parse::<u32>().ok());
+                let id = run.id();
+                let nested: Vec<_> = read
+                    .changes
+                    .iter()
+                    .chain(run.nested_changes.iter())
+                    .map(|c| {
+                        let mut c = c.clone();
+                        if c.get("run_id").is_none() {
+                            c["run_id"] = json!(id);
+                        }
+                        c
+                    })
+                    .collect();
+                if let Some(pid) = parent_pid {
+                    self.correlator.with_open_run(pid, |p| {
+                        if &p.id() == parent && p.nested_changes.len() < MAX_NESTED_CHANGES {
+                            let room = MAX_NESTED_CHANGES - p.nested_changes.len();
+                            p.nested_changes.extend(nested.into_iter().take(room));
+                        }
+                    });
+                }
             }
             for d in self.cross.on_run(run, now, &self.clock) {
                 self.emit_decided(d);
@@ -801,9 +841,14 @@ impl Decide {
                 cgroup: run.facts.placement.cgroup.clone(),
                 cgroup_truncated: run.facts.placement.cgroup_truncated,
                 tty: run.facts.tty.clone(),
+                parent_run_id: run.parent_run.clone(),
                 detected_by: detected_by(run),
                 state: (!run.state.is_empty()).then(|| state_json(&run.state, &read.unread)),
-                changes: read.changes,
+                changes: read
+                    .changes
+                    .into_iter()
+                    .chain(run.nested_changes.iter().cloned())
+                    .collect(),
                 ..Swmon::default()
             },
         }
