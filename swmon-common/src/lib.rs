@@ -615,8 +615,12 @@ pub mod state {
     /// A file in a top-level folder of one (a package's code; not its
     /// `__pycache__`).
     pub const SITE_PACKAGE: u32 = 12;
+    /// An attribute change (`chmod`, `chown`) of an executable in a
+    /// watched `PATH` folder.
+    pub const PATH_ATTR: u32 = 13;
     /// Each rule's name, as events show it.
-    pub const NAMES: [(u32, &str); 12] = [
+    pub const NAMES: [(u32, &str); 13] = [
+        (PATH_ATTR, "path-attr"),
         (SITE_MODULE, "site-module"),
         (SITE_PACKAGE, "site-package"),
         (DPKG_STATUS, "dpkg-status"),

@@ -72,17 +72,23 @@ pub fn swmon_state(ctx: RawTracePointContext) -> u32 {
     }
 }
 
-/// The first 16 bytes of a dentry's name and its length.
+/// The first 16 bytes of a dentry's name, and where the name is.
 #[inline(always)]
-fn name_of(dentry: *const u8) -> ([u64; 2], u32, *const u8) {
+fn words_of(dentry: *const u8) -> ([u64; 2], *const u8) {
     let off = OFFSETS.load();
     let Ok(name) = read_ptr(dentry, off.dentry_name + off.qstr_name) else {
-        return ([0; 2], 0, core::ptr::null());
+        return ([0; 2], core::ptr::null());
     };
-    let len: u32 = read(dentry, off.dentry_name + off.qstr_len).unwrap_or(0);
     // A name under 40 bytes is inline in the dentry (`d_iname`), a longer
     // one in a buffer of its length: 16 bytes can always be read.
-    (read::<[u64; 2]>(name, 0).unwrap_or([0; 2]), len, name)
+    (read::<[u64; 2]>(name, 0).unwrap_or([0; 2]), name)
+}
+
+/// A dentry's name's length.
+#[inline(always)]
+fn len_of(dentry: *const u8) -> u32 {
+    let off = OFFSETS.load();
+    read(dentry, off.dentry_name + off.qstr_len).unwrap_or(0)
 }
 
 fn try_state(ctx: &RawTracePointContext) -> Result<u32, u32> {
@@ -138,41 +144,68 @@ fn match_inode(inode: *const u8, path_only: bool) -> Result<u32, u32> {
     let mut k = 0usize;
     while k < ALIASES_MAX && !node.is_null() {
         let dentry = node.wrapping_sub(soff.dentry_alias as usize);
+        // What every rule looks at first: the parent's and grandparent's
+        // names (16 bytes each) and the file's; the rest (lengths, last
+        // bytes, a third folder) only where a rule needs them, so an
+        // ordinary write costs as few reads as can be.
         let mut p = Place::default();
-        let (leaf, leaf_len, leaf_name) = name_of(dentry);
-        p.leaf = leaf;
-        p.leaf_len = leaf_len;
-        if (8..4096).contains(&leaf_len) {
-            p.leaf_tail = read::<u64>(leaf_name, leaf_len - 8).unwrap_or(0);
-        }
-        let mut d = dentry;
-        let mut parent0 = core::ptr::null::<u8>();
-        let mut depth = 0usize;
-        while depth < 3 {
-            let Ok(parent) = read_ptr(d, off.dentry_parent) else {
-                break;
-            };
-            if parent == d {
-                break;
+        let parent0 = read_ptr(dentry, off.dentry_parent).unwrap_or(core::ptr::null());
+        let mut parent1 = core::ptr::null::<u8>();
+        let mut parent0_name = core::ptr::null::<u8>();
+        if !parent0.is_null() && parent0 != dentry {
+            let (w, name) = words_of(parent0);
+            p.parents[0] = w;
+            parent0_name = name;
+            p.depth = 1;
+            let up = read_ptr(parent0, off.dentry_parent).unwrap_or(core::ptr::null());
+            if !path_only && !up.is_null() && up != parent0 {
+                p.parents[1] = words_of(up).0;
+                parent1 = up;
+                p.depth = 2;
             }
-            let (w, len, name) = name_of(parent);
-            p.parents[depth] = w;
-            if depth == 0 {
-                parent0 = parent;
+        }
+        let mut leaf_name = core::ptr::null::<u8>();
+        if !path_only {
+            let (w, name) = words_of(dentry);
+            p.leaf = w;
+            leaf_name = name;
+        }
+        if !path_only && p.depth == 2 {
+            if state::is_site(p.parents[1]) && !parent0_name.is_null() {
+                let len = len_of(parent0);
                 p.parent_len = len;
                 if (10..4096).contains(&len) {
-                    p.parent_tail = read::<u64>(name, len - 8).unwrap_or(0);
-                    p.parent_head = read::<u16>(name, len - 10).unwrap_or(0);
+                    p.parent_tail = read::<u64>(parent0_name, len - 8).unwrap_or(0);
+                    p.parent_head = read::<u16>(parent0_name, len - 10).unwrap_or(0);
                 }
             }
-            d = parent;
-            depth += 1;
+            if state::PACKAGE_JSON.matches(p.leaf)
+                && (p.parents[1][0] & 0xff) == b'@' as u64
+                && !parent1.is_null()
+            {
+                let up = read_ptr(parent1, off.dentry_parent).unwrap_or(core::ptr::null());
+                if !up.is_null() && up != parent1 {
+                    p.parents[2] = words_of(up).0;
+                    p.depth = 3;
+                }
+            }
         }
-        p.depth = depth as u32;
+        if !path_only && p.depth >= 1 && state::SPECIFICATIONS.matches(p.parents[0]) {
+            let len = len_of(dentry);
+            p.leaf_len = len;
+            if (8..4096).contains(&len) && !leaf_name.is_null() {
+                p.leaf_tail = read::<u64>(leaf_name, len - 8).unwrap_or(0);
+            }
+        }
         // A watched `PATH` folder first: whatever the file's name there
         // (`/usr/local/bin/.crates2.json` is an executable's place).
         let mut rule = 0;
         if state::may_be_path_dir(&p) && !parent0.is_null() {
+            let watched_rule = if path_only {
+                state::PATH_ATTR
+            } else {
+                state::PATH_DIR
+            };
             let dir = read_ptr(parent0, soff.dentry_inode)?;
             let key = InodeKey {
                 dev: read_ptr(dir, off.inode_sb)
@@ -183,7 +216,7 @@ fn match_inode(inode: *const u8, path_only: bool) -> Result<u32, u32> {
             };
             // SAFETY: the value is not kept.
             if unsafe { WATCHED_DIRS.get(key) }.is_some() {
-                rule = state::PATH_DIR;
+                rule = watched_rule;
             }
         }
         if rule == 0 && !path_only {

@@ -75,6 +75,14 @@ impl Mounts {
         Mounts { mounts }
     }
 
+    /// The type of filesystem `dev` (any of its mounts).
+    pub fn fs_type(&self, dev: u32) -> Option<&str> {
+        self.mounts
+            .iter()
+            .find(|m| m.dev == dev)
+            .map(|m| m.fs_type.as_str())
+    }
+
     /// The host path of `fs_path` (a path from the root of filesystem
     /// `dev`), and its mount; `None` when no mount of `dev` holds it.
     pub fn place(&self, dev: u32, fs_path: &[u8]) -> Option<(Vec<u8>, &Mount)> {

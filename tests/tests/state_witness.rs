@@ -7,6 +7,7 @@
 
 use std::{
     fs,
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
     process::Command,
     time::Duration,
@@ -292,6 +293,74 @@ fn a_file_made_executable_in_usr_local_bin_is_unmanaged_software() {
     assert_eq!(ch["path"], target.display().to_string());
     assert_eq!(ch["mode"], "755");
     assert_eq!(ch["sha256"], sha256_of(Path::new("/usr/bin/true")));
+}
+
+#[test]
+fn a_file_moved_or_linked_into_usr_local_bin_is_unmanaged_software() {
+    // Written under /tmp (the same filesystem here: `mv` is a rename, no
+    // page is written in /usr/local/bin), then moved in; and a symbolic
+    // link to a file under /tmp.
+    let tmp = TempDir::new("state-mv");
+    let me = std::process::id();
+    let moved = PathBuf::from(format!("/usr/local/bin/swmon-state-mv-{me}"));
+    let link = PathBuf::from(format!("/usr/local/bin/swmon-state-ln-{me}"));
+    let _gone = (RemoveOnDrop(moved.clone()), RemoveOnDrop(link.clone()));
+    let staged = tmp.path().join("tool");
+    fs::copy("/usr/bin/true", &staged).expect("copy");
+    let target = tmp.path().join("linked");
+    fs::copy("/usr/bin/false", &target).expect("copy");
+    assert_eq!(
+        fs::metadata(tmp.path()).unwrap().dev(),
+        fs::metadata("/usr/local/bin").unwrap().dev(),
+        "the test needs /tmp and /usr/local/bin on one filesystem (a rename)"
+    );
+
+    let m = Monitor::start(&[]);
+    let started = m
+        .events()
+        .into_iter()
+        .find(|e| action(e) == "monitor-started")
+        .expect("monitor-started");
+    let watch = &started["swmon"]["ebpf"]["state_witness"]["folder_watch"];
+    assert!(
+        watch["dirs"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|d| d == "/usr/local/bin")),
+        "{watch:#}"
+    );
+    let (mv, code) = run(Command::new("/usr/bin/mv").arg(&staged).arg(&moved));
+    assert_eq!(code, 0, "mv");
+    let (ln, code) = run(Command::new("/usr/bin/ln")
+        .arg("-s")
+        .arg(&target)
+        .arg(&link));
+    assert_eq!(code, 0, "ln -s");
+    for pid in [mv, ln] {
+        m.wait_for("the state-only event", Duration::from_secs(20), |e| {
+            e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid
+        });
+    }
+    let events = m.stop();
+
+    let e = &state_only(&events, mv)[0];
+    let ch = &e["swmon"]["changes"][0];
+    assert_eq!(ch["manager"], "unmanaged", "{e:#}");
+    assert_eq!(ch["path"], moved.display().to_string());
+    assert_eq!(ch["sha256"], sha256_of(Path::new("/usr/bin/true")));
+
+    let e = &state_only(&events, ln)[0];
+    let ch = &e["swmon"]["changes"][0];
+    assert_eq!(
+        ch["name"],
+        link.file_name().unwrap().to_str().unwrap(),
+        "{e:#}"
+    );
+    assert_eq!(ch["symlink"], target.display().to_string());
+    assert_eq!(
+        ch["target"],
+        fs::canonicalize(&target).unwrap().display().to_string()
+    );
+    assert_eq!(ch["sha256"], sha256_of(Path::new("/usr/bin/false")));
 }
 
 #[test]

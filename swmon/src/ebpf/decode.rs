@@ -176,6 +176,8 @@ pub struct StateRecord {
     pub fs_path: Vec<u8>,
     /// The path lost its top folders (deeper than the slots).
     pub path_truncated: bool,
+    /// `fs_path` is already the host's path (the folder watch's records).
+    pub on_host: bool,
     /// The writer's parent chain, parent first.
     pub ancestors: Vec<KernelAncestor>,
 }
@@ -359,6 +361,7 @@ fn state_record(ev: &StateEvent) -> StateRecord {
         executable_truncated: ev.flags & flag::FILENAME_TRUNCATED != 0,
         fs_path: join_path(&ev.path[..(ev.path_depth as usize).min(PATH_DEPTH)], false),
         path_truncated: ev.flags & flag::PATH_TRUNCATED != 0,
+        on_host: false,
         ancestors: ancestor_list(&ev.ancestors[..(ev.ancestor_count as usize).min(ANCESTORS_MAX)]),
     }
 }

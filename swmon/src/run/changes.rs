@@ -46,6 +46,16 @@ pub const MAX_UNITS: usize = 1024;
 /// Most state-only activities open at once; past it, the oldest is
 /// reported early.
 pub const MAX_ACTIVITIES: usize = 1024;
+/// How far a start time read from `/proc` (clock ticks) may be from the
+/// kernel's (nanoseconds) for the same process.
+pub const TICK_SLACK_NS: u64 = 20_000_000;
+
+/// Whether two process starts are the same process's: equal, or either
+/// unknown (0), or within [`TICK_SLACK_NS`] when one came from `/proc`.
+pub fn same_start(a: u64, b: u64, approx: bool) -> bool {
+    a == b || a == 0 || b == 0 || approx && a.abs_diff(b) <= TICK_SLACK_NS
+}
+
 /// The mount table is read again on a miss at most this often.
 const REREAD: Duration = Duration::from_millis(200);
 
@@ -191,6 +201,11 @@ impl Places {
     /// (at most every [`REREAD`]) when its filesystem is not in it.
     pub fn place(&mut self, rec: StateRecord) -> StateWrite {
         let found = |m: &Mounts| {
+            if rec.on_host {
+                return m
+                    .fs_type(rec.dev)
+                    .map(|t| (rec.fs_path.clone(), t.to_owned()));
+            }
             m.place(rec.dev, &rec.fs_path)
                 .map(|(p, mount)| (p, mount.fs_type.clone()))
         };
@@ -270,11 +285,13 @@ impl Units {
             self.unplaced += 1;
             return;
         };
-        if self
-            .units
-            .iter()
-            .any(|u| u.rule == w.rec.rule && u.path == path)
-        {
+        // A file written and made executable is one place.
+        let rule = if w.rec.rule == state::PATH_ATTR {
+            state::PATH_DIR
+        } else {
+            w.rec.rule
+        };
+        if self.units.iter().any(|u| u.rule == rule && u.path == path) {
             return;
         }
         if self.units.len() >= MAX_UNITS {
@@ -282,7 +299,7 @@ impl Units {
             return;
         }
         self.units.push(Unit {
-            rule: w.rec.rule,
+            rule,
             path,
             fs_type: w.fs_type.clone().unwrap_or_default(),
             writer: w.rec.tgid,
@@ -334,7 +351,18 @@ impl Activities {
     /// Adds a write no run owns; returns an activity reported early to
     /// make room, if any.
     pub fn add(&mut self, w: &StateWrite, under_run: Option<String>) -> Option<Activity> {
-        let key = (w.rec.tgid, w.rec.start_ns);
+        let mut key = (w.rec.tgid, w.rec.start_ns);
+        if w.rec.on_host {
+            // A start from `/proc`: the activity of that pid whose start
+            // is the same within a tick, if one is open.
+            if let Some(k) = self
+                .open
+                .keys()
+                .find(|(pid, s)| *pid == key.0 && same_start(*s, key.1, true))
+            {
+                key = *k;
+            }
+        }
         let mut evicted = None;
         let full = self.open.len() >= MAX_ACTIVITIES || self.units >= MAX_ACTIVITY_UNITS;
         if !self.open.contains_key(&key) && full {
@@ -426,7 +454,17 @@ const MAX_HASHED: u64 = 64 << 20;
 #[derive(Debug, Default)]
 pub struct StateReader {
     dpkg: HashMap<PathBuf, dpkg::Snapshot>,
+    /// Executables of the watched `PATH` folders, by (device, inode): at
+    /// start, and each reported since. An attribute change of one of them
+    /// is no install.
+    executables: std::collections::HashSet<(u32, u64)>,
 }
+
+/// Most executables remembered.
+const MAX_EXECUTABLES: usize = 1 << 20;
+/// Most bytes hashed for one run or activity's `PATH` files (past it they
+/// are `unread`, `hash-budget`): the decide stage reads them.
+const HASH_BUDGET: u64 = 256 << 20;
 
 /// A run's or an activity's changes, as `swmon.changes` carries them, and
 /// the units that could not be read (`swmon.state.unread`: path and why).
@@ -468,6 +506,32 @@ impl StateReader {
         }
     }
 
+    /// Notes the executables now in `dirs` (at start).
+    pub fn note_executables(&mut self, dirs: &[PathBuf]) {
+        use std::os::unix::fs::MetadataExt;
+        for d in dirs {
+            let Ok(entries) = std::fs::read_dir(d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if self.executables.len() >= MAX_EXECUTABLES {
+                    return;
+                }
+                if let Ok(m) = std::fs::symlink_metadata(e.path()) {
+                    if m.is_file() && m.mode() & 0o111 != 0 {
+                        self.executables
+                            .insert((crate::ebpf::filter::kernel_dev(m.dev()), m.ino()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a write's file was a known executable already.
+    pub fn was_executable(&self, w: &StateWrite) -> bool {
+        self.executables.contains(&(w.rec.dev, w.rec.ino))
+    }
+
     /// The dpkg admin folder a write names, if it is dpkg's.
     pub fn dpkg_admin(u: &Unit) -> Option<PathBuf> {
         let p = Path::new(std::ffi::OsStr::from_bytes(&u.path));
@@ -482,6 +546,7 @@ impl StateReader {
     pub fn read(&mut self, units: &Units, unmanaged: bool) -> Read {
         let mut out = Read::default();
         let mut admins: Vec<PathBuf> = Vec::new();
+        let mut budget = HASH_BUDGET;
         let has_metadata = units.units.iter().any(|u| {
             matches!(u.rule, state::DIST_INFO | state::EGG_INFO)
                 || u.rule == state::SITE_MODULE && u.path.ends_with(b".egg-info")
@@ -530,9 +595,12 @@ impl StateReader {
                     }
                 }
                 // Python code with no metadata of its own (a module, a
-                // `.pth`, a package folder): reported for an activity that
-                // wrote no package metadata beside it.
-                state::SITE_MODULE | state::SITE_PACKAGE if unmanaged && !has_metadata => {
+                // package folder): reported for an activity that wrote no
+                // package metadata beside it; a `.pth` or a
+                // `*customize.py` (run at every start) always.
+                state::SITE_MODULE | state::SITE_PACKAGE
+                    if unmanaged && site_code(u) && (!has_metadata || runs_at_start(u)) =>
+                {
                     match std::fs::symlink_metadata(path) {
                         Ok(_) => {
                             let name = u.path.rsplit(|&c| c == b'/').next().unwrap_or(&[]);
@@ -555,18 +623,52 @@ impl StateReader {
                     }
                     Err(e) => out.unread.push(unread(u, e.flag())),
                 },
-                state::PATH_DIR if unmanaged => match exe::describe_capped(path, MAX_HASHED) {
-                    Ok(f) => {
-                        let mut v = with_path(&f.change(Action::Install), u);
-                        v["sha256"] = json!(f.sha256);
-                        v["size"] = json!(f.size);
-                        v["mode"] = json!(format!("{:o}", f.mode & 0o7777));
-                        v["uid"] = json!(f.uid);
-                        v["executable"] = json!(f.executable);
-                        out.changes.push(v);
+                state::PATH_DIR if unmanaged => {
+                    // A symbolic link put there runs what it points to:
+                    // that file is described, the link's target named.
+                    let link = std::fs::symlink_metadata(path)
+                        .is_ok_and(|m| m.file_type().is_symlink())
+                        .then(|| std::fs::read_link(path).ok())
+                        .flatten();
+                    let target = match &link {
+                        Some(_) => std::fs::canonicalize(path).ok(),
+                        None => Some(path.to_owned()),
+                    };
+                    if budget == 0 {
+                        out.unread.push(unread(u, "hash-budget"));
+                        continue;
                     }
-                    Err(e) => out.unread.push(unread(u, e.flag())),
-                },
+                    let described = target
+                        .as_deref()
+                        .map(|t| exe::describe_capped(t, MAX_HASHED.min(budget)));
+                    match described {
+                        Some(Ok(f)) => {
+                            budget = budget.saturating_sub(f.hashed);
+                            if self.executables.len() < MAX_EXECUTABLES && f.executable {
+                                self.executables
+                                    .insert((crate::ebpf::filter::kernel_dev(f.dev), f.ino));
+                            }
+                            let mut v = with_path(&f.change(Action::Install), u);
+                            v["sha256"] = json!(f.sha256);
+                            v["size"] = json!(f.size);
+                            v["mode"] = json!(format!("{:o}", f.mode & 0o7777));
+                            v["uid"] = json!(f.uid);
+                            v["executable"] = json!(f.executable);
+                            if let (Some(l), Some(t)) = (&link, &target) {
+                                v["symlink"] =
+                                    json!(crate::event::lossless(l.as_os_str().as_bytes()));
+                                v["target"] =
+                                    json!(crate::event::lossless(t.as_os_str().as_bytes()));
+                                // Named by the link, not its target's name.
+                                let name = u.path.rsplit(|&c| c == b'/').next().unwrap_or(&[]);
+                                v["name"] = json!(crate::event::lossless(name));
+                            }
+                            out.changes.push(v);
+                        }
+                        Some(Err(e)) => out.unread.push(unread(u, e.flag())),
+                        None => out.unread.push(unread(u, "dangling-symlink")),
+                    }
+                }
                 // Written, not read (yet): rpm, gem, cargo, npm's lock,
                 // and a run's `PATH` files (its manager's record says).
                 _ => {}
@@ -619,6 +721,22 @@ pub fn trusted_admin(admin: &Path) -> bool {
     ok(admin) && ok(&admin.join("status"))
 }
 
+/// Whether a unit at the top of an import folder is code (a package
+/// folder, or a module, `.pth`, extension, egg or link by its name), not a
+/// `README.txt`.
+fn site_code(u: &Unit) -> bool {
+    u.rule == state::SITE_PACKAGE
+        || [".py", ".pth", ".so", ".pyc", ".egg-link", ".egg", ".zip"]
+            .iter()
+            .any(|s| u.path.ends_with(s.as_bytes()))
+}
+
+/// Whether Python runs a unit at every start (`.pth`, `sitecustomize.py`,
+/// `usercustomize.py`).
+fn runs_at_start(u: &Unit) -> bool {
+    u.path.ends_with(b".pth") || u.path.ends_with(b"customize.py")
+}
+
 fn with_path(c: &Change, u: &Unit) -> serde_json::Value {
     let mut v = json!(c);
     v["path"] = json!(crate::event::lossless(&u.path));
@@ -656,6 +774,7 @@ mod tests {
                 executable_truncated: false,
                 fs_path: path.into(),
                 path_truncated: false,
+                on_host: false,
                 ancestors: vec![],
             },
             path: Some(path.into()),

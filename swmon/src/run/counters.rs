@@ -50,10 +50,18 @@ counters! {
     /// Of them, those an open installer run (the writer's or an
     /// ancestor's) owned.
     state_attributed,
+    /// Attribute changes of files in watched `PATH` folders that were
+    /// executable when swmon started (`chown -R`, a `chmod` to the same
+    /// mode): no install.
+    state_attr_ignored,
     /// State-only activities reported (`no-installer-exec`).
     state_only,
     /// State-only activities reported early because too many were open.
     state_activities_evicted,
+    /// Entries the folder watch saw appear in a watched `PATH` folder.
+    state_watch_events,
+    /// Times the folder watch's fanotify queue overflowed (entries lost).
+    state_watch_overflow,
     /// Places of state writes not kept (past the cap of a run or
     /// activity), or not placed on the host (no mount swmon sees).
     state_units_dropped,
@@ -223,6 +231,7 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("package_file_stuck", "facts"),
     ("runs_evicted", "decide"),
     ("state_units_dropped", "decide"),
+    ("state_watch_overflow", "dir-watch"),
     ("audit_execs_dropped", "decide"),
     ("decided_early", "decide"),
     ("decided_forgotten", "decide"),

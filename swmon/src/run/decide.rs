@@ -74,6 +74,7 @@ pub struct Decide {
 #[derive(Debug, Default)]
 struct StateTally {
     writes: u64,
+    attr_ignored: u64,
     attributed: u64,
     state_only: u64,
     units_dropped: u64,
@@ -205,31 +206,44 @@ impl Decide {
                 self.reader.baseline(&admin);
             }
         }
-        let owner = std::iter::once((w.rec.tgid, w.rec.start_ns))
-            .chain(w.rec.ancestors.iter().map(|a| (a.pid, a.start_ns)))
-            .find(|&(tgid, start)| {
-                self.correlator
-                    .open_run_start(tgid)
-                    .is_some_and(|s| s == start || s == 0 || start == 0)
-            });
-        // Only a run that installs, removes or upgrades (or whose
-        // arguments are not known) owns what is written under it: `npm
-        // start`, `npx`, `bundle exec` run other programs, whose writes
-        // are their own.
+        if w.rec.rule == swmon_common::state::PATH_ATTR && self.reader.was_executable(&w) {
+            // `chown -R`, a `chmod` that sets nothing new: an executable
+            // that was one at start is no install.
+            self.state.attr_ignored += 1;
+            return;
+        }
+        // The nearest run in the writer's line that owns the write: one
+        // that installs, removes or upgrades (or whose arguments are not
+        // known), or any run of the manager whose own state it is (`dpkg
+        // --configure` under apt, `uv venv`). `npm start`, `npx`, `bundle
+        // exec` run other programs, whose other writes are their own.
         let mut under = None;
-        if let Some((tgid, _)) = owner {
-            let installs = self
-                .correlator
-                .open_run_mut(tgid)
-                .map(|run| (run_installs(run), run.id()));
-            match installs {
-                Some((true, _)) => {
-                    self.state.attributed += 1;
-                    self.correlator.with_open_run(tgid, |run| run.state.add(&w));
-                    return;
+        let line: Vec<(u32, u64)> = std::iter::once((w.rec.tgid, w.rec.start_ns))
+            .chain(w.rec.ancestors.iter().map(|a| (a.pid, a.start_ns)))
+            .collect();
+        for (tgid, start) in line {
+            let owns = match self.correlator.open_run_mut(tgid) {
+                Some(run) if changes::same_start(run.execs[0].start_ns, start, w.rec.on_host) => {
+                    let owns = run_installs(run) || run_manages(run, w.rec.rule);
+                    if !owns && under.is_none() {
+                        under = Some(run.id());
+                    }
+                    owns
                 }
-                Some((false, id)) => under = Some(id),
-                None => {}
+                _ => false,
+            };
+            if owns {
+                self.state.attributed += 1;
+                // A run's own Python code files are its manager's record's:
+                // kept out of its units (a big `pip install -r` would fill
+                // them), its metadata kept.
+                if !matches!(
+                    w.rec.rule,
+                    swmon_common::state::SITE_MODULE | swmon_common::state::SITE_PACKAGE
+                ) {
+                    self.correlator.with_open_run(tgid, |run| run.state.add(&w));
+                }
+                return;
             }
         }
         if let Some(a) = self.activities.add(&w, under) {
@@ -360,6 +374,7 @@ impl Decide {
         for (a, n) in [
             (&c.state_writes, self.state.writes),
             (&c.state_attributed, self.state.attributed),
+            (&c.state_attr_ignored, self.state.attr_ignored),
             (&c.state_only, self.state.state_only),
             (&c.state_activities_evicted, self.activities.evicted),
             (&c.state_units_dropped, self.state.units_dropped),
@@ -452,6 +467,11 @@ impl Decide {
         };
         self.events += 1;
         self.writer.push(&e);
+    }
+
+    /// Notes the executables in the watched `PATH` folders now (at start).
+    pub fn note_executables(&mut self, dirs: &[std::path::PathBuf]) {
+        self.reader.note_executables(dirs);
     }
 
     fn state_event(&self, action: &'static str) -> Event {
@@ -852,6 +872,35 @@ impl Decide {
                 ..Swmon::default()
             },
         }
+    }
+}
+
+/// Whether a write's state is a run's manager's own (dpkg's database for
+/// apt or dpkg, a Python folder for a Python manager, ...).
+fn run_manages(run: &Run, rule: u32) -> bool {
+    use swmon_common::state as s;
+    let Some(manager) = catalogue::program(run.facts.installer_id).and_then(|p| match p.role {
+        Role::Installer(m) => Some(m),
+        _ => None,
+    }) else {
+        return false;
+    };
+    match rule {
+        s::DPKG_STATUS | s::DPKG_UPDATES => matches!(manager, Manager::Apt | Manager::Dpkg),
+        s::DIST_INFO | s::EGG_INFO | s::SITE_MODULE | s::SITE_PACKAGE => {
+            matches!(
+                manager,
+                Manager::Pip | Manager::Pipx | Manager::Uv | Manager::Conda
+            )
+        }
+        s::NPM_PACKAGE | s::NPM_LOCK => matches!(
+            manager,
+            Manager::Npm | Manager::Yarn | Manager::Pnpm | Manager::Bun
+        ),
+        s::GEM_SPEC => matches!(manager, Manager::Gem | Manager::Bundler),
+        s::CARGO => manager == Manager::Cargo,
+        s::RPM_DB => matches!(manager, Manager::Rpm | Manager::Dnf),
+        _ => false,
     }
 }
 

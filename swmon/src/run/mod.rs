@@ -24,6 +24,7 @@ pub mod audit_reader;
 pub mod changes;
 pub mod counters;
 pub mod decide;
+pub mod dir_watch;
 pub mod facts;
 pub mod kernel_reader;
 pub mod losses;
@@ -345,6 +346,27 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         },
     };
 
+    // The state witness's folder watch (fanotify needs CAP_SYS_ADMIN).
+    let watched: Vec<std::path::PathBuf> = kernel
+        .tables
+        .watched_dirs
+        .iter()
+        .map(|(_, p)| p.clone())
+        .collect();
+    let (dir_watch, folder_watch) = match dir_watch::DirWatch::open(&watched) {
+        Ok((w, refused)) => {
+            let dirs: Vec<String> = w
+                .dirs()
+                .map(|d| event::lossless(d.as_os_str().as_encoded_bytes()))
+                .collect();
+            (
+                Some(w),
+                json!({ "hook": "fanotify:FAN_MOVED_TO|FAN_CREATE", "dirs": dirs, "refused": refused }),
+            )
+        }
+        Err(e) => (None, json!({ "error": e.to_string() })),
+    };
+
     // PRIVILEGE DROP HOOK: before any thread is spawned. Capabilities are
     // per thread: every thread started after this has only the kept set
     // (privilege.rs). A failure here returns with the rules removed
@@ -390,6 +412,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         |p: &std::path::PathBuf| crate::event::lossless(p.as_os_str().as_encoded_bytes());
     let state_witness = json!({
         "hook": "raw_tracepoint:writeback_dirty_folio",
+        "attribute_hook": "raw_tracepoint:writeback_mark_inode_dirty",
+        "folder_watch": folder_watch,
         "watched_dirs": kernel.tables.watched_dirs.iter().map(|(_, p)| lossless_path(p)).collect::<Vec<_>>(),
         "unwatched_dirs": kernel.tables.unwatched_dirs.iter().map(lossless_path).collect::<Vec<_>>(),
     });
@@ -410,6 +434,14 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             })
             .map_err(RunError::Spawn)?;
     }
+    let mut dir_watch_task = dir_watch.map(|w| {
+        tokio::spawn(dir_watch::run(
+            w,
+            kernel_tx.clone(),
+            counters.clone(),
+            stop_rx.clone(),
+        ))
+    });
     let mut kernel_task = Some(tokio::spawn(kernel_reader::run(
         kernel,
         kernel_tx,
@@ -514,6 +546,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         options.audit.wait,
         initial,
     );
+    decide.note_executables(&watched);
     if let Some(list) = rule_list {
         decide
             .cross
@@ -677,6 +710,10 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let mut drained = true;
     if let Some(t) = kernel_task.take() {
         drained &= finish(t, drain_end).await;
+    }
+    // Its queue end must close too for the facts stage to finish.
+    if let Some(t) = dir_watch_task.take() {
+        let _ = tokio::time::timeout_at(drain_end, t).await;
     }
     if let Some(t) = audit_task.take() {
         drained &= finish(t, drain_end).await;
