@@ -304,7 +304,14 @@ fn a_file_moved_or_linked_into_usr_local_bin_is_unmanaged_software() {
     let me = std::process::id();
     let moved = PathBuf::from(format!("/usr/local/bin/swmon-state-mv-{me}"));
     let link = PathBuf::from(format!("/usr/local/bin/swmon-state-ln-{me}"));
-    let _gone = (RemoveOnDrop(moved.clone()), RemoveOnDrop(link.clone()));
+    let hard = PathBuf::from(format!("/usr/local/bin/swmon-state-hard-{me}"));
+    let _gone = (
+        RemoveOnDrop(moved.clone()),
+        RemoveOnDrop(link.clone()),
+        RemoveOnDrop(hard.clone()),
+    );
+    let other = tmp.path().join("other");
+    fs::copy("/usr/bin/env", &other).expect("copy");
     let staged = tmp.path().join("tool");
     fs::copy("/usr/bin/true", &staged).expect("copy");
     let target = tmp.path().join("linked");
@@ -335,7 +342,11 @@ fn a_file_moved_or_linked_into_usr_local_bin_is_unmanaged_software() {
         .arg(&target)
         .arg(&link));
     assert_eq!(code, 0, "ln -s");
-    for pid in [mv, ln] {
+    // A hard link, its other name removed at once.
+    let (hard_ln, code) = run(Command::new("/usr/bin/ln").arg(&other).arg(&hard));
+    assert_eq!(code, 0, "ln");
+    fs::remove_file(&other).expect("rm");
+    for pid in [mv, ln, hard_ln] {
         m.wait_for("the state-only event", Duration::from_secs(20), |e| {
             e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid
         });
@@ -361,6 +372,11 @@ fn a_file_moved_or_linked_into_usr_local_bin_is_unmanaged_software() {
         fs::canonicalize(&target).unwrap().display().to_string()
     );
     assert_eq!(ch["sha256"], sha256_of(Path::new("/usr/bin/false")));
+
+    let e = &state_only(&events, hard_ln)[0];
+    let ch = &e["swmon"]["changes"][0];
+    assert_eq!(ch["path"], hard.display().to_string(), "{e:#}");
+    assert_eq!(ch["sha256"], sha256_of(Path::new("/usr/bin/env")));
 }
 
 #[test]

@@ -352,16 +352,15 @@ impl Activities {
     /// make room, if any.
     pub fn add(&mut self, w: &StateWrite, under_run: Option<String>) -> Option<Activity> {
         let mut key = (w.rec.tgid, w.rec.start_ns);
-        if w.rec.on_host {
-            // A start from `/proc`: the activity of that pid whose start
-            // is the same within a tick, if one is open.
-            if let Some(k) = self
-                .open
-                .keys()
-                .find(|(pid, s)| *pid == key.0 && same_start(*s, key.1, true))
-            {
-                key = *k;
-            }
+        // The open activity of that pid whose start is the same within a
+        // tick, if any: the folder watch's starts come from `/proc`, and
+        // its record of a file may come before or after the kernel's.
+        if let Some(k) = self
+            .open
+            .keys()
+            .find(|(pid, s)| *pid == key.0 && same_start(*s, key.1, true))
+        {
+            key = *k;
         }
         let mut evicted = None;
         let full = self.open.len() >= MAX_ACTIVITIES || self.units >= MAX_ACTIVITY_UNITS;
@@ -387,6 +386,12 @@ impl Activities {
             last_ns: w.rec.boot_ns,
             under_run,
         });
+        if a.first.on_host && !w.rec.on_host {
+            // The kernel's view of the writer (read at the write) over the
+            // folder watch's (read from `/proc` later).
+            a.first = w.rec.clone();
+            a.writer = w.writer.clone();
+        }
         let before = a.units.units.len();
         a.units.add(w);
         self.units += a.units.units.len() - before;
@@ -457,7 +462,7 @@ pub struct StateReader {
     /// Executables of the watched `PATH` folders, by (device, inode): at
     /// start, and each reported since. An attribute change of one of them
     /// is no install.
-    executables: std::collections::HashSet<(u32, u64)>,
+    executables: HashMap<(u32, u64), u32>,
 }
 
 /// Most executables remembered.
@@ -519,17 +524,25 @@ impl StateReader {
                 }
                 if let Ok(m) = std::fs::symlink_metadata(e.path()) {
                     if m.is_file() && m.mode() & 0o111 != 0 {
-                        self.executables
-                            .insert((crate::ebpf::filter::kernel_dev(m.dev()), m.ino()));
+                        self.executables.insert(
+                            (crate::ebpf::filter::kernel_dev(m.dev()), m.ino()),
+                            m.mode() & 0o7777,
+                        );
                     }
                 }
             }
         }
     }
 
-    /// Whether a write's file was a known executable already.
+    /// Whether an attribute change leaves a known executable with no
+    /// execute, setuid or setgid bit it did not have (`chown -R`, a
+    /// `chmod` to the same mode): then it is no install. A newly set bit
+    /// (`chmod u+s`) is one.
     pub fn was_executable(&self, w: &StateWrite) -> bool {
-        self.executables.contains(&(w.rec.dev, w.rec.ino))
+        const BITS: u32 = 0o6111;
+        self.executables
+            .get(&(w.rec.dev, w.rec.ino))
+            .is_some_and(|&before| w.rec.mode & BITS & !before == 0)
     }
 
     /// The dpkg admin folder a write names, if it is dpkg's.
@@ -634,6 +647,19 @@ impl StateReader {
                         Some(_) => std::fs::canonicalize(path).ok(),
                         None => Some(path.to_owned()),
                     };
+                    // The alternatives system's links (`/usr/bin/vi ->
+                    // /etc/alternatives/vi`, made by `update-alternatives`
+                    // under dpkg, often gone before it can be named) to a
+                    // file of root's that no one else may write.
+                    if let (Some(l), Some(t)) = (&link, &target) {
+                        use std::os::unix::fs::MetadataExt;
+                        let roots = std::fs::metadata(t)
+                            .is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0);
+                        if l.starts_with("/etc/alternatives/") && roots {
+                            out.unread.push(unread(u, "alternatives-link"));
+                            continue;
+                        }
+                    }
                     if budget == 0 {
                         out.unread.push(unread(u, "hash-budget"));
                         continue;
@@ -645,8 +671,10 @@ impl StateReader {
                         Some(Ok(f)) => {
                             budget = budget.saturating_sub(f.hashed);
                             if self.executables.len() < MAX_EXECUTABLES && f.executable {
-                                self.executables
-                                    .insert((crate::ebpf::filter::kernel_dev(f.dev), f.ino));
+                                self.executables.insert(
+                                    (crate::ebpf::filter::kernel_dev(f.dev), f.ino),
+                                    f.mode & 0o7777,
+                                );
                             }
                             let mut v = with_path(&f.change(Action::Install), u);
                             v["sha256"] = json!(f.sha256);

@@ -54,6 +54,10 @@ counters! {
     /// executable when swmon started (`chown -R`, a `chmod` to the same
     /// mode): no install.
     state_attr_ignored,
+    /// State-only activities not reported: all they did was put the
+    /// alternatives system's links (to `/etc/alternatives/`, ending at a
+    /// file of root's no one else may write) into `PATH` folders.
+    state_root_links,
     /// State-only activities reported (`no-installer-exec`).
     state_only,
     /// State-only activities reported early because too many were open.
@@ -62,6 +66,8 @@ counters! {
     state_watch_events,
     /// Times the folder watch's fanotify queue overflowed (entries lost).
     state_watch_overflow,
+    /// The folder watch stopped on an error (no more entries seen).
+    state_watch_failed,
     /// Places of state writes not kept (past the cap of a run or
     /// activity), or not placed on the host (no mount swmon sees).
     state_units_dropped,
@@ -232,6 +238,7 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("runs_evicted", "decide"),
     ("state_units_dropped", "decide"),
     ("state_watch_overflow", "dir-watch"),
+    ("state_watch_failed", "dir-watch"),
     ("audit_execs_dropped", "decide"),
     ("decided_early", "decide"),
     ("decided_forgotten", "decide"),

@@ -74,6 +74,7 @@ pub struct Decide {
 #[derive(Debug, Default)]
 struct StateTally {
     writes: u64,
+    benign_dropped: u64,
     attr_ignored: u64,
     attributed: u64,
     state_only: u64,
@@ -236,11 +237,17 @@ impl Decide {
                 self.state.attributed += 1;
                 // A run's own Python code files are its manager's record's:
                 // kept out of its units (a big `pip install -r` would fill
-                // them), its metadata kept.
-                if !matches!(
+                // them), its metadata kept, and what Python runs at every
+                // start (`.pth`, `*customize.py`) kept.
+                let code = matches!(
                     w.rec.rule,
                     swmon_common::state::SITE_MODULE | swmon_common::state::SITE_PACKAGE
-                ) {
+                );
+                let at_start = w
+                    .path
+                    .as_ref()
+                    .is_some_and(|p| p.ends_with(b".pth") || p.ends_with(b"customize.py"));
+                if !code || at_start {
                     self.correlator.with_open_run(tgid, |run| run.state.add(&w));
                 }
                 return;
@@ -262,9 +269,12 @@ impl Decide {
     }
 
     fn emit_activity(&mut self, a: Activity) {
-        self.state.state_only += 1;
         self.state.units_dropped += a.units.dropped + a.units.unplaced;
-        let e = self.state_only_event(&a);
+        let Some(e) = self.state_only_event(&a) else {
+            self.state.benign_dropped += 1;
+            return;
+        };
+        self.state.state_only += 1;
         self.events += 1;
         self.writer.push(&e);
     }
@@ -272,11 +282,21 @@ impl Decide {
     /// An install no installer run owns: package state written by a
     /// process with no installer exec in its ancestry (a wheel unzipped
     /// into `site-packages`, a binary untarred into `/usr/local/bin`).
-    fn state_only_event(&mut self, a: &Activity) -> Event {
+    /// `None` when all it did was put the alternatives system's links
+    /// (`/usr/bin/vi -> /etc/alternatives/vi`, by `update-alternatives`
+    /// under dpkg, often gone before it could be named) to root's files:
+    /// no install.
+    fn state_only_event(&mut self, a: &Activity) -> Option<Event> {
         let rec = &a.first;
         let w = &a.writer;
         let start = event::timestamp(self.clock.wall(rec.boot_ns));
         let read = self.reader.read(&a.units, true);
+        if read.changes.is_empty()
+            && !read.unread.is_empty()
+            && read.unread.iter().all(|u| u["why"] == "alternatives-link")
+        {
+            return None;
+        }
         let manager = read
             .changes
             .first()
@@ -293,7 +313,7 @@ impl Decide {
         } else {
             &rec.exe_name
         });
-        Event {
+        Some(Event {
             timestamp: start.clone(),
             event: EventMeta {
                 kind: "alert",
@@ -352,7 +372,7 @@ impl Decide {
                 ancestors: w.ancestors.iter().map(enrich::Ancestor::to_out).collect(),
                 ..Swmon::default()
             },
-        }
+        })
     }
 
     fn sweep(&mut self) {
@@ -375,6 +395,7 @@ impl Decide {
             (&c.state_writes, self.state.writes),
             (&c.state_attributed, self.state.attributed),
             (&c.state_attr_ignored, self.state.attr_ignored),
+            (&c.state_root_links, self.state.benign_dropped),
             (&c.state_only, self.state.state_only),
             (&c.state_activities_evicted, self.activities.evicted),
             (&c.state_units_dropped, self.state.units_dropped),
@@ -420,7 +441,13 @@ impl Decide {
             }
             // A nested run's changes are its parent's too (one install:
             // apt's, with what its dpkg runs changed).
-            if let (Some(parent), Some(read)) = (&run.parent_run, &run.state_read) {
+            let empty = changes::Read::default();
+            let own = run.state_read.as_ref().unwrap_or(&empty);
+            if let (Some(parent), true) = (
+                &run.parent_run,
+                !own.changes.is_empty() || !run.nested_changes.is_empty(),
+            ) {
+                let read = own;
                 let parent_pid = parent.split('-').next().and_then(|p| p.parse::<u32>().ok());
                 let id = run.id();
                 let nested: Vec<_> = read
@@ -885,14 +912,27 @@ fn run_manages(run: &Run, rule: u32) -> bool {
     }) else {
         return false;
     };
+    // A subcommand that runs another program (`uv run`, `npm exec`,
+    // `pipx run`, `bundle exec`) manages nothing that program writes.
+    let rec = run.primary();
+    let reading = enrich::installer_args(rec, run.facts.via);
+    let sub = reading.classify(manager, &rec.argv).subcommand;
+    if sub
+        .as_deref()
+        .is_some_and(|s| matches!(s, "run" | "exec" | "x" | "dlx" | "tool" | "npx"))
+    {
+        return false;
+    }
     match rule {
         s::DPKG_STATUS | s::DPKG_UPDATES => matches!(manager, Manager::Apt | Manager::Dpkg),
-        s::DIST_INFO | s::EGG_INFO | s::SITE_MODULE | s::SITE_PACKAGE => {
-            matches!(
-                manager,
-                Manager::Pip | Manager::Pipx | Manager::Uv | Manager::Conda
-            )
-        }
+        // Metadata folders: its record. Code files at the top of an
+        // import folder (`.pth`, `sitecustomize.py`) are never owned this
+        // way: only by a run that installs.
+        s::DIST_INFO | s::EGG_INFO => matches!(
+            manager,
+            Manager::Pip | Manager::Pipx | Manager::Uv | Manager::Conda
+        ),
+        s::SITE_MODULE | s::SITE_PACKAGE => false,
         s::NPM_PACKAGE | s::NPM_LOCK => matches!(
             manager,
             Manager::Npm | Manager::Yarn | Manager::Pnpm | Manager::Bun

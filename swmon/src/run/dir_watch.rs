@@ -5,7 +5,7 @@
 //! there (`FAN_MOVED_TO`, `FAN_CREATE`) with the acting process's pid; the
 //! entry becomes a state record like the kernel's (rule `path-dir`), read
 //! from `/proc` for its process start and parents while it runs. A new
-//! regular file with one link is left to the write hook (it will be
+//! empty regular file with one link is left to the write hook (it will be
 //! written, or it is empty and installs nothing). A mover's start time
 //! comes from `/proc` in clock ticks, not the kernel's nanoseconds: such a
 //! record (`on_host`) matches a run or activity of the same pid whose
@@ -200,8 +200,10 @@ pub fn parse(buf: &[u8], dirs: &[(Vec<u8>, PathBuf)]) -> (Vec<Appeared>, bool) {
 /// runs; gone, it is named by its pid alone.
 pub fn record_of(a: &Appeared, now_ns: u64) -> Option<StateRecord> {
     let meta = std::fs::symlink_metadata(&a.path).ok()?;
-    if !a.moved && meta.is_file() && meta.nlink() == 1 {
-        // A new file: the write hook sees what is written into it.
+    if !a.moved && meta.is_file() && meta.nlink() == 1 && meta.len() == 0 {
+        // A new, still empty file: the write hook sees what is written
+        // into it (a hard link whose other name is gone since has one
+        // link and data: it is read here).
         return None;
     }
     if meta.is_dir() {
@@ -224,7 +226,7 @@ pub fn record_of(a: &Appeared, now_ns: u64) -> Option<StateRecord> {
             .unwrap_or_default();
         ancestors.push(KernelAncestor {
             pid,
-            uid: std::fs::metadata(format!("/proc/{pid}")).map_or(u32::MAX, |m| m.uid()),
+            uid: proc_uid(pid).unwrap_or(u32::MAX),
             start_ns: enrich::start_boot_ns(pid).unwrap_or(0),
             comm: std::fs::read(format!("/proc/{pid}/comm"))
                 .map(|c| c.strip_suffix(b"\n").unwrap_or(&c).to_vec())
@@ -236,7 +238,15 @@ pub fn record_of(a: &Appeared, now_ns: u64) -> Option<StateRecord> {
         }
         pid = stat.ppid;
     }
-    let uid = std::fs::metadata(format!("/proc/{}", a.pid)).map_or(u32::MAX, |m| m.uid());
+    let uid = proc_uid(a.pid).unwrap_or(u32::MAX);
+    let loginuid = std::fs::read_to_string(format!("/proc/{}/loginuid", a.pid))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u32::MAX);
+    let sessionid = std::fs::read_to_string(format!("/proc/{}/sessionid", a.pid))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u32::MAX);
     let path = a.path.as_os_str().as_bytes().to_vec();
     Some(StateRecord {
         rule: swmon_common::state::PATH_DIR,
@@ -245,8 +255,8 @@ pub fn record_of(a: &Appeared, now_ns: u64) -> Option<StateRecord> {
         ppid: ancestors.first().map_or(0, |x| x.pid),
         uid,
         euid: uid,
-        loginuid: u32::MAX,
-        sessionid: u32::MAX,
+        loginuid,
+        sessionid,
         dev: kernel_dev(meta.dev()),
         ino: meta.ino(),
         mode: meta.mode(),
@@ -262,6 +272,17 @@ pub fn record_of(a: &Appeared, now_ns: u64) -> Option<StateRecord> {
         on_host: true,
         ancestors,
     })
+}
+
+/// The real uid of a process (`/proc/PID/status`'s `Uid:` line: the
+/// folder's owner is root for a process that is not dumpable).
+fn proc_uid(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
 }
 
 /// Reads the group until `stop`, sending each record into the facts
@@ -296,16 +317,29 @@ pub async fn run(
                         guard.clear_ready();
                         continue;
                     }
+                    // Counted: the folder watch is gone from here on.
+                    Counters::add(&counters.state_watch_failed, 1);
                     return;
                 }
                 let (appeared, overflow) = parse(&buf[..n as usize], &dirs);
                 if overflow {
                     Counters::add(&counters.state_watch_overflow, 1);
                 }
+                Counters::add(&counters.state_watch_events, appeared.len() as u64);
                 let now = crate::event::boot_ns_now();
-                for a in appeared {
-                    Counters::add(&counters.state_watch_events, 1);
-                    let Some(rec) = record_of(&a, now) else { continue };
+                // `/proc` and `lstat` reads, off the readers' thread.
+                let Ok(records) = tokio::task::spawn_blocking(move || {
+                    appeared
+                        .iter()
+                        .filter_map(|a| record_of(a, now))
+                        .collect::<Vec<_>>()
+                })
+                .await
+                else {
+                    Counters::add(&counters.state_watch_failed, 1);
+                    return;
+                };
+                for rec in records {
                     let size = super::changes::record_bytes(&rec);
                     if let Err(Full::Full | Full::Closed) =
                         tx.try_send(KernelItem::Decoded(Record::State(Box::new(rec))), size)

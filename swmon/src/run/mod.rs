@@ -713,7 +713,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     }
     // Its queue end must close too for the facts stage to finish.
     if let Some(t) = dir_watch_task.take() {
-        let _ = tokio::time::timeout_at(drain_end, t).await;
+        drained &= finish(t, drain_end).await;
     }
     if let Some(t) = audit_task.take() {
         drained &= finish(t, drain_end).await;
