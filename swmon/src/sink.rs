@@ -223,6 +223,7 @@ fn last_resort(event: &Event, real: usize, keep: usize) -> Event {
     e.swmon = crate::event::Swmon {
         verdict: event.swmon.verdict,
         manager: event.swmon.manager,
+        run_id: event.swmon.run_id.as_ref().map(|id| cut_to(id, 64)),
         cut: Some(Map::from_iter([
             ("line_bytes".to_owned(), json!(real)),
             ("all".to_owned(), json!(true)),
@@ -352,6 +353,20 @@ fn shrink(e: &mut Event, budget: usize) -> Map<String, Value> {
     if let Some(c) = cut_strings(&mut s.requirements, budget) {
         cut.insert("swmon.requirements".into(), c);
     }
+    // The state witness's lists: the first that fit are kept.
+    if let Some(c) = cut_values(&mut s.changes, budget) {
+        cut.insert("swmon.changes".into(), c);
+    }
+    if let Some(writes) = s
+        .state
+        .as_mut()
+        .and_then(|v| v.get_mut("writes"))
+        .and_then(Value::as_array_mut)
+    {
+        if let Some(c) = cut_values(writes, budget) {
+            cut.insert("swmon.state.writes".into(), c);
+        }
+    }
     for (name, list) in [
         ("swmon.packages", s.packages.as_mut()),
         ("swmon.inverse_packages", Some(&mut s.inverse_packages)),
@@ -375,6 +390,27 @@ fn shrink(e: &mut Event, budget: usize) -> Map<String, Value> {
         }
     }
     cut
+}
+
+/// Keeps the first values of a list that fit in `budget` bytes (as JSON);
+/// the cut's real `count` and `bytes`, and how many were `kept`.
+fn cut_values(list: &mut Vec<Value>, budget: usize) -> Option<Value> {
+    let sizes: Vec<usize> = list.iter().map(|v| v.to_string().len() + 1).collect();
+    let bytes: usize = sizes.iter().sum();
+    if bytes <= budget {
+        return None;
+    }
+    let count = list.len();
+    let mut used = 0;
+    let keep = sizes
+        .iter()
+        .take_while(|&&n| {
+            used += n;
+            used <= budget
+        })
+        .count();
+    list.truncate(keep);
+    Some(json!({ "count": count, "bytes": bytes, "kept": keep }))
 }
 
 /// Escapes control characters for a terminal (`\n`, `\x1b`, ...).
@@ -604,6 +640,36 @@ mod tests {
         assert!(!String::from_utf8_lossy(&line).contains("\"cut\""));
         let (text, cut) = encode(&big_event(), Format::Text, false).expect("text");
         assert!(cut && text.len() <= LINE_MAX);
+    }
+
+    #[test]
+    fn a_big_install_s_state_lists_are_cut_not_the_whole_event() {
+        // npm installing 600 packages: a change and a write each.
+        let mut e = big_event();
+        e.process.as_mut().expect("process").args.truncate(3);
+        e.swmon.ancestors.truncate(1);
+        e.swmon.run_id = Some("17664-1".into());
+        e.swmon.changes = (0..600)
+            .map(|i| json!({"manager": "npm", "name": format!("pkg-{i:04}"), "version": "1.0.0", "action": "install", "path": format!("/usr/lib/node_modules/x/node_modules/pkg-{i:04}/package.json")}))
+            .collect();
+        e.swmon.state = Some(
+            json!({ "writes": (0..600).map(|i| json!({"rule": "npm-package", "path": format!("/usr/lib/node_modules/x/node_modules/pkg-{i:04}/package.json"), "pid": 1})).collect::<Vec<_>>() }),
+        );
+        let (line, cut) = encode(&e, Format::Json, false).expect("encode");
+        assert!(cut && line.len() <= LINE_MAX);
+        let v: Value = serde_json::from_slice(&line).expect("valid JSON");
+        let c = &v["swmon"]["cut"];
+        assert!(c.get("all").is_none(), "{c}");
+        assert_eq!(c["swmon.changes"]["count"], 600, "{c}");
+        let kept = c["swmon.changes"]["kept"].as_u64().expect("kept");
+        assert!(kept > 0 && kept < 600);
+        assert_eq!(
+            v["swmon"]["changes"].as_array().map(Vec::len),
+            Some(kept as usize)
+        );
+        assert_eq!(c["swmon.state.writes"]["count"], 600, "{c}");
+        assert_eq!(v["swmon"]["run_id"], "17664-1");
+        assert_eq!(v["process"]["pid"], e.process.as_ref().unwrap().pid);
     }
 
     #[test]
