@@ -59,6 +59,12 @@ pub fn cwd_of(rec: &ExecRecord) -> Option<Vec<u8>> {
     live.readlink(c"cwd")
 }
 
+/// The working directory of process `pid` started at `start_ns` (boot
+/// ns), from `/proc` while the pid is still that process.
+pub fn process_cwd(pid: u32, start_ns: u64) -> Option<Vec<u8>> {
+    LiveProcess::open(pid, start_ns)?.readlink(c"cwd")
+}
+
 /// The `/proc/PID` folder of the exec'ing process, opened only while the
 /// pid is still that process (its kernel-captured start time); reads
 /// through it fail once the process exits, even if the pid is reused.

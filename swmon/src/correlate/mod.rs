@@ -62,6 +62,11 @@ pub struct Run {
     /// The changes of the runs nested in it, read as each ended (apt's
     /// dpkg runs'), each with its `run_id`.
     pub nested_changes: Vec<serde_json::Value>,
+    /// What the run does to package state, as its installer's arguments
+    /// read (made once per exec count: a new exec reads again).
+    pub role: Option<(usize, crate::run::changes::RunRole)>,
+    /// Its early event (`event.type: start`) was written.
+    pub started_event: bool,
 }
 
 /// Facts user space read while the process was alive.
@@ -353,6 +358,8 @@ impl Correlator {
                 state_read: None,
                 parent_run: None,
                 nested_changes: Vec::new(),
+                role: None,
+                started_event: false,
             },
         );
         evicted

@@ -905,6 +905,9 @@ pub struct CrossCheck {
     /// The kernel stream's watermark (boot ns): every kernel record
     /// submitted before it has reached decide.
     watermark: Option<u64>,
+    /// Every audit exec that arrived after this (boot ns) is still kept:
+    /// when the cross-check started, then the last one let go.
+    kept_since: u64,
     pub counters: VerdictCounters,
 }
 
@@ -1003,6 +1006,7 @@ impl CrossCheck {
             rules: None,
             now: 0,
             watermark: None,
+            kept_since: crate::event::boot_ns_now(),
             counters: VerdictCounters::default(),
         }
     }
@@ -1285,6 +1289,7 @@ impl CrossCheck {
 
     fn pop_exec(&mut self) -> Option<AuditExec> {
         let old = self.execs.pop_front()?;
+        self.kept_since = self.kept_since.max(old.arrived_ns);
         let seq = self.execs_first;
         self.execs_first += 1;
         self.execs_bytes = self.execs_bytes.saturating_sub(old.bytes());
@@ -1463,6 +1468,86 @@ impl CrossCheck {
             self.forget_front();
         }
         out
+    }
+
+    /// The verdict of a run still going, for its execs so far (its early
+    /// event): what [`Self::on_run`] would decide if it ended now. Records
+    /// that came are attached, as at each exec; nothing is remembered as
+    /// decided (the run's end decides it).
+    pub fn so_far(&mut self, run: &mut Run, now_boot_ns: u64, clock: &Clock) -> Verdict {
+        self.now = self.now.max(now_boot_ns);
+        self.attach(run, clock);
+        keys_of(run, clock);
+        let mut m = run.audit.clone().unwrap_or_default();
+        self.verdict_of(&run.keys.keys, &mut m, self.now)
+    }
+
+    /// The verdict of a state-only install (a writer no installer run
+    /// owns) against the audit trail: `confirmed` when an audit record of
+    /// an exec of the writer's process (`pid`, since its start at
+    /// `start_boot_ns`, within 20 ms) came while a daemon was registered, with that
+    /// record; else `ebpf_only` with the reason, from the audit stream's
+    /// health at the first write (`first_boot_ns`) and what the loaded
+    /// rules promise for the writer's executable (`exe`: its host path,
+    /// `None` when cut or from another root). A writer that started
+    /// before the records kept ([`KEEP_NS`]) cannot have its record
+    /// looked up: at best `audit-rule-unknown`.
+    pub fn writer_verdict(
+        &self,
+        pid: u32,
+        start_boot_ns: u64,
+        first_boot_ns: u64,
+        exe: Option<&[u8]>,
+        clock: &Clock,
+    ) -> (Verdict, Option<AuditMatch>) {
+        const SLACK_NS: u64 = 20_000_000;
+        let start_wall_ns = wall_of(start_boot_ns, clock);
+        let found = self
+            .execs
+            .iter()
+            .rev()
+            .find(|e| e.pid == pid && e.wall_ns.saturating_add(SLACK_NS) >= start_wall_ns);
+        let mut m = AuditMatch::default();
+        if let Some(e) = found {
+            m.add(e, None);
+            if e.logged {
+                return (Verdict::Confirmed, Some(m));
+            }
+        }
+        m.lost = self.lost_in(
+            first_boot_ns.saturating_sub(MATCH_WINDOW_NS),
+            self.now.max(first_boot_ns),
+        );
+        let state = self.state_at(first_boot_ns);
+        let reason = if !state.available {
+            "audit-unavailable"
+        } else if !state.enabled {
+            "audit-disabled"
+        } else if m.lost > 0 {
+            "audit-records-lost"
+        } else if !state.daemon || found.is_some() {
+            "auditd-stopped"
+        } else {
+            let file = ExecFile {
+                path: exe.filter(|p| p.starts_with(b"/")),
+                id: (0, 0),
+                script: None,
+                same_root: exe.is_some(),
+            };
+            let promise = match &self.rules {
+                Some(rules) => judge_exec(rules, &file),
+                None => Promise::None,
+            };
+            match promise {
+                // Records kept since before the writer started: its
+                // exec's would be among them.
+                Promise::Records if self.kept_since <= start_boot_ns => "audit-record-missing",
+                Promise::Records | Promise::Unknown => "audit-rule-unknown",
+                Promise::None => "no-audit-rule",
+            }
+        };
+        let has = m.records > 0 || m.lost > 0;
+        (Verdict::EbpfOnly(reason), has.then_some(m))
     }
 
     /// Decides everything still waiting (at shutdown).
@@ -1652,6 +1737,8 @@ mod tests {
             state_read: None,
             parent_run: None,
             nested_changes: Vec::new(),
+            role: None,
+            started_event: false,
         }
     }
 

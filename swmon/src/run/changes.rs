@@ -24,7 +24,9 @@ use serde_json::json;
 use swmon_common::state;
 
 use crate::{
-    correlate::vec_cost,
+    catalogue::{self, Manager},
+    classify::Operation,
+    correlate::{vec_cost, Run},
     ebpf::decode::{KernelAncestor, StateRecord},
     enrich::{self, Ancestor},
     mounts::{self, Mounts},
@@ -80,6 +82,9 @@ pub struct StateWrite {
 pub struct Writer {
     pub process: Ancestor,
     pub ancestors: Vec<Ancestor>,
+    /// Its working folder, from `/proc` while it was that process (`None`
+    /// once it is gone).
+    pub cwd: Option<Vec<u8>>,
 }
 
 impl StateWrite {
@@ -99,6 +104,97 @@ impl StateWrite {
             Some(path[..cut.max(1)].to_vec())
         } else {
             Some(path.clone())
+        }
+    }
+}
+
+/// What a run does to package state, as its installer's arguments read:
+/// made once per exec count of the run ([`RunRole::of`]), not per write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunRole {
+    /// The manager the run is (`None`: a program of no manager's).
+    pub manager: Option<Manager>,
+    /// It installs, removes or upgrades, or its arguments are not known.
+    pub installs: bool,
+    /// Its subcommand runs another program (`uv run`, `npm exec`, `pipx
+    /// run`, `bundle exec`), which manages nothing that program writes.
+    pub runs_other: bool,
+}
+
+impl RunRole {
+    /// The run's role, from its cache when its execs are the same.
+    pub fn of(run: &mut Run) -> RunRole {
+        let n = run.execs.len();
+        if let Some((k, role)) = run.role {
+            if k == n {
+                return role;
+            }
+        }
+        let role = Self::read(run);
+        run.role = Some((n, role));
+        role
+    }
+
+    fn read(run: &Run) -> RunRole {
+        let manager = catalogue::program(run.facts.installer_id).and_then(|p| match p.role {
+            catalogue::Role::Installer(m) => Some(m),
+            _ => None,
+        });
+        let Some(m) = manager else {
+            return RunRole {
+                manager,
+                installs: true,
+                runs_other: false,
+            };
+        };
+        let rec = run.primary();
+        let reading = enrich::installer_args(rec, run.facts.via);
+        let class = reading.classify(m, &rec.argv);
+        RunRole {
+            manager,
+            installs: reading.args_unknown
+                || matches!(
+                    class.operation,
+                    Operation::Install | Operation::Remove | Operation::Upgrade
+                ),
+            runs_other: class
+                .subcommand
+                .as_deref()
+                .is_some_and(|s| matches!(s, "run" | "exec" | "x" | "dlx" | "tool" | "npx")),
+        }
+    }
+
+    /// Whether a write under `rule` is the run's: it installs, removes or
+    /// upgrades, or the state is its manager's own (dpkg's database for
+    /// apt or dpkg, `dpkg --configure` under apt; a Python folder's
+    /// metadata for a Python manager, `uv venv`), unless it runs another
+    /// program.
+    pub fn owns(&self, rule: u32) -> bool {
+        if self.installs {
+            return true;
+        }
+        let Some(manager) = self.manager.filter(|_| !self.runs_other) else {
+            return false;
+        };
+        match rule {
+            state::DPKG_STATUS | state::DPKG_UPDATES => {
+                matches!(manager, Manager::Apt | Manager::Dpkg)
+            }
+            // Metadata folders: its record. Code files at the top of an
+            // import folder (`.pth`, `sitecustomize.py`) are never owned
+            // this way: only by a run that installs.
+            state::DIST_INFO | state::EGG_INFO => matches!(
+                manager,
+                Manager::Pip | Manager::Pipx | Manager::Uv | Manager::Conda
+            ),
+            state::NPM_PACKAGE | state::NPM_LOCK => matches!(
+                manager,
+                Manager::Npm | Manager::Yarn | Manager::Pnpm | Manager::Bun
+            ),
+            state::GEM_SPEC => matches!(manager, Manager::Gem | Manager::Bundler),
+            state::CARGO => manager == Manager::Cargo,
+            state::RPM_DB => matches!(manager, Manager::Rpm | Manager::Dnf),
+            _ => false,
         }
     }
 }
@@ -239,6 +335,7 @@ impl Places {
                 let w = Arc::new(Writer {
                     process: enrich::live_ancestor(&me, &mut budget),
                     ancestors: enrich::ancestors_of(&rec.ancestors),
+                    cwd: enrich::process_cwd(rec.tgid, rec.start_ns),
                 });
                 self.writers.insert(key, w.clone());
                 w
@@ -545,10 +642,11 @@ impl StateReader {
             .is_some_and(|&before| w.rec.mode & BITS & !before == 0)
     }
 
-    /// The dpkg admin folder a write names, if it is dpkg's.
-    pub fn dpkg_admin(u: &Unit) -> Option<PathBuf> {
-        let p = Path::new(std::ffi::OsStr::from_bytes(&u.path));
-        match u.rule {
+    /// The dpkg admin folder a write under `rule` to `path` names, if it
+    /// is dpkg's.
+    pub fn dpkg_admin(rule: u32, path: &[u8]) -> Option<PathBuf> {
+        let p = Path::new(std::ffi::OsStr::from_bytes(path));
+        match rule {
             state::DPKG_STATUS | state::DPKG_UPDATES => p.parent().map(Path::to_owned),
             _ => None,
         }
@@ -576,7 +674,7 @@ impl StateReader {
             let path = Path::new(std::ffi::OsStr::from_bytes(&u.path));
             match u.rule {
                 state::DPKG_STATUS | state::DPKG_UPDATES => {
-                    if let Some(a) = Self::dpkg_admin(u) {
+                    if let Some(a) = Self::dpkg_admin(u.rule, &u.path) {
                         if !admins.contains(&a) {
                             admins.push(a);
                         }

@@ -60,6 +60,12 @@ counters! {
     state_root_links,
     /// State-only activities reported (`no-installer-exec`).
     state_only,
+    /// Early events (`event.type: start`) of runs still going when their
+    /// verdict so far was decided.
+    early_events,
+    /// Runs that got no early event because too many were waiting for
+    /// one.
+    early_skipped,
     /// State-only activities reported early because too many were open.
     state_activities_evicted,
     /// Entries the folder watch saw appear in a watched `PATH` folder.

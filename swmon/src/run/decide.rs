@@ -51,6 +51,10 @@ pub const MAX_OPEN_RUNS: usize = 65_536;
 pub const MAX_OPEN_RUN_BYTES: usize = 12 << 20;
 /// Most changes of nested runs kept on their parent run.
 pub const MAX_NESTED_CHANGES: usize = 4096;
+/// A run still going this long after its first exec, and past its audit
+/// wait, gets an early event (`event.type: start`) with its verdict so
+/// far.
+pub const EARLY_MIN: Duration = Duration::from_secs(1);
 
 pub struct Decide {
     pub writer: Writer,
@@ -68,6 +72,13 @@ pub struct Decide {
     reader: StateReader,
     state: StateTally,
     events: u64,
+    /// Open runs waiting for their early event: (deadline, tgid, first
+    /// exec's boot ns), oldest first (at most [`MAX_OPEN_RUNS`]).
+    early: std::collections::VecDeque<(u64, u32, u64)>,
+    /// How long after its first exec a run still going gets it.
+    early_after: u64,
+    early_events: u64,
+    early_skipped: u64,
 }
 
 /// The state witness's counts in this stage.
@@ -102,6 +113,10 @@ impl Decide {
             reader: StateReader::new(),
             state: StateTally::default(),
             events: 0,
+            early: std::collections::VecDeque::new(),
+            early_after: wait.max(EARLY_MIN).as_nanos() as u64,
+            early_events: 0,
+            early_skipped: 0,
         }
     }
 
@@ -132,6 +147,7 @@ impl Decide {
                         self.sweep();
                     }
                     self.decide_due();
+                    self.early_due();
                     self.report_quiet_activities();
                     self.publish();
                 }
@@ -170,6 +186,20 @@ impl Decide {
                     });
                 }
                 self.ready.extend(evicted);
+                if let Some(run) = self.correlator.open_run_mut(tgid) {
+                    if run.execs.len() == 1 && !run.started_event {
+                        if self.early.len() < MAX_OPEN_RUNS {
+                            let first = run.execs[0].boot_ns;
+                            self.early.push_back((
+                                first.saturating_add(self.early_after),
+                                tgid,
+                                first,
+                            ));
+                        } else {
+                            self.early_skipped += 1;
+                        }
+                    }
+                }
                 // The audit record of this exec may have come first.
                 let (cross, clock) = (&mut self.cross, &self.clock);
                 self.correlator
@@ -192,16 +222,7 @@ impl Decide {
         self.state.writes += 1;
         if let Some(admin) = w
             .unit()
-            .map(|path| changes::Unit {
-                rule: w.rec.rule,
-                path,
-                fs_type: String::new(),
-                writer: 0,
-                boot_ns: 0,
-                truncated: false,
-            })
-            .as_ref()
-            .and_then(StateReader::dpkg_admin)
+            .and_then(|path| StateReader::dpkg_admin(w.rec.rule, &path))
         {
             if w.fs_type.as_deref().is_some_and(changes::readable_fs) {
                 self.reader.baseline(&admin);
@@ -225,7 +246,8 @@ impl Decide {
         for (tgid, start) in line {
             let owns = match self.correlator.open_run_mut(tgid) {
                 Some(run) if changes::same_start(run.execs[0].start_ns, start, w.rec.on_host) => {
-                    let owns = run_installs(run) || run_manages(run, w.rec.rule);
+                    let role = changes::RunRole::of(run);
+                    let owns = role.owns(w.rec.rule);
                     if !owns && under.is_none() {
                         under = Some(run.id());
                     }
@@ -255,6 +277,32 @@ impl Decide {
         }
         if let Some(a) = self.activities.add(&w, under) {
             self.emit_activity(a);
+        }
+    }
+
+    /// Writes the early event of each run still going past its wait: the
+    /// verdict of its execs so far, so a long install is seen at once. Its
+    /// final event (at exit) is the decision.
+    fn early_due(&mut self) {
+        let now = event::boot_ns_now();
+        while let Some(&(deadline, tgid, first)) = self.early.front() {
+            if deadline > now {
+                break;
+            }
+            self.early.pop_front();
+            let Some(run) = self.correlator.open_run_mut(tgid) else {
+                continue;
+            };
+            if run.execs[0].boot_ns != first || run.started_event || run.exit.is_some() {
+                continue;
+            }
+            run.started_event = true;
+            let verdict = self.cross.so_far(run, now, &self.clock);
+            let run = run.clone();
+            let e = self.run_event(&run, verdict, true);
+            self.early_events += 1;
+            self.events += 1;
+            self.writer.push(&e);
         }
     }
 
@@ -313,6 +361,22 @@ impl Decide {
         } else {
             &rec.exe_name
         });
+        // Against the audit trail: does it hold the writer's exec?
+        let exe = (!rec.executable_truncated && !rec.executable.is_empty()).then(|| {
+            rec.executable
+                .strip_suffix(b" (deleted)")
+                .unwrap_or(&rec.executable)
+        });
+        let (verdict, m) =
+            self.cross
+                .writer_verdict(rec.tgid, rec.start_ns, rec.boot_ns, exe, &self.clock);
+        let mut audit = m.as_ref().map(audit_json).unwrap_or_else(|| json!({}));
+        if let Some(r) = verdict.reason() {
+            audit["reason"] = json!(r);
+        }
+        if let Some(e) = m.as_ref().filter(|m| m.records > 0) {
+            audit["serial"] = json!(e.serials.first());
+        }
         Some(Event {
             timestamp: start.clone(),
             event: EventMeta {
@@ -329,7 +393,7 @@ impl Decide {
                 name,
                 args_count: w.process.args.len(),
                 args: w.process.args.iter().map(|x| event::lossless(x)).collect(),
-                working_directory: None,
+                working_directory: w.cwd.as_deref().map(event::lossless),
                 exit_code: None,
                 start,
                 end: None,
@@ -355,6 +419,8 @@ impl Decide {
             },
             swmon: Swmon {
                 reason: Some("no-installer-exec"),
+                verdict: Some(verdict.as_str()),
+                audit: Some(audit),
                 run_id: Some(format!("{}-{}", rec.tgid, rec.start_ns)),
                 manager,
                 detected_by: vec!["state"],
@@ -397,6 +463,8 @@ impl Decide {
             (&c.state_attr_ignored, self.state.attr_ignored),
             (&c.state_root_links, self.state.benign_dropped),
             (&c.state_only, self.state.state_only),
+            (&c.early_events, self.early_events),
+            (&c.early_skipped, self.early_skipped),
             (&c.state_activities_evicted, self.activities.evicted),
             (&c.state_units_dropped, self.state.units_dropped),
             (&c.runs_started, k.runs_started),
@@ -488,7 +556,7 @@ impl Decide {
 
     fn emit_decided(&mut self, d: Decided) {
         let e = match d {
-            Decided::Run(run, verdict) => self.run_event(&run, verdict),
+            Decided::Run(run, verdict) => self.run_event(&run, verdict, false),
             Decided::AuditOnly(exec) => self.audit_only_event(&exec),
             Decided::Amended(a) => self.amended_event(&a),
         };
@@ -715,11 +783,18 @@ impl Decide {
         e
     }
 
-    fn run_event(&mut self, run: &Run, verdict: Verdict) -> Event {
-        self.state.units_dropped += run.state.dropped + run.state.unplaced;
-        let read = match &run.state_read {
-            Some(r) => r.clone(),
-            None => self.reader.read(&run.state, false),
+    /// The event of a run: its decision, or with `early` its early event
+    /// (`event.type: start`, the verdict so far, no changes: the state is
+    /// read once, at its end, against the baseline before it).
+    fn run_event(&mut self, run: &Run, verdict: Verdict, early: bool) -> Event {
+        let read = if early {
+            changes::Read::default()
+        } else {
+            self.state.units_dropped += run.state.dropped + run.state.unplaced;
+            match &run.state_read {
+                Some(r) => r.clone(),
+                None => self.reader.read(&run.state, false),
+            }
         };
         let rec = run.primary();
         let program = catalogue::program(run.facts.installer_id);
@@ -752,6 +827,25 @@ impl Decide {
         }
         let executable = event::lossless(&rec.executable);
         let exit_code = run.exit.map(|e| e.exit_code());
+        // Its own changes and its nested runs' (none in an early event).
+        let changes: Vec<serde_json::Value> = read
+            .changes
+            .iter()
+            .cloned()
+            .chain(run.nested_changes.iter().filter(|_| !early).cloned())
+            .collect();
+        let mismatches = if early {
+            None
+        } else {
+            super::mismatch::check(
+                manager,
+                operation,
+                exit_code,
+                packages.as_deref().unwrap_or_default(),
+                &changes,
+                read.unread.len(),
+            )
+        };
         let start = event::timestamp(self.clock.wall(run.execs[0].boot_ns));
         let filter = reason::NAMES
             .into_iter()
@@ -767,9 +861,13 @@ impl Decide {
                     "alert"
                 },
                 category: vec!["package", "process"],
-                kind_type: vec![kind_type],
+                kind_type: if early {
+                    vec![kind_type, "start"]
+                } else {
+                    vec![kind_type]
+                },
                 action,
-                outcome: Some(match exit_code {
+                outcome: (!early).then_some(match exit_code {
                     Some(0) => "success",
                     Some(_) => "failure",
                     None => "unknown",
@@ -891,77 +989,12 @@ impl Decide {
                 parent_run_id: run.parent_run.clone(),
                 detected_by: detected_by(run),
                 state: (!run.state.is_empty()).then(|| state_json(&run.state, &read.unread)),
-                changes: read
-                    .changes
-                    .into_iter()
-                    .chain(run.nested_changes.iter().cloned())
-                    .collect(),
+                mismatches,
+                changes,
                 ..Swmon::default()
             },
         }
     }
-}
-
-/// Whether a write's state is a run's manager's own (dpkg's database for
-/// apt or dpkg, a Python folder for a Python manager, ...).
-fn run_manages(run: &Run, rule: u32) -> bool {
-    use swmon_common::state as s;
-    let Some(manager) = catalogue::program(run.facts.installer_id).and_then(|p| match p.role {
-        Role::Installer(m) => Some(m),
-        _ => None,
-    }) else {
-        return false;
-    };
-    // A subcommand that runs another program (`uv run`, `npm exec`,
-    // `pipx run`, `bundle exec`) manages nothing that program writes.
-    let rec = run.primary();
-    let reading = enrich::installer_args(rec, run.facts.via);
-    let sub = reading.classify(manager, &rec.argv).subcommand;
-    if sub
-        .as_deref()
-        .is_some_and(|s| matches!(s, "run" | "exec" | "x" | "dlx" | "tool" | "npx"))
-    {
-        return false;
-    }
-    match rule {
-        s::DPKG_STATUS | s::DPKG_UPDATES => matches!(manager, Manager::Apt | Manager::Dpkg),
-        // Metadata folders: its record. Code files at the top of an
-        // import folder (`.pth`, `sitecustomize.py`) are never owned this
-        // way: only by a run that installs.
-        s::DIST_INFO | s::EGG_INFO => matches!(
-            manager,
-            Manager::Pip | Manager::Pipx | Manager::Uv | Manager::Conda
-        ),
-        s::SITE_MODULE | s::SITE_PACKAGE => false,
-        s::NPM_PACKAGE | s::NPM_LOCK => matches!(
-            manager,
-            Manager::Npm | Manager::Yarn | Manager::Pnpm | Manager::Bun
-        ),
-        s::GEM_SPEC => matches!(manager, Manager::Gem | Manager::Bundler),
-        s::CARGO => manager == Manager::Cargo,
-        s::RPM_DB => matches!(manager, Manager::Rpm | Manager::Dnf),
-        _ => false,
-    }
-}
-
-/// Whether a run installs, removes or upgrades, by its installer's
-/// arguments as they read now (or may: arguments not known).
-fn run_installs(run: &Run) -> bool {
-    let rec = run.primary();
-    let Some(manager) = catalogue::program(run.facts.installer_id).and_then(|p| match p.role {
-        Role::Installer(m) => Some(m),
-        _ => None,
-    }) else {
-        return true;
-    };
-    let reading = enrich::installer_args(rec, run.facts.via);
-    if reading.args_unknown {
-        return true;
-    }
-    matches!(
-        reading.classify(manager, &rec.argv).operation,
-        Operation::Install | Operation::Remove | Operation::Upgrade
-    )
 }
 
 /// `swmon.detected_by` of a run: the exec stream always (a run is its
