@@ -328,16 +328,35 @@ pub fn cgroup2_root() -> PathBuf {
 /// Builds a `.deb` with `dpkg-deb` holding package `name` at `version`,
 /// written as `dir/file` (a file name that need not be the package's).
 pub fn build_deb(dir: &Path, name: &str, version: &str, file: &str) -> PathBuf {
+    build_deb_with(dir, name, version, file, "", None)
+}
+
+/// [`build_deb`] with more control fields (`control`: whole lines, such as
+/// `Depends: x\n`) and a `postinst` script.
+pub fn build_deb_with(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    file: &str,
+    control: &str,
+    postinst: Option<&str>,
+) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let root = dir.join(format!("{name}-root"));
     std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
     std::fs::write(
         root.join("DEBIAN/control"),
         format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: all\n\
+            "Package: {name}\nVersion: {version}\nArchitecture: all\n{control}\
              Maintainer: swmon tests <t@example.invalid>\nDescription: swmon e2e\n"
         ),
     )
     .expect("control");
+    if let Some(script) = postinst {
+        let path = root.join("DEBIAN/postinst");
+        std::fs::write(&path, script).expect("postinst");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
     let out_path = dir.join(file);
     let out = Command::new("dpkg-deb")
         .args(["--build", "--root-owner-group"])

@@ -16,7 +16,7 @@ use std::{
 
 use audit_common::{auditctl, key, Auditd, HostAudit};
 use serde_json::Value;
-use tests::{is_early, one_run, run, wait_within, Monitor, TempDir, RUN_DEADLINE};
+use tests::{build_deb_with, is_early, one_run, run, wait_within, Monitor, TempDir, RUN_DEADLINE};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -41,44 +41,11 @@ impl Drop for RemoveOnDrop {
 /// A `.deb` whose `postinst` waits until `release` exists (at most 300 s),
 /// so the install is still going for as long as the test needs.
 fn waiting_deb(dir: &Path, name: &str, release: &Path) -> PathBuf {
-    let root = dir.join("root");
-    fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
-    fs::write(
-        root.join("DEBIAN/control"),
-        format!(
-            "Package: {name}\nVersion: 2.5-1\nArchitecture: all\n\
-             Maintainer: swmon tests <t@example.invalid>\nDescription: swmon e2e\n"
-        ),
-    )
-    .expect("control");
-    let postinst = root.join("DEBIAN/postinst");
-    fs::write(
-        &postinst,
-        format!(
-            "#!/bin/sh\ni=0\nwhile [ ! -e '{}' ] && [ $i -lt 6000 ]; do sleep 0.05; i=$((i+1)); done\nexit 0\n",
-            release.display()
-        ),
-    )
-    .expect("postinst");
-    let out = Command::new("chmod")
-        .arg("0755")
-        .arg(&postinst)
-        .output()
-        .expect("chmod");
-    assert!(out.status.success());
-    let deb = dir.join("waiting.deb");
-    let out = Command::new("dpkg-deb")
-        .args(["--build", "--root-owner-group"])
-        .arg(&root)
-        .arg(&deb)
-        .output()
-        .expect("dpkg-deb");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let postinst = format!(
+        "#!/bin/sh\ni=0\nwhile [ ! -e '{}' ] && [ $i -lt 6000 ]; do sleep 0.05; i=$((i+1)); done\nexit 0\n",
+        release.display()
     );
-    deb
+    build_deb_with(dir, name, "2.5-1", "waiting.deb", "", Some(&postinst))
 }
 
 #[test]
