@@ -625,6 +625,13 @@ fn apt_s_dpkg_runs_are_nested_in_its_one_install() {
     let events = m.stop();
     let e = one_run(&events, apt);
     let id = e["swmon"]["run_id"].as_str().expect("run id").to_owned();
+    // The state its dpkg runs wrote is a witness of apt's install.
+    assert!(
+        e["swmon"]["detected_by"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|w| w == "state")),
+        "{e:#}"
+    );
     // apt's dpkg runs name it as their parent.
     let nested: Vec<&Value> = events
         .iter()

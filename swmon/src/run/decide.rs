@@ -999,13 +999,14 @@ impl Decide {
 
 /// `swmon.detected_by` of a run: the exec stream always (a run is its
 /// records), the audit trail when a record was attached, the state
-/// witness when it wrote package state.
+/// witness when it, or a run nested in it (apt's dpkg), wrote package
+/// state.
 fn detected_by(run: &Run) -> Vec<&'static str> {
     let mut by = vec!["exec"];
     if run.audit.as_ref().is_some_and(|m| m.records > 0) {
         by.push("audit");
     }
-    if !run.state.is_empty() {
+    if !run.state.is_empty() || !run.nested_changes.is_empty() {
         by.push("state");
     }
     by

@@ -55,9 +55,13 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
 }
 
-/// An early event of a long run (`event.type` with `start`): the run's
-/// final event follows and is the decision.
+/// An early event of a long run (a run's event, `swmon.run_id`, whose
+/// `event.type` has `start`; `monitor-started`'s has too, and no run id):
+/// the run's final event follows and is the decision.
 pub fn is_start(e: &Value) -> bool {
+    if !e["swmon"]["run_id"].is_string() {
+        return false;
+    }
     match &e["event"]["type"] {
         Value::String(t) => t.contains("start"),
         Value::Array(a) => a
@@ -794,7 +798,11 @@ mod tests {
 
     fn scenario(expect: &str) -> Scenario {
         let text = format!("[[scenario]]\nname = \"t\"\nrun = \"true\"\nexpect = {expect}\n");
-        let path = std::env::temp_dir().join(format!("swmon-check-{}.toml", std::process::id()));
+        // One file per call: the tests run in parallel threads.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("swmon-check-{}-{n}.toml", std::process::id()));
         std::fs::write(&path, text).unwrap();
         let mut c = Corpus::load(&path, crate::scenarios::PLACEHOLDERS).unwrap();
         let _ = std::fs::remove_file(&path);
