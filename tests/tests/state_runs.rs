@@ -134,15 +134,20 @@ fn a_long_install_gets_an_early_event_then_its_decision() {
 }
 
 fn wheels(dir: &Path, name: &str) {
+    wheel(dir, name, "1.0");
+}
+
+/// A wheel of `name` at `version` in `dir`.
+fn wheel(dir: &Path, name: &str, version: &str) {
     let script = r#"
 import sys, zipfile
-d, name = sys.argv[1:3]
+d, name, version = sys.argv[1:4]
 mod = name.replace("-", "_")
-info = f"{mod}-1.0.dist-info"
+info = f"{mod}-{version}.dist-info"
 files = {f"{mod}/__init__.py": "X = 1\n",
-         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
          f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-with zipfile.ZipFile(f"{d}/{mod}-1.0-py3-none-any.whl", "w") as z:
+with zipfile.ZipFile(f"{d}/{mod}-{version}-py3-none-any.whl", "w") as z:
     for p, t in files.items():
         z.writestr(p, t)
     z.writestr(f"{info}/RECORD", "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n")
@@ -152,6 +157,7 @@ with zipfile.ZipFile(f"{d}/{mod}-1.0-py3-none-any.whl", "w") as z:
         .arg(script)
         .arg(dir)
         .arg(name)
+        .arg(version)
         .output()
         .expect("python");
     assert!(
@@ -201,6 +207,88 @@ fn a_package_asked_for_that_did_not_change_is_flagged() {
         "{b:#}"
     );
     assert!(b["swmon"].get("changes").is_none(), "{b:#}");
+}
+
+/// (name, version, previous_version, action) of each change of `name`.
+fn changes_of(e: &Value, name: &str) -> Vec<(String, String, String, String)> {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    e["swmon"]["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c["name"] == name)
+        .map(|c| {
+            (
+                s(&c["name"]),
+                s(&c["version"]),
+                s(&c["previous_version"]),
+                s(&c["action"]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_pip_upgrade_has_its_previous_version_and_an_uninstall_its_removal() {
+    const NAME: &str = "swmon-runs-up";
+    let tmp = TempDir::new("runs-upgrade");
+    let dir = tmp.path().join("wheels");
+    fs::create_dir_all(&dir).expect("mkdir");
+    wheel(&dir, NAME, "1.0");
+    wheel(&dir, NAME, "2.0");
+    let venv = tmp.path().join("venv");
+    let out = Command::new(PYTHON)
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .output()
+        .expect("venv");
+    assert!(out.status.success());
+    let pip = |m: &Monitor, args: &[&str]| {
+        let (pid, code) = run(Command::new(venv.join("bin/pip"))
+            .args(args)
+            .args(["--no-index", "--find-links"])
+            .arg(&dir)
+            .arg(NAME));
+        assert_eq!(code, 0, "pip {args:?}");
+        m.wait_for("pip", Duration::from_secs(60), |e| {
+            e["process"]["pid"] == pid
+        });
+        pid
+    };
+    // 1.0 is there before swmon starts: listed at the venv pip's exec.
+    let (_, code) = run(Command::new(venv.join("bin/pip"))
+        .args(["install", "--no-index", "--find-links"])
+        .arg(&dir)
+        .arg(format!("{NAME}==1.0")));
+    assert_eq!(code, 0);
+    let m = Monitor::start(&[]);
+    let up = pip(&m, &["install", "--upgrade"]);
+    let (rm, code) = run(Command::new(venv.join("bin/pip")).args(["uninstall", "-y", NAME]));
+    assert_eq!(code, 0, "pip uninstall");
+    m.wait_for("pip uninstall", Duration::from_secs(60), |e| {
+        e["process"]["pid"] == rm
+    });
+    let events = m.stop();
+    let a = one_run(&events, up);
+    assert_eq!(
+        changes_of(&a, NAME),
+        [(NAME.into(), "2.0".into(), "1.0".into(), "upgrade".into())],
+        "{a:#}"
+    );
+    let b = one_run(&events, rm);
+    assert_eq!(
+        changes_of(&b, NAME),
+        [(NAME.into(), String::new(), "2.0".into(), "remove".into())],
+        "{b:#}"
+    );
+    assert!(
+        b["swmon"]["detected_by"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|w| w == "state")),
+        "{b:#}"
+    );
+    assert_eq!(b["swmon"]["mismatches"], serde_json::json!([]), "{b:#}");
 }
 
 #[test]

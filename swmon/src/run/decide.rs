@@ -187,6 +187,15 @@ impl Decide {
                 }
                 self.ready.extend(evicted);
                 if let Some(run) = self.correlator.open_run_mut(tgid) {
+                    // A Python manager's venv, listed before it changes it.
+                    let venv = (run.execs.len() == 1 && changes::RunRole::of(run).python())
+                        .then(|| run.facts.venv.clone())
+                        .flatten();
+                    if let Some(v) = venv {
+                        self.reader.python_baseline_venv(&v);
+                    }
+                }
+                if let Some(run) = self.correlator.open_run_mut(tgid) {
                     if run.execs.len() == 1 && !run.started_event {
                         if self.early.len() < MAX_OPEN_RUNS {
                             let first = run.execs[0].boot_ns;
@@ -506,6 +515,18 @@ impl Decide {
             // its manager writes (dpkg's status is one file for all).
             if !run.state.is_empty() && run.state_read.is_none() {
                 run.state_read = Some(self.reader.read(&run.state, false));
+            }
+            // A Python manager's removal writes nothing: the import
+            // folders listed again say what went.
+            let role = changes::RunRole::of(&mut run);
+            if role.python() && role.removes {
+                let gone = self.reader.python_removed();
+                if !gone.is_empty() {
+                    run.state_read
+                        .get_or_insert_with(changes::Read::default)
+                        .changes
+                        .extend(gone);
+                }
             }
             // A nested run's changes are its parent's too (one install:
             // apt's, with what its dpkg runs changed).
@@ -1000,13 +1021,19 @@ impl Decide {
 /// `swmon.detected_by` of a run: the exec stream always (a run is its
 /// records), the audit trail when a record was attached, the state
 /// witness when it, or a run nested in it (apt's dpkg), wrote package
-/// state.
+/// state, or the state read at its end changed (a `pip uninstall`).
 fn detected_by(run: &Run) -> Vec<&'static str> {
     let mut by = vec!["exec"];
     if run.audit.as_ref().is_some_and(|m| m.records > 0) {
         by.push("audit");
     }
-    if !run.state.is_empty() || !run.nested_changes.is_empty() {
+    if !run.state.is_empty()
+        || !run.nested_changes.is_empty()
+        || run
+            .state_read
+            .as_ref()
+            .is_some_and(|r| !r.changes.is_empty())
+    {
         by.push("state");
     }
     by
