@@ -1474,39 +1474,67 @@ impl CrossCheck {
     /// event): what [`Self::on_run`] would decide if it ended now. Records
     /// that came are attached, as at each exec; nothing is remembered as
     /// decided (the run's end decides it).
-    pub fn so_far(&mut self, run: &mut Run, now_boot_ns: u64, clock: &Clock) -> Verdict {
+    pub fn so_far(
+        &mut self,
+        run: &mut Run,
+        now_boot_ns: u64,
+        clock: &Clock,
+    ) -> (Verdict, AuditMatch) {
         self.now = self.now.max(now_boot_ns);
         self.attach(run, clock);
         keys_of(run, clock);
         let mut m = run.audit.clone().unwrap_or_default();
-        self.verdict_of(&run.keys.keys, &mut m, self.now)
+        let v = self.verdict_of(&run.keys.keys, &mut m, self.now);
+        (v, m)
+    }
+
+    /// The audit wait (ns): how long after an exec its record may come.
+    pub fn wait_ns(&self) -> u64 {
+        self.wait_ns
+    }
+
+    /// Whether every kernel record submitted before `boot_ns` has reached
+    /// the decide stage (see [`Self::kernel_watermark`]).
+    pub fn kernel_past(&self, boot_ns: u64) -> bool {
+        self.watermark.is_some_and(|w| w >= boot_ns)
     }
 
     /// The verdict of a state-only install (a writer no installer run
-    /// owns) against the audit trail: `confirmed` when an audit record of
-    /// an exec of the writer's process (`pid`, since its start at
-    /// `start_boot_ns`, within 20 ms) came while a daemon was registered, with that
-    /// record; else `ebpf_only` with the reason, from the audit stream's
-    /// health at the first write (`first_boot_ns`) and what the loaded
-    /// rules promise for the writer's executable (`exe`: its host path,
-    /// `None` when cut or from another root). A writer that started
-    /// before the records kept ([`KEEP_NS`]) cannot have its record
-    /// looked up: at best `audit-rule-unknown`.
+    /// owns) against the audit trail: `confirmed` when the trail holds the
+    /// exec of the program that wrote: an audit exec record of the
+    /// writer's process (`pid`) whose `exe=` is the writer's executable
+    /// (`exe`, the kernel's walk, [`same_path`]), stamped from its start
+    /// (`start_boot_ns`, within [`JOIN_SLACK_NS`]) to its last write
+    /// (`last_boot_ns`), that reached a registered daemon (the newest such
+    /// record). A process that exec'd an audited program, then one no rule
+    /// records, which wrote, is not confirmed by the first record; nor is
+    /// a later process that reused the pid; nor a writer whose start is
+    /// not known (0: the folder watch's mover gone before `/proc` was
+    /// read). Else `ebpf_only` with the reason, from the audit stream's
+    /// health at the writer's start and the losses since, and what the
+    /// loaded rules promise for the writer's executable by path (`None`:
+    /// cut, or from another root). A writer that started before the
+    /// records kept ([`KEEP_NS`]) cannot have its record looked up: at
+    /// best `audit-rule-unknown`.
     pub fn writer_verdict(
         &self,
         pid: u32,
         start_boot_ns: u64,
-        first_boot_ns: u64,
+        last_boot_ns: u64,
         exe: Option<&[u8]>,
         clock: &Clock,
     ) -> (Verdict, Option<AuditMatch>) {
-        const SLACK_NS: u64 = 20_000_000;
-        let start_wall_ns = wall_of(start_boot_ns, clock);
-        let found = self
-            .execs
-            .iter()
-            .rev()
-            .find(|e| e.pid == pid && e.wall_ns.saturating_add(SLACK_NS) >= start_wall_ns);
+        let from = wall_of(start_boot_ns, clock).saturating_sub(JOIN_SLACK_NS);
+        let until = wall_of(last_boot_ns, clock).saturating_add(JOIN_SLACK_NS);
+        let found = (start_boot_ns != 0)
+            .then(|| {
+                self.execs.iter().rev().find(|e| {
+                    e.pid == pid
+                        && (from..=until).contains(&e.wall_ns)
+                        && exe.is_some_and(|x| same_path(&e.exe, x, false))
+                })
+            })
+            .flatten();
         let mut m = AuditMatch::default();
         if let Some(e) = found {
             m.add(e, None);
@@ -1514,11 +1542,16 @@ impl CrossCheck {
                 return (Verdict::Confirmed, Some(m));
             }
         }
+        let since = if start_boot_ns == 0 {
+            last_boot_ns
+        } else {
+            start_boot_ns.min(last_boot_ns)
+        };
         m.lost = self.lost_in(
-            first_boot_ns.saturating_sub(MATCH_WINDOW_NS),
-            self.now.max(first_boot_ns),
+            since.saturating_sub(MATCH_WINDOW_NS),
+            self.now.max(last_boot_ns),
         );
-        let state = self.state_at(first_boot_ns);
+        let state = self.state_at(since);
         let reason = if !state.available {
             "audit-unavailable"
         } else if !state.enabled {
@@ -1541,7 +1574,9 @@ impl CrossCheck {
             match promise {
                 // Records kept since before the writer started: its
                 // exec's would be among them.
-                Promise::Records if self.kept_since <= start_boot_ns => "audit-record-missing",
+                Promise::Records if start_boot_ns != 0 && self.kept_since <= start_boot_ns => {
+                    "audit-record-missing"
+                }
                 Promise::Records | Promise::Unknown => "audit-rule-unknown",
                 Promise::None => "no-audit-rule",
             }
@@ -1737,6 +1772,7 @@ mod tests {
             state_read: None,
             parent_run: None,
             nested_changes: Vec::new(),
+            nested_unread: 0,
             role: None,
             started_event: false,
         }

@@ -109,7 +109,7 @@ impl StateWrite {
 }
 
 /// What a run does to package state, as its installer's arguments read:
-/// made once per exec count of the run ([`RunRole::of`]), not per write.
+/// made once per primary exec of the run ([`RunRole::of`]), not per write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunRole {
     /// The manager the run is (`None`: a program of no manager's).
@@ -126,14 +126,16 @@ pub struct RunRole {
 impl RunRole {
     /// The run's role, from its cache when its execs are the same.
     pub fn of(run: &mut Run) -> RunRole {
-        let n = run.execs.len();
+        // Its primary exec, by when it came: past the chain cap an exec
+        // replaces one and the count stays the same.
+        let key = run.primary().boot_ns;
         if let Some((k, role)) = run.role {
-            if k == n {
+            if k == key {
                 return role;
             }
         }
         let role = Self::read(run);
-        run.role = Some((n, role));
+        run.role = Some((key, role));
         role
     }
 
@@ -647,11 +649,23 @@ impl StateReader {
         }
     }
 
-    /// Every listed folder listed again: the distributions gone since, as
-    /// removals (a `pip uninstall`, which writes nothing the kernel hook
-    /// sees). For a run of a Python manager that removes.
-    pub fn python_removed(&mut self) -> Vec<serde_json::Value> {
-        let folders: Vec<PathBuf> = self.python.keys().cloned().collect();
+    /// The import folders of a run's scope listed again: the
+    /// distributions gone since, as removals (a `pip uninstall`, which
+    /// writes nothing the kernel hook sees). For a run of a Python manager
+    /// that removes: its venv's folders (`venv`), else the system's.
+    pub fn python_removed(&mut self, venv: Option<&[u8]>) -> Vec<serde_json::Value> {
+        let patterns: Vec<String> = match venv {
+            Some(v) => vec![Path::new(std::ffi::OsStr::from_bytes(v))
+                .join("lib/python3.*/site-packages")
+                .to_string_lossy()
+                .into_owned()],
+            None => PY_SYSTEM_FOLDERS.iter().map(|p| (*p).to_owned()).collect(),
+        };
+        let folders: Vec<PathBuf> = patterns
+            .iter()
+            .flat_map(|p| glob_one(p))
+            .filter(|f| self.python.contains_key(f))
+            .collect();
         let mut out = Vec::new();
         for f in folders {
             out.extend(self.python_relist(&f, &[]));
@@ -663,8 +677,13 @@ impl StateReader {
     /// distributions gone since the last listing, as removals, except
     /// those whose name `changed` (normalized) holds (an upgrade's old
     /// folder).
-    fn python_relist(&mut self, folder: &Path, changed: &[String]) -> Vec<serde_json::Value> {
-        let Some(now) = list_dists(folder) else {
+    fn python_relist(
+        &mut self,
+        folder: &Path,
+        read: &[python::DistInfo],
+    ) -> Vec<serde_json::Value> {
+        let changed: Vec<String> = read.iter().map(python::DistInfo::normalized_name).collect();
+        let Some(mut now) = list_dists(folder) else {
             self.python.remove(folder);
             return Vec::new();
         };
@@ -682,6 +701,21 @@ impl StateReader {
                 }
             }
         }
+        // A name read from its metadata (now, or before) is kept over its
+        // folder's.
+        let before = self.python.get(folder);
+        for d in &mut now {
+            let (name, version) = (d.normalized_name(), d.version.clone());
+            let known = read
+                .iter()
+                .chain(before.into_iter().flatten())
+                .find(|k| k.version == version && k.normalized_name() == name);
+            if let Some(k) = known {
+                let mut k = k.clone();
+                k.flags.retain(|f| *f == "name-from-folder");
+                *d = k;
+            }
+        }
         if self.python.contains_key(folder) || self.python.len() < MAX_PY_FOLDERS {
             self.python.insert(folder.to_owned(), now);
         }
@@ -690,12 +724,17 @@ impl StateReader {
 
     /// The distribution of `d`'s name in its folder's last listing, at
     /// another version: what an upgrade replaced.
-    fn python_before(&self, folder: &Path, d: &python::DistInfo) -> Option<&python::DistInfo> {
+    fn python_before(&self, folder: &Path, d: &python::DistInfo) -> Option<python::DistInfo> {
         let name = d.normalized_name();
-        self.python
+        let mut old = self
+            .python
             .get(folder)?
             .iter()
-            .find(|o| o.normalized_name() == name && o.version != d.version)
+            .find(|o| o.normalized_name() == name && o.version != d.version)?
+            .clone();
+        // Its version only: the name is the new reading's.
+        old.flags.clear();
+        Some(old)
     }
 
     /// Takes a dpkg admin folder's `status` as its baseline, once: at
@@ -769,7 +808,7 @@ impl StateReader {
         let mut admins: Vec<PathBuf> = Vec::new();
         // Import folders whose metadata was written, and the names read
         // there.
-        let mut py_touched: Vec<(PathBuf, Vec<String>)> = Vec::new();
+        let mut py_touched: Vec<(PathBuf, Vec<python::DistInfo>)> = Vec::new();
         let mut budget = HASH_BUDGET;
         let has_metadata = units.units.iter().any(|u| {
             matches!(u.rule, state::DIST_INFO | state::EGG_INFO)
@@ -801,14 +840,14 @@ impl StateReader {
                         Ok(d) => {
                             let folder = path.parent().unwrap_or(Path::new("/"));
                             let before = self.python_before(folder, &d);
-                            if let Some(c) = python::change(before, Some(&d)) {
+                            if let Some(c) = python::change(before.as_ref(), Some(&d)) {
                                 out.changes.push(with_path(&c, u));
                             }
                             if !py_touched.iter().any(|(f, _)| f == folder) {
                                 py_touched.push((folder.to_owned(), Vec::new()));
                             }
                             if let Some(t) = py_touched.iter_mut().find(|(f, _)| f == folder) {
-                                t.1.push(d.normalized_name());
+                                t.1.push(d);
                             }
                         }
                         Err(e) => out.unread.push(unread(u, e.flag())),
@@ -991,8 +1030,8 @@ fn runs_at_start(u: &Unit) -> bool {
 }
 
 /// The distributions of a Python import folder by their `.dist-info` and
-/// `.egg-info` names (nothing read inside; flags cleared: they are a
-/// baseline), at most [`MAX_PY_DISTS`]; `None` when it cannot be listed.
+/// `.egg-info` names (nothing read inside: flagged `name-from-folder`), at
+/// most [`MAX_PY_DISTS`]; `None` when it cannot be listed.
 fn list_dists(folder: &Path) -> Option<Vec<python::DistInfo>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(folder).ok()?.flatten() {
@@ -1004,8 +1043,7 @@ fn list_dists(folder: &Path) -> Option<Vec<python::DistInfo>> {
         if !(n.ends_with(b".dist-info") || n.ends_with(b".egg-info")) {
             continue;
         }
-        if let Ok(mut d) = python::from_folder_name(&folder.join(&name)) {
-            d.flags.clear();
+        if let Ok(d) = python::from_folder_name(&folder.join(&name)) {
             out.push(d);
         }
     }
@@ -1106,7 +1144,7 @@ mod tests {
         assert_eq!(read.changes[0]["version"], "2.0");
         // An uninstall writes nothing: the folders listed again say it.
         std::fs::remove_dir_all(site.join("beta-3.0.dist-info")).unwrap();
-        let gone = r.python_removed();
+        let gone = r.python_removed(Some(dir.as_os_str().as_bytes()));
         assert_eq!(gone.len(), 1, "{gone:?}");
         assert_eq!(
             (
@@ -1117,7 +1155,9 @@ mod tests {
             (&json!("beta"), &json!("remove"), &json!("3.0"))
         );
         // Said once.
-        assert!(r.python_removed().is_empty());
+        assert!(r
+            .python_removed(Some(dir.as_os_str().as_bytes()))
+            .is_empty());
         assert_eq!(
             glob_one(&dir.join("lib/python3.*/site-packages").to_string_lossy()),
             std::slice::from_ref(&site)

@@ -55,6 +55,8 @@ pub const MAX_NESTED_CHANGES: usize = 4096;
 /// wait, gets an early event (`event.type: start`) with its verdict so
 /// far.
 pub const EARLY_MIN: Duration = Duration::from_secs(1);
+/// A run not yet ready for its early event is looked at again after this.
+const EARLY_RETRY_NS: u64 = 100_000_000;
 
 pub struct Decide {
     pub writer: Writer,
@@ -85,6 +87,7 @@ pub struct Decide {
 #[derive(Debug, Default)]
 struct StateTally {
     writes: u64,
+    nested_lost: u64,
     benign_dropped: u64,
     attr_ignored: u64,
     attributed: u64,
@@ -177,7 +180,9 @@ impl Decide {
                     .ancestors
                     .iter()
                     .find_map(|a| self.correlator.open_run_id(a.pid, a.start_ns));
+                let started = self.correlator.counters.runs_started;
                 let evicted = self.correlator.on_exec(*rec, *facts);
+                let new_run = self.correlator.counters.runs_started != started;
                 if parent.is_some() {
                     self.correlator.with_open_run(tgid, |run| {
                         if run.parent_run.is_none() {
@@ -196,7 +201,7 @@ impl Decide {
                     }
                 }
                 if let Some(run) = self.correlator.open_run_mut(tgid) {
-                    if run.execs.len() == 1 && !run.started_event {
+                    if new_run && !run.started_event {
                         if self.early.len() < MAX_OPEN_RUNS {
                             let first = run.execs[0].boot_ns;
                             self.early.push_back((
@@ -291,9 +296,14 @@ impl Decide {
 
     /// Writes the early event of each run still going past its wait: the
     /// verdict of its execs so far, so a long install is seen at once. Its
-    /// final event (at exit) is the decision.
+    /// final event (at exit) is the decision. Only once its last exec has
+    /// had its audit wait (a record that cannot have come yet is no
+    /// missing one) and the kernel stream has reached the decide stage up
+    /// to the deadline (a run whose exit is still queued is not taken for
+    /// a long one); else it is looked at again later.
     fn early_due(&mut self) {
         let now = event::boot_ns_now();
+        let mut later = Vec::new();
         while let Some(&(deadline, tgid, first)) = self.early.front() {
             if deadline > now {
                 break;
@@ -305,13 +315,25 @@ impl Decide {
             if run.execs[0].boot_ns != first || run.started_event || run.exit.is_some() {
                 continue;
             }
+            let waited = run.primary().boot_ns.saturating_add(self.cross.wait_ns());
+            if now < waited || !self.cross.kernel_past(deadline.max(waited)) {
+                later.push((waited.max(now.saturating_add(EARLY_RETRY_NS)), tgid, first));
+                continue;
+            }
             run.started_event = true;
-            let verdict = self.cross.so_far(run, now, &self.clock);
-            let run = run.clone();
+            let (verdict, m) = self.cross.so_far(run, now, &self.clock);
+            let mut run = run.clone();
+            let has = m.records > 0 || m.lost > 0 || m.trimmed_unrecorded > 0;
+            run.audit = has.then_some(m);
             let e = self.run_event(&run, verdict, true);
             self.early_events += 1;
             self.events += 1;
             self.writer.push(&e);
+        }
+        // Back in deadline order.
+        for item in later {
+            let at = self.early.partition_point(|(d, _, _)| *d <= item.0);
+            self.early.insert(at, item);
         }
     }
 
@@ -378,7 +400,7 @@ impl Decide {
         });
         let (verdict, m) =
             self.cross
-                .writer_verdict(rec.tgid, rec.start_ns, rec.boot_ns, exe, &self.clock);
+                .writer_verdict(rec.tgid, rec.start_ns, a.last_ns, exe, &self.clock);
         let mut audit = m.as_ref().map(audit_json).unwrap_or_else(|| json!({}));
         if let Some(r) = verdict.reason() {
             audit["reason"] = json!(r);
@@ -473,6 +495,7 @@ impl Decide {
             (&c.state_root_links, self.state.benign_dropped),
             (&c.state_only, self.state.state_only),
             (&c.early_events, self.early_events),
+            (&c.state_nested_lost, self.state.nested_lost),
             (&c.early_skipped, self.early_skipped),
             (&c.state_activities_evicted, self.activities.evicted),
             (&c.state_units_dropped, self.state.units_dropped),
@@ -520,7 +543,7 @@ impl Decide {
             // folders listed again say what went.
             let role = changes::RunRole::of(&mut run);
             if role.python() && role.removes {
-                let gone = self.reader.python_removed();
+                let gone = self.reader.python_removed(run.facts.venv.as_deref());
                 if !gone.is_empty() {
                     run.state_read
                         .get_or_insert_with(changes::Read::default)
@@ -529,17 +552,18 @@ impl Decide {
                 }
             }
             // A nested run's changes are its parent's too (one install:
-            // apt's, with what its dpkg runs changed).
+            // apt's, with what its dpkg runs changed), and so are the places
+            // it could not read (the parent's mismatches are then unknown).
             let empty = changes::Read::default();
             let own = run.state_read.as_ref().unwrap_or(&empty);
+            let unread = own.unread.len() as u64 + run.nested_unread;
             if let (Some(parent), true) = (
                 &run.parent_run,
-                !own.changes.is_empty() || !run.nested_changes.is_empty(),
+                !own.changes.is_empty() || !run.nested_changes.is_empty() || unread > 0,
             ) {
-                let read = own;
                 let parent_pid = parent.split('-').next().and_then(|p| p.parse::<u32>().ok());
                 let id = run.id();
-                let nested: Vec<_> = read
+                let nested: Vec<_> = own
                     .changes
                     .iter()
                     .chain(run.nested_changes.iter())
@@ -551,13 +575,25 @@ impl Decide {
                         c
                     })
                     .collect();
+                let mut taken = false;
+                let count = nested.len() as u64;
                 if let Some(pid) = parent_pid {
                     self.correlator.with_open_run(pid, |p| {
-                        if &p.id() == parent && p.nested_changes.len() < MAX_NESTED_CHANGES {
-                            let room = MAX_NESTED_CHANGES - p.nested_changes.len();
-                            p.nested_changes.extend(nested.into_iter().take(room));
+                        if &p.id() != parent {
+                            return;
                         }
+                        taken = true;
+                        let room = MAX_NESTED_CHANGES.saturating_sub(p.nested_changes.len());
+                        // Past the cap: counted as unread, so the parent
+                        // claims no mismatch on what it could not keep.
+                        p.nested_unread += unread + (nested.len().saturating_sub(room)) as u64;
+                        p.nested_changes.extend(nested.into_iter().take(room));
                     });
+                }
+                if !taken {
+                    // Its parent was decided first (its exit came
+                    // before this one's was found): counted.
+                    self.state.nested_lost += count;
                 }
             }
             for d in self.cross.on_run(run, now, &self.clock) {
@@ -864,7 +900,7 @@ impl Decide {
                 exit_code,
                 packages.as_deref().unwrap_or_default(),
                 &changes,
-                read.unread.len(),
+                read.unread.len() + run.nested_unread as usize,
             )
         };
         let start = event::timestamp(self.clock.wall(run.execs[0].boot_ns));

@@ -59,6 +59,35 @@ impl Kind {
         }
     }
 
+    /// Whether a requested name is a package name as the manager spells
+    /// them, not a file, folder, path or URL (those are compared only when
+    /// the name inside was read: `swmon.packages` has it then).
+    fn plausible(self, name: &str) -> bool {
+        const FILES: &[&str] = &[
+            ".deb", ".rpm", ".whl", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz", ".zip", ".gem",
+        ];
+        let word = |s: &str, extra: &[u8]| {
+            let b = s.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+        };
+        if FILES.iter().any(|f| name.ends_with(f)) {
+            return false;
+        }
+        match self {
+            Kind::Dpkg => word(name.split_once(':').map_or(name, |(n, _)| n), b"+.-"),
+            Kind::Python => word(name.split_once('[').map_or(name, |(n, _)| n), b"._-"),
+            Kind::Npm => match name.strip_prefix('@') {
+                Some(scoped) => scoped
+                    .split_once('/')
+                    .is_some_and(|(s, n)| word(s, b"-._~") && word(n, b"-._~")),
+                None => word(name, b"-._~"),
+            },
+        }
+    }
+
     fn same_version(self, a: &str, b: &str) -> bool {
         match self {
             Kind::Dpkg => state::dpkg::compare_versions(a, b) == Ordering::Equal,
@@ -102,8 +131,9 @@ pub fn check(
     };
     let mut out = Vec::new();
     for p in packages {
-        // A file, path or URL whose name could not be read.
-        if p.name.contains('/') || p.name.is_empty() {
+        // A file, folder, path or URL whose name could not be read
+        // (`dpkg -i x.deb` unread, `pip install .`, `npm install link:x`).
+        if !kind.plausible(&p.name) {
             continue;
         }
         let name = kind.name(&p.name);
@@ -280,6 +310,44 @@ mod tests {
             None
         );
         assert_eq!(check(None, Operation::Install, Some(0), &p, &[], 0), None);
+        // A folder, a link or an unread file is no name to check.
+        for name in [
+            ".",
+            "./x",
+            "x.deb",
+            "link:../x",
+            "file:x",
+            "https://h/x.whl",
+        ] {
+            let kind = if name.ends_with(".deb") {
+                Manager::Dpkg
+            } else {
+                Manager::Npm
+            };
+            let m = check(
+                kind.into(),
+                Operation::Install,
+                Some(0),
+                &[pkg(name, None)],
+                &[],
+                0,
+            );
+            assert_eq!(m, Some(vec![]), "{name}");
+        }
+        let m = check(
+            Some(Manager::Npm),
+            Operation::Install,
+            Some(0),
+            &[pkg("@scope/left-pad", None)],
+            &[],
+            0,
+        );
+        assert_eq!(
+            m,
+            Some(vec![
+                json!({"kind": "not-changed", "name": "@scope/left-pad"})
+            ])
+        );
         // A file whose name was not read is skipped.
         let m = check(
             Some(Manager::Dpkg),
