@@ -106,7 +106,17 @@ fn a_long_install_gets_an_early_event_then_its_decision() {
     assert_eq!(early["swmon"]["manager"], "dpkg");
     assert_eq!(early["swmon"]["operation"], "install");
     assert_eq!(early["event"]["action"], "package-install");
+    // Its verdict so far is the one the run's end gives (nothing about the
+    // audit trail changed in between).
     assert!(early["swmon"]["verdict"].is_string(), "{early:#}");
+    assert_eq!(
+        early["swmon"]["verdict"], last["swmon"]["verdict"],
+        "{early:#}"
+    );
+    assert_eq!(
+        early["swmon"]["reason"], last["swmon"]["reason"],
+        "{early:#}"
+    );
     assert!(early["process"].get("exit_code").is_none(), "{early:#}");
     assert!(early["event"].get("outcome").is_none(), "{early:#}");
     assert!(early["swmon"].get("changes").is_none(), "{early:#}");

@@ -1847,6 +1847,77 @@ mod tests {
     }
 
     #[test]
+    fn a_state_only_writer_is_confirmed_only_by_its_own_program_s_record_within_its_life() {
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let (start, last) = (t, t + 3 * MS);
+        let tar = Some(b"/usr/bin/tar".as_slice());
+        // The writer's own exec, recorded and logged: confirmed.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec_at(7, "/usr/bin/tar", wall(&clock, start + MS), 5),
+            t,
+            &clock,
+        );
+        let (v, m) = c.writer_verdict(7, start, last, tar, &clock);
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(m.expect("the record").serials, [5]);
+        // The process exec'd an audited program (sh), then tar, which no
+        // rule records: sh's record is no record of the writer.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec_at(7, "/bin/sh", wall(&clock, start + MS), 6),
+            t,
+            &clock,
+        );
+        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
+        // A record of the pid after the writer's last write (a process
+        // that reused it) or before its start: none.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec_at(7, "/usr/bin/tar", wall(&clock, last + 500 * MS), 7),
+            t,
+            &clock,
+        );
+        c.on_audit_exec(
+            exec_at(7, "/usr/bin/tar", wall(&clock, start - 500 * MS), 8),
+            t,
+            &clock,
+        );
+        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
+        // A writer whose start is not known is never confirmed.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec_at(7, "/usr/bin/tar", wall(&clock, start + MS), 9),
+            t,
+            &clock,
+        );
+        let (v, _) = c.writer_verdict(7, 0, last, tar, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
+        // A record no daemon logged: the trail does not have it.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec(7, "/usr/bin/tar", wall(&clock, start + MS), false),
+            t,
+            &clock,
+        );
+        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("auditd-stopped"));
+        // Audit off at the writer's start.
+        let c = CrossCheck::new(
+            WAIT,
+            AuditState {
+                enabled: false,
+                ..ON
+            },
+        );
+        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("audit-disabled"));
+    }
+
+    #[test]
     fn a_record_before_the_run_ends_confirms_it() {
         let clock = Clock::now();
         let t = boot_ns_now();

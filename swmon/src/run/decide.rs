@@ -452,7 +452,9 @@ impl Decide {
                 reason: Some("no-installer-exec"),
                 verdict: Some(verdict.as_str()),
                 audit: Some(audit),
-                run_id: Some(format!("{}-{}", rec.tgid, rec.start_ns)),
+                // Its own form: a run of the same process (`npx` writing
+                // npm's state itself) has `TGID-START`.
+                run_id: Some(format!("state-{}-{}", rec.tgid, rec.start_ns)),
                 manager,
                 detected_by: vec!["state"],
                 state: Some({
