@@ -474,8 +474,15 @@ pub fn judge(
         }
         if let Some(w) = &e.verdict {
             miss(&mut misses, "verdict", verdict, w);
-            // An expected verdict without a reason wants none.
+            // An expected verdict without a reason wants none. A
+            // state-only alert's reason is `no-installer-exec`; its
+            // verdict's is `swmon.audit.reason`.
             let want_reason = e.reason.as_deref();
+            let reason = if e.state_only {
+                got(&["swmon", "audit", "reason"])
+            } else {
+                reason
+            };
             if reason != want_reason {
                 misses.push(format!(
                     "pid {pid}: reason {}, want {}",
