@@ -177,6 +177,21 @@ impl Monitor {
         let events = self.all_events();
         let last = events.last().expect("some events");
         assert_eq!(action(last), "monitor-stopped", "last event: {last}");
+        // Every early event is followed by its run's decision (the stop
+        // decides every run still open): in every test that stops swmon.
+        for (i, e) in events.iter().enumerate().filter(|(_, e)| is_early(e)) {
+            let id = &e["swmon"]["run_id"];
+            let finals = events[i + 1..]
+                .iter()
+                .filter(|f| {
+                    !is_early(f) && f["swmon"]["run_id"] == *id && f.get("process").is_some()
+                })
+                .count();
+            assert_eq!(
+                finals, 1,
+                "early event {e} has {finals} final events after it"
+            );
+        }
         events
     }
 }
