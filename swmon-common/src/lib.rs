@@ -1248,11 +1248,6 @@ impl DentryHead {
     pub const NAME: u32 = 8;
     pub const INODE: u32 = 24;
     pub const INLINE: u32 = 32;
-    /// Words read of a written file's own dentry, from `d_parent` on: the
-    /// head and, where it falls within them ([`ScanOffsets::dentry_alias_word`];
-    /// 6.18: the 20th), the link to the inode's next dentry, so that the
-    /// one read also says whether the file has another name.
-    pub const LEAF_WORDS: usize = 20;
 }
 
 /// Key of the (device, inode) map: the kernel's `s_dev` encoding
@@ -1368,11 +1363,6 @@ pub struct ScanOffsets {
     pub inode_mode: u32,
     /// `dentry.d_inode`: a folder's inode, for the watched folders.
     pub dentry_inode: u32,
-    /// Which word of the state witness's read of a written file's dentry
-    /// ([`DentryHead::LEAF_WORDS`] words from `d_parent` on) is `d_u`,
-    /// whose `d_alias.next` links the inode's next dentry; 0 when that
-    /// read does not hold it (the link is then read on its own).
-    pub dentry_alias_word: u32,
 }
 
 impl ScanOffsets {
@@ -1386,7 +1376,6 @@ impl ScanOffsets {
         dentry_alias: 0,
         inode_mode: 0,
         dentry_inode: 0,
-        dentry_alias_word: 0,
     };
 }
 

@@ -26,10 +26,10 @@ use aya_ebpf::{
     helpers::{
         bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_get_current_uid_gid, bpf_ktime_get_boot_ns,
-        bpf_probe_read_kernel_str_bytes, generated,
+        bpf_probe_read_kernel_str_bytes,
     },
     macros::{map, raw_tracepoint},
-    maps::{HashMap, LruHashMap, PerCpuArray},
+    maps::{HashMap, LruHashMap},
     programs::RawTracePointContext,
     Global,
 };
@@ -55,13 +55,6 @@ static I_DIRTY: Global<u32> = Global::new(7);
 /// [`RESEND_NS`].
 #[map]
 static STATE_SENT: LruHashMap<StateKey, u64> = LruHashMap::with_max_entries(8192, 0);
-
-/// Room for the read of a written file's dentry ([`leaf_of`]), too big for
-/// the BPF stack beside the rest: one slot per program (a program does not
-/// run again on a CPU where it runs already, the other might, from an
-/// interrupt).
-#[map]
-static LEAF: PerCpuArray<[u64; DentryHead::LEAF_WORDS]> = PerCpuArray::with_max_entries(2, 0);
 
 /// A unit already sent by the same writer is sent again after this long.
 const RESEND_NS: u64 = 2_000_000_000;
@@ -137,52 +130,6 @@ fn head_of(dentry: *const u8, dentry_parent: u32, want_name: bool) -> Named {
         Ok(h) => named(dentry, dentry_parent, &h, want_name),
         Err(_) => Named::NONE,
     }
-}
-
-/// A written file's dentry: its head ([`head_of`]) and, when the same read
-/// holds it (`alias_word`: [`swmon_common::ScanOffsets::dentry_alias_word`]),
-/// the link to the inode's next dentry (`d_alias.next`: null for the
-/// last), so that most writes, to a file of one name, take one read of
-/// it. Read into the calling program's `slot` of [`LEAF`].
-#[inline(always)]
-fn leaf_of(
-    slot: u32,
-    dentry: *const u8,
-    dentry_parent: u32,
-    alias_word: u32,
-    want_name: bool,
-) -> (Named, Option<*const u8>) {
-    let Some(w) = LEAF.get_ptr_mut(slot) else {
-        return (head_of(dentry, dentry_parent, want_name), None);
-    };
-    // SAFETY: this CPU's slot, written and read only here, before this
-    // program returns (no program of this CPU runs in between).
-    let w = unsafe { &mut *w };
-    // SAFETY: the helper writes at most the slot's size into it and checks
-    // the kernel address; a bad one is an error.
-    let r = unsafe {
-        generated::bpf_probe_read_kernel(
-            w.as_mut_ptr().cast(),
-            (DentryHead::LEAF_WORDS * 8) as u32,
-            dentry.wrapping_add(dentry_parent as usize).cast(),
-        )
-    };
-    if r != 0 {
-        return (Named::NONE, None);
-    }
-    let h = DentryHead {
-        parent: w[0],
-        hash_len: w[1],
-        name: w[2],
-        inode: w[3],
-        inline: [w[4], w[5]],
-    };
-    let next = if alias_word == 0 {
-        None
-    } else {
-        w.get(alias_word as usize).map(|&p| p as *const u8)
-    };
-    (named(dentry, dentry_parent, &h, want_name), next)
 }
 
 /// What a dentry's head says (`h`, read from `dentry` + `dentry_parent`).
@@ -273,7 +220,6 @@ fn try_attr(ctx: &RawTracePointContext) -> Result<u32, u32> {
 fn match_inode(inode: *const u8, path_only: bool) -> Result<(u32, *const u8), u32> {
     let dp = field!(OFFSETS, dentry_parent);
     let alias = field!(SCAN_OFFSETS, dentry_alias);
-    let alias_word = field!(SCAN_OFFSETS, dentry_alias_word);
     let mut node = read_ptr(inode, field!(SCAN_OFFSETS, inode_dentry))?;
     let mut k = 0usize;
     while k < ALIASES_MAX && !node.is_null() {
@@ -283,7 +229,7 @@ fn match_inode(inode: *const u8, path_only: bool) -> Result<(u32, *const u8), u3
         // head; the rest (last bytes, a third folder) only where a rule
         // needs them, so an ordinary write costs as few reads as can be.
         let mut p = Place::default();
-        let (leaf, next) = leaf_of(path_only as u32, dentry, dp, alias_word, !path_only);
+        let leaf = head_of(dentry, dp, !path_only);
         let mut parent0 = leaf;
         let mut parent1 = leaf;
         if !leaf.parent.is_null() {
@@ -358,11 +304,8 @@ fn match_inode(inode: *const u8, path_only: bool) -> Result<(u32, *const u8), u3
         if rule != 0 {
             return Ok((rule, dentry));
         }
-        // hlist_node.next, its first field, unless the leaf's read held it.
-        node = match next {
-            Some(next) => next,
-            None => read_ptr(node, 0).unwrap_or(core::ptr::null()),
-        };
+        // hlist_node.next, its first field.
+        node = read_ptr(node, 0).unwrap_or(core::ptr::null());
         k += 1;
     }
     Ok((0, core::ptr::null()))

@@ -170,25 +170,7 @@ fn scan_offsets(b: &Btf<'_>) -> Result<ScanOffsets, BtfError> {
         dentry_alias: b.offset("dentry", "d_u")?,
         inode_mode: b.offset("inode", "i_mode")?,
         dentry_inode: b.offset("dentry", "d_inode")?,
-        dentry_alias_word: alias_word(b)?,
     })
-}
-
-/// Which word of the state witness's read of a written file's dentry
-/// ([`DentryHead::LEAF_WORDS`] words from `d_parent` on) is `d_u`, whose
-/// `d_alias.next` links the inode's next dentry: 0 when that read would not
-/// hold it (past its end, or past the dentry's), and the link is then read
-/// on its own.
-fn alias_word(b: &Btf<'_>) -> Result<u32, BtfError> {
-    let parent = b.offset("dentry", "d_parent")?;
-    let alias = b.offset("dentry", "d_u")?;
-    let size = b.struct_size("dentry")?;
-    let words = DentryHead::LEAF_WORDS as u32;
-    let fits = alias >= parent + std::mem::size_of::<DentryHead>() as u32
-        && (alias - parent) % 8 == 0
-        && (alias - parent) / 8 < words
-        && parent + words * 8 <= size;
-    Ok(if fits { (alias - parent) / 8 } else { 0 })
 }
 
 fn capture_offsets(b: &Btf<'_>) -> Result<CaptureOffsets, BtfError> {
@@ -352,14 +334,6 @@ impl<'a> Btf<'a> {
             .ok_or(BtfError::Malformed("the field is not an array"))?;
         // btf_array: element type, index type, element count.
         u32_at(self.types, t.extra + 8).ok_or(BtfError::Malformed("array cut short"))
-    }
-
-    /// Size in bytes of struct `strukt`.
-    fn struct_size(&self, strukt: &str) -> Result<u32, BtfError> {
-        let id = self.struct_id(strukt)?;
-        self.by_id(id)
-            .map(|t| t.size_type)
-            .ok_or(BtfError::Malformed("a struct's type is missing"))
     }
 
     /// The id of struct `strukt` (the first with members).
@@ -563,9 +537,6 @@ mod tests {
         let btf = Btf::parse(&data).expect("parse");
         let off = offsets(&btf).expect("offsets");
         check_dentry_head(&btf, &off).expect("the dentry head as read");
-        // d_u at 176, 152 bytes after d_parent; the dentry 192 bytes long.
-        assert_eq!(btf.struct_size("dentry").expect("size"), 192);
-        assert_eq!(alias_word(&btf).expect("d_u"), 19);
         assert_eq!(
             btf.offset("dentry", "d_shortname")
                 .expect("6.18's inline name"),
