@@ -1227,11 +1227,11 @@ pub struct NameValue {
 /// The head of a kernel `struct dentry` from its `d_parent` on, as the
 /// state witness reads it in one probe read: the parent, the name
 /// (`d_name`: hash and length, then the pointer), the inode and the first
-/// 16 bytes of the inline name (`d_iname`, `d_shortname` since 6.14),
-/// which `d_name.name` points at when the name is short enough to be kept
-/// in the dentry. These fields have followed each other in this order
-/// since Linux 3.x; user space checks the running kernel's layout against
-/// these offsets in BTF before loading, and refuses to load otherwise.
+/// 16 bytes of the inline name (`d_iname`; `d_shortname` in newer
+/// kernels, this 6.18 among them), which `d_name.name` points at when the
+/// name is short enough to be kept in the dentry. User space checks the
+/// running kernel's layout against these offsets in BTF before loading,
+/// and refuses to load otherwise.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DentryHead {

@@ -116,10 +116,11 @@ impl Named {
 }
 
 /// Reads a dentry's head (`DentryHead`: `d_parent`, `d_name`, `d_inode`
-/// and the inline name's first 16 bytes, adjacent in every kernel and
+/// and the inline name's first 16 bytes, adjacent: the layout is
 /// checked against BTF at load) in one probe read. A name under the
-/// inline length (40 bytes on 64-bit 6.x, 32 before) is kept in the
-/// dentry itself (`d_iname`, `d_shortname` since 6.14) and `d_name.name`
+/// inline length (`DNAME_INLINE_LEN`: 40 bytes on this 6.18) is kept in the
+/// dentry itself (`d_iname`; `d_shortname` in newer kernels, this 6.18
+/// among them) and `d_name.name`
 /// points there: its first 16 bytes are the ones the head read holds,
 /// the same memory the name pointer would have been read through. A
 /// longer name is in a buffer of its own, read (when `want_name`) as

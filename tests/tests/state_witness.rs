@@ -153,8 +153,8 @@ fn a_wheel_unzipped_into_a_venv_is_an_install_no_installer_ran() {
     assert_eq!(c["state_reserve_failed"], 0);
 }
 
-/// Names of 40 bytes and more are not kept in the dentry itself but in a
-/// buffer of their own, which the kernel reads through the name's pointer
+/// Names of 40 bytes and more (on 6.18) are not kept in the dentry
+/// itself but in a buffer of their own, which the kernel reads through the name's pointer
 /// (a shorter one comes with the read of the dentry's head): a package
 /// folder and a `.dist-info` folder with such names are matched alike.
 #[test]

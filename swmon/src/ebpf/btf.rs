@@ -133,8 +133,9 @@ fn offsets(b: &Btf<'_>) -> Result<KernelOffsets, BtfError> {
 /// Whether the state witness's one read of a dentry's head
 /// ([`DentryHead`], from `d_parent` on) holds what it takes from it: the
 /// name right after the parent (its hash, length, then pointer), the inode
-/// after the name, then the inline name (`d_shortname` since 6.14,
-/// `d_iname` before) with at least 16 bytes before the next field.
+/// after the name, then the inline name (`d_shortname` in newer kernels,
+/// this 6.18 among them; `d_iname` before) with at least 16 bytes before
+/// the next field.
 fn check_dentry_head(b: &Btf<'_>, off: &KernelOffsets) -> Result<(), BtfError> {
     let parent = off.dentry_parent;
     let inode = b.offset("dentry", "d_inode")?;
