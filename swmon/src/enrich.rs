@@ -59,6 +59,71 @@ pub fn cwd_of(rec: &ExecRecord) -> Option<Vec<u8>> {
     live.readlink(c"cwd")
 }
 
+/// What `/proc` says of one process, every field read through one open
+/// `/proc/PID` folder, so all are of the same process: once it exits the
+/// reads fail, even if the pid is reused.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcSnapshot {
+    pub ppid: u32,
+    /// Its start, ns since boot (whole clock ticks).
+    pub start_ns: u64,
+    pub comm: Vec<u8>,
+    /// `/proc/PID/exe` (empty when it cannot be read).
+    pub executable: Vec<u8>,
+    /// Real uid (`status`'s `Uid:`; the folder's owner is root for a
+    /// process that is not dumpable); `u32::MAX` when unknown.
+    pub uid: u32,
+    pub loginuid: u32,
+    pub sessionid: u32,
+}
+
+/// [`ProcSnapshot`] of process `pid`; `None` when it is gone (or its
+/// `stat` cannot be read).
+pub fn proc_snapshot(pid: u32) -> Option<ProcSnapshot> {
+    if pid == 0 {
+        return None;
+    }
+    let dir = std::fs::File::open(format!("/proc/{pid}")).ok()?;
+    let stat = Stat::parse(&read_at(&dir, c"stat", 4096)?)?;
+    let number = |name: &std::ffi::CStr| -> u32 {
+        read_at(&dir, name, 64)
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(u32::MAX)
+    };
+    let uid = read_at(&dir, c"status", 16 * 1024)
+        .and_then(|b| {
+            String::from_utf8_lossy(&b)
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(u32::MAX);
+    let (loginuid, sessionid) = (number(c"loginuid"), number(c"sessionid"));
+    let live = LiveProcess { dir, stat };
+    let snap = ProcSnapshot {
+        ppid: live.stat.ppid,
+        start_ns: tick_ns().and_then(|t| live.stat.start_ticks.checked_mul(t))?,
+        comm: read_at(&live.dir, c"comm", 64)
+            .map(|c| c.strip_suffix(b"\n").map(<[u8]>::to_vec).unwrap_or(c))
+            .unwrap_or_default(),
+        executable: live.executable().unwrap_or_default(),
+        uid,
+        loginuid,
+        sessionid,
+    };
+    // Still there after the reads: they were all of it.
+    read_at(&live.dir, c"stat", 4096)?;
+    Some(snap)
+}
+
+/// The working directory of process `pid` started at `start_ns` (boot
+/// ns), from `/proc` while the pid is still that process.
+pub fn process_cwd(pid: u32, start_ns: u64) -> Option<Vec<u8>> {
+    LiveProcess::open(pid, start_ns)?.readlink(c"cwd")
+}
+
 /// The `/proc/PID` folder of the exec'ing process, opened only while the
 /// pid is still that process (its kernel-captured start time); reads
 /// through it fail once the process exits, even if the pid is reused.
@@ -572,6 +637,28 @@ pub fn ticks_to_ns(ticks: u64, hz: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proc_snapshot_is_of_one_live_process_and_none_once_it_is_gone() {
+        let me = std::process::id();
+        let s = proc_snapshot(me).expect("this process");
+        assert_eq!(s.ppid, std::os::unix::process::parent_id());
+        assert_eq!(Some(s.start_ns), start_boot_ns(me));
+        assert_eq!(
+            s.executable,
+            std::fs::read_link("/proc/self/exe")
+                .unwrap()
+                .as_os_str()
+                .as_encoded_bytes()
+        );
+        assert_eq!(s.uid, nix::unistd::getuid().as_raw());
+        assert!(!s.comm.is_empty() && !s.comm.ends_with(b"\n"));
+        let mut child = std::process::Command::new("/bin/true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(proc_snapshot(pid), None);
+        assert_eq!(proc_snapshot(0), None);
+    }
 
     fn rec(filename: &str, executable: &str, argv: &[&str], reasons: u32) -> ExecRecord {
         ExecRecord {

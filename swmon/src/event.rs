@@ -262,6 +262,12 @@ pub struct Swmon {
     /// `manager`, `name`, `version`, `previous_version`, `action`, `path`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<serde_json::Value>,
+    /// Requested against changed (`crate::run::mismatch`): each package
+    /// asked for that did not change (`not-changed`) or changed to
+    /// another version than the exact one asked for (`other-version`);
+    /// absent when not known, empty when all matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mismatches: Option<Vec<serde_json::Value>>,
     /// Where package state was written (the state witness): `writes`
     /// (`rule`, `path`, `pid` of the first writer, each place once), and
     /// `dropped` / `unplaced` counts when some were not kept.

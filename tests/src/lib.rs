@@ -118,9 +118,15 @@ impl Monitor {
         self.child.as_ref().map_or(0, Child::id)
     }
 
-    /// Every event written so far.
+    /// Every event written so far, early events left out (see
+    /// [`read_events`]).
     pub fn events(&self) -> Vec<Value> {
         read_events(&self.output)
+    }
+
+    /// Every event written so far, early events included.
+    pub fn all_events(&self) -> Vec<Value> {
+        read_all_events(&self.output)
     }
 
     /// Waits until an event matching `pred` is written.
@@ -147,9 +153,18 @@ impl Monitor {
         s
     }
 
-    /// Stops the monitor with SIGINT and returns every event it wrote; the
-    /// last one must be `monitor-stopped` and the exit status 0.
-    pub fn stop(mut self) -> Vec<Value> {
+    /// Stops the monitor with SIGINT and returns every event it wrote,
+    /// early events left out (see [`read_events`]); the last one must be
+    /// `monitor-stopped` and the exit status 0.
+    pub fn stop(self) -> Vec<Value> {
+        self.stop_all()
+            .into_iter()
+            .filter(|e| !is_early(e))
+            .collect()
+    }
+
+    /// [`Monitor::stop`], early events included.
+    pub fn stop_all(mut self) -> Vec<Value> {
         let mut child = self.child.take().expect("running");
         // SAFETY: a signal to the child we started, by its pid.
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -159,9 +174,24 @@ impl Monitor {
             let _ = e.read_to_string(&mut err);
         }
         assert!(status.success(), "swmon exited with {status}: {err}");
-        let events = self.events();
+        let events = self.all_events();
         let last = events.last().expect("some events");
         assert_eq!(action(last), "monitor-stopped", "last event: {last}");
+        // Every early event is followed by its run's decision (the stop
+        // decides every run still open): in every test that stops swmon.
+        for (i, e) in events.iter().enumerate().filter(|(_, e)| is_early(e)) {
+            let id = &e["swmon"]["run_id"];
+            let finals = events[i + 1..]
+                .iter()
+                .filter(|f| {
+                    !is_early(f) && f["swmon"]["run_id"] == *id && f.get("process").is_some()
+                })
+                .count();
+            assert_eq!(
+                finals, 1,
+                "early event {e} has {finals} final events after it"
+            );
+        }
         events
     }
 }
@@ -175,7 +205,29 @@ impl Drop for Monitor {
     }
 }
 
+/// The events of a file, each run's decision only: a long run's early
+/// event (`event.type: start`, its verdict so far, before its final
+/// event) is left out, so a test that wants one event per run gets it
+/// whatever the machine's speed. [`read_all_events`] keeps them.
 pub fn read_events(path: &Path) -> Vec<Value> {
+    read_all_events(path)
+        .into_iter()
+        .filter(|e| !is_early(e))
+        .collect()
+}
+
+/// Whether an event is a run's early event: a run's (`swmon.run_id`)
+/// whose `event.type` holds `start` (`monitor-started`'s does too, and has
+/// no run id).
+pub fn is_early(e: &Value) -> bool {
+    e["swmon"]["run_id"].is_string()
+        && e["event"]["type"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|x| x == "start"))
+}
+
+/// Every event of a file, early events included.
+pub fn read_all_events(path: &Path) -> Vec<Value> {
     let Ok(text) = fs::read_to_string(path) else {
         return Vec::new();
     };
@@ -291,16 +343,35 @@ pub fn cgroup2_root() -> PathBuf {
 /// Builds a `.deb` with `dpkg-deb` holding package `name` at `version`,
 /// written as `dir/file` (a file name that need not be the package's).
 pub fn build_deb(dir: &Path, name: &str, version: &str, file: &str) -> PathBuf {
+    build_deb_with(dir, name, version, file, "", None)
+}
+
+/// [`build_deb`] with more control fields (`control`: whole lines, such as
+/// `Depends: x\n`) and a `postinst` script.
+pub fn build_deb_with(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    file: &str,
+    control: &str,
+    postinst: Option<&str>,
+) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let root = dir.join(format!("{name}-root"));
     std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
     std::fs::write(
         root.join("DEBIAN/control"),
         format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: all\n\
+            "Package: {name}\nVersion: {version}\nArchitecture: all\n{control}\
              Maintainer: swmon tests <t@example.invalid>\nDescription: swmon e2e\n"
         ),
     )
     .expect("control");
+    if let Some(script) = postinst {
+        let path = root.join("DEBIAN/postinst");
+        std::fs::write(&path, script).expect("postinst");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
     let out_path = dir.join(file);
     let out = Command::new("dpkg-deb")
         .args(["--build", "--root-owner-group"])

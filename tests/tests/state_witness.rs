@@ -14,7 +14,9 @@ use std::{
 };
 
 use serde_json::Value;
-use tests::{action, build_deb, build_wheel, counters, one_run, run, Monitor, TempDir};
+use tests::{
+    action, build_deb, build_deb_with, build_wheel, counters, one_run, run, Monitor, TempDir,
+};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -25,6 +27,23 @@ fn state_only(events: &[Value], pid: u32) -> Vec<Value> {
         .filter(|e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid)
         .cloned()
         .collect()
+}
+
+/// Starts swmon, runs `cmd` (which must exit 0), waits for its state-only
+/// event, stops swmon and returns that one event and every event.
+fn one_state_only(what: &str, cmd: &mut Command) -> (Value, Vec<Value>) {
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(cmd);
+    assert_eq!(code, 0, "{what}");
+    m.wait_for(
+        &format!("the {what}'s state-only event"),
+        Duration::from_secs(20),
+        |e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid,
+    );
+    let events = m.stop();
+    let found = state_only(&events, pid);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    (found[0].clone(), events)
 }
 
 /// Every state-only event.
@@ -85,23 +104,15 @@ fn a_wheel_unzipped_into_a_venv_is_an_install_no_installer_ran() {
     let venv = venv_without_pip(tmp.path());
     let site = site_packages(&venv);
 
-    let m = Monitor::start(&[]);
-    let (pid, code) = run(Command::new(PYTHON).arg("-c").arg(format!(
-        "import zipfile; zipfile.ZipFile({:?}).extractall({:?})",
-        wheel.display().to_string(),
-        site.display().to_string()
-    )));
-    assert_eq!(code, 0, "unzip");
-    m.wait_for(
-        "the unzip's state-only event",
-        Duration::from_secs(20),
-        |e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid,
+    let (e, events) = one_state_only(
+        "unzip",
+        Command::new(PYTHON).arg("-c").arg(format!(
+            "import zipfile; zipfile.ZipFile({:?}).extractall({:?})",
+            wheel.display().to_string(),
+            site.display().to_string()
+        )),
     );
-    let events = m.stop();
-
-    let found = state_only(&events, pid);
-    assert_eq!(found.len(), 1, "{found:#?}");
-    let e = &found[0];
+    let e = &e;
     assert_eq!(e["event"]["kind"], "alert");
     assert_eq!(action(e), "package-install");
     assert_eq!(e["swmon"]["detected_by"], serde_json::json!(["state"]));
@@ -289,21 +300,14 @@ fn an_executable_untarred_into_usr_local_bin_is_unmanaged_software() {
         .arg(&name));
     assert_eq!(code, 0, "tar -c");
 
-    let m = Monitor::start(&[]);
-    let (pid, code) = run(Command::new("tar")
-        .arg("-xf")
-        .arg(&tarball)
-        .args(["-C", "/usr/local/bin"]));
-    assert_eq!(code, 0, "tar -x");
-    m.wait_for(
-        "the untar's state-only event",
-        Duration::from_secs(20),
-        |e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid,
+    let (e, _) = one_state_only(
+        "tar -x",
+        Command::new("tar")
+            .arg("-xf")
+            .arg(&tarball)
+            .args(["-C", "/usr/local/bin"]),
     );
-    let events = m.stop();
-    let found = state_only(&events, pid);
-    assert_eq!(found.len(), 1, "{found:#?}");
-    let e = &found[0];
+    let e = &e;
     assert_eq!(e["process"]["name"], "tar");
     let ch = &e["swmon"]["changes"][0];
     assert_eq!(ch["manager"], "unmanaged", "{e:#}");
@@ -324,18 +328,8 @@ fn a_file_made_executable_in_usr_local_bin_is_unmanaged_software() {
     fs::copy("/usr/bin/true", &target).expect("copy");
     let (_, code) = run(Command::new("chmod").arg("0644").arg(&target));
     assert_eq!(code, 0);
-    let m = Monitor::start(&[]);
-    let (pid, code) = run(Command::new("chmod").arg("0755").arg(&target));
-    assert_eq!(code, 0, "chmod");
-    m.wait_for(
-        "the chmod's state-only event",
-        Duration::from_secs(20),
-        |e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid,
-    );
-    let events = m.stop();
-    let found = state_only(&events, pid);
-    assert_eq!(found.len(), 1, "{found:#?}");
-    let e = &found[0];
+    let (e, _) = one_state_only("chmod", Command::new("chmod").arg("0755").arg(&target));
+    let e = &e;
     assert_eq!(e["process"]["name"], "chmod");
     let ch = &e["swmon"]["changes"][0];
     assert_eq!(ch["manager"], "unmanaged", "{e:#}");
@@ -640,34 +634,6 @@ fn an_installer_s_state_writes_are_its_run_s() {
     assert_eq!(all_state_only(&events), Vec::<Value>::new());
 }
 
-/// A `.deb` of package `name` at `version`, depending on `depends`.
-fn deb_with_depends(dir: &Path, name: &str, version: &str, depends: Option<&str>) -> PathBuf {
-    let root = dir.join(format!("{name}-root"));
-    fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
-    let depends = depends.map_or(String::new(), |d| format!("Depends: {d}\n"));
-    fs::write(
-        root.join("DEBIAN/control"),
-        format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: all\n{depends}\
-             Maintainer: swmon tests <t@example.invalid>\nDescription: swmon e2e\n"
-        ),
-    )
-    .expect("control");
-    let out_path = dir.join(format!("{name}.deb"));
-    let out = Command::new("dpkg-deb")
-        .args(["--build", "--root-owner-group"])
-        .arg(&root)
-        .arg(&out_path)
-        .output()
-        .expect("dpkg-deb");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out_path
-}
-
 struct DpkgPurge(&'static [&'static str]);
 
 impl Drop for DpkgPurge {
@@ -684,8 +650,15 @@ fn apt_s_dpkg_runs_are_nested_in_its_one_install() {
     const TOP: &str = "swmon-state-apt-top";
     const DEP: &str = "swmon-state-apt-dep";
     let tmp = TempDir::new("state-apt");
-    let top = deb_with_depends(tmp.path(), TOP, "1.2-1", Some(DEP));
-    let dep = deb_with_depends(tmp.path(), DEP, "0.9-3", None);
+    let top = build_deb_with(
+        tmp.path(),
+        TOP,
+        "1.2-1",
+        "top.deb",
+        &format!("Depends: {DEP}\n"),
+        None,
+    );
+    let dep = build_deb(tmp.path(), DEP, "0.9-3", "dep.deb");
     let _purge = DpkgPurge(&[TOP, DEP]);
 
     let m = Monitor::start(&[]);
@@ -701,6 +674,13 @@ fn apt_s_dpkg_runs_are_nested_in_its_one_install() {
     let events = m.stop();
     let e = one_run(&events, apt);
     let id = e["swmon"]["run_id"].as_str().expect("run id").to_owned();
+    // The state its dpkg runs wrote is a witness of apt's install.
+    assert!(
+        e["swmon"]["detected_by"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|w| w == "state")),
+        "{e:#}"
+    );
     // apt's dpkg runs name it as their parent.
     let nested: Vec<&Value> = events
         .iter()

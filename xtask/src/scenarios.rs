@@ -2,9 +2,10 @@
 //! played on this host. A private auditd with the seed rules and `swmon run
 //! --audit-rules seed` watch every scenario; then both stop, `swmon report`
 //! compares swmon's events with auditd's log, and each scenario's runs (found
-//! by their working folder) are checked against what the corpus expects. The
-//! table is printed and kept in `target/scenarios/summary.md` beside the
-//! report (`report.{md,html,json}`); any miss fails the task.
+//! by their working folder; state-only alerts, which have none, by the
+//! scenario shell's processes) are checked against what the corpus
+//! expects. The table is printed and kept in `target/scenarios/summary.md`
+//! beside the report (`report.{md,html,json}`); any miss fails the task.
 //!
 //! It drives the real `target/release/swmon` and reads its JSON; it does not
 //! link the swmon crate, so xtask builds without the eBPF toolchain. The host
@@ -37,6 +38,10 @@ use crate::root;
 /// The placeholders a scenario's lines may use.
 pub const PLACEHOLDERS: &[&str] = &[
     "deb",
+    "debnew",
+    "debtop",
+    "debdep",
+    "tooltar",
     "rpm",
     "wheels",
     "sdist",
@@ -176,7 +181,10 @@ pub fn run(options: &Options) -> Result<()> {
         .scenarios
         .iter()
         .zip(&played)
-        .map(|(sc, p)| check::judge(sc, p, &check::runs_in(&lines, &p.dir, p.window), &by_line))
+        .map(|(sc, p)| {
+            let runs = check::runs_in(&lines, &p.dir, p.window, p.shell.as_ref());
+            check::judge(sc, p, &runs, &by_line)
+        })
         .collect();
     rows.push(unseen_row(&report));
     let table = check::table(&rows);
@@ -417,6 +425,24 @@ impl Ctx<'_> {
                 Err(e) => p.problems.push(format!("packages: {e:#}")),
             }
         }
+        if let Some(want) = &self.sc.expect.changes {
+            let expanded = want
+                .iter()
+                .map(|w| {
+                    let opt = |f: &Option<String>| f.as_deref().map(|f| self.expand(f)).transpose();
+                    Ok(corpus::ChangeWant {
+                        name: self.expand(&w.name)?,
+                        path: opt(&w.path)?,
+                        sha256_of: opt(&w.sha256_of)?,
+                        ..w.clone()
+                    })
+                })
+                .collect::<Result<Vec<_>>>();
+            match expanded {
+                Ok(c) => p.changes = Some(c),
+                Err(e) => p.problems.push(format!("changes: {e:#}")),
+            }
+        }
         if let Some(setup) = &self.sc.setup {
             match self.shell(setup, self.prep) {
                 Ok(r) if r.ok() => {}
@@ -446,9 +472,24 @@ impl Ctx<'_> {
             host::shell(&line, self.work, self.env, &self.log, LINE_DEADLINE)
         });
         match line {
-            Ok(r) if r.ok() => {}
-            Ok(r) => p.failed = Some(format!("{} after {:.1} s", r.describe(), r.seconds)),
+            Ok(r) => {
+                p.shell = Some(r.shell);
+                if !r.ok() {
+                    p.failed = Some(format!("{} after {:.1} s", r.describe(), r.seconds));
+                }
+            }
             Err(e) => p.failed = Some(format!("{e:#}")),
+        }
+        // What the line installed, hashed before anything else runs (the
+        // cleanup removes it).
+        for file in p
+            .changes
+            .iter()
+            .flatten()
+            .filter_map(|c| c.sha256_of.clone())
+        {
+            let h = host::sha256(Path::new(&file)).map_err(|e| format!("{e:#}"));
+            p.hashes.insert(file, h);
         }
         if let Some(storm) = during.storm.take() {
             let (n, failed) = storm.finish();
@@ -463,10 +504,13 @@ impl Ctx<'_> {
         }
         // The runs are decided (an ebpf_only one after swmon's audit wait)
         // before the host changes back.
-        let want = self.sc.expect.count;
+        // A state-only alert comes once its writer has been quiet a while;
+        // its file is read then, so the cleanup waits for it too.
+        let want = self.sc.expect.count();
         let decided = host::wait_until("the scenario's runs", DECIDE_DEADLINE, || {
             let lines = numbered(&self.monitor.events);
-            check::counted(&check::runs_in(&lines, self.work, (0, 0)), &self.sc.expect) >= want
+            let runs = check::runs_in(&lines, self.work, (0, 0), p.shell.as_ref());
+            check::counted(&runs, &self.sc.expect) >= want
         });
         if let Err(e) = decided {
             p.problems.push(format!("{e:#}"));

@@ -62,6 +62,15 @@ pub struct Run {
     /// The changes of the runs nested in it, read as each ended (apt's
     /// dpkg runs'), each with its `run_id`.
     pub nested_changes: Vec<serde_json::Value>,
+    /// Places its nested runs could not read, and their changes past the
+    /// cap: what its changes may miss.
+    pub nested_unread: u64,
+    /// What the run does to package state, as its installer's arguments
+    /// read, with the boot time of the primary exec it was read for (a new
+    /// exec reads again).
+    pub role: Option<(u64, crate::run::changes::RunRole)>,
+    /// Its early event (`event.type: start`) was written.
+    pub started_event: bool,
 }
 
 /// Facts user space read while the process was alive.
@@ -353,6 +362,9 @@ impl Correlator {
                 state_read: None,
                 parent_run: None,
                 nested_changes: Vec::new(),
+                nested_unread: 0,
+                role: None,
+                started_event: false,
             },
         );
         evicted

@@ -905,6 +905,9 @@ pub struct CrossCheck {
     /// The kernel stream's watermark (boot ns): every kernel record
     /// submitted before it has reached decide.
     watermark: Option<u64>,
+    /// Every audit exec that arrived after this (boot ns) is still kept:
+    /// when the cross-check started, then the last one let go.
+    kept_since: u64,
     pub counters: VerdictCounters,
 }
 
@@ -1003,6 +1006,7 @@ impl CrossCheck {
             rules: None,
             now: 0,
             watermark: None,
+            kept_since: crate::event::boot_ns_now(),
             counters: VerdictCounters::default(),
         }
     }
@@ -1285,6 +1289,7 @@ impl CrossCheck {
 
     fn pop_exec(&mut self) -> Option<AuditExec> {
         let old = self.execs.pop_front()?;
+        self.kept_since = self.kept_since.max(old.arrived_ns);
         let seq = self.execs_first;
         self.execs_first += 1;
         self.execs_bytes = self.execs_bytes.saturating_sub(old.bytes());
@@ -1463,6 +1468,121 @@ impl CrossCheck {
             self.forget_front();
         }
         out
+    }
+
+    /// The verdict of a run still going, for its execs so far (its early
+    /// event): what [`Self::on_run`] would decide if it ended now. Records
+    /// that came are attached, as at each exec; nothing is remembered as
+    /// decided (the run's end decides it).
+    pub fn so_far(
+        &mut self,
+        run: &mut Run,
+        now_boot_ns: u64,
+        clock: &Clock,
+    ) -> (Verdict, AuditMatch) {
+        self.now = self.now.max(now_boot_ns);
+        self.attach(run, clock);
+        keys_of(run, clock);
+        let mut m = run.audit.clone().unwrap_or_default();
+        let v = self.verdict_of(&run.keys.keys, &mut m, self.now);
+        (v, m)
+    }
+
+    /// The audit wait (ns): how long after an exec its record may come.
+    pub fn wait_ns(&self) -> u64 {
+        self.wait_ns
+    }
+
+    /// Whether every kernel record submitted before `boot_ns` has reached
+    /// the decide stage (see [`Self::kernel_watermark`]).
+    pub fn kernel_past(&self, boot_ns: u64) -> bool {
+        self.watermark.is_some_and(|w| w >= boot_ns)
+    }
+
+    /// The verdict of a state-only install (a writer no installer run
+    /// owns) against the audit trail: `confirmed` when the trail holds the
+    /// exec of the program that wrote: an audit exec record of the
+    /// writer's process (`pid`) whose `exe=` is the writer's executable
+    /// (`exe`, the kernel's walk, [`same_path`]), stamped from its start
+    /// (`start_boot_ns`, within [`JOIN_SLACK_NS`]) to its last write
+    /// (`last_boot_ns`), that reached a registered daemon (the newest such
+    /// record). A process that exec'd an audited program, then one no rule
+    /// records, which wrote, is not confirmed by the first record; nor is
+    /// a later process that reused the pid; nor a writer whose start is
+    /// not known (0: the folder watch's mover gone before `/proc` was
+    /// read). Else `ebpf_only` with the reason, from the audit stream's
+    /// health at the writer's start and the losses since, and what the
+    /// loaded rules promise for the writer's executable by path (`None`:
+    /// cut, or from another root). A writer that started before the
+    /// records kept ([`KEEP_NS`]) cannot have its record looked up: at
+    /// best `audit-rule-unknown`.
+    pub fn writer_verdict(
+        &self,
+        pid: u32,
+        start_boot_ns: u64,
+        last_boot_ns: u64,
+        exe: Option<&[u8]>,
+        clock: &Clock,
+    ) -> (Verdict, Option<AuditMatch>) {
+        let from = wall_of(start_boot_ns, clock).saturating_sub(JOIN_SLACK_NS);
+        let until = wall_of(last_boot_ns, clock).saturating_add(JOIN_SLACK_NS);
+        let found = (start_boot_ns != 0)
+            .then(|| {
+                self.execs.iter().rev().find(|e| {
+                    e.pid == pid
+                        && (from..=until).contains(&e.wall_ns)
+                        && exe.is_some_and(|x| same_path(&e.exe, x, false))
+                })
+            })
+            .flatten();
+        let mut m = AuditMatch::default();
+        if let Some(e) = found {
+            m.add(e, None);
+            if e.logged {
+                return (Verdict::Confirmed, Some(m));
+            }
+        }
+        let since = if start_boot_ns == 0 {
+            last_boot_ns
+        } else {
+            start_boot_ns.min(last_boot_ns)
+        };
+        m.lost = self.lost_in(
+            since.saturating_sub(MATCH_WINDOW_NS),
+            self.now.max(last_boot_ns),
+        );
+        let state = self.state_at(since);
+        let reason = if !state.available {
+            "audit-unavailable"
+        } else if !state.enabled {
+            "audit-disabled"
+        } else if m.lost > 0 {
+            "audit-records-lost"
+        } else if !state.daemon || found.is_some() {
+            "auditd-stopped"
+        } else {
+            let file = ExecFile {
+                path: exe.filter(|p| p.starts_with(b"/")),
+                id: (0, 0),
+                script: None,
+                same_root: exe.is_some(),
+            };
+            let promise = match &self.rules {
+                Some(rules) => judge_exec(rules, &file),
+                None => Promise::None,
+            };
+            match promise {
+                // Records kept since before the writer started: its
+                // exec's would be among them.
+                Promise::Records if start_boot_ns != 0 && self.kept_since <= start_boot_ns => {
+                    "audit-record-missing"
+                }
+                Promise::Records | Promise::Unknown => "audit-rule-unknown",
+                Promise::None => "no-audit-rule",
+            }
+        };
+        let has = m.records > 0 || m.lost > 0;
+        (Verdict::EbpfOnly(reason), has.then_some(m))
     }
 
     /// Decides everything still waiting (at shutdown).
@@ -1652,6 +1772,9 @@ mod tests {
             state_read: None,
             parent_run: None,
             nested_changes: Vec::new(),
+            nested_unread: 0,
+            role: None,
+            started_event: false,
         }
     }
 
@@ -1721,6 +1844,77 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<Vec<u8>> {
         a.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn a_state_only_writer_is_confirmed_only_by_its_own_program_s_record_within_its_life() {
+        let clock = Clock::now();
+        let t = boot_ns_now();
+        let (start, last) = (t, t + 3 * MS);
+        let tar = Some(b"/usr/bin/tar".as_slice());
+        // The writer's own exec, recorded and logged: confirmed.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec_at(7, "/usr/bin/tar", wall(&clock, start + MS), 5),
+            t,
+            &clock,
+        );
+        let (v, m) = c.writer_verdict(7, start, last, tar, &clock);
+        assert_eq!(v, Verdict::Confirmed);
+        assert_eq!(m.expect("the record").serials, [5]);
+        // The process exec'd an audited program (sh), then tar, which no
+        // rule records: sh's record is no record of the writer.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec_at(7, "/bin/sh", wall(&clock, start + MS), 6),
+            t,
+            &clock,
+        );
+        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
+        // A record of the pid after the writer's last write (a process
+        // that reused it) or before its start: none.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec_at(7, "/usr/bin/tar", wall(&clock, last + 500 * MS), 7),
+            t,
+            &clock,
+        );
+        c.on_audit_exec(
+            exec_at(7, "/usr/bin/tar", wall(&clock, start - 500 * MS), 8),
+            t,
+            &clock,
+        );
+        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
+        // A writer whose start is not known is never confirmed.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec_at(7, "/usr/bin/tar", wall(&clock, start + MS), 9),
+            t,
+            &clock,
+        );
+        let (v, _) = c.writer_verdict(7, 0, last, tar, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
+        // A record no daemon logged: the trail does not have it.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec(7, "/usr/bin/tar", wall(&clock, start + MS), false),
+            t,
+            &clock,
+        );
+        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("auditd-stopped"));
+        // Audit off at the writer's start.
+        let c = CrossCheck::new(
+            WAIT,
+            AuditState {
+                enabled: false,
+                ..ON
+            },
+        );
+        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("audit-disabled"));
     }
 
     #[test]

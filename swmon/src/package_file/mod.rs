@@ -442,6 +442,21 @@ pub fn read_operands(
     place: Result<Place, Rejected>,
     cwd_truncated: bool,
 ) -> Vec<FileFact> {
+    read_operands_with(manager, operation, args, move || place, cwd_truncated)
+}
+
+/// [`read_operands`] with the view made on the worker, under the deadline:
+/// opening a process's `/proc/PID/cwd` or `root` resolves the folder it
+/// names, which with audit on asks its file system for the folder's
+/// capabilities (`audit_copy_inode`): a hung FUSE server there would hold
+/// the caller for ever.
+pub fn read_operands_with(
+    manager: crate::catalogue::Manager,
+    operation: crate::classify::Operation,
+    args: &[Vec<u8>],
+    place: impl FnOnce() -> Result<Place, Rejected> + Send + 'static,
+    cwd_truncated: bool,
+) -> Vec<FileFact> {
     use crate::classify::Operation;
     if !matches!(operation, Operation::Install | Operation::Upgrade) {
         return Vec::new();
@@ -455,10 +470,6 @@ pub fn read_operands(
         todo.iter()
             .map(|(o, f)| FileFact::refused(o, *f, why.clone()))
             .collect::<Vec<_>>()
-    };
-    let place = match place {
-        Ok(p) => p,
-        Err(e) => return refuse_all(e),
     };
     /// One worker counted in [`WORKERS`] until dropped (also by an unwind).
     struct Slot;
@@ -478,7 +489,15 @@ pub fn read_operands(
         .name("swmon-pkgfile".into())
         .spawn(move || {
             let _slot = slot;
-            let facts = read_all(&place, &jobs, cwd_truncated);
+            let facts = match place() {
+                Ok(place) => read_all(&place, &jobs, cwd_truncated),
+                Err(e) => {
+                    let why = Refusal::from(e);
+                    jobs.iter()
+                        .map(|(o, f)| FileFact::refused(o, *f, why.clone()))
+                        .collect()
+                }
+            };
             let _ = tx.send(facts);
         });
     if spawned.is_err() {
@@ -574,11 +593,16 @@ pub fn for_exec(
     ) {
         return Vec::new();
     }
-    let place = crate::enrich::live_proc_dir(rec)
-        .ok_or(Rejected::ProcessGone)
-        .and_then(Place::of_process);
+    // `/proc/PID` itself is opened here (procfs); its root and working
+    // folder on the worker (see `read_operands_with`).
+    let proc_dir = crate::enrich::live_proc_dir(rec);
+    let place = move || {
+        proc_dir
+            .ok_or(Rejected::ProcessGone)
+            .and_then(Place::of_process)
+    };
     let cut = swmon_common::flag::CWD_TRUNCATED | swmon_common::flag::CWD_UNREADABLE;
-    read_operands(manager, operation, args, place, rec.flags & cut != 0)
+    read_operands_with(manager, operation, args, place, rec.flags & cut != 0)
 }
 
 /// The program an explicit loader exec runs (`ld-linux-x86-64.so.2
@@ -595,9 +619,8 @@ pub fn open_program(
     if rec.flags & cut != 0 && !operand.starts_with(b"/") {
         return Err(Rejected::CwdTruncated);
     }
-    let place = crate::enrich::live_proc_dir(rec)
-        .ok_or(Rejected::ProcessGone)
-        .and_then(Place::of_process)?;
+    // The view is made on the worker (see `read_operands_with`).
+    let proc_dir = crate::enrich::live_proc_dir(rec).ok_or(Rejected::ProcessGone)?;
     struct Slot;
     impl Drop for Slot {
         fn drop(&mut self) {
@@ -610,8 +633,7 @@ pub fn open_program(
     }
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let operand = operand.to_vec();
-    let creds = place.creds.clone();
-    let open = move || -> Result<File, Rejected> {
+    let open = move |place: Place| -> Result<File, Rejected> {
         if place::remote(place.start(&operand)) {
             return Err(Rejected::RemoteFs);
         }
@@ -626,10 +648,10 @@ pub fn open_program(
         .name("swmon-program".into())
         .spawn(move || {
             let _slot = slot;
-            let opened = match &creds {
-                None => open(),
-                Some(c) => place::as_user(c, open).and_then(|r| r),
-            };
+            let opened = Place::of_process(proc_dir).and_then(|place| match place.creds.clone() {
+                None => open(place),
+                Some(c) => place::as_user(&c, move || open(place)).and_then(|r| r),
+            });
             let _ = tx.send(opened);
         })
         .map_err(|_| Rejected::Busy)?;

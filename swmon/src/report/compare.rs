@@ -237,11 +237,25 @@ fn swmon_row(run: &SwmonRun, audit: Option<(&AuditRun, &'static str)>) -> TimedR
                 first_verdict: run.first_verdict.clone(),
                 first_reason: run.first_reason.clone(),
                 source: Some(run.source.clone()),
+                run_id: run.run_id.clone(),
+                parent_run_id: run.parent_run_id.clone(),
+                detected_by: run.detected_by.clone(),
+                state_only: run.state_only,
+                running: run.early,
+                early_events: run.early_events,
+                changes: run.changes.clone(),
+                changes_total: run.changes_total,
+                mismatches: run.mismatches.clone(),
+                mismatches_total: run.mismatches_total,
+                ancestors: run.ancestors.clone(),
             },
             auditd: match audit {
                 Some((a, how)) => auditd_side(a, Some(how)),
                 None => not_recorded(),
             },
+            nested_in: None,
+            nested_runs: 0,
+            parent_missing: false,
         },
     }
 }
@@ -372,8 +386,22 @@ fn audit_row(a: &AuditRun) -> TimedRow {
                 first_verdict: None,
                 first_reason: None,
                 source: None,
+                run_id: None,
+                parent_run_id: None,
+                detected_by: Vec::new(),
+                state_only: false,
+                running: false,
+                early_events: 0,
+                changes: Vec::new(),
+                changes_total: 0,
+                mismatches: None,
+                mismatches_total: 0,
+                ancestors: Vec::new(),
             },
             auditd: auditd_side(a, None),
+            nested_in: None,
+            nested_runs: 0,
+            parent_missing: false,
         },
     }
 }
@@ -522,12 +550,81 @@ pub fn explain_by_gaps(rows: &mut [TimedRow], gaps: &[TimedGap]) {
     }
 }
 
+/// Folds nested runs under their root install: a run whose
+/// `swmon.parent_run_id` names a run of the same host among `rows` gets
+/// `nested_in`, the run id at the top of that chain, and the root counts
+/// it in `nested_runs`. A parent id no row has leaves the run a root with
+/// `parent_missing`; a chain that loops (forged input) leaves the run a
+/// root too, cut where it closes. A state-only install is never a parent.
+pub fn nest(rows: &mut [Row]) {
+    let mut by_id: HashMap<(Option<String>, String), usize> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(id) = &r.swmon.run_id {
+            by_id.entry((r.host.clone(), id.clone())).or_insert(i);
+        }
+    }
+    let parent = |rows: &[Row], i: usize| -> Option<Result<usize, ()>> {
+        let p = rows[i].swmon.parent_run_id.as_ref()?;
+        Some(
+            by_id
+                .get(&(rows[i].host.clone(), p.clone()))
+                .copied()
+                .filter(|&j| j != i && !rows[j].swmon.state_only)
+                .ok_or(()),
+        )
+    };
+    let n = rows.len();
+    // Each run's root, resolved once: linear even for a long chain.
+    let mut root: Vec<Option<usize>> = vec![None; n];
+    let mut missing = vec![false; n];
+    let mut on_path = std::collections::HashSet::new();
+    for i in 0..n {
+        let mut path = Vec::new();
+        on_path.clear();
+        let mut at = i;
+        let top = loop {
+            if let Some(r) = root[at] {
+                break r;
+            }
+            path.push(at);
+            on_path.insert(at);
+            match parent(rows, at) {
+                None => break at,
+                Some(Err(())) => {
+                    missing[at] = true;
+                    break at;
+                }
+                // A loop (forged input) is cut where it closes.
+                Some(Ok(j)) if on_path.contains(&j) => break at,
+                Some(Ok(j)) => at = j,
+            }
+        };
+        for p in path {
+            root[p] = Some(top);
+        }
+    }
+    for i in 0..n {
+        rows[i].parent_missing = missing[i];
+        if let Some(r) = root[i].filter(|&r| r != i) {
+            rows[i].nested_in = rows[r].swmon.run_id.clone();
+            rows[r].nested_runs += 1;
+        }
+    }
+}
+
 fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
 /// The summary of the rows and gaps that made it into the window.
-pub fn summary(rows: &[Row], gaps: &[Gap]) -> Summary {
+pub fn summary(all: &[Row], gaps: &[Gap]) -> Summary {
+    // Root installer runs: nested runs and state-only installs are
+    // counted apart.
+    let rows: Vec<&Row> = all
+        .iter()
+        .filter(|r| r.nested_in.is_none() && !r.swmon.state_only)
+        .collect();
+    let rows = rows.as_slice();
     let runs = rows.len() as u64;
     let seen = rows.iter().filter(|r| r.swmon.seen).count() as u64;
     let recorded = rows.iter().filter(|r| r.auditd.recorded).count() as u64;
@@ -617,6 +714,10 @@ pub fn summary(rows: &[Row], gaps: &[Gap]) -> Summary {
 
     Summary {
         runs,
+        nested_runs: all.iter().filter(|r| r.nested_in.is_some()).count() as u64,
+        state_only: all.iter().filter(|r| r.swmon.state_only).count() as u64,
+        running: rows.iter().filter(|r| r.swmon.running).count() as u64,
+        parent_missing: rows.iter().filter(|r| r.parent_missing).count() as u64,
         seen_by_swmon: seen,
         recorded_by_auditd: recorded,
         auditd_recall: ratio(recorded, runs),

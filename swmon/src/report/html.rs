@@ -16,7 +16,10 @@ use sha2::{Digest, Sha256};
 
 use super::{
     input::parse_time,
-    markdown::{auditd, command_line, duration, packages, percent, short_time, user, verdict},
+    markdown::{
+        ancestor, auditd, changes, command_line, display_order, duration, mismatches, notes,
+        packages, percent, short_time, user, verdict, witnesses,
+    },
     model::{Report, Row},
 };
 use crate::sink::terminal_safe;
@@ -44,17 +47,21 @@ const LANES: &[(&str, &str)] = &[
     ("ebpf_only", "ebpf-only"),
     ("audit_only", "audit-only"),
     ("not seen by swmon", "unseen"),
+    ("state witness only", "state"),
     ("other verdict", "other"),
 ];
 
 /// The lane (index into [`LANES`]) of a row.
 fn lane(r: &Row) -> usize {
+    if r.swmon.state_only {
+        return 4;
+    }
     match (r.swmon.seen, r.swmon.verdict.as_deref()) {
         (false, _) => 3,
         (true, Some("confirmed")) => 0,
         (true, Some("ebpf_only")) => 1,
         (true, Some("audit_only")) => 2,
-        _ => 4,
+        _ => 5,
     }
 }
 
@@ -67,7 +74,7 @@ fn gap_class(kind: &str) -> &'static str {
 }
 
 const STYLE: &str = r#"
-:root { --confirmed:#2e7d32; --ebpf-only:#c62828; --audit-only:#ef8f00; --unseen:#6a1b9a; --other:#757575; }
+:root { --confirmed:#2e7d32; --ebpf-only:#c62828; --audit-only:#ef8f00; --unseen:#6a1b9a; --state:#1565c0; --other:#757575; }
 * { box-sizing: border-box; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; margin: 24px; color: #1d1d1f; background: #fff; font-size: 14px; }
 h1 { font-size: 22px; margin: 0 0 4px; }
@@ -92,7 +99,9 @@ td.nw { white-space: nowrap; }
 #runs td.wrap { overflow-wrap: anywhere; min-width: 6em; }
 .badge { display: inline-block; padding: 1px 7px; border-radius: 10px; color: #fff; font-size: 12px; white-space: nowrap; }
 .confirmed { background: var(--confirmed); } .ebpf-only { background: var(--ebpf-only); }
-.audit-only { background: var(--audit-only); } .unseen { background: var(--unseen); } .other { background: var(--other); }
+.audit-only { background: var(--audit-only); } .unseen { background: var(--unseen); } .state { background: var(--state); } .other { background: var(--other); }
+tr.nested td:first-child { padding-left: 18px; } tr.nested { background: #fafafc; }
+td.list { font-size: 12px; overflow-wrap: anywhere; min-width: 18em; }
 .legend span { margin-right: 14px; white-space: nowrap; }
 .legend i { display: inline-block; width: 12px; height: 12px; border-radius: 6px; vertical-align: -1px; margin-right: 4px; }
 .legend i.gap { border-radius: 0; background: #f3c6c6; } .legend i.down { border-radius: 0; background: #d9d9d9; }
@@ -100,7 +109,7 @@ td.nw { white-space: nowrap; }
 svg text { font-size: 11px; fill: #444; }
 svg .lane-label { font-size: 12px; fill: #222; }
 svg .dot.confirmed { fill: var(--confirmed); } svg .dot.ebpf-only { fill: var(--ebpf-only); }
-svg .dot.audit-only { fill: var(--audit-only); } svg .dot.unseen { fill: var(--unseen); } svg .dot.other { fill: var(--other); }
+svg .dot.audit-only { fill: var(--audit-only); } svg .dot.unseen { fill: var(--unseen); } svg .dot.state { fill: var(--state); } svg .dot.other { fill: var(--other); }
 svg .dot { stroke: #fff; stroke-width: 1.5; }
 svg .span { fill: #f3c6c6; fill-opacity: .7; } svg .down { fill: #d9d9d9; fill-opacity: .7; }
 svg .loss { stroke: #b71c1c; stroke-width: 2; stroke-dasharray: 4 3; }
@@ -194,11 +203,12 @@ fn timeline(o: &mut String, r: &Report) {
     };
     let pad = ((hi - lo) / 20).max(1_000_000);
     let (lo, hi) = (lo - pad, hi + pad);
-    let lanes = if rows.iter().any(|(_, row)| lane(row) == 4) {
-        LANES.len()
-    } else {
-        LANES.len() - 1
-    };
+    // The four main lanes always; the state and other lanes when used.
+    let shown: Vec<usize> = (0..LANES.len())
+        .filter(|&l| l < 4 || rows.iter().any(|(_, row)| lane(row) == l))
+        .collect();
+    let slot = |l: usize| shown.iter().position(|&x| x == l).unwrap_or(0);
+    let lanes = shown.len();
     let plot_h = LANE_H * lanes as f64;
     let height = TOP + plot_h + AXIS_H;
     let x = |t: i64| LEFT + (t - lo) as f64 / (hi - lo) as f64 * (CHART_W - LEFT - RIGHT);
@@ -235,7 +245,7 @@ fn timeline(o: &mut String, r: &Report) {
             }
         }
     }
-    for (i, (label, _)) in LANES.iter().take(lanes).enumerate() {
+    for (i, (label, _)) in shown.iter().map(|&l| LANES[l]).enumerate() {
         let y = TOP + LANE_H * (i as f64 + 0.5);
         let _ = writeln!(
             o,
@@ -289,19 +299,29 @@ fn timeline(o: &mut String, r: &Report) {
             r#"<circle class="dot {class}" cx="{x:.1}" cy="{y:.1}" r="6"><title>{t}</title></circle>"#,
             class = LANES[l].1,
             x = x(*t),
-            y = TOP + LANE_H * (l as f64 + 0.5),
+            y = TOP + LANE_H * (slot(l) as f64 + 0.5),
             t = esc(&title)
         );
     }
     let _ = writeln!(o, "</svg>");
     let _ = writeln!(
         o,
-        r#"<p class="legend"><span><i class="confirmed"></i>confirmed: swmon and the audit trail saw it</span><span><i class="ebpf-only"></i>ebpf_only: slipped past the audit trail</span><span><i class="audit-only"></i>audit_only: the kernel stream missed it</span><span><i class="unseen"></i>only in auditd's log</span><span><i class="gap"></i>audit gap</span><span><i class="down"></i>swmon not running</span><span><i class="loss"></i>records lost</span></p>"#
+        r#"<p class="legend"><span><i class="confirmed"></i>confirmed: swmon and the audit trail saw it</span><span><i class="ebpf-only"></i>ebpf_only: slipped past the audit trail</span><span><i class="audit-only"></i>audit_only: the kernel stream missed it</span><span><i class="unseen"></i>only in auditd's log</span><span><i class="state"></i>state witness only: no installer ran</span><span><i class="gap"></i>audit gap</span><span><i class="down"></i>swmon not running</span><span><i class="loss"></i>records lost</span></p>"#
     );
 }
 
 fn opt(s: Option<&str>) -> String {
     s.map_or_else(|| "—".to_owned(), esc)
+}
+
+/// A list in one cell: items escaped, one per line, then the "more" line.
+fn list((items, more): (Vec<String>, Option<String>)) -> String {
+    if items.is_empty() && more.is_none() {
+        return "—".to_owned();
+    }
+    let mut parts: Vec<String> = items.iter().map(|i| esc(i)).collect();
+    parts.extend(more.map(|m| format!("<i>{}</i>", esc(&m))));
+    parts.join("<br>")
 }
 
 pub fn render(r: &Report) -> String {
@@ -361,19 +381,28 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         o,
         r#"<div class="cards">
-<div class="card"><div class="n">{runs}</div><div class="l">installer runs</div></div>
+<div class="card"><div class="n">{runs}</div><div class="l">installer runs (root installs{running})</div></div>
 <div class="card"><div class="n">{ar}</div><div class="l">pure auditd recall ({rec} of {runs})</div></div>
 <div class="card"><div class="n">{sr}</div><div class="l">swmon recall ({seen} of {runs})</div></div>
 <div class="card"><div class="n">{slip}</div><div class="l">runs slipped past auditd</div></div>
+<div class="card"><div class="n">{state_only}</div><div class="l">installs only the state witness saw</div></div>
+<div class="card"><div class="n">{nested}</div><div class="l">nested runs (folded, not counted)</div></div>
 <div class="card"><div class="n">{ngaps}</div><div class="l">coverage gaps ({gd} audit gap time)</div></div>
 </div>"#,
         runs = s.runs,
+        running = if s.running > 0 {
+            format!(", {} still running", s.running)
+        } else {
+            String::new()
+        },
         ar = percent(s.auditd_recall),
         rec = s.recorded_by_auditd,
         sr = percent(s.swmon_recall),
         seen = s.seen_by_swmon,
         slip = s.runs - s.recorded_by_auditd,
         ngaps = r.gaps.len(),
+        state_only = s.state_only,
+        nested = s.nested_runs,
         gd = duration(gap_total)
     );
 
@@ -477,14 +506,19 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "<h2>Runs</h2>");
     let _ = writeln!(
         o,
-        r#"<div class="scroll"><table id="runs"><thead><tr><th>time</th><th>login user</th><th>user</th><th>manager</th><th>operation</th><th>packages</th><th>scope</th><th>via</th><th>verdict</th><th>reason</th><th>auditd (serial)</th><th class="num">pid</th><th>command</th></tr></thead><tbody>"#
+        r#"<p class="meta">Nested runs (↳) are listed under their root install.</p><div class="scroll"><table id="runs"><thead><tr><th>time</th><th>login user</th><th>user</th><th>manager</th><th>operation</th><th>packages</th><th>changes</th><th>mismatches</th><th>scope</th><th>via</th><th>verdict</th><th>witnesses</th><th>reason</th><th>auditd (serial)</th><th class="num">pid</th><th>command</th><th>notes</th></tr></thead><tbody>"#
     );
-    for row in &r.runs {
+    for (row, parent) in display_order(r) {
         let class = LANES[lane(row)].1;
         let recorded = if row.auditd.recorded { "yes" } else { "no" };
+        let (tr, arrow) = if row.nested_in.is_some() {
+            ("run nested", "↳ ")
+        } else {
+            ("run", "")
+        };
         let _ = writeln!(
             o,
-            r#"<tr class="run"><td data-sort="{t}">{st}</td><td class="wrap">{lu}</td><td class="wrap">{u}</td><td class="nw">{m}</td><td class="nw">{op}</td><td class="wrap">{p}</td><td class="wrap">{sc}</td><td>{via}</td><td class="nw"><span class="badge {class}">{v}</span></td><td>{rs}</td><td class="nw {recorded}">{a}</td><td class="num nw">{pid}</td><td class="cmd wrap">{cmd}</td></tr>"#,
+            r#"<tr class="{tr}"><td data-sort="{t}">{arrow}{st}</td><td class="wrap">{lu}</td><td class="wrap">{u}</td><td class="nw">{m}</td><td class="nw">{op}</td><td class="wrap">{p}</td><td class="list">{ch}</td><td class="list">{mm}</td><td class="wrap">{sc}</td><td>{via}</td><td class="nw"><span class="badge {class}">{v}</span></td><td class="nw">{w}</td><td>{rs}</td><td class="nw {recorded}">{a}</td><td class="num nw">{pid}</td><td class="cmd wrap">{cmd}</td><td class="wrap">{nt}</td></tr>"#,
             t = esc(&row.time),
             st = esc(&short_time(&row.time).replacen('T', " ", 1)),
             lu = esc(&user(row.login_user.as_ref())),
@@ -492,16 +526,55 @@ pub fn render(r: &Report) -> String {
             m = opt(row.manager.as_deref()),
             op = opt(row.operation.as_deref()),
             p = esc(&packages(&row.packages)),
+            ch = list(changes(row)),
+            mm = list(mismatches(row)),
             sc = opt(row.scope.as_deref()),
             via = opt(row.via.as_deref()),
             v = esc(&verdict(row)),
+            w = esc(&witnesses(row)),
             rs = opt(row.swmon.reason.as_deref()),
             a = esc(&auditd(row)),
             pid = row.pid.map_or_else(|| "—".to_owned(), |p| p.to_string()),
             cmd = esc(&command_line(&row.args)),
+            nt = opt(Some(&notes(row, parent))
+                .filter(|n| !n.is_empty())
+                .map(String::as_str)),
         );
     }
     let _ = writeln!(o, "</tbody></table></div>");
+
+    let _ = writeln!(o, "<h2>Installs only the state witness saw</h2>");
+    let only: Vec<&Row> = r.runs.iter().filter(|x| x.swmon.state_only).collect();
+    if only.is_empty() {
+        let _ = writeln!(
+            o,
+            "<p>None: every install the state witness saw had an installer run.</p>"
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            r#"<p class="meta">Package state changed with no installer run: the writer, who ran it, its parents (nearest first) and what changed.</p><div class="scroll"><table id="state-only"><thead><tr><th>time</th><th>login user</th><th>user</th><th>manager</th><th>changes</th><th>writer</th><th class="num">pid</th><th>command</th><th>parents</th><th>verdict</th><th>auditd (serial)</th></tr></thead><tbody>"#
+        );
+        for row in only {
+            let parents: Vec<String> = row.swmon.ancestors.iter().map(ancestor).collect();
+            let _ = writeln!(
+                o,
+                r#"<tr class="state-only"><td class="nw">{st}</td><td class="wrap">{lu}</td><td class="wrap">{u}</td><td class="nw">{m}</td><td class="list">{ch}</td><td class="wrap">{exe}</td><td class="num nw">{pid}</td><td class="cmd wrap">{cmd}</td><td class="list">{par}</td><td class="nw">{v}</td><td class="nw">{a}</td></tr>"#,
+                st = esc(&short_time(&row.time).replacen('T', " ", 1)),
+                lu = esc(&user(row.login_user.as_ref())),
+                u = esc(&user(row.user.as_ref())),
+                m = opt(row.manager.as_deref()),
+                ch = list(changes(row)),
+                exe = opt(row.executable.as_deref()),
+                pid = row.pid.map_or_else(|| "—".to_owned(), |p| p.to_string()),
+                cmd = esc(&command_line(&row.args)),
+                par = list((parents, None)),
+                v = esc(&verdict(row)),
+                a = esc(&auditd(row)),
+            );
+        }
+        let _ = writeln!(o, "</tbody></table></div>");
+    }
 
     if !r.warnings.is_empty() || r.warnings_suppressed > 0 {
         let _ = writeln!(o, r#"<h2>Warnings</h2><ul class="warnings">"#);

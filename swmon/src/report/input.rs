@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::{
     error::ReportError,
-    model::{PackageOut, UserRef, Warning},
+    model::{AncestorRef, Change, Mismatch, PackageOut, UserRef, Warning, MAX_CHANGES_KEPT},
 };
 use crate::audit::{Assembler, AssemblerConfig, AuditEvent, RecordType, Text, UNSET_ID};
 
@@ -123,6 +123,26 @@ pub struct SwmonRun {
     pub first_verdict: Option<String>,
     pub first_reason: Option<String>,
     pub source: String,
+    /// `swmon.parent_run_id`: the run this one is nested in.
+    pub parent_run_id: Option<String>,
+    pub detected_by: Vec<String>,
+    /// An early event (`event.type` names a start): the run's final
+    /// event follows with the same run id.
+    pub early: bool,
+    /// Early events folded into this run.
+    pub early_events: u32,
+    /// `@timestamp`: when the event was written (tells two early events
+    /// of one run apart from one line read twice).
+    pub written: Option<Micros>,
+    /// `swmon.reason` `no-installer-exec` with only the state witness.
+    pub state_only: bool,
+    pub changes: Vec<Change>,
+    pub changes_total: u64,
+    /// Null when the event has no `swmon.mismatches` (not known).
+    pub mismatches: Option<Vec<Mismatch>>,
+    pub mismatches_total: u64,
+    /// The writer's parents, for a state-only install only.
+    pub ancestors: Vec<AncestorRef>,
 }
 
 /// A `verdict-amended` event: a late audit record changed the verdict of
@@ -340,6 +360,81 @@ fn user_ref(v: &Value, path: &[&str]) -> Option<UserRef> {
     })
 }
 
+/// A string field of an object, as given; a non-string value (a forged
+/// number) is shown as its JSON text rather than dropped.
+fn field(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A list of objects of the event, the first [`MAX_CHANGES_KEPT`] read with
+/// `read`, and how many the run had: the list's length, or the real count
+/// `swmon.cut` gives when swmon's line cap cut it.
+fn bounded_list<T>(v: &Value, key: &str, read: impl Fn(&Value) -> T) -> (Vec<T>, u64) {
+    let list = get(v, &["swmon", key]).and_then(Value::as_array);
+    let items: Vec<T> = list
+        .into_iter()
+        .flatten()
+        .filter(|x| x.is_object())
+        .take(MAX_CHANGES_KEPT)
+        .map(read)
+        .collect();
+    let listed = list.map_or(0, |l| l.iter().filter(|x| x.is_object()).count()) as u64;
+    let cut = get(v, &["swmon", "cut", &format!("swmon.{key}"), "count"]).and_then(Value::as_u64);
+    (items, listed.max(cut.unwrap_or(0)))
+}
+
+fn change(c: &Value) -> Change {
+    Change {
+        manager: field(c, "manager"),
+        name: field(c, "name"),
+        version: field(c, "version"),
+        previous_version: field(c, "previous_version"),
+        action: field(c, "action"),
+        run_id: field(c, "run_id"),
+        path: field(c, "path"),
+        sha256: field(c, "sha256"),
+    }
+}
+
+fn mismatch(m: &Value) -> Mismatch {
+    Mismatch {
+        kind: field(m, "kind"),
+        name: field(m, "name"),
+        requested_version: field(m, "requested_version"),
+        changed_version: field(m, "changed_version"),
+    }
+}
+
+/// Parents kept of a state-only install's writer (swmon writes at most 8).
+const MAX_ANCESTORS: usize = 16;
+
+fn ancestor(a: &Value) -> AncestorRef {
+    AncestorRef {
+        pid: a
+            .get("pid")
+            .and_then(Value::as_u64)
+            .and_then(|p| u32::try_from(p).ok()),
+        comm: field(a, "comm").or_else(|| field(a, "name")),
+        executable: field(a, "executable"),
+        args: strings(a, &["args"]),
+    }
+}
+
+/// Whether `event.type` (a list, or one string) names a start.
+fn is_early(v: &Value) -> bool {
+    match get(v, &["event", "type"]) {
+        Some(Value::String(s)) => s.contains("start"),
+        Some(Value::Array(a)) => a
+            .iter()
+            .any(|t| t.as_str().is_some_and(|s| s.contains("start"))),
+        _ => false,
+    }
+}
+
 /// Reads one of swmon's JSON Lines files from `reader` (`path` names it in
 /// errors).
 pub fn read_events(
@@ -463,6 +558,27 @@ pub fn read_events(
                 ),
             );
         }
+        let detected_by = strings(&value, &["swmon", "detected_by"]);
+        let reason = string(&value, &["swmon", "reason"]);
+        let state_only = reason.as_deref() == Some("no-installer-exec")
+            && detected_by.iter().all(|d| d == "state");
+        let (changes, changes_total) = bounded_list(&value, "changes", change);
+        let (mismatches, mismatches_total) = bounded_list(&value, "mismatches", mismatch);
+        let mismatches = get(&value, &["swmon", "mismatches"])
+            .is_some_and(Value::is_array)
+            .then_some(mismatches);
+        let ancestors = if state_only {
+            get(&value, &["swmon", "ancestors"])
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|a| a.is_object())
+                .take(MAX_ANCESTORS)
+                .map(ancestor)
+                .collect()
+        } else {
+            Vec::new()
+        };
         out.runs.push(SwmonRun {
             start: time,
             end: end_time,
@@ -482,13 +598,24 @@ pub fn read_events(
             scope: string(&value, &["swmon", "scope"]),
             via: string(&value, &["swmon", "via"]),
             verdict: string(&value, &["swmon", "verdict"]),
-            reason: string(&value, &["swmon", "reason"]),
+            reason,
             audit_serial: number(&value, &["swmon", "audit", "serial"]),
             run_id: string(&value, &["swmon", "run_id"]),
             amended: 0,
             first_verdict: None,
             first_reason: None,
             source,
+            parent_run_id: string(&value, &["swmon", "parent_run_id"]),
+            detected_by,
+            early: is_early(&value),
+            early_events: 0,
+            written: string(&value, &["@timestamp"]).and_then(|t| parse_time(&t)),
+            state_only,
+            changes,
+            changes_total,
+            mismatches,
+            mismatches_total,
+            ancestors,
         });
     })?;
     if let Some((line, schema)) = newer_schema {

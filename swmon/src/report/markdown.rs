@@ -7,9 +7,9 @@
 //! `` ` ``, `*`, ...) are backslash-escaped, so a ticket shows them as
 //! written. Layout only; the numbers come from [`super::compare`].
 
-use std::fmt::Write;
+use std::{collections::HashMap, fmt::Write};
 
-use super::model::{PackageOut, Report, Row, UserRef};
+use super::model::{AncestorRef, Change, Mismatch, PackageOut, Report, Row, UserRef};
 use crate::sink::terminal_safe;
 
 /// Makes an untrusted string safe in a Markdown table cell.
@@ -23,6 +23,17 @@ pub fn cell(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// A list in one cell: items escaped, `;` between them (no markup: every
+/// `<` in the output is escaped), then the "more" line.
+fn list_cell((items, more): (Vec<String>, Option<String>)) -> String {
+    if items.is_empty() && more.is_none() {
+        return "—".to_owned();
+    }
+    let mut parts: Vec<String> = items.iter().map(|i| cell(i)).collect();
+    parts.extend(more);
+    parts.join("; ")
 }
 
 fn opt(s: Option<&str>) -> String {
@@ -91,6 +102,15 @@ pub fn duration(seconds: f64) -> String {
 /// The verdict cell: an amended run shows its final verdict and the one
 /// it was first given.
 pub fn verdict(r: &Row) -> String {
+    let v = verdict_final(r);
+    if r.swmon.running {
+        format!("{v} so far")
+    } else {
+        v
+    }
+}
+
+fn verdict_final(r: &Row) -> String {
     match (&r.swmon.verdict, r.swmon.seen) {
         (Some(v), _) if r.swmon.amended > 0 => {
             let first = match (&r.swmon.first_verdict, &r.swmon.first_reason) {
@@ -112,6 +132,191 @@ pub fn auditd(r: &Row) -> String {
         (true, None) => "yes".to_owned(),
         (false, _) => "no".to_owned(),
     }
+}
+
+/// Changes listed per run in Markdown and HTML (JSON has them all).
+pub const CHANGES_SHOWN: usize = 10;
+
+/// One change: `upgrade dpkg:hello 1.0 → 2.0`, `install unmanaged
+/// /usr/local/bin/x sha256:…`.
+pub fn change(c: &Change) -> String {
+    let mut s = c.action.clone().unwrap_or_else(|| "change".to_owned());
+    s.push(' ');
+    if let Some(m) = &c.manager {
+        s.push_str(m);
+        s.push(':');
+    }
+    match (&c.name, &c.path) {
+        (Some(n), _) => s.push_str(n),
+        (None, Some(p)) => s.push_str(p),
+        (None, None) => s.push('?'),
+    }
+    match (&c.previous_version, &c.version) {
+        (Some(p), Some(v)) => s.push_str(&format!(" {p} → {v}")),
+        (Some(p), None) => s.push_str(&format!(" {p} → none")),
+        (None, Some(v)) => s.push_str(&format!(" {v}")),
+        (None, None) => {}
+    }
+    if let (Some(p), Some(_)) = (&c.path, &c.name) {
+        s.push_str(&format!(" at {p}"));
+    }
+    if let Some(h) = &c.sha256 {
+        s.push_str(&format!(" sha256:{h}"));
+    }
+    s
+}
+
+/// The first [`CHANGES_SHOWN`] of a run's changes, one string each, and
+/// the line saying how many more there were.
+pub fn changes(row: &Row) -> (Vec<String>, Option<String>) {
+    let shown: Vec<String> = row
+        .swmon
+        .changes
+        .iter()
+        .take(CHANGES_SHOWN)
+        .map(change)
+        .collect();
+    let total = row.swmon.changes_total.max(row.swmon.changes.len() as u64);
+    let more = total.saturating_sub(shown.len() as u64);
+    let note = (more > 0).then(|| format!("and {more} more ({total} changes in all)"));
+    (shown, note)
+}
+
+/// One mismatch: `other-version hello: asked 2.0, changed 1.9`.
+pub fn mismatch(m: &Mismatch) -> String {
+    let mut s = format!(
+        "{} {}",
+        m.kind.as_deref().unwrap_or("mismatch"),
+        m.name.as_deref().unwrap_or("?")
+    );
+    match (&m.requested_version, &m.changed_version) {
+        (Some(a), Some(c)) => s.push_str(&format!(": asked {a}, changed {c}")),
+        (Some(a), None) => s.push_str(&format!(": asked {a}")),
+        (None, Some(c)) => s.push_str(&format!(": changed {c}")),
+        (None, None) => {}
+    }
+    s
+}
+
+/// A run's mismatches, the first [`CHANGES_SHOWN`] and how many more.
+/// Empty when not known; `none` when swmon found none.
+pub fn mismatches(row: &Row) -> (Vec<String>, Option<String>) {
+    let Some(list) = &row.swmon.mismatches else {
+        return (Vec::new(), None);
+    };
+    if list.is_empty() && row.swmon.mismatches_total == 0 {
+        return (vec!["none".to_owned()], None);
+    }
+    let shown: Vec<String> = list.iter().take(CHANGES_SHOWN).map(mismatch).collect();
+    let total = row.swmon.mismatches_total.max(list.len() as u64);
+    let more = total.saturating_sub(shown.len() as u64);
+    (shown, (more > 0).then(|| format!("and {more} more")))
+}
+
+/// Which witnesses saw a run: swmon's (`exec+audit+state`), then whether
+/// pure auditd's log has it by key.
+pub fn witnesses(row: &Row) -> String {
+    let auditd = if row.auditd.recorded { "yes" } else { "no" };
+    if !row.swmon.seen {
+        // A row swmon did not see is an audit record's.
+        return "auditd key only".to_owned();
+    }
+    let swmon = if row.swmon.detected_by.is_empty() {
+        "swmon".to_owned()
+    } else {
+        row.swmon.detected_by.join("+")
+    };
+    format!("{swmon}; auditd key: {auditd}")
+}
+
+/// Longest command line shown for a writer's parent.
+const PARENT_CMD_CHARS: usize = 160;
+
+/// A parent of a state-only install's writer: `4388 bash: bash try.sh`.
+pub fn ancestor(a: &AncestorRef) -> String {
+    let mut s = a.pid.map_or_else(|| "?".to_owned(), |p| p.to_string());
+    if let Some(c) = a.comm.as_deref().or(a.executable.as_deref()) {
+        s.push(' ');
+        s.push_str(c);
+    }
+    let cmd = if a.args.is_empty() {
+        a.executable.clone().unwrap_or_default()
+    } else {
+        command_line(&a.args)
+    };
+    if !cmd.is_empty() {
+        let cut: String = cmd.chars().take(PARENT_CMD_CHARS).collect();
+        s.push_str(": ");
+        s.push_str(&cut);
+        if cut.len() < cmd.len() {
+            s.push('…');
+        }
+    }
+    s
+}
+
+/// A row's place among installs: still running, nested in which run, the
+/// root of how many, or a parent the input lacks.
+pub fn notes(row: &Row, parent: Option<&Row>) -> String {
+    let mut notes = Vec::new();
+    if row.swmon.running {
+        notes.push("still running (start event only)".to_owned());
+    }
+    if row.nested_in.is_some() {
+        notes.push(match parent {
+            Some(p) => format!(
+                "nested in {} pid {}",
+                p.manager.as_deref().unwrap_or("run"),
+                p.pid.map_or_else(|| "?".to_owned(), |p| p.to_string())
+            ),
+            None => "nested".to_owned(),
+        });
+    }
+    if row.nested_runs > 0 {
+        notes.push(format!("{} nested run(s) below", row.nested_runs));
+    }
+    if row.parent_missing {
+        notes.push(format!(
+            "parent run {} not in the input",
+            row.swmon.parent_run_id.as_deref().unwrap_or("?")
+        ));
+    }
+    notes.join("; ")
+}
+
+/// The installer runs as shown: each root in time order with its nested
+/// runs right below it (with the run each is nested in); state-only
+/// installs are left out, they have their own section.
+pub fn display_order(r: &Report) -> Vec<(&Row, Option<&Row>)> {
+    let key = |row: &Row, id: &str| (row.host.clone(), id.to_owned());
+    let mut by_id: HashMap<(Option<String>, String), &Row> = HashMap::new();
+    let mut nested: HashMap<(Option<String>, String), Vec<&Row>> = HashMap::new();
+    for row in &r.runs {
+        if let Some(id) = &row.swmon.run_id {
+            by_id.entry(key(row, id)).or_insert(row);
+        }
+        if let Some(root) = &row.nested_in {
+            nested.entry(key(row, root)).or_default().push(row);
+        }
+    }
+    let mut out = Vec::with_capacity(r.runs.len());
+    for row in &r.runs {
+        if row.swmon.state_only || row.nested_in.is_some() {
+            continue;
+        }
+        out.push((row, None));
+        if let Some(id) = &row.swmon.run_id {
+            for n in nested.get(&key(row, id)).into_iter().flatten() {
+                let parent = n
+                    .swmon
+                    .parent_run_id
+                    .as_ref()
+                    .and_then(|p| by_id.get(&key(n, p)).copied());
+                out.push((n, parent));
+            }
+        }
+    }
+    out
 }
 
 pub fn render(r: &Report) -> String {
@@ -151,7 +356,7 @@ pub fn render(r: &Report) -> String {
 
     let _ = writeln!(o, "\n## Summary\n");
     let _ = writeln!(o, "| | runs | recall |\n|---|---:|---:|");
-    let _ = writeln!(o, "| All installer runs | {} | |", s.runs);
+    let _ = writeln!(o, "| Installer runs (root installs) | {} | |", s.runs);
     let _ = writeln!(
         o,
         "| Recorded by pure auditd (key {}) | {} | {} |",
@@ -165,6 +370,30 @@ pub fn render(r: &Report) -> String {
         s.seen_by_swmon,
         percent(s.swmon_recall)
     );
+    let _ = writeln!(
+        o,
+        "| Nested runs (folded under their root install, not counted above) | {} | |",
+        s.nested_runs
+    );
+    let _ = writeln!(
+        o,
+        "| Installs only the state witness saw (no installer ran; not counted above) | {} | |",
+        s.state_only
+    );
+    if s.running > 0 {
+        let _ = writeln!(
+            o,
+            "| Still running at the end of the input (counted above) | {} | |",
+            s.running
+        );
+    }
+    if s.parent_missing > 0 {
+        let _ = writeln!(
+            o,
+            "| Nested runs whose parent run is not in the input (counted above as roots) | {} | |",
+            s.parent_missing
+        );
+    }
     if s.verdict_disagreements > 0 {
         let _ = writeln!(
             o,
@@ -239,30 +468,76 @@ pub fn render(r: &Report) -> String {
     }
 
     let _ = writeln!(o, "\n## Runs\n");
-    if r.runs.is_empty() {
+    let shown = display_order(r);
+    if shown.is_empty() {
         let _ = writeln!(o, "No installer runs in the window.");
     } else {
         let _ = writeln!(
             o,
-            "| time | login user | user | manager | operation | packages | scope | via | verdict | reason | auditd (serial) | pid | command |\n|---|---|---|---|---|---|---|---|---|---|---|---:|---|"
+            "Nested runs (↳) are listed under their root install.\n\n| time | login user | user | manager | operation | packages | changes | mismatches | scope | via | verdict | witnesses | reason | auditd (serial) | pid | command | notes |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---:|---|---|"
         );
-        for row in &r.runs {
+        for (row, parent) in shown {
+            let arrow = if row.nested_in.is_some() { "↳ " } else { "" };
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {arrow}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 short_time(&row.time),
                 cell(&user(row.login_user.as_ref())),
                 cell(&user(row.user.as_ref())),
                 opt(row.manager.as_deref()),
                 opt(row.operation.as_deref()),
                 cell(&packages(&row.packages)),
+                list_cell(changes(row)),
+                list_cell(mismatches(row)),
                 opt(row.scope.as_deref()),
                 opt(row.via.as_deref()),
                 cell(&verdict(row)),
+                cell(&witnesses(row)),
                 opt(row.swmon.reason.as_deref()),
                 auditd(row),
                 row.pid.map_or_else(|| "—".to_owned(), |p| p.to_string()),
-                cell(&command_line(&row.args))
+                cell(&command_line(&row.args)),
+                opt(Some(&notes(row, parent)).filter(|n| !n.is_empty()).map(String::as_str))
+            );
+        }
+    }
+
+    let _ = writeln!(o, "\n## Installs only the state witness saw\n");
+    let only: Vec<&Row> = r.runs.iter().filter(|x| x.swmon.state_only).collect();
+    if only.is_empty() {
+        let _ = writeln!(
+            o,
+            "None: every install the state witness saw had an installer run."
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "Package state changed with no installer run: the writer, who ran it, its parents (nearest first) and what changed.\n\n| time | login user | user | manager | changes | writer | pid | command | parents | verdict | auditd (serial) |\n|---|---|---|---|---|---|---:|---|---|---|---|"
+        );
+        for row in only {
+            let parents: Vec<String> = row.swmon.ancestors.iter().map(ancestor).collect();
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                short_time(&row.time),
+                cell(&user(row.login_user.as_ref())),
+                cell(&user(row.user.as_ref())),
+                opt(row.manager.as_deref()),
+                list_cell(changes(row)),
+                opt(row.executable.as_deref()),
+                row.pid.map_or_else(|| "—".to_owned(), |p| p.to_string()),
+                cell(&command_line(&row.args)),
+                if parents.is_empty() {
+                    "—".to_owned()
+                } else {
+                    parents
+                        .iter()
+                        .map(|p| cell(p))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                },
+                cell(&verdict(row)),
+                auditd(row),
             );
         }
     }

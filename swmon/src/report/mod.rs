@@ -3,9 +3,13 @@
 //! It reads swmon's JSON Lines (installer runs and state events) and one or
 //! more audit logs (auditd's `audit.log`, raw or enriched, rotated logs, or
 //! `ausearch` output), matches each run to the execve record the audit
-//! rules' key left for it, and renders, per run, who saw it, plus a summary:
-//! runs by manager and by verdict, each side's recall, the ways installs
-//! slipped past auditd, and the coverage gaps swmon reported. Markdown for
+//! rules' key left for it, and renders, per run, who saw it (swmon's
+//! witnesses and pure auditd), what changed in package state and what was
+//! asked for but not changed, plus a summary: root installs by manager and
+//! by verdict (nested runs folded under their root, early `start` events
+//! into their run), each side's recall, the ways installs slipped past
+//! auditd, the installs only the state witness saw, and the coverage gaps
+//! swmon reported. Markdown for
 //! terminals and tickets, one self-contained HTML file with a timeline for
 //! people, JSON for machines (schema in `SCHEMA.md`).
 //!
@@ -29,6 +33,8 @@ mod bad_input_tests;
 mod render_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod witness_tests;
 
 use std::{
     collections::HashMap,
@@ -161,6 +167,51 @@ fn amend(
     }
 }
 
+/// Folds each early event of a long run (`event.type` names a start) into
+/// the run's final event, the one of the same host and `swmon.run_id`:
+/// the final event is the decision and the early ones are only counted
+/// (`early_events`), so a run is never counted twice. A run with early
+/// events and no final one is kept once, as its last early event says,
+/// marked still running. An early event without a run id cannot be
+/// matched and is kept as a running run of its own. `runs` is in time
+/// order and stays so.
+fn fold_early(runs: Vec<input::SwmonRun>) -> Vec<input::SwmonRun> {
+    let key = |r: &input::SwmonRun| r.run_id.clone().map(|id| (r.host.clone(), id));
+    let finals: std::collections::HashSet<(Option<String>, String)> =
+        runs.iter().filter(|r| !r.early).filter_map(key).collect();
+    // Early events by run: how many, and the last read.
+    let mut early: HashMap<(Option<String>, String), (u32, input::SwmonRun)> = HashMap::new();
+    let mut out = Vec::with_capacity(runs.len());
+    for r in runs {
+        match (r.early, key(&r)) {
+            (true, Some(k)) => {
+                let n = early.get(&k).map_or(0, |e| e.0).saturating_add(1);
+                early.insert(k, (n, r));
+            }
+            _ => out.push(r),
+        }
+    }
+    for r in out.iter_mut().filter(|r| !r.early) {
+        if let Some((n, _)) = key(r).and_then(|k| early.get(&k)) {
+            r.early_events = *n;
+        }
+    }
+    let mut running: Vec<input::SwmonRun> = early
+        .into_iter()
+        .filter(|(k, _)| !finals.contains(k))
+        .map(|(_, (n, mut r))| {
+            r.early_events = n;
+            r
+        })
+        .collect();
+    // The map's order must not leak into the output.
+    running.sort_by(|a, b| (a.start, a.pid, &a.run_id).cmp(&(b.start, b.pid, &b.run_id)));
+    out.extend(running);
+    // Stable: the order read stays for equal keys.
+    out.sort_by_key(|r| (r.start, r.pid));
+    out
+}
+
 /// Reads the inputs and builds the report. Bad lines are warnings in the
 /// report; a file that cannot be read is an error.
 pub fn build(options: &ReportOptions) -> Result<Report, ReportError> {
@@ -222,7 +273,15 @@ fn build_with<'a>(options: &ReportOptions, open: &mut Opener<'a>) -> Result<Repo
         let mut duplicates = 0;
         let (n_runs, n_states) = (file.runs.len() as u64, file.states.len() as u64);
         for run in file.runs {
-            let key = (run.host.clone(), run.pid, run.start, run.executable.clone());
+            let key = (
+                run.host.clone(),
+                run.pid,
+                run.start,
+                run.executable.clone(),
+                run.run_id.clone(),
+                run.early,
+                run.written,
+            );
             if seen_runs.insert(key) {
                 runs.push(run);
             } else {
@@ -281,6 +340,7 @@ fn build_with<'a>(options: &ReportOptions, open: &mut Opener<'a>) -> Result<Repo
     }
 
     runs.sort_by_key(|r| (r.start, r.pid));
+    let mut runs = fold_early(runs);
     amend(&mut runs, amendments, &mut warnings);
     audit.sort_by_key(|a| (a.time_ms, a.serial));
     let mut rows = compare::rows(&runs, &audit);
@@ -316,7 +376,8 @@ fn build_with<'a>(options: &ReportOptions, open: &mut Opener<'a>) -> Result<Repo
             start: format_time(start),
             end: format_time(end),
         });
-    let rows: Vec<Row> = rows.into_iter().map(|r| r.row).collect();
+    let mut rows: Vec<Row> = rows.into_iter().map(|r| r.row).collect();
+    compare::nest(&mut rows);
     let gaps: Vec<Gap> = gaps.into_iter().map(|g| g.gap).collect();
     let summary = compare::summary(&rows, &gaps);
     Ok(Report {

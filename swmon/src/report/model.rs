@@ -10,7 +10,11 @@
 use serde::Serialize;
 
 /// The version of the JSON report's shape (`schema`).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Changes and mismatches kept per run (the JSON lists them all up to
+/// this; `changes_total` / `mismatches_total` say how many there were).
+pub const MAX_CHANGES_KEPT: usize = 1000;
 
 /// A comparison of what pure auditd recorded against what swmon saw.
 #[derive(Clone, Debug, Serialize)]
@@ -93,6 +97,52 @@ pub struct Row {
     pub exit_code: Option<i64>,
     pub swmon: SwmonSide,
     pub auditd: AuditdSide,
+    /// The `swmon.run_id` of the root install this run is nested in (its
+    /// `swmon.parent_run_id` chain leads there within the input and the
+    /// window); null for a root. A nested run is listed here and rendered
+    /// under its root, and counted in `summary.nested_runs` only.
+    pub nested_in: Option<String>,
+    /// Runs nested in this one (when it is a root).
+    pub nested_runs: u64,
+    /// `swmon.parent_run_id` names a run the input (or the window) does
+    /// not hold: the run is shown and counted as a root.
+    pub parent_missing: bool,
+}
+
+/// One change of package state a run made (`swmon.changes`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Change {
+    pub manager: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub previous_version: Option<String>,
+    /// `install`, `remove`, `upgrade` or `downgrade`.
+    pub action: Option<String>,
+    /// The nested run it came from, when it did.
+    pub run_id: Option<String>,
+    /// An unmanaged executable's path and content hash.
+    pub path: Option<String>,
+    pub sha256: Option<String>,
+}
+
+/// What the manager was asked for against what changed
+/// (`swmon.mismatches`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Mismatch {
+    /// `not-changed` or `other-version`.
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub requested_version: Option<String>,
+    pub changed_version: Option<String>,
+}
+
+/// A process above a state-only install's writer (`swmon.ancestors`).
+#[derive(Clone, Debug, Serialize)]
+pub struct AncestorRef {
+    pub pid: Option<u32>,
+    pub comm: Option<String>,
+    pub executable: Option<String>,
+    pub args: Vec<String>,
 }
 
 /// What swmon said about a run.
@@ -119,6 +169,33 @@ pub struct SwmonSide {
     pub first_reason: Option<String>,
     /// `FILE:LINE` of the event.
     pub source: Option<String>,
+    /// `swmon.run_id` and `swmon.parent_run_id`.
+    pub run_id: Option<String>,
+    pub parent_run_id: Option<String>,
+    /// `swmon.detected_by`: which of swmon's witnesses saw it (`exec`,
+    /// `audit`, `state`).
+    pub detected_by: Vec<String>,
+    /// An install no installer ran for, seen by the state witness alone
+    /// (`swmon.reason` `no-installer-exec`, `detected_by` `["state"]`).
+    pub state_only: bool,
+    /// Only an early (`start`) event of the run was read: it was still
+    /// running when the input ends; the verdict is the one so far.
+    pub running: bool,
+    /// Early (`start`) events of the run folded into it.
+    pub early_events: u32,
+    /// `swmon.changes`, the first [`MAX_CHANGES_KEPT`].
+    pub changes: Vec<Change>,
+    /// How many changes the run had: those listed, those the report did
+    /// not keep, and those swmon's line cap cut (`swmon.cut`).
+    pub changes_total: u64,
+    /// `swmon.mismatches`, the first [`MAX_CHANGES_KEPT`]: empty when
+    /// what was asked is what changed, null when swmon does not know
+    /// (the event has no `swmon.mismatches`).
+    pub mismatches: Option<Vec<Mismatch>>,
+    pub mismatches_total: u64,
+    /// `swmon.ancestors` of a state-only install (the writer's parents,
+    /// nearest first); empty for other runs.
+    pub ancestors: Vec<AncestorRef>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -144,8 +221,18 @@ pub struct AuditdSide {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
-    /// All runs: seen by swmon, recorded by pure auditd, or both.
+    /// Root installer runs: seen by swmon, recorded by pure auditd, or
+    /// both; nested runs and state-only installs are not in this or the
+    /// counts below but in `nested_runs` and `state_only`.
     pub runs: u64,
+    /// Runs folded under a root install of the input.
+    pub nested_runs: u64,
+    /// Installs only the state witness saw (no installer ran).
+    pub state_only: u64,
+    /// Runs still running at the end of the input (only a start event).
+    pub running: u64,
+    /// Runs whose parent run is not in the input, counted as roots.
+    pub parent_missing: u64,
     pub seen_by_swmon: u64,
     pub recorded_by_auditd: u64,
     /// Recorded by auditd (by key) / all runs; absent with no runs.

@@ -14,7 +14,7 @@ fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/report")
 }
 
-fn data(name: &str) -> PathBuf {
+pub(super) fn data(name: &str) -> PathBuf {
     data_dir().join(name)
 }
 
@@ -40,7 +40,7 @@ pub(super) fn mixed() -> Report {
 
 /// Output with the machine-specific data folder replaced, so goldens do
 /// not depend on where the repository lives.
-fn portable(text: &str) -> String {
+pub(super) fn portable(text: &str) -> String {
     text.replace(&format!("{}/", data_dir().display()), "tests/data/report/")
 }
 
@@ -82,7 +82,7 @@ fn check_golden(name: &str, actual: &str) {
     }
 }
 
-fn check_all_formats(stem: &str, report: &Report) {
+pub(super) fn check_all_formats(stem: &str, report: &Report) {
     for (format, ext) in [
         (ReportFormat::Md, "md"),
         (ReportFormat::Html, "html"),
@@ -93,7 +93,7 @@ fn check_all_formats(stem: &str, report: &Report) {
     }
 }
 
-fn row(report: &Report, pid: u32) -> &Row {
+pub(super) fn row(report: &Report, pid: u32) -> &Row {
     report
         .runs
         .iter()
@@ -583,7 +583,7 @@ fn hostile_strings_are_escaped_in_markdown() {
             &md[i.saturating_sub(30)..i + 10]
         );
     }
-    // Every row of the runs table has exactly its 13 cells: no untrusted `|`
+    // Every row of the runs table has exactly its 17 cells: no untrusted `|`
     // or newline split one.
     let runs: Vec<&str> = md
         .lines()
@@ -597,7 +597,7 @@ fn hostile_strings_are_escaped_in_markdown() {
             .replace("\\|", "")
             .matches('|')
             .count();
-        assert_eq!(cells, 14, "{line}");
+        assert_eq!(cells, 18, "{line}");
     }
     assert!(md.contains("\\<script\\>alert(1)\\</script\\>"));
     assert!(md.contains("a\\|b\\\\nc\\\\x1b\\[31mred"));

@@ -24,7 +24,9 @@ use serde_json::json;
 use swmon_common::state;
 
 use crate::{
-    correlate::vec_cost,
+    catalogue::{self, Manager},
+    classify::Operation,
+    correlate::{vec_cost, Run},
     ebpf::decode::{KernelAncestor, StateRecord},
     enrich::{self, Ancestor},
     mounts::{self, Mounts},
@@ -80,6 +82,9 @@ pub struct StateWrite {
 pub struct Writer {
     pub process: Ancestor,
     pub ancestors: Vec<Ancestor>,
+    /// Its working folder, from `/proc` while it was that process (`None`
+    /// once it is gone).
+    pub cwd: Option<Vec<u8>>,
 }
 
 impl StateWrite {
@@ -99,6 +104,111 @@ impl StateWrite {
             Some(path[..cut.max(1)].to_vec())
         } else {
             Some(path.clone())
+        }
+    }
+}
+
+/// What a run does to package state, as its installer's arguments read:
+/// made once per primary exec of the run ([`RunRole::of`]), not per write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunRole {
+    /// The manager the run is (`None`: a program of no manager's).
+    pub manager: Option<Manager>,
+    /// It installs, removes or upgrades, or its arguments are not known.
+    pub installs: bool,
+    /// Its subcommand runs another program (`uv run`, `npm exec`, `pipx
+    /// run`, `bundle exec`), which manages nothing that program writes.
+    pub runs_other: bool,
+    /// It removes packages (by its arguments).
+    pub removes: bool,
+}
+
+impl RunRole {
+    /// The run's role, from its cache when its execs are the same.
+    pub fn of(run: &mut Run) -> RunRole {
+        // Its primary exec, by when it came: past the chain cap an exec
+        // replaces one and the count stays the same.
+        let key = run.primary().boot_ns;
+        if let Some((k, role)) = run.role {
+            if k == key {
+                return role;
+            }
+        }
+        let role = Self::read(run);
+        run.role = Some((key, role));
+        role
+    }
+
+    fn read(run: &Run) -> RunRole {
+        let manager = catalogue::program(run.facts.installer_id).and_then(|p| match p.role {
+            catalogue::Role::Installer(m) => Some(m),
+            _ => None,
+        });
+        let Some(m) = manager else {
+            return RunRole {
+                manager,
+                installs: true,
+                runs_other: false,
+                removes: false,
+            };
+        };
+        let rec = run.primary();
+        let reading = enrich::installer_args(rec, run.facts.via);
+        let class = reading.classify(m, &rec.argv);
+        RunRole {
+            manager,
+            installs: reading.args_unknown
+                || matches!(
+                    class.operation,
+                    Operation::Install | Operation::Remove | Operation::Upgrade
+                ),
+            runs_other: class
+                .subcommand
+                .as_deref()
+                .is_some_and(|s| matches!(s, "run" | "exec" | "x" | "dlx" | "tool" | "npx")),
+            removes: !reading.args_unknown && class.operation == Operation::Remove,
+        }
+    }
+
+    /// Whether it is a run of a manager of Python import folders.
+    pub fn python(&self) -> bool {
+        matches!(
+            self.manager,
+            Some(Manager::Pip | Manager::Pipx | Manager::Uv | Manager::Conda)
+        )
+    }
+
+    /// Whether a write under `rule` is the run's: it installs, removes or
+    /// upgrades, or the state is its manager's own (dpkg's database for
+    /// apt or dpkg, `dpkg --configure` under apt; a Python folder's
+    /// metadata for a Python manager, `uv venv`), unless it runs another
+    /// program.
+    pub fn owns(&self, rule: u32) -> bool {
+        if self.installs {
+            return true;
+        }
+        let Some(manager) = self.manager.filter(|_| !self.runs_other) else {
+            return false;
+        };
+        match rule {
+            state::DPKG_STATUS | state::DPKG_UPDATES => {
+                matches!(manager, Manager::Apt | Manager::Dpkg)
+            }
+            // Metadata folders: its record. Code files at the top of an
+            // import folder (`.pth`, `sitecustomize.py`) are never owned
+            // this way: only by a run that installs.
+            state::DIST_INFO | state::EGG_INFO => matches!(
+                manager,
+                Manager::Pip | Manager::Pipx | Manager::Uv | Manager::Conda
+            ),
+            state::NPM_PACKAGE | state::NPM_LOCK => matches!(
+                manager,
+                Manager::Npm | Manager::Yarn | Manager::Pnpm | Manager::Bun
+            ),
+            state::GEM_SPEC => matches!(manager, Manager::Gem | Manager::Bundler),
+            state::CARGO => manager == Manager::Cargo,
+            state::RPM_DB => matches!(manager, Manager::Rpm | Manager::Dnf),
+            _ => false,
         }
     }
 }
@@ -239,6 +349,7 @@ impl Places {
                 let w = Arc::new(Writer {
                     process: enrich::live_ancestor(&me, &mut budget),
                     ancestors: enrich::ancestors_of(&rec.ancestors),
+                    cwd: enrich::process_cwd(rec.tgid, rec.start_ns),
                 });
                 self.writers.insert(key, w.clone());
                 w
@@ -459,6 +570,14 @@ const MAX_HASHED: u64 = 64 << 20;
 #[derive(Debug, Default)]
 pub struct StateReader {
     dpkg: HashMap<PathBuf, dpkg::Snapshot>,
+    /// Python import folders' distributions, by folder, from their
+    /// `.dist-info` and `.egg-info` names (nothing read inside): the
+    /// system's at start, a venv's at a Python manager's exec in it, any
+    /// other at the first read of a write in it; each listed again after
+    /// a read. What was there before gives an upgrade its previous
+    /// version (pip removes the old folder before it writes the new one)
+    /// and a removal its change (pip writes nothing when it uninstalls).
+    python: HashMap<PathBuf, Vec<python::DistInfo>>,
     /// Executables of the watched `PATH` folders, by (device, inode): at
     /// start, and each reported since. An attribute change of one of them
     /// is no install.
@@ -467,6 +586,19 @@ pub struct StateReader {
 
 /// Most executables remembered.
 const MAX_EXECUTABLES: usize = 1 << 20;
+/// Most Python import folders listed, and distributions kept a folder
+/// (past them, a folder is not listed: its upgrades read as installs,
+/// its removals are not seen).
+const MAX_PY_FOLDERS: usize = 256;
+const MAX_PY_DISTS: usize = 16_384;
+/// The host's own import folders, listed at start (globs of one `*`).
+const PY_SYSTEM_FOLDERS: &[&str] = &[
+    "/usr/lib/python3/dist-packages",
+    "/usr/local/lib/python3.*/dist-packages",
+    "/usr/local/lib/python3.*/site-packages",
+    "/usr/lib/python3.*/site-packages",
+    "/root/.local/lib/python3.*/site-packages",
+];
 /// Most bytes hashed for one run or activity's `PATH` files (past it they
 /// are `unread`, `hash-budget`): the decide stage reads them.
 const HASH_BUDGET: u64 = 256 << 20;
@@ -488,7 +620,121 @@ impl StateReader {
         if admin.join("status").exists() {
             r.baseline(&admin);
         }
+        for pattern in PY_SYSTEM_FOLDERS {
+            for folder in glob_one(pattern) {
+                r.python_baseline(&folder);
+            }
+        }
         r
+    }
+
+    /// Lists a Python import folder's distributions, once (see
+    /// [`StateReader::python`]).
+    pub fn python_baseline(&mut self, folder: &Path) {
+        if self.python.contains_key(folder) || self.python.len() >= MAX_PY_FOLDERS {
+            return;
+        }
+        if let Some(d) = list_dists(folder) {
+            self.python.insert(folder.to_owned(), d);
+        }
+    }
+
+    /// Lists the import folders of a venv (`VENV/lib/python3.*/site-packages`)
+    /// a Python manager's run was exec'd from, before it changes them.
+    pub fn python_baseline_venv(&mut self, venv: &[u8]) {
+        let venv = Path::new(std::ffi::OsStr::from_bytes(venv));
+        let pattern = venv.join("lib/python3.*/site-packages");
+        for folder in glob_one(&pattern.to_string_lossy()) {
+            self.python_baseline(&folder);
+        }
+    }
+
+    /// The import folders of a run's scope listed again: the
+    /// distributions gone since, as removals (a `pip uninstall`, which
+    /// writes nothing the kernel hook sees). For a run of a Python manager
+    /// that removes: its venv's folders (`venv`), else the system's.
+    pub fn python_removed(&mut self, venv: Option<&[u8]>) -> Vec<serde_json::Value> {
+        let patterns: Vec<String> = match venv {
+            Some(v) => vec![Path::new(std::ffi::OsStr::from_bytes(v))
+                .join("lib/python3.*/site-packages")
+                .to_string_lossy()
+                .into_owned()],
+            None => PY_SYSTEM_FOLDERS.iter().map(|p| (*p).to_owned()).collect(),
+        };
+        let folders: Vec<PathBuf> = patterns
+            .iter()
+            .flat_map(|p| glob_one(p))
+            .filter(|f| self.python.contains_key(f))
+            .collect();
+        let mut out = Vec::new();
+        for f in folders {
+            out.extend(self.python_relist(&f, &[]));
+        }
+        out
+    }
+
+    /// Lists `folder` again and keeps that as its baseline; returns the
+    /// distributions gone since the last listing, as removals, except
+    /// those whose name `changed` (normalized) holds (an upgrade's old
+    /// folder).
+    fn python_relist(
+        &mut self,
+        folder: &Path,
+        read: &[python::DistInfo],
+    ) -> Vec<serde_json::Value> {
+        let changed: Vec<String> = read.iter().map(python::DistInfo::normalized_name).collect();
+        let Some(mut now) = list_dists(folder) else {
+            self.python.remove(folder);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Some(before) = self.python.get(folder) {
+            for old in before {
+                let name = old.normalized_name();
+                if changed.contains(&name) || now.iter().any(|d| d.normalized_name() == name) {
+                    continue;
+                }
+                if let Some(c) = python::change(Some(old), None) {
+                    let mut v = json!(c);
+                    v["path"] = json!(crate::event::lossless(folder.as_os_str().as_bytes()));
+                    out.push(v);
+                }
+            }
+        }
+        // A name read from its metadata (now, or before) is kept over its
+        // folder's.
+        let before = self.python.get(folder);
+        for d in &mut now {
+            let (name, version) = (d.normalized_name(), d.version.clone());
+            let known = read
+                .iter()
+                .chain(before.into_iter().flatten())
+                .find(|k| k.version == version && k.normalized_name() == name);
+            if let Some(k) = known {
+                let mut k = k.clone();
+                k.flags.retain(|f| *f == "name-from-folder");
+                *d = k;
+            }
+        }
+        if self.python.contains_key(folder) || self.python.len() < MAX_PY_FOLDERS {
+            self.python.insert(folder.to_owned(), now);
+        }
+        out
+    }
+
+    /// The distribution of `d`'s name in its folder's last listing, at
+    /// another version: what an upgrade replaced.
+    fn python_before(&self, folder: &Path, d: &python::DistInfo) -> Option<python::DistInfo> {
+        let name = d.normalized_name();
+        let mut old = self
+            .python
+            .get(folder)?
+            .iter()
+            .find(|o| o.normalized_name() == name && o.version != d.version)?
+            .clone();
+        // Its version only: the name is the new reading's.
+        old.flags.clear();
+        Some(old)
     }
 
     /// Takes a dpkg admin folder's `status` as its baseline, once: at
@@ -545,10 +791,11 @@ impl StateReader {
             .is_some_and(|&before| w.rec.mode & BITS & !before == 0)
     }
 
-    /// The dpkg admin folder a write names, if it is dpkg's.
-    pub fn dpkg_admin(u: &Unit) -> Option<PathBuf> {
-        let p = Path::new(std::ffi::OsStr::from_bytes(&u.path));
-        match u.rule {
+    /// The dpkg admin folder a write under `rule` to `path` names, if it
+    /// is dpkg's.
+    pub fn dpkg_admin(rule: u32, path: &[u8]) -> Option<PathBuf> {
+        let p = Path::new(std::ffi::OsStr::from_bytes(path));
+        match rule {
             state::DPKG_STATUS | state::DPKG_UPDATES => p.parent().map(Path::to_owned),
             _ => None,
         }
@@ -559,6 +806,9 @@ impl StateReader {
     pub fn read(&mut self, units: &Units, unmanaged: bool) -> Read {
         let mut out = Read::default();
         let mut admins: Vec<PathBuf> = Vec::new();
+        // Import folders whose metadata was written, and the names read
+        // there.
+        let mut py_touched: Vec<(PathBuf, Vec<python::DistInfo>)> = Vec::new();
         let mut budget = HASH_BUDGET;
         let has_metadata = units.units.iter().any(|u| {
             matches!(u.rule, state::DIST_INFO | state::EGG_INFO)
@@ -576,7 +826,7 @@ impl StateReader {
             let path = Path::new(std::ffi::OsStr::from_bytes(&u.path));
             match u.rule {
                 state::DPKG_STATUS | state::DPKG_UPDATES => {
-                    if let Some(a) = Self::dpkg_admin(u) {
+                    if let Some(a) = Self::dpkg_admin(u.rule, &u.path) {
                         if !admins.contains(&a) {
                             admins.push(a);
                         }
@@ -588,8 +838,16 @@ impl StateReader {
                     // change where it was: `unread`, with why.
                     match python::read_dist_info(path) {
                         Ok(d) => {
-                            if let Some(c) = python::change(None, Some(&d)) {
+                            let folder = path.parent().unwrap_or(Path::new("/"));
+                            let before = self.python_before(folder, &d);
+                            if let Some(c) = python::change(before.as_ref(), Some(&d)) {
                                 out.changes.push(with_path(&c, u));
+                            }
+                            if !py_touched.iter().any(|(f, _)| f == folder) {
+                                py_touched.push((folder.to_owned(), Vec::new()));
+                            }
+                            if let Some(t) = py_touched.iter_mut().find(|(f, _)| f == folder) {
+                                t.1.push(d);
                             }
                         }
                         Err(e) => out.unread.push(unread(u, e.flag())),
@@ -702,6 +960,12 @@ impl StateReader {
                 _ => {}
             }
         }
+        // The folders written listed again: a distribution gone from one
+        // (replaced by another name, or removed beside the install) is a
+        // removal.
+        for (folder, names) in py_touched {
+            out.changes.extend(self.python_relist(&folder, &names));
+        }
         for admin in admins {
             if !trusted_admin(&admin) {
                 out.unread.push(json!({
@@ -765,6 +1029,65 @@ fn runs_at_start(u: &Unit) -> bool {
     u.path.ends_with(b".pth") || u.path.ends_with(b"customize.py")
 }
 
+/// The distributions of a Python import folder by their `.dist-info` and
+/// `.egg-info` names (nothing read inside: flagged `name-from-folder`), at
+/// most [`MAX_PY_DISTS`]; `None` when it cannot be listed.
+fn list_dists(folder: &Path) -> Option<Vec<python::DistInfo>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(folder).ok()?.flatten() {
+        if out.len() >= MAX_PY_DISTS {
+            break;
+        }
+        let name = e.file_name();
+        let n = name.as_bytes();
+        if !(n.ends_with(b".dist-info") || n.ends_with(b".egg-info")) {
+            continue;
+        }
+        if let Ok(d) = python::from_folder_name(&folder.join(&name)) {
+            out.push(d);
+        }
+    }
+    Some(out)
+}
+
+/// The folders a pattern with `*` in one of its parts names (each part
+/// with a `*` matched against a folder's entries: a prefix and a suffix).
+fn glob_one(pattern: &str) -> Vec<PathBuf> {
+    let mut found = vec![PathBuf::from("/")];
+    for part in pattern.split('/').filter(|p| !p.is_empty()) {
+        let mut next = Vec::new();
+        for base in &found {
+            match part.split_once('*') {
+                None => {
+                    let p = base.join(part);
+                    if p.is_dir() {
+                        next.push(p);
+                    }
+                }
+                Some((pre, post)) => {
+                    let Ok(rd) = std::fs::read_dir(base) else {
+                        continue;
+                    };
+                    for e in rd.flatten() {
+                        let n = e.file_name();
+                        let n = n.to_string_lossy();
+                        if n.len() >= pre.len() + post.len()
+                            && n.starts_with(pre)
+                            && n.ends_with(post)
+                            && e.path().is_dir()
+                        {
+                            next.push(e.path());
+                        }
+                    }
+                }
+            }
+        }
+        found = next;
+    }
+    found.sort();
+    found
+}
+
 fn with_path(c: &Change, u: &Unit) -> serde_json::Value {
     let mut v = json!(c);
     v["path"] = json!(crate::event::lossless(&u.path));
@@ -778,6 +1101,69 @@ fn unread(u: &Unit, why: &str) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_import_folder_listed_before_gives_upgrades_their_previous_version_and_removals() {
+        let dir = std::env::temp_dir().join(format!("swmon-py-{}", std::process::id()));
+        let site = dir.join("lib/python3.11/site-packages");
+        let dist = |name: &str, version: &str| {
+            let d = site.join(format!("{name}-{version}.dist-info"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(
+                d.join("METADATA"),
+                format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
+            )
+            .unwrap();
+            d
+        };
+        let unit = |d: &Path| Unit {
+            rule: state::DIST_INFO,
+            path: d.as_os_str().as_bytes().to_vec(),
+            fs_type: "ext4".into(),
+            writer: 1,
+            boot_ns: 1,
+            truncated: false,
+        };
+        dist("alpha", "1.0");
+        dist("beta", "3.0");
+        let mut r = StateReader::default();
+        r.python_baseline_venv(dir.as_os_str().as_bytes());
+        // An upgrade: the old folder gone, the new one written.
+        std::fs::remove_dir_all(site.join("alpha-1.0.dist-info")).unwrap();
+        let new = dist("alpha", "2.0");
+        let read = r.read(
+            &Units {
+                units: vec![unit(&new)],
+                ..Units::default()
+            },
+            false,
+        );
+        assert_eq!(read.changes.len(), 1, "{:?}", read.changes);
+        assert_eq!(read.changes[0]["action"], "upgrade");
+        assert_eq!(read.changes[0]["previous_version"], "1.0");
+        assert_eq!(read.changes[0]["version"], "2.0");
+        // An uninstall writes nothing: the folders listed again say it.
+        std::fs::remove_dir_all(site.join("beta-3.0.dist-info")).unwrap();
+        let gone = r.python_removed(Some(dir.as_os_str().as_bytes()));
+        assert_eq!(gone.len(), 1, "{gone:?}");
+        assert_eq!(
+            (
+                &gone[0]["name"],
+                &gone[0]["action"],
+                &gone[0]["previous_version"]
+            ),
+            (&json!("beta"), &json!("remove"), &json!("3.0"))
+        );
+        // Said once.
+        assert!(r
+            .python_removed(Some(dir.as_os_str().as_bytes()))
+            .is_empty());
+        assert_eq!(
+            glob_one(&dir.join("lib/python3.*/site-packages").to_string_lossy()),
+            std::slice::from_ref(&site)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     fn write(tgid: u32, rule: u32, path: &str, boot_ns: u64) -> StateWrite {
         StateWrite {

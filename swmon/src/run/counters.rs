@@ -60,6 +60,15 @@ counters! {
     state_root_links,
     /// State-only activities reported (`no-installer-exec`).
     state_only,
+    /// Early events (`event.type: start`) of runs still going when their
+    /// verdict so far was decided.
+    early_events,
+    /// Runs that got no early event because too many were waiting for
+    /// one.
+    early_skipped,
+    /// Changes of nested runs whose parent run was decided before them
+    /// (not in the parent's `swmon.changes`; still in their own event).
+    state_nested_lost,
     /// State-only activities reported early because too many were open.
     state_activities_evicted,
     /// Entries the folder watch saw appear in a watched `PATH` folder.

@@ -51,6 +51,12 @@ pub const MAX_OPEN_RUNS: usize = 65_536;
 pub const MAX_OPEN_RUN_BYTES: usize = 12 << 20;
 /// Most changes of nested runs kept on their parent run.
 pub const MAX_NESTED_CHANGES: usize = 4096;
+/// A run still going this long after its first exec, and past its audit
+/// wait, gets an early event (`event.type: start`) with its verdict so
+/// far.
+pub const EARLY_MIN: Duration = Duration::from_secs(1);
+/// A run not yet ready for its early event is looked at again after this.
+const EARLY_RETRY_NS: u64 = 100_000_000;
 
 pub struct Decide {
     pub writer: Writer,
@@ -68,12 +74,20 @@ pub struct Decide {
     reader: StateReader,
     state: StateTally,
     events: u64,
+    /// Open runs waiting for their early event: (deadline, tgid, first
+    /// exec's boot ns), oldest first (at most [`MAX_OPEN_RUNS`]).
+    early: std::collections::VecDeque<(u64, u32, u64)>,
+    /// How long after its first exec a run still going gets it.
+    early_after: u64,
+    early_events: u64,
+    early_skipped: u64,
 }
 
 /// The state witness's counts in this stage.
 #[derive(Debug, Default)]
 struct StateTally {
     writes: u64,
+    nested_lost: u64,
     benign_dropped: u64,
     attr_ignored: u64,
     attributed: u64,
@@ -102,6 +116,10 @@ impl Decide {
             reader: StateReader::new(),
             state: StateTally::default(),
             events: 0,
+            early: std::collections::VecDeque::new(),
+            early_after: wait.max(EARLY_MIN).as_nanos() as u64,
+            early_events: 0,
+            early_skipped: 0,
         }
     }
 
@@ -132,6 +150,7 @@ impl Decide {
                         self.sweep();
                     }
                     self.decide_due();
+                    self.early_due();
                     self.report_quiet_activities();
                     self.publish();
                 }
@@ -161,7 +180,9 @@ impl Decide {
                     .ancestors
                     .iter()
                     .find_map(|a| self.correlator.open_run_id(a.pid, a.start_ns));
+                let started = self.correlator.counters.runs_started;
                 let evicted = self.correlator.on_exec(*rec, *facts);
+                let new_run = self.correlator.counters.runs_started != started;
                 if parent.is_some() {
                     self.correlator.with_open_run(tgid, |run| {
                         if run.parent_run.is_none() {
@@ -170,6 +191,29 @@ impl Decide {
                     });
                 }
                 self.ready.extend(evicted);
+                if let Some(run) = self.correlator.open_run_mut(tgid) {
+                    // A Python manager's venv, listed before it changes it.
+                    let venv = (run.execs.len() == 1 && changes::RunRole::of(run).python())
+                        .then(|| run.facts.venv.clone())
+                        .flatten();
+                    if let Some(v) = venv {
+                        self.reader.python_baseline_venv(&v);
+                    }
+                }
+                if let Some(run) = self.correlator.open_run_mut(tgid) {
+                    if new_run && !run.started_event {
+                        if self.early.len() < MAX_OPEN_RUNS {
+                            let first = run.execs[0].boot_ns;
+                            self.early.push_back((
+                                first.saturating_add(self.early_after),
+                                tgid,
+                                first,
+                            ));
+                        } else {
+                            self.early_skipped += 1;
+                        }
+                    }
+                }
                 // The audit record of this exec may have come first.
                 let (cross, clock) = (&mut self.cross, &self.clock);
                 self.correlator
@@ -192,16 +236,7 @@ impl Decide {
         self.state.writes += 1;
         if let Some(admin) = w
             .unit()
-            .map(|path| changes::Unit {
-                rule: w.rec.rule,
-                path,
-                fs_type: String::new(),
-                writer: 0,
-                boot_ns: 0,
-                truncated: false,
-            })
-            .as_ref()
-            .and_then(StateReader::dpkg_admin)
+            .and_then(|path| StateReader::dpkg_admin(w.rec.rule, &path))
         {
             if w.fs_type.as_deref().is_some_and(changes::readable_fs) {
                 self.reader.baseline(&admin);
@@ -225,7 +260,8 @@ impl Decide {
         for (tgid, start) in line {
             let owns = match self.correlator.open_run_mut(tgid) {
                 Some(run) if changes::same_start(run.execs[0].start_ns, start, w.rec.on_host) => {
-                    let owns = run_installs(run) || run_manages(run, w.rec.rule);
+                    let role = changes::RunRole::of(run);
+                    let owns = role.owns(w.rec.rule);
                     if !owns && under.is_none() {
                         under = Some(run.id());
                     }
@@ -255,6 +291,49 @@ impl Decide {
         }
         if let Some(a) = self.activities.add(&w, under) {
             self.emit_activity(a);
+        }
+    }
+
+    /// Writes the early event of each run still going past its wait: the
+    /// verdict of its execs so far, so a long install is seen at once. Its
+    /// final event (at exit) is the decision. Only once its last exec has
+    /// had its audit wait (a record that cannot have come yet is no
+    /// missing one) and the kernel stream has reached the decide stage up
+    /// to the deadline (a run whose exit is still queued is not taken for
+    /// a long one); else it is looked at again later.
+    fn early_due(&mut self) {
+        let now = event::boot_ns_now();
+        let mut later = Vec::new();
+        while let Some(&(deadline, tgid, first)) = self.early.front() {
+            if deadline > now {
+                break;
+            }
+            self.early.pop_front();
+            let Some(run) = self.correlator.open_run_mut(tgid) else {
+                continue;
+            };
+            if run.execs[0].boot_ns != first || run.started_event || run.exit.is_some() {
+                continue;
+            }
+            let waited = run.primary().boot_ns.saturating_add(self.cross.wait_ns());
+            if now < waited || !self.cross.kernel_past(deadline.max(waited)) {
+                later.push((waited.max(now.saturating_add(EARLY_RETRY_NS)), tgid, first));
+                continue;
+            }
+            run.started_event = true;
+            let (verdict, m) = self.cross.so_far(run, now, &self.clock);
+            let mut run = run.clone();
+            let has = m.records > 0 || m.lost > 0 || m.trimmed_unrecorded > 0;
+            run.audit = has.then_some(m);
+            let e = self.run_event(&run, verdict, true);
+            self.early_events += 1;
+            self.events += 1;
+            self.writer.push(&e);
+        }
+        // Back in deadline order.
+        for item in later {
+            let at = self.early.partition_point(|(d, _, _)| *d <= item.0);
+            self.early.insert(at, item);
         }
     }
 
@@ -313,6 +392,22 @@ impl Decide {
         } else {
             &rec.exe_name
         });
+        // Against the audit trail: does it hold the writer's exec?
+        let exe = (!rec.executable_truncated && !rec.executable.is_empty()).then(|| {
+            rec.executable
+                .strip_suffix(b" (deleted)")
+                .unwrap_or(&rec.executable)
+        });
+        let (verdict, m) =
+            self.cross
+                .writer_verdict(rec.tgid, rec.start_ns, a.last_ns, exe, &self.clock);
+        let mut audit = m.as_ref().map(audit_json).unwrap_or_else(|| json!({}));
+        if let Some(r) = verdict.reason() {
+            audit["reason"] = json!(r);
+        }
+        if let Some(e) = m.as_ref().filter(|m| m.records > 0) {
+            audit["serial"] = json!(e.serials.first());
+        }
         Some(Event {
             timestamp: start.clone(),
             event: EventMeta {
@@ -329,7 +424,7 @@ impl Decide {
                 name,
                 args_count: w.process.args.len(),
                 args: w.process.args.iter().map(|x| event::lossless(x)).collect(),
-                working_directory: None,
+                working_directory: w.cwd.as_deref().map(event::lossless),
                 exit_code: None,
                 start,
                 end: None,
@@ -355,7 +450,11 @@ impl Decide {
             },
             swmon: Swmon {
                 reason: Some("no-installer-exec"),
-                run_id: Some(format!("{}-{}", rec.tgid, rec.start_ns)),
+                verdict: Some(verdict.as_str()),
+                audit: Some(audit),
+                // Its own form: a run of the same process (`npx` writing
+                // npm's state itself) has `TGID-START`.
+                run_id: Some(format!("state-{}-{}", rec.tgid, rec.start_ns)),
                 manager,
                 detected_by: vec!["state"],
                 state: Some({
@@ -397,6 +496,9 @@ impl Decide {
             (&c.state_attr_ignored, self.state.attr_ignored),
             (&c.state_root_links, self.state.benign_dropped),
             (&c.state_only, self.state.state_only),
+            (&c.early_events, self.early_events),
+            (&c.state_nested_lost, self.state.nested_lost),
+            (&c.early_skipped, self.early_skipped),
             (&c.state_activities_evicted, self.activities.evicted),
             (&c.state_units_dropped, self.state.units_dropped),
             (&c.runs_started, k.runs_started),
@@ -439,18 +541,31 @@ impl Decide {
             if !run.state.is_empty() && run.state_read.is_none() {
                 run.state_read = Some(self.reader.read(&run.state, false));
             }
+            // A Python manager's removal writes nothing: the import
+            // folders listed again say what went.
+            let role = changes::RunRole::of(&mut run);
+            if role.python() && role.removes {
+                let gone = self.reader.python_removed(run.facts.venv.as_deref());
+                if !gone.is_empty() {
+                    run.state_read
+                        .get_or_insert_with(changes::Read::default)
+                        .changes
+                        .extend(gone);
+                }
+            }
             // A nested run's changes are its parent's too (one install:
-            // apt's, with what its dpkg runs changed).
+            // apt's, with what its dpkg runs changed), and so are the places
+            // it could not read (the parent's mismatches are then unknown).
             let empty = changes::Read::default();
             let own = run.state_read.as_ref().unwrap_or(&empty);
+            let unread = own.unread.len() as u64 + run.nested_unread;
             if let (Some(parent), true) = (
                 &run.parent_run,
-                !own.changes.is_empty() || !run.nested_changes.is_empty(),
+                !own.changes.is_empty() || !run.nested_changes.is_empty() || unread > 0,
             ) {
-                let read = own;
                 let parent_pid = parent.split('-').next().and_then(|p| p.parse::<u32>().ok());
                 let id = run.id();
-                let nested: Vec<_> = read
+                let nested: Vec<_> = own
                     .changes
                     .iter()
                     .chain(run.nested_changes.iter())
@@ -462,13 +577,25 @@ impl Decide {
                         c
                     })
                     .collect();
+                let mut taken = false;
+                let count = nested.len() as u64;
                 if let Some(pid) = parent_pid {
                     self.correlator.with_open_run(pid, |p| {
-                        if &p.id() == parent && p.nested_changes.len() < MAX_NESTED_CHANGES {
-                            let room = MAX_NESTED_CHANGES - p.nested_changes.len();
-                            p.nested_changes.extend(nested.into_iter().take(room));
+                        if &p.id() != parent {
+                            return;
                         }
+                        taken = true;
+                        let room = MAX_NESTED_CHANGES.saturating_sub(p.nested_changes.len());
+                        // Past the cap: counted as unread, so the parent
+                        // claims no mismatch on what it could not keep.
+                        p.nested_unread += unread + (nested.len().saturating_sub(room)) as u64;
+                        p.nested_changes.extend(nested.into_iter().take(room));
                     });
+                }
+                if !taken {
+                    // Its parent was decided first (its exit came
+                    // before this one's was found): counted.
+                    self.state.nested_lost += count;
                 }
             }
             for d in self.cross.on_run(run, now, &self.clock) {
@@ -488,7 +615,7 @@ impl Decide {
 
     fn emit_decided(&mut self, d: Decided) {
         let e = match d {
-            Decided::Run(run, verdict) => self.run_event(&run, verdict),
+            Decided::Run(run, verdict) => self.run_event(&run, verdict, false),
             Decided::AuditOnly(exec) => self.audit_only_event(&exec),
             Decided::Amended(a) => self.amended_event(&a),
         };
@@ -715,11 +842,18 @@ impl Decide {
         e
     }
 
-    fn run_event(&mut self, run: &Run, verdict: Verdict) -> Event {
-        self.state.units_dropped += run.state.dropped + run.state.unplaced;
-        let read = match &run.state_read {
-            Some(r) => r.clone(),
-            None => self.reader.read(&run.state, false),
+    /// The event of a run: its decision, or with `early` its early event
+    /// (`event.type: start`, the verdict so far, no changes: the state is
+    /// read once, at its end, against the baseline before it).
+    fn run_event(&mut self, run: &Run, verdict: Verdict, early: bool) -> Event {
+        let read = if early {
+            changes::Read::default()
+        } else {
+            self.state.units_dropped += run.state.dropped + run.state.unplaced;
+            match &run.state_read {
+                Some(r) => r.clone(),
+                None => self.reader.read(&run.state, false),
+            }
         };
         let rec = run.primary();
         let program = catalogue::program(run.facts.installer_id);
@@ -752,6 +886,25 @@ impl Decide {
         }
         let executable = event::lossless(&rec.executable);
         let exit_code = run.exit.map(|e| e.exit_code());
+        // Its own changes and its nested runs' (none in an early event).
+        let changes: Vec<serde_json::Value> = read
+            .changes
+            .iter()
+            .cloned()
+            .chain(run.nested_changes.iter().filter(|_| !early).cloned())
+            .collect();
+        let mismatches = if early {
+            None
+        } else {
+            super::mismatch::check(
+                manager,
+                operation,
+                exit_code,
+                packages.as_deref().unwrap_or_default(),
+                &changes,
+                read.unread.len() + run.nested_unread as usize,
+            )
+        };
         let start = event::timestamp(self.clock.wall(run.execs[0].boot_ns));
         let filter = reason::NAMES
             .into_iter()
@@ -767,9 +920,13 @@ impl Decide {
                     "alert"
                 },
                 category: vec!["package", "process"],
-                kind_type: vec![kind_type],
+                kind_type: if early {
+                    vec![kind_type, "start"]
+                } else {
+                    vec![kind_type]
+                },
                 action,
-                outcome: Some(match exit_code {
+                outcome: (!early).then_some(match exit_code {
                     Some(0) => "success",
                     Some(_) => "failure",
                     None => "unknown",
@@ -891,88 +1048,30 @@ impl Decide {
                 parent_run_id: run.parent_run.clone(),
                 detected_by: detected_by(run),
                 state: (!run.state.is_empty()).then(|| state_json(&run.state, &read.unread)),
-                changes: read
-                    .changes
-                    .into_iter()
-                    .chain(run.nested_changes.iter().cloned())
-                    .collect(),
+                mismatches,
+                changes,
                 ..Swmon::default()
             },
         }
     }
 }
 
-/// Whether a write's state is a run's manager's own (dpkg's database for
-/// apt or dpkg, a Python folder for a Python manager, ...).
-fn run_manages(run: &Run, rule: u32) -> bool {
-    use swmon_common::state as s;
-    let Some(manager) = catalogue::program(run.facts.installer_id).and_then(|p| match p.role {
-        Role::Installer(m) => Some(m),
-        _ => None,
-    }) else {
-        return false;
-    };
-    // A subcommand that runs another program (`uv run`, `npm exec`,
-    // `pipx run`, `bundle exec`) manages nothing that program writes.
-    let rec = run.primary();
-    let reading = enrich::installer_args(rec, run.facts.via);
-    let sub = reading.classify(manager, &rec.argv).subcommand;
-    if sub
-        .as_deref()
-        .is_some_and(|s| matches!(s, "run" | "exec" | "x" | "dlx" | "tool" | "npx"))
-    {
-        return false;
-    }
-    match rule {
-        s::DPKG_STATUS | s::DPKG_UPDATES => matches!(manager, Manager::Apt | Manager::Dpkg),
-        // Metadata folders: its record. Code files at the top of an
-        // import folder (`.pth`, `sitecustomize.py`) are never owned this
-        // way: only by a run that installs.
-        s::DIST_INFO | s::EGG_INFO => matches!(
-            manager,
-            Manager::Pip | Manager::Pipx | Manager::Uv | Manager::Conda
-        ),
-        s::SITE_MODULE | s::SITE_PACKAGE => false,
-        s::NPM_PACKAGE | s::NPM_LOCK => matches!(
-            manager,
-            Manager::Npm | Manager::Yarn | Manager::Pnpm | Manager::Bun
-        ),
-        s::GEM_SPEC => matches!(manager, Manager::Gem | Manager::Bundler),
-        s::CARGO => manager == Manager::Cargo,
-        s::RPM_DB => matches!(manager, Manager::Rpm | Manager::Dnf),
-        _ => false,
-    }
-}
-
-/// Whether a run installs, removes or upgrades, by its installer's
-/// arguments as they read now (or may: arguments not known).
-fn run_installs(run: &Run) -> bool {
-    let rec = run.primary();
-    let Some(manager) = catalogue::program(run.facts.installer_id).and_then(|p| match p.role {
-        Role::Installer(m) => Some(m),
-        _ => None,
-    }) else {
-        return true;
-    };
-    let reading = enrich::installer_args(rec, run.facts.via);
-    if reading.args_unknown {
-        return true;
-    }
-    matches!(
-        reading.classify(manager, &rec.argv).operation,
-        Operation::Install | Operation::Remove | Operation::Upgrade
-    )
-}
-
 /// `swmon.detected_by` of a run: the exec stream always (a run is its
 /// records), the audit trail when a record was attached, the state
-/// witness when it wrote package state.
+/// witness when it, or a run nested in it (apt's dpkg), wrote package
+/// state, or the state read at its end changed (a `pip uninstall`).
 fn detected_by(run: &Run) -> Vec<&'static str> {
     let mut by = vec!["exec"];
     if run.audit.as_ref().is_some_and(|m| m.records > 0) {
         by.push("audit");
     }
-    if !run.state.is_empty() {
+    if !run.state.is_empty()
+        || !run.nested_changes.is_empty()
+        || run
+            .state_read
+            .as_ref()
+            .is_some_and(|r| !r.changes.is_empty())
+    {
         by.push("state");
     }
     by

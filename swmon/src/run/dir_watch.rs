@@ -38,7 +38,7 @@ use crate::{
         decode::{KernelAncestor, Record, StateRecord},
         filter::kernel_dev,
     },
-    enrich::{self, Stat},
+    enrich,
 };
 
 /// The fanotify group and the folders it marks, each with its file handle
@@ -209,44 +209,39 @@ pub fn record_of(a: &Appeared, now_ns: u64) -> Option<StateRecord> {
     if meta.is_dir() {
         return None;
     }
-    let start_ns = enrich::start_boot_ns(a.pid).unwrap_or(0);
-    let comm = std::fs::read(format!("/proc/{}/comm", a.pid))
-        .map(|c| c.strip_suffix(b"\n").unwrap_or(&c).to_vec())
-        .unwrap_or_default();
-    let exe = std::fs::read_link(format!("/proc/{}/exe", a.pid))
-        .map(|p| p.as_os_str().as_bytes().to_vec())
-        .unwrap_or_default();
+    // Each process read through its own `/proc/PID` folder: the facts of
+    // one process, never a mix with a process that reused its pid.
+    let me = enrich::proc_snapshot(a.pid).unwrap_or(enrich::ProcSnapshot {
+        uid: u32::MAX,
+        loginuid: u32::MAX,
+        sessionid: u32::MAX,
+        ..Default::default()
+    });
     let mut ancestors = Vec::new();
-    let mut pid = Stat::read(a.pid).map_or(0, |s| s.ppid);
+    let mut pid = me.ppid;
     while pid != 0 && ancestors.len() < swmon_common::ANCESTORS_MAX {
-        let Some(stat) = Stat::read(pid) else { break };
-        let name = std::fs::read_link(format!("/proc/{pid}/exe"))
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.as_bytes().to_vec()))
-            .unwrap_or_default();
+        let Some(p) = enrich::proc_snapshot(pid) else {
+            break;
+        };
         ancestors.push(KernelAncestor {
             pid,
-            uid: proc_uid(pid).unwrap_or(u32::MAX),
-            start_ns: enrich::start_boot_ns(pid).unwrap_or(0),
-            comm: std::fs::read(format!("/proc/{pid}/comm"))
-                .map(|c| c.strip_suffix(b"\n").unwrap_or(&c).to_vec())
-                .unwrap_or_default(),
-            exe_name: name,
+            uid: p.uid,
+            start_ns: p.start_ns,
+            exe_name: p
+                .executable
+                .rsplit(|&c| c == b'/')
+                .next()
+                .unwrap_or(&[])
+                .to_vec(),
+            comm: p.comm,
         });
         if pid == 1 {
             break;
         }
-        pid = stat.ppid;
+        pid = p.ppid;
     }
-    let uid = proc_uid(a.pid).unwrap_or(u32::MAX);
-    let loginuid = std::fs::read_to_string(format!("/proc/{}/loginuid", a.pid))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(u32::MAX);
-    let sessionid = std::fs::read_to_string(format!("/proc/{}/sessionid", a.pid))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(u32::MAX);
+    let (uid, loginuid, sessionid, start_ns) = (me.uid, me.loginuid, me.sessionid, me.start_ns);
+    let (comm, exe) = (me.comm, me.executable);
     let path = a.path.as_os_str().as_bytes().to_vec();
     Some(StateRecord {
         rule: swmon_common::state::PATH_DIR,
@@ -272,17 +267,6 @@ pub fn record_of(a: &Appeared, now_ns: u64) -> Option<StateRecord> {
         on_host: true,
         ancestors,
     })
-}
-
-/// The real uid of a process (`/proc/PID/status`'s `Uid:` line: the
-/// folder's owner is root for a process that is not dumpable).
-fn proc_uid(pid: u32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
 }
 
 /// Reads the group until `stop`, sending each record into the facts

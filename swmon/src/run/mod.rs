@@ -28,6 +28,7 @@ pub mod dir_watch;
 pub mod facts;
 pub mod kernel_reader;
 pub mod losses;
+pub mod mismatch;
 pub mod queue;
 pub mod rules;
 pub mod stages;

@@ -258,7 +258,7 @@ fn split_folder(stem: &[u8]) -> (&[u8], Option<&[u8]>) {
 
 /// A name as PEP 503 compares them: lower case, each run of `-`, `_`,
 /// `.` one `-`.
-fn normalize(name: &[u8]) -> Vec<u8> {
+pub(crate) fn normalize(name: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(name.len());
     for &c in name {
         if matches!(c, b'-' | b'_' | b'.') {

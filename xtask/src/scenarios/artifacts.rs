@@ -5,6 +5,11 @@
 //! crate, an rpm from a spec with `rpmbuild`, and a venv. Nothing here
 //! touches the host outside `target/scenarios/artifacts`.
 //!
+//! For the state witness's scenarios: the .deb's version 2.0 (an upgrade),
+//! a .deb depending on another and that other, a wheel requiring another
+//! and that other (in the wheels folder), and a plain tarball of one
+//! executable script.
+//!
 //! For the other managers of the catalogue that install offline here: a
 //! second wheel with a console script (pipx installs only apps), a `.gem`
 //! from `gem build`, a Go module proxy of files (`GOPROXY=file://`), a
@@ -33,6 +38,14 @@ use anyhow::{bail, Context, Result};
 pub type Artifacts = BTreeMap<&'static str, PathBuf>;
 
 pub const DEB: &str = "swmon-scn-deb";
+/// A .deb that depends on another (apt installs both, one install).
+pub const DEB_TOP: &str = "swmon-scn-deb-top";
+pub const DEB_DEP: &str = "swmon-scn-deb-dep";
+/// A wheel that requires another (pip installs both).
+pub const WHEEL_TOP: &str = "swmon-scn-wheel-top";
+pub const WHEEL_DEP: &str = "swmon-scn-wheel-dep";
+/// The executable in a plain tarball, for a `tar -x` into a PATH folder.
+pub const TOOL: &str = "swmon-scn-tool";
 pub const WHEEL: &str = "swmon-scn-wheel";
 pub const SDIST: &str = "swmon-scn-sdist";
 pub const NPM: &str = "swmon-scn-npm";
@@ -80,10 +93,28 @@ pub fn build(dir: &Path) -> Result<Artifacts> {
     let _ = fs::remove_dir_all(dir);
     fs::create_dir_all(dir)?;
     let mut a = Artifacts::new();
-    a.insert("deb", deb(dir).context("build the .deb")?);
+    a.insert(
+        "deb",
+        deb(dir, DEB, "1.0-1", None).context("build the .deb")?,
+    );
+    a.insert(
+        "debnew",
+        deb(dir, DEB, "2.0-1", None).context("build the .deb's 2.0")?,
+    );
+    a.insert(
+        "debtop",
+        deb(dir, DEB_TOP, "1.2-1", Some(DEB_DEP)).context("build the depending .deb")?,
+    );
+    a.insert(
+        "debdep",
+        deb(dir, DEB_DEP, "0.9-3", None).context("build the depended-on .deb")?,
+    );
+    a.insert("tooltar", tool_tar(dir).context("tar the tool")?);
     let wheels = dir.join("wheels");
-    wheel(&wheels, WHEEL, None).context("build the wheel")?;
-    wheel(&wheels, APP, Some(APP)).context("build the app wheel")?;
+    wheel(&wheels, WHEEL, None, None).context("build the wheel")?;
+    wheel(&wheels, APP, Some(APP), None).context("build the app wheel")?;
+    wheel(&wheels, WHEEL_TOP, None, Some(WHEEL_DEP)).context("build the depending wheel")?;
+    wheel(&wheels, WHEEL_DEP, None, None).context("build the depended-on wheel")?;
     a.insert("wheels", wheels);
     a.insert("sdist", sdist(dir).context("build the sdist")?);
     a.insert("tgz", npm(dir).context("npm pack")?);
@@ -122,18 +153,23 @@ pub fn build(dir: &Path) -> Result<Artifacts> {
     Ok(a)
 }
 
-fn deb(dir: &Path) -> Result<PathBuf> {
-    let root = dir.join("deb");
+/// A .deb of `name` at `version` with one file, depending on `depends`.
+fn deb(dir: &Path, name: &str, version: &str, depends: Option<&str>) -> Result<PathBuf> {
+    let root = dir.join(format!("deb-{name}-{version}"));
+    let depends = depends.map_or(String::new(), |d| format!("Depends: {d}\n"));
     write(
         &root.join("DEBIAN/control"),
         &format!(
-            "Package: {DEB}\nVersion: 1.0-1\nArchitecture: all\n\
+            "Package: {name}\nVersion: {version}\nArchitecture: all\n{depends}\
              Maintainer: swmon scenarios <scn@example.invalid>\n\
              Description: a package swmon's scenario corpus installs\n"
         ),
     )?;
-    write(&root.join(format!("usr/share/{DEB}/hello")), "hello\n")?;
-    let deb = dir.join(format!("{DEB}_1.0-1_all.deb"));
+    write(
+        &root.join(format!("usr/share/{name}/hello")),
+        &format!("hello {version}\n"),
+    )?;
+    let deb = dir.join(format!("{name}_{version}_all.deb"));
     run(Command::new("dpkg-deb")
         .args(["--root-owner-group", "--build"])
         .arg(&root)
@@ -142,17 +178,21 @@ fn deb(dir: &Path) -> Result<PathBuf> {
 }
 
 /// A pure-Python wheel: a zip with metadata, no build backend needed;
-/// with `script`, a console script of that name (what pipx installs).
-fn wheel(wheels: &Path, dist: &str, script: Option<&str>) -> Result<()> {
+/// with `script`, a console script of that name (what pipx installs); with
+/// `requires`, a `Requires-Dist` on that distribution.
+fn wheel(wheels: &Path, dist: &str, script: Option<&str>, requires: Option<&str>) -> Result<()> {
     fs::create_dir_all(wheels)?;
     let script_py = r#"
 import zipfile, sys
-out, dist, version, script = sys.argv[1], sys.argv[2], "1.0", sys.argv[3]
+out, dist, version, script, req = sys.argv[1], sys.argv[2], "1.0", sys.argv[3], sys.argv[4]
 name = dist.replace("-", "_")
 info = f"{name}-{version}.dist-info"
+meta = f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
+if req:
+    meta += f"Requires-Dist: {req}\n"
 files = {
     f"{name}/__init__.py": "VALUE = 1\ndef main():\n    print('hello')\n",
-    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+    f"{info}/METADATA": meta,
     f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: swmon-scenarios\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
 }
 if script:
@@ -168,8 +208,26 @@ with zipfile.ZipFile(f"{out}/{name}-{version}-py3-none-any.whl", "w") as z:
         .arg(script_py)
         .arg(wheels)
         .arg(dist)
-        .arg(script.unwrap_or("")))?;
+        .arg(script.unwrap_or(""))
+        .arg(requires.unwrap_or("")))?;
     Ok(())
+}
+
+/// A plain tarball holding one executable, `swmon-scn-tool` (a shell
+/// script of its own, so its sha256 is no system file's).
+fn tool_tar(dir: &Path) -> Result<PathBuf> {
+    let src = dir.join("tool-src");
+    let tool = src.join(TOOL);
+    write(&tool, &format!("#!/bin/sh\necho {TOOL} 1.0\n"))?;
+    fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let tar = dir.join(format!("{TOOL}.tar"));
+    run(Command::new("tar")
+        .args(["--owner=0", "--group=0", "-cf"])
+        .arg(&tar)
+        .arg("-C")
+        .arg(&src)
+        .arg(TOOL))?;
+    Ok(tar)
 }
 
 /// A setuptools sdist, built with `setup.py sdist` (no network, no

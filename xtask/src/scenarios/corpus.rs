@@ -43,7 +43,9 @@ pub struct Scenario {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    pub manager: String,
+    /// The manager of the runs (or alerts); required but with `no_events`.
+    #[serde(default)]
+    pub manager: Option<String>,
     #[serde(default)]
     pub operation: Option<String>,
     #[serde(default)]
@@ -64,8 +66,10 @@ pub struct Expect {
     /// The runs carry the container id of the runner's cgroup.
     #[serde(default)]
     pub container: bool,
-    #[serde(default = "one")]
-    pub count: usize,
+    /// Runs the line starts (alerts with `state_only`); by default 1, or
+    /// 0 with `no_events`. Read it with [`Expect::count`].
+    #[serde(default)]
+    count: Option<usize>,
     #[serde(default)]
     pub allow_failure: bool,
     /// Each run was decided first `ebpf_only`, then amended by one
@@ -73,10 +77,59 @@ pub struct Expect {
     /// it (the default), a run must have no correction.
     #[serde(default)]
     pub amended: bool,
+    /// `swmon.detected_by` of each run or alert, as a set.
+    #[serde(default)]
+    pub detected_by: Option<Vec<String>>,
+    /// `swmon.changes` of each run or alert: exactly these, one each.
+    #[serde(default)]
+    pub changes: Option<Vec<ChangeWant>>,
+    /// The installs are state-only alerts (no installer ran): `event.kind`
+    /// alert, `swmon.reason` `no-installer-exec`, `swmon.detected_by`
+    /// `["state"]`, by a process of the scenario's shell; no installer run.
+    #[serde(default)]
+    pub state_only: bool,
+    /// `process.name` of each alert: the process that wrote the state.
+    #[serde(default)]
+    pub writer: Option<String>,
+    /// Nothing at all: no run (any verdict, a start event too) and no
+    /// state-only alert of the folder or of the shell's processes.
+    #[serde(default)]
+    pub no_events: bool,
 }
 
-fn one() -> usize {
-    1
+impl Expect {
+    pub fn count(&self) -> usize {
+        self.count.unwrap_or(usize::from(!self.no_events))
+    }
+
+    /// It checks the state witness: the scenario's shell's processes may
+    /// then raise no state-only alert but those it expects.
+    pub fn witness(&self) -> bool {
+        self.changes.is_some() || self.detected_by.is_some() || self.state_only || self.no_events
+    }
+}
+
+/// One expected entry of `swmon.changes`. A field left out is not checked,
+/// but for `previous_version`: left out, the change must have none.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeWant {
+    pub name: String,
+    #[serde(default)]
+    pub manager: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub previous_version: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    /// Placeholders expanded.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The change's `sha256` is this file's, hashed by the runner right
+    /// after the line (placeholders expanded).
+    #[serde(default)]
+    pub sha256_of: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,8 +208,33 @@ impl Corpus {
             for a in s.before.iter().chain(&s.after) {
                 Action::parse(a).with_context(|| format!("scenario `{}`", s.name))?;
             }
-            if s.expect.reason.is_some() && s.expect.verdict.is_none() {
+            let e = &s.expect;
+            if e.reason.is_some() && e.verdict.is_none() {
                 bail!("scenario `{}`: a reason needs a verdict", s.name);
+            }
+            if e.manager.is_none() && !e.no_events {
+                bail!(
+                    "scenario `{}`: no manager (only `no_events` needs none)",
+                    s.name
+                );
+            }
+            if e.no_events && (e.count() != 0 || e.state_only || e.changes.is_some()) {
+                bail!(
+                    "scenario `{}`: `no_events` wants nothing: no count, state_only or changes",
+                    s.name
+                );
+            }
+            if e.writer.is_some() && !e.state_only {
+                bail!("scenario `{}`: `writer` is a state-only alert's", s.name);
+            }
+            let fields = e
+                .changes
+                .iter()
+                .flatten()
+                .flat_map(|c| [Some(&c.name), c.path.as_ref(), c.sha256_of.as_ref()]);
+            for f in fields.flatten() {
+                expand(f, &|_| Some(String::new()), placeholders)
+                    .with_context(|| format!("scenario `{}`", s.name))?;
             }
         }
         Ok(corpus)
@@ -240,7 +318,8 @@ mod tests {
 
     /// Every scenario that plays a run says which packages and which way
     /// (`via`) swmon must report: an expectation that leaves them out
-    /// passes whatever swmon names.
+    /// passes whatever swmon names. A state-only alert has no argv to read
+    /// packages from: it says what changed and who wrote it.
     #[test]
     fn every_scenario_checks_packages_and_via() {
         let path = crate::root().join("tests/scenarios.toml");
@@ -248,13 +327,38 @@ mod tests {
         let unchecked: Vec<&str> = c
             .scenarios
             .iter()
-            .filter(|s| s.expect.count > 0)
-            .filter(|s| s.expect.packages.is_none() || s.expect.via.is_none())
+            .filter(|s| s.expect.count() > 0)
+            .filter(|s| {
+                if s.expect.state_only {
+                    s.expect.changes.is_none() || s.expect.writer.is_none()
+                } else {
+                    s.expect.packages.is_none() || s.expect.via.is_none()
+                }
+            })
             .map(|s| s.name.as_str())
             .collect();
         assert!(
             unchecked.is_empty(),
             "scenarios that check no packages or no via: {unchecked:?}"
         );
+    }
+
+    /// Each case of the state witness (issue 11) has its scenario.
+    #[test]
+    fn the_state_witness_is_played() {
+        let path = crate::root().join("tests/scenarios.toml");
+        let c = Corpus::load(&path, super::super::PLACEHOLDERS).unwrap();
+        let e = |f: &dyn Fn(&Expect) -> bool| c.scenarios.iter().filter(|s| f(&s.expect)).count();
+        assert!(e(&|x| x.state_only) >= 2);
+        assert!(e(&|x| x.no_events) >= 4);
+        let upgrades = e(&|x| {
+            x.changes
+                .iter()
+                .flatten()
+                .any(|c| c.previous_version.is_some())
+        });
+        assert!(upgrades >= 1);
+        let pairs = e(&|x| x.changes.as_ref().is_some_and(|c| c.len() >= 2));
+        assert!(pairs >= 2);
     }
 }

@@ -396,6 +396,26 @@ pub fn action(e: &Value) -> &str {
     e["event"]["action"].as_str().unwrap_or("")
 }
 
+/// A file's sha256, by `sha256sum`.
+pub fn sha256(path: &Path) -> Result<String> {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .context("run sha256sum")?;
+    if !out.status.success() {
+        bail!(
+            "sha256sum {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.split_whitespace().next() {
+        Some(h) if h.len() == 64 => Ok(h.to_owned()),
+        _ => bail!("sha256sum {}: no hash in {text:?}", path.display()),
+    }
+}
+
 /// The cgroup v2 mount (`/sys/fs/cgroup`, or a hybrid host's `unified`).
 pub fn cgroup2_root() -> Result<PathBuf> {
     let mounts = fs::read_to_string("/proc/mounts").context("read /proc/mounts")?;
@@ -466,6 +486,45 @@ pub struct Ran {
     pub status: Option<ExitStatus>,
     pub timed_out: bool,
     pub seconds: f64,
+    /// The shell: its pid, and the boot clock (`CLOCK_BOOTTIME`, swmon's
+    /// process starts) before it was spawned and once its exit was seen,
+    /// before it was reaped (so no other process had its pid yet).
+    pub shell: Shell,
+}
+
+/// A shell the runner ran, and when it was alive on the boot clock: a
+/// process of its tree started in `[start_ns, end_ns]`; a later process
+/// with the same pid started after `end_ns`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Shell {
+    pub pid: u32,
+    pub start_ns: u64,
+    pub end_ns: u64,
+}
+
+/// `CLOCK_BOOTTIME` in nanoseconds: the clock of the kernel's process
+/// starts (`task->start_boottime`), which swmon's run ids carry.
+pub fn boot_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Whether `pid`, a child of this process, has exited: seen with `WNOWAIT`,
+/// so it stays a zombie (its pid taken) until `try_wait` reaps it.
+fn exited(pid: u32, block: bool) -> bool {
+    // SAFETY: an all-zero siginfo_t is valid; waitid writes it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOWAIT | if block { 0 } else { libc::WNOHANG };
+    // SAFETY: waits on this process's own child, leaving it unreaped.
+    let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+    // SAFETY: si_pid is set by waitid when a child changed state (0 with
+    // WNOHANG when none did).
+    r == 0 && unsafe { info.si_pid() } != 0
 }
 
 impl Ran {
@@ -496,6 +555,7 @@ pub fn shell(
     let mut out = fs::OpenOptions::new().create(true).append(true).open(log)?;
     writeln!(out, "$ {line}")?;
     let started = Instant::now();
+    let start_ns = boot_ns();
     let mut child = Command::new("/bin/sh")
         .arg("-c")
         .arg(line)
@@ -510,17 +570,21 @@ pub fn shell(
         .with_context(|| format!("spawn sh -c {line:?}"))?;
     let end = started + deadline;
     let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break Some(s);
+    let pid = child.id();
+    let (status, end_ns) = loop {
+        if exited(pid, false) {
+            let end_ns = boot_ns();
+            break (child.try_wait()?, end_ns);
         }
         if Instant::now() > end {
             timed_out = true;
             // SAFETY: the process group this runner started (its id is the
             // child's pid).
-            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+            unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+            exited(pid, true);
+            let end_ns = boot_ns();
             let _ = child.wait();
-            break None;
+            break (None, end_ns);
         }
         thread::sleep(Duration::from_millis(10));
     };
@@ -528,6 +592,11 @@ pub fn shell(
         status,
         timed_out,
         seconds: started.elapsed().as_secs_f64(),
+        shell: Shell {
+            pid,
+            start_ns,
+            end_ns,
+        },
     })
 }
 
