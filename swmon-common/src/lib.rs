@@ -1224,6 +1224,32 @@ pub struct NameValue {
     pub _pad: [u8; 3],
 }
 
+/// The head of a kernel `struct dentry` from its `d_parent` on, as the
+/// state witness reads it in one probe read: the parent, the name
+/// (`d_name`: hash and length, then the pointer), the inode and the first
+/// 16 bytes of the inline name (`d_iname`; `d_shortname` in newer
+/// kernels, this 6.18 among them), which `d_name.name` points at when the
+/// name is short enough to be kept in the dentry. User space checks the
+/// running kernel's layout against these offsets in BTF before loading,
+/// and refuses to load otherwise.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DentryHead {
+    pub parent: u64,
+    /// `qstr.hash_len`: the hash in the low 32 bits, the length above.
+    pub hash_len: u64,
+    pub name: u64,
+    pub inode: u64,
+    pub inline: [u64; 2],
+}
+
+impl DentryHead {
+    /// Offsets from `d_parent` of `d_name`, `d_inode` and the inline name.
+    pub const NAME: u32 = 8;
+    pub const INODE: u32 = 24;
+    pub const INLINE: u32 = 32;
+}
+
 /// Key of the (device, inode) map: the kernel's `s_dev` encoding
 /// (`major << 20 | minor`) and the inode number.
 #[repr(C)]
@@ -1693,6 +1719,17 @@ mod layout {
     use core::mem::{offset_of, size_of};
 
     use super::*;
+
+    /// The offsets user space checks against the kernel's BTF are where
+    /// the struct the kernel reads into has the fields.
+    #[test]
+    fn dentry_head() {
+        assert_eq!(offset_of!(DentryHead, hash_len) as u32, DentryHead::NAME);
+        assert_eq!(offset_of!(DentryHead, name) as u32, DentryHead::NAME + 8);
+        assert_eq!(offset_of!(DentryHead, inode) as u32, DentryHead::INODE);
+        assert_eq!(offset_of!(DentryHead, inline) as u32, DentryHead::INLINE);
+        assert_eq!(size_of::<DentryHead>(), 48);
+    }
 
     #[test]
     fn exec_event() {

@@ -36,7 +36,7 @@ use aya_ebpf::{
 use swmon_common::{
     counter, flag,
     state::{self, Place},
-    InodeKey, StateEvent, StateKey, ANCESTORS_MAX, EVENT_STATE,
+    DentryHead, InodeKey, StateEvent, StateKey, ANCESTORS_MAX, EVENT_STATE,
 };
 
 use crate::{count, read, read_ptr, walk_path, CAPTURE_OFFSETS, EVENTS, OFFSETS, SCAN_OFFSETS};
@@ -72,36 +72,113 @@ pub fn swmon_state(ctx: RawTracePointContext) -> u32 {
     }
 }
 
-/// The first 16 bytes of a dentry's name, and where the name is.
-#[inline(always)]
-fn words_of(dentry: *const u8) -> ([u64; 2], *const u8) {
-    let off = OFFSETS.load();
-    let Ok(name) = read_ptr(dentry, off.dentry_name + off.qstr_name) else {
-        return ([0; 2], core::ptr::null());
+/// One field of a global the loader sets (`OFFSETS`, `SCAN_OFFSETS`), read
+/// alone: `Global::load` reads the whole struct (a volatile read: every
+/// field a load, on every call, each kept by the compiler), where these
+/// programs, run on every dirtied page, need a few fields.
+macro_rules! field {
+    ($global:expr, $field:ident) => {
+        // SAFETY: `Global` is `repr(transparent)` over its value, which the
+        // loader set before the program runs; volatile like `Global::load`,
+        // so the read is not folded into the value it was compiled with.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*inner(&$global)).$field)) }
     };
-    // A name under 40 bytes is inline in the dentry (`d_iname`), a longer
-    // one in a buffer of its length: 16 bytes can always be read.
-    (read::<[u64; 2]>(name, 0).unwrap_or([0; 2]), name)
 }
 
-/// A dentry's name's length.
+/// The value a `Global` wraps.
 #[inline(always)]
-fn len_of(dentry: *const u8) -> u32 {
-    let off = OFFSETS.load();
-    read(dentry, off.dentry_name + off.qstr_len).unwrap_or(0)
+fn inner<T>(global: &'static Global<T>) -> *const T {
+    (global as *const Global<T>).cast()
+}
+
+/// What one read of a dentry's head gives: its parent (null at a
+/// filesystem's root, where the dentry is its own parent, or when the read
+/// failed), its name's length and first 16 bytes, where the name is, and
+/// its inode.
+#[derive(Clone, Copy)]
+struct Named {
+    parent: *const u8,
+    len: u32,
+    name: *const u8,
+    inode: *const u8,
+    words: [u64; 2],
+}
+
+impl Named {
+    /// A dentry whose head could not be read: no parent, no name.
+    const NONE: Named = Named {
+        parent: core::ptr::null(),
+        len: 0,
+        name: core::ptr::null(),
+        inode: core::ptr::null(),
+        words: [0; 2],
+    };
+}
+
+/// Reads a dentry's head (`DentryHead`: `d_parent`, `d_name`, `d_inode`
+/// and the inline name's first 16 bytes, adjacent: the layout is
+/// checked against BTF at load) in one probe read. A name under the
+/// inline length (`DNAME_INLINE_LEN`: 40 bytes on this 6.18) is kept in the
+/// dentry itself (`d_iname`; `d_shortname` in newer kernels, this 6.18
+/// among them) and `d_name.name`
+/// points there: its first 16 bytes are the ones the head read holds,
+/// the same memory the name pointer would have been read through. A
+/// longer name is in a buffer of its own, read (when `want_name`) as
+/// before: 16 bytes can always be read from either.
+#[inline(always)]
+fn head_of(dentry: *const u8, dentry_parent: u32, want_name: bool) -> Named {
+    match read::<DentryHead>(dentry, dentry_parent) {
+        Ok(h) => named(dentry, dentry_parent, &h, want_name),
+        Err(_) => Named::NONE,
+    }
+}
+
+/// What a dentry's head says (`h`, read from `dentry` + `dentry_parent`).
+#[inline(always)]
+fn named(dentry: *const u8, dentry_parent: u32, h: &DentryHead, want_name: bool) -> Named {
+    let name = h.name as *const u8;
+    let inline = dentry.wrapping_add((dentry_parent + DentryHead::INLINE) as usize);
+    let words = if name == inline {
+        h.inline
+    } else if want_name && !name.is_null() {
+        read::<[u64; 2]>(name, 0).unwrap_or([0; 2])
+    } else {
+        [0; 2]
+    };
+    let parent = h.parent as *const u8;
+    Named {
+        parent: if parent == dentry {
+            core::ptr::null()
+        } else {
+            parent
+        },
+        // `hash_len`: the hash in the low half, the length in the high.
+        len: (h.hash_len >> 32) as u32,
+        name,
+        inode: h.inode as *const u8,
+        words,
+    }
 }
 
 fn try_state(ctx: &RawTracePointContext) -> Result<u32, u32> {
-    let soff = SCAN_OFFSETS.load();
     // TP_PROTO(struct folio *folio, struct address_space *mapping)
     let mapping = ctx.arg::<u64>(1) as *const u8;
-    let inode = read_ptr(mapping, soff.mapping_host)?;
-    let mode: u16 = read(inode, soff.inode_mode)?;
-    if mode & S_IFMT != S_IFREG {
-        // The block device's own pages (filesystem metadata), and the rest.
+    let inode = read_ptr(mapping, field!(SCAN_OFFSETS, mapping_host))?;
+    // The file's type is looked at only once its names match: a write
+    // that matches no rule, most of them, costs no read of it. The block
+    // device's own pages (filesystem metadata) stop at the first test
+    // below as they stopped at this one: its inode has no dentry.
+    let (rule, dentry) = match_inode(inode, false)?;
+    if rule == 0 {
         return Ok(0);
     }
-    match_inode(inode, false)
+    let mode: u16 = read(inode, field!(SCAN_OFFSETS, inode_mode))?;
+    if mode & S_IFMT != S_IFREG {
+        // A folder or symlink whose pages the filesystem keeps in the
+        // page cache (ext2's folders, ext4's long symlinks), and the rest.
+        return Ok(0);
+    }
+    Ok(send(rule, inode, dentry))
 }
 
 /// `chmod` and the other attribute changes of a file, seen where the
@@ -125,94 +202,97 @@ fn try_attr(ctx: &RawTracePointContext) -> Result<u32, u32> {
     if ctx.arg::<u64>(1) as u32 & all != all {
         return Ok(0);
     }
-    let soff = SCAN_OFFSETS.load();
     let inode = ctx.arg::<u64>(0) as *const u8;
-    let mode: u16 = read(inode, soff.inode_mode)?;
+    let mode: u16 = read(inode, field!(SCAN_OFFSETS, inode_mode))?;
     if mode & S_IFMT != S_IFREG || mode & 0o111 == 0 {
         return Ok(0);
     }
-    match_inode(inode, true)
+    let (rule, dentry) = match_inode(inode, true)?;
+    if rule == 0 {
+        return Ok(0);
+    }
+    Ok(send(rule, inode, dentry))
 }
 
 /// Matches a file's names against the rules (only the watched `PATH`
-/// folders when `path_only`), and sends a match.
+/// folders when `path_only`): the rule (0 for none) and the dentry, of
+/// the file's names, that matched.
 #[inline(always)]
-fn match_inode(inode: *const u8, path_only: bool) -> Result<u32, u32> {
-    let off = OFFSETS.load();
-    let soff = SCAN_OFFSETS.load();
-    let mut node = read_ptr(inode, soff.inode_dentry)?;
+fn match_inode(inode: *const u8, path_only: bool) -> Result<(u32, *const u8), u32> {
+    let dp = field!(OFFSETS, dentry_parent);
+    let alias = field!(SCAN_OFFSETS, dentry_alias);
+    let mut node = read_ptr(inode, field!(SCAN_OFFSETS, inode_dentry))?;
     let mut k = 0usize;
     while k < ALIASES_MAX && !node.is_null() {
-        let dentry = node.wrapping_sub(soff.dentry_alias as usize);
+        let dentry = node.wrapping_sub(alias as usize);
         // What every rule looks at first: the parent's and grandparent's
-        // names (16 bytes each) and the file's; the rest (lengths, last
-        // bytes, a third folder) only where a rule needs them, so an
-        // ordinary write costs as few reads as can be.
+        // names (16 bytes each) and the file's, one read of each dentry's
+        // head; the rest (last bytes, a third folder) only where a rule
+        // needs them, so an ordinary write costs as few reads as can be.
         let mut p = Place::default();
-        let parent0 = read_ptr(dentry, off.dentry_parent).unwrap_or(core::ptr::null());
-        let mut parent1 = core::ptr::null::<u8>();
-        let mut parent0_name = core::ptr::null::<u8>();
-        if !parent0.is_null() && parent0 != dentry {
-            let (w, name) = words_of(parent0);
-            p.parents[0] = w;
-            parent0_name = name;
+        let leaf = head_of(dentry, dp, !path_only);
+        let mut parent0 = leaf;
+        let mut parent1 = leaf;
+        if !leaf.parent.is_null() {
+            parent0 = head_of(leaf.parent, dp, true);
+            p.parents[0] = parent0.words;
             p.depth = 1;
-            let up = read_ptr(parent0, off.dentry_parent).unwrap_or(core::ptr::null());
-            if !path_only && !up.is_null() && up != parent0 {
-                p.parents[1] = words_of(up).0;
-                parent1 = up;
+            if !path_only && !parent0.parent.is_null() {
+                parent1 = head_of(parent0.parent, dp, true);
+                p.parents[1] = parent1.words;
                 p.depth = 2;
             }
         }
-        let mut leaf_name = core::ptr::null::<u8>();
         if !path_only {
-            let (w, name) = words_of(dentry);
-            p.leaf = w;
-            leaf_name = name;
+            p.leaf = leaf.words;
         }
         if !path_only && p.depth == 2 {
-            if state::is_site(p.parents[1]) && !parent0_name.is_null() {
-                let len = len_of(parent0);
+            if state::is_site(p.parents[1]) && !parent0.name.is_null() {
+                let len = parent0.len;
                 p.parent_len = len;
                 if (10..4096).contains(&len) {
-                    p.parent_tail = read::<u64>(parent0_name, len - 8).unwrap_or(0);
-                    p.parent_head = read::<u16>(parent0_name, len - 10).unwrap_or(0);
+                    // The 2 bytes before the last 8 and those 8, one read.
+                    if let Ok(b) = read::<[u8; 10]>(parent0.name, len - 10) {
+                        p.parent_head = u16::from_le_bytes([b[0], b[1]]);
+                        p.parent_tail =
+                            u64::from_le_bytes([b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9]]);
+                    }
                 }
             }
             if state::PACKAGE_JSON.matches(p.leaf)
                 && (p.parents[1][0] & 0xff) == b'@' as u64
-                && !parent1.is_null()
+                && !parent1.parent.is_null()
             {
-                let up = read_ptr(parent1, off.dentry_parent).unwrap_or(core::ptr::null());
-                if !up.is_null() && up != parent1 {
-                    p.parents[2] = words_of(up).0;
-                    p.depth = 3;
-                }
+                p.parents[2] = head_of(parent1.parent, dp, true).words;
+                p.depth = 3;
             }
         }
         if !path_only && p.depth >= 1 && state::SPECIFICATIONS.matches(p.parents[0]) {
-            let len = len_of(dentry);
+            let len = leaf.len;
             p.leaf_len = len;
-            if (8..4096).contains(&len) && !leaf_name.is_null() {
-                p.leaf_tail = read::<u64>(leaf_name, len - 8).unwrap_or(0);
+            if (8..4096).contains(&len) && !leaf.name.is_null() {
+                p.leaf_tail = read::<u64>(leaf.name, len - 8).unwrap_or(0);
             }
         }
         // A watched `PATH` folder first: whatever the file's name there
         // (`/usr/local/bin/.crates2.json` is an executable's place).
         let mut rule = 0;
-        if state::may_be_path_dir(&p) && !parent0.is_null() {
+        if state::may_be_path_dir(&p) {
             let watched_rule = if path_only {
                 state::PATH_ATTR
             } else {
                 state::PATH_DIR
             };
-            let dir = read_ptr(parent0, soff.dentry_inode)?;
+            let dir = parent0.inode;
+            if dir.is_null() {
+                return Err(0);
+            }
             let key = InodeKey {
-                dev: read_ptr(dir, off.inode_sb)
-                    .and_then(|sb| read(sb, off.sb_dev))
+                dev: read_ptr(dir, field!(OFFSETS, inode_sb))
+                    .and_then(|sb| read(sb, field!(OFFSETS, sb_dev)))
                     .unwrap_or(0),
                 _pad: 0,
-                ino: read(dir, off.inode_ino).unwrap_or(0),
+                ino: read(dir, field!(OFFSETS, inode_ino)).unwrap_or(0),
             };
             // SAFETY: the value is not kept.
             if unsafe { WATCHED_DIRS.get(key) }.is_some() {
@@ -223,13 +303,13 @@ fn match_inode(inode: *const u8, path_only: bool) -> Result<u32, u32> {
             rule = state::rule_of(&p);
         }
         if rule != 0 {
-            return Ok(send(rule, inode, dentry));
+            return Ok((rule, dentry));
         }
         // hlist_node.next, its first field.
         node = read_ptr(node, 0).unwrap_or(core::ptr::null());
         k += 1;
     }
-    Ok(0)
+    Ok((0, core::ptr::null()))
 }
 
 /// Sends a matched write, once per (unit, writer) and [`RESEND_NS`]. A

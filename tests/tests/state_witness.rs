@@ -164,6 +164,55 @@ fn a_wheel_unzipped_into_a_venv_is_an_install_no_installer_ran() {
     assert_eq!(c["state_reserve_failed"], 0);
 }
 
+/// Names of 40 bytes and more (on 6.18) are not kept in the dentry
+/// itself but in a buffer of their own, which the kernel reads through the name's pointer
+/// (a shorter one comes with the read of the dentry's head): a package
+/// folder and a `.dist-info` folder with such names are matched alike.
+#[test]
+fn long_folder_names_are_matched_like_short_ones() {
+    let tmp = TempDir::new("state-long");
+    let dist = "swmon-state-a-distribution-name-past-forty-bytes";
+    let wheel = build_wheel(PYTHON, tmp.path(), dist, "1.0");
+    let venv = venv_without_pip(tmp.path());
+    let site = site_packages(&venv);
+
+    let m = Monitor::start(&[]);
+    let (pid, code) = run(Command::new(PYTHON).arg("-c").arg(format!(
+        "import zipfile; zipfile.ZipFile({:?}).extractall({:?})",
+        wheel.display().to_string(),
+        site.display().to_string()
+    )));
+    assert_eq!(code, 0, "unzip");
+    m.wait_for(
+        "the unzip's state-only event",
+        Duration::from_secs(20),
+        |e| e["swmon"]["reason"] == "no-installer-exec" && e["process"]["pid"] == pid,
+    );
+    let events = m.stop();
+
+    let found = state_only(&events, pid);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let e = &found[0];
+    let module = dist.replace('-', "_");
+    let dist_info = site.join(format!("{module}-1.0.dist-info"));
+    assert!(dist_info.file_name().unwrap().len() >= 40);
+    assert!(module.len() >= 40);
+    let mut w = writes(e);
+    w.sort();
+    assert_eq!(
+        w,
+        [
+            ("dist-info".to_owned(), dist_info.display().to_string()),
+            (
+                "site-package".to_owned(),
+                site.join(&module).display().to_string()
+            ),
+        ],
+        "{e:#}"
+    );
+    assert_eq!(e["package"]["name"], dist);
+}
+
 struct RemoveOnDrop(PathBuf);
 
 impl Drop for RemoveOnDrop {

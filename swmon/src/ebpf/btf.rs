@@ -14,7 +14,7 @@
 
 use std::{collections::HashMap, path::Path};
 
-use swmon_common::{CaptureOffsets, KernelOffsets, ScanOffsets, ELF_KEY_LEN};
+use swmon_common::{CaptureOffsets, DentryHead, KernelOffsets, ScanOffsets, ELF_KEY_LEN};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BtfError {
@@ -31,6 +31,11 @@ pub enum BtfError {
     NoField { strukt: String, field: String },
     #[error("field {field} of struct {strukt} is a bitfield or not byte-aligned")]
     Unaligned { strukt: String, field: String },
+    #[error(
+        "struct dentry is not laid out as the state witness reads it ({0}): d_parent, d_name, \
+         d_inode and at least 16 bytes of inline name, adjacent"
+    )]
+    DentryLayout(String),
 }
 
 /// What the eBPF program needs to know of the running kernel.
@@ -61,8 +66,10 @@ pub fn kernel_facts(path: &Path) -> Result<KernelFacts, BtfError> {
         source,
     })?;
     let btf = Btf::parse(&data)?;
+    let offsets = offsets(&btf)?;
+    check_dentry_head(&btf, &offsets)?;
     Ok(KernelFacts {
-        offsets: offsets(&btf)?,
+        offsets,
         capture_offsets: capture_offsets(&btf)?,
         scan_offsets: scan_offsets(&btf)?,
         exit_group_dead: btf.func_proto_params("btf_trace_sched_process_exit")? >= 3,
@@ -121,6 +128,37 @@ fn offsets(b: &Btf<'_>) -> Result<KernelOffsets, BtfError> {
         fs_pwd: b.offset("fs_struct", "pwd")?,
         _pad: 0,
     })
+}
+
+/// Whether the state witness's one read of a dentry's head
+/// ([`DentryHead`], from `d_parent` on) holds what it takes from it: the
+/// name right after the parent (its hash, length, then pointer), the inode
+/// after the name, then the inline name (`d_shortname` in newer kernels,
+/// this 6.18 among them; `d_iname` before) with at least 16 bytes before
+/// the next field.
+fn check_dentry_head(b: &Btf<'_>, off: &KernelOffsets) -> Result<(), BtfError> {
+    let parent = off.dentry_parent;
+    let inode = b.offset("dentry", "d_inode")?;
+    let inline = b
+        .offset("dentry", "d_shortname")
+        .or_else(|_| b.offset("dentry", "d_iname"))?;
+    let after = b.offset("dentry", "d_op")?;
+    let bad = |what: String| Err(BtfError::DentryLayout(what));
+    if off.dentry_name != parent + DentryHead::NAME || off.qstr_len != 4 || off.qstr_name != 8 {
+        return bad(format!(
+            "d_parent at {parent}, d_name at {}, its len at {} and name at {}",
+            off.dentry_name, off.qstr_len, off.qstr_name
+        ));
+    }
+    if inode != parent + DentryHead::INODE || inline != parent + DentryHead::INLINE {
+        return bad(format!(
+            "d_parent at {parent}, d_inode at {inode}, the inline name at {inline}"
+        ));
+    }
+    if after < inline + 16 {
+        return bad(format!("the inline name at {inline}, d_op at {after}"));
+    }
+    Ok(())
 }
 
 fn scan_offsets(b: &Btf<'_>) -> Result<ScanOffsets, BtfError> {
@@ -299,10 +337,9 @@ impl<'a> Btf<'a> {
         u32_at(self.types, t.extra + 8).ok_or(BtfError::Malformed("array cut short"))
     }
 
-    /// Byte offset and type id of `field` in struct `strukt`.
-    fn member(&self, strukt: &str, field: &str) -> Result<(u32, u32), BtfError> {
-        let id = self
-            .by_name
+    /// The id of struct `strukt` (the first with members).
+    fn struct_id(&self, strukt: &str) -> Result<u32, BtfError> {
+        self.by_name
             .get(strukt.as_bytes())
             .and_then(|ids| {
                 ids.iter().copied().find(|id| {
@@ -310,7 +347,12 @@ impl<'a> Btf<'a> {
                         .is_some_and(|t| t.kind == KIND_STRUCT && t.vlen > 0)
                 })
             })
-            .ok_or_else(|| BtfError::NoStruct(strukt.to_owned()))?;
+            .ok_or_else(|| BtfError::NoStruct(strukt.to_owned()))
+    }
+
+    /// Byte offset and type id of `field` in struct `strukt`.
+    fn member(&self, strukt: &str, field: &str) -> Result<(u32, u32), BtfError> {
+        let id = self.struct_id(strukt)?;
         let no_field = || BtfError::NoField {
             strukt: strukt.to_owned(),
             field: field.to_owned(),
@@ -485,6 +527,38 @@ mod tests {
         assert_eq!(facts.bprm_buf, reference("linux_binprm", "buf"));
         assert_ne!(facts.bprm_buf, 0);
         assert!(btf.array_len("linux_binprm", "filename").is_err());
+    }
+
+    /// The state witness reads a dentry's head in one read: this kernel's
+    /// layout must be the one it reads (6.18: d_parent at 24, d_name at 32,
+    /// d_inode at 48, d_shortname at 56, d_op at 96), and another refused.
+    #[test]
+    fn this_kernel_s_dentry_head() {
+        let data = std::fs::read(VMLINUX).expect("read BTF");
+        let btf = Btf::parse(&data).expect("parse");
+        let off = offsets(&btf).expect("offsets");
+        check_dentry_head(&btf, &off).expect("the dentry head as read");
+        assert_eq!(
+            btf.offset("dentry", "d_shortname")
+                .expect("6.18's inline name"),
+            reference("dentry", "d_shortname")
+        );
+        assert_eq!(off.dentry_parent, reference("dentry", "d_parent"));
+        let moved = KernelOffsets {
+            dentry_name: off.dentry_name + 8,
+            ..off
+        };
+        let err = check_dentry_head(&btf, &moved).unwrap_err();
+        assert!(matches!(err, BtfError::DentryLayout(_)), "{err}");
+        let moved = KernelOffsets {
+            dentry_parent: off.dentry_parent + 8,
+            dentry_name: off.dentry_name + 8,
+            ..off
+        };
+        assert!(matches!(
+            check_dentry_head(&btf, &moved),
+            Err(BtfError::DentryLayout(_))
+        ));
     }
 
     #[test]
