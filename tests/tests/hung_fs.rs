@@ -1,0 +1,190 @@
+//! A hung file system under an installer's working folder costs swmon the
+//! package-file reader's deadline, not its pipeline. With audit on, opening
+//! a folder on a FUSE mount asks its server for the folder's capabilities
+//! (`audit_copy_inode`'s `getxattr`); a server that never answers holds the
+//! opener for ever. swmon opens the installer's `/proc/PID/cwd` to read
+//! the local package files it names: on a worker, under the deadline.
+//!
+//! The FUSE server here is this test: it answers the mount's `INIT` and
+//! what a `chdir` into its root asks, then, told to hang, reads every
+//! request and answers none.
+
+mod audit_common;
+
+use std::{
+    ffi::CString,
+    fs,
+    io::{Read, Write},
+    os::{fd::AsRawFd, unix::ffi::OsStrExt},
+    process::{Command, Stdio},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc, Arc,
+    },
+    time::Duration,
+};
+
+use audit_common::HostAudit;
+use tests::{one_run, run, wait_within, Monitor, TempDir};
+
+const FUSE_GETATTR: u32 = 3;
+const FUSE_GETXATTR: u32 = 22;
+const FUSE_INIT: u32 = 26;
+
+/// Answers requests on `dev` until `hang` is set, then reads them and
+/// answers none.
+fn serve(mut dev: fs::File, hang: Arc<AtomicBool>) {
+    let mut buf = vec![0u8; 1 << 17];
+    loop {
+        let Ok(n) = dev.read(&mut buf) else { return };
+        if n < 40 || hang.load(Ordering::SeqCst) {
+            continue;
+        }
+        let opcode = u32::from_ne_bytes(buf[4..8].try_into().unwrap());
+        let unique = u64::from_ne_bytes(buf[8..16].try_into().unwrap());
+        let (error, body): (i32, Vec<u8>) = match opcode {
+            FUSE_INIT => {
+                // fuse_init_out: major 7, minor 31, max_write 4096,
+                // time_gran 1, the rest 0 (64 bytes).
+                let mut b = vec![0u8; 64];
+                b[0..4].copy_from_slice(&7u32.to_ne_bytes());
+                b[4..8].copy_from_slice(&31u32.to_ne_bytes());
+                b[20..24].copy_from_slice(&4096u32.to_ne_bytes());
+                b[24..28].copy_from_slice(&1u32.to_ne_bytes());
+                (0, b)
+            }
+            FUSE_GETATTR => {
+                // fuse_attr_out: valid 0 s, then fuse_attr: ino 1, mode
+                // S_IFDIR|0755, nlink 2 (104 bytes).
+                let mut b = vec![0u8; 104];
+                let attr = 16;
+                b[attr..attr + 8].copy_from_slice(&1u64.to_ne_bytes());
+                b[attr + 60..attr + 64].copy_from_slice(&0o40755u32.to_ne_bytes());
+                b[attr + 64..attr + 68].copy_from_slice(&2u32.to_ne_bytes());
+                (0, b)
+            }
+            // No attribute: asked again next time (ENOSYS would make the
+            // kernel stop asking).
+            FUSE_GETXATTR => (-libc::ENODATA, Vec::new()),
+            // ACCESS and the rest: not implemented, allowed.
+            _ => (-libc::ENOSYS, Vec::new()),
+        };
+        let mut out = Vec::with_capacity(16 + body.len());
+        out.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+        out.extend_from_slice(&error.to_ne_bytes());
+        out.extend_from_slice(&unique.to_ne_bytes());
+        out.extend_from_slice(&body);
+        let _ = dev.write_all(&out);
+    }
+}
+
+fn mount_fuse(target: &std::path::Path, fd: i32) {
+    let c = |s: &[u8]| CString::new(s).unwrap();
+    let (source, target, fstype, data) = (
+        c(b"swmon-test"),
+        c(target.as_os_str().as_bytes()),
+        c(b"fuse"),
+        c(format!("fd={fd},rootmode=40000,user_id=0,group_id=0").as_bytes()),
+    );
+    // SAFETY: NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            data.as_ptr().cast(),
+        )
+    };
+    assert_eq!(rc, 0, "mount: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn an_installer_in_a_hung_fuse_folder_does_not_hold_swmon() {
+    let host = HostAudit::save();
+    let tmp = TempDir::new("hung-fs");
+    let mnt = tmp.path().join("hung");
+    fs::create_dir(&mnt).expect("mkdir");
+    let m = Monitor::start(&[]);
+
+    // A thread with a mount namespace of its own mounts the file system
+    // and starts a shell in it (its chdir answered), which execs `dpkg -i
+    // ./x.deb` when told.
+    let hang = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let (h, target) = (hang.clone(), mnt.clone());
+    std::thread::spawn(move || {
+        // SAFETY: integer argument; this thread's namespace only.
+        assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNS) }, 0);
+        // SAFETY: NULL source and type, as mount(2) allows for a
+        // propagation change.
+        let rc = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0);
+        let dev = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/fuse")
+            .expect("/dev/fuse");
+        mount_fuse(&target, dev.as_raw_fd());
+        let server = dev.try_clone().expect("dup");
+        std::thread::spawn(move || serve(server, h));
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("read x; exec /usr/bin/dpkg -i ./x.deb")
+            .current_dir(&target)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sh in the FUSE folder");
+        tx.send((child, dev)).unwrap();
+    });
+    let (mut child, _dev) = rx.recv().expect("the mount thread");
+    let pid = child.id();
+
+    // From now on the server answers nothing; audit on.
+    hang.store(true, Ordering::SeqCst);
+    host.enable();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"go\n")
+        .expect("tell sh");
+    // Until sh has become dpkg (its exe link is read, not followed).
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    while !fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p.ends_with("dpkg")) {
+        assert!(std::time::Instant::now() < end, "sh did not exec dpkg");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // dpkg waits on the server; swmon's facts stage reads its package
+    // file. A run after it is reported: the stage was not held.
+    let (after, code) = run(Command::new("/usr/bin/dpkg").arg("--version"));
+    assert_eq!(code, 0);
+    m.wait_for("the run after", Duration::from_secs(60), |e| {
+        e["process"]["pid"] == after
+    });
+    // SAFETY: a signal to the child this test started, by its pid.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    wait_within(&mut child, Duration::from_secs(30), "the killed dpkg");
+    m.wait_for("the hung dpkg's run", Duration::from_secs(60), |e| {
+        e["process"]["pid"] == pid
+    });
+    let events = m.stop();
+    let e = one_run(&events, pid);
+    assert_eq!(e["swmon"]["manager"], "dpkg", "{e:#}");
+    let files = e["swmon"]["package_files"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(files.len(), 1, "{e:#}");
+    assert_eq!(files[0]["rejected"], "timed-out", "{e:#}");
+}
