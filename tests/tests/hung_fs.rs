@@ -138,10 +138,10 @@ fn an_installer_in_a_hung_fuse_folder_does_not_hold_swmon() {
         std::thread::spawn(move || serve(server, h));
         let child = Command::new("/bin/sh")
             .arg("-c")
-            .arg("read x; exec /usr/bin/dpkg -i ./x.deb")
+            .arg("echo ready; read x; exec /usr/bin/dpkg -i ./x.deb >/dev/null")
             .current_dir(&target)
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("sh in the FUSE folder");
@@ -150,7 +150,16 @@ fn an_installer_in_a_hung_fuse_folder_does_not_hold_swmon() {
     let (mut child, _dev) = rx.recv().expect("the mount thread");
     let pid = child.id();
 
-    // From now on the server answers nothing; audit on.
+    // Once the shell is up (it looks at its working folder as it starts),
+    // the server answers nothing; audit on.
+    let mut ready = [0u8; 6];
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_exact(&mut ready)
+        .expect("the shell's ready");
+    assert_eq!(&ready, b"ready\n");
     hang.store(true, Ordering::SeqCst);
     host.enable();
     child
