@@ -32,10 +32,25 @@ const FUSE_GETXATTR: u32 = 22;
 const FUSE_INIT: u32 = 26;
 
 /// Answers requests on `dev` until `hang` is set, then reads them and
-/// answers none.
-fn serve(mut dev: fs::File, hang: Arc<AtomicBool>) {
+/// answers none; returns once `stop` is set (its end of the device closed:
+/// with the test's, the connection is aborted, and a request it read and
+/// never answered, which no signal ends, fails).
+fn serve(mut dev: fs::File, hang: Arc<AtomicBool>, stop: Arc<AtomicBool>) {
     let mut buf = vec![0u8; 1 << 17];
     loop {
+        let mut poll = libc::pollfd {
+            fd: dev.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&mut poll, 1, 50) };
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if ready <= 0 {
+            continue;
+        }
         let Ok(n) = dev.read(&mut buf) else { return };
         if n < 40 || hang.load(Ordering::SeqCst) {
             continue;
@@ -111,8 +126,9 @@ fn an_installer_in_a_hung_fuse_folder_does_not_hold_swmon() {
     // and starts a shell in it (its chdir answered), which execs `dpkg -i
     // ./x.deb` when told.
     let hang = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
-    let (h, target) = (hang.clone(), mnt.clone());
+    let (h, st, target) = (hang.clone(), stop.clone(), mnt.clone());
     std::thread::spawn(move || {
         // SAFETY: integer argument; this thread's namespace only.
         assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNS) }, 0);
@@ -135,7 +151,7 @@ fn an_installer_in_a_hung_fuse_folder_does_not_hold_swmon() {
             .expect("/dev/fuse");
         mount_fuse(&target, dev.as_raw_fd());
         let server = dev.try_clone().expect("dup");
-        std::thread::spawn(move || serve(server, h));
+        let serving = std::thread::spawn(move || serve(server, h, st));
         let child = Command::new("/bin/sh")
             .arg("-c")
             .arg("echo ready; read x; exec /usr/bin/dpkg -i ./x.deb >/dev/null")
@@ -145,9 +161,9 @@ fn an_installer_in_a_hung_fuse_folder_does_not_hold_swmon() {
             .stderr(Stdio::null())
             .spawn()
             .expect("sh in the FUSE folder");
-        tx.send((child, dev)).unwrap();
+        tx.send((child, dev, serving)).unwrap();
     });
-    let (mut child, _dev) = rx.recv().expect("the mount thread");
+    let (mut child, dev, serving) = rx.recv().expect("the mount thread");
     let pid = child.id();
 
     // Once the shell is up (it looks at its working folder as it starts),
@@ -181,6 +197,11 @@ fn an_installer_in_a_hung_fuse_folder_does_not_hold_swmon() {
     m.wait_for("the run after", Duration::from_secs(60), |e| {
         e["process"]["pid"] == after
     });
+    // The server's ends closed: the connection is aborted and dpkg's
+    // request fails (a read, unanswered request ends on no signal).
+    stop.store(true, Ordering::SeqCst);
+    serving.join().expect("the server");
+    drop(dev);
     // SAFETY: a signal to the child this test started, by its pid.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     wait_within(&mut child, Duration::from_secs(30), "the killed dpkg");
