@@ -93,6 +93,30 @@ fn serve(mut dev: fs::File, hang: Arc<AtomicBool>, stop: Arc<AtomicBool>) {
     }
 }
 
+/// The test's FUSE server: [`Server::close`] (or its drop) stops it and
+/// closes both ends of the device, which aborts the connection.
+struct Server {
+    stop: Arc<AtomicBool>,
+    serving: Option<std::thread::JoinHandle<()>>,
+    dev: Option<fs::File>,
+}
+
+impl Server {
+    fn close(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.serving.take() {
+            let _ = t.join();
+        }
+        self.dev = None;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 fn mount_fuse(target: &std::path::Path, fd: i32) {
     let c = |s: &[u8]| CString::new(s).unwrap();
     let (source, target, fstype, data) = (
@@ -164,6 +188,14 @@ fn an_installer_in_a_hung_fuse_folder_does_not_hold_swmon() {
         tx.send((child, dev, serving)).unwrap();
     });
     let (mut child, dev, serving) = rx.recv().expect("the mount thread");
+    // Whatever happens (a failed assertion too), the server stops and its
+    // ends close before swmon is stopped: until then, a thread of swmon
+    // waiting on a request the server read may never end, nor swmon.
+    let mut server = Server {
+        stop: stop.clone(),
+        serving: Some(serving),
+        dev: Some(dev),
+    };
     let pid = child.id();
 
     // Once the shell is up (it looks at its working folder as it starts),
@@ -199,9 +231,7 @@ fn an_installer_in_a_hung_fuse_folder_does_not_hold_swmon() {
     });
     // The server's ends closed: the connection is aborted and dpkg's
     // request fails (a read, unanswered request ends on no signal).
-    stop.store(true, Ordering::SeqCst);
-    serving.join().expect("the server");
-    drop(dev);
+    server.close();
     // SAFETY: a signal to the child this test started, by its pid.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     wait_within(&mut child, Duration::from_secs(30), "the killed dpkg");
