@@ -16,7 +16,10 @@ use std::{
 
 use audit_common::{auditctl, key, Auditd, HostAudit};
 use serde_json::Value;
-use tests::{build_deb_with, is_early, one_run, run, wait_within, Monitor, TempDir, RUN_DEADLINE};
+use tests::{
+    build_deb_with, build_wheel, is_early, one_run, run, wait_within, Monitor, TempDir,
+    RUN_DEADLINE,
+};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -143,38 +146,16 @@ fn a_long_install_gets_an_early_event_then_its_decision() {
     );
 }
 
-fn wheels(dir: &Path, name: &str) {
-    wheel(dir, name, "1.0");
-}
-
-/// A wheel of `name` at `version` in `dir`.
-fn wheel(dir: &Path, name: &str, version: &str) {
-    let script = r#"
-import sys, zipfile
-d, name, version = sys.argv[1:4]
-mod = name.replace("-", "_")
-info = f"{mod}-{version}.dist-info"
-files = {f"{mod}/__init__.py": "X = 1\n",
-         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-with zipfile.ZipFile(f"{d}/{mod}-{version}-py3-none-any.whl", "w") as z:
-    for p, t in files.items():
-        z.writestr(p, t)
-    z.writestr(f"{info}/RECORD", "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n")
-"#;
+/// A venv with pip under `dir`.
+fn venv(dir: &Path) -> PathBuf {
+    let venv = dir.join("venv");
     let out = Command::new(PYTHON)
-        .arg("-c")
-        .arg(script)
-        .arg(dir)
-        .arg(name)
-        .arg(version)
+        .args(["-m", "venv"])
+        .arg(&venv)
         .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .expect("venv");
+    assert!(out.status.success());
+    venv
 }
 
 #[test]
@@ -183,14 +164,8 @@ fn a_package_asked_for_that_did_not_change_is_flagged() {
     let tmp = TempDir::new("runs-mismatch");
     let dir = tmp.path().join("wheels");
     fs::create_dir_all(&dir).expect("mkdir");
-    wheels(&dir, NAME);
-    let venv = tmp.path().join("venv");
-    let out = Command::new(PYTHON)
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-        .expect("venv");
-    assert!(out.status.success());
+    build_wheel(PYTHON, &dir, NAME, "1.0");
+    let venv = venv(tmp.path());
     let pip = |m: &Monitor| {
         let (pid, code) = run(Command::new(venv.join("bin/pip"))
             .args(["install", "--no-index", "--find-links"])
@@ -245,15 +220,9 @@ fn a_pip_upgrade_has_its_previous_version_and_an_uninstall_its_removal() {
     let tmp = TempDir::new("runs-upgrade");
     let dir = tmp.path().join("wheels");
     fs::create_dir_all(&dir).expect("mkdir");
-    wheel(&dir, NAME, "1.0");
-    wheel(&dir, NAME, "2.0");
-    let venv = tmp.path().join("venv");
-    let out = Command::new(PYTHON)
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-        .expect("venv");
-    assert!(out.status.success());
+    build_wheel(PYTHON, &dir, NAME, "1.0");
+    build_wheel(PYTHON, &dir, NAME, "2.0");
+    let venv = venv(tmp.path());
     let pip = |m: &Monitor, args: &[&str]| {
         let (pid, code) = run(Command::new(venv.join("bin/pip"))
             .args(args)
