@@ -199,8 +199,6 @@ impl Decide {
                     if let Some(v) = venv {
                         self.reader.python_baseline_venv(&v);
                     }
-                }
-                if let Some(run) = self.correlator.open_run_mut(tgid) {
                     if new_run && !run.started_event {
                         if self.early.len() < MAX_OPEN_RUNS {
                             let first = run.execs[0].boot_ns;
