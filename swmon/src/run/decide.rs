@@ -396,9 +396,14 @@ impl Decide {
                 .strip_suffix(b" (deleted)")
                 .unwrap_or(&rec.executable)
         });
-        let (verdict, m) =
-            self.cross
-                .writer_verdict(rec.tgid, rec.start_ns, a.last_ns, exe, &self.clock);
+        let (verdict, m) = self.cross.writer_verdict(
+            rec.tgid,
+            rec.start_ns,
+            a.last_ns,
+            exe,
+            rec.sessionid,
+            &self.clock,
+        );
         let mut audit = m.as_ref().map(audit_json).unwrap_or_else(|| json!({}));
         if let Some(r) = verdict.reason() {
             audit["reason"] = json!(r);
