@@ -310,6 +310,17 @@ impl Places {
     /// Places a record on the host: through the mount table, read again
     /// (at most every [`REREAD`]) when its filesystem is not in it.
     pub fn place(&mut self, rec: StateRecord) -> StateWrite {
+        self.place_with(rec, true)
+    }
+
+    /// [`Places::place`] with the writer as the kernel saw it alone, nothing
+    /// read from `/proc` (the facts stage's fallback when its host reads
+    /// are stuck). The mount table is procfs's own, never a stuck read.
+    pub fn place_kernel_only(&mut self, rec: StateRecord) -> StateWrite {
+        self.place_with(rec, false)
+    }
+
+    fn place_with(&mut self, rec: StateRecord, live: bool) -> StateWrite {
         let found = |m: &Mounts| {
             if rec.on_host {
                 return m
@@ -345,12 +356,21 @@ impl Places {
                     comm: rec.comm.clone(),
                     exe_name: rec.exe_name.clone(),
                 };
-                let mut budget = enrich::ANCESTORS_ARGS_TOTAL;
-                let w = Arc::new(Writer {
-                    process: enrich::live_ancestor(&me, &mut budget),
-                    ancestors: enrich::ancestors_of(&rec.ancestors),
-                    cwd: enrich::process_cwd(rec.tgid, rec.start_ns),
-                });
+                let w = if live {
+                    let mut budget = enrich::ANCESTORS_ARGS_TOTAL;
+                    Writer {
+                        process: enrich::live_ancestor(&me, &mut budget),
+                        ancestors: enrich::ancestors_of(&rec.ancestors),
+                        cwd: enrich::process_cwd(rec.tgid, rec.start_ns),
+                    }
+                } else {
+                    Writer {
+                        process: enrich::kernel_ancestor(&me),
+                        ancestors: rec.ancestors.iter().map(enrich::kernel_ancestor).collect(),
+                        cwd: None,
+                    }
+                };
+                let w = Arc::new(w);
                 self.writers.insert(key, w.clone());
                 w
             }

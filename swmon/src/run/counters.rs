@@ -122,6 +122,14 @@ counters! {
     /// Local package files given up at the read deadline (a read stuck on
     /// a hung file system).
     package_file_stuck,
+    /// Records whose host reads (`/proc`, the executable's content, a
+    /// writer's command line) were given up at the facts stage's deadline
+    /// (a read stuck on a hung file system): sent on with what the kernel
+    /// captured, flagged `swmon.facts_unread: timed-out`.
+    facts_timed_out,
+    /// Records sent on with the kernel's facts alone because every host
+    /// reader the facts stage may keep is stuck (`facts_unread: busy`).
+    facts_busy,
     // The audit reader.
     /// Audit items dropped because the queue to the decide stage was full.
     audit_queue_dropped,
@@ -244,6 +252,8 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("loader_program_unread", "facts"),
     ("argv_unreadable", "kernel"),
     ("package_file_stuck", "facts"),
+    ("facts_timed_out", "facts"),
+    ("facts_busy", "facts"),
     ("runs_evicted", "decide"),
     ("state_units_dropped", "decide"),
     ("state_watch_overflow", "dir-watch"),

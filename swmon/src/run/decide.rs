@@ -1016,6 +1016,7 @@ impl Decide {
                 executable_build_id: run.facts.build_id.clone(),
                 unverified: run.facts.unverified,
                 build_id_flag: run.facts.build_id_flag,
+                facts_unread: run.facts.facts_unread,
                 duration_ns: run
                     .exit
                     .map(|e| e.boot_ns.saturating_sub(run.execs[0].boot_ns)),

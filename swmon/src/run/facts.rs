@@ -9,10 +9,26 @@
 //! Its input queue is bounded (the kernel reader drops and counts when it
 //! is full); its output waits for room in the decide stage's queue (the
 //! decide stage never waits on anything).
+//!
+//! Every read of the host (`/proc/PID/exe` and the file behind it, a
+//! command line whose pages a process may have mapped from a file, the
+//! paths an exec named) can wait on a file system: with audit on, even
+//! resolving a path on a FUSE mount asks its server (`audit_copy_inode`),
+//! and a server that never answers holds the reader for ever. So those
+//! reads run on a host reader thread, [`HOST_DEADLINE`] per record; a
+//! record not done by then is sent on with what the kernel captured at the
+//! exec or write (`swmon.facts_unread`, counted `facts_timed_out`), the
+//! stuck reader is given up and a new one started, at most
+//! [`MAX_STUCK_READERS`] stuck at once (then `busy`, counted
+//! `facts_busy`). The stage itself never waits on the host.
 
 use std::{
     path::PathBuf,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc, Arc, Mutex, PoisonError,
+    },
+    time::Duration,
 };
 
 use swmon_common::{flag, reason};
@@ -27,11 +43,20 @@ use super::{
 use crate::{
     correlate::Facts,
     ebpf::{
-        decode::{self, ExecRecord, ExitRecord, Record},
+        decode::{self, ExecRecord, ExitRecord, Record, StateRecord},
         filter::{Content, ContentMatcher, ExecFile, InterpreterCopy, Ways},
     },
     enrich,
 };
+
+/// How long the facts stage waits for one record's host reads: above the
+/// package files' own deadline ([`crate::package_file::DEADLINE`]), so a
+/// stuck package file is reported as one and the rest of the facts kept.
+pub const HOST_DEADLINE: Duration = Duration::from_secs(3);
+
+/// Host readers given up at the deadline that may still be stuck; with
+/// this many, no new one is started until one of them ends.
+pub const MAX_STUCK_READERS: usize = 4;
 
 /// A new content matcher from a rediscovery, for the facts stage to take.
 pub type MatcherUpdate = Arc<Mutex<Option<ContentMatcher>>>;
@@ -65,17 +90,17 @@ impl Prepared {
 pub fn run(
     mut input: Rx<KernelItem>,
     output: Tx<Prepared>,
-    mut matcher: ContentMatcher,
+    matcher: ContentMatcher,
     update: MatcherUpdate,
     counters: Arc<Counters>,
     _ended: Ended,
 ) {
-    let mut places = Places::default();
+    let mut host = HostReads::new(matcher, counters.clone());
     while let Some(item) = input.blocking_recv() {
         // The installers were discovered again (the kernel reader's
         // rediscovery): hashes cached by path are stale.
         if let Some(m) = update.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            matcher = m;
+            host.set_matcher(m);
         }
         let record = match item {
             KernelItem::Decoded(r) => Ok(r),
@@ -88,9 +113,9 @@ pub fn run(
             }
         };
         let prepared = match record {
-            Ok(Record::Exec(rec)) => prepare(*rec, &mut matcher, &counters),
+            Ok(Record::Exec(rec)) => host.exec(rec),
             Ok(Record::Exit(exit)) => Some(Prepared::Exit(exit)),
-            Ok(Record::State(rec)) => Some(Prepared::State(Box::new(places.place(*rec)))),
+            Ok(Record::State(rec)) => Some(host.state(rec)),
             Err(_) => {
                 Counters::add(&counters.decode_errors, 1);
                 None
@@ -104,6 +129,187 @@ pub fn run(
         }
         super::stages::mark(super::stages::Stage::Facts);
     }
+}
+
+/// What the host reader thread is asked to do.
+enum Job {
+    Exec(Box<ExecRecord>),
+    State(Box<StateRecord>),
+    /// Identify copies with this matcher from now on.
+    Matcher(ContentMatcher),
+}
+
+/// The running host reader: jobs in, one answer per record out.
+struct Reader {
+    jobs: mpsc::Sender<Job>,
+    done: mpsc::Receiver<Option<Prepared>>,
+}
+
+/// The facts stage's reads of the host, on a reader thread under
+/// [`HOST_DEADLINE`], with the kernel's facts alone when it is stuck.
+struct HostReads {
+    reader: Option<Reader>,
+    /// The matcher a new reader starts with (caches empty).
+    seed: ContentMatcher,
+    /// Reader threads alive: the running one and the ones given up on
+    /// whose stuck read has not ended yet.
+    alive: Arc<AtomicUsize>,
+    /// Places writes when the reader is stuck (mount table only).
+    kernel_places: Places,
+    counters: Arc<Counters>,
+}
+
+/// One reader thread counted in [`HostReads::alive`] until it ends.
+struct Alive(Arc<AtomicUsize>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl HostReads {
+    fn new(matcher: ContentMatcher, counters: Arc<Counters>) -> HostReads {
+        let mut host = HostReads {
+            reader: None,
+            seed: matcher.fresh(),
+            alive: Arc::new(AtomicUsize::new(0)),
+            kernel_places: Places::default(),
+            counters,
+        };
+        host.reader = host.spawn(matcher);
+        host
+    }
+
+    fn set_matcher(&mut self, matcher: ContentMatcher) {
+        self.seed = matcher.fresh();
+        if let Some(r) = &self.reader {
+            if r.jobs.send(Job::Matcher(matcher)).is_err() {
+                self.reader = None;
+            }
+        }
+    }
+
+    /// A new reader thread, unless [`MAX_STUCK_READERS`] are stuck.
+    fn spawn(&self, mut matcher: ContentMatcher) -> Option<Reader> {
+        if self.alive.fetch_add(1, Ordering::SeqCst) >= MAX_STUCK_READERS {
+            self.alive.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let alive = Alive(self.alive.clone());
+        let (jobs, todo) = mpsc::channel::<Job>();
+        let (answer, done) = mpsc::sync_channel(1);
+        let counters = self.counters.clone();
+        // A failed spawn drops the closure, and `alive` with it.
+        std::thread::Builder::new()
+            .name("swmon-facts-host".into())
+            .spawn(move || {
+                let _alive = alive;
+                let mut places = Places::default();
+                for job in todo {
+                    let prepared = match job {
+                        Job::Exec(rec) => prepare(*rec, &mut matcher, &counters),
+                        Job::State(rec) => Some(Prepared::State(Box::new(places.place(*rec)))),
+                        Job::Matcher(m) => {
+                            matcher = m;
+                            continue;
+                        }
+                    };
+                    // Given up on (the stage went on without it): done.
+                    if answer.send(prepared).is_err() {
+                        return;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Reader { jobs, done })
+    }
+
+    /// The reader's answer for one record, or why there is none: `busy`
+    /// (no reader may be started, or it failed), `timed-out`.
+    fn ask(&mut self, job: Job) -> Result<Option<Prepared>, &'static str> {
+        if self.reader.is_none() {
+            self.reader = self.spawn(self.seed.fresh());
+        }
+        let Some(reader) = &self.reader else {
+            Counters::add(&self.counters.facts_busy, 1);
+            return Err("busy");
+        };
+        let answer = match reader.jobs.send(job) {
+            Ok(()) => reader.done.recv_timeout(HOST_DEADLINE),
+            Err(_) => Err(mpsc::RecvTimeoutError::Disconnected),
+        };
+        match answer {
+            Ok(prepared) => Ok(prepared),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Dropping its channels lets it end once its read does.
+                self.reader = None;
+                Counters::add(&self.counters.facts_timed_out, 1);
+                Err("timed-out")
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                self.reader = None;
+                Counters::add(&self.counters.facts_busy, 1);
+                Err("busy")
+            }
+        }
+    }
+
+    fn exec(&mut self, rec: Box<ExecRecord>) -> Option<Prepared> {
+        let kept = rec.clone();
+        match self.ask(Job::Exec(rec)) {
+            Ok(prepared) => prepared,
+            Err(why) => kernel_only(*kept, why, &self.counters),
+        }
+    }
+
+    fn state(&mut self, rec: Box<StateRecord>) -> Prepared {
+        let kept = rec.clone();
+        match self.ask(Job::State(rec)) {
+            Ok(Some(prepared)) => prepared,
+            Ok(None) | Err(_) => {
+                Prepared::State(Box::new(self.kernel_places.place_kernel_only(*kept)))
+            }
+        }
+    }
+}
+
+/// An exec's facts from what the kernel captured alone, when the host
+/// reads for it were stuck: a copy candidate or a renamed interpreter is
+/// reported on the kernel's match, unverified (never dropped: a hung file
+/// system must not be a way past swmon); an interpreter's cut argv is
+/// classified as it is, marked uncertain.
+fn kernel_only(rec: ExecRecord, why: &'static str, c: &Counters) -> Option<Prepared> {
+    let candidate = reason::SIZE | reason::NEAR_COPY;
+    let copy = rec.reasons & candidate != 0 && rec.reasons & !(candidate | reason::FILELESS) == 0;
+    let unverified = copy || rec.reasons & reason::INTERPRETER_ELF != 0;
+    let argv_incomplete = rec.reasons & reason::INTERPRETER_SCAN != 0
+        && rec.flags & (flag::ARGV_TRUNCATED | flag::ARGV_UNREADABLE) != 0;
+    let Some(mut id) = enrich::identify(&rec) else {
+        Counters::add(&c.rejected, 1);
+        return None;
+    };
+    if rec.reasons & reason::NEAR_COPY != 0 && id.via == "renamed" {
+        id.via = "near-copy";
+    }
+    let facts = Facts {
+        installer_id: id.installer_id,
+        via: id.via,
+        cwd: (!rec.cwd.is_empty()).then(|| rec.cwd.clone()),
+        sha256: None,
+        build_id: None,
+        unverified,
+        build_id_flag: None,
+        argv_incomplete,
+        ancestors: rec.ancestors.iter().map(enrich::kernel_ancestor).collect(),
+        placement: enrich::kernel_placement(&rec),
+        tty: None,
+        venv: None,
+        package_files: Vec::new(),
+        exe_owner: None,
+        facts_unread: Some(why),
+    };
+    Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
 }
 
 /// Identifies an exec and gathers its facts; `None` when it is no
@@ -328,6 +534,7 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         venv,
         package_files,
         exe_owner: exe_owner(&rec),
+        facts_unread: None,
     };
     Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
 }
