@@ -130,6 +130,13 @@ counters! {
     /// Records sent on with the kernel's facts alone because every host
     /// reader the facts stage may keep is stuck (`facts_unread: busy`).
     facts_busy,
+    /// Reads of package state given up at the decide stage's deadline (a
+    /// read stuck on a hung file system): what they were to read is
+    /// `unread` (`timed-out`).
+    state_read_timed_out,
+    /// Reads of package state not done because every state reader is
+    /// stuck (`reader-busy`).
+    state_read_busy,
     // The audit reader.
     /// Audit items dropped because the queue to the decide stage was full.
     audit_queue_dropped,
@@ -254,6 +261,8 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("package_file_stuck", "facts"),
     ("facts_timed_out", "facts"),
     ("facts_busy", "facts"),
+    ("state_read_timed_out", "decide"),
+    ("state_read_busy", "decide"),
     ("runs_evicted", "decide"),
     ("state_units_dropped", "decide"),
     ("state_watch_overflow", "dir-watch"),

@@ -18,22 +18,20 @@
 //! reads run on a host reader thread, [`HOST_DEADLINE`] per record; a
 //! record not done by then is sent on with what the kernel captured at the
 //! exec or write (`swmon.facts_unread`, counted `facts_timed_out`), the
-//! stuck reader is given up and a new one started, at most
-//! [`MAX_STUCK_READERS`] stuck at once (then `busy`, counted
-//! `facts_busy`). The stage itself never waits on the host.
+//! stuck reader is given up and a new one started ([`super::bounded`]), at
+//! most [`MAX_STUCK_READERS`] stuck at once (then `busy`, counted
+//! `facts_busy`). The stage itself never waits on the host for longer.
 
 use std::{
     path::PathBuf,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        mpsc, Arc, Mutex, PoisonError,
-    },
+    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
 use swmon_common::{flag, reason};
 
 use super::{
+    bounded::{Bounded, Unread},
     changes::{Places, StateWrite},
     counters::Counters,
     kernel_reader::KernelItem,
@@ -131,146 +129,81 @@ pub fn run(
     }
 }
 
-/// What the host reader thread is asked to do.
-enum Job {
-    Exec(Box<ExecRecord>),
-    State(Box<StateRecord>),
-    /// Identify copies with this matcher from now on.
-    Matcher(ContentMatcher),
+/// What the host reader keeps between records.
+struct HostState {
+    matcher: ContentMatcher,
+    places: Places,
 }
 
-/// The running host reader: jobs in, one answer per record out.
-struct Reader {
-    jobs: mpsc::Sender<Job>,
-    done: mpsc::Receiver<Option<Prepared>>,
-}
-
-/// The facts stage's reads of the host, on a reader thread under
+/// The facts stage's reads of the host, on a [`Bounded`] reader under
 /// [`HOST_DEADLINE`], with the kernel's facts alone when it is stuck.
 struct HostReads {
-    reader: Option<Reader>,
+    reader: Bounded<HostState>,
     /// The matcher a new reader starts with (caches empty).
-    seed: ContentMatcher,
-    /// Reader threads alive: the running one and the ones given up on
-    /// whose stuck read has not ended yet.
-    alive: Arc<AtomicUsize>,
+    seed: Arc<Mutex<ContentMatcher>>,
     /// Places writes when the reader is stuck (mount table only).
     kernel_places: Places,
     counters: Arc<Counters>,
 }
 
-/// One reader thread counted in [`HostReads::alive`] until it ends.
-struct Alive(Arc<AtomicUsize>);
-
-impl Drop for Alive {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 impl HostReads {
     fn new(matcher: ContentMatcher, counters: Arc<Counters>) -> HostReads {
-        let mut host = HostReads {
-            reader: None,
-            seed: matcher.fresh(),
-            alive: Arc::new(AtomicUsize::new(0)),
+        let seed = Arc::new(Mutex::new(matcher));
+        let fresh = {
+            let seed = seed.clone();
+            move || HostState {
+                matcher: seed.lock().unwrap_or_else(PoisonError::into_inner).fresh(),
+                places: Places::default(),
+            }
+        };
+        HostReads {
+            reader: Bounded::new("swmon-facts-host", HOST_DEADLINE, MAX_STUCK_READERS, fresh),
+            seed,
             kernel_places: Places::default(),
             counters,
-        };
-        host.reader = host.spawn(matcher);
-        host
+        }
     }
 
     fn set_matcher(&mut self, matcher: ContentMatcher) {
-        self.seed = matcher.fresh();
-        if let Some(r) = &self.reader {
-            if r.jobs.send(Job::Matcher(matcher)).is_err() {
-                self.reader = None;
-            }
-        }
+        *self.seed.lock().unwrap_or_else(PoisonError::into_inner) = matcher.fresh();
+        // A reader stuck now starts its successor from the seed.
+        let _ = self.reader.call(move |h| h.matcher = matcher);
     }
 
-    /// A new reader thread, unless [`MAX_STUCK_READERS`] are stuck.
-    fn spawn(&self, mut matcher: ContentMatcher) -> Option<Reader> {
-        if self.alive.fetch_add(1, Ordering::SeqCst) >= MAX_STUCK_READERS {
-            self.alive.fetch_sub(1, Ordering::SeqCst);
-            return None;
+    /// Counts a call with no answer; its `swmon.facts_unread`.
+    fn unread(&self, why: Unread) -> &'static str {
+        match why {
+            Unread::TimedOut => Counters::add(&self.counters.facts_timed_out, 1),
+            Unread::Busy => Counters::add(&self.counters.facts_busy, 1),
         }
-        let alive = Alive(self.alive.clone());
-        let (jobs, todo) = mpsc::channel::<Job>();
-        let (answer, done) = mpsc::sync_channel(1);
-        let counters = self.counters.clone();
-        // A failed spawn drops the closure, and `alive` with it.
-        std::thread::Builder::new()
-            .name("swmon-facts-host".into())
-            .spawn(move || {
-                let _alive = alive;
-                let mut places = Places::default();
-                for job in todo {
-                    let prepared = match job {
-                        Job::Exec(rec) => prepare(*rec, &mut matcher, &counters),
-                        Job::State(rec) => Some(Prepared::State(Box::new(places.place(*rec)))),
-                        Job::Matcher(m) => {
-                            matcher = m;
-                            continue;
-                        }
-                    };
-                    // Given up on (the stage went on without it): done.
-                    if answer.send(prepared).is_err() {
-                        return;
-                    }
-                }
-            })
-            .ok()?;
-        Some(Reader { jobs, done })
-    }
-
-    /// The reader's answer for one record, or why there is none: `busy`
-    /// (no reader may be started, or it failed), `timed-out`.
-    fn ask(&mut self, job: Job) -> Result<Option<Prepared>, &'static str> {
-        if self.reader.is_none() {
-            self.reader = self.spawn(self.seed.fresh());
-        }
-        let Some(reader) = &self.reader else {
-            Counters::add(&self.counters.facts_busy, 1);
-            return Err("busy");
-        };
-        let answer = match reader.jobs.send(job) {
-            Ok(()) => reader.done.recv_timeout(HOST_DEADLINE),
-            Err(_) => Err(mpsc::RecvTimeoutError::Disconnected),
-        };
-        match answer {
-            Ok(prepared) => Ok(prepared),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                // Dropping its channels lets it end once its read does.
-                self.reader = None;
-                Counters::add(&self.counters.facts_timed_out, 1);
-                Err("timed-out")
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                self.reader = None;
-                Counters::add(&self.counters.facts_busy, 1);
-                Err("busy")
-            }
-        }
+        why.as_str()
     }
 
     fn exec(&mut self, rec: Box<ExecRecord>) -> Option<Prepared> {
         let kept = rec.clone();
-        match self.ask(Job::Exec(rec)) {
+        let counters = self.counters.clone();
+        match self
+            .reader
+            .call(move |h| prepare(*rec, &mut h.matcher, &counters))
+        {
             Ok(prepared) => prepared,
-            Err(why) => kernel_only(*kept, why, &self.counters),
+            Err(why) => {
+                let why = self.unread(why);
+                kernel_only(*kept, why, &self.counters)
+            }
         }
     }
 
     fn state(&mut self, rec: Box<StateRecord>) -> Prepared {
         let kept = rec.clone();
-        match self.ask(Job::State(rec)) {
-            Ok(Some(prepared)) => prepared,
-            Ok(None) | Err(_) => {
-                Prepared::State(Box::new(self.kernel_places.place_kernel_only(*kept)))
+        let write = match self.reader.call(move |h| h.places.place(*rec)) {
+            Ok(w) => w,
+            Err(why) => {
+                self.unread(why);
+                self.kernel_places.place_kernel_only(*kept)
             }
-        }
+        };
+        Prepared::State(Box::new(write))
     }
 }
 

@@ -21,6 +21,7 @@
 //! way out of [`run`] ([`rules::RulesOnExit`]).
 
 pub mod audit_reader;
+pub mod bounded;
 pub mod changes;
 pub mod counters;
 pub mod decide;
