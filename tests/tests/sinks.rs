@@ -434,3 +434,49 @@ fn journald_receives_every_event_with_swmons_fields() {
         .expect("memfd entry");
     assert_eq!(text_field(e, "MESSAGE").as_deref(), Some(big.as_str()));
 }
+
+#[test]
+fn a_sink_that_stops_reading_holds_neither_the_output_nor_the_stop() {
+    let dir = TempDir::new("sinks-stuck");
+    // A receiver that never reads: once its queue is full (at most
+    // `net.unix.max_dgram_qlen` datagrams), every send blocks.
+    let sock = dir.path().join("stuck.sock");
+    let _receiver = std::os::unix::net::UnixDatagram::bind(&sock).expect("bind");
+    let qlen: usize = fs::read_to_string("/proc/sys/net/unix/max_dgram_qlen")
+        .expect("max_dgram_qlen")
+        .trim()
+        .parse()
+        .expect("a number");
+    let m = Monitor::start(&[
+        "--heartbeat-secs",
+        "0",
+        "--sink",
+        &format!("syslog:unix:{}", sock.display()),
+    ]);
+    let output = dir.path().join("events.jsonl");
+    fs::hard_link(&m.output, &output).expect("link the output");
+    // More events than the receiver's queue holds, each written to the
+    // main output while the sink is stuck.
+    let mut pids = Vec::new();
+    for i in 0..qlen + 20 {
+        let (pid, code) = run(Command::new("dpkg").args(["-s", "dpkg"]));
+        assert_eq!(code, 0, "dpkg -s {i}");
+        pids.push(pid);
+    }
+    for pid in &pids {
+        m.wait_for(&format!("dpkg -s, pid {pid}"), DEADLINE, |e| {
+            e["process"]["pid"] == *pid
+        });
+    }
+    // The stop is not held either (`stop` asserts exit 0 and
+    // `monitor-stopped` last).
+    let events = m.stop();
+    let c = counters(&events);
+    let written = lines(&output).len() as u64;
+    let sent = c["sink_sent"].as_u64().expect("sink_sent");
+    assert!(
+        sent <= qlen as u64 + 1 && sent < written,
+        "{sent} sent of {written} written: {c}"
+    );
+    assert_eq!(c["sink_refused"], 0, "{c}");
+}
