@@ -177,10 +177,14 @@ impl Writer {
                 return Pushed::Dropped;
             }
         };
-        if self.shared.format == Format::Json {
-            self.shared.ships.offer(Item::new(event, &line), last);
-        } else {
-            offer_json(&self.shared.ships, c, event, last);
+        // Nothing is copied when there is no sink.
+        let ships = &self.shared.ships;
+        if !ships.is_empty() {
+            if self.shared.format == Format::Json {
+                ships.offer(Item::new(event, &line), last);
+            } else {
+                offer_json(ships, c, event, last);
+            }
         }
         let l = self.shared.limits;
         let (lines, bytes) = if priority {
@@ -256,9 +260,6 @@ impl Shared {
 /// Offers an event to the shipping sinks as its JSON line (the main
 /// output's format is text; a cut is flagged in the line, `swmon.cut`).
 fn offer_json(ships: &Ships, c: &Counters, event: &Event, last: bool) {
-    if ships.is_empty() {
-        return;
-    }
     match crate::sink::encode(event, Format::Json, false) {
         Ok((line, _)) => ships.offer(Item::new(event, &line), last),
         Err(_) => Counters::add(&c.sink_dropped, 1),
@@ -350,7 +351,9 @@ fn report_drops(
     let total = Counters::get(&c.writer_dropped);
     if total > *reported {
         let e = alert(total - *reported, total);
-        offer_json(&shared.ships, c, &e, false);
+        if !shared.ships.is_empty() {
+            offer_json(&shared.ships, c, &e, false);
+        }
         sink.write(&e)?;
         Counters::add(&c.written, 1);
         *reported = total;

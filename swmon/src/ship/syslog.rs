@@ -16,6 +16,11 @@
 //! asks (swmon's JSON lines are always UTF-8; receivers such as rsyslog
 //! keep the BOM in the message).
 //!
+//! Over TCP a send that times out part-way leaves the stream mid-frame:
+//! the connection is dropped and the whole line sent again on a new one,
+//! so the collector may also have kept the cut start of that line (a
+//! frame its connection's close ended).
+//!
 //! The receiver must take messages as long as swmon's lines (up to 64 KiB:
 //! rsyslog's `maxMessageSize` is 8 KiB by default); a datagram the local
 //! socket refuses is counted (`sink_refused`), never cut.
