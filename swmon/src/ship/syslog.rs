@@ -361,6 +361,64 @@ mod tests {
         assert!(ascii.ends_with(b"] {}"), "ASCII needs no BOM");
     }
 
+    fn item(line: &[u8]) -> Item {
+        Item {
+            line: line.to_vec(),
+            meta: meta(),
+        }
+    }
+
+    #[test]
+    fn the_local_socket_gets_one_message_per_datagram_and_refuses_what_it_cannot_take() {
+        let dir = std::env::temp_dir().join(format!("swmon-syslog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let receiver = UnixDatagram::bind(&path).expect("bind");
+        let mut t = UnixSyslog::new(path.clone());
+        t.connect().expect("connect");
+        t.send(&item(b"{\"a\":1}")).expect("send");
+        let mut buf = vec![0u8; 4096];
+        let n = receiver.recv(&mut buf).expect("recv");
+        assert_eq!(
+            &buf[..n],
+            &format(&meta(), std::process::id(), b"{\"a\":1}")[..]
+        );
+        // Larger than any datagram the socket takes: refused, not cut.
+        let big = vec![b'x'; 8 << 20];
+        assert!(matches!(t.send(&item(&big)), Err(Fail::Refused(_))));
+        drop(receiver);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tcp_frames_arrive_whole_one_after_another() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let mut t = TcpSyslog::new(addr);
+        t.connect().expect("connect");
+        let lines: [&[u8]; 3] = [b"{\"a\":1}", "{\"b\":\"ça\"}".as_bytes(), b"{}"];
+        for l in lines {
+            t.send(&item(l)).expect("send");
+        }
+        t.disconnect();
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).expect("read");
+        let mut rest = &got[..];
+        for l in lines {
+            let space = rest.iter().position(|&b| b == b' ').expect("length");
+            let len: usize = std::str::from_utf8(&rest[..space])
+                .expect("digits")
+                .parse()
+                .expect("length");
+            let msg = &rest[space + 1..space + 1 + len];
+            assert_eq!(msg, &format(&meta(), std::process::id(), l)[..]);
+            rest = &rest[space + 1 + len..];
+        }
+        assert!(rest.is_empty(), "nothing after the last frame");
+    }
+
     #[test]
     fn octet_counting_counts_bytes_not_chars() {
         assert_eq!(octet_frame(b"abc"), b"3 abc");
