@@ -6,7 +6,8 @@
 //! audit records; [`correlate`] joins execs and exits into installer runs;
 //! [`classify`] reads an installer's argv (manager, operation, packages);
 //! [`enrich`] adds what the kernel record lacks; [`event`] is what a user
-//! reads and [`sink`] writes it; [`run`] is `swmon run`: those
+//! reads and [`sink`] writes it, [`ship`] sends it to the host's log
+//! engine (journald, syslog); [`run`] is `swmon run`: those
 //! stages joined by bounded queues, and its life cycle.
 
 pub mod catalogue;
@@ -19,6 +20,7 @@ pub mod state;
 pub mod enrich;
 pub mod event;
 pub mod sink;
+pub mod ship;
 pub mod safe_file;
 pub mod privilege;
 pub mod report;

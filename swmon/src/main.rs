@@ -114,6 +114,14 @@ enum Command {
         /// seconds (0: never).
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
         heartbeat_secs: u64,
+        /// Also ship every event (its JSON line) here; repeatable:
+        /// `journald` (or `journald:SOCKET`), `syslog` (RFC 5424 to
+        /// /dev/log, or `syslog:unix:SOCKET`), `syslog+tcp://HOST:PORT`
+        /// (RFC 5424, octet-counted). A sink that is down or slow never
+        /// holds the monitor: its lines wait in its own bounded queue, and
+        /// what it loses is counted (`sink_dropped`, `sink_refused`).
+        #[arg(long = "sink", value_name = "SPEC")]
+        sinks: Vec<swmon::ship::Spec>,
         /// Have the eBPF programs say why they passed or dropped each
         /// candidate exec (an installer name, inode, size or ELF key
         /// matched, or an interpreter whose argv was scanned), as
@@ -314,6 +322,7 @@ fn main() -> ExitCode {
             audit_rcvbuf,
             no_audit,
             heartbeat_secs,
+            sinks,
             ebpf_log,
             test_hold_audit_while,
         } => {
@@ -366,6 +375,7 @@ fn main() -> ExitCode {
                 },
                 heartbeat: (heartbeat_secs > 0)
                     .then(|| std::time::Duration::from_secs(heartbeat_secs)),
+                sinks,
             };
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()

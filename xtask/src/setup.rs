@@ -31,6 +31,8 @@ const PACKAGES: &[&str] = &[
     "rpm",
     "gcc",
     "bpftool",
+    // The syslog sinks' test receives with a private rsyslogd.
+    "rsyslog",
 ];
 
 /// Debian packages only the scenario corpus (`tests/scenarios.toml`) needs:

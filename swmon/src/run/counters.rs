@@ -199,6 +199,18 @@ counters! {
     /// A SIGHUP reopen that failed: lines still go to the old file, which
     /// logrotate may delete (a live alert).
     reopen_failed,
+    // The shipping sinks (`--sink`, `ship`), all sinks summed.
+    /// Lines sent to a sink.
+    sink_sent,
+    /// Lines a sink's queue had no room for (the sink down or slow for
+    /// longer than its queue lasts), or still queued when the stop's
+    /// budget ran out.
+    sink_dropped,
+    /// Lines a sink could not take at all (larger than its socket allows):
+    /// not sent, never cut.
+    sink_refused,
+    /// Times a sink connected again after losing its connection.
+    sink_reconnects,
 }
 
 impl Counters {
@@ -271,6 +283,8 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("decided_early", "decide"),
     ("decided_forgotten", "decide"),
     ("reopen_failed", "writer"),
+    ("sink_dropped", "sink"),
+    ("sink_refused", "sink"),
 ];
 
 #[cfg(test)]
