@@ -841,7 +841,7 @@ pub fn judge_audit(
                 first_few(&missed)
             ),
         )
-        .fix("swmon rules install (adds -w PATH -p x -k software-installer for each), or swmon run --audit-rules seed")
+        .fix("swmon rules install (adds the seed rule, perm=x path=PATH key=software-installer, for each), or swmon run --audit-rules seed")
     }
     .details(rules_details);
 
