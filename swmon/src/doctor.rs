@@ -471,16 +471,16 @@ pub fn needed_caps(audit: bool) -> Vec<(Capability, Need, &'static str)> {
             "load tracing programs (CAP_SYS_ADMIN also does)",
         ),
     ];
+    // What the run keeps after its start (audit's are required, below).
     let kept = crate::privilege::kept(crate::privilege::Needs {
         audit: false,
         output_group: None,
     });
-    for cap in [CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH] {
-        debug_assert!(kept.contains(&cap));
-        let why = if cap == CAP_SYS_PTRACE {
-            "read other users' /proc/PID/exe and cwd"
-        } else {
-            "hash a user's copy of an installer"
+    for cap in kept {
+        let why = match cap {
+            CAP_SYS_PTRACE => "read other users' /proc/PID/exe and cwd",
+            CAP_DAC_READ_SEARCH => "hash a user's copy of an installer",
+            _ => "kept after the start (see privilege.rs)",
         };
         v.push((cap, Need::Wanted, why));
     }
