@@ -8,7 +8,8 @@
 //! [`enrich`] adds what the kernel record lacks; [`event`] is what a user
 //! reads and [`sink`] writes it, [`ship`] sends it to the host's log
 //! engine (journald, syslog); [`run`] is `swmon run`: those
-//! stages joined by bounded queues, and its life cycle.
+//! stages joined by bounded queues, and its life cycle; [`doctor`] checks
+//! a host can run it.
 
 pub mod catalogue;
 pub mod ebpf;
@@ -26,3 +27,4 @@ pub mod privilege;
 pub mod report;
 pub mod run;
 pub mod mounts;
+pub mod doctor;

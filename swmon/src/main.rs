@@ -153,6 +153,25 @@ enum Command {
         #[arg(last = true, required = true, value_name = "PROGRAM ARGS")]
         argv: Vec<std::ffi::OsString>,
     },
+    /// Check whether this host can run `swmon run` as asked, and say how to
+    /// fix what is wrong (changes nothing). Exits 0 when swmon can run
+    /// (warnings allowed), 1 when a check failed.
+    Doctor {
+        /// The `swmon run --output` to check (`-` for standard output).
+        #[arg(long, short, default_value = "-")]
+        output: PathBuf,
+        /// The `swmon run --output-group` to check the file's mode for.
+        #[arg(long, value_name = "GROUP")]
+        output_group: Option<String>,
+        /// Check for `swmon run --no-audit`: audit's state is then only
+        /// reported.
+        #[arg(long)]
+        no_audit: bool,
+        /// One JSON object: `doctor` (shape version), `can_run`, `audit`,
+        /// `checks` (`id`, `status`, `what`, `fix`, `details`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Show, install or remove the audit rules swmon relies on.
     Rules {
         #[command(subcommand)]
@@ -252,6 +271,28 @@ fn classify_command(json: bool, argv: &[std::ffi::OsString]) -> anyhow::Result<E
     } else {
         ExitCode::from(3)
     })
+}
+
+/// `swmon doctor`: exit 0 when swmon can run, 1 when it can't.
+fn doctor_command(
+    output: PathBuf,
+    output_group: Option<&str>,
+    audit: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let output_group = output_group.map(group_id).transpose()?;
+    let report = swmon::doctor::run(&swmon::doctor::Options {
+        output,
+        output_group,
+        audit,
+    });
+    let text = if json {
+        format!("{}\n", serde_json::to_string_pretty(&report)?)
+    } else {
+        report.to_string()
+    };
+    write_stdout(&text)?;
+    Ok(ExitCode::from(report.exit_code()))
 }
 
 /// Builds and writes a report; warnings go to standard error as well.
@@ -382,6 +423,20 @@ fn main() -> ExitCode {
                 .build()
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(run::run(options)).map_err(anyhow::Error::from))
+        }
+        Command::Doctor {
+            output,
+            output_group,
+            no_audit,
+            json,
+        } => {
+            return match doctor_command(output, output_group.as_deref(), !no_audit, json) {
+                Ok(code) => code,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "swmon: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Rules { command } => rules_command(command),
         Command::Classify { json, argv } => {
