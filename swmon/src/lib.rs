@@ -24,3 +24,4 @@ pub mod privilege;
 pub mod report;
 pub mod run;
 pub mod mounts;
+pub mod generate;

@@ -189,6 +189,10 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Write man pages (`DIR/man`) and shell completions
+    /// (`DIR/completions`) made from these definitions; for packaging.
+    #[command(hide = true)]
+    Generate { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -405,6 +409,11 @@ fn main() -> ExitCode {
                 until,
             };
             write_report(&options, format, output.as_deref())
+        }
+        Command::Generate { dir } => {
+            swmon::generate::write_all(<Cli as clap::CommandFactory>::command(), &dir)
+                .map(drop)
+                .with_context(|| format!("can't write the pages under {}", dir.display()))
         }
     };
     match result {
