@@ -14,7 +14,7 @@ mod audit_common;
 
 use std::{
     fs,
-    os::unix::fs::PermissionsExt,
+    os::unix::fs::{MetadataExt, PermissionsExt},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::Duration,
@@ -287,9 +287,33 @@ fn the_package_installs_catches_an_install_and_removes_cleanly() {
         "swmon added no rule: {with_swmon:?}"
     );
 
+    // The package's logrotate snippet: the file moved away, swmon told
+    // (SIGHUP) and writing the next run's event to a new file.
+    let state = TempDir::new("pkg-logrotate");
+    let rotate = Command::new("logrotate")
+        .arg("--force")
+        .arg("--state")
+        .arg(state.path().join("status"))
+        .arg("/etc/logrotate.d/swmon")
+        .output()
+        .expect("logrotate (in xtask's test set-up)");
+    assert!(rotate.status.success(), "logrotate: {rotate:?}");
+    let rotated = output.with_extension("json.1");
+    assert!(
+        tests::read_all_events(&rotated)
+            .iter()
+            .any(|e| action(e) == "monitor-started"),
+        "{} holds the events before the rotation",
+        rotated.display()
+    );
+    install_test_package(&m, "1.1-1");
+    assert_eq!(
+        fs::metadata(&output).expect("the new file").mode() & 0o777,
+        0o600
+    );
+
     // Removing stops it (prerm: SIGTERM, then waits), and it removes its
     // rules as it stops.
-    let pid = m.pid();
     dpkg(&["-r", PACKAGE]);
     let mut child = m.take_child().expect("running");
     let stopped = wait_within(&mut child, Duration::from_secs(5), "swmon after dpkg -r");
@@ -303,7 +327,6 @@ fn the_package_installs_catches_an_install_and_removes_cleanly() {
         "{:?} left running",
         packaged_pids()
     );
-    assert!(!Path::new(&format!("/proc/{pid}")).exists());
     assert_eq!(auditctl_rules(), rules_before, "rules left behind");
     assert_eq!(status(PACKAGE), "deinstall ok config-files");
     // The package's own files and folders (a path naming swmon; shared

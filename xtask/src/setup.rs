@@ -24,7 +24,8 @@ const BPF_LINKER: &str = "0.13.0";
 const BUILD_PACKAGES: &[&str] = &["rustc-web", "libstd-rust-web-dev-bpf", "llvm-22-dev", "gcc"];
 
 /// Debian packages only the tests take: clippy, and what the tests run
-/// (`man-db`: the package test reads `man swmon`).
+/// (`man-db` and `logrotate`: the package test reads `man swmon` and
+/// rotates the event log with the package's snippet).
 const TEST_PACKAGES: &[&str] = &[
     "rust-web-clippy",
     "python3-pip",
@@ -36,6 +37,7 @@ const TEST_PACKAGES: &[&str] = &[
     "rpm",
     "bpftool",
     "man-db",
+    "logrotate",
 ];
 
 /// Debian packages only the scenario corpus (`tests/scenarios.toml`) needs:
