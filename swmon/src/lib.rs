@@ -28,3 +28,4 @@ pub mod report;
 pub mod run;
 pub mod mounts;
 pub mod doctor;
+pub mod generate;

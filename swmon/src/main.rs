@@ -216,6 +216,10 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Write man pages (`DIR/man`) and shell completions
+    /// (`DIR/completions`) made from these definitions; for packaging.
+    #[command(hide = true)]
+    Generate { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -471,6 +475,11 @@ fn main() -> ExitCode {
             };
             write_report(&options, format, output.as_deref())
         }
+        Command::Generate { dir } => {
+            swmon::generate::write_all(<Cli as clap::CommandFactory>::command(), &dir)
+                .map(drop)
+                .with_context(|| format!("can't write the pages under {}", dir.display()))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -482,9 +491,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn need_root(what: &str) -> anyhow::Result<()> {
-    if !nix::unistd::geteuid().is_root() {
-        anyhow::bail!("{what} needs root (CAP_AUDIT_CONTROL); run it with sudo");
+/// Audit control takes `CAP_AUDIT_CONTROL`, whatever the uid.
+fn need_audit_control(what: &str) -> anyhow::Result<()> {
+    let missing = swmon::privilege::missing_effective(&[caps::Capability::CAP_AUDIT_CONTROL]);
+    if !missing.is_empty() {
+        anyhow::bail!("{what} needs CAP_AUDIT_CONTROL (root has it); run it with sudo");
     }
     Ok(())
 }
@@ -493,7 +504,7 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
     use std::fmt::Write as _;
 
     let mut text = String::new();
-    need_root("swmon rules")?;
+    need_audit_control("swmon rules")?;
     let mut ctl = ControlSocket::open()?;
     let found = rules::host_installers();
     match command {
@@ -594,7 +605,7 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 async fn audit_tail(rcvbuf: usize, key: Option<String>, count: Option<u64>) -> anyhow::Result<()> {
     use std::io::Write;
 
-    need_root("swmon audit-tail")?;
+    need_audit_control("swmon audit-tail")?;
     let mut stream = AuditStream::open(AuditOptions {
         rcvbuf,
         ..AuditOptions::default()

@@ -41,8 +41,8 @@ const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("swmon must run as root (it loads BPF programs); euid is {0}")]
-    NotRoot(u32),
+    #[error("swmon loads BPF programs: it needs CAP_BPF and CAP_PERFMON (root has them), and lacks {}", .0.join(", "))]
+    NoCapability(Vec<String>),
     #[error("no kernel BTF at {BTF_PATH}: this kernel was built without CONFIG_DEBUG_INFO_BTF")]
     NoBtf,
     #[error(transparent)]
@@ -216,9 +216,13 @@ pub fn tracepoints() -> Vec<&'static str> {
 /// clear error: root, the kernel's BTF, an embedded object; then this
 /// kernel's facts from its BTF.
 fn prerequisites() -> Result<btf::KernelFacts, LoadError> {
-    let euid = nix::unistd::geteuid().as_raw();
-    if euid != 0 {
-        return Err(LoadError::NotRoot(euid));
+    // Capabilities, not uid 0: a service may run with its set alone.
+    let missing = crate::privilege::missing_effective(&[
+        caps::Capability::CAP_BPF,
+        caps::Capability::CAP_PERFMON,
+    ]);
+    if !missing.is_empty() {
+        return Err(LoadError::NoCapability(missing));
     }
     if !Path::new(BTF_PATH).exists() {
         return Err(LoadError::NoBtf);
