@@ -599,17 +599,24 @@ pub fn audit_installer_args(exe: &[u8], argv: &[Vec<u8>]) -> InstallerArgs {
 /// The Python virtual environment a run belongs to: the folder holding
 /// `pyvenv.cfg` above the interpreter or script as exec named it (the
 /// resolved executable is the base interpreter, outside the venv).
-pub fn venv_of(rec: &ExecRecord) -> Option<Vec<u8>> {
+///
+/// Each candidate is looked at only when `trusted` says its path crosses
+/// no mount swmon must not wait on. `.1` is true when the venv was found
+/// from the program exec ran or its `argv[0]` (a venv's `pip`), false when
+/// from `argv[1]` (`python3 /v/bin/pip`: which Python runs it, and so which
+/// folders it changes, is not known from the path).
+pub fn venv_of(rec: &ExecRecord, trusted: impl Fn(&[u8]) -> bool) -> Option<(Vec<u8>, bool)> {
     use std::os::unix::ffi::OsStrExt;
     let candidates = [Some(&rec.filename), rec.argv.first(), rec.argv.get(1)];
-    for c in candidates.into_iter().flatten() {
-        if !c.starts_with(b"/") {
+    for (i, c) in candidates.into_iter().enumerate() {
+        let Some(c) = c.filter(|c| c.starts_with(b"/")) else {
             continue;
-        }
+        };
         let path = Path::new(std::ffi::OsStr::from_bytes(c));
         if let Some(env) = path.parent().and_then(Path::parent) {
-            if env.join("pyvenv.cfg").is_file() {
-                return Some(env.as_os_str().as_bytes().to_vec());
+            let cfg = env.join("pyvenv.cfg");
+            if trusted(cfg.as_os_str().as_bytes()) && cfg.is_file() {
+                return Some((env.as_os_str().as_bytes().to_vec(), i < 2));
             }
         }
     }

@@ -100,6 +100,9 @@ pub struct Facts {
     pub tty: Option<String>,
     /// The Python venv the exec ran from (found by the facts stage).
     pub venv: Option<Vec<u8>>,
+    /// The venv was found from the program exec ran or its `argv[0]`, not
+    /// from a script argument (`enrich::venv_of`).
+    pub venv_certain: bool,
     /// Local package files the run named, read by the facts stage.
     pub package_files: Vec<crate::package_file::FileFact>,
     /// The owner and mode of the file this exec ran, stat'ed by the facts

@@ -107,13 +107,6 @@ pub const MATCH_WINDOW_NS: u64 = 2_000_000_000;
 /// process's exit, or before the process's start (audit stamps with the
 /// coarse wall clock in ms; the clocks' conversion errs).
 pub const JOIN_SLACK_NS: u64 = 50_000_000;
-
-/// How far before a state writer's start its exec's record may be
-/// stamped: audit stamps with the coarse clock (a tick behind, 4 ms at
-/// `HZ=250`) cut to the millisecond, and the clocks' conversion errs; no
-/// more (a wider window lets a process that had the pid just before the
-/// writer confirm it).
-pub const WRITER_START_SLACK_NS: u64 = 10_000_000;
 /// How long an installer's record that joined no exec waits for the
 /// kernel stream's watermark before it is `audit_only` anyway (a stuck or
 /// absent kernel stream; counted in `audit_only_capped`).
@@ -1513,14 +1506,14 @@ impl CrossCheck {
     /// is the writer's executable (`exe`, the kernel's walk, compared
     /// whole: a copy at `/tmp/a/usr/bin/python3` is not the audited
     /// `/usr/bin/python3`; a writer in a chroot, whose `exe=` audit writes
-    /// from the chroot, is not confirmed), stamped from its start
-    /// (`start_boot_ns`, less [`WRITER_START_SLACK_NS`]) to its last write
-    /// (`last_boot_ns`, plus [`JOIN_SLACK_NS`]), that reached a registered
-    /// daemon (the newest such record). A process that exec'd an audited
-    /// program, then one no rule records, which wrote, is not confirmed
-    /// by the first record; nor is an earlier or later process that reused
-    /// the pid; nor a writer whose start is not known (0: the folder
-    /// watch's mover gone before `/proc` was read). Else `ebpf_only` with the reason, from the audit stream's
+    /// from the chroot, is not confirmed: both are `audit-exe-differs`),
+    /// stamped from its start (`start_boot_ns`) to its last write
+    /// (`last_boot_ns`), within [`JOIN_SLACK_NS`] (audit's coarse clock),
+    /// that reached a registered daemon (the newest such record). A
+    /// process that exec'd an audited program, then one no rule records,
+    /// which wrote, is not confirmed by the first record; nor is a later
+    /// process that reused the pid; nor a writer whose start is not known
+    /// (0: the folder watch's mover gone before `/proc` was read). Else `ebpf_only` with the reason, from the audit stream's
     /// health at the writer's start and the losses since, and what the
     /// loaded rules promise for the writer's executable by path (`None`:
     /// cut, or from another root). A writer that started before the
@@ -1535,23 +1528,35 @@ impl CrossCheck {
         ses: u32,
         clock: &Clock,
     ) -> (Verdict, Option<AuditMatch>) {
-        let from = wall_of(start_boot_ns, clock).saturating_sub(WRITER_START_SLACK_NS);
+        let from = wall_of(start_boot_ns, clock).saturating_sub(JOIN_SLACK_NS);
         let until = wall_of(last_boot_ns, clock).saturating_add(JOIN_SLACK_NS);
         let whole = |audit: &[u8], kernel: &[u8]| {
             let audit = audit.strip_suffix(DELETED).unwrap_or(audit);
             let kernel = kernel.strip_suffix(DELETED).unwrap_or(kernel);
             !audit.is_empty() && audit == kernel
         };
+        let of_writer = |e: &&AuditExec| {
+            e.pid == pid && e.ses.is_none_or(|s| s == ses) && (from..=until).contains(&e.wall_ns)
+        };
         let found = (start_boot_ns != 0)
             .then(|| {
-                self.execs.iter().rev().find(|e| {
-                    e.pid == pid
-                        && e.ses.is_none_or(|s| s == ses)
-                        && (from..=until).contains(&e.wall_ns)
-                        && exe.is_some_and(|x| whole(&e.exe, x))
-                })
+                self.execs
+                    .iter()
+                    .rev()
+                    .filter(of_writer)
+                    .find(|e| exe.is_some_and(|x| whole(&e.exe, x)))
             })
             .flatten();
+        // A record of a program whose path ends like the writer's: a copy
+        // elsewhere, or the writer in a chroot (audit's `exe=` is from
+        // it): which one the path cannot tell.
+        let differs = found.is_none()
+            && start_boot_ns != 0
+            && self
+                .execs
+                .iter()
+                .filter(of_writer)
+                .any(|e| exe.is_some_and(|x| same_path(&e.exe, x, false)));
         let mut m = AuditMatch::default();
         if let Some(e) = found {
             m.add(e, None);
@@ -1577,6 +1582,8 @@ impl CrossCheck {
             "audit-records-lost"
         } else if !state.daemon || found.is_some() {
             "auditd-stopped"
+        } else if differs {
+            "audit-exe-differs"
         } else {
             let file = ExecFile {
                 path: exe.filter(|p| p.starts_with(b"/")),
@@ -1913,9 +1920,9 @@ mod tests {
         );
         let (v, _) = c.writer_verdict(7, 0, last, tar, u32::MAX, &clock);
         assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
-        // A copy whose path ends like the audited program's, a record of
-        // another session, one stamped 20 ms before the writer started (a
-        // process that had the pid then): none is the writer's.
+        // A copy whose path ends like the audited program's (or the writer
+        // in a chroot: audit's path is from it), a record of another
+        // session: none confirms the writer.
         let mut c = CrossCheck::new(WAIT, ON);
         c.on_audit_exec(
             exec_at(7, "/usr/bin/tar", wall(&clock, start + MS), 10),
@@ -1924,16 +1931,8 @@ mod tests {
         );
         let copy = Some(b"/tmp/a/usr/bin/tar".as_slice());
         let (v, _) = c.writer_verdict(7, start, last, copy, u32::MAX, &clock);
-        assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
+        assert_eq!(v, Verdict::EbpfOnly("audit-exe-differs"));
         let (v, _) = c.writer_verdict(7, start, last, tar, 3, &clock);
-        assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
-        let mut c = CrossCheck::new(WAIT, ON);
-        c.on_audit_exec(
-            exec_at(7, "/usr/bin/tar", wall(&clock, start - 20 * MS), 11),
-            t,
-            &clock,
-        );
-        let (v, _) = c.writer_verdict(7, start, last, tar, u32::MAX, &clock);
         assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
         // A record no daemon logged: the trail does not have it.
         let mut c = CrossCheck::new(WAIT, ON);

@@ -26,8 +26,11 @@ use std::{
 pub enum Unread {
     /// Not done within the deadline (the worker was given up).
     TimedOut,
-    /// No worker may be started (too many stuck), or it failed.
+    /// No worker may be started (too many stuck).
     Busy,
+    /// The call panicked (a bug; its worker is gone, the next call starts
+    /// a new one).
+    Failed,
 }
 
 impl Unread {
@@ -35,6 +38,7 @@ impl Unread {
         match self {
             Unread::TimedOut => "timed-out",
             Unread::Busy => "busy",
+            Unread::Failed => "failed",
         }
     }
 }
@@ -46,8 +50,9 @@ pub struct Bounded<T: Send + 'static> {
     name: &'static str,
     deadline: Duration,
     max_stuck: usize,
-    /// Makes the state a new worker starts with.
-    fresh: Box<dyn FnMut() -> T + Send>,
+    /// Makes the state a new worker starts with, on the worker (a slow
+    /// build is a slow call, under the deadline, not the caller's wait).
+    fresh: Arc<dyn Fn() -> T + Send + Sync>,
     jobs: Option<mpsc::Sender<Job<T>>>,
     /// Workers alive: the running one and the given-up ones whose stuck
     /// call has not ended.
@@ -69,13 +74,13 @@ impl<T: Send + 'static> Bounded<T> {
         name: &'static str,
         deadline: Duration,
         max_stuck: usize,
-        fresh: impl FnMut() -> T + Send + 'static,
+        fresh: impl Fn() -> T + Send + Sync + 'static,
     ) -> Bounded<T> {
         Bounded {
             name,
             deadline,
             max_stuck,
-            fresh: Box::new(fresh),
+            fresh: Arc::new(fresh),
             jobs: None,
             alive: Arc::new(AtomicUsize::new(0)),
         }
@@ -94,13 +99,14 @@ impl<T: Send + 'static> Bounded<T> {
             return None;
         }
         let alive = Alive(self.alive.clone());
-        let mut state = (self.fresh)();
+        let fresh = self.fresh.clone();
         let (jobs, todo) = mpsc::channel::<Job<T>>();
         // A failed spawn drops the closure, and `alive` with it.
         std::thread::Builder::new()
             .name(self.name.into())
             .spawn(move || {
                 let _alive = alive;
+                let mut state = fresh();
                 for job in todo {
                     job(&mut state);
                 }
@@ -127,8 +133,9 @@ impl<T: Send + 'static> Bounded<T> {
             let _ = answer.send(f(state));
         });
         if jobs.send(job).is_err() {
+            // It ended (a panic in an earlier call's wake).
             self.jobs = None;
-            return Err(Unread::Busy);
+            return Err(Unread::Failed);
         }
         match done.recv_timeout(self.deadline) {
             Ok(r) => Ok(r),
@@ -138,7 +145,7 @@ impl<T: Send + 'static> Bounded<T> {
                 Err(match e {
                     mpsc::RecvTimeoutError::Timeout => Unread::TimedOut,
                     // It panicked.
-                    mpsc::RecvTimeoutError::Disconnected => Unread::Busy,
+                    mpsc::RecvTimeoutError::Disconnected => Unread::Failed,
                 })
             }
         }
@@ -201,9 +208,9 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_call_is_busy_and_the_next_gets_a_new_worker() {
+    fn a_panicking_call_failed_and_the_next_gets_a_new_worker() {
         let mut b = Bounded::new("test-bounded", Duration::from_secs(10), 4, || 7u32);
-        assert_eq!(b.call(|_| -> u32 { panic!("a bug") }), Err(Unread::Busy));
+        assert_eq!(b.call(|_| -> u32 { panic!("a bug") }), Err(Unread::Failed));
         assert_eq!(b.call(|n| *n), Ok(7));
     }
 }

@@ -89,6 +89,9 @@ pub struct Writer {
     /// Its working folder, from `/proc` while it was that process (`None`
     /// once it is gone).
     pub cwd: Option<Vec<u8>>,
+    /// Nothing was read from `/proc` (the facts stage's host reader was
+    /// stuck): why (`swmon.facts_unread`); the command lines are unknown.
+    pub facts_unread: Option<&'static str>,
 }
 
 impl StateWrite {
@@ -314,17 +317,18 @@ impl Places {
     /// Places a record on the host: through the mount table, read again
     /// (at most every [`REREAD`]) when its filesystem is not in it.
     pub fn place(&mut self, rec: StateRecord) -> StateWrite {
-        self.place_with(rec, true)
+        self.place_with(rec, None)
     }
 
     /// [`Places::place`] with the writer as the kernel saw it alone, nothing
     /// read from `/proc` (the facts stage's fallback when its host reads
     /// are stuck). The mount table is procfs's own, never a stuck read.
-    pub fn place_kernel_only(&mut self, rec: StateRecord) -> StateWrite {
-        self.place_with(rec, false)
+    /// `why`: the host reader's trouble, carried to the event.
+    pub fn place_kernel_only(&mut self, rec: StateRecord, why: &'static str) -> StateWrite {
+        self.place_with(rec, Some(why))
     }
 
-    fn place_with(&mut self, rec: StateRecord, live: bool) -> StateWrite {
+    fn place_with(&mut self, rec: StateRecord, unread: Option<&'static str>) -> StateWrite {
         let found = |m: &Mounts| {
             if rec.on_host {
                 return m
@@ -360,18 +364,20 @@ impl Places {
                     comm: rec.comm.clone(),
                     exe_name: rec.exe_name.clone(),
                 };
-                let w = if live {
+                let w = if unread.is_none() {
                     let mut budget = enrich::ANCESTORS_ARGS_TOTAL;
                     Writer {
                         process: enrich::live_ancestor(&me, &mut budget),
                         ancestors: enrich::ancestors_of(&rec.ancestors),
                         cwd: enrich::process_cwd(rec.tgid, rec.start_ns),
+                        facts_unread: None,
                     }
                 } else {
                     Writer {
                         process: enrich::kernel_ancestor(&me),
                         ancestors: rec.ancestors.iter().map(enrich::kernel_ancestor).collect(),
                         cwd: None,
+                        facts_unread: unread,
                     }
                 };
                 let w = Arc::new(w);
@@ -680,6 +686,10 @@ pub struct StateReads {
     /// The watched `PATH` folders, for a new reader's notes.
     dirs: Arc<Mutex<Vec<PathBuf>>>,
     counters: Arc<Counters>,
+    /// When a reader was last given up (boot ns): a dpkg database written
+    /// before then is diffed from the new reader's baseline, which may
+    /// already hold what was written.
+    reset_at: Option<u64>,
 }
 
 impl StateReads {
@@ -703,6 +713,7 @@ impl StateReads {
             ),
             dirs,
             counters,
+            reset_at: None,
         };
         let _ = reads.call(|_| ());
         reads
@@ -712,26 +723,46 @@ impl StateReads {
         &mut self,
         f: impl FnOnce(&mut StateReader) -> R + Send + 'static,
     ) -> Result<R, &'static str> {
-        self.reader.call(f).map_err(|why| match why {
-            Unread::TimedOut => {
-                Counters::add(&self.counters.state_read_timed_out, 1);
-                "timed-out"
-            }
-            Unread::Busy => {
-                Counters::add(&self.counters.state_read_busy, 1);
-                "reader-busy"
-            }
-        })
+        self.reader
+            .call(f)
+            .map_err(|why| match why {
+                Unread::TimedOut => {
+                    Counters::add(&self.counters.state_read_timed_out, 1);
+                    "timed-out"
+                }
+                Unread::Busy => {
+                    Counters::add(&self.counters.state_read_busy, 1);
+                    "reader-busy"
+                }
+                Unread::Failed => {
+                    Counters::add(&self.counters.state_read_busy, 1);
+                    "reader-failed"
+                }
+            })
+            .inspect_err(|_| self.reset_at = Some(crate::event::boot_ns_now()))
     }
 
     /// [`StateReader::read`]; what was not read is `unread`, with why.
     pub fn read(&mut self, units: &Units, unmanaged: bool) -> Read {
         let todo = units.clone();
-        self.call(move |r| r.read(&todo, unmanaged))
+        let mut read = self
+            .call(move |r| r.read(&todo, unmanaged))
             .unwrap_or_else(|why| Read {
                 changes: Vec::new(),
                 unread: units.units.iter().map(|u| unread(u, why)).collect(),
-            })
+            });
+        // Its changes may be in the baseline already: not all known.
+        if let Some(reset) = self.reset_at {
+            read.unread.extend(
+                units
+                    .units
+                    .iter()
+                    .filter(|u| u.boot_ns <= reset)
+                    .filter(|u| matches!(u.rule, state::DPKG_STATUS | state::DPKG_UPDATES))
+                    .map(|u| unread(u, "baseline-reset")),
+            );
+        }
+        read
     }
 
     /// [`StateReader::python_removed`]; `Err` with why when the listing

@@ -128,14 +128,19 @@ counters! {
     /// captured, flagged `swmon.facts_unread: timed-out`.
     facts_timed_out,
     /// Records sent on with the kernel's facts alone because every host
-    /// reader the facts stage may keep is stuck (`facts_unread: busy`).
+    /// reader the facts stage may keep is stuck (`facts_unread: busy`), or
+    /// the reader failed (`failed`).
     facts_busy,
+    /// Execs whose host reads were not done (timed out, busy) and that the
+    /// kernel's facts alone do not identify (an explicit loader's program,
+    /// an installer past the kernel's argv copy): not reported.
+    facts_unidentified,
     /// Reads of package state given up at the decide stage's deadline (a
     /// read stuck on a hung file system): what they were to read is
     /// `unread` (`timed-out`).
     state_read_timed_out,
     /// Reads of package state not done because every state reader is
-    /// stuck (`reader-busy`).
+    /// stuck (`reader-busy`), or the reader failed (`reader-failed`).
     state_read_busy,
     // The audit reader.
     /// Audit items dropped because the queue to the decide stage was full.
@@ -273,6 +278,7 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("package_file_stuck", "facts"),
     ("facts_timed_out", "facts"),
     ("facts_busy", "facts"),
+    ("facts_unidentified", "facts"),
     ("state_read_timed_out", "decide"),
     ("state_read_busy", "decide"),
     ("runs_evicted", "decide"),

@@ -474,6 +474,7 @@ impl Decide {
                 session_id: (rec.sessionid != u32::MAX).then_some(rec.sessionid),
                 cgroup_id: Some(rec.cgroup_id),
                 ancestors: w.ancestors.iter().map(enrich::Ancestor::to_out).collect(),
+                facts_unread: w.facts_unread,
                 ..Swmon::default()
             },
         })
@@ -550,8 +551,23 @@ impl Decide {
             // folders listed again say what went.
             let role = changes::RunRole::of(&mut run);
             if role.python() && role.removes {
+                // All it could remove from is listed only for pip run from
+                // a venv's own program (not `python3 /v/bin/pip`), with no
+                // `--python` (another interpreter's pip): uv and pipx pick
+                // their environment by other means (`VIRTUAL_ENV`,
+                // `.venv`, `--system`).
+                let pip_in_venv = role.manager == Some(crate::catalogue::Manager::Pip)
+                    && run.facts.venv_certain
+                    && !run.execs.iter().any(|e| {
+                        e.argv
+                            .iter()
+                            .any(|a| a == b"--python" || a.starts_with(b"--python="))
+                    });
                 let (gone, why) = match self.reader.python_removed(run.facts.venv.clone()) {
-                    Ok(r) => (r.changes, (!r.complete).then_some("scope-not-listed")),
+                    Ok(r) => (
+                        r.changes,
+                        (!(r.complete && pip_in_venv)).then_some("scope-not-listed"),
+                    ),
                     Err(why) => (Vec::new(), Some(why)),
                 };
                 if !gone.is_empty() || why.is_some() {
@@ -562,8 +578,11 @@ impl Decide {
                     // `PYTHONPATH`): what it removed is not all known, and
                     // no requested package is flagged `not-changed`.
                     if let Some(why) = why {
-                        read.unread
-                            .push(json!({ "path": "python-import-folders", "why": why }));
+                        read.unread.push(json!({
+                            "scope": "python-import-folders",
+                            "path": run.facts.venv.as_deref().map(event::lossless),
+                            "why": why,
+                        }));
                     }
                 }
             }

@@ -174,7 +174,7 @@ impl HostReads {
     fn unread(&self, why: Unread) -> &'static str {
         match why {
             Unread::TimedOut => Counters::add(&self.counters.facts_timed_out, 1),
-            Unread::Busy => Counters::add(&self.counters.facts_busy, 1),
+            Unread::Busy | Unread::Failed => Counters::add(&self.counters.facts_busy, 1),
         }
         why.as_str()
     }
@@ -199,8 +199,8 @@ impl HostReads {
         let write = match self.reader.call(move |h| h.places.place(*rec)) {
             Ok(w) => w,
             Err(why) => {
-                self.unread(why);
-                self.kernel_places.place_kernel_only(*kept)
+                let why = self.unread(why);
+                self.kernel_places.place_kernel_only(*kept, why)
             }
         };
         Prepared::State(Box::new(write))
@@ -218,8 +218,10 @@ fn kernel_only(rec: ExecRecord, why: &'static str, c: &Counters) -> Option<Prepa
     let unverified = copy || rec.reasons & reason::INTERPRETER_ELF != 0;
     let argv_incomplete = rec.reasons & reason::INTERPRETER_SCAN != 0
         && rec.flags & (flag::ARGV_TRUNCATED | flag::ARGV_UNREADABLE) != 0;
+    // What only the host could tell (a loader's program, an installer past
+    // the kernel's argv copy): a loss, alerted, not a rejection.
     let Some(mut id) = enrich::identify(&rec) else {
-        Counters::add(&c.rejected, 1);
+        Counters::add(&c.facts_unidentified, 1);
         return None;
     };
     if rec.reasons & reason::NEAR_COPY != 0 && id.via == "renamed" {
@@ -238,6 +240,7 @@ fn kernel_only(rec: ExecRecord, why: &'static str, c: &Counters) -> Option<Prepa
         placement: enrich::kernel_placement(&rec),
         tty: None,
         venv: None,
+        venv_certain: false,
         package_files: Vec::new(),
         exe_owner: None,
         facts_unread: Some(why),
@@ -441,7 +444,34 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
     };
     // Stats of paths the exec named (`pyvenv.cfg`): here, never on the
     // decide stage.
-    let venv = enrich::venv_of(&rec);
+    // Only a Python manager's, and never looked for through a FUSE or
+    // network mount (a user's own server could answer slowly for ever).
+    let python = matches!(
+        crate::catalogue::program(id.installer_id).map(|p| p.role),
+        Some(crate::catalogue::Role::Installer(
+            crate::catalogue::Manager::Pip
+                | crate::catalogue::Manager::Pipx
+                | crate::catalogue::Manager::Uv
+                | crate::catalogue::Manager::Conda
+        ))
+    );
+    let venv = if python {
+        let mounts = crate::mounts::Mounts::read().ok();
+        // By its spelling: a `..` could walk into a mount its prefix hides.
+        enrich::venv_of(&rec, |path| {
+            !path.split(|b| *b == b'/').any(|c| c == b"..")
+                && mounts.as_ref().is_some_and(|m| {
+                    m.on_path(path)
+                        .all(|m| !crate::mounts::untrusted_fs(&m.fs_type))
+                })
+        })
+    } else {
+        None
+    };
+    let (venv, venv_certain) = match venv {
+        Some((v, certain)) => (Some(v), certain),
+        None => (None, false),
+    };
     // Local package files the run named (`dpkg -i ./x.deb`), read while
     // the process runs, in its root, as its user, within a deadline.
     let package_files = crate::package_file::for_exec(&rec, &id);
@@ -465,6 +495,7 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         placement,
         tty,
         venv,
+        venv_certain,
         package_files,
         exe_owner: exe_owner(&rec),
         facts_unread: None,
