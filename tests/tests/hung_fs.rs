@@ -298,11 +298,14 @@ fn a_run_whose_facts_hang_is_reported_and_does_not_hold_the_runs_after_it() {
     hang.store(true, Ordering::SeqCst);
     host.enable();
 
-    // `dpkg` given a path on the mount (it refuses the call and exits):
-    // swmon looks for a venv's `pyvenv.cfg` two folders above it, on the
-    // hung mount, so this run's host reads never end.
-    let named = mnt.join("a").join("b");
-    let (stuck, _) = run(Command::new("/usr/bin/dpkg").arg(&named));
+    // `pip3` given a path through a link to the mount (it refuses the call
+    // and exits): swmon looks for a venv's `pyvenv.cfg` two folders above
+    // it. It walks no FUSE mount by the path's spelling, but a link is
+    // only found by following it: this run's host reads never end.
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&mnt, &link).expect("symlink");
+    let named = link.join("v").join("bin").join("x");
+    let (stuck, _) = run(Command::new("/usr/bin/pip3").arg(&named));
     let (after, code) = run(Command::new("/usr/bin/dpkg").arg("--version"));
     assert_eq!(code, 0);
     m.wait_for("the run after", Duration::from_secs(60), |e| {
@@ -311,7 +314,7 @@ fn a_run_whose_facts_hang_is_reported_and_does_not_hold_the_runs_after_it() {
     server.close();
     let events = m.stop();
     let e = one_run(&events, stuck);
-    assert_eq!(e["swmon"]["manager"], "dpkg", "{e:#}");
+    assert_eq!(e["swmon"]["manager"], "pip", "{e:#}");
     assert_eq!(e["swmon"]["facts_unread"], "timed-out", "{e:#}");
     let e = one_run(&events, after);
     assert!(e["swmon"].get("facts_unread").is_none(), "{e:#}");
