@@ -7,7 +7,8 @@
 //! [`classify`] reads an installer's argv (manager, operation, packages);
 //! [`enrich`] adds what the kernel record lacks; [`event`] is what a user
 //! reads and [`sink`] writes it; [`run`] is `swmon run`: those
-//! stages joined by bounded queues, and its life cycle.
+//! stages joined by bounded queues, and its life cycle, configured by
+//! [`config`].
 
 pub mod catalogue;
 pub mod ebpf;
@@ -23,4 +24,5 @@ pub mod safe_file;
 pub mod privilege;
 pub mod report;
 pub mod run;
+pub mod config;
 pub mod mounts;
