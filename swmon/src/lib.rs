@@ -25,4 +25,5 @@ pub mod privilege;
 pub mod report;
 pub mod run;
 pub mod config;
+pub mod version;
 pub mod mounts;

@@ -64,6 +64,7 @@ fn hold_folder_is_safe(path: &std::path::Path) -> Result<(), String> {
 #[derive(Parser)]
 #[command(
     version,
+    long_version = swmon::version::LONG,
     about = "Catches every software install on this host and proves it"
 )]
 struct Cli {
