@@ -1395,14 +1395,7 @@ pub fn ancestors_of(chain: &[crate::ebpf::decode::KernelAncestor]) -> Vec<Ancest
 /// process running that program; `budget` caps the command line's bytes
 /// and is charged for them.
 pub fn live_ancestor(k: &crate::ebpf::decode::KernelAncestor, budget: &mut usize) -> Ancestor {
-    let mut a = Ancestor {
-        pid: k.pid,
-        uid: k.uid,
-        start_ns: k.start_ns,
-        comm: k.comm.clone(),
-        name: k.exe_name.clone(),
-        ..Ancestor::default()
-    };
+    let mut a = kernel_ancestor(k);
     // Same process, and still running the program the kernel saw:
     // one that has exec'd since shows another program's path and
     // arguments, which were not what ran the installer. Checked
@@ -1423,6 +1416,34 @@ pub fn live_ancestor(k: &crate::ebpf::decode::KernelAncestor, budget: &mut usize
         }
     }
     a
+}
+
+/// One process as the kernel named it, nothing read from `/proc` (the
+/// facts stage's fallback when its host reads are stuck).
+pub fn kernel_ancestor(k: &crate::ebpf::decode::KernelAncestor) -> Ancestor {
+    Ancestor {
+        pid: k.pid,
+        uid: k.uid,
+        start_ns: k.start_ns,
+        comm: k.comm.clone(),
+        name: k.exe_name.clone(),
+        ..Ancestor::default()
+    }
+}
+
+/// Where the exec ran from the cgroup path the kernel read alone (no
+/// `/proc` fallback; see [`placement`]).
+pub fn kernel_placement(rec: &ExecRecord) -> Placement {
+    rec.cgroup
+        .as_ref()
+        .map(|path| {
+            placement_of_path(
+                &String::from_utf8_lossy(path),
+                rec.cgroup_truncated,
+                rec.cgroup_leaf_cut,
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// A `/proc/PID` folder opened while it was the process the kernel named

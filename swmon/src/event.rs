@@ -206,6 +206,12 @@ pub struct Swmon {
     /// notes are malformed (`bad-note`, `out-of-file`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_id_flag: Option<&'static str>,
+    /// The facts swmon reads from the host (`/proc`, the executable's
+    /// content) were not read: `timed-out` (stuck past the facts stage's
+    /// deadline, a hung file system) or `busy` (every reader stuck). The
+    /// event holds what the kernel captured at the exec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facts_unread: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ns: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]

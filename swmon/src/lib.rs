@@ -6,9 +6,10 @@
 //! audit records; [`correlate`] joins execs and exits into installer runs;
 //! [`classify`] reads an installer's argv (manager, operation, packages);
 //! [`enrich`] adds what the kernel record lacks; [`event`] is what a user
-//! reads and [`sink`] writes it; [`run`] is `swmon run`: those
+//! reads and [`sink`] writes it, [`ship`] sends it to the host's log
+//! engine (journald, syslog); [`run`] is `swmon run`: those
 //! stages joined by bounded queues, and its life cycle, configured by
-//! [`config`].
+//! [`config`]; [`doctor`] checks a host can run it.
 
 pub mod catalogue;
 pub mod ebpf;
@@ -20,6 +21,7 @@ pub mod state;
 pub mod enrich;
 pub mod event;
 pub mod sink;
+pub mod ship;
 pub mod safe_file;
 pub mod privilege;
 pub mod report;
@@ -27,3 +29,5 @@ pub mod run;
 pub mod config;
 pub mod version;
 pub mod mounts;
+pub mod doctor;
+pub mod generate;

@@ -121,6 +121,14 @@ enum Command {
         /// seconds (0: never).
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400))]
         heartbeat_secs: u64,
+        /// Also ship every event (its JSON line) here; repeatable:
+        /// `journald` (or `journald:SOCKET`), `syslog` (RFC 5424 to
+        /// /dev/log, or `syslog:unix:SOCKET`), `syslog+tcp://HOST:PORT`
+        /// (RFC 5424, octet-counted). A sink that is down or slow never
+        /// holds the monitor: its lines wait in its own bounded queue, and
+        /// what it loses is counted (`sink_dropped`, `sink_refused`).
+        #[arg(long = "sink", value_name = "SPEC")]
+        sinks: Vec<swmon::ship::Spec>,
         /// Have the eBPF programs say why they passed or dropped each
         /// candidate exec (an installer name, inode, size or ELF key
         /// matched, or an interpreter whose argv was scanned), as
@@ -151,6 +159,25 @@ enum Command {
         /// after `--`.
         #[arg(last = true, required = true, value_name = "PROGRAM ARGS")]
         argv: Vec<std::ffi::OsString>,
+    },
+    /// Check whether this host can run `swmon run` as asked, and say how to
+    /// fix what is wrong (changes nothing). Exits 0 when swmon can run
+    /// (warnings allowed), 1 when a check failed.
+    Doctor {
+        /// The `swmon run --output` to check (`-` for standard output).
+        #[arg(long, short, default_value = "-")]
+        output: PathBuf,
+        /// The `swmon run --output-group` to check the file's mode for.
+        #[arg(long, value_name = "GROUP")]
+        output_group: Option<String>,
+        /// Check for `swmon run --no-audit`: audit's state is then only
+        /// reported.
+        #[arg(long)]
+        no_audit: bool,
+        /// One JSON object: `doctor` (shape version), `can_run`, `audit`,
+        /// `checks` (`id`, `status`, `what`, `fix`, `details`).
+        #[arg(long)]
+        json: bool,
     },
     /// Show, install or remove the audit rules swmon relies on.
     Rules {
@@ -196,6 +223,10 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Write man pages (`DIR/man`) and shell completions
+    /// (`DIR/completions`) made from these definitions; for packaging.
+    #[command(hide = true)]
+    Generate { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -251,6 +282,28 @@ fn classify_command(json: bool, argv: &[std::ffi::OsString]) -> anyhow::Result<E
     } else {
         ExitCode::from(3)
     })
+}
+
+/// `swmon doctor`: exit 0 when swmon can run, 1 when it can't.
+fn doctor_command(
+    output: PathBuf,
+    output_group: Option<&str>,
+    audit: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let output_group = output_group.map(group_id).transpose()?;
+    let report = swmon::doctor::run(&swmon::doctor::Options {
+        output,
+        output_group,
+        audit,
+    });
+    let text = if json {
+        format!("{}\n", serde_json::to_string_pretty(&report)?)
+    } else {
+        report.to_string()
+    };
+    write_stdout(&text)?;
+    Ok(ExitCode::from(report.exit_code()))
 }
 
 /// Builds and writes a report; warnings go to standard error as well.
@@ -324,6 +377,7 @@ fn main() -> ExitCode {
             audit_rcvbuf,
             no_audit,
             heartbeat_secs,
+            sinks,
             ebpf_log,
             test_hold_audit_while,
         } => {
@@ -376,6 +430,7 @@ fn main() -> ExitCode {
                 },
                 heartbeat: (heartbeat_secs > 0)
                     .then(|| std::time::Duration::from_secs(heartbeat_secs)),
+                sinks,
                 config,
             };
             tokio::runtime::Builder::new_current_thread()
@@ -383,6 +438,20 @@ fn main() -> ExitCode {
                 .build()
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(run::run(options)).map_err(anyhow::Error::from))
+        }
+        Command::Doctor {
+            output,
+            output_group,
+            no_audit,
+            json,
+        } => {
+            return match doctor_command(output, output_group.as_deref(), !no_audit, json) {
+                Ok(code) => code,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "swmon: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Rules { command } => rules_command(command),
         Command::Classify { json, argv } => {
@@ -417,6 +486,11 @@ fn main() -> ExitCode {
             };
             write_report(&options, format, output.as_deref())
         }
+        Command::Generate { dir } => {
+            swmon::generate::write_all(<Cli as clap::CommandFactory>::command(), &dir)
+                .map(drop)
+                .with_context(|| format!("can't write the pages under {}", dir.display()))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -428,9 +502,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn need_root(what: &str) -> anyhow::Result<()> {
-    if !nix::unistd::geteuid().is_root() {
-        anyhow::bail!("{what} needs root (CAP_AUDIT_CONTROL); run it with sudo");
+/// Audit control takes `CAP_AUDIT_CONTROL`, whatever the uid.
+fn need_audit_control(what: &str) -> anyhow::Result<()> {
+    let missing = swmon::privilege::missing_effective(&[caps::Capability::CAP_AUDIT_CONTROL]);
+    if !missing.is_empty() {
+        anyhow::bail!("{what} needs CAP_AUDIT_CONTROL (root has it); run it with sudo");
     }
     Ok(())
 }
@@ -439,7 +515,7 @@ fn rules_command(command: RulesCommand) -> anyhow::Result<()> {
     use std::fmt::Write as _;
 
     let mut text = String::new();
-    need_root("swmon rules")?;
+    need_audit_control("swmon rules")?;
     let mut ctl = ControlSocket::open()?;
     let found = rules::host_installers();
     match command {
@@ -540,7 +616,7 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 async fn audit_tail(rcvbuf: usize, key: Option<String>, count: Option<u64>) -> anyhow::Result<()> {
     use std::io::Write;
 
-    need_root("swmon audit-tail")?;
+    need_audit_control("swmon audit-tail")?;
     let mut stream = AuditStream::open(AuditOptions {
         rcvbuf,
         ..AuditOptions::default()

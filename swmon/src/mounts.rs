@@ -83,6 +83,18 @@ impl Mounts {
             .map(|m| m.fs_type.as_str())
     }
 
+    /// The mounts a walk of the absolute `path` passes through, as the
+    /// path is written (`..` and links not resolved): those whose mount
+    /// point is `path` or one of its folders, `/` first.
+    pub fn on_path<'a>(&'a self, path: &'a [u8]) -> impl Iterator<Item = &'a Mount> + 'a {
+        self.mounts.iter().filter(move |m| {
+            m.mount_point == b"/"
+                || path
+                    .strip_prefix(m.mount_point.as_slice())
+                    .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+        })
+    }
+
     /// The host path of `fs_path` (a path from the root of filesystem
     /// `dev`), and its mount; `None` when no mount of `dev` holds it.
     pub fn place(&self, dev: u32, fs_path: &[u8]) -> Option<(Vec<u8>, &Mount)> {
@@ -161,6 +173,17 @@ mod tests {
         let (p, _) = m.place(25, b"/x").unwrap();
         assert_eq!(p, b"/dev/shm/x");
         assert!(m.place(7, b"/x").is_none());
+    }
+
+    #[test]
+    fn the_mounts_on_a_path_are_its_folders_mounts() {
+        let m = Mounts::parse(TEXT);
+        let on = |p: &[u8]| m.on_path(p).map(|x| x.fs_type.clone()).collect::<Vec<_>>();
+        assert_eq!(on(b"/home/u/fuse/out.json"), ["ext4", "fuse.sshfs"]);
+        assert_eq!(on(b"/home/u/fuse"), ["ext4", "fuse.sshfs"]);
+        // A name that only starts like the mount point is not under it.
+        assert_eq!(on(b"/home/u/fusefile"), ["ext4"]);
+        assert_eq!(on(b"/mnt/my data/x"), ["ext4", "ext4"]);
     }
 
     #[test]

@@ -95,6 +95,21 @@
 //! - `CAP_DAC_READ_SEARCH` reads every file on the host.
 //! - `CAP_AUDIT_CONTROL` can switch kernel audit off and delete every rule.
 //!
+//! # Another uid than 0
+//!
+//! swmon checks capabilities, never uid 0 ([`missing_effective`]): started
+//! as another user holding the package unit's set (ambient capabilities,
+//! `setpriv --reuid ... --ambient-caps ...`) it loads, drops to the same
+//! kept set and catches installs (`tests/tests/package.rs`). What such a
+//! uid lacks: `/run/swmon`, the records of the rules runs added, is root's
+//! and must be (a record decides which rules a later run deletes), so
+//! `--audit-rules seed` and `swmon rules install|remove` are refused and a
+//! dead run's leftovers are not removed (said in `monitor-started`). The
+//! package-file worker drops `CAP_DAC_READ_SEARCH` itself while it holds a
+//! run's fsuid (the kernel drops it only when the fsuid leaves 0), so the
+//! user's permissions still decide. The package's unit runs as root with
+//! the bounded set.
+//!
 //! What it does bound: no module loading, no mounts, no new BPF programs
 //! (unless `bpf_kept`), no raw network, no `setuid` to another user, no
 //! capability regained through an `execve`.
@@ -190,6 +205,20 @@ pub fn kept(needs: Needs) -> CapsHashSet {
         keep.insert(Capability::CAP_AUDIT_CONTROL);
     }
     keep
+}
+
+/// Which of `wanted` the calling thread's effective set lacks, by kernel
+/// name (all of them when the set can't be read). What a command checks
+/// before it starts: capabilities, not uid 0, so that a service given only
+/// its capability set (the unit's `AmbientCapabilities=`, or `setpriv`)
+/// passes as root does.
+pub fn missing_effective(wanted: &[Capability]) -> Vec<String> {
+    let effective = caps::read(None, CapSet::Effective).unwrap_or_default();
+    wanted
+        .iter()
+        .filter(|c| !effective.contains(c))
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn names(set: &CapsHashSet) -> Vec<String> {

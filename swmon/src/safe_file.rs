@@ -372,6 +372,116 @@ pub fn open_output(path: &Path, group: Option<u32>) -> Result<File, SafeFileErro
     Ok(file)
 }
 
+/// What [`check_output`] found at an output path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputState {
+    /// The file's mode bits (type included), `None` when it is not there
+    /// yet.
+    pub mode: Option<u32>,
+    /// The mode [`open_output`] creates it with, or tightens it to.
+    pub wanted_mode: u32,
+    /// This process may write it (create it in its folder, if not there),
+    /// as the kernel says (`faccessat2` with `AT_EACCESS`: owner, mode,
+    /// ACLs, capabilities, a read-only mount).
+    pub writable: bool,
+    /// Why not, when not.
+    pub why_not: Option<String>,
+}
+
+/// `faccessat2(dir, name, mode, AT_EACCESS | flags)` (`name` empty: `dir`
+/// itself, with `AT_EMPTY_PATH`).
+fn access(dir: &OwnedFd, name: &std::ffi::OsStr, mode: i32, flags: i32) -> io::Result<()> {
+    let c = cstring(name)?;
+    let flags = libc::AT_EACCESS
+        | flags
+        | if name.is_empty() {
+            libc::AT_EMPTY_PATH
+        } else {
+            0
+        };
+    // SAFETY: a NUL-terminated name that outlives the call, integer
+    // arguments; nothing is written.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            mode,
+            flags,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// What [`open_output`] would find at `path`, without opening, creating or
+/// changing anything (for `swmon doctor`): the same walk of the folders
+/// (refused the same way), then the file as it stands: a link, something
+/// other than a regular file, another owner or a second hard link is
+/// refused as `open_output` refuses it; otherwise its mode and whether this
+/// process may write it (or create it) are returned.
+pub fn check_output(path: &Path, group: Option<u32>) -> Result<OutputState, SafeFileError> {
+    let wanted_mode = if group.is_some() { GROUP_MODE } else { MODE };
+    let folder = open_folder(path)?;
+    let name = path.file_name().ok_or_else(|| SafeFileError::Open {
+        path: path.to_owned(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "no file name"),
+    })?;
+    let open_err = |source| SafeFileError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let state = |mode, w: io::Result<()>, what: &str| OutputState {
+        mode,
+        wanted_mode,
+        writable: w.is_ok(),
+        why_not: w.err().map(|e| format!("{what}: {e}")),
+    };
+    let fd = match openat(Some(&folder), name, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            let w = access(
+                &folder,
+                std::ffi::OsStr::new(""),
+                libc::W_OK | libc::X_OK,
+                0,
+            );
+            return Ok(state(None, w, "can't create a file in its folder"));
+        }
+        Err(e) => return Err(open_err(e)),
+    };
+    let meta = fstat(&fd).map_err(open_err)?;
+    if meta.file_type().is_symlink() {
+        return Err(SafeFileError::Symlink {
+            path: path.to_owned(),
+        });
+    }
+    if !meta.file_type().is_file() {
+        return Err(SafeFileError::NotRegular {
+            path: path.to_owned(),
+            what: kind_of(meta.mode()),
+        });
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != euid {
+        return Err(SafeFileError::Owner {
+            path: path.to_owned(),
+            owner: meta.uid(),
+            euid,
+        });
+    }
+    if meta.nlink() > 1 {
+        return Err(SafeFileError::Links {
+            path: path.to_owned(),
+            links: meta.nlink(),
+        });
+    }
+    let w = access(&folder, name, libc::W_OK, libc::AT_SYMLINK_NOFOLLOW);
+    Ok(state(Some(meta.mode()), w, "can't write it"))
+}
+
 /// How many temporary names [`replace`] tries before it gives up.
 const TMP_ATTEMPTS: u32 = 16;
 
@@ -455,6 +565,8 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), SafeFileError> {
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::symlink;
+
+    use caps::{CapSet, Capability};
 
     use super::*;
 
@@ -553,6 +665,112 @@ mod tests {
             open_output(&file, None),
             Err(SafeFileError::Links { links: 2, .. })
         ));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn the_check_refuses_what_the_open_refuses_and_changes_nothing() {
+        let d = dir("check");
+        // Not there yet: creatable, and still not there after.
+        let new = d.join("new");
+        let s = check_output(&new, None).expect("check");
+        assert_eq!((s.mode, s.wanted_mode, s.writable), (None, 0o600, true));
+        assert!(!new.exists());
+        assert_eq!(
+            check_output(&new, Some(4)).expect("check").wanted_mode,
+            0o640
+        );
+        // There with a loose mode: reported as it is, left as it is.
+        let loose = d.join("loose");
+        std::fs::write(&loose, b"x").expect("write");
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let s = check_output(&loose, None).expect("check");
+        assert_eq!(s.mode.map(|m| m & 0o7777), Some(0o644));
+        assert!(s.writable, "{s:?}");
+        assert_eq!(mode(&loose), 0o644);
+        // A link, a FIFO (no hang: nothing is opened for reading or
+        // writing), a folder, a second hard link: refused as open_output
+        // refuses them.
+        let link = d.join("link");
+        symlink(&loose, &link).expect("symlink");
+        assert!(matches!(
+            check_output(&link, None),
+            Err(SafeFileError::Symlink { .. })
+        ));
+        let fifo = d.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+        assert!(matches!(
+            check_output(&fifo, None),
+            Err(SafeFileError::NotRegular { what: "a FIFO", .. })
+        ));
+        let sub = d.join("sub");
+        std::fs::create_dir(&sub).expect("mkdir");
+        assert!(matches!(
+            check_output(&sub, None),
+            Err(SafeFileError::NotRegular {
+                what: "a directory",
+                ..
+            })
+        ));
+        std::fs::hard_link(&loose, d.join("alias")).expect("link");
+        assert!(matches!(
+            check_output(&loose, None),
+            Err(SafeFileError::Links { links: 2, .. })
+        ));
+        // A folder its group may write.
+        let open = d.join("open");
+        std::fs::create_dir(&open).expect("mkdir");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o775)).expect("chmod");
+        assert!(matches!(
+            check_output(&open.join("out"), None),
+            Err(SafeFileError::Folder { .. })
+        ));
+        assert!(!open.join("out").exists());
+        // Another owner's file.
+        let theirs = d.join("theirs");
+        std::fs::write(&theirs, b"").expect("write");
+        std::os::unix::fs::chown(&theirs, Some(65534), None).expect("chown");
+        assert!(matches!(
+            check_output(&theirs, None),
+            Err(SafeFileError::Owner { owner: 65534, .. })
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn the_check_asks_the_kernel_whether_the_folder_takes_a_new_file() {
+        // A read-only folder as root without CAP_DAC_OVERRIDE sees it (the
+        // tests run as root).
+        let d = dir("check-ro");
+        let ro = d.join("ro");
+        std::fs::create_dir(&ro).expect("mkdir");
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+        std::os::unix::fs::chown(&ro, Some(65534), None).expect("chown");
+        // Owned by nobody: the walk refuses it first, as open_output does.
+        assert!(matches!(
+            check_output(&ro.join("out"), None),
+            Err(SafeFileError::Folder { .. })
+        ));
+        std::os::unix::fs::chown(&ro, Some(0), None).expect("chown");
+        // Root with CAP_DAC_OVERRIDE writes a 0555 folder.
+        assert!(check_output(&ro.join("out"), None).expect("check").writable);
+        // Capabilities belong to a thread: this one drops its own.
+        let out = ro.join("out");
+        let seen = std::thread::spawn(move || {
+            caps::drop(None, CapSet::Effective, Capability::CAP_DAC_OVERRIDE).expect("drop");
+            check_output(&out, None)
+        })
+        .join()
+        .expect("join")
+        .expect("check");
+        assert!(!seen.writable, "{seen:?}");
+        assert!(
+            seen.why_not
+                .as_deref()
+                .is_some_and(|w| w.contains("Permission denied")),
+            "{seen:?}"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 

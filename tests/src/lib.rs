@@ -67,7 +67,7 @@ impl Drop for TempDir {
 pub struct Monitor {
     child: Option<Child>,
     pub output: PathBuf,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
 }
 
 impl Monitor {
@@ -80,12 +80,20 @@ impl Monitor {
     pub fn start_env(extra: &[&str], env: &[(&str, &str)]) -> Monitor {
         let dir = TempDir::new("monitor");
         let output = dir.path().join("events.jsonl");
-        let child = Command::new(swmon_bin())
-            .arg("run")
+        let mut cmd = Command::new(swmon_bin());
+        cmd.arg("run")
             .arg("--output")
             .arg(&output)
             .args(extra)
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        Monitor::spawn(cmd, output, Some(dir))
+    }
+
+    /// Starts `cmd`, a `swmon run` (perhaps behind a wrapper such as
+    /// `setpriv`) that writes its events to `output`, and waits for
+    /// `monitor-started`; `dir` (the output's folder) is removed with it.
+    pub fn spawn(mut cmd: Command, output: PathBuf, dir: Option<TempDir>) -> Monitor {
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -116,6 +124,12 @@ impl Monitor {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The swmon process, for a test that ends it some other way (its
+    /// events stay readable through [`Monitor::events`]).
+    pub fn take_child(&mut self) -> Option<Child> {
+        self.child.take()
     }
 
     /// Every event written so far, early events left out (see

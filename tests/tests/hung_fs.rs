@@ -5,6 +5,11 @@
 //! opener for ever. swmon opens the installer's `/proc/PID/cwd` to read
 //! the local package files it names: on a worker, under the deadline.
 //!
+//! The facts stage's other host reads (`/proc/PID/exe` and the file behind
+//! it, command lines, the paths an exec names) run on a host reader under
+//! its deadline: a run whose reads are stuck is reported with the kernel's
+//! facts (`swmon.facts_unread`), and the runs after it are not held.
+//!
 //! The FUSE server here is this test: it answers the mount's `INIT` and
 //! what a `chdir` into its root asks, then, told to hang, reads every
 //! request and answers none.
@@ -25,7 +30,7 @@ use std::{
 };
 
 use audit_common::HostAudit;
-use tests::{one_run, run, wait_within, Monitor, TempDir};
+use tests::{counters, one_run, run, wait_within, Monitor, TempDir};
 
 const FUSE_GETATTR: u32 = 3;
 const FUSE_GETXATTR: u32 = 22;
@@ -247,4 +252,69 @@ fn an_installer_in_a_hung_fuse_folder_does_not_hold_swmon() {
         .unwrap_or_default();
     assert_eq!(files.len(), 1, "{e:#}");
     assert_eq!(files[0]["rejected"], "timed-out", "{e:#}");
+}
+
+/// Detaches the test's mount from the host's namespace (after its server
+/// closed, so nothing waits on it).
+struct HostMount(std::path::PathBuf);
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let path = CString::new(self.0.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path that outlives the call.
+        unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+#[test]
+fn a_run_whose_facts_hang_is_reported_and_does_not_hold_the_runs_after_it() {
+    let host = HostAudit::save();
+    let tmp = TempDir::new("hung-facts");
+    let mnt = tmp.path().join("hung");
+    fs::create_dir(&mnt).expect("mkdir");
+    let m = Monitor::start(&[]);
+
+    // Mounted where swmon sees it (this namespace), served until the test
+    // has looked at its root once (the mount's INIT answered), then hung.
+    let dev = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .expect("/dev/fuse");
+    mount_fuse(&mnt, dev.as_raw_fd());
+    let hang = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (h, st, server_end) = (hang.clone(), stop.clone(), dev.try_clone().expect("dup"));
+    let serving = std::thread::spawn(move || serve(server_end, h, st));
+    // Drops in reverse order: the server closes (the connection aborted,
+    // every stuck read fails), then the mount is detached.
+    let _mount = HostMount(mnt.clone());
+    let mut server = Server {
+        stop,
+        serving: Some(serving),
+        dev: Some(dev),
+    };
+    fs::metadata(&mnt).expect("the mount's root");
+    hang.store(true, Ordering::SeqCst);
+    host.enable();
+
+    // `dpkg` given a path on the mount (it refuses the call and exits):
+    // swmon looks for a venv's `pyvenv.cfg` two folders above it, on the
+    // hung mount, so this run's host reads never end.
+    let named = mnt.join("a").join("b");
+    let (stuck, _) = run(Command::new("/usr/bin/dpkg").arg(&named));
+    let (after, code) = run(Command::new("/usr/bin/dpkg").arg("--version"));
+    assert_eq!(code, 0);
+    m.wait_for("the run after", Duration::from_secs(60), |e| {
+        e["process"]["pid"] == after
+    });
+    server.close();
+    let events = m.stop();
+    let e = one_run(&events, stuck);
+    assert_eq!(e["swmon"]["manager"], "dpkg", "{e:#}");
+    assert_eq!(e["swmon"]["facts_unread"], "timed-out", "{e:#}");
+    let e = one_run(&events, after);
+    assert!(e["swmon"].get("facts_unread").is_none(), "{e:#}");
+    let c = counters(&events);
+    assert!(c["facts_timed_out"].as_u64() >= Some(1), "{c:#}");
 }

@@ -1,10 +1,14 @@
 //! swmon's developer tasks. `cargo xtask run` and `cargo xtask test` are the
 //! README's two commands for a fresh machine: each first installs what is
 //! missing (Debian packages, bpf-linker), idempotently and quickly when all
-//! is there, then builds with plain cargo. xtask orchestrates; the build
-//! itself is `cargo build` (swmon/build.rs builds the eBPF object).
+//! is there, then builds with plain cargo; `run` installs only what building
+//! and running swmon takes, `test` also what the tests drive
+//! (`setup.rs`). `cargo xtask dist` builds the Debian package (`dist.rs`).
+//! xtask orchestrates; the build itself is `cargo build` (swmon/build.rs
+//! builds the eBPF object).
 
 mod bench;
+mod dist;
 mod filebench;
 mod fuzz;
 mod scenarios;
@@ -33,15 +37,21 @@ enum Task {
     /// Install what building and testing need (Debian packages, bpf-linker,
     /// the nightly toolchain and cargo-fuzz).
     Setup,
-    /// Set up, build, and run the monitor in the foreground.
+    /// Set up what building takes (not the tests' programs), build, and
+    /// run the monitor in the foreground.
     Run {
         /// Arguments for `swmon run`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Set up, then fmt check, clippy (both passes), unit tests, a short run
-    /// of every fuzz target, kernel tests, and the scenario corpus.
+    /// of every fuzz target, the package (as `dist`), kernel tests, and the
+    /// scenario corpus.
     Test,
+    /// Build the Debian package (cargo-deb, pinned): the binary, the
+    /// systemd unit, /etc/swmon/swmon.toml, logrotate, man pages and
+    /// completions; prints the `.deb`'s path.
+    Dist,
     /// Fuzz swmon's readers of outside input (cargo-fuzz, `fuzz/`): every
     /// target one after another, or one, 10 minutes each by default.
     Fuzz(fuzz::Options),
@@ -83,11 +93,11 @@ fn main() -> Result<()> {
     standard_path();
     match Cli::parse().command {
         Task::Setup => {
-            setup::setup()?;
+            setup::test()?;
             fuzz::setup()
         }
         Task::Run { args } => {
-            setup::setup()?;
+            setup::build()?;
             build_release()?;
             let err = std::os::unix::process::CommandExt::exec(
                 Command::new(root().join("target/release/swmon"))
@@ -97,14 +107,20 @@ fn main() -> Result<()> {
             Err(err).context("exec target/release/swmon")
         }
         Task::Test => test(),
+        Task::Dist => {
+            setup::build()?;
+            let deb = dist::build()?;
+            println!("{}", deb.display());
+            Ok(())
+        }
         Task::Fuzz(options) => fuzz::run(&options),
         Task::Scenarios(options) => {
-            setup::setup()?;
+            setup::test()?;
             build_release()?;
             scenarios::run(&options)
         }
         Task::Bench { which } => {
-            setup::setup()?;
+            setup::test()?;
             build_release()?;
             bench::run(which)
         }
@@ -146,7 +162,7 @@ impl CurrentDir for Command {
     }
 }
 
-fn cargo() -> Command {
+pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
@@ -162,7 +178,7 @@ fn has_nightly_rustfmt() -> bool {
 }
 
 fn test() -> Result<()> {
-    setup::setup()?;
+    setup::test()?;
     // Formatting: the nightly rustfmt honours rustfmt.toml's import options.
     let fmt = |dir: PathBuf| -> Result<()> {
         let mut cmd = Command::new("cargo");
@@ -203,9 +219,12 @@ fn test() -> Result<()> {
     // fails the run.
     fuzz::short_runs()?;
     build_release()?;
+    // The package the package test installs, built once here.
+    let deb = dist::build()?;
     tests(
         cargo()
             .env("SWMON_BIN", root().join("target/release/swmon"))
+            .env("SWMON_DEB", deb)
             .args([
                 "test",
                 "-p",

@@ -1,7 +1,10 @@
-//! Installs what building swmon needs, idempotently: Debian's rustc-web
-//! with a prebuilt `core` for `bpfel-unknown-none` (rustup here has no
-//! rust-src), its clippy, LLVM 22 for bpf-linker, and bpf-linker itself;
-//! plus the programs the tests drive, and the package managers the scenario
+//! Installs what swmon needs, idempotently, in two sets. [`build`] (for
+//! `cargo xtask run` and `dist`): what building and running swmon takes,
+//! Debian's rustc-web with a prebuilt `core` for `bpfel-unknown-none`
+//! (rustup here has no rust-src), LLVM 22 for bpf-linker, and bpf-linker
+//! itself. [`test`] (for `cargo xtask test`, `setup`, `scenarios`,
+//! `bench`): that, plus clippy, the programs the tests drive (Chromium,
+//! dnf, rpm, auditd, man-db, ...) and the package managers the scenario
 //! corpus plays (Debian's, uv from PyPI, bun from npm, each pinned). Quick
 //! when everything is there: one `dpkg-query` per package, `bpf-linker
 //! --version`, `uv --version` and bun's `package.json` read.
@@ -16,12 +19,15 @@ use crate::sh;
 const LLVM_MAJOR: &str = "22";
 const BPF_LINKER: &str = "0.13.0";
 
-/// Debian packages: the eBPF toolchain, and what the tests run.
-const PACKAGES: &[&str] = &[
-    "rustc-web",
-    "libstd-rust-web-dev-bpf",
+/// Debian packages building swmon takes: the eBPF toolchain, and the C
+/// toolchain Rust links with.
+const BUILD_PACKAGES: &[&str] = &["rustc-web", "libstd-rust-web-dev-bpf", "llvm-22-dev", "gcc"];
+
+/// Debian packages only the tests take: clippy, and what the tests run
+/// (`man-db` and `logrotate`: the package test reads `man swmon` and
+/// rotates the event log with the package's snippet).
+const TEST_PACKAGES: &[&str] = &[
     "rust-web-clippy",
-    "llvm-22-dev",
     "python3-pip",
     "python3-venv",
     "util-linux",
@@ -29,8 +35,11 @@ const PACKAGES: &[&str] = &[
     "chromium",
     "dnf",
     "rpm",
-    "gcc",
     "bpftool",
+    // The syslog sinks' test receives with a private rsyslogd.
+    "rsyslog",
+    "man-db",
+    "logrotate",
 ];
 
 /// Debian packages only the scenario corpus (`tests/scenarios.toml`) needs:
@@ -58,13 +67,27 @@ const UV: &str = "0.9.13";
 /// installed globally: `/usr/bin/bun`.
 const BUN: &str = "1.4.5";
 
-pub fn setup() -> Result<()> {
-    let missing: Vec<&str> = PACKAGES
-        .iter()
-        .chain(SCENARIO_PACKAGES)
-        .copied()
-        .filter(|p| !installed(p))
-        .collect();
+/// What building and running swmon takes.
+pub fn build() -> Result<()> {
+    packages(BUILD_PACKAGES.iter())?;
+    toolchain()
+}
+
+/// [`build`], plus what the tests and the scenario corpus drive.
+pub fn test() -> Result<()> {
+    packages(
+        BUILD_PACKAGES
+            .iter()
+            .chain(TEST_PACKAGES)
+            .chain(SCENARIO_PACKAGES),
+    )?;
+    toolchain()?;
+    scenario_tools()
+}
+
+/// Installs those of `wanted` that are missing, in one `apt-get`.
+fn packages<'a>(wanted: impl Iterator<Item = &'a &'a str>) -> Result<()> {
+    let missing: Vec<&str> = wanted.copied().filter(|p| !installed(p)).collect();
     if !missing.is_empty() {
         if unsafe { libc::geteuid() } != 0 {
             bail!("missing Debian packages {missing:?}, and installing them needs root");
@@ -75,6 +98,11 @@ pub fn setup() -> Result<()> {
             .args(["install", "-y", "-q", "--no-install-recommends"])
             .args(&missing))?;
     }
+    Ok(())
+}
+
+/// Debian's rustc on the LLVM bpf-linker is built for, and bpf-linker.
+fn toolchain() -> Result<()> {
     check_rustc()?;
     let linker_ok = Command::new("bpf-linker")
         .arg("--version")
@@ -91,7 +119,7 @@ pub fn setup() -> Result<()> {
             ])
             .args(["--features", &format!("llvm-{LLVM_MAJOR}"), "-j2"]))?;
     }
-    scenario_tools()
+    Ok(())
 }
 
 /// uv and bun at their pinned versions, installed only when another (or

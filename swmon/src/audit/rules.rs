@@ -1577,9 +1577,19 @@ impl RuleGuard {
             Err(e) => return Err(e.into()),
         };
         if let Err(e) = &lock {
-            leftovers.errors.push(format!(
-                "{e}: another swmon holds the folder's lock; no leftover removed"
-            ));
+            // Held by another swmon (`lock`), or the folder is not ours to
+            // write (`open`: a swmon without uid 0, see privilege.rs).
+            let why = if matches!(
+                e,
+                crate::audit::ownership::StateError::Io { what: "lock", .. }
+            ) {
+                "another swmon holds the folder's lock"
+            } else {
+                "can't take the folder's lock"
+            };
+            leftovers
+                .errors
+                .push(format!("{e}: {why}; no leftover removed"));
         }
         let mut added = Vec::new();
         if !set.is_empty() {

@@ -106,6 +106,10 @@ pub struct Facts {
     /// stage and checked to be the kernel's (dev, inode); `None` when it
     /// could not be.
     pub exe_owner: Option<(u32, u32)>,
+    /// Why the facts stage sent the exec on with the kernel's facts alone
+    /// (`timed-out`: its host reads were stuck past the deadline; `busy`:
+    /// every host reader was stuck): `swmon.facts_unread`.
+    pub facts_unread: Option<&'static str>,
 }
 
 impl Facts {

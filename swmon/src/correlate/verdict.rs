@@ -107,6 +107,13 @@ pub const MATCH_WINDOW_NS: u64 = 2_000_000_000;
 /// process's exit, or before the process's start (audit stamps with the
 /// coarse wall clock in ms; the clocks' conversion errs).
 pub const JOIN_SLACK_NS: u64 = 50_000_000;
+
+/// How far before a state writer's start its exec's record may be
+/// stamped: audit stamps with the coarse clock (a tick behind, 4 ms at
+/// `HZ=250`) cut to the millisecond, and the clocks' conversion errs; no
+/// more (a wider window lets a process that had the pid just before the
+/// writer confirm it).
+pub const WRITER_START_SLACK_NS: u64 = 10_000_000;
 /// How long an installer's record that joined no exec waits for the
 /// kernel stream's watermark before it is `audit_only` anyway (a stuck or
 /// absent kernel stream; counted in `audit_only_capped`).
@@ -1502,15 +1509,18 @@ impl CrossCheck {
     /// The verdict of a state-only install (a writer no installer run
     /// owns) against the audit trail: `confirmed` when the trail holds the
     /// exec of the program that wrote: an audit exec record of the
-    /// writer's process (`pid`) whose `exe=` is the writer's executable
-    /// (`exe`, the kernel's walk, [`same_path`]), stamped from its start
-    /// (`start_boot_ns`, within [`JOIN_SLACK_NS`]) to its last write
-    /// (`last_boot_ns`), that reached a registered daemon (the newest such
-    /// record). A process that exec'd an audited program, then one no rule
-    /// records, which wrote, is not confirmed by the first record; nor is
-    /// a later process that reused the pid; nor a writer whose start is
-    /// not known (0: the folder watch's mover gone before `/proc` was
-    /// read). Else `ebpf_only` with the reason, from the audit stream's
+    /// writer's process (`pid`, in its audit session `ses`) whose `exe=`
+    /// is the writer's executable (`exe`, the kernel's walk, compared
+    /// whole: a copy at `/tmp/a/usr/bin/python3` is not the audited
+    /// `/usr/bin/python3`; a writer in a chroot, whose `exe=` audit writes
+    /// from the chroot, is not confirmed), stamped from its start
+    /// (`start_boot_ns`, less [`WRITER_START_SLACK_NS`]) to its last write
+    /// (`last_boot_ns`, plus [`JOIN_SLACK_NS`]), that reached a registered
+    /// daemon (the newest such record). A process that exec'd an audited
+    /// program, then one no rule records, which wrote, is not confirmed
+    /// by the first record; nor is an earlier or later process that reused
+    /// the pid; nor a writer whose start is not known (0: the folder
+    /// watch's mover gone before `/proc` was read). Else `ebpf_only` with the reason, from the audit stream's
     /// health at the writer's start and the losses since, and what the
     /// loaded rules promise for the writer's executable by path (`None`:
     /// cut, or from another root). A writer that started before the
@@ -1522,16 +1532,23 @@ impl CrossCheck {
         start_boot_ns: u64,
         last_boot_ns: u64,
         exe: Option<&[u8]>,
+        ses: u32,
         clock: &Clock,
     ) -> (Verdict, Option<AuditMatch>) {
-        let from = wall_of(start_boot_ns, clock).saturating_sub(JOIN_SLACK_NS);
+        let from = wall_of(start_boot_ns, clock).saturating_sub(WRITER_START_SLACK_NS);
         let until = wall_of(last_boot_ns, clock).saturating_add(JOIN_SLACK_NS);
+        let whole = |audit: &[u8], kernel: &[u8]| {
+            let audit = audit.strip_suffix(DELETED).unwrap_or(audit);
+            let kernel = kernel.strip_suffix(DELETED).unwrap_or(kernel);
+            !audit.is_empty() && audit == kernel
+        };
         let found = (start_boot_ns != 0)
             .then(|| {
                 self.execs.iter().rev().find(|e| {
                     e.pid == pid
+                        && e.ses.is_none_or(|s| s == ses)
                         && (from..=until).contains(&e.wall_ns)
-                        && exe.is_some_and(|x| same_path(&e.exe, x, false))
+                        && exe.is_some_and(|x| whole(&e.exe, x))
                 })
             })
             .flatten();
@@ -1859,7 +1876,7 @@ mod tests {
             t,
             &clock,
         );
-        let (v, m) = c.writer_verdict(7, start, last, tar, &clock);
+        let (v, m) = c.writer_verdict(7, start, last, tar, u32::MAX, &clock);
         assert_eq!(v, Verdict::Confirmed);
         assert_eq!(m.expect("the record").serials, [5]);
         // The process exec'd an audited program (sh), then tar, which no
@@ -1870,7 +1887,7 @@ mod tests {
             t,
             &clock,
         );
-        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        let (v, _) = c.writer_verdict(7, start, last, tar, u32::MAX, &clock);
         assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
         // A record of the pid after the writer's last write (a process
         // that reused it) or before its start: none.
@@ -1885,7 +1902,7 @@ mod tests {
             t,
             &clock,
         );
-        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        let (v, _) = c.writer_verdict(7, start, last, tar, u32::MAX, &clock);
         assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
         // A writer whose start is not known is never confirmed.
         let mut c = CrossCheck::new(WAIT, ON);
@@ -1894,7 +1911,29 @@ mod tests {
             t,
             &clock,
         );
-        let (v, _) = c.writer_verdict(7, 0, last, tar, &clock);
+        let (v, _) = c.writer_verdict(7, 0, last, tar, u32::MAX, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
+        // A copy whose path ends like the audited program's, a record of
+        // another session, one stamped 20 ms before the writer started (a
+        // process that had the pid then): none is the writer's.
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec_at(7, "/usr/bin/tar", wall(&clock, start + MS), 10),
+            t,
+            &clock,
+        );
+        let copy = Some(b"/tmp/a/usr/bin/tar".as_slice());
+        let (v, _) = c.writer_verdict(7, start, last, copy, u32::MAX, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
+        let (v, _) = c.writer_verdict(7, start, last, tar, 3, &clock);
+        assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
+        let mut c = CrossCheck::new(WAIT, ON);
+        c.on_audit_exec(
+            exec_at(7, "/usr/bin/tar", wall(&clock, start - 20 * MS), 11),
+            t,
+            &clock,
+        );
+        let (v, _) = c.writer_verdict(7, start, last, tar, u32::MAX, &clock);
         assert_eq!(v, Verdict::EbpfOnly("no-audit-rule"));
         // A record no daemon logged: the trail does not have it.
         let mut c = CrossCheck::new(WAIT, ON);
@@ -1903,7 +1942,7 @@ mod tests {
             t,
             &clock,
         );
-        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        let (v, _) = c.writer_verdict(7, start, last, tar, u32::MAX, &clock);
         assert_eq!(v, Verdict::EbpfOnly("auditd-stopped"));
         // Audit off at the writer's start.
         let c = CrossCheck::new(
@@ -1913,7 +1952,7 @@ mod tests {
                 ..ON
             },
         );
-        let (v, _) = c.writer_verdict(7, start, last, tar, &clock);
+        let (v, _) = c.writer_verdict(7, start, last, tar, u32::MAX, &clock);
         assert_eq!(v, Verdict::EbpfOnly("audit-disabled"));
     }
 

@@ -88,6 +88,34 @@ pub fn kernel_facts(path: &Path) -> Result<KernelFacts, BtfError> {
     })
 }
 
+/// The raw tracepoints among `names` this kernel does not have: each one it
+/// has comes with a `btf_trace_<name>` typedef in its BTF (what `swmon
+/// doctor` checks before anything is loaded).
+pub fn missing_tracepoints(path: &Path, names: &[&str]) -> Result<Vec<String>, BtfError> {
+    let data = std::fs::read(path).map_err(|source| BtfError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let btf = Btf::parse(&data)?;
+    Ok(names
+        .iter()
+        .filter(|n| btf.func_proto_params(&format!("btf_trace_{n}")).is_err())
+        .map(|n| (*n).to_owned())
+        .collect())
+}
+
+/// The BTF id of the kernel function `name` (`BTF_KIND_FUNC`), what a
+/// BPF LSM or fentry program names as its target; `None` when this kernel's
+/// BTF has no such function.
+pub fn function_id(path: &Path, name: &str) -> Result<Option<u32>, BtfError> {
+    let data = std::fs::read(path).map_err(|source| BtfError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let btf = Btf::parse(&data)?;
+    Ok(btf.function_id(name))
+}
+
 /// Reads every offset the eBPF program needs from the BTF at `path`.
 pub fn kernel_offsets(path: &Path) -> Result<KernelOffsets, BtfError> {
     Ok(kernel_facts(path)?.offsets)
@@ -200,6 +228,7 @@ const KIND_TYPEDEF: u32 = 8;
 const KIND_ARRAY: u32 = 3;
 const KIND_PTR: u32 = 2;
 const KIND_FUNC_PROTO: u32 = 13;
+const KIND_FUNC: u32 = 12;
 
 /// One type's fixed header.
 #[derive(Clone, Copy)]
@@ -308,6 +337,15 @@ impl<'a> Btf<'a> {
             }
         }
         None
+    }
+
+    /// The id of function `name` (a linear scan of the types).
+    fn function_id(&self, name: &str) -> Option<u32> {
+        (1..self.starts.len()).find_map(|id| {
+            let id = u32::try_from(id).ok()?;
+            let t = self.by_id(id)?;
+            (t.kind == KIND_FUNC && self.string(t.name_off) == name.as_bytes()).then_some(id)
+        })
     }
 
     fn by_id(&self, id: u32) -> Option<Type> {
@@ -593,6 +631,34 @@ mod tests {
             btf.offset("no_such_struct", "x"),
             Err(BtfError::NoStruct(_))
         ));
+    }
+
+    #[test]
+    fn this_kernel_has_the_tracepoints_swmon_attaches_to() {
+        let names = super::super::tracepoints();
+        let missing = missing_tracepoints(Path::new(VMLINUX), &names).expect("read BTF");
+        assert!(missing.is_empty(), "{missing:?}");
+        let missing =
+            missing_tracepoints(Path::new(VMLINUX), &["sched_process_exec", "no_such_tp"])
+                .expect("read BTF");
+        assert_eq!(missing, ["no_such_tp"]);
+    }
+
+    #[test]
+    fn functions_are_found_by_name() {
+        let path = Path::new(VMLINUX);
+        let id = function_id(path, "security_bprm_check")
+            .expect("read BTF")
+            .expect("this kernel has security_bprm_check");
+        let data = std::fs::read(VMLINUX).expect("read BTF");
+        let btf = Btf::parse(&data).expect("parse");
+        let t = btf.by_id(id).expect("type");
+        assert_eq!(t.kind, KIND_FUNC);
+        assert_eq!(btf.string(t.name_off), b"security_bprm_check");
+        assert_eq!(
+            function_id(path, "no_such_function_at_all").expect("read"),
+            None
+        );
     }
 
     #[test]

@@ -665,6 +665,17 @@ impl ContentMatcher {
         }
     }
 
+    /// The same installers and interpreters with empty caches (a new
+    /// reader's, when the facts stage gives one up stuck).
+    pub fn fresh(&self) -> ContentMatcher {
+        ContentMatcher {
+            installers: self.installers.clone(),
+            interpreters: self.interpreters.clone(),
+            hashes: HashMap::new(),
+            build_ids: HashMap::new(),
+        }
+    }
+
     /// With the interpreters discovery found (for
     /// [`ContentMatcher::interpreter`]).
     pub fn with_interpreters(mut self, found: &[FoundInterpreter]) -> ContentMatcher {

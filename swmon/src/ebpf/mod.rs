@@ -41,8 +41,8 @@ const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("swmon must run as root (it loads BPF programs); euid is {0}")]
-    NotRoot(u32),
+    #[error("swmon loads BPF programs: it needs CAP_BPF and CAP_PERFMON (root has them), and lacks {}", .0.join(", "))]
+    NoCapability(Vec<String>),
     #[error("no kernel BTF at {BTF_PATH}: this kernel was built without CONFIG_DEBUG_INFO_BTF")]
     NoBtf,
     #[error(transparent)]
@@ -127,6 +127,10 @@ const ENTRY_PROGRAMS: [(&str, &str); 6] = [
     ("swmon_attr", "writeback_mark_inode_dirty"),
 ];
 
+/// The exec program's later stages, tail-called through `STAGES` at
+/// these indexes in this order.
+const STAGE_PROGRAMS: [&str; 4] = ["swmon_scan", "swmon_emit", "swmon_cgroup", "swmon_parents"];
+
 /// Counters kept by the eBPF program, summed over CPUs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelCounters {
@@ -203,46 +207,93 @@ impl Rediscovered {
     }
 }
 
+/// The raw tracepoints swmon's programs attach to.
+pub fn tracepoints() -> Vec<&'static str> {
+    ENTRY_PROGRAMS.iter().map(|(_, tp)| *tp).collect()
+}
+
+/// What loading needs before the object is opened, each missing one a
+/// clear error: root, the kernel's BTF, an embedded object; then this
+/// kernel's facts from its BTF.
+fn prerequisites() -> Result<btf::KernelFacts, LoadError> {
+    // Capabilities, not uid 0: a service may run with its set alone.
+    let missing = crate::privilege::missing_effective(&[
+        caps::Capability::CAP_BPF,
+        caps::Capability::CAP_PERFMON,
+    ]);
+    if !missing.is_empty() {
+        return Err(LoadError::NoCapability(missing));
+    }
+    if !Path::new(BTF_PATH).exists() {
+        return Err(LoadError::NoBtf);
+    }
+    if OBJECT.is_empty() {
+        return Err(LoadError::NoObject);
+    }
+    let facts = btf::kernel_facts(Path::new(BTF_PATH))?;
+    Ok(facts)
+}
+
+/// The object with this kernel's facts in its globals, its maps created and
+/// no program loaded yet.
+fn open_object(facts: &btf::KernelFacts, options: &LoadOptions) -> Result<Ebpf, LoadError> {
+    let group_dead = u32::from(facts.exit_group_dead);
+    // Off: every log point is skipped on its first test, and aya-log's
+    // ring (128 KiB) shrinks to a page, which nothing writes.
+    let log_level = log::LogLevel::kernel_value(options.ebpf_log);
+
+    // No kernel BTF for aya: the program has no CO-RE relocations (the
+    // offsets above stand in for them), and parsing it would double
+    // swmon's peak memory.
+    let mut loader = EbpfLoader::new();
+    loader
+        .btf(None)
+        .override_global("OFFSETS", &facts.offsets, true)
+        .override_global("CAPTURE_OFFSETS", &facts.capture_offsets, true)
+        .override_global("SCAN_OFFSETS", &facts.scan_offsets, true)
+        .override_global("EXIT_GROUP_DEAD", &group_dead, true)
+        .override_global("BPRM_BUF", &facts.bprm_buf, true)
+        .override_global("I_DIRTY", &facts.i_dirty, true)
+        .override_global("EBPF_LOG", &log_level, true)
+        .override_global(aya_log::LEVEL, &log_level, true)
+        .map_max_entries("EVENTS", options.ring_buffer_bytes);
+    if options.ebpf_log.is_none() {
+        loader.map_max_entries("AYA_LOGS", 4096);
+    }
+    Ok(loader.load(OBJECT)?)
+}
+
+/// What `swmon doctor` asks of the kernel side: does the verifier take
+/// every program `swmon run` loads? Each is loaded as [`KernelStream::load`]
+/// loads it, and none is attached; all are freed on return (nothing stays
+/// behind). Returns the programs loaded, by name.
+pub fn check_programs(options: &LoadOptions) -> Result<Vec<&'static str>, LoadError> {
+    let facts = prerequisites()?;
+    let mut ebpf = open_object(&facts, options)?;
+    let mut loaded = Vec::new();
+    for program in STAGE_PROGRAMS
+        .iter()
+        .copied()
+        .chain(ENTRY_PROGRAMS.iter().map(|(p, _)| *p))
+    {
+        let tp: &mut RawTracePoint = ebpf
+            .program_mut(program)
+            .ok_or(LoadError::Missing(program))?
+            .try_into()
+            .map_err(|error| LoadError::Program { program, error })?;
+        tp.load()
+            .map_err(|error| LoadError::Program { program, error })?;
+        loaded.push(program);
+    }
+    Ok(loaded)
+}
+
 impl KernelStream {
     /// Loads and attaches the program. Fails with a clear error for each
     /// missing prerequisite.
     pub fn load(options: &LoadOptions) -> Result<KernelStream, LoadError> {
-        let euid = nix::unistd::geteuid().as_raw();
-        if euid != 0 {
-            return Err(LoadError::NotRoot(euid));
-        }
-        if !Path::new(BTF_PATH).exists() {
-            return Err(LoadError::NoBtf);
-        }
-        if OBJECT.is_empty() {
-            return Err(LoadError::NoObject);
-        }
-        let facts = btf::kernel_facts(Path::new(BTF_PATH))?;
-        let offsets = facts.offsets;
-        let group_dead = u32::from(facts.exit_group_dead);
-        // Off: every log point is skipped on its first test, and aya-log's
-        // ring (128 KiB) shrinks to a page, which nothing writes.
-        let log_level = log::LogLevel::kernel_value(options.ebpf_log);
-
-        // No kernel BTF for aya: the program has no CO-RE relocations (the
-        // offsets above stand in for them), and parsing it would double
-        // swmon's peak memory.
-        let mut loader = EbpfLoader::new();
-        loader
-            .btf(None)
-            .override_global("OFFSETS", &offsets, true)
-            .override_global("CAPTURE_OFFSETS", &facts.capture_offsets, true)
-            .override_global("SCAN_OFFSETS", &facts.scan_offsets, true)
-            .override_global("EXIT_GROUP_DEAD", &group_dead, true)
-            .override_global("BPRM_BUF", &facts.bprm_buf, true)
-            .override_global("I_DIRTY", &facts.i_dirty, true)
-            .override_global("EBPF_LOG", &log_level, true)
-            .override_global(aya_log::LEVEL, &log_level, true)
-            .map_max_entries("EVENTS", options.ring_buffer_bytes);
-        if options.ebpf_log.is_none() {
-            loader.map_max_entries("AYA_LOGS", 4096);
-        }
-        let mut ebpf = loader.load(OBJECT)?;
+        let facts = prerequisites()?;
+        let mut ebpf = open_object(&facts, options)?;
         // The log ring is taken now; the programs, loaded below, keep
         // their own reference to it.
         let log = match options.ebpf_log {
@@ -268,12 +319,7 @@ impl KernelStream {
         // The exec program tail-calls its later stages; they are loaded
         // first and put in the STAGES array, then the entry points attach.
         let mut stage_programs = Vec::new();
-        for (index, program) in [
-            (0u32, "swmon_scan"),
-            (1, "swmon_emit"),
-            (2, "swmon_cgroup"),
-            (3, "swmon_parents"),
-        ] {
+        for (index, program) in (0u32..).zip(STAGE_PROGRAMS) {
             let tp: &mut RawTracePoint = ebpf
                 .program_mut(program)
                 .ok_or(LoadError::Missing(program))?

@@ -337,7 +337,21 @@ struct Saved {
     fsuid: u32,
     fsgid: u32,
     groups: Vec<u32>,
+    /// The effective set, put back as it was ([`switch`] may take
+    /// `CAP_DAC_READ_SEARCH` out of it).
+    effective: caps::CapsHashSet,
 }
+
+/// The capabilities the kernel takes out of a thread's effective set when
+/// its fsuid leaves 0 (`cap_drop_fs_set`) and swmon may hold:
+/// [`switch`] drops them itself for a non-zero fsuid, since the kernel
+/// does so only when the fsuid *was* 0. A swmon running as another uid
+/// with these capabilities (a unit's `User=` with `AmbientCapabilities=`)
+/// would otherwise open the user's file past the user's permissions.
+const FS_CAPS: [caps::Capability; 2] = [
+    caps::Capability::CAP_DAC_READ_SEARCH,
+    caps::Capability::CAP_DAC_OVERRIDE,
+];
 
 /// `CAP_SETUID` and `CAP_SETGID` in the calling thread's effective set:
 /// raised only around a switch (they stay out of it otherwise).
@@ -359,6 +373,8 @@ impl Saved {
             fsuid: raw_setfsuid(u32::MAX),
             fsgid: raw_setfsgid(u32::MAX),
             groups: raw_getgroups().ok_or(Rejected::Credentials)?,
+            effective: caps::read(None, caps::CapSet::Effective)
+                .map_err(|_| Rejected::Credentials)?,
         })
     }
 
@@ -368,6 +384,8 @@ impl Saved {
         raw_setfsgid(self.fsgid);
         raw_setgroups(&self.groups);
         setid_caps(false);
+        // After the fsuid: going back to 0 raises the kernel's fs set.
+        let _ = caps::set(None, caps::CapSet::Effective, &self.effective);
     }
 }
 
@@ -381,7 +399,12 @@ fn switch(creds: &Creds) -> Result<(), Rejected> {
     };
     // The open itself runs without them.
     setid_caps(false);
-    ok.then_some(()).ok_or(Rejected::Credentials)
+    // A user's open: no permission override, whatever swmon's own uid.
+    let dropped = creds.fsuid == 0
+        || FS_CAPS
+            .iter()
+            .all(|cap| caps::drop(None, caps::CapSet::Effective, *cap).is_ok());
+    (ok && dropped).then_some(()).ok_or(Rejected::Credentials)
 }
 
 /// File systems a read may block on without end, or that a user mounted:

@@ -776,6 +776,46 @@ fn files_the_user_cannot_reach_give_a_flag_and_no_name() {
     assert_eq!((me.fsuid, me.fsgid), (0, 0));
 }
 
+/// swmon as another uid than 0 holding `CAP_DAC_READ_SEARCH` (a unit's
+/// `User=` with `AmbientCapabilities=`): the kernel keeps that capability
+/// effective across a switch between two non-zero fsuids, so the switch
+/// takes it out itself, and puts it back after.
+#[test]
+fn a_non_root_swmon_opens_as_the_user_too() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("nonroot");
+    let closed = s.0.join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::write(closed.join("p.deb"), deb_named("secret")).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(s.0.join("open.deb"), deb_named("open")).unwrap();
+    let dir = s.0.clone();
+    // A thread of its own: fsuid and capabilities are per thread.
+    let (names, after) = std::thread::spawn(move || {
+        let dac = caps::Capability::CAP_DAC_READ_SEARCH;
+        // This thread as uid 65534 with the capability effective.
+        // SAFETY: integer argument; changes this thread only.
+        unsafe { libc::syscall(libc::SYS_setfsuid, 65534) };
+        caps::raise(None, caps::CapSet::Effective, dac).unwrap();
+        let user = super::Creds {
+            fsuid: 4242,
+            fsgid: 4242,
+            groups: vec![],
+        };
+        let names = read_in(
+            super::Place::at(&dir, &dir, Some(user)),
+            &["closed/p.deb", "open.deb"],
+            false,
+        );
+        let after = caps::has_cap(None, caps::CapSet::Effective, dac).unwrap();
+        (names, after)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(names, ["not-readable-by-user", "open"]);
+    assert!(after, "CAP_DAC_READ_SEARCH put back");
+}
+
 #[test]
 fn proc_status_credentials() {
     let text = b"Name:\tx\nUid:\t1000\t1001\t1002\t1003\nGid:\t5\t6\t7\t8\nGroups:\t27 100 \n";

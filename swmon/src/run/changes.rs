@@ -16,13 +16,17 @@ use std::{
     collections::HashMap,
     os::unix::ffi::OsStrExt,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
 use serde_json::json;
 use swmon_common::state;
 
+use super::{
+    bounded::{Bounded, Unread},
+    counters::Counters,
+};
 use crate::{
     catalogue::{self, Manager},
     classify::Operation,
@@ -310,6 +314,17 @@ impl Places {
     /// Places a record on the host: through the mount table, read again
     /// (at most every [`REREAD`]) when its filesystem is not in it.
     pub fn place(&mut self, rec: StateRecord) -> StateWrite {
+        self.place_with(rec, true)
+    }
+
+    /// [`Places::place`] with the writer as the kernel saw it alone, nothing
+    /// read from `/proc` (the facts stage's fallback when its host reads
+    /// are stuck). The mount table is procfs's own, never a stuck read.
+    pub fn place_kernel_only(&mut self, rec: StateRecord) -> StateWrite {
+        self.place_with(rec, false)
+    }
+
+    fn place_with(&mut self, rec: StateRecord, live: bool) -> StateWrite {
         let found = |m: &Mounts| {
             if rec.on_host {
                 return m
@@ -345,12 +360,21 @@ impl Places {
                     comm: rec.comm.clone(),
                     exe_name: rec.exe_name.clone(),
                 };
-                let mut budget = enrich::ANCESTORS_ARGS_TOTAL;
-                let w = Arc::new(Writer {
-                    process: enrich::live_ancestor(&me, &mut budget),
-                    ancestors: enrich::ancestors_of(&rec.ancestors),
-                    cwd: enrich::process_cwd(rec.tgid, rec.start_ns),
-                });
+                let w = if live {
+                    let mut budget = enrich::ANCESTORS_ARGS_TOTAL;
+                    Writer {
+                        process: enrich::live_ancestor(&me, &mut budget),
+                        ancestors: enrich::ancestors_of(&rec.ancestors),
+                        cwd: enrich::process_cwd(rec.tgid, rec.start_ns),
+                    }
+                } else {
+                    Writer {
+                        process: enrich::kernel_ancestor(&me),
+                        ancestors: rec.ancestors.iter().map(enrich::kernel_ancestor).collect(),
+                        cwd: None,
+                    }
+                };
+                let w = Arc::new(w);
                 self.writers.insert(key, w.clone());
                 w
             }
@@ -611,6 +635,136 @@ pub struct Read {
     pub unread: Vec<serde_json::Value>,
 }
 
+/// How long the decide stage waits for one read of package state.
+pub const STATE_READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+/// State readers given up at the deadline that may still be stuck.
+pub const MAX_STUCK_STATE_READERS: usize = 4;
+
+/// What a Python manager's removal took from its scope's import folders
+/// ([`StateReader::python_removed`]).
+#[derive(Debug, Default)]
+pub struct Removed {
+    pub changes: Vec<serde_json::Value>,
+    /// Every folder it could have removed from was listed before and after.
+    pub complete: bool,
+}
+
+/// A venv's import folders, `VENV/lib/python3.*/site-packages`, matched on
+/// bytes (the venv's path is the exec's: any bytes, a `*` in it no glob).
+fn venv_site_folders(venv: &[u8]) -> Vec<PathBuf> {
+    let lib = Path::new(std::ffi::OsStr::from_bytes(venv)).join("lib");
+    let Ok(entries) = std::fs::read_dir(&lib) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().as_bytes().starts_with(b"python3."))
+        .map(|e| e.path().join("site-packages"))
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The decide stage's [`StateReader`] on a [`Bounded`] worker: a package
+/// database or import folder on a file system that stops answering (a
+/// FUSE mount put over a venv after its writes were placed) costs a read
+/// [`STATE_READ_DEADLINE`], not the stage. A read not done by then leaves
+/// what it was to read `unread` (`timed-out`, counted
+/// `state_read_timed_out`; `reader-busy`, `state_read_busy`, when every
+/// reader is stuck), and the next read starts a new reader from a fresh
+/// baseline (the host's dpkg database, the system's import folders, the
+/// executables now in the watched `PATH` folders).
+pub struct StateReads {
+    reader: Bounded<StateReader>,
+    /// The watched `PATH` folders, for a new reader's notes.
+    dirs: Arc<Mutex<Vec<PathBuf>>>,
+    counters: Arc<Counters>,
+}
+
+impl StateReads {
+    /// Starts the first reader (its baselines are of now).
+    pub fn new(counters: Arc<Counters>) -> StateReads {
+        let dirs: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
+        let fresh = {
+            let dirs = dirs.clone();
+            move || {
+                let mut r = StateReader::new();
+                r.note_executables(&dirs.lock().unwrap_or_else(PoisonError::into_inner));
+                r
+            }
+        };
+        let mut reads = StateReads {
+            reader: Bounded::new(
+                "swmon-state-read",
+                STATE_READ_DEADLINE,
+                MAX_STUCK_STATE_READERS,
+                fresh,
+            ),
+            dirs,
+            counters,
+        };
+        let _ = reads.call(|_| ());
+        reads
+    }
+
+    fn call<R: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut StateReader) -> R + Send + 'static,
+    ) -> Result<R, &'static str> {
+        self.reader.call(f).map_err(|why| match why {
+            Unread::TimedOut => {
+                Counters::add(&self.counters.state_read_timed_out, 1);
+                "timed-out"
+            }
+            Unread::Busy => {
+                Counters::add(&self.counters.state_read_busy, 1);
+                "reader-busy"
+            }
+        })
+    }
+
+    /// [`StateReader::read`]; what was not read is `unread`, with why.
+    pub fn read(&mut self, units: &Units, unmanaged: bool) -> Read {
+        let todo = units.clone();
+        self.call(move |r| r.read(&todo, unmanaged))
+            .unwrap_or_else(|why| Read {
+                changes: Vec::new(),
+                unread: units.units.iter().map(|u| unread(u, why)).collect(),
+            })
+    }
+
+    /// [`StateReader::python_removed`]; `Err` with why when the listing
+    /// was not done.
+    pub fn python_removed(&mut self, venv: Option<Vec<u8>>) -> Result<Removed, &'static str> {
+        self.call(move |r| r.python_removed(venv.as_deref()))
+    }
+
+    /// [`StateReader::python_baseline_venv`] (not done: counted).
+    pub fn python_baseline_venv(&mut self, venv: Vec<u8>) {
+        let _ = self.call(move |r| r.python_baseline_venv(&venv));
+    }
+
+    /// [`StateReader::baseline`] (not done: counted).
+    pub fn baseline(&mut self, admin: PathBuf) {
+        let _ = self.call(move |r| r.baseline(&admin));
+    }
+
+    /// [`StateReader::was_executable`]; not known is `false` (the change
+    /// is reported).
+    pub fn was_executable(&mut self, dev: u32, ino: u64, mode: u32) -> bool {
+        self.call(move |r| r.was_executable(dev, ino, mode))
+            .unwrap_or(false)
+    }
+
+    /// [`StateReader::note_executables`], also for each new reader.
+    pub fn note_executables(&mut self, dirs: &[PathBuf]) {
+        dirs.clone_into(&mut self.dirs.lock().unwrap_or_else(PoisonError::into_inner));
+        let dirs = dirs.to_vec();
+        let _ = self.call(move |r| r.note_executables(&dirs));
+    }
+}
+
 impl StateReader {
     /// A reader with a baseline of the host's own dpkg database, when it
     /// has one.
@@ -642,9 +796,7 @@ impl StateReader {
     /// Lists the import folders of a venv (`VENV/lib/python3.*/site-packages`)
     /// a Python manager's run was exec'd from, before it changes them.
     pub fn python_baseline_venv(&mut self, venv: &[u8]) {
-        let venv = Path::new(std::ffi::OsStr::from_bytes(venv));
-        let pattern = venv.join("lib/python3.*/site-packages");
-        for folder in glob_one(&pattern.to_string_lossy()) {
+        for folder in venv_site_folders(venv) {
             self.python_baseline(&folder);
         }
     }
@@ -653,24 +805,25 @@ impl StateReader {
     /// distributions gone since, as removals (a `pip uninstall`, which
     /// writes nothing the kernel hook sees). For a run of a Python manager
     /// that removes: its venv's folders (`venv`), else the system's.
-    pub fn python_removed(&mut self, venv: Option<&[u8]>) -> Vec<serde_json::Value> {
-        let patterns: Vec<String> = match venv {
-            Some(v) => vec![Path::new(std::ffi::OsStr::from_bytes(v))
-                .join("lib/python3.*/site-packages")
-                .to_string_lossy()
-                .into_owned()],
-            None => PY_SYSTEM_FOLDERS.iter().map(|p| (*p).to_owned()).collect(),
+    /// `complete` only when they are all it could have removed from: a
+    /// venv whose folders were each listed before the run. Outside a venv,
+    /// pip also removes from the user's site folder, a conda environment,
+    /// `PYTHONPATH`: not listed, so what it removed there is not known.
+    pub fn python_removed(&mut self, venv: Option<&[u8]>) -> Removed {
+        let found: Vec<PathBuf> = match venv {
+            Some(v) => venv_site_folders(v),
+            None => PY_SYSTEM_FOLDERS.iter().flat_map(|p| glob_one(p)).collect(),
         };
-        let folders: Vec<PathBuf> = patterns
-            .iter()
-            .flat_map(|p| glob_one(p))
-            .filter(|f| self.python.contains_key(f))
-            .collect();
-        let mut out = Vec::new();
-        for f in folders {
-            out.extend(self.python_relist(&f, &[]));
+        let complete = venv.is_some()
+            && !found.is_empty()
+            && found.iter().all(|f| self.python.contains_key(f));
+        let mut changes = Vec::new();
+        for f in &found {
+            if self.python.contains_key(f) {
+                changes.extend(self.python_relist(f, &[]));
+            }
         }
-        out
+        Removed { changes, complete }
     }
 
     /// Lists `folder` again and keeps that as its baseline; returns the
@@ -784,11 +937,11 @@ impl StateReader {
     /// execute, setuid or setgid bit it did not have (`chown -R`, a
     /// `chmod` to the same mode): then it is no install. A newly set bit
     /// (`chmod u+s`) is one.
-    pub fn was_executable(&self, w: &StateWrite) -> bool {
+    pub fn was_executable(&self, dev: u32, ino: u64, mode: u32) -> bool {
         const BITS: u32 = 0o6111;
         self.executables
-            .get(&(w.rec.dev, w.rec.ino))
-            .is_some_and(|&before| w.rec.mode & BITS & !before == 0)
+            .get(&(dev, ino))
+            .is_some_and(|&before| mode & BITS & !before == 0)
     }
 
     /// The dpkg admin folder a write under `rule` to `path` names, if it
@@ -1144,7 +1297,9 @@ mod tests {
         assert_eq!(read.changes[0]["version"], "2.0");
         // An uninstall writes nothing: the folders listed again say it.
         std::fs::remove_dir_all(site.join("beta-3.0.dist-info")).unwrap();
-        let gone = r.python_removed(Some(dir.as_os_str().as_bytes()));
+        let removed = r.python_removed(Some(dir.as_os_str().as_bytes()));
+        assert!(removed.complete, "the venv's folder was listed before");
+        let gone = removed.changes;
         assert_eq!(gone.len(), 1, "{gone:?}");
         assert_eq!(
             (
@@ -1157,12 +1312,29 @@ mod tests {
         // Said once.
         assert!(r
             .python_removed(Some(dir.as_os_str().as_bytes()))
+            .changes
             .is_empty());
+        // Outside a venv, pip removes from folders not listed (the user's
+        // site folder, conda's): never complete.
+        assert!(!r.python_removed(None).complete);
         assert_eq!(
             glob_one(&dir.join("lib/python3.*/site-packages").to_string_lossy()),
             std::slice::from_ref(&site)
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_venv_s_folders_are_found_by_its_bytes_not_as_a_pattern() {
+        let base = std::env::temp_dir().join(format!("swmon-venv-{}", std::process::id()));
+        // A `*` and a byte that is no UTF-8 in the venv's own path.
+        let venv = base.join(std::ffi::OsStr::from_bytes(b"v*\xff"));
+        let site = venv.join("lib/python3.11/site-packages");
+        std::fs::create_dir_all(&site).unwrap();
+        // A sibling the pattern `v*` would have matched.
+        std::fs::create_dir_all(base.join("vother/lib/python3.11/site-packages")).unwrap();
+        assert_eq!(venv_site_folders(venv.as_os_str().as_bytes()), [site]);
+        let _ = std::fs::remove_dir_all(&base);
     }
 
     fn write(tgid: u32, rule: u32, path: &str, boot_ns: u64) -> StateWrite {

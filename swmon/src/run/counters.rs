@@ -122,6 +122,21 @@ counters! {
     /// Local package files given up at the read deadline (a read stuck on
     /// a hung file system).
     package_file_stuck,
+    /// Records whose host reads (`/proc`, the executable's content, a
+    /// writer's command line) were given up at the facts stage's deadline
+    /// (a read stuck on a hung file system): sent on with what the kernel
+    /// captured, flagged `swmon.facts_unread: timed-out`.
+    facts_timed_out,
+    /// Records sent on with the kernel's facts alone because every host
+    /// reader the facts stage may keep is stuck (`facts_unread: busy`).
+    facts_busy,
+    /// Reads of package state given up at the decide stage's deadline (a
+    /// read stuck on a hung file system): what they were to read is
+    /// `unread` (`timed-out`).
+    state_read_timed_out,
+    /// Reads of package state not done because every state reader is
+    /// stuck (`reader-busy`).
+    state_read_busy,
     // The audit reader.
     /// Audit items dropped because the queue to the decide stage was full.
     audit_queue_dropped,
@@ -184,6 +199,18 @@ counters! {
     /// A SIGHUP reopen that failed: lines still go to the old file, which
     /// logrotate may delete (a live alert).
     reopen_failed,
+    // The shipping sinks (`--sink`, `ship`), all sinks summed.
+    /// Lines sent to a sink.
+    sink_sent,
+    /// Lines a sink's queue had no room for (the sink down or slow for
+    /// longer than its queue lasts), or still queued when the stop's
+    /// budget ran out.
+    sink_dropped,
+    /// Lines a sink could not take at all (larger than its socket allows):
+    /// not sent, never cut.
+    sink_refused,
+    /// Times a sink connected again after losing its connection.
+    sink_reconnects,
 }
 
 impl Counters {
@@ -244,6 +271,10 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("loader_program_unread", "facts"),
     ("argv_unreadable", "kernel"),
     ("package_file_stuck", "facts"),
+    ("facts_timed_out", "facts"),
+    ("facts_busy", "facts"),
+    ("state_read_timed_out", "decide"),
+    ("state_read_busy", "decide"),
     ("runs_evicted", "decide"),
     ("state_units_dropped", "decide"),
     ("state_watch_overflow", "dir-watch"),
@@ -252,6 +283,8 @@ pub const LIVE_LOSSES: &[(&str, &str)] = &[
     ("decided_early", "decide"),
     ("decided_forgotten", "decide"),
     ("reopen_failed", "writer"),
+    ("sink_dropped", "sink"),
+    ("sink_refused", "sink"),
 ];
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use swmon_common::{flag, reason};
 
 use super::{
     audit_reader::AuditMsg,
-    changes::{self, Activities, Activity, StateReader, StateWrite, Units},
+    changes::{self, Activities, Activity, StateReader, StateReads, StateWrite, Units},
     counters::Counters,
     facts::Prepared,
     queue::Rx,
@@ -71,7 +71,7 @@ pub struct Decide {
     /// State writes no installer run owns, by writer.
     pub activities: Activities,
     /// Reads what changed when a run or an activity is reported.
-    reader: StateReader,
+    reader: StateReads,
     state: StateTally,
     events: u64,
     /// Open runs waiting for their early event: (deadline, tgid, first
@@ -105,6 +105,7 @@ impl Decide {
     ) -> Decide {
         Decide {
             writer,
+            reader: StateReads::new(counters.clone()),
             counters,
             clock: Clock::now(),
             host,
@@ -113,7 +114,6 @@ impl Decide {
             cross: CrossCheck::new(wait.as_nanos() as u64, initial),
             ready: Vec::new(),
             activities: Activities::default(),
-            reader: StateReader::new(),
             state: StateTally::default(),
             events: 0,
             early: std::collections::VecDeque::new(),
@@ -197,7 +197,7 @@ impl Decide {
                         .then(|| run.facts.venv.clone())
                         .flatten();
                     if let Some(v) = venv {
-                        self.reader.python_baseline_venv(&v);
+                        self.reader.python_baseline_venv(v);
                     }
                     if new_run && !run.started_event {
                         if self.early.len() < MAX_OPEN_RUNS {
@@ -237,10 +237,12 @@ impl Decide {
             .and_then(|path| StateReader::dpkg_admin(w.rec.rule, &path))
         {
             if w.fs_type.as_deref().is_some_and(changes::readable_fs) {
-                self.reader.baseline(&admin);
+                self.reader.baseline(admin);
             }
         }
-        if w.rec.rule == swmon_common::state::PATH_ATTR && self.reader.was_executable(&w) {
+        if w.rec.rule == swmon_common::state::PATH_ATTR
+            && self.reader.was_executable(w.rec.dev, w.rec.ino, w.rec.mode)
+        {
             // `chown -R`, a `chmod` that sets nothing new: an executable
             // that was one at start is no install.
             self.state.attr_ignored += 1;
@@ -396,9 +398,14 @@ impl Decide {
                 .strip_suffix(b" (deleted)")
                 .unwrap_or(&rec.executable)
         });
-        let (verdict, m) =
-            self.cross
-                .writer_verdict(rec.tgid, rec.start_ns, a.last_ns, exe, &self.clock);
+        let (verdict, m) = self.cross.writer_verdict(
+            rec.tgid,
+            rec.start_ns,
+            a.last_ns,
+            exe,
+            rec.sessionid,
+            &self.clock,
+        );
         let mut audit = m.as_ref().map(audit_json).unwrap_or_else(|| json!({}));
         if let Some(r) = verdict.reason() {
             audit["reason"] = json!(r);
@@ -543,12 +550,21 @@ impl Decide {
             // folders listed again say what went.
             let role = changes::RunRole::of(&mut run);
             if role.python() && role.removes {
-                let gone = self.reader.python_removed(run.facts.venv.as_deref());
-                if !gone.is_empty() {
-                    run.state_read
-                        .get_or_insert_with(changes::Read::default)
-                        .changes
-                        .extend(gone);
+                let (gone, why) = match self.reader.python_removed(run.facts.venv.clone()) {
+                    Ok(r) => (r.changes, (!r.complete).then_some("scope-not-listed")),
+                    Err(why) => (Vec::new(), Some(why)),
+                };
+                if !gone.is_empty() || why.is_some() {
+                    let read = run.state_read.get_or_insert_with(changes::Read::default);
+                    read.changes.extend(gone);
+                    // Folders it may have removed from that were not listed
+                    // (outside a venv: the user's site folder, conda's,
+                    // `PYTHONPATH`): what it removed is not all known, and
+                    // no requested package is flagged `not-changed`.
+                    if let Some(why) = why {
+                        read.unread
+                            .push(json!({ "path": "python-import-folders", "why": why }));
+                    }
                 }
             }
             // A nested run's changes are its parent's too (one install:
@@ -1011,6 +1027,7 @@ impl Decide {
                 executable_build_id: run.facts.build_id.clone(),
                 unverified: run.facts.unverified,
                 build_id_flag: run.facts.build_id_flag,
+                facts_unread: run.facts.facts_unread,
                 duration_ns: run
                     .exit
                     .map(|e| e.boot_ns.saturating_sub(run.execs[0].boot_ns)),

@@ -9,15 +9,29 @@
 //! Its input queue is bounded (the kernel reader drops and counts when it
 //! is full); its output waits for room in the decide stage's queue (the
 //! decide stage never waits on anything).
+//!
+//! Every read of the host (`/proc/PID/exe` and the file behind it, a
+//! command line whose pages a process may have mapped from a file, the
+//! paths an exec named) can wait on a file system: with audit on, even
+//! resolving a path on a FUSE mount asks its server (`audit_copy_inode`),
+//! and a server that never answers holds the reader for ever. So those
+//! reads run on a host reader thread, [`HOST_DEADLINE`] per record; a
+//! record not done by then is sent on with what the kernel captured at the
+//! exec or write (`swmon.facts_unread`, counted `facts_timed_out`), the
+//! stuck reader is given up and a new one started ([`super::bounded`]), at
+//! most [`MAX_STUCK_READERS`] stuck at once (then `busy`, counted
+//! `facts_busy`). The stage itself never waits on the host for longer.
 
 use std::{
     path::PathBuf,
     sync::{Arc, Mutex, PoisonError},
+    time::Duration,
 };
 
 use swmon_common::{flag, reason};
 
 use super::{
+    bounded::{Bounded, Unread},
     changes::{Places, StateWrite},
     counters::Counters,
     kernel_reader::KernelItem,
@@ -27,11 +41,20 @@ use super::{
 use crate::{
     correlate::Facts,
     ebpf::{
-        decode::{self, ExecRecord, ExitRecord, Record},
+        decode::{self, ExecRecord, ExitRecord, Record, StateRecord},
         filter::{Content, ContentMatcher, ExecFile, InterpreterCopy, Ways},
     },
     enrich,
 };
+
+/// How long the facts stage waits for one record's host reads: above the
+/// package files' own deadline ([`crate::package_file::DEADLINE`]), so a
+/// stuck package file is reported as one and the rest of the facts kept.
+pub const HOST_DEADLINE: Duration = Duration::from_secs(3);
+
+/// Host readers given up at the deadline that may still be stuck; with
+/// this many, no new one is started until one of them ends.
+pub const MAX_STUCK_READERS: usize = 4;
 
 /// A new content matcher from a rediscovery, for the facts stage to take.
 pub type MatcherUpdate = Arc<Mutex<Option<ContentMatcher>>>;
@@ -65,17 +88,17 @@ impl Prepared {
 pub fn run(
     mut input: Rx<KernelItem>,
     output: Tx<Prepared>,
-    mut matcher: ContentMatcher,
+    matcher: ContentMatcher,
     update: MatcherUpdate,
     counters: Arc<Counters>,
     _ended: Ended,
 ) {
-    let mut places = Places::default();
+    let mut host = HostReads::new(matcher, counters.clone());
     while let Some(item) = input.blocking_recv() {
         // The installers were discovered again (the kernel reader's
         // rediscovery): hashes cached by path are stale.
         if let Some(m) = update.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            matcher = m;
+            host.set_matcher(m);
         }
         let record = match item {
             KernelItem::Decoded(r) => Ok(r),
@@ -88,9 +111,9 @@ pub fn run(
             }
         };
         let prepared = match record {
-            Ok(Record::Exec(rec)) => prepare(*rec, &mut matcher, &counters),
+            Ok(Record::Exec(rec)) => host.exec(rec),
             Ok(Record::Exit(exit)) => Some(Prepared::Exit(exit)),
-            Ok(Record::State(rec)) => Some(Prepared::State(Box::new(places.place(*rec)))),
+            Ok(Record::State(rec)) => Some(host.state(rec)),
             Err(_) => {
                 Counters::add(&counters.decode_errors, 1);
                 None
@@ -104,6 +127,122 @@ pub fn run(
         }
         super::stages::mark(super::stages::Stage::Facts);
     }
+}
+
+/// What the host reader keeps between records.
+struct HostState {
+    matcher: ContentMatcher,
+    places: Places,
+}
+
+/// The facts stage's reads of the host, on a [`Bounded`] reader under
+/// [`HOST_DEADLINE`], with the kernel's facts alone when it is stuck.
+struct HostReads {
+    reader: Bounded<HostState>,
+    /// The matcher a new reader starts with (caches empty).
+    seed: Arc<Mutex<ContentMatcher>>,
+    /// Places writes when the reader is stuck (mount table only).
+    kernel_places: Places,
+    counters: Arc<Counters>,
+}
+
+impl HostReads {
+    fn new(matcher: ContentMatcher, counters: Arc<Counters>) -> HostReads {
+        let seed = Arc::new(Mutex::new(matcher));
+        let fresh = {
+            let seed = seed.clone();
+            move || HostState {
+                matcher: seed.lock().unwrap_or_else(PoisonError::into_inner).fresh(),
+                places: Places::default(),
+            }
+        };
+        HostReads {
+            reader: Bounded::new("swmon-facts-host", HOST_DEADLINE, MAX_STUCK_READERS, fresh),
+            seed,
+            kernel_places: Places::default(),
+            counters,
+        }
+    }
+
+    fn set_matcher(&mut self, matcher: ContentMatcher) {
+        *self.seed.lock().unwrap_or_else(PoisonError::into_inner) = matcher.fresh();
+        // A reader stuck now starts its successor from the seed.
+        let _ = self.reader.call(move |h| h.matcher = matcher);
+    }
+
+    /// Counts a call with no answer; its `swmon.facts_unread`.
+    fn unread(&self, why: Unread) -> &'static str {
+        match why {
+            Unread::TimedOut => Counters::add(&self.counters.facts_timed_out, 1),
+            Unread::Busy => Counters::add(&self.counters.facts_busy, 1),
+        }
+        why.as_str()
+    }
+
+    fn exec(&mut self, rec: Box<ExecRecord>) -> Option<Prepared> {
+        let kept = rec.clone();
+        let counters = self.counters.clone();
+        match self
+            .reader
+            .call(move |h| prepare(*rec, &mut h.matcher, &counters))
+        {
+            Ok(prepared) => prepared,
+            Err(why) => {
+                let why = self.unread(why);
+                kernel_only(*kept, why, &self.counters)
+            }
+        }
+    }
+
+    fn state(&mut self, rec: Box<StateRecord>) -> Prepared {
+        let kept = rec.clone();
+        let write = match self.reader.call(move |h| h.places.place(*rec)) {
+            Ok(w) => w,
+            Err(why) => {
+                self.unread(why);
+                self.kernel_places.place_kernel_only(*kept)
+            }
+        };
+        Prepared::State(Box::new(write))
+    }
+}
+
+/// An exec's facts from what the kernel captured alone, when the host
+/// reads for it were stuck: a copy candidate or a renamed interpreter is
+/// reported on the kernel's match, unverified (never dropped: a hung file
+/// system must not be a way past swmon); an interpreter's cut argv is
+/// classified as it is, marked uncertain.
+fn kernel_only(rec: ExecRecord, why: &'static str, c: &Counters) -> Option<Prepared> {
+    let candidate = reason::SIZE | reason::NEAR_COPY;
+    let copy = rec.reasons & candidate != 0 && rec.reasons & !(candidate | reason::FILELESS) == 0;
+    let unverified = copy || rec.reasons & reason::INTERPRETER_ELF != 0;
+    let argv_incomplete = rec.reasons & reason::INTERPRETER_SCAN != 0
+        && rec.flags & (flag::ARGV_TRUNCATED | flag::ARGV_UNREADABLE) != 0;
+    let Some(mut id) = enrich::identify(&rec) else {
+        Counters::add(&c.rejected, 1);
+        return None;
+    };
+    if rec.reasons & reason::NEAR_COPY != 0 && id.via == "renamed" {
+        id.via = "near-copy";
+    }
+    let facts = Facts {
+        installer_id: id.installer_id,
+        via: id.via,
+        cwd: (!rec.cwd.is_empty()).then(|| rec.cwd.clone()),
+        sha256: None,
+        build_id: None,
+        unverified,
+        build_id_flag: None,
+        argv_incomplete,
+        ancestors: rec.ancestors.iter().map(enrich::kernel_ancestor).collect(),
+        placement: enrich::kernel_placement(&rec),
+        tty: None,
+        venv: None,
+        package_files: Vec::new(),
+        exe_owner: None,
+        facts_unread: Some(why),
+    };
+    Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
 }
 
 /// Identifies an exec and gathers its facts; `None` when it is no
@@ -328,6 +467,7 @@ fn prepare(rec: ExecRecord, matcher: &mut ContentMatcher, c: &Counters) -> Optio
         venv,
         package_files,
         exe_owner: exe_owner(&rec),
+        facts_unread: None,
     };
     Some(Prepared::Exec(Box::new(rec), Box::new(facts)))
 }

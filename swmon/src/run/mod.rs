@@ -7,6 +7,7 @@
 //!                                                       ├▶ decide (thread) ─q─▶ writer (thread) ─▶ output
 //! audit sockets ─▶ audit_reader ─q──────────────────────┘
 //!                        └─q─▶ rules (thread: rule list, guard, restore) ─▶ writer
+//!                                                                 writer ─q─▶ each --sink (thread) ─▶ journald, syslog
 //! ```
 //!
 //! Readers never wait: a full queue drops the item and counts it, and each
@@ -23,6 +24,7 @@
 //! way out of [`run`] ([`rules::RulesOnExit`]).
 
 pub mod audit_reader;
+pub mod bounded;
 pub mod changes;
 pub mod counters;
 pub mod decide;
@@ -102,6 +104,8 @@ pub struct RunOptions {
     pub audit: AuditRunOptions,
     /// How often a `heartbeat` event carries every counter (`None`: never).
     pub heartbeat: Option<Duration>,
+    /// `--sink`: where else events are shipped ([`crate::ship`]).
+    pub sinks: Vec<crate::ship::Spec>,
     /// The config file, read again at SIGHUP (`None`: not from `swmon
     /// run`'s command line, as in tests).
     pub config: Option<crate::config::RunConfig>,
@@ -387,10 +391,12 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let host = enrich::host_name();
     let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
     let drop_alert_host = host.clone();
+    let ships = crate::ship::Ships::start(&options.sinks, &counters).map_err(RunError::Spawn)?;
     let writer = Writer::spawn(
         sink,
         colour,
         counters.clone(),
+        ships.clone(),
         Box::new(move |count, total| {
             losses::lost_alert(&drop_alert_host, "writer_dropped", "writer", count, total)
         }),
@@ -778,7 +784,16 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let grace = STOP_BUDGET
         .saturating_sub(stopping.elapsed())
         .max(Duration::from_millis(500));
+    // The sinks send what they hold meanwhile, within the same budget.
+    let ships_deadline = std::time::Instant::now() + grace;
+    ships.stop(ships_deadline);
     let written = wait_writer(&writer, &counters, grace).await;
+    for (name, left) in ships.wait(ships_deadline) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "swmon: sink {name}: {left} lines not sent at stop"
+        );
+    }
     match (stop, written) {
         (Stop::Failed(e), _) => Err(e),
         (Stop::Signal(_), Some(Ok(()))) => Ok(()),

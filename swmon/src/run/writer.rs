@@ -9,6 +9,12 @@
 //! the queue has drained, the writer itself writes an `events-lost` alert
 //! saying how many it dropped (so that alert needs no room in the queue).
 //! Reopen (SIGHUP) and stop are flags beside the queue, not lines in it.
+//!
+//! Every line is also offered to the shipping sinks (`--sink`,
+//! [`crate::ship`]) as its JSON line, whatever the main output's format:
+//! each sink has its own thread and bounded queue, so the offer never
+//! waits, and a line a sink has no room for is counted there
+//! (`sink_dropped`), independently of this queue.
 
 use std::{
     collections::VecDeque,
@@ -22,6 +28,7 @@ use tokio::sync::Notify;
 use super::{counters::Counters, Ended};
 use crate::{
     event::Event,
+    ship::{Item, Ships},
     sink::{Format, Sink, SinkError},
 };
 
@@ -54,6 +61,8 @@ struct Shared {
     format: Format,
     colour: bool,
     limits: Limits,
+    /// The shipping sinks every line is offered to.
+    ships: Ships,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -92,6 +101,7 @@ impl Writer {
         sink: Sink,
         colour: bool,
         counters: Arc<Counters>,
+        ships: Ships,
         alert: DropAlert,
         ended: Ended,
     ) -> std::io::Result<Writer> {
@@ -101,7 +111,7 @@ impl Writer {
             reserve_lines: RESERVE_LINES,
             reserve_bytes: RESERVE_BYTES,
         };
-        let w = Writer::new(sink.format(), colour, counters, limits);
+        let w = Writer::new(sink.format(), colour, counters, limits, ships);
         let shared = w.shared.clone();
         std::thread::Builder::new()
             .name("swmon-writer".into())
@@ -114,7 +124,13 @@ impl Writer {
         Ok(w)
     }
 
-    fn new(format: Format, colour: bool, counters: Arc<Counters>, limits: Limits) -> Writer {
+    fn new(
+        format: Format,
+        colour: bool,
+        counters: Arc<Counters>,
+        limits: Limits,
+        ships: Ships,
+    ) -> Writer {
         Writer {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
@@ -124,6 +140,7 @@ impl Writer {
                 format,
                 colour,
                 limits,
+                ships,
             }),
         }
     }
@@ -160,6 +177,15 @@ impl Writer {
                 return Pushed::Dropped;
             }
         };
+        // Nothing is copied when there is no sink.
+        let ships = &self.shared.ships;
+        if !ships.is_empty() {
+            if self.shared.format == Format::Json {
+                ships.offer(Item::new(event, &line), last);
+            } else {
+                offer_json(ships, c, event, last);
+            }
+        }
         let l = self.shared.limits;
         let (lines, bytes) = if priority {
             (l.lines, l.bytes)
@@ -231,6 +257,15 @@ impl Shared {
     }
 }
 
+/// Offers an event to the shipping sinks as its JSON line (the main
+/// output's format is text; a cut is flagged in the line, `swmon.cut`).
+fn offer_json(ships: &Ships, c: &Counters, event: &Event, last: bool) {
+    match crate::sink::encode(event, Format::Json, false) {
+        Ok((line, _)) => ships.offer(Item::new(event, &line), last),
+        Err(_) => Counters::add(&c.sink_dropped, 1),
+    }
+}
+
 /// Marks the writer ended even when its thread panics.
 struct DoneOnDrop(Arc<Shared>);
 
@@ -289,7 +324,7 @@ fn write_loop(shared: &Shared, mut sink: Sink, alert: &DropAlert) -> Result<(), 
             Next::Stop => return Ok(()),
             Next::Line(line, last) => {
                 if last {
-                    report_drops(&mut sink, c, alert, &mut reported)?;
+                    report_drops(&mut sink, shared, alert, &mut reported)?;
                 }
                 sink.write_line(&line)?;
                 Counters::add(&c.written, 1);
@@ -297,7 +332,7 @@ fn write_loop(shared: &Shared, mut sink: Sink, alert: &DropAlert) -> Result<(), 
                 // Once the queue is empty, and under sustained overload
                 // (the queue never empties) every DROP_ALERT_EVERY.
                 if shared.lock().queue.is_empty() || last_report.elapsed() >= DROP_ALERT_EVERY {
-                    report_drops(&mut sink, c, alert, &mut reported)?;
+                    report_drops(&mut sink, shared, alert, &mut reported)?;
                     last_report = std::time::Instant::now();
                 }
             }
@@ -308,13 +343,18 @@ fn write_loop(shared: &Shared, mut sink: Sink, alert: &DropAlert) -> Result<(), 
 /// Writes the `events-lost` alert for lines dropped since the last one.
 fn report_drops(
     sink: &mut Sink,
-    c: &Counters,
+    shared: &Shared,
     alert: &DropAlert,
     reported: &mut u64,
 ) -> Result<(), SinkError> {
+    let c = &shared.counters;
     let total = Counters::get(&c.writer_dropped);
     if total > *reported {
-        sink.write(&alert(total - *reported, total))?;
+        let e = alert(total - *reported, total);
+        if !shared.ships.is_empty() {
+            offer_json(&shared.ships, c, &e, false);
+        }
+        sink.write(&e)?;
         Counters::add(&c.written, 1);
         *reported = total;
     }
@@ -357,6 +397,7 @@ mod tests {
                 reserve_lines: 2,
                 reserve_bytes: 0,
             },
+            Ships::default(),
         );
         assert_eq!(w.push(&event("a")), Pushed::Queued);
         assert_eq!(w.push(&event("b")), Pushed::Queued);
@@ -386,6 +427,7 @@ mod tests {
             sink,
             false,
             counters.clone(),
+            Ships::default(),
             Box::new(|n, total| {
                 let mut e = event("events-lost");
                 e.swmon.lost = Some(serde_json::Map::from_iter([
