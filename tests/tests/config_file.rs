@@ -136,6 +136,71 @@ fn options_come_from_the_file_and_sighup_reloads_it() {
     assert!(!file_output.exists(), "the file's output was used");
 }
 
+#[test]
+fn the_packaged_file_with_every_option_shown_runs_and_its_sink_ships() {
+    let packaged = Path::new(env!("CARGO_MANIFEST_DIR")).join("../swmon/dist/swmon.toml");
+    let text = fs::read_to_string(&packaged).expect("read the packaged config file");
+    let dir = TempDir::new("config-packaged");
+    let socket = dir.path().join("syslog.sock");
+    let receiver = std::os::unix::net::UnixDatagram::bind(&socket).expect("bind a syslog socket");
+    receiver
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a receive deadline");
+    // Every option the file shows commented out, turned on as shown; the
+    // sink (an option no config code knows of) to the test's socket.
+    let mut keys = Vec::new();
+    let mut out = String::new();
+    for line in text.lines() {
+        let option = line
+            .strip_prefix("# ")
+            .filter(|l| {
+                l.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                })
+            })
+            .unwrap_or(line);
+        let key = option.split_once(" = ").map(|(k, _)| k.to_owned());
+        match key.as_deref() {
+            Some("sink") => out.push_str(&format!(
+                "sink = [\"syslog:unix:{}\"]\n",
+                socket.to_str().expect("a UTF-8 temp path")
+            )),
+            _ => {
+                out.push_str(option);
+                out.push('\n');
+            }
+        }
+        keys.extend(key);
+    }
+    let config = dir.path().join("swmon.toml");
+    write_config(&config, &out);
+    let m = Monitor::start(&["--config", config.to_str().expect("a UTF-8 temp path")]);
+    let events = m.events();
+    let started = &events[position(&events, |e| action(e) == "monitor-started")];
+    let mut used: Vec<String> = started["swmon"]["config"]["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k.as_str().expect("a key").to_owned())
+        .collect();
+    used.push("output".into());
+    used.sort();
+    keys.sort();
+    assert!(keys.len() >= 12, "{keys:?}");
+    assert_eq!(used, keys, "{started}");
+    assert_eq!(started["swmon"]["config"]["overridden"], json!(["output"]));
+    // The sink from the file ships the events.
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = String::new();
+    while !got.contains("monitor-started") {
+        let n = receiver
+            .recv(&mut buf)
+            .expect("a syslog datagram within 30 s");
+        got = String::from_utf8_lossy(&buf[..n]).into_owned();
+    }
+    m.stop();
+}
+
 /// Runs `swmon ARGS` that must fail before it loads anything: its exit
 /// status and standard error.
 fn refused(args: &[&str]) -> (i32, String) {
