@@ -9,8 +9,20 @@
 //! names that compiler, with the environment of this build scrubbed.
 //! `AYA_BUILD_SKIP=1` (for `cargo check` and clippy) writes an empty object
 //! instead, which the binary refuses to load with a clear error.
+//!
+//! It also gives the crate what `swmon --version` says (`build/info.rs`):
+//! `SWMON_GIT_REVISION` (`unknown` outside a git checkout, as from a
+//! tarball), `SWMON_BUILD_TIME` (`SOURCE_DATE_EPOCH` when set, for a
+//! reproducible build) and `SWMON_EBPF_SHA256`, the hash of the object
+//! embedded. The revision is read again whenever the checkout's HEAD or
+//! index, or a source folder, changes.
+
+#[path = "build/info.rs"]
+mod info;
 
 use std::{env, path::PathBuf, process::Command};
+
+use sha2::{Digest, Sha256};
 
 fn main() {
     let manifest =
@@ -30,9 +42,37 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!("cargo:rerun-if-env-changed=AYA_BUILD_SKIP");
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    // The revision and whether the tree is dirty: read again when the
+    // checkout moves or the sources change.
+    for dir in ["swmon/src", "swmon/build", "swmon/Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    for path in info::revision_inputs(&root) {
+        println!("cargo:rerun-if-changed={path}");
+    }
+    println!(
+        "cargo:rustc-env=SWMON_GIT_REVISION={}",
+        info::revision(&root)
+    );
+    let build_time = env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        });
+    println!(
+        "cargo:rustc-env=SWMON_BUILD_TIME={}",
+        info::rfc3339(build_time)
+    );
     let object = out.join("swmon");
     if env::var("AYA_BUILD_SKIP").is_ok_and(|v| v == "1" || v == "true") {
         std::fs::write(&object, b"").expect("write the empty eBPF object");
+        println!(
+            "cargo:rustc-env=SWMON_EBPF_SHA256=none (built with AYA_BUILD_SKIP: no eBPF object)"
+        );
         return;
     }
 
@@ -68,4 +108,10 @@ fn main() {
         .join("release")
         .join("swmon");
     std::fs::copy(&built, &object).unwrap_or_else(|e| panic!("copy {}: {e}", built.display()));
+    let bytes = std::fs::read(&object).unwrap_or_else(|e| panic!("read {}: {e}", object.display()));
+    let hex: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!("cargo:rustc-env=SWMON_EBPF_SHA256={hex}");
 }

@@ -127,6 +127,12 @@ pub struct Swmon {
     /// What `swmon run` kept after its capability drop (`monitor-started`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub privileges: Option<serde_json::Value>,
+    /// The config file: its path, whether it was there, the keys taken
+    /// from it (`monitor-started`); what a reload applied and what needs
+    /// a restart (`config-reloaded`), or why it failed
+    /// (`config-reload-failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manager: Option<&'static str>,
     /// The catalogue name the run matched (`pip` for `pip3.11`).

@@ -8,8 +8,8 @@
 //! [`enrich`] adds what the kernel record lacks; [`event`] is what a user
 //! reads and [`sink`] writes it, [`ship`] sends it to the host's log
 //! engine (journald, syslog); [`run`] is `swmon run`: those
-//! stages joined by bounded queues, and its life cycle; [`doctor`] checks
-//! a host can run it.
+//! stages joined by bounded queues, and its life cycle, configured by
+//! [`config`]; [`doctor`] checks a host can run it.
 
 pub mod catalogue;
 pub mod ebpf;
@@ -26,6 +26,8 @@ pub mod safe_file;
 pub mod privilege;
 pub mod report;
 pub mod run;
+pub mod config;
+pub mod version;
 pub mod mounts;
 pub mod doctor;
 pub mod generate;

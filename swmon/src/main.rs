@@ -64,6 +64,7 @@ fn hold_folder_is_safe(path: &std::path::Path) -> Result<(), String> {
 #[derive(Parser)]
 #[command(
     version,
+    long_version = swmon::version::LONG,
     about = "Catches every software install on this host and proves it"
 )]
 struct Cli {
@@ -74,8 +75,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Watch installer runs until SIGINT, SIGTERM or SIGQUIT (SIGHUP
-    /// reopens the output file).
+    /// reopens the output file and reads the config file again).
     Run {
+        /// The config file: a `[run]` table of these options by long name
+        /// (`installer-dir = ["/opt/bin"]`); options given here override
+        /// it. Default /etc/swmon/swmon.toml, if there. SIGHUP reads it
+        /// again.
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
         /// Where events go (`-` for standard output).
         #[arg(long, short, default_value = "-")]
         output: PathBuf,
@@ -353,9 +360,12 @@ fn ring_size(s: &str) -> Result<u32, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `swmon run`'s options completed from its config file.
+    let (cli, config) =
+        swmon::config::parse::<Cli>(std::env::args_os()).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Run {
+            config: _,
             output,
             output_group,
             installer_dirs,
@@ -421,6 +431,7 @@ fn main() -> ExitCode {
                 heartbeat: (heartbeat_secs > 0)
                     .then(|| std::time::Duration::from_secs(heartbeat_secs)),
                 sinks,
+                config,
             };
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()

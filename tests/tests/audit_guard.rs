@@ -544,6 +544,45 @@ fn disable_flush_enable_in_one_line_is_an_alert_and_restore_puts_the_rules_back(
     drop(host);
 }
 
+#[test]
+fn a_config_reload_turns_the_restore_on() {
+    let host = HostAudit::save();
+    need_no_rules_loaded();
+    host.enable();
+    let seed = seed_set();
+    let dir = TempDir::new("guard-config");
+    let config = dir.path().join("swmon.toml");
+    let write = |text: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        fs::write(&config, text).expect("write the config file");
+        fs::set_permissions(&config, fs::Permissions::from_mode(0o600)).expect("chmod");
+    };
+    write("[run]\naudit-rules = \"seed\"\nrestore-rules = false\n");
+    let m = Monitor::start(&["--config", config.to_str().expect("a UTF-8 temp path")]);
+    assert_eq!(rules_added(&started(&m.events())), seed);
+    write("[run]\naudit-rules = \"seed\"\nrestore-rules = true\n");
+    // SAFETY: a signal to the child the test started, by its pid.
+    assert_eq!(unsafe { libc::kill(m.pid() as i32, libc::SIGHUP) }, 0);
+    let reloaded = m.wait_for("config-reloaded", Duration::from_secs(10), |e| {
+        action(e) == "config-reloaded"
+    });
+    assert_eq!(
+        reloaded["swmon"]["config"]["applied"][0]["key"], "restore-rules",
+        "{reloaded:#}"
+    );
+    // The rules stage restores from now on, as with --restore-rules.
+    tamper(&m, &seed);
+    let restored = m.wait_for("audit-rules-restored", Duration::from_secs(10), |e| {
+        action(e) == "audit-rules-restored"
+    });
+    assert_eq!(texts(&restored["swmon"]["audit"]["rules"]), seed);
+    assert_eq!(loaded(), seed, "the reload's restore put them back");
+    let events = m.stop();
+    assert_eq!(counters(&events)["audit_rules_removed_at_stop"], seed.len());
+    assert!(loaded().is_empty(), "and removed them at stop");
+    drop(host);
+}
+
 /// Runs `dpkg --version` under the monitor; whether its run event carries
 /// an audit record (the seed rule recorded it).
 fn dpkg_recorded(m: &Monitor) -> bool {

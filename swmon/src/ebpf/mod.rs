@@ -35,7 +35,7 @@ pub use self::{
 };
 
 /// The compiled eBPF object, built by `build.rs`.
-static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/swmon"));
+pub(crate) static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/swmon"));
 
 const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
 

@@ -14,7 +14,9 @@
 //! counted loss becomes a live, rate-limited alert ([`losses`]). Start-up
 //! order: the output is opened, the kernel stream loaded, the audit
 //! sockets opened and the seed rules installed; then threads are spawned
-//! and `monitor-started` is written. SIGHUP reopens the output; SIGINT,
+//! and `monitor-started` is written. SIGHUP reopens the output and reads
+//! the config file again ([`reload_config`]: what can change live is
+//! applied, the rest said to need a restart); SIGINT,
 //! SIGTERM and SIGQUIT stop: the readers drain, every run is decided, the
 //! rules swmon added are removed, and `monitor-stopped` carries every
 //! counter. A stalled output gets a bounded grace at stop; what could not
@@ -104,6 +106,9 @@ pub struct RunOptions {
     pub heartbeat: Option<Duration>,
     /// `--sink`: where else events are shipped ([`crate::ship`]).
     pub sinks: Vec<crate::ship::Spec>,
+    /// The config file, read again at SIGHUP (`None`: not from `swmon
+    /// run`'s command line, as in tests).
+    pub config: Option<crate::config::RunConfig>,
 }
 
 /// The audit side of `swmon run`.
@@ -602,6 +607,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
         "untrusted_installer_dirs": untrusted_dirs,
     }));
     started.swmon.audit = audit_detail;
+    started.swmon.config = options.config.as_ref().map(crate::config::RunConfig::json);
     // The test-only hold is said wherever the monitor speaks of itself.
     let test_hold = options.audit.test_hold.as_ref().map(|p| {
         json!({ "test_hold_audit_while": crate::event::lossless(p.as_os_str().as_encoded_bytes()) })
@@ -634,12 +640,9 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     let mut losses = losses::Losses::new(host.clone());
     let mut loss_tick = tokio::time::interval(Duration::from_secs(1));
     loss_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let heartbeat_every = options.heartbeat.unwrap_or(Duration::from_secs(3600));
-    let mut heartbeat = tokio::time::interval_at(
-        tokio::time::Instant::now() + heartbeat_every,
-        heartbeat_every,
-    );
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut heartbeat_on = options.heartbeat;
+    let mut heartbeat = heartbeat_interval(heartbeat_on);
+    let mut config = options.config.clone();
     let mut audit_task = audit_task;
     let audit_snapshot = || {
         audit_published
@@ -650,7 +653,20 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
 
     let stop = loop {
         tokio::select! {
-            _ = signals.hup.recv() => writer.reopen(),
+            _ = signals.hup.recv() => {
+                writer.reopen();
+                if let Some(config) = config.as_mut() {
+                    let live = Live {
+                        heartbeat: &mut heartbeat_on,
+                        control: control.as_ref(),
+                    };
+                    let before = *live.heartbeat;
+                    writer.push_priority(&reload_config(&host, config, live));
+                    if heartbeat_on != before {
+                        heartbeat = heartbeat_interval(heartbeat_on);
+                    }
+                }
+            }
             _ = signals.int.recv() => break Stop::Signal("SIGINT"),
             _ = signals.term.recv() => break Stop::Signal("SIGTERM"),
             _ = signals.quit.recv() => break Stop::Signal("SIGQUIT"),
@@ -689,7 +705,7 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
                     ))
                 });
             }
-            _ = heartbeat.tick(), if options.heartbeat.is_some() => {
+            _ = heartbeat.tick(), if heartbeat_on.is_some() => {
                 let mut e = state_event(&host, "heartbeat");
                 e.swmon.counters = Some(counters.to_map(audit_snapshot().as_ref()));
                 e.swmon.stages = Some(stage_watch.snapshot());
@@ -793,6 +809,74 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
             Err(RunError::OutputStalled(left))
         }
     }
+}
+
+/// The heartbeat's timer: its first tick one period from now.
+fn heartbeat_interval(every: Option<Duration>) -> tokio::time::Interval {
+    let every = every.unwrap_or(Duration::from_secs(3600));
+    let mut i = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    i
+}
+
+/// What a config reload can change in a running monitor.
+struct Live<'a> {
+    /// `heartbeat-secs`: the main loop's timer.
+    heartbeat: &'a mut Option<Duration>,
+    /// `restore-rules`: the rules stage reads it at each change and poll
+    /// (only with the audit stream open).
+    control: Option<&'a Arc<Mutex<AuditControl>>>,
+}
+
+/// The options a reload applies live (the long names of `swmon run`'s).
+const LIVE_HEARTBEAT: &str = "heartbeat-secs";
+const LIVE_RESTORE: &str = "restore-rules";
+
+/// SIGHUP: reads the config file again and applies what can change live
+/// (`heartbeat-secs`; `restore-rules` with the audit stream open); every
+/// other option keeps its value until a restart. `config-reloaded` lists
+/// both; a bad file is `config-reload-failed` (an alert) with the error,
+/// and nothing changes.
+fn reload_config(host: &str, config: &mut crate::config::RunConfig, live: Live) -> Event {
+    let mut names = vec![LIVE_HEARTBEAT];
+    if live.control.is_some() {
+        names.push(LIVE_RESTORE);
+    }
+    let path = crate::event::lossless(config.path().as_os_str().as_encoded_bytes());
+    let reload = match config.reload(&names) {
+        Ok(r) => r,
+        Err(err) => {
+            let mut e = state_event(host, "config-reload-failed");
+            e.event.kind = "alert";
+            e.event.kind_type = vec!["change"];
+            e.event.outcome = Some("failure");
+            e.swmon.config = Some(json!({ "path": path, "error": err.to_string() }));
+            return e;
+        }
+    };
+    let one =
+        |c: &crate::config::Change| c.values.first().and_then(|v| v.to_str()).map(str::to_owned);
+    for c in &reload.applied {
+        match c.key.as_str() {
+            LIVE_HEARTBEAT => {
+                // clap checked it (0 to 86,400); 0: never.
+                if let Some(secs) = one(c).and_then(|v| v.parse::<u64>().ok()) {
+                    *live.heartbeat = (secs > 0).then(|| Duration::from_secs(secs));
+                }
+            }
+            LIVE_RESTORE => {
+                if let Some(control) = live.control {
+                    rules::lock(control).restore = one(c).as_deref() == Some("true");
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut e = state_event(host, "config-reloaded");
+    e.event.kind_type = vec!["change"];
+    e.event.outcome = Some("success");
+    e.swmon.config = Some(reload.json(config.path()));
+    e
 }
 
 /// `stage-stalled`: a stage has had items waiting and made no progress for

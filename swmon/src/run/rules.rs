@@ -202,10 +202,7 @@ pub fn run(
         }
     }
     let _alive = Alive(alive);
-    let (guard, restore) = {
-        let c = lock(&control);
-        (c.guard.clone(), c.restore)
-    };
+    let guard = lock(&control).guard.clone();
     let mut poll = RulePoll::default();
     let mut next = Instant::now() + every;
     loop {
@@ -217,6 +214,8 @@ pub fn run(
         stages::mark(Stage::Rules);
         if Instant::now() >= next {
             next = Instant::now() + every;
+            // Read at each poll: a config reload may change it.
+            let restore = lock(&control).restore;
             let items = poll.polled(guard.poll(restore), &counters);
             if items.is_empty() {
                 continue;
