@@ -217,11 +217,13 @@ pub fn tracepoints() -> Vec<&'static str> {
 /// kernel's facts from its BTF.
 fn prerequisites() -> Result<btf::KernelFacts, LoadError> {
     // Capabilities, not uid 0: a service may run with its set alone.
+    // CAP_SYS_ADMIN stands in for both, as the kernel allows.
     let missing = crate::privilege::missing_effective(&[
         caps::Capability::CAP_BPF,
         caps::Capability::CAP_PERFMON,
     ]);
-    if !missing.is_empty() {
+    let admin = crate::privilege::missing_effective(&[caps::Capability::CAP_SYS_ADMIN]).is_empty();
+    if !missing.is_empty() && !admin {
         return Err(LoadError::NoCapability(missing));
     }
     if !Path::new(BTF_PATH).exists() {

@@ -23,8 +23,9 @@
 //! `events-lost` alert):
 //!
 //! - `sink_dropped`: lines a sink's queue had no room for (the sink was
-//!   down or slow for longer than its queue lasts), and lines still queued
-//!   when the stop's budget ran out;
+//!   down or slow for longer than its queue lasts); lines still queued
+//!   when the stop's budget runs out are said on standard error only
+//!   (`monitor-stopped` is written before the sinks drain);
 //! - `sink_refused`: lines a sink could not take at all (a datagram larger
 //!   than the local socket allows); never cut, the line is not sent;
 //! - `sink_sent`, `sink_reconnects`: lines sent, and times a sink had to
