@@ -311,7 +311,7 @@ pub fn judge_programs(programs: Result<usize, String>, euid: u32) -> Check {
         .details(json!({ "loaded": n })),
         Err(e) => {
             let fix = if euid != 0 {
-                "run swmon (and swmon doctor) as root: this build loads its programs only with euid 0"
+                "run swmon (and swmon doctor) as root or with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), as the package's unit does"
             } else {
                 "swmon can't watch this kernel; report the error with the kernel release"
             };
