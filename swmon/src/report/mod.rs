@@ -30,6 +30,8 @@ mod model;
 #[cfg(test)]
 mod bad_input_tests;
 #[cfg(test)]
+mod fleet_tests;
+#[cfg(test)]
 mod render_tests;
 #[cfg(test)]
 mod tests;
