@@ -6,6 +6,7 @@
 
 mod bench;
 mod filebench;
+mod reportbench;
 mod fuzz;
 mod scenarios;
 mod setup;
