@@ -174,6 +174,12 @@ fn runs_of_a_fleet_are_grouped_and_matched_by_host() {
     );
     let html = render(&r, ReportFormat::Html).unwrap();
     assert!(html.contains(r#"<table id="by-host">"#));
+    // Written as it is made, every format is the same bytes.
+    for format in [ReportFormat::Json, ReportFormat::Md, ReportFormat::Html] {
+        let mut out = Vec::new();
+        render_to(&r, format, &mut out).unwrap();
+        assert_eq!(out, render(&r, format).unwrap().into_bytes(), "{format:?}");
+    }
 }
 
 #[test]
