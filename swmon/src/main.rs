@@ -325,14 +325,17 @@ fn write_report(
             r.warnings_suppressed
         );
     }
-    let text = report::render(&r, format)?;
     match output {
-        Some(path) => swmon::safe_file::replace(path, text.as_bytes())
-            .with_context(|| format!("can't write the report to {}", path.display()))?,
+        Some(path) => {
+            let text = report::render(&r, format)?;
+            swmon::safe_file::replace(path, text.as_bytes())
+                .with_context(|| format!("can't write the report to {}", path.display()))?
+        }
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|()| out.flush())
+            report::render_to(&r, format, &mut out)
+                .context("can't write the report to standard output")?;
+            out.flush()
                 .context("can't write the report to standard output")?;
         }
     }

@@ -97,6 +97,26 @@ pub enum Which {
     },
     /// Everything above and the audit parser, in one go.
     All,
+    /// `swmon report` against `ausearch -k` on one generated audit log
+    /// (installer runs among noise, four hosts), side by side: wall time
+    /// and peak RSS.
+    Report {
+        /// Keyed installer execs in the log.
+        #[arg(long, default_value_t = 30_000)]
+        runs: u64,
+        /// The log's size, in megabytes (10^6 bytes) at least.
+        #[arg(long, default_value_t = 200)]
+        megabytes: u64,
+        /// Rounds, each running both once, in the order of the round before
+        /// reversed (ABBA); even, and 12 at least (6 blocks, the fewest
+        /// with a 95% CI).
+        #[arg(long, default_value_t = 12)]
+        rounds: u32,
+        /// Only write the log and events file (under target/bench/) and
+        /// print their paths, for profiling by hand.
+        #[arg(long)]
+        generate_only: bool,
+    },
     /// Audit parser and assembler throughput on recorded audit text.
     Audit {
         /// Passes over the recorded records.
@@ -127,6 +147,12 @@ pub fn run(which: Which) -> Result<()> {
             compare,
         }),
         Which::Audit { passes } => audit(passes),
+        Which::Report {
+            runs,
+            megabytes,
+            rounds,
+            generate_only,
+        } => crate::reportbench::bench(runs, megabytes, rounds, generate_only),
         Which::Configs { count, rounds } => crate::suite::configs(count, rounds),
         Which::Latency { runs } => crate::suite::latency(runs),
         Which::Loss { runs } => crate::suite::loss(runs),

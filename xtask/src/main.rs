@@ -10,6 +10,7 @@
 mod bench;
 mod dist;
 mod filebench;
+mod reportbench;
 mod fuzz;
 mod scenarios;
 mod setup;

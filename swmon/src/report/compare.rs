@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 use super::{
     input::{audit_user, format_time, AuditRun, Micros, StateEvent, SwmonRun},
     model::{
-        AuditdSide, Count, Gap, GapCount, ManagerCount, PackageOut, Row, Slip, Summary, SwmonSide,
-        UserRef,
+        AuditdSide, Count, Gap, GapCount, HostCount, ManagerCount, PackageOut, Row, Slip, Summary,
+        SwmonSide, UserRef,
     },
 };
 use crate::{
@@ -87,9 +87,20 @@ fn args_equal(audit: &[Vec<u8>], swmon: &[String]) -> bool {
         && audit.iter().zip(swmon).all(|(a, s)| lossless(a) == *s)
 }
 
+/// Whether a run and an audit record can be of one host: the event's
+/// `host.name` and the record's `node=` are equal, or one side does not
+/// name its host (a single host's log without `node=`). Serials and pids
+/// are each host's own, so in a fleet's inputs they repeat across hosts.
+fn same_host(run: &SwmonRun, a: &AuditRun) -> bool {
+    match (&run.host, &a.node) {
+        (Some(h), Some(n)) => h == n,
+        _ => true,
+    }
+}
+
 /// How an audit record matches one of a run's execs, if it does.
 fn process_match(run: &SwmonRun, a: &AuditRun) -> Option<&'static str> {
-    if a.pid != Some(run.pid) {
+    if a.pid != Some(run.pid) || !same_host(run, a) {
         return None;
     }
     let t = i64::try_from(a.time_ms).ok()?.saturating_mul(1000);
@@ -142,7 +153,11 @@ fn match_runs(runs: &[SwmonRun], audit: &[AuditRun]) -> Matching {
             .into_iter()
             .flatten()
             .copied()
-            .filter(|&i| !claimed[i] && distance(run, &audit[i]) <= MATCH_WINDOW_US)
+            .filter(|&i| {
+                !claimed[i]
+                    && same_host(run, &audit[i])
+                    && distance(run, &audit[i]) <= MATCH_WINDOW_US
+            })
             .min_by_key(|&i| distance(run, &audit[i]));
         if let Some(i) = found {
             claimed[i] = true;
@@ -697,6 +712,25 @@ pub fn summary(all: &[Row], gaps: &[Gap]) -> Summary {
         .collect();
     slipped_past_auditd.sort_by_key(|s| std::cmp::Reverse(s.runs));
 
+    let mut hosts: BTreeMap<Option<String>, (u64, u64, u64)> = BTreeMap::new();
+    for r in rows {
+        let h = hosts.entry(r.host.clone()).or_default();
+        h.0 += 1;
+        h.1 += u64::from(r.swmon.seen);
+        h.2 += u64::from(r.auditd.recorded);
+    }
+    let by_host = hosts
+        .into_iter()
+        .map(|(host, (runs, seen, recorded))| HostCount {
+            host,
+            runs,
+            seen_by_swmon: seen,
+            recorded_by_auditd: recorded,
+            auditd_recall: ratio(recorded, runs),
+            swmon_recall: ratio(seen, runs),
+        })
+        .collect();
+
     let mut kinds: BTreeMap<String, GapCount> = BTreeMap::new();
     for g in gaps {
         let c = kinds.entry(g.kind.clone()).or_insert(GapCount {
@@ -723,6 +757,7 @@ pub fn summary(all: &[Row], gaps: &[Gap]) -> Summary {
         auditd_recall: ratio(recorded, runs),
         swmon_recall: ratio(seen, runs),
         by_manager,
+        by_host,
         by_verdict,
         slipped_past_auditd,
         verdict_disagreements: rows

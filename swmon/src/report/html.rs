@@ -445,6 +445,27 @@ pub fn render(r: &Report) -> String {
         );
     }
     let _ = writeln!(o, "</table></div>");
+    if s.by_host.len() > 1 {
+        let _ = writeln!(
+            o,
+            r#"<div><h3>By host</h3><table id="by-host"><tr><th>host</th><th class="num">runs</th><th class="num">recorded by auditd</th><th class="num">auditd recall</th><th class="num">seen by swmon</th><th class="num">swmon recall</th></tr>"#
+        );
+        for h in &s.by_host {
+            let _ = writeln!(
+                o,
+                r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                h.host
+                    .as_deref()
+                    .map_or_else(|| "(unnamed)".to_owned(), esc),
+                h.runs,
+                h.recorded_by_auditd,
+                percent(h.auditd_recall),
+                h.seen_by_swmon,
+                percent(h.swmon_recall)
+            );
+        }
+        let _ = writeln!(o, "</table></div>");
+    }
     let _ = writeln!(o, r#"<div><h3>Slipped past auditd</h3>"#);
     if s.slipped_past_auditd.is_empty() {
         let _ = writeln!(o, "<p>None: pure auditd recorded every run.</p>");

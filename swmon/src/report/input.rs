@@ -23,7 +23,7 @@ use super::{
     error::ReportError,
     model::{AncestorRef, Change, Mismatch, PackageOut, UserRef, Warning, MAX_CHANGES_KEPT},
 };
-use crate::audit::{Assembler, AssemblerConfig, AuditEvent, RecordType, Text, UNSET_ID};
+use crate::audit::{Assembler, AuditEvent, RecordType, Text, UNSET_ID};
 
 /// The newest `swmon.schema` this reader knows. Events from before the field
 /// existed have none and read as this version.
@@ -285,13 +285,21 @@ fn for_each_line(
             if chunk.is_empty() {
                 break;
             }
-            let take = match chunk.iter().position(|c| *c == b'\n') {
+            let take = match memchr::memchr(b'\n', chunk) {
                 Some(i) => {
                     terminated = true;
                     i + 1
                 }
                 None => chunk.len(),
             };
+            if len == 0 && terminated && take <= MAX_LINE_BYTES {
+                // The whole line is in the reader's buffer: no copy.
+                n = n.saturating_add(1);
+                f(Line::Text(trim_newline(&chunk[..take])), n, false);
+                reader.consume(take);
+                len = u64::MAX;
+                break;
+            }
             len = len.saturating_add(take as u64);
             if len <= MAX_LINE_BYTES as u64 {
                 buf.extend_from_slice(&chunk[..take]);
@@ -299,6 +307,9 @@ fn for_each_line(
                 buf = Vec::new();
             }
             reader.consume(take);
+        }
+        if len == u64::MAX {
+            continue;
         }
         if len == 0 {
             return Ok(n);
@@ -308,12 +319,16 @@ fn for_each_line(
             f(Line::TooLong(len), n, !terminated);
             continue;
         }
-        let mut line = buf.as_slice();
-        while let [rest @ .., b'\n' | b'\r'] = line {
-            line = rest;
-        }
-        f(Line::Text(line), n, !terminated);
+        f(Line::Text(trim_newline(&buf)), n, !terminated);
     }
+}
+
+/// `line` without its newline and any `\r` before it.
+fn trim_newline(mut line: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\n' | b'\r'] = line {
+        line = rest;
+    }
+    line
 }
 
 /// The warning for a line longer than [`MAX_LINE_BYTES`].
@@ -671,9 +686,244 @@ fn is_ausearch_decoration(line: &[u8]) -> bool {
     line.starts_with(b"----") || line.starts_with(b"time->") || line == b"<no matches>"
 }
 
+/// Record types a keyed exec is read from ([`audit_run`]); every other
+/// record is dropped as it is read, its header only looked at.
+fn kept_type(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"SYSCALL" | b"EXECVE" | b"PATH" | b"PROCTITLE" | b"EOE"
+    )
+}
+
+/// The header of a log line, read without parsing its fields:
+/// `[node=HOST ]type=NAME msg=audit(SECS.MSEC:SERIAL):`.
+struct Header<'a> {
+    node: Option<&'a [u8]>,
+    type_name: &'a [u8],
+    secs: u64,
+    millis: u64,
+    serial: u64,
+}
+
+/// [`Header`] of `line`, or None when it is not in the plain form (the
+/// full parser then reads the line and says what is wrong with it).
+fn header(line: &[u8]) -> Option<Header<'_>> {
+    let mut rest = line;
+    let mut node = None;
+    if let Some(r) = rest.strip_prefix(b"node=") {
+        let end = memchr::memchr(b' ', r)?;
+        node = Some(&r[..end]);
+        rest = &r[end + 1..];
+    }
+    let r = rest.strip_prefix(b"type=")?;
+    let end = memchr::memchr(b' ', r)?;
+    let type_name = &r[..end];
+    let r = r[end + 1..].strip_prefix(b"msg=audit(")?;
+    let digits = |r: &[u8]| -> Option<(u64, usize)> {
+        let n = r.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 19 {
+            return None;
+        }
+        let v = r[..n]
+            .iter()
+            .fold(0u64, |v, c| v * 10 + u64::from(c - b'0'));
+        Some((v, n))
+    };
+    let (secs, n) = digits(r)?;
+    let r = r[n..].strip_prefix(b".")?;
+    let (millis, n) = digits(r)?;
+    if n != 3 {
+        return None;
+    }
+    let r = r[n..].strip_prefix(b":")?;
+    let (serial, n) = digits(r)?;
+    r[n..].strip_prefix(b"):")?;
+    Some(Header {
+        node,
+        type_name,
+        secs,
+        millis,
+        serial,
+    })
+}
+
+/// Events whose keep-or-drop is decided (by their SYSCALL record) held at
+/// most: a record of an event decided longer ago waits as if undecided.
+const MAX_DECIDED: usize = 1 << 16;
+
+/// Bytes of records held while their SYSCALL record has not come yet
+/// (`ausearch` prints an event's records SYSCALL last) at most; past it
+/// the oldest event's are dropped, counted in
+/// [`AuditFile::records_unmatched`].
+const MAX_PENDING_BYTES: usize = 16 << 20;
+
+/// Decides, record by record, which records can belong to a keyed exec,
+/// holding only those: events are told apart by host (`node=`) and serial,
+/// and an event is kept when its SYSCALL record names the key (raw, or in
+/// the hex form of several keys). Memory: the open events of the kept
+/// ones, the last [`MAX_DECIDED`] decisions, and at most
+/// [`MAX_PENDING_BYTES`] of records waiting for their SYSCALL record.
+struct KeyFilter {
+    finders: Vec<memchr::memmem::Finder<'static>>,
+    nodes: HashMap<Vec<u8>, u32>,
+    /// The last host looked up, and its number (lines of one host come
+    /// in runs).
+    last_node: (Vec<u8>, u32),
+    decided: HashMap<(u32, u64), bool>,
+    decided_order: std::collections::VecDeque<(u32, u64)>,
+    pending: HashMap<(u32, u64), Held>,
+    pending_order: std::collections::VecDeque<(u32, u64)>,
+    pending_bytes: usize,
+    dropped_pending: u64,
+}
+
+/// Records held for an event: line number and text.
+type Held = Vec<(u64, Vec<u8>)>;
+
+/// What [`KeyFilter::classify`] says of a record.
+enum Verdict {
+    /// Parse it and hand it to its host's assembler (with the records of
+    /// its event that came before it, when its SYSCALL record decided it).
+    Keep(Held),
+    /// Not part of a keyed exec: dropped.
+    Drop,
+    /// Held until its SYSCALL record comes.
+    Wait,
+}
+
+impl KeyFilter {
+    fn new(key: &str) -> KeyFilter {
+        let hex_upper: String = key.bytes().map(|b| format!("{b:02X}")).collect();
+        let hex_lower = hex_upper.to_ascii_lowercase();
+        let finders = [key.to_owned(), hex_upper, hex_lower]
+            .into_iter()
+            .map(|k| memchr::memmem::Finder::new(k.as_bytes()).into_owned())
+            .collect();
+        KeyFilter {
+            finders,
+            nodes: HashMap::new(),
+            last_node: (Vec::new(), u32::MAX),
+            decided: HashMap::new(),
+            decided_order: Default::default(),
+            pending: HashMap::new(),
+            pending_order: Default::default(),
+            pending_bytes: 0,
+            dropped_pending: 0,
+        }
+    }
+
+    /// The host's number: assemblers and events are per host.
+    fn node_id(&mut self, node: Option<&[u8]>) -> u32 {
+        let node = node.unwrap_or_default();
+        if self.last_node.1 != u32::MAX && self.last_node.0 == node {
+            return self.last_node.1;
+        }
+        let id = match self.nodes.get(node) {
+            Some(id) => *id,
+            None => {
+                let id = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX - 1);
+                self.nodes.insert(node.to_owned(), id);
+                id
+            }
+        };
+        self.last_node.0.clear();
+        self.last_node.0.extend_from_slice(node);
+        self.last_node.1 = id;
+        id
+    }
+
+    /// Whether `line` may name the key: the key or its hex anywhere. A
+    /// line that does is parsed and its keys compared exactly.
+    fn may_name_key(&self, line: &[u8]) -> bool {
+        self.finders.iter().any(|f| f.find(line).is_some())
+    }
+
+    fn decide(&mut self, id: (u32, u64), keep: bool) {
+        if self.decided.insert(id, keep).is_none() {
+            self.decided_order.push_back(id);
+            if self.decided_order.len() > MAX_DECIDED {
+                if let Some(old) = self.decided_order.pop_front() {
+                    self.decided.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn classify(&mut self, h: &Header<'_>, line: &[u8], n: u64) -> Verdict {
+        if !kept_type(h.type_name) {
+            return Verdict::Drop;
+        }
+        let id = (self.node_id(h.node), h.serial);
+        if h.type_name == b"SYSCALL" {
+            let keep = self.may_name_key(line);
+            self.decide(id, keep);
+            let before = match self.pending.is_empty() {
+                true => Vec::new(),
+                false => self.pending.remove(&id).unwrap_or_default(),
+            };
+            self.pending_bytes -= before.iter().map(|(_, l)| l.len()).sum::<usize>();
+            return if keep {
+                Verdict::Keep(before)
+            } else {
+                Verdict::Drop
+            };
+        }
+        match self.decided.get(&id) {
+            Some(true) => Verdict::Keep(Vec::new()),
+            Some(false) => Verdict::Drop,
+            None if h.type_name == b"EOE" => {
+                // The end of an event that had no SYSCALL record.
+                if let Some(held) = self.pending.remove(&id) {
+                    self.pending_bytes -= held.iter().map(|(_, l)| l.len()).sum::<usize>();
+                }
+                Verdict::Drop
+            }
+            None => {
+                let held = self.pending.entry(id).or_default();
+                if held.is_empty() {
+                    self.pending_order.push_back(id);
+                }
+                held.push((n, line.to_owned()));
+                self.pending_bytes += line.len();
+                while self.pending_bytes > MAX_PENDING_BYTES {
+                    let Some(old) = self.pending_order.pop_front() else {
+                        break;
+                    };
+                    if let Some(held) = self.pending.remove(&old) {
+                        self.pending_bytes -= held.iter().map(|(_, l)| l.len()).sum::<usize>();
+                        self.dropped_pending += held.len() as u64;
+                    }
+                }
+                // Entries of events decided or ended meanwhile are stale.
+                while self
+                    .pending_order
+                    .front()
+                    .is_some_and(|f| !self.pending.contains_key(f))
+                {
+                    self.pending_order.pop_front();
+                }
+                Verdict::Wait
+            }
+        }
+    }
+}
+
+/// One host's assembler and where its open events started.
+#[derive(Default)]
+struct HostEvents {
+    assembler: Assembler,
+    /// Where each open event starts, for FILE:LINE, by serial as the
+    /// assembler groups them, with the records pushed since; an entry
+    /// leaves with its event, so this holds no more than the open events.
+    first_line: HashMap<u64, (u64, usize)>,
+}
+
 /// Reads one audit log (auditd's, raw or enriched, or `ausearch` output)
 /// from `reader` (`path` names it in errors), keeping the successful execs
-/// that carry `key`.
+/// that carry `key`. It streams: each line's header (host, type, serial)
+/// is read first, and only the records of events whose SYSCALL record may
+/// carry the key are parsed and grouped, per host, so memory is bounded by
+/// the keyed events open at once and the runs found, not by the log.
 pub fn read_audit_log(
     reader: &mut dyn BufRead,
     path: &Path,
@@ -681,20 +931,69 @@ pub fn read_audit_log(
     key: &str,
     warnings: &mut Warnings,
 ) -> Result<AuditFile, ReportError> {
-    let mut assembler = Assembler::new(AssemblerConfig::default());
-    // Where each open event starts, for FILE:LINE, by serial as the
-    // assembler groups them, with the records pushed since; an entry leaves
-    // with its event, so this holds no more than the open events.
-    let mut first_line: HashMap<u64, (u64, usize)> = HashMap::new();
+    let mut filter = KeyFilter::new(key);
+    let mut hosts: Vec<HostEvents> = Vec::new();
     let mut runs: Vec<AuditRun> = Vec::new();
     // Events whose stamp is out of range, by (serial, stamp): warned about
     // once, at their first line; their other records are skipped with them.
     let mut out_of_range: HashSet<(u64, u64)> = HashSet::new();
+    let mut push = |line: &[u8],
+                    n: u64,
+                    id: Option<u32>,
+                    unterminated: bool,
+                    hosts: &mut Vec<HostEvents>,
+                    filter: &mut KeyFilter,
+                    runs: &mut Vec<AuditRun>,
+                    warnings: &mut Warnings| {
+        let record = match crate::audit::parse_log_line(line) {
+            Ok(record) => record,
+            Err(e) => {
+                let cut = if unterminated {
+                    " (the last line has no newline: the log may be cut)"
+                } else {
+                    ""
+                };
+                warnings.push(name, Some(n), format!("not an audit record: {e}{cut}"));
+                return;
+            }
+        };
+        let stamp = record.timestamp();
+        if stamp.secs > MAX_AUDIT_SECS {
+            // Kept out of the assembler: its clock would jump to the
+            // stamp and time out every open event. The set is bounded: past
+            // the cap an event may warn twice (and warnings past
+            // MAX_WARNINGS_PER_FILE are counted).
+            if out_of_range.len() >= 4096 {
+                out_of_range.clear();
+            }
+            if out_of_range.insert((record.serial(), stamp.secs)) {
+                warnings.push(
+                    name,
+                    Some(n),
+                    format!(
+                        "audit event {} has the time {stamp}, past year 9999: skipped",
+                        record.serial()
+                    ),
+                );
+            }
+            return;
+        }
+        let id = id.unwrap_or_else(|| filter.node_id(record.node())) as usize;
+        if hosts.len() <= id {
+            hosts.resize_with(id + 1, HostEvents::default);
+        }
+        let host = &mut hosts[id];
+        host.first_line.entry(record.serial()).or_insert((n, 0)).1 += 1;
+        host.assembler.push(record, stamp.as_millis());
+        for event in host.assembler.drain_ready() {
+            let line = take_line(&mut host.first_line, &event, n);
+            runs.extend(audit_run(event, line, name, key, warnings));
+        }
+    };
     let lines = for_each_line(reader, path, "audit log", |line, n, unterminated| {
         let line = match line {
             Line::Text(line) => line,
             Line::TooLong(len) => {
-                assembler.count_parse_error();
                 warnings.push(name, Some(n), too_long(len));
                 return;
             }
@@ -702,54 +1001,90 @@ pub fn read_audit_log(
         if line.iter().all(u8::is_ascii_whitespace) || is_ausearch_decoration(line) {
             return;
         }
-        match crate::audit::parse_log_line(line) {
-            Ok(record) => {
-                let stamp = record.timestamp();
-                if stamp.secs > MAX_AUDIT_SECS {
-                    // Kept out of the assembler: its clock would jump
-                    // to the stamp and time out every open event. The set
-                    // is bounded: past the cap an event may warn twice
-                    // (and warnings past MAX_WARNINGS_PER_FILE are counted).
-                    if out_of_range.len() >= 4096 {
-                        out_of_range.clear();
-                    }
-                    if out_of_range.insert((record.serial(), stamp.secs)) {
-                        warnings.push(
-                            name,
-                            Some(n),
-                            format!(
-                                "audit event {} has the time {stamp}, past year 9999: skipped",
-                                record.serial()
-                            ),
-                        );
-                    }
-                    return;
+        let h = match header(line) {
+            // The last line without a newline may be cut: the full parser
+            // reads it, so a cut record is a warning whatever its event.
+            Some(_) if unterminated => None,
+            h => h,
+        };
+        let Some(h) = h else {
+            // Not the plain form: the full parser reads it (and says what
+            // is wrong with it).
+            push(
+                line,
+                n,
+                None,
+                unterminated,
+                &mut hosts,
+                &mut filter,
+                &mut runs,
+                warnings,
+            );
+            return;
+        };
+        match filter.classify(&h, line, n) {
+            Verdict::Keep(before) => {
+                let id = filter.node_id(h.node);
+                for (m, held) in before {
+                    push(
+                        &held,
+                        m,
+                        Some(id),
+                        false,
+                        &mut hosts,
+                        &mut filter,
+                        &mut runs,
+                        warnings,
+                    );
                 }
-                first_line.entry(record.serial()).or_insert((n, 0)).1 += 1;
-                assembler.push(record, stamp.as_millis());
-                for event in assembler.drain_ready() {
-                    let line = take_line(&mut first_line, &event, n);
-                    runs.extend(audit_run(event, line, name, key, warnings));
-                }
+                push(
+                    line,
+                    n,
+                    Some(id),
+                    unterminated,
+                    &mut hosts,
+                    &mut filter,
+                    &mut runs,
+                    warnings,
+                );
             }
-            Err(e) => {
-                assembler.count_parse_error();
-                let cut = if unterminated {
-                    " (the last line has no newline: the log may be cut)"
-                } else {
-                    ""
-                };
-                warnings.push(name, Some(n), format!("not an audit record: {e}{cut}"));
+            Verdict::Drop | Verdict::Wait => {
+                // Time passes for the host's open events all the same.
+                let id = filter.node_id(h.node) as usize;
+                if let Some(host) = hosts.get_mut(id) {
+                    if host.assembler.open_events() > 0 && h.secs <= MAX_AUDIT_SECS {
+                        host.assembler
+                            .tick(h.secs.saturating_mul(1000).saturating_add(h.millis));
+                        for event in host.assembler.drain_ready() {
+                            let line = take_line(&mut host.first_line, &event, n);
+                            runs.extend(audit_run(event, line, name, key, warnings));
+                        }
+                    }
+                }
             }
         }
     })?;
-    assembler.flush_all();
-    for event in assembler.drain_ready() {
-        let line = take_line(&mut first_line, &event, lines);
-        runs.extend(audit_run(event, line, name, key, warnings));
+    for host in &mut hosts {
+        host.assembler.flush_all();
+        for event in host.assembler.drain_ready() {
+            let line = take_line(&mut host.first_line, &event, lines);
+            runs.extend(audit_run(event, line, name, key, warnings));
+        }
     }
     // Warnings about an event are known when it ends, after later lines.
     warnings.sort_file(name);
+    if filter.dropped_pending > 0 {
+        warnings.push(
+            name,
+            None,
+            format!(
+                "{} records waited for their event's SYSCALL record past the {} MiB held: \
+                 dropped (an exec they belong to is read without them)",
+                filter.dropped_pending,
+                MAX_PENDING_BYTES >> 20
+            ),
+        );
+    }
     Ok(AuditFile { lines, runs })
 }
 

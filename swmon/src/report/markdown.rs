@@ -422,6 +422,27 @@ pub fn render(r: &Report) -> String {
         );
     }
 
+    if s.by_host.len() > 1 {
+        let _ = writeln!(
+            o,
+            "\n### By host\n\n| host | runs | recorded by auditd | auditd recall | seen by swmon | swmon recall |\n|---|---:|---:|---:|---:|---:|"
+        );
+        for h in &s.by_host {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} |",
+                h.host
+                    .as_deref()
+                    .map_or_else(|| "(unnamed)".to_owned(), cell),
+                h.runs,
+                h.recorded_by_auditd,
+                percent(h.auditd_recall),
+                h.seen_by_swmon,
+                percent(h.swmon_recall)
+            );
+        }
+    }
+
     let _ = writeln!(o, "\n### Slipped past auditd\n");
     if s.slipped_past_auditd.is_empty() {
         let _ = writeln!(o, "None: pure auditd recorded every run.");

@@ -30,6 +30,8 @@ mod model;
 #[cfg(test)]
 mod bad_input_tests;
 #[cfg(test)]
+mod fleet_tests;
+#[cfg(test)]
 mod render_tests;
 #[cfg(test)]
 mod tests;
@@ -39,7 +41,7 @@ mod witness_tests;
 use std::{
     collections::HashMap,
     fs::File,
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Write as _},
     path::{Path, PathBuf},
 };
 
@@ -408,4 +410,35 @@ pub fn render(report: &Report, format: ReportFormat) -> Result<String, ReportErr
             s
         }
     })
+}
+
+fn stdout_error(error: std::io::Error) -> ReportError {
+    ReportError::Write {
+        path: PathBuf::from("standard output"),
+        error,
+    }
+}
+
+/// [`render`] into `out` (standard output): JSON is written as it is made (not first held
+/// whole: for tens of thousands of runs it is the largest thing the
+/// report makes); the other formats are rendered, then written.
+pub fn render_to(
+    report: &Report,
+    format: ReportFormat,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ReportError> {
+    match format {
+        ReportFormat::Json => {
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
+            serde_json::to_writer_pretty(&mut w, report)?;
+            w.write_all(b"\n")
+                .and_then(|()| w.flush())
+                .map_err(stdout_error)?;
+        }
+        _ => {
+            out.write_all(render(report, format)?.as_bytes())
+                .map_err(stdout_error)?;
+        }
+    }
+    Ok(())
 }

@@ -240,6 +240,9 @@ pub struct Summary {
     /// Seen by swmon / all runs; absent with no runs.
     pub swmon_recall: Option<f64>,
     pub by_manager: Vec<ManagerCount>,
+    /// Per host (`host.name`, or the audit record's `node=`; null for a
+    /// run whose inputs name no host), by host name.
+    pub by_host: Vec<HostCount>,
     /// By swmon's verdict; `not_seen_by_swmon` for runs only auditd has.
     pub by_verdict: Vec<Count>,
     /// Runs pure auditd did not record, by how they ran and why.
@@ -256,6 +259,17 @@ pub struct ManagerCount {
     pub runs: u64,
     pub seen_by_swmon: u64,
     pub recorded_by_auditd: u64,
+}
+
+/// One host's root installer runs and each side's recall on it.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostCount {
+    pub host: Option<String>,
+    pub runs: u64,
+    pub seen_by_swmon: u64,
+    pub recorded_by_auditd: u64,
+    pub auditd_recall: Option<f64>,
+    pub swmon_recall: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
