@@ -298,20 +298,33 @@ fn a_run_whose_facts_hang_is_reported_and_does_not_hold_the_runs_after_it() {
     hang.store(true, Ordering::SeqCst);
     host.enable();
 
-    // `pip3` given a path through a link to the mount (it refuses the call
-    // and exits): swmon looks for a venv's `pyvenv.cfg` two folders above
-    // it. It walks no FUSE mount by the path's spelling, but a link is
-    // only found by following it: this run's host reads never end.
+    // Python told to run a `pip` script through a link to the mount (it
+    // waits on the mount itself, until the server closes): swmon looks
+    // for a venv's `pyvenv.cfg` two folders above the script. It walks no
+    // FUSE mount by the path's spelling, but a link is only found by
+    // following it: this run's host reads never end.
     let link = tmp.path().join("link");
     std::os::unix::fs::symlink(&mnt, &link).expect("symlink");
-    let named = link.join("v").join("bin").join("x");
-    let (stuck, _) = run(Command::new("/usr/bin/pip3").arg(&named));
+    let script = link.join("v").join("bin").join("pip");
+    let mut python = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let stuck = python.id();
     let (after, code) = run(Command::new("/usr/bin/dpkg").arg("--version"));
     assert_eq!(code, 0);
     m.wait_for("the run after", Duration::from_secs(60), |e| {
         e["process"]["pid"] == after
     });
+    // The connection aborted: python's open fails, and it exits.
     server.close();
+    wait_within(&mut python, Duration::from_secs(30), "python3");
+    m.wait_for("the stuck run", Duration::from_secs(60), |e| {
+        e["process"]["pid"] == stuck
+    });
     let events = m.stop();
     let e = one_run(&events, stuck);
     assert_eq!(e["swmon"]["manager"], "pip", "{e:#}");
