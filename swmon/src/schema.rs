@@ -244,9 +244,9 @@ pub(crate) fn package_files(_: &mut SchemaGenerator) -> Schema {
 
 pub(crate) fn counters(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
-        "description": "`heartbeat` and `monitor-stopped`: every counter by name (see `docs/events.md`); `installers-rediscovered`: the filter entries added and removed; `installers-rediscovery-failed`: `rediscovery_error` and `rediscovery_failures_held_back`.",
+        "description": "`heartbeat` and `monitor-stopped`: every counter by name (see `docs/events.md`; a group of counters is an object, the audit side's `audit`); `installers-rediscovered`: the filter entries added and removed; `installers-rediscovery-failed`: `rediscovery_error` and `rediscovery_failures_held_back`.",
         "type": "object",
-        "additionalProperties": { "type": ["integer", "string", "boolean"] },
+        "additionalProperties": { "type": ["integer", "string", "boolean", "object"] },
     })
 }
 
