@@ -1,8 +1,10 @@
 //! What a user reads: the ECS-shaped event written as one JSON line (or one
 //! text line) per installer run and per change in the monitor's state.
 //!
-//! The field names are the contract in the design brief (`process.args`,
-//! `swmon.verdict`, ...). Untrusted bytes (argv, paths, names) are made into
+//! The field names follow ECS ([`ECS_VERSION`]) where ECS has a field, and
+//! `swmon.*` for swmon's own; they are the contract, described field by
+//! field in `docs/events.md` and as a JSON Schema in `docs/events.schema.json`
+//! (generated from these types by [`crate::schema`]). Untrusted bytes (argv, paths, names) are made into
 //! strings here, losslessly: valid UTF-8 is kept as it is (JSON escapes its
 //! control characters), and an argument that is not valid UTF-8 has its bad
 //! bytes written `\xNN` and its backslashes doubled, with its index listed in
@@ -10,13 +12,24 @@
 
 use std::time::{Duration, SystemTime};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::schema as hand;
+
+/// The ECS version whose field names and values the events follow
+/// (`ecs.version` on every event).
+pub const ECS_VERSION: &str = "8.11.0";
+
 /// One line of swmon's output.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Event {
+    /// When it happened: a run's start, else when it was written (RFC 3339,
+    /// UTC, microseconds).
     #[serde(rename = "@timestamp")]
     pub timestamp: String,
+    pub ecs: Ecs,
     pub event: EventMeta,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process: Option<Process>,
@@ -29,19 +42,46 @@ pub struct Event {
     pub swmon: Swmon,
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// ECS's own field: the version of ECS the event follows.
+#[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Ecs {
+    #[schemars(schema_with = "hand::ecs_version")]
+    pub version: &'static str,
+}
+
+impl Default for Ecs {
+    fn default() -> Ecs {
+        Ecs {
+            version: ECS_VERSION,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct EventMeta {
-    /// `event`, `alert` or `state`.
+    /// `event` (a confirmed run, an `ebpf-log` record), `alert` (a run not
+    /// confirmed, a loss of coverage) or `state` (the monitor's own state).
+    #[schemars(schema_with = "hand::kind")]
     pub kind: &'static str,
+    #[schemars(schema_with = "hand::categories")]
     pub category: Vec<&'static str>,
     #[serde(rename = "type")]
+    #[schemars(schema_with = "hand::types")]
     pub kind_type: Vec<&'static str>,
+    /// What happened (see `docs/events.md`, one section each).
+    #[schemars(schema_with = "hand::action")]
     pub action: &'static str,
+    /// A run's end: `success` (exit 0), `failure`, or `unknown` (no exit
+    /// code); absent on a run's early event and on state events.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::outcome")]
     pub outcome: Option<&'static str>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Process {
     pub pid: u32,
     pub parent: Parent,
@@ -61,35 +101,41 @@ pub struct Process {
     pub group: GroupId,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Parent {
     pub pid: u32,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Id {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct GroupId {
     pub id: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct User {
     pub audit: Id,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Host {
     pub name: String,
 }
 
 /// A package named by a run (`swmon.packages[]`, ECS `package`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PackageRef {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,13 +143,16 @@ pub struct PackageRef {
 }
 
 /// swmon's own fields.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Swmon {
     /// Each stage's input queue and age of last progress (`heartbeat`,
     /// `monitor-stopped`), or the stalled stage (`stage-stalled`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::stages")]
     pub stages: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::verdict")]
     pub verdict: Option<&'static str>,
     /// Why a run is `ebpf_only`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,6 +164,7 @@ pub struct Swmon {
     /// `verdict-amended`: the run's verdict (and reason) as first reported;
     /// `verdict` and `reason` are the new ones.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::verdict")]
     pub previous_verdict: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_reason: Option<&'static str>,
@@ -123,9 +173,11 @@ pub struct Swmon {
     /// `records` of all), or audit details of a health, loss or rules
     /// event.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::audit")]
     pub audit: Option<serde_json::Value>,
     /// What `swmon run` kept after its capability drop (`monitor-started`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::privileges")]
     pub privileges: Option<serde_json::Value>,
     /// The config file: its path, whether it was there, the keys taken
     /// from it (`monitor-started`); what a reload applied and what needs
@@ -149,6 +201,7 @@ pub struct Swmon {
     pub unknown_options: Vec<String>,
     /// `install`, `remove`, `upgrade`, `query` or `other`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::operation")]
     pub operation: Option<&'static str>,
     /// The verb as written (`install`, `i`, `-i`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,6 +218,7 @@ pub struct Swmon {
     /// Each local package file read: `file`, `format`, and the `name` and
     /// `version` inside, or `rejected` (a flag) and `reason`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "hand::package_files")]
     pub package_files: Vec<serde_json::Value>,
     /// Requirement files the run installs from (`pip -r FILE`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -244,19 +298,23 @@ pub struct Swmon {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::counters")]
     pub counters: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub installers_found: Option<Vec<String>>,
     /// The kernel side: link and program ids at start, what changed in a
     /// tamper alert (`ebpf-detached`, `ebpf-stalled`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::ebpf")]
     pub ebpf: Option<serde_json::Value>,
     /// What a loss event lost: `count` since the last report, and where.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::lost")]
     pub lost: Option<serde_json::Map<String, serde_json::Value>>,
     /// What the line cap cut (`line_bytes`: the line's real size; per
     /// field: its real `count` and `bytes`, and the bytes `kept`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::cut")]
     pub cut: Option<serde_json::Map<String, serde_json::Value>>,
     /// The rules swmon added for the run (`audit-rules-installed`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -273,24 +331,28 @@ pub struct Swmon {
     /// What changed in package state, read after the writers were done:
     /// `manager`, `name`, `version`, `previous_version`, `action`, `path`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "hand::changes")]
     pub changes: Vec<serde_json::Value>,
     /// Requested against changed (`crate::run::mismatch`): each package
     /// asked for that did not change (`not-changed`) or changed to
     /// another version than the exact one asked for (`other-version`);
     /// absent when not known, empty when all matched.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::mismatches")]
     pub mismatches: Option<Vec<serde_json::Value>>,
     /// Where package state was written (the state witness): `writes`
     /// (`rule`, `path`, `pid` of the first writer, each place once), and
     /// `dropped` / `unplaced` counts when some were not kept.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "hand::state")]
     pub state: Option<serde_json::Value>,
 }
 
 /// One process above a run: `pid`, `name` (its executable's base name),
 /// `comm` and `uid` as the kernel saw them at the exec; `executable` and
 /// `args` only when the pid was still the same process when read.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AncestorOut {
     pub pid: u32,
     pub name: String,
@@ -306,14 +368,16 @@ pub struct AncestorOut {
     pub args_bytes: Option<u64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Container {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<&'static str>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ChainLink {
     pub executable: String,
     pub args: Vec<String>,

@@ -20,6 +20,7 @@ pub mod package_file;
 pub mod state;
 pub mod enrich;
 pub mod event;
+pub mod schema;
 pub mod sink;
 pub mod ship;
 pub mod safe_file;

@@ -524,6 +524,7 @@ mod tests {
     fn colour_marks_the_verdict_and_nothing_else() {
         use crate::event::{EventMeta, Host, Swmon};
         let mut e = Event {
+            ecs: crate::event::Ecs::default(),
             timestamp: "t".into(),
             event: EventMeta {
                 kind: "alert",
@@ -555,6 +556,7 @@ mod tests {
     fn an_ebpf_log_record_is_one_text_line_with_its_task() {
         use crate::event::{EventMeta, Host, Swmon};
         let e = Event {
+            ecs: crate::event::Ecs::default(),
             timestamp: "t".into(),
             event: EventMeta {
                 kind: "event",
@@ -585,6 +587,7 @@ mod tests {
         use crate::event::{AncestorOut, EventMeta, Host, Process, Swmon};
         let arg = "a".repeat(4000);
         Event {
+            ecs: crate::event::Ecs::default(),
             timestamp: "t".into(),
             event: EventMeta {
                 kind: "event",

@@ -6,13 +6,21 @@
 //! (`cargo xtask test` builds it first). Kernel tests share host-wide state
 //! (BPF programs, audit), so they run one at a time (`--test-threads=1`).
 //! Waits are on a ready signal with a deadline, never a bare sleep.
+//!
+//! Every event read ([`read_all_events`], so [`read_events`],
+//! [`Monitor::events`] and [`Monitor::all_events`] too) is validated
+//! against the committed events schema (`docs/events.schema.json`): a line
+//! that does not follow it fails the test that read it.
 
 use std::{
     fs,
     io::Read,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
-    sync::atomic::{AtomicU32, Ordering},
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        OnceLock,
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -240,7 +248,8 @@ pub fn is_early(e: &Value) -> bool {
             .is_some_and(|t| t.iter().any(|x| x == "start"))
 }
 
-/// Every event of a file, early events included.
+/// Every event of a file, early events included, each validated against
+/// the events schema.
 pub fn read_all_events(path: &Path) -> Vec<Value> {
     let Ok(text) = fs::read_to_string(path) else {
         return Vec::new();
@@ -249,8 +258,56 @@ pub fn read_all_events(path: &Path) -> Vec<Value> {
     let complete = text.rfind('\n').map_or("", |i| &text[..i]);
     complete
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .map(|l| {
+            let e = serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}"));
+            if first_reading(l) {
+                assert_valid(&e);
+            }
+            e
+        })
         .collect()
+}
+
+/// The committed events schema, compiled once.
+fn schema() -> &'static jsonschema::Validator {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let text = include_str!("../../docs/events.schema.json");
+        let schema: Value = serde_json::from_str(text).expect("docs/events.schema.json is JSON");
+        jsonschema::validator_for(&schema).expect("docs/events.schema.json is a valid schema")
+    })
+}
+
+/// Why an event does not follow the events schema (empty when it does).
+pub fn schema_errors(event: &Value) -> Vec<String> {
+    schema()
+        .iter_errors(event)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// Whether this line is read for the first time in this test process
+/// (tests re-read a growing file while they wait: each line is validated
+/// once).
+fn first_reading(line: &str) -> bool {
+    use std::hash::{BuildHasher, Hasher};
+    static SEEN: OnceLock<std::sync::Mutex<std::collections::HashSet<u64>>> = OnceLock::new();
+    static KEYS: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    let mut h = KEYS.get_or_init(Default::default).build_hasher();
+    h.write(line.as_bytes());
+    SEEN.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(h.finish())
+}
+
+/// Panics when an event does not follow the events schema.
+pub fn assert_valid(event: &Value) {
+    let errors = schema_errors(event);
+    assert!(
+        errors.is_empty(),
+        "event does not follow docs/events.schema.json: {errors:?}\n{event}"
+    );
 }
 
 /// `event.action` of an event.
@@ -458,4 +515,34 @@ print(path)
         String::from_utf8_lossy(&out.stderr)
     );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_committed_schema_tells_a_wrong_event() {
+        let good = json!({
+            "@timestamp": "2026-01-01T00:00:00.000000Z",
+            "ecs": { "version": "8.11.0" },
+            "event": { "kind": "state", "category": ["host"], "type": ["start"], "action": "monitor-started" },
+            "host": { "name": "h" },
+            "swmon": { "version": "0.1.0", "installers_found": ["/usr/bin/dpkg"] },
+        });
+        assert_eq!(schema_errors(&good), Vec::<String>::new());
+        let mut wrong = good.clone();
+        wrong["swmon"]["installers_found"] = json!("/usr/bin/dpkg");
+        assert_eq!(
+            schema_errors(&wrong).len(),
+            1,
+            "{:?}",
+            schema_errors(&wrong)
+        );
+        let mut no_ecs = good;
+        no_ecs.as_object_mut().unwrap().remove("ecs");
+        assert!(!schema_errors(&no_ecs).is_empty());
+    }
 }

@@ -157,7 +157,7 @@ fn installs_are_confirmed_and_evasions_slip_past_auditd() {
     }
     assert_eq!(action(&one_run(&events, copied.0)), "package-install");
     // A path rule watches the inode: fexecve of the watched file is in the
-    // trail (the design brief expected otherwise; this kernel records it).
+    // trail (once expected otherwise; this kernel records it).
     let e = one_run(&events, fexecve.0);
     assert_eq!(
         (e["swmon"]["via"].as_str(), verdict(&e).0.as_str()),

@@ -187,6 +187,7 @@ pub fn run(options: &Options) -> Result<()> {
         })
         .collect();
     rows.push(unseen_row(&report));
+    rows.push(schema_row(&paths.events));
     let table = check::table(&rows);
     let misses = rows.iter().filter(|r| !r.misses.is_empty()).count();
     let counters = lines
@@ -232,6 +233,25 @@ fn numbered(path: &Path) -> Vec<Line> {
         .map(|(i, event)| Line { no: i + 1, event })
         .filter(|l| !l.event.is_null())
         .collect()
+}
+
+/// Every line swmon wrote follows the events schema.
+fn schema_row(path: &Path) -> Row {
+    let lines = host::read_lines(path);
+    let misses = check::schema_misses(&lines);
+    Row {
+        name: "(every event follows docs/events.schema.json)".into(),
+        swmon: format!(
+            "{}/{}",
+            lines.len() - misses.len().min(lines.len()),
+            lines.len()
+        ),
+        auditd: "-".into(),
+        verdict: "-".into(),
+        expected: "all valid".into(),
+        misses,
+        note: None,
+    }
 }
 
 /// Runs pure auditd recorded that swmon never wrote: the kernel stream

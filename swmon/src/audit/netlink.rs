@@ -3,7 +3,7 @@
 //! go through.
 //!
 //! [`MulticastSocket`] joins `AUDIT_NLGRP_READLOG` (group 1) the way the
-//! design brief proved it on this kernel: bind with an automatic port id
+//! way that works on this kernel (tested by `tests/tests/audit_stream.rs`): bind with an automatic port id
 //! first, then join (without the bind nothing arrives), receive buffer forced
 //! with `SO_RCVBUFFORCE`. It never registers as the audit daemon, so it
 //! coexists with auditd and a stalled reader never blocks the host: the
@@ -39,7 +39,7 @@ use super::error::AuditError;
 /// `AUDIT_NLGRP_READLOG`: the kernel's read-only log multicast group.
 pub const AUDIT_NLGRP_READLOG: u32 = netlink_packet_audit::constants::AUDIT_NLGRP_READLOG;
 
-/// The receive buffer the brief asks for: 8 MiB holds a few seconds of an
+/// The receive buffer: 8 MiB holds a few seconds of an
 /// exec storm while the reader is busy.
 pub const DEFAULT_RCVBUF: usize = 8 << 20;
 

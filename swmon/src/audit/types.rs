@@ -321,7 +321,7 @@ mod tests {
     }
 
     #[test]
-    fn numbers_the_brief_relies_on() {
+    fn record_type_numbers_are_the_kernels() {
         assert_eq!(RecordType::SYSCALL.0, 1300);
         assert_eq!(RecordType::PATH.0, 1302);
         assert_eq!(RecordType::CONFIG_CHANGE.0, 1305);

@@ -414,6 +414,7 @@ impl Decide {
             audit["serial"] = json!(e.serials.first());
         }
         Some(Event {
+            ecs: crate::event::Ecs::default(),
             timestamp: start.clone(),
             event: EventMeta {
                 kind: "alert",
@@ -781,6 +782,7 @@ impl Decide {
         let uid = exec.uid.unwrap_or(u32::MAX);
         let auid = exec.auid.unwrap_or(u32::MAX);
         Event {
+            ecs: crate::event::Ecs::default(),
             timestamp: event::timestamp(when),
             event: EventMeta {
                 kind: "alert",
@@ -945,6 +947,7 @@ impl Decide {
             .map(|(_, name)| name)
             .collect();
         Event {
+            ecs: crate::event::Ecs::default(),
             timestamp: start.clone(),
             event: EventMeta {
                 kind: if matches!(verdict, Verdict::Confirmed) {

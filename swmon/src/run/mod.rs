@@ -227,6 +227,7 @@ impl Drop for Ended {
 /// rule and health changes, losses).
 pub fn state_event(host: &str, action: &'static str) -> Event {
     Event {
+        ecs: crate::event::Ecs::default(),
         timestamp: event::timestamp(std::time::SystemTime::now()),
         event: EventMeta {
             kind: "state",

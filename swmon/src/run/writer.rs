@@ -368,6 +368,7 @@ mod tests {
 
     fn event(action: &'static str) -> Event {
         Event {
+            ecs: crate::event::Ecs::default(),
             timestamp: "t".into(),
             event: EventMeta {
                 kind: "state",

@@ -308,6 +308,49 @@ pub fn counted(runs: &Runs<'_>, e: &Expect) -> usize {
         .count()
 }
 
+/// The committed events schema (`docs/events.schema.json`), compiled once.
+fn schema() -> Result<&'static jsonschema::Validator, String> {
+    static SCHEMA: std::sync::OnceLock<Result<jsonschema::Validator, String>> =
+        std::sync::OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let text = include_str!("../../../docs/events.schema.json");
+            let schema: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+            jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Each line of the events file that does not follow the events schema
+/// (`null`: not JSON), with its line number and why.
+pub fn schema_misses(lines: &[Value]) -> Vec<String> {
+    let v = match schema() {
+        Ok(v) => v,
+        Err(e) => return vec![format!("docs/events.schema.json: {e}")],
+    };
+    let mut misses = Vec::new();
+    for (i, e) in lines.iter().enumerate() {
+        if e.is_null() {
+            misses.push(format!("line {}: not a JSON event", i + 1));
+            continue;
+        }
+        let errors: Vec<String> = v
+            .iter_errors(e)
+            .map(|err| format!("{err} at {}", err.instance_path()))
+            .collect();
+        if !errors.is_empty() {
+            misses.push(format!(
+                "line {} ({}): {}",
+                i + 1,
+                e["event"]["action"].as_str().unwrap_or("?"),
+                errors.join("; ")
+            ));
+        }
+    }
+    misses
+}
+
 /// `swmon report --format json`'s runs, by the events line they came from.
 pub fn report_by_line(report: &Value, events: &Path) -> BTreeMap<usize, Value> {
     let prefix = format!("{}:", events.display());
@@ -802,6 +845,29 @@ mod tests {
         start_ns: 1_000_000_000,
         end_ns: 5_000_000_000,
     };
+
+    #[test]
+    fn events_off_the_schema_are_misses() {
+        let good = json!({
+            "@timestamp": "2026-01-01T00:00:00.000000Z",
+            "ecs": { "version": "8.11.0" },
+            "event": { "kind": "state", "category": ["host"], "type": ["info"], "action": "heartbeat" },
+            "host": { "name": "h" },
+            "swmon": { "version": "0.1.0" },
+        });
+        let mut wrong = good.clone();
+        wrong["event"]["action"] = json!("not-an-action");
+        let misses = schema_misses(&[good, wrong, Value::Null]);
+        assert_eq!(misses.len(), 2, "{misses:?}");
+        assert!(
+            misses[0].starts_with("line 2 (not-an-action)"),
+            "{misses:?}"
+        );
+        assert!(
+            misses[1].starts_with("line 3: not a JSON event"),
+            "{misses:?}"
+        );
+    }
 
     fn scenario(expect: &str) -> Scenario {
         let text = format!("[[scenario]]\nname = \"t\"\nrun = \"true\"\nexpect = {expect}\n");
