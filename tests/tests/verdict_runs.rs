@@ -287,7 +287,7 @@ fn the_test_hold_is_hidden_and_needs_its_variable() {
     assert!(help.status.success());
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("--audit-wait-ms"), "{help}");
-    assert!(!help.contains("hold"), "{help}");
+    assert!(!help.contains("--test-hold"), "{help}");
     let tmp = TempDir::new("verdict-hold-refused");
     let out = Command::new(tests::swmon_bin())
         .args(["run", "--test-hold-audit-while"])
